@@ -1,0 +1,112 @@
+// Package dashboard holds the dashboard spec: which panels to draw, bound to
+// which streams and fields. Dashboards are data: the backend serves a spec and
+// the client draws whatever spec it receives.
+//
+// It must never refer to a particular dashboard or stream: specs live with
+// whoever serves them (the demo feed carries the first one).
+package dashboard
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/telltale/telltale/shared/wire"
+)
+
+// Kind is what a panel draws.
+type Kind string
+
+// Panel kinds.
+const (
+	KindKPI        Kind = "kpi"        // one gauge of Stream: Field
+	KindTimeSeries Kind = "timeseries" // Series of Stream's points table
+	KindTable      Kind = "table"      // Stream's recent rows, Columns of them
+)
+
+// Dashboard is one screen of panels.
+type Dashboard struct {
+	ID     string  `json:"id"`
+	Title  string  `json:"title"`
+	Panels []Panel `json:"panels"`
+}
+
+// Panel is one tile of a dashboard.
+type Panel struct {
+	ID     string   `json:"id"`
+	Kind   Kind     `json:"kind"`
+	Title  string   `json:"title"`
+	Stream string   `json:"stream"`
+	Field  string   `json:"field,omitempty"`  // kpi: the gauge to show
+	Series []string `json:"series,omitempty"` // timeseries: columns to plot
+	// Columns of a table panel, in order.
+	Columns []Column `json:"columns,omitempty"`
+	Unit    string   `json:"unit,omitempty"`
+	// Width in grid columns of a 12-column desktop grid; zero means 12. On a
+	// phone every panel is full width.
+	Width int `json:"width,omitempty"`
+	// WindowSeconds is how much history a time series shows; zero means 60.
+	WindowSeconds int `json:"window_seconds,omitempty"`
+	// ExpectedCadenceMs is how often the stream should speak; zero means the
+	// client learns it from the stream's recent rate.
+	ExpectedCadenceMs int `json:"expected_cadence_ms,omitempty"`
+}
+
+// Column is one column of a table panel.
+type Column struct {
+	Field  string `json:"field"`
+	Title  string `json:"title"`
+	Format string `json:"format,omitempty"` // "", "money", "int", "time"
+}
+
+// Streams lists the distinct streams the dashboard reads, in panel order.
+func (d *Dashboard) Streams() []string {
+	var out []string
+	seen := make(map[string]bool)
+	for _, p := range d.Panels {
+		if !seen[p.Stream] {
+			seen[p.Stream] = true
+			out = append(out, p.Stream)
+		}
+	}
+	return out
+}
+
+// Validate reports the first thing that would stop a client drawing d.
+func (d *Dashboard) Validate() error {
+	if d.ID == "" {
+		return errors.New("dashboard has no id")
+	}
+	if len(d.Panels) == 0 {
+		return fmt.Errorf("dashboard %s has no panels", d.ID)
+	}
+	ids := make(map[string]bool)
+	for i, p := range d.Panels {
+		if p.ID == "" || ids[p.ID] {
+			return fmt.Errorf("dashboard %s: panel %d has a missing or repeated id %q", d.ID, i, p.ID)
+		}
+		ids[p.ID] = true
+		if err := wire.ValidStream(p.Stream); err != nil {
+			return fmt.Errorf("dashboard %s: panel %s: %w", d.ID, p.ID, err)
+		}
+		switch p.Kind {
+		case KindKPI:
+			if p.Field == "" {
+				return fmt.Errorf("dashboard %s: kpi panel %s has no field", d.ID, p.ID)
+			}
+		case KindTimeSeries:
+			if len(p.Series) == 0 {
+				return fmt.Errorf("dashboard %s: timeseries panel %s has no series", d.ID, p.ID)
+			}
+		case KindTable:
+			if len(p.Columns) == 0 {
+				return fmt.Errorf("dashboard %s: table panel %s has no columns", d.ID, p.ID)
+			}
+		default:
+			return fmt.Errorf("dashboard %s: panel %s has unknown kind %q", d.ID, p.ID, p.Kind)
+		}
+		if p.Width < 0 || p.Width > 12 {
+			return fmt.Errorf("dashboard %s: panel %s width %d is outside 0–12", d.ID, p.ID, p.Width)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,57 @@
+package dashboard
+
+import (
+	"strings"
+	"testing"
+)
+
+func valid() Dashboard {
+	return Dashboard{ID: "ops", Title: "Ops", Panels: []Panel{
+		{ID: "k", Kind: KindKPI, Stream: "orders", Field: "orders_today"},
+		{ID: "t", Kind: KindTimeSeries, Stream: "metrics", Series: []string{"a"}},
+		{ID: "f", Kind: KindTable, Stream: "orders", Columns: []Column{{Field: "id", Title: "ID"}}},
+	}}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		mutate  func(*Dashboard)
+		wantErr string
+	}{
+		{"valid", func(*Dashboard) {}, ""},
+		{"no id", func(d *Dashboard) { d.ID = "" }, "no id"},
+		{"no panels", func(d *Dashboard) { d.Panels = nil }, "no panels"},
+		{"repeated panel id", func(d *Dashboard) { d.Panels[1].ID = "k" }, "repeated id"},
+		{"bad stream", func(d *Dashboard) { d.Panels[0].Stream = "a/b" }, "stream name"},
+		{"kpi without field", func(d *Dashboard) { d.Panels[0].Field = "" }, "no field"},
+		{"series missing", func(d *Dashboard) { d.Panels[1].Series = nil }, "no series"},
+		{"table without columns", func(d *Dashboard) { d.Panels[2].Columns = nil }, "no columns"},
+		{"unknown kind", func(d *Dashboard) { d.Panels[0].Kind = "pie" }, "unknown kind"},
+		{"too wide", func(d *Dashboard) { d.Panels[0].Width = 13 }, "width"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := valid()
+			tt.mutate(&d)
+			err := d.Validate()
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("got %v, want nil", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("got %v, want an error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestStreams(t *testing.T) {
+	d := valid()
+	got := strings.Join(d.Streams(), ",")
+	if want := "orders,metrics"; got != want {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+}

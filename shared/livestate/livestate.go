@@ -1,0 +1,175 @@
+// Package livestate folds a stream's events into its hot state: gauges, recent
+// keyed rows and a time-aligned table of series. The backend folds to build
+// snapshots; the client folds the same way to draw, so both agree by
+// construction.
+//
+// It must never do I/O or hold locks: callers own the synchronisation.
+package livestate
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/telltale/telltale/shared/wire"
+)
+
+// Limits bound the state. Zero values mean the documented defaults.
+type Limits struct {
+	Rows   int // recent rows kept; zero means 50
+	Points int // samples kept per series; zero means 3000
+}
+
+func (l Limits) rows() int {
+	if l.Rows <= 0 {
+		return 50
+	}
+	return l.Rows
+}
+
+func (l Limits) points() int {
+	if l.Points <= 0 {
+		return 3000
+	}
+	return l.Points
+}
+
+// ErrGap means an event does not follow the last applied seq: applying it
+// would leave a silent hole, so the caller must resume or resync instead.
+var ErrGap = errors.New("gap in sequence")
+
+// ErrEpoch means an event belongs to another epoch than the stream.
+var ErrEpoch = errors.New("event from another epoch")
+
+// Stream is one stream's folded state plus the cursor it is valid at.
+type Stream struct {
+	Name   string
+	Epoch  uint64
+	Seq    uint64
+	State  wire.State
+	Limits Limits
+}
+
+// Reset replaces the state with a snapshot.
+func (s *Stream) Reset(snap *wire.Snapshot) {
+	s.Name, s.Epoch, s.Seq = snap.Stream, snap.Epoch, snap.Seq
+	s.State = snap.State
+	s.State.Points = clonePoints(snap.State.Points)
+}
+
+// Cursor reports where the stream stands.
+func (s *Stream) Cursor() wire.Cursor {
+	return wire.Cursor{Stream: s.Name, Epoch: s.Epoch, Seq: s.Seq}
+}
+
+// Apply folds ev if it is the next event. It is idempotent: an event at or
+// below the current seq is ignored and reported as not applied. An event past
+// seq+1 returns ErrGap and changes nothing.
+func (s *Stream) Apply(ev *wire.Event) (applied bool, err error) {
+	if ev.Epoch != s.Epoch {
+		return false, fmt.Errorf("%w: stream %s at epoch %d, event at %d", ErrEpoch, s.Name, s.Epoch, ev.Epoch)
+	}
+	if ev.Seq <= s.Seq {
+		return false, nil
+	}
+	if ev.Seq != s.Seq+1 {
+		return false, fmt.Errorf("%w: stream %s at seq %d, event seq %d", ErrGap, s.Name, s.Seq, ev.Seq)
+	}
+	Fold(&s.State, ev, s.Limits)
+	s.Seq = ev.Seq
+	return true, nil
+}
+
+// Fold merges one event into st. Points whose columns disagree in length with
+// their timestamps are dropped whole rather than misaligned.
+func Fold(st *wire.State, ev *wire.Event, lim Limits) {
+	if ev.Time > st.LastTime {
+		st.LastTime = ev.Time
+	}
+	if len(ev.Values) > 0 {
+		if st.Values == nil {
+			st.Values = make(map[string]float64, len(ev.Values))
+		}
+		for k, v := range ev.Values {
+			st.Values[k] = v
+		}
+	}
+	if ev.Row != nil {
+		foldRow(st, ev.Row, lim.rows())
+	}
+	if ev.Points != nil && len(ev.Points.TS) > 0 && ev.Points.Valid() {
+		foldPoints(&st.Points, ev.Points, lim.points())
+	}
+}
+
+func foldRow(st *wire.State, r *wire.Row, max int) {
+	if i := slices.IndexFunc(st.Rows, func(x wire.Row) bool { return x.Key == r.Key }); i >= 0 {
+		st.Rows = slices.Delete(st.Rows, i, i+1)
+	}
+	if r.Op == wire.RowDelete {
+		return
+	}
+	st.Rows = slices.Insert(st.Rows, 0, *r)
+	if len(st.Rows) > max {
+		clear(st.Rows[max:])
+		st.Rows = st.Rows[:max]
+	}
+}
+
+// foldPoints appends p to the aligned table t. A series missing from p gets
+// NaN for p's timestamps; a series new to t gets NaN for its past. When the
+// table grows past 5/4 of max it is cut back to max, so trimming costs O(1)
+// per point amortised.
+func foldPoints(t *wire.Points, p *wire.Points, max int) {
+	old := len(t.TS)
+	t.TS = append(t.TS, p.TS...)
+	for _, c := range p.Cols {
+		if t.Col(c.Name) == nil {
+			vals := make([]float64, old, old+len(c.Vals))
+			for i := range vals {
+				vals[i] = math.NaN()
+			}
+			t.Cols = append(t.Cols, wire.Column{Name: c.Name, Vals: vals})
+		}
+	}
+	for i := range t.Cols {
+		tc := &t.Cols[i]
+		if src := p.Col(tc.Name); src != nil {
+			tc.Vals = append(tc.Vals, src...)
+			continue
+		}
+		for range p.TS {
+			tc.Vals = append(tc.Vals, math.NaN())
+		}
+	}
+	if n := len(t.TS); n > max+max/4 {
+		cut := n - max
+		t.TS = append(t.TS[:0], t.TS[cut:]...)
+		for i := range t.Cols {
+			t.Cols[i].Vals = append(t.Cols[i].Vals[:0], t.Cols[i].Vals[cut:]...)
+		}
+	}
+}
+
+func clonePoints(p wire.Points) wire.Points {
+	out := wire.Points{TS: slices.Clone(p.TS), Cols: make([]wire.Column, len(p.Cols))}
+	for i, c := range p.Cols {
+		out.Cols[i] = wire.Column{Name: c.Name, Vals: slices.Clone(c.Vals)}
+	}
+	return out
+}
+
+// Clone returns a deep copy of st (row field maps are shared: rows are
+// replaced, never mutated in place).
+func Clone(st *wire.State) wire.State {
+	out := wire.State{LastTime: st.LastTime, Points: clonePoints(st.Points)}
+	if st.Values != nil {
+		out.Values = make(map[string]float64, len(st.Values))
+		for k, v := range st.Values {
+			out.Values[k] = v
+		}
+	}
+	out.Rows = slices.Clone(st.Rows)
+	return out
+}

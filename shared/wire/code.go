@@ -1,0 +1,48 @@
+package wire
+
+import "strconv"
+
+// Code is a typed protocol error. Ranges:
+//
+//	4000–4099  the frame itself is wrong (malformed, unknown type, version)
+//	4100–4199  the request is refused (bad stream, limits, permissions)
+//	4500–4599  the server failed
+//
+// Close codes of the WebSocket itself use the same numbers where they overlap.
+type Code uint16
+
+// Protocol error codes.
+const (
+	CodeBadFrame      Code = 4000
+	CodeUnknownType   Code = 4001
+	CodeVersion       Code = 4002
+	CodeBadStream     Code = 4100
+	CodeUnknownStream Code = 4101
+	CodeTooManySubs   Code = 4102
+	CodeInternal      Code = 4500
+)
+
+// WebSocket close codes the server uses, so a client can tell why it was closed.
+const (
+	CloseSlowConsumer = 4008 // could not drain its queue in time
+	CloseIdle         = 4009 // no frame for two ping intervals
+	CloseRestart      = 4010 // server restarting: reconnect with jitter
+	CloseProtocol     = 4011 // too many bad frames
+)
+
+var codeNames = map[Code]string{
+	CodeBadFrame:      "bad_frame",
+	CodeUnknownType:   "unknown_type",
+	CodeVersion:       "version",
+	CodeBadStream:     "bad_stream",
+	CodeUnknownStream: "unknown_stream",
+	CodeTooManySubs:   "too_many_subs",
+	CodeInternal:      "internal",
+}
+
+func (c Code) String() string {
+	if s, ok := codeNames[c]; ok {
+		return s
+	}
+	return "code_" + strconv.Itoa(int(c))
+}

@@ -1,0 +1,224 @@
+package wire
+
+import (
+	"bytes"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+func sampleEvent(seq uint64) Event {
+	return Event{
+		Stream: "orders", Epoch: 7, Seq: seq, Time: 1_700_000_000_000,
+		Created: 11, Ingested: 12,
+		Values: map[string]float64{"orders_today": 42},
+		Row:    &Row{Key: "o-1", Fields: map[string]any{"status": "packed", "region": "eu"}},
+		Points: &Points{TS: []int64{1, 2}, Cols: []Column{{Name: "pick_rate", Vals: []float64{1.5, 2.5}}}},
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	cur := &Cursor{Stream: "metrics", Epoch: 3, Seq: 99}
+	tests := []struct {
+		name string
+		f    Frame
+	}{
+		{"hello", Hello{Token: "tok", Cursors: []Cursor{*cur}, Client: "test"}},
+		{"welcome", Welcome{Session: "s1", ServerTime: 123, Limits: Limits{MaxFrameBytes: 65536, MaxSubs: 64, PingIntervalMs: 15000}}},
+		{"sub", Sub{Stream: "orders"}},
+		{"sub from cursor", Sub{Stream: "metrics", From: cur}},
+		{"unsub", Unsub{Stream: "orders"}},
+		{"snapshot", Snapshot{Stream: "orders", Epoch: 7, Seq: 10, State: State{
+			Values: map[string]float64{"orders_today": 3},
+			Rows:   []Row{{Key: "o-1", Fields: map[string]any{"status": "new"}}},
+			Points: Points{TS: []int64{5}, Cols: []Column{{Name: "x", Vals: []float64{1}}}},
+		}}},
+		{"batch", Batch{Stream: "orders", Sent: 5, Events: []Event{sampleEvent(1), sampleEvent(2)}}},
+		{"resync", Resync{Stream: "orders", Reason: "slow consumer"}},
+		{"error", Error{Code: CodeBadStream, Message: "no", Stream: "x"}},
+		{"ping", Ping{Time: 77}},
+		{"pong", Pong{Time: 78}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := Encode(tt.f)
+			if err != nil {
+				t.Fatalf("encode: %v", err)
+			}
+			got, err := Decode(b)
+			if err != nil {
+				t.Fatalf("decode: %v", err)
+			}
+			if !reflect.DeepEqual(normalize(t, got), normalize(t, tt.f)) {
+				t.Fatalf("got %#v, want %#v", got, tt.f)
+			}
+		})
+	}
+}
+
+// normalize re-encodes through msgpack's generic form, so that integer widths
+// chosen by compact encoding inside map[string]any compare equal.
+func normalize(t *testing.T, f Frame) any {
+	t.Helper()
+	b, err := msgpack.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v any
+	if err := msgpack.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestEncodeBatchDecodesAsBatch(t *testing.T) {
+	evs := []Event{sampleEvent(1), sampleEvent(2), sampleEvent(3)}
+	var raw [][]byte
+	for i := range evs {
+		b, err := EncodeEvent(&evs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw = append(raw, b)
+	}
+	b, err := EncodeBatch("orders", 99, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Encode(Batch{Stream: "orders", Sent: 99, Events: evs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b, want) {
+		t.Fatalf("EncodeBatch differs from Encode(Batch):\n got %x\nwant %x", b, want)
+	}
+	f, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := f.(Batch)
+	if !ok {
+		t.Fatalf("got %T, want Batch", f)
+	}
+	if len(got.Events) != 3 || got.Events[2].Seq != 3 || got.Sent != 99 {
+		t.Fatalf("got %+v, want 3 events ending at seq 3, sent 99", got)
+	}
+}
+
+func frameBytes(t *testing.T, m map[string]any) []byte {
+	t.Helper()
+	b, err := msgpack.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestDecodeRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []byte
+		code Code
+	}{
+		{"empty", nil, CodeBadFrame},
+		{"not a map", []byte{0x93, 1, 2, 3}, CodeBadFrame},
+		{"reserved byte", []byte{0xc1}, CodeBadFrame},
+		{"array claims 4G elements", []byte{0x83, 0xa1, 'b', 0xdd, 0xff, 0xff, 0xff, 0xff}, CodeBadFrame},
+		{"map claims 4G pairs", []byte{0xdf, 0xff, 0xff, 0xff, 0xff}, CodeBadFrame},
+		{"string claims 4 GB", []byte{0xdb, 0xff, 0xff, 0xff, 0xff, 'x'}, CodeBadFrame},
+		{"trailing bytes", append(frameBytes(t, map[string]any{"v": 1, "t": "ping", "b": map[string]any{}}), 0), CodeBadFrame},
+		{"deep nesting", bytes.Repeat([]byte{0x91}, 100), CodeBadFrame},
+		{"wrong version", frameBytes(t, map[string]any{"v": 2, "t": "ping", "b": map[string]any{}}), CodeVersion},
+		{"no version", frameBytes(t, map[string]any{"t": "ping", "b": map[string]any{}}), CodeVersion},
+		{"no type", frameBytes(t, map[string]any{"v": 1, "b": map[string]any{}}), CodeBadFrame},
+		{"no body", frameBytes(t, map[string]any{"v": 1, "t": "ping"}), CodeBadFrame},
+		{"unknown type", frameBytes(t, map[string]any{"v": 1, "t": "launch", "b": map[string]any{}}), CodeUnknownType},
+		{"body of wrong shape", frameBytes(t, map[string]any{"v": 1, "t": "sub", "b": "orders"}), CodeBadFrame},
+		{"field of wrong type", frameBytes(t, map[string]any{"v": 1, "t": "sub", "b": map[string]any{"stream": []int{1}}}), CodeBadFrame},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := Decode(tt.in)
+			if err == nil {
+				t.Fatalf("got frame %#v, want error %v", f, tt.code)
+			}
+			e, ok := err.(*Error)
+			if !ok {
+				t.Fatalf("got error %T %v, want *Error", err, err)
+			}
+			if e.Code != tt.code {
+				t.Fatalf("got code %v (%s), want %v", e.Code, e.Message, tt.code)
+			}
+		})
+	}
+}
+
+func TestDecodeIgnoresUnknownFields(t *testing.T) {
+	b := frameBytes(t, map[string]any{
+		"b":     map[string]any{"stream": "orders", "future": []int{1, 2}},
+		"extra": "x",
+		"t":     "sub",
+		"v":     1,
+	})
+	f, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := f, (Sub{Stream: "orders"}); !reflect.DeepEqual(got, Frame(want)) {
+		t.Fatalf("got %#v, want %#v", got, want)
+	}
+}
+
+func TestValidStream(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		ok   bool
+	}{
+		{"simple", "orders", true},
+		{"dotted", "metrics.eu-1_a", true},
+		{"digits first", "9lives", true},
+		{"empty", "", false},
+		{"upper", "Orders", false},
+		{"slash", "acme/orders", false},
+		{"colon", "acme:orders", false},
+		{"leading dot", ".orders", false},
+		{"too long", strings.Repeat("a", 65), false},
+		{"max length", strings.Repeat("a", 64), true},
+		{"nul", "a\x00", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := ValidStream(tt.in); (err == nil) != tt.ok {
+				t.Fatalf("ValidStream(%q) = %v, want ok=%v", tt.in, err, tt.ok)
+			}
+		})
+	}
+}
+
+func BenchmarkEncodeEvent(b *testing.B) {
+	ev := sampleEvent(1)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := EncodeEvent(&ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncodeBatch_64Events(b *testing.B) {
+	ev := sampleEvent(1)
+	one, _ := EncodeEvent(&ev)
+	raw := make([][]byte, 64)
+	for i := range raw {
+		raw[i] = one
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := EncodeBatch("orders", 1, raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
