@@ -1,0 +1,307 @@
+// Package client is Telltale's client runtime in plain Go: it connects to the
+// gateway, subscribes, folds snapshots and batches into per-stream state
+// (idempotent by seq, refusing gaps) and reconnects with backoff. The wasm UI,
+// the native tests and the load generator all use it.
+//
+// It must never touch the DOM or syscall/js: browser bridges live in wasm/.
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/telltale/telltale/shared/livestate"
+	"github.com/telltale/telltale/shared/wire"
+)
+
+// Status is the connection state shown to the operator.
+type Status int
+
+// Connection states.
+const (
+	Connecting Status = iota // dialling or waiting for the first snapshot
+	Live                     // connected and following every stream
+	Offline                  // disconnected; retrying
+)
+
+func (s Status) String() string {
+	switch s {
+	case Live:
+		return "live"
+	case Offline:
+		return "offline"
+	}
+	return "connecting"
+}
+
+// Config configures a Client. Zero values are the documented defaults.
+type Config struct {
+	URL     string   // ws:// or wss:// URL of the gateway; required
+	Token   string   // sent in hello
+	Streams []string // streams to follow
+	Limits  livestate.Limits
+	// OnChange is called after state or status changed, from the client's
+	// goroutine. It must return quickly (the UI marks itself dirty).
+	OnChange   func()
+	MinBackoff time.Duration // zero means 250ms
+	MaxBackoff time.Duration // zero means 30s
+	// MaxFrameBytes bounds one server frame; zero means 16 MiB.
+	MaxFrameBytes int64
+	Logger        *slog.Logger
+}
+
+// Info summarises the connection for display.
+type Info struct {
+	Status      Status
+	LastEventAt time.Time // local time the newest event arrived; zero if none
+	LastError   string
+	Reconnects  int
+}
+
+// Client follows a set of streams. Read is safe from any goroutine.
+type Client struct {
+	cfg Config
+
+	mu      sync.Mutex
+	streams map[string]*livestate.Stream
+	info    Info
+	fresh   map[string]bool // streams with a snapshot in this session
+}
+
+// New returns a client; call Run to connect.
+func New(cfg Config) *Client {
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = 250 * time.Millisecond
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 30 * time.Second
+	}
+	if cfg.MaxFrameBytes <= 0 {
+		cfg.MaxFrameBytes = 16 << 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	c := &Client{cfg: cfg, streams: make(map[string]*livestate.Stream)}
+	for _, s := range cfg.Streams {
+		c.streams[s] = &livestate.Stream{Name: s, Limits: cfg.Limits}
+	}
+	return c
+}
+
+// Read calls fn with the streams and connection info, locked: fn must not
+// keep references to the state after it returns, and must be quick.
+func (c *Client) Read(fn func(streams map[string]*livestate.Stream, info Info)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fn(c.streams, c.info)
+}
+
+func (c *Client) setStatus(s Status, errText string) {
+	c.mu.Lock()
+	c.info.Status = s
+	if errText != "" {
+		c.info.LastError = errText
+	}
+	c.mu.Unlock()
+	c.changed()
+}
+
+func (c *Client) changed() {
+	if c.cfg.OnChange != nil {
+		c.cfg.OnChange()
+	}
+}
+
+// Run connects and follows the streams until ctx ends, reconnecting with
+// exponential backoff and full jitter (a random wait between zero and the
+// current ceiling, so a restarted server is not hit by every client at once).
+func (c *Client) Run(ctx context.Context) error {
+	attempt := 0
+	for {
+		c.setStatus(Connecting, "")
+		welcomed, err := c.session(ctx)
+		if ctx.Err() != nil {
+			c.setStatus(Offline, "")
+			return ctx.Err()
+		}
+		if welcomed {
+			attempt = 0
+		}
+		c.mu.Lock()
+		c.info.Reconnects++
+		c.mu.Unlock()
+		c.setStatus(Offline, err.Error())
+		c.cfg.Logger.Debug("session ended", "err", err)
+		ceiling := min(c.cfg.MaxBackoff, c.cfg.MinBackoff<<min(attempt, 16))
+		attempt++
+		t := time.NewTimer(rand.N(ceiling) + time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			c.setStatus(Offline, "")
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// session runs one connection. welcomed reports whether the server accepted
+// the hello, which resets the backoff.
+func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	dctx, dcancel := context.WithTimeout(ctx, 15*time.Second)
+	ws, _, err := websocket.Dial(dctx, c.cfg.URL, nil)
+	dcancel()
+	if err != nil {
+		return false, fmt.Errorf("dial: %w", err)
+	}
+	defer ws.CloseNow()
+	ws.SetReadLimit(c.cfg.MaxFrameBytes)
+	c.mu.Lock()
+	c.fresh = make(map[string]bool, len(c.streams))
+	c.mu.Unlock()
+
+	if err := c.send(ctx, ws, wire.Hello{Token: c.cfg.Token, Client: "telltale-go"}); err != nil {
+		return false, err
+	}
+	// Until the welcome tells us the ping interval, allow a generous wait.
+	idle := 30 * time.Second
+	for {
+		rctx, rcancel := context.WithTimeout(ctx, idle)
+		typ, b, err := ws.Read(rctx)
+		rcancel()
+		if err != nil {
+			if code := websocket.CloseStatus(err); code != -1 {
+				return welcomed, fmt.Errorf("closed by server: %d", code)
+			}
+			if rctx.Err() != nil && ctx.Err() == nil {
+				return welcomed, errors.New("no frame for two ping intervals: connection presumed dead")
+			}
+			return welcomed, fmt.Errorf("read: %w", err)
+		}
+		if typ != websocket.MessageBinary {
+			continue
+		}
+		f, err := wire.Decode(b)
+		if err != nil {
+			c.cfg.Logger.Warn("bad frame from server", "err", err)
+			continue
+		}
+		switch f := f.(type) {
+		case wire.Welcome:
+			welcomed = true
+			if ms := f.Limits.PingIntervalMs; ms > 0 {
+				idle = 2 * time.Duration(ms) * time.Millisecond
+			}
+			for _, s := range c.cfg.Streams {
+				if err := c.send(ctx, ws, wire.Sub{Stream: s}); err != nil {
+					return welcomed, err
+				}
+			}
+		case wire.Snapshot:
+			c.applySnapshot(&f)
+		case wire.Batch:
+			if stream, err := c.applyBatch(&f); err != nil {
+				c.cfg.Logger.Info("resubscribing", "stream", stream, "err", err)
+				if err := c.send(ctx, ws, wire.Sub{Stream: stream}); err != nil {
+					return welcomed, err
+				}
+			}
+		case wire.Resync:
+			c.markResync(f.Stream)
+			if err := c.send(ctx, ws, wire.Sub{Stream: f.Stream}); err != nil {
+				return welcomed, err
+			}
+		case wire.Ping:
+			if err := c.send(ctx, ws, wire.Pong{Time: f.Time}); err != nil {
+				return welcomed, err
+			}
+		case wire.Error:
+			c.cfg.Logger.Warn("server refused a request", "code", f.Code, "message", f.Message, "stream", f.Stream)
+			c.mu.Lock()
+			c.info.LastError = f.Error()
+			c.mu.Unlock()
+		}
+	}
+}
+
+func (c *Client) send(ctx context.Context, ws *websocket.Conn, f wire.Frame) error {
+	b, err := wire.Encode(f)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := ws.Write(wctx, websocket.MessageBinary, b); err != nil {
+		return fmt.Errorf("send %s: %w", f.FrameType(), err)
+	}
+	return nil
+}
+
+func (c *Client) applySnapshot(s *wire.Snapshot) {
+	c.mu.Lock()
+	st, ok := c.streams[s.Stream]
+	if ok {
+		st.Reset(s)
+		c.fresh[s.Stream] = true
+		if c.info.Status == Connecting && len(c.fresh) == len(c.streams) {
+			c.info.Status = Live
+		}
+	}
+	c.mu.Unlock()
+	if ok {
+		c.changed()
+	}
+}
+
+// applyBatch folds a batch. A gap or a foreign epoch stops the batch and
+// returns the stream, to be resubscribed: never a silent hole.
+func (c *Client) applyBatch(b *wire.Batch) (string, error) {
+	c.mu.Lock()
+	st, ok := c.streams[b.Stream]
+	if !ok {
+		c.mu.Unlock()
+		return "", nil
+	}
+	var err error
+	applied := 0
+	for i := range b.Events {
+		var ok bool
+		if ok, err = st.Apply(&b.Events[i]); err != nil {
+			break
+		}
+		if ok {
+			applied++
+		}
+	}
+	if applied > 0 {
+		c.info.LastEventAt = time.Now()
+	}
+	c.mu.Unlock()
+	if applied > 0 {
+		c.changed()
+	}
+	if err != nil {
+		return b.Stream, err
+	}
+	return "", nil
+}
+
+func (c *Client) markResync(stream string) {
+	c.mu.Lock()
+	if st, ok := c.streams[stream]; ok {
+		// Keep drawing the old state until the snapshot replaces it, but stop
+		// applying deltas to it: the next snapshot resets the cursor.
+		st.Epoch = 0
+	}
+	c.mu.Unlock()
+}

@@ -1,0 +1,214 @@
+// Package hub keeps each stream's hot state and fans its events out to
+// subscribers. Each event is encoded once and the same bytes go to every
+// subscriber; the snapshot a subscriber starts from and the deltas after it
+// are handed over under one lock, so nothing falls between them.
+//
+// It must never block on a subscriber: Subscriber.Deliver is called on the
+// publish path and has to return at once (the connection writer queues or
+// drops, never waits).
+package hub
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/telltale/telltale/backend/metrics"
+	"github.com/telltale/telltale/shared/livestate"
+	"github.com/telltale/telltale/shared/wire"
+)
+
+// Subscriber receives a stream's frames. Its methods are called with the
+// stream locked, so they arrive in stream order (the snapshot before any
+// event after it), and they must return without blocking.
+type Subscriber interface {
+	// Snapshot hands over the encoded snapshot frame a subscription starts from.
+	Snapshot(stream string, frame []byte)
+	// Deliver hands over one encoded event (wire.EncodeEvent bytes).
+	Deliver(stream string, seq uint64, event []byte)
+	// Resync says the subscriber's copy of the stream cannot be continued.
+	Resync(stream, reason string)
+}
+
+// Config configures a Hub. Zero values are the documented defaults.
+type Config struct {
+	Limits  livestate.Limits // state bounds; see livestate.Limits
+	Logger  *slog.Logger     // nil means discard
+	Metrics *metrics.Registry
+	Now     func() time.Time // nil means time.Now
+}
+
+// Hub is safe for concurrent use.
+type Hub struct {
+	cfg Config
+	log *slog.Logger
+
+	mu      sync.Mutex
+	streams map[key]*stream
+
+	published *metrics.Value
+	fanout    *metrics.Value
+	encodeErr *metrics.Value
+}
+
+type key struct{ tenant, stream string }
+
+type stream struct {
+	mu   sync.Mutex
+	st   livestate.Stream
+	subs map[Subscriber]struct{}
+	dead bool // removed from the hub's map; look the name up again
+}
+
+// New returns an empty hub.
+func New(cfg Config) *Hub {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Hub{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		streams:   make(map[key]*stream),
+		published: cfg.Metrics.Counter("telltale_hub_events_total", "events that entered the hub"),
+		fanout:    cfg.Metrics.Counter("telltale_hub_deliveries_total", "event deliveries to subscribers"),
+		encodeErr: cfg.Metrics.Counter("telltale_hub_encode_errors_total", "events dropped because they did not encode"),
+	}
+}
+
+func (h *Hub) stream(k key, create bool) *stream {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s, ok := h.streams[k]
+	if !ok && create {
+		s = &stream{st: livestate.Stream{Name: k.stream, Limits: h.cfg.Limits}, subs: make(map[Subscriber]struct{})}
+		h.streams[k] = s
+	}
+	return s
+}
+
+// lock returns the live stream for k, locked. The map lock is never held while
+// waiting for a stream lock (a big fan-out must not stall other streams), so a
+// stream removed in between is detected by its dead flag and looked up again.
+func (h *Hub) lock(k key) *stream {
+	for {
+		s := h.stream(k, true)
+		s.mu.Lock()
+		if !s.dead {
+			return s
+		}
+		s.mu.Unlock()
+	}
+}
+
+// Publish folds consecutive events of one stream into its state and delivers
+// them to its subscribers. The log calls it in seq order per stream.
+func (h *Hub) Publish(tenant string, evs []wire.Event) {
+	if len(evs) == 0 {
+		return
+	}
+	now := h.cfg.Now().UnixNano()
+	s := h.lock(key{tenant, evs[0].Stream})
+	defer s.mu.Unlock()
+	for i := range evs {
+		ev := &evs[i]
+		ev.Ingested = now
+		if ev.Epoch != s.st.Epoch || ev.Seq > s.st.Seq+1 {
+			h.restart(s, ev)
+		}
+		applied, err := s.st.Apply(ev)
+		if err != nil || !applied {
+			// restart put the stream right before ev, so err cannot happen;
+			// !applied is a duplicate the log handed over twice.
+			continue
+		}
+		h.published.Inc()
+		b, err := wire.EncodeEvent(ev)
+		if err != nil {
+			h.encodeErr.Inc()
+			h.log.Error("hub encode", "stream", ev.Stream, "seq", ev.Seq, "err", err)
+			continue
+		}
+		for sub := range s.subs {
+			sub.Deliver(ev.Stream, ev.Seq, b)
+		}
+		h.fanout.Add(int64(len(s.subs)))
+	}
+}
+
+// restart moves a stream to the position just before ev when ev does not
+// follow what the hub holds: the first event it sees, a new epoch (the state
+// is dropped), or a gap in the same epoch (the state is kept: gauges and rows
+// are overwritten by later events). Subscribers hold a position the stream has
+// left, so they are told to resync.
+func (h *Hub) restart(s *stream, ev *wire.Event) {
+	if s.st.Epoch != 0 || s.st.Seq != 0 {
+		h.log.Warn("hub stream restarted", "stream", ev.Stream, "epoch", ev.Epoch, "seq", ev.Seq,
+			"held_epoch", s.st.Epoch, "held_seq", s.st.Seq)
+	}
+	if ev.Epoch != s.st.Epoch {
+		s.st.State = wire.State{}
+	}
+	s.st.Epoch, s.st.Seq = ev.Epoch, ev.Seq-1
+	for sub := range s.subs {
+		sub.Resync(ev.Stream, "stream restarted")
+	}
+}
+
+// ErrBadStream wraps an invalid stream name.
+var ErrBadStream = errors.New("bad stream")
+
+// Subscribe registers sub for a stream: sub.Snapshot receives the stream's
+// current state, then sub.Deliver every event after it. cancel removes the
+// subscription; it is idempotent and must not be called from inside a
+// Subscriber method.
+func (h *Hub) Subscribe(tenant, name string, sub Subscriber) (cancel func(), err error) {
+	if err := wire.ValidStream(name); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadStream, err)
+	}
+	k := key{tenant, name}
+	s := h.lock(k)
+	defer s.mu.Unlock()
+	snapshot, err := wire.Encode(wire.Snapshot{Stream: name, Epoch: s.st.Epoch, Seq: s.st.Seq, State: s.st.State})
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", name, err)
+	}
+	sub.Snapshot(name, snapshot)
+	s.subs[sub] = struct{}{}
+	var once sync.Once
+	cancel = func() { once.Do(func() { h.unsubscribe(k, s, sub) }) }
+	return cancel, nil
+}
+
+func (h *Hub) unsubscribe(k key, s *stream, sub Subscriber) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.subs, sub)
+	// A name nobody publishes to and nobody watches is forgotten, so that
+	// subscribing to made-up names cannot grow the hub.
+	if len(s.subs) == 0 && s.st.Seq == 0 && h.streams[k] == s {
+		delete(h.streams, k)
+		s.dead = true
+	}
+}
+
+// Cursor reports where the hub holds a stream; ok is false for a stream it
+// has never seen.
+func (h *Hub) Cursor(tenant, name string) (c wire.Cursor, ok bool) {
+	s := h.stream(key{tenant, name}, false)
+	if s == nil {
+		return wire.Cursor{}, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.Cursor(), true
+}

@@ -1,0 +1,188 @@
+package hub
+
+import (
+	"sync"
+	"testing"
+
+	"github.com/telltale/telltale/shared/livestate"
+	"github.com/telltale/telltale/shared/wire"
+)
+
+type recorder struct {
+	mu      sync.Mutex
+	snaps   [][]byte
+	seqs    []uint64
+	bufs    [][]byte
+	resyncs []string
+}
+
+func (r *recorder) Deliver(_ string, seq uint64, ev []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.seqs = append(r.seqs, seq)
+	r.bufs = append(r.bufs, ev)
+}
+
+func (r *recorder) Snapshot(_ string, frame []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.snaps = append(r.snaps, frame)
+}
+
+func (r *recorder) Resync(stream, reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.resyncs = append(r.resyncs, stream+": "+reason)
+}
+
+func events(stream string, epoch, from uint64, n int) []wire.Event {
+	evs := make([]wire.Event, n)
+	for i := range evs {
+		evs[i] = wire.Event{Stream: stream, Epoch: epoch, Seq: from + uint64(i), Values: map[string]float64{"n": float64(from) + float64(i)}}
+	}
+	return evs
+}
+
+func snapshotOf(t *testing.T, b []byte) wire.Snapshot {
+	t.Helper()
+	f, err := wire.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, ok := f.(wire.Snapshot)
+	if !ok {
+		t.Fatalf("got %T, want Snapshot", f)
+	}
+	return s
+}
+
+func TestEncodeOnceShareBytes(t *testing.T) {
+	h := New(Config{})
+	h.Publish("t", events("m", 1, 1, 1))
+	a, b := &recorder{}, &recorder{}
+	for _, r := range []*recorder{a, b} {
+		if _, err := h.Subscribe("t", "m", r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.Publish("t", events("m", 1, 2, 1))
+	if len(a.bufs) != 1 || len(b.bufs) != 1 {
+		t.Fatalf("got %d and %d deliveries, want 1 each", len(a.bufs), len(b.bufs))
+	}
+	if &a.bufs[0][0] != &b.bufs[0][0] {
+		t.Fatal("subscribers got different buffers: the event was encoded more than once")
+	}
+}
+
+// TestSnapshotHandOver subscribes while another goroutine publishes: every
+// subscriber must see exactly the seqs after its snapshot, with no gap.
+func TestSnapshotHandOver(t *testing.T) {
+	h := New(Config{})
+	const total = 2000
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := uint64(1); i <= total; i++ {
+			h.Publish("t", events("m", 9, i, 1))
+		}
+	}()
+	type sub struct {
+		r    *recorder
+		snap wire.Snapshot
+	}
+	var subs []sub
+	for i := 0; i < 50; i++ {
+		r := &recorder{}
+		if _, err := h.Subscribe("t", "m", r); err != nil {
+			t.Fatal(err)
+		}
+		subs = append(subs, sub{r, snapshotOf(t, r.snaps[0])})
+	}
+	<-done
+	for i, s := range subs {
+		st := livestate.Stream{Name: "m", Epoch: s.snap.Epoch, Seq: s.snap.Seq}
+		if s.snap.Seq == 0 {
+			st.Epoch = 9 // subscribed before the first event: resynced, then continues
+		}
+		for _, q := range s.r.seqs {
+			if q != st.Seq+1 {
+				t.Fatalf("subscriber %d: snapshot at %d, got seq %d after %d", i, s.snap.Seq, q, st.Seq)
+			}
+			st.Seq = q
+		}
+		if st.Seq != total {
+			t.Fatalf("subscriber %d ended at seq %d, want %d", i, st.Seq, total)
+		}
+	}
+}
+
+func TestEpochChangeResyncs(t *testing.T) {
+	h := New(Config{})
+	h.Publish("t", events("m", 1, 1, 3))
+	r := &recorder{}
+	if _, err := h.Subscribe("t", "m", r); err != nil {
+		t.Fatal(err)
+	}
+	if s := snapshotOf(t, r.snaps[0]); s.Seq != 3 || s.State.Values["n"] != 3 {
+		t.Fatalf("got snapshot seq %d values %v, want seq 3 with n=3", s.Seq, s.State.Values)
+	}
+	h.Publish("t", events("m", 2, 1, 1))
+	if len(r.resyncs) != 1 {
+		t.Fatalf("got resyncs %v, want one after the epoch changed", r.resyncs)
+	}
+	if c, _ := h.Cursor("t", "m"); c.Epoch != 2 || c.Seq != 1 {
+		t.Fatalf("got cursor %+v, want epoch 2 seq 1", c)
+	}
+}
+
+func TestTenantsAreSeparate(t *testing.T) {
+	h := New(Config{})
+	h.Publish("a", events("m", 1, 1, 1))
+	r := &recorder{}
+	if _, err := h.Subscribe("b", "m", r); err != nil {
+		t.Fatal(err)
+	}
+	h.Publish("a", events("m", 1, 2, 1))
+	if s := snapshotOf(t, r.snaps[0]); s.Seq != 0 || len(s.State.Values) != 0 || len(r.seqs) != 0 {
+		t.Fatalf("tenant b saw tenant a's stream: snapshot %+v, deliveries %v", s, r.seqs)
+	}
+}
+
+func TestCancelForgetsUnusedName(t *testing.T) {
+	h := New(Config{})
+	cancel, err := h.Subscribe("t", "nobody-publishes", &recorder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	cancel()
+	if _, ok := h.Cursor("t", "nobody-publishes"); ok {
+		t.Fatal("an unused stream name is still held after its last subscriber left")
+	}
+	if _, err := h.Subscribe("t", "Bad/Name", &recorder{}); err == nil {
+		t.Fatal("got nil, want an error for a bad stream name")
+	}
+}
+
+func BenchmarkPublish_1000Subs(b *testing.B) {
+	h := New(Config{})
+	for i := 0; i < 1000; i++ {
+		if _, err := h.Subscribe("t", "m", &nopSub{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	evs := events("m", 1, 1, 1)
+	b.ReportAllocs()
+	seq := uint64(0)
+	for b.Loop() {
+		seq++
+		evs[0].Seq = seq
+		h.Publish("t", evs)
+	}
+}
+
+type nopSub struct{ n int }
+
+func (s *nopSub) Deliver(string, uint64, []byte) { s.n++ }
+func (s *nopSub) Resync(string, string)          {}
+func (s *nopSub) Snapshot(string, []byte)        {}

@@ -1,0 +1,140 @@
+// Package memstore is the embedded event log: per stream, a ring of the most
+// recent events with contiguous sequence numbers, used when no PostgreSQL is
+// configured. It hands every appended batch, in seq order, to one sink (the hub).
+//
+// It must never block on its sink's consumers and never pretend to be durable:
+// a restart starts a new epoch, which tells clients to resync.
+package memstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/telltale/telltale/shared/wire"
+)
+
+// Config configures a Store. Zero values are the documented defaults.
+type Config struct {
+	// Capacity is how many events each stream keeps; zero means 10000.
+	Capacity int
+	// Sink receives every appended batch, in seq order per stream, while the
+	// stream is locked. It must not call back into the Store.
+	Sink func(tenant string, evs []wire.Event)
+	// Now stamps events; zero means time.Now.
+	Now func() time.Time
+}
+
+// Store is the in-memory log. It is safe for concurrent use.
+type Store struct {
+	cfg   Config
+	epoch uint64
+
+	mu      sync.Mutex
+	streams map[key]*ring
+}
+
+type key struct{ tenant, stream string }
+
+type ring struct {
+	mu   sync.Mutex
+	evs  []wire.Event // circular, len == capacity once full
+	head int          // index of the oldest event once full
+	last uint64       // seq of the newest event; 0 when empty
+}
+
+// ErrTrimmed means the requested events are older than the ring keeps.
+var ErrTrimmed = errors.New("events no longer kept")
+
+// New returns an empty store whose epoch is its start time, so that a restart
+// is visible to every client cursor.
+func New(cfg Config) *Store {
+	if cfg.Capacity <= 0 {
+		cfg.Capacity = 10000
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Store{cfg: cfg, epoch: uint64(cfg.Now().UnixNano()), streams: make(map[key]*ring)}
+}
+
+// Epoch is the epoch of every stream in this store.
+func (s *Store) Epoch() uint64 { return s.epoch }
+
+func (s *Store) ring(k key) *ring {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.streams[k]
+	if !ok {
+		r = &ring{evs: make([]wire.Event, 0, min(s.cfg.Capacity, 1024))}
+		s.streams[k] = r
+	}
+	return r
+}
+
+// Append assigns the next seqs of the stream to evs (in place), keeps them and
+// hands them to the sink. Stream, Epoch and Seq of evs are overwritten; Time
+// and Created are stamped when zero.
+func (s *Store) Append(_ context.Context, tenant, stream string, evs []wire.Event) error {
+	if err := wire.ValidStream(stream); err != nil {
+		return fmt.Errorf("append to %q: %w", stream, err)
+	}
+	if len(evs) == 0 {
+		return nil
+	}
+	now := s.cfg.Now()
+	r := s.ring(key{tenant, stream})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range evs {
+		ev := &evs[i]
+		r.last++
+		ev.Stream, ev.Epoch, ev.Seq = stream, s.epoch, r.last
+		if ev.Time == 0 {
+			ev.Time = now.UnixMilli()
+		}
+		if ev.Created == 0 {
+			ev.Created = now.UnixNano()
+		}
+		if len(r.evs) < s.cfg.Capacity {
+			r.evs = append(r.evs, *ev)
+		} else {
+			r.evs[r.head] = *ev
+			r.head = (r.head + 1) % len(r.evs)
+		}
+	}
+	if s.cfg.Sink != nil {
+		s.cfg.Sink(tenant, evs)
+	}
+	return nil
+}
+
+// Read returns up to limit events of the stream with seq > after, oldest
+// first. It returns ErrTrimmed when seq after+1 is no longer kept.
+func (s *Store) Read(_ context.Context, tenant, stream string, after uint64, limit int) ([]wire.Event, error) {
+	s.mu.Lock()
+	r, ok := s.streams[key{tenant, stream}]
+	s.mu.Unlock()
+	if !ok {
+		return nil, nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := uint64(len(r.evs))
+	if after >= r.last || n == 0 {
+		return nil, nil
+	}
+	oldest := r.last - n + 1
+	if after+1 < oldest {
+		return nil, fmt.Errorf("read %s after %d: oldest kept is %d: %w", stream, after, oldest, ErrTrimmed)
+	}
+	count := min(r.last-after, uint64(limit))
+	out := make([]wire.Event, 0, count)
+	start := (uint64(r.head) + (after + 1 - oldest)) % n
+	for i := uint64(0); i < count; i++ {
+		out = append(out, r.evs[(start+i)%n])
+	}
+	return out, nil
+}

@@ -1,0 +1,291 @@
+package wsgate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/telltale/telltale/shared/wire"
+)
+
+// maxBadFrames is how many refused frames a connection may send before it is
+// closed: a confused client gets error frames, a hostile one gets cut off.
+const maxBadFrames = 16
+
+// Batches are split so that one frame stays well under a client's memory and
+// a slow link still sees progress.
+const (
+	maxBatchEvents = 512
+	maxBatchBytes  = 512 << 10
+)
+
+type conn struct {
+	g      *Gateway
+	ws     *websocket.Conn
+	id     string
+	tenant string
+	out    *outbox
+	cancel context.CancelFunc
+
+	subs     map[string]func() // stream → cancel; owned by the reader
+	bad      int
+	lastRead atomic.Int64 // Unix ns of the last frame read
+
+	closeOnce sync.Once
+}
+
+// close ends the connection with a code the client can act on. Safe to call
+// from any goroutine, any number of times.
+func (c *conn) close(code websocket.StatusCode, reason string) {
+	c.closeOnce.Do(func() {
+		// Not c.cancel() first: cancelling a pending Read's context makes the
+		// websocket library drop the TCP connection without a close frame,
+		// and the client would never see the code.
+		go func() {
+			_ = c.ws.Close(code, reason)
+			c.cancel()
+		}()
+	})
+}
+
+func (c *conn) serve(ctx context.Context, remote string) {
+	log := c.g.cfg.Logger.With("conn", c.id, "remote", remote)
+	writerDone := make(chan struct{})
+	defer func() {
+		for _, cancel := range c.subs {
+			cancel()
+		}
+		c.close(websocket.StatusNormalClosure, "")
+		<-writerDone
+	}()
+	go func() {
+		defer close(writerDone)
+		c.writeLoop(ctx)
+	}()
+
+	if err := c.handshake(ctx); err != nil {
+		log.Debug("handshake", "err", err)
+		return
+	}
+	for {
+		typ, b, err := c.ws.Read(ctx)
+		if err != nil {
+			log.Debug("read", "err", err)
+			return
+		}
+		c.lastRead.Store(time.Now().UnixNano())
+		if typ != websocket.MessageBinary {
+			c.refuse(&wire.Error{Code: wire.CodeBadFrame, Message: "frames are binary msgpack"})
+			continue
+		}
+		f, err := wire.Decode(b)
+		if err != nil {
+			var e *wire.Error
+			if !errors.As(err, &e) {
+				e = &wire.Error{Code: wire.CodeBadFrame, Message: err.Error()}
+			}
+			c.refuse(e)
+			continue
+		}
+		switch f := f.(type) {
+		case wire.Sub:
+			c.subscribe(f)
+		case wire.Unsub:
+			if cancel, ok := c.subs[f.Stream]; ok {
+				cancel()
+				delete(c.subs, f.Stream)
+			}
+		case wire.Pong:
+		case wire.Hello:
+			c.refuse(&wire.Error{Code: wire.CodeBadFrame, Message: "hello was already received"})
+		default:
+			c.refuse(&wire.Error{Code: wire.CodeUnknownType, Message: fmt.Sprintf("%s is not a client frame", f.FrameType())})
+		}
+		if c.bad > maxBadFrames {
+			c.close(wire.CloseProtocol, "too many refused frames")
+			return
+		}
+	}
+}
+
+func (c *conn) handshake(ctx context.Context) error {
+	hctx, cancel := context.WithTimeout(ctx, c.g.cfg.HandshakeTimeout)
+	defer cancel()
+	_, b, err := c.ws.Read(hctx)
+	if err != nil {
+		c.close(websocket.StatusPolicyViolation, "no hello in time")
+		return fmt.Errorf("read hello: %w", err)
+	}
+	c.lastRead.Store(time.Now().UnixNano())
+	f, err := wire.Decode(b)
+	hello, ok := f.(wire.Hello)
+	if err != nil || !ok {
+		c.close(websocket.StatusPolicyViolation, "the first frame must be hello")
+		return fmt.Errorf("first frame: %T %v", f, err)
+	}
+	c.tenant = c.g.cfg.DefaultTenant
+	if c.g.cfg.Authenticate != nil {
+		if c.tenant, err = c.g.cfg.Authenticate(ctx, hello.Token); err != nil {
+			c.close(websocket.StatusPolicyViolation, "authentication failed")
+			return fmt.Errorf("authenticate: %w", err)
+		}
+	}
+	welcome, err := wire.Encode(wire.Welcome{
+		Session:    c.id,
+		ServerTime: time.Now().UnixNano(),
+		Limits: wire.Limits{
+			MaxFrameBytes:  c.g.cfg.MaxFrameBytes,
+			MaxSubs:        c.g.cfg.MaxSubs,
+			PingIntervalMs: c.g.cfg.PingInterval.Milliseconds(),
+		},
+	})
+	if err != nil {
+		return err
+	}
+	c.out.push(welcome)
+	// Cursors resume through sub frames for now; hello's cursors are kept in
+	// the contract for the resume work.
+	return nil
+}
+
+// subscribe answers a sub with a snapshot, then the stream's deltas. A sub for
+// a stream the connection already has restarts it from a fresh snapshot (that
+// is how a client answers resync).
+func (c *conn) subscribe(s wire.Sub) {
+	if err := wire.ValidStream(s.Stream); err != nil {
+		c.refuse(&wire.Error{Code: wire.CodeBadStream, Message: err.Error(), Stream: truncate(s.Stream)})
+		return
+	}
+	if cancel, ok := c.subs[s.Stream]; ok {
+		cancel()
+		delete(c.subs, s.Stream)
+	} else if len(c.subs) >= c.g.cfg.MaxSubs {
+		c.refuse(&wire.Error{Code: wire.CodeTooManySubs, Message: fmt.Sprintf("at most %d subscriptions per connection", c.g.cfg.MaxSubs), Stream: s.Stream})
+		return
+	}
+	cancel, err := c.g.cfg.Hub.Subscribe(c.tenant, s.Stream, c.out)
+	if err != nil {
+		c.refuse(&wire.Error{Code: wire.CodeInternal, Message: "subscribe failed", Stream: s.Stream})
+		c.g.cfg.Logger.Error("subscribe", "conn", c.id, "stream", s.Stream, "err", err)
+		return
+	}
+	c.subs[s.Stream] = cancel
+}
+
+func (c *conn) refuse(e *wire.Error) {
+	c.bad++
+	c.g.m.badFrames.Inc()
+	if b, err := wire.Encode(*e); err == nil {
+		c.out.push(b)
+	}
+}
+
+func truncate(s string) string {
+	if len(s) > wire.MaxStreamName {
+		return s[:wire.MaxStreamName]
+	}
+	return s
+}
+
+// writeLoop owns every write to the socket: queued frames, coalesced batches
+// and pings. It ends when ctx ends or a write fails.
+func (c *conn) writeLoop(ctx context.Context) {
+	interval := c.g.cfg.PingInterval
+	ping := time.NewTicker(interval)
+	defer ping.Stop()
+	var (
+		items   []item
+		pending = make(map[string][][]byte)
+		order   []string
+	)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.out.wake:
+		case now := <-ping.C:
+			if now.UnixNano()-c.lastRead.Load() > 2*int64(interval) {
+				c.g.m.idleCloses.Inc()
+				c.close(wire.CloseIdle, "no frame for two ping intervals")
+				return
+			}
+			b, err := wire.Encode(wire.Ping{Time: now.UnixNano()})
+			if err == nil {
+				c.out.push(b)
+			}
+			continue
+		}
+		items = c.out.take(items)
+		// Events are grouped per stream into batch frames. A stream's events
+		// are flushed before any later control frame of the same stream, so a
+		// stream's frames keep their order; across streams order is free.
+		for _, it := range items {
+			if it.event {
+				if _, ok := pending[it.stream]; !ok {
+					order = append(order, it.stream)
+				}
+				pending[it.stream] = append(pending[it.stream], it.b)
+				continue
+			}
+			if evs := pending[it.stream]; it.stream != "" && len(evs) > 0 {
+				if !c.writeBatches(ctx, it.stream, evs) {
+					return
+				}
+				pending[it.stream] = evs[:0]
+			}
+			if !c.write(ctx, it.b) {
+				return
+			}
+		}
+		for _, s := range order {
+			if evs := pending[s]; len(evs) > 0 && !c.writeBatches(ctx, s, evs) {
+				return
+			}
+			delete(pending, s)
+		}
+		order = order[:0]
+		clear(items)
+	}
+}
+
+func (c *conn) writeBatches(ctx context.Context, stream string, evs [][]byte) bool {
+	for len(evs) > 0 {
+		n, size := 0, 0
+		for n < len(evs) && n < maxBatchEvents && (n == 0 || size+len(evs[n]) <= maxBatchBytes) {
+			size += len(evs[n])
+			n++
+		}
+		b, err := wire.EncodeBatch(stream, time.Now().UnixNano(), evs[:n])
+		if err != nil {
+			c.g.cfg.Logger.Error("encode batch", "conn", c.id, "stream", stream, "err", err)
+			return false
+		}
+		if !c.write(ctx, b) {
+			return false
+		}
+		c.g.m.batches.Inc()
+		c.g.m.eventsOut.Add(int64(n))
+		evs = evs[n:]
+	}
+	return true
+}
+
+func (c *conn) write(ctx context.Context, b []byte) bool {
+	wctx, cancel := context.WithTimeout(ctx, c.g.cfg.WriteTimeout)
+	defer cancel()
+	if err := c.ws.Write(wctx, websocket.MessageBinary, b); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			c.g.m.slowCloses.Inc()
+		}
+		c.close(wire.CloseSlowConsumer, "write failed or timed out")
+		return false
+	}
+	c.g.m.framesOut.Inc()
+	c.g.m.bytesOut.Add(int64(len(b)))
+	return true
+}

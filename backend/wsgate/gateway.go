@@ -1,0 +1,185 @@
+// Package wsgate is the WebSocket gateway: it accepts client connections,
+// speaks the wire protocol, subscribes connections to hub streams and writes
+// their frames through one bounded writer per connection.
+//
+// It must never let one connection slow another: the hub only ever appends to
+// a connection's outbox, and everything that can wait (socket writes) happens
+// on that connection's own writer goroutine.
+package wsgate
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/telltale/telltale/backend/hub"
+	"github.com/telltale/telltale/backend/metrics"
+	"github.com/telltale/telltale/shared/wire"
+)
+
+// Config configures a Gateway. Zero values are the documented defaults.
+type Config struct {
+	Hub     *hub.Hub
+	Logger  *slog.Logger      // nil means discard
+	Metrics *metrics.Registry // nil means a private registry
+	// Authenticate maps the token of a hello to the connection's tenant. Nil
+	// means every connection belongs to DefaultTenant (the embedded demo).
+	Authenticate  func(ctx context.Context, token string) (tenant string, err error)
+	DefaultTenant string // zero means "demo"
+
+	MaxFrameBytes    int           // largest client frame; zero means 64 KiB
+	MaxSubs          int           // subscriptions per connection; zero means 64
+	QueueBytes       int           // outbox bound per connection; zero means 4 MiB
+	PingInterval     time.Duration // zero means 15s; silent for 2 intervals closes
+	HandshakeTimeout time.Duration // time to send hello; zero means 10s
+	WriteTimeout     time.Duration // one frame write; zero means 10s
+	// OriginPatterns are extra allowed Origin hosts (same-origin is always
+	// allowed); see websocket.AcceptOptions.
+	OriginPatterns []string
+}
+
+func (c *Config) defaults() {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Metrics == nil {
+		c.Metrics = metrics.New()
+	}
+	if c.DefaultTenant == "" {
+		c.DefaultTenant = "demo"
+	}
+	if c.MaxFrameBytes <= 0 {
+		c.MaxFrameBytes = 64 << 10
+	}
+	if c.MaxSubs <= 0 {
+		c.MaxSubs = 64
+	}
+	if c.QueueBytes <= 0 {
+		c.QueueBytes = 4 << 20
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = 15 * time.Second
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = 10 * time.Second
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+}
+
+type gateMetrics struct {
+	conns, accepted, framesOut, bytesOut, batches, eventsOut *metrics.Value
+	resyncs, dropped, slowCloses, idleCloses, badFrames      *metrics.Value
+}
+
+// Gateway is an http.Handler for the WebSocket endpoint.
+type Gateway struct {
+	cfg Config
+	m   gateMetrics
+
+	mu       sync.Mutex
+	conns    map[*conn]struct{}
+	closing  bool
+	handlers sync.WaitGroup
+}
+
+// New returns a gateway; cfg.Hub is required.
+func New(cfg Config) *Gateway {
+	cfg.defaults()
+	r := cfg.Metrics
+	return &Gateway{
+		cfg:   cfg,
+		conns: make(map[*conn]struct{}),
+		m: gateMetrics{
+			conns:      r.Gauge("telltale_ws_connections", "open WebSocket connections"),
+			accepted:   r.Counter("telltale_ws_accepted_total", "WebSocket connections accepted"),
+			framesOut:  r.Counter("telltale_ws_frames_out_total", "frames written to clients"),
+			bytesOut:   r.Counter("telltale_ws_bytes_out_total", "bytes written to clients"),
+			batches:    r.Counter("telltale_ws_batches_total", "batch frames written"),
+			eventsOut:  r.Counter("telltale_ws_events_out_total", "events written inside batch frames"),
+			resyncs:    r.Counter("telltale_ws_resyncs_total", "resync frames queued"),
+			dropped:    r.Counter("telltale_ws_events_dropped_total", "events dropped for a resyncing or slow client"),
+			slowCloses: r.Counter("telltale_ws_slow_closes_total", "connections closed as slow consumers"),
+			idleCloses: r.Counter("telltale_ws_idle_closes_total", "connections closed for silence"),
+			badFrames:  r.Counter("telltale_ws_bad_frames_total", "client frames refused"),
+		},
+	}
+}
+
+// ServeHTTP upgrades the request and serves the connection until it ends.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.mu.Lock()
+	if g.closing {
+		g.mu.Unlock()
+		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	g.handlers.Add(1)
+	g.mu.Unlock()
+	defer g.handlers.Done()
+
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		OriginPatterns: g.cfg.OriginPatterns,
+		// Frames are msgpack encoded once for every subscriber; per-connection
+		// deflate would re-compress each copy and cost more CPU than it saves.
+		CompressionMode: websocket.CompressionDisabled,
+	})
+	if err != nil {
+		g.cfg.Logger.Debug("websocket accept", "remote", r.RemoteAddr, "err", err)
+		return // Accept has written the HTTP error
+	}
+	ws.SetReadLimit(int64(g.cfg.MaxFrameBytes))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &conn{g: g, ws: ws, id: newID(), out: newOutbox(g.cfg.QueueBytes, &g.m), subs: make(map[string]func()), cancel: cancel}
+	c.lastRead.Store(time.Now().UnixNano())
+	g.mu.Lock()
+	g.conns[c] = struct{}{}
+	g.mu.Unlock()
+	g.m.accepted.Inc()
+	g.m.conns.Inc()
+	defer func() {
+		g.mu.Lock()
+		delete(g.conns, c)
+		g.mu.Unlock()
+		g.m.conns.Add(-1)
+	}()
+	c.serve(ctx, r.RemoteAddr)
+}
+
+// Shutdown tells every client the server is restarting (close code
+// wire.CloseRestart: reconnect with jitter), refuses new connections and waits
+// for the connection handlers to return or ctx to end.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.mu.Lock()
+	g.closing = true
+	for c := range g.conns {
+		c.close(wire.CloseRestart, "server restarting")
+	}
+	g.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		g.handlers.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return errors.New("websocket connections still open at shutdown deadline")
+	}
+}
+
+func newID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
