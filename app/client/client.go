@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -54,7 +53,10 @@ type Config struct {
 	MaxBackoff time.Duration // zero means 30s
 	// MaxFrameBytes bounds one server frame; zero means 16 MiB.
 	MaxFrameBytes int64
-	Logger        *slog.Logger
+	// Log receives diagnostics; nil discards them. It has the shape of
+	// slog.Logger's methods (Log: logger.Debug) without importing log/slog,
+	// which would add 30 KB brotli to app.wasm.
+	Log func(msg string, args ...any)
 }
 
 // Info summarises the connection for display.
@@ -86,8 +88,8 @@ func New(cfg Config) *Client {
 	if cfg.MaxFrameBytes <= 0 {
 		cfg.MaxFrameBytes = 16 << 20
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
+	if cfg.Log == nil {
+		cfg.Log = func(string, ...any) {}
 	}
 	c := &Client{cfg: cfg, streams: make(map[string]*livestate.Stream)}
 	for _, s := range cfg.Streams {
@@ -139,7 +141,7 @@ func (c *Client) Run(ctx context.Context) error {
 		c.info.Reconnects++
 		c.mu.Unlock()
 		c.setStatus(Offline, err.Error())
-		c.cfg.Logger.Debug("session ended", "err", err)
+		c.cfg.Log("session ended", "err", err)
 		ceiling := min(c.cfg.MaxBackoff, c.cfg.MinBackoff<<min(attempt, 16))
 		attempt++
 		t := time.NewTimer(rand.N(ceiling) + time.Millisecond)
@@ -193,7 +195,7 @@ func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
 		}
 		f, err := wire.Decode(b)
 		if err != nil {
-			c.cfg.Logger.Warn("bad frame from server", "err", err)
+			c.cfg.Log("bad frame from server", "err", err)
 			continue
 		}
 		switch f := f.(type) {
@@ -211,7 +213,7 @@ func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
 			c.applySnapshot(&f)
 		case wire.Batch:
 			if stream, err := c.applyBatch(&f); err != nil {
-				c.cfg.Logger.Info("resubscribing", "stream", stream, "err", err)
+				c.cfg.Log("resubscribing", "stream", stream, "err", err)
 				if err := c.send(ctx, ws, wire.Sub{Stream: stream}); err != nil {
 					return welcomed, err
 				}
@@ -226,7 +228,7 @@ func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
 				return welcomed, err
 			}
 		case wire.Error:
-			c.cfg.Logger.Warn("server refused a request", "code", f.Code, "message", f.Message, "stream", f.Stream)
+			c.cfg.Log("server refused a request", "code", f.Code, "message", f.Message, "stream", f.Stream)
 			c.mu.Lock()
 			c.info.LastError = f.Error()
 			c.mu.Unlock()

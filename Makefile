@@ -1,0 +1,97 @@
+# Telltale — `make` lists the targets. The two a newcomer needs: `make run`, `make test`.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+ADDR       ?= :8080
+GO         ?= go
+WEB        := static
+BIN        := bin/telltale
+WASM_EXEC  := $(shell $(GO) env GOROOT)/lib/wasm/go_js_wasm_exec
+CHROMIUM   ?= $(firstword $(wildcard /usr/bin/chromium /usr/bin/chromium-browser))
+UPLOT_DIST := node_modules/uplot/dist
+# The version is go-app's cache key: the commit plus a hash of what the browser
+# loads, so a rebuilt client updates installed PWAs and a restart does not.
+VERSION     = $(shell git describe --always --dirty 2>/dev/null || echo dev)-$(shell cat $(WEB)/app.wasm $(WEB)/telltale.css 2>/dev/null | sha256sum | cut -c1-10)
+
+.PHONY: help run build web test deps deps-run vet unit wasm-test e2e size fuzz bench clean
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+run: build ## build everything and serve the demo dashboard on ADDR (default :8080)
+	$(BIN) -addr '$(ADDR)' -web $(WEB)
+
+build: web ## build app.wasm (+ .br/.gz), copy uPlot, build bin/telltale
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./backend/cmd/telltale
+
+# app.wasm is rebuilt on every call (Go's cache makes that quick) but only
+# replaced when it changed, so the slow brotli step runs only for a new client.
+web: deps-run $(WEB)/uplot/uPlot.iife.min.js
+	@GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o $(WEB)/app.wasm.new ./wasm
+	@if cmp -s $(WEB)/app.wasm.new $(WEB)/app.wasm; then rm $(WEB)/app.wasm.new; else mv $(WEB)/app.wasm.new $(WEB)/app.wasm; fi
+	@$(MAKE) --no-print-directory $(WEB)/app.wasm.br
+
+$(WEB)/app.wasm.br: $(WEB)/app.wasm
+	$(GO) run ./backend/cmd/precompress $(WEB)/app.wasm
+
+$(WEB)/uplot/uPlot.iife.min.js: package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p $(WEB)/uplot
+	cp $(UPLOT_DIST)/uPlot.iife.min.js $(UPLOT_DIST)/uPlot.min.css $(WEB)/uplot/
+
+# Installs what is missing when run as root; otherwise prints the exact command.
+define need
+	@missing=""; for p in $(1); do \
+	  case $$p in chromium) test -x "$(CHROMIUM)" || missing="$$missing chromium";; \
+	              npm) command -v npm >/dev/null || missing="$$missing npm";; esac; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends$$missing >/dev/null; \
+	  else \
+	    echo "missing:$$missing. Install with:"; \
+	    echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends$$missing"; \
+	    exit 1; \
+	  fi; \
+	fi
+endef
+
+deps-run:
+	$(call need,npm)
+
+deps: ## install what the tests need (Chromium, npm) when root, else print the command
+	$(call need,npm chromium)
+
+test: deps build vet unit wasm-test e2e ## vet (linux + js/wasm), unit tests with -race, wasm tests under Node, rod end-to-end tests
+
+vet: ## go vet for linux and js/wasm
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./e2e/...
+	GOOS=js GOARCH=wasm $(GO) vet ./shared/... ./app/... ./wasm/...
+
+unit: ## unit tests with the race detector
+	$(GO) test -race -count=1 ./...
+
+wasm-test: ## shared/, app/ and wasm/ tests compiled to wasm, run under Node
+	GOOS=js GOARCH=wasm $(GO) test -count=1 -exec="$(WASM_EXEC)" ./shared/... ./app/... ./wasm/...
+
+e2e: build ## rod end-to-end tests: the real binary in real Chromium
+	TELLTALE_BIN=$(abspath $(BIN)) TELLTALE_WEB_DIR=$(abspath $(WEB)) CHROMIUM=$(CHROMIUM) \
+		$(GO) test -tags e2e -count=1 -v -timeout 10m ./e2e/ 2>&1 | tee e2e/out.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|\s+\w+_test.go)'; exit $${PIPESTATUS[0]}
+
+size: web ## app.wasm raw, gzip and brotli bytes
+	@printf "app.wasm raw:    %9d bytes\n" $$(stat -c%s $(WEB)/app.wasm)
+	@printf "app.wasm gzip:   %9d bytes\n" $$(stat -c%s $(WEB)/app.wasm.gz)
+	@printf "app.wasm brotli: %9d bytes (budget 1,600,000)\n" $$(stat -c%s $(WEB)/app.wasm.br)
+
+fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
+	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$${FUZZTIME:-30s} ./shared/wire/
+
+bench: ## native benchmarks into bench/results/
+	mkdir -p bench/results
+	$(GO) test -run='^$$' -bench=. -benchmem -count=5 ./shared/... ./backend/... | tee bench/results/native-$$(date +%Y%m%d).txt
+
+clean: ## remove build outputs
+	rm -rf bin $(WEB)/app.wasm $(WEB)/app.wasm.br $(WEB)/app.wasm.gz $(WEB)/uplot node_modules e2e/out e2e/out.log

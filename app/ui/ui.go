@@ -1,0 +1,58 @@
+// Package ui is Telltale's go-app interface: the route, the shell with its
+// connection badge, and the panels a dashboard spec asks for (KPI tiles,
+// time-series charts, feed tables). Register is called by both the wasm main
+// and the server, so the server can pre-render the same tree.
+//
+// It must never import syscall/js or server code: charts and animation frames
+// come in through the Bridges interfaces, implemented in wasm/.
+package ui
+
+import (
+	"github.com/maxence-charriere/go-app/v10/pkg/app"
+)
+
+// Charts draws time series. The wasm build implements it with uPlot.
+type Charts interface {
+	// Create makes a chart inside the element with this id. It is called once
+	// per panel, after the element is in the DOM.
+	Create(id string, spec ChartSpec)
+	// SetData replaces the chart's data. ts are Unix milliseconds and each
+	// column is as long as ts. The slices are only valid during the call.
+	SetData(id string, ts []int64, cols [][]float64)
+	// Destroy releases the chart.
+	Destroy(id string)
+}
+
+// ChartSpec describes a chart's series.
+type ChartSpec struct {
+	Title  string
+	Series []string
+	Unit   string
+}
+
+// Frames runs work on the browser's next animation frame.
+type Frames interface {
+	// Request runs fn on the next animation frame. Requests made before the
+	// frame fires share it. A hidden tab fires no frames, so nothing renders
+	// until it is visible again.
+	Request(fn func())
+}
+
+// Bridges are the browser-only pieces. On the server both are nil and the
+// shell renders its loading state.
+type Bridges struct {
+	Charts Charts
+	Frames Frames
+}
+
+// APIDashboard is where the shell fetches its dashboard spec.
+const APIDashboard = "/api/v1/dashboards/default"
+
+// PathWS is the WebSocket endpoint.
+const PathWS = "/api/v1/ws"
+
+// Register installs the routes. Call it once, before app.RunWhenOnBrowser on
+// the client and before serving app.Handler on the server.
+func Register(b Bridges) {
+	app.Route("/", func() app.Composer { return &Shell{bridges: b} })
+}

@@ -1,0 +1,74 @@
+package ui
+
+import (
+	"testing"
+	"time"
+
+	"github.com/telltale/telltale/shared/dashboard"
+	"github.com/telltale/telltale/shared/wire"
+)
+
+func TestFormatNumber(t *testing.T) {
+	tests := []struct {
+		name string
+		in   float64
+		want string
+	}{
+		{"integer", 1234567, "1,234,567"},
+		{"small fraction", 3.14159, "3.1"},
+		{"large fraction rounds", 1234.6, "1,235"},
+		{"negative", -4500, "-4,500"},
+		{"zero", 0, "0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := formatNumber(tt.in); got != tt.want {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFormatCell(t *testing.T) {
+	tests := []struct {
+		name   string
+		in     any
+		format string
+		want   string
+	}{
+		{"money", 1234.5, "money", "1,234.50"},
+		{"money rounding", 9.999, "money", "10.00"},
+		{"int from msgpack uint8", uint8(42), "int", "42"},
+		{"plain string", "packed", "", "packed"},
+		{"nil", nil, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := formatCell(tt.in, tt.format); got != tt.want {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestAge(t *testing.T) {
+	if got := age(1500 * time.Millisecond); got != "1.5 s" {
+		t.Fatalf("got %q, want 1.5 s", got)
+	}
+	if got := age(3 * time.Minute); got != "3 min" {
+		t.Fatalf("got %q, want 3 min", got)
+	}
+}
+
+func TestWindow(t *testing.T) {
+	p := wire.Points{TS: []int64{0, 10_000, 20_000, 30_000, 40_000}, Cols: []wire.Column{
+		{Name: "a", Vals: []float64{0, 1, 2, 3, 4}},
+	}}
+	ts, cols := window(&p, dashboard.Panel{Series: []string{"a", "missing"}, WindowSeconds: 20})
+	if len(ts) != 3 || ts[0] != 20_000 {
+		t.Fatalf("got ts %v, want the last 20 s: [20000 30000 40000]", ts)
+	}
+	if len(cols[0]) != 3 || cols[0][0] != 2 || cols[1] != nil {
+		t.Fatalf("got cols %v, want [[2 3 4] nil]", cols)
+	}
+}

@@ -1,0 +1,267 @@
+// Package demo is the built-in feed that makes a fresh install look like a
+// working warehouse: an orders stream (new orders and status changes, an
+// orders-today counter), a metrics stream (pick rate, pack rate, queue depth
+// and p95 latency at 50 points/s each) and a fleet stream (vehicle status),
+// plus the dashboard spec that shows them.
+//
+// It must never be required: it only publishes through the same path any
+// producer uses.
+package demo
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/telltale/telltale/shared/dashboard"
+	"github.com/telltale/telltale/shared/wire"
+)
+
+// Publisher is where the feed writes: the embedded store or PostgreSQL.
+type Publisher interface {
+	Append(ctx context.Context, tenant, stream string, evs []wire.Event) error
+}
+
+// Config configures the feed. Zero values are the documented defaults.
+type Config struct {
+	Tenant string // zero means "demo"
+	// Seed makes the feed repeatable; zero means random.
+	Seed uint64
+	// Speed multiplies every rate (events per second); zero means 1.
+	Speed float64
+}
+
+// Stream names the feed publishes.
+const (
+	StreamOrders  = "orders"
+	StreamMetrics = "metrics"
+	StreamFleet   = "fleet"
+)
+
+// Dashboard is the spec that draws the demo streams.
+func Dashboard() dashboard.Dashboard {
+	return dashboard.Dashboard{
+		ID:    "warehouse",
+		Title: "Warehouse operations",
+		Panels: []dashboard.Panel{
+			{ID: "orders-today", Kind: dashboard.KindKPI, Title: "Orders today", Stream: StreamOrders, Field: "orders_today", Width: 3, ExpectedCadenceMs: 2000},
+			{ID: "revenue-today", Kind: dashboard.KindKPI, Title: "Revenue today", Stream: StreamOrders, Field: "revenue_today", Unit: "€", Width: 3, ExpectedCadenceMs: 2000},
+			{ID: "open-orders", Kind: dashboard.KindKPI, Title: "Open orders", Stream: StreamOrders, Field: "orders_open", Width: 3, ExpectedCadenceMs: 2000},
+			{ID: "queue-now", Kind: dashboard.KindKPI, Title: "Queue depth", Stream: StreamMetrics, Field: "queue_depth", Width: 3, ExpectedCadenceMs: 500},
+			{ID: "throughput", Kind: dashboard.KindTimeSeries, Title: "Pick & pack rate", Stream: StreamMetrics, Series: []string{"pick_rate", "pack_rate"}, Unit: "/min", Width: 6, WindowSeconds: 60, ExpectedCadenceMs: 500},
+			{ID: "latency", Kind: dashboard.KindTimeSeries, Title: "Queue depth & p95 latency", Stream: StreamMetrics, Series: []string{"queue_depth", "p95_ms"}, Width: 6, WindowSeconds: 60, ExpectedCadenceMs: 500},
+			{ID: "orders-feed", Kind: dashboard.KindTable, Title: "Latest orders", Stream: StreamOrders, Width: 7, ExpectedCadenceMs: 2000, Columns: []dashboard.Column{
+				{Field: "id", Title: "Order"}, {Field: "status", Title: "Status"}, {Field: "region", Title: "Region"}, {Field: "total", Title: "Total", Format: "money"},
+			}},
+			{ID: "fleet", Kind: dashboard.KindTable, Title: "Fleet", Stream: StreamFleet, Width: 5, ExpectedCadenceMs: 3000, Columns: []dashboard.Column{
+				{Field: "vehicle", Title: "Vehicle"}, {Field: "status", Title: "Status"}, {Field: "speed", Title: "km/h", Format: "int"}, {Field: "eta_min", Title: "ETA min", Format: "int"},
+			}},
+		},
+	}
+}
+
+// Run publishes until ctx ends; it returns the first publish error.
+func Run(ctx context.Context, pub Publisher, cfg Config) error {
+	if cfg.Tenant == "" {
+		cfg.Tenant = "demo"
+	}
+	if cfg.Speed <= 0 {
+		cfg.Speed = 1
+	}
+	seed := cfg.Seed
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	f := newFeed(rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), time.Now())
+	scale := func(d time.Duration) time.Duration { return time.Duration(float64(d) / cfg.Speed) }
+
+	metricsTick := time.NewTicker(scale(100 * time.Millisecond))
+	defer metricsTick.Stop()
+	fleetTick := time.NewTicker(scale(400 * time.Millisecond))
+	defer fleetTick.Stop()
+	orderTimer := time.NewTimer(0)
+	defer orderTimer.Stop()
+
+	// The whole fleet first, so the table is full from the first second.
+	fleet := make([]wire.Event, len(f.vehicles))
+	for i, v := range f.vehicles {
+		fleet[i] = wire.Event{Row: &wire.Row{Key: v["vehicle"].(string), Fields: v}}
+	}
+	if err := pub.Append(ctx, cfg.Tenant, StreamFleet, fleet); err != nil {
+		return fmt.Errorf("demo publish %s: %w", StreamFleet, err)
+	}
+	for {
+		var stream string
+		var evs []wire.Event
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-metricsTick.C:
+			stream, evs = StreamMetrics, []wire.Event{f.metrics(now)}
+		case <-fleetTick.C:
+			stream, evs = StreamFleet, []wire.Event{f.vehicle()}
+		case <-orderTimer.C:
+			stream, evs = StreamOrders, []wire.Event{f.order()}
+			orderTimer.Reset(scale(time.Duration(80+f.rng.IntN(320)) * time.Millisecond))
+		}
+		if err := pub.Append(ctx, cfg.Tenant, stream, evs); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("demo publish %s: %w", stream, err)
+		}
+	}
+}
+
+type order struct {
+	id     string
+	status string
+	region string
+	total  float64
+}
+
+type feed struct {
+	rng *rand.Rand
+
+	ordersToday, revenue float64
+	nextOrder            int
+	open                 []*order
+
+	lastMetric time.Time
+	pick, pack float64
+	queue      float64
+	phase      float64
+
+	vehicles []map[string]any
+}
+
+var (
+	regions  = []string{"north", "south", "east", "west", "central"}
+	statuses = []string{"new", "picking", "packed", "shipped"}
+	vStatus  = []string{"en route", "loading", "idle", "delayed", "en route", "en route"}
+)
+
+func newFeed(rng *rand.Rand, now time.Time) *feed {
+	// Start the day's counters where a warehouse would be at this hour.
+	midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, now.Location())
+	hours := now.Sub(midnight).Hours()
+	f := &feed{
+		rng:         rng,
+		ordersToday: math.Round(hours * 410),
+		nextOrder:   100000 + int(hours*410),
+		lastMetric:  now,
+		pick:        120, pack: 110, queue: 40,
+	}
+	f.revenue = f.ordersToday * 64.5
+	for i := range 12 {
+		f.vehicles = append(f.vehicles, map[string]any{
+			"vehicle": fmt.Sprintf("TRK-%02d", i+1),
+			"status":  vStatus[rng.IntN(len(vStatus))],
+			"speed":   float64(rng.IntN(90)),
+			"eta_min": float64(5 + rng.IntN(60)),
+		})
+	}
+	return f
+}
+
+func (f *feed) order() wire.Event {
+	// Two times in five an open order moves on; otherwise a new one arrives.
+	if len(f.open) > 0 && f.rng.IntN(5) < 2 {
+		i := f.rng.IntN(len(f.open))
+		o := f.open[i]
+		for k, s := range statuses {
+			if s == o.status && k+1 < len(statuses) {
+				o.status = statuses[k+1]
+				break
+			}
+		}
+		if o.status == "shipped" {
+			f.open = append(f.open[:i], f.open[i+1:]...)
+		}
+		return f.orderEvent(o)
+	}
+	f.nextOrder++
+	o := &order{
+		id:     fmt.Sprintf("SO-%d", f.nextOrder),
+		status: "new",
+		region: regions[f.rng.IntN(len(regions))],
+		total:  math.Round((15+f.rng.ExpFloat64()*55)*100) / 100,
+	}
+	f.ordersToday++
+	f.revenue += o.total
+	f.open = append(f.open, o)
+	if len(f.open) > 200 {
+		f.open = f.open[1:]
+	}
+	return f.orderEvent(o)
+}
+
+func (f *feed) orderEvent(o *order) wire.Event {
+	return wire.Event{
+		Values: map[string]float64{
+			"orders_today":  f.ordersToday,
+			"revenue_today": math.Round(f.revenue),
+			"orders_open":   float64(len(f.open)),
+		},
+		Row: &wire.Row{Key: o.id, Fields: map[string]any{
+			"id": o.id, "status": o.status, "region": o.region, "total": o.total,
+		}},
+	}
+}
+
+// metrics emits the samples since the last tick at 50 points/s, so each
+// series' rate does not depend on how punctual the ticker was.
+func (f *feed) metrics(now time.Time) wire.Event {
+	const step = 20 * time.Millisecond
+	var ts []int64
+	for t := f.lastMetric.Add(step); !t.After(now); t = t.Add(step) {
+		ts = append(ts, t.UnixMilli())
+		f.lastMetric = t
+	}
+	if len(ts) > 250 { // after a stall, do not flood: keep the last 5 s
+		ts = ts[len(ts)-250:]
+	}
+	pick := make([]float64, len(ts))
+	pack := make([]float64, len(ts))
+	queue := make([]float64, len(ts))
+	p95 := make([]float64, len(ts))
+	for i := range ts {
+		f.phase += 0.004
+		f.pick += (120+25*math.Sin(f.phase)-f.pick)*0.02 + f.rng.NormFloat64()*1.5
+		f.pack += (f.pick-6-f.pack)*0.03 + f.rng.NormFloat64()*1.2
+		f.queue = math.Max(0, f.queue+(f.pick-f.pack)*0.01+f.rng.NormFloat64()*0.4)
+		pick[i] = round1(f.pick)
+		pack[i] = round1(f.pack)
+		queue[i] = round1(f.queue)
+		p95[i] = round1(80 + f.queue*1.8 + math.Abs(f.rng.NormFloat64())*12)
+	}
+	ev := wire.Event{Points: &wire.Points{TS: ts, Cols: []wire.Column{
+		{Name: "pick_rate", Vals: pick}, {Name: "pack_rate", Vals: pack},
+		{Name: "queue_depth", Vals: queue}, {Name: "p95_ms", Vals: p95},
+	}}}
+	if n := len(ts); n > 0 {
+		ev.Values = map[string]float64{"queue_depth": queue[n-1], "pick_rate": pick[n-1]}
+	}
+	return ev
+}
+
+func (f *feed) vehicle() wire.Event {
+	i := f.rng.IntN(len(f.vehicles))
+	v := f.vehicles[i]
+	status := vStatus[f.rng.IntN(len(vStatus))]
+	speed := 0.0
+	if status == "en route" || status == "delayed" {
+		speed = float64(25 + f.rng.IntN(65))
+	}
+	eta := v["eta_min"].(float64) - 1
+	if eta < 1 {
+		eta = float64(10 + f.rng.IntN(50))
+	}
+	name := v["vehicle"].(string)
+	f.vehicles[i] = map[string]any{"vehicle": name, "status": status, "speed": speed, "eta_min": eta}
+	return wire.Event{Row: &wire.Row{Key: name, Fields: f.vehicles[i]}}
+}
+
+func round1(v float64) float64 { return math.Round(v*10) / 10 }

@@ -1,0 +1,190 @@
+// Package server assembles Telltale's HTTP surface: the go-app PWA (with
+// precompressed app.wasm and local icons), the WebSocket gateway, the
+// dashboard API, health and metrics.
+//
+// It must never hold business logic: it routes to the pieces that do.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/maxence-charriere/go-app/v10/pkg/app"
+
+	"github.com/telltale/telltale/backend/metrics"
+	"github.com/telltale/telltale/backend/wsgate"
+	"github.com/telltale/telltale/shared/dashboard"
+)
+
+// Config configures a Server. Zero values are the documented defaults.
+type Config struct {
+	WebDir  string // folder served under /web/; zero means "static"
+	Version string // the build's version: go-app's cache key; required
+	Store   string // what /healthz reports as the store, e.g. "memory"
+	Logger  *slog.Logger
+	Metrics *metrics.Registry
+	Gateway *wsgate.Gateway
+	// Dashboards are served by the API; the first one is "default".
+	Dashboards []dashboard.Dashboard
+	// ShutdownTimeout bounds graceful shutdown; zero means 10s.
+	ShutdownTimeout time.Duration
+}
+
+// Server serves HTTP until its context ends.
+type Server struct {
+	cfg     Config
+	handler http.Handler
+	started time.Time
+}
+
+// New checks the configuration and builds the routes.
+func New(cfg Config) (*Server, error) {
+	if cfg.WebDir == "" {
+		cfg.WebDir = "static"
+	}
+	if cfg.Version == "" {
+		return nil, errors.New("server: Version is required (the build sets it)")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New()
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 10 * time.Second
+	}
+	if cfg.Gateway == nil {
+		return nil, errors.New("server: Gateway is required")
+	}
+	for i := range cfg.Dashboards {
+		if err := cfg.Dashboards[i].Validate(); err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+	}
+	web, err := newWebFiles(cfg.WebDir, cfg.Version)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s := &Server{cfg: cfg, started: time.Now()}
+
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/ws", cfg.Gateway)
+	mux.HandleFunc("GET /api/v1/dashboards", s.listDashboards)
+	mux.HandleFunc("GET /api/v1/dashboards/{id}", s.getDashboard)
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such API endpoint: " + r.Method + " " + r.URL.Path})
+	})
+	mux.HandleFunc("GET /healthz", s.health)
+	mux.Handle("GET /metrics", cfg.Metrics)
+	mux.Handle("/", pwaHandler(web, cfg.Version))
+	s.handler = securityHeaders(mux)
+	return s, nil
+}
+
+func pwaHandler(web *webFiles, version string) *app.Handler {
+	return &app.Handler{
+		Name:        "Telltale",
+		ShortName:   "Telltale",
+		Title:       "Telltale — live operations",
+		Description: "Live operations dashboards: sub-second data, honest freshness.",
+		Lang:        "en",
+		// Local icons: go-app's defaults live on a remote host, and the
+		// service worker fails to cache anything it cannot fetch.
+		Icon: app.Icon{
+			Default:  "/web/icon-192.png",
+			Large:    "/web/icon-512.png",
+			Maskable: "/web/icon-maskable-512.png",
+			SVG:      "/web/icon.svg",
+		},
+		BackgroundColor:         "#0b0f14",
+		ThemeColor:              "#0b0f14",
+		LoadingLabel:            "Telltale {progress}%",
+		Styles:                  []string{"/web/uplot/uPlot.min.css", "/web/telltale.css"},
+		Scripts:                 []string{"/web/uplot/uPlot.iife.min.js"},
+		Version:                 version,
+		Resources:               web,
+		WasmContentLengthHeader: wasmLengthHeader,
+	}
+}
+
+// Handler returns the routes, for tests.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve serves on ln until ctx ends, then shuts down gracefully: WebSocket
+// clients are told to reconnect, in-flight requests finish.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	gerr := s.cfg.Gateway.Shutdown(sctx)
+	herr := srv.Shutdown(sctx)
+	<-errc
+	return errors.Join(gerr, herr)
+}
+
+func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"status":   "ok",
+		"version":  s.cfg.Version,
+		"store":    s.cfg.Store,
+		"uptime_s": int64(time.Since(s.started).Seconds()),
+	})
+}
+
+type dashboardRef struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
+}
+
+func (s *Server) listDashboards(w http.ResponseWriter, _ *http.Request) {
+	refs := make([]dashboardRef, 0, len(s.cfg.Dashboards))
+	for _, d := range s.cfg.Dashboards {
+		refs = append(refs, dashboardRef{d.ID, d.Title})
+	}
+	writeJSON(w, http.StatusOK, refs)
+}
+
+func (s *Server) getDashboard(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	for i, d := range s.cfg.Dashboards {
+		if d.ID == id || (id == "default" && i == 0) {
+			writeJSON(w, http.StatusOK, d)
+			return
+		}
+	}
+	writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no dashboard %.64q", id)})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,153 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"math"
+	"syscall/js"
+
+	"github.com/telltale/telltale/app/ui"
+)
+
+// uplot implements ui.Charts with uPlot (static/uplot, from the npm package).
+// Each chart is created once; SetData refills its reused typed arrays with one
+// bulk copy per series and calls setData.
+type uplot struct {
+	charts map[string]*chart
+}
+
+type chart struct {
+	el, u   js.Value
+	spec    ui.ChartSpec
+	xs      float64Array
+	ys      []float64Array
+	xbuf    []float64 // ms timestamps as float64, reused
+	nanbuf  []float64 // for a series missing from the data
+	ro      js.Value  // ResizeObserver
+	onSize  js.Func
+	created bool
+}
+
+var palette = []string{"#4cc9f0", "#f72585", "#b8f35d", "#ffb703", "#9d8df1", "#06d6a0"}
+
+func newUPlot() *uplot { return &uplot{charts: make(map[string]*chart)} }
+
+const chartHeight = 220
+
+func (p *uplot) Create(id string, spec ui.ChartSpec) {
+	el := js.Global().Get("document").Call("getElementById", id)
+	if el.IsNull() {
+		return
+	}
+	c := &chart{el: el, spec: spec, ys: make([]float64Array, len(spec.Series))}
+	p.charts[id] = c
+	c.tryCreate()
+	c.onSize = js.FuncOf(func(js.Value, []js.Value) any {
+		if c.created {
+			c.u.Call("setSize", map[string]any{"width": c.width(), "height": chartHeight})
+		}
+		return nil
+	})
+	if ro := js.Global().Get("ResizeObserver"); ro.Truthy() {
+		c.ro = ro.New(c.onSize)
+		c.ro.Call("observe", el)
+	}
+}
+
+func (c *chart) width() int {
+	w := c.el.Get("clientWidth").Int()
+	if w < 100 {
+		w = 100
+	}
+	return w
+}
+
+// tryCreate makes the uPlot instance once the uPlot script has loaded (it is
+// a plain script tag and may finish after the wasm in a cold start).
+func (c *chart) tryCreate() bool {
+	if c.created {
+		return true
+	}
+	ctor := js.Global().Get("uPlot")
+	if !ctor.Truthy() {
+		return false
+	}
+	series := []any{map[string]any{}}
+	for i, name := range c.spec.Series {
+		series = append(series, map[string]any{
+			"label":  name,
+			"stroke": palette[i%len(palette)],
+			"width":  1.5,
+			"points": map[string]any{"show": false},
+		})
+	}
+	axis := map[string]any{"stroke": "#9aa4b2", "grid": map[string]any{"stroke": "rgba(255,255,255,0.07)"}, "ticks": map[string]any{"stroke": "rgba(255,255,255,0.12)"}}
+	opts := map[string]any{
+		"width":  c.width(),
+		"height": chartHeight,
+		"ms":     1, // x values are Unix milliseconds
+		"series": series,
+		"axes":   []any{axis, axis},
+		"legend": map[string]any{"live": false},
+		"cursor": map[string]any{"drag": map[string]any{"x": true, "y": false}},
+	}
+	empty := []any{[]any{}}
+	for range c.spec.Series {
+		empty = append(empty, []any{})
+	}
+	c.u = ctor.New(opts, empty, c.el)
+	// Exposed for the end-to-end tests, which read the drawn data length.
+	c.el.Set("_uplot", c.u)
+	c.created = true
+	return true
+}
+
+func (p *uplot) SetData(id string, ts []int64, cols [][]float64) {
+	c, ok := p.charts[id]
+	if !ok || !c.tryCreate() {
+		return
+	}
+	n := len(ts)
+	if cap(c.xbuf) < n {
+		c.xbuf = make([]float64, n, 2*n)
+	}
+	c.xbuf = c.xbuf[:n]
+	for i, t := range ts {
+		c.xbuf[i] = float64(t)
+	}
+	data := make([]any, 0, 1+len(c.ys))
+	data = append(data, c.xs.fill(c.xbuf))
+	for i := range c.ys {
+		var src []float64
+		if i < len(cols) && len(cols[i]) == n {
+			src = cols[i]
+		} else {
+			src = c.nans(n)
+		}
+		data = append(data, c.ys[i].fill(src))
+	}
+	c.u.Call("setData", data)
+	c.el.Get("dataset").Set("points", n)
+}
+
+func (c *chart) nans(n int) []float64 {
+	for len(c.nanbuf) < n {
+		c.nanbuf = append(c.nanbuf, math.NaN())
+	}
+	return c.nanbuf[:n]
+}
+
+func (p *uplot) Destroy(id string) {
+	c, ok := p.charts[id]
+	if !ok {
+		return
+	}
+	delete(p.charts, id)
+	if c.ro.Truthy() {
+		c.ro.Call("disconnect")
+	}
+	c.onSize.Release()
+	if c.created {
+		c.u.Call("destroy")
+	}
+}
