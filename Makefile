@@ -10,6 +10,7 @@ BIN        := bin/telltale
 WASM_EXEC  := $(shell $(GO) env GOROOT)/lib/wasm/go_js_wasm_exec
 CHROMIUM   ?= $(firstword $(wildcard /usr/bin/chromium /usr/bin/chromium-browser))
 UPLOT_DIST := node_modules/uplot/dist
+WASM_BUDGET := 1600000
 # The version is go-app's cache key: the commit plus a hash of what the browser
 # loads, so a rebuilt client updates installed PWAs and a restart does not.
 VERSION     = $(shell git describe --always --dirty 2>/dev/null || echo dev)-$(shell cat $(WEB)/app.wasm $(WEB)/telltale.css 2>/dev/null | sha256sum | cut -c1-10)
@@ -84,7 +85,8 @@ e2e: build ## rod end-to-end tests: the real binary in real Chromium
 size: web ## app.wasm raw, gzip and brotli bytes
 	@printf "app.wasm raw:    %9d bytes\n" $$(stat -c%s $(WEB)/app.wasm)
 	@printf "app.wasm gzip:   %9d bytes\n" $$(stat -c%s $(WEB)/app.wasm.gz)
-	@printf "app.wasm brotli: %9d bytes (budget 1,600,000)\n" $$(stat -c%s $(WEB)/app.wasm.br)
+	@br=$$(stat -c%s $(WEB)/app.wasm.br); printf "app.wasm brotli: %9d bytes (budget %d)\n" $$br $(WASM_BUDGET); \
+	if [ $$br -gt $(WASM_BUDGET) ]; then echo "app.wasm is over its brotli budget: look for server code or net/http's client in the wasm build"; exit 1; fi
 
 fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$${FUZZTIME:-30s} ./shared/wire/

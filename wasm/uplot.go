@@ -13,7 +13,8 @@ import (
 // Each chart is created once; SetData refills its reused typed arrays with one
 // bulk copy per series and calls setData.
 type uplot struct {
-	charts map[string]*chart
+	charts  map[string]*chart
+	painted bool
 }
 
 type chart struct {
@@ -128,6 +129,12 @@ func (p *uplot) SetData(id string, ts []int64, cols [][]float64) {
 	}
 	c.u.Call("setData", data)
 	c.el.Get("dataset").Set("points", n)
+	if n > 0 && !p.painted {
+		// Time from navigation to the first drawn chart, for the end-to-end
+		// tests and anyone profiling a cold start.
+		p.painted = true
+		js.Global().Get("performance").Call("mark", "telltale:first-chart")
+	}
 }
 
 func (c *chart) nans(n int) []float64 {

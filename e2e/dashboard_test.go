@@ -1,0 +1,153 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/go-rod/rod"
+	"github.com/go-rod/rod/lib/devices"
+
+	"github.com/telltale/telltale/shared/poll"
+)
+
+// chartState reads what uPlot holds and what the canvas shows: the number of
+// points in uPlot's data and how many canvas pixels differ from the first.
+const chartState = `(id) => {
+	const el = document.getElementById(id);
+	if (!el || !el._uplot) return {points: 0, inked: 0};
+	const u = el._uplot;
+	const c = u.ctx.canvas;
+	const px = u.ctx.getImageData(0, 0, c.width, c.height).data;
+	let inked = 0;
+	for (let i = 0; i < px.length; i += 4) {
+		if (px[i+3] !== 0) inked++;
+	}
+	return {points: u.data[0].length, inked, width: c.width, height: c.height};
+}`
+
+func waitLive(t *testing.T, p *rod.Page) {
+	t.Helper()
+	poll.Until(t, 30*time.Second, func() error {
+		// go-app replaces the server-rendered DOM when the wasm mounts, so
+		// every poll queries the element again.
+		state := eval(t, p, `() => { const b = document.getElementById("tt-badge"); return b ? b.dataset.state : "" }`).Str()
+		if state != "live" {
+			return fmt.Errorf("badge state %q, want live", state)
+		}
+		return nil
+	})
+}
+
+func TestDashboardGoesLive(t *testing.T) {
+	srv := startServer(t)
+	b := newBrowser(t)
+	p := b.MustPage("")
+	opened := time.Now()
+	if err := p.Navigate(srv.URL + "/"); err != nil {
+		t.Fatal(err)
+	}
+	waitLive(t, p)
+
+	// The chart is drawn with demo data: uPlot holds points and the canvas
+	// has ink on it.
+	var points, inked int
+	poll.Until(t, 20*time.Second, func() error {
+		res, err := p.Eval(chartState, "chart-throughput")
+		if err != nil {
+			return err
+		}
+		points, inked = res.Value.Get("points").Int(), res.Value.Get("inked").Int()
+		if points < 10 || inked < 500 {
+			return fmt.Errorf("chart has %d points and %d inked pixels, want ≥10 and ≥500", points, inked)
+		}
+		return nil
+	})
+	firstChart := eval(t, p, `() => { const m = performance.getEntriesByName("telltale:first-chart")[0]; return m ? m.startTime : -1 }`).Num()
+	if firstChart < 0 {
+		t.Fatal("the page never marked telltale:first-chart")
+	}
+	t.Logf("first chart painted %.0f ms after navigation start (test saw it live %v after opening)", firstChart, time.Since(opened).Round(time.Millisecond))
+
+	// The orders-today KPI moves while we watch.
+	kpi := func() string {
+		return eval(t, p, `() => { const e = document.getElementById("kpi-orders-today"); return e ? e.textContent : "" }`).Str()
+	}
+	first := kpi()
+	if first == "" || first == "—" {
+		t.Fatalf("orders-today KPI shows %q, want a number", first)
+	}
+	poll.Until(t, 10*time.Second, func() error {
+		if now := kpi(); now == first {
+			return fmt.Errorf("orders today still %s", now)
+		}
+		return nil
+	})
+	// And the chart keeps following the stream.
+	before := points
+	poll.Until(t, 10*time.Second, func() error {
+		res, err := p.Eval(chartState, "chart-throughput")
+		if err != nil {
+			return err
+		}
+		if n := res.Value.Get("points").Int(); n <= before {
+			return fmt.Errorf("chart still at %d points", n)
+		}
+		return nil
+	})
+	rows := eval(t, p, `() => document.querySelectorAll("#table-orders-feed tbody tr").length`).Int()
+	if rows == 0 {
+		t.Fatal("the latest-orders table is empty")
+	}
+	shot := filepath.Join(outDir(t), "dashboard.png")
+	p.MustScreenshot(shot)
+	t.Logf("screenshot: %s", shot)
+}
+
+func TestPhoneViewportHasNoHorizontalScroll(t *testing.T) {
+	srv := startServer(t)
+	b := newBrowser(t)
+	for _, d := range []struct {
+		name   string
+		device devices.Device
+	}{
+		{"iphone-x", devices.IPhoneX},
+		{"galaxy-fold", devices.GalaxyFold},
+	} {
+		t.Run(d.name, func(t *testing.T) {
+			p := b.MustPage("")
+			p.MustEmulate(d.device)
+			if err := p.Navigate(srv.URL + "/"); err != nil {
+				t.Fatal(err)
+			}
+			waitLive(t, p)
+			poll.Until(t, 20*time.Second, func() error {
+				res, err := p.Eval(chartState, "chart-throughput")
+				if err != nil {
+					return err
+				}
+				if res.Value.Get("points").Int() == 0 {
+					return errors.New("chart not drawn yet")
+				}
+				return nil
+			})
+			res, err := p.Eval(`() => ({scroll: document.documentElement.scrollWidth, inner: window.innerWidth,
+				widest: Math.max(...[...document.querySelectorAll(".tt-panel")].map(e => e.getBoundingClientRect().right))})`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			scroll, inner := res.Value.Get("scroll").Int(), res.Value.Get("inner").Int()
+			widest := res.Value.Get("widest").Num()
+			if scroll > inner || widest > float64(inner) {
+				t.Fatalf("page is %d px wide with panels to %.0f px in a %d px viewport: horizontal scroll", scroll, widest, inner)
+			}
+			shot := filepath.Join(outDir(t), d.name+".png")
+			p.MustScreenshotFullPage(shot)
+			t.Logf("viewport %d px, page %d px; screenshot: %s", inner, scroll, shot)
+		})
+	}
+}

@@ -1,0 +1,155 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-rod/rod"
+	"github.com/go-rod/rod/lib/launcher"
+	"github.com/ysmood/gson"
+
+	"github.com/telltale/telltale/shared/poll"
+)
+
+// env returns a required environment variable set by `make e2e`.
+func env(t *testing.T, name string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		t.Fatalf("%s is not set: run the end-to-end tests with `make e2e`, which builds the binary and sets it", name)
+	}
+	return v
+}
+
+type server struct {
+	URL    string
+	cmd    *exec.Cmd
+	stderr *strings.Builder
+}
+
+var servingLine = regexp.MustCompile(`serving (http://\S+?)/? `)
+
+// startServer runs the real binary on a free loopback port. At cleanup it
+// sends SIGTERM and fails the test unless the server exits 0 in time: a
+// graceful shutdown is part of what is tested.
+func startServer(t *testing.T, args ...string) *server {
+	t.Helper()
+	bin, web := env(t, "TELLTALE_BIN"), env(t, "TELLTALE_WEB_DIR")
+	cmd := exec.Command(bin, append([]string{"-addr", "127.0.0.1:0", "-web", web, "-log-level", "warn"}, args...)...)
+	cmd.Env = append(os.Environ(), "DATABASE_URL=")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &server{cmd: cmd, stderr: &strings.Builder{}}
+	cmd.Stderr = s.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", bin, err)
+	}
+	urls := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := servingLine.FindStringSubmatch(sc.Text()); m != nil {
+				urls <- m[1]
+			}
+		}
+	}()
+	select {
+	case s.URL = <-urls:
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("server did not print its URL within 20s; stderr:\n%s", s.stderr)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("server exited with %v after SIGTERM; stderr:\n%s", err, s.stderr)
+			}
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Errorf("server still running 15s after SIGTERM")
+		}
+	})
+	poll.Until(t, 10*time.Second, func() error {
+		res, err := http.Get(s.URL + "/healthz")
+		if err != nil {
+			return err
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			return fmt.Errorf("healthz: %s", res.Status)
+		}
+		return nil
+	})
+	return s
+}
+
+// newBrowser starts the system Chromium with a fresh profile and the flags
+// this machine needs (no sandbox as root, no background networking: the
+// network beyond loopback is closed and Chromium would keep retrying).
+func newBrowser(t *testing.T) *rod.Browser {
+	t.Helper()
+	bin := env(t, "CHROMIUM")
+	l := launcher.New().
+		Bin(bin).
+		Headless(true).
+		NoSandbox(true).
+		Leakless(false).
+		UserDataDir(t.TempDir()).
+		Set("disable-background-networking").
+		Set("disable-component-update").
+		Set("disable-sync").
+		Set("no-first-run").
+		Set("disable-quic").
+		Set("disable-gpu")
+	u, err := l.Launch()
+	if err != nil {
+		t.Fatalf("launch %s: %v", bin, err)
+	}
+	b := rod.New().ControlURL(u)
+	if err := b.Connect(); err != nil {
+		l.Kill()
+		t.Fatalf("connect to chromium: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = b.Close()
+		l.Kill()
+	})
+	return b.Timeout(2 * time.Minute)
+}
+
+// outDir is where the tests leave screenshots for a person to look at.
+func outDir(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join("out", t.Name())
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// eval runs a JS function in the page and returns its JSON result.
+func eval(t *testing.T, p *rod.Page, js string, args ...any) gson.JSON {
+	t.Helper()
+	res, err := p.Eval(js, args...)
+	if err != nil {
+		t.Fatalf("eval %s: %v", js, err)
+	}
+	return res.Value
+}
