@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,18 +19,28 @@ import (
 	"github.com/telltale/telltale/shared/wire"
 )
 
-// fakeServer scripts the server side of one connection.
+// fakeServer scripts the server side of each connection. The script's
+// context ends at cleanup, which waits for every script to return (a hijacked
+// connection's request context never ends by itself).
 func fakeServer(t *testing.T, script func(ctx context.Context, ws *websocket.Conn)) string {
 	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		wg.Add(1)
+		defer wg.Done()
 		ws, err := websocket.Accept(w, r, nil)
 		if err != nil {
 			return
 		}
 		defer ws.CloseNow()
-		script(r.Context(), ws)
+		script(ctx, ws)
 	}))
-	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		cancel()
+		srv.Close()
+		wg.Wait()
+	})
 	return "ws" + strings.TrimPrefix(srv.URL, "http")
 }
 

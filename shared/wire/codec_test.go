@@ -87,13 +87,6 @@ func TestEncodeBatchDecodesAsBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := Encode(Batch{Stream: "orders", Sent: 99, Events: evs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(b, want) {
-		t.Fatalf("EncodeBatch differs from Encode(Batch):\n got %x\nwant %x", b, want)
-	}
 	f, err := Decode(b)
 	if err != nil {
 		t.Fatal(err)
@@ -102,8 +95,10 @@ func TestEncodeBatchDecodesAsBatch(t *testing.T) {
 	if !ok {
 		t.Fatalf("got %T, want Batch", f)
 	}
-	if len(got.Events) != 3 || got.Events[2].Seq != 3 || got.Sent != 99 {
-		t.Fatalf("got %+v, want 3 events ending at seq 3, sent 99", got)
+	// Compared decoded, not as bytes: map fields encode in random order.
+	want := Batch{Stream: "orders", Sent: 99, Events: evs}
+	if !reflect.DeepEqual(normalize(t, got), normalize(t, want)) {
+		t.Fatalf("got %+v, want %+v", got, want)
 	}
 }
 
