@@ -1,3 +1,7 @@
+//go:build !js
+
+// Node has no WebSocket or listening sockets: these run natively.
+
 package client
 
 import (
@@ -104,7 +108,7 @@ func TestGapTriggersResubscribe(t *testing.T) {
 			case 1:
 				_ = send(ctx, ws, wire.Snapshot{Stream: sub.Stream, Epoch: 1, Seq: 5})
 				_ = send(ctx, ws, wire.Batch{Stream: "m", Events: evs(6, 7)})
-				_ = send(ctx, ws, wire.Batch{Stream: "m", Events: evs(6, 7)}) // duplicates: ignored
+				_ = send(ctx, ws, wire.Batch{Stream: "m", Events: evs(6, 7)})  // duplicates: ignored
 				_ = send(ctx, ws, wire.Batch{Stream: "m", Events: evs(9, 10)}) // gap: 8 is missing
 			case 2:
 				_ = send(ctx, ws, wire.Snapshot{Stream: sub.Stream, Epoch: 1, Seq: 10, State: wire.State{Values: map[string]float64{"n": 10}}})

@@ -1,3 +1,7 @@
+//go:build !js
+
+// Node has no WebSocket or listening sockets: these run natively.
+
 package client
 
 import (
