@@ -91,9 +91,10 @@ size: web ## app.wasm raw, gzip and brotli bytes
 fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$${FUZZTIME:-30s} ./shared/wire/
 
-bench: ## native benchmarks into bench/results/
+bench: ## native and wasm (Node) benchmarks into bench/results/
 	mkdir -p bench/results
 	$(GO) test -run='^$$' -bench=. -benchmem -count=5 ./shared/... ./backend/... | tee bench/results/native-$$(date +%Y%m%d).txt
+	GOOS=js GOARCH=wasm $(GO) test -run='^$$' -bench=. -benchmem -count=5 -exec="$(WASM_EXEC)" ./wasm/ | tee bench/results/wasm-$$(date +%Y%m%d).txt
 
 clean: ## remove build outputs
 	rm -rf bin $(WEB)/app.wasm $(WEB)/app.wasm.br $(WEB)/app.wasm.gz $(WEB)/uplot node_modules e2e/out e2e/out.log

@@ -167,8 +167,10 @@ func newFeed(rng *rand.Rand, now time.Time) *feed {
 }
 
 func (f *feed) order() wire.Event {
-	// Two times in five an open order moves on; otherwise a new one arrives.
-	if len(f.open) > 0 && f.rng.IntN(5) < 2 {
+	// An order takes three steps to ship, so three in four ticks move an
+	// open order on; the share leans on the backlog so it hovers near 40.
+	advance := 0.75 + 0.1*math.Tanh(float64(len(f.open)-40)/20)
+	if len(f.open) > 0 && f.rng.Float64() < advance {
 		i := f.rng.IntN(len(f.open))
 		o := f.open[i]
 		for k, s := range statuses {
@@ -230,7 +232,9 @@ func (f *feed) metrics(now time.Time) wire.Event {
 	for i := range ts {
 		f.phase += 0.004
 		f.pick += (120+25*math.Sin(f.phase)-f.pick)*0.02 + f.rng.NormFloat64()*1.5
-		f.pack += (f.pick-6-f.pack)*0.03 + f.rng.NormFloat64()*1.2
+		// Packers chase the pickers, and more so when the queue is long, so
+		// the queue wanders around 40 instead of drifting away.
+		f.pack += (f.pick-2+0.2*(f.queue-40)-f.pack)*0.03 + f.rng.NormFloat64()*1.2
 		f.queue = math.Max(0, f.queue+(f.pick-f.pack)*0.01+f.rng.NormFloat64()*0.4)
 		pick[i] = round1(f.pick)
 		pack[i] = round1(f.pack)

@@ -2,6 +2,8 @@ package demo
 
 import (
 	"context"
+	"math"
+	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
@@ -89,3 +91,28 @@ func TestFeedFillsTheDashboard(t *testing.T) {
 type errMissing string
 
 func (e errMissing) Error() string { return "panel " + string(e) + " has nothing to draw yet" }
+
+// TestFeedStaysPlausible simulates an hour: the demo must look like a steady
+// warehouse, not drift into absurd queues or backlogs.
+func TestFeedStaysPlausible(t *testing.T) {
+	start := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	f := newFeed(rand.New(rand.NewPCG(7, 8)), start)
+	maxQueue, maxOpen := 0.0, 0
+	for i := 1; i <= 36000; i++ { // one hour of 100 ms ticks
+		ev := f.metrics(start.Add(time.Duration(i) * 100 * time.Millisecond))
+		for _, q := range ev.Points.Col("queue_depth") {
+			maxQueue = math.Max(maxQueue, q)
+		}
+		if i%3 == 0 {
+			f.order()
+			maxOpen = max(maxOpen, len(f.open))
+		}
+	}
+	if maxQueue > 200 {
+		t.Fatalf("queue depth reached %.0f in an hour, want it to hover near 40", maxQueue)
+	}
+	if maxOpen > 120 {
+		t.Fatalf("open orders reached %d in an hour, want them to hover near 40", maxOpen)
+	}
+	t.Logf("over an hour: max queue %.0f, max open orders %d", maxQueue, maxOpen)
+}
