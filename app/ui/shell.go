@@ -50,15 +50,31 @@ type rowView struct {
 func (s *Shell) OnMount(ctx app.Context) {
 	s.now = time.Now()
 	ctx.Async(func() {
-		spec, err := fetchSpec(ctx)
-		ctx.Dispatch(func(ctx app.Context) {
-			if err != nil {
-				s.loadErr = err.Error()
+		// A server that is down or restarting at page load must not leave a
+		// dead page: keep asking, with backoff, and say why meanwhile.
+		for attempt := 0; ; attempt++ {
+			spec, err := fetchSpec(ctx)
+			if ctx.Err() != nil {
 				return
 			}
-			s.spec = spec
-			s.start(ctx)
-		})
+			ctx.Dispatch(func(ctx app.Context) {
+				if err != nil {
+					s.loadErr = err.Error()
+					return
+				}
+				s.loadErr = ""
+				s.spec = spec
+				s.start(ctx)
+			})
+			if err == nil {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(min(30*time.Second, time.Second<<min(attempt, 5))):
+			}
+		}
 	})
 	ctx.Async(func() {
 		t := time.NewTicker(time.Second)
@@ -241,7 +257,7 @@ func (s *Shell) title() string {
 func (s *Shell) badge() app.UI {
 	state, text := "connecting", "connecting…"
 	if s.loadErr != "" {
-		state, text = "offline", "cannot load dashboard"
+		state, text = "offline", "cannot load dashboard, retrying"
 	} else if s.client != nil {
 		info := s.view.info
 		state = info.Status.String()
@@ -265,7 +281,7 @@ func (s *Shell) badge() app.UI {
 
 func (s *Shell) panels() []app.UI {
 	if s.loadErr != "" {
-		return []app.UI{app.Div().Class("tt-error").Text(s.loadErr)}
+		return []app.UI{app.Div().Class("tt-error").Text("Cannot load the dashboard (" + s.loadErr + "). Retrying…")}
 	}
 	if s.spec == nil {
 		return []app.UI{app.Div().Class("tt-loading").Text("Loading dashboard…")}
