@@ -74,7 +74,10 @@ type Client struct {
 	mu      sync.Mutex
 	streams map[string]*livestate.Stream
 	info    Info
-	fresh   map[string]bool // streams with a snapshot in this session
+	fresh   map[string]bool // streams settled this session: snapshot, or refused
+	// awaiting holds streams resubscribed after a gap or resync: their batches
+	// are ignored until the new snapshot, so one gap costs one resubscribe.
+	awaiting map[string]bool
 }
 
 // New returns a client; call Run to connect.
@@ -170,6 +173,7 @@ func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
 	ws.SetReadLimit(c.cfg.MaxFrameBytes)
 	c.mu.Lock()
 	c.fresh = make(map[string]bool, len(c.streams))
+	c.awaiting = make(map[string]bool)
 	c.mu.Unlock()
 
 	if err := c.send(ctx, ws, wire.Hello{Token: c.cfg.Token, Client: "telltale-go"}); err != nil {
@@ -219,9 +223,10 @@ func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
 				}
 			}
 		case wire.Resync:
-			c.markResync(f.Stream)
-			if err := c.send(ctx, ws, wire.Sub{Stream: f.Stream}); err != nil {
-				return welcomed, err
+			if c.markResync(f.Stream) {
+				if err := c.send(ctx, ws, wire.Sub{Stream: f.Stream}); err != nil {
+					return welcomed, err
+				}
 			}
 		case wire.Ping:
 			if err := c.send(ctx, ws, wire.Pong{Time: f.Time}); err != nil {
@@ -229,10 +234,28 @@ func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
 			}
 		case wire.Error:
 			c.cfg.Log("server refused a request", "code", f.Code, "message", f.Message, "stream", f.Stream)
-			c.mu.Lock()
-			c.info.LastError = f.Error()
-			c.mu.Unlock()
+			c.refused(&f)
 		}
+	}
+}
+
+// refused records a refusal. A refused stream counts as settled, so that one
+// bad stream does not hold the whole connection at "connecting".
+func (c *Client) refused(e *wire.Error) {
+	c.mu.Lock()
+	c.info.LastError = e.Error()
+	if _, ok := c.streams[e.Stream]; ok && c.fresh != nil {
+		c.fresh[e.Stream] = true
+		delete(c.awaiting, e.Stream)
+		c.settleLocked()
+	}
+	c.mu.Unlock()
+	c.changed()
+}
+
+func (c *Client) settleLocked() {
+	if c.info.Status == Connecting && len(c.fresh) == len(c.streams) {
+		c.info.Status = Live
 	}
 }
 
@@ -255,9 +278,8 @@ func (c *Client) applySnapshot(s *wire.Snapshot) {
 	if ok {
 		st.Reset(s)
 		c.fresh[s.Stream] = true
-		if c.info.Status == Connecting && len(c.fresh) == len(c.streams) {
-			c.info.Status = Live
-		}
+		delete(c.awaiting, s.Stream)
+		c.settleLocked()
 	}
 	c.mu.Unlock()
 	if ok {
@@ -266,11 +288,11 @@ func (c *Client) applySnapshot(s *wire.Snapshot) {
 }
 
 // applyBatch folds a batch. A gap or a foreign epoch stops the batch and
-// returns the stream, to be resubscribed: never a silent hole.
+// returns the stream, to be resubscribed once: never a silent hole.
 func (c *Client) applyBatch(b *wire.Batch) (string, error) {
 	c.mu.Lock()
 	st, ok := c.streams[b.Stream]
-	if !ok {
+	if !ok || c.awaiting[b.Stream] {
 		c.mu.Unlock()
 		return "", nil
 	}
@@ -279,6 +301,7 @@ func (c *Client) applyBatch(b *wire.Batch) (string, error) {
 	for i := range b.Events {
 		var ok bool
 		if ok, err = st.Apply(&b.Events[i]); err != nil {
+			c.awaiting[b.Stream] = true
 			break
 		}
 		if ok {
@@ -298,12 +321,15 @@ func (c *Client) applyBatch(b *wire.Batch) (string, error) {
 	return "", nil
 }
 
-func (c *Client) markResync(stream string) {
+// markResync stops applying deltas to the stream until its next snapshot
+// (the old state stays on screen meanwhile). It reports whether a
+// resubscribe is due: false when one is already under way.
+func (c *Client) markResync(stream string) bool {
 	c.mu.Lock()
-	if st, ok := c.streams[stream]; ok {
-		// Keep drawing the old state until the snapshot replaces it, but stop
-		// applying deltas to it: the next snapshot resets the cursor.
-		st.Epoch = 0
+	defer c.mu.Unlock()
+	if _, ok := c.streams[stream]; !ok || c.awaiting[stream] {
+		return false
 	}
-	c.mu.Unlock()
+	c.awaiting[stream] = true
+	return true
 }

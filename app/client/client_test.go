@@ -108,8 +108,9 @@ func TestGapTriggersResubscribe(t *testing.T) {
 			case 1:
 				_ = send(ctx, ws, wire.Snapshot{Stream: sub.Stream, Epoch: 1, Seq: 5})
 				_ = send(ctx, ws, wire.Batch{Stream: "m", Events: evs(6, 7)})
-				_ = send(ctx, ws, wire.Batch{Stream: "m", Events: evs(6, 7)})  // duplicates: ignored
-				_ = send(ctx, ws, wire.Batch{Stream: "m", Events: evs(9, 10)}) // gap: 8 is missing
+				_ = send(ctx, ws, wire.Batch{Stream: "m", Events: evs(6, 7)})   // duplicates: ignored
+				_ = send(ctx, ws, wire.Batch{Stream: "m", Events: evs(9, 10)})  // gap: 8 is missing
+				_ = send(ctx, ws, wire.Batch{Stream: "m", Events: evs(11, 12)}) // in flight: no second resubscribe
 			case 2:
 				_ = send(ctx, ws, wire.Snapshot{Stream: sub.Stream, Epoch: 1, Seq: 10, State: wire.State{Values: map[string]float64{"n": 10}}})
 			}
@@ -175,6 +176,39 @@ func TestSilentServerIsDetected(t *testing.T) {
 		c.Read(func(_ map[string]*livestate.Stream, i Info) {
 			if i.Status != Offline || !strings.Contains(i.LastError, "presumed dead") {
 				err = fmt.Errorf("status %v, last error %q", i.Status, i.LastError)
+			}
+		})
+		return err
+	})
+}
+
+// TestRefusedStreamDoesNotBlockLive: one stream the server refuses must not
+// keep the connection at "connecting" while the others flow.
+func TestRefusedStreamDoesNotBlockLive(t *testing.T) {
+	url := fakeServer(t, func(ctx context.Context, ws *websocket.Conn) {
+		_, _ = recv(ctx, ws)
+		_ = send(ctx, ws, wire.Welcome{Limits: wire.Limits{PingIntervalMs: 10000}})
+		for {
+			f, err := recv(ctx, ws)
+			if err != nil {
+				return
+			}
+			if sub, ok := f.(wire.Sub); ok {
+				if sub.Stream == "forbidden" {
+					_ = send(ctx, ws, wire.Error{Code: wire.CodeBadStream, Message: "no", Stream: sub.Stream})
+					continue
+				}
+				_ = send(ctx, ws, wire.Snapshot{Stream: sub.Stream, Epoch: 1, Seq: 1})
+			}
+		}
+	})
+	c := New(Config{URL: url, Streams: []string{"m", "forbidden"}})
+	runClient(t, c)
+	poll.Until(t, 5*time.Second, func() error {
+		var err error
+		c.Read(func(_ map[string]*livestate.Stream, i Info) {
+			if i.Status != Live || !strings.Contains(i.LastError, "bad_stream") {
+				err = fmt.Errorf("status %v, last error %q; want live with the refusal recorded", i.Status, i.LastError)
 			}
 		})
 		return err

@@ -188,13 +188,21 @@ func (h *Hub) Subscribe(tenant, name string, sub Subscriber) (cancel func(), err
 }
 
 func (h *Hub) unsubscribe(k key, s *stream, sub Subscriber) {
+	s.mu.Lock()
+	delete(s.subs, sub)
+	empty := len(s.subs) == 0 && s.st.Seq == 0
+	s.mu.Unlock()
+	if !empty {
+		return
+	}
+	// A name nobody publishes to and nobody watches is forgotten, so that
+	// subscribing to made-up names cannot grow the hub. The map lock is taken
+	// only here, for a stream with no subscribers and no events: no fan-out
+	// can be holding its lock, so other streams never wait on this.
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.subs, sub)
-	// A name nobody publishes to and nobody watches is forgotten, so that
-	// subscribing to made-up names cannot grow the hub.
 	if len(s.subs) == 0 && s.st.Seq == 0 && h.streams[k] == s {
 		delete(h.streams, k)
 		s.dead = true

@@ -3,6 +3,7 @@ package hub
 import (
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/telltale/telltale/shared/livestate"
 	"github.com/telltale/telltale/shared/wire"
@@ -186,3 +187,54 @@ type nopSub struct{ n int }
 func (s *nopSub) Deliver(string, uint64, []byte) { s.n++ }
 func (s *nopSub) Resync(string, string)          {}
 func (s *nopSub) Snapshot(string, []byte)        {}
+
+// blocker holds the stream lock inside Deliver until released, standing in
+// for a fan-out to very many subscribers.
+type blocker struct {
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *blocker) Deliver(string, uint64, []byte) {
+	b.entered <- struct{}{}
+	<-b.release
+}
+func (b *blocker) Resync(string, string)   {}
+func (b *blocker) Snapshot(string, []byte) {}
+
+// TestUnsubscribeDoesNotStallOtherStreams: a client leaving stream A while A
+// is mid-fan-out must not hold up publishing on stream B.
+func TestUnsubscribeDoesNotStallOtherStreams(t *testing.T) {
+	h := New(Config{})
+	h.Publish("t", events("a", 1, 1, 1))
+	h.Publish("t", events("b", 1, 1, 1))
+	bl := &blocker{entered: make(chan struct{}), release: make(chan struct{})}
+	if _, err := h.Subscribe("t", "a", bl); err != nil {
+		t.Fatal(err)
+	}
+	cancel, err := h.Subscribe("t", "a", &recorder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go h.Publish("t", events("a", 1, 2, 1))
+	<-bl.entered // A's lock is now held by the fan-out
+	cancelled := make(chan struct{})
+	go func() {
+		cancel()
+		close(cancelled)
+	}()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := uint64(2); i < 2000; i++ {
+			h.Publish("t", events("b", 1, i, 1))
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("publishing to b stalled while a client left a during a's fan-out")
+	}
+	close(bl.release)
+	<-cancelled
+}

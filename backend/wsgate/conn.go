@@ -99,6 +99,7 @@ func (c *conn) serve(ctx context.Context, remote string) {
 			if cancel, ok := c.subs[f.Stream]; ok {
 				cancel()
 				delete(c.subs, f.Stream)
+				c.out.forget(f.Stream)
 			}
 		case wire.Pong:
 		case wire.Hello:
@@ -220,7 +221,13 @@ func (c *conn) writeLoop(ctx context.Context) {
 			}
 			continue
 		}
-		items = c.out.take(items)
+		var slow bool
+		items, slow = c.out.take(items)
+		if slow {
+			c.g.m.slowCloses.Inc()
+			c.close(wire.CloseSlowConsumer, "slow consumer: control frames over the connection's limit")
+			return
+		}
 		// Events are grouped per stream into batch frames. A stream's events
 		// are flushed before any later control frame of the same stream, so a
 		// stream's frames keep their order; across streams order is free.
@@ -263,6 +270,7 @@ func (c *conn) writeBatches(ctx context.Context, stream string, evs [][]byte) bo
 		b, err := wire.EncodeBatch(stream, time.Now().UnixNano(), evs[:n])
 		if err != nil {
 			c.g.cfg.Logger.Error("encode batch", "conn", c.id, "stream", stream, "err", err)
+			c.close(websocket.StatusInternalError, "server failed to encode a batch")
 			return false
 		}
 		if !c.write(ctx, b) {

@@ -143,6 +143,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.lastRead.Store(time.Now().UnixNano())
 	g.mu.Lock()
 	g.conns[c] = struct{}{}
+	if g.closing { // Shutdown ran while this connection was being accepted
+		c.close(wire.CloseRestart, "server restarting")
+	}
 	g.mu.Unlock()
 	g.m.accepted.Inc()
 	g.m.conns.Inc()

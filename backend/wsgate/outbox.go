@@ -16,18 +16,24 @@ import (
 //     frame (the client subscribes again and gets a snapshot), and the stream's
 //     further events are dropped until it does;
 //   - a new snapshot of a stream replaces everything still queued for that
-//     stream, so at most one snapshot per subscribed stream is queued;
-//   - pings and errors are few: the writer makes pings only when it is not
-//     stuck, and refused frames close the connection after maxBadFrames.
+//     stream, and an unsubscribe removes it, so at most one snapshot per
+//     subscribed stream is queued;
+//   - control frames (snapshots, resyncs, errors, pings) are bounded in bytes
+//     too, at four times the event bound and never below 16 MiB so that
+//     legitimately large snapshots fit: past it the connection is marked slow
+//     and the writer closes it with CloseSlowConsumer.
 //
 // A client that stops reading altogether is closed by the writer's timeout.
 type outbox struct {
-	limit   int
-	metrics *gateMetrics
+	limit     int // queued event bytes
+	ctrlLimit int // queued control-frame bytes
+	metrics   *gateMetrics
 
 	mu         sync.Mutex
 	items      []item
 	eventBytes int
+	ctrlBytes  int
+	slow       bool // control frames passed the bound: close the connection
 	resyncing  map[string]bool
 	wake       chan struct{} // capacity 1: "there is something to write"
 }
@@ -39,7 +45,7 @@ type item struct {
 }
 
 func newOutbox(limit int, m *gateMetrics) *outbox {
-	return &outbox{limit: limit, metrics: m, resyncing: make(map[string]bool), wake: make(chan struct{}, 1)}
+	return &outbox{limit: limit, ctrlLimit: max(4*limit, 16<<20), metrics: m, resyncing: make(map[string]bool), wake: make(chan struct{}, 1)}
 }
 
 func (o *outbox) signal() {
@@ -52,9 +58,25 @@ func (o *outbox) signal() {
 // push queues a frame about no stream in particular.
 func (o *outbox) push(frame []byte) {
 	o.mu.Lock()
-	o.items = append(o.items, item{b: frame})
+	o.ctrlLocked("", frame)
 	o.mu.Unlock()
 	o.signal()
+}
+
+func (o *outbox) ctrlLocked(stream string, frame []byte) {
+	o.items = append(o.items, item{stream: stream, b: frame})
+	o.ctrlBytes += len(frame)
+	if o.ctrlBytes > o.ctrlLimit {
+		o.slow = true
+	}
+}
+
+// forget drops whatever is queued for a stream the client unsubscribed from.
+func (o *outbox) forget(stream string) {
+	o.mu.Lock()
+	o.dropLocked(stream, false)
+	delete(o.resyncing, stream)
+	o.mu.Unlock()
 }
 
 // Snapshot implements hub.Subscriber. A new snapshot supersedes whatever is
@@ -63,7 +85,7 @@ func (o *outbox) Snapshot(stream string, frame []byte) {
 	o.mu.Lock()
 	o.dropLocked(stream, false)
 	delete(o.resyncing, stream)
-	o.items = append(o.items, item{stream: stream, b: frame})
+	o.ctrlLocked(stream, frame)
 	o.mu.Unlock()
 	o.signal()
 }
@@ -102,7 +124,7 @@ func (o *outbox) resyncLocked(stream, reason string) {
 	if err != nil { // a fixed struct of two strings: cannot fail
 		panic(err)
 	}
-	o.items = append(o.items, item{stream: stream, b: frame})
+	o.ctrlLocked(stream, frame)
 }
 
 // dropLocked removes the stream's queued events (and, unless eventsOnly, its
@@ -114,6 +136,8 @@ func (o *outbox) dropLocked(stream string, eventsOnly bool) {
 			if it.event {
 				o.eventBytes -= len(it.b)
 				o.metrics.dropped.Inc()
+			} else {
+				o.ctrlBytes -= len(it.b)
 			}
 			continue
 		}
@@ -123,13 +147,14 @@ func (o *outbox) dropLocked(stream string, eventsOnly bool) {
 	o.items = kept
 }
 
-// take moves everything queued into buf.
-func (o *outbox) take(buf []item) []item {
+// take moves everything queued into buf, and reports whether the connection
+// has been marked slow.
+func (o *outbox) take(buf []item) ([]item, bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	buf = append(buf[:0], o.items...)
 	clear(o.items)
 	o.items = o.items[:0]
-	o.eventBytes = 0
-	return buf
+	o.eventBytes, o.ctrlBytes = 0, 0
+	return buf, o.slow
 }
