@@ -17,39 +17,43 @@ type Event struct {
 	Created  int64 `msgpack:"created,omitempty"`
 	Ingested int64 `msgpack:"ingested,omitempty"`
 
-	Values map[string]float64 `msgpack:"values,omitempty"`
-	Row    *Row               `msgpack:"row,omitempty"`
-	Points *Points            `msgpack:"points,omitempty"`
+	Values map[string]float64 `msgpack:"values,omitempty" json:"values,omitempty"`
+	Row    *Row               `msgpack:"row,omitempty" json:"row,omitempty"`
+	Points *Points            `msgpack:"points,omitempty" json:"points,omitempty"`
 }
 
 // RowOp says what happened to a row.
 type RowOp string
 
-// Row operations. The zero value means upsert.
+// Row operations. Anything but RowDelete upserts; watched tables say which
+// change it was.
 const (
 	RowUpsert RowOp = ""
+	RowInsert RowOp = "insert"
+	RowUpdate RowOp = "update"
 	RowDelete RowOp = "delete"
 )
 
-// Row is a keyed record: an order, a vehicle, a line of a watched table.
+// Row is a keyed record: an order, a vehicle, a line of a watched table. The
+// json tags are the shape of an event body in PostgreSQL and in HTTP ingest.
 type Row struct {
-	Key    string         `msgpack:"key"`
-	Op     RowOp          `msgpack:"op,omitempty"`
-	Fields map[string]any `msgpack:"fields,omitempty"`
+	Key    string         `msgpack:"key" json:"key"`
+	Op     RowOp          `msgpack:"op,omitempty" json:"op,omitempty"`
+	Fields map[string]any `msgpack:"fields,omitempty" json:"fields,omitempty"`
 }
 
 // Points is a columnar batch of samples: one shared timestamp column and one
 // value column per series, all of the same length. Columnar, not one map per
 // point: a batch of n points over k series is k+1 arrays, not n maps.
 type Points struct {
-	TS   []int64  `msgpack:"ts"` // Unix milliseconds, ascending
-	Cols []Column `msgpack:"cols"`
+	TS   []int64  `msgpack:"ts" json:"ts"` // Unix milliseconds, ascending
+	Cols []Column `msgpack:"cols" json:"cols"`
 }
 
 // Column is one series' values, aligned with Points.TS.
 type Column struct {
-	Name string    `msgpack:"name"`
-	Vals []float64 `msgpack:"vals"`
+	Name string    `msgpack:"name" json:"name"`
+	Vals []float64 `msgpack:"vals" json:"vals"`
 }
 
 // Col returns the column called name, or nil.

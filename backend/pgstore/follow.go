@@ -1,0 +1,256 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Run follows the events table into the sink until ctx ends: it warms the
+// hub with each stream's recent events, then listens for wake-ups and scans
+// every ScanInterval. While the LISTEN connection is down it reports itself
+// degraded, keeps scanning, and on reconnect catches up by seq.
+func (s *Store) Run(ctx context.Context) error {
+	f := &follower{s: s, cursors: make(map[key]cursor), pending: make(map[key]uint64), wake: make(chan struct{}, 1)}
+	if err := f.warm(ctx); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		f.listen(ctx)
+	}()
+	defer wg.Wait()
+
+	tick := time.NewTicker(s.cfg.ScanInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-f.wake:
+		case <-tick.C:
+			f.mu.Lock()
+			f.scan = true
+			f.mu.Unlock()
+		}
+		if err := f.catchUp(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			s.log.Warn("pg catch-up", "err", err)
+			s.catchErr.Store("catch-up failed: " + err.Error())
+			// What was pending is not lost: the next scan finds it by seq.
+			f.mu.Lock()
+			f.scan = true
+			f.mu.Unlock()
+		} else {
+			s.catchErr.Store("")
+		}
+	}
+}
+
+func (f *follower) signal() {
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+// warm folds each stream's last WarmEvents events into the sink, so the hub's
+// snapshots are whole from the first client on.
+func (f *follower) warm(ctx context.Context) error {
+	streams, err := f.streams(ctx)
+	if err != nil {
+		return fmt.Errorf("warm: %w", err)
+	}
+	for k, c := range streams {
+		from := uint64(0)
+		if c.seq > uint64(f.s.cfg.WarmEvents) {
+			from = c.seq - uint64(f.s.cfg.WarmEvents)
+		}
+		f.cursors[k] = cursor{epoch: c.epoch, seq: from}
+		if err := f.readUpTo(ctx, k, c.seq); err != nil {
+			return fmt.Errorf("warm %s/%s: %w", k.tenant, k.stream, err)
+		}
+	}
+	return nil
+}
+
+func (f *follower) streams(ctx context.Context) (map[key]cursor, error) {
+	rows, err := f.s.cfg.Pool.Query(ctx, `SELECT tenant, stream, epoch, last_seq FROM telltale.streams`)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[key]cursor)
+	for rows.Next() {
+		var k key
+		var epoch, last int64
+		if err := rows.Scan(&k.tenant, &k.stream, &epoch, &last); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out[k] = cursor{uint64(epoch), uint64(last)}
+	}
+	rows.Close()
+	return out, rows.Err()
+}
+
+// catchUp reads what wake-ups announced and, when asked, what a scan finds.
+func (f *follower) catchUp(ctx context.Context) error {
+	f.mu.Lock()
+	pending, scan := f.pending, f.scan
+	f.pending, f.scan = make(map[key]uint64), false
+	f.mu.Unlock()
+
+	for k, seq := range pending {
+		c, known := f.cursors[k]
+		if !known {
+			scan = true // a new stream: the scan learns its epoch
+			continue
+		}
+		if seq > c.seq {
+			if err := f.readUpTo(ctx, k, seq); err != nil {
+				return err
+			}
+		}
+	}
+	if !scan {
+		return nil
+	}
+	f.s.m.scans.Inc()
+	streams, err := f.streams(ctx)
+	if err != nil {
+		return fmt.Errorf("scan: %w", err)
+	}
+	for k, last := range streams {
+		c, known := f.cursors[k]
+		if !known || c.epoch != last.epoch {
+			// New stream or new epoch: start at its beginning, or at most
+			// WarmEvents back.
+			from := uint64(0)
+			if last.seq > uint64(f.s.cfg.WarmEvents) {
+				from = last.seq - uint64(f.s.cfg.WarmEvents)
+			}
+			f.cursors[k] = cursor{epoch: last.epoch, seq: from}
+			c = f.cursors[k]
+		}
+		if last.seq > c.seq {
+			if err := f.readUpTo(ctx, k, last.seq); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// readUpTo reads the stream from its cursor to upTo in batches, handing each
+// batch to the sink in order.
+func (f *follower) readUpTo(ctx context.Context, k key, upTo uint64) error {
+	c := f.cursors[k]
+	for c.seq < upTo {
+		evs, err := f.s.readRange(ctx, k.tenant, k.stream, c.epoch, c.seq, upTo, f.s.cfg.ReadBatch)
+		if err != nil {
+			return err
+		}
+		if len(evs) == 0 {
+			// Committed seqs are contiguous, so only retention can leave
+			// nothing here: skip to what exists.
+			c.seq = upTo
+			break
+		}
+		if f.s.cfg.Sink != nil {
+			f.s.cfg.Sink(k.tenant, evs)
+		}
+		f.s.m.read.Add(int64(len(evs)))
+		c.seq = evs[len(evs)-1].Seq
+	}
+	f.cursors[k] = c
+	return nil
+}
+
+// listen keeps one LISTEN connection, reconnecting with backoff. Every
+// (re)connect asks for a full scan, which catches up whatever was published
+// while it was down.
+func (f *follower) listen(ctx context.Context) {
+	s := f.s
+	attempt := 0
+	for ctx.Err() == nil {
+		err := f.listenOnce(ctx, func() {
+			attempt = 0
+			s.listening.Store(true)
+			f.mu.Lock()
+			f.scan = true
+			f.mu.Unlock()
+			f.signal()
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		s.listenErr.Store("LISTEN connection lost: " + err.Error())
+		s.listening.Store(false)
+		s.log.Warn("pg listen connection lost", "err", err)
+		wait := min(10*time.Second, 100*time.Millisecond<<min(attempt, 7))
+		attempt++
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(rand.N(wait) + 50*time.Millisecond):
+		}
+		s.m.reconnects.Inc()
+	}
+}
+
+func (f *follower) listenOnce(ctx context.Context, connected func()) error {
+	cfg := f.s.cfg.Pool.Config().ConnConfig.Copy()
+	cfg.RuntimeParams["application_name"] = "telltale-listen"
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "LISTEN telltale"); err != nil {
+		return err
+	}
+	connected()
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		f.s.m.notifications.Inc()
+		k, seq, err := parseWake(n.Payload)
+		if err != nil {
+			f.s.log.Warn("pg notification", "payload", n.Payload, "err", err)
+			continue
+		}
+		f.mu.Lock()
+		if seq > f.pending[k] {
+			f.pending[k] = seq
+		}
+		f.mu.Unlock()
+		f.signal()
+	}
+}
+
+// parseWake reads "tenant/stream:seq".
+func parseWake(p string) (key, uint64, error) {
+	ts, seqText, ok := strings.Cut(p, ":")
+	tenant, stream, ok2 := strings.Cut(ts, "/")
+	if !ok || !ok2 {
+		return key{}, 0, errors.New("want tenant/stream:seq")
+	}
+	seq, err := strconv.ParseUint(seqText, 10, 64)
+	if err != nil {
+		return key{}, 0, err
+	}
+	return key{tenant, stream}, seq, nil
+}

@@ -1,0 +1,219 @@
+// Package pgstore makes PostgreSQL the source of truth: the telltale schema and
+// its migrations, publishing into the events table (one round trip per batch),
+// reading ranges back by seq, and following the table into the hub with one
+// LISTEN connection plus a periodic scan as the safety net.
+//
+// It must never treat a notification as data: notifications only say "look";
+// events are always read from the table, so a lost wake-up or a lost LISTEN
+// connection costs latency, never events.
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/telltale/telltale/backend/metrics"
+	"github.com/telltale/telltale/shared/wire"
+)
+
+// Config configures a Store. Zero values are the documented defaults.
+type Config struct {
+	Pool *pgxpool.Pool // required
+	// Sink receives every event the follower reads, in seq order per stream
+	// (the hub's Publish). Nil means Run only tracks positions.
+	Sink    func(tenant string, evs []wire.Event)
+	Logger  *slog.Logger
+	Metrics *metrics.Registry
+	// ScanInterval is how often Run checks every stream's last seq, the
+	// safety net for a missed wake-up; zero means 1s.
+	ScanInterval time.Duration
+	// ReadBatch is how many events one read fetches; zero means 1000.
+	ReadBatch int
+	// WarmEvents is how many recent events per stream Run folds into the hub
+	// at start, to rebuild hot state; zero means 5000.
+	WarmEvents int
+}
+
+// Store publishes to and follows PostgreSQL. It is safe for concurrent use.
+type Store struct {
+	cfg Config
+	log *slog.Logger
+
+	listening atomic.Bool  // the LISTEN connection is up
+	listenErr atomic.Value // string: why it is not
+	catchErr  atomic.Value // string: the last catch-up's failure, "" when it worked
+
+	m struct {
+		notifications, read, scans, reconnects *metrics.Value
+	}
+}
+
+// New returns a store; call Run to follow the table into the sink.
+func New(cfg Config) *Store {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New()
+	}
+	if cfg.ScanInterval <= 0 {
+		cfg.ScanInterval = time.Second
+	}
+	if cfg.ReadBatch <= 0 {
+		cfg.ReadBatch = 1000
+	}
+	if cfg.WarmEvents <= 0 {
+		cfg.WarmEvents = 5000
+	}
+	s := &Store{cfg: cfg, log: cfg.Logger}
+	s.listenErr.Store("not started")
+	s.catchErr.Store("")
+	r := cfg.Metrics
+	s.m.notifications = r.Counter("telltale_pg_notifications_total", "LISTEN wake-ups received")
+	s.m.read = r.Counter("telltale_pg_events_read_total", "events read from the events table into the hub")
+	s.m.scans = r.Counter("telltale_pg_scans_total", "scans of every stream's last seq")
+	s.m.reconnects = r.Counter("telltale_pg_listen_reconnects_total", "LISTEN connections re-established")
+	return s
+}
+
+// body is an event's payload as stored in events.body and sent to ingest.
+type body struct {
+	Values map[string]float64 `json:"values,omitempty"`
+	Row    *wire.Row          `json:"row,omitempty"`
+	Points *wire.Points       `json:"points,omitempty"`
+}
+
+// Append publishes evs to a stream in one round trip and sets their Stream,
+// Epoch and Seq (as the embedded store does). Either every event is stored or
+// none is.
+func (s *Store) Append(ctx context.Context, tenant, stream string, evs []wire.Event) error {
+	if err := wire.ValidStream(stream); err != nil {
+		return fmt.Errorf("append to %q: %w", stream, err)
+	}
+	if len(evs) == 0 {
+		return nil
+	}
+	bodies := make([]string, len(evs))
+	times := make([]time.Time, len(evs))
+	created := make([]*time.Time, len(evs))
+	now := time.Now()
+	for i := range evs {
+		ev := &evs[i]
+		b, err := json.Marshal(body{Values: ev.Values, Row: ev.Row, Points: ev.Points})
+		if err != nil {
+			return fmt.Errorf("append to %s: event %d: %w", stream, i, err)
+		}
+		bodies[i] = string(b)
+		if ev.Time == 0 {
+			ev.Time = now.UnixMilli()
+		}
+		times[i] = time.UnixMilli(ev.Time)
+		if ev.Created == 0 {
+			ev.Created = now.UnixNano()
+		}
+		t := time.Unix(0, ev.Created)
+		created[i] = &t
+	}
+	var epoch, first int64
+	err := s.cfg.Pool.QueryRow(ctx,
+		`SELECT epoch, first_seq FROM telltale.publish_batch($1, $2, $3::jsonb[], $4, $5)`,
+		tenant, stream, bodies, times, created).Scan(&epoch, &first)
+	if err != nil {
+		return fmt.Errorf("append %d events to %s: %w", len(evs), stream, err)
+	}
+	for i := range evs {
+		evs[i].Stream, evs[i].Epoch, evs[i].Seq = stream, uint64(epoch), uint64(first)+uint64(i)
+	}
+	return nil
+}
+
+// Read returns up to limit events of the stream with seq > after, oldest
+// first: the replay source for gaps older than the hub keeps in memory.
+func (s *Store) Read(ctx context.Context, tenant, stream string, after uint64, limit int) ([]wire.Event, error) {
+	var epoch int64
+	err := s.cfg.Pool.QueryRow(ctx, `SELECT epoch FROM telltale.streams WHERE tenant = $1 AND stream = $2`, tenant, stream).Scan(&epoch)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s after %d: %w", stream, after, err)
+	}
+	return s.readRange(ctx, tenant, stream, uint64(epoch), after, 0, limit)
+}
+
+// readRange reads seq in (after, upTo] (upTo 0: no bound), at most limit.
+func (s *Store) readRange(ctx context.Context, tenant, stream string, epoch, after, upTo uint64, limit int) ([]wire.Event, error) {
+	bound := int64(upTo)
+	if upTo == 0 {
+		bound = 1<<63 - 1
+	}
+	rows, err := s.cfg.Pool.Query(ctx, `SELECT seq, ts, body, created FROM telltale.events
+		WHERE tenant = $1 AND stream = $2 AND seq > $3 AND seq <= $4 ORDER BY seq LIMIT $5`,
+		tenant, stream, int64(after), bound, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read %s after %d: %w", stream, after, err)
+	}
+	defer rows.Close()
+	var out []wire.Event
+	for rows.Next() {
+		var (
+			seq     int64
+			ts      time.Time
+			raw     []byte
+			created *time.Time
+		)
+		if err := rows.Scan(&seq, &ts, &raw, &created); err != nil {
+			return nil, fmt.Errorf("read %s: %w", stream, err)
+		}
+		var b body
+		if err := json.Unmarshal(raw, &b); err != nil {
+			return nil, fmt.Errorf("read %s seq %d: body: %w", stream, seq, err)
+		}
+		ev := wire.Event{Stream: stream, Epoch: epoch, Seq: uint64(seq), Time: ts.UnixMilli(), Values: b.Values, Row: b.Row, Points: b.Points}
+		if created != nil {
+			ev.Created = created.UnixNano()
+		}
+		out = append(out, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", stream, err)
+	}
+	return out, nil
+}
+
+// Health reports whether the follower is connected and current; reason says
+// why not.
+func (s *Store) Health() (ok bool, reason string) {
+	if !s.listening.Load() {
+		return false, s.listenErr.Load().(string)
+	}
+	if e := s.catchErr.Load().(string); e != "" {
+		return false, e
+	}
+	return true, ""
+}
+
+type key struct{ tenant, stream string }
+
+type cursor struct{ epoch, seq uint64 }
+
+// follower is Run's state, owned by its catch-up goroutine except for
+// pending, which the listener fills.
+type follower struct {
+	s       *Store
+	cursors map[key]cursor
+
+	mu      sync.Mutex
+	pending map[key]uint64 // highest notified seq
+	scan    bool           // a full scan was asked for (reconnect, unknown stream)
+	wake    chan struct{}
+}
