@@ -45,7 +45,8 @@ $(WEB)/uplot/uPlot.iife.min.js: package-lock.json
 define need
 	@missing=""; for p in $(1); do \
 	  case $$p in chromium) test -x "$(CHROMIUM)" || missing="$$missing chromium";; \
-	              npm) command -v npm >/dev/null || missing="$$missing npm";; esac; \
+	              npm) command -v npm >/dev/null || missing="$$missing npm";; \
+	              postgresql) { command -v pg_ctl || ls /usr/lib/postgresql/*/bin/pg_ctl; } >/dev/null 2>&1 || missing="$$missing postgresql";; esac; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
@@ -62,17 +63,19 @@ endef
 deps-run:
 	$(call need,npm)
 
-deps: ## install what the tests need (Chromium, npm) when root, else print the command
-	$(call need,npm chromium)
+deps: ## install what the tests need (Chromium, npm, PostgreSQL) when root, else print the command
+	$(call need,npm chromium postgresql)
 
-test: deps build vet unit wasm-test e2e ## vet (linux + js/wasm), unit tests with -race, wasm tests under Node, rod end-to-end tests
+test: deps build vet unit wasm-test e2e ## vet (linux + js/wasm), unit and PostgreSQL tests with -race, wasm tests under Node, rod end-to-end tests
 
 vet: ## go vet for linux and js/wasm
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./e2e/...
 	GOOS=js GOARCH=wasm $(GO) vet ./shared/... ./app/... ./wasm/...
 
-unit: ## unit tests with the race detector
+# PostgreSQL tests use DATABASE_URL, else 127.0.0.1:5432 as postgres, else a
+# throwaway cluster they start from the installed binaries (backend/pgtest).
+unit: ## unit and PostgreSQL tests with the race detector
 	$(GO) test -race -count=1 ./...
 
 wasm-test: ## shared/, app/ and wasm/ tests compiled to wasm, run under Node

@@ -269,3 +269,52 @@ func TestFollowerSurvivesLostListen(t *testing.T) {
 		t.Fatalf("got %d reconnects, want at least 1", n)
 	}
 }
+
+func TestRetentionKeepsCountOrTime(t *testing.T) {
+	db := migrated(t)
+	s := New(Config{Pool: db.Pool})
+	ctx := context.Background()
+	old := time.Now().Add(-48 * time.Hour).UnixMilli()
+	mk := func(n int, at int64) []wire.Event {
+		evs := make([]wire.Event, n)
+		for i := range evs {
+			evs[i].Time = at
+		}
+		return evs
+	}
+	// busy: 30 old events then 10 recent ones; quiet: 30 old events only.
+	if err := s.Append(ctx, "t", "busy", mk(30, old)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Append(ctx, "t", "busy", mk(10, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Append(ctx, "t", "quiet", mk(30, old)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool.Exec(ctx, `UPDATE telltale.streams SET keep_events = 25 WHERE stream = 'quiet'`); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.Sweep(ctx, Retention{KeepEvents: 5, KeepFor: time.Hour, Batch: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(stream string) (c, min int64) {
+		if err := db.Pool.QueryRow(ctx, `SELECT count(*), coalesce(min(seq), 0) FROM telltale.events WHERE stream = $1`, stream).Scan(&c, &min); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	// busy: the 30 old ones go (beyond the newest 5 and older than an hour);
+	// the 10 recent stay although only 5 are required by count.
+	if c, min := count("busy"); c != 10 || min != 31 {
+		t.Fatalf("busy kept %d events from seq %d, want 10 from 31", c, min)
+	}
+	// quiet: its override keeps the newest 25 however old.
+	if c, min := count("quiet"); c != 25 || min != 6 {
+		t.Fatalf("quiet kept %d events from seq %d, want 25 from 6", c, min)
+	}
+	if n != 35 {
+		t.Fatalf("deleted %d, want 35", n)
+	}
+}

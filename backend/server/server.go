@@ -27,6 +27,9 @@ type Config struct {
 	WebDir  string // folder served under /web/; zero means "static"
 	Version string // the build's version: go-app's cache key; required
 	Store   string // what /healthz reports as the store, e.g. "memory"
+	// Health reports whether the store is current; nil means always. When it
+	// is not, /healthz answers 503 "degraded" with the reason.
+	Health  func() (ok bool, reason string)
 	Logger  *slog.Logger
 	Metrics *metrics.Registry
 	Gateway *wsgate.Gateway
@@ -141,12 +144,20 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{
+	body := map[string]any{
 		"status":   "ok",
 		"version":  s.cfg.Version,
 		"store":    s.cfg.Store,
 		"uptime_s": int64(time.Since(s.started).Seconds()),
-	})
+	}
+	status := http.StatusOK
+	if s.cfg.Health != nil {
+		if ok, reason := s.cfg.Health(); !ok {
+			status = http.StatusServiceUnavailable
+			body["status"], body["reason"] = "degraded", reason
+		}
+	}
+	writeJSON(w, status, body)
 }
 
 type dashboardRef struct {

@@ -151,3 +151,20 @@ func TestAPI(t *testing.T) {
 		t.Fatal("missing X-Content-Type-Options: nosniff")
 	}
 }
+
+func TestHealthDegraded(t *testing.T) {
+	s, err := New(Config{
+		WebDir:  webDir(t),
+		Version: "v1",
+		Store:   "postgres",
+		Health:  func() (bool, string) { return false, "LISTEN connection lost" },
+		Gateway: wsgate.New(wsgate.Config{Hub: hub.New(hub.Config{})}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, body := get(t, s.Handler(), "/healthz")
+	if res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, `"degraded"`) || !strings.Contains(body, "LISTEN connection lost") {
+		t.Fatalf("got %d %s, want 503 degraded with the reason", res.StatusCode, body)
+	}
+}

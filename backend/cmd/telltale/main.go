@@ -1,5 +1,9 @@
 // Command telltale serves live operations dashboards: the PWA, the WebSocket
-// gateway and the HTTP API, on the embedded in-memory store with a demo feed.
+// gateway and the HTTP API, on PostgreSQL when DATABASE_URL is set and on the
+// embedded in-memory store otherwise, with a demo feed by default.
+//
+//	telltale [flags]        serve
+//	telltale migrate        apply the schema migrations to DATABASE_URL
 //
 // Flags and TELLTALE_* environment variables are read here and nowhere else.
 package main
@@ -17,12 +21,16 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/telltale/telltale/app/ui"
 	"github.com/telltale/telltale/backend/demo"
 	"github.com/telltale/telltale/backend/hub"
 	"github.com/telltale/telltale/backend/memstore"
 	"github.com/telltale/telltale/backend/metrics"
+	"github.com/telltale/telltale/backend/pgstore"
 	"github.com/telltale/telltale/backend/server"
 	"github.com/telltale/telltale/backend/wsgate"
 	"github.com/telltale/telltale/shared/dashboard"
@@ -43,11 +51,12 @@ func main() {
 
 // config is everything the flags and environment decide.
 type config struct {
-	addr     string
-	webDir   string
-	demo     bool
-	logLevel slog.Level
-	dbURL    string
+	addr      string
+	webDir    string
+	demo      bool
+	logLevel  slog.Level
+	dbURL     string
+	retention pgstore.Retention
 }
 
 func parse(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -68,38 +77,89 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 	fs.StringVar(&c.webDir, "web", env("TELLTALE_WEB_DIR", "static"), "web folder with app.wasm, icons and uPlot (env TELLTALE_WEB_DIR)")
 	fs.BoolVar(&c.demo, "demo", demoDefault, "run the built-in demo feed (env TELLTALE_DEMO)")
 	level := fs.String("log-level", env("TELLTALE_LOG_LEVEL", "info"), "debug, info, warn or error (env TELLTALE_LOG_LEVEL)")
+	keepEvents := fs.Int64("keep-events", 0, "PostgreSQL retention: keep at least this many events per stream; 0 means 100000 (env TELLTALE_KEEP_EVENTS)")
+	keepFor := fs.Duration("keep-for", 0, "PostgreSQL retention: keep at least this much history per stream; 0 means 24h (env TELLTALE_KEEP_FOR)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
 	if err := c.logLevel.UnmarshalText([]byte(*level)); err != nil {
 		return config{}, fmt.Errorf("-log-level: %w", err)
 	}
+	c.retention = pgstore.Retention{KeepEvents: *keepEvents, KeepFor: *keepFor}
+	if c.retention.KeepEvents == 0 && getenv("TELLTALE_KEEP_EVENTS") != "" {
+		if c.retention.KeepEvents, err = strconv.ParseInt(getenv("TELLTALE_KEEP_EVENTS"), 10, 64); err != nil {
+			return config{}, fmt.Errorf("TELLTALE_KEEP_EVENTS: %w", err)
+		}
+	}
+	if c.retention.KeepFor == 0 && getenv("TELLTALE_KEEP_FOR") != "" {
+		if c.retention.KeepFor, err = time.ParseDuration(getenv("TELLTALE_KEEP_FOR")); err != nil {
+			return config{}, fmt.Errorf("TELLTALE_KEEP_FOR: %w", err)
+		}
+	}
 	c.dbURL = getenv("DATABASE_URL")
 	return c, nil
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "migrate" {
+		return migrate(ctx, getenv("DATABASE_URL"), stdout)
+	}
 	cfg, err := parse(args, getenv, stderr)
 	if err != nil {
 		return err
-	}
-	if cfg.dbURL != "" {
-		// Refuse rather than quietly run on memory: an operator who set a
-		// database expects durability.
-		return errors.New("DATABASE_URL is set, but this build has only the embedded store; unset DATABASE_URL to run on it")
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 
 	reg := metrics.New()
 	h := hub.New(hub.Config{Logger: log, Metrics: reg})
-	store := memstore.New(memstore.Config{Sink: h.Publish})
 	gate := wsgate.New(wsgate.Config{Hub: h, Logger: log, Metrics: reg})
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		errMu    sync.Mutex
+		errs     []error
+		store    demo.Publisher
+		storeTag string
+		health   func() (bool, string)
+	)
+	// goRun runs a component for the server's lifetime; its failure stops all.
+	goRun := func(name string, fn func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(ctx); err != nil {
+				errMu.Lock()
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+				errMu.Unlock()
+				cancel()
+			}
+		}()
+	}
+	if cfg.dbURL != "" {
+		pool, err := pgxpool.New(ctx, cfg.dbURL)
+		if err != nil {
+			return fmt.Errorf("DATABASE_URL: %w", err)
+		}
+		defer pool.Close()
+		if _, err := pgstore.Migrate(ctx, pool); err != nil {
+			return err
+		}
+		pg := pgstore.New(pgstore.Config{Pool: pool, Sink: h.Publish, Logger: log, Metrics: reg})
+		store, storeTag, health = pg, "postgres", pg.Health
+		goRun("postgres follower", pg.Run)
+		goRun("retention", func(ctx context.Context) error { return pg.RunRetention(ctx, cfg.retention) })
+	} else {
+		store, storeTag = memstore.New(memstore.Config{Sink: h.Publish}), "memory"
+	}
 
 	ui.Register(ui.Bridges{})
 	srv, err := server.New(server.Config{
 		WebDir:     cfg.webDir,
 		Version:    version,
-		Store:      "memory",
+		Store:      storeTag,
+		Health:     health,
 		Logger:     log,
 		Metrics:    reg,
 		Gateway:    gate,
@@ -112,26 +172,42 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "telltale %s: serving http://%s/ (embedded store%s)\n", version, browsable(ln.Addr()), map[bool]string{true: ", demo feed"}[cfg.demo])
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	var demoErr error
+	what := map[string]string{"memory": "embedded store", "postgres": "PostgreSQL"}[storeTag]
 	if cfg.demo {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if demoErr = demo.Run(ctx, store, demo.Config{}); demoErr != nil {
-				cancel()
-			}
-		}()
+		what += ", demo feed"
+		goRun("demo feed", func(ctx context.Context) error { return demo.Run(ctx, store, demo.Config{}) })
 	}
+	fmt.Fprintf(stdout, "telltale %s: serving http://%s/ (%s)\n", version, browsable(ln.Addr()), what)
+
 	err = srv.Serve(ctx, ln)
 	cancel()
 	wg.Wait()
 	log.Info("stopped")
-	return errors.Join(err, demoErr)
+	errMu.Lock()
+	defer errMu.Unlock()
+	return errors.Join(append([]error{err}, errs...)...)
+}
+
+// migrate applies the schema migrations and says what it did.
+func migrate(ctx context.Context, dbURL string, stdout io.Writer) error {
+	if dbURL == "" {
+		return errors.New("migrate: set DATABASE_URL to the database to migrate")
+	}
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	defer pool.Close()
+	applied, err := pgstore.Migrate(ctx, pool)
+	if err != nil {
+		return err
+	}
+	if len(applied) == 0 {
+		fmt.Fprintln(stdout, "telltale migrate: schema is up to date")
+		return nil
+	}
+	fmt.Fprintf(stdout, "telltale migrate: applied %v\n", applied)
+	return nil
 }
 
 // browsable turns a listen address into one a browser can open: ":8080"

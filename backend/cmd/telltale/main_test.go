@@ -41,10 +41,17 @@ func TestParse(t *testing.T) {
 	}
 }
 
-func TestDatabaseURLIsRefused(t *testing.T) {
-	env := map[string]string{"DATABASE_URL": "postgres://x"}
+func TestBadDatabaseURLIsAClearError(t *testing.T) {
+	env := map[string]string{"DATABASE_URL": "not a url at all ::"}
 	err := run(context.Background(), nil, func(k string) string { return env[k] }, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "DATABASE_URL") {
-		t.Fatalf("got %v, want a refusal naming DATABASE_URL", err)
+		t.Fatalf("got %v, want an error naming DATABASE_URL", err)
+	}
+}
+
+func TestMigrateNeedsDatabaseURL(t *testing.T) {
+	err := run(context.Background(), []string{"migrate"}, func(string) string { return "" }, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "DATABASE_URL") {
+		t.Fatalf("got %v, want an error naming DATABASE_URL", err)
 	}
 }
