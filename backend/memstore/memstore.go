@@ -138,3 +138,19 @@ func (s *Store) Read(_ context.Context, tenant, stream string, after uint64, lim
 	}
 	return out, nil
 }
+
+// AppendAll appends several streams' events. Names are checked first, so
+// that a bad one stores nothing; after that appending cannot fail.
+func (s *Store) AppendAll(ctx context.Context, tenant string, streams map[string][]wire.Event) error {
+	for name := range streams {
+		if err := wire.ValidStream(name); err != nil {
+			return fmt.Errorf("append to %q: %w", name, err)
+		}
+	}
+	for name, evs := range streams {
+		if err := s.Append(ctx, tenant, name, evs); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -96,6 +97,33 @@ type body struct {
 // Epoch and Seq (as the embedded store does). Either every event is stored or
 // none is.
 func (s *Store) Append(ctx context.Context, tenant, stream string, evs []wire.Event) error {
+	return s.appendTo(ctx, s.cfg.Pool, tenant, stream, evs)
+}
+
+// AppendAll publishes several streams' events in one transaction: all are
+// stored or none. Streams are locked in name order, so two concurrent calls
+// cannot deadlock on each other's stream rows.
+func (s *Store) AppendAll(ctx context.Context, tenant string, streams map[string][]wire.Event) error {
+	names := make([]string, 0, len(streams))
+	for name := range streams {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
+		for _, name := range names {
+			if err := s.appendTo(ctx, tx, tenant, name, streams[name]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func (s *Store) appendTo(ctx context.Context, q querier, tenant, stream string, evs []wire.Event) error {
 	if err := wire.ValidStream(stream); err != nil {
 		return fmt.Errorf("append to %q: %w", stream, err)
 	}
@@ -124,7 +152,7 @@ func (s *Store) Append(ctx context.Context, tenant, stream string, evs []wire.Ev
 		created[i] = &t
 	}
 	var epoch, first int64
-	err := s.cfg.Pool.QueryRow(ctx,
+	err := q.QueryRow(ctx,
 		`SELECT epoch, first_seq FROM telltale.publish_batch($1, $2, $3::jsonb[], $4, $5)`,
 		tenant, stream, bodies, times, created).Scan(&epoch, &first)
 	if err != nil {

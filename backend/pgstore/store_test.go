@@ -318,3 +318,49 @@ func TestRetentionKeepsCountOrTime(t *testing.T) {
 		t.Fatalf("deleted %d, want 35", n)
 	}
 }
+
+func TestIngestKeysAndAppendAll(t *testing.T) {
+	db := migrated(t)
+	s := New(Config{Pool: db.Pool})
+	ctx := context.Background()
+	key, err := s.NewIngestKey(ctx, "acme", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tenant, err := s.Tenant(ctx, key); err != nil || tenant != "acme" {
+		t.Fatalf("got %q %v, want acme", tenant, err)
+	}
+	if _, err := s.Tenant(ctx, key+"x"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("got %v, want ErrUnknownKey", err)
+	}
+	if _, err := db.Pool.Exec(ctx, `UPDATE telltale.ingest_keys SET revoked_at = now()`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Tenant(ctx, key); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("revoked key: got %v, want ErrUnknownKey", err)
+	}
+	batch := map[string][]wire.Event{"b": make([]wire.Event, 2), "a": make([]wire.Event, 3)}
+	if err := s.AppendAll(ctx, "acme", batch); err != nil {
+		t.Fatal(err)
+	}
+	if batch["a"][2].Seq != 3 || batch["b"][1].Seq != 2 {
+		t.Fatalf("got seqs a=%d b=%d, want 3 and 2", batch["a"][2].Seq, batch["b"][1].Seq)
+	}
+	// A failure in any stream stores nothing of the batch. Streams are
+	// written in name order, so "a" is in before "b" fails.
+	if _, err := db.Pool.Exec(ctx, `CREATE FUNCTION fail_b() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN IF NEW.stream = 'b' THEN RAISE EXCEPTION 'b refused'; END IF; RETURN NEW; END $$;
+		CREATE TRIGGER fail_b BEFORE INSERT ON telltale.events FOR EACH ROW EXECUTE FUNCTION fail_b()`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendAll(ctx, "acme", map[string][]wire.Event{"a": make([]wire.Event, 1), "b": make([]wire.Event, 1)}); err == nil {
+		t.Fatal("got nil, want the trigger's refusal")
+	}
+	var n, last int
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM telltale.events`).Scan(&n); err != nil || n != 5 {
+		t.Fatalf("got %d events (err %v), want the 5 of the good batch only", n, err)
+	}
+	if err := db.Pool.QueryRow(ctx, `SELECT last_seq FROM telltale.streams WHERE stream = 'a'`).Scan(&last); err != nil || last != 3 {
+		t.Fatalf("stream a at last_seq %d (err %v), want 3: the failed batch must not use up seqs", last, err)
+	}
+}

@@ -33,6 +33,8 @@ type Config struct {
 	Logger  *slog.Logger
 	Metrics *metrics.Registry
 	Gateway *wsgate.Gateway
+	// Ingest serves POST /api/v1/ingest; nil leaves the endpoint out.
+	Ingest http.Handler
 	// Dashboards are served by the API; the first one is "default".
 	Dashboards []dashboard.Dashboard
 	// ShutdownTimeout bounds graceful shutdown; zero means 10s.
@@ -79,6 +81,9 @@ func New(cfg Config) (*Server, error) {
 
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/ws", cfg.Gateway)
+	if cfg.Ingest != nil {
+		mux.Handle("/api/v1/ingest", cfg.Ingest)
+	}
 	mux.HandleFunc("GET /api/v1/dashboards", s.listDashboards)
 	mux.HandleFunc("GET /api/v1/dashboards/{id}", s.getDashboard)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {

@@ -206,3 +206,19 @@ func decodeInto[T frameBody](d *msgpack.Decoder) (Frame, error) {
 	}
 	return v, nil
 }
+
+// Unmarshal decodes msgpack from outside (an ingest body, say) into v after
+// the same structure check as Decode, so hostile lengths cannot make it
+// allocate more than the input justifies. Unknown fields are errors: a
+// producer's typo must not silently drop data.
+func Unmarshal(b []byte, v any) error {
+	if err := checkStructure(b); err != nil {
+		return err
+	}
+	d := decoders.Get().(*msgpack.Decoder)
+	defer decoders.Put(d)
+	d.Reset(bytes.NewReader(b))
+	d.DisallowUnknownFields(true)
+	defer d.DisallowUnknownFields(false)
+	return d.Decode(v)
+}

@@ -4,6 +4,8 @@
 //
 //	telltale [flags]        serve
 //	telltale migrate        apply the schema migrations to DATABASE_URL
+//	telltale ingest-key -tenant T [-label L]
+//	                        mint an ingest key for T in DATABASE_URL
 //
 // Flags and TELLTALE_* environment variables are read here and nowhere else.
 package main
@@ -19,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -28,12 +31,14 @@ import (
 	"github.com/telltale/telltale/app/ui"
 	"github.com/telltale/telltale/backend/demo"
 	"github.com/telltale/telltale/backend/hub"
+	"github.com/telltale/telltale/backend/ingest"
 	"github.com/telltale/telltale/backend/memstore"
 	"github.com/telltale/telltale/backend/metrics"
 	"github.com/telltale/telltale/backend/pgstore"
 	"github.com/telltale/telltale/backend/server"
 	"github.com/telltale/telltale/backend/wsgate"
 	"github.com/telltale/telltale/shared/dashboard"
+	"github.com/telltale/telltale/shared/wire"
 )
 
 // version is set by the build: -ldflags "-X main.version=...". It is go-app's
@@ -51,12 +56,13 @@ func main() {
 
 // config is everything the flags and environment decide.
 type config struct {
-	addr      string
-	webDir    string
-	demo      bool
-	logLevel  slog.Level
-	dbURL     string
-	retention pgstore.Retention
+	addr       string
+	webDir     string
+	demo       bool
+	logLevel   slog.Level
+	dbURL      string
+	retention  pgstore.Retention
+	ingestKeys ingest.StaticKeys // embedded store only
 }
 
 func parse(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -77,6 +83,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 	fs.StringVar(&c.webDir, "web", env("TELLTALE_WEB_DIR", "static"), "web folder with app.wasm, icons and uPlot (env TELLTALE_WEB_DIR)")
 	fs.BoolVar(&c.demo, "demo", demoDefault, "run the built-in demo feed (env TELLTALE_DEMO)")
 	level := fs.String("log-level", env("TELLTALE_LOG_LEVEL", "info"), "debug, info, warn or error (env TELLTALE_LOG_LEVEL)")
+	keys := fs.String("ingest-keys", env("TELLTALE_INGEST_KEYS", ""), "embedded store: ingest keys as tenant:key,tenant:key (env TELLTALE_INGEST_KEYS); with PostgreSQL use `telltale ingest-key`")
 	keepEvents := fs.Int64("keep-events", 0, "PostgreSQL retention: keep at least this many events per stream; 0 means 100000 (env TELLTALE_KEEP_EVENTS)")
 	keepFor := fs.Duration("keep-for", 0, "PostgreSQL retention: keep at least this much history per stream; 0 means 24h (env TELLTALE_KEEP_FOR)")
 	if err := fs.Parse(args); err != nil {
@@ -86,6 +93,17 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 		return config{}, fmt.Errorf("-log-level: %w", err)
 	}
 	c.retention = pgstore.Retention{KeepEvents: *keepEvents, KeepFor: *keepFor}
+	c.ingestKeys = ingest.StaticKeys{}
+	for _, pair := range strings.Split(*keys, ",") {
+		if pair = strings.TrimSpace(pair); pair == "" {
+			continue
+		}
+		tenant, key, ok := strings.Cut(pair, ":")
+		if !ok || wire.ValidStream(tenant) != nil || len(key) < 16 {
+			return config{}, errors.New("-ingest-keys: want tenant:key pairs, tenant names like stream names, keys of 16 characters or more")
+		}
+		c.ingestKeys[key] = tenant
+	}
 	if c.retention.KeepEvents == 0 && getenv("TELLTALE_KEEP_EVENTS") != "" {
 		if c.retention.KeepEvents, err = strconv.ParseInt(getenv("TELLTALE_KEEP_EVENTS"), 10, 64); err != nil {
 			return config{}, fmt.Errorf("TELLTALE_KEEP_EVENTS: %w", err)
@@ -101,8 +119,13 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "migrate" {
-		return migrate(ctx, getenv("DATABASE_URL"), stdout)
+	if len(args) > 0 {
+		switch args[0] {
+		case "migrate":
+			return migrate(ctx, getenv("DATABASE_URL"), stdout)
+		case "ingest-key":
+			return ingestKey(ctx, args[1:], getenv("DATABASE_URL"), stdout, stderr)
+		}
 	}
 	cfg, err := parse(args, getenv, stderr)
 	if err != nil {
@@ -123,6 +146,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		store    demo.Publisher
 		storeTag string
 		health   func() (bool, string)
+		ingester *ingest.Handler
 	)
 	// goRun runs a component for the server's lifetime; its failure stops all.
 	goRun := func(name string, fn func(context.Context) error) {
@@ -148,10 +172,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		pg := pgstore.New(pgstore.Config{Pool: pool, Sink: h.Publish, Logger: log, Metrics: reg})
 		store, storeTag, health = pg, "postgres", pg.Health
+		ingester = ingest.New(ingest.Config{Store: pg, Keys: pg, Logger: log, Metrics: reg})
 		goRun("postgres follower", pg.Run)
 		goRun("retention", func(ctx context.Context) error { return pg.RunRetention(ctx, cfg.retention) })
 	} else {
-		store, storeTag = memstore.New(memstore.Config{Sink: h.Publish}), "memory"
+		mem := memstore.New(memstore.Config{Sink: h.Publish})
+		store, storeTag = mem, "memory"
+		ingester = ingest.New(ingest.Config{Store: mem, Keys: cfg.ingestKeys, Logger: log, Metrics: reg})
 	}
 
 	ui.Register(ui.Bridges{})
@@ -163,6 +190,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Logger:     log,
 		Metrics:    reg,
 		Gateway:    gate,
+		Ingest:     ingester,
 		Dashboards: []dashboard.Dashboard{demo.Dashboard()},
 	})
 	if err != nil {
@@ -186,6 +214,38 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	errMu.Lock()
 	defer errMu.Unlock()
 	return errors.Join(append([]error{err}, errs...)...)
+}
+
+// ingestKey mints an ingest key for a tenant in PostgreSQL and prints it once.
+func ingestKey(ctx context.Context, args []string, dbURL string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("telltale ingest-key", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	tenant := fs.String("tenant", "", "tenant the key publishes for (required)")
+	label := fs.String("label", "", "a note on who uses the key")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := wire.ValidStream(*tenant); err != nil {
+		return fmt.Errorf("ingest-key: -tenant: %w", err)
+	}
+	if dbURL == "" {
+		return errors.New("ingest-key: set DATABASE_URL (with the embedded store, pass keys with -ingest-keys)")
+	}
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	defer pool.Close()
+	if _, err := pgstore.Migrate(ctx, pool); err != nil {
+		return err
+	}
+	key, err := pgstore.New(pgstore.Config{Pool: pool}).NewIngestKey(ctx, *tenant, *label)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, key)
+	fmt.Fprintf(stderr, "ingest key for tenant %s: shown once, keep it secret; send it as Authorization: Bearer <key>\n", *tenant)
+	return nil
 }
 
 // migrate applies the schema migrations and says what it did.

@@ -1,0 +1,282 @@
+// Package ingest is POST /api/v1/ingest: producers send batches of events as
+// JSON or msgpack, authenticated by a per-tenant ingest key, and get back the
+// seq each event was given. A batch is validated whole before anything is
+// written and stored in one transaction, so a rejected batch stores nothing.
+//
+// It must never take the tenant from the body: the key decides it.
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/telltale/telltale/backend/metrics"
+	"github.com/telltale/telltale/shared/wire"
+)
+
+// Store writes a whole batch or nothing, and sets each event's Seq and Epoch.
+type Store interface {
+	AppendAll(ctx context.Context, tenant string, streams map[string][]wire.Event) error
+}
+
+// Keys maps an ingest key to its tenant.
+type Keys interface {
+	Tenant(ctx context.Context, key string) (string, error)
+}
+
+// Config configures a Handler. Zero values are the documented defaults.
+type Config struct {
+	Store     Store // required
+	Keys      Keys  // required
+	Logger    *slog.Logger
+	Metrics   *metrics.Registry
+	MaxBytes  int64 // request body; zero means 4 MiB
+	MaxEvents int   // events per request; zero means 10000
+}
+
+// Handler serves the ingest endpoint.
+type Handler struct {
+	cfg                         Config
+	accepted, rejected, refused *metrics.Value
+}
+
+// New returns a handler.
+func New(cfg Config) *Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New()
+	}
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = 4 << 20
+	}
+	if cfg.MaxEvents <= 0 {
+		cfg.MaxEvents = 10000
+	}
+	return &Handler{
+		cfg:      cfg,
+		accepted: cfg.Metrics.Counter("telltale_ingest_events_total", "events accepted by HTTP ingest"),
+		rejected: cfg.Metrics.Counter("telltale_ingest_rejected_total", "ingest requests rejected for their content"),
+		refused:  cfg.Metrics.Counter("telltale_ingest_unauthorized_total", "ingest requests without a valid key"),
+	}
+}
+
+// Event is one event of a request body.
+type Event struct {
+	Stream string             `json:"stream" msgpack:"stream"`
+	Time   int64              `json:"time,omitempty" msgpack:"time,omitempty"` // Unix ms; zero means now
+	Values map[string]float64 `json:"values,omitempty" msgpack:"values,omitempty"`
+	Row    *wire.Row          `json:"row,omitempty" msgpack:"row,omitempty"`
+	Points *wire.Points       `json:"points,omitempty" msgpack:"points,omitempty"`
+}
+
+// Request is the body of POST /api/v1/ingest.
+type Request struct {
+	Events []Event `json:"events" msgpack:"events"`
+}
+
+// Assigned is where one event landed.
+type Assigned struct {
+	Stream string `json:"stream"`
+	Epoch  uint64 `json:"epoch"`
+	Seq    uint64 `json:"seq"`
+}
+
+// Response answers an accepted batch, in the order of the request's events.
+type Response struct {
+	Accepted int        `json:"accepted"`
+	Events   []Assigned `json:"events"`
+}
+
+type problem struct {
+	status int
+	msg    string
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, http.StatusMethodNotAllowed, "use POST")
+		return
+	}
+	tenant, p := h.authenticate(r)
+	if p != nil {
+		h.refused.Inc()
+		w.Header().Set("WWW-Authenticate", `Bearer realm="telltale-ingest"`)
+		writeError(w, p.status, p.msg)
+		return
+	}
+	req, p := h.decode(w, r)
+	if p == nil {
+		p = h.validate(req)
+	}
+	if p != nil {
+		h.rejected.Inc()
+		writeError(w, p.status, p.msg)
+		return
+	}
+	streams := make(map[string][]wire.Event)
+	for _, e := range req.Events {
+		streams[e.Stream] = append(streams[e.Stream], wire.Event{Time: e.Time, Values: e.Values, Row: e.Row, Points: e.Points})
+	}
+	if err := h.cfg.Store.AppendAll(r.Context(), tenant, streams); err != nil {
+		h.cfg.Logger.Error("ingest", "tenant", tenant, "events", len(req.Events), "err", err)
+		writeError(w, http.StatusServiceUnavailable, "the batch could not be stored; nothing of it was kept, retry")
+		return
+	}
+	resp := Response{Accepted: len(req.Events), Events: make([]Assigned, len(req.Events))}
+	next := make(map[string]int)
+	for i, e := range req.Events {
+		ev := streams[e.Stream][next[e.Stream]]
+		next[e.Stream]++
+		resp.Events[i] = Assigned{Stream: e.Stream, Epoch: ev.Epoch, Seq: ev.Seq}
+	}
+	h.accepted.Add(int64(len(req.Events)))
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(resp)
+}
+
+func (h *Handler) authenticate(r *http.Request) (string, *problem) {
+	auth := r.Header.Get("Authorization")
+	key, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok || strings.TrimSpace(key) == "" {
+		return "", &problem{http.StatusUnauthorized, "send the ingest key as Authorization: Bearer <key>"}
+	}
+	tenant, err := h.cfg.Keys.Tenant(r.Context(), strings.TrimSpace(key))
+	if err != nil {
+		return "", &problem{http.StatusUnauthorized, "unknown or revoked ingest key"}
+	}
+	return tenant, nil
+}
+
+func (h *Handler) decode(w http.ResponseWriter, r *http.Request) (*Request, *problem) {
+	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		ct = ""
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, &problem{http.StatusRequestEntityTooLarge, fmt.Sprintf("body is over %d bytes: split the batch", h.cfg.MaxBytes)}
+		}
+		return nil, &problem{http.StatusBadRequest, "reading body: " + err.Error()}
+	}
+	var req Request
+	switch ct {
+	case "application/json":
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			return nil, &problem{http.StatusBadRequest, "malformed JSON: " + err.Error()}
+		}
+		if dec.More() {
+			return nil, &problem{http.StatusBadRequest, "malformed JSON: more than one value in the body"}
+		}
+	case "application/msgpack", "application/x-msgpack", "application/vnd.msgpack":
+		if err := wire.Unmarshal(body, &req); err != nil {
+			return nil, &problem{http.StatusBadRequest, "malformed msgpack: " + err.Error()}
+		}
+	default:
+		return nil, &problem{http.StatusUnsupportedMediaType, "Content-Type must be application/json or application/msgpack"}
+	}
+	return &req, nil
+}
+
+func (h *Handler) validate(req *Request) *problem {
+	if len(req.Events) == 0 {
+		return &problem{http.StatusBadRequest, `no events: send {"events": [...]}`}
+	}
+	if len(req.Events) > h.cfg.MaxEvents {
+		return &problem{http.StatusRequestEntityTooLarge, fmt.Sprintf("%d events: at most %d per request", len(req.Events), h.cfg.MaxEvents)}
+	}
+	for i := range req.Events {
+		if err := checkEvent(&req.Events[i]); err != nil {
+			return &problem{http.StatusBadRequest, fmt.Sprintf("events[%d]: %v", i, err)}
+		}
+	}
+	return nil
+}
+
+func checkEvent(e *Event) error {
+	if err := wire.ValidStream(e.Stream); err != nil {
+		return fmt.Errorf("stream %.64q: %w", e.Stream, err)
+	}
+	if e.Time < 0 {
+		return errors.New("time is negative: give Unix milliseconds")
+	}
+	if e.Values == nil && e.Row == nil && e.Points == nil {
+		return errors.New("carries nothing: give values, row or points")
+	}
+	for k, v := range e.Values {
+		if k == "" || len(k) > 128 {
+			return fmt.Errorf("values: key %.64q must be 1–128 bytes", k)
+		}
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("values.%s is not a finite number", k)
+		}
+	}
+	if r := e.Row; r != nil {
+		if r.Key == "" || len(r.Key) > 256 {
+			return errors.New("row.key must be 1–256 bytes")
+		}
+		switch r.Op {
+		case wire.RowUpsert, wire.RowInsert, wire.RowUpdate, wire.RowDelete:
+		default:
+			return fmt.Errorf("row.op %.32q: want insert, update, delete or nothing", r.Op)
+		}
+	}
+	if p := e.Points; p != nil {
+		if len(p.TS) == 0 {
+			return errors.New("points.ts is empty")
+		}
+		for i := 1; i < len(p.TS); i++ {
+			if p.TS[i] < p.TS[i-1] {
+				return fmt.Errorf("points.ts is not ascending at %d", i)
+			}
+		}
+		seen := make(map[string]bool, len(p.Cols))
+		for j, c := range p.Cols {
+			if c.Name == "" || seen[c.Name] {
+				return fmt.Errorf("points.cols[%d]: name %.64q is empty or repeated", j, c.Name)
+			}
+			seen[c.Name] = true
+			if len(c.Vals) != len(p.TS) {
+				return fmt.Errorf("points.cols[%d] (%s) has %d values for %d timestamps", j, c.Name, len(c.Vals), len(p.TS))
+			}
+			for k, v := range c.Vals {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					return fmt.Errorf("points.cols[%d] (%s) value %d is not a finite number", j, c.Name, k)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+
+// StaticKeys is a fixed key → tenant map, for the embedded store.
+type StaticKeys map[string]string
+
+// Tenant implements Keys.
+func (k StaticKeys) Tenant(_ context.Context, key string) (string, error) {
+	if t, ok := k[key]; ok {
+		return t, nil
+	}
+	return "", errors.New("unknown ingest key")
+}

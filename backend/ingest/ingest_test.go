@@ -1,0 +1,144 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/telltale/telltale/backend/memstore"
+)
+
+func setup(t *testing.T) (*Handler, *memstore.Store) {
+	t.Helper()
+	st := memstore.New(memstore.Config{})
+	return New(Config{Store: st, Keys: StaticKeys{"k-acme": "acme"}, MaxBytes: 64 << 10, MaxEvents: 5}), st
+}
+
+func post(h http.Handler, contentType, key string, body []byte) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodPost, "/api/v1/ingest", strings.NewReader(string(body)))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+func TestIngestAccepts(t *testing.T) {
+	h, st := setup(t)
+	body := `{"events":[
+		{"stream":"orders","values":{"orders_today":5}},
+		{"stream":"metrics","points":{"ts":[1,2],"cols":[{"name":"a","vals":[1,2]}]}},
+		{"stream":"orders","row":{"key":"o-1","op":"insert","fields":{"status":"new"}}}]}`
+	rec := post(h, "application/json", "k-acme", []byte(body))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("got %d %s, want 200", rec.Code, rec.Body)
+	}
+	var resp Response
+	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
+		t.Fatal(err)
+	}
+	want := []Assigned{{Stream: "orders", Seq: 1}, {Stream: "metrics", Seq: 1}, {Stream: "orders", Seq: 2}}
+	if resp.Accepted != 3 || len(resp.Events) != 3 {
+		t.Fatalf("got %+v, want 3 accepted", resp)
+	}
+	for i, w := range want {
+		if got := resp.Events[i]; got.Stream != w.Stream || got.Seq != w.Seq || got.Epoch == 0 {
+			t.Fatalf("event %d: got %+v, want %s seq %d with an epoch", i, got, w.Stream, w.Seq)
+		}
+	}
+	// The key decided the tenant.
+	if evs, _ := st.Read(context.Background(), "acme", "orders", 0, 10); len(evs) != 2 || evs[1].Row.Key != "o-1" {
+		t.Fatalf("acme/orders holds %+v, want the two events", evs)
+	}
+}
+
+func TestIngestMsgpack(t *testing.T) {
+	h, _ := setup(t)
+	b, err := msgpack.Marshal(Request{Events: []Event{{Stream: "orders", Values: map[string]float64{"x": 1}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec := post(h, "application/msgpack", "k-acme", b); rec.Code != http.StatusOK {
+		t.Fatalf("got %d %s, want 200", rec.Code, rec.Body)
+	}
+	hostile := []byte{0x81, 0xa6, 'e', 'v', 'e', 'n', 't', 's', 0xdd, 0xff, 0xff, 0xff, 0xff}
+	if rec := post(h, "application/msgpack", "k-acme", hostile); rec.Code != http.StatusBadRequest {
+		t.Fatalf("hostile msgpack: got %d %s, want 400", rec.Code, rec.Body)
+	}
+}
+
+func TestIngestRejects(t *testing.T) {
+	tests := []struct {
+		name        string
+		contentType string
+		key         string
+		body        string
+		status      int
+		message     string
+	}{
+		{"no key", "application/json", "", `{"events":[]}`, 401, "Authorization: Bearer"},
+		{"unknown key", "application/json", "nope", `{"events":[]}`, 401, "unknown or revoked"},
+		{"content type", "text/plain", "k-acme", `x`, 415, "application/json or application/msgpack"},
+		{"malformed", "application/json", "k-acme", `{"events":[`, 400, "malformed JSON"},
+		{"unknown field", "application/json", "k-acme", `{"events":[{"stream":"a","valuse":{"x":1}}]}`, 400, "valuse"},
+		{"empty", "application/json", "k-acme", `{"events":[]}`, 400, "no events"},
+		{"too many", "application/json", "k-acme", `{"events":[{"stream":"a","values":{"x":1}},{"stream":"a","values":{"x":1}},{"stream":"a","values":{"x":1}},{"stream":"a","values":{"x":1}},{"stream":"a","values":{"x":1}},{"stream":"a","values":{"x":1}}]}`, 413, "at most 5"},
+		{"too big", "application/json", "k-acme", `{"events":[{"stream":"a","row":{"key":"k","fields":{"pad":"` + strings.Repeat("x", 70<<10) + `"}}}]}`, 413, "over 65536 bytes"},
+		{"bad stream", "application/json", "k-acme", `{"events":[{"stream":"../x","values":{"x":1}}]}`, 400, "events[0]: stream"},
+		{"nothing carried", "application/json", "k-acme", `{"events":[{"stream":"a"}]}`, 400, "carries nothing"},
+		{"misaligned points", "application/json", "k-acme", `{"events":[{"stream":"a","points":{"ts":[1,2,3],"cols":[{"name":"p","vals":[1,2]}]}}]}`, 400, "events[0]: points.cols[0] (p) has 2 values for 3 timestamps"},
+		{"unsorted points", "application/json", "k-acme", `{"events":[{"stream":"a","points":{"ts":[2,1],"cols":[]}}]}`, 400, "not ascending"},
+		{"bad op", "application/json", "k-acme", `{"events":[{"stream":"a","row":{"key":"k","op":"explode"}}]}`, 400, "row.op"},
+		{"row without key", "application/json", "k-acme", `{"events":[{"stream":"a","row":{"fields":{}}}]}`, 400, "row.key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, _ := setup(t)
+			rec := post(h, tt.contentType, tt.key, []byte(tt.body))
+			if rec.Code != tt.status || !strings.Contains(rec.Body.String(), tt.message) {
+				t.Fatalf("got %d %s, want %d containing %q", rec.Code, rec.Body, tt.status, tt.message)
+			}
+		})
+	}
+}
+
+// TestRejectedBatchStoresNothing: one bad event rejects the whole batch.
+func TestRejectedBatchStoresNothing(t *testing.T) {
+	h, st := setup(t)
+	body := `{"events":[{"stream":"orders","values":{"x":1}},{"stream":"metrics","values":{"x":1}},{"stream":"orders","row":{"key":""}}]}`
+	if rec := post(h, "application/json", "k-acme", []byte(body)); rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "events[2]") {
+		t.Fatalf("got %d %s, want 400 naming events[2]", rec.Code, rec.Body)
+	}
+	for _, s := range []string{"orders", "metrics"} {
+		if evs, _ := st.Read(context.Background(), "acme", s, 0, 10); len(evs) != 0 {
+			t.Fatalf("%s holds %d events of a rejected batch", s, len(evs))
+		}
+	}
+	req := httptest.NewRequest(http.MethodGet, "/api/v1/ingest", nil)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != "POST" {
+		t.Fatalf("GET: got %d Allow %q, want 405 POST", rec.Code, rec.Header().Get("Allow"))
+	}
+}
+
+func FuzzIngestJSON(f *testing.F) {
+	f.Add([]byte(`{"events":[{"stream":"a","values":{"x":1}}]}`))
+	f.Add([]byte(`{"events":[{"stream":"a","points":{"ts":[1],"cols":[{"name":"p","vals":[1]}]}}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, _ := setup(t)
+		rec := post(h, "application/json", "k-acme", b)
+		if rec.Code != 200 && rec.Code != 400 && rec.Code != 413 {
+			t.Fatalf("got status %d for %q", rec.Code, b)
+		}
+	})
+}
