@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -362,5 +363,84 @@ func TestIngestKeysAndAppendAll(t *testing.T) {
 	}
 	if err := db.Pool.QueryRow(ctx, `SELECT last_seq FROM telltale.streams WHERE stream = 'a'`).Scan(&last); err != nil || last != 3 {
 		t.Fatalf("stream a at last_seq %d (err %v), want 3: the failed batch must not use up seqs", last, err)
+	}
+}
+
+func TestWatchedTable(t *testing.T) {
+	db := migrated(t)
+	ctx := context.Background()
+	exec := func(sql string) {
+		t.Helper()
+		if _, err := db.Pool.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	exec(`CREATE TABLE shop_orders (id int PRIMARY KEY, shop text, status text, total numeric)`)
+	exec(`SELECT telltale.watch('shop_orders', 'orders', 'shop')`)
+	exec(`INSERT INTO shop_orders VALUES (1, 'acme', 'new', 10.5), (2, 'acme', 'new', 20)`)
+	exec(`UPDATE shop_orders SET status = 'packed' WHERE id = 1`)
+	exec(`UPDATE shop_orders SET shop = 'globex' WHERE id = 2`) // moves tenant
+	exec(`DELETE FROM shop_orders WHERE id = 1`)
+	// A rolled-back change publishes nothing.
+	tx, err := db.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO shop_orders VALUES (3, 'acme', 'new', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	s := New(Config{Pool: db.Pool})
+	type step struct {
+		key, op, status string
+	}
+	read := func(tenant string) []step {
+		evs, err := s.Read(ctx, tenant, "orders", 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []step
+		for _, ev := range evs {
+			st, _ := ev.Row.Fields["status"].(string)
+			out = append(out, step{ev.Row.Key, string(ev.Row.Op), st})
+		}
+		return out
+	}
+	wantAcme := []step{{"1", "insert", "new"}, {"2", "insert", "new"}, {"1", "update", "packed"}, {"2", "delete", "new"}, {"1", "delete", "packed"}}
+	if got := read("acme"); fmt.Sprint(got) != fmt.Sprint(wantAcme) {
+		t.Fatalf("acme got %v, want %v", got, wantAcme)
+	}
+	if got, want := read("globex"), []step{{"2", "update", "new"}}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("globex got %v, want %v", got, want)
+	}
+	evs, _ := s.Read(ctx, "acme", "orders", 0, 1)
+	if total, _ := evs[0].Row.Fields["total"].(float64); total != 10.5 {
+		t.Fatalf("total field is %v, want 10.5 as a number", evs[0].Row.Fields["total"])
+	}
+
+	// A row without a tenant is refused with a message, not a cryptic error.
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO shop_orders VALUES (9, NULL, 'new', 1)`); err == nil || !strings.Contains(err.Error(), "has no tenant in column shop") {
+		t.Fatalf("got %v, want a refusal naming the tenant column", err)
+	}
+	for _, bad := range []string{
+		`SELECT telltale.watch('shop_orders', 'Bad Name', 'shop')`,
+		`SELECT telltale.watch('shop_orders', 'orders', 'nope')`,
+	} {
+		if _, err := db.Pool.Exec(ctx, bad); err == nil {
+			t.Fatalf("%s: got nil, want an error", bad)
+		}
+	}
+	exec(`CREATE TABLE no_pk (a int, shop text)`)
+	if _, err := db.Pool.Exec(ctx, `SELECT telltale.watch('no_pk', 'x', 'shop')`); err == nil || !strings.Contains(err.Error(), "no primary key") {
+		t.Fatalf("got %v, want a refusal for a table without a primary key", err)
+	}
+
+	exec(`SELECT telltale.unwatch('shop_orders')`)
+	exec(`INSERT INTO shop_orders VALUES (4, 'acme', 'new', 1)`)
+	if got := read("acme"); len(got) != len(wantAcme) {
+		t.Fatalf("after unwatch acme has %d events, want still %d", len(got), len(wantAcme))
 	}
 }
