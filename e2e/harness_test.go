@@ -45,9 +45,15 @@ var servingLine = regexp.MustCompile(`serving (http://\S+?)/? `)
 // graceful shutdown is part of what is tested.
 func startServer(t *testing.T, args ...string) *server {
 	t.Helper()
+	return startServerEnv(t, []string{"DATABASE_URL="}, args...)
+}
+
+// startServerEnv is startServer with extra environment (DATABASE_URL=…).
+func startServerEnv(t *testing.T, extraEnv []string, args ...string) *server {
+	t.Helper()
 	bin, web := env(t, "TELLTALE_BIN"), env(t, "TELLTALE_WEB_DIR")
 	cmd := exec.Command(bin, append([]string{"-addr", "127.0.0.1:0", "-web", web, "-log-level", "warn"}, args...)...)
-	cmd.Env = append(os.Environ(), "DATABASE_URL=")
+	cmd.Env = append(os.Environ(), extraEnv...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -330,11 +330,19 @@ func (s *Shell) panel(p dashboard.Panel) app.UI {
 
 func (s *Shell) kpi(p dashboard.Panel) app.UI {
 	text := "—"
-	if v, ok := s.view.values[p.Stream][p.Field]; ok {
-		text = formatNumber(v)
-		if p.Unit != "" {
-			text = p.Unit + " " + text
+	if name, ok := strings.CutPrefix(p.Field, "row."); ok {
+		if rows := s.view.rows[p.Stream]; len(rows) > 0 {
+			if v, ok := toFloat(rows[0].fields[name]); ok {
+				text = formatNumber(v)
+			} else if v := rows[0].fields[name]; v != nil {
+				text = formatCell(v, "")
+			}
 		}
+	} else if v, ok := s.view.values[p.Stream][p.Field]; ok {
+		text = formatNumber(v)
+	}
+	if text != "—" && p.Unit != "" {
+		text = p.Unit + " " + text
 	}
 	return app.Div().Class("tt-kpi-value").ID("kpi-" + p.ID).Text(text)
 }

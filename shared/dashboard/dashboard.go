@@ -7,6 +7,8 @@
 package dashboard
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -32,11 +34,13 @@ type Dashboard struct {
 
 // Panel is one tile of a dashboard.
 type Panel struct {
-	ID     string   `json:"id"`
-	Kind   Kind     `json:"kind"`
-	Title  string   `json:"title"`
-	Stream string   `json:"stream"`
-	Field  string   `json:"field,omitempty"`  // kpi: the gauge to show
+	ID     string `json:"id"`
+	Kind   Kind   `json:"kind"`
+	Title  string `json:"title"`
+	Stream string `json:"stream"`
+	// Field of a kpi: a gauge of the stream's values, or "row.NAME" for field
+	// NAME of the stream's newest row (a watched table's latest order total).
+	Field  string   `json:"field,omitempty"`
 	Series []string `json:"series,omitempty"` // timeseries: columns to plot
 	// Columns of a table panel, in order.
 	Columns []Column `json:"columns,omitempty"`
@@ -56,6 +60,31 @@ type Column struct {
 	Field  string `json:"field"`
 	Title  string `json:"title"`
 	Format string `json:"format,omitempty"` // "", "money", "int", "time"
+}
+
+// Parse reads dashboards from JSON: one dashboard object or an array of them.
+// Each is validated.
+func Parse(b []byte) ([]Dashboard, error) {
+	var list []Dashboard
+	trimmed := bytes.TrimSpace(b)
+	if len(trimmed) > 0 && trimmed[0] == '{' {
+		var d Dashboard
+		if err := json.Unmarshal(trimmed, &d); err != nil {
+			return nil, fmt.Errorf("dashboard: %w", err)
+		}
+		list = []Dashboard{d}
+	} else if err := json.Unmarshal(trimmed, &list); err != nil {
+		return nil, fmt.Errorf("dashboards: %w", err)
+	}
+	if len(list) == 0 {
+		return nil, errors.New("no dashboards")
+	}
+	for i := range list {
+		if err := list[i].Validate(); err != nil {
+			return nil, err
+		}
+	}
+	return list, nil
 }
 
 // Streams lists the distinct streams the dashboard reads, in panel order.

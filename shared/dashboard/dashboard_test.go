@@ -55,3 +55,18 @@ func TestStreams(t *testing.T) {
 		t.Fatalf("got %s, want %s", got, want)
 	}
 }
+
+func TestParse(t *testing.T) {
+	one := `{"id":"x","panels":[{"id":"k","kind":"kpi","stream":"s","field":"row.total"}]}`
+	if ds, err := Parse([]byte(one)); err != nil || len(ds) != 1 || ds[0].Panels[0].Field != "row.total" {
+		t.Fatalf("one: got %+v %v", ds, err)
+	}
+	if ds, err := Parse([]byte("[" + one + "," + strings.Replace(one, `"x"`, `"y"`, 1) + "]")); err != nil || len(ds) != 2 {
+		t.Fatalf("array: got %d %v, want 2", len(ds), err)
+	}
+	for _, bad := range []string{``, `[]`, `{"id":"x"}`, `{"id":`} {
+		if _, err := Parse([]byte(bad)); err == nil {
+			t.Fatalf("%q: got nil, want an error", bad)
+		}
+	}
+}

@@ -63,6 +63,7 @@ type config struct {
 	dbURL      string
 	retention  pgstore.Retention
 	ingestKeys ingest.StaticKeys // embedded store only
+	dashboards []dashboard.Dashboard
 }
 
 func parse(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -83,6 +84,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 	fs.StringVar(&c.webDir, "web", env("TELLTALE_WEB_DIR", "static"), "web folder with app.wasm, icons and uPlot (env TELLTALE_WEB_DIR)")
 	fs.BoolVar(&c.demo, "demo", demoDefault, "run the built-in demo feed (env TELLTALE_DEMO)")
 	level := fs.String("log-level", env("TELLTALE_LOG_LEVEL", "info"), "debug, info, warn or error (env TELLTALE_LOG_LEVEL)")
+	dashFile := fs.String("dashboards", env("TELLTALE_DASHBOARDS", ""), "JSON file of dashboard specs (one or an array); the first is the default (env TELLTALE_DASHBOARDS); empty means the demo dashboard")
 	keys := fs.String("ingest-keys", env("TELLTALE_INGEST_KEYS", ""), "embedded store: ingest keys as tenant:key,tenant:key (env TELLTALE_INGEST_KEYS); with PostgreSQL use `telltale ingest-key`")
 	keepEvents := fs.Int64("keep-events", 0, "PostgreSQL retention: keep at least this many events per stream; 0 means 100000 (env TELLTALE_KEEP_EVENTS)")
 	keepFor := fs.Duration("keep-for", 0, "PostgreSQL retention: keep at least this much history per stream; 0 means 24h (env TELLTALE_KEEP_FOR)")
@@ -91,6 +93,16 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 	}
 	if err := c.logLevel.UnmarshalText([]byte(*level)); err != nil {
 		return config{}, fmt.Errorf("-log-level: %w", err)
+	}
+	c.dashboards = []dashboard.Dashboard{demo.Dashboard()}
+	if *dashFile != "" {
+		b, err := os.ReadFile(*dashFile)
+		if err != nil {
+			return config{}, fmt.Errorf("-dashboards: %w", err)
+		}
+		if c.dashboards, err = dashboard.Parse(b); err != nil {
+			return config{}, fmt.Errorf("-dashboards %s: %w", *dashFile, err)
+		}
 	}
 	c.retention = pgstore.Retention{KeepEvents: *keepEvents, KeepFor: *keepFor}
 	c.ingestKeys = ingest.StaticKeys{}
@@ -191,7 +203,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Metrics:    reg,
 		Gateway:    gate,
 		Ingest:     ingester,
-		Dashboards: []dashboard.Dashboard{demo.Dashboard()},
+		Dashboards: cfg.dashboards,
 	})
 	if err != nil {
 		return err
