@@ -18,7 +18,7 @@ import (
 // every ScanInterval. While the LISTEN connection is down it reports itself
 // degraded, keeps scanning, and on reconnect catches up by seq.
 func (s *Store) Run(ctx context.Context) error {
-	f := &follower{s: s, cursors: make(map[key]cursor), pending: make(map[key]uint64), wake: make(chan struct{}, 1)}
+	f := &follower{s: s, cursors: make(map[key]cursor), pending: make(map[key]uint64), lingering: make(map[key]time.Time), wake: make(chan struct{}, 1)}
 	if err := f.warm(ctx); err != nil {
 		return err
 	}
@@ -32,11 +32,14 @@ func (s *Store) Run(ctx context.Context) error {
 
 	tick := time.NewTicker(s.cfg.ScanInterval)
 	defer tick.Stop()
+	linger := time.NewTimer(time.Hour)
+	defer linger.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-f.wake:
+		case <-linger.C:
 		case <-tick.C:
 			f.mu.Lock()
 			f.scan = true
@@ -55,7 +58,25 @@ func (s *Store) Run(ctx context.Context) error {
 		} else {
 			s.catchErr.Store("")
 		}
+		if next, ok := f.nextLinger(); ok {
+			linger.Reset(time.Until(next))
+		}
 	}
+}
+
+// lingerFor is how long after reading a woken stream the follower looks at it
+// again. Publishers notify at most every 10 ms per stream (migration 0004), so
+// a look 12 ms later finds what was committed without a wake-up of its own.
+const lingerFor = 12 * time.Millisecond
+
+func (f *follower) nextLinger() (time.Time, bool) {
+	var next time.Time
+	for _, at := range f.lingering {
+		if next.IsZero() || at.Before(next) {
+			next = at
+		}
+	}
+	return next, !next.IsZero()
 }
 
 func (f *follower) signal() {
@@ -78,7 +99,7 @@ func (f *follower) warm(ctx context.Context) error {
 			from = c.seq - uint64(f.s.cfg.WarmEvents)
 		}
 		f.cursors[k] = cursor{epoch: c.epoch, seq: from}
-		if err := f.readUpTo(ctx, k, c.seq); err != nil {
+		if _, err := f.readUpTo(ctx, k, c.seq); err != nil {
 			return fmt.Errorf("warm %s/%s: %w", k.tenant, k.stream, err)
 		}
 	}
@@ -111,6 +132,7 @@ func (f *follower) catchUp(ctx context.Context) error {
 	f.pending, f.scan = make(map[key]uint64), false
 	f.mu.Unlock()
 
+	now := time.Now()
 	for k, seq := range pending {
 		c, known := f.cursors[k]
 		if !known {
@@ -118,9 +140,26 @@ func (f *follower) catchUp(ctx context.Context) error {
 			continue
 		}
 		if seq > c.seq {
-			if err := f.readUpTo(ctx, k, seq); err != nil {
+			// To the committed end, not just the notified seq: wake-ups
+			// are throttled, later commits may have none of their own.
+			if _, err := f.readUpTo(ctx, k, 0); err != nil {
 				return err
 			}
+			f.lingering[k] = now.Add(lingerFor)
+		}
+	}
+	for k, at := range f.lingering {
+		if at.After(now) {
+			continue
+		}
+		n, err := f.readUpTo(ctx, k, 0)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			f.lingering[k] = now.Add(lingerFor)
+		} else {
+			delete(f.lingering, k)
 		}
 	}
 	if !scan {
@@ -144,7 +183,7 @@ func (f *follower) catchUp(ctx context.Context) error {
 			c = f.cursors[k]
 		}
 		if last.seq > c.seq {
-			if err := f.readUpTo(ctx, k, last.seq); err != nil {
+			if _, err := f.readUpTo(ctx, k, last.seq); err != nil {
 				return err
 			}
 		}
@@ -152,29 +191,38 @@ func (f *follower) catchUp(ctx context.Context) error {
 	return nil
 }
 
-// readUpTo reads the stream from its cursor to upTo in batches, handing each
-// batch to the sink in order.
-func (f *follower) readUpTo(ctx context.Context, k key, upTo uint64) error {
+// readUpTo reads the stream from its cursor to upTo (0: to its committed end)
+// in batches, handing each batch to the sink in order. It returns how many
+// events it read.
+func (f *follower) readUpTo(ctx context.Context, k key, upTo uint64) (int, error) {
 	c := f.cursors[k]
-	for c.seq < upTo {
+	total := 0
+	for upTo == 0 || c.seq < upTo {
 		evs, err := f.s.readRange(ctx, k.tenant, k.stream, c.epoch, c.seq, upTo, f.s.cfg.ReadBatch)
 		if err != nil {
-			return err
+			f.cursors[k] = c
+			return total, err
 		}
 		if len(evs) == 0 {
-			// Committed seqs are contiguous, so only retention can leave
-			// nothing here: skip to what exists.
-			c.seq = upTo
+			if upTo != 0 {
+				// Committed seqs are contiguous, so only retention can
+				// leave nothing below a committed last_seq: skip ahead.
+				c.seq = upTo
+			}
 			break
 		}
 		if f.s.cfg.Sink != nil {
 			f.s.cfg.Sink(k.tenant, evs)
 		}
 		f.s.m.read.Add(int64(len(evs)))
+		total += len(evs)
 		c.seq = evs[len(evs)-1].Seq
+		if upTo == 0 && len(evs) < f.s.cfg.ReadBatch {
+			break
+		}
 	}
 	f.cursors[k] = c
-	return nil
+	return total, nil
 }
 
 // listen keeps one LISTEN connection, reconnecting with backoff. Every

@@ -237,8 +237,9 @@ type cursor struct{ epoch, seq uint64 }
 // follower is Run's state, owned by its catch-up goroutine except for
 // pending, which the listener fills.
 type follower struct {
-	s       *Store
-	cursors map[key]cursor
+	s         *Store
+	cursors   map[key]cursor
+	lingering map[key]time.Time // streams to look at again, and when
 
 	mu      sync.Mutex
 	pending map[key]uint64 // highest notified seq

@@ -444,3 +444,47 @@ func TestWatchedTable(t *testing.T) {
 		t.Fatalf("after unwatch acme has %d events, want still %d", len(got), len(wantAcme))
 	}
 }
+
+// TestThrottledWakeUpsLoseNothing: a burst of single-event publishes inside
+// the 10 ms notify window, then silence. Most of those commits send no
+// wake-up; with the scan effectively off, the follower's linger must still
+// deliver every event at once.
+func TestThrottledWakeUpsLoseNothing(t *testing.T) {
+	db := migrated(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	rec := &sink{seqs: map[string][]uint64{}}
+	s := New(Config{Pool: db.Pool, Sink: rec.publish, ScanInterval: time.Hour})
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	poll.Until(t, 10*time.Second, func() error {
+		if ok, reason := s.Health(); !ok {
+			return errors.New(reason)
+		}
+		return nil
+	})
+	for round := 1; round <= 3; round++ {
+		for i := 0; i < 40; i++ {
+			if _, err := db.Pool.Exec(ctx, `SELECT telltale.publish('t', 'burst', '{"values":{"x":1}}')`); err != nil {
+				t.Fatal(err)
+			}
+		}
+		start := time.Now()
+		poll.Until(t, 2*time.Second, func() error { return rec.check("t/burst", 40*round) })
+		t.Logf("round %d: the burst's last event arrived %v after its commit", round, time.Since(start).Round(time.Millisecond))
+	}
+	var notified int64
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM telltale.events`).Scan(&notified); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.m.notifications.Load(); n >= 120 {
+		t.Fatalf("got %d wake-ups for 120 publishes: the throttle did not throttle", n)
+	} else {
+		t.Logf("%d wake-ups for %d publishes", n, notified)
+	}
+}
