@@ -173,13 +173,10 @@ func (f *follower) catchUp(ctx context.Context) error {
 	for k, last := range streams {
 		c, known := f.cursors[k]
 		if !known || c.epoch != last.epoch {
-			// New stream or new epoch: start at its beginning, or at most
-			// WarmEvents back.
-			from := uint64(0)
-			if last.seq > uint64(f.s.cfg.WarmEvents) {
-				from = last.seq - uint64(f.s.cfg.WarmEvents)
-			}
-			f.cursors[k] = cursor{epoch: last.epoch, seq: from}
+			// A stream (or epoch) born after warm-up: every one of its
+			// events is new to the hub, so read it from the start. Only
+			// warm-up skips history, for streams that predate the node.
+			f.cursors[k] = cursor{epoch: last.epoch}
 			c = f.cursors[k]
 		}
 		if last.seq > c.seq {

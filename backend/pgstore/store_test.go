@@ -488,3 +488,31 @@ func TestThrottledWakeUpsLoseNothing(t *testing.T) {
 		t.Logf("%d wake-ups for %d publishes", n, notified)
 	}
 }
+
+// TestNewStreamIsReadFromItsStart: a stream born after the follower started
+// and already past WarmEvents when first seen must still reach the hub from
+// seq 1 (the ingest benchmark at full speed found this losing a head).
+func TestNewStreamIsReadFromItsStart(t *testing.T) {
+	db := migrated(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	rec := &sink{seqs: map[string][]uint64{}}
+	s := New(Config{Pool: db.Pool, Sink: rec.publish, ScanInterval: time.Hour, WarmEvents: 100})
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	poll.Until(t, 10*time.Second, func() error {
+		if ok, reason := s.Health(); !ok {
+			return errors.New(reason)
+		}
+		return nil
+	})
+	if err := s.Append(ctx, "t", "born-late", make([]wire.Event, 2500)); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 10*time.Second, func() error { return rec.check("t/born-late", 2500) })
+}
