@@ -174,7 +174,9 @@ func startThrowaway() (*throwaway, error) {
 	}
 	run := func(name string, args ...string) error {
 		full := append(append([]string{}, prefix...), append([]string{filepath.Join(bin, name)}, args...)...)
-		c := exec.Command(full[0], full[1:]...)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		c := exec.CommandContext(ctx, full[0], full[1:]...)
 		out, err := c.CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("%s: %v: %s", name, err, out)
@@ -249,4 +251,38 @@ func randHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// Cluster is a PostgreSQL server of the test's own, for faults that would
+// disturb other tests: restarts, shutdowns.
+type Cluster struct {
+	DSN string
+	c   *throwaway
+}
+
+// NewCluster starts a throwaway cluster for this test (initdb and pg_ctl from
+// the installed postgresql) and removes it at cleanup. Without the binaries
+// the test fails and says what to install.
+func NewCluster(t testing.TB) *Cluster {
+	t.Helper()
+	c, err := startThrowaway()
+	if err != nil {
+		t.Fatalf("this test needs its own PostgreSQL cluster: %v (install postgresql)", err)
+	}
+	t.Cleanup(c.stop)
+	return &Cluster{DSN: c.dsn, c: c}
+}
+
+// Restart stops the server (fast: connections are cut) and starts it again.
+func (cl *Cluster) Restart(t testing.TB) {
+	t.Helper()
+	// -l: without a log file the new postmaster inherits our output pipe and
+	// CombinedOutput would wait for it forever.
+	args := append(append([]string{}, cl.c.asUser...), cl.c.pgCtl, "-D", filepath.Join(cl.c.dir, "data"),
+		"-l", filepath.Join(cl.c.dir, "log"), "-m", "fast", "-w", "restart")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, args[0], args[1:]...).CombinedOutput(); err != nil {
+		t.Fatalf("pg_ctl restart: %v: %s", err, out)
+	}
 }
