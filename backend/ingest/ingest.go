@@ -18,6 +18,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/telltale/telltale/backend/metrics"
 	"github.com/telltale/telltale/shared/wire"
@@ -28,9 +29,11 @@ type Store interface {
 	AppendAll(ctx context.Context, tenant string, streams map[string][]wire.Event) error
 }
 
-// Keys maps an ingest key to its tenant.
+// Keys maps an ingest key to its tenant. ok is false for an unknown or
+// revoked key; err is a failure to look it up (the database is down), which
+// is not the producer's fault.
 type Keys interface {
-	Tenant(ctx context.Context, key string) (string, error)
+	Tenant(ctx context.Context, key string) (tenant string, ok bool, err error)
 }
 
 // Config configures a Handler. Zero values are the documented defaults.
@@ -129,9 +132,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for _, e := range req.Events {
 		streams[e.Stream] = append(streams[e.Stream], wire.Event{Time: e.Time, Values: e.Values, Row: e.Row, Points: e.Points})
 	}
-	if err := h.cfg.Store.AppendAll(r.Context(), tenant, streams); err != nil {
+	// Not the request's context: a producer that gives up mid-commit must not
+	// turn a stored batch into an unknown one. The store's own bound applies.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 30*time.Second)
+	defer cancel()
+	if err := h.cfg.Store.AppendAll(ctx, tenant, streams); err != nil {
 		h.cfg.Logger.Error("ingest", "tenant", tenant, "events", len(req.Events), "err", err)
-		writeError(w, http.StatusServiceUnavailable, "the batch could not be stored; nothing of it was kept, retry")
+		writeError(w, http.StatusServiceUnavailable, "the batch could not be stored and was not kept; retry")
 		return
 	}
 	resp := Response{Accepted: len(req.Events), Events: make([]Assigned, len(req.Events))}
@@ -152,8 +159,12 @@ func (h *Handler) authenticate(r *http.Request) (string, *problem) {
 	if !ok || strings.TrimSpace(key) == "" {
 		return "", &problem{http.StatusUnauthorized, "send the ingest key as Authorization: Bearer <key>"}
 	}
-	tenant, err := h.cfg.Keys.Tenant(r.Context(), strings.TrimSpace(key))
+	tenant, ok, err := h.cfg.Keys.Tenant(r.Context(), strings.TrimSpace(key))
 	if err != nil {
+		h.cfg.Logger.Error("ingest key lookup", "err", err)
+		return "", &problem{http.StatusServiceUnavailable, "cannot check the ingest key right now; retry"}
+	}
+	if !ok {
 		return "", &problem{http.StatusUnauthorized, "unknown or revoked ingest key"}
 	}
 	return tenant, nil
@@ -208,27 +219,34 @@ func (h *Handler) validate(req *Request) *problem {
 	return nil
 }
 
+// maxTime bounds event and point times (Unix ms): 2^43 ms is the year 2248,
+// well inside what PostgreSQL's timestamptz holds.
+const maxTime = 1 << 43
+
 func checkEvent(e *Event) error {
 	if err := wire.ValidStream(e.Stream); err != nil {
 		return fmt.Errorf("stream %.64q: %w", e.Stream, err)
 	}
-	if e.Time < 0 {
-		return errors.New("time is negative: give Unix milliseconds")
+	if e.Time < 0 || e.Time >= maxTime {
+		return errors.New("time must be Unix milliseconds between 1970 and 2248")
 	}
 	if e.Values == nil && e.Row == nil && e.Points == nil {
 		return errors.New("carries nothing: give values, row or points")
 	}
 	for k, v := range e.Values {
-		if k == "" || len(k) > 128 {
-			return fmt.Errorf("values: key %.64q must be 1–128 bytes", k)
+		if k == "" || len(k) > 128 || strings.IndexByte(k, 0) >= 0 {
+			return fmt.Errorf("values: key %.64q must be 1–128 bytes without NUL", k)
 		}
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return fmt.Errorf("values.%s is not a finite number", k)
 		}
 	}
 	if r := e.Row; r != nil {
-		if r.Key == "" || len(r.Key) > 256 {
-			return errors.New("row.key must be 1–256 bytes")
+		if r.Key == "" || len(r.Key) > 256 || strings.IndexByte(r.Key, 0) >= 0 {
+			return errors.New("row.key must be 1–256 bytes without NUL")
+		}
+		if err := checkValue(r.Fields, "row.fields", 0); err != nil {
+			return err
 		}
 		switch r.Op {
 		case wire.RowUpsert, wire.RowInsert, wire.RowUpdate, wire.RowDelete:
@@ -240,6 +258,9 @@ func checkEvent(e *Event) error {
 		if len(p.TS) == 0 {
 			return errors.New("points.ts is empty")
 		}
+		if p.TS[0] <= -maxTime || p.TS[len(p.TS)-1] >= maxTime {
+			return errors.New("points.ts must be Unix milliseconds before 2248")
+		}
 		for i := 1; i < len(p.TS); i++ {
 			if p.TS[i] < p.TS[i-1] {
 				return fmt.Errorf("points.ts is not ascending at %d", i)
@@ -247,7 +268,7 @@ func checkEvent(e *Event) error {
 		}
 		seen := make(map[string]bool, len(p.Cols))
 		for j, c := range p.Cols {
-			if c.Name == "" || seen[c.Name] {
+			if c.Name == "" || seen[c.Name] || strings.IndexByte(c.Name, 0) >= 0 {
 				return fmt.Errorf("points.cols[%d]: name %.64q is empty or repeated", j, c.Name)
 			}
 			seen[c.Name] = true
@@ -264,6 +285,44 @@ func checkEvent(e *Event) error {
 	return nil
 }
 
+// checkValue walks a row's fields: strings without NUL (PostgreSQL's jsonb
+// refuses \u0000), finite numbers (JSON has no NaN), nesting at most 16 deep.
+func checkValue(v any, path string, depth int) error {
+	if depth > 16 {
+		return fmt.Errorf("%s nests deeper than 16 levels", path)
+	}
+	switch x := v.(type) {
+	case string:
+		if strings.IndexByte(x, 0) >= 0 {
+			return fmt.Errorf("%s contains a NUL character", path)
+		}
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Errorf("%s is not a finite number", path)
+		}
+	case float32:
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return fmt.Errorf("%s is not a finite number", path)
+		}
+	case map[string]any:
+		for k, e := range x {
+			if strings.IndexByte(k, 0) >= 0 {
+				return fmt.Errorf("%s has a key with a NUL character", path)
+			}
+			if err := checkValue(e, path+"."+k, depth+1); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for i, e := range x {
+			if err := checkValue(e, fmt.Sprintf("%s[%d]", path, i), depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func writeError(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -274,9 +333,7 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 type StaticKeys map[string]string
 
 // Tenant implements Keys.
-func (k StaticKeys) Tenant(_ context.Context, key string) (string, error) {
-	if t, ok := k[key]; ok {
-		return t, nil
-	}
-	return "", errors.New("unknown ingest key")
+func (k StaticKeys) Tenant(_ context.Context, key string) (string, bool, error) {
+	t, ok := k[key]
+	return t, ok, nil
 }

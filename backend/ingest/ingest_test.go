@@ -3,6 +3,8 @@ package ingest
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -99,6 +101,9 @@ func TestIngestRejects(t *testing.T) {
 		{"unsorted points", "application/json", "k-acme", `{"events":[{"stream":"a","points":{"ts":[2,1],"cols":[]}}]}`, 400, "not ascending"},
 		{"bad op", "application/json", "k-acme", `{"events":[{"stream":"a","row":{"key":"k","op":"explode"}}]}`, 400, "row.op"},
 		{"row without key", "application/json", "k-acme", `{"events":[{"stream":"a","row":{"fields":{}}}]}`, 400, "row.key"},
+		{"NUL in key", "application/json", "k-acme", `{"events":[{"stream":"a","row":{"key":"a\u0000b"}}]}`, 400, "without NUL"},
+		{"NUL in field", "application/json", "k-acme", `{"events":[{"stream":"a","row":{"key":"k","fields":{"n":{"deep":["x\u0000"]}}}}]}`, 400, "row.fields.n.deep[0] contains a NUL"},
+		{"time out of range", "application/json", "k-acme", `{"events":[{"stream":"a","time":9400000000000000,"values":{"x":1}}]}`, 400, "between 1970 and 2248"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -141,4 +146,29 @@ func FuzzIngestJSON(f *testing.F) {
 			t.Fatalf("got status %d for %q", rec.Code, b)
 		}
 	})
+}
+
+type failingKeys struct{}
+
+func (failingKeys) Tenant(context.Context, string) (string, bool, error) {
+	return "", false, errors.New("database is down")
+}
+
+func TestKeyLookupFailureIsNotUnauthorized(t *testing.T) {
+	h := New(Config{Store: memstore.New(memstore.Config{}), Keys: failingKeys{}})
+	rec := post(h, "application/json", "k", []byte(`{"events":[{"stream":"a","values":{"x":1}}]}`))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("got %d %s, want 503: a producer with a good key must retry, not give up", rec.Code, rec.Body)
+	}
+}
+
+func TestNonFiniteFieldInMsgpackIsRefused(t *testing.T) {
+	h, _ := setup(t)
+	b, err := msgpack.Marshal(map[string]any{"events": []any{map[string]any{"stream": "a", "row": map[string]any{"key": "k", "fields": map[string]any{"x": math.Inf(1)}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec := post(h, "application/msgpack", "k-acme", b); rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "row.fields.x is not a finite number") {
+		t.Fatalf("got %d %s, want 400 naming row.fields.x", rec.Code, rec.Body)
+	}
 }

@@ -18,7 +18,7 @@ import (
 // every ScanInterval. While the LISTEN connection is down it reports itself
 // degraded, keeps scanning, and on reconnect catches up by seq.
 func (s *Store) Run(ctx context.Context) error {
-	f := &follower{s: s, cursors: make(map[key]cursor), pending: make(map[key]uint64), lingering: make(map[key]time.Time), wake: make(chan struct{}, 1)}
+	f := &follower{s: s, cursors: make(map[key]cursor), pending: make(map[key]wakeAt), lingering: make(map[key]lingerState), wake: make(chan struct{}, 1)}
 	if err := f.warm(ctx); err != nil {
 		return err
 	}
@@ -65,15 +65,26 @@ func (s *Store) Run(ctx context.Context) error {
 }
 
 // lingerFor is how long after reading a woken stream the follower looks at it
-// again. Publishers notify at most every 10 ms per stream (migration 0004), so
-// a look 12 ms later finds what was committed without a wake-up of its own.
-const lingerFor = 12 * time.Millisecond
+// again. Publishers notify at most every 10 ms per stream (migrations 0004 and
+// 0005), so a look 12 ms later finds what committed without a wake-up of its
+// own. Looks that find nothing back off (12, 24, 48, 96 ms) before stopping,
+// to catch a publisher whose transaction ran on a little after it published;
+// beyond that the next wake-up or the scan finds it.
+const (
+	lingerFor   = 12 * time.Millisecond
+	lingerSteps = 4
+)
+
+type lingerState struct {
+	at   time.Time
+	step int
+}
 
 func (f *follower) nextLinger() (time.Time, bool) {
 	var next time.Time
-	for _, at := range f.lingering {
-		if next.IsZero() || at.Before(next) {
-			next = at
+	for _, l := range f.lingering {
+		if next.IsZero() || l.at.Before(next) {
+			next = l.at
 		}
 	}
 	return next, !next.IsZero()
@@ -129,36 +140,41 @@ func (f *follower) streams(ctx context.Context) (map[key]cursor, error) {
 func (f *follower) catchUp(ctx context.Context) error {
 	f.mu.Lock()
 	pending, scan := f.pending, f.scan
-	f.pending, f.scan = make(map[key]uint64), false
+	f.pending, f.scan = make(map[key]wakeAt), false
 	f.mu.Unlock()
 
 	now := time.Now()
-	for k, seq := range pending {
+	for k, w := range pending {
 		c, known := f.cursors[k]
-		if !known {
-			scan = true // a new stream: the scan learns its epoch
+		if !known || (w.epoch != 0 && w.epoch != c.epoch) {
+			// A new stream or a new epoch: the scan learns its epoch and
+			// reads it from its first event.
+			scan = true
 			continue
 		}
-		if seq > c.seq {
-			// To the committed end, not just the notified seq: wake-ups
+		if w.seq > c.seq {
+			// To the committed end, not just the announced seq: wake-ups
 			// are throttled, later commits may have none of their own.
 			if _, err := f.readUpTo(ctx, k, 0); err != nil {
 				return err
 			}
-			f.lingering[k] = now.Add(lingerFor)
+			f.lingering[k] = lingerState{at: now.Add(lingerFor)}
 		}
 	}
-	for k, at := range f.lingering {
-		if at.After(now) {
+	for k, l := range f.lingering {
+		if l.at.After(now) {
 			continue
 		}
 		n, err := f.readUpTo(ctx, k, 0)
 		if err != nil {
 			return err
 		}
-		if n > 0 {
-			f.lingering[k] = now.Add(lingerFor)
-		} else {
+		switch {
+		case n > 0:
+			f.lingering[k] = lingerState{at: now.Add(lingerFor)}
+		case l.step+1 < lingerSteps:
+			f.lingering[k] = lingerState{at: now.Add(lingerFor << (l.step + 1)), step: l.step + 1}
+		default:
 			delete(f.lingering, k)
 		}
 	}
@@ -180,8 +196,14 @@ func (f *follower) catchUp(ctx context.Context) error {
 			c = f.cursors[k]
 		}
 		if last.seq > c.seq {
-			if _, err := f.readUpTo(ctx, k, last.seq); err != nil {
+			n, err := f.readUpTo(ctx, k, last.seq)
+			if err != nil {
 				return err
+			}
+			if n > 0 {
+				// As after a wake-up: a publisher queued behind this one
+				// may commit without a wake-up of its own.
+				f.lingering[k] = lingerState{at: time.Now().Add(lingerFor)}
 			}
 		}
 	}
@@ -267,35 +289,65 @@ func (f *follower) listenOnce(ctx context.Context, connected func()) error {
 	}
 	connected()
 	for {
-		n, err := conn.WaitForNotification(ctx)
+		// A half-open socket (no RST after a network failure) would block
+		// here until TCP keepalive gives up, minutes later, with health
+		// saying all is well: after ListenProbe of silence, ping.
+		wctx, cancel := context.WithTimeout(ctx, f.s.cfg.ListenProbe)
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
 		if err != nil {
+			if ctx.Err() == nil && wctx.Err() != nil {
+				pctx, pcancel := context.WithTimeout(ctx, 5*time.Second)
+				err = conn.Ping(pctx)
+				pcancel()
+				if err != nil {
+					return fmt.Errorf("LISTEN connection silent and not answering a ping: %w", err)
+				}
+				continue
+			}
 			return err
 		}
 		f.s.m.notifications.Inc()
-		k, seq, err := parseWake(n.Payload)
+		k, w, err := parseWake(n.Payload)
 		if err != nil {
 			f.s.log.Warn("pg notification", "payload", n.Payload, "err", err)
 			continue
 		}
 		f.mu.Lock()
-		if seq > f.pending[k] {
-			f.pending[k] = seq
+		if p := f.pending[k]; w.seq > p.seq || w.epoch != p.epoch {
+			f.pending[k] = w
 		}
 		f.mu.Unlock()
 		f.signal()
 	}
 }
 
-// parseWake reads "tenant/stream:seq".
-func parseWake(p string) (key, uint64, error) {
-	ts, seqText, ok := strings.Cut(p, ":")
+// parseWake reads "tenant/stream:epoch:seq" (and the older
+// "tenant/stream:seq", epoch 0 meaning unknown).
+func parseWake(p string) (key, wakeAt, error) {
+	ts, rest, ok := strings.Cut(p, ":")
 	tenant, stream, ok2 := strings.Cut(ts, "/")
 	if !ok || !ok2 {
-		return key{}, 0, errors.New("want tenant/stream:seq")
+		return key{}, wakeAt{}, errors.New("want tenant/stream:epoch:seq")
+	}
+	var w wakeAt
+	epochText, seqText, hasEpoch := strings.Cut(rest, ":")
+	if !hasEpoch {
+		seqText = epochText
+	} else {
+		e, err := strconv.ParseUint(epochText, 10, 64)
+		if err != nil {
+			return key{}, wakeAt{}, err
+		}
+		w.epoch = e
 	}
 	seq, err := strconv.ParseUint(seqText, 10, 64)
 	if err != nil {
-		return key{}, 0, err
+		return key{}, wakeAt{}, err
 	}
-	return key{tenant, stream}, seq, nil
+	w.seq = seq
+	return key{tenant, stream}, w, nil
 }
+
+// wakeAt is what a wake-up announced.
+type wakeAt struct{ epoch, seq uint64 }

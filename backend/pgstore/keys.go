@@ -11,9 +11,6 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// ErrUnknownKey means an ingest key is not known, or was revoked.
-var ErrUnknownKey = errors.New("unknown or revoked ingest key")
-
 // NewIngestKey mints a key for tenant and stores its hash. The key is returned
 // once and cannot be recovered later.
 func (s *Store) NewIngestKey(ctx context.Context, tenant, label string) (string, error) {
@@ -30,16 +27,16 @@ func (s *Store) NewIngestKey(ctx context.Context, tenant, label string) (string,
 	return key, nil
 }
 
-// Tenant returns the tenant an ingest key belongs to.
-func (s *Store) Tenant(ctx context.Context, key string) (string, error) {
+// Tenant returns the tenant an ingest key belongs to; ok is false for an
+// unknown or revoked key.
+func (s *Store) Tenant(ctx context.Context, key string) (tenant string, ok bool, err error) {
 	sum := sha256.Sum256([]byte(key))
-	var tenant string
-	err := s.cfg.Pool.QueryRow(ctx, `SELECT tenant FROM telltale.ingest_keys WHERE key_sha256 = $1 AND revoked_at IS NULL`, sum[:]).Scan(&tenant)
+	err = s.cfg.Pool.QueryRow(ctx, `SELECT tenant FROM telltale.ingest_keys WHERE key_sha256 = $1 AND revoked_at IS NULL`, sum[:]).Scan(&tenant)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return "", ErrUnknownKey
+		return "", false, nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("look up ingest key: %w", err)
+		return "", false, fmt.Errorf("look up ingest key: %w", err)
 	}
-	return tenant, nil
+	return tenant, true, nil
 }

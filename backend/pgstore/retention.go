@@ -7,7 +7,9 @@ import (
 )
 
 // Retention says how long events are kept: a row is deleted only when it is
-// both beyond the newest KeepEvents of its stream and older than KeepFor, so
+// both beyond the newest KeepEvents of its stream and stored longer ago than
+// KeepFor (by when it was stored, not the producer's event time, so a batch of
+// old events is never deleted before anyone could read it), so
 // a quiet stream keeps its last KeepEvents however old, and a busy one keeps
 // at least KeepFor of history. Per-stream overrides live in telltale.streams
 // (keep_events, keep_for).
@@ -67,11 +69,18 @@ func (s *Store) Sweep(ctx context.Context, r Retention) (int64, error) {
 	var total int64
 	for _, t := range targets {
 		for {
-			// Walks the primary key from the oldest row: the rows to delete
-			// are the first ones it meets.
-			tag, err := s.cfg.Pool.Exec(ctx, `DELETE FROM telltale.events WHERE tenant = $1 AND stream = $2 AND seq IN (
-				SELECT seq FROM telltale.events WHERE tenant = $1 AND stream = $2 AND seq <= $3 AND ts < $4
-				ORDER BY seq LIMIT $5)`, t.tenant, t.stream, t.maxSeq, t.before, r.Batch)
+			// The oldest Batch rows of the stream (a primary-key walk), of
+			// which the prefix stored before the cut-off goes. stored grows
+			// with seq (rows are inserted under the stream's lock), so the
+			// first young row ends the sweep: no statement walks more than
+			// Batch rows, however much history is kept.
+			tag, err := s.cfg.Pool.Exec(ctx, `WITH c AS (
+					SELECT seq, stored FROM telltale.events
+					 WHERE tenant = $1 AND stream = $2 AND seq <= $3 ORDER BY seq LIMIT $5),
+				cut AS (SELECT max(seq) AS last, coalesce(min(seq) FILTER (WHERE stored >= $4), 9223372036854775807) AS young FROM c)
+				DELETE FROM telltale.events e USING cut
+				 WHERE e.tenant = $1 AND e.stream = $2 AND e.seq <= cut.last AND e.seq < cut.young`,
+				t.tenant, t.stream, t.maxSeq, t.before, r.Batch)
 			if err != nil {
 				return total, fmt.Errorf("retention %s/%s: %w", t.tenant, t.stream, err)
 			}

@@ -42,6 +42,10 @@ type Config struct {
 	// WarmEvents is how many recent events per stream Run folds into the hub
 	// at start, to rebuild hot state; zero means 5000.
 	WarmEvents int
+	// ListenProbe is how long the LISTEN connection may stay silent before
+	// it is pinged (a half-open socket would otherwise block until TCP
+	// keepalive gives up); zero means 20s.
+	ListenProbe time.Duration
 }
 
 // Store publishes to and follows PostgreSQL. It is safe for concurrent use.
@@ -54,7 +58,7 @@ type Store struct {
 	catchErr  atomic.Value // string: the last catch-up's failure, "" when it worked
 
 	m struct {
-		notifications, read, scans, reconnects *metrics.Value
+		notifications, read, scans, reconnects, badBodies *metrics.Value
 	}
 }
 
@@ -75,6 +79,9 @@ func New(cfg Config) *Store {
 	if cfg.WarmEvents <= 0 {
 		cfg.WarmEvents = 5000
 	}
+	if cfg.ListenProbe <= 0 {
+		cfg.ListenProbe = 20 * time.Second
+	}
 	s := &Store{cfg: cfg, log: cfg.Logger}
 	s.listenErr.Store("not started")
 	s.catchErr.Store("")
@@ -83,6 +90,7 @@ func New(cfg Config) *Store {
 	s.m.read = r.Counter("telltale_pg_events_read_total", "events read from the events table into the hub")
 	s.m.scans = r.Counter("telltale_pg_scans_total", "scans of every stream's last seq")
 	s.m.reconnects = r.Counter("telltale_pg_listen_reconnects_total", "LISTEN connections re-established")
+	s.m.badBodies = r.Counter("telltale_pg_bad_bodies_total", "event bodies that did not decode and were delivered empty")
 	return s
 }
 
@@ -204,7 +212,12 @@ func (s *Store) readRange(ctx context.Context, tenant, stream string, epoch, aft
 		}
 		var b body
 		if err := json.Unmarshal(raw, &b); err != nil {
-			return nil, fmt.Errorf("read %s seq %d: body: %w", stream, seq, err)
+			// A body written by SQL that this version cannot read must not
+			// stop its stream: it travels empty, keeping seqs contiguous,
+			// and is counted and logged.
+			s.m.badBodies.Inc()
+			s.log.Warn("pg event body unreadable: delivered empty", "tenant", tenant, "stream", stream, "seq", seq, "err", err)
+			b = body{}
 		}
 		ev := wire.Event{Stream: stream, Epoch: epoch, Seq: uint64(seq), Time: ts.UnixMilli(), Values: b.Values, Row: b.Row, Points: b.Points}
 		if created != nil {
@@ -239,10 +252,10 @@ type cursor struct{ epoch, seq uint64 }
 type follower struct {
 	s         *Store
 	cursors   map[key]cursor
-	lingering map[key]time.Time // streams to look at again, and when
+	lingering map[key]lingerState // streams to look at again, and when
 
 	mu      sync.Mutex
-	pending map[key]uint64 // highest notified seq
+	pending map[key]wakeAt // newest announced position
 	scan    bool           // a full scan was asked for (reconnect, unknown stream)
 	wake    chan struct{}
 }

@@ -276,27 +276,30 @@ func TestRetentionKeepsCountOrTime(t *testing.T) {
 	db := migrated(t)
 	s := New(Config{Pool: db.Pool})
 	ctx := context.Background()
-	old := time.Now().Add(-48 * time.Hour).UnixMilli()
-	mk := func(n int, at int64) []wire.Event {
-		evs := make([]wire.Event, n)
-		for i := range evs {
-			evs[i].Time = at
+	exec := func(sql string) {
+		t.Helper()
+		if _, err := db.Pool.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
 		}
-		return evs
 	}
-	// busy: 30 old events then 10 recent ones; quiet: 30 old events only.
-	if err := s.Append(ctx, "t", "busy", mk(30, old)); err != nil {
+	// busy: 30 events stored two days ago, then 10 recent ones.
+	// quiet: 30 events stored two days ago, with a keep_events override.
+	// replayed: 10 events just stored whose event time is two days old.
+	if err := s.Append(ctx, "t", "busy", make([]wire.Event, 40)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Append(ctx, "t", "busy", mk(10, 0)); err != nil {
+	if err := s.Append(ctx, "t", "quiet", make([]wire.Event, 30)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Append(ctx, "t", "quiet", mk(30, old)); err != nil {
+	old := make([]wire.Event, 10)
+	for i := range old {
+		old[i].Time = time.Now().Add(-48 * time.Hour).UnixMilli()
+	}
+	if err := s.Append(ctx, "t", "replayed", old); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Pool.Exec(ctx, `UPDATE telltale.streams SET keep_events = 25 WHERE stream = 'quiet'`); err != nil {
-		t.Fatal(err)
-	}
+	exec(`UPDATE telltale.events SET stored = now() - interval '48 hours' WHERE (stream = 'busy' AND seq <= 30) OR stream = 'quiet'`)
+	exec(`UPDATE telltale.streams SET keep_events = 25 WHERE stream = 'quiet'`)
 	n, err := s.Sweep(ctx, Retention{KeepEvents: 5, KeepFor: time.Hour, Batch: 7})
 	if err != nil {
 		t.Fatal(err)
@@ -307,14 +310,18 @@ func TestRetentionKeepsCountOrTime(t *testing.T) {
 		}
 		return
 	}
-	// busy: the 30 old ones go (beyond the newest 5 and older than an hour);
-	// the 10 recent stay although only 5 are required by count.
+	// busy: the 30 old ones go (beyond the newest 5 and stored over an hour
+	// ago); the 10 recent stay although only 5 are required by count.
 	if c, min := count("busy"); c != 10 || min != 31 {
 		t.Fatalf("busy kept %d events from seq %d, want 10 from 31", c, min)
 	}
 	// quiet: its override keeps the newest 25 however old.
 	if c, min := count("quiet"); c != 25 || min != 6 {
 		t.Fatalf("quiet kept %d events from seq %d, want 25 from 6", c, min)
+	}
+	// replayed: old event times, but just stored: nothing goes.
+	if c, _ := count("replayed"); c != 10 {
+		t.Fatalf("replayed kept %d events, want all 10: retention must age by storage time", c)
 	}
 	if n != 35 {
 		t.Fatalf("deleted %d, want 35", n)
@@ -329,17 +336,17 @@ func TestIngestKeysAndAppendAll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tenant, err := s.Tenant(ctx, key); err != nil || tenant != "acme" {
-		t.Fatalf("got %q %v, want acme", tenant, err)
+	if tenant, ok, err := s.Tenant(ctx, key); err != nil || !ok || tenant != "acme" {
+		t.Fatalf("got %q %v %v, want acme", tenant, ok, err)
 	}
-	if _, err := s.Tenant(ctx, key+"x"); !errors.Is(err, ErrUnknownKey) {
-		t.Fatalf("got %v, want ErrUnknownKey", err)
+	if _, ok, err := s.Tenant(ctx, key+"x"); ok || err != nil {
+		t.Fatalf("got ok %v err %v, want an unknown key", ok, err)
 	}
 	if _, err := db.Pool.Exec(ctx, `UPDATE telltale.ingest_keys SET revoked_at = now()`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Tenant(ctx, key); !errors.Is(err, ErrUnknownKey) {
-		t.Fatalf("revoked key: got %v, want ErrUnknownKey", err)
+	if _, ok, err := s.Tenant(ctx, key); ok || err != nil {
+		t.Fatalf("revoked key: got ok %v err %v, want refused", ok, err)
 	}
 	batch := map[string][]wire.Event{"b": make([]wire.Event, 2), "a": make([]wire.Event, 3)}
 	if err := s.AppendAll(ctx, "acme", batch); err != nil {
@@ -423,7 +430,7 @@ func TestWatchedTable(t *testing.T) {
 	}
 
 	// A row without a tenant is refused with a message, not a cryptic error.
-	if _, err := db.Pool.Exec(ctx, `INSERT INTO shop_orders VALUES (9, NULL, 'new', 1)`); err == nil || !strings.Contains(err.Error(), "has no tenant in column shop") {
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO shop_orders VALUES (9, NULL, 'new', 1)`); err == nil || !strings.Contains(err.Error(), "has tenant NULL in column shop") {
 		t.Fatalf("got %v, want a refusal naming the tenant column", err)
 	}
 	for _, bad := range []string{
@@ -588,5 +595,191 @@ func TestFollowerSurvivesPostgresRestart(t *testing.T) {
 	<-watch
 	if !sawDegraded.Load() || s.m.reconnects.Load() == reconnects {
 		t.Fatalf("degraded seen %v, reconnects %d→%d: want both to show the lost connection", sawDegraded.Load(), reconnects, s.m.reconnects.Load())
+	}
+}
+
+// follow starts a follower with the scan effectively off, so only wake-ups
+// and lingering can deliver.
+func follow(t *testing.T, db *pgtest.DB) (*Store, *sink) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	rec := &sink{seqs: map[string][]uint64{}}
+	s := New(Config{Pool: db.Pool, Sink: rec.publish, ScanInterval: time.Hour})
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	poll.Until(t, 10*time.Second, func() error {
+		if ok, reason := s.Health(); !ok {
+			return errors.New(reason)
+		}
+		return nil
+	})
+	return s, rec
+}
+
+// TestQueuedPublisherIsNotStranded: two big batches to one stream at once.
+// The second waits for the first's row lock; it must still wake the
+// follower itself rather than wait for the scan (review finding).
+func TestQueuedPublisherIsNotStranded(t *testing.T) {
+	db := migrated(t)
+	s, rec := follow(t, db)
+	ctx := context.Background()
+	for round := 1; round <= 3; round++ {
+		var wg sync.WaitGroup
+		for w := 0; w < 2; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := s.Append(ctx, "t", "big", make([]wire.Event, 3000)); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		poll.Until(t, 2*time.Second, func() error { return rec.check("t/big", 6000*round) })
+	}
+}
+
+func TestHostileSQLPublishes(t *testing.T) {
+	db := migrated(t)
+	s, rec := follow(t, db)
+	ctx := context.Background()
+	for _, bad := range []string{
+		`SELECT telltale.publish_batch('t', 'h', ARRAY[['{}','{}'],['{}','{}']]::jsonb[])`,
+		`SELECT telltale.publish_batch('t', 'h', ARRAY['{}','{}']::jsonb[], ARRAY[now()])`,
+		`SELECT telltale.publish('t', 'h', '[1,2]')`,
+		`SELECT telltale.publish_batch('t', 'h', ARRAY['{}']::jsonb[], ARRAY['infinity'::timestamptz])`,
+	} {
+		if _, err := db.Pool.Exec(ctx, bad); err == nil {
+			t.Fatalf("%s: got nil, want a refusal", bad)
+		}
+	}
+	// A body that is an object but not of our shape travels empty and does
+	// not stop the stream.
+	for _, body := range []string{`{"values":{"x":1}}`, `{"values":{"x":"one"}}`, `{"values":{"x":2}}`} {
+		if _, err := db.Pool.Exec(ctx, `SELECT telltale.publish('t', 'h', $1)`, body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	poll.Until(t, 5*time.Second, func() error { return rec.check("t/h", 3) })
+	if n := s.m.badBodies.Load(); n != 1 {
+		t.Fatalf("got %d bad bodies counted, want 1", n)
+	}
+}
+
+// TestRecreatedStreamIsANewEpoch: a stream deleted and recreated gets a new
+// epoch; its wake-ups must not be read as the old stream's continuation.
+func TestRecreatedStreamIsANewEpoch(t *testing.T) {
+	db := migrated(t)
+	var mu sync.Mutex
+	var got []wire.Event
+	ctx, cancel := context.WithCancel(context.Background())
+	s := New(Config{Pool: db.Pool, ScanInterval: time.Hour, Sink: func(_ string, evs []wire.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, evs...)
+	}})
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	poll.Until(t, 10*time.Second, func() error {
+		if ok, reason := s.Health(); !ok {
+			return errors.New(reason)
+		}
+		return nil
+	})
+	if err := s.Append(ctx, "t", "re", make([]wire.Event, 3)); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 5*time.Second, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(got) != 3 {
+			return fmt.Errorf("%d events", len(got))
+		}
+		return nil
+	})
+	if _, err := db.Pool.Exec(ctx, `DELETE FROM telltale.events WHERE stream = 're'; DELETE FROM telltale.streams WHERE stream = 're'`); err != nil {
+		t.Fatal(err)
+	}
+	evs := make([]wire.Event, 6)
+	if err := s.Append(ctx, "t", "re", evs); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 5*time.Second, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(got) != 9 {
+			return fmt.Errorf("%d events, want 9", len(got))
+		}
+		for i, ev := range got[3:] {
+			if ev.Epoch != evs[0].Epoch || ev.Seq != uint64(i+1) {
+				return fmt.Errorf("event %d of the new stream: epoch %d seq %d, want epoch %d seq %d", i, ev.Epoch, ev.Seq, evs[0].Epoch, i+1)
+			}
+		}
+		return nil
+	})
+}
+
+func TestCompositeKeysDoNotCollide(t *testing.T) {
+	db := migrated(t)
+	ctx := context.Background()
+	for _, sql := range []string{
+		`CREATE TABLE pairs (a text, b text, shop text, PRIMARY KEY (a, b))`,
+		`SELECT telltale.watch('pairs', 'pairs', 'shop')`,
+		`INSERT INTO pairs VALUES ('x:y', 'z', 'acme'), ('x', 'y:z', 'acme')`,
+	} {
+		if _, err := db.Pool.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	evs, err := New(Config{Pool: db.Pool}).Read(ctx, "acme", "pairs", 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 2 || evs[0].Row.Key == evs[1].Row.Key {
+		t.Fatalf("got keys %q and %q, want two different keys", evs[0].Row.Key, evs[1].Row.Key)
+	}
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO pairs VALUES ('q', 'r', 'Acme Corp')`); err == nil || !strings.Contains(err.Error(), "in column shop") {
+		t.Fatalf("got %v, want a refusal naming the tenant column", err)
+	}
+}
+
+// TestSilentListenIsProbedNotDropped: long silences are probed with a ping;
+// a live connection survives them and still delivers.
+func TestSilentListenIsProbedNotDropped(t *testing.T) {
+	db := migrated(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	rec := &sink{seqs: map[string][]uint64{}}
+	s := New(Config{Pool: db.Pool, Sink: rec.publish, ScanInterval: time.Hour, ListenProbe: 20 * time.Millisecond})
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	poll.Until(t, 10*time.Second, func() error {
+		if ok, reason := s.Health(); !ok {
+			return errors.New(reason)
+		}
+		return nil
+	})
+	time.Sleep(200 * time.Millisecond) // ten probe periods of silence
+	if err := s.Append(ctx, "t", "quiet", make([]wire.Event, 3)); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 5*time.Second, func() error { return rec.check("t/quiet", 3) })
+	if n := s.m.reconnects.Load(); n != 0 {
+		t.Fatalf("got %d reconnects, want 0: probing a live connection must not drop it", n)
 	}
 }
