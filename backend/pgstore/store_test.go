@@ -209,28 +209,15 @@ func (s *sink) check(k string, want int) error {
 // health said degraded meanwhile.
 func TestFollowerSurvivesLostListen(t *testing.T) {
 	db := migrated(t)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx := context.Background()
 	// A pre-existing stream: Run must warm it before following.
 	s0 := New(Config{Pool: db.Pool})
 	if err := s0.Append(ctx, "acme", "metrics", make([]wire.Event, 5)); err != nil {
 		t.Fatal(err)
 	}
 	rec := &sink{seqs: map[string][]uint64{}}
-	s := New(Config{Pool: db.Pool, Sink: rec.publish, ScanInterval: 200 * time.Millisecond})
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
-	poll.Until(t, 10*time.Second, func() error {
-		if ok, reason := s.Health(); !ok {
-			return errors.New(reason)
-		}
-		return rec.check("acme/metrics", 5)
-	})
+	s := runFollower(t, Config{Pool: db.Pool, Sink: rec.publish, ScanInterval: 200 * time.Millisecond})
+	poll.Until(t, 10*time.Second, func() error { return rec.check("acme/metrics", 5) })
 	publish := func(n int) {
 		for i := 0; i < n; i++ {
 			if _, err := db.Pool.Exec(ctx, `SELECT telltale.publish('acme', 'orders', '{"values":{"n":1}}')`); err != nil {
@@ -459,23 +446,11 @@ func TestWatchedTable(t *testing.T) {
 // deliver every event at once.
 func TestThrottledWakeUpsLoseNothing(t *testing.T) {
 	db := migrated(t)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx := context.Background()
 	rec := &sink{seqs: map[string][]uint64{}}
-	s := New(Config{Pool: db.Pool, Sink: rec.publish, ScanInterval: time.Hour})
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
-	poll.Until(t, 10*time.Second, func() error {
-		if ok, reason := s.Health(); !ok {
-			return errors.New(reason)
-		}
-		return nil
-	})
+	cfg := Config{Pool: db.Pool, ScanInterval: time.Hour}
+	cfg.Sink = rec.publish
+	s := runFollower(t, cfg)
 	for round := 1; round <= 3; round++ {
 		for i := 0; i < 40; i++ {
 			if _, err := db.Pool.Exec(ctx, `SELECT telltale.publish('t', 'burst', '{"values":{"x":1}}')`); err != nil {
@@ -502,23 +477,11 @@ func TestThrottledWakeUpsLoseNothing(t *testing.T) {
 // seq 1 (the ingest benchmark at full speed found this losing a head).
 func TestNewStreamIsReadFromItsStart(t *testing.T) {
 	db := migrated(t)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx := context.Background()
 	rec := &sink{seqs: map[string][]uint64{}}
-	s := New(Config{Pool: db.Pool, Sink: rec.publish, ScanInterval: time.Hour, WarmEvents: 100})
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
-	poll.Until(t, 10*time.Second, func() error {
-		if ok, reason := s.Health(); !ok {
-			return errors.New(reason)
-		}
-		return nil
-	})
+	cfg := Config{Pool: db.Pool, ScanInterval: time.Hour, WarmEvents: 100}
+	cfg.Sink = rec.publish
+	s := runFollower(t, cfg)
 	if err := s.Append(ctx, "t", "born-late", make([]wire.Event, 2500)); err != nil {
 		t.Fatal(err)
 	}
@@ -530,31 +493,17 @@ func TestNewStreamIsReadFromItsStart(t *testing.T) {
 // published before and after, each event once and in order.
 func TestFollowerSurvivesPostgresRestart(t *testing.T) {
 	cl := pgtest.NewCluster(t)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, cl.DSN)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pool.Close()
+	t.Cleanup(pool.Close) // after the follower's cleanup, which is registered later
 	if _, err := Migrate(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
 	rec := &sink{seqs: map[string][]uint64{}}
-	s := New(Config{Pool: pool, Sink: rec.publish, ScanInterval: 200 * time.Millisecond})
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
-	poll.Until(t, 10*time.Second, func() error {
-		if ok, reason := s.Health(); !ok {
-			return errors.New(reason)
-		}
-		return nil
-	})
+	s := runFollower(t, Config{Pool: pool, Sink: rec.publish, ScanInterval: 200 * time.Millisecond})
 	if err := s.Append(ctx, "t", "orders", make([]wire.Event, 10)); err != nil {
 		t.Fatal(err)
 	}
@@ -598,13 +547,12 @@ func TestFollowerSurvivesPostgresRestart(t *testing.T) {
 	}
 }
 
-// follow starts a follower with the scan effectively off, so only wake-ups
-// and lingering can deliver.
-func follow(t *testing.T, db *pgtest.DB) (*Store, *sink) {
+// runFollower runs s.Run for the test, waits until it is healthy, and stops
+// it at cleanup (failing the test if Run returned an error).
+func runFollower(t *testing.T, cfg Config) *Store {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	rec := &sink{seqs: map[string][]uint64{}}
-	s := New(Config{Pool: db.Pool, Sink: rec.publish, ScanInterval: time.Hour})
+	s := New(cfg)
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
 	t.Cleanup(func() {
@@ -619,7 +567,15 @@ func follow(t *testing.T, db *pgtest.DB) (*Store, *sink) {
 		}
 		return nil
 	})
-	return s, rec
+	return s
+}
+
+// follow starts a follower with the scan effectively off, so only wake-ups
+// and lingering can deliver.
+func follow(t *testing.T, db *pgtest.DB) (*Store, *sink) {
+	t.Helper()
+	rec := &sink{seqs: map[string][]uint64{}}
+	return runFollower(t, Config{Pool: db.Pool, Sink: rec.publish, ScanInterval: time.Hour}), rec
 }
 
 // TestQueuedPublisherIsNotStranded: two big batches to one stream at once.
@@ -678,24 +634,12 @@ func TestRecreatedStreamIsANewEpoch(t *testing.T) {
 	db := migrated(t)
 	var mu sync.Mutex
 	var got []wire.Event
-	ctx, cancel := context.WithCancel(context.Background())
-	s := New(Config{Pool: db.Pool, ScanInterval: time.Hour, Sink: func(_ string, evs []wire.Event) {
+	ctx := context.Background()
+	s := runFollower(t, Config{Pool: db.Pool, ScanInterval: time.Hour, Sink: func(_ string, evs []wire.Event) {
 		mu.Lock()
 		defer mu.Unlock()
 		got = append(got, evs...)
 	}})
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
-	poll.Until(t, 10*time.Second, func() error {
-		if ok, reason := s.Health(); !ok {
-			return errors.New(reason)
-		}
-		return nil
-	})
 	if err := s.Append(ctx, "t", "re", make([]wire.Event, 3)); err != nil {
 		t.Fatal(err)
 	}
@@ -757,23 +701,11 @@ func TestCompositeKeysDoNotCollide(t *testing.T) {
 // a live connection survives them and still delivers.
 func TestSilentListenIsProbedNotDropped(t *testing.T) {
 	db := migrated(t)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx := context.Background()
 	rec := &sink{seqs: map[string][]uint64{}}
-	s := New(Config{Pool: db.Pool, Sink: rec.publish, ScanInterval: time.Hour, ListenProbe: 20 * time.Millisecond})
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
-	poll.Until(t, 10*time.Second, func() error {
-		if ok, reason := s.Health(); !ok {
-			return errors.New(reason)
-		}
-		return nil
-	})
+	cfg := Config{Pool: db.Pool, ScanInterval: time.Hour, ListenProbe: 20 * time.Millisecond}
+	cfg.Sink = rec.publish
+	s := runFollower(t, cfg)
 	time.Sleep(200 * time.Millisecond) // ten probe periods of silence
 	if err := s.Append(ctx, "t", "quiet", make([]wire.Event, 3)); err != nil {
 		t.Fatal(err)
