@@ -53,6 +53,11 @@ type Config struct {
 	MaxBackoff time.Duration // zero means 30s
 	// MaxFrameBytes bounds one server frame; zero means 16 MiB.
 	MaxFrameBytes int64
+	// Trace, when set, is told every event applied (snapshot false) and every
+	// snapshot taken (snapshot true, seq its position), in order, with the
+	// client's lock held: for checkers that prove no seq is lost or applied
+	// twice. It must be quick.
+	Trace func(stream string, epoch, seq uint64, snapshot bool)
 	// Log receives diagnostics; nil discards them. It has the shape of
 	// slog.Logger's methods (Log: logger.Debug) without importing log/slog,
 	// which would add 30 KB brotli to app.wasm.
@@ -65,6 +70,12 @@ type Info struct {
 	LastEventAt time.Time // local time the newest event arrived; zero if none
 	LastError   string
 	Reconnects  int
+	// Resumes counts streams continued from their cursor after a reconnect
+	// (only the missed events travelled); Snapshots counts full snapshots.
+	Resumes, Snapshots int
+	// LastResync says why the server last replaced a stream with a
+	// snapshot instead of continuing it, for the UI to show.
+	LastResync string
 }
 
 // Client follows a set of streams. Read is safe from any goroutine.
@@ -176,7 +187,18 @@ func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
 	c.awaiting = make(map[string]bool)
 	c.mu.Unlock()
 
-	if err := c.send(ctx, ws, wire.Hello{Token: c.cfg.Token, Client: "telltale-go"}); err != nil {
+	// Streams already held resume from their cursors (the server replays
+	// only what was missed); the others subscribe after the welcome.
+	hello := wire.Hello{Token: c.cfg.Token, Client: "telltale-go"}
+	c.mu.Lock()
+	for _, name := range c.cfg.Streams {
+		if st := c.streams[name]; st.Epoch != 0 {
+			hello.Cursors = append(hello.Cursors, st.Cursor())
+		}
+	}
+	resuming := len(hello.Cursors)
+	c.mu.Unlock()
+	if err := c.send(ctx, ws, hello); err != nil {
 		return false, err
 	}
 	// Until the welcome tells us the ping interval, allow a generous wait.
@@ -209,6 +231,9 @@ func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
 				idle = 2 * time.Duration(ms) * time.Millisecond
 			}
 			for _, s := range c.cfg.Streams {
+				if resuming > 0 && c.held(s) {
+					continue // resumed by the hello
+				}
 				if err := c.send(ctx, ws, wire.Sub{Stream: s}); err != nil {
 					return welcomed, err
 				}
@@ -216,9 +241,10 @@ func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
 		case wire.Snapshot:
 			c.applySnapshot(&f)
 		case wire.Batch:
-			if stream, err := c.applyBatch(&f); err != nil {
+			if stream, from, err := c.applyBatch(&f); err != nil {
+				// A gap: ask for exactly what is missing, from the cursor.
 				c.cfg.Log("resubscribing", "stream", stream, "err", err)
-				if err := c.send(ctx, ws, wire.Sub{Stream: stream}); err != nil {
+				if err := c.send(ctx, ws, wire.Sub{Stream: stream, From: from}); err != nil {
 					return welcomed, err
 				}
 			}
@@ -277,8 +303,15 @@ func (c *Client) applySnapshot(s *wire.Snapshot) {
 	st, ok := c.streams[s.Stream]
 	if ok {
 		st.Reset(s)
+		if c.cfg.Trace != nil {
+			c.cfg.Trace(s.Stream, s.Epoch, s.Seq, true)
+		}
 		c.fresh[s.Stream] = true
 		delete(c.awaiting, s.Stream)
+		c.info.Snapshots++
+		if s.Reason != "" {
+			c.info.LastResync = s.Stream + ": " + s.Reason
+		}
 		c.settleLocked()
 	}
 	c.mu.Unlock()
@@ -287,14 +320,40 @@ func (c *Client) applySnapshot(s *wire.Snapshot) {
 	}
 }
 
-// applyBatch folds a batch. A gap or a foreign epoch stops the batch and
-// returns the stream, to be resubscribed once: never a silent hole.
-func (c *Client) applyBatch(b *wire.Batch) (string, error) {
+// held reports whether the client holds state of the stream to resume from.
+func (c *Client) held(stream string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st, ok := c.streams[stream]
+	return ok && st.Epoch != 0
+}
+
+// applyBatch folds a batch. An empty batch acknowledges a resumed stream. A
+// gap stops the batch and returns the stream and cursor to resume from, once:
+// never a silent hole. A foreign epoch returns no cursor (start over).
+func (c *Client) applyBatch(b *wire.Batch) (string, *wire.Cursor, error) {
 	c.mu.Lock()
 	st, ok := c.streams[b.Stream]
-	if !ok || c.awaiting[b.Stream] {
+	if !ok {
 		c.mu.Unlock()
-		return "", nil
+		return "", nil, nil
+	}
+	if len(b.Events) == 0 {
+		// The server only sends an empty batch to acknowledge a sub from a
+		// cursor: what follows continues the stream.
+		delete(c.awaiting, b.Stream)
+		if c.fresh != nil && !c.fresh[b.Stream] {
+			c.fresh[b.Stream] = true
+			c.info.Resumes++
+			c.settleLocked()
+		}
+		c.mu.Unlock()
+		c.changed()
+		return "", nil, nil
+	}
+	if c.awaiting[b.Stream] {
+		c.mu.Unlock()
+		return "", nil, nil
 	}
 	var err error
 	applied := 0
@@ -306,19 +365,27 @@ func (c *Client) applyBatch(b *wire.Batch) (string, error) {
 		}
 		if ok {
 			applied++
+			if c.cfg.Trace != nil {
+				c.cfg.Trace(b.Stream, st.Epoch, st.Seq, false)
+			}
 		}
 	}
 	if applied > 0 {
 		c.info.LastEventAt = time.Now()
+	}
+	var from *wire.Cursor
+	if errors.Is(err, livestate.ErrGap) {
+		cur := st.Cursor()
+		from = &cur
 	}
 	c.mu.Unlock()
 	if applied > 0 {
 		c.changed()
 	}
 	if err != nil {
-		return b.Stream, err
+		return b.Stream, from, err
 	}
-	return "", nil
+	return "", nil, nil
 }
 
 // markResync stops applying deltas to the stream until its next snapshot

@@ -38,6 +38,9 @@ type Config struct {
 	Logger  *slog.Logger     // nil means discard
 	Metrics *metrics.Registry
 	Now     func() time.Time // nil means time.Now
+	// Ring is how many encoded events per stream are kept for resuming a
+	// client from its cursor without the store; zero means 4096.
+	Ring int
 }
 
 // Hub is safe for concurrent use.
@@ -51,15 +54,17 @@ type Hub struct {
 	published *metrics.Value
 	fanout    *metrics.Value
 	encodeErr *metrics.Value
+	replayed  *metrics.Value
 }
 
 type key struct{ tenant, stream string }
 
 type stream struct {
-	mu   sync.Mutex
-	st   livestate.Stream
-	subs map[Subscriber]struct{}
-	dead bool // removed from the hub's map; look the name up again
+	mu     sync.Mutex
+	st     livestate.Stream
+	recent recent // newest encoded events, for resuming
+	subs   map[Subscriber]struct{}
+	dead   bool // removed from the hub's map; look the name up again
 }
 
 // New returns an empty hub.
@@ -73,6 +78,9 @@ func New(cfg Config) *Hub {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Ring <= 0 {
+		cfg.Ring = 4096
+	}
 	return &Hub{
 		cfg:       cfg,
 		log:       cfg.Logger,
@@ -80,6 +88,7 @@ func New(cfg Config) *Hub {
 		published: cfg.Metrics.Counter("telltale_hub_events_total", "events that entered the hub"),
 		fanout:    cfg.Metrics.Counter("telltale_hub_deliveries_total", "event deliveries to subscribers"),
 		encodeErr: cfg.Metrics.Counter("telltale_hub_encode_errors_total", "events dropped because they did not encode"),
+		replayed:  cfg.Metrics.Counter("telltale_hub_replayed_events_total", "events replayed from the ring to resuming clients"),
 	}
 }
 
@@ -136,6 +145,7 @@ func (h *Hub) Publish(tenant string, evs []wire.Event) {
 			h.log.Error("hub encode", "stream", ev.Stream, "seq", ev.Seq, "err", err)
 			continue
 		}
+		s.recent.push(ev.Seq, b, h.cfg.Ring)
 		for sub := range s.subs {
 			sub.Deliver(ev.Stream, ev.Seq, b)
 		}
@@ -156,6 +166,7 @@ func (h *Hub) restart(s *stream, ev *wire.Event) {
 	if ev.Epoch != s.st.Epoch {
 		s.st.State = wire.State{}
 	}
+	s.recent.reset() // what it holds no longer continues to ev
 	s.st.Epoch, s.st.Seq = ev.Epoch, ev.Seq-1
 	for sub := range s.subs {
 		sub.Resync(ev.Stream, "stream restarted")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/telltale/telltale/backend/hub"
 	"github.com/telltale/telltale/shared/wire"
 )
 
@@ -34,7 +35,8 @@ type conn struct {
 
 	subs     map[string]func() // stream → cancel; owned by the reader
 	bad      int
-	lastRead atomic.Int64 // Unix ns of the last frame read
+	lastRead atomic.Int64   // Unix ns of the last frame read
+	fetches  sync.WaitGroup // history reads for resuming subscriptions
 
 	closeOnce sync.Once
 }
@@ -62,6 +64,7 @@ func (c *conn) serve(ctx context.Context, remote string) {
 		}
 		c.close(websocket.StatusNormalClosure, "")
 		<-writerDone
+		c.fetches.Wait()
 	}()
 	go func() {
 		defer close(writerDone)
@@ -94,7 +97,7 @@ func (c *conn) serve(ctx context.Context, remote string) {
 		}
 		switch f := f.(type) {
 		case wire.Sub:
-			c.subscribe(f)
+			c.subscribe(ctx, f)
 		case wire.Unsub:
 			if cancel, ok := c.subs[f.Stream]; ok {
 				cancel()
@@ -149,15 +152,21 @@ func (c *conn) handshake(ctx context.Context) error {
 		return err
 	}
 	c.out.push(welcome)
-	// Cursors resume through sub frames for now; hello's cursors are kept in
-	// the contract for the resume work.
+	// Each cursor of the hello resumes its stream, as a sub from it would.
+	for i := range hello.Cursors {
+		cur := hello.Cursors[i]
+		c.subscribe(ctx, wire.Sub{Stream: cur.Stream, From: &cur})
+	}
 	return nil
 }
 
-// subscribe answers a sub with a snapshot, then the stream's deltas. A sub for
-// a stream the connection already has restarts it from a fresh snapshot (that
-// is how a client answers resync).
-func (c *conn) subscribe(s wire.Sub) {
+// subscribe answers a sub. Without a cursor: a snapshot, then the stream's
+// deltas. With one: exactly the events after it (from the hub's ring, or read
+// from History while live events are held), then the deltas; a cursor that
+// cannot be continued gets a snapshot that says why. A sub for a stream the
+// connection already has starts it again (that is how a client answers a
+// resync or a gap).
+func (c *conn) subscribe(ctx context.Context, s wire.Sub) {
 	if err := wire.ValidStream(s.Stream); err != nil {
 		c.refuse(&wire.Error{Code: wire.CodeBadStream, Message: err.Error(), Stream: truncate(s.Stream)})
 		return
@@ -169,13 +178,61 @@ func (c *conn) subscribe(s wire.Sub) {
 		c.refuse(&wire.Error{Code: wire.CodeTooManySubs, Message: fmt.Sprintf("at most %d subscriptions per connection", c.g.cfg.MaxSubs), Stream: s.Stream})
 		return
 	}
-	cancel, err := c.g.cfg.Hub.Subscribe(c.tenant, s.Stream, c.out)
+	var (
+		cancel func()
+		res    hub.Resume
+		err    error
+	)
+	if s.From != nil {
+		res, cancel, err = c.g.cfg.Hub.SubscribeFrom(c.tenant, s.Stream, c.out, *s.From, c.g.cfg.History != nil)
+	} else {
+		cancel, err = c.g.cfg.Hub.Subscribe(c.tenant, s.Stream, c.out)
+	}
 	if err != nil {
 		c.refuse(&wire.Error{Code: wire.CodeInternal, Message: "subscribe failed", Stream: s.Stream})
 		c.g.cfg.Logger.Error("subscribe", "conn", c.id, "stream", s.Stream, "err", err)
 		return
 	}
 	c.subs[s.Stream] = cancel
+	if res.Fetch {
+		c.fetches.Add(1)
+		go func() {
+			defer c.fetches.Done()
+			history, ok := c.fetchHistory(ctx, s.Stream, res.After, res.UpTo)
+			c.out.release(s.Stream, res.Token, history, ok)
+		}()
+	}
+}
+
+// fetchHistory reads (after, upTo] from History, encoded for the outbox. ok
+// is false when they are not all there (trimmed, an error, too many).
+func (c *conn) fetchHistory(ctx context.Context, stream string, after, upTo uint64) ([][]byte, bool) {
+	if upTo-after > uint64(c.g.cfg.MaxReplay) {
+		return nil, false
+	}
+	out := make([][]byte, 0, upTo-after)
+	for next := after; next < upTo; {
+		evs, err := c.g.cfg.History.Read(ctx, c.tenant, stream, next, int(min(upTo-next, 1000)))
+		if err != nil || len(evs) == 0 || evs[0].Seq != next+1 {
+			if err != nil && ctx.Err() == nil {
+				c.g.cfg.Logger.Warn("resume history", "conn", c.id, "stream", stream, "after", next, "err", err)
+			}
+			return nil, false
+		}
+		for i := range evs {
+			if evs[i].Seq > upTo {
+				break
+			}
+			b, err := wire.EncodeEvent(&evs[i])
+			if err != nil {
+				return nil, false
+			}
+			out = append(out, b)
+			next = evs[i].Seq
+		}
+	}
+	c.g.m.replayedStore.Add(int64(len(out)))
+	return out, true
 }
 
 func (c *conn) refuse(e *wire.Error) {

@@ -43,6 +43,18 @@ type Config struct {
 	// OriginPatterns are extra allowed Origin hosts (same-origin is always
 	// allowed); see websocket.AcceptOptions.
 	OriginPatterns []string
+	// History reads events older than the hub's ring, to resume a client
+	// from its cursor without a snapshot (the embedded store or
+	// PostgreSQL). Nil means such a client gets a snapshot.
+	History History
+	// MaxReplay is the most events replayed to one resuming subscription;
+	// a longer gap gets a snapshot. Zero means 100000.
+	MaxReplay int
+}
+
+// History is where resumes read events the hub no longer holds.
+type History interface {
+	Read(ctx context.Context, tenant, stream string, after uint64, limit int) ([]wire.Event, error)
 }
 
 func (c *Config) defaults() {
@@ -73,11 +85,15 @@ func (c *Config) defaults() {
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 10 * time.Second
 	}
+	if c.MaxReplay <= 0 {
+		c.MaxReplay = 100000
+	}
 }
 
 type gateMetrics struct {
 	conns, accepted, framesOut, bytesOut, batches, eventsOut *metrics.Value
 	resyncs, dropped, slowCloses, idleCloses, badFrames      *metrics.Value
+	replayedStore                                            *metrics.Value
 }
 
 // Gateway is an http.Handler for the WebSocket endpoint.
@@ -99,17 +115,18 @@ func New(cfg Config) *Gateway {
 		cfg:   cfg,
 		conns: make(map[*conn]struct{}),
 		m: gateMetrics{
-			conns:      r.Gauge("telltale_ws_connections", "open WebSocket connections"),
-			accepted:   r.Counter("telltale_ws_accepted_total", "WebSocket connections accepted"),
-			framesOut:  r.Counter("telltale_ws_frames_out_total", "frames written to clients"),
-			bytesOut:   r.Counter("telltale_ws_bytes_out_total", "bytes written to clients"),
-			batches:    r.Counter("telltale_ws_batches_total", "batch frames written"),
-			eventsOut:  r.Counter("telltale_ws_events_out_total", "events written inside batch frames"),
-			resyncs:    r.Counter("telltale_ws_resyncs_total", "resync frames queued"),
-			dropped:    r.Counter("telltale_ws_events_dropped_total", "events dropped for a resyncing or slow client"),
-			slowCloses: r.Counter("telltale_ws_slow_closes_total", "connections closed as slow consumers"),
-			idleCloses: r.Counter("telltale_ws_idle_closes_total", "connections closed for silence"),
-			badFrames:  r.Counter("telltale_ws_bad_frames_total", "client frames refused"),
+			conns:         r.Gauge("telltale_ws_connections", "open WebSocket connections"),
+			accepted:      r.Counter("telltale_ws_accepted_total", "WebSocket connections accepted"),
+			framesOut:     r.Counter("telltale_ws_frames_out_total", "frames written to clients"),
+			bytesOut:      r.Counter("telltale_ws_bytes_out_total", "bytes written to clients"),
+			batches:       r.Counter("telltale_ws_batches_total", "batch frames written"),
+			eventsOut:     r.Counter("telltale_ws_events_out_total", "events written inside batch frames"),
+			resyncs:       r.Counter("telltale_ws_resyncs_total", "resync frames queued"),
+			dropped:       r.Counter("telltale_ws_events_dropped_total", "events dropped for a resyncing or slow client"),
+			slowCloses:    r.Counter("telltale_ws_slow_closes_total", "connections closed as slow consumers"),
+			idleCloses:    r.Counter("telltale_ws_idle_closes_total", "connections closed for silence"),
+			badFrames:     r.Counter("telltale_ws_bad_frames_total", "client frames refused"),
+			replayedStore: r.Counter("telltale_ws_replayed_from_store_total", "events read from the store to resume clients"),
 		},
 	}
 }

@@ -35,7 +35,18 @@ type outbox struct {
 	ctrlBytes  int
 	slow       bool // control frames passed the bound: close the connection
 	resyncing  map[string]bool
+	holds      map[string]*hold // streams whose older history is being fetched
+	tokens     uint64
 	wake       chan struct{} // capacity 1: "there is something to write"
+}
+
+// hold buffers a stream's live deliveries while its older events are read
+// from the store, so that history, then live, go out in seq order.
+type hold struct {
+	token    uint64
+	events   [][]byte
+	bytes    int
+	overflow bool
 }
 
 type item struct {
@@ -45,7 +56,7 @@ type item struct {
 }
 
 func newOutbox(limit int, m *gateMetrics) *outbox {
-	return &outbox{limit: limit, ctrlLimit: max(4*limit, 16<<20), metrics: m, resyncing: make(map[string]bool), wake: make(chan struct{}, 1)}
+	return &outbox{limit: limit, ctrlLimit: max(4*limit, 16<<20), metrics: m, resyncing: make(map[string]bool), holds: make(map[string]*hold), wake: make(chan struct{}, 1)}
 }
 
 func (o *outbox) signal() {
@@ -76,15 +87,81 @@ func (o *outbox) forget(stream string) {
 	o.mu.Lock()
 	o.dropLocked(stream, false)
 	delete(o.resyncing, stream)
+	delete(o.holds, stream)
 	o.mu.Unlock()
+}
+
+// restartLocked clears everything about a stream before a new beginning
+// (snapshot, replay or hold).
+func (o *outbox) restartLocked(stream string) {
+	o.dropLocked(stream, false)
+	delete(o.resyncing, stream)
+	delete(o.holds, stream)
+}
+
+// Replay implements hub.Resumer: an empty batch acknowledges the resumed
+// subscription, then the missed events follow like any others.
+func (o *outbox) Replay(stream string, events [][]byte) {
+	ack, err := wire.EncodeBatch(stream, 0, nil)
+	if err != nil { // an empty batch: cannot fail
+		panic(err)
+	}
+	o.mu.Lock()
+	o.restartLocked(stream)
+	o.ctrlLocked(stream, ack)
+	for _, ev := range events {
+		o.items = append(o.items, item{stream: stream, event: true, b: ev})
+		o.eventBytes += len(ev)
+	}
+	o.mu.Unlock()
+	o.signal()
+}
+
+// Hold implements hub.Resumer.
+func (o *outbox) Hold(stream string) uint64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.restartLocked(stream)
+	o.tokens++
+	o.holds[stream] = &hold{token: o.tokens}
+	return o.tokens
+}
+
+// release ends a hold: the fetched history, then what was held, go out in
+// order. ok false (the store no longer has them) or a held backlog over the
+// bound turns into a resync instead. A release for a hold that was replaced
+// (the client resubscribed meanwhile) is ignored.
+func (o *outbox) release(stream string, token uint64, history [][]byte, ok bool) {
+	o.mu.Lock()
+	h := o.holds[stream]
+	if h == nil || h.token != token {
+		o.mu.Unlock()
+		return
+	}
+	delete(o.holds, stream)
+	if !ok || h.overflow {
+		o.resyncLocked(stream, "the events since the cursor could not be replayed in time")
+		o.mu.Unlock()
+		o.signal()
+		return
+	}
+	ack, _ := wire.EncodeBatch(stream, 0, nil)
+	o.ctrlLocked(stream, ack)
+	for _, evs := range [][][]byte{history, h.events} {
+		for _, ev := range evs {
+			o.items = append(o.items, item{stream: stream, event: true, b: ev})
+			o.eventBytes += len(ev)
+		}
+	}
+	o.mu.Unlock()
+	o.signal()
 }
 
 // Snapshot implements hub.Subscriber. A new snapshot supersedes whatever is
 // still queued for its stream and ends any resync of it.
 func (o *outbox) Snapshot(stream string, frame []byte) {
 	o.mu.Lock()
-	o.dropLocked(stream, false)
-	delete(o.resyncing, stream)
+	o.restartLocked(stream)
 	o.ctrlLocked(stream, frame)
 	o.mu.Unlock()
 	o.signal()
@@ -93,6 +170,17 @@ func (o *outbox) Snapshot(stream string, frame []byte) {
 // Deliver implements hub.Subscriber.
 func (o *outbox) Deliver(stream string, _ uint64, ev []byte) {
 	o.mu.Lock()
+	if h := o.holds[stream]; h != nil {
+		if h.bytes+len(ev) > o.limit {
+			h.overflow = true // released as a resync
+			h.events, h.bytes = nil, 0
+		} else if !h.overflow {
+			h.events = append(h.events, ev)
+			h.bytes += len(ev)
+		}
+		o.mu.Unlock()
+		return
+	}
 	switch {
 	case o.resyncing[stream]:
 		o.metrics.dropped.Inc()
@@ -118,6 +206,7 @@ func (o *outbox) Resync(stream, reason string) {
 
 func (o *outbox) resyncLocked(stream, reason string) {
 	o.dropLocked(stream, true)
+	delete(o.holds, stream)
 	o.resyncing[stream] = true
 	o.metrics.resyncs.Inc()
 	frame, err := wire.Encode(wire.Resync{Stream: stream, Reason: reason})

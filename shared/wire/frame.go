@@ -80,9 +80,13 @@ type Snapshot struct {
 	Epoch  uint64 `msgpack:"epoch"`
 	Seq    uint64 `msgpack:"seq"`
 	State  State  `msgpack:"state"`
+	// Reason is set when this snapshot answers a cursor that could not be
+	// continued (a resync the UI can explain).
+	Reason string `msgpack:"reason,omitempty"`
 }
 
-// Batch carries consecutive events of one stream in one message.
+// Batch carries consecutive events of one stream in one message. An empty
+// batch answers a sub from a cursor that needs nothing replayed.
 type Batch struct {
 	Stream string  `msgpack:"stream"`
 	Sent   int64   `msgpack:"sent"` // Unix nanoseconds, stamped by the connection writer

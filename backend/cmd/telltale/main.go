@@ -147,7 +147,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	reg := metrics.New()
 	h := hub.New(hub.Config{Logger: log, Metrics: reg})
-	gate := wsgate.New(wsgate.Config{Hub: h, Logger: log, Metrics: reg})
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -159,6 +158,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		storeTag string
 		health   func() (bool, string)
 		ingester *ingest.Handler
+		history  wsgate.History // where resuming clients' gaps are read
 	)
 	// goRun runs a component for the server's lifetime; its failure stops all.
 	goRun := func(name string, fn func(context.Context) error) {
@@ -183,16 +183,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		pg := pgstore.New(pgstore.Config{Pool: pool, Sink: h.Publish, Logger: log, Metrics: reg})
-		store, storeTag, health = pg, "postgres", pg.Health
+		store, storeTag, health, history = pg, "postgres", pg.Health, pg
 		ingester = ingest.New(ingest.Config{Store: pg, Keys: pg, Logger: log, Metrics: reg})
 		goRun("postgres follower", pg.Run)
 		goRun("retention", func(ctx context.Context) error { return pg.RunRetention(ctx, cfg.retention) })
 	} else {
 		mem := memstore.New(memstore.Config{Sink: h.Publish})
-		store, storeTag = mem, "memory"
+		store, storeTag, history = mem, "memory", mem
 		ingester = ingest.New(ingest.Config{Store: mem, Keys: cfg.ingestKeys, Logger: log, Metrics: reg})
 	}
 
+	gate := wsgate.New(wsgate.Config{Hub: h, Logger: log, Metrics: reg, History: history})
 	ui.Register(ui.Bridges{})
 	srv, err := server.New(server.Config{
 		WebDir:     cfg.webDir,

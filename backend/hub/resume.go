@@ -1,0 +1,128 @@
+package hub
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/telltale/telltale/shared/wire"
+)
+
+// Resumer is a Subscriber that can continue from a client's cursor instead of
+// starting over from a snapshot.
+type Resumer interface {
+	Subscriber
+	// Replay hands over, in order, the encoded events after the client's
+	// cursor (possibly none), before any later Deliver. It is called with
+	// the stream locked.
+	Replay(stream string, events [][]byte)
+	// Hold starts buffering the stream's deliveries while events older than
+	// the hub's ring are fetched from the store, outside the hub. The token
+	// identifies this hold when it is released. Called with the stream locked.
+	Hold(stream string) (token uint64)
+}
+
+// Resume says how a subscription from a cursor began.
+type Resume struct {
+	// Replayed: the missing events came from the ring (or none were missing).
+	Replayed bool
+	// Fetch: events (After, UpTo] must be read from the store and handed to
+	// the subscriber, followed by what it held meanwhile.
+	Fetch       bool
+	After, UpTo uint64
+	Token       uint64
+	// Reason is set when the cursor could not be continued and a snapshot
+	// was sent instead.
+	Reason string
+}
+
+// ringEntry is one encoded event kept for resuming.
+type ringEntry struct {
+	seq uint64
+	b   []byte
+}
+
+// recent is a circular buffer of a stream's newest encoded events.
+type recent struct {
+	buf  []ringEntry
+	head int // index of the oldest entry
+	n    int
+}
+
+func (r *recent) push(seq uint64, b []byte, capacity int) {
+	if capacity <= 0 {
+		return
+	}
+	if r.buf == nil {
+		r.buf = make([]ringEntry, capacity)
+	}
+	i := (r.head + r.n) % len(r.buf)
+	r.buf[i] = ringEntry{seq, b}
+	if r.n < len(r.buf) {
+		r.n++
+	} else {
+		r.head = (r.head + 1) % len(r.buf)
+	}
+}
+
+func (r *recent) reset() { r.head, r.n = 0, 0; clear(r.buf) }
+
+// since returns the events with seq > after, and whether the ring covers them.
+func (r *recent) since(after, last uint64) ([][]byte, bool) {
+	if after == last {
+		return nil, true
+	}
+	if r.n == 0 || r.buf[r.head].seq > after+1 {
+		return nil, false
+	}
+	out := make([][]byte, 0, last-after)
+	for k := 0; k < r.n; k++ {
+		e := r.buf[(r.head+k)%len(r.buf)]
+		if e.seq > after {
+			out = append(out, e.b)
+		}
+	}
+	return out, true
+}
+
+// SubscribeFrom registers sub for a stream, continuing from the client's
+// cursor when it can: the events after it come from the ring (Replayed), or
+// the subscriber holds live deliveries while the caller fetches the older
+// ones from the store (Fetch; canFetch says whether a store is there). A
+// cursor of another epoch, ahead of the stream, or older than anything kept
+// gets a snapshot with the reason in it. Either way no event is lost or sent
+// twice at the seam: all of it happens under the stream lock.
+func (h *Hub) SubscribeFrom(tenant, name string, sub Resumer, from wire.Cursor, canFetch bool) (Resume, func(), error) {
+	if err := wire.ValidStream(name); err != nil {
+		return Resume{}, nil, fmt.Errorf("%w: %w", ErrBadStream, err)
+	}
+	k := key{tenant, name}
+	s := h.lock(k)
+	defer s.mu.Unlock()
+	var res Resume
+	switch {
+	case from.Epoch != s.st.Epoch:
+		res.Reason = "the stream restarted (new epoch): starting from a fresh snapshot"
+	case from.Seq > s.st.Seq:
+		res.Reason = "the cursor is ahead of the stream: starting from a fresh snapshot"
+	default:
+		if evs, ok := s.recent.since(from.Seq, s.st.Seq); ok {
+			sub.Replay(name, evs)
+			res.Replayed = true
+			h.replayed.Add(int64(len(evs)))
+		} else if canFetch {
+			res = Resume{Fetch: true, After: from.Seq, UpTo: s.st.Seq, Token: sub.Hold(name)}
+		} else {
+			res.Reason = "the events since the cursor are no longer kept: starting from a fresh snapshot"
+		}
+	}
+	if res.Reason != "" {
+		snapshot, err := wire.Encode(wire.Snapshot{Stream: name, Epoch: s.st.Epoch, Seq: s.st.Seq, State: s.st.State, Reason: res.Reason})
+		if err != nil {
+			return Resume{}, nil, fmt.Errorf("snapshot %s: %w", name, err)
+		}
+		sub.Snapshot(name, snapshot)
+	}
+	s.subs[sub] = struct{}{}
+	var once sync.Once
+	return res, func() { once.Do(func() { h.unsubscribe(k, s, sub) }) }, nil
+}
