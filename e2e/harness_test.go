@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -36,6 +37,27 @@ type server struct {
 	URL    string
 	cmd    *exec.Cmd
 	stderr *strings.Builder
+	once   sync.Once
+}
+
+// stop sends SIGTERM and fails the test unless the server exits 0 in time:
+// a graceful shutdown is part of what is tested. Later calls do nothing.
+func (s *server) stop(t *testing.T) {
+	t.Helper()
+	s.once.Do(func() {
+		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- s.cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("server exited with %v after SIGTERM; stderr:\n%s", err, s.stderr)
+			}
+		case <-time.After(15 * time.Second):
+			_ = s.cmd.Process.Kill()
+			t.Errorf("server still running 15s after SIGTERM")
+		}
+	})
 }
 
 var servingLine = regexp.MustCompile(`serving (http://\S+?)/? `)
@@ -51,8 +73,15 @@ func startServer(t *testing.T, args ...string) *server {
 // startServerEnv is startServer with extra environment (DATABASE_URL=…).
 func startServerEnv(t *testing.T, extraEnv []string, args ...string) *server {
 	t.Helper()
+	return startServerEnvAt(t, extraEnv, "127.0.0.1:0", args...)
+}
+
+// startServerEnvAt starts the binary on a given address (to restart a server
+// where its clients expect it).
+func startServerEnvAt(t *testing.T, extraEnv []string, addr string, args ...string) *server {
+	t.Helper()
 	bin, web := env(t, "TELLTALE_BIN"), env(t, "TELLTALE_WEB_DIR")
-	cmd := exec.Command(bin, append([]string{"-addr", "127.0.0.1:0", "-web", web, "-log-level", "warn"}, args...)...)
+	cmd := exec.Command(bin, append([]string{"-addr", addr, "-web", web, "-log-level", "warn"}, args...)...)
 	cmd.Env = append(os.Environ(), extraEnv...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -78,20 +107,7 @@ func startServerEnv(t *testing.T, extraEnv []string, args ...string) *server {
 		_ = cmd.Process.Kill()
 		t.Fatalf("server did not print its URL within 20s; stderr:\n%s", s.stderr)
 	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("server exited with %v after SIGTERM; stderr:\n%s", err, s.stderr)
-			}
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Errorf("server still running 15s after SIGTERM")
-		}
-	})
+	t.Cleanup(func() { s.stop(t) })
 	poll.Until(t, 10*time.Second, func() error {
 		res, err := http.Get(s.URL + "/healthz")
 		if err != nil {

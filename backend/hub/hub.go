@@ -163,6 +163,12 @@ func (h *Hub) restart(s *stream, ev *wire.Event) {
 		h.log.Warn("hub stream restarted", "stream", ev.Stream, "epoch", ev.Epoch, "seq", ev.Seq,
 			"held_epoch", s.st.Epoch, "held_seq", s.st.Seq)
 	}
+	if s.st.Epoch == 0 && s.st.Seq == 0 && ev.Seq == 1 {
+		// A brand-new stream: subscribers hold its empty snapshot, which
+		// seq 1 continues exactly (livestate.Stream.Apply agrees).
+		s.st.Epoch = ev.Epoch
+		return
+	}
 	if ev.Epoch != s.st.Epoch {
 		s.st.State = wire.State{}
 	}

@@ -22,6 +22,7 @@ func (s *Store) Run(ctx context.Context) error {
 	if err := f.warm(ctx); err != nil {
 		return err
 	}
+	close(s.ready)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {

@@ -53,9 +53,10 @@ type Store struct {
 	cfg Config
 	log *slog.Logger
 
-	listening atomic.Bool  // the LISTEN connection is up
-	listenErr atomic.Value // string: why it is not
-	catchErr  atomic.Value // string: the last catch-up's failure, "" when it worked
+	ready     chan struct{} // closed once Run has warmed the hub
+	listening atomic.Bool   // the LISTEN connection is up
+	listenErr atomic.Value  // string: why it is not
+	catchErr  atomic.Value  // string: the last catch-up's failure, "" when it worked
 
 	m struct {
 		notifications, read, scans, reconnects, badBodies *metrics.Value
@@ -82,7 +83,7 @@ func New(cfg Config) *Store {
 	if cfg.ListenProbe <= 0 {
 		cfg.ListenProbe = 20 * time.Second
 	}
-	s := &Store{cfg: cfg, log: cfg.Logger}
+	s := &Store{cfg: cfg, log: cfg.Logger, ready: make(chan struct{})}
 	s.listenErr.Store("not started")
 	s.catchErr.Store("")
 	r := cfg.Metrics
@@ -93,6 +94,11 @@ func New(cfg Config) *Store {
 	s.m.badBodies = r.Counter("telltale_pg_bad_bodies_total", "event bodies that did not decode and were delivered empty")
 	return s
 }
+
+// Ready is closed once Run has folded every stream's recent events into the
+// sink. Serve clients only after it: a client resuming before would find the
+// hub without its stream and get a snapshot instead of its missed events.
+func (s *Store) Ready() <-chan struct{} { return s.ready }
 
 // body is an event's payload as stored in events.body and sent to ingest.
 type body struct {

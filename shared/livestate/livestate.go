@@ -67,6 +67,11 @@ func (s *Stream) Cursor() wire.Cursor {
 // below the current seq is ignored and reported as not applied. An event past
 // seq+1 returns ErrGap and changes nothing.
 func (s *Stream) Apply(ev *wire.Event) (applied bool, err error) {
+	if s.Epoch == 0 && s.Seq == 0 && ev.Seq == 1 {
+		// Nothing held yet, and this is a stream's very first event: it
+		// continues the empty state exactly, whatever its epoch.
+		s.Epoch = ev.Epoch
+	}
 	if ev.Epoch != s.Epoch {
 		return false, fmt.Errorf("%w: stream %s at epoch %d, event at %d", ErrEpoch, s.Name, s.Epoch, ev.Epoch)
 	}

@@ -133,3 +133,14 @@ func TestResetCopiesPoints(t *testing.T) {
 		t.Fatalf("applying after Reset changed the snapshot: %v", snap.State.Points.TS)
 	}
 }
+
+func TestEmptyStreamAdoptsFirstEventsEpoch(t *testing.T) {
+	s := Stream{Name: "s"}
+	if ok, err := s.Apply(&wire.Event{Epoch: 42, Seq: 1}); !ok || err != nil || s.Epoch != 42 {
+		t.Fatalf("got applied %v err %v epoch %d, want seq 1 of epoch 42 to continue an empty stream", ok, err, s.Epoch)
+	}
+	fresh := Stream{Name: "s"}
+	if _, err := fresh.Apply(&wire.Event{Epoch: 42, Seq: 5}); !errors.Is(err, ErrEpoch) {
+		t.Fatalf("got %v, want ErrEpoch for seq 5 on an empty stream", err)
+	}
+}

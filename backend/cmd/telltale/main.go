@@ -186,6 +186,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		store, storeTag, health, history = pg, "postgres", pg.Health, pg
 		ingester = ingest.New(ingest.Config{Store: pg, Keys: pg, Logger: log, Metrics: reg})
 		goRun("postgres follower", pg.Run)
+		// Listen only once the hub holds every stream's recent events, so a
+		// client reconnecting after a restart resumes instead of resyncing.
+		select {
+		case <-pg.Ready():
+		case <-ctx.Done():
+			wg.Wait()
+			return errors.Join(append([]error{ctx.Err()}, errs...)...)
+		}
 		goRun("retention", func(ctx context.Context) error { return pg.RunRetention(ctx, cfg.retention) })
 	} else {
 		mem := memstore.New(memstore.Config{Sink: h.Publish})

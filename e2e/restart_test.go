@@ -1,0 +1,98 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/telltale/telltale/app/client"
+	"github.com/telltale/telltale/backend/pgtest"
+	"github.com/telltale/telltale/shared/livestate"
+	"github.com/telltale/telltale/shared/poll"
+)
+
+// TestGracefulRestartResumes runs the real binary on PostgreSQL with the demo
+// feed, follows it with the client runtime, restarts the binary (SIGTERM,
+// then a new process on the same address and database) and checks that the
+// client came back by resuming from its cursors: every seq applied once and
+// in order, no second snapshot.
+func TestGracefulRestartResumes(t *testing.T) {
+	db := pgtest.New(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	env := []string{"DATABASE_URL=" + db.DSN}
+	srv := startServerEnvAt(t, env, addr)
+
+	streams := []string{"orders", "metrics", "fleet"}
+	var mu sync.Mutex
+	last := map[string]uint64{}
+	// One snapshot per stream at the start (the database is new, so they
+	// are empty and seq 1 continues them); none after the restart.
+	restarted, snapshots, snapshotsAfter := false, 0, 0
+	var traceErr error
+	c := client.New(client.Config{
+		URL: "ws://" + addr + "/api/v1/ws", Streams: streams,
+		Trace: func(stream string, _, seq uint64, snapshot bool) {
+			mu.Lock()
+			defer mu.Unlock()
+			if snapshot {
+				snapshots++
+				if restarted {
+					snapshotsAfter++
+					t.Logf("snapshot of %s at seq %d after the restart", stream, seq)
+				}
+			} else if seq != last[stream]+1 && traceErr == nil {
+				traceErr = fmt.Errorf("%s: applied %d after %d", stream, seq, last[stream])
+			}
+			last[stream] = seq
+		},
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = c.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	seqOf := func(s string) uint64 {
+		mu.Lock()
+		defer mu.Unlock()
+		return last[s]
+	}
+	poll.Until(t, 20*time.Second, func() error {
+		if seqOf("metrics") < 20 {
+			return fmt.Errorf("metrics at seq %d", seqOf("metrics"))
+		}
+		return nil
+	})
+	mu.Lock()
+	restarted = true
+	mu.Unlock()
+	srv.stop(t)
+	before := seqOf("metrics")
+	startServerEnvAt(t, env, addr)
+	poll.Until(t, 30*time.Second, func() error {
+		var info client.Info
+		c.Read(func(_ map[string]*livestate.Stream, i client.Info) { info = i })
+		if info.Resumes < len(streams) || seqOf("metrics") < before+20 {
+			return fmt.Errorf("resumes %d, metrics at %d (was %d before the restart)", info.Resumes, seqOf("metrics"), before)
+		}
+		return nil
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if traceErr != nil {
+		t.Fatal(traceErr)
+	}
+	if snapshotsAfter != 0 || snapshots != len(streams) {
+		t.Fatalf("took %d snapshots, %d after the restart; want %d, none after: it resynced instead of resuming", snapshots, snapshotsAfter, len(streams))
+	}
+	t.Logf("resumed %d streams across the restart; metrics %d → %d", len(streams), before, last["metrics"])
+}
