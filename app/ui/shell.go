@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,6 +34,53 @@ type Shell struct {
 	dirty     atomic.Bool
 	scheduled atomic.Bool
 	renders   int
+	trace     trace
+}
+
+// trace counts what the client applied, for the page's window.telltaleStats()
+// (read by the end-to-end tests, and handy in a console): a break is an
+// applied seq that did not follow the one before, which must never happen.
+type trace struct {
+	mu        sync.Mutex
+	snapshots int
+	breaks    int
+	last      map[string][2]uint64 // stream → {epoch, seq}
+}
+
+func (t *trace) record(stream string, epoch, seq uint64, snapshot bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.last == nil {
+		t.last = map[string][2]uint64{}
+	}
+	if snapshot {
+		t.snapshots++
+	} else if prev := t.last[stream]; prev[0] == epoch && seq != prev[1]+1 {
+		t.breaks++
+	}
+	t.last[stream] = [2]uint64{epoch, seq}
+}
+
+func (t *trace) json(info client.Info) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	type pos struct {
+		Epoch string `json:"epoch"` // a string: epochs exceed JavaScript's 2^53
+		Seq   uint64 `json:"seq"`
+	}
+	out := struct {
+		Snapshots  int            `json:"snapshots"`
+		Breaks     int            `json:"breaks"`
+		Resumes    int            `json:"resumes"`
+		Reconnects int            `json:"reconnects"`
+		Status     string         `json:"status"`
+		Streams    map[string]pos `json:"streams"`
+	}{t.snapshots, t.breaks, info.Resumes, info.Reconnects, info.Status.String(), map[string]pos{}}
+	for k, v := range t.last {
+		out.Streams[k] = pos{strconv.FormatUint(v[0], 10), v[1]}
+	}
+	b, _ := json.Marshal(out)
+	return string(b)
 }
 
 // view is what the last animation frame copied out of the client state.
@@ -187,8 +236,14 @@ func (s *Shell) start(ctx app.Context) {
 		Streams:  s.spec.Streams(),
 		Limits:   livestate.Limits{Points: 5000, Rows: 50},
 		OnChange: func() { s.invalidate(ctx) },
+		Trace:    s.trace.record,
 	})
 	c := s.client
+	app.Window().Set("telltaleStats", app.FuncOf(func(app.Value, []app.Value) any {
+		var info client.Info
+		c.Read(func(_ map[string]*livestate.Stream, i client.Info) { info = i })
+		return s.trace.json(info)
+	}))
 	ctx.Async(func() { _ = c.Run(ctx) })
 }
 

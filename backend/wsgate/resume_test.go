@@ -3,9 +3,7 @@ package wsgate
 import (
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -18,6 +16,7 @@ import (
 	"github.com/telltale/telltale/backend/metrics"
 	"github.com/telltale/telltale/backend/pgstore"
 	"github.com/telltale/telltale/backend/pgtest"
+	"github.com/telltale/telltale/shared/faultnet"
 	"github.com/telltale/telltale/shared/livestate"
 	"github.com/telltale/telltale/shared/poll"
 	"github.com/telltale/telltale/shared/wire"
@@ -86,83 +85,6 @@ func TestResumeReplaysExactlyTheGap(t *testing.T) {
 	}
 }
 
-// flaky is a TCP proxy that cuts every connection through it at random
-// moments, like a phone on a train.
-type flaky struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	conns  map[net.Conn]bool
-	cuts   int
-	wg     sync.WaitGroup
-}
-
-func newFlaky(t *testing.T, target string) *flaky {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &flaky{ln: ln, target: target, conns: map[net.Conn]bool{}}
-	f.wg.Add(1)
-	go f.accept()
-	t.Cleanup(func() {
-		ln.Close()
-		f.cutAll()
-		f.wg.Wait()
-	})
-	return f
-}
-
-func (f *flaky) accept() {
-	defer f.wg.Done()
-	for {
-		c, err := f.ln.Accept()
-		if err != nil {
-			return
-		}
-		up, err := net.Dial("tcp", f.target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		f.mu.Lock()
-		f.conns[c], f.conns[up] = true, true
-		f.mu.Unlock()
-		for _, pair := range [][2]net.Conn{{c, up}, {up, c}} {
-			f.wg.Add(1)
-			go func() {
-				defer f.wg.Done()
-				_, _ = io.Copy(pair[0], pair[1])
-				pair[0].Close()
-				pair[1].Close()
-			}()
-		}
-	}
-}
-
-// cut closes about a third of the open connections.
-func (f *flaky) cut(rng *rand.Rand) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for c := range f.conns {
-		if rng.IntN(3) == 0 {
-			c.Close()
-			delete(f.conns, c)
-			f.cuts++
-		}
-	}
-}
-
-func (f *flaky) cutAll() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for c := range f.conns {
-		c.Close()
-	}
-	clear(f.conns)
-}
-
 // checker records what one client applied and proves it continuous.
 type checker struct {
 	mu        sync.Mutex
@@ -201,7 +123,7 @@ func runChecker(t *testing.T, h *hub.Hub, history History, pub publisher, client
 	g := New(Config{Hub: h, Metrics: reg, History: history, PingInterval: time.Second})
 	srv := httptest.NewServer(g)
 	t.Cleanup(srv.Close)
-	proxy := newFlaky(t, strings.TrimPrefix(srv.URL, "http://"))
+	proxy := faultnet.New(t, strings.TrimPrefix(srv.URL, "http://"))
 	streams := []string{"orders", "metrics"}
 	for _, s := range streams {
 		if err := pub.Append(context.Background(), "demo", s, []wire.Event{{Values: map[string]float64{"n": 0}}}); err != nil {
@@ -227,7 +149,7 @@ func runChecker(t *testing.T, h *hub.Hub, history History, pub publisher, client
 		ch := &checker{last: map[string]uint64{}, epoch: map[string]uint64{}}
 		checks[i] = ch
 		cs[i] = client.New(client.Config{
-			URL: "ws://" + proxy.ln.Addr().String(), Streams: streams, Trace: ch.trace,
+			URL: "ws://" + proxy.Addr(), Streams: streams, Trace: ch.trace,
 			MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
 		})
 		wg.Add(1)
@@ -254,7 +176,7 @@ func runChecker(t *testing.T, h *hub.Hub, history History, pub publisher, client
 			}
 		}
 		if r%3 == 0 {
-			proxy.cut(rng)
+			proxy.Cut(rng)
 		}
 		time.Sleep(time.Duration(5+rng.IntN(20)) * time.Millisecond)
 	}
@@ -286,10 +208,10 @@ func runChecker(t *testing.T, h *hub.Hub, history History, pub publisher, client
 		ch.mu.Unlock()
 		cs[i].Read(func(_ map[string]*livestate.Stream, info client.Info) { resumes += info.Resumes })
 	}
-	if proxy.cuts == 0 || resumes == 0 {
-		t.Fatalf("%d cuts and %d resumes: the test did not exercise reconnects", proxy.cuts, resumes)
+	if proxy.Cuts() == 0 || resumes == 0 {
+		t.Fatalf("%d cuts and %d resumes: the test did not exercise reconnects", proxy.Cuts(), resumes)
 	}
-	t.Logf("%d clients, %d cuts, %d stream resumes, %d+%d events, every seq once and in order", clients, proxy.cuts, resumes, published[0], published[1])
+	t.Logf("%d clients, %d cuts, %d stream resumes, %d+%d events, every seq once and in order", clients, proxy.Cuts(), resumes, published[0], published[1])
 }
 
 func TestCheckerEmbedded(t *testing.T) {

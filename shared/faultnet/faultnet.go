@@ -1,0 +1,125 @@
+// Package faultnet is a TCP proxy for tests that need a bad network: it can
+// cut connections at random (a phone on a train) or block all traffic for a
+// while (a WiFi drop), so tests do the fault for real instead of mocking it.
+//
+// It must never be imported by non-test code.
+package faultnet
+
+import (
+	"io"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"testing"
+)
+
+// Proxy forwards connections from Addr to a target.
+type Proxy struct {
+	ln      net.Listener
+	target  string
+	mu      sync.Mutex
+	conns   map[net.Conn]bool
+	blocked bool
+	cuts    int
+	wg      sync.WaitGroup
+}
+
+// New starts a proxy on a free loopback port; it stops at test cleanup.
+func New(t testing.TB, target string) *Proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
+	p.wg.Add(1)
+	go p.accept()
+	t.Cleanup(func() {
+		ln.Close()
+		p.cutAll()
+		p.wg.Wait()
+	})
+	return p
+}
+
+// Addr is where clients connect.
+func (p *Proxy) Addr() string { return p.ln.Addr().String() }
+
+// Cuts counts connections cut so far.
+func (p *Proxy) Cuts() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cuts
+}
+
+func (p *Proxy) accept() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		blocked := p.blocked
+		p.mu.Unlock()
+		if blocked {
+			c.Close() // refused while the network is down
+			continue
+		}
+		up, err := net.Dial("tcp", p.target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns[c], p.conns[up] = true, true
+		p.mu.Unlock()
+		for _, pair := range [][2]net.Conn{{c, up}, {up, c}} {
+			p.wg.Add(1)
+			go func() {
+				defer p.wg.Done()
+				_, _ = io.Copy(pair[0], pair[1])
+				pair[0].Close()
+				pair[1].Close()
+			}()
+		}
+	}
+}
+
+// Cut closes about a third of the open connections.
+func (p *Proxy) Cut(rng *rand.Rand) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		if rng.IntN(3) == 0 {
+			c.Close()
+			delete(p.conns, c)
+			p.cuts++
+		}
+	}
+}
+
+// Block cuts every connection and refuses new ones until Unblock.
+func (p *Proxy) Block() {
+	p.mu.Lock()
+	p.blocked = true
+	p.mu.Unlock()
+	p.cutAll()
+}
+
+// Unblock lets connections through again.
+func (p *Proxy) Unblock() {
+	p.mu.Lock()
+	p.blocked = false
+	p.mu.Unlock()
+}
+
+func (p *Proxy) cutAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		c.Close()
+		p.cuts++
+	}
+	clear(p.conns)
+}
