@@ -58,6 +58,10 @@ type Config struct {
 	// client's lock held: for checkers that prove no seq is lost or applied
 	// twice. It must be quick.
 	Trace func(stream string, epoch, seq uint64, snapshot bool)
+	// OnEvent, when set, sees every event applied, in order, with the
+	// client's lock held (the load generator measures latency with it). It
+	// must be quick and must not keep ev.
+	OnEvent func(ev *wire.Event)
 	// Log receives diagnostics; nil discards them. It has the shape of
 	// slog.Logger's methods (Log: logger.Debug) without importing log/slog,
 	// which would add 30 KB brotli to app.wasm.
@@ -367,6 +371,9 @@ func (c *Client) applyBatch(b *wire.Batch) (string, *wire.Cursor, error) {
 			applied++
 			if c.cfg.Trace != nil {
 				c.cfg.Trace(b.Stream, st.Epoch, st.Seq, false)
+			}
+			if c.cfg.OnEvent != nil {
+				c.cfg.OnEvent(&b.Events[i])
 			}
 		}
 	}

@@ -1,0 +1,383 @@
+// Command fanout measures delivery to many WebSocket clients: it starts the
+// telltale binary (or uses -addr), connects -clients clients with the
+// project's client runtime, publishes through the ingest API with every event
+// stamped at publish time, and reports deliveries/s, publish-to-receive
+// latency, lost/duplicated/reordered events, resyncs, server CPU and RSS, and
+// idle server memory per connection.
+//
+//	go run ./bench/cmd/fanout -clients 1000 -streams 1 -rate 200 -duration 10s -json
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/telltale/telltale/app/client"
+	"github.com/telltale/telltale/shared/livestate"
+	"github.com/telltale/telltale/shared/wire"
+)
+
+type result struct {
+	Clients        int     `json:"clients"`
+	Streams        int     `json:"streams"`
+	RatePerStream  int     `json:"rate_per_stream"`
+	PayloadBytes   int     `json:"payload_bytes"`
+	DurationS      float64 `json:"duration_s"`
+	Published      int64   `json:"published"`
+	Deliveries     int64   `json:"deliveries"`
+	DeliveriesPerS float64 `json:"deliveries_per_s"`
+	P50ms          float64 `json:"p50_ms"`
+	P95ms          float64 `json:"p95_ms"`
+	P99ms          float64 `json:"p99_ms"`
+	MaxMs          float64 `json:"max_ms"`
+	Lost           int64   `json:"lost"`
+	Dup            int64   `json:"dup"`
+	Reordered      int64   `json:"reordered"`
+	Resyncs        int64   `json:"resyncs"`
+	ServerCPU      float64 `json:"server_cpu_pct"`
+	ServerRSSMB    float64 `json:"server_rss_mb"`
+	IdleKBPerConn  float64 `json:"idle_kb_per_conn"`
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "fanout:", err)
+		os.Exit(1)
+	}
+}
+
+// tally is one client's record; OnEvent and Trace run under that client's
+// lock, so it needs no lock of its own until the end.
+type tally struct {
+	lat       []time.Duration
+	last      map[string]uint64
+	applied   int64
+	skipped   int64 // seqs jumped over by a snapshot (a resync)
+	snapshots int
+	breaks    int64
+}
+
+func run() error {
+	addr := flag.String("addr", "", "a running server (host:port); empty starts bin/telltale itself")
+	key := flag.String("key", "", "ingest key for -addr (tenant demo)")
+	bin := flag.String("bin", "bin/telltale", "the binary to start when -addr is empty")
+	web := flag.String("web", "static", "its web folder")
+	clients := flag.Int("clients", 1000, "WebSocket clients")
+	streams := flag.Int("streams", 1, "streams, every client follows all")
+	rate := flag.Int("rate", 200, "events/s per stream")
+	payload := flag.Int("payload", 64, "extra bytes per event")
+	duration := flag.Duration("duration", 10*time.Second, "how long to publish")
+	asJSON := flag.Bool("json", false, "print the result as one JSON object on the last line")
+	flag.Parse()
+
+	raiseFileLimit()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var server *exec.Cmd
+	if *addr == "" {
+		*key = randomKey()
+		cmd, a, err := startServer(*bin, *web, *key)
+		if err != nil {
+			return err
+		}
+		server, *addr = cmd, a
+		defer func() {
+			_ = server.Process.Signal(syscall.SIGTERM)
+			_ = server.Wait()
+		}()
+	} else if *key == "" {
+		return errors.New("-addr needs -key, an ingest key of tenant demo")
+	}
+	names := make([]string, *streams)
+	for i := range names {
+		names[i] = fmt.Sprintf("fan%d", i)
+	}
+	// Create the streams so clients find them (an empty hello-time snapshot
+	// would be continued by seq 1 anyway, but this keeps the start clean).
+	if err := publish(*addr, *key, names, 1, *payload); err != nil {
+		return err
+	}
+	res := result{Clients: *clients, Streams: *streams, RatePerStream: *rate, PayloadBytes: *payload}
+	rssBefore := rssKB(server)
+
+	tallies := make([]*tally, *clients)
+	cs := make([]*client.Client, *clients)
+	var wg sync.WaitGroup
+	for i := range cs {
+		tl := &tally{last: map[string]uint64{}, lat: make([]time.Duration, 0, int(duration.Seconds()+2)**rate**streams)}
+		tallies[i] = tl
+		cs[i] = client.New(client.Config{
+			URL:     "ws://" + *addr + "/api/v1/ws",
+			Streams: names,
+			Limits:  livestate.Limits{Rows: 1, Points: 1},
+			Trace: func(stream string, _, seq uint64, snapshot bool) {
+				if snapshot {
+					tl.snapshots++
+					if seq > tl.last[stream] {
+						tl.skipped += int64(seq - tl.last[stream])
+					}
+				} else if seq != tl.last[stream]+1 {
+					tl.breaks++
+				}
+				tl.last[stream] = seq
+			},
+			OnEvent: func(ev *wire.Event) {
+				tl.applied++
+				if us, ok := ev.Values["pub_us"]; ok {
+					tl.lat = append(tl.lat, time.Since(time.UnixMicro(int64(us))))
+				}
+			},
+		})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = cs[i].Run(ctx)
+		}()
+	}
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+	if err := waitLive(cs, 60*time.Second); err != nil {
+		return err
+	}
+	time.Sleep(2 * time.Second) // let the server settle before measuring idle memory
+	if server != nil && *clients > 0 {
+		res.IdleKBPerConn = float64(rssKB(server)-rssBefore) / float64(*clients)
+	}
+
+	cpuBefore := cpuTicks(server)
+	start := time.Now()
+	// Every 10 ms, publish what the rate owes by now: a late tick (a busy
+	// server answers slowly) sends more, so the rate holds on average.
+	tick := 10 * time.Millisecond
+	var published int64 = 1 // the creating event
+	for time.Since(start) < *duration {
+		owed := int64(time.Since(start).Seconds()*float64(*rate)) + 1 - published
+		if owed > 0 {
+			if err := publish(*addr, *key, names, int(owed), *payload); err != nil {
+				return err
+			}
+			published += owed
+		}
+		time.Sleep(tick)
+	}
+	elapsed := time.Since(start)
+	res.Published = published * int64(*streams)
+	// Drain: until every client holds every event, or 15 s.
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) && !allHave(cs, names, uint64(published)) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	res.DurationS = elapsed.Seconds()
+	if server != nil {
+		res.ServerCPU = float64(cpuTicks(server)-cpuBefore) / 100 / elapsed.Seconds() * 100
+		res.ServerRSSMB = float64(rssKB(server)) / 1024
+	}
+	cancel()
+	wg.Wait()
+
+	var lat []time.Duration
+	for _, tl := range tallies {
+		lat = append(lat, tl.lat...)
+		res.Deliveries += tl.applied
+		res.Reordered += tl.breaks
+		if tl.snapshots > *streams {
+			res.Resyncs += int64(tl.snapshots - *streams)
+		}
+		got := tl.applied + tl.skipped
+		if want := int64(published) * int64(*streams); got < want {
+			res.Lost += want - got
+		}
+	}
+	res.DeliveriesPerS = float64(res.Deliveries) / elapsed.Seconds()
+	slices.Sort(lat)
+	pct := func(p float64) float64 {
+		if len(lat) == 0 {
+			return 0
+		}
+		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+	}
+	res.P50ms, res.P95ms, res.P99ms = pct(0.5), pct(0.95), pct(0.99)
+	if len(lat) > 0 {
+		res.MaxMs = float64(lat[len(lat)-1].Microseconds()) / 1000
+	}
+	fmt.Printf("%d clients × %d streams at %d ev/s: %.0f deliveries/s; publish→receive p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, max %.1f ms; lost %d, dup %d, reordered %d, resyncs %d; server CPU %.0f%%, RSS %.0f MB, idle %.1f KB/conn\n",
+		res.Clients, res.Streams, res.RatePerStream, res.DeliveriesPerS, res.P50ms, res.P95ms, res.P99ms, res.MaxMs, res.Lost, res.Dup, res.Reordered, res.Resyncs, res.ServerCPU, res.ServerRSSMB, res.IdleKBPerConn)
+	if *asJSON {
+		b, _ := json.Marshal(res)
+		fmt.Println(string(b))
+	}
+	return nil
+}
+
+func waitLive(cs []*client.Client, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		live := 0
+		for _, c := range cs {
+			c.Read(func(_ map[string]*livestate.Stream, i client.Info) {
+				if i.Status == client.Live {
+					live++
+				}
+			})
+		}
+		if live == len(cs) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("only %d of %d clients live after %v", live, len(cs), timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func allHave(cs []*client.Client, names []string, seq uint64) bool {
+	for _, c := range cs {
+		ok := true
+		c.Read(func(st map[string]*livestate.Stream, _ client.Info) {
+			for _, n := range names {
+				if st[n].Seq < seq {
+					ok = false
+				}
+			}
+		})
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+var httpClient = &http.Client{Timeout: 10 * time.Second}
+
+// publish sends n events to each stream in one ingest request, each stamped
+// with its publish time in microseconds.
+func publish(addr, key string, names []string, n, payload int) error {
+	type ev struct {
+		Stream string             `json:"stream"`
+		Values map[string]float64 `json:"values"`
+		Row    *wire.Row          `json:"row,omitempty"`
+	}
+	pad := strings.Repeat("x", payload)
+	evs := make([]ev, 0, n*len(names))
+	now := float64(time.Now().UnixMicro())
+	for _, s := range names {
+		for i := 0; i < n; i++ {
+			e := ev{Stream: s, Values: map[string]float64{"pub_us": now}}
+			if payload > 0 {
+				e.Row = &wire.Row{Key: "k", Fields: map[string]any{"pad": pad}}
+			}
+			evs = append(evs, e)
+		}
+	}
+	body, _ := json.Marshal(map[string]any{"events": evs})
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/api/v1/ingest", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := httpClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		var e map[string]string
+		_ = json.NewDecoder(res.Body).Decode(&e)
+		return fmt.Errorf("ingest: %s: %s", res.Status, e["error"])
+	}
+	return nil
+}
+
+var servingLine = regexp.MustCompile(`serving http://(\S+?)/? `)
+
+func startServer(bin, web, key string) (*exec.Cmd, string, error) {
+	bin, _ = filepath.Abs(bin)
+	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-web", web, "-demo=false", "-log-level", "warn", "-ingest-keys", "demo:"+key)
+	cmd.Env = append(os.Environ(), "DATABASE_URL=")
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, "", err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, "", fmt.Errorf("start %s (run make build first): %w", bin, err)
+	}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if m := servingLine.FindStringSubmatch(sc.Text()); m != nil {
+			go func() {
+				for sc.Scan() {
+				}
+			}()
+			return cmd, m[1], nil
+		}
+	}
+	_ = cmd.Process.Kill()
+	return nil, "", errors.New("the server did not print its address")
+}
+
+func randomKey() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// raiseFileLimit lifts the soft open-files limit to the hard one; the server,
+// started after, inherits it but has its own table.
+func raiseFileLimit() {
+	var l syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) == nil && l.Cur < l.Max {
+		l.Cur = l.Max
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
+	}
+}
+
+func rssKB(cmd *exec.Cmd) int64 {
+	if cmd == nil {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			n, _ := strconv.ParseInt(strings.Fields(v)[0], 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// cpuTicks is the server's user+system time in clock ticks (100 per second).
+func cpuTicks(cmd *exec.Cmd) int64 {
+	if cmd == nil {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return u + s
+}
