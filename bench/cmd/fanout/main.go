@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -86,7 +87,18 @@ func run() error {
 	payload := flag.Int("payload", 64, "extra bytes per event")
 	duration := flag.Duration("duration", 10*time.Second, "how long to publish")
 	asJSON := flag.Bool("json", false, "print the result as one JSON object on the last line")
+	cpuProfile := flag.String("cpuprofile", "", "write the load generator's CPU profile here (to tell its cost from the server's)")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	raiseFileLimit()
 	ctx, cancel := context.WithCancel(context.Background())
