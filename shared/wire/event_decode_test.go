@@ -1,0 +1,92 @@
+package wire
+
+import (
+	"math/rand/v2"
+	"reflect"
+	"testing"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// plainEvent has Event's fields and tags but not its DecodeMsgpack, so
+// msgpack decodes it by reflection: the reference for the hand-written one.
+type plainEvent struct {
+	Stream   string             `msgpack:"stream"`
+	Epoch    uint64             `msgpack:"epoch"`
+	Seq      uint64             `msgpack:"seq"`
+	Time     int64              `msgpack:"time"`
+	Created  int64              `msgpack:"created,omitempty"`
+	Ingested int64              `msgpack:"ingested,omitempty"`
+	Values   map[string]float64 `msgpack:"values,omitempty"`
+	Row      *Row               `msgpack:"row,omitempty"`
+	Points   *Points            `msgpack:"points,omitempty"`
+}
+
+func randomEvent(rng *rand.Rand) Event {
+	ev := Event{Stream: "s", Epoch: rng.Uint64(), Seq: rng.Uint64N(1 << 40), Time: rng.Int64N(1 << 42), Created: rng.Int64(), Ingested: int64(rng.IntN(3))}
+	if rng.IntN(2) == 0 {
+		ev.Values = map[string]float64{"a": rng.NormFloat64(), "b": float64(rng.IntN(1000))}
+	}
+	if rng.IntN(2) == 0 {
+		ev.Row = &Row{Key: "k", Op: RowUpdate, Fields: map[string]any{
+			"s": "x", "i": rng.IntN(70000) - 35000, "f": rng.Float64(), "b": true, "n": nil,
+			"nested": map[string]any{"l": []any{1, "two", 3.5}},
+		}}
+	}
+	if rng.IntN(2) == 0 {
+		n := 1 + rng.IntN(5)
+		p := &Points{TS: make([]int64, n), Cols: []Column{{Name: "x", Vals: make([]float64, n)}, {Name: "y", Vals: make([]float64, n)}}}
+		for i := range n {
+			p.TS[i] = int64(i) * 20
+			p.Cols[0].Vals[i], p.Cols[1].Vals[i] = rng.Float64(), float64(i)
+		}
+		ev.Points = p
+	}
+	return ev
+}
+
+func TestEventDecoderMatchesReflection(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 500; i++ {
+		ev := randomEvent(rng)
+		b, err := msgpack.Marshal(&ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got Event
+		if err := msgpack.Unmarshal(b, &got); err != nil {
+			t.Fatalf("hand-written decode: %v", err)
+		}
+		var ref plainEvent
+		if err := msgpack.Unmarshal(b, &ref); err != nil {
+			t.Fatalf("reflection decode: %v", err)
+		}
+		if !reflect.DeepEqual(got, Event(ref)) {
+			t.Fatalf("event %d:\n got %#v\nwant %#v", i, got, Event(ref))
+		}
+	}
+	// Unknown fields are skipped, as reflection does.
+	b, _ := msgpack.Marshal(map[string]any{"seq": 7, "future": []int{1, 2}, "row": map[string]any{"key": "k", "new": 1}})
+	var got Event
+	if err := msgpack.Unmarshal(b, &got); err != nil || got.Seq != 7 || got.Row.Key != "k" {
+		t.Fatalf("got %+v %v, want seq 7 and row k with unknown fields skipped", got, err)
+	}
+}
+
+func BenchmarkDecodeBatch_64Events(b *testing.B) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	evs := make([]Event, 64)
+	for i := range evs {
+		evs[i] = randomEvent(rng)
+	}
+	frame, err := Encode(Batch{Stream: "s", Events: evs})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decode(frame); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
