@@ -187,21 +187,36 @@ var ErrBadStream = errors.New("bad stream")
 // subscription; it is idempotent and must not be called from inside a
 // Subscriber method.
 func (h *Hub) Subscribe(tenant, name string, sub Subscriber) (cancel func(), err error) {
+	return h.subscribe(tenant, name, sub, func(s *stream) error { return h.sendSnapshot(s, name, sub, "") })
+}
+
+// subscribe is every subscription's shape: check the name, lock the stream,
+// let begin hand the subscriber its starting point, then register it, all
+// under the lock so no event falls between the start and the deltas.
+func (h *Hub) subscribe(tenant, name string, sub Subscriber, begin func(s *stream) error) (func(), error) {
 	if err := wire.ValidStream(name); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadStream, err)
 	}
 	k := key{tenant, name}
 	s := h.lock(k)
 	defer s.mu.Unlock()
-	snapshot, err := wire.Encode(wire.Snapshot{Stream: name, Epoch: s.st.Epoch, Seq: s.st.Seq, State: s.st.State})
-	if err != nil {
-		return nil, fmt.Errorf("snapshot %s: %w", name, err)
+	if err := begin(s); err != nil {
+		return nil, err
 	}
-	sub.Snapshot(name, snapshot)
 	s.subs[sub] = struct{}{}
 	var once sync.Once
-	cancel = func() { once.Do(func() { h.unsubscribe(k, s, sub) }) }
-	return cancel, nil
+	return func() { once.Do(func() { h.unsubscribe(k, s, sub) }) }, nil
+}
+
+// sendSnapshot hands sub the stream's state; reason says why a cursor could
+// not be continued, if that is why. The stream must be locked.
+func (h *Hub) sendSnapshot(s *stream, name string, sub Subscriber, reason string) error {
+	snapshot, err := wire.Encode(wire.Snapshot{Stream: name, Epoch: s.st.Epoch, Seq: s.st.Seq, State: s.st.State, Reason: reason})
+	if err != nil {
+		return fmt.Errorf("snapshot %s: %w", name, err)
+	}
+	sub.Snapshot(name, snapshot)
+	return nil
 }
 
 func (h *Hub) unsubscribe(k key, s *stream, sub Subscriber) {

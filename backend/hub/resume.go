@@ -1,9 +1,6 @@
 package hub
 
 import (
-	"fmt"
-	"sync"
-
 	"github.com/telltale/telltale/shared/wire"
 )
 
@@ -92,37 +89,30 @@ func (r *recent) since(after, last uint64) ([][]byte, bool) {
 // gets a snapshot with the reason in it. Either way no event is lost or sent
 // twice at the seam: all of it happens under the stream lock.
 func (h *Hub) SubscribeFrom(tenant, name string, sub Resumer, from wire.Cursor, canFetch bool) (Resume, func(), error) {
-	if err := wire.ValidStream(name); err != nil {
-		return Resume{}, nil, fmt.Errorf("%w: %w", ErrBadStream, err)
-	}
-	k := key{tenant, name}
-	s := h.lock(k)
-	defer s.mu.Unlock()
 	var res Resume
-	switch {
-	case from.Epoch != s.st.Epoch:
-		res.Reason = "the stream restarted (new epoch): starting from a fresh snapshot"
-	case from.Seq > s.st.Seq:
-		res.Reason = "the cursor is ahead of the stream: starting from a fresh snapshot"
-	default:
-		if evs, ok := s.recent.since(from.Seq, s.st.Seq); ok {
-			sub.Replay(name, evs)
-			res.Replayed = true
-			h.replayed.Add(int64(len(evs)))
-		} else if canFetch {
-			res = Resume{Fetch: true, After: from.Seq, UpTo: s.st.Seq, Token: sub.Hold(name)}
-		} else {
+	cancel, err := h.subscribe(tenant, name, sub, func(s *stream) error {
+		switch {
+		case from.Epoch != s.st.Epoch:
+			res.Reason = "the stream restarted (new epoch): starting from a fresh snapshot"
+		case from.Seq > s.st.Seq:
+			res.Reason = "the cursor is ahead of the stream: starting from a fresh snapshot"
+		default:
+			if evs, ok := s.recent.since(from.Seq, s.st.Seq); ok {
+				sub.Replay(name, evs)
+				res.Replayed = true
+				h.replayed.Add(int64(len(evs)))
+				return nil
+			}
+			if canFetch {
+				res = Resume{Fetch: true, After: from.Seq, UpTo: s.st.Seq, Token: sub.Hold(name)}
+				return nil
+			}
 			res.Reason = "the events since the cursor are no longer kept: starting from a fresh snapshot"
 		}
+		return h.sendSnapshot(s, name, sub, res.Reason)
+	})
+	if err != nil {
+		return Resume{}, nil, err
 	}
-	if res.Reason != "" {
-		snapshot, err := wire.Encode(wire.Snapshot{Stream: name, Epoch: s.st.Epoch, Seq: s.st.Seq, State: s.st.State, Reason: res.Reason})
-		if err != nil {
-			return Resume{}, nil, fmt.Errorf("snapshot %s: %w", name, err)
-		}
-		sub.Snapshot(name, snapshot)
-	}
-	s.subs[sub] = struct{}{}
-	var once sync.Once
-	return res, func() { once.Do(func() { h.unsubscribe(k, s, sub) }) }, nil
+	return res, cancel, nil
 }

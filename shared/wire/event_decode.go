@@ -13,16 +13,8 @@ import (
 // browsers gain the same. It accepts what the reflection decoder accepts and
 // skips unknown fields; TestEventDecoderMatchesReflection holds them equal.
 func (e *Event) DecodeMsgpack(d *msgpack.Decoder) error {
-	n, err := d.DecodeMapLen()
-	if err != nil {
-		return err
-	}
 	*e = Event{}
-	for range max(n, 0) {
-		k, err := d.DecodeString()
-		if err != nil {
-			return err
-		}
+	return decodeFields(d, "event", func(k string) (err error) {
 		switch k {
 		case "stream":
 			e.Stream, err = d.DecodeString()
@@ -45,8 +37,41 @@ func (e *Event) DecodeMsgpack(d *msgpack.Decoder) error {
 		default:
 			err = d.Skip()
 		}
+		return err
+	})
+}
+
+// decodeFields walks a msgpack map, handing each key to field, which decodes
+// the value (or skips it). A nil map has no fields.
+func decodeFields(d *msgpack.Decoder, what string, field func(key string) error) error {
+	n, err := d.DecodeMapLen()
+	if err != nil {
+		return err
+	}
+	for range max(n, 0) {
+		k, err := d.DecodeString()
 		if err != nil {
-			return fmt.Errorf("event.%s: %w", k, err)
+			return err
+		}
+		if err := field(k); err != nil {
+			return fmt.Errorf("%s.%s: %w", what, k, err)
+		}
+	}
+	return nil
+}
+
+// decodeArray walks a msgpack array of n elements, allocating with n first
+// (decoding goes through wire.Decode, whose structure check bounds n by the
+// frame's size). A nil array is n = -1.
+func decodeArray(d *msgpack.Decoder, alloc func(n int), elem func(i int) error) error {
+	n, err := d.DecodeArrayLen()
+	if err != nil || n < 0 {
+		return err
+	}
+	alloc(n)
+	for i := range n {
+		if err := elem(i); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -85,16 +110,8 @@ func decodeRow(d *msgpack.Decoder) (*Row, error) {
 	if null, err := isNil(d); null || err != nil {
 		return nil, err
 	}
-	n, err := d.DecodeMapLen()
-	if err != nil {
-		return nil, err
-	}
 	r := &Row{}
-	for range max(n, 0) {
-		k, err := d.DecodeString()
-		if err != nil {
-			return nil, err
-		}
+	err := decodeFields(d, "row", func(k string) (err error) {
 		switch k {
 		case "key":
 			r.Key, err = d.DecodeString()
@@ -103,25 +120,27 @@ func decodeRow(d *msgpack.Decoder) (*Row, error) {
 			s, err = d.DecodeString()
 			r.Op = RowOp(s)
 		case "fields":
-			var fn int
-			if fn, err = d.DecodeMapLen(); err == nil && fn >= 0 {
-				r.Fields = make(map[string]any, fn)
-				for range fn {
-					var fk string
-					if fk, err = d.DecodeString(); err != nil {
-						break
-					}
-					if r.Fields[fk], err = d.DecodeInterface(); err != nil {
-						break
-					}
+			var n int
+			if n, err = d.DecodeMapLen(); err != nil || n < 0 {
+				return err
+			}
+			r.Fields = make(map[string]any, n)
+			for range n {
+				var fk string
+				if fk, err = d.DecodeString(); err != nil {
+					return err
+				}
+				if r.Fields[fk], err = d.DecodeInterface(); err != nil {
+					return err
 				}
 			}
 		default:
 			err = d.Skip()
 		}
-		if err != nil {
-			return nil, fmt.Errorf("row.%s: %w", k, err)
-		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return r, nil
 }
@@ -130,76 +149,34 @@ func decodePoints(d *msgpack.Decoder) (*Points, error) {
 	if null, err := isNil(d); null || err != nil {
 		return nil, err
 	}
-	n, err := d.DecodeMapLen()
-	if err != nil {
-		return nil, err
-	}
 	p := &Points{}
-	for range max(n, 0) {
-		k, err := d.DecodeString()
-		if err != nil {
-			return nil, err
-		}
+	err := decodeFields(d, "points", func(k string) (err error) {
 		switch k {
 		case "ts":
-			var tn int
-			if tn, err = d.DecodeArrayLen(); err == nil && tn >= 0 {
-				p.TS = make([]int64, tn)
-				for i := range p.TS {
-					if p.TS[i], err = d.DecodeInt64(); err != nil {
-						break
-					}
-				}
-			}
+			return decodeArray(d, func(n int) { p.TS = make([]int64, n) },
+				func(i int) (err error) { p.TS[i], err = d.DecodeInt64(); return err })
 		case "cols":
-			var cn int
-			if cn, err = d.DecodeArrayLen(); err == nil && cn >= 0 {
-				p.Cols = make([]Column, cn)
-				for i := range p.Cols {
-					if err = decodeColumn(d, &p.Cols[i]); err != nil {
-						break
-					}
-				}
-			}
-		default:
-			err = d.Skip()
+			return decodeArray(d, func(n int) { p.Cols = make([]Column, n) },
+				func(i int) error { return decodeColumn(d, &p.Cols[i]) })
 		}
-		if err != nil {
-			return nil, fmt.Errorf("points.%s: %w", k, err)
-		}
+		return d.Skip()
+	})
+	if err != nil {
+		return nil, err
 	}
 	return p, nil
 }
 
 func decodeColumn(d *msgpack.Decoder, c *Column) error {
-	n, err := d.DecodeMapLen()
-	if err != nil {
-		return err
-	}
-	for range max(n, 0) {
-		k, err := d.DecodeString()
-		if err != nil {
-			return err
-		}
+	return decodeFields(d, "column", func(k string) (err error) {
 		switch k {
 		case "name":
 			c.Name, err = d.DecodeString()
-		case "vals":
-			var vn int
-			if vn, err = d.DecodeArrayLen(); err == nil && vn >= 0 {
-				c.Vals = make([]float64, vn)
-				for i := range c.Vals {
-					if c.Vals[i], err = d.DecodeFloat64(); err != nil {
-						break
-					}
-				}
-			}
-		default:
-			err = d.Skip()
-		}
-		if err != nil {
 			return err
+		case "vals":
+			return decodeArray(d, func(n int) { c.Vals = make([]float64, n) },
+				func(i int) (err error) { c.Vals[i], err = d.DecodeFloat64(); return err })
 		}
-	}
-	return nil
+		return d.Skip()
+	})
 }

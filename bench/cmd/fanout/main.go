@@ -24,7 +24,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/pprof"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,6 +31,7 @@ import (
 	"time"
 
 	"github.com/telltale/telltale/app/client"
+	"github.com/telltale/telltale/bench/latency"
 	"github.com/telltale/telltale/shared/livestate"
 	"github.com/telltale/telltale/shared/wire"
 )
@@ -221,17 +221,8 @@ func run() error {
 		}
 	}
 	res.DeliveriesPerS = float64(res.Deliveries) / elapsed.Seconds()
-	slices.Sort(lat)
-	pct := func(p float64) float64 {
-		if len(lat) == 0 {
-			return 0
-		}
-		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
-	}
-	res.P50ms, res.P95ms, res.P99ms = pct(0.5), pct(0.95), pct(0.99)
-	if len(lat) > 0 {
-		res.MaxMs = float64(lat[len(lat)-1].Microseconds()) / 1000
-	}
+	l := latency.Summarize(lat)
+	res.P50ms, res.P95ms, res.P99ms, res.MaxMs = l.P50, l.P95, l.P99, l.Max
 	fmt.Printf("%d clients × %d streams at %d ev/s: %.0f deliveries/s; publish→receive p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, max %.1f ms; lost %d, dup %d, reordered %d, resyncs %d; server CPU %.0f%%, RSS %.0f MB, idle %.1f KB/conn\n",
 		res.Clients, res.Streams, res.RatePerStream, res.DeliveriesPerS, res.P50ms, res.P95ms, res.P99ms, res.MaxMs, res.Lost, res.Dup, res.Reordered, res.Resyncs, res.ServerCPU, res.ServerRSSMB, res.IdleKBPerConn)
 	if *asJSON {

@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/telltale/telltale/backend/hub"
 	"github.com/telltale/telltale/backend/pgstore"
+	"github.com/telltale/telltale/bench/latency"
 	"github.com/telltale/telltale/shared/wire"
 )
 
@@ -230,17 +230,8 @@ func run() error {
 	mu.Lock()
 	defer mu.Unlock()
 	res.Lost = res.Committed - seen.Load()
-	slices.Sort(lat)
-	pct := func(p float64) float64 {
-		if len(lat) == 0 {
-			return 0
-		}
-		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
-	}
-	res.P50ms, res.P95ms, res.P99ms = pct(0.50), pct(0.95), pct(0.99)
-	if len(lat) > 0 {
-		res.MaxMs = float64(lat[len(lat)-1].Microseconds()) / 1000
-	}
+	l := latency.Summarize(lat)
+	res.P50ms, res.P95ms, res.P99ms, res.MaxMs = l.P50, l.P95, l.P99, l.Max
 	fmt.Printf("%s: %d events in %.1fs over %d streams: %.0f events/s committed; commit→hub p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, max %.1f ms; lost %d, reordered %d, duplicated %d, publish errors %d\n",
 		res.Path, res.Committed, res.DurationS, res.Streams, res.EventsPerS, res.P50ms, res.P95ms, res.P99ms, res.MaxMs, res.Lost, res.Reordered, res.Duplicated, res.PublishErrs)
 	if *asJSON {
