@@ -7,11 +7,13 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -205,21 +207,37 @@ func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
 	if err := c.send(ctx, ws, hello); err != nil {
 		return false, err
 	}
-	// Until the welcome tells us the ping interval, allow a generous wait.
+	// Reads take no context: a context per read costs a timer and a
+	// registration per frame, the biggest cost after the syscall at
+	// hundreds of frames per second. Instead the session's end and an idle
+	// watchdog, re-armed by every frame, close the socket, which ends a
+	// pending read. Until the welcome tells the ping interval, allow a
+	// generous wait.
 	idle := 30 * time.Second
+	var dead atomic.Bool
+	watchdog := time.AfterFunc(idle, func() {
+		dead.Store(true)
+		ws.CloseNow()
+	})
+	defer watchdog.Stop()
+	stop := context.AfterFunc(ctx, func() { ws.CloseNow() })
+	defer stop()
+	var buf bytes.Buffer // one frame's bytes, reused: decoding copies what it keeps
 	for {
-		rctx, rcancel := context.WithTimeout(ctx, idle)
-		typ, b, err := ws.Read(rctx)
-		rcancel()
+		typ, b, err := readFrame(ws, &buf)
 		if err != nil {
+			switch {
+			case ctx.Err() != nil:
+				return welcomed, ctx.Err()
+			case dead.Load():
+				return welcomed, errors.New("no frame for two ping intervals: connection presumed dead")
+			}
 			if code := websocket.CloseStatus(err); code != -1 {
 				return welcomed, fmt.Errorf("closed by server: %d", code)
 			}
-			if rctx.Err() != nil && ctx.Err() == nil {
-				return welcomed, errors.New("no frame for two ping intervals: connection presumed dead")
-			}
 			return welcomed, fmt.Errorf("read: %w", err)
 		}
+		watchdog.Reset(idle)
 		if typ != websocket.MessageBinary {
 			continue
 		}
@@ -233,6 +251,7 @@ func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
 			welcomed = true
 			if ms := f.Limits.PingIntervalMs; ms > 0 {
 				idle = 2 * time.Duration(ms) * time.Millisecond
+				watchdog.Reset(idle)
 			}
 			for _, s := range c.cfg.Streams {
 				if resuming > 0 && c.held(s) {
@@ -267,6 +286,23 @@ func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
 			c.refused(&f)
 		}
 	}
+}
+
+// readFrame reads one message into buf, which it reuses: no allocation per
+// frame once buf has grown to the usual frame size.
+func readFrame(ws *websocket.Conn, buf *bytes.Buffer) (websocket.MessageType, []byte, error) {
+	typ, r, err := ws.Reader(context.Background())
+	if err != nil {
+		return 0, nil, err
+	}
+	buf.Reset()
+	if buf.Cap() > 4<<20 {
+		*buf = bytes.Buffer{} // do not keep a huge snapshot's buffer for small frames
+	}
+	if _, err := buf.ReadFrom(r); err != nil {
+		return 0, nil, err
+	}
+	return typ, buf.Bytes(), nil
 }
 
 // refused records a refusal. A refused stream counts as settled, so that one

@@ -26,8 +26,12 @@ import (
 type Subscriber interface {
 	// Snapshot hands over the encoded snapshot frame a subscription starts from.
 	Snapshot(stream string, frame []byte)
-	// Deliver hands over one encoded event (wire.EncodeEvent bytes).
-	Deliver(stream string, seq uint64, event []byte)
+	// Deliver hands over consecutive encoded events (wire.EncodeEvent
+	// bytes), the first of them at seq first: all the events one publish
+	// brought, so that a subscriber takes them in one go. The bytes are
+	// shared with every subscriber and must not change; the slice itself is
+	// the hub's and must not be kept.
+	Deliver(stream string, first uint64, events [][]byte)
 	// Resync says the subscriber's copy of the stream cannot be continued.
 	Resync(stream, reason string)
 }
@@ -118,7 +122,8 @@ func (h *Hub) lock(k key) *stream {
 }
 
 // Publish folds consecutive events of one stream into its state and delivers
-// them to its subscribers. The log calls it in seq order per stream.
+// them to its subscribers, all of a call's events in one Deliver. The log
+// calls it in seq order per stream.
 func (h *Hub) Publish(tenant string, evs []wire.Event) {
 	if len(evs) == 0 {
 		return
@@ -126,10 +131,23 @@ func (h *Hub) Publish(tenant string, evs []wire.Event) {
 	now := h.cfg.Now().UnixNano()
 	s := h.lock(key{tenant, evs[0].Stream})
 	defer s.mu.Unlock()
+	run := make([][]byte, 0, len(evs)) // encoded, not yet delivered
+	var first uint64
+	flush := func() {
+		if len(run) == 0 {
+			return
+		}
+		for sub := range s.subs {
+			sub.Deliver(evs[0].Stream, first, run)
+		}
+		h.fanout.Add(int64(len(s.subs) * len(run)))
+		run = run[:0]
+	}
 	for i := range evs {
 		ev := &evs[i]
 		ev.Ingested = now
 		if ev.Epoch != s.st.Epoch || ev.Seq > s.st.Seq+1 {
+			flush()
 			h.restart(s, ev)
 		}
 		applied, err := s.st.Apply(ev)
@@ -141,16 +159,19 @@ func (h *Hub) Publish(tenant string, evs []wire.Event) {
 		h.published.Inc()
 		b, err := wire.EncodeEvent(ev)
 		if err != nil {
+			// Subscribers see the gap and resume or resync.
 			h.encodeErr.Inc()
 			h.log.Error("hub encode", "stream", ev.Stream, "seq", ev.Seq, "err", err)
+			flush()
 			continue
 		}
 		s.recent.push(ev.Seq, b, h.cfg.Ring)
-		for sub := range s.subs {
-			sub.Deliver(ev.Stream, ev.Seq, b)
+		if len(run) == 0 {
+			first = ev.Seq
 		}
-		h.fanout.Add(int64(len(s.subs)))
+		run = append(run, b)
 	}
+	flush()
 }
 
 // restart moves a stream to the position just before ev when ev does not

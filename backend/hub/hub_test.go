@@ -17,11 +17,13 @@ type recorder struct {
 	resyncs []string
 }
 
-func (r *recorder) Deliver(_ string, seq uint64, ev []byte) {
+func (r *recorder) Deliver(_ string, first uint64, evs [][]byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.seqs = append(r.seqs, seq)
-	r.bufs = append(r.bufs, ev)
+	for i, ev := range evs {
+		r.seqs = append(r.seqs, first+uint64(i))
+		r.bufs = append(r.bufs, ev)
+	}
 }
 
 func (r *recorder) Snapshot(_ string, frame []byte) {
@@ -184,9 +186,9 @@ func BenchmarkPublish_1000Subs(b *testing.B) {
 
 type nopSub struct{ n int }
 
-func (s *nopSub) Deliver(string, uint64, []byte) { s.n++ }
-func (s *nopSub) Resync(string, string)          {}
-func (s *nopSub) Snapshot(string, []byte)        {}
+func (s *nopSub) Deliver(_ string, _ uint64, evs [][]byte) { s.n += len(evs) }
+func (s *nopSub) Resync(string, string)                    {}
+func (s *nopSub) Snapshot(string, []byte)                  {}
 
 // blocker holds the stream lock inside Deliver until released, standing in
 // for a fan-out to very many subscribers.
@@ -195,7 +197,7 @@ type blocker struct {
 	release chan struct{}
 }
 
-func (b *blocker) Deliver(string, uint64, []byte) {
+func (b *blocker) Deliver(string, uint64, [][]byte) {
 	b.entered <- struct{}{}
 	<-b.release
 }

@@ -36,11 +36,7 @@ func (r *resumer) Hold(string) uint64 {
 }
 
 func mustBatch(ev []byte) []byte {
-	b, err := wire.EncodeBatch("s", 0, [][]byte{ev})
-	if err != nil {
-		panic(err)
-	}
-	return b
+	return wire.EncodeBatch("s", 0, [][]byte{ev})
 }
 
 // TestResumeFromRing resumes subscribers from cursors inside the ring while

@@ -39,6 +39,11 @@ type conn struct {
 	fetches  sync.WaitGroup // history reads for resuming subscriptions
 
 	closeOnce sync.Once
+
+	// Owned by the writer goroutine.
+	frame    []byte      // the batch frame being written, reused
+	stuck    *time.Timer // closes the socket when a write takes too long
+	timedOut atomic.Bool // the stuck timer fired
 }
 
 // close ends the connection with a code the client can act on. Safe to call
@@ -252,14 +257,31 @@ func truncate(s string) string {
 
 // writeLoop owns every write to the socket: queued frames, coalesced batches
 // and pings. It ends when ctx ends or a write fails.
+//
+// Coalescing: a connection writes at most once per the gateway's current
+// window (see Gateway.window); whatever arrives meanwhile joins the next
+// write, many events to one batch frame. An idle connection's first frame
+// goes at once.
 func (c *conn) writeLoop(ctx context.Context) {
 	interval := c.g.cfg.PingInterval
 	ping := time.NewTicker(interval)
 	defer ping.Stop()
+	// Writes take no context: one per write would cost a timer and a
+	// registration per frame. A watchdog armed around each write closes the
+	// socket when it takes longer than WriteTimeout, which fails the write.
+	c.stuck = time.AfterFunc(time.Hour, func() {
+		c.timedOut.Store(true)
+		c.ws.CloseNow()
+	})
+	c.stuck.Stop()
+	defer c.stuck.Stop()
+	hold := time.NewTimer(time.Hour)
+	hold.Stop()
 	var (
-		items   []item
-		pending = make(map[string][][]byte)
-		order   []string
+		items     []item
+		pending   = make(map[string][][]byte)
+		order     []string
+		lastWrite time.Time
 	)
 	for {
 		select {
@@ -277,6 +299,14 @@ func (c *conn) writeLoop(ctx context.Context) {
 				c.out.push(b)
 			}
 			continue
+		}
+		if wait := c.g.window() - time.Since(lastWrite); wait > 0 {
+			hold.Reset(wait)
+			select {
+			case <-ctx.Done():
+				return
+			case <-hold.C:
+			}
 		}
 		var slow bool
 		items, slow = c.out.take(items)
@@ -297,40 +327,42 @@ func (c *conn) writeLoop(ctx context.Context) {
 				continue
 			}
 			if evs := pending[it.stream]; it.stream != "" && len(evs) > 0 {
-				if !c.writeBatches(ctx, it.stream, evs) {
+				if !c.writeBatches(it.stream, evs) {
 					return
 				}
 				pending[it.stream] = evs[:0]
 			}
-			if !c.write(ctx, it.b) {
+			if !c.write(it.b) {
 				return
 			}
 		}
 		for _, s := range order {
-			if evs := pending[s]; len(evs) > 0 && !c.writeBatches(ctx, s, evs) {
+			if evs := pending[s]; len(evs) > 0 && !c.writeBatches(s, evs) {
 				return
 			}
 			delete(pending, s)
 		}
 		order = order[:0]
 		clear(items)
+		if len(items) > 0 {
+			lastWrite = time.Now()
+		}
 	}
 }
 
-func (c *conn) writeBatches(ctx context.Context, stream string, evs [][]byte) bool {
+func (c *conn) writeBatches(stream string, evs [][]byte) bool {
 	for len(evs) > 0 {
 		n, size := 0, 0
 		for n < len(evs) && n < maxBatchEvents && (n == 0 || size+len(evs[n]) <= maxBatchBytes) {
 			size += len(evs[n])
 			n++
 		}
-		b, err := wire.EncodeBatch(stream, time.Now().UnixNano(), evs[:n])
-		if err != nil {
-			c.g.cfg.Logger.Error("encode batch", "conn", c.id, "stream", stream, "err", err)
-			c.close(websocket.StatusInternalError, "server failed to encode a batch")
-			return false
+		c.frame = wire.AppendBatch(c.frame[:0], stream, time.Now().UnixNano(), evs[:n])
+		ok := c.write(c.frame)
+		if cap(c.frame) > 2*maxBatchBytes {
+			c.frame = nil // one huge event: do not keep its buffer
 		}
-		if !c.write(ctx, b) {
+		if !ok {
 			return false
 		}
 		c.g.m.batches.Inc()
@@ -340,11 +372,12 @@ func (c *conn) writeBatches(ctx context.Context, stream string, evs [][]byte) bo
 	return true
 }
 
-func (c *conn) write(ctx context.Context, b []byte) bool {
-	wctx, cancel := context.WithTimeout(ctx, c.g.cfg.WriteTimeout)
-	defer cancel()
-	if err := c.ws.Write(wctx, websocket.MessageBinary, b); err != nil {
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+func (c *conn) write(b []byte) bool {
+	c.stuck.Reset(c.g.cfg.WriteTimeout)
+	err := c.ws.Write(context.Background(), websocket.MessageBinary, b)
+	c.stuck.Stop()
+	if err != nil {
+		if c.timedOut.Load() {
 			c.g.m.slowCloses.Inc()
 		}
 		c.close(wire.CloseSlowConsumer, "write failed or timed out")

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -40,6 +41,15 @@ type Config struct {
 	PingInterval     time.Duration // zero means 15s; silent for 2 intervals closes
 	HandshakeTimeout time.Duration // time to send hello; zero means 10s
 	WriteTimeout     time.Duration // one frame write; zero means 10s
+	// FrameBudget is the frames per second all connections together should
+	// stay under; zero means 100000 (2 cores write about that many with room
+	// to spare). Each connection may write once per window, the window being
+	// connections/FrameBudget seconds, capped at MaxWriteDelay: a busy stream
+	// costs one frame per window however fast it runs, and an event on a
+	// quiet connection goes at once. Negative disables coalescing.
+	FrameBudget int
+	// MaxWriteDelay caps the coalescing window; zero means 50ms.
+	MaxWriteDelay time.Duration
 	// OriginPatterns are extra allowed Origin hosts (same-origin is always
 	// allowed); see websocket.AcceptOptions.
 	OriginPatterns []string
@@ -85,6 +95,12 @@ func (c *Config) defaults() {
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 10 * time.Second
 	}
+	if c.FrameBudget == 0 {
+		c.FrameBudget = 100000
+	}
+	if c.MaxWriteDelay <= 0 {
+		c.MaxWriteDelay = 50 * time.Millisecond
+	}
 	if c.MaxReplay <= 0 {
 		c.MaxReplay = 100000
 	}
@@ -100,6 +116,8 @@ type gateMetrics struct {
 type Gateway struct {
 	cfg Config
 	m   gateMetrics
+
+	open atomic.Int64 // connections, for the coalescing window
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
@@ -166,11 +184,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.mu.Unlock()
 	g.m.accepted.Inc()
 	g.m.conns.Inc()
+	g.open.Add(1)
 	defer func() {
 		g.mu.Lock()
 		delete(g.conns, c)
 		g.mu.Unlock()
 		g.m.conns.Add(-1)
+		g.open.Add(-1)
 	}()
 	c.serve(ctx, r.RemoteAddr)
 }
@@ -196,6 +216,16 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return errors.New("websocket connections still open at shutdown deadline")
 	}
+}
+
+// window is how long a connection waits after a write before the next one,
+// gathering what arrives meanwhile into it.
+func (g *Gateway) window() time.Duration {
+	if g.cfg.FrameBudget < 0 {
+		return 0
+	}
+	w := time.Duration(g.open.Load()) * time.Second / time.Duration(g.cfg.FrameBudget)
+	return min(w, g.cfg.MaxWriteDelay)
 }
 
 func newID() string {

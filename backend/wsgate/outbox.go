@@ -102,10 +102,7 @@ func (o *outbox) restartLocked(stream string) {
 // Replay implements hub.Resumer: an empty batch acknowledges the resumed
 // subscription, then the missed events follow like any others.
 func (o *outbox) Replay(stream string, events [][]byte) {
-	ack, err := wire.EncodeBatch(stream, 0, nil)
-	if err != nil { // an empty batch: cannot fail
-		panic(err)
-	}
+	ack := wire.EncodeBatch(stream, 0, nil)
 	o.mu.Lock()
 	o.restartLocked(stream)
 	o.ctrlLocked(stream, ack)
@@ -145,7 +142,7 @@ func (o *outbox) release(stream string, token uint64, history [][]byte, ok bool)
 		o.signal()
 		return
 	}
-	ack, _ := wire.EncodeBatch(stream, 0, nil)
+	ack := wire.EncodeBatch(stream, 0, nil)
 	o.ctrlLocked(stream, ack)
 	for _, evs := range [][][]byte{history, h.events} {
 		for _, ev := range evs {
@@ -167,9 +164,18 @@ func (o *outbox) Snapshot(stream string, frame []byte) {
 	o.signal()
 }
 
-// Deliver implements hub.Subscriber.
-func (o *outbox) Deliver(stream string, _ uint64, ev []byte) {
+// Deliver implements hub.Subscriber: the events join the queue together, so
+// the writer sends them in one batch frame.
+func (o *outbox) Deliver(stream string, _ uint64, events [][]byte) {
 	o.mu.Lock()
+	for _, ev := range events {
+		o.deliverLocked(stream, ev)
+	}
+	o.mu.Unlock()
+	o.signal()
+}
+
+func (o *outbox) deliverLocked(stream string, ev []byte) {
 	if h := o.holds[stream]; h != nil {
 		if h.bytes+len(ev) > o.limit {
 			h.overflow = true // released as a resync
@@ -178,7 +184,6 @@ func (o *outbox) Deliver(stream string, _ uint64, ev []byte) {
 			h.events = append(h.events, ev)
 			h.bytes += len(ev)
 		}
-		o.mu.Unlock()
 		return
 	}
 	switch {
@@ -190,8 +195,6 @@ func (o *outbox) Deliver(stream string, _ uint64, ev []byte) {
 		o.items = append(o.items, item{stream: stream, event: true, b: ev})
 		o.eventBytes += len(ev)
 	}
-	o.mu.Unlock()
-	o.signal()
 }
 
 // Resync implements hub.Subscriber.

@@ -15,7 +15,7 @@ func newTestOutbox(limit int) *outbox {
 func TestOutboxUnsubForgetsQueuedFrames(t *testing.T) {
 	o := newTestOutbox(1 << 10)
 	o.Snapshot("a", bytes.Repeat([]byte{1}, 500))
-	o.Deliver("a", 1, []byte{2})
+	o.Deliver("a", 1, [][]byte{{2}})
 	o.Snapshot("b", []byte{3})
 	o.forget("a")
 	items, slow := o.take(nil)
@@ -27,7 +27,7 @@ func TestOutboxUnsubForgetsQueuedFrames(t *testing.T) {
 func TestOutboxSnapshotSupersedesQueue(t *testing.T) {
 	o := newTestOutbox(1 << 10)
 	o.Snapshot("a", []byte{1})
-	o.Deliver("a", 1, []byte{2})
+	o.Deliver("a", 1, [][]byte{{2}})
 	o.Snapshot("a", []byte{9})
 	items, _ := o.take(nil)
 	if len(items) != 1 || items[0].b[0] != 9 {
@@ -37,10 +37,10 @@ func TestOutboxSnapshotSupersedesQueue(t *testing.T) {
 
 func TestOutboxEventOverflowBecomesResync(t *testing.T) {
 	o := newTestOutbox(100)
-	o.Deliver("a", 1, make([]byte, 60))
-	o.Deliver("b", 1, make([]byte, 30))
-	o.Deliver("a", 2, make([]byte, 60)) // over the bound: a's backlog → resync
-	o.Deliver("a", 3, make([]byte, 1))  // dropped until a is resubscribed
+	o.Deliver("a", 1, [][]byte{make([]byte, 60)})
+	o.Deliver("b", 1, [][]byte{make([]byte, 30)})
+	o.Deliver("a", 2, [][]byte{make([]byte, 60)}) // over the bound: a's backlog → resync
+	o.Deliver("a", 3, [][]byte{make([]byte, 1)})  // dropped until a is resubscribed
 	items, slow := o.take(nil)
 	if slow || len(items) != 2 || items[0].stream != "b" || !items[0].event || items[1].stream != "a" || items[1].event {
 		t.Fatalf("got %+v, want b's event then a's resync", items)

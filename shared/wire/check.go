@@ -43,73 +43,10 @@ func checkStructure(b []byte) error {
 		if i >= len(b) {
 			return errTruncated
 		}
-		c := b[i]
-		i++
-		var skip, count int // bytes of payload to skip; child values to open
-		switch {
-		case c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3:
-		case c >= 0x80 && c <= 0x8f:
-			count = 2 * int(c&0x0f)
-		case c >= 0x90 && c <= 0x9f:
-			count = int(c & 0x0f)
-		case c >= 0xa0 && c <= 0xbf:
-			skip = int(c & 0x1f)
-		case c == 0xc1:
-			return errReserved
-		default:
-			var n int
-			var ok bool
-			switch c {
-			case 0xc4, 0xd9: // bin8, str8
-				n, i, ok = readLen(b, i, 1)
-				skip = n
-			case 0xc5, 0xda:
-				n, i, ok = readLen(b, i, 2)
-				skip = n
-			case 0xc6, 0xdb:
-				n, i, ok = readLen(b, i, 4)
-				skip = n
-			case 0xc7: // ext8: len, type, data
-				n, i, ok = readLen(b, i, 1)
-				skip = n + 1
-			case 0xc8:
-				n, i, ok = readLen(b, i, 2)
-				skip = n + 1
-			case 0xc9:
-				n, i, ok = readLen(b, i, 4)
-				skip = n + 1
-			case 0xca, 0xce, 0xd2:
-				skip, ok = 4, true
-			case 0xcb, 0xcf, 0xd3:
-				skip, ok = 8, true
-			case 0xcc, 0xd0:
-				skip, ok = 1, true
-			case 0xcd, 0xd1:
-				skip, ok = 2, true
-			case 0xd4:
-				skip, ok = 2, true
-			case 0xd5:
-				skip, ok = 3, true
-			case 0xd6:
-				skip, ok = 5, true
-			case 0xd7:
-				skip, ok = 9, true
-			case 0xd8:
-				skip, ok = 17, true
-			case 0xdc:
-				count, i, ok = readLen(b, i, 2)
-			case 0xdd:
-				count, i, ok = readLen(b, i, 4)
-			case 0xde:
-				n, i, ok = readLen(b, i, 2)
-				count = 2 * n
-			case 0xdf:
-				n, i, ok = readLen(b, i, 4)
-				count = 2 * n
-			}
-			if !ok {
-				return errTruncated
-			}
+		var skip, count int
+		var err error
+		if i, skip, count, err = valueHeader(b, i); err != nil {
+			return err
 		}
 		if skip > len(b)-i {
 			return errClaim
@@ -127,6 +64,80 @@ func checkStructure(b []byte) error {
 			stack[depth] = count
 		}
 	}
+}
+
+// valueHeader reads the header of the msgpack value at b[i]: it returns the
+// index after the header, the payload bytes that follow it, and how many
+// child values (array elements, map keys and values) come after those.
+func valueHeader(b []byte, i int) (next, skip, count int, err error) {
+	c := b[i]
+	i++
+	switch {
+	case c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3:
+	case c >= 0x80 && c <= 0x8f:
+		count = 2 * int(c&0x0f)
+	case c >= 0x90 && c <= 0x9f:
+		count = int(c & 0x0f)
+	case c >= 0xa0 && c <= 0xbf:
+		skip = int(c & 0x1f)
+	case c == 0xc1:
+		return 0, 0, 0, errReserved
+	default:
+		var n int
+		var ok bool
+		switch c {
+		case 0xc4, 0xd9: // bin8, str8
+			n, i, ok = readLen(b, i, 1)
+			skip = n
+		case 0xc5, 0xda:
+			n, i, ok = readLen(b, i, 2)
+			skip = n
+		case 0xc6, 0xdb:
+			n, i, ok = readLen(b, i, 4)
+			skip = n
+		case 0xc7: // ext8: len, type, data
+			n, i, ok = readLen(b, i, 1)
+			skip = n + 1
+		case 0xc8:
+			n, i, ok = readLen(b, i, 2)
+			skip = n + 1
+		case 0xc9:
+			n, i, ok = readLen(b, i, 4)
+			skip = n + 1
+		case 0xca, 0xce, 0xd2:
+			skip, ok = 4, true
+		case 0xcb, 0xcf, 0xd3:
+			skip, ok = 8, true
+		case 0xcc, 0xd0:
+			skip, ok = 1, true
+		case 0xcd, 0xd1:
+			skip, ok = 2, true
+		case 0xd4:
+			skip, ok = 2, true
+		case 0xd5:
+			skip, ok = 3, true
+		case 0xd6:
+			skip, ok = 5, true
+		case 0xd7:
+			skip, ok = 9, true
+		case 0xd8:
+			skip, ok = 17, true
+		case 0xdc:
+			count, i, ok = readLen(b, i, 2)
+		case 0xdd:
+			count, i, ok = readLen(b, i, 4)
+		case 0xde:
+			n, i, ok = readLen(b, i, 2)
+			count = 2 * n
+		case 0xdf:
+			n, i, ok = readLen(b, i, 4)
+			count = 2 * n
+		}
+		if !ok {
+			return 0, 0, 0, errTruncated
+		}
+	}
+	return i, skip, count, nil
 }
 
 func readLen(b []byte, i, size int) (n, next int, ok bool) {

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"sync"
 
@@ -72,28 +73,64 @@ func EncodeEvent(ev *Event) ([]byte, error) {
 	return e.bytes(), nil
 }
 
-// batchOut is Batch with its events already encoded. Its msgpack field names
-// must match Batch's; TestEncodeBatchDecodesAsBatch holds them together.
-type batchOut struct {
-	Stream string               `msgpack:"stream"`
-	Sent   int64                `msgpack:"sent"`
-	Events []msgpack.RawMessage `msgpack:"events"`
-}
-
 // EncodeBatch builds a Batch frame from events encoded by EncodeEvent. The
 // per-connection cost is a copy of the bytes, never a re-encode.
-func EncodeBatch(stream string, sent int64, events [][]byte) ([]byte, error) {
-	raw := make([]msgpack.RawMessage, len(events))
-	for i, ev := range events {
-		raw[i] = ev
+func EncodeBatch(stream string, sent int64, events [][]byte) []byte {
+	n := 48 + len(stream)
+	for _, ev := range events {
+		n += len(ev)
 	}
-	e := getEncoder()
-	e.header(TypeBatch)
-	if err := e.enc.Encode(&batchOut{Stream: stream, Sent: sent, Events: raw}); err != nil {
-		encoders.Put(e)
-		return nil, fmt.Errorf("encode batch of %s: %w", stream, err)
+	return AppendBatch(make([]byte, 0, n), stream, sent, events)
+}
+
+// AppendBatch appends a Batch frame to dst, so that a connection writer can
+// reuse one buffer for every frame it writes. It writes msgpack by hand: the
+// frame is the envelope, three fields and the events' bytes as they are.
+// TestEncodeBatchDecodesAsBatch holds it to Batch's field names.
+func AppendBatch(dst []byte, stream string, sent int64, events [][]byte) []byte {
+	dst = append(dst, 0x83, 0xa1, 'v')
+	dst = appendInt(dst, Version)
+	dst = append(dst, 0xa1, 't')
+	dst = appendStr(dst, string(TypeBatch))
+	dst = append(dst, 0xa1, 'b', 0x83)
+	dst = appendStr(dst, "stream")
+	dst = appendStr(dst, stream)
+	dst = appendStr(dst, "sent")
+	dst = appendInt(dst, sent)
+	dst = appendStr(dst, "events")
+	switch n := len(events); {
+	case n < 16:
+		dst = append(dst, 0x90|byte(n))
+	case n < 1<<16:
+		dst = append(dst, 0xdc, byte(n>>8), byte(n))
+	default:
+		dst = append(dst, 0xdd, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
 	}
-	return e.bytes(), nil
+	for _, ev := range events {
+		dst = append(dst, ev...)
+	}
+	return dst
+}
+
+func appendStr(dst []byte, s string) []byte {
+	switch n := len(s); {
+	case n < 32:
+		dst = append(dst, 0xa0|byte(n))
+	case n < 1<<8:
+		dst = append(dst, 0xd9, byte(n))
+	case n < 1<<16:
+		dst = append(dst, 0xda, byte(n>>8), byte(n))
+	default:
+		dst = append(dst, 0xdb, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+	return append(dst, s...)
+}
+
+func appendInt(dst []byte, v int64) []byte {
+	if v >= -32 && v < 128 {
+		return append(dst, byte(v))
+	}
+	return binary.BigEndian.AppendUint64(append(dst, 0xd3), uint64(v))
 }
 
 // Decode reads one frame. Malformed input returns an *Error with a code that
@@ -103,62 +140,57 @@ func Decode(b []byte) (Frame, error) {
 	if err := checkStructure(b); err != nil {
 		return nil, &Error{Code: CodeBadFrame, Message: err.Error()}
 	}
-	d := decoders.Get().(*msgpack.Decoder)
-	defer decoders.Put(d)
-	d.Reset(bytes.NewReader(b))
-
-	n, err := d.DecodeMapLen()
-	if err != nil || n < 0 {
-		return nil, &Error{Code: CodeBadFrame, Message: "frame is not a msgpack map"}
-	}
+	r := reader{b: b}
 	version := -1
 	var (
 		typ  Type
 		body []byte
-		f    Frame
-		seen bool
 	)
-	for range n {
-		key, err := d.DecodeString()
-		if err != nil {
-			return nil, &Error{Code: CodeBadFrame, Message: "frame key is not a string"}
-		}
-		switch key {
-		case "v":
-			version, err = d.DecodeInt()
-		case "t":
-			var s string
-			s, err = d.DecodeString()
-			typ = Type(s)
-		case "b":
-			seen = true
-			if typ != "" && version == Version {
-				f, err = decodeBody(d, typ)
-			} else {
-				body, err = d.DecodeRaw()
-			}
-		default:
-			err = d.Skip()
-		}
-		if err != nil {
-			if e, ok := err.(*Error); ok {
-				return nil, e
-			}
-			return nil, &Error{Code: CodeBadFrame, Message: fmt.Sprintf("field %q: %v", key, err)}
-		}
+	if r.peek()&0xf0 != 0x80 && r.peek() != 0xde && r.peek() != 0xdf {
+		return nil, &Error{Code: CodeBadFrame, Message: "frame is not a msgpack map"}
 	}
+	r.fields(func(k []byte) {
+		switch string(k) {
+		case "v":
+			version = int(r.int64())
+		case "t":
+			typ = typeOf(r.rawString())
+		case "b":
+			body = r.raw()
+		default:
+			r.skip()
+		}
+		if r.err != nil {
+			r.err = fmt.Errorf("field %q: %w", k, r.err)
+		}
+	})
 	switch {
+	case r.err != nil:
+		return nil, &Error{Code: CodeBadFrame, Message: r.err.Error()}
 	case version != Version:
 		return nil, &Error{Code: CodeVersion, Message: fmt.Sprintf("protocol version %d, want %d", version, Version)}
 	case typ == "":
 		return nil, &Error{Code: CodeBadFrame, Message: "frame has no type"}
-	case !seen:
+	case body == nil:
 		return nil, &Error{Code: CodeBadFrame, Message: fmt.Sprintf("%s frame has no body", typ)}
-	case f != nil:
-		return f, nil
 	}
-	d.Reset(bytes.NewReader(body))
-	f, err = decodeBody(d, typ)
+	var (
+		f   Frame
+		err error
+	)
+	if typ == TypeBatch {
+		// The hot path: by hand, straight from the bytes.
+		br := reader{b: body, intern: interns.Get().(map[string]string)}
+		f = br.batch()
+		err = br.err
+		clear(br.intern)
+		interns.Put(br.intern)
+	} else {
+		d := decoders.Get().(*msgpack.Decoder)
+		d.Reset(bytes.NewReader(body))
+		f, err = decodeBody(d, typ)
+		decoders.Put(d)
+	}
 	if err != nil {
 		if e, ok := err.(*Error); ok {
 			return nil, e
@@ -167,6 +199,18 @@ func Decode(b []byte) (Frame, error) {
 	}
 	return f, nil
 }
+
+// typeOf returns the frame type named t, without allocating for known ones.
+func typeOf(t []byte) Type {
+	for _, known := range types {
+		if string(t) == string(known) {
+			return known
+		}
+	}
+	return Type(t)
+}
+
+var types = [...]Type{TypeBatch, TypePing, TypePong, TypeSnapshot, TypeResync, TypeSub, TypeUnsub, TypeHello, TypeWelcome, TypeError}
 
 func decodeBody(d *msgpack.Decoder, t Type) (Frame, error) {
 	switch t {

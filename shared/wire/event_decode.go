@@ -4,179 +4,161 @@ import (
 	"fmt"
 
 	"github.com/vmihailenco/msgpack/v5"
-	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
 
-// DecodeMsgpack decodes an event field by field instead of through msgpack's
-// reflection, which was 39% of a load generator's CPU at 200k events/s
-// (bench/results/2026-11-22-fanout.md); every client decodes every event, so
-// browsers gain the same. It accepts what the reflection decoder accepts and
-// skips unknown fields; TestEventDecoderMatchesReflection holds them equal.
+// DecodeMsgpack decodes an event for the msgpack library (an ingest body
+// holding events, say) with the same field-by-field decoder the batch frames
+// use. It accepts what the reflection decoder accepts and skips unknown
+// fields; TestEventDecoderMatchesReflection holds them equal.
 func (e *Event) DecodeMsgpack(d *msgpack.Decoder) error {
-	*e = Event{}
-	return decodeFields(d, "event", func(k string) (err error) {
-		switch k {
-		case "stream":
-			e.Stream, err = d.DecodeString()
-		case "epoch":
-			e.Epoch, err = d.DecodeUint64()
-		case "seq":
-			e.Seq, err = d.DecodeUint64()
-		case "time":
-			e.Time, err = d.DecodeInt64()
-		case "created":
-			e.Created, err = d.DecodeInt64()
-		case "ingested":
-			e.Ingested, err = d.DecodeInt64()
-		case "values":
-			e.Values, err = decodeValues(d)
-		case "row":
-			e.Row, err = decodeRow(d)
-		case "points":
-			e.Points, err = decodePoints(d)
-		default:
-			err = d.Skip()
-		}
+	b, err := d.DecodeRaw()
+	if err != nil {
 		return err
+	}
+	r := reader{b: b}
+	r.event(e)
+	return r.err
+}
+
+// event decodes one event. Every client decodes every event, so this is the
+// hottest decoder there is (bench/results/2026-11-22-fanout.md).
+func (r *reader) event(e *Event) {
+	*e = Event{}
+	r.fields(func(k []byte) {
+		switch string(k) {
+		case "stream":
+			e.Stream = r.name()
+		case "epoch":
+			e.Epoch = r.uint64()
+		case "seq":
+			e.Seq = r.uint64()
+		case "time":
+			e.Time = r.int64()
+		case "created":
+			e.Created = r.int64()
+		case "ingested":
+			e.Ingested = r.int64()
+		case "values":
+			e.Values = r.values()
+		case "row":
+			e.Row = r.row()
+		case "points":
+			e.Points = r.points()
+		default:
+			r.skip()
+		}
+		if r.err != nil {
+			r.err = fmt.Errorf("event.%s: %w", k, r.err)
+		}
 	})
 }
 
-// decodeFields walks a msgpack map, handing each key to field, which decodes
-// the value (or skips it). A nil map has no fields.
-func decodeFields(d *msgpack.Decoder, what string, field func(key string) error) error {
-	n, err := d.DecodeMapLen()
-	if err != nil {
-		return err
-	}
-	for range max(n, 0) {
-		k, err := d.DecodeString()
-		if err != nil {
-			return err
-		}
-		if err := field(k); err != nil {
-			return fmt.Errorf("%s.%s: %w", what, k, err)
-		}
-	}
-	return nil
-}
-
-// decodeArray walks a msgpack array of n elements, allocating with n first
-// (decoding goes through wire.Decode, whose structure check bounds n by the
-// frame's size). A nil array is n = -1.
-func decodeArray(d *msgpack.Decoder, alloc func(n int), elem func(i int) error) error {
-	n, err := d.DecodeArrayLen()
-	if err != nil || n < 0 {
-		return err
-	}
-	alloc(n)
-	for i := range n {
-		if err := elem(i); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func isNil(d *msgpack.Decoder) (bool, error) {
-	c, err := d.PeekCode()
-	if err != nil {
-		return false, err
-	}
-	if c == msgpcode.Nil {
-		return true, d.DecodeNil()
-	}
-	return false, nil
-}
-
-func decodeValues(d *msgpack.Decoder) (map[string]float64, error) {
-	n, err := d.DecodeMapLen()
-	if err != nil || n < 0 {
-		return nil, err
+func (r *reader) values() map[string]float64 {
+	n := r.mapLen()
+	if n < 0 {
+		return nil
 	}
 	m := make(map[string]float64, n)
 	for range n {
-		k, err := d.DecodeString()
-		if err != nil {
-			return nil, err
-		}
-		if m[k], err = d.DecodeFloat64(); err != nil {
-			return nil, err
-		}
+		k := r.name()
+		m[k] = r.float64()
 	}
-	return m, nil
+	return m
 }
 
-func decodeRow(d *msgpack.Decoder) (*Row, error) {
-	if null, err := isNil(d); null || err != nil {
-		return nil, err
+func (r *reader) row() *Row {
+	if r.isNil() {
+		return nil
 	}
-	r := &Row{}
-	err := decodeFields(d, "row", func(k string) (err error) {
-		switch k {
+	row := &Row{}
+	r.fields(func(k []byte) {
+		switch string(k) {
 		case "key":
-			r.Key, err = d.DecodeString()
+			row.Key = r.string()
 		case "op":
-			var s string
-			s, err = d.DecodeString()
-			r.Op = RowOp(s)
+			row.Op = RowOp(r.name())
 		case "fields":
-			var n int
-			if n, err = d.DecodeMapLen(); err != nil || n < 0 {
-				return err
+			n := r.mapLen()
+			if n < 0 {
+				return
 			}
-			r.Fields = make(map[string]any, n)
+			row.Fields = make(map[string]any, n)
 			for range n {
-				var fk string
-				if fk, err = d.DecodeString(); err != nil {
-					return err
+				fk := r.name()
+				row.Fields[fk] = r.any()
+			}
+		default:
+			r.skip()
+		}
+	})
+	return row
+}
+
+func (r *reader) points() *Points {
+	if r.isNil() {
+		return nil
+	}
+	p := &Points{}
+	r.fields(func(k []byte) {
+		switch string(k) {
+		case "ts":
+			if n := r.arrayLen(); n >= 0 {
+				p.TS = make([]int64, n)
+				for i := range p.TS {
+					p.TS[i] = r.int64()
 				}
-				if r.Fields[fk], err = d.DecodeInterface(); err != nil {
-					return err
+			}
+		case "cols":
+			if n := r.arrayLen(); n >= 0 {
+				p.Cols = make([]Column, n)
+				for i := range p.Cols {
+					r.column(&p.Cols[i])
 				}
 			}
 		default:
-			err = d.Skip()
+			r.skip()
 		}
-		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return r, nil
+	return p
 }
 
-func decodePoints(d *msgpack.Decoder) (*Points, error) {
-	if null, err := isNil(d); null || err != nil {
-		return nil, err
-	}
-	p := &Points{}
-	err := decodeFields(d, "points", func(k string) (err error) {
-		switch k {
-		case "ts":
-			return decodeArray(d, func(n int) { p.TS = make([]int64, n) },
-				func(i int) (err error) { p.TS[i], err = d.DecodeInt64(); return err })
-		case "cols":
-			return decodeArray(d, func(n int) { p.Cols = make([]Column, n) },
-				func(i int) error { return decodeColumn(d, &p.Cols[i]) })
-		}
-		return d.Skip()
-	})
-	if err != nil {
-		return nil, err
-	}
-	return p, nil
-}
-
-func decodeColumn(d *msgpack.Decoder, c *Column) error {
-	return decodeFields(d, "column", func(k string) (err error) {
-		switch k {
+func (r *reader) column(c *Column) {
+	r.fields(func(k []byte) {
+		switch string(k) {
 		case "name":
-			c.Name, err = d.DecodeString()
-			return err
+			c.Name = r.name()
 		case "vals":
-			return decodeArray(d, func(n int) { c.Vals = make([]float64, n) },
-				func(i int) (err error) { c.Vals[i], err = d.DecodeFloat64(); return err })
+			if n := r.arrayLen(); n >= 0 {
+				c.Vals = make([]float64, n)
+				for i := range c.Vals {
+					c.Vals[i] = r.float64()
+				}
+			}
+		default:
+			r.skip()
 		}
-		return d.Skip()
 	})
+}
+
+// batch decodes a batch frame's body.
+func (r *reader) batch() Batch {
+	var b Batch
+	r.fields(func(k []byte) {
+		switch string(k) {
+		case "stream":
+			b.Stream = r.name()
+		case "sent":
+			b.Sent = r.int64()
+		case "events":
+			if n := r.arrayLen(); n >= 0 {
+				b.Events = make([]Event, n)
+				for i := range b.Events {
+					r.event(&b.Events[i])
+				}
+			}
+		default:
+			r.skip()
+		}
+	})
+	return b
 }

@@ -18,6 +18,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strconv"
@@ -57,6 +59,7 @@ func main() {
 // config is everything the flags and environment decide.
 type config struct {
 	addr       string
+	debugAddr  string
 	webDir     string
 	demo       bool
 	logLevel   slog.Level
@@ -81,6 +84,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 	fs.SetOutput(stderr)
 	var c config
 	fs.StringVar(&c.addr, "addr", env("TELLTALE_ADDR", ":8080"), "listen address (env TELLTALE_ADDR); port 0 picks a free port")
+	fs.StringVar(&c.debugAddr, "debug-addr", env("TELLTALE_DEBUG_ADDR", ""), "serve Go's /debug/pprof profiles on this separate address, e.g. 127.0.0.1:6060 (env TELLTALE_DEBUG_ADDR); empty means off")
 	fs.StringVar(&c.webDir, "web", env("TELLTALE_WEB_DIR", "static"), "web folder with app.wasm, icons and uPlot (env TELLTALE_WEB_DIR)")
 	fs.BoolVar(&c.demo, "demo", demoDefault, "run the built-in demo feed (env TELLTALE_DEMO)")
 	level := fs.String("log-level", env("TELLTALE_LOG_LEVEL", "info"), "debug, info, warn or error (env TELLTALE_LOG_LEVEL)")
@@ -221,6 +225,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	if cfg.debugAddr != "" {
+		dln, err := net.Listen("tcp", cfg.debugAddr)
+		if err != nil {
+			return fmt.Errorf("-debug-addr: %w", err)
+		}
+		fmt.Fprintf(stdout, "telltale: profiles at http://%s/debug/pprof/\n", dln.Addr())
+		goRun("debug listener", func(ctx context.Context) error { return serveDebug(ctx, dln) })
+	}
 	what := map[string]string{"memory": "embedded store", "postgres": "PostgreSQL"}[storeTag]
 	if cfg.demo {
 		what += ", demo feed"
@@ -302,4 +314,24 @@ func browsable(a net.Addr) string {
 		return net.JoinHostPort("localhost", strconv.Itoa(tcp.Port))
 	}
 	return tcp.String()
+}
+
+// serveDebug serves net/http/pprof on its own listener, apart from the public
+// one, so profiles are never exposed where dashboards are.
+func serveDebug(ctx context.Context, ln net.Listener) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }

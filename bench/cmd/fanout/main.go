@@ -18,6 +18,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -88,6 +89,7 @@ func run() error {
 	duration := flag.Duration("duration", 10*time.Second, "how long to publish")
 	asJSON := flag.Bool("json", false, "print the result as one JSON object on the last line")
 	cpuProfile := flag.String("cpuprofile", "", "write the load generator's CPU profile here (to tell its cost from the server's)")
+	serverProfile := flag.String("server-cpuprofile", "", "write the started server's CPU profile over the publishing phase here")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -103,14 +105,17 @@ func run() error {
 	raiseFileLimit()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var server *exec.Cmd
+	var (
+		server    *exec.Cmd
+		debugAddr string
+	)
 	if *addr == "" {
 		*key = randomKey()
-		cmd, a, err := startServer(*bin, *web, *key)
+		cmd, a, dbg, err := startServer(*bin, *web, *key, *serverProfile != "")
 		if err != nil {
 			return err
 		}
-		server, *addr = cmd, a
+		server, *addr, debugAddr = cmd, a, dbg
 		defer func() {
 			_ = server.Process.Signal(syscall.SIGTERM)
 			_ = server.Wait()
@@ -177,6 +182,12 @@ func run() error {
 	}
 
 	cpuBefore := cpuTicks(server)
+	profileDone := make(chan error, 1)
+	if *serverProfile != "" {
+		go func() { profileDone <- fetchProfile(debugAddr, *duration, *serverProfile) }()
+	} else {
+		profileDone <- nil
+	}
 	start := time.Now()
 	// Every 10 ms, publish what the rate owes by now: a late tick (a busy
 	// server answers slowly) sends more, so the rate holds on average.
@@ -200,6 +211,9 @@ func run() error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	res.DurationS = elapsed.Seconds()
+	if err := <-profileDone; err != nil {
+		return err
+	}
 	if server != nil {
 		res.ServerCPU = float64(cpuTicks(server)-cpuBefore) / 100 / elapsed.Seconds() * 100
 		res.ServerRSSMB = float64(rssKB(server)) / 1024
@@ -309,32 +323,61 @@ func publish(addr, key string, names []string, n, payload int) error {
 	return nil
 }
 
-var servingLine = regexp.MustCompile(`serving http://(\S+?)/? `)
+var (
+	servingLine = regexp.MustCompile(`serving http://(\S+?)/? `)
+	debugLine   = regexp.MustCompile(`profiles at http://(\S+?)/debug/pprof/`)
+)
 
-func startServer(bin, web, key string) (*exec.Cmd, string, error) {
+// fetchProfile saves the server's CPU profile over d.
+func fetchProfile(debugAddr string, d time.Duration, path string) error {
+	c := &http.Client{Timeout: d + 30*time.Second}
+	res, err := c.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", debugAddr, max(1, int(d.Seconds()))))
+	if err != nil {
+		return fmt.Errorf("server profile: %w", err)
+	}
+	defer res.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, res.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func startServer(bin, web, key string, debug bool) (cmd *exec.Cmd, addr, debugAddr string, err error) {
 	bin, _ = filepath.Abs(bin)
-	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-web", web, "-demo=false", "-log-level", "warn", "-ingest-keys", "demo:"+key)
+	args := []string{"-addr", "127.0.0.1:0", "-web", web, "-demo=false", "-log-level", "warn", "-ingest-keys", "demo:" + key}
+	if debug {
+		args = append(args, "-debug-addr", "127.0.0.1:0")
+	}
+	cmd = exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "DATABASE_URL=")
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, "", fmt.Errorf("start %s (run make build first): %w", bin, err)
+		return nil, "", "", fmt.Errorf("start %s (run make build first): %w", bin, err)
 	}
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
+		if m := debugLine.FindStringSubmatch(sc.Text()); m != nil {
+			debugAddr = m[1]
+		}
 		if m := servingLine.FindStringSubmatch(sc.Text()); m != nil {
 			go func() {
 				for sc.Scan() {
 				}
 			}()
-			return cmd, m[1], nil
+			return cmd, m[1], debugAddr, nil
 		}
 	}
 	_ = cmd.Process.Kill()
-	return nil, "", errors.New("the server did not print its address")
+	return nil, "", "", errors.New("the server did not print its address")
 }
 
 func randomKey() string {
