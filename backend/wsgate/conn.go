@@ -40,11 +40,28 @@ type conn struct {
 
 	closeOnce sync.Once
 
-	// Owned by the writer goroutine.
-	frame    []byte      // the batch frame being written, reused
+	// The writer goroutine runs only while there is something to write (and
+	// lingers a little after): an idle connection has no writer, and its
+	// stack, to keep. At most one runs at a time.
+	wmu      sync.Mutex
+	running  bool // a writer goroutine is running
+	stopped  bool // the connection is over: start no writer
+	writers  sync.WaitGroup
+	pinger   *time.Timer
 	stuck    *time.Timer // closes the socket when a write takes too long
 	timedOut atomic.Bool // the stuck timer fired
+	hold     *time.Timer // paces writes and times the linger
+
+	// Owned by the running writer.
+	frame   []byte // the batch frame being written, reused
+	items   []item // taken from the outbox
+	pending map[string][][]byte
+	order   []string
+	due     time.Time // GCRA: theoretical time of the next write
 }
+
+// writerLinger is how long an idle writer waits for more before it ends.
+const writerLinger = 250 * time.Millisecond
 
 // close ends the connection with a code the client can act on. Safe to call
 // from any goroutine, any number of times.
@@ -62,18 +79,14 @@ func (c *conn) close(code websocket.StatusCode, reason string) {
 
 func (c *conn) serve(ctx context.Context, remote string) {
 	log := c.g.cfg.Logger.With("conn", c.id, "remote", remote)
-	writerDone := make(chan struct{})
+	c.startWriting(ctx)
 	defer func() {
 		for _, cancel := range c.subs {
 			cancel()
 		}
 		c.close(websocket.StatusNormalClosure, "")
-		<-writerDone
+		c.stopWriting()
 		c.fetches.Wait()
-	}()
-	go func() {
-		defer close(writerDone)
-		c.writeLoop(ctx)
 	}()
 
 	if err := c.handshake(ctx); err != nil {
@@ -255,17 +268,10 @@ func truncate(s string) string {
 	return s
 }
 
-// writeLoop owns every write to the socket: queued frames, coalesced batches
-// and pings. It ends when ctx ends or a write fails.
-//
-// Coalescing: a connection writes at most once per the gateway's current
-// window (see Gateway.window); whatever arrives meanwhile joins the next
-// write, many events to one batch frame. An idle connection's first frame
-// goes at once.
-func (c *conn) writeLoop(ctx context.Context) {
-	interval := c.g.cfg.PingInterval
-	ping := time.NewTicker(interval)
-	defer ping.Stop()
+// startWriting sets up the connection's writing: the outbox starts a writer
+// when something is queued, and a timer queues pings and closes a silent
+// connection.
+func (c *conn) startWriting(ctx context.Context) {
 	// Writes take no context: one per write would cost a timer and a
 	// registration per frame. A watchdog armed around each write closes the
 	// socket when it takes longer than WriteTimeout, which fails the write.
@@ -274,80 +280,181 @@ func (c *conn) writeLoop(ctx context.Context) {
 		c.ws.CloseNow()
 	})
 	c.stuck.Stop()
-	defer c.stuck.Stop()
-	hold := time.NewTimer(time.Hour)
-	hold.Stop()
-	var (
-		items     []item
-		pending   = make(map[string][][]byte)
-		order     []string
-		lastWrite time.Time
-	)
-	for {
-		select {
-		case <-ctx.Done():
+	c.hold = time.NewTimer(time.Hour)
+	c.hold.Stop()
+	c.due = time.Now()
+	c.out.kick = func() { c.kick(ctx) }
+	interval := c.g.cfg.PingInterval
+	c.pinger = time.AfterFunc(interval, func() {
+		now := time.Now()
+		if now.UnixNano()-c.lastRead.Load() > 2*int64(interval) {
+			c.g.m.idleCloses.Inc()
+			c.close(wire.CloseIdle, "no frame for two ping intervals")
 			return
-		case <-c.out.wake:
-		case now := <-ping.C:
-			if now.UnixNano()-c.lastRead.Load() > 2*int64(interval) {
-				c.g.m.idleCloses.Inc()
-				c.close(wire.CloseIdle, "no frame for two ping intervals")
-				return
-			}
-			b, err := wire.Encode(wire.Ping{Time: now.UnixNano()})
-			if err == nil {
-				c.out.push(b)
-			}
-			continue
 		}
-		if wait := c.g.window() - time.Since(lastWrite); wait > 0 {
-			hold.Reset(wait)
+		if b, err := wire.Encode(wire.Ping{Time: now.UnixNano()}); err == nil {
+			c.out.push(b)
+		}
+		c.wmu.Lock()
+		if !c.stopped {
+			c.pinger.Reset(interval)
+		}
+		c.wmu.Unlock()
+	})
+}
+
+// kick starts the writer unless one runs (it was signalled already).
+func (c *conn) kick(ctx context.Context) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.running || c.stopped {
+		return
+	}
+	c.running = true
+	c.writers.Add(1)
+	go c.writeLoop(ctx)
+}
+
+// stopWriting waits for the writer to end; the connection's context must be
+// over (c.close does that).
+func (c *conn) stopWriting() {
+	c.wmu.Lock()
+	c.stopped = true
+	c.pinger.Stop()
+	c.wmu.Unlock()
+	c.writers.Wait()
+	c.stuck.Stop()
+}
+
+// idle is the writer asking to end: it may when nothing is queued.
+func (c *conn) idle() bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if !c.stopped && !c.out.empty() {
+		return false
+	}
+	c.endLocked()
+	return true
+}
+
+// end is the writer ending for good (the connection is over).
+func (c *conn) end() {
+	c.wmu.Lock()
+	c.endLocked()
+	c.wmu.Unlock()
+}
+
+func (c *conn) endLocked() {
+	c.running = false
+	// Drop what only a running writer needs.
+	c.items, c.pending, c.order = nil, nil, nil
+	if cap(c.frame) > 16<<10 {
+		c.frame = nil
+	}
+}
+
+// writeLoop owns every write to the socket while it runs: queued frames,
+// coalesced batches and pings. It ends after writerLinger with nothing to
+// write, when ctx ends or when a write fails.
+//
+// Coalescing: a connection writes on average at most once per the gateway's
+// current window (see Gateway.window); whatever arrives meanwhile joins the
+// next write, many events to one batch frame. The pacing is a token bucket
+// holding two writes (GCRA): a quiet connection's frame goes at once, and a
+// write that was late (a busy core) does not make the next one wait too, so
+// scheduling jitter does not add up into latency.
+func (c *conn) writeLoop(ctx context.Context) {
+	defer c.writers.Done()
+	if c.pending == nil {
+		c.pending = make(map[string][][]byte)
+	}
+	for {
+		window := c.g.window()
+		if wait := time.Until(c.due) - window; wait > 0 {
+			c.hold.Reset(wait)
 			select {
 			case <-ctx.Done():
+				c.end()
 				return
-			case <-hold.C:
+			case <-c.hold.C:
 			}
 		}
-		var slow bool
-		items, slow = c.out.take(items)
-		if slow {
-			c.g.m.slowCloses.Inc()
-			c.close(wire.CloseSlowConsumer, "slow consumer: control frames over the connection's limit")
+		wrote, ok := c.writeQueued()
+		if !ok {
+			c.end()
 			return
 		}
-		// Events are grouped per stream into batch frames. A stream's events
-		// are flushed before any later control frame of the same stream, so a
-		// stream's frames keep their order; across streams order is free.
-		for _, it := range items {
-			if it.event {
-				if _, ok := pending[it.stream]; !ok {
-					order = append(order, it.stream)
-				}
-				pending[it.stream] = append(pending[it.stream], it.b)
-				continue
-			}
-			if evs := pending[it.stream]; it.stream != "" && len(evs) > 0 {
-				if !c.writeBatches(it.stream, evs) {
-					return
-				}
-				pending[it.stream] = evs[:0]
-			}
-			if !c.write(it.b) {
+		if wrote {
+			c.due = later(c.due, time.Now()).Add(window)
+		}
+		select {
+		case <-c.out.wake:
+			continue
+		default:
+		}
+		c.hold.Reset(writerLinger)
+		select {
+		case <-ctx.Done():
+			c.end()
+			return
+		case <-c.out.wake:
+			c.hold.Stop()
+		case <-c.hold.C:
+			if c.idle() {
 				return
 			}
-		}
-		for _, s := range order {
-			if evs := pending[s]; len(evs) > 0 && !c.writeBatches(s, evs) {
-				return
-			}
-			delete(pending, s)
-		}
-		order = order[:0]
-		clear(items)
-		if len(items) > 0 {
-			lastWrite = time.Now()
 		}
 	}
+}
+
+// writeQueued writes everything queued: wrote says whether there was
+// anything, ok false that the connection is over.
+func (c *conn) writeQueued() (wrote, ok bool) {
+	var slow bool
+	c.items, slow = c.out.take(c.items)
+	if slow {
+		c.g.m.slowCloses.Inc()
+		c.close(wire.CloseSlowConsumer, "slow consumer: control frames over the connection's limit")
+		return false, false
+	}
+	// Events are grouped per stream into batch frames. A stream's events are
+	// flushed before any later control frame of the same stream, so a
+	// stream's frames keep their order; across streams order is free.
+	for _, it := range c.items {
+		if it.event {
+			if _, ok := c.pending[it.stream]; !ok {
+				c.order = append(c.order, it.stream)
+			}
+			c.pending[it.stream] = append(c.pending[it.stream], it.b)
+			continue
+		}
+		if evs := c.pending[it.stream]; it.stream != "" && len(evs) > 0 {
+			if !c.writeBatches(it.stream, evs) {
+				return true, false
+			}
+			c.pending[it.stream] = evs[:0]
+		}
+		if !c.write(it.b) {
+			return true, false
+		}
+	}
+	for _, s := range c.order {
+		if evs := c.pending[s]; len(evs) > 0 && !c.writeBatches(s, evs) {
+			return true, false
+		}
+		delete(c.pending, s)
+	}
+	c.order = c.order[:0]
+	wrote = len(c.items) > 0
+	clear(c.items)
+	return wrote, true
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 func (c *conn) writeBatches(stream string, evs [][]byte) bool {

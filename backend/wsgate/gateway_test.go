@@ -341,3 +341,78 @@ func TestIdleClientIsClosed(t *testing.T) {
 		t.Fatalf("got close %v (%v), want %d", got, err, wire.CloseIdle)
 	}
 }
+
+// writers counts the gateway's connections that have a writer goroutine.
+func (f *fixture) writers() int {
+	f.gate.mu.Lock()
+	defer f.gate.mu.Unlock()
+	n := 0
+	for c := range f.gate.conns {
+		c.wmu.Lock()
+		if c.running {
+			n++
+		}
+		c.wmu.Unlock()
+	}
+	return n
+}
+
+// TestIdleConnectionHasNoWriter: a quiet connection gives its writer
+// goroutine up after the linger, and the next event starts one again.
+func TestIdleConnectionHasNoWriter(t *testing.T) {
+	f := start(t, Config{})
+	f.publish(t, "orders", 1)
+	r := dial(t, f.url)
+	r.send(wire.Hello{})
+	r.expect(wire.TypeWelcome)
+	r.send(wire.Sub{Stream: "orders"})
+	r.expect(wire.TypeSnapshot)
+	poll.Until(t, 5*time.Second, func() error {
+		if n := f.writers(); n != 0 {
+			return fmt.Errorf("%d writers still running on an idle connection", n)
+		}
+		return nil
+	})
+	f.publish(t, "orders", 1)
+	if b := r.expect(wire.TypeBatch).(wire.Batch); len(b.Events) != 1 || b.Events[0].Seq != 2 {
+		t.Fatalf("got %+v, want seq 2", b)
+	}
+}
+
+// TestWindowCoalescesBursts: with a coalescing window, events published one
+// by one faster than the window arrive in fewer frames, none lost.
+func TestWindowCoalescesBursts(t *testing.T) {
+	// One connection and a budget of 20 frames/s: a 50ms window.
+	f := start(t, Config{FrameBudget: 20})
+	f.publish(t, "orders", 1)
+	r := dial(t, f.url)
+	r.send(wire.Hello{})
+	r.expect(wire.TypeWelcome)
+	r.send(wire.Sub{Stream: "orders"})
+	r.expect(wire.TypeSnapshot)
+	const n = 100
+	start := time.Now()
+	go func() {
+		for range n {
+			f.publish(t, "orders", 1)
+			time.Sleep(time.Millisecond) // a producer's pace, not a wait for a condition
+		}
+	}()
+	var seq uint64 = 1
+	frames := 0
+	for seq < n+1 {
+		b := r.expect(wire.TypeBatch).(wire.Batch)
+		frames++
+		for _, ev := range b.Events {
+			if ev.Seq != seq+1 {
+				t.Fatalf("got seq %d after %d", ev.Seq, seq)
+			}
+			seq = ev.Seq
+		}
+	}
+	// At most one frame per 50ms window, plus the bucket's one extra.
+	if limit := int(time.Since(start)/(50*time.Millisecond)) + 2; frames > limit {
+		t.Fatalf("%d events came in %d frames over %v, want at most %d", n, frames, time.Since(start), limit)
+	}
+	t.Logf("%d events in %d frames over %v", n, frames, time.Since(start))
+}

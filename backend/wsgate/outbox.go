@@ -38,6 +38,9 @@ type outbox struct {
 	holds      map[string]*hold // streams whose older history is being fetched
 	tokens     uint64
 	wake       chan struct{} // capacity 1: "there is something to write"
+	// kick, when set, is called after anything is queued (the connection
+	// starts its writer if none runs); it is called without o.mu held.
+	kick func()
 }
 
 // hold buffers a stream's live deliveries while its older events are read
@@ -64,6 +67,16 @@ func (o *outbox) signal() {
 	case o.wake <- struct{}{}:
 	default:
 	}
+	if o.kick != nil {
+		o.kick()
+	}
+}
+
+// empty reports whether nothing is queued.
+func (o *outbox) empty() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.items) == 0 && !o.slow
 }
 
 // push queues a frame about no stream in particular.

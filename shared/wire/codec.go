@@ -180,11 +180,9 @@ func Decode(b []byte) (Frame, error) {
 	)
 	if typ == TypeBatch {
 		// The hot path: by hand, straight from the bytes.
-		br := reader{b: body, intern: interns.Get().(map[string]string)}
+		br := reader{b: body}
 		f = br.batch()
 		err = br.err
-		clear(br.intern)
-		interns.Put(br.intern)
 	} else {
 		d := decoders.Get().(*msgpack.Decoder)
 		d.Reset(bytes.NewReader(body))

@@ -1,8 +1,10 @@
 package wire
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -88,5 +90,32 @@ func BenchmarkDecodeBatch_64Events(b *testing.B) {
 		if _, err := Decode(frame); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkDecodeBatch_Fanout decodes the batches bench/cmd/fanout's clients
+// receive: a few events of one gauge and one 64-byte row field each.
+func BenchmarkDecodeBatch_Fanout(b *testing.B) {
+	for _, n := range []int{1, 3, 16} {
+		raw := make([][]byte, n)
+		for i := range raw {
+			ev := Event{Stream: "fan0", Epoch: 1763800000000000000, Seq: uint64(1000 + i), Time: 1763800000000, Ingested: 1763800000000000000,
+				Values: map[string]float64{"pub_us": 1763800000000000},
+				Row:    &Row{Key: "k", Fields: map[string]any{"pad": strings.Repeat("x", 64)}}}
+			var err error
+			if raw[i], err = EncodeEvent(&ev); err != nil {
+				b.Fatal(err)
+			}
+		}
+		frame := EncodeBatch("fan0", 1, raw)
+		b.Run(fmt.Sprintf("events=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Decode(frame); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/event")
+		})
 	}
 }

@@ -5,8 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math"
-	"sync"
+	"sync/atomic"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -26,14 +27,18 @@ type reader struct {
 	b   []byte
 	i   int
 	err error
-	// intern holds strings already made in this decode (stream names,
-	// value and field keys repeat in every event of a batch).
-	intern map[string]string
 }
 
 var errCode = errors.New("unexpected msgpack type")
 
-var interns = sync.Pool{New: func() any { return make(map[string]string, 16) }}
+// interned caches short strings that recur in every event (stream names,
+// value and field keys, row ops): a fixed table indexed by hash, lock-free,
+// so a name costs a hash and a compare instead of an allocation, and the
+// table never grows whatever names arrive.
+var (
+	interned [4096]atomic.Pointer[string]
+	seed     = maphash.MakeSeed()
+)
 
 func (r *reader) fail(err error) {
 	if r.err == nil {
@@ -154,22 +159,18 @@ func (r *reader) rawString() []byte {
 func (r *reader) string() string { return string(r.rawString()) }
 
 // name reads a string that is likely to repeat (a stream name, a key) and
-// returns the decode's single copy of it.
+// returns a shared copy of it.
 func (r *reader) name() string {
 	b := r.rawString()
-	if len(b) == 0 {
-		return ""
-	}
-	if r.intern == nil {
+	if len(b) == 0 || len(b) > 64 {
 		return string(b)
 	}
-	if s, ok := r.intern[string(b)]; ok {
-		return s
+	slot := &interned[maphash.Bytes(seed, b)%uint64(len(interned))]
+	if p := slot.Load(); p != nil && *p == string(b) {
+		return *p
 	}
 	s := string(b)
-	if len(r.intern) < 256 {
-		r.intern[s] = s
-	}
+	slot.Store(&s)
 	return s
 }
 

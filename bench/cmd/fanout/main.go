@@ -57,6 +57,10 @@ type result struct {
 	ServerCPU      float64 `json:"server_cpu_pct"`
 	ServerRSSMB    float64 `json:"server_rss_mb"`
 	IdleKBPerConn  float64 `json:"idle_kb_per_conn"`
+	// FramesPerS is the server's WebSocket frames written per second while
+	// publishing; EventsPerFrame shows how much coalescing saved.
+	FramesPerS     float64 `json:"server_frames_per_s"`
+	EventsPerFrame float64 `json:"events_per_frame"`
 }
 
 func main() {
@@ -182,6 +186,7 @@ func run() error {
 	}
 
 	cpuBefore := cpuTicks(server)
+	framesBefore, eventsBefore := serverCounter(*addr, "telltale_ws_frames_out_total"), serverCounter(*addr, "telltale_ws_events_out_total")
 	profileDone := make(chan error, 1)
 	if *serverProfile != "" {
 		go func() { profileDone <- fetchProfile(debugAddr, *duration, *serverProfile) }()
@@ -211,6 +216,11 @@ func run() error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	res.DurationS = elapsed.Seconds()
+	frames := serverCounter(*addr, "telltale_ws_frames_out_total") - framesBefore
+	res.FramesPerS = frames / elapsed.Seconds()
+	if frames > 0 {
+		res.EventsPerFrame = (serverCounter(*addr, "telltale_ws_events_out_total") - eventsBefore) / frames
+	}
 	if err := <-profileDone; err != nil {
 		return err
 	}
@@ -237,8 +247,8 @@ func run() error {
 	res.DeliveriesPerS = float64(res.Deliveries) / elapsed.Seconds()
 	l := latency.Summarize(lat)
 	res.P50ms, res.P95ms, res.P99ms, res.MaxMs = l.P50, l.P95, l.P99, l.Max
-	fmt.Printf("%d clients × %d streams at %d ev/s: %.0f deliveries/s; publish→receive p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, max %.1f ms; lost %d, dup %d, reordered %d, resyncs %d; server CPU %.0f%%, RSS %.0f MB, idle %.1f KB/conn\n",
-		res.Clients, res.Streams, res.RatePerStream, res.DeliveriesPerS, res.P50ms, res.P95ms, res.P99ms, res.MaxMs, res.Lost, res.Dup, res.Reordered, res.Resyncs, res.ServerCPU, res.ServerRSSMB, res.IdleKBPerConn)
+	fmt.Printf("%d clients × %d streams at %d ev/s: %.0f deliveries/s; publish→receive p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, max %.1f ms; lost %d, dup %d, reordered %d, resyncs %d; server CPU %.0f%%, RSS %.0f MB, idle %.1f KB/conn; %.0f frames/s, %.1f events/frame\n",
+		res.Clients, res.Streams, res.RatePerStream, res.DeliveriesPerS, res.P50ms, res.P95ms, res.P99ms, res.MaxMs, res.Lost, res.Dup, res.Reordered, res.Resyncs, res.ServerCPU, res.ServerRSSMB, res.IdleKBPerConn, res.FramesPerS, res.EventsPerFrame)
 	if *asJSON {
 		b, _ := json.Marshal(res)
 		fmt.Println(string(b))
@@ -285,6 +295,23 @@ func allHave(cs []*client.Client, names []string, seq uint64) bool {
 }
 
 var httpClient = &http.Client{Timeout: 10 * time.Second}
+
+// serverCounter reads one counter from the server's /metrics; 0 if absent.
+func serverCounter(addr, name string) float64 {
+	res, err := httpClient.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return f
+		}
+	}
+	return 0
+}
 
 // publish sends n events to each stream in one ingest request, each stamped
 // with its publish time in microseconds.
