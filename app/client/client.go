@@ -30,6 +30,7 @@ const (
 	Connecting Status = iota // dialling or waiting for the first snapshot
 	Live                     // connected and following every stream
 	Offline                  // disconnected; retrying
+	SignedOut                // the server refused the token: waiting for SetToken
 )
 
 func (s Status) String() string {
@@ -38,6 +39,8 @@ func (s Status) String() string {
 		return "live"
 	case Offline:
 		return "offline"
+	case SignedOut:
+		return "signed out"
 	}
 	return "connecting"
 }
@@ -89,6 +92,8 @@ type Client struct {
 	cfg Config
 
 	mu      sync.Mutex
+	token   string
+	retoken chan struct{} // capacity 1: SetToken was called
 	streams map[string]*livestate.Stream
 	info    Info
 	fresh   map[string]bool // streams settled this session: snapshot, or refused
@@ -111,7 +116,7 @@ func New(cfg Config) *Client {
 	if cfg.Log == nil {
 		cfg.Log = func(string, ...any) {}
 	}
-	c := &Client{cfg: cfg, streams: make(map[string]*livestate.Stream)}
+	c := &Client{cfg: cfg, token: cfg.Token, retoken: make(chan struct{}, 1), streams: make(map[string]*livestate.Stream)}
 	for _, s := range cfg.Streams {
 		c.streams[s] = &livestate.Stream{Name: s, Limits: cfg.Limits}
 	}
@@ -142,9 +147,27 @@ func (c *Client) changed() {
 	}
 }
 
+// SetToken replaces the token the client signs in with; a client that was
+// signed out connects again at once. The state it holds is kept, so it
+// resumes from its cursors.
+func (c *Client) SetToken(token string) {
+	c.mu.Lock()
+	c.token = token
+	c.mu.Unlock()
+	select {
+	case c.retoken <- struct{}{}:
+	default:
+	}
+}
+
+// errSignedOut is a session the server ended over the token.
+var errSignedOut = errors.New("signed out")
+
 // Run connects and follows the streams until ctx ends, reconnecting with
 // exponential backoff and full jitter (a random wait between zero and the
 // current ceiling, so a restarted server is not hit by every client at once).
+// A server that refuses the token stops the retries until SetToken: the
+// status is SignedOut and the last state stays readable.
 func (c *Client) Run(ctx context.Context) error {
 	attempt := 0
 	for {
@@ -153,6 +176,17 @@ func (c *Client) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			c.setStatus(Offline, "")
 			return ctx.Err()
+		}
+		if errors.Is(err, errSignedOut) {
+			c.setStatus(SignedOut, err.Error())
+			c.cfg.Log("signed out", "err", err)
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-c.retoken:
+				attempt = 0
+				continue
+			}
 		}
 		if welcomed {
 			attempt = 0
@@ -195,8 +229,8 @@ func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
 
 	// Streams already held resume from their cursors (the server replays
 	// only what was missed); the others subscribe after the welcome.
-	hello := wire.Hello{Token: c.cfg.Token, Client: "telltale-go"}
 	c.mu.Lock()
+	hello := wire.Hello{Token: c.token, Client: "telltale-go"}
 	for _, name := range c.cfg.Streams {
 		if st := c.streams[name]; st.Epoch != 0 {
 			hello.Cursors = append(hello.Cursors, st.Cursor())
@@ -233,6 +267,9 @@ func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
 				return welcomed, errors.New("no frame for two ping intervals: connection presumed dead")
 			}
 			if code := websocket.CloseStatus(err); code != -1 {
+				if code == wire.CloseUnauthorized || code == wire.CloseTokenExpired {
+					return welcomed, fmt.Errorf("%w: %s", errSignedOut, closeReason(err))
+				}
 				return welcomed, fmt.Errorf("closed by server: %d", code)
 			}
 			return welcomed, fmt.Errorf("read: %w", err)
@@ -286,6 +323,15 @@ func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
 			c.refused(&f)
 		}
 	}
+}
+
+// closeReason is the reason text of a close frame, for the operator.
+func closeReason(err error) string {
+	var ce websocket.CloseError
+	if errors.As(err, &ce) && ce.Reason != "" {
+		return ce.Reason
+	}
+	return "the server refused the token"
 }
 
 // readFrame reads one message into buf, which it reuses: no allocation per

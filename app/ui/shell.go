@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"net/url"
 	"strconv"
 	"strings"
@@ -35,6 +36,30 @@ type Shell struct {
 	scheduled atomic.Bool
 	renders   int
 	trace     trace
+}
+
+// tokenKey is where the page keeps the operator's token between visits.
+const tokenKey = "telltale.token"
+
+// signInToken returns the token to connect with. A token in the URL fragment
+// (#token=..., the sign-in link "telltale token -url" prints) is kept in
+// localStorage and removed from the address bar, so it is neither bookmarked
+// nor shared by copying the URL; fragments never reach the server.
+func signInToken() string {
+	loc := app.Window().Get("location")
+	if tok, ok := strings.CutPrefix(loc.Get("hash").String(), "#token="); ok && tok != "" {
+		saveToken(tok)
+		app.Window().Get("history").Call("replaceState", nil, "", loc.Get("pathname").String()+loc.Get("search").String())
+		return tok
+	}
+	if v := app.Window().Get("localStorage").Call("getItem", tokenKey); v.Truthy() {
+		return v.String()
+	}
+	return ""
+}
+
+func saveToken(tok string) {
+	app.Window().Get("localStorage").Call("setItem", tokenKey, tok)
 }
 
 // trace counts what the client applied, for the page's window.telltaleStats()
@@ -98,6 +123,7 @@ type rowView struct {
 // OnMount runs only in the browser: fetch the spec, then follow its streams.
 func (s *Shell) OnMount(ctx app.Context) {
 	s.now = time.Now()
+	s.listenSignIn()
 	ctx.Async(func() {
 		// A server that is down or restarting at page load must not leave a
 		// dead page: keep asking, with backoff, and say why meanwhile.
@@ -233,6 +259,7 @@ func (s *Shell) start(ctx app.Context) {
 	}
 	s.client = client.New(client.Config{
 		URL:      ws.JoinPath(PathWS).String(),
+		Token:    signInToken(),
 		Streams:  s.spec.Streams(),
 		Limits:   livestate.Limits{Points: 5000, Rows: 50},
 		OnChange: func() { s.invalidate(ctx) },
@@ -310,8 +337,39 @@ func (s *Shell) Render() app.UI {
 			app.H1().Class("tt-title").Text(s.title()),
 			s.badge(),
 		),
+		app.If(s.client != nil && s.view.info.Status == client.SignedOut, s.signIn),
 		app.Main().Class("tt-grid").ID("tt-grid").Body(s.panels()...),
 	)
+}
+
+// signIn asks for a token when the server refused the one the page had. The
+// panels stay below it with the last data they showed. It is plain HTML with
+// one document-level submit listener (listenSignIn): go-app's typed form and
+// input elements would add 19 KB brotli to app.wasm.
+func (s *Shell) signIn() app.UI {
+	return app.Raw(`<form class="tt-signin" id="tt-signin"><p class="tt-signin-why">` +
+		html.EscapeString(s.view.info.LastError) +
+		`</p><label for="tt-token">Paste your Telltale token</label>` +
+		`<input id="tt-token" name="token" type="password" autocomplete="off">` +
+		`<button type="submit">Sign in</button></form>`)
+}
+
+// listenSignIn handles the sign-in form's submit for the page's lifetime.
+func (s *Shell) listenSignIn() {
+	app.Window().Get("document").Call("addEventListener", "submit", app.FuncOf(func(_ app.Value, args []app.Value) any {
+		ev := args[0]
+		form := ev.Get("target")
+		if form.Get("id").String() != "tt-signin" {
+			return nil
+		}
+		ev.Call("preventDefault")
+		tok := strings.TrimSpace(form.Get("elements").Get("token").Get("value").String())
+		if tok != "" && s.client != nil {
+			saveToken(tok)
+			s.client.SetToken(tok)
+		}
+		return nil
+	}))
 }
 
 func (s *Shell) title() string {
@@ -333,6 +391,8 @@ func (s *Shell) badge() app.UI {
 			text = "live"
 		case client.Offline:
 			text = "offline"
+		case client.SignedOut:
+			state, text = "signed-out", "signed out"
 		default:
 			text = "connecting…"
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/telltale/telltale/backend/auth"
 	"github.com/telltale/telltale/backend/hub"
 	"github.com/telltale/telltale/shared/wire"
 )
@@ -30,6 +31,8 @@ type conn struct {
 	ws     *websocket.Conn
 	id     string
 	tenant string
+	who    *auth.Principal
+	expiry *time.Timer // closes the connection when the token expires
 	out    *outbox
 	cancel context.CancelFunc
 
@@ -85,6 +88,9 @@ func (c *conn) serve(ctx context.Context, remote string) {
 			cancel()
 		}
 		c.close(websocket.StatusNormalClosure, "")
+		if c.expiry != nil {
+			c.expiry.Stop()
+		}
 		c.stopWriting()
 		c.fetches.Wait()
 	}()
@@ -150,12 +156,28 @@ func (c *conn) handshake(ctx context.Context) error {
 		c.close(websocket.StatusPolicyViolation, "the first frame must be hello")
 		return fmt.Errorf("first frame: %T %v", f, err)
 	}
-	c.tenant = c.g.cfg.DefaultTenant
+	c.who = &auth.Principal{Subject: "anonymous", Tenant: c.g.cfg.DefaultTenant}
 	if c.g.cfg.Authenticate != nil {
-		if c.tenant, err = c.g.cfg.Authenticate(ctx, hello.Token); err != nil {
-			c.close(websocket.StatusPolicyViolation, "authentication failed")
+		if c.who, err = c.g.cfg.Authenticate(ctx, hello.Token); err != nil {
+			c.g.m.unauthorized.Inc()
+			reason := "invalid token"
+			switch {
+			case errors.Is(err, auth.ErrNoToken):
+				reason = "no token: sign in"
+			case errors.Is(err, auth.ErrExpired):
+				reason = "token expired: sign in again"
+			}
+			c.g.cfg.Logger.Info("websocket refused", "conn", c.id, "err", err)
+			c.close(wire.CloseUnauthorized, reason)
 			return fmt.Errorf("authenticate: %w", err)
 		}
+	}
+	c.tenant = c.who.Tenant
+	if !c.who.Expires.IsZero() {
+		c.expiry = time.AfterFunc(time.Until(c.who.Expires), func() {
+			c.g.m.expired.Inc()
+			c.close(wire.CloseTokenExpired, "token expired: sign in again")
+		})
 	}
 	welcome, err := wire.Encode(wire.Welcome{
 		Session:    c.id,
@@ -187,6 +209,13 @@ func (c *conn) handshake(ctx context.Context) error {
 func (c *conn) subscribe(ctx context.Context, s wire.Sub) {
 	if err := wire.ValidStream(s.Stream); err != nil {
 		c.refuse(&wire.Error{Code: wire.CodeBadStream, Message: err.Error(), Stream: truncate(s.Stream)})
+		return
+	}
+	// The access rule, the one every path to tenant data goes through.
+	if err := c.who.Allow(c.tenant, s.Stream); err != nil {
+		c.g.m.denied.Inc()
+		c.g.cfg.Logger.Warn("subscription denied", "conn", c.id, "tenant", c.tenant, "sub", c.who.Subject, "stream", s.Stream, "err", err)
+		c.refuse(&wire.Error{Code: wire.CodeForbidden, Message: "this token does not allow stream " + s.Stream, Stream: s.Stream})
 		return
 	}
 	if cancel, ok := c.subs[s.Stream]; ok {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/telltale/telltale/backend/auth"
 	"github.com/telltale/telltale/backend/hub"
 	"github.com/telltale/telltale/backend/metrics"
 	"github.com/telltale/telltale/shared/wire"
@@ -30,9 +31,12 @@ type Config struct {
 	Hub     *hub.Hub
 	Logger  *slog.Logger      // nil means discard
 	Metrics *metrics.Registry // nil means a private registry
-	// Authenticate maps the token of a hello to the connection's tenant. Nil
-	// means every connection belongs to DefaultTenant (the embedded demo).
-	Authenticate  func(ctx context.Context, token string) (tenant string, err error)
+	// Authenticate verifies the token of a hello and returns whom it speaks
+	// for; the connection's tenant is the principal's and nothing else. An
+	// error closes the connection with wire.CloseUnauthorized. Nil means
+	// every connection is a principal of DefaultTenant allowed every stream
+	// (tests and embedding only: the telltale binary always verifies).
+	Authenticate  func(ctx context.Context, token string) (*auth.Principal, error)
 	DefaultTenant string // zero means "demo"
 
 	MaxFrameBytes    int           // largest client frame; zero means 64 KiB
@@ -109,7 +113,7 @@ func (c *Config) defaults() {
 type gateMetrics struct {
 	conns, accepted, framesOut, bytesOut, batches, eventsOut *metrics.Value
 	resyncs, dropped, slowCloses, idleCloses, badFrames      *metrics.Value
-	replayedStore                                            *metrics.Value
+	replayedStore, denied, unauthorized, expired             *metrics.Value
 }
 
 // Gateway is an http.Handler for the WebSocket endpoint.
@@ -145,6 +149,9 @@ func New(cfg Config) *Gateway {
 			idleCloses:    r.Counter("telltale_ws_idle_closes_total", "connections closed for silence"),
 			badFrames:     r.Counter("telltale_ws_bad_frames_total", "client frames refused"),
 			replayedStore: r.Counter("telltale_ws_replayed_from_store_total", "events read from the store to resume clients"),
+			denied:        r.Counter("telltale_ws_denied_total", "subscriptions refused by the token's permissions"),
+			unauthorized:  r.Counter("telltale_ws_unauthorized_total", "connections closed for a missing, invalid or expired token"),
+			expired:       r.Counter("telltale_ws_token_expired_total", "connections closed when their token expired"),
 		},
 	}
 }

@@ -19,6 +19,7 @@ const (
 	CodeBadStream     Code = 4100
 	CodeUnknownStream Code = 4101
 	CodeTooManySubs   Code = 4102
+	CodeForbidden     Code = 4103 // the token does not allow this stream
 	CodeInternal      Code = 4500
 )
 
@@ -28,6 +29,11 @@ const (
 	CloseIdle         = 4009 // no frame for two ping intervals
 	CloseRestart      = 4010 // server restarting: reconnect with jitter
 	CloseProtocol     = 4011 // too many bad frames
+	// CloseUnauthorized: the hello's token is missing, invalid, revoked or
+	// expired; reconnecting with the same token will not help. The close
+	// reason says which.
+	CloseUnauthorized = 4012
+	CloseTokenExpired = 4013 // the token expired while connected: sign in again
 )
 
 var codeNames = map[Code]string{
@@ -37,6 +43,7 @@ var codeNames = map[Code]string{
 	CodeBadStream:     "bad_stream",
 	CodeUnknownStream: "unknown_stream",
 	CodeTooManySubs:   "too_many_subs",
+	CodeForbidden:     "forbidden",
 	CodeInternal:      "internal",
 }
 

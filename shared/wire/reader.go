@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"math"
 	"sync/atomic"
 
@@ -35,10 +34,7 @@ var errCode = errors.New("unexpected msgpack type")
 // value and field keys, row ops): a fixed table indexed by hash, lock-free,
 // so a name costs a hash and a compare instead of an allocation, and the
 // table never grows whatever names arrive.
-var (
-	interned [4096]atomic.Pointer[string]
-	seed     = maphash.MakeSeed()
-)
+var interned [4096]atomic.Pointer[string]
 
 func (r *reader) fail(err error) {
 	if r.err == nil {
@@ -165,7 +161,11 @@ func (r *reader) name() string {
 	if len(b) == 0 || len(b) > 64 {
 		return string(b)
 	}
-	slot := &interned[maphash.Bytes(seed, b)%uint64(len(interned))]
+	h := uint32(2166136261) // FNV-1a: names are short, and a collision only costs an allocation
+	for _, c := range b {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	slot := &interned[h%uint32(len(interned))]
 	if p := slot.Load(); p != nil && *p == string(b) {
 		return *p
 	}

@@ -6,6 +6,8 @@
 //	telltale migrate        apply the schema migrations to DATABASE_URL
 //	telltale ingest-key -tenant T [-label L]
 //	                        mint an ingest key for T in DATABASE_URL
+//	telltale token -tenant T -sub S [-ttl 8h] [-streams a,b.*] [-url U]
+//	                        mint an operator's sign-in token
 //
 // Flags and TELLTALE_* environment variables are read here and nowhere else.
 package main
@@ -31,6 +33,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/telltale/telltale/app/ui"
+	"github.com/telltale/telltale/backend/auth"
 	"github.com/telltale/telltale/backend/demo"
 	"github.com/telltale/telltale/backend/hub"
 	"github.com/telltale/telltale/backend/ingest"
@@ -66,6 +69,7 @@ type config struct {
 	dbURL      string
 	retention  pgstore.Retention
 	ingestKeys ingest.StaticKeys // embedded store only
+	keys       keySource
 	dashboards []dashboard.Dashboard
 }
 
@@ -92,6 +96,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 	keys := fs.String("ingest-keys", env("TELLTALE_INGEST_KEYS", ""), "embedded store: ingest keys as tenant:key,tenant:key (env TELLTALE_INGEST_KEYS); with PostgreSQL use `telltale ingest-key`")
 	keepEvents := fs.Int64("keep-events", 0, "PostgreSQL retention: keep at least this many events per stream; 0 means 100000 (env TELLTALE_KEEP_EVENTS)")
 	keepFor := fs.Duration("keep-for", 0, "PostgreSQL retention: keep at least this much history per stream; 0 means 24h (env TELLTALE_KEEP_FOR)")
+	c.keys.flags(fs, env)
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -141,6 +146,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return migrate(ctx, getenv("DATABASE_URL"), stdout)
 		case "ingest-key":
 			return ingestKey(ctx, args[1:], getenv("DATABASE_URL"), stdout, stderr)
+		case "token":
+			return tokenCmd(args[1:], getenv, stdout, stderr)
 		}
 	}
 	cfg, err := parse(args, getenv, stderr)
@@ -205,7 +212,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ingester = ingest.New(ingest.Config{Store: mem, Keys: cfg.ingestKeys, Logger: log, Metrics: reg})
 	}
 
-	gate := wsgate.New(wsgate.Config{Hub: h, Logger: log, Metrics: reg, History: history})
+	keys, keysFrom, err := cfg.keys.load(getenv)
+	if err != nil {
+		return err
+	}
+	gate := wsgate.New(wsgate.Config{Hub: h, Logger: log, Metrics: reg, History: history,
+		Authenticate: func(_ context.Context, token string) (*auth.Principal, error) { return keys.Verify(token) },
+	})
 	ui.Register(ui.Bridges{})
 	srv, err := server.New(server.Config{
 		WebDir:     cfg.webDir,
@@ -236,9 +249,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	what := map[string]string{"memory": "embedded store", "postgres": "PostgreSQL"}[storeTag]
 	if cfg.demo {
 		what += ", demo feed"
-		goRun("demo feed", func(ctx context.Context) error { return demo.Run(ctx, store, demo.Config{}) })
+		// Two demo tenants, so that isolation can be seen: each sign-in URL
+		// shows only its tenant's data.
+		for _, tenant := range demoTenants {
+			goRun("demo feed "+tenant, func(ctx context.Context) error { return demo.Run(ctx, store, demo.Config{Tenant: tenant}) })
+		}
 	}
-	fmt.Fprintf(stdout, "telltale %s: serving http://%s/ (%s)\n", version, browsable(ln.Addr()), what)
+	base := "http://" + browsable(ln.Addr()) + "/"
+	fmt.Fprintf(stdout, "telltale %s: serving %s (%s)\n", version, base, what)
+	if cfg.demo && keys.CanMint() {
+		for _, tenant := range demoTenants {
+			tok, err := keys.Mint(tenant, "demo-operator", 7*24*time.Hour, nil, "viewer")
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "telltale: open %s (tenant %s; tokens signed with the %s)\n", signInURL(base, tok), tenant, keysFrom)
+		}
+	}
 
 	err = srv.Serve(ctx, ln)
 	cancel()
@@ -248,6 +275,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer errMu.Unlock()
 	return errors.Join(append([]error{err}, errs...)...)
 }
+
+// demoTenants are the tenants the demo feed publishes for.
+var demoTenants = []string{"demo", "demo2"}
 
 // ingestKey mints an ingest key for a tenant in PostgreSQL and prints it once.
 func ingestKey(ctx context.Context, args []string, dbURL string, stdout, stderr io.Writer) error {

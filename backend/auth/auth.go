@@ -1,0 +1,259 @@
+// Package auth verifies the tokens operators connect with and holds the one
+// access rule every path to tenant data goes through: Principal.Allow.
+//
+// Tokens are JWTs. The tenant comes from the verified token's "tnt" claim and
+// from nowhere else: no stream name, cursor, path or header can name another
+// tenant. Claims:
+//
+//	sub      the operator (required)
+//	tnt      the tenant (required; a name like a stream name)
+//	exp      expiry (required)
+//	streams  stream patterns the token may read (optional; none means all of
+//	         the tenant's streams); a pattern is a stream name, or a prefix
+//	         ending in '*' ("fleet.*"), or "*"
+//	role     free text for the UI ("viewer", "admin"); not a permission
+//	jti      token id, for revocation (optional)
+//
+// Keys: HS256 with a shared secret (Telltale mints and verifies), or EdDSA or
+// RS256 with a public key (another service mints, Telltale only verifies).
+// The algorithm is pinned by the key: a token that names another algorithm,
+// "none" included, is refused before its signature is looked at.
+package auth
+
+import (
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/telltale/telltale/shared/wire"
+)
+
+// Errors a verification or an access check returns. Callers map ErrDenied
+// to a 403 or a forbidden error frame, the others to a 401 or an
+// unauthorized close.
+var (
+	ErrNoToken = errors.New("no token")
+	ErrToken   = errors.New("invalid token")
+	ErrExpired = errors.New("token expired")
+	ErrDenied  = errors.New("access denied")
+)
+
+// MaxTokenBytes bounds a token before it is parsed.
+const MaxTokenBytes = 8 << 10
+
+// Principal is who a verified token speaks for.
+type Principal struct {
+	Subject string
+	Tenant  string
+	Role    string
+	Streams []string // patterns; empty means every stream of Tenant
+	Expires time.Time
+	ID      string // jti, may be empty
+}
+
+// Allow is the access rule, the only one: the principal may read or write
+// stream of tenant if tenant is its own and a pattern of its token matches.
+// Every path that touches tenant data (subscribe, resume, history, ingest,
+// any HTTP API) calls it, so the rule cannot differ between paths.
+func (p *Principal) Allow(tenant, stream string) error {
+	if p == nil || p.Tenant == "" || tenant != p.Tenant {
+		return fmt.Errorf("%w: not this token's tenant", ErrDenied)
+	}
+	if err := wire.ValidStream(stream); err != nil {
+		return fmt.Errorf("%w: %v", ErrDenied, err)
+	}
+	if len(p.Streams) == 0 {
+		return nil
+	}
+	for _, pat := range p.Streams {
+		if Match(pat, stream) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: stream %s is not among the token's streams", ErrDenied, stream)
+}
+
+// Match reports whether a stream pattern matches a stream name: equal, or a
+// prefix when the pattern ends in '*'.
+func Match(pattern, stream string) bool {
+	if prefix, ok := strings.CutSuffix(pattern, "*"); ok {
+		return strings.HasPrefix(stream, prefix)
+	}
+	return pattern == stream
+}
+
+// ValidPattern checks a stream pattern as Match reads it.
+func ValidPattern(p string) error {
+	if p == "*" {
+		return nil
+	}
+	name, _ := strings.CutSuffix(p, "*")
+	if err := wire.ValidStream(name); err != nil {
+		return fmt.Errorf("stream pattern %q: %w", p, err)
+	}
+	return nil
+}
+
+// Claims are the JWT claims Telltale reads and writes.
+type Claims struct {
+	jwt.RegisteredClaims
+	Tenant  string   `json:"tnt"`
+	Streams []string `json:"streams,omitempty"`
+	Role    string   `json:"role,omitempty"`
+}
+
+// Keys verifies tokens, and mints them when it holds a secret.
+type Keys struct {
+	method jwt.SigningMethod
+	verify any // the key jwt verifies with
+	sign   any // nil when this side only verifies
+	leeway time.Duration
+	now    func() time.Time
+}
+
+// HS256 returns keys that mint and verify with a shared secret of at least
+// 32 bytes.
+func HS256(secret []byte) (*Keys, error) {
+	if len(secret) < 32 {
+		return nil, errors.New("HS256 secret: want at least 32 bytes")
+	}
+	return &Keys{method: jwt.SigningMethodHS256, verify: secret, sign: secret}, nil
+}
+
+// PublicKey returns keys that only verify, with an Ed25519 (EdDSA) or RSA
+// (RS256, 2048 bits or more) public key in PEM.
+func PublicKey(pemBytes []byte) (*Keys, error) {
+	block, _ := pem.Decode(pemBytes)
+	if block == nil {
+		return nil, errors.New("public key: no PEM block")
+	}
+	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("public key: %w", err)
+	}
+	switch k := pub.(type) {
+	case ed25519.PublicKey:
+		return &Keys{method: jwt.SigningMethodEdDSA, verify: k}, nil
+	case *rsa.PublicKey:
+		if k.N.BitLen() < 2048 {
+			return nil, errors.New("public key: RSA keys need 2048 bits or more")
+		}
+		return &Keys{method: jwt.SigningMethodRS256, verify: k}, nil
+	}
+	return nil, fmt.Errorf("public key: %T is neither Ed25519 nor RSA", pub)
+}
+
+// PrivateKey returns keys that mint and verify with an Ed25519 or RSA private
+// key (for tests and for a service that mints with a key pair).
+func PrivateKey(k crypto.Signer) (*Keys, error) {
+	switch k := k.(type) {
+	case ed25519.PrivateKey:
+		return &Keys{method: jwt.SigningMethodEdDSA, verify: k.Public(), sign: k}, nil
+	case *rsa.PrivateKey:
+		return &Keys{method: jwt.SigningMethodRS256, verify: &k.PublicKey, sign: k}, nil
+	}
+	return nil, fmt.Errorf("private key: %T is neither Ed25519 nor RSA", k)
+}
+
+// WithClock sets the clock tokens are checked against (tests).
+func (k *Keys) WithClock(now func() time.Time) *Keys {
+	c := *k
+	c.now = now
+	return &c
+}
+
+func (k *Keys) time() time.Time {
+	if k.now != nil {
+		return k.now()
+	}
+	return time.Now()
+}
+
+// CanMint reports whether these keys can sign tokens.
+func (k *Keys) CanMint() bool { return k.sign != nil }
+
+// Mint signs a token for sub in tenant, valid for ttl.
+func (k *Keys) Mint(tenant, sub string, ttl time.Duration, streams []string, role string) (string, error) {
+	if k.sign == nil {
+		return "", errors.New("these keys only verify: mint with the private key's owner")
+	}
+	if err := wire.ValidStream(tenant); err != nil {
+		return "", fmt.Errorf("tenant: %w", err)
+	}
+	if sub == "" {
+		return "", errors.New("subject: empty")
+	}
+	if ttl <= 0 {
+		return "", errors.New("ttl: must be positive")
+	}
+	for _, p := range streams {
+		if err := ValidPattern(p); err != nil {
+			return "", err
+		}
+	}
+	now := k.time()
+	c := Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Subject:   sub,
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+			ID:        newID(),
+		},
+		Tenant:  tenant,
+		Streams: streams,
+		Role:    role,
+	}
+	return jwt.NewWithClaims(k.method, c).SignedString(k.sign)
+}
+
+// Verify checks a token's signature, algorithm, expiry and claims and
+// returns its principal. Errors wrap ErrNoToken, ErrExpired or ErrToken.
+func (k *Keys) Verify(token string) (*Principal, error) {
+	if token == "" {
+		return nil, ErrNoToken
+	}
+	if len(token) > MaxTokenBytes {
+		return nil, fmt.Errorf("%w: longer than %d bytes", ErrToken, MaxTokenBytes)
+	}
+	var c Claims
+	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return k.verify, nil },
+		jwt.WithValidMethods([]string{k.method.Alg()}),
+		jwt.WithExpirationRequired(),
+		jwt.WithLeeway(k.leeway),
+		jwt.WithTimeFunc(k.time),
+	)
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return nil, fmt.Errorf("%w: %v", ErrExpired, err)
+	case err != nil:
+		return nil, fmt.Errorf("%w: %v", ErrToken, err)
+	}
+	if err := wire.ValidStream(c.Tenant); err != nil {
+		return nil, fmt.Errorf("%w: tnt claim: %v", ErrToken, err)
+	}
+	if c.Subject == "" {
+		return nil, fmt.Errorf("%w: no sub claim", ErrToken)
+	}
+	for _, p := range c.Streams {
+		if err := ValidPattern(p); err != nil {
+			return nil, fmt.Errorf("%w: streams claim: %v", ErrToken, err)
+		}
+	}
+	return &Principal{Subject: c.Subject, Tenant: c.Tenant, Role: c.Role, Streams: c.Streams, Expires: c.ExpiresAt.Time, ID: c.ID}, nil
+}
+
+func newID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

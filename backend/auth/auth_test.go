@@ -1,0 +1,170 @@
+package auth
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+var secret = []byte("0123456789abcdef0123456789abcdef")
+
+func mustHS(t *testing.T) *Keys {
+	t.Helper()
+	k, err := HS256(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func sign(t *testing.T, method jwt.SigningMethod, key any, c jwt.Claims) string {
+	t.Helper()
+	s, err := jwt.NewWithClaims(method, c).SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestMintVerify(t *testing.T) {
+	k := mustHS(t)
+	tok, err := k.Mint("acme", "alice", time.Hour, []string{"fleet.*", "orders"}, "viewer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := k.Verify(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Tenant != "acme" || p.Subject != "alice" || p.Role != "viewer" || len(p.Streams) != 2 || p.ID == "" {
+		t.Fatalf("got %+v", p)
+	}
+	if d := time.Until(p.Expires); d < 59*time.Minute || d > time.Hour {
+		t.Fatalf("expires in %v, want about an hour", d)
+	}
+}
+
+func TestVerifyRefuses(t *testing.T) {
+	k := mustHS(t)
+	now := time.Now()
+	good := func() Claims {
+		return Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "alice", ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour))}, Tenant: "acme"}
+	}
+	edPub, edPriv, _ := ed25519.GenerateKey(rand.Reader)
+	der, _ := x509.MarshalPKIXPublicKey(edPub)
+	edKeys, err := PublicKey(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	noneTok := sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, good())
+
+	for _, tc := range []struct {
+		name  string
+		keys  *Keys
+		token string
+		want  error
+	}{
+		{"empty", k, "", ErrNoToken},
+		{"garbage", k, "not.a.jwt", ErrToken},
+		{"oversized", k, strings.Repeat("a", MaxTokenBytes+1), ErrToken},
+		{"wrong secret", k, sign(t, jwt.SigningMethodHS256, []byte("another-secret-another-secret-00"), good()), ErrToken},
+		{"alg none", k, noneTok, ErrToken},
+		{"HS384 instead of HS256", k, sign(t, jwt.SigningMethodHS384, secret, good()), ErrToken},
+		{"expired", k, sign(t, jwt.SigningMethodHS256, secret, func() Claims {
+			c := good()
+			c.ExpiresAt = jwt.NewNumericDate(now.Add(-time.Minute))
+			return c
+		}()), ErrExpired},
+		{"no exp", k, sign(t, jwt.SigningMethodHS256, secret, func() Claims { c := good(); c.ExpiresAt = nil; return c }()), ErrToken},
+		{"no tenant", k, sign(t, jwt.SigningMethodHS256, secret, func() Claims { c := good(); c.Tenant = ""; return c }()), ErrToken},
+		{"tenant with a path", k, sign(t, jwt.SigningMethodHS256, secret, func() Claims { c := good(); c.Tenant = "../acme"; return c }()), ErrToken},
+		{"upper-case tenant", k, sign(t, jwt.SigningMethodHS256, secret, func() Claims { c := good(); c.Tenant = "ACME"; return c }()), ErrToken},
+		{"no subject", k, sign(t, jwt.SigningMethodHS256, secret, func() Claims { c := good(); c.Subject = ""; return c }()), ErrToken},
+		{"bad stream pattern", k, sign(t, jwt.SigningMethodHS256, secret, func() Claims { c := good(); c.Streams = []string{"a/b"}; return c }()), ErrToken},
+		{"not yet valid", k, sign(t, jwt.SigningMethodHS256, secret, func() Claims {
+			c := good()
+			c.NotBefore = jwt.NewNumericDate(now.Add(time.Hour))
+			return c
+		}()), ErrToken},
+		// Key confusion: an HMAC token "signed" with the public key's bytes
+		// must not pass an EdDSA verifier.
+		{"HS256 to an EdDSA verifier", edKeys, sign(t, jwt.SigningMethodHS256, []byte(edPub), good()), ErrToken},
+		{"EdDSA with another key", edKeys, func() string {
+			_, other, _ := ed25519.GenerateKey(rand.Reader)
+			return sign(t, jwt.SigningMethodEdDSA, other, good())
+		}(), ErrToken},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := tc.keys.Verify(tc.token)
+			if !errors.Is(err, tc.want) || p != nil {
+				t.Fatalf("got %+v, %v; want %v", p, err, tc.want)
+			}
+		})
+	}
+	// And the EdDSA key does verify its own tokens.
+	if _, err := edKeys.Verify(sign(t, jwt.SigningMethodEdDSA, edPriv, good())); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAllow(t *testing.T) {
+	all := &Principal{Subject: "a", Tenant: "acme"}
+	some := &Principal{Subject: "a", Tenant: "acme", Streams: []string{"fleet.*", "orders"}}
+	for _, tc := range []struct {
+		p              *Principal
+		tenant, stream string
+		ok             bool
+	}{
+		{all, "acme", "orders", true},
+		{all, "acme", "anything-else", true},
+		{all, "globex", "orders", false},
+		{all, "", "orders", false},
+		{nil, "acme", "orders", false},
+		{&Principal{}, "", "orders", false},
+		{all, "acme", "Orders", false},
+		{all, "acme", "ordérs", false},
+		{all, "acme", "../globex/orders", false},
+		{all, "acme", "globex/orders", false},
+		{all, "acme", strings.Repeat("o", 65), false},
+		{all, "acme", "", false},
+		{some, "acme", "orders", true},
+		{some, "acme", "fleet.trucks", true},
+		{some, "acme", "fleet", false},
+		{some, "acme", "orders2", false},
+		{some, "globex", "orders", false},
+	} {
+		err := tc.p.Allow(tc.tenant, tc.stream)
+		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrDenied)) {
+			t.Errorf("%+v.Allow(%q, %q) = %v, want ok=%v", tc.p, tc.tenant, tc.stream, err, tc.ok)
+		}
+	}
+}
+
+func TestMintRefusesBadInput(t *testing.T) {
+	k := mustHS(t)
+	for _, tc := range []struct {
+		tenant, sub string
+		ttl         time.Duration
+		streams     []string
+	}{
+		{"", "a", time.Hour, nil},
+		{"Acme", "a", time.Hour, nil},
+		{"acme", "", time.Hour, nil},
+		{"acme", "a", 0, nil},
+		{"acme", "a", time.Hour, []string{"x/y"}},
+	} {
+		if _, err := k.Mint(tc.tenant, tc.sub, tc.ttl, tc.streams, ""); err == nil {
+			t.Errorf("Mint(%q, %q, %v, %v) succeeded", tc.tenant, tc.sub, tc.ttl, tc.streams)
+		}
+	}
+	if _, err := HS256([]byte("short")); err == nil {
+		t.Error("a 5-byte secret was accepted")
+	}
+}
