@@ -48,7 +48,7 @@ func TestDashboardGoesLive(t *testing.T) {
 	b := newBrowser(t)
 	p := b.MustPage("")
 	opened := time.Now()
-	if err := p.Navigate(srv.URL + "/"); err != nil {
+	if err := p.Navigate(signIn(t, srv.URL, "demo")); err != nil {
 		t.Fatal(err)
 	}
 	waitLive(t, p)
@@ -121,7 +121,7 @@ func TestPhoneViewportHasNoHorizontalScroll(t *testing.T) {
 		t.Run(d.name, func(t *testing.T) {
 			p := b.MustPage("")
 			p.MustEmulate(d.device)
-			if err := p.Navigate(srv.URL + "/"); err != nil {
+			if err := p.Navigate(signIn(t, srv.URL, "demo")); err != nil {
 				t.Fatal(err)
 			}
 			waitLive(t, p)

@@ -20,8 +20,33 @@ import (
 	"github.com/go-rod/rod/lib/launcher"
 	"github.com/ysmood/gson"
 
+	"github.com/telltale/telltale/backend/auth"
 	"github.com/telltale/telltale/shared/poll"
 )
+
+// e2eSecret signs every test server's tokens, so tests mint their own (and a
+// restarted server accepts the ones it issued before).
+const e2eSecret = "e2e-secret-e2e-secret-e2e-secret"
+
+// token mints an operator token for tenant, valid for an hour.
+func token(t *testing.T, tenant string, streams ...string) string {
+	t.Helper()
+	keys, err := auth.HS256([]byte(e2eSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := keys.Mint(tenant, "e2e-operator", time.Hour, streams, "viewer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// signIn is the URL that opens the dashboard at base signed in to tenant.
+func signIn(t *testing.T, base, tenant string) string {
+	t.Helper()
+	return strings.TrimSuffix(base, "/") + "/#token=" + token(t, tenant)
+}
 
 // env returns a required environment variable set by `make e2e`.
 func env(t *testing.T, name string) string {
@@ -82,7 +107,7 @@ func startServerEnvAt(t *testing.T, extraEnv []string, addr string, args ...stri
 	t.Helper()
 	bin, web := env(t, "TELLTALE_BIN"), env(t, "TELLTALE_WEB_DIR")
 	cmd := exec.Command(bin, append([]string{"-addr", addr, "-web", web, "-log-level", "warn"}, args...)...)
-	cmd.Env = append(os.Environ(), extraEnv...)
+	cmd.Env = append(append(os.Environ(), "TELLTALE_JWT_SECRET="+e2eSecret), extraEnv...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

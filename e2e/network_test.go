@@ -45,7 +45,7 @@ func TestNetworkDropLosesNothing(t *testing.T) {
 	srv := startServer(t)
 	proxy := faultnet.New(t, strings.TrimPrefix(srv.URL, "http://"))
 	p := newBrowser(t).MustPage("")
-	if err := p.Navigate("http://" + proxy.Addr() + "/"); err != nil {
+	if err := p.Navigate(signIn(t, "http://"+proxy.Addr(), "demo")); err != nil {
 		t.Fatal(err)
 	}
 	waitLive(t, p)

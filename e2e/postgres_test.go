@@ -41,7 +41,7 @@ func TestWatchedTableReachesTheBrowser(t *testing.T) {
 	}
 
 	p := newBrowser(t).MustPage("")
-	if err := p.Navigate(srv.URL + "/"); err != nil {
+	if err := p.Navigate(signIn(t, srv.URL, "demo")); err != nil {
 		t.Fatal(err)
 	}
 	waitLive(t, p)

@@ -40,7 +40,7 @@ func TestGracefulRestartResumes(t *testing.T) {
 	restarted, snapshots, snapshotsAfter := false, 0, 0
 	var traceErr error
 	c := client.New(client.Config{
-		URL: "ws://" + addr + "/api/v1/ws", Streams: streams,
+		URL: "ws://" + addr + "/api/v1/ws", Streams: streams, Token: token(t, "demo"),
 		Trace: func(stream string, _, seq uint64, snapshot bool) {
 			mu.Lock()
 			defer mu.Unlock()

@@ -257,12 +257,15 @@ func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
 	stop := context.AfterFunc(ctx, func() { ws.CloseNow() })
 	defer stop()
 	var buf bytes.Buffer // one frame's bytes, reused: decoding copies what it keeps
+	signedOut := "" // why the server refused the token, from its error frame
 	for {
 		typ, b, err := readFrame(ws, &buf)
 		if err != nil {
 			switch {
 			case ctx.Err() != nil:
 				return welcomed, ctx.Err()
+			case signedOut != "":
+				return welcomed, fmt.Errorf("%w: %s", errSignedOut, signedOut)
 			case dead.Load():
 				return welcomed, errors.New("no frame for two ping intervals: connection presumed dead")
 			}
@@ -320,6 +323,11 @@ func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
 			}
 		case wire.Error:
 			c.cfg.Log("server refused a request", "code", f.Code, "message", f.Message, "stream", f.Stream)
+			if f.Code == wire.CodeUnauthorized {
+				// The close follows; in a browser its code does not reach us.
+				signedOut = f.Message
+				continue
+			}
 			c.refused(&f)
 		}
 	}

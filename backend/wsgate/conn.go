@@ -168,7 +168,7 @@ func (c *conn) handshake(ctx context.Context) error {
 				reason = "token expired: sign in again"
 			}
 			c.g.cfg.Logger.Info("websocket refused", "conn", c.id, "err", err)
-			c.close(wire.CloseUnauthorized, reason)
+			c.signOut(wire.CloseUnauthorized, reason)
 			return fmt.Errorf("authenticate: %w", err)
 		}
 	}
@@ -176,7 +176,7 @@ func (c *conn) handshake(ctx context.Context) error {
 	if !c.who.Expires.IsZero() {
 		c.expiry = time.AfterFunc(time.Until(c.who.Expires), func() {
 			c.g.m.expired.Inc()
-			c.close(wire.CloseTokenExpired, "token expired: sign in again")
+			c.signOut(wire.CloseTokenExpired, "token expired: sign in again")
 		})
 	}
 	welcome, err := wire.Encode(wire.Welcome{
@@ -280,6 +280,19 @@ func (c *conn) fetchHistory(ctx context.Context, stream string, after, upTo uint
 	}
 	c.g.m.replayedStore.Add(int64(len(out)))
 	return out, true
+}
+
+// signOut ends the connection over its token: an unauthorized error frame
+// (which a browser client can read, unlike the close code), then the close.
+func (c *conn) signOut(code websocket.StatusCode, reason string) {
+	if b, err := wire.Encode(wire.Error{Code: wire.CodeUnauthorized, Message: reason}); err == nil {
+		// Straight to the socket, not the outbox: it must go before the
+		// close frame, and the library serialises concurrent writes.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = c.ws.Write(ctx, websocket.MessageBinary, b)
+		cancel()
+	}
+	c.close(code, reason)
 }
 
 func (c *conn) refuse(e *wire.Error) {

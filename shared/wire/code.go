@@ -20,7 +20,11 @@ const (
 	CodeUnknownStream Code = 4101
 	CodeTooManySubs   Code = 4102
 	CodeForbidden     Code = 4103 // the token does not allow this stream
-	CodeInternal      Code = 4500
+	// CodeUnauthorized comes just before a CloseUnauthorized or
+	// CloseTokenExpired close: browsers' WebSocket close codes do not reach
+	// a Go client in wasm, an error frame does.
+	CodeUnauthorized Code = 4104
+	CodeInternal     Code = 4500
 )
 
 // WebSocket close codes the server uses, so a client can tell why it was closed.
@@ -44,6 +48,7 @@ var codeNames = map[Code]string{
 	CodeUnknownStream: "unknown_stream",
 	CodeTooManySubs:   "too_many_subs",
 	CodeForbidden:     "forbidden",
+	CodeUnauthorized:  "unauthorized",
 	CodeInternal:      "internal",
 }
 

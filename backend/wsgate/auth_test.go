@@ -1,0 +1,243 @@
+package wsgate
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/telltale/telltale/backend/auth"
+	"github.com/telltale/telltale/shared/wire"
+)
+
+// Two tenants hold a stream of the same name; each event carries a marker
+// naming its tenant, so a test can look for the other tenant's bytes in
+// everything a connection received.
+const (
+	acmeMark   = "acme-only-marker"
+	globexMark = "globex-only-marker"
+)
+
+type tenants struct {
+	*fixture
+	keys *auth.Keys
+}
+
+func startTenants(t *testing.T) *tenants {
+	t.Helper()
+	keys, err := auth.HS256([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := start(t, Config{Authenticate: func(_ context.Context, tok string) (*auth.Principal, error) { return keys.Verify(tok) }})
+	for tenant, mark := range map[string]string{"acme": acmeMark, "globex": globexMark} {
+		for _, stream := range []string{"orders", "fleet.trucks"} {
+			for i := range 5 {
+				ev := wire.Event{Values: map[string]float64{mark: float64(i)}, Row: &wire.Row{Key: mark, Fields: map[string]any{"owner": mark}}}
+				if err := f.store.Append(context.Background(), tenant, stream, []wire.Event{ev}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	return &tenants{fixture: f, keys: keys}
+}
+
+func (ts *tenants) token(t *testing.T, tenant string, streams ...string) string {
+	t.Helper()
+	tok, err := ts.keys.Mint(tenant, "alice", time.Hour, streams, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// session sends hello (and then the frames), and collects every message until
+// the server goes quiet for quiet or closes. It returns the decoded frames,
+// all the raw bytes, and the close error if the server closed.
+func session(t *testing.T, url, token string, quiet time.Duration, frames ...wire.Frame) ([]wire.Frame, []byte, error) {
+	t.Helper()
+	r := dial(t, url)
+	r.send(wire.Hello{Token: token})
+	for _, f := range frames {
+		b, err := wire.Encode(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = r.ws.Write(ctx, websocket.MessageBinary, b)
+		cancel()
+		if err != nil {
+			return nil, nil, err // closed already: the hello was refused
+		}
+	}
+	var (
+		got []wire.Frame
+		all []byte
+	)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), quiet)
+		_, b, err := r.ws.Read(ctx)
+		cancel()
+		if err != nil {
+			if websocket.CloseStatus(err) != -1 {
+				return got, all, err
+			}
+			return got, all, nil // quiet: the server said all it had to say
+		}
+		all = append(all, b...)
+		f, err := wire.Decode(b)
+		if err != nil {
+			t.Fatalf("undecodable frame from the server: %v", err)
+		}
+		got = append(got, f)
+	}
+}
+
+// TestCrossTenantAttempts: each attempt is denied in a way the client can see
+// (an error frame or a close code), and not one byte of the other tenant's
+// data arrives.
+func TestCrossTenantAttempts(t *testing.T) {
+	ts := startTenants(t)
+	acme := ts.token(t, "acme")
+	acmeFleetOnly := ts.token(t, "acme", "fleet.*")
+	globexCursor := func() wire.Cursor {
+		c, ok := ts.gate.cfg.Hub.Cursor("globex", "orders")
+		if !ok {
+			t.Fatal("globex has no orders")
+		}
+		c.Stream = "orders"
+		return c
+	}()
+	none := func() string {
+		s, err := jwt.NewWithClaims(jwt.SigningMethodNone, auth.Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "mallory", ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour))}, Tenant: "globex"}).SignedString(jwt.UnsafeAllowNoneSignatureType)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}()
+	signed := func(key string, c auth.Claims) string {
+		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte(key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	claims := func(tenant string, exp time.Duration) auth.Claims {
+		return auth.Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "mallory", ExpiresAt: jwt.NewNumericDate(time.Now().Add(exp))}, Tenant: tenant}
+	}
+	const secret = "0123456789abcdef0123456789abcdef"
+
+	type want struct {
+		code  wire.Code // an error frame with this code
+		close int       // or a close with this code
+	}
+	for _, tc := range []struct {
+		name   string
+		token  string
+		frames []wire.Frame
+		want   want
+	}{
+		{"upper-case name", acme, []wire.Frame{wire.Sub{Stream: "ORDERS"}}, want{code: wire.CodeBadStream}},
+		{"unicode look-alike", acme, []wire.Frame{wire.Sub{Stream: "ordérs"}}, want{code: wire.CodeBadStream}},
+		{"path to the other tenant", acme, []wire.Frame{wire.Sub{Stream: "../globex/orders"}}, want{code: wire.CodeBadStream}},
+		{"tenant prefix", acme, []wire.Frame{wire.Sub{Stream: "globex/orders"}}, want{code: wire.CodeBadStream}},
+		{"tenant key syntax", acme, []wire.Frame{wire.Sub{Stream: "globex:orders"}}, want{code: wire.CodeBadStream}},
+		{"very long name", acme, []wire.Frame{wire.Sub{Stream: strings.Repeat("o", 10000)}}, want{code: wire.CodeBadStream}},
+		{"stream outside the token's patterns", acmeFleetOnly, []wire.Frame{wire.Sub{Stream: "orders"}}, want{code: wire.CodeForbidden}},
+		{"resume outside the token's patterns", acmeFleetOnly, []wire.Frame{wire.Sub{Stream: "orders", From: &wire.Cursor{Stream: "orders", Epoch: globexCursor.Epoch, Seq: 1}}}, want{code: wire.CodeForbidden}},
+		{"token signed with another key", signed("another-secret-another-secret-00", claims("globex", time.Hour)), []wire.Frame{wire.Sub{Stream: "orders"}}, want{close: wire.CloseUnauthorized}},
+		{"alg none", none, []wire.Frame{wire.Sub{Stream: "orders"}}, want{close: wire.CloseUnauthorized}},
+		{"expired token", signed(secret, claims("globex", -time.Minute)), []wire.Frame{wire.Sub{Stream: "orders"}}, want{close: wire.CloseUnauthorized}},
+		{"token with no tenant", signed(secret, claims("", time.Hour)), []wire.Frame{wire.Sub{Stream: "orders"}}, want{close: wire.CloseUnauthorized}},
+		{"no token", "", []wire.Frame{wire.Sub{Stream: "orders"}}, want{close: wire.CloseUnauthorized}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, all, err := session(t, ts.url, tc.token, 300*time.Millisecond, tc.frames...)
+			if bytes.Contains(all, []byte(globexMark)) {
+				t.Fatalf("globex data reached the connection: %q", all)
+			}
+			if tc.want.close != 0 {
+				if code := websocket.CloseStatus(err); int(code) != tc.want.close {
+					t.Fatalf("got close %v (%v), want %d", code, err, tc.want.close)
+				}
+				// Only the unauthorized error frame, which browsers can read.
+				if len(got) != 1 || got[0].(wire.Error).Code != wire.CodeUnauthorized {
+					t.Fatalf("got %+v before the close, want one unauthorized error frame", got)
+				}
+				return
+			}
+			denied := false
+			for _, f := range got {
+				switch f := f.(type) {
+				case wire.Error:
+					if f.Code == tc.want.code {
+						denied = true
+					}
+				case wire.Snapshot, wire.Batch:
+					t.Fatalf("got %T for a denied subscription", f)
+				}
+			}
+			if !denied {
+				t.Fatalf("got %+v, want an error frame %s", got, tc.want.code)
+			}
+		})
+	}
+
+	// A cursor copied from the other tenant's stream names only the
+	// caller's own stream of that name: it gets the caller's data (a replay
+	// if the epochs happen to agree, a snapshot if not), never the other's.
+	t.Run("resume with the other tenant's cursor", func(t *testing.T) {
+		behind := globexCursor
+		behind.Seq = 2
+		got, all, err := session(t, ts.url, acme, 300*time.Millisecond, wire.Sub{Stream: "orders", From: &behind})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(all, []byte(globexMark)) {
+			t.Fatalf("globex data reached acme: %q", all)
+		}
+		if !bytes.Contains(all, []byte(acmeMark)) {
+			t.Fatalf("acme's own data did not arrive: %+v", got)
+		}
+	})
+}
+
+// TestTokenExpiryClosesTheConnection: a token that expires while connected
+// closes the connection with its own code.
+func TestTokenExpiryClosesTheConnection(t *testing.T) {
+	ts := startTenants(t)
+	tok, err := ts.keys.Mint("acme", "alice", 1500*time.Millisecond, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := dial(t, ts.url)
+	r.send(wire.Hello{Token: tok})
+	r.expect(wire.TypeWelcome)
+	r.send(wire.Sub{Stream: "orders"})
+	r.expect(wire.TypeSnapshot)
+	told := false
+	for {
+		var f wire.Frame
+		if f, err = r.read(); err != nil {
+			break
+		}
+		if e, ok := f.(wire.Error); ok && e.Code == wire.CodeUnauthorized {
+			told = true
+		}
+	}
+	if !told {
+		t.Error("no unauthorized error frame before the close")
+	}
+	if code := websocket.CloseStatus(err); code != wire.CloseTokenExpired {
+		t.Fatalf("got %v (%v), want close %d", code, err, wire.CloseTokenExpired)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		t.Fatal("the connection outlived its token")
+	}
+}
