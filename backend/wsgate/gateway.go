@@ -14,6 +14,10 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,6 +58,16 @@ type Config struct {
 	FrameBudget int
 	// MaxWriteDelay caps the coalescing window; zero means 50ms.
 	MaxWriteDelay time.Duration
+	// MaxConns caps open connections; past it a new one is accepted and
+	// closed with wire.CloseFull and a reason. Zero means 20000 (the
+	// open-files limit of a default Linux service is near there).
+	MaxConns int
+	// ConnRate and ConnBurst limit new connections per client address:
+	// ConnBurst at once, then ConnRate per second; past it the upgrade is
+	// answered 429 with Retry-After. Zero means 5/s and 50; a negative
+	// ConnRate disables the limit.
+	ConnRate  float64
+	ConnBurst int
 	// OriginPatterns are extra allowed Origin hosts (same-origin is always
 	// allowed); see websocket.AcceptOptions.
 	OriginPatterns []string
@@ -105,6 +119,15 @@ func (c *Config) defaults() {
 	if c.MaxWriteDelay <= 0 {
 		c.MaxWriteDelay = 50 * time.Millisecond
 	}
+	if c.MaxConns <= 0 {
+		c.MaxConns = 20000
+	}
+	if c.ConnRate == 0 {
+		c.ConnRate = 5
+	}
+	if c.ConnBurst <= 0 {
+		c.ConnBurst = 50
+	}
 	if c.MaxReplay <= 0 {
 		c.MaxReplay = 100000
 	}
@@ -114,6 +137,7 @@ type gateMetrics struct {
 	conns, accepted, framesOut, bytesOut, batches, eventsOut *metrics.Value
 	resyncs, dropped, slowCloses, idleCloses, badFrames      *metrics.Value
 	replayedStore, denied, unauthorized, expired             *metrics.Value
+	rateLimited, full, badOrigin                             *metrics.Value
 }
 
 // Gateway is an http.Handler for the WebSocket endpoint.
@@ -121,7 +145,8 @@ type Gateway struct {
 	cfg Config
 	m   gateMetrics
 
-	open atomic.Int64 // connections, for the coalescing window
+	open    atomic.Int64 // connections, for the coalescing window and MaxConns
+	limiter *limiter
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
@@ -134,8 +159,9 @@ func New(cfg Config) *Gateway {
 	cfg.defaults()
 	r := cfg.Metrics
 	return &Gateway{
-		cfg:   cfg,
-		conns: make(map[*conn]struct{}),
+		cfg:     cfg,
+		limiter: newLimiter(cfg.ConnRate, cfg.ConnBurst, time.Now),
+		conns:   make(map[*conn]struct{}),
 		m: gateMetrics{
 			conns:         r.Gauge("telltale_ws_connections", "open WebSocket connections"),
 			accepted:      r.Counter("telltale_ws_accepted_total", "WebSocket connections accepted"),
@@ -152,6 +178,9 @@ func New(cfg Config) *Gateway {
 			denied:        r.Counter("telltale_ws_denied_total", "subscriptions refused by the token's permissions"),
 			unauthorized:  r.Counter("telltale_ws_unauthorized_total", "connections closed for a missing, invalid or expired token"),
 			expired:       r.Counter("telltale_ws_token_expired_total", "connections closed when their token expired"),
+			rateLimited:   r.Counter("telltale_ws_rate_limited_total", "upgrades refused by the per-address connection rate limit"),
+			full:          r.Counter("telltale_ws_full_total", "connections closed because the server was at MaxConns"),
+			badOrigin:     r.Counter("telltale_ws_bad_origin_total", "upgrades refused for a cross-site Origin"),
 		},
 	}
 }
@@ -168,6 +197,20 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.mu.Unlock()
 	defer g.handlers.Done()
 
+	if ok, wait := g.limiter.allow(clientIP(r.RemoteAddr)); !ok {
+		g.m.rateLimited.Inc()
+		g.cfg.Logger.Info("websocket rate limited", "remote", r.RemoteAddr)
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+		http.Error(w, "too many new connections from your address: retry later", http.StatusTooManyRequests)
+		return
+	}
+	if origin := r.Header.Get("Origin"); origin != "" && !g.originAllowed(r, origin) {
+		g.m.badOrigin.Inc()
+		g.cfg.Logger.Warn("websocket from a foreign origin refused", "remote", r.RemoteAddr, "origin", origin)
+		http.Error(w, "cross-site WebSocket refused: origin "+origin+" is not allowed", http.StatusForbidden)
+		return
+	}
+
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		OriginPatterns: g.cfg.OriginPatterns,
 		// Frames are msgpack encoded once for every subscriber; per-connection
@@ -179,6 +222,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // Accept has written the HTTP error
 	}
 	ws.SetReadLimit(int64(g.cfg.MaxFrameBytes))
+	if g.open.Load() >= int64(g.cfg.MaxConns) {
+		g.m.full.Inc()
+		g.cfg.Logger.Warn("websocket refused: at MaxConns", "remote", r.RemoteAddr, "max", g.cfg.MaxConns)
+		ws.Close(wire.CloseFull, "server at capacity: retry later")
+		return
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{g: g, ws: ws, id: newID(), out: newOutbox(g.cfg.QueueBytes, &g.m), subs: make(map[string]func()), cancel: cancel}
@@ -223,6 +272,24 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return errors.New("websocket connections still open at shutdown deadline")
 	}
+}
+
+// originAllowed applies the same rule websocket.Accept would (same host, or
+// a host matching OriginPatterns), so that a refusal is counted and logged.
+func (g *Gateway) originAllowed(r *http.Request, origin string) bool {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, p := range g.cfg.OriginPatterns {
+		if ok, err := path.Match(strings.ToLower(p), strings.ToLower(u.Host)); err == nil && ok {
+			return true
+		}
+	}
+	return false
 }
 
 // window is how long a connection waits after a write before the next one,

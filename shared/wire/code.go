@@ -38,6 +38,7 @@ const (
 	// reason says which.
 	CloseUnauthorized = 4012
 	CloseTokenExpired = 4013 // the token expired while connected: sign in again
+	CloseFull         = 4014 // the server is at its connection cap: retry later
 )
 
 var codeNames = map[Code]string{

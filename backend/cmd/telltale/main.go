@@ -70,6 +70,9 @@ type config struct {
 	retention  pgstore.Retention
 	ingestKeys ingest.StaticKeys // embedded store only
 	keys       keySource
+	tlsCert    string
+	tlsKey     string
+	origins    []string
 	dashboards []dashboard.Dashboard
 }
 
@@ -97,11 +100,19 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 	keepEvents := fs.Int64("keep-events", 0, "PostgreSQL retention: keep at least this many events per stream; 0 means 100000 (env TELLTALE_KEEP_EVENTS)")
 	keepFor := fs.Duration("keep-for", 0, "PostgreSQL retention: keep at least this much history per stream; 0 means 24h (env TELLTALE_KEEP_FOR)")
 	c.keys.flags(fs, env)
+	fs.StringVar(&c.tlsCert, "tls-cert", env("TELLTALE_TLS_CERT", ""), "PEM certificate file: serve HTTPS (env TELLTALE_TLS_CERT); needs -tls-key")
+	fs.StringVar(&c.tlsKey, "tls-key", env("TELLTALE_TLS_KEY", ""), "PEM private key file for -tls-cert (env TELLTALE_TLS_KEY)")
+	origins := fs.String("allowed-origins", env("TELLTALE_ALLOWED_ORIGINS", ""), "comma-separated extra hosts (patterns like *.example.com) whose pages may open WebSockets; the server's own host is always allowed (env TELLTALE_ALLOWED_ORIGINS)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
 	if err := c.logLevel.UnmarshalText([]byte(*level)); err != nil {
 		return config{}, fmt.Errorf("-log-level: %w", err)
+	}
+	for _, o := range strings.Split(*origins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.origins = append(c.origins, o)
+		}
 	}
 	c.dashboards = []dashboard.Dashboard{demo.Dashboard()}
 	if *dashFile != "" {
@@ -216,7 +227,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	gate := wsgate.New(wsgate.Config{Hub: h, Logger: log, Metrics: reg, History: history,
+	gate := wsgate.New(wsgate.Config{Hub: h, Logger: log, Metrics: reg, History: history, OriginPatterns: cfg.origins,
 		Authenticate: func(_ context.Context, token string) (*auth.Principal, error) { return keys.Verify(token) },
 	})
 	ui.Register(ui.Bridges{})
@@ -230,6 +241,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Gateway:    gate,
 		Ingest:     ingester,
 		Dashboards: cfg.dashboards,
+		TLSCert:    cfg.tlsCert,
+		TLSKey:     cfg.tlsKey,
 	})
 	if err != nil {
 		return err
@@ -256,6 +269,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	base := "http://" + browsable(ln.Addr()) + "/"
+	if cfg.tlsCert != "" {
+		base = "https://" + browsable(ln.Addr()) + "/"
+	}
 	fmt.Fprintf(stdout, "telltale %s: serving %s (%s)\n", version, base, what)
 	if cfg.demo && keys.CanMint() {
 		for _, tenant := range demoTenants {

@@ -1,0 +1,73 @@
+package wsgate
+
+import (
+	"net"
+	"sync"
+	"time"
+)
+
+// limiter is a per-address token bucket for new connections: each address
+// may open burst connections at once and rate per second after that. It
+// forgets addresses idle for a minute and never holds more than maxAddrs of
+// them (a flood of spoofed sources resets it rather than growing it).
+type limiter struct {
+	rate  float64
+	burst float64
+	now   func() time.Time
+
+	mu      sync.Mutex
+	buckets map[string]*bucket
+	swept   time.Time
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+const maxAddrs = 100_000
+
+func newLimiter(rate float64, burst int, now func() time.Time) *limiter {
+	return &limiter{rate: rate, burst: float64(burst), now: now, buckets: make(map[string]*bucket)}
+}
+
+// allow takes a token for addr, or says how long until one is there.
+func (l *limiter) allow(addr string) (bool, time.Duration) {
+	if l == nil || l.rate <= 0 {
+		return true, 0
+	}
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.swept) > time.Minute || len(l.buckets) >= maxAddrs {
+		for a, b := range l.buckets {
+			if now.Sub(b.last) > time.Minute || len(l.buckets) >= maxAddrs {
+				delete(l.buckets, a)
+			}
+		}
+		l.swept = now
+	}
+	b := l.buckets[addr]
+	if b == nil {
+		b = &bucket{tokens: l.burst, last: now}
+		l.buckets[addr] = b
+	}
+	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
+	b.last = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return true, 0
+	}
+	return false, time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
+}
+
+// clientIP is the address a request came from: the TCP peer. Headers such as
+// X-Forwarded-For are not trusted (anyone can send them); behind a proxy,
+// limit at the proxy.
+func clientIP(remote string) string {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		return remote
+	}
+	return host
+}
