@@ -46,7 +46,13 @@ var (
 	ErrToken   = errors.New("invalid token")
 	ErrExpired = errors.New("token expired")
 	ErrDenied  = errors.New("access denied")
+	ErrRevoked = errors.New("token revoked")
 )
+
+// MaxTTL is the longest a token may live: Verify refuses a token whose exp
+// is further away, so that a revocation kept for MaxTTL outlives every token
+// it covers.
+const MaxTTL = 30 * 24 * time.Hour
 
 // MaxTokenBytes bounds a token before it is parsed.
 const MaxTokenBytes = 8 << 10
@@ -58,7 +64,8 @@ type Principal struct {
 	Role    string
 	Streams []string // patterns; empty means every stream of Tenant
 	Expires time.Time
-	ID      string // jti, may be empty
+	Issued  time.Time // iat; zero when the token has none
+	ID      string    // jti, may be empty
 }
 
 // Allow is the access rule, the only one: the principal may read or write
@@ -193,8 +200,8 @@ func (k *Keys) Mint(tenant, sub string, ttl time.Duration, streams []string, rol
 	if sub == "" {
 		return "", errors.New("subject: empty")
 	}
-	if ttl <= 0 {
-		return "", errors.New("ttl: must be positive")
+	if ttl <= 0 || ttl > MaxTTL {
+		return "", fmt.Errorf("ttl: must be positive and at most %v", MaxTTL)
 	}
 	for _, p := range streams {
 		if err := ValidPattern(p); err != nil {
@@ -244,12 +251,19 @@ func (k *Keys) Verify(token string) (*Principal, error) {
 	if c.Subject == "" {
 		return nil, fmt.Errorf("%w: no sub claim", ErrToken)
 	}
+	if c.ExpiresAt.Sub(k.time()) > MaxTTL {
+		return nil, fmt.Errorf("%w: expires more than %v from now", ErrToken, MaxTTL)
+	}
 	for _, p := range c.Streams {
 		if err := ValidPattern(p); err != nil {
 			return nil, fmt.Errorf("%w: streams claim: %v", ErrToken, err)
 		}
 	}
-	return &Principal{Subject: c.Subject, Tenant: c.Tenant, Role: c.Role, Streams: c.Streams, Expires: c.ExpiresAt.Time, ID: c.ID}, nil
+	p := &Principal{Subject: c.Subject, Tenant: c.Tenant, Role: c.Role, Streams: c.Streams, Expires: c.ExpiresAt.Time, ID: c.ID}
+	if c.IssuedAt != nil {
+		p.Issued = c.IssuedAt.Time
+	}
+	return p, nil
 }
 
 func newID() string {

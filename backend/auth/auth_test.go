@@ -1,11 +1,15 @@
 package auth
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -166,5 +170,74 @@ func TestMintRefusesBadInput(t *testing.T) {
 	}
 	if _, err := HS256([]byte("short")); err == nil {
 		t.Error("a 5-byte secret was accepted")
+	}
+}
+
+func TestRevokedSet(t *testing.T) {
+	at := time.Unix(1000, 0)
+	set := NewRevokedSet([]Revocation{
+		{Tenant: "acme", Subject: "alice", At: at},
+		{Tenant: "acme", TokenID: "t1", At: at},
+	})
+	for _, tc := range []struct {
+		p    Principal
+		want bool
+	}{
+		{Principal{Tenant: "acme", Subject: "alice", Issued: at.Add(-time.Hour)}, true},
+		{Principal{Tenant: "acme", Subject: "alice", Issued: at}, true},
+		{Principal{Tenant: "acme", Subject: "alice"}, true}, // no iat: issued before anything
+		{Principal{Tenant: "acme", Subject: "alice", Issued: at.Add(time.Second)}, false},
+		{Principal{Tenant: "globex", Subject: "alice", Issued: at.Add(-time.Hour)}, false},
+		{Principal{Tenant: "acme", Subject: "bob", ID: "t1", Issued: at.Add(-time.Hour)}, true},
+		{Principal{Tenant: "acme", Subject: "bob", ID: "t2", Issued: at.Add(-time.Hour)}, false},
+		{Principal{Tenant: "globex", Subject: "bob", ID: "t1", Issued: at.Add(-time.Hour)}, false},
+	} {
+		if got := set.Revoked(&tc.p); got != tc.want {
+			t.Errorf("%+v: revoked %v, want %v", tc.p, got, tc.want)
+		}
+	}
+	if (*RevokedSet)(nil).Revoked(&Principal{Tenant: "acme", Subject: "alice"}) {
+		t.Error("a nil set revoked someone")
+	}
+}
+
+type memRevocations struct{ list []Revocation }
+
+func (m *memRevocations) Revoke(_ context.Context, r Revocation) error {
+	m.list = append(m.list, r)
+	return nil
+}
+func (m *memRevocations) Revocations(context.Context) ([]Revocation, error) { return m.list, nil }
+
+func TestRevokeHandler(t *testing.T) {
+	k := mustHS(t)
+	store := &memRevocations{}
+	h := RevokeHandler(k, store, slog.New(slog.DiscardHandler))
+	admin, _ := k.Mint("acme", "root", time.Hour, nil, "admin")
+	viewer, _ := k.Mint("acme", "alice", time.Hour, nil, "viewer")
+	for _, tc := range []struct {
+		name, token, body string
+		want              int
+	}{
+		{"no token", "", `{"sub":"alice"}`, http.StatusUnauthorized},
+		{"not an admin", viewer, `{"sub":"bob"}`, http.StatusForbidden},
+		{"nothing to revoke", admin, `{}`, http.StatusBadRequest},
+		{"a tenant in the body", admin, `{"sub":"alice","tenant":"globex"}`, http.StatusBadRequest},
+		{"revokes in the admin's tenant", admin, `{"sub":"alice"}`, http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPost, "/api/v1/revoke", strings.NewReader(tc.body))
+			if tc.token != "" {
+				req.Header.Set("Authorization", "Bearer "+tc.token)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tc.want {
+				t.Fatalf("got %d %s, want %d", rec.Code, rec.Body, tc.want)
+			}
+		})
+	}
+	if len(store.list) != 1 || store.list[0].Tenant != "acme" || store.list[0].Subject != "alice" || store.list[0].Until.Sub(store.list[0].At) != MaxTTL {
+		t.Fatalf("stored %+v, want one revocation of acme/alice kept for MaxTTL", store.list)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/telltale/telltale/backend/auth"
 	"github.com/telltale/telltale/shared/wire"
 )
 
@@ -34,6 +35,7 @@ type Store struct {
 
 	mu      sync.Mutex
 	streams map[key]*ring
+	revoked []auth.Revocation
 }
 
 type key struct{ tenant, stream string }
@@ -153,4 +155,28 @@ func (s *Store) AppendAll(ctx context.Context, tenant string, streams map[string
 		}
 	}
 	return nil
+}
+
+// Revoke implements auth.Revocations.
+func (s *Store) Revoke(_ context.Context, r auth.Revocation) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.revoked = append(s.revoked, r)
+	return nil
+}
+
+// Revocations implements auth.Revocations, dropping those past their Until.
+func (s *Store) Revocations(context.Context) ([]auth.Revocation, error) {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	kept := s.revoked[:0]
+	for _, r := range s.revoked {
+		if r.Until.After(now) {
+			kept = append(kept, r)
+		}
+	}
+	clear(s.revoked[len(kept):])
+	s.revoked = kept
+	return append([]auth.Revocation(nil), kept...), nil
 }

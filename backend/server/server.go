@@ -7,8 +7,8 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,6 +36,8 @@ type Config struct {
 	Gateway *wsgate.Gateway
 	// Ingest serves POST /api/v1/ingest; nil leaves the endpoint out.
 	Ingest http.Handler
+	// Revoke serves POST /api/v1/revoke (auth.RevokeHandler); nil leaves it out.
+	Revoke http.Handler
 	// Dashboards are served by the API; the first one is "default".
 	Dashboards []dashboard.Dashboard
 	// ShutdownTimeout bounds graceful shutdown; zero means 10s.
@@ -91,6 +93,9 @@ func New(cfg Config) (*Server, error) {
 	mux.Handle("/api/v1/ws", cfg.Gateway)
 	if cfg.Ingest != nil {
 		mux.Handle("/api/v1/ingest", cfg.Ingest)
+	}
+	if cfg.Revoke != nil {
+		mux.Handle("POST /api/v1/revoke", cfg.Revoke)
 	}
 	mux.HandleFunc("GET /api/v1/dashboards", s.listDashboards)
 	mux.HandleFunc("GET /api/v1/dashboards/{id}", s.getDashboard)

@@ -241,3 +241,56 @@ func TestTokenExpiryClosesTheConnection(t *testing.T) {
 		t.Fatal("the connection outlived its token")
 	}
 }
+
+// TestRevocationClosesWithinFiveSeconds: revoking an operator closes their
+// open connection within 5 s (the default check), refuses their old token
+// at the next hello, and leaves other operators alone; a token minted after
+// the revocation works.
+func TestRevocationClosesWithinFiveSeconds(t *testing.T) {
+	ts := startTenants(t)
+	alice := ts.token(t, "acme")
+	bobTok, err := ts.keys.Mint("acme", "bob", time.Hour, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func(tok string) *raw {
+		r := dial(t, ts.url)
+		r.send(wire.Hello{Token: tok})
+		r.expect(wire.TypeWelcome)
+		r.send(wire.Sub{Stream: "orders"})
+		r.expect(wire.TypeSnapshot)
+		return r
+	}
+	ra, rb := open(alice), open(bobTok)
+	time.Sleep(1100 * time.Millisecond) // tokens carry iat in whole seconds: revoke in a later second than alice's was minted
+	revokedAt := time.Now()
+	if err := ts.store.Revoke(context.Background(), auth.Revocation{Tenant: "acme", Subject: "alice", At: revokedAt, Until: revokedAt.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		told bool
+		f    wire.Frame
+	)
+	for err == nil {
+		if f, err = ra.read(); err == nil {
+			if e, ok := f.(wire.Error); ok && e.Code == wire.CodeUnauthorized {
+				told = true
+			}
+		}
+	}
+	if took := time.Since(revokedAt); took > 5*time.Second || websocket.CloseStatus(err) != wire.CloseUnauthorized || !told {
+		t.Fatalf("alice's connection: %v after the revocation, close %v, told %v; want closed 4012 with an error frame within 5s", took, err, told)
+	}
+	// Bob is untouched: his connection still answers.
+	rb.send(wire.Sub{Stream: "fleet.trucks"})
+	rb.expect(wire.TypeSnapshot)
+	// Alice's old token is refused at once; a new one (a later second) works.
+	if _, _, err := session(t, ts.url, alice, 300*time.Millisecond); websocket.CloseStatus(err) != wire.CloseUnauthorized {
+		t.Fatalf("revoked token: got %v, want close 4012", err)
+	}
+	time.Sleep(time.Until(revokedAt.Truncate(time.Second).Add(time.Second))) // the next whole second: iat granularity
+	open(ts.token(t, "acme"))
+	if n := ts.reg.Counter("telltale_ws_revoked_total", "").Load(); n != 1 {
+		t.Fatalf("revoked counter %d, want 1", n)
+	}
+}

@@ -31,7 +31,8 @@ type conn struct {
 	ws     *websocket.Conn
 	id     string
 	tenant string
-	who    *auth.Principal
+	who    *auth.Principal // set by the handshake; read under whoMu elsewhere
+	whoMu  sync.Mutex
 	expiry *time.Timer // closes the connection when the token expires
 	out    *outbox
 	cancel context.CancelFunc
@@ -156,9 +157,12 @@ func (c *conn) handshake(ctx context.Context) error {
 		c.close(websocket.StatusPolicyViolation, "the first frame must be hello")
 		return fmt.Errorf("first frame: %T %v", f, err)
 	}
-	c.who = &auth.Principal{Subject: "anonymous", Tenant: c.g.cfg.DefaultTenant}
+	who := &auth.Principal{Subject: "anonymous", Tenant: c.g.cfg.DefaultTenant}
 	if c.g.cfg.Authenticate != nil {
-		if c.who, err = c.g.cfg.Authenticate(ctx, hello.Token); err != nil {
+		if who, err = c.g.cfg.Authenticate(ctx, hello.Token); err == nil && c.g.revoked.Load().Revoked(who) {
+			err = auth.ErrRevoked
+		}
+		if err != nil {
 			c.g.m.unauthorized.Inc()
 			reason := "invalid token"
 			switch {
@@ -166,12 +170,17 @@ func (c *conn) handshake(ctx context.Context) error {
 				reason = "no token: sign in"
 			case errors.Is(err, auth.ErrExpired):
 				reason = "token expired: sign in again"
+			case errors.Is(err, auth.ErrRevoked):
+				reason = "access revoked: sign in again"
 			}
 			c.g.cfg.Logger.Info("websocket refused", "conn", c.id, "err", err)
 			c.signOut(wire.CloseUnauthorized, reason)
 			return fmt.Errorf("authenticate: %w", err)
 		}
 	}
+	c.whoMu.Lock()
+	c.who = who
+	c.whoMu.Unlock()
 	c.tenant = c.who.Tenant
 	if !c.who.Expires.IsZero() {
 		c.expiry = time.AfterFunc(time.Until(c.who.Expires), func() {
@@ -282,6 +291,13 @@ func (c *conn) fetchHistory(ctx context.Context, stream string, after, upTo uint
 	return out, true
 }
 
+// principal is whom the connection speaks for; nil before the hello.
+func (c *conn) principal() *auth.Principal {
+	c.whoMu.Lock()
+	defer c.whoMu.Unlock()
+	return c.who
+}
+
 // signOut ends the connection over its token: an unauthorized error frame
 // (which a browser client can read, unlike the close code), then the close.
 func (c *conn) signOut(code websocket.StatusCode, reason string) {
@@ -327,6 +343,10 @@ func (c *conn) startWriting(ctx context.Context) {
 	c.due = time.Now()
 	c.out.kick = func() { c.kick(ctx) }
 	interval := c.g.cfg.PingInterval
+	// Assigned under wmu, which the callback takes before it reads c.pinger:
+	// the timer could otherwise fire before the assignment is visible to it.
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	c.pinger = time.AfterFunc(interval, func() {
 		now := time.Now()
 		if now.UnixNano()-c.lastRead.Load() > 2*int64(interval) {

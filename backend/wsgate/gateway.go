@@ -68,6 +68,12 @@ type Config struct {
 	// ConnRate disables the limit.
 	ConnRate  float64
 	ConnBurst int
+	// Revocations lists revoked operators and tokens; Run reads it every
+	// RevocationCheck (zero means 2s) and closes the connections they
+	// cover, and a hello is checked against the latest list. Nil means no
+	// revocation.
+	Revocations     auth.Revocations
+	RevocationCheck time.Duration
 	// OriginPatterns are extra allowed Origin hosts (same-origin is always
 	// allowed); see websocket.AcceptOptions.
 	OriginPatterns []string
@@ -119,6 +125,9 @@ func (c *Config) defaults() {
 	if c.MaxWriteDelay <= 0 {
 		c.MaxWriteDelay = 50 * time.Millisecond
 	}
+	if c.RevocationCheck <= 0 {
+		c.RevocationCheck = 2 * time.Second
+	}
 	if c.MaxConns <= 0 {
 		c.MaxConns = 20000
 	}
@@ -137,7 +146,7 @@ type gateMetrics struct {
 	conns, accepted, framesOut, bytesOut, batches, eventsOut *metrics.Value
 	resyncs, dropped, slowCloses, idleCloses, badFrames      *metrics.Value
 	replayedStore, denied, unauthorized, expired             *metrics.Value
-	rateLimited, full, badOrigin                             *metrics.Value
+	rateLimited, full, badOrigin, revokedCloses              *metrics.Value
 }
 
 // Gateway is an http.Handler for the WebSocket endpoint.
@@ -147,6 +156,7 @@ type Gateway struct {
 
 	open    atomic.Int64 // connections, for the coalescing window and MaxConns
 	limiter *limiter
+	revoked atomic.Pointer[auth.RevokedSet]
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
@@ -181,6 +191,7 @@ func New(cfg Config) *Gateway {
 			rateLimited:   r.Counter("telltale_ws_rate_limited_total", "upgrades refused by the per-address connection rate limit"),
 			full:          r.Counter("telltale_ws_full_total", "connections closed because the server was at MaxConns"),
 			badOrigin:     r.Counter("telltale_ws_bad_origin_total", "upgrades refused for a cross-site Origin"),
+			revokedCloses: r.Counter("telltale_ws_revoked_total", "connections closed because their token or operator was revoked"),
 		},
 	}
 }
@@ -271,6 +282,47 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return errors.New("websocket connections still open at shutdown deadline")
+	}
+}
+
+// Run keeps the revocation list current and closes revoked connections,
+// until ctx ends. Without Config.Revocations it only waits.
+func (g *Gateway) Run(ctx context.Context) error {
+	if g.cfg.Revocations == nil {
+		<-ctx.Done()
+		return nil
+	}
+	t := time.NewTicker(g.cfg.RevocationCheck)
+	defer t.Stop()
+	failing := false
+	for {
+		list, err := g.cfg.Revocations.Revocations(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			// Keep the last list: a store outage must not un-revoke anyone.
+			if !failing {
+				g.cfg.Logger.Error("read revocations", "err", err)
+			}
+			failing = true
+		case err == nil:
+			failing = false
+			set := auth.NewRevokedSet(list)
+			g.revoked.Store(set)
+			g.mu.Lock()
+			for c := range g.conns {
+				if who := c.principal(); who != nil && set.Revoked(who) {
+					g.m.revokedCloses.Inc()
+					g.cfg.Logger.Info("revoked connection closed", "conn", c.id, "tenant", who.Tenant, "sub", who.Subject)
+					go c.signOut(wire.CloseUnauthorized, "access revoked: sign in again")
+				}
+			}
+			g.mu.Unlock()
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
 	}
 }
 

@@ -8,6 +8,8 @@
 //	                        mint an ingest key for T in DATABASE_URL
 //	telltale token -tenant T -sub S [-ttl 8h] [-streams a,b.*] [-url U]
 //	                        mint an operator's sign-in token
+//	telltale revoke -tenant T [-sub S] [-token-id J]
+//	                        revoke an operator or a token in DATABASE_URL
 //
 // Flags and TELLTALE_* environment variables are read here and nowhere else.
 package main
@@ -159,6 +161,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return ingestKey(ctx, args[1:], getenv("DATABASE_URL"), stdout, stderr)
 		case "token":
 			return tokenCmd(args[1:], getenv, stdout, stderr)
+		case "revoke":
+			return revokeCmd(ctx, args[1:], getenv("DATABASE_URL"), stdout, stderr)
 		}
 	}
 	cfg, err := parse(args, getenv, stderr)
@@ -181,6 +185,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		health   func() (bool, string)
 		ingester *ingest.Handler
 		history  wsgate.History // where resuming clients' gaps are read
+		revoked  auth.Revocations
 	)
 	// goRun runs a component for the server's lifetime; its failure stops all.
 	goRun := func(name string, fn func(context.Context) error) {
@@ -205,7 +210,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		pg := pgstore.New(pgstore.Config{Pool: pool, Sink: h.Publish, Logger: log, Metrics: reg})
-		store, storeTag, health, history = pg, "postgres", pg.Health, pg
+		store, storeTag, health, history, revoked = pg, "postgres", pg.Health, pg, pg
 		ingester = ingest.New(ingest.Config{Store: pg, Keys: pg, Logger: log, Metrics: reg})
 		goRun("postgres follower", pg.Run)
 		// Listen only once the hub holds every stream's recent events, so a
@@ -219,7 +224,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		goRun("retention", func(ctx context.Context) error { return pg.RunRetention(ctx, cfg.retention) })
 	} else {
 		mem := memstore.New(memstore.Config{Sink: h.Publish})
-		store, storeTag, history = mem, "memory", mem
+		store, storeTag, history, revoked = mem, "memory", mem, mem
 		ingester = ingest.New(ingest.Config{Store: mem, Keys: cfg.ingestKeys, Logger: log, Metrics: reg})
 	}
 
@@ -227,9 +232,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	gate := wsgate.New(wsgate.Config{Hub: h, Logger: log, Metrics: reg, History: history, OriginPatterns: cfg.origins,
+	gate := wsgate.New(wsgate.Config{Hub: h, Logger: log, Metrics: reg, History: history, OriginPatterns: cfg.origins, Revocations: revoked,
 		Authenticate: func(_ context.Context, token string) (*auth.Principal, error) { return keys.Verify(token) },
 	})
+	goRun("revocations", gate.Run)
 	ui.Register(ui.Bridges{})
 	srv, err := server.New(server.Config{
 		WebDir:     cfg.webDir,
@@ -240,6 +246,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Metrics:    reg,
 		Gateway:    gate,
 		Ingest:     ingester,
+		Revoke:     auth.RevokeHandler(keys, revoked, log),
 		Dashboards: cfg.dashboards,
 		TLSCert:    cfg.tlsCert,
 		TLSKey:     cfg.tlsKey,
@@ -324,6 +331,43 @@ func ingestKey(ctx context.Context, args []string, dbURL string, stdout, stderr 
 	}
 	fmt.Fprintln(stdout, key)
 	fmt.Fprintf(stderr, "ingest key for tenant %s: shown once, keep it secret; send it as Authorization: Bearer <key>\n", *tenant)
+	return nil
+}
+
+// revokeCmd revokes an operator's tokens or one token in PostgreSQL; every
+// server closes the connections it covers within seconds.
+func revokeCmd(ctx context.Context, args []string, dbURL string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("telltale revoke", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	tenant := fs.String("tenant", "", "tenant (required)")
+	sub := fs.String("sub", "", "revoke every token of this operator issued until now")
+	jti := fs.String("token-id", "", "revoke the token with this jti")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := wire.ValidStream(*tenant); err != nil {
+		return fmt.Errorf("revoke: -tenant: %w", err)
+	}
+	if *sub == "" && *jti == "" {
+		return errors.New("revoke: give -sub, -token-id or both")
+	}
+	if dbURL == "" {
+		return errors.New("revoke: set DATABASE_URL (with the embedded store, POST /api/v1/revoke with an admin token)")
+	}
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	defer pool.Close()
+	if _, err := pgstore.Migrate(ctx, pool); err != nil {
+		return err
+	}
+	now := time.Now()
+	r := auth.Revocation{Tenant: *tenant, Subject: *sub, TokenID: *jti, At: now, Until: now.Add(auth.MaxTTL)}
+	if err := pgstore.New(pgstore.Config{Pool: pool}).Revoke(ctx, r); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "revoked in tenant %s: sub %q token %q; open connections close within seconds\n", *tenant, *sub, *jti)
 	return nil
 }
 
