@@ -91,8 +91,13 @@ size: web ## app.wasm raw, gzip and brotli bytes
 	@br=$$(stat -c%s $(WEB)/app.wasm.br); printf "app.wasm brotli: %9d bytes (budget %d)\n" $$br $(WASM_BUDGET); \
 	if [ $$br -gt $(WASM_BUDGET) ]; then echo "app.wasm is over its brotli budget: look for server code or net/http's client in the wasm build"; exit 1; fi
 
-fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
-	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$${FUZZTIME:-30s} ./shared/wire/
+fuzz: ## run every Fuzz target of every package for FUZZTIME each (default 30s); crashers land in testdata/fuzz/ and then run in make test
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "== $$pkg $$f"; \
+			$(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$${FUZZTIME:-30s} $$pkg; \
+		done; \
+	done
 
 bench: ## native and wasm (Node) benchmarks into bench/results/
 	mkdir -p bench/results
