@@ -273,3 +273,19 @@ func (h *Hub) Cursor(tenant, name string) (c wire.Cursor, ok bool) {
 	defer s.mu.Unlock()
 	return s.st.Cursor(), true
 }
+
+// Snapshot returns the encoded snapshot frame of a stream as it is now; a
+// stream the hub does not hold is an empty snapshot at (0, 0), and is not
+// created (asking about made-up names must not grow the hub).
+func (h *Hub) Snapshot(tenant, name string) ([]byte, error) {
+	if err := wire.ValidStream(name); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadStream, err)
+	}
+	s := h.stream(key{tenant, name}, false)
+	if s == nil {
+		return wire.Encode(wire.Snapshot{Stream: name})
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return wire.Encode(wire.Snapshot{Stream: name, Epoch: s.st.Epoch, Seq: s.st.Seq, State: s.st.State})
+}

@@ -38,6 +38,8 @@ type Config struct {
 	Ingest http.Handler
 	// Revoke serves POST /api/v1/revoke (auth.RevokeHandler); nil leaves it out.
 	Revoke http.Handler
+	// Streams serves /api/v1/streams/ (package httpapi); nil leaves it out.
+	Streams http.Handler
 	// Dashboards are served by the API; the first one is "default".
 	Dashboards []dashboard.Dashboard
 	// ShutdownTimeout bounds graceful shutdown; zero means 10s.
@@ -96,6 +98,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Revoke != nil {
 		mux.Handle("POST /api/v1/revoke", cfg.Revoke)
+	}
+	if cfg.Streams != nil {
+		mux.Handle("/api/v1/streams/", cfg.Streams)
 	}
 	mux.HandleFunc("GET /api/v1/dashboards", s.listDashboards)
 	mux.HandleFunc("GET /api/v1/dashboards/{id}", s.getDashboard)

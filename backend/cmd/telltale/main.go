@@ -37,6 +37,7 @@ import (
 	"github.com/telltale/telltale/app/ui"
 	"github.com/telltale/telltale/backend/auth"
 	"github.com/telltale/telltale/backend/demo"
+	"github.com/telltale/telltale/backend/httpapi"
 	"github.com/telltale/telltale/backend/hub"
 	"github.com/telltale/telltale/backend/ingest"
 	"github.com/telltale/telltale/backend/memstore"
@@ -247,6 +248,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Gateway:    gate,
 		Ingest:     ingester,
 		Revoke:     auth.RevokeHandler(keys, revoked, log),
+		Streams:    httpapi.New(httpapi.Config{Verify: keys.Verify, Hub: h, History: history, Logger: log, Metrics: reg}),
 		Dashboards: cfg.dashboards,
 		TLSCert:    cfg.tlsCert,
 		TLSKey:     cfg.tlsKey,
