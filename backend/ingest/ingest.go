@@ -20,6 +20,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vmihailenco/msgpack/v5"
+
 	"github.com/telltale/telltale/backend/metrics"
 	"github.com/telltale/telltale/shared/wire"
 )
@@ -195,13 +197,32 @@ func (h *Handler) decode(w http.ResponseWriter, r *http.Request) (*Request, *pro
 			return nil, &problem{http.StatusBadRequest, "malformed JSON: more than one value in the body"}
 		}
 	case "application/msgpack", "application/x-msgpack", "application/vnd.msgpack":
-		if err := wire.Unmarshal(body, &req); err != nil {
+		if err := unmarshalMsgpack(body, &req); err != nil {
 			return nil, &problem{http.StatusBadRequest, "malformed msgpack: " + err.Error()}
 		}
 	default:
 		return nil, &problem{http.StatusUnsupportedMediaType, "Content-Type must be application/json or application/msgpack"}
 	}
 	return &req, nil
+}
+
+// unmarshalMsgpack decodes a msgpack body into v after wire.CheckStructure,
+// so hostile lengths cannot make it allocate more than the input justifies:
+// msgpack/v5 (v5.4.1) allocates a slice of the claimed length before it reads
+// a single element (decode_slice.go tests the alloc-limit flag with "!= 1",
+// so the limit never applies), and five bytes claiming a 2^32-element array
+// would make it allocate gigabytes. Unknown fields are errors: a producer's
+// typo must not silently drop data.
+//
+// The library, not wire's hand-written reader: ingest bodies are not frames,
+// and only the server, not the browser build, pays for linking it.
+func unmarshalMsgpack(b []byte, v any) error {
+	if err := wire.CheckStructure(b); err != nil {
+		return err
+	}
+	d := msgpack.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields(true)
+	return d.Decode(v)
 }
 
 func (h *Handler) validate(req *Request) *problem {

@@ -15,16 +15,18 @@ var (
 	errReserved  = errors.New("reserved msgpack code 0xc1")
 )
 
-// checkStructure walks one msgpack value without allocating and fails if any
-// length it claims exceeds what the buffer holds, if it nests too deeply, or
-// if bytes follow it.
+// CheckStructure walks one msgpack value without allocating and fails if any
+// length it claims exceeds what the buffer holds, if it nests more than 32
+// levels deep, or if bytes follow it. Decode runs it first, so that its
+// reader may allocate what a header claims and recurse into what it nests;
+// anything else that decodes msgpack from outside should run it too.
 //
-// Why: msgpack/v5 (v5.4.1) allocates a slice of the claimed length before it
-// reads a single element (decode_slice.go tests the alloc-limit flag with
-// "!= 1", so the limit never applies). Five bytes claiming a 2^32-element
-// array would make the decoder allocate gigabytes. After this check a frame of
-// n bytes can never make the decoder allocate more than about n elements.
-func checkStructure(b []byte) error {
+// Why: a decoder that allocates a slice of the claimed length before it reads
+// a single element (msgpack/v5.4.1 does, see backend/ingest) would allocate
+// gigabytes for five bytes claiming a 2^32-element array. After this check a
+// value of n bytes can never make a decoder allocate more than about n
+// elements.
+func CheckStructure(b []byte) error {
 	var stack [maxDepth + 1]int // values still to read at each open level
 	depth := 0
 	stack[0] = 1

@@ -205,9 +205,9 @@ func BenchmarkEncodeEvent(b *testing.B) {
 // across the sizes where msgpack changes headers.
 func TestAppendBatchIsMsgpack(t *testing.T) {
 	type body struct {
-		Stream string       `msgpack:"stream"`
-		Sent   int64        `msgpack:"sent"`
-		Events []plainEvent `msgpack:"events"`
+		Stream string  `msgpack:"stream"`
+		Sent   int64   `msgpack:"sent"`
+		Events []Event `msgpack:"events"`
 	}
 	type frame struct {
 		V int    `msgpack:"v"`

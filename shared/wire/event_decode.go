@@ -1,25 +1,5 @@
 package wire
 
-import (
-	"fmt"
-
-	"github.com/vmihailenco/msgpack/v5"
-)
-
-// DecodeMsgpack decodes an event for the msgpack library (an ingest body
-// holding events, say) with the same field-by-field decoder the batch frames
-// use. It accepts what the reflection decoder accepts and skips unknown
-// fields; TestEventDecoderMatchesReflection holds them equal.
-func (e *Event) DecodeMsgpack(d *msgpack.Decoder) error {
-	b, err := d.DecodeRaw()
-	if err != nil {
-		return err
-	}
-	r := reader{b: b}
-	r.event(e)
-	return r.err
-}
-
 // event decodes one event. Every client decodes every event, so this is the
 // hottest decoder there is (bench/results/2026-11-22-fanout.md).
 func (r *reader) event(e *Event) {
@@ -47,9 +27,6 @@ func (r *reader) event(e *Event) {
 		default:
 			r.skip()
 		}
-		if r.err != nil {
-			r.err = fmt.Errorf("event.%s: %w", k, r.err)
-		}
 	})
 }
 
@@ -71,6 +48,11 @@ func (r *reader) row() *Row {
 		return nil
 	}
 	row := &Row{}
+	r.rowInto(row)
+	return row
+}
+
+func (r *reader) rowInto(row *Row) {
 	r.fields(func(k []byte) {
 		switch string(k) {
 		case "key":
@@ -78,20 +60,11 @@ func (r *reader) row() *Row {
 		case "op":
 			row.Op = RowOp(r.name())
 		case "fields":
-			n := r.mapLen()
-			if n < 0 {
-				return
-			}
-			row.Fields = make(map[string]any, n)
-			for range n {
-				fk := r.name()
-				row.Fields[fk] = r.any()
-			}
+			row.Fields = r.anyMap()
 		default:
 			r.skip()
 		}
 	})
-	return row
 }
 
 func (r *reader) points() *Points {
@@ -99,6 +72,11 @@ func (r *reader) points() *Points {
 		return nil
 	}
 	p := &Points{}
+	r.pointsInto(p)
+	return p
+}
+
+func (r *reader) pointsInto(p *Points) {
 	r.fields(func(k []byte) {
 		switch string(k) {
 		case "ts":
@@ -119,7 +97,6 @@ func (r *reader) points() *Points {
 			r.skip()
 		}
 	})
-	return p
 }
 
 func (r *reader) column(c *Column) {

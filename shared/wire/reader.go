@@ -1,14 +1,11 @@
 package wire
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
 	"sync/atomic"
-
-	"github.com/vmihailenco/msgpack/v5"
 )
 
 // reader decodes msgpack straight from a byte slice: the hot path of every
@@ -16,12 +13,17 @@ import (
 // io.Reader plumbing, per-key string allocations and interface dispatch.
 // Reading the 64-event benchmark batch took 116–141 µs through the library
 // and hand-written field callbacks; see BenchmarkDecodeBatch_64Events for now.
+// Every frame is read this way, so that the browser build does not link the
+// library at all.
 //
 // It accepts the same encodings the library's typed decoders accept (nil as
 // a zero, any integer width for an integer, integers for floats, bin for
-// strings) so that the two agree; TestEventDecoderMatchesReflection holds
-// them equal. The first error sticks: after it every read returns zeros, so
-// callers check r.err once at the end of a value.
+// strings) so that the two agree; TestDecodeMatchesLibrary holds them equal.
+// The first error sticks: after it every read returns zeros, so callers
+// check r.err once at the end of a value.
+//
+// A reader trusts CheckStructure to have passed on the whole frame: array
+// lengths it allocates for and nesting it recurses into are bounded by that.
 type reader struct {
 	b   []byte
 	i   int
@@ -238,8 +240,10 @@ func (r *reader) raw() []byte {
 	return r.b[start:r.i]
 }
 
-// any reads a value as the library's DecodeInterface would: the scalars a
-// row's fields hold by hand, anything nested through the library.
+// any reads a row field's value as the library's DecodeInterface does:
+// int8 for a fixint, the sized type of any other integer, float32 or
+// float64, string, []byte for bin, []any and map[string]any. Ext values
+// (timestamps and the like) are refused: no producer sends them.
 func (r *reader) any() any {
 	c := r.peek()
 	switch {
@@ -248,6 +252,10 @@ func (r *reader) any() any {
 		return int8(c)
 	case c >= 0xa0 && c <= 0xbf, c == 0xd9, c == 0xda, c == 0xdb:
 		return r.string()
+	case c >= 0x80 && c <= 0x8f, c == 0xde, c == 0xdf:
+		return r.anyMap()
+	case c >= 0x90 && c <= 0x9f, c == 0xdc, c == 0xdd:
+		return r.anyArray()
 	}
 	switch c {
 	case 0xc0:
@@ -256,6 +264,9 @@ func (r *reader) any() any {
 	case 0xc2, 0xc3:
 		r.i++
 		return c == 0xc3
+	case 0xc4, 0xc5, 0xc6:
+		// Never nil: the library returns an empty slice for an empty bin.
+		return append([]byte{}, r.next(r.bytesLen())...)
 	case 0xca:
 		r.i++
 		return math.Float32frombits(uint32(r.u32()))
@@ -287,22 +298,44 @@ func (r *reader) any() any {
 		r.i++
 		return int64(r.u64())
 	}
-	b := r.raw()
-	if r.err != nil {
+	r.fail(fmt.Errorf("%w: 0x%02x for a value", errCode, c))
+	return nil
+}
+
+// anyMap reads a map of string keys, as the library's DecodeMap does.
+func (r *reader) anyMap() map[string]any {
+	n := r.mapLen()
+	if n < 0 || r.err != nil {
 		return nil
 	}
-	d := decoders.Get().(*msgpack.Decoder)
-	defer decoders.Put(d)
-	d.Reset(bytes.NewReader(b))
-	v, err := d.DecodeInterface()
-	if err != nil {
-		r.fail(err)
+	m := make(map[string]any, n)
+	for range n {
+		k := r.name()
+		m[k] = r.any()
+		if r.err != nil {
+			return nil
+		}
 	}
-	return v
+	return m
+}
+
+func (r *reader) anyArray() []any {
+	n := r.arrayLen()
+	if n < 0 || r.err != nil {
+		return nil
+	}
+	s := make([]any, n)
+	for i := range s {
+		if s[i] = r.any(); r.err != nil {
+			return nil
+		}
+	}
+	return s
 }
 
 // fields walks a map, handing each key to field, which must read or skip
-// the value. A nil map has no fields.
+// the value. A nil map has no fields. An error names the keys it was found
+// under ("state: points: ts: ...").
 func (r *reader) fields(field func(key []byte)) {
 	n := r.mapLen()
 	for range max(n, 0) {
@@ -311,6 +344,10 @@ func (r *reader) fields(field func(key []byte)) {
 			return
 		}
 		field(k)
+		if r.err != nil {
+			r.err = fmt.Errorf("%s: %w", k, r.err)
+			return
+		}
 	}
 }
 

@@ -1,0 +1,101 @@
+package wire
+
+// Each frame writes its body with its msgpack tags (frame.go): fields in
+// declaration order, omitempty ones left out when zero or empty.
+
+func (c *Cursor) appendTo(dst []byte) []byte {
+	dst = appendStr(appendStr(appendMapLen(dst, 3), "stream"), c.Stream)
+	dst = appendUint(appendStr(dst, "epoch"), c.Epoch)
+	return appendUint(appendStr(dst, "seq"), c.Seq)
+}
+
+func (h Hello) appendBody(dst []byte) ([]byte, error) {
+	dst = appendMapHeader(dst, h.Token != "", len(h.Cursors) > 0, h.Client != "")
+	if h.Token != "" {
+		dst = appendStr(appendStr(dst, "token"), h.Token)
+	}
+	if len(h.Cursors) > 0 {
+		dst = appendArrayLen(appendStr(dst, "cursors"), len(h.Cursors))
+		for i := range h.Cursors {
+			dst = h.Cursors[i].appendTo(dst)
+		}
+	}
+	if h.Client != "" {
+		dst = appendStr(appendStr(dst, "client"), h.Client)
+	}
+	return dst, nil
+}
+
+func (w Welcome) appendBody(dst []byte) ([]byte, error) {
+	dst = appendStr(appendStr(appendMapLen(dst, 3), "session"), w.Session)
+	dst = appendInt(appendStr(dst, "server_time"), w.ServerTime)
+	dst = appendStr(dst, "limits")
+	dst = appendInt(appendStr(appendMapLen(dst, 3), "max_frame_bytes"), int64(w.Limits.MaxFrameBytes))
+	dst = appendInt(appendStr(dst, "max_subs"), int64(w.Limits.MaxSubs))
+	return appendInt(appendStr(dst, "ping_interval_ms"), w.Limits.PingIntervalMs), nil
+}
+
+func (s Sub) appendBody(dst []byte) ([]byte, error) {
+	dst = appendStr(appendStr(appendMapHeader(dst, true, s.From != nil), "stream"), s.Stream)
+	if s.From != nil {
+		dst = s.From.appendTo(appendStr(dst, "from"))
+	}
+	return dst, nil
+}
+
+func (u Unsub) appendBody(dst []byte) ([]byte, error) {
+	return appendStr(appendStr(appendMapLen(dst, 1), "stream"), u.Stream), nil
+}
+
+func (s Snapshot) appendBody(dst []byte) ([]byte, error) {
+	dst = appendStr(appendStr(appendMapHeader(dst, true, true, true, true, s.Reason != ""), "stream"), s.Stream)
+	dst = appendUint(appendStr(dst, "epoch"), s.Epoch)
+	dst = appendUint(appendStr(dst, "seq"), s.Seq)
+	dst, err := appendState(appendStr(dst, "state"), &s.State)
+	if err != nil {
+		return dst, err
+	}
+	if s.Reason != "" {
+		dst = appendStr(appendStr(dst, "reason"), s.Reason)
+	}
+	return dst, nil
+}
+
+func (b Batch) appendBody(dst []byte) ([]byte, error) {
+	dst = appendStr(appendStr(appendMapLen(dst, 3), "stream"), b.Stream)
+	dst = appendInt(appendStr(dst, "sent"), b.Sent)
+	dst = appendStr(dst, "events")
+	if b.Events == nil {
+		return appendNil(dst), nil
+	}
+	dst = appendArrayLen(dst, len(b.Events))
+	for i := range b.Events {
+		var err error
+		if dst, err = appendEvent(dst, &b.Events[i]); err != nil {
+			return dst, err
+		}
+	}
+	return dst, nil
+}
+
+func (r Resync) appendBody(dst []byte) ([]byte, error) {
+	dst = appendStr(appendStr(appendMapLen(dst, 2), "stream"), r.Stream)
+	return appendStr(appendStr(dst, "reason"), r.Reason), nil
+}
+
+func (e Error) appendBody(dst []byte) ([]byte, error) {
+	dst = appendUint(appendStr(appendMapHeader(dst, true, true, e.Stream != ""), "code"), uint64(e.Code))
+	dst = appendStr(appendStr(dst, "message"), e.Message)
+	if e.Stream != "" {
+		dst = appendStr(appendStr(dst, "stream"), e.Stream)
+	}
+	return dst, nil
+}
+
+func (p Ping) appendBody(dst []byte) ([]byte, error) {
+	return appendInt(appendStr(appendMapLen(dst, 1), "time"), p.Time), nil
+}
+
+func (p Pong) appendBody(dst []byte) ([]byte, error) {
+	return appendInt(appendStr(appendMapLen(dst, 1), "time"), p.Time), nil
+}
