@@ -136,7 +136,16 @@ func (c *conn) serve(ctx context.Context, remote string) {
 			c.refuse(&wire.Error{Code: wire.CodeUnknownType, Message: fmt.Sprintf("%s is not a client frame", f.FrameType())})
 		}
 		if c.bad > maxBadFrames {
-			c.close(wire.CloseProtocol, "too many refused frames")
+			// The writer closes after the error frames already queued, so
+			// the client learns why; wait for it (or give up after the
+			// write timeout and let the deferred close do it).
+			c.out.pushClose(wire.CloseProtocol, "too many refused frames")
+			t := time.NewTimer(c.g.cfg.WriteTimeout)
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
 			return
 		}
 	}
@@ -483,6 +492,10 @@ func (c *conn) writeQueued() (wrote, ok bool) {
 	// flushed before any later control frame of the same stream, so a
 	// stream's frames keep their order; across streams order is free.
 	for _, it := range c.items {
+		if it.closeCode != 0 {
+			c.close(websocket.StatusCode(it.closeCode), string(it.b))
+			return true, false
+		}
 		if it.event {
 			if _, ok := c.pending[it.stream]; !ok {
 				c.order = append(c.order, it.stream)

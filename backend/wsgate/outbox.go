@@ -56,6 +56,9 @@ type item struct {
 	stream string // empty for frames about no stream (ping, error, welcome)
 	event  bool   // an encoded event to coalesce into a batch frame
 	b      []byte
+	// closeCode, when set, closes the connection with b as the reason once
+	// everything queued before it is written.
+	closeCode int
 }
 
 func newOutbox(limit int, m *gateMetrics) *outbox {
@@ -93,6 +96,15 @@ func (o *outbox) ctrlLocked(stream string, frame []byte) {
 	if o.ctrlBytes > o.ctrlLimit {
 		o.slow = true
 	}
+}
+
+// pushClose queues the connection's end after what is already queued, so
+// that the error frames explaining it reach the client first.
+func (o *outbox) pushClose(code int, reason string) {
+	o.mu.Lock()
+	o.items = append(o.items, item{closeCode: code, b: []byte(reason)})
+	o.mu.Unlock()
+	o.signal()
 }
 
 // forget drops whatever is queued for a stream the client unsubscribed from.
