@@ -67,6 +67,11 @@ type Config struct {
 	// client's lock held (the load generator measures latency with it). It
 	// must be quick and must not keep ev.
 	OnEvent func(ev *wire.Event)
+	// Refresh, when set, is asked for a new token when the server says the
+	// current one is about to expire; the client hands it over on the open
+	// connection (no reconnect, nothing missed). Nil means the connection
+	// ends at expiry and the status turns SignedOut.
+	Refresh func(ctx context.Context) (string, error)
 	// Log receives diagnostics; nil discards them. It has the shape of
 	// slog.Logger's methods (Log: logger.Debug) without importing log/slog,
 	// which would add 30 KB brotli to app.wasm.
@@ -85,6 +90,9 @@ type Info struct {
 	// LastResync says why the server last replaced a stream with a
 	// snapshot instead of continuing it, for the UI to show.
 	LastResync string
+	// TokenExpires is when the server will end the session unless the token
+	// is refreshed; zero until the server says.
+	TokenExpires time.Time
 }
 
 // Client follows a set of streams. Read is safe from any goroutine.
@@ -93,7 +101,8 @@ type Client struct {
 
 	mu      sync.Mutex
 	token   string
-	retoken chan struct{} // capacity 1: SetToken was called
+	retoken chan struct{}   // capacity 1: SetToken was called
+	live    *websocket.Conn // the open connection, for refreshes; nil between sessions
 	streams map[string]*livestate.Stream
 	info    Info
 	fresh   map[string]bool // streams settled this session: snapshot, or refused
@@ -147,13 +156,18 @@ func (c *Client) changed() {
 	}
 }
 
-// SetToken replaces the token the client signs in with; a client that was
-// signed out connects again at once. The state it holds is kept, so it
-// resumes from its cursors.
+// SetToken replaces the token the client signs in with. On an open
+// connection it is handed over as a refresh; a client that was signed out
+// connects again at once. The state it holds is kept, so it resumes from its
+// cursors.
 func (c *Client) SetToken(token string) {
 	c.mu.Lock()
 	c.token = token
+	ws := c.live
 	c.mu.Unlock()
+	if ws != nil {
+		go func() { _ = c.send(context.Background(), ws, wire.Refresh{Token: token}) }()
+	}
 	select {
 	case c.retoken <- struct{}{}:
 	default:
@@ -223,6 +237,15 @@ func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
 	defer ws.CloseNow()
 	ws.SetReadLimit(c.cfg.MaxFrameBytes)
 	c.mu.Lock()
+	c.live = ws
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.live = nil
+		c.info.TokenExpires = time.Time{}
+		c.mu.Unlock()
+	}()
+	c.mu.Lock()
 	c.fresh = make(map[string]bool, len(c.streams))
 	c.awaiting = make(map[string]bool)
 	c.mu.Unlock()
@@ -257,7 +280,7 @@ func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
 	stop := context.AfterFunc(ctx, func() { ws.CloseNow() })
 	defer stop()
 	var buf bytes.Buffer // one frame's bytes, reused: decoding copies what it keeps
-	signedOut := "" // why the server refused the token, from its error frame
+	signedOut := ""      // why the server refused the token, from its error frame
 	for {
 		typ, b, err := readFrame(ws, &buf)
 		if err != nil {
@@ -321,6 +344,8 @@ func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
 			if err := c.send(ctx, ws, wire.Pong{Time: f.Time}); err != nil {
 				return welcomed, err
 			}
+		case wire.Expiring:
+			c.expiring(ctx, ws, time.Unix(0, f.At))
 		case wire.Error:
 			c.cfg.Log("server refused a request", "code", f.Code, "message", f.Message, "stream", f.Stream)
 			if f.Code == wire.CodeUnauthorized {
@@ -331,6 +356,32 @@ func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
 			c.refused(&f)
 		}
 	}
+}
+
+// expiring notes when the session's token expires and, when it is close and
+// the application can get a new token, hands one over. The server sends
+// expiring ahead of exp and again (with the new exp) after a refresh.
+func (c *Client) expiring(ctx context.Context, ws *websocket.Conn, at time.Time) {
+	c.mu.Lock()
+	c.info.TokenExpires = at
+	c.mu.Unlock()
+	c.changed()
+	if c.cfg.Refresh == nil || time.Until(at) > 5*time.Minute {
+		return
+	}
+	go func() {
+		tok, err := c.cfg.Refresh(ctx)
+		if err != nil || tok == "" {
+			c.cfg.Log("no token to refresh with", "err", err)
+			return
+		}
+		c.mu.Lock()
+		c.token = tok
+		c.mu.Unlock()
+		if err := c.send(ctx, ws, wire.Refresh{Token: tok}); err != nil {
+			c.cfg.Log("refresh", "err", err)
+		}
+	}()
 }
 
 // closeReason is the reason text of a close frame, for the operator.

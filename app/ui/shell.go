@@ -337,7 +337,7 @@ func (s *Shell) Render() app.UI {
 			app.H1().Class("tt-title").Text(s.title()),
 			s.badge(),
 		),
-		app.If(s.client != nil && s.view.info.Status == client.SignedOut, s.signIn),
+		app.If(s.client != nil && s.signInWhy() != "", s.signIn),
 		app.Main().Class("tt-grid").ID("tt-grid").Body(s.panels()...),
 	)
 }
@@ -348,10 +348,24 @@ func (s *Shell) Render() app.UI {
 // input elements would add 19 KB brotli to app.wasm.
 func (s *Shell) signIn() app.UI {
 	return app.Raw(`<form class="tt-signin" id="tt-signin"><p class="tt-signin-why">` +
-		html.EscapeString(s.view.info.LastError) +
+		html.EscapeString(s.signInWhy()) +
 		`</p><label for="tt-token">Paste your Telltale token</label>` +
 		`<input id="tt-token" name="token" type="password" autocomplete="off">` +
 		`<button type="submit">Sign in</button></form>`)
+}
+
+// signInWhy is why the page asks for a token, or "": the server refused the
+// one it had, or the session ends within five minutes (a token pasted then
+// is handed over on the open connection, nothing is missed).
+func (s *Shell) signInWhy() string {
+	info := s.view.info
+	switch {
+	case info.Status == client.SignedOut:
+		return info.LastError
+	case !info.TokenExpires.IsZero() && info.TokenExpires.Sub(s.now) < 5*time.Minute:
+		return "Your session ends at " + info.TokenExpires.Format("15:04:05") + ": paste a new token to stay connected."
+	}
+	return ""
 }
 
 // listenSignIn handles the sign-in form's submit for the page's lifetime.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +12,10 @@ import (
 	"github.com/coder/websocket"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/telltale/telltale/app/client"
 	"github.com/telltale/telltale/backend/auth"
+	"github.com/telltale/telltale/shared/livestate"
+	"github.com/telltale/telltale/shared/poll"
 	"github.com/telltale/telltale/shared/wire"
 )
 
@@ -293,4 +297,123 @@ func TestRevocationClosesWithinFiveSeconds(t *testing.T) {
 	if n := ts.reg.Counter("telltale_ws_revoked_total", "").Load(); n != 1 {
 		t.Fatalf("revoked counter %d, want 1", n)
 	}
+}
+
+// TestRefreshKeepsTheConnection: the server warns ahead of exp; a refresh
+// with a new token of the same operator keeps the connection open past the
+// old exp with every event delivered in order; a refresh for another
+// operator is refused and changes nothing.
+func TestRefreshKeepsTheConnection(t *testing.T) {
+	ts := startTenants(t)
+	short, err := ts.keys.Mint("acme", "alice", 2*time.Second, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldExp, _ := ts.keys.Verify(short)
+	r := dial(t, ts.url)
+	r.send(wire.Hello{Token: short})
+	r.expect(wire.TypeWelcome)
+	r.send(wire.Sub{Stream: "orders"})
+	snap := r.expect(wire.TypeSnapshot).(wire.Snapshot)
+
+	stop := make(chan struct{})
+	published := make(chan int)
+	go func() {
+		n := 0
+		defer func() { published <- n }()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond): // a producer's pace
+			}
+			if err := ts.store.Append(context.Background(), "acme", "orders", []wire.Event{{Values: map[string]float64{"n": float64(n)}}}); err != nil {
+				t.Error(err)
+				return
+			}
+			n++
+		}
+	}()
+	seq := snap.Seq
+	refreshed, refused := false, false
+	for time.Now().Before(oldExp.Expires.Add(time.Second)) {
+		f, err := r.read()
+		if err != nil {
+			t.Fatalf("connection ended (refreshed %v): %v", refreshed, err)
+		}
+		switch f := f.(type) {
+		case wire.Batch:
+			for _, ev := range f.Events {
+				if ev.Seq != seq+1 {
+					t.Fatalf("seq %d after %d", ev.Seq, seq)
+				}
+				seq = ev.Seq
+			}
+		case wire.Expiring:
+			if !refreshed {
+				if at := time.Unix(0, f.At); !at.Equal(oldExp.Expires) {
+					t.Fatalf("expiring at %v, want %v", at, oldExp.Expires)
+				}
+				bob, _ := ts.keys.Mint("acme", "bob", time.Hour, nil, "")
+				r.send(wire.Refresh{Token: bob}) // another operator: refused
+				r.send(wire.Refresh{Token: ts.token(t, "acme")})
+				refreshed = true
+			}
+		case wire.Error:
+			if f.Code != wire.CodeBadToken {
+				t.Fatalf("got error %+v", f)
+			}
+			refused = true
+		}
+	}
+	close(stop)
+	n := <-published
+	if !refreshed || !refused {
+		t.Fatalf("expiring seen %v, another operator's refresh refused %v; want both", refreshed, refused)
+	}
+	// Drain what is still on its way: every published event arrives.
+	for seq < snap.Seq+uint64(n) {
+		b := r.expect(wire.TypeBatch).(wire.Batch)
+		for _, ev := range b.Events {
+			if ev.Seq != seq+1 {
+				t.Fatalf("seq %d after %d", ev.Seq, seq)
+			}
+			seq = ev.Seq
+		}
+	}
+}
+
+// TestClientRefreshesBeforeExpiry: the client runtime, given a way to get
+// tokens, refreshes on the open connection: no reconnect, no resync, and the
+// session outlives its first token.
+func TestClientRefreshesBeforeExpiry(t *testing.T) {
+	ts := startTenants(t)
+	first, err := ts.keys.Mint("acme", "alice", 2*time.Second, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := ts.keys.Verify(first)
+	c := client.New(client.Config{
+		URL: ts.url, Token: first, Streams: []string{"orders"},
+		Refresh: func(context.Context) (string, error) {
+			return ts.keys.Mint("acme", "alice", time.Hour, nil, "")
+		},
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = c.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	poll.Until(t, 10*time.Second, func() error {
+		var info client.Info
+		c.Read(func(_ map[string]*livestate.Stream, i client.Info) { info = i })
+		switch {
+		case time.Now().Before(p.Expires.Add(500 * time.Millisecond)):
+			return errors.New("waiting past the first token's expiry")
+		case info.Status != client.Live || info.Reconnects != 0:
+			return fmt.Errorf("status %s after %d reconnects, want live with none", info.Status, info.Reconnects)
+		case !info.TokenExpires.After(time.Now().Add(30 * time.Minute)):
+			return fmt.Errorf("token expires %v, want the refreshed hour", info.TokenExpires)
+		}
+		return nil
+	})
 }

@@ -33,7 +33,8 @@ type conn struct {
 	tenant string
 	who    *auth.Principal // set by the handshake; read under whoMu elsewhere
 	whoMu  sync.Mutex
-	expiry *time.Timer // closes the connection when the token expires
+	expiry *time.Timer // closes the connection when the token expires; under whoMu
+	warn   *time.Timer // sends expiring ahead of that; under whoMu
 	out    *outbox
 	cancel context.CancelFunc
 
@@ -89,9 +90,9 @@ func (c *conn) serve(ctx context.Context, remote string) {
 			cancel()
 		}
 		c.close(websocket.StatusNormalClosure, "")
-		if c.expiry != nil {
-			c.expiry.Stop()
-		}
+		c.whoMu.Lock()
+		stopTimers(c.expiry, c.warn)
+		c.whoMu.Unlock()
 		c.stopWriting()
 		c.fetches.Wait()
 	}()
@@ -130,6 +131,8 @@ func (c *conn) serve(ctx context.Context, remote string) {
 				c.out.forget(f.Stream)
 			}
 		case wire.Pong:
+		case wire.Refresh:
+			c.refresh(ctx, f)
 		case wire.Hello:
 			c.refuse(&wire.Error{Code: wire.CodeBadFrame, Message: "hello was already received"})
 		default:
@@ -187,16 +190,8 @@ func (c *conn) handshake(ctx context.Context) error {
 			return fmt.Errorf("authenticate: %w", err)
 		}
 	}
-	c.whoMu.Lock()
-	c.who = who
-	c.whoMu.Unlock()
-	c.tenant = c.who.Tenant
-	if !c.who.Expires.IsZero() {
-		c.expiry = time.AfterFunc(time.Until(c.who.Expires), func() {
-			c.g.m.expired.Inc()
-			c.signOut(wire.CloseTokenExpired, "token expired: sign in again")
-		})
-	}
+	c.setPrincipal(who)
+	c.tenant = who.Tenant
 	welcome, err := wire.Encode(wire.Welcome{
 		Session:    c.id,
 		ServerTime: time.Now().UnixNano(),
@@ -298,6 +293,82 @@ func (c *conn) fetchHistory(ctx context.Context, stream string, after, upTo uint
 	}
 	c.g.m.replayedStore.Add(int64(len(out)))
 	return out, true
+}
+
+// setPrincipal makes who the connection's principal and arms its expiry:
+// an expiring frame ahead of exp (a minute, or half the token's remaining
+// life if shorter), then the close at exp unless a refresh came first.
+func (c *conn) setPrincipal(who *auth.Principal) {
+	c.whoMu.Lock()
+	defer c.whoMu.Unlock()
+	c.who = who
+	stopTimers(c.expiry, c.warn)
+	c.expiry, c.warn = nil, nil
+	if who.Expires.IsZero() {
+		return
+	}
+	left := time.Until(who.Expires)
+	exp := who.Expires
+	c.warn = time.AfterFunc(left-min(c.g.cfg.ExpiryWarning, left/2), func() {
+		if b, err := wire.Encode(wire.Expiring{At: exp.UnixNano()}); err == nil {
+			c.out.push(b)
+		}
+	})
+	c.expiry = time.AfterFunc(left, func() {
+		if p := c.principal(); p != nil && p.Expires.After(exp) {
+			return // refreshed while this timer fired
+		}
+		c.g.m.expired.Inc()
+		c.signOut(wire.CloseTokenExpired, "token expired: sign in again")
+	})
+}
+
+func stopTimers(ts ...*time.Timer) {
+	for _, t := range ts {
+		if t != nil {
+			t.Stop()
+		}
+	}
+}
+
+// refresh swaps the connection's token for a new one of the same tenant and
+// operator: the expiry moves, and subscriptions the new token no longer
+// allows end with a forbidden error. A refused refresh leaves the current
+// token in force until it expires.
+func (c *conn) refresh(ctx context.Context, f wire.Refresh) {
+	refuse := func(why string) {
+		c.g.m.unauthorized.Inc()
+		c.refuse(&wire.Error{Code: wire.CodeBadToken, Message: "refresh refused: " + why + "; the current token stays valid until it expires"})
+	}
+	if c.g.cfg.Authenticate == nil {
+		refuse("this server does not use tokens")
+		return
+	}
+	who, err := c.g.cfg.Authenticate(ctx, f.Token)
+	switch {
+	case err != nil:
+		refuse(err.Error())
+		return
+	case c.g.revoked.Load().Revoked(who):
+		refuse("access revoked")
+		return
+	case who.Tenant != c.tenant || who.Subject != c.who.Subject:
+		refuse("a refresh must be for the same tenant and operator")
+		return
+	}
+	c.setPrincipal(who)
+	for stream, cancel := range c.subs {
+		if err := who.Allow(c.tenant, stream); err != nil {
+			cancel()
+			delete(c.subs, stream)
+			c.out.forget(stream)
+			c.g.m.denied.Inc()
+			c.refuse(&wire.Error{Code: wire.CodeForbidden, Message: "the new token does not allow stream " + stream, Stream: stream})
+		}
+	}
+	if b, err := wire.Encode(wire.Expiring{At: who.Expires.UnixNano()}); err == nil {
+		c.out.push(b)
+	}
 }
 
 // principal is whom the connection speaks for; nil before the hello.

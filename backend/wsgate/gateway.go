@@ -74,6 +74,9 @@ type Config struct {
 	// revocation.
 	Revocations     auth.Revocations
 	RevocationCheck time.Duration
+	// ExpiryWarning is how long before a token's exp the server sends
+	// expiring (at most half the token's remaining life); zero means 1m.
+	ExpiryWarning time.Duration
 	// OriginPatterns are extra allowed Origin hosts (same-origin is always
 	// allowed); see websocket.AcceptOptions.
 	OriginPatterns []string
@@ -124,6 +127,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxWriteDelay <= 0 {
 		c.MaxWriteDelay = 50 * time.Millisecond
+	}
+	if c.ExpiryWarning <= 0 {
+		c.ExpiryWarning = time.Minute
 	}
 	if c.RevocationCheck <= 0 {
 		c.RevocationCheck = 2 * time.Second

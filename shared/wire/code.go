@@ -24,6 +24,7 @@ const (
 	// CloseTokenExpired close: browsers' WebSocket close codes do not reach
 	// a Go client in wasm, an error frame does.
 	CodeUnauthorized Code = 4104
+	CodeBadToken     Code = 4105 // a refresh's token was refused; the current one stays
 	CodeInternal     Code = 4500
 )
 
@@ -50,6 +51,7 @@ var codeNames = map[Code]string{
 	CodeTooManySubs:   "too_many_subs",
 	CodeForbidden:     "forbidden",
 	CodeUnauthorized:  "unauthorized",
+	CodeBadToken:      "bad_token",
 	CodeInternal:      "internal",
 }
 

@@ -152,9 +152,13 @@ func Decode(b []byte) (Frame, error) {
 	case TypeError:
 		f = br.errorFrame()
 	case TypePing:
-		f = Ping{Time: br.time()}
+		f = Ping{Time: br.int64Field("time")}
 	case TypePong:
-		f = Pong{Time: br.time()}
+		f = Pong{Time: br.int64Field("time")}
+	case TypeExpiring:
+		f = Expiring{At: br.int64Field("at")}
+	case TypeRefresh:
+		f = br.refresh()
 	default:
 		return nil, &Error{Code: CodeUnknownType, Message: fmt.Sprintf("unknown frame type %.32q", string(typ))}
 	}
@@ -174,4 +178,4 @@ func typeOf(t []byte) Type {
 	return Type(t)
 }
 
-var types = [...]Type{TypeBatch, TypePing, TypePong, TypeSnapshot, TypeResync, TypeSub, TypeUnsub, TypeHello, TypeWelcome, TypeError}
+var types = [...]Type{TypeBatch, TypePing, TypePong, TypeSnapshot, TypeResync, TypeSub, TypeUnsub, TypeHello, TypeWelcome, TypeError, TypeExpiring, TypeRefresh}

@@ -40,6 +40,8 @@ func TestRoundTrip(t *testing.T) {
 		{"error", Error{Code: CodeBadStream, Message: "no", Stream: "x"}},
 		{"ping", Ping{Time: 77}},
 		{"pong", Pong{Time: 78}},
+		{"expiring", Expiring{At: 1795369130805948644}},
+		{"refresh", Refresh{Token: "eyJ.x.y"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,6 +13,8 @@ const (
 	TypeSub   Type = "sub"
 	TypeUnsub Type = "unsub"
 	TypePong  Type = "pong"
+	// TypeRefresh hands the server a new token for the open connection.
+	TypeRefresh Type = "refresh"
 )
 
 // Server → client frames.
@@ -23,6 +25,9 @@ const (
 	TypeResync   Type = "resync"
 	TypeError    Type = "error"
 	TypePing     Type = "ping"
+	// TypeExpiring says when the connection's token expires: ahead of it as
+	// a warning (send refresh), and after a refresh with the new time.
+	TypeExpiring Type = "expiring"
 )
 
 // Frame is the body of one WebSocket message. Each frame type is its own struct;
@@ -113,6 +118,19 @@ type Ping struct {
 	Time int64 `msgpack:"time"`
 }
 
+// Expiring tells the client when its token expires (Unix nanoseconds).
+// Without a refresh before then, the server closes with CloseTokenExpired.
+type Expiring struct {
+	At int64 `msgpack:"at"`
+}
+
+// Refresh replaces the connection's token with a new one for the same
+// tenant and operator, without reconnecting; the server answers Expiring
+// with the new expiry, or an error frame if it refuses the token.
+type Refresh struct {
+	Token string `msgpack:"token"`
+}
+
 // Pong answers Ping with the ping's Time echoed back.
 type Pong struct {
 	Time int64 `msgpack:"time"`
@@ -128,5 +146,7 @@ func (Resync) FrameType() Type   { return TypeResync }
 func (Error) FrameType() Type    { return TypeError }
 func (Ping) FrameType() Type     { return TypePing }
 func (Pong) FrameType() Type     { return TypePong }
+func (Expiring) FrameType() Type { return TypeExpiring }
+func (Refresh) FrameType() Type  { return TypeRefresh }
 
 func (e *Error) Error() string { return e.Code.String() + ": " + e.Message }

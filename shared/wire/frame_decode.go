@@ -175,15 +175,28 @@ func (r *reader) errorFrame() Error {
 	return e
 }
 
-// time reads a ping's or pong's body.
-func (r *reader) time() int64 {
-	var t int64
+// int64Field reads a body of one integer field called key (ping, pong,
+// expiring), skipping anything else.
+func (r *reader) int64Field(key string) int64 {
+	var v int64
 	r.fields(func(k []byte) {
-		if string(k) == "time" {
-			t = r.int64()
+		if string(k) == key {
+			v = r.int64()
 		} else {
 			r.skip()
 		}
 	})
-	return t
+	return v
+}
+
+func (r *reader) refresh() Refresh {
+	var f Refresh
+	r.fields(func(k []byte) {
+		if string(k) == "token" {
+			f.Token = r.string()
+		} else {
+			r.skip()
+		}
+	})
+	return f
 }

@@ -99,3 +99,11 @@ func (p Ping) appendBody(dst []byte) ([]byte, error) {
 func (p Pong) appendBody(dst []byte) ([]byte, error) {
 	return appendInt(appendStr(appendMapLen(dst, 1), "time"), p.Time), nil
 }
+
+func (e Expiring) appendBody(dst []byte) ([]byte, error) {
+	return appendInt(appendStr(appendMapLen(dst, 1), "at"), e.At), nil
+}
+
+func (r Refresh) appendBody(dst []byte) ([]byte, error) {
+	return appendStr(appendStr(appendMapLen(dst, 1), "token"), r.Token), nil
+}

@@ -241,6 +241,8 @@ func (g gen) frames() []Frame {
 		Error{Code: Code(g.uint64()), Message: g.str(), Stream: g.str()},
 		Ping{Time: g.int64()},
 		Pong{Time: g.int64()},
+		Expiring{At: g.int64()},
+		Refresh{Token: g.str()},
 	}
 }
 

@@ -17,6 +17,8 @@ func FuzzDecode(f *testing.F) {
 		Sub{Stream: "orders", From: &Cursor{Stream: "orders", Epoch: 1, Seq: 5}},
 		Unsub{Stream: "x"},
 		Pong{Time: 1},
+		Expiring{At: 2},
+		Refresh{Token: "t"},
 		Batch{Stream: "orders", Events: []Event{sampleEvent(1)}},
 		Snapshot{Stream: "m", State: State{Points: Points{TS: []int64{1}, Cols: []Column{{Name: "a", Vals: []float64{1}}}}}},
 	}

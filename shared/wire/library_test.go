@@ -69,6 +69,10 @@ func libDecode(b []byte) (Frame, error) {
 		return libBody[Ping](env.B)
 	case TypePong:
 		return libBody[Pong](env.B)
+	case TypeExpiring:
+		return libBody[Expiring](env.B)
+	case TypeRefresh:
+		return libBody[Refresh](env.B)
 	}
 	return nil, fmt.Errorf("unknown type %q", env.T)
 }
@@ -305,6 +309,8 @@ func TestDecodeOddEncodingsMatchLibrary(t *testing.T) {
 		TypeError:    {"code", "message", "stream"},
 		TypePing:     {"time"},
 		TypePong:     {"time"},
+		TypeExpiring: {"at"},
+		TypeRefresh:  {"token"},
 	}
 	nested := map[string][]string{
 		"cursors": {"stream", "epoch", "seq"}, "from": {"stream", "epoch", "seq"},
