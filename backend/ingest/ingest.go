@@ -22,6 +22,7 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/telltale/telltale/backend/auth"
 	"github.com/telltale/telltale/backend/metrics"
 	"github.com/telltale/telltale/shared/wire"
 )
@@ -129,6 +130,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.rejected.Inc()
 		writeError(w, p.status, p.msg)
 		return
+	}
+	// The access rule every path goes through: the key's tenant, and each
+	// stream of the batch (names were checked above; this is the same rule
+	// the WebSocket and the stream API apply).
+	who := &auth.Principal{Subject: "ingest key", Tenant: tenant}
+	for i, e := range req.Events {
+		if err := who.Allow(tenant, e.Stream); err != nil {
+			h.refused.Inc()
+			writeError(w, http.StatusForbidden, fmt.Sprintf("events[%d]: %v", i, err))
+			return
+		}
 	}
 	streams := make(map[string][]wire.Event)
 	for _, e := range req.Events {

@@ -13,6 +13,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/telltale/telltale/backend/memstore"
+	"github.com/telltale/telltale/shared/wire"
 )
 
 func setup(t *testing.T) (*Handler, *memstore.Store) {
@@ -171,4 +172,59 @@ func TestNonFiniteFieldInMsgpackIsRefused(t *testing.T) {
 	if rec := post(h, "application/msgpack", "k-acme", b); rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "row.fields.x is not a finite number") {
 		t.Fatalf("got %d %s, want 400 naming row.fields.x", rec.Code, rec.Body)
 	}
+}
+
+// TestIngestCannotReachAnotherTenant: one tenant's key cannot put a byte
+// into another tenant's stream, whatever the stream name says.
+func TestIngestCannotReachAnotherTenant(t *testing.T) {
+	st := memstore.New(memstore.Config{})
+	h := New(Config{Store: st, Keys: StaticKeys{"k-acme": "acme", "k-globex": "globex"}})
+	for _, stream := range []string{"globex/orders", "../globex/orders", "globex:orders", "GLOBEX", "orders\x00globex"} {
+		body := `{"events":[{"stream":` + strconvQuote(stream) + `,"values":{"mark":1}}]}`
+		if rec := post(h, "application/json", "k-acme", []byte(body)); rec.Code != http.StatusBadRequest {
+			t.Errorf("stream %q: got %d %s, want 400", stream, rec.Code, rec.Body)
+		}
+	}
+	// A body cannot name a tenant either: the field is unknown.
+	if rec := post(h, "application/json", "k-acme", []byte(`{"tenant":"globex","events":[{"stream":"orders","values":{"mark":1}}]}`)); rec.Code != http.StatusBadRequest {
+		t.Errorf("tenant in body: got %d %s, want 400", rec.Code, rec.Body)
+	}
+	// The same name lands in the key's own tenant only.
+	if rec := post(h, "application/json", "k-acme", []byte(`{"events":[{"stream":"orders","values":{"mark":1}}]}`)); rec.Code != http.StatusOK {
+		t.Fatalf("got %d %s", rec.Code, rec.Body)
+	}
+	if evs, _ := st.Read(context.Background(), "globex", "orders", 0, 10); len(evs) != 0 {
+		t.Fatalf("globex's orders holds %d events written with acme's key", len(evs))
+	}
+	if evs, _ := st.Read(context.Background(), "acme", "orders", 0, 10); len(evs) != 1 {
+		t.Fatalf("acme's orders holds %d events, want 1", len(evs))
+	}
+}
+
+func strconvQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// FuzzIngestMsgpack: any msgpack body gets 200, 400 or 413, never a panic or
+// a 5xx, and never more allocation than the body justifies.
+func FuzzIngestMsgpack(f *testing.F) {
+	for _, r := range []Request{
+		{Events: []Event{{Stream: "a", Values: map[string]float64{"x": 1}}}},
+		{Events: []Event{{Stream: "a", Row: &wire.Row{Key: "k", Fields: map[string]any{"s": "v", "n": 1, "l": []any{1, "x"}}}}}},
+	} {
+		b, err := msgpack.Marshal(r)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte{0x81, 0xa6, 'e', 'v', 'e', 'n', 't', 's', 0xdd, 0xff, 0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, _ := setup(t)
+		rec := post(h, "application/msgpack", "k-acme", b)
+		if rec.Code != 200 && rec.Code != 400 && rec.Code != 413 {
+			t.Fatalf("got status %d for %x", rec.Code, b)
+		}
+	})
 }
