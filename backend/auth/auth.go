@@ -7,11 +7,13 @@
 //
 //	sub      the operator (required)
 //	tnt      the tenant (required; a name like a stream name)
-//	exp      expiry (required)
+//	exp      expiry (required), at most MaxTTL after iat
+//	iat      issue time (required; not in the future)
 //	streams  stream patterns the token may read (optional; none means all of
 //	         the tenant's streams); a pattern is a stream name, or a prefix
 //	         ending in '*' ("fleet.*"), or "*"
-//	role     free text for the UI ("viewer", "admin"); not a permission
+//	role     "admin" may revoke operators of its tenant (POST /api/v1/revoke);
+//	         any other value is shown by the UI and grants nothing
 //	jti      token id, for revocation (optional)
 //
 // Keys: HS256 with a shared secret (Telltale mints and verifies), or EdDSA or
@@ -64,7 +66,7 @@ type Principal struct {
 	Role    string
 	Streams []string // patterns; empty means every stream of Tenant
 	Expires time.Time
-	Issued  time.Time // iat; zero when the token has none
+	Issued  time.Time // iat
 	ID      string    // jti, may be empty
 }
 
@@ -236,6 +238,7 @@ func (k *Keys) Verify(token string) (*Principal, error) {
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return k.verify, nil },
 		jwt.WithValidMethods([]string{k.method.Alg()}),
 		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(), // an iat in the future is refused
 		jwt.WithLeeway(k.leeway),
 		jwt.WithTimeFunc(k.time),
 	)
@@ -251,19 +254,21 @@ func (k *Keys) Verify(token string) (*Principal, error) {
 	if c.Subject == "" {
 		return nil, fmt.Errorf("%w: no sub claim", ErrToken)
 	}
-	if c.ExpiresAt.Sub(k.time()) > MaxTTL {
-		return nil, fmt.Errorf("%w: expires more than %v from now", ErrToken, MaxTTL)
+	// iat is required and bounds the token's whole life, so that a
+	// revocation (kept MaxTTL) outlives every token it covers: a token
+	// issued before a revocation cannot expire after the revocation is gone.
+	if c.IssuedAt == nil {
+		return nil, fmt.Errorf("%w: no iat claim", ErrToken)
+	}
+	if c.ExpiresAt.Sub(c.IssuedAt.Time) > MaxTTL {
+		return nil, fmt.Errorf("%w: lives longer than %v", ErrToken, MaxTTL)
 	}
 	for _, p := range c.Streams {
 		if err := ValidPattern(p); err != nil {
 			return nil, fmt.Errorf("%w: streams claim: %v", ErrToken, err)
 		}
 	}
-	p := &Principal{Subject: c.Subject, Tenant: c.Tenant, Role: c.Role, Streams: c.Streams, Expires: c.ExpiresAt.Time, ID: c.ID}
-	if c.IssuedAt != nil {
-		p.Issued = c.IssuedAt.Time
-	}
-	return p, nil
+	return &Principal{Subject: c.Subject, Tenant: c.Tenant, Role: c.Role, Streams: c.Streams, Expires: c.ExpiresAt.Time, Issued: c.IssuedAt.Time, ID: c.ID}, nil
 }
 
 func newID() string {

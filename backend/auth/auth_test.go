@@ -59,7 +59,7 @@ func TestVerifyRefuses(t *testing.T) {
 	k := mustHS(t)
 	now := time.Now()
 	good := func() Claims {
-		return Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "alice", ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour))}, Tenant: "acme"}
+		return Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "alice", IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour))}, Tenant: "acme"}
 	}
 	edPub, edPriv, _ := ed25519.GenerateKey(rand.Reader)
 	der, _ := x509.MarshalPKIXPublicKey(edPub)
@@ -92,6 +92,19 @@ func TestVerifyRefuses(t *testing.T) {
 		{"upper-case tenant", k, sign(t, jwt.SigningMethodHS256, secret, func() Claims { c := good(); c.Tenant = "ACME"; return c }()), ErrToken},
 		{"no subject", k, sign(t, jwt.SigningMethodHS256, secret, func() Claims { c := good(); c.Subject = ""; return c }()), ErrToken},
 		{"bad stream pattern", k, sign(t, jwt.SigningMethodHS256, secret, func() Claims { c := good(); c.Streams = []string{"a/b"}; return c }()), ErrToken},
+		{"no iat", k, sign(t, jwt.SigningMethodHS256, secret, func() Claims { c := good(); c.IssuedAt = nil; return c }()), ErrToken},
+		{"iat in the future", k, sign(t, jwt.SigningMethodHS256, secret, func() Claims {
+			c := good()
+			c.IssuedAt = jwt.NewNumericDate(now.Add(time.Hour))
+			c.ExpiresAt = jwt.NewNumericDate(now.Add(2 * time.Hour))
+			return c
+		}()), ErrToken},
+		{"lives longer than MaxTTL", k, sign(t, jwt.SigningMethodHS256, secret, func() Claims {
+			c := good()
+			c.IssuedAt = jwt.NewNumericDate(now.Add(-MaxTTL))
+			c.ExpiresAt = jwt.NewNumericDate(now.Add(time.Hour))
+			return c
+		}()), ErrToken},
 		{"not yet valid", k, sign(t, jwt.SigningMethodHS256, secret, func() Claims {
 			c := good()
 			c.NotBefore = jwt.NewNumericDate(now.Add(time.Hour))
@@ -212,9 +225,18 @@ func (m *memRevocations) Revocations(context.Context) ([]Revocation, error) { re
 func TestRevokeHandler(t *testing.T) {
 	k := mustHS(t)
 	store := &memRevocations{}
-	h := RevokeHandler(k, store, slog.New(slog.DiscardHandler))
+	guard := NewGuard(k, store)
+	if err := guard.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h := RevokeHandler(guard, store, slog.New(slog.DiscardHandler))
 	admin, _ := k.Mint("acme", "root", time.Hour, nil, "admin")
 	viewer, _ := k.Mint("acme", "alice", time.Hour, nil, "viewer")
+	revokedAdmin, _ := k.Mint("acme", "mallory", time.Hour, nil, "admin")
+	_ = store.Revoke(context.Background(), Revocation{Tenant: "acme", Subject: "mallory", At: time.Now().Add(time.Second), Until: time.Now().Add(time.Hour)})
+	if err := guard.Load(context.Background()); err != nil { // as the reload loop would
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name, token, body string
 		want              int
@@ -224,6 +246,7 @@ func TestRevokeHandler(t *testing.T) {
 		{"nothing to revoke", admin, `{}`, http.StatusBadRequest},
 		{"a tenant in the body", admin, `{"sub":"alice","tenant":"globex"}`, http.StatusBadRequest},
 		{"revokes in the admin's tenant", admin, `{"sub":"alice"}`, http.StatusOK},
+		{"a revoked admin cannot revoke", revokedAdmin, `{"sub":"root"}`, http.StatusUnauthorized},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := httptest.NewRequest(http.MethodPost, "/api/v1/revoke", strings.NewReader(tc.body))
@@ -237,7 +260,7 @@ func TestRevokeHandler(t *testing.T) {
 			}
 		})
 	}
-	if len(store.list) != 1 || store.list[0].Tenant != "acme" || store.list[0].Subject != "alice" || store.list[0].Until.Sub(store.list[0].At) != MaxTTL {
-		t.Fatalf("stored %+v, want one revocation of acme/alice kept for MaxTTL", store.list)
+	if len(store.list) != 2 || store.list[1].Tenant != "acme" || store.list[1].Subject != "alice" || store.list[1].Until.Sub(store.list[1].At) != MaxTTL {
+		t.Fatalf("stored %+v, want mallory's and then one revocation of acme/alice kept for MaxTTL", store.list)
 	}
 }

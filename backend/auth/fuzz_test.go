@@ -52,6 +52,7 @@ func FuzzClaims(f *testing.F) {
 	exp := time.Now().Add(time.Hour).Unix()
 	for _, c := range []string{
 		`{"sub":"alice","tnt":"acme","exp":EXP}`,
+		`{"sub":"alice","tnt":"acme","iat":IAT,"exp":EXP}`,
 		`{"sub":"alice","tnt":"acme","exp":EXP,"streams":["fleet.*","orders"]}`,
 		`{"sub":"alice","tnt":"../acme","exp":EXP}`,
 		`{"sub":"","tnt":"acme","exp":EXP}`,
@@ -60,7 +61,7 @@ func FuzzClaims(f *testing.F) {
 		`{"sub":"alice","tnt":["acme"],"exp":EXP}`,
 		`{"sub":"alice","tnt":"acme","exp":EXP,"streams":"x"}`,
 	} {
-		f.Add(strings.ReplaceAll(c, "EXP", strconv.FormatInt(exp, 10)))
+		f.Add(strings.NewReplacer("EXP", strconv.FormatInt(exp, 10), "IAT", strconv.FormatInt(exp-3600, 10)).Replace(c))
 	}
 	header := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
 	f.Fuzz(func(t *testing.T, claims string) {
@@ -72,7 +73,7 @@ func FuzzClaims(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if wire.ValidStream(p.Tenant) != nil || p.Subject == "" || p.Expires.IsZero() || time.Until(p.Expires) > MaxTTL {
+		if wire.ValidStream(p.Tenant) != nil || p.Subject == "" || p.Expires.IsZero() || p.Issued.IsZero() || p.Expires.Sub(p.Issued) > MaxTTL || p.Issued.After(time.Now()) {
 			t.Fatalf("accepted claims %s as %+v", claims, p)
 		}
 		for _, pat := range p.Streams {

@@ -19,10 +19,10 @@ type RevokeRequest struct {
 // with role "admin"): connections of what it revokes close within seconds,
 // and their tokens stop working at once. An admin revokes only in its own
 // tenant: the tenant comes from its token, never from the body.
-func RevokeHandler(keys *Keys, store Revocations, log *slog.Logger) http.Handler {
+func RevokeHandler(guard *Guard, store Revocations, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		who, err := keys.Verify(strings.TrimSpace(tok))
+		who, err := guard.Verify(strings.TrimSpace(tok))
 		if err != nil {
 			writeErr(w, http.StatusUnauthorized, "an admin token is required: "+err.Error())
 			return

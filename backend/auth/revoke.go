@@ -2,6 +2,9 @@ package auth
 
 import (
 	"context"
+	"errors"
+	"log/slog"
+	"sync/atomic"
 	"time"
 )
 
@@ -71,4 +74,90 @@ func (s *RevokedSet) Revoked(p *Principal) bool {
 		}
 	}
 	return false
+}
+
+// Guard is token verification with revocation: every path that accepts an
+// operator token (the WebSocket hello and refresh, the stream API, the
+// revoke API) verifies through Guard.Verify, so a revoked token stops
+// working everywhere at once. Run keeps its list current.
+type Guard struct {
+	keys  *Keys
+	store Revocations
+	set   atomic.Pointer[RevokedSet]
+}
+
+// NewGuard verifies with keys and revokes from store (nil: no revocation).
+func NewGuard(keys *Keys, store Revocations) *Guard {
+	g := &Guard{keys: keys, store: store}
+	if store == nil {
+		g.set.Store(NewRevokedSet(nil))
+	}
+	return g
+}
+
+// errNotLoaded is the answer until the revocation list has been read once:
+// failing closed, so that a store that is down at start un-revokes nobody.
+var errNotLoaded = errors.New("the revocation list is not loaded yet; retry")
+
+// Verify checks a token (Keys.Verify) and that it is not revoked.
+func (g *Guard) Verify(token string) (*Principal, error) {
+	p, err := g.keys.Verify(token)
+	if err != nil {
+		return nil, err
+	}
+	set := g.set.Load()
+	if set == nil {
+		return nil, errNotLoaded
+	}
+	if set.Revoked(p) {
+		return nil, ErrRevoked
+	}
+	return p, nil
+}
+
+// Revoked reports whether p is covered by the latest list.
+func (g *Guard) Revoked(p *Principal) bool { return g.set.Load().Revoked(p) }
+
+// Load reads the revocation list once.
+func (g *Guard) Load(ctx context.Context) error {
+	if g.store == nil {
+		return nil
+	}
+	list, err := g.store.Revocations(ctx)
+	if err != nil {
+		return err
+	}
+	g.set.Store(NewRevokedSet(list))
+	return nil
+}
+
+// Run reloads the list every interval until ctx ends, calling changed after
+// each successful load (the gateway closes what it covers). A failed load
+// keeps the last list: an outage must not un-revoke anyone.
+func (g *Guard) Run(ctx context.Context, interval time.Duration, log *slog.Logger, changed func()) error {
+	if g.store == nil {
+		<-ctx.Done()
+		return nil
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	failing := false
+	for {
+		if err := g.Load(ctx); err != nil {
+			if !failing && ctx.Err() == nil {
+				log.Error("read revocations", "err", err)
+			}
+			failing = true
+		} else {
+			failing = false
+			if changed != nil {
+				changed()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }

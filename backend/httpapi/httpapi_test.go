@@ -27,9 +27,11 @@ const (
 )
 
 type fixture struct {
-	url  string
-	keys *auth.Keys
-	hub  *hub.Hub
+	url   string
+	keys  *auth.Keys
+	hub   *hub.Hub
+	store *memstore.Store
+	guard *auth.Guard
 }
 
 func start(t *testing.T) *fixture {
@@ -48,9 +50,13 @@ func start(t *testing.T) *fixture {
 			}
 		}
 	}
-	srv := httptest.NewServer(New(Config{Verify: keys.Verify, Hub: h, History: st}))
+	guard := auth.NewGuard(keys, st)
+	if err := guard.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(New(Config{Verify: guard.Verify, Hub: h, History: st}))
 	t.Cleanup(srv.Close)
-	return &fixture{url: srv.URL, keys: keys, hub: h}
+	return &fixture{url: srv.URL, keys: keys, hub: h, store: st, guard: guard}
 }
 
 func (f *fixture) get(t *testing.T, path, token string) (int, []byte) {
@@ -139,5 +145,29 @@ func TestCrossTenantHTTP(t *testing.T) {
 				t.Fatalf("globex data answered: %q", b)
 			}
 		})
+	}
+}
+
+// TestRevokedAndExpiredTokensHTTP: the stream API refuses a revoked or
+// expired token as the WebSocket does.
+func TestRevokedAndExpiredTokensHTTP(t *testing.T) {
+	f := start(t)
+	tok, _ := f.keys.Mint("acme", "alice", time.Hour, nil, "")
+	if status, b := f.get(t, "/api/v1/streams/orders/snapshot", tok); status != http.StatusOK {
+		t.Fatalf("before revocation: %d %s", status, b)
+	}
+	now := time.Now().Add(time.Second) // iat is whole seconds: cover this one
+	if err := f.store.Revoke(context.Background(), auth.Revocation{Tenant: "acme", Subject: "alice", At: now, Until: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.guard.Load(context.Background()); err != nil { // as the 2 s reload would
+		t.Fatal(err)
+	}
+	if status, b := f.get(t, "/api/v1/streams/orders/snapshot", tok); status != http.StatusUnauthorized || bytes.Contains(b, []byte(acmeMark)) {
+		t.Fatalf("revoked: got %d %s, want 401 and no data", status, b)
+	}
+	expired, _ := f.keys.WithClock(func() time.Time { return time.Now().Add(-2 * time.Hour) }).Mint("acme", "bob", time.Hour, nil, "")
+	if status, b := f.get(t, "/api/v1/streams/orders/snapshot", expired); status != http.StatusUnauthorized || bytes.Contains(b, []byte(acmeMark)) {
+		t.Fatalf("expired: got %d %s, want 401 and no data", status, b)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -32,13 +33,30 @@ type tenants struct {
 	keys *auth.Keys
 }
 
+// startTenants serves two tenants' data behind tokens, with revocation kept
+// in the fixture's store and reloaded every 2 s, as the binary does.
 func startTenants(t *testing.T) *tenants {
 	t.Helper()
 	keys, err := auth.HS256([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := start(t, Config{Authenticate: func(_ context.Context, tok string) (*auth.Principal, error) { return keys.Verify(tok) }})
+	var guard *auth.Guard
+	f := start(t, Config{
+		Authenticate: func(_ context.Context, tok string) (*auth.Principal, error) { return guard.Verify(tok) },
+		Revoked:      func(p *auth.Principal) bool { return guard.Revoked(p) },
+	})
+	guard = auth.NewGuard(keys, f.store)
+	if err := guard.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		_ = guard.Run(ctx, 2*time.Second, slog.New(slog.DiscardHandler), f.gate.Sweep)
+	}()
+	t.Cleanup(func() { cancel(); <-ran })
 	for tenant, mark := range map[string]string{"acme": acmeMark, "globex": globexMark} {
 		for _, stream := range []string{"orders", "fleet.trucks"} {
 			for i := range 5 {
@@ -119,7 +137,7 @@ func TestCrossTenantAttempts(t *testing.T) {
 		return c
 	}()
 	none := func() string {
-		s, err := jwt.NewWithClaims(jwt.SigningMethodNone, auth.Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "mallory", ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour))}, Tenant: "globex"}).SignedString(jwt.UnsafeAllowNoneSignatureType)
+		s, err := jwt.NewWithClaims(jwt.SigningMethodNone, auth.Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "mallory", IssuedAt: jwt.NewNumericDate(time.Now()), ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour))}, Tenant: "globex"}).SignedString(jwt.UnsafeAllowNoneSignatureType)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,7 +151,7 @@ func TestCrossTenantAttempts(t *testing.T) {
 		return s
 	}
 	claims := func(tenant string, exp time.Duration) auth.Claims {
-		return auth.Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "mallory", ExpiresAt: jwt.NewNumericDate(time.Now().Add(exp))}, Tenant: tenant}
+		return auth.Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "mallory", IssuedAt: jwt.NewNumericDate(time.Now().Add(min(exp, 0) - time.Minute)), ExpiresAt: jwt.NewNumericDate(time.Now().Add(exp))}, Tenant: tenant}
 	}
 	const secret = "0123456789abcdef0123456789abcdef"
 

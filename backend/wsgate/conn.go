@@ -171,10 +171,7 @@ func (c *conn) handshake(ctx context.Context) error {
 	}
 	who := &auth.Principal{Subject: "anonymous", Tenant: c.g.cfg.DefaultTenant}
 	if c.g.cfg.Authenticate != nil {
-		if who, err = c.g.cfg.Authenticate(ctx, hello.Token); err == nil && c.g.revoked.Load().Revoked(who) {
-			err = auth.ErrRevoked
-		}
-		if err != nil {
+		if who, err = c.g.cfg.Authenticate(ctx, hello.Token); err != nil {
 			c.g.m.unauthorized.Inc()
 			reason := "invalid token"
 			switch {
@@ -348,9 +345,6 @@ func (c *conn) refresh(ctx context.Context, f wire.Refresh) {
 	switch {
 	case err != nil:
 		refuse(err.Error())
-		return
-	case c.g.revoked.Load().Revoked(who):
-		refuse("access revoked")
 		return
 	case who.Tenant != c.tenant || who.Subject != c.who.Subject:
 		refuse("a refresh must be for the same tenant and operator")

@@ -68,12 +68,12 @@ type Config struct {
 	// ConnRate disables the limit.
 	ConnRate  float64
 	ConnBurst int
-	// Revocations lists revoked operators and tokens; Run reads it every
-	// RevocationCheck (zero means 2s) and closes the connections they
-	// cover, and a hello is checked against the latest list. Nil means no
-	// revocation.
-	Revocations     auth.Revocations
-	RevocationCheck time.Duration
+	// Revoked reports whether a connection's principal has been revoked;
+	// Sweep closes the connections it covers (auth.Guard.Revoked, with
+	// auth.Guard.Run calling Sweep after each reload). Authenticate is
+	// expected to refuse revoked tokens at hello and refresh
+	// (auth.Guard.Verify). Nil means no revocation.
+	Revoked func(*auth.Principal) bool
 	// ExpiryWarning is how long before a token's exp the server sends
 	// expiring (at most half the token's remaining life); zero means 1m.
 	ExpiryWarning time.Duration
@@ -131,9 +131,6 @@ func (c *Config) defaults() {
 	if c.ExpiryWarning <= 0 {
 		c.ExpiryWarning = time.Minute
 	}
-	if c.RevocationCheck <= 0 {
-		c.RevocationCheck = 2 * time.Second
-	}
 	if c.MaxConns <= 0 {
 		c.MaxConns = 20000
 	}
@@ -162,7 +159,6 @@ type Gateway struct {
 
 	open    atomic.Int64 // connections, for the coalescing window and MaxConns
 	limiter *limiter
-	revoked atomic.Pointer[auth.RevokedSet]
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
@@ -291,43 +287,19 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	}
 }
 
-// Run keeps the revocation list current and closes revoked connections,
-// until ctx ends. Without Config.Revocations it only waits.
-func (g *Gateway) Run(ctx context.Context) error {
-	if g.cfg.Revocations == nil {
-		<-ctx.Done()
-		return nil
+// Sweep closes the connections whose principal Config.Revoked now covers:
+// an unauthorized error frame, then close 4012.
+func (g *Gateway) Sweep() {
+	if g.cfg.Revoked == nil {
+		return
 	}
-	t := time.NewTicker(g.cfg.RevocationCheck)
-	defer t.Stop()
-	failing := false
-	for {
-		list, err := g.cfg.Revocations.Revocations(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			// Keep the last list: a store outage must not un-revoke anyone.
-			if !failing {
-				g.cfg.Logger.Error("read revocations", "err", err)
-			}
-			failing = true
-		case err == nil:
-			failing = false
-			set := auth.NewRevokedSet(list)
-			g.revoked.Store(set)
-			g.mu.Lock()
-			for c := range g.conns {
-				if who := c.principal(); who != nil && set.Revoked(who) {
-					g.m.revokedCloses.Inc()
-					g.cfg.Logger.Info("revoked connection closed", "conn", c.id, "tenant", who.Tenant, "sub", who.Subject)
-					go c.signOut(wire.CloseUnauthorized, "access revoked: sign in again")
-				}
-			}
-			g.mu.Unlock()
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for c := range g.conns {
+		if who := c.principal(); who != nil && g.cfg.Revoked(who) {
+			g.m.revokedCloses.Inc()
+			g.cfg.Logger.Info("revoked connection closed", "conn", c.id, "tenant", who.Tenant, "sub", who.Subject)
+			go c.signOut(wire.CloseUnauthorized, "access revoked: sign in again")
 		}
 	}
 }

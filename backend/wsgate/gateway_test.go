@@ -33,17 +33,9 @@ func start(t *testing.T, cfg Config) *fixture {
 	h := hub.New(hub.Config{Metrics: reg})
 	st := memstore.New(memstore.Config{Sink: h.Publish})
 	cfg.Hub, cfg.Metrics = h, reg
-	if cfg.Revocations == nil {
-		cfg.Revocations = st
-	}
 	g := New(cfg)
 	srv := httptest.NewServer(g)
-	runCtx, stopRun := context.WithCancel(context.Background())
-	ran := make(chan struct{})
-	go func() { defer close(ran); _ = g.Run(runCtx) }()
 	t.Cleanup(func() {
-		stopRun()
-		<-ran
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := g.Shutdown(ctx); err != nil {

@@ -233,10 +233,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	gate := wsgate.New(wsgate.Config{Hub: h, Logger: log, Metrics: reg, History: history, OriginPatterns: cfg.origins, Revocations: revoked,
-		Authenticate: func(_ context.Context, token string) (*auth.Principal, error) { return keys.Verify(token) },
+	// One guard verifies every operator token (WebSocket hello and refresh,
+	// stream API, revoke API) against the keys and the revocation list, read
+	// once before serving and every 2 s after.
+	guard := auth.NewGuard(keys, revoked)
+	if err := guard.Load(ctx); err != nil {
+		return fmt.Errorf("read revocations: %w", err)
+	}
+	gate := wsgate.New(wsgate.Config{Hub: h, Logger: log, Metrics: reg, History: history, OriginPatterns: cfg.origins,
+		Authenticate: func(_ context.Context, token string) (*auth.Principal, error) { return guard.Verify(token) },
+		Revoked:      guard.Revoked,
 	})
-	goRun("revocations", gate.Run)
+	goRun("revocations", func(ctx context.Context) error { return guard.Run(ctx, 2*time.Second, log, gate.Sweep) })
 	ui.Register(ui.Bridges{})
 	srv, err := server.New(server.Config{
 		WebDir:     cfg.webDir,
@@ -247,8 +255,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Metrics:    reg,
 		Gateway:    gate,
 		Ingest:     ingester,
-		Revoke:     auth.RevokeHandler(keys, revoked, log),
-		Streams:    httpapi.New(httpapi.Config{Verify: keys.Verify, Hub: h, History: history, Logger: log, Metrics: reg}),
+		Revoke:     auth.RevokeHandler(guard, revoked, log),
+		Streams:    httpapi.New(httpapi.Config{Verify: guard.Verify, Hub: h, History: history, Logger: log, Metrics: reg}),
 		Dashboards: cfg.dashboards,
 		TLSCert:    cfg.tlsCert,
 		TLSKey:     cfg.tlsKey,
