@@ -48,9 +48,15 @@ const tokenKey = "telltale.token"
 func signInToken() string {
 	loc := app.Window().Get("location")
 	if tok, ok := strings.CutPrefix(loc.Get("hash").String(), "#token="); ok && tok != "" {
-		saveToken(tok)
 		app.Window().Get("history").Call("replaceState", nil, "", loc.Get("pathname").String()+loc.Get("search").String())
-		return tok
+		// A link must not silently sign an operator into someone else's
+		// account (and data): switching from a kept token asks first.
+		kept := app.Window().Get("localStorage").Call("getItem", tokenKey)
+		if !kept.Truthy() || kept.String() == tok ||
+			app.Window().Call("confirm", "This link signs you in with another token (perhaps another tenant). Switch to it?").Bool() {
+			saveToken(tok)
+			return tok
+		}
 	}
 	if v := app.Window().Get("localStorage").Call("getItem", tokenKey); v.Truthy() {
 		return v.String()

@@ -49,8 +49,12 @@ func (r *recent) push(seq uint64, b []byte, capacity int) {
 	if capacity <= 0 {
 		return
 	}
-	if r.buf == nil {
-		r.buf = make([]ringEntry, capacity)
+	if len(r.buf) < capacity && r.n == len(r.buf) {
+		// Grow as events come (a quiet stream does not hold a full ring);
+		// until full the ring has never wrapped, so head is 0.
+		r.buf = append(r.buf, ringEntry{seq, b})
+		r.n++
+		return
 	}
 	i := (r.head + r.n) % len(r.buf)
 	r.buf[i] = ringEntry{seq, b}

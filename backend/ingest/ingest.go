@@ -150,7 +150,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// turn a stored batch into an unknown one. The store's own bound applies.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 30*time.Second)
 	defer cancel()
-	if err := h.cfg.Store.AppendAll(ctx, tenant, streams); err != nil {
+	if err := h.cfg.Store.AppendAll(ctx, tenant, streams); errors.Is(err, wire.ErrStreamQuota) {
+		h.rejected.Inc()
+		h.cfg.Logger.Warn("ingest over the stream quota", "tenant", tenant, "err", err)
+		writeError(w, http.StatusForbidden, err.Error()+"; nothing of the batch was stored")
+		return
+	} else if err != nil {
 		h.cfg.Logger.Error("ingest", "tenant", tenant, "events", len(req.Events), "err", err)
 		writeError(w, http.StatusServiceUnavailable, "the batch could not be stored and was not kept; retry")
 		return

@@ -228,3 +228,18 @@ func FuzzIngestMsgpack(f *testing.F) {
 		}
 	})
 }
+
+func TestIngestOverTheStreamQuota(t *testing.T) {
+	st := memstore.New(memstore.Config{MaxStreamsPerTenant: 2})
+	h := New(Config{Store: st, Keys: StaticKeys{"k-acme": "acme"}})
+	body := `{"events":[{"stream":"a","values":{"x":1}},{"stream":"b","values":{"x":1}},{"stream":"c","values":{"x":1}}]}`
+	rec := post(h, "application/json", "k-acme", []byte(body))
+	if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "limit of streams") {
+		t.Fatalf("got %d %s, want 403 naming the limit", rec.Code, rec.Body)
+	}
+	for _, s := range []string{"a", "b", "c"} {
+		if evs, _ := st.Read(context.Background(), "acme", s, 0, 10); len(evs) != 0 {
+			t.Fatalf("%s holds events of a refused batch", s)
+		}
+	}
+}

@@ -26,6 +26,9 @@ type Config struct {
 	Sink func(tenant string, evs []wire.Event)
 	// Now stamps events; zero means time.Now.
 	Now func() time.Time
+	// MaxStreamsPerTenant bounds the streams one tenant may create; past it
+	// appends to new streams fail with wire.ErrStreamQuota. Zero means 1000.
+	MaxStreamsPerTenant int
 }
 
 // Store is the in-memory log. It is safe for concurrent use.
@@ -33,9 +36,10 @@ type Store struct {
 	cfg   Config
 	epoch uint64
 
-	mu      sync.Mutex
-	streams map[key]*ring
-	revoked []auth.Revocation
+	mu        sync.Mutex
+	streams   map[key]*ring
+	perTenant map[string]int
+	revoked   []auth.Revocation
 }
 
 type key struct{ tenant, stream string }
@@ -59,21 +63,28 @@ func New(cfg Config) *Store {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Store{cfg: cfg, epoch: uint64(cfg.Now().UnixNano()), streams: make(map[key]*ring)}
+	if cfg.MaxStreamsPerTenant <= 0 {
+		cfg.MaxStreamsPerTenant = 1000
+	}
+	return &Store{cfg: cfg, epoch: uint64(cfg.Now().UnixNano()), streams: make(map[key]*ring), perTenant: make(map[string]int)}
 }
 
 // Epoch is the epoch of every stream in this store.
 func (s *Store) Epoch() uint64 { return s.epoch }
 
-func (s *Store) ring(k key) *ring {
+func (s *Store) ring(k key) (*ring, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, ok := s.streams[k]
 	if !ok {
-		r = &ring{evs: make([]wire.Event, 0, min(s.cfg.Capacity, 1024))}
+		if s.perTenant[k.tenant] >= s.cfg.MaxStreamsPerTenant {
+			return nil, fmt.Errorf("append to %q: %w (%d)", k.stream, wire.ErrStreamQuota, s.cfg.MaxStreamsPerTenant)
+		}
+		r = &ring{evs: make([]wire.Event, 0, min(s.cfg.Capacity, 16))} // grows as events come
 		s.streams[k] = r
+		s.perTenant[k.tenant]++
 	}
-	return r
+	return r, nil
 }
 
 // Append assigns the next seqs of the stream to evs (in place), keeps them and
@@ -87,7 +98,10 @@ func (s *Store) Append(_ context.Context, tenant, stream string, evs []wire.Even
 		return nil
 	}
 	now := s.cfg.Now()
-	r := s.ring(key{tenant, stream})
+	r, err := s.ring(key{tenant, stream})
+	if err != nil {
+		return err
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i := range evs {
@@ -144,10 +158,21 @@ func (s *Store) Read(_ context.Context, tenant, stream string, after uint64, lim
 // AppendAll appends several streams' events. Names are checked first, so
 // that a bad one stores nothing; after that appending cannot fail.
 func (s *Store) AppendAll(ctx context.Context, tenant string, streams map[string][]wire.Event) error {
+	fresh := 0
+	s.mu.Lock()
 	for name := range streams {
 		if err := wire.ValidStream(name); err != nil {
+			s.mu.Unlock()
 			return fmt.Errorf("append to %q: %w", name, err)
 		}
+		if _, ok := s.streams[key{tenant, name}]; !ok {
+			fresh++
+		}
+	}
+	over := s.perTenant[tenant]+fresh > s.cfg.MaxStreamsPerTenant
+	s.mu.Unlock()
+	if over {
+		return fmt.Errorf("%w (%d)", wire.ErrStreamQuota, s.cfg.MaxStreamsPerTenant)
 	}
 	for name, evs := range streams {
 		if err := s.Append(ctx, tenant, name, evs); err != nil {

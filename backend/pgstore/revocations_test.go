@@ -2,10 +2,12 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/telltale/telltale/backend/auth"
+	"github.com/telltale/telltale/shared/wire"
 )
 
 func TestRevocationsRoundTripAndExpire(t *testing.T) {
@@ -37,5 +39,40 @@ func TestRevocationsRoundTripAndExpire(t *testing.T) {
 	// Both empty is refused by the table, not stored as a revoke-everything.
 	if err := s.Revoke(ctx, auth.Revocation{Tenant: "acme", At: now, Until: now.Add(time.Hour)}); err == nil {
 		t.Fatal("a revocation of nothing was stored")
+	}
+}
+
+// TestStreamQuota: the trigger of migration 0007 refuses a tenant's stream
+// past the configured limit on every path, and the store maps it to
+// wire.ErrStreamQuota.
+func TestStreamQuota(t *testing.T) {
+	ctx := context.Background()
+	db := migrated(t)
+	s := New(Config{Pool: db.Pool})
+	if err := s.SetStreamQuota(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	ev := func() []wire.Event { return []wire.Event{{Values: map[string]float64{"x": 1}}} }
+	for _, name := range []string{"a", "b"} {
+		if err := s.Append(ctx, "acme", name, ev()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Append(ctx, "acme", "c", ev()); !errors.Is(err, wire.ErrStreamQuota) {
+		t.Fatalf("a third stream: got %v, want ErrStreamQuota", err)
+	}
+	if err := s.AppendAll(ctx, "acme", map[string][]wire.Event{"a": ev(), "c": ev()}); !errors.Is(err, wire.ErrStreamQuota) {
+		t.Fatalf("a batch creating a third stream: got %v", err)
+	}
+	var n int
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM telltale.events WHERE tenant = 'acme' AND stream = 'a'`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("stream a holds %d events (%v), want 1: the refused batch must store nothing", n, err)
+	}
+	// The SQL publish path is held to it too.
+	if _, err := db.Pool.Exec(ctx, `SELECT telltale.publish('acme', 'd', '{}'::jsonb)`); err == nil {
+		t.Fatal("publish created a stream past the quota")
+	}
+	if err := s.Append(ctx, "globex", "c", ev()); err != nil {
+		t.Fatalf("another tenant: %v", err)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/telltale/telltale/backend/metrics"
@@ -169,6 +170,9 @@ func (s *Store) appendTo(ctx context.Context, q querier, tenant, stream string, 
 	err := q.QueryRow(ctx,
 		`SELECT epoch, first_seq FROM telltale.publish_batch($1, $2, $3::jsonb[], $4, $5)`,
 		tenant, stream, bodies, times, created).Scan(&epoch, &first)
+	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "TTQ01" {
+		return fmt.Errorf("append to %s: %w: %s", stream, wire.ErrStreamQuota, pgErr.Message)
+	}
 	if err != nil {
 		return fmt.Errorf("append %d events to %s: %w", len(evs), stream, err)
 	}
@@ -264,4 +268,13 @@ type follower struct {
 	pending map[key]wakeAt // newest announced position
 	scan    bool           // a full scan was asked for (reconnect, unknown stream)
 	wake    chan struct{}
+}
+
+// SetStreamQuota writes the most streams a tenant may hold, which a trigger
+// applies to every path that creates a stream (migration 0007).
+func (s *Store) SetStreamQuota(ctx context.Context, max int) error {
+	if _, err := s.cfg.Pool.Exec(ctx, `UPDATE telltale.limits SET max_streams_per_tenant = $1`, max); err != nil {
+		return fmt.Errorf("set the stream quota: %w", err)
+	}
+	return nil
 }

@@ -211,6 +211,43 @@ func TestCrossTenantAttempts(t *testing.T) {
 		})
 	}
 
+	// Cursors in the hello take the same path as sub.from: a forbidden or
+	// malformed one is refused, and nothing of it is answered.
+	t.Run("hello cursors", func(t *testing.T) {
+		r := dial(t, ts.url)
+		r.send(wire.Hello{Token: acmeFleetOnly, Cursors: []wire.Cursor{
+			{Stream: "orders", Epoch: globexCursor.Epoch, Seq: 1},
+			{Stream: "../globex/orders", Epoch: globexCursor.Epoch, Seq: 1},
+		}})
+		codes := map[wire.Code]bool{}
+		var all []byte
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			_, b, err := r.ws.Read(ctx)
+			cancel()
+			if err != nil {
+				break
+			}
+			all = append(all, b...)
+			f, err := wire.Decode(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch f := f.(type) {
+			case wire.Error:
+				codes[f.Code] = true
+			case wire.Snapshot, wire.Batch:
+				t.Fatalf("got %T for a refused cursor", f)
+			}
+		}
+		if !codes[wire.CodeForbidden] || !codes[wire.CodeBadStream] {
+			t.Fatalf("got error codes %v, want forbidden and bad_stream", codes)
+		}
+		if bytes.Contains(all, []byte(globexMark)) || bytes.Contains(all, []byte(acmeMark)) {
+			t.Fatalf("data answered to refused cursors: %q", all)
+		}
+	})
+
 	// A cursor copied from the other tenant's stream names only the
 	// caller's own stream of that name: it gets the caller's data (a replay
 	// if the epochs happen to agree, a snapshot if not), never the other's.
@@ -353,7 +390,7 @@ func TestRefreshKeepsTheConnection(t *testing.T) {
 		}
 	}()
 	seq := snap.Seq
-	refreshed, refused := false, false
+	refreshed, refused := false, 0
 	for time.Now().Before(oldExp.Expires.Add(time.Second)) {
 		f, err := r.read()
 		if err != nil {
@@ -373,7 +410,9 @@ func TestRefreshKeepsTheConnection(t *testing.T) {
 					t.Fatalf("expiring at %v, want %v", at, oldExp.Expires)
 				}
 				bob, _ := ts.keys.Mint("acme", "bob", time.Hour, nil, "")
-				r.send(wire.Refresh{Token: bob}) // another operator: refused
+				r.send(wire.Refresh{Token: bob})                   // another operator: refused
+				r.send(wire.Refresh{Token: ts.token(t, "globex")}) // another tenant: refused
+				r.send(wire.Refresh{Token: "not-a-token"})         // garbage: refused
 				r.send(wire.Refresh{Token: ts.token(t, "acme")})
 				refreshed = true
 			}
@@ -381,13 +420,13 @@ func TestRefreshKeepsTheConnection(t *testing.T) {
 			if f.Code != wire.CodeBadToken {
 				t.Fatalf("got error %+v", f)
 			}
-			refused = true
+			refused++
 		}
 	}
 	close(stop)
 	n := <-published
-	if !refreshed || !refused {
-		t.Fatalf("expiring seen %v, another operator's refresh refused %v; want both", refreshed, refused)
+	if !refreshed || refused != 3 {
+		t.Fatalf("expiring seen %v, %d of 3 foreign refreshes refused; want both", refreshed, refused)
 	}
 	// Drain what is still on its way: every published event arrives.
 	for seq < snap.Seq+uint64(n) {

@@ -140,15 +140,8 @@ func (c *conn) serve(ctx context.Context, remote string) {
 		}
 		if c.bad > maxBadFrames {
 			// The writer closes after the error frames already queued, so
-			// the client learns why; wait for it (or give up after the
-			// write timeout and let the deferred close do it).
-			c.out.pushClose(wire.CloseProtocol, "too many refused frames")
-			t := time.NewTimer(c.g.cfg.WriteTimeout)
-			defer t.Stop()
-			select {
-			case <-ctx.Done():
-			case <-t.C:
-			}
+			// the client learns why.
+			c.closeAfterQueued(ctx, wire.CloseProtocol, "too many refused frames")
 			return
 		}
 	}
@@ -202,12 +195,34 @@ func (c *conn) handshake(ctx context.Context) error {
 		return err
 	}
 	c.out.push(welcome)
+	if len(hello.Cursors) > c.g.cfg.MaxSubs {
+		c.refuse(&wire.Error{Code: wire.CodeTooManySubs, Message: fmt.Sprintf("a hello may carry at most %d cursors", c.g.cfg.MaxSubs)})
+		c.closeAfterQueued(ctx, wire.CloseProtocol, "too many cursors")
+		return errors.New("too many cursors")
+	}
 	// Each cursor of the hello resumes its stream, as a sub from it would.
 	for i := range hello.Cursors {
 		cur := hello.Cursors[i]
 		c.subscribe(ctx, wire.Sub{Stream: cur.Stream, From: &cur})
 	}
+	if c.bad > maxBadFrames {
+		c.closeAfterQueued(ctx, wire.CloseProtocol, "too many refused frames")
+		return errors.New("too many refused cursors")
+	}
 	return nil
+}
+
+// closeAfterQueued closes the connection once what is queued (the error
+// frames that explain it) is written, and waits for that or the write
+// timeout.
+func (c *conn) closeAfterQueued(ctx context.Context, code int, reason string) {
+	c.out.pushClose(code, reason)
+	t := time.NewTimer(c.g.cfg.WriteTimeout)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 // subscribe answers a sub. Without a cursor: a snapshot, then the stream's
@@ -252,11 +267,26 @@ func (c *conn) subscribe(ctx context.Context, s wire.Sub) {
 	}
 	c.subs[s.Stream] = cancel
 	if res.Fetch {
+		// One fetch per subscription, ended with it: a client that sends the
+		// same stale cursor again and again replaces its fetch rather than
+		// piling them up, and the gateway reads at most maxFetches gaps at
+		// once for everyone.
+		fctx, fcancel := context.WithCancel(ctx)
+		c.subs[s.Stream] = func() { fcancel(); cancel() }
 		c.fetches.Add(1)
 		go func() {
 			defer c.fetches.Done()
-			history, ok := c.fetchHistory(ctx, s.Stream, res.After, res.UpTo)
-			c.out.release(s.Stream, res.Token, history, ok)
+			defer fcancel()
+			select {
+			case c.g.fetchSlots <- struct{}{}:
+			case <-fctx.Done():
+				return
+			}
+			history, ok := c.fetchHistory(fctx, s.Stream, res.After, res.UpTo)
+			<-c.g.fetchSlots
+			if fctx.Err() == nil {
+				c.out.release(s.Stream, res.Token, history, ok)
+			}
 		}()
 	}
 }
@@ -357,7 +387,11 @@ func (c *conn) refresh(ctx context.Context, f wire.Refresh) {
 			delete(c.subs, stream)
 			c.out.forget(stream)
 			c.g.m.denied.Inc()
-			c.refuse(&wire.Error{Code: wire.CodeForbidden, Message: "the new token does not allow stream " + stream, Stream: stream})
+			// Not c.refuse: a legitimate refresh that narrows many streams
+			// must not count toward closing the connection.
+			if b, err := wire.Encode(wire.Error{Code: wire.CodeForbidden, Message: "the new token does not allow stream " + stream, Stream: stream}); err == nil {
+				c.out.push(b)
+			}
 		}
 	}
 	if b, err := wire.Encode(wire.Expiring{At: who.Expires.UnixNano()}); err == nil {

@@ -40,12 +40,7 @@ func (l *limiter) allow(addr string) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if now.Sub(l.swept) > time.Minute || len(l.buckets) >= maxAddrs {
-		for a, b := range l.buckets {
-			if now.Sub(b.last) > time.Minute || len(l.buckets) >= maxAddrs {
-				delete(l.buckets, a)
-			}
-		}
-		l.swept = now
+		l.sweep(now)
 	}
 	b := l.buckets[addr]
 	if b == nil {
@@ -61,13 +56,40 @@ func (l *limiter) allow(addr string) (bool, time.Duration) {
 	return false, time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
 }
 
-// clientIP is the address a request came from: the TCP peer. Headers such as
-// X-Forwarded-For are not trusted (anyone can send them); behind a proxy,
-// limit at the proxy.
+// sweep forgets addresses idle for a minute; if the table is still full (a
+// flood of sources), it drops a random tenth of it, so that a full table
+// costs one sweep per tenth of its size, not one per connection.
+func (l *limiter) sweep(now time.Time) {
+	for a, b := range l.buckets {
+		if now.Sub(b.last) > time.Minute {
+			delete(l.buckets, a)
+		}
+	}
+	if len(l.buckets) >= maxAddrs {
+		drop := maxAddrs / 10
+		for a := range l.buckets { // map order is random
+			if drop == 0 {
+				break
+			}
+			delete(l.buckets, a)
+			drop--
+		}
+	}
+	l.swept = now
+}
+
+// clientIP is the address a request came from: the TCP peer, with IPv6
+// addresses cut to their /64 (one host usually holds a whole /64, and would
+// otherwise get a fresh budget per address). Headers such as X-Forwarded-For
+// are not trusted (anyone can send them); behind a proxy, limit at the proxy.
 func clientIP(remote string) string {
 	host, _, err := net.SplitHostPort(remote)
 	if err != nil {
-		return remote
+		host = remote
 	}
-	return host
+	ip := net.ParseIP(host)
+	if ip == nil || ip.To4() != nil {
+		return host
+	}
+	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
 }

@@ -4,11 +4,18 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/telltale/telltale/backend/hub"
+	"github.com/telltale/telltale/backend/memstore"
+	"github.com/telltale/telltale/backend/metrics"
 	"github.com/telltale/telltale/shared/wire"
 )
 
@@ -150,7 +157,127 @@ func TestHostileClientDoesNotDisturbOthers(t *testing.T) {
 	if evs, _ := f.store.Read(context.Background(), "demo", "orders", 0, 100); len(evs) != 2 {
 		t.Fatalf("orders holds %d events, want the 2 published", len(evs))
 	}
-	if _, ok := f.gate.cfg.Hub.Cursor("demo", "../evil/stream"); ok {
-		t.Fatal("the hub holds a stream named by a refused sub")
+}
+
+// slowHistory counts history reads in flight; each takes a while.
+type slowHistory struct {
+	History
+	mu             sync.Mutex
+	inFlight, peak int
+	reads          int
+}
+
+func (h *slowHistory) Read(ctx context.Context, tenant, stream string, after uint64, limit int) ([]wire.Event, error) {
+	h.mu.Lock()
+	h.inFlight++
+	h.reads++
+	h.peak = max(h.peak, h.inFlight)
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		h.inFlight--
+		h.mu.Unlock()
+	}()
+	select {
+	case <-time.After(20 * time.Millisecond): // a slow store
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return h.History.Read(ctx, tenant, stream, after, limit)
+}
+
+// TestStaleCursorsCannotFloodTheStore: a hello with more cursors than
+// MaxSubs is refused, and a client repeating a stale cursor replaces its
+// fetch instead of piling them up; the gateway never reads more than
+// maxFetches gaps at once.
+func TestStaleCursorsCannotFloodTheStore(t *testing.T) {
+	reg := metrics.New()
+	h := hub.New(hub.Config{Metrics: reg, Ring: 4})
+	st := memstore.New(memstore.Config{Sink: h.Publish})
+	for range 50 {
+		if err := st.Append(context.Background(), "demo", "orders", []wire.Event{{Values: map[string]float64{"x": 1}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cur, _ := h.Cursor("demo", "orders")
+	stale := wire.Cursor{Stream: "orders", Epoch: cur.Epoch, Seq: 1} // older than the ring of 4
+	hist := &slowHistory{History: st}
+	g := New(Config{Hub: h, Metrics: reg, History: hist, MaxSubs: 8})
+	srv := httptest.NewServer(g)
+	t.Cleanup(func() { // after the clients' own cleanups have closed them
+		_ = g.Shutdown(context.Background())
+		srv.Close()
+	})
+	url := "ws" + strings.TrimPrefix(srv.URL, "http")
+
+	// Too many cursors: an error frame, then close 4011, and no reads.
+	r := dial(t, url)
+	cursors := make([]wire.Cursor, 500)
+	for i := range cursors {
+		cursors[i] = stale
+	}
+	r.send(wire.Hello{Cursors: cursors})
+	var err error
+	sawError := false
+	for err == nil {
+		var f wire.Frame
+		if f, err = r.read(); err == nil {
+			if e, ok := f.(wire.Error); ok && e.Code == wire.CodeTooManySubs {
+				sawError = true
+			}
+		}
+	}
+	if websocket.CloseStatus(err) != wire.CloseProtocol || !sawError {
+		t.Fatalf("500 cursors: error frame %v, then %v; want too_many_subs then close 4011", sawError, err)
+	}
+	if hist.reads != 0 {
+		t.Fatalf("a refused hello caused %d history reads", hist.reads)
+	}
+
+	// The same stale cursor 200 times from several connections.
+	for range 5 {
+		c := dial(t, url)
+		c.send(wire.Hello{})
+		c.expect(wire.TypeWelcome)
+		for range 200 {
+			c.send(wire.Sub{Stream: "orders", From: &stale})
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // let whatever fetches there are run
+	hist.mu.Lock()
+	defer hist.mu.Unlock()
+	if hist.peak > maxFetches {
+		t.Fatalf("%d history reads in flight at once, want at most %d", hist.peak, maxFetches)
+	}
+	t.Logf("1000 stale subs caused %d reads, at most %d at once", hist.reads, hist.peak)
+}
+
+func TestClientIPGroupsIPv6By64(t *testing.T) {
+	for _, tc := range []struct{ remote, want string }{
+		{"127.0.0.1:5000", "127.0.0.1"},
+		{"[2001:db8:1:2:3:4:5:6]:443", "2001:db8:1:2::/64"},
+		{"[2001:db8:1:2:ffff::1]:443", "2001:db8:1:2::/64"},
+		{"[2001:db8:1:3::1]:443", "2001:db8:1:3::/64"},
+		{"[::ffff:10.0.0.1]:80", "::ffff:10.0.0.1"},
+	} {
+		if got := clientIP(tc.remote); got != tc.want {
+			t.Errorf("clientIP(%q) = %q, want %q", tc.remote, got, tc.want)
+		}
+	}
+}
+
+func TestLimiterStaysBoundedUnderAFloodOfSources(t *testing.T) {
+	now := time.Unix(0, 0)
+	l := newLimiter(1, 1, func() time.Time { return now })
+	for i := range maxAddrs * 3 {
+		l.allow(strconv.Itoa(i))
+	}
+	if n := len(l.buckets); n > maxAddrs {
+		t.Fatalf("%d addresses tracked, want at most %d", n, maxAddrs)
+	}
+	// And a known address is still limited.
+	l.allow("victim")
+	if ok, _ := l.allow("victim"); ok {
+		t.Fatal("a second immediate connection from one address passed a burst of 1")
 	}
 }

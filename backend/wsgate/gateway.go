@@ -159,6 +159,9 @@ type Gateway struct {
 
 	open    atomic.Int64 // connections, for the coalescing window and MaxConns
 	limiter *limiter
+	// fetchSlots bounds the history reads of resuming subscriptions in
+	// flight across all connections (each holds a store connection).
+	fetchSlots chan struct{}
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
@@ -171,9 +174,10 @@ func New(cfg Config) *Gateway {
 	cfg.defaults()
 	r := cfg.Metrics
 	return &Gateway{
-		cfg:     cfg,
-		limiter: newLimiter(cfg.ConnRate, cfg.ConnBurst, time.Now),
-		conns:   make(map[*conn]struct{}),
+		cfg:        cfg,
+		limiter:    newLimiter(cfg.ConnRate, cfg.ConnBurst, time.Now),
+		fetchSlots: make(chan struct{}, maxFetches),
+		conns:      make(map[*conn]struct{}),
 		m: gateMetrics{
 			conns:         r.Gauge("telltale_ws_connections", "open WebSocket connections"),
 			accepted:      r.Counter("telltale_ws_accepted_total", "WebSocket connections accepted"),
@@ -235,7 +239,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // Accept has written the HTTP error
 	}
 	ws.SetReadLimit(int64(g.cfg.MaxFrameBytes))
-	if g.open.Load() >= int64(g.cfg.MaxConns) {
+	// Counted before the check, so that connections accepted at the same
+	// moment cannot all pass it.
+	if g.open.Add(1) > int64(g.cfg.MaxConns) {
+		g.open.Add(-1)
 		g.m.full.Inc()
 		g.cfg.Logger.Warn("websocket refused: at MaxConns", "remote", r.RemoteAddr, "max", g.cfg.MaxConns)
 		ws.Close(wire.CloseFull, "server at capacity: retry later")
@@ -253,7 +260,6 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.mu.Unlock()
 	g.m.accepted.Inc()
 	g.m.conns.Inc()
-	g.open.Add(1)
 	defer func() {
 		g.mu.Lock()
 		delete(g.conns, c)
@@ -287,6 +293,11 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	}
 }
 
+// maxFetches is how many resume history reads run at once, gateway-wide:
+// fewer than a PostgreSQL pool's connections, so ingest and the follower
+// always find one.
+const maxFetches = 4
+
 // Sweep closes the connections whose principal Config.Revoked now covers:
 // an unauthorized error frame, then close 4012.
 func (g *Gateway) Sweep() {
@@ -315,7 +326,11 @@ func (g *Gateway) originAllowed(r *http.Request, origin string) bool {
 		return true
 	}
 	for _, p := range g.cfg.OriginPatterns {
-		if ok, err := path.Match(strings.ToLower(p), strings.ToLower(u.Host)); err == nil && ok {
+		target := u.Host
+		if strings.Contains(p, "://") { // a pattern with a scheme matches scheme://host
+			target = u.Scheme + "://" + u.Host
+		}
+		if ok, err := path.Match(strings.ToLower(p), strings.ToLower(target)); err == nil && ok {
 			return true
 		}
 	}

@@ -1,6 +1,9 @@
 package wire
 
-import "strconv"
+import (
+	"errors"
+	"strconv"
+)
 
 // Code is a typed protocol error. Ranges:
 //
@@ -25,6 +28,7 @@ const (
 	// a Go client in wasm, an error frame does.
 	CodeUnauthorized Code = 4104
 	CodeBadToken     Code = 4105 // a refresh's token was refused; the current one stays
+	CodeQuota        Code = 4106 // the tenant is at its limit of streams
 	CodeInternal     Code = 4500
 )
 
@@ -42,6 +46,10 @@ const (
 	CloseFull         = 4014 // the server is at its connection cap: retry later
 )
 
+// ErrStreamQuota is what a store returns when appending would create a
+// stream past the tenant's limit; nothing of the batch is stored.
+var ErrStreamQuota = errors.New("the tenant is at its limit of streams")
+
 var codeNames = map[Code]string{
 	CodeBadFrame:      "bad_frame",
 	CodeUnknownType:   "unknown_type",
@@ -52,6 +60,7 @@ var codeNames = map[Code]string{
 	CodeForbidden:     "forbidden",
 	CodeUnauthorized:  "unauthorized",
 	CodeBadToken:      "bad_token",
+	CodeQuota:         "quota",
 	CodeInternal:      "internal",
 }
 

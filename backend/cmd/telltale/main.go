@@ -76,6 +76,7 @@ type config struct {
 	tlsCert    string
 	tlsKey     string
 	origins    []string
+	maxStreams int
 	dashboards []dashboard.Dashboard
 }
 
@@ -105,12 +106,16 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 	c.keys.flags(fs, env)
 	fs.StringVar(&c.tlsCert, "tls-cert", env("TELLTALE_TLS_CERT", ""), "PEM certificate file: serve HTTPS (env TELLTALE_TLS_CERT); needs -tls-key")
 	fs.StringVar(&c.tlsKey, "tls-key", env("TELLTALE_TLS_KEY", ""), "PEM private key file for -tls-cert (env TELLTALE_TLS_KEY)")
+	fs.IntVar(&c.maxStreams, "max-streams", envInt(env("TELLTALE_MAX_STREAMS", "1000")), "most streams one tenant may create (env TELLTALE_MAX_STREAMS)")
 	origins := fs.String("allowed-origins", env("TELLTALE_ALLOWED_ORIGINS", ""), "comma-separated extra hosts (patterns like *.example.com) whose pages may open WebSockets; the server's own host is always allowed (env TELLTALE_ALLOWED_ORIGINS)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
 	if err := c.logLevel.UnmarshalText([]byte(*level)); err != nil {
 		return config{}, fmt.Errorf("-log-level: %w", err)
+	}
+	if c.maxStreams <= 0 {
+		return config{}, errors.New("-max-streams: want a positive number")
 	}
 	for _, o := range strings.Split(*origins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
@@ -211,6 +216,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		pg := pgstore.New(pgstore.Config{Pool: pool, Sink: h.Publish, Logger: log, Metrics: reg})
+		if err := pg.SetStreamQuota(ctx, cfg.maxStreams); err != nil {
+			return err
+		}
 		store, storeTag, health, history, revoked = pg, "postgres", pg.Health, pg, pg
 		ingester = ingest.New(ingest.Config{Store: pg, Keys: pg, Logger: log, Metrics: reg})
 		goRun("postgres follower", pg.Run)
@@ -224,7 +232,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		goRun("retention", func(ctx context.Context) error { return pg.RunRetention(ctx, cfg.retention) })
 	} else {
-		mem := memstore.New(memstore.Config{Sink: h.Publish})
+		mem := memstore.New(memstore.Config{Sink: h.Publish, MaxStreamsPerTenant: cfg.maxStreams})
 		store, storeTag, history, revoked = mem, "memory", mem, mem
 		ingester = ingest.New(ingest.Config{Store: mem, Keys: cfg.ingestKeys, Logger: log, Metrics: reg})
 	}
@@ -290,7 +298,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		base = "https://" + browsable(ln.Addr()) + "/"
 	}
 	fmt.Fprintf(stdout, "telltale %s: serving %s (%s)\n", version, base, what)
-	if cfg.demo && keys.CanMint() {
+	// Sign-in links carry bearer tokens: print them only with the
+	// development secret, never with a production key (stdout ends up in
+	// logs).
+	if cfg.demo && keys.CanMint() && cfg.keys.dev() {
 		for _, tenant := range demoTenants {
 			tok, err := keys.Mint(tenant, "demo-operator", 7*24*time.Hour, nil, "viewer")
 			if err != nil {
@@ -307,6 +318,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	errMu.Lock()
 	defer errMu.Unlock()
 	return errors.Join(append([]error{err}, errs...)...)
+}
+
+// envInt reads an integer default for a flag; a bad value becomes 0, which
+// the flag's check refuses.
+func envInt(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }
 
 // demoTenants are the tenants the demo feed publishes for.

@@ -24,6 +24,9 @@ type keySource struct {
 	secret, publicKey string
 }
 
+// dev reports whether tokens are signed with the development secret.
+func (k keySource) dev() bool { return k.secret == "" && k.publicKey == "" }
+
 func (k keySource) load(getenv func(string) string) (keys *auth.Keys, where string, err error) {
 	switch {
 	case k.secret != "" && k.publicKey != "":
