@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,8 +53,8 @@ func signInToken() string {
 		// A link must not silently sign an operator into someone else's
 		// account (and data): switching from a kept token asks first.
 		kept := app.Window().Get("localStorage").Call("getItem", tokenKey)
-		if !kept.Truthy() || kept.String() == tok ||
-			app.Window().Call("confirm", "This link signs you in with another token (perhaps another tenant). Switch to it?").Bool() {
+		if !kept.Truthy() || identity(kept.String()) == identity(tok) ||
+			app.Window().Call("confirm", "This link signs you in as "+identity(tok)+" instead of "+identity(kept.String())+". Switch?").Bool() {
 			saveToken(tok)
 			return tok
 		}
@@ -62,6 +63,25 @@ func signInToken() string {
 		return v.String()
 	}
 	return ""
+}
+
+// identity is "operator @ tenant" as a token claims it, read without
+// verifying (only the server can): enough to tell a re-issued token of the
+// same operator, which replaces the kept one silently, from someone else's.
+func identity(tok string) string {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return "an unreadable token"
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	var c struct {
+		Sub string `json:"sub"`
+		Tnt string `json:"tnt"`
+	}
+	if err != nil || json.Unmarshal(b, &c) != nil {
+		return "an unreadable token"
+	}
+	return c.Sub + " @ " + c.Tnt
 }
 
 func saveToken(tok string) {

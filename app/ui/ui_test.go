@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"encoding/base64"
 	"testing"
 	"time"
 
@@ -70,5 +71,21 @@ func TestWindow(t *testing.T) {
 	}
 	if len(cols[0]) != 3 || cols[0][0] != 2 || cols[1] != nil {
 		t.Fatalf("got cols %v, want [[2 3 4] nil]", cols)
+	}
+}
+
+func TestIdentityReadsTheClaimsNotTheSignature(t *testing.T) {
+	tok := func(payload string) string {
+		return "eyJhbGciOiJIUzI1NiJ9." + base64.RawURLEncoding.EncodeToString([]byte(payload)) + ".sig"
+	}
+	a1, a2 := tok(`{"sub":"alice","tnt":"acme","iat":1}`), tok(`{"sub":"alice","tnt":"acme","iat":2}`)
+	if identity(a1) != identity(a2) || identity(a1) != "alice @ acme" {
+		t.Fatalf("re-issued tokens of one operator: %q and %q", identity(a1), identity(a2))
+	}
+	if identity(tok(`{"sub":"alice","tnt":"globex"}`)) == identity(a1) {
+		t.Fatal("another tenant reads as the same identity")
+	}
+	if identity("garbage") != "an unreadable token" {
+		t.Fatal("garbage has an identity")
 	}
 }
