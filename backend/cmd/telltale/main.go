@@ -77,6 +77,9 @@ type config struct {
 	tlsKey     string
 	origins    []string
 	maxStreams int
+	connRate   float64
+	connBurst  int
+	maxConns   int
 	dashboards []dashboard.Dashboard
 }
 
@@ -107,6 +110,9 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 	fs.StringVar(&c.tlsCert, "tls-cert", env("TELLTALE_TLS_CERT", ""), "PEM certificate file: serve HTTPS (env TELLTALE_TLS_CERT); needs -tls-key")
 	fs.StringVar(&c.tlsKey, "tls-key", env("TELLTALE_TLS_KEY", ""), "PEM private key file for -tls-cert (env TELLTALE_TLS_KEY)")
 	fs.IntVar(&c.maxStreams, "max-streams", envInt(env("TELLTALE_MAX_STREAMS", "1000")), "most streams one tenant may create (env TELLTALE_MAX_STREAMS)")
+	fs.Float64Var(&c.connRate, "conn-rate", envFloat(env("TELLTALE_CONN_RATE", "5")), "new WebSocket connections per second per client address after the burst; negative turns the limit off (env TELLTALE_CONN_RATE)")
+	fs.IntVar(&c.connBurst, "conn-burst", envInt(env("TELLTALE_CONN_BURST", "50")), "new WebSocket connections at once per client address (env TELLTALE_CONN_BURST)")
+	fs.IntVar(&c.maxConns, "max-conns", envInt(env("TELLTALE_MAX_CONNS", "20000")), "most open WebSocket connections (env TELLTALE_MAX_CONNS)")
 	origins := fs.String("allowed-origins", env("TELLTALE_ALLOWED_ORIGINS", ""), "comma-separated extra hosts (patterns like *.example.com) whose pages may open WebSockets; the server's own host is always allowed (env TELLTALE_ALLOWED_ORIGINS)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
@@ -116,6 +122,9 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 	}
 	if c.maxStreams <= 0 {
 		return config{}, errors.New("-max-streams: want a positive number")
+	}
+	if c.connRate == 0 || c.connBurst <= 0 || c.maxConns <= 0 {
+		return config{}, errors.New("-conn-rate must be non-zero (negative: off), -conn-burst and -max-conns positive")
 	}
 	for _, o := range strings.Split(*origins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
@@ -249,6 +258,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("read revocations: %w", err)
 	}
 	gate := wsgate.New(wsgate.Config{Hub: h, Logger: log, Metrics: reg, History: history, OriginPatterns: cfg.origins,
+		ConnRate: cfg.connRate, ConnBurst: cfg.connBurst, MaxConns: cfg.maxConns,
 		Authenticate: func(_ context.Context, token string) (*auth.Principal, error) { return guard.Verify(token) },
 		Revoked:      guard.Revoked,
 	})
@@ -325,6 +335,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 func envInt(s string) int {
 	n, _ := strconv.Atoi(s)
 	return n
+}
+
+func envFloat(s string) float64 {
+	f, _ := strconv.ParseFloat(s, 64)
+	return f
 }
 
 // demoTenants are the tenants the demo feed publishes for.

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/telltale/telltale/app/client"
+	"github.com/telltale/telltale/backend/auth"
 	"github.com/telltale/telltale/bench/latency"
 	"github.com/telltale/telltale/shared/livestate"
 	"github.com/telltale/telltale/shared/wire"
@@ -84,6 +85,7 @@ type tally struct {
 func run() error {
 	addr := flag.String("addr", "", "a running server (host:port); empty starts bin/telltale itself")
 	key := flag.String("key", "", "ingest key for -addr (tenant demo)")
+	token := flag.String("token", "", "operator token of tenant demo for -addr (telltale token -tenant demo -sub bench)")
 	bin := flag.String("bin", "bin/telltale", "the binary to start when -addr is empty")
 	web := flag.String("web", "static", "its web folder")
 	clients := flag.Int("clients", 1000, "WebSocket clients")
@@ -115,7 +117,15 @@ func run() error {
 	)
 	if *addr == "" {
 		*key = randomKey()
-		cmd, a, dbg, err := startServer(*bin, *web, *key, *serverProfile != "")
+		secret := randomKey() + randomKey()
+		keys, err := auth.HS256([]byte(secret))
+		if err != nil {
+			return err
+		}
+		if *token, err = keys.Mint("demo", "fanout-bench", 24*time.Hour, nil, ""); err != nil {
+			return err
+		}
+		cmd, a, dbg, err := startServer(*bin, *web, *key, secret, *serverProfile != "")
 		if err != nil {
 			return err
 		}
@@ -124,8 +134,8 @@ func run() error {
 			_ = server.Process.Signal(syscall.SIGTERM)
 			_ = server.Wait()
 		}()
-	} else if *key == "" {
-		return errors.New("-addr needs -key, an ingest key of tenant demo")
+	} else if *key == "" || *token == "" {
+		return errors.New("-addr needs -key, an ingest key of tenant demo, and -token, an operator token of tenant demo")
 	}
 	names := make([]string, *streams)
 	for i := range names {
@@ -147,6 +157,7 @@ func run() error {
 		tallies[i] = tl
 		cs[i] = client.New(client.Config{
 			URL:     "ws://" + *addr + "/api/v1/ws",
+			Token:   *token,
 			Streams: names,
 			Limits:  livestate.Limits{Rows: 1, Points: 1},
 			Trace: func(stream string, _, seq uint64, snapshot bool) {
@@ -374,14 +385,18 @@ func fetchProfile(debugAddr string, d time.Duration, path string) error {
 	return f.Close()
 }
 
-func startServer(bin, web, key string, debug bool) (cmd *exec.Cmd, addr, debugAddr string, err error) {
+func startServer(bin, web, key, secret string, debug bool) (cmd *exec.Cmd, addr, debugAddr string, err error) {
 	bin, _ = filepath.Abs(bin)
-	args := []string{"-addr", "127.0.0.1:0", "-web", web, "-demo=false", "-log-level", "warn", "-ingest-keys", "demo:" + key}
+	// All clients come from one address: the per-address connection limit
+	// is off, and the cap above the largest run.
+	args := []string{"-addr", "127.0.0.1:0", "-web", web, "-demo=false", "-log-level", "warn", "-ingest-keys", "demo:" + key, "-conn-rate", "-1", "-max-conns", "50000"}
 	if debug {
 		args = append(args, "-debug-addr", "127.0.0.1:0")
 	}
 	cmd = exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "DATABASE_URL=")
+	// The bench's own secret, and room for its thousands of connections
+	// from one address.
+	cmd.Env = append(os.Environ(), "DATABASE_URL=", "TELLTALE_JWT_SECRET="+secret)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
