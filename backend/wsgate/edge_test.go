@@ -2,6 +2,7 @@ package wsgate
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,7 @@ import (
 	"github.com/telltale/telltale/backend/hub"
 	"github.com/telltale/telltale/backend/memstore"
 	"github.com/telltale/telltale/backend/metrics"
+	"github.com/telltale/telltale/shared/poll"
 	"github.com/telltale/telltale/shared/wire"
 )
 
@@ -243,7 +245,15 @@ func TestStaleCursorsCannotFloodTheStore(t *testing.T) {
 			c.send(wire.Sub{Stream: "orders", From: &stale})
 		}
 	}
-	time.Sleep(500 * time.Millisecond) // let whatever fetches there are run
+	// Until every fetch has run or been cancelled.
+	poll.Until(t, 10*time.Second, func() error {
+		hist.mu.Lock()
+		defer hist.mu.Unlock()
+		if hist.inFlight > 0 || hist.reads == 0 {
+			return fmt.Errorf("%d reads in flight, %d so far", hist.inFlight, hist.reads)
+		}
+		return nil
+	})
 	hist.mu.Lock()
 	defer hist.mu.Unlock()
 	if hist.peak > maxFetches {

@@ -357,24 +357,35 @@ func ingestKey(ctx context.Context, args []string, dbURL string, stdout, stderr 
 	if err := wire.ValidStream(*tenant); err != nil {
 		return fmt.Errorf("ingest-key: -tenant: %w", err)
 	}
-	if dbURL == "" {
-		return errors.New("ingest-key: set DATABASE_URL (with the embedded store, pass keys with -ingest-keys)")
-	}
-	pool, err := pgxpool.New(ctx, dbURL)
+	st, done, err := adminStore(ctx, dbURL, "ingest-key", "pass keys with -ingest-keys")
 	if err != nil {
-		return fmt.Errorf("DATABASE_URL: %w", err)
-	}
-	defer pool.Close()
-	if _, err := pgstore.Migrate(ctx, pool); err != nil {
 		return err
 	}
-	key, err := pgstore.New(pgstore.Config{Pool: pool}).NewIngestKey(ctx, *tenant, *label)
+	defer done()
+	key, err := st.NewIngestKey(ctx, *tenant, *label)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, key)
 	fmt.Fprintf(stderr, "ingest key for tenant %s: shown once, keep it secret; send it as Authorization: Bearer <key>\n", *tenant)
 	return nil
+}
+
+// adminStore opens DATABASE_URL, migrated, for a subcommand that writes to
+// it; embedded says what to do instead with the embedded store.
+func adminStore(ctx context.Context, dbURL, cmd, embedded string) (*pgstore.Store, func(), error) {
+	if dbURL == "" {
+		return nil, nil, fmt.Errorf("%s: set DATABASE_URL (with the embedded store, %s)", cmd, embedded)
+	}
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	if _, err := pgstore.Migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	return pgstore.New(pgstore.Config{Pool: pool}), pool.Close, nil
 }
 
 // revokeCmd revokes an operator's tokens or one token in PostgreSQL; every
@@ -394,20 +405,14 @@ func revokeCmd(ctx context.Context, args []string, dbURL string, stdout, stderr 
 	if *sub == "" && *jti == "" {
 		return errors.New("revoke: give -sub, -token-id or both")
 	}
-	if dbURL == "" {
-		return errors.New("revoke: set DATABASE_URL (with the embedded store, POST /api/v1/revoke with an admin token)")
-	}
-	pool, err := pgxpool.New(ctx, dbURL)
+	st, done, err := adminStore(ctx, dbURL, "revoke", "POST /api/v1/revoke with an admin token")
 	if err != nil {
-		return fmt.Errorf("DATABASE_URL: %w", err)
-	}
-	defer pool.Close()
-	if _, err := pgstore.Migrate(ctx, pool); err != nil {
 		return err
 	}
+	defer done()
 	now := time.Now()
 	r := auth.Revocation{Tenant: *tenant, Subject: *sub, TokenID: *jti, At: now, Until: now.Add(auth.MaxTTL)}
-	if err := pgstore.New(pgstore.Config{Pool: pool}).Revoke(ctx, r); err != nil {
+	if err := st.Revoke(ctx, r); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "revoked in tenant %s: sub %q token %q; open connections close within seconds\n", *tenant, *sub, *jti)
