@@ -103,11 +103,7 @@ func TestConnectionCapClosesWithAReason(t *testing.T) {
 func TestHostileClientDoesNotDisturbOthers(t *testing.T) {
 	f := start(t, Config{MaxFrameBytes: 4096})
 	f.publish(t, "orders", 1)
-	bystander := dial(t, f.url)
-	bystander.send(wire.Hello{})
-	bystander.expect(wire.TypeWelcome)
-	bystander.send(wire.Sub{Stream: "orders"})
-	bystander.expect(wire.TypeSnapshot)
+	bystander := subscribed(t, f.url, "orders")
 
 	hostile := dial(t, f.url)
 	hostile.send(wire.Hello{})

@@ -74,6 +74,18 @@ func dial(t *testing.T, url string) *raw {
 	return &raw{t, ws}
 }
 
+// subscribed dials, says hello without a token and subscribes to stream,
+// past its snapshot.
+func subscribed(t *testing.T, url, stream string) *raw {
+	t.Helper()
+	r := dial(t, url)
+	r.send(wire.Hello{})
+	r.expect(wire.TypeWelcome)
+	r.send(wire.Sub{Stream: stream})
+	r.expect(wire.TypeSnapshot)
+	return r
+}
+
 func (r *raw) send(f wire.Frame) {
 	r.t.Helper()
 	b, err := wire.Encode(f)
@@ -272,11 +284,7 @@ func TestOversizedFrameCloses(t *testing.T) {
 // resync, and a second client must still get every event promptly.
 func TestSlowClientIsResyncedNotWaitedFor(t *testing.T) {
 	f := start(t, Config{QueueBytes: 16 << 10, WriteTimeout: 500 * time.Millisecond})
-	slow := dial(t, f.url)
-	slow.send(wire.Hello{})
-	slow.expect(wire.TypeWelcome)
-	slow.send(wire.Sub{Stream: "orders"})
-	slow.expect(wire.TypeSnapshot)
+	_ = subscribed(t, f.url, "orders") // and never reads again
 
 	fast := client.New(client.Config{URL: f.url, Streams: []string{"orders"}})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -362,11 +370,7 @@ func (f *fixture) writers() int {
 func TestIdleConnectionHasNoWriter(t *testing.T) {
 	f := start(t, Config{})
 	f.publish(t, "orders", 1)
-	r := dial(t, f.url)
-	r.send(wire.Hello{})
-	r.expect(wire.TypeWelcome)
-	r.send(wire.Sub{Stream: "orders"})
-	r.expect(wire.TypeSnapshot)
+	r := subscribed(t, f.url, "orders")
 	poll.Until(t, 5*time.Second, func() error {
 		if n := f.writers(); n != 0 {
 			return fmt.Errorf("%d writers still running on an idle connection", n)
@@ -385,11 +389,7 @@ func TestWindowCoalescesBursts(t *testing.T) {
 	// One connection and a budget of 20 frames/s: a 50ms window.
 	f := start(t, Config{FrameBudget: 20})
 	f.publish(t, "orders", 1)
-	r := dial(t, f.url)
-	r.send(wire.Hello{})
-	r.expect(wire.TypeWelcome)
-	r.send(wire.Sub{Stream: "orders"})
-	r.expect(wire.TypeSnapshot)
+	r := subscribed(t, f.url, "orders")
 	const n = 100
 	start := time.Now()
 	go func() {
