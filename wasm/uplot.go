@@ -26,6 +26,7 @@ type chart struct {
 	nanbuf  []float64 // for a series missing from the data
 	ro      js.Value  // ResizeObserver
 	onSize  js.Func
+	w       int // pixel width, kept by the ResizeObserver
 	created bool
 }
 
@@ -43,9 +44,11 @@ func (p *uplot) Create(id string, spec ui.ChartSpec) {
 	c := &chart{el: el, spec: spec, ys: make([]float64Array, len(spec.Series))}
 	p.charts[id] = c
 	c.tryCreate()
+	c.w = c.width()
 	c.onSize = js.FuncOf(func(js.Value, []js.Value) any {
+		c.w = c.width()
 		if c.created {
-			c.u.Call("setSize", map[string]any{"width": c.width(), "height": chartHeight})
+			c.u.Call("setSize", map[string]any{"width": c.w, "height": chartHeight})
 		}
 		return nil
 	})
@@ -142,6 +145,14 @@ func (c *chart) nans(n int) []float64 {
 		c.nanbuf = append(c.nanbuf, math.NaN())
 	}
 	return c.nanbuf[:n]
+}
+
+// Width is the chart's width as of its last resize (no layout read per frame).
+func (p *uplot) Width(id string) int {
+	if c, ok := p.charts[id]; ok {
+		return c.w
+	}
+	return 0
 }
 
 func (p *uplot) Destroy(id string) {

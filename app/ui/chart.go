@@ -4,6 +4,7 @@ import (
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 
 	"github.com/telltale/telltale/shared/dashboard"
+	"github.com/telltale/telltale/shared/decimate"
 	"github.com/telltale/telltale/shared/wire"
 )
 
@@ -62,4 +63,44 @@ func window(p *wire.Points, panel dashboard.Panel) ([]int64, [][]float64) {
 		}
 	}
 	return p.TS[start:], cols
+}
+
+// decimated is a chart's reused buffers for its decimated window.
+type decimated struct {
+	idx  []int
+	ts   []int64
+	cols [][]float64
+}
+
+// decimate reduces an aligned window to what width pixel columns can show
+// (decimate.M4Indices: every series keeps each column's first, last, min,
+// max and gaps, so the drawn lines cover the same pixels). A window that
+// already fits, or an unknown width, comes back as it is.
+func (d *decimated) decimate(ts []int64, cols [][]float64, width int) ([]int64, [][]float64) {
+	if width <= 0 || len(ts) <= 4*width {
+		return ts, cols
+	}
+	idx, err := decimate.M4Indices(ts, cols, ts[0], ts[len(ts)-1], width, d.idx)
+	if err != nil {
+		return ts, cols // the state keeps timestamps ascending; draw it whole rather than nothing
+	}
+	d.idx = idx
+	d.ts = d.ts[:0]
+	for _, i := range idx {
+		d.ts = append(d.ts, ts[i])
+	}
+	for len(d.cols) < len(cols) {
+		d.cols = append(d.cols, nil)
+	}
+	d.cols = d.cols[:len(cols)]
+	for s, vs := range cols {
+		out := d.cols[s][:0]
+		if len(vs) == len(ts) {
+			for _, i := range idx {
+				out = append(out, vs[i])
+			}
+		}
+		d.cols[s] = out
+	}
+	return d.ts, d.cols
 }

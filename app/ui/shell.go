@@ -37,6 +37,7 @@ type Shell struct {
 	scheduled atomic.Bool
 	renders   int
 	trace     trace
+	dec       map[string]*decimated // per chart
 }
 
 // tokenKey is where the page keeps the operator's token between visits.
@@ -287,7 +288,7 @@ func (s *Shell) start(ctx app.Context) {
 		URL:      ws.JoinPath(PathWS).String(),
 		Token:    signInToken(),
 		Streams:  s.spec.Streams(),
-		Limits:   livestate.Limits{Points: 5000, Rows: 50},
+		Limits:   livestate.Limits{Points: 100_000, Rows: 50}, // charts decimate to their width
 		OnChange: func() { s.invalidate(ctx) },
 		Trace:    s.trace.record,
 	})
@@ -348,8 +349,18 @@ func (s *Shell) frame(ctx app.Context) {
 			if st == nil {
 				continue
 			}
+			id := chartID(p.ID)
 			ts, cols := window(&st.State.Points, p)
-			s.bridges.Charts.SetData(chartID(p.ID), ts, cols)
+			if s.dec == nil {
+				s.dec = map[string]*decimated{}
+			}
+			d := s.dec[id]
+			if d == nil {
+				d = &decimated{}
+				s.dec[id] = d
+			}
+			ts, cols = d.decimate(ts, cols, s.bridges.Charts.Width(id))
+			s.bridges.Charts.SetData(id, ts, cols)
 		}
 	})
 	s.view = v

@@ -19,6 +19,9 @@ type Charts interface {
 	// SetData replaces the chart's data. ts are Unix milliseconds and each
 	// column is as long as ts. The slices are only valid during the call.
 	SetData(id string, ts []int64, cols [][]float64)
+	// Width is the chart's plot width in pixels (0 while unknown): the shell
+	// decimates each series to it before SetData.
+	Width(id string) int
 	// Destroy releases the chart.
 	Destroy(id string)
 }

@@ -89,3 +89,39 @@ func TestIdentityReadsTheClaimsNotTheSignature(t *testing.T) {
 		t.Fatal("garbage has an identity")
 	}
 }
+
+func TestChartWindowIsDecimatedToItsWidth(t *testing.T) {
+	n := 100_000
+	ts := make([]int64, n)
+	a, b := make([]float64, n), make([]float64, n)
+	for i := range n {
+		ts[i] = int64(i) * 20
+		a[i], b[i] = float64(i%1000), -float64(i%777)
+	}
+	a[55_555] = 1e9 // a spike must survive
+	var d decimated
+	gotTS, gotCols := d.decimate(ts, [][]float64{a, b}, 300)
+	if len(gotTS) > (2+3*2)*300 || len(gotTS) < 300 {
+		t.Fatalf("%d points for 300 px", len(gotTS))
+	}
+	spike := false
+	for i := range gotTS {
+		if i > 0 && gotTS[i] <= gotTS[i-1] {
+			t.Fatal("timestamps not ascending")
+		}
+		if len(gotCols[0]) != len(gotTS) || len(gotCols[1]) != len(gotTS) {
+			t.Fatal("columns not aligned with timestamps")
+		}
+		spike = spike || gotCols[0][i] == 1e9
+	}
+	if !spike {
+		t.Fatal("the spike was dropped")
+	}
+	// A window that fits, or an unknown width, is drawn as it is.
+	if small, _ := d.decimate(ts[:1000], [][]float64{a[:1000]}, 300); len(small) != 1000 {
+		t.Fatalf("a fitting window came back with %d points", len(small))
+	}
+	if all, _ := d.decimate(ts, [][]float64{a}, 0); len(all) != n {
+		t.Fatal("an unknown width decimated")
+	}
+}

@@ -269,3 +269,99 @@ func itoa(n int) string {
 	}
 	return "100k"
 }
+
+// TestM4IndicesKeepsEachSeriesExtremes: on aligned random series, the kept
+// indices hold, per column and series, the min, the max and a gap if there
+// was one, ascending and within the per-column bound.
+func TestM4IndicesKeepsEachSeriesExtremes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for trial := range 100 {
+		n := 1 + rng.IntN(3000)
+		ts, _ := randomSeries(rng, n)
+		k := 1 + rng.IntN(4)
+		cols := make([][]float64, k)
+		for s := range cols {
+			_, cols[s] = randomSeries(rng, n)
+		}
+		width := 1 + rng.IntN(300)
+		from, to := ts[0], ts[n-1]
+		idx, err := M4Indices(ts, cols, from, to, width, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		colOf := NewM4(from, to, width, nil, nil).column
+		perCol := map[int]int{}
+		for j, i := range idx {
+			if j > 0 && i <= idx[j-1] {
+				t.Fatalf("trial %d: indices not strictly ascending at %d", trial, j)
+			}
+			perCol[colOf(ts[i])]++
+		}
+		for c, cnt := range perCol {
+			if cnt > 2+3*k {
+				t.Fatalf("trial %d: column %d keeps %d points for %d series", trial, c, cnt, k)
+			}
+		}
+		kept := map[int]bool{}
+		for _, i := range idx {
+			kept[i] = true
+		}
+		for s, vs := range cols {
+			lo, hi := map[int]float64{}, map[int]float64{}
+			keptLo, keptHi := map[int]float64{}, map[int]float64{}
+			gap, keptGap := map[int]bool{}, map[int]bool{}
+			for i := range n {
+				c := colOf(ts[i])
+				if math.IsNaN(vs[i]) {
+					gap[c] = true
+					keptGap[c] = keptGap[c] || kept[i]
+					continue
+				}
+				if v, ok := lo[c]; !ok || vs[i] < v {
+					lo[c] = vs[i]
+				}
+				if v, ok := hi[c]; !ok || vs[i] > v {
+					hi[c] = vs[i]
+				}
+				if kept[i] {
+					if v, ok := keptLo[c]; !ok || vs[i] < v {
+						keptLo[c] = vs[i]
+					}
+					if v, ok := keptHi[c]; !ok || vs[i] > v {
+						keptHi[c] = vs[i]
+					}
+				}
+			}
+			for c := range lo {
+				if keptLo[c] != lo[c] || keptHi[c] != hi[c] {
+					t.Fatalf("trial %d series %d column %d: kept [%v, %v] of [%v, %v]", trial, s, c, keptLo[c], keptHi[c], lo[c], hi[c])
+				}
+			}
+			for c := range gap {
+				if !keptGap[c] {
+					t.Fatalf("trial %d series %d column %d: gap dropped", trial, s, c)
+				}
+			}
+		}
+	}
+	if _, err := M4Indices([]int64{2, 1}, nil, 0, 10, 5, nil); !errors.Is(err, ErrUnsorted) {
+		t.Fatalf("unsorted: %v", err)
+	}
+}
+
+func BenchmarkM4Indices_4Series(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		ts, _ := benchSeries(n)
+		cols := make([][]float64, 4)
+		for s := range cols {
+			_, cols[s] = benchSeries(n)
+		}
+		b.Run(itoa(n), func(b *testing.B) {
+			idx := make([]int, 0, 16000)
+			for b.Loop() {
+				idx, _ = M4Indices(ts, cols, ts[0], ts[n-1], 1000, idx)
+			}
+			b.ReportMetric(float64(n*4)*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mvalues/s")
+		})
+	}
+}
