@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"html"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -113,7 +114,7 @@ func (t *trace) record(stream string, epoch, seq uint64, snapshot bool) {
 	t.last[stream] = [2]uint64{epoch, seq}
 }
 
-func (t *trace) json(info client.Info) string {
+func (t *trace) json(info client.Info, renders int) string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	type pos struct {
@@ -127,7 +128,13 @@ func (t *trace) json(info client.Info) string {
 		Reconnects int            `json:"reconnects"`
 		Status     string         `json:"status"`
 		Streams    map[string]pos `json:"streams"`
-	}{t.snapshots, t.breaks, info.Resumes, info.Reconnects, info.Status.String(), map[string]pos{}}
+		Renders    int            `json:"renders"`
+		GoHeapMB   float64        `json:"go_heap_mb"` // the wasm side's Go heap, for the render benchmark
+		GoSysMB    float64        `json:"go_sys_mb"`
+	}{t.snapshots, t.breaks, info.Resumes, info.Reconnects, info.Status.String(), map[string]pos{}, renders, 0, 0}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	out.GoHeapMB, out.GoSysMB = float64(ms.HeapInuse)/(1<<20), float64(ms.Sys)/(1<<20)
 	for k, v := range t.last {
 		out.Streams[k] = pos{strconv.FormatUint(v[0], 10), v[1]}
 	}
@@ -296,7 +303,7 @@ func (s *Shell) start(ctx app.Context) {
 	app.Window().Set("telltaleStats", app.FuncOf(func(app.Value, []app.Value) any {
 		var info client.Info
 		c.Read(func(_ map[string]*livestate.Stream, i client.Info) { info = i })
-		return s.trace.json(info)
+		return s.trace.json(info, s.renders)
 	}))
 	ctx.Async(func() { _ = c.Run(ctx) })
 }

@@ -46,6 +46,7 @@ import (
 	"github.com/telltale/telltale/backend/server"
 	"github.com/telltale/telltale/backend/wsgate"
 	"github.com/telltale/telltale/shared/dashboard"
+	"github.com/telltale/telltale/shared/livestate"
 	"github.com/telltale/telltale/shared/wire"
 )
 
@@ -77,6 +78,7 @@ type config struct {
 	tlsKey     string
 	origins    []string
 	maxStreams int
+	points     int
 	connRate   float64
 	connBurst  int
 	maxConns   int
@@ -109,6 +111,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 	c.keys.flags(fs, env)
 	fs.StringVar(&c.tlsCert, "tls-cert", env("TELLTALE_TLS_CERT", ""), "PEM certificate file: serve HTTPS (env TELLTALE_TLS_CERT); needs -tls-key")
 	fs.StringVar(&c.tlsKey, "tls-key", env("TELLTALE_TLS_KEY", ""), "PEM private key file for -tls-cert (env TELLTALE_TLS_KEY)")
+	fs.IntVar(&c.points, "points", envInt(env("TELLTALE_POINTS", "3000")), "samples per series a stream's snapshot holds (env TELLTALE_POINTS)")
 	fs.IntVar(&c.maxStreams, "max-streams", envInt(env("TELLTALE_MAX_STREAMS", "1000")), "most streams one tenant may create (env TELLTALE_MAX_STREAMS)")
 	fs.Float64Var(&c.connRate, "conn-rate", envFloat(env("TELLTALE_CONN_RATE", "5")), "new WebSocket connections per second per client address after the burst; negative turns the limit off (env TELLTALE_CONN_RATE)")
 	fs.IntVar(&c.connBurst, "conn-burst", envInt(env("TELLTALE_CONN_BURST", "50")), "new WebSocket connections at once per client address (env TELLTALE_CONN_BURST)")
@@ -119,6 +122,9 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 	}
 	if err := c.logLevel.UnmarshalText([]byte(*level)); err != nil {
 		return config{}, fmt.Errorf("-log-level: %w", err)
+	}
+	if c.points <= 0 || c.points > 1_000_000 {
+		return config{}, errors.New("-points: want 1 to 1,000,000")
 	}
 	if c.maxStreams <= 0 {
 		return config{}, errors.New("-max-streams: want a positive number")
@@ -187,7 +193,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 
 	reg := metrics.New()
-	h := hub.New(hub.Config{Logger: log, Metrics: reg})
+	h := hub.New(hub.Config{Logger: log, Metrics: reg, Limits: livestate.Limits{Points: cfg.points}})
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -1,0 +1,367 @@
+// Command render measures the dashboard's rendering in real Chromium: it
+// starts the telltale binary with a synthetic feed (-panels time-series
+// panels of -series series each, pre-filled with -points points per series,
+// then -rate points/s per series), opens the dashboard through rod and
+// measures in the page: frame times from a requestAnimationFrame probe,
+// long tasks, the time to the first painted chart, the Go (wasm) and JS
+// heaps at start and end, and the events applied per second.
+//
+//	go run ./bench/cmd/render -panels 4 -series 4 -points 100000 -rate 200 -duration 20s -json
+//
+// Run `make build` first; Chromium comes from $CHROMIUM or /usr/bin/chromium.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-rod/rod"
+	"github.com/go-rod/rod/lib/devices"
+	"github.com/go-rod/rod/lib/launcher"
+	"github.com/go-rod/rod/lib/proto"
+
+	"github.com/telltale/telltale/backend/auth"
+	"github.com/telltale/telltale/shared/dashboard"
+	"github.com/telltale/telltale/shared/wire"
+)
+
+type result struct {
+	Device       string  `json:"device"`
+	Panels       int     `json:"panels"`
+	Series       int     `json:"series"`
+	Points       int     `json:"points"`
+	Rate         int     `json:"rate"`
+	DurationS    float64 `json:"duration_s"`
+	Frames       int     `json:"frames"`
+	FrameP50ms   float64 `json:"frame_p50_ms"`
+	FrameP95ms   float64 `json:"frame_p95_ms"`
+	FrameP99ms   float64 `json:"frame_p99_ms"`
+	FramesOver16 int     `json:"frames_over_16ms"`
+	FramesOver50 int     `json:"frames_over_50ms"`
+	LongTasks    int     `json:"long_tasks"`
+	LongTaskMs   float64 `json:"long_task_ms"`
+	FirstChartMs float64 `json:"first_chart_ms"`
+	HeapStartMB  float64 `json:"heap_start_mb"` // Go (wasm) heap in use
+	HeapEndMB    float64 `json:"heap_end_mb"`
+	JSHeapStart  float64 `json:"js_heap_start_mb"`
+	JSHeapEnd    float64 `json:"js_heap_end_mb"`
+	EventsPerS   float64 `json:"events_per_s"`
+	PointsPerS   float64 `json:"points_per_s"`
+	Renders      int     `json:"renders"`
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "render:", err)
+		os.Exit(1)
+	}
+}
+
+// probe is installed before the page's own scripts: a rAF loop that records
+// every frame's interval, and a long-task observer.
+const probe = `() => {
+	window.__tt = {frames: [], longTasks: 0, longTaskMs: 0, recording: false};
+	let last = performance.now();
+	const tick = (t) => { if (window.__tt.recording) window.__tt.frames.push(t - last); last = t; requestAnimationFrame(tick); };
+	requestAnimationFrame(tick);
+	try {
+		new PerformanceObserver((list) => {
+			if (!window.__tt.recording) return;
+			for (const e of list.getEntries()) { window.__tt.longTasks++; window.__tt.longTaskMs += e.duration; }
+		}).observe({type: "longtask", buffered: false});
+	} catch (e) {}
+}`
+
+func run() error {
+	bin := flag.String("bin", "bin/telltale", "the binary (make build)")
+	web := flag.String("web", "static", "its web folder")
+	panels := flag.Int("panels", 4, "time-series panels")
+	series := flag.Int("series", 4, "series per panel")
+	points := flag.Int("points", 100_000, "points per series held before measuring (and kept by the page)")
+	rate := flag.Int("rate", 200, "points per second per series while measuring")
+	duration := flag.Duration("duration", 20*time.Second, "how long to measure")
+	device := flag.String("device", "desktop", "desktop or phone (iPhone X viewport, CPU throttled 4x)")
+	asJSON := flag.Bool("json", false, "print the result as one JSON object on the last line")
+	flag.Parse()
+	if *device != "desktop" && *device != "phone" {
+		return errors.New("-device is desktop or phone")
+	}
+
+	// The dashboard: one stream per panel, its series as columns.
+	dash := dashboard.Dashboard{ID: "render", Title: "Render benchmark"}
+	var cols []string
+	for s := range *series {
+		cols = append(cols, fmt.Sprintf("s%d", s))
+	}
+	window := max(60, int(math.Ceil(float64(*points)/float64(max(*rate, 1))))+60)
+	for p := range *panels {
+		dash.Panels = append(dash.Panels, dashboard.Panel{ID: fmt.Sprintf("p%d", p), Kind: dashboard.KindTimeSeries, Title: fmt.Sprintf("Panel %d", p),
+			Stream: fmt.Sprintf("r%d", p), Series: cols, Width: 6, WindowSeconds: window})
+	}
+	dir, err := os.MkdirTemp("", "telltale-render")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	specFile := filepath.Join(dir, "dashboards.json")
+	b, _ := json.Marshal([]dashboard.Dashboard{dash})
+	if err := os.WriteFile(specFile, b, 0o600); err != nil {
+		return err
+	}
+	key, secret := randomHex(), randomHex()+randomHex()
+	srv, base, err := startServer(*bin, *web, specFile, key, secret, *points)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		_ = srv.Process.Signal(syscall.SIGTERM)
+		_ = srv.Wait()
+	}()
+
+	// Pre-fill: -points per series, ending now, spaced by the rate.
+	step := int64(1000 / max(*rate, 1))
+	now := time.Now().UnixMilli()
+	start := now - int64(*points)*step
+	for p := range *panels {
+		for from := 0; from < *points; from += 5000 {
+			n := min(5000, *points-from)
+			if err := publish(base, key, fmt.Sprintf("r%d", p), cols, start+int64(from)*step, step, n); err != nil {
+				return err
+			}
+		}
+	}
+
+	keys, err := auth.HS256([]byte(secret))
+	if err != nil {
+		return err
+	}
+	tok, err := keys.Mint("demo", "render-bench", 24*time.Hour, nil, "")
+	if err != nil {
+		return err
+	}
+	browser, stop, err := newBrowser()
+	if err != nil {
+		return err
+	}
+	defer stop()
+	page, err := browser.Page(proto.TargetCreateTarget{})
+	if err != nil {
+		return err
+	}
+	if *device == "phone" {
+		if err := page.Emulate(devices.IPhoneX); err != nil {
+			return err
+		}
+		if err := (proto.EmulationSetCPUThrottlingRate{Rate: 4}).Call(page); err != nil {
+			return err
+		}
+	}
+	if _, err := page.EvalOnNewDocument("(" + probe + ")()"); err != nil {
+		return err
+	}
+	if err := page.Navigate(base + "/#token=" + tok); err != nil {
+		return err
+	}
+	// Live, every chart drawn with its pre-filled points.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		drawn := page.MustEval(`() => [...document.querySelectorAll(".tt-chart")].filter(e => e._uplot && e._uplot.data[0].length > 0).length`).Int()
+		if drawn == *panels {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("only %d of %d charts drawn after 2 minutes", drawn, *panels)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	res := result{Device: *device, Panels: *panels, Series: *series, Points: *points, Rate: *rate}
+	res.FirstChartMs = page.MustEval(`() => { const m = performance.getEntriesByName("telltale:first-chart")[0]; return m ? m.startTime : -1 }`).Num()
+	type stats struct {
+		Streams map[string]struct {
+			Seq uint64 `json:"seq"`
+		} `json:"streams"`
+		Renders  int     `json:"renders"`
+		GoHeapMB float64 `json:"go_heap_mb"`
+	}
+	readStats := func() stats {
+		var s stats
+		_ = json.Unmarshal([]byte(page.MustEval(`() => window.telltaleStats()`).Str()), &s)
+		return s
+	}
+	jsHeap := func() float64 {
+		return page.MustEval(`() => performance.memory ? performance.memory.usedJSHeapSize / 1048576 : -1`).Num()
+	}
+	before := readStats()
+	res.HeapStartMB, res.JSHeapStart = before.GoHeapMB, jsHeap()
+	page.MustEval(`() => { window.__tt.recording = true }`)
+
+	// Feed while measuring: every 50 ms, what the rate owes, per panel.
+	began := time.Now()
+	sent := 0
+	next := now
+	for time.Since(began) < *duration {
+		owed := int(time.Since(began).Seconds()*float64(*rate)) - sent
+		if owed > 0 {
+			for p := range *panels {
+				if err := publish(base, key, fmt.Sprintf("r%d", p), cols, next, step, owed); err != nil {
+					return err
+				}
+			}
+			next += int64(owed) * step
+			sent += owed
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	elapsed := time.Since(began)
+	page.MustEval(`() => { window.__tt.recording = false }`)
+	after := readStats()
+	res.HeapEndMB, res.JSHeapEnd = after.GoHeapMB, jsHeap()
+	res.DurationS = elapsed.Seconds()
+	var applied uint64
+	for name, st := range after.Streams {
+		applied += st.Seq - before.Streams[name].Seq
+	}
+	res.EventsPerS = float64(applied) / elapsed.Seconds()
+	res.PointsPerS = float64(sent**panels**series) / elapsed.Seconds()
+	res.Renders = after.Renders - before.Renders
+
+	var probeOut struct {
+		Frames     []float64 `json:"frames"`
+		LongTasks  int       `json:"longTasks"`
+		LongTaskMs float64   `json:"longTaskMs"`
+	}
+	if err := json.Unmarshal([]byte(page.MustEval(`() => JSON.stringify(window.__tt)`).Str()), &probeOut); err != nil {
+		return err
+	}
+	f := probeOut.Frames
+	sort.Float64s(f)
+	res.Frames = len(f)
+	if len(f) > 0 {
+		q := func(p float64) float64 { return f[min(len(f)-1, int(p*float64(len(f))))] }
+		res.FrameP50ms, res.FrameP95ms, res.FrameP99ms = q(0.50), q(0.95), q(0.99)
+	}
+	for _, d := range f {
+		if d > 16.7 {
+			res.FramesOver16++
+		}
+		if d > 50 {
+			res.FramesOver50++
+		}
+	}
+	res.LongTasks, res.LongTaskMs = probeOut.LongTasks, probeOut.LongTaskMs
+
+	fmt.Printf("%s, %d panels × %d series, %d points each, +%d points/s per series: frames p50 %.1f ms, p95 %.1f ms, p99 %.1f ms (%d over 16.7 ms, %d over 50 ms of %d); %d long tasks (%.0f ms); first chart %.0f ms; Go heap %.1f → %.1f MB, JS heap %.1f → %.1f MB; %.0f events/s applied, %d renders\n",
+		res.Device, res.Panels, res.Series, res.Points, res.Rate, res.FrameP50ms, res.FrameP95ms, res.FrameP99ms, res.FramesOver16, res.FramesOver50, res.Frames,
+		res.LongTasks, res.LongTaskMs, res.FirstChartMs, res.HeapStartMB, res.HeapEndMB, res.JSHeapStart, res.JSHeapEnd, res.EventsPerS, res.Renders)
+	if *asJSON {
+		out, _ := json.Marshal(res)
+		fmt.Println(string(out))
+	}
+	return nil
+}
+
+// publish sends n points of every series of a stream in one points event.
+func publish(base, key, stream string, cols []string, from, step int64, n int) error {
+	p := wire.Points{TS: make([]int64, n), Cols: make([]wire.Column, len(cols))}
+	for i := range n {
+		p.TS[i] = from + int64(i)*step
+	}
+	for c, name := range cols {
+		vals := make([]float64, n)
+		for i := range n {
+			x := float64(p.TS[i]) / 1000
+			vals[i] = math.Sin(x/(3+float64(c))) * 100 * (1 + 0.1*math.Sin(x*7))
+		}
+		p.Cols[c] = wire.Column{Name: name, Vals: vals}
+	}
+	body, _ := json.Marshal(map[string]any{"events": []map[string]any{{"stream": stream, "points": p}}})
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/ingest", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		var e map[string]string
+		_ = json.NewDecoder(res.Body).Decode(&e)
+		return fmt.Errorf("ingest: %s: %s", res.Status, e["error"])
+	}
+	return nil
+}
+
+var servingLine = regexp.MustCompile(`serving (http://\S+?)/? `)
+
+func startServer(bin, web, specFile, key, secret string, points int) (*exec.Cmd, string, error) {
+	bin, _ = filepath.Abs(bin)
+	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-web", web, "-demo=false", "-log-level", "warn",
+		"-dashboards", specFile, "-ingest-keys", "demo:"+key, "-points", fmt.Sprint(points))
+	cmd.Env = append(os.Environ(), "DATABASE_URL=", "TELLTALE_JWT_SECRET="+secret)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, "", err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, "", fmt.Errorf("start %s (run make build first): %w", bin, err)
+	}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if m := servingLine.FindStringSubmatch(sc.Text()); m != nil {
+			go func() {
+				for sc.Scan() {
+				}
+			}()
+			return cmd, strings.TrimSuffix(m[1], "/"), nil
+		}
+	}
+	_ = cmd.Process.Kill()
+	return nil, "", errors.New("the server did not print its address")
+}
+
+func newBrowser() (*rod.Browser, func(), error) {
+	bin := os.Getenv("CHROMIUM")
+	if bin == "" {
+		bin = "/usr/bin/chromium"
+	}
+	dir, err := os.MkdirTemp("", "telltale-render-chromium")
+	if err != nil {
+		return nil, nil, err
+	}
+	l := launcher.New().Bin(bin).Headless(true).NoSandbox(true).Leakless(false).UserDataDir(dir).
+		Set("disable-background-networking").Set("disable-component-update").Set("disable-sync").
+		Set("no-first-run").Set("disable-quic").Set("enable-precise-memory-info")
+	u, err := l.Launch()
+	if err != nil {
+		return nil, nil, fmt.Errorf("launch %s: %w", bin, err)
+	}
+	b := rod.New().ControlURL(u)
+	if err := b.Connect(); err != nil {
+		l.Kill()
+		return nil, nil, err
+	}
+	return b, func() { _ = b.Close(); l.Kill(); os.RemoveAll(dir) }, nil
+}
+
+func randomHex() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
