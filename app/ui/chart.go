@@ -65,42 +65,40 @@ func window(p *wire.Points, panel dashboard.Panel) ([]int64, [][]float64) {
 	return p.TS[start:], cols
 }
 
-// decimated is a chart's reused buffers for its decimated window.
+// decimated is one chart's incremental decimation (decimate.Columns): pixel
+// columns aligned to absolute time, of which each frame updates only the
+// newest, so a frame costs what arrived, not what the window holds.
 type decimated struct {
-	idx  []int
-	ts   []int64
-	cols [][]float64
+	cols decimate.Columns
+	gen  int // the client's snapshot+resume count at the last update
+	vals [][]float64
 }
 
-// decimate reduces an aligned window to what width pixel columns can show
-// (decimate.M4Indices: every series keeps each column's first, last, min,
-// max and gaps, so the drawn lines cover the same pixels). A window that
-// already fits, or an unknown width, comes back as it is.
-func (d *decimated) decimate(ts []int64, cols [][]float64, width int) ([]int64, [][]float64) {
-	if width <= 0 || len(ts) <= 4*width {
-		return ts, cols
+// update returns the panel's window decimated to width pixel columns. gen
+// changes when the stream's table was replaced (a snapshot), which starts
+// the columns over; an unknown width draws the window as it is.
+func (d *decimated) update(p *wire.Points, panel dashboard.Panel, width, gen int) ([]int64, [][]float64) {
+	if width <= 0 || len(p.TS) == 0 {
+		return window(p, panel)
 	}
-	idx, err := decimate.M4Indices(ts, cols, ts[0], ts[len(ts)-1], width, d.idx)
-	if err != nil {
-		return ts, cols // the state keeps timestamps ascending; draw it whole rather than nothing
+	if gen != d.gen {
+		d.cols.Reset()
+		d.gen = gen
 	}
-	d.idx = idx
-	d.ts = d.ts[:0]
-	for _, i := range idx {
-		d.ts = append(d.ts, ts[i])
+	secs := panel.WindowSeconds
+	if secs <= 0 {
+		secs = 60
 	}
-	for len(d.cols) < len(cols) {
-		d.cols = append(d.cols, nil)
-	}
-	d.cols = d.cols[:len(cols)]
-	for s, vs := range cols {
-		out := d.cols[s][:0]
-		if len(vs) == len(ts) {
-			for _, i := range idx {
-				out = append(out, vs[i])
-			}
+	to := p.TS[len(p.TS)-1]
+	from := to - int64(secs)*1000
+	span := max(1, (to-from+int64(width)-1)/int64(width))
+	d.vals = d.vals[:0]
+	for _, name := range panel.Series {
+		vals := p.Col(name)
+		if len(vals) != len(p.TS) {
+			vals = nil // a series the stream does not have: gaps
 		}
-		d.cols[s] = out
+		d.vals = append(d.vals, vals)
 	}
-	return d.ts, d.cols
+	return d.cols.Update(p.TS, d.vals, from, to, span)
 }

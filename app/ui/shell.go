@@ -357,7 +357,6 @@ func (s *Shell) frame(ctx app.Context) {
 				continue
 			}
 			id := chartID(p.ID)
-			ts, cols := window(&st.State.Points, p)
 			if s.dec == nil {
 				s.dec = map[string]*decimated{}
 			}
@@ -366,7 +365,7 @@ func (s *Shell) frame(ctx app.Context) {
 				d = &decimated{}
 				s.dec[id] = d
 			}
-			ts, cols = d.decimate(ts, cols, s.bridges.Charts.Width(id))
+			ts, cols := d.update(&st.State.Points, p, s.bridges.Charts.Width(id), info.Snapshots+info.Resumes)
 			s.bridges.Charts.SetData(id, ts, cols)
 		}
 	})

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"encoding/base64"
+	"math"
 	"testing"
 	"time"
 
@@ -92,36 +93,41 @@ func TestIdentityReadsTheClaimsNotTheSignature(t *testing.T) {
 
 func TestChartWindowIsDecimatedToItsWidth(t *testing.T) {
 	n := 100_000
-	ts := make([]int64, n)
-	a, b := make([]float64, n), make([]float64, n)
+	p := wire.Points{TS: make([]int64, n), Cols: []wire.Column{{Name: "a", Vals: make([]float64, n)}, {Name: "b", Vals: make([]float64, n)}}}
 	for i := range n {
-		ts[i] = int64(i) * 20
-		a[i], b[i] = float64(i%1000), -float64(i%777)
+		p.TS[i] = int64(i) * 20
+		p.Cols[0].Vals[i], p.Cols[1].Vals[i] = float64(i%1000), -float64(i%777)
 	}
-	a[55_555] = 1e9 // a spike must survive
+	p.Cols[0].Vals[95_555] = 1e9                                                        // a spike inside the window must survive
+	panel := dashboard.Panel{Series: []string{"a", "b", "missing"}, WindowSeconds: 200} // the last 10,000 points
 	var d decimated
-	gotTS, gotCols := d.decimate(ts, [][]float64{a, b}, 300)
-	if len(gotTS) > (2+3*2)*300 || len(gotTS) < 300 {
+	gotTS, gotCols := d.update(&p, panel, 300, 1)
+	if len(gotTS) > (2+3*3)*301 || len(gotTS) < 300 {
 		t.Fatalf("%d points for 300 px", len(gotTS))
 	}
 	spike := false
 	for i := range gotTS {
-		if i > 0 && gotTS[i] <= gotTS[i-1] {
-			t.Fatal("timestamps not ascending")
+		if i > 0 && gotTS[i] < gotTS[i-1] {
+			t.Fatal("timestamps not in order")
 		}
-		if len(gotCols[0]) != len(gotTS) || len(gotCols[1]) != len(gotTS) {
+		if len(gotCols) != 3 || len(gotCols[0]) != len(gotTS) || len(gotCols[2]) != len(gotTS) {
 			t.Fatal("columns not aligned with timestamps")
+		}
+		if !math.IsNaN(gotCols[2][i]) {
+			t.Fatal("a missing series is not a gap")
 		}
 		spike = spike || gotCols[0][i] == 1e9
 	}
 	if !spike {
 		t.Fatal("the spike was dropped")
 	}
-	// A window that fits, or an unknown width, is drawn as it is.
-	if small, _ := d.decimate(ts[:1000], [][]float64{a[:1000]}, 300); len(small) != 1000 {
-		t.Fatalf("a fitting window came back with %d points", len(small))
+	// Columns are whole (aligned to absolute time): the first may reach one
+	// column's span (200 s / 300 px = 667 ms) before the window.
+	if gotTS[0] < p.TS[n-1]-200_000-667 {
+		t.Fatalf("a point from before the window's first column: %d", gotTS[0])
 	}
-	if all, _ := d.decimate(ts, [][]float64{a}, 0); len(all) != n {
-		t.Fatal("an unknown width decimated")
+	// An unknown width draws the window as it is.
+	if all, _ := d.update(&p, panel, 0, 1); len(all) != 10_001 {
+		t.Fatalf("an unknown width gave %d points, want the window's 10,001", len(all))
 	}
 }

@@ -64,6 +64,8 @@ type result struct {
 	EventsPerS   float64 `json:"events_per_s"`
 	PointsPerS   float64 `json:"points_per_s"`
 	Renders      int     `json:"renders"`
+	Snapshots    int     `json:"snapshots"` // taken while measuring: a resync would show here
+	DrawnPoints  int     `json:"drawn_points"` // x values uPlot holds per chart (mean), after decimation
 }
 
 func main() {
@@ -196,8 +198,9 @@ func run() error {
 		Streams map[string]struct {
 			Seq uint64 `json:"seq"`
 		} `json:"streams"`
-		Renders  int     `json:"renders"`
-		GoHeapMB float64 `json:"go_heap_mb"`
+		Renders   int     `json:"renders"`
+		Snapshots int     `json:"snapshots"`
+		GoHeapMB  float64 `json:"go_heap_mb"`
 	}
 	readStats := func() stats {
 		var s stats
@@ -240,6 +243,8 @@ func run() error {
 	res.EventsPerS = float64(applied) / elapsed.Seconds()
 	res.PointsPerS = float64(sent**panels**series) / elapsed.Seconds()
 	res.Renders = after.Renders - before.Renders
+	res.Snapshots = after.Snapshots - before.Snapshots
+	res.DrawnPoints = page.MustEval(`() => { const cs = [...document.querySelectorAll(".tt-chart")].filter(e => e._uplot); return cs.length ? Math.round(cs.reduce((a, e) => a + e._uplot.data[0].length, 0) / cs.length) : 0 }`).Int()
 
 	var probeOut struct {
 		Frames     []float64 `json:"frames"`
@@ -266,9 +271,9 @@ func run() error {
 	}
 	res.LongTasks, res.LongTaskMs = probeOut.LongTasks, probeOut.LongTaskMs
 
-	fmt.Printf("%s, %d panels × %d series, %d points each, +%d points/s per series: frames p50 %.1f ms, p95 %.1f ms, p99 %.1f ms (%d over 16.7 ms, %d over 50 ms of %d); %d long tasks (%.0f ms); first chart %.0f ms; Go heap %.1f → %.1f MB, JS heap %.1f → %.1f MB; %.0f events/s applied, %d renders\n",
+	fmt.Printf("%s, %d panels × %d series, %d points each, +%d points/s per series: frames p50 %.1f ms, p95 %.1f ms, p99 %.1f ms (%d over 16.7 ms, %d over 50 ms of %d); %d long tasks (%.0f ms); first chart %.0f ms; Go heap %.1f → %.1f MB, JS heap %.1f → %.1f MB; %.0f events/s applied, %d renders, %d snapshots, %d points drawn per chart\n",
 		res.Device, res.Panels, res.Series, res.Points, res.Rate, res.FrameP50ms, res.FrameP95ms, res.FrameP99ms, res.FramesOver16, res.FramesOver50, res.Frames,
-		res.LongTasks, res.LongTaskMs, res.FirstChartMs, res.HeapStartMB, res.HeapEndMB, res.JSHeapStart, res.JSHeapEnd, res.EventsPerS, res.Renders)
+		res.LongTasks, res.LongTaskMs, res.FirstChartMs, res.HeapStartMB, res.HeapEndMB, res.JSHeapStart, res.JSHeapEnd, res.EventsPerS, res.Renders, res.Snapshots, res.DrawnPoints)
 	if *asJSON {
 		out, _ := json.Marshal(res)
 		fmt.Println(string(out))
