@@ -64,7 +64,7 @@ type result struct {
 	EventsPerS   float64 `json:"events_per_s"`
 	PointsPerS   float64 `json:"points_per_s"`
 	Renders      int     `json:"renders"`
-	Snapshots    int     `json:"snapshots"` // taken while measuring: a resync would show here
+	Snapshots    int     `json:"snapshots"`    // taken while measuring: a resync would show here
 	DrawnPoints  int     `json:"drawn_points"` // x values uPlot holds per chart (mean), after decimation
 }
 
