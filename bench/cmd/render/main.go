@@ -100,6 +100,7 @@ func run() error {
 	duration := flag.Duration("duration", 20*time.Second, "how long to measure")
 	device := flag.String("device", "desktop", "desktop or phone (iPhone X viewport, CPU throttled 4x)")
 	asJSON := flag.Bool("json", false, "print the result as one JSON object on the last line")
+	profile := flag.Bool("profile", false, "also take a CPU profile of the page while measuring and print its top functions (self time)")
 	flag.Parse()
 	if *device != "desktop" && *device != "phone" {
 		return errors.New("-device is desktop or phone")
@@ -213,6 +214,14 @@ func run() error {
 	before := readStats()
 	res.HeapStartMB, res.JSHeapStart = before.GoHeapMB, jsHeap()
 	page.MustEval(`() => { window.__tt.recording = true }`)
+	if *profile {
+		if err := (proto.ProfilerEnable{}).Call(page); err != nil {
+			return err
+		}
+		if err := (proto.ProfilerStart{}).Call(page); err != nil {
+			return err
+		}
+	}
 
 	// Feed while measuring: every 50 ms, what the rate owes, per panel.
 	began := time.Now()
@@ -233,6 +242,13 @@ func run() error {
 	}
 	elapsed := time.Since(began)
 	page.MustEval(`() => { window.__tt.recording = false }`)
+	if *profile {
+		prof, err := proto.ProfilerStop{}.Call(page)
+		if err != nil {
+			return err
+		}
+		printProfile(prof.Profile)
+	}
 	after := readStats()
 	res.HeapEndMB, res.JSHeapEnd = after.GoHeapMB, jsHeap()
 	res.DurationS = elapsed.Seconds()
@@ -279,6 +295,49 @@ func run() error {
 		fmt.Println(string(out))
 	}
 	return nil
+}
+
+// printProfile prints the functions with the most self time in a page CPU
+// profile.
+func printProfile(p *proto.ProfilerProfile) {
+	self := map[string]float64{}
+	byID := map[int]*proto.ProfilerProfileNode{}
+	for _, n := range p.Nodes {
+		byID[n.ID] = n
+	}
+	total := 0.0
+	for i, id := range p.Samples {
+		dt := 0.0
+		if i < len(p.TimeDeltas) {
+			dt = float64(p.TimeDeltas[i]) / 1000
+		}
+		n := byID[id]
+		if n == nil {
+			continue
+		}
+		name := n.CallFrame.FunctionName
+		if name == "" {
+			name = "(anonymous)"
+		}
+		if u := n.CallFrame.URL; u != "" {
+			name += " " + filepath.Base(u)
+		}
+		self[name] += dt
+		total += dt
+	}
+	type kv struct {
+		k string
+		v float64
+	}
+	var top []kv
+	for k, v := range self {
+		top = append(top, kv{k, v})
+	}
+	sort.Slice(top, func(i, j int) bool { return top[i].v > top[j].v })
+	fmt.Printf("page CPU profile, %.0f ms sampled; top self time:\n", total)
+	for _, e := range top[:min(25, len(top))] {
+		fmt.Printf("  %8.1f ms %5.1f%%  %s\n", e.v, 100*e.v/total, e.k)
+	}
 }
 
 // publish sends n points of every series of a stream in one points event.
