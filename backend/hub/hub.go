@@ -232,12 +232,22 @@ func (h *Hub) subscribe(tenant, name string, sub Subscriber, begin func(s *strea
 // sendSnapshot hands sub the stream's state; reason says why a cursor could
 // not be continued, if that is why. The stream must be locked.
 func (h *Hub) sendSnapshot(s *stream, name string, sub Subscriber, reason string) error {
-	snapshot, err := wire.Encode(wire.Snapshot{Stream: name, Epoch: s.st.Epoch, Seq: s.st.Seq, State: s.st.State, Reason: reason})
+	snapshot, err := s.snapshot(name, reason)
 	if err != nil {
-		return fmt.Errorf("snapshot %s: %w", name, err)
+		return err
 	}
 	sub.Snapshot(name, snapshot)
 	return nil
+}
+
+// snapshot encodes the stream's state as a snapshot frame. The stream must
+// be locked.
+func (s *stream) snapshot(name, reason string) ([]byte, error) {
+	b, err := wire.Encode(wire.Snapshot{Stream: name, Epoch: s.st.Epoch, Seq: s.st.Seq, State: s.st.State, Reason: reason})
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", name, err)
+	}
+	return b, nil
 }
 
 func (h *Hub) unsubscribe(k key, s *stream, sub Subscriber) {
@@ -287,5 +297,5 @@ func (h *Hub) Snapshot(tenant, name string) ([]byte, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return wire.Encode(wire.Snapshot{Stream: name, Epoch: s.st.Epoch, Seq: s.st.Seq, State: s.st.State})
+	return s.snapshot(name, "")
 }

@@ -524,7 +524,7 @@ func TestFollowerSurvivesPostgresRestart(t *testing.T) {
 			if ok, _ := s.Health(); !ok {
 				sawDegraded.Store(true)
 			}
-			time.Sleep(time.Millisecond)
+			time.Sleep(time.Millisecond) // the sampling period of this health watch, not a wait for a condition
 		}
 	}()
 	reconnects := s.m.reconnects.Load()

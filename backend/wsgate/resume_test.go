@@ -178,7 +178,7 @@ func runChecker(t *testing.T, h *hub.Hub, history History, pub publisher, client
 		if r%3 == 0 {
 			proxy.Cut(rng)
 		}
-		time.Sleep(time.Duration(5+rng.IntN(20)) * time.Millisecond)
+		time.Sleep(time.Duration(5+rng.IntN(20)) * time.Millisecond) // the pace of publishing between cuts, not a wait for a condition
 	}
 	poll.Until(t, 30*time.Second, func() error {
 		for i, c := range cs {

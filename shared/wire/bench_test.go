@@ -24,37 +24,9 @@ func sampleSnapshot(rows, points int) Snapshot {
 	return Snapshot{Stream: "orders", Epoch: 1_763_800_000_000_000_000, Seq: 123_456, State: st}
 }
 
-func BenchmarkEncodeSnapshot_100Rows250Points(b *testing.B) {
-	s := sampleSnapshot(100, 250)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := Encode(s); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkDecodeSnapshot_100Rows250Points(b *testing.B) {
-	frame, err := Encode(sampleSnapshot(100, 250))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := Decode(frame); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// The control benchmarks time the small frames every connection exchanges:
-// a hello with one cursor, a ping, a sub from a cursor.
-func BenchmarkEncodeControl_3Frames(b *testing.B) {
-	frames := []Frame{
-		Hello{Token: "eyJhbGciOiJIUzI1NiJ9.e30.sig", Cursors: []Cursor{{Stream: "orders", Epoch: 1_763_800_000_000_000_000, Seq: 99}}, Client: "pwa"},
-		Ping{Time: 1_763_800_000_000_000_000},
-		Sub{Stream: "metrics", From: &Cursor{Stream: "metrics", Epoch: 3, Seq: 12}},
-	}
+// benchEncode times encoding the frames, all of them per iteration.
+func benchEncode(b *testing.B, frames ...Frame) {
+	b.Helper()
 	b.ReportAllocs()
 	for b.Loop() {
 		for _, f := range frames {
@@ -65,25 +37,50 @@ func BenchmarkEncodeControl_3Frames(b *testing.B) {
 	}
 }
 
-func BenchmarkDecodeControl_3Frames(b *testing.B) {
-	var raw [][]byte
-	for _, f := range []Frame{
-		Hello{Token: "eyJhbGciOiJIUzI1NiJ9.e30.sig", Cursors: []Cursor{{Stream: "orders", Epoch: 1_763_800_000_000_000_000, Seq: 99}}, Client: "pwa"},
-		Ping{Time: 1_763_800_000_000_000_000},
-		Sub{Stream: "metrics", From: &Cursor{Stream: "metrics", Epoch: 3, Seq: 12}},
-	} {
-		bs, err := Encode(f)
-		if err != nil {
-			b.Fatal(err)
-		}
-		raw = append(raw, bs)
-	}
+// benchDecode times decoding the frames' bytes, all of them per iteration.
+func benchDecode(b *testing.B, frames ...[]byte) {
+	b.Helper()
 	b.ReportAllocs()
 	for b.Loop() {
-		for _, bs := range raw {
-			if _, err := Decode(bs); err != nil {
+		for _, f := range frames {
+			if _, err := Decode(f); err != nil {
 				b.Fatal(err)
 			}
 		}
 	}
+}
+
+// encodeAll encodes frames for a decode benchmark.
+func encodeAll(b *testing.B, frames ...Frame) [][]byte {
+	b.Helper()
+	out := make([][]byte, len(frames))
+	for i, f := range frames {
+		var err error
+		if out[i], err = Encode(f); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return out
+}
+
+func BenchmarkEncodeSnapshot_100Rows250Points(b *testing.B) {
+	benchEncode(b, sampleSnapshot(100, 250))
+}
+
+func BenchmarkDecodeSnapshot_100Rows250Points(b *testing.B) {
+	benchDecode(b, encodeAll(b, sampleSnapshot(100, 250))...)
+}
+
+// controlFrames are the small frames every connection exchanges: a hello
+// with one cursor, a ping, a sub from a cursor.
+var controlFrames = []Frame{
+	Hello{Token: "eyJhbGciOiJIUzI1NiJ9.e30.sig", Cursors: []Cursor{{Stream: "orders", Epoch: 1_763_800_000_000_000_000, Seq: 99}}, Client: "pwa"},
+	Ping{Time: 1_763_800_000_000_000_000},
+	Sub{Stream: "metrics", From: &Cursor{Stream: "metrics", Epoch: 3, Seq: 12}},
+}
+
+func BenchmarkEncodeControl_3Frames(b *testing.B) { benchEncode(b, controlFrames...) }
+
+func BenchmarkDecodeControl_3Frames(b *testing.B) {
+	benchDecode(b, encodeAll(b, controlFrames...)...)
 }

@@ -75,16 +75,7 @@ func BenchmarkDecodeBatch_64Events(b *testing.B) {
 	for i := range evs {
 		evs[i] = randomEvent(rng)
 	}
-	frame, err := Encode(Batch{Stream: "s", Events: evs})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := Decode(frame); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchDecode(b, encodeAll(b, Batch{Stream: "s", Events: evs})...)
 }
 
 // BenchmarkDecodeBatch_Fanout decodes the batches bench/cmd/fanout's clients
@@ -103,12 +94,7 @@ func BenchmarkDecodeBatch_Fanout(b *testing.B) {
 		}
 		frame := EncodeBatch("fan0", 1, raw)
 		b.Run(fmt.Sprintf("events=%d", n), func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := Decode(frame); err != nil {
-					b.Fatal(err)
-				}
-			}
+			benchDecode(b, frame)
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/event")
 		})
 	}

@@ -12,8 +12,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -22,8 +20,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"regexp"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -32,7 +28,7 @@ import (
 	"time"
 
 	"github.com/telltale/telltale/app/client"
-	"github.com/telltale/telltale/backend/auth"
+	"github.com/telltale/telltale/bench/benchserver"
 	"github.com/telltale/telltale/bench/latency"
 	"github.com/telltale/telltale/shared/livestate"
 	"github.com/telltale/telltale/shared/wire"
@@ -112,28 +108,25 @@ func run() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var (
-		server    *exec.Cmd
+		server    *exec.Cmd // nil with -addr: no CPU or RSS to read
 		debugAddr string
 	)
 	if *addr == "" {
-		*key = randomKey()
-		secret := randomKey() + randomKey()
-		keys, err := auth.HS256([]byte(secret))
+		// All clients come from one address: the per-address connection
+		// limit is off, and the cap above the largest run.
+		extra := []string{"-conn-rate", "-1", "-max-conns", "50000"}
+		if *serverProfile != "" {
+			extra = append(extra, "-debug-addr", "127.0.0.1:0")
+		}
+		srv, err := benchserver.Start(*bin, *web, extra...)
 		if err != nil {
 			return err
 		}
-		if *token, err = keys.Mint("demo", "fanout-bench", 24*time.Hour, nil, ""); err != nil {
+		defer srv.Stop()
+		if *token, err = srv.Token("fanout-bench"); err != nil {
 			return err
 		}
-		cmd, a, dbg, err := startServer(*bin, *web, *key, secret, *serverProfile != "")
-		if err != nil {
-			return err
-		}
-		server, *addr, debugAddr = cmd, a, dbg
-		defer func() {
-			_ = server.Process.Signal(syscall.SIGTERM)
-			_ = server.Wait()
-		}()
+		server, *addr, *key, debugAddr = srv.Cmd, srv.Addr, srv.Key, srv.DebugAddr
 	} else if *key == "" || *token == "" {
 		return errors.New("-addr needs -key, an ingest key of tenant demo, and -token, an operator token of tenant demo")
 	}
@@ -361,11 +354,6 @@ func publish(addr, key string, names []string, n, payload int) error {
 	return nil
 }
 
-var (
-	servingLine = regexp.MustCompile(`serving http://(\S+?)/? `)
-	debugLine   = regexp.MustCompile(`profiles at http://(\S+?)/debug/pprof/`)
-)
-
 // fetchProfile saves the server's CPU profile over d.
 func fetchProfile(debugAddr string, d time.Duration, path string) error {
 	c := &http.Client{Timeout: d + 30*time.Second}
@@ -383,49 +371,6 @@ func fetchProfile(debugAddr string, d time.Duration, path string) error {
 		return err
 	}
 	return f.Close()
-}
-
-func startServer(bin, web, key, secret string, debug bool) (cmd *exec.Cmd, addr, debugAddr string, err error) {
-	bin, _ = filepath.Abs(bin)
-	// All clients come from one address: the per-address connection limit
-	// is off, and the cap above the largest run.
-	args := []string{"-addr", "127.0.0.1:0", "-web", web, "-demo=false", "-log-level", "warn", "-ingest-keys", "demo:" + key, "-conn-rate", "-1", "-max-conns", "50000"}
-	if debug {
-		args = append(args, "-debug-addr", "127.0.0.1:0")
-	}
-	cmd = exec.Command(bin, args...)
-	// The bench's own secret, and room for its thousands of connections
-	// from one address.
-	cmd.Env = append(os.Environ(), "DATABASE_URL=", "TELLTALE_JWT_SECRET="+secret)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, "", "", err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, "", "", fmt.Errorf("start %s (run make build first): %w", bin, err)
-	}
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		if m := debugLine.FindStringSubmatch(sc.Text()); m != nil {
-			debugAddr = m[1]
-		}
-		if m := servingLine.FindStringSubmatch(sc.Text()); m != nil {
-			go func() {
-				for sc.Scan() {
-				}
-			}()
-			return cmd, m[1], debugAddr, nil
-		}
-	}
-	_ = cmd.Process.Kill()
-	return nil, "", "", errors.New("the server did not print its address")
-}
-
-func randomKey() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // raiseFileLimit lifts the soft open-files limit to the hard one; the server,

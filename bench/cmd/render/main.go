@@ -12,10 +12,7 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -23,12 +20,8 @@ import (
 	"math"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sort"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/go-rod/rod"
@@ -36,7 +29,7 @@ import (
 	"github.com/go-rod/rod/lib/launcher"
 	"github.com/go-rod/rod/lib/proto"
 
-	"github.com/telltale/telltale/backend/auth"
+	"github.com/telltale/telltale/bench/benchserver"
 	"github.com/telltale/telltale/shared/dashboard"
 	"github.com/telltale/telltale/shared/wire"
 )
@@ -127,15 +120,12 @@ func run() error {
 	if err := os.WriteFile(specFile, b, 0o600); err != nil {
 		return err
 	}
-	key, secret := randomHex(), randomHex()+randomHex()
-	srv, base, err := startServer(*bin, *web, specFile, key, secret, *points)
+	srv, err := benchserver.Start(*bin, *web, "-dashboards", specFile, "-points", fmt.Sprint(*points))
 	if err != nil {
 		return err
 	}
-	defer func() {
-		_ = srv.Process.Signal(syscall.SIGTERM)
-		_ = srv.Wait()
-	}()
+	defer srv.Stop()
+	base, key := "http://"+srv.Addr, srv.Key
 
 	// Pre-fill: -points per series, ending now, spaced by the rate.
 	step := int64(1000 / max(*rate, 1))
@@ -150,11 +140,7 @@ func run() error {
 		}
 	}
 
-	keys, err := auth.HS256([]byte(secret))
-	if err != nil {
-		return err
-	}
-	tok, err := keys.Mint("demo", "render-bench", 24*time.Hour, nil, "")
+	tok, err := srv.Token("render-bench")
 	if err != nil {
 		return err
 	}
@@ -371,35 +357,6 @@ func publish(base, key, stream string, cols []string, from, step int64, n int) e
 	return nil
 }
 
-var servingLine = regexp.MustCompile(`serving (http://\S+?)/? `)
-
-func startServer(bin, web, specFile, key, secret string, points int) (*exec.Cmd, string, error) {
-	bin, _ = filepath.Abs(bin)
-	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-web", web, "-demo=false", "-log-level", "warn",
-		"-dashboards", specFile, "-ingest-keys", "demo:"+key, "-points", fmt.Sprint(points))
-	cmd.Env = append(os.Environ(), "DATABASE_URL=", "TELLTALE_JWT_SECRET="+secret)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, "", err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, "", fmt.Errorf("start %s (run make build first): %w", bin, err)
-	}
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		if m := servingLine.FindStringSubmatch(sc.Text()); m != nil {
-			go func() {
-				for sc.Scan() {
-				}
-			}()
-			return cmd, strings.TrimSuffix(m[1], "/"), nil
-		}
-	}
-	_ = cmd.Process.Kill()
-	return nil, "", errors.New("the server did not print its address")
-}
-
 func newBrowser() (*rod.Browser, func(), error) {
 	bin := os.Getenv("CHROMIUM")
 	if bin == "" {
@@ -422,10 +379,4 @@ func newBrowser() (*rod.Browser, func(), error) {
 		return nil, nil, err
 	}
 	return b, func() { _ = b.Close(); l.Kill(); os.RemoveAll(dir) }, nil
-}
-
-func randomHex() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
