@@ -26,7 +26,12 @@ type chart struct {
 	nanbuf  []float64 // for a series missing from the data
 	ro      js.Value  // ResizeObserver
 	onSize  js.Func
-	w       int // pixel width, kept by the ResizeObserver
+	io      js.Value // IntersectionObserver
+	onSeen  js.Func
+	data    []any   // the arrays for the next setData
+	apply   js.Func // calls setData(data), run by uPlot's batch
+	w       int     // pixel width, kept by the ResizeObserver
+	visible bool    // kept by the IntersectionObserver
 	created bool
 }
 
@@ -36,25 +41,52 @@ func newUPlot() *uplot { return &uplot{charts: make(map[string]*chart)} }
 
 const chartHeight = 220
 
-func (p *uplot) Create(id string, spec ui.ChartSpec) {
+func (p *uplot) Create(id string, spec ui.ChartSpec, changed func()) {
 	el := js.Global().Get("document").Call("getElementById", id)
 	if el.IsNull() {
 		return
 	}
-	c := &chart{el: el, spec: spec, ys: make([]float64Array, len(spec.Series))}
+	// Visible until the IntersectionObserver says otherwise (a browser
+	// without one draws every chart).
+	c := &chart{el: el, spec: spec, ys: make([]float64Array, len(spec.Series)), visible: true}
 	p.charts[id] = c
 	c.tryCreate()
 	c.w = c.width()
 	c.onSize = js.FuncOf(func(js.Value, []js.Value) any {
-		c.w = c.width()
+		w := c.width()
+		if w == c.w {
+			return nil
+		}
+		c.w = w
 		if c.created {
 			c.u.Call("setSize", map[string]any{"width": c.w, "height": chartHeight})
 		}
+		changed() // re-decimate for the new width
 		return nil
 	})
 	if ro := js.Global().Get("ResizeObserver"); ro.Truthy() {
 		c.ro = ro.New(c.onSize)
 		c.ro.Call("observe", el)
+	}
+	c.onSeen = js.FuncOf(func(_ js.Value, args []js.Value) any {
+		entries := args[0]
+		n := entries.Length()
+		if n == 0 {
+			return nil
+		}
+		// The last entry is the newest state of this one element.
+		seen := entries.Index(n - 1).Get("isIntersecting").Bool()
+		if seen != c.visible {
+			c.visible = seen
+			if seen {
+				changed() // draw what arrived while it was out of view
+			}
+		}
+		return nil
+	})
+	if io := js.Global().Get("IntersectionObserver"); io.Truthy() {
+		c.io = io.New(c.onSeen)
+		c.io.Call("observe", el)
 	}
 }
 
@@ -81,7 +113,11 @@ func (c *chart) tryCreate() bool {
 		series = append(series, map[string]any{
 			"label":  name,
 			"stroke": palette[i%len(palette)],
-			"width":  1.5,
+			// 1 CSS pixel: Skia draws a stroke no wider than a device
+			// pixel as a hairline, without the stroker. At 1.5 the render
+			// benchmark's 8 panels × 10 series took 67 ms a frame, at 1
+			// they hold 60 fps (bench/results/2026-11-22-render.md).
+			"width":  1,
 			"points": map[string]any{"show": false},
 		})
 	}
@@ -100,6 +136,10 @@ func (c *chart) tryCreate() bool {
 		empty = append(empty, []any{})
 	}
 	c.u = ctor.New(opts, empty, c.el)
+	c.apply = js.FuncOf(func(js.Value, []js.Value) any {
+		c.u.Call("setData", c.data)
+		return nil
+	})
 	// Exposed for the end-to-end tests, which read the drawn data length.
 	c.el.Set("_uplot", c.u)
 	c.created = true
@@ -119,7 +159,7 @@ func (p *uplot) SetData(id string, ts []int64, cols [][]float64) {
 	for i, t := range ts {
 		c.xbuf[i] = float64(t)
 	}
-	data := make([]any, 0, 1+len(c.ys))
+	data := c.data[:0]
 	data = append(data, c.xs.fill(c.xbuf))
 	for i := range c.ys {
 		var src []float64
@@ -130,7 +170,10 @@ func (p *uplot) SetData(id string, ts []int64, cols [][]float64) {
 		}
 		data = append(data, c.ys[i].fill(src))
 	}
-	c.u.Call("setData", data)
+	// batch draws now instead of on uPlot's microtask, so the shell's frame
+	// budget measures what drawing costs.
+	c.data = data
+	c.u.Call("batch", c.apply)
 	c.el.Get("dataset").Set("points", n)
 	if n > 0 && !p.painted {
 		// Time from navigation to the first drawn chart, for the end-to-end
@@ -155,6 +198,13 @@ func (p *uplot) Width(id string) int {
 	return 0
 }
 
+// Visible reports whether the chart is in the viewport, as of the
+// IntersectionObserver's last report.
+func (p *uplot) Visible(id string) bool {
+	c, ok := p.charts[id]
+	return ok && c.visible
+}
+
 func (p *uplot) Destroy(id string) {
 	c, ok := p.charts[id]
 	if !ok {
@@ -165,7 +215,12 @@ func (p *uplot) Destroy(id string) {
 		c.ro.Call("disconnect")
 	}
 	c.onSize.Release()
+	if c.io.Truthy() {
+		c.io.Call("disconnect")
+	}
+	c.onSeen.Release()
 	if c.created {
 		c.u.Call("destroy")
+		c.apply.Release()
 	}
 }

@@ -12,14 +12,19 @@ import (
 // is mounted and destroyed with it. Data arrives from the shell's frame.
 type chartPanel struct {
 	app.Compo
-	ID     string
-	Spec   ChartSpec
-	charts Charts
+	ID      string
+	Spec    ChartSpec
+	charts  Charts
+	changed func() // the shell's redraw
 }
 
 func (c *chartPanel) OnMount(app.Context) {
 	if c.charts != nil {
-		c.charts.Create(c.ID, c.Spec)
+		changed := c.changed
+		if changed == nil {
+			changed = func() {}
+		}
+		c.charts.Create(c.ID, c.Spec, changed)
 	}
 }
 

@@ -34,11 +34,16 @@ type Shell struct {
 	view    view
 	now     time.Time
 
-	dirty     atomic.Bool
+	dirty     atomic.Bool // the client's state changed: re-render and draw
+	waiting   atomic.Bool // a chart still has something to draw
 	scheduled atomic.Bool
 	renders   int
-	trace     trace
-	dec       map[string]*decimated // per chart
+	// chartDraws counts SetData calls (atomic: telltaleStats reads it from
+	// outside the UI goroutine).
+	chartDraws atomic.Int64
+	trace      trace
+	charts     map[string]*chartState // by chart id
+	redraw     func()                 // a chart was resized or scrolled into view
 }
 
 // tokenKey is where the page keeps the operator's token between visits.
@@ -114,7 +119,7 @@ func (t *trace) record(stream string, epoch, seq uint64, snapshot bool) {
 	t.last[stream] = [2]uint64{epoch, seq}
 }
 
-func (t *trace) json(info client.Info, renders int) string {
+func (t *trace) json(info client.Info, renders, chartDraws int) string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	type pos struct {
@@ -129,9 +134,10 @@ func (t *trace) json(info client.Info, renders int) string {
 		Status     string         `json:"status"`
 		Streams    map[string]pos `json:"streams"`
 		Renders    int            `json:"renders"`
-		GoHeapMB   float64        `json:"go_heap_mb"` // the wasm side's Go heap, for the render benchmark
+		ChartDraws int            `json:"chart_draws"` // SetData calls, all charts
+		GoHeapMB   float64        `json:"go_heap_mb"`  // the wasm side's Go heap, for the render benchmark
 		GoSysMB    float64        `json:"go_sys_mb"`
-	}{t.snapshots, t.breaks, info.Resumes, info.Reconnects, info.Status.String(), map[string]pos{}, renders, 0, 0}
+	}{t.snapshots, t.breaks, info.Resumes, info.Reconnects, info.Status.String(), map[string]pos{}, renders, chartDraws, 0, 0}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	out.GoHeapMB, out.GoSysMB = float64(ms.HeapInuse)/(1<<20), float64(ms.Sys)/(1<<20)
@@ -300,10 +306,14 @@ func (s *Shell) start(ctx app.Context) {
 		Trace:    s.trace.record,
 	})
 	c := s.client
+	s.redraw = func() {
+		s.waiting.Store(true)
+		s.requestFrame(ctx)
+	}
 	app.Window().Set("telltaleStats", app.FuncOf(func(app.Value, []app.Value) any {
 		var info client.Info
 		c.Read(func(_ map[string]*livestate.Stream, i client.Info) { info = i })
-		return s.trace.json(info, s.renders)
+		return s.trace.json(info, s.renders, int(s.chartDraws.Load()))
 	}))
 	ctx.Async(func() { _ = c.Run(ctx) })
 }
@@ -312,20 +322,46 @@ func (s *Shell) start(ctx app.Context) {
 // many events arrive between two animation frames, they cost one render.
 func (s *Shell) invalidate(ctx app.Context) {
 	s.dirty.Store(true)
+	s.requestFrame(ctx)
+}
+
+// requestFrame asks for an animation frame, once however often it is called
+// before the frame. The frame re-renders the tree if the client's state
+// changed, and otherwise only draws the charts still waiting (without a
+// go-app update).
+func (s *Shell) requestFrame(ctx app.Context) {
 	if s.bridges.Frames == nil || !s.scheduled.CompareAndSwap(false, true) {
 		return
 	}
 	s.bridges.Frames.Request(func() {
 		s.scheduled.Store(false)
-		if s.dirty.Swap(false) {
-			ctx.Dispatch(s.frame)
+		start := time.Now()
+		switch {
+		case s.dirty.Swap(false):
+			s.waiting.Store(false)
+			ctx.Dispatch(func(ctx app.Context) { s.frame(ctx, start) })
+		case s.waiting.Swap(false):
+			ctx.Dispatch(func(ctx app.Context) {
+				ctx.PreventUpdate()
+				s.client.Read(func(streams map[string]*livestate.Stream, info client.Info) {
+					s.chartsWaiting(ctx, s.drawCharts(streams, info.Snapshots+info.Resumes, start, time.Now))
+				})
+			})
 		}
 	})
 }
 
-// frame copies what the panels show out of the client state and pushes chart
-// data to the bridge; go-app then re-renders the tree once.
-func (s *Shell) frame(ctx app.Context) {
+// chartsWaiting asks for another frame while some chart has not caught up.
+func (s *Shell) chartsWaiting(ctx app.Context, waiting bool) {
+	if waiting {
+		s.waiting.Store(true)
+		s.requestFrame(ctx)
+	}
+}
+
+// frame copies what the panels show out of the client state and draws the
+// charts that are due; go-app then re-renders the tree once.
+func (s *Shell) frame(ctx app.Context, start time.Time) {
 	s.renders++
 	s.now = time.Now()
 	v := view{values: map[string]map[string]float64{}, rows: map[string][]rowView{}}
@@ -345,29 +381,7 @@ func (s *Shell) frame(ctx app.Context) {
 			}
 			v.rows[name] = rows
 		}
-		if s.bridges.Charts == nil {
-			return
-		}
-		for _, p := range s.spec.Panels {
-			if p.Kind != dashboard.KindTimeSeries {
-				continue
-			}
-			st := streams[p.Stream]
-			if st == nil {
-				continue
-			}
-			id := chartID(p.ID)
-			if s.dec == nil {
-				s.dec = map[string]*decimated{}
-			}
-			d := s.dec[id]
-			if d == nil {
-				d = &decimated{}
-				s.dec[id] = d
-			}
-			ts, cols := d.update(&st.State.Points, p, s.bridges.Charts.Width(id), info.Snapshots+info.Resumes)
-			s.bridges.Charts.SetData(id, ts, cols)
-		}
+		s.chartsWaiting(ctx, s.drawCharts(streams, info.Snapshots+info.Resumes, start, time.Now))
 	})
 	s.view = v
 }
@@ -487,7 +501,7 @@ func (s *Shell) panel(p dashboard.Panel) app.UI {
 	case dashboard.KindKPI:
 		body = s.kpi(p)
 	case dashboard.KindTimeSeries:
-		body = &chartPanel{ID: chartID(p.ID), Spec: ChartSpec{Title: p.Title, Series: p.Series, Unit: p.Unit}, charts: s.bridges.Charts}
+		body = &chartPanel{ID: chartID(p.ID), Spec: ChartSpec{Title: p.Title, Series: p.Series, Unit: p.Unit}, charts: s.bridges.Charts, changed: s.redraw}
 	case dashboard.KindTable:
 		body = s.table(p)
 	}

@@ -14,14 +14,18 @@ import (
 // Charts draws time series. The wasm build implements it with uPlot.
 type Charts interface {
 	// Create makes a chart inside the element with this id. It is called once
-	// per panel, after the element is in the DOM.
-	Create(id string, spec ChartSpec)
+	// per panel, after the element is in the DOM. changed is called whenever
+	// the chart's width or visibility changes, so the shell draws it again.
+	Create(id string, spec ChartSpec, changed func())
 	// SetData replaces the chart's data. ts are Unix milliseconds and each
 	// column is as long as ts. The slices are only valid during the call.
 	SetData(id string, ts []int64, cols [][]float64)
 	// Width is the chart's plot width in pixels (0 while unknown): the shell
 	// decimates each series to it before SetData.
 	Width(id string) int
+	// Visible reports whether any of the chart is in the viewport. The shell
+	// draws only visible charts; one scrolled into view is drawn at once.
+	Visible(id string) bool
 	// Destroy releases the chart.
 	Destroy(id string)
 }

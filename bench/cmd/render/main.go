@@ -57,8 +57,10 @@ type result struct {
 	EventsPerS   float64 `json:"events_per_s"`
 	PointsPerS   float64 `json:"points_per_s"`
 	Renders      int     `json:"renders"`
-	Snapshots    int     `json:"snapshots"`    // taken while measuring: a resync would show here
-	DrawnPoints  int     `json:"drawn_points"` // x values uPlot holds per chart (mean), after decimation
+	OnScreen     int     `json:"charts_on_screen"`  // the page draws only these
+	ChartDrawsPS float64 `json:"chart_draws_per_s"` // per chart on screen: how often each chart's picture moves
+	Snapshots    int     `json:"snapshots"`         // taken while measuring: a resync would show here
+	DrawnPoints  int     `json:"drawn_points"`      // x values uPlot holds per chart (mean), after decimation
 }
 
 func main() {
@@ -108,7 +110,7 @@ func run() error {
 	window := max(60, int(math.Ceil(float64(*points)/float64(max(*rate, 1))))+60)
 	for p := range *panels {
 		dash.Panels = append(dash.Panels, dashboard.Panel{ID: fmt.Sprintf("p%d", p), Kind: dashboard.KindTimeSeries, Title: fmt.Sprintf("Panel %d", p),
-			Stream: fmt.Sprintf("r%d", p), Series: cols, Width: 6, WindowSeconds: window})
+			Stream: fmt.Sprintf("r%d", p), Series: cols, Width: 4, WindowSeconds: window})
 	}
 	dir, err := os.MkdirTemp("", "telltale-render")
 	if err != nil {
@@ -153,6 +155,13 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	if *device == "desktop" {
+		// A full-HD screen: three panels per row, so 8 or 9 panels are all
+		// on screen and all drawn (the page skips charts out of view).
+		if err := page.SetViewport(&proto.EmulationSetDeviceMetricsOverride{Width: 1920, Height: 1080, DeviceScaleFactor: 1}); err != nil {
+			return err
+		}
+	}
 	if *device == "phone" {
 		if err := page.Emulate(devices.IPhoneX); err != nil {
 			return err
@@ -167,15 +176,25 @@ func run() error {
 	if err := page.Navigate(base + "/#token=" + tok); err != nil {
 		return err
 	}
-	// Live, every chart drawn with its pre-filled points.
+	// Live, every chart on screen drawn with its pre-filled points (the page
+	// draws only the charts in view: on a phone that is two or three).
 	deadline := time.Now().Add(2 * time.Minute)
+	var onScreen int
 	for {
-		drawn := page.MustEval(`() => [...document.querySelectorAll(".tt-chart")].filter(e => e._uplot && e._uplot.data[0].length > 0).length`).Int()
-		if drawn == *panels {
+		var counts struct{ Charts, OnScreen, Drawn int }
+		if err := page.MustEval(`() => {
+			const cs = [...document.querySelectorAll(".tt-chart")];
+			const on = cs.filter(e => { const r = e.getBoundingClientRect(); return r.bottom > 0 && r.top < innerHeight; });
+			return {charts: cs.length, onScreen: on.length, drawn: on.filter(e => e._uplot && e._uplot.data[0].length > 0).length};
+		}`).Unmarshal(&counts); err != nil {
+			return err
+		}
+		if counts.Charts == *panels && counts.OnScreen > 0 && counts.Drawn == counts.OnScreen {
+			onScreen = counts.OnScreen
 			break
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("only %d of %d charts drawn after 2 minutes", drawn, *panels)
+			return fmt.Errorf("%d of %d charts on screen drawn after 2 minutes (%d panels)", counts.Drawn, counts.OnScreen, counts.Charts)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -185,9 +204,10 @@ func run() error {
 		Streams map[string]struct {
 			Seq uint64 `json:"seq"`
 		} `json:"streams"`
-		Renders   int     `json:"renders"`
-		Snapshots int     `json:"snapshots"`
-		GoHeapMB  float64 `json:"go_heap_mb"`
+		Renders    int     `json:"renders"`
+		ChartDraws int     `json:"chart_draws"`
+		Snapshots  int     `json:"snapshots"`
+		GoHeapMB   float64 `json:"go_heap_mb"`
 	}
 	readStats := func() stats {
 		var s stats
@@ -245,8 +265,10 @@ func run() error {
 	res.EventsPerS = float64(applied) / elapsed.Seconds()
 	res.PointsPerS = float64(sent**panels**series) / elapsed.Seconds()
 	res.Renders = after.Renders - before.Renders
+	res.ChartDrawsPS = float64(after.ChartDraws-before.ChartDraws) / float64(max(onScreen, 1)) / elapsed.Seconds()
 	res.Snapshots = after.Snapshots - before.Snapshots
-	res.DrawnPoints = page.MustEval(`() => { const cs = [...document.querySelectorAll(".tt-chart")].filter(e => e._uplot); return cs.length ? Math.round(cs.reduce((a, e) => a + e._uplot.data[0].length, 0) / cs.length) : 0 }`).Int()
+	res.OnScreen = onScreen
+	res.DrawnPoints = page.MustEval(`() => { const cs = [...document.querySelectorAll(".tt-chart")].filter(e => e._uplot && e._uplot.data[0].length > 0); return cs.length ? Math.round(cs.reduce((a, e) => a + e._uplot.data[0].length, 0) / cs.length) : 0 }`).Int()
 
 	var probeOut struct {
 		Frames     []float64 `json:"frames"`
@@ -273,9 +295,9 @@ func run() error {
 	}
 	res.LongTasks, res.LongTaskMs = probeOut.LongTasks, probeOut.LongTaskMs
 
-	fmt.Printf("%s, %d panels × %d series, %d points each, +%d points/s per series: frames p50 %.1f ms, p95 %.1f ms, p99 %.1f ms (%d over 16.7 ms, %d over 50 ms of %d); %d long tasks (%.0f ms); first chart %.0f ms; Go heap %.1f → %.1f MB, JS heap %.1f → %.1f MB; %.0f events/s applied, %d renders, %d snapshots, %d points drawn per chart\n",
+	fmt.Printf("%s, %d panels × %d series, %d points each, +%d points/s per series: frames p50 %.1f ms, p95 %.1f ms, p99 %.1f ms (%d over 16.7 ms, %d over 50 ms of %d); %d long tasks (%.0f ms); first chart %.0f ms; Go heap %.1f → %.1f MB, JS heap %.1f → %.1f MB; %.0f events/s applied, %d renders, %d charts on screen drawn %.1f times/s each, %d snapshots, %d points drawn per chart\n",
 		res.Device, res.Panels, res.Series, res.Points, res.Rate, res.FrameP50ms, res.FrameP95ms, res.FrameP99ms, res.FramesOver16, res.FramesOver50, res.Frames,
-		res.LongTasks, res.LongTaskMs, res.FirstChartMs, res.HeapStartMB, res.HeapEndMB, res.JSHeapStart, res.JSHeapEnd, res.EventsPerS, res.Renders, res.Snapshots, res.DrawnPoints)
+		res.LongTasks, res.LongTaskMs, res.FirstChartMs, res.HeapStartMB, res.HeapEndMB, res.JSHeapStart, res.JSHeapEnd, res.EventsPerS, res.Renders, res.OnScreen, res.ChartDrawsPS, res.Snapshots, res.DrawnPoints)
 	if *asJSON {
 		out, _ := json.Marshal(res)
 		fmt.Println(string(out))

@@ -1,0 +1,119 @@
+package ui
+
+import (
+	"sort"
+	"time"
+
+	"github.com/telltale/telltale/shared/dashboard"
+	"github.com/telltale/telltale/shared/livestate"
+)
+
+// Chart drawing is paced so that a frame stays a frame, whatever the data
+// does. On each animation frame the shell draws only the charts that are
+// visible and whose data or width changed since they were last drawn, the
+// least recently drawn first, and stops once the frame's drawing budget is
+// spent: the rest are drawn on the next frames. A chart is also not drawn
+// again before its newest pixel column can have moved (the window's span per
+// pixel column, at most maxChartInterval): redrawing sooner repaints the same
+// columns. So 80 series receiving 80,000 points/s cost a bounded slice of
+// every frame, and a panel scrolled out of view costs nothing.
+const (
+	// frameBudget is the drawing time a frame may spend on charts after the
+	// first one (the stalest chart is always drawn, so every chart keeps
+	// moving however slow one draw is).
+	frameBudget = 8 * time.Millisecond
+	// maxChartInterval bounds how long new data may wait for its chart when
+	// a pixel column spans more than this (long windows).
+	maxChartInterval = 100 * time.Millisecond
+	// frameSlack keeps a chart due on the frame its interval ends in.
+	frameSlack = 4 * time.Millisecond
+)
+
+// drawKey is what a chart's picture depends on: the stream's position, the
+// client's snapshot generation, and the chart's width.
+type drawKey struct {
+	epoch, seq uint64
+	gen, width int
+}
+
+// chartState is one chart's drawing state.
+type chartState struct {
+	dec   decimated
+	key   drawKey
+	drawn time.Time // when it was last drawn; zero if never
+}
+
+// interval is how soon a chart may be drawn again: one pixel column of its
+// window, at most maxChartInterval.
+func interval(p dashboard.Panel, width int) time.Duration {
+	if width <= 0 {
+		return 0
+	}
+	secs := p.WindowSeconds
+	if secs <= 0 {
+		secs = 60
+	}
+	col := time.Duration(secs) * time.Second / time.Duration(width)
+	return max(0, min(col, maxChartInterval)-frameSlack)
+}
+
+// chartDue is one chart that has something new to show.
+type chartDue struct {
+	panel dashboard.Panel
+	id    string
+	st    *chartState
+	key   drawKey
+}
+
+// drawCharts draws the charts that are due, within the frame budget, and
+// reports whether some changed chart is still waiting (for its interval or
+// for budget), so the caller asks for another frame. frameStart is when the
+// frame began; clock is time.Now but injectable for tests.
+func (s *Shell) drawCharts(streams map[string]*livestate.Stream, gen int, frameStart time.Time, clock func() time.Time) (waiting bool) {
+	charts := s.bridges.Charts
+	if charts == nil || s.spec == nil {
+		return false
+	}
+	if s.charts == nil {
+		s.charts = map[string]*chartState{}
+	}
+	var due []chartDue
+	for _, p := range s.spec.Panels {
+		if p.Kind != dashboard.KindTimeSeries {
+			continue
+		}
+		st := streams[p.Stream]
+		if st == nil {
+			continue
+		}
+		id := chartID(p.ID)
+		if !charts.Visible(id) {
+			continue // drawn when it scrolls into view (changed is called)
+		}
+		cs := s.charts[id]
+		if cs == nil {
+			cs = &chartState{}
+			s.charts[id] = cs
+		}
+		key := drawKey{st.Epoch, st.Seq, gen, charts.Width(id)}
+		if key == cs.key && !cs.drawn.IsZero() {
+			continue
+		}
+		if key.width == cs.key.width && key.gen == cs.key.gen && frameStart.Sub(cs.drawn) < interval(p, key.width) {
+			waiting = true // only new data, and its column cannot have moved yet
+			continue
+		}
+		due = append(due, chartDue{p, id, cs, key})
+	}
+	sort.SliceStable(due, func(i, j int) bool { return due[i].st.drawn.Before(due[j].st.drawn) })
+	for i, d := range due {
+		if i > 0 && clock().Sub(frameStart) > frameBudget {
+			return true
+		}
+		ts, cols := d.st.dec.update(&streams[d.panel.Stream].State.Points, d.panel, d.key.width, gen)
+		charts.SetData(d.id, ts, cols)
+		d.st.key, d.st.drawn = d.key, frameStart
+		s.chartDraws.Add(1)
+	}
+	return waiting
+}
