@@ -21,10 +21,13 @@ type Columns struct {
 	span int64 // ms per pixel column
 	k    int   // series
 	cols []aggColumn
-	// Output buffers and scratch, reused.
-	ts   []int64
-	vals [][]float64
-	mark []bool
+	// Output buffers and scratch, reused. The output holds the rows of the
+	// first valid columns as emitted last time; emit rewrites only the rest.
+	ts    []int64
+	vals  [][]float64
+	out   []int // output rows of each column in cols, for the valid ones
+	valid int
+	mark  []bool
 }
 
 type aggColumn struct {
@@ -40,7 +43,7 @@ type aggRow struct {
 }
 
 // Reset forgets everything: the next Update reads the whole table.
-func (c *Columns) Reset() { c.cols = c.cols[:0] }
+func (c *Columns) Reset() { c.cols, c.valid = c.cols[:0], 0 }
 
 // Update folds the table's rows into columns of span ms for the window
 // [from, to] and returns the decimated window (slices reused across calls,
@@ -52,7 +55,7 @@ func (c *Columns) Update(ts []int64, vals [][]float64, from, to, span int64) ([]
 	}
 	if span != c.span || len(vals) != c.k {
 		c.span, c.k = span, len(vals)
-		c.cols = c.cols[:0]
+		c.cols, c.valid = c.cols[:0], 0
 	}
 	// Re-read from the start of the newest column held (it may have grown),
 	// or from the window's start when nothing is held.
@@ -60,6 +63,7 @@ func (c *Columns) Update(ts []int64, vals [][]float64, from, to, span int64) ([]
 	if n := len(c.cols); n > 0 {
 		start = max(start, c.cols[n-1].index*span)
 		c.cols = c.cols[:n-1]
+		c.valid = min(c.valid, n-1)
 	}
 	i := sort.Search(len(ts), func(i int) bool { return ts[i] >= start })
 	for ; i < len(ts); i++ {
@@ -81,8 +85,33 @@ func (c *Columns) Update(ts []int64, vals [][]float64, from, to, span int64) ([]
 	}
 	if drop > 0 {
 		c.cols = append(c.cols[:0], c.cols[drop:]...)
+		// Their rows leave the front of the output.
+		gone := 0
+		for _, r := range c.out[:min(drop, c.valid)] {
+			gone += r
+		}
+		if drop >= c.valid {
+			c.valid, gone = 0, 0
+		} else {
+			c.out = append(c.out[:0], c.out[drop:c.valid]...)
+			c.valid -= drop
+			c.ts = append(c.ts[:0], c.ts[gone:]...)
+			for s := range c.vals {
+				c.vals[s] = append(c.vals[s][:0], c.vals[s][gone:]...)
+			}
+		}
 	}
 	return c.emit()
+}
+
+// Keep is the earliest time the next Update re-reads: a caller streaming a
+// table through Update may drop every row before it. Without columns held
+// it returns the smallest int64 (keep everything).
+func (c *Columns) Keep() int64 {
+	if n := len(c.cols); n > 0 {
+		return c.cols[n-1].index * c.span
+	}
+	return math.MinInt64
 }
 
 func floorDiv(a, b int64) int64 {
@@ -206,55 +235,66 @@ func (col *aggColumn) referenced(pos int) bool {
 // series has a gap gets a fifth row between the extremes, NaN for those
 // series, so the line breaks there.
 func (c *Columns) emit() ([]int64, [][]float64) {
-	c.ts = c.ts[:0]
-	for len(c.vals) < c.k {
-		c.vals = append(c.vals, nil)
+	if len(c.vals) != c.k {
+		c.vals, c.valid = make([][]float64, c.k), 0
 	}
-	c.vals = c.vals[:c.k]
+	// Keep the rows of the columns unchanged since the last emit.
+	rows := 0
+	for _, r := range c.out[:c.valid] {
+		rows += r
+	}
+	c.out = c.out[:c.valid]
+	c.ts = c.ts[:rows]
 	for s := range c.vals {
-		c.vals[s] = c.vals[s][:0]
+		c.vals[s] = c.vals[s][:rows]
 	}
-	for i := range c.cols {
-		col := &c.cols[i]
-		if len(col.rows) <= 2 {
-			for _, r := range col.rows {
-				c.ts = append(c.ts, r.t)
-				for s := range c.vals {
-					c.vals[s] = append(c.vals[s], r.v[s])
-				}
-			}
-			continue
-		}
-		first, last := col.rows[col.first], col.rows[col.last]
-		t0, t3 := first.t, last.t
-		third := (t3 - t0) / 3
-		gaps := false
-		for s := range c.vals {
-			gaps = gaps || col.gap[s] >= 0
-		}
-		c.ts = append(c.ts, t0, t0+third)
-		if gaps {
-			c.ts = append(c.ts, t0+third+third/2)
-		}
-		c.ts = append(c.ts, t3-third, t3)
-		for s := range c.vals {
-			e1, e2 := math.NaN(), math.NaN()
-			if lo, hi := col.min[s], col.max[s]; lo >= 0 {
-				if lo > hi {
-					lo, hi = hi, lo
-				}
-				e1, e2 = col.rows[lo].v[s], col.rows[hi].v[s]
-			}
-			c.vals[s] = append(c.vals[s], first.v[s], e1)
-			if gaps {
-				g := e1 // no gap in this series: a repeat, drawn as nothing
-				if col.gap[s] >= 0 {
-					g = math.NaN()
-				}
-				c.vals[s] = append(c.vals[s], g)
-			}
-			c.vals[s] = append(c.vals[s], e2, last.v[s])
-		}
+	for i := c.valid; i < len(c.cols); i++ {
+		before := len(c.ts)
+		c.emitColumn(&c.cols[i])
+		c.out = append(c.out, len(c.ts)-before)
 	}
+	c.valid = len(c.cols)
 	return c.ts, c.vals
+}
+
+func (c *Columns) emitColumn(col *aggColumn) {
+	if len(col.rows) <= 2 {
+		for _, r := range col.rows {
+			c.ts = append(c.ts, r.t)
+			for s := range c.vals {
+				c.vals[s] = append(c.vals[s], r.v[s])
+			}
+		}
+		return
+	}
+	first, last := col.rows[col.first], col.rows[col.last]
+	t0, t3 := first.t, last.t
+	third := (t3 - t0) / 3
+	gaps := false
+	for s := range c.vals {
+		gaps = gaps || col.gap[s] >= 0
+	}
+	c.ts = append(c.ts, t0, t0+third)
+	if gaps {
+		c.ts = append(c.ts, t0+third+third/2)
+	}
+	c.ts = append(c.ts, t3-third, t3)
+	for s := range c.vals {
+		e1, e2 := math.NaN(), math.NaN()
+		if lo, hi := col.min[s], col.max[s]; lo >= 0 {
+			if lo > hi {
+				lo, hi = hi, lo
+			}
+			e1, e2 = col.rows[lo].v[s], col.rows[hi].v[s]
+		}
+		c.vals[s] = append(c.vals[s], first.v[s], e1)
+		if gaps {
+			g := e1 // no gap in this series: a repeat, drawn as nothing
+			if col.gap[s] >= 0 {
+				g = math.NaN()
+			}
+			c.vals[s] = append(c.vals[s], g)
+		}
+		c.vals[s] = append(c.vals[s], e2, last.v[s])
+	}
 }
