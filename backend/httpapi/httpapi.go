@@ -4,6 +4,10 @@
 //	GET /api/v1/streams/{stream}/snapshot            a snapshot frame
 //	GET /api/v1/streams/{stream}/events?epoch=E&after=S[&limit=N]
 //	                                                 a batch frame of the events after S
+//	GET /api/v1/streams/{stream}/window?from=MS&to=MS&width=PX[&series=a,b]
+//	                                                 a snapshot frame holding only the
+//	                                                 stored points in [from, to],
+//	                                                 decimated to width pixel columns
 //
 // Bodies are wire frames (msgpack, application/msgpack). Every request
 // carries an operator token (Authorization: Bearer) and goes through the same
@@ -52,18 +56,23 @@ func New(cfg Config) http.Handler {
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.New()
 	}
-	a := &api{cfg: cfg,
+	a := &api{cfg: cfg, windows: make(chan struct{}, maxWindowReads),
 		denied:       cfg.Metrics.Counter("telltale_http_denied_total", "stream API requests refused by the token's permissions"),
 		unauthorized: cfg.Metrics.Counter("telltale_http_unauthorized_total", "stream API requests without a valid token"),
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/streams/{stream}/snapshot", a.snapshot)
 	mux.HandleFunc("GET /api/v1/streams/{stream}/events", a.events)
+	mux.HandleFunc("GET /api/v1/streams/{stream}/window", a.window)
 	return mux
 }
 
+// maxWindowReads is how many window requests read history at once.
+const maxWindowReads = 2
+
 type api struct {
 	cfg                  Config
+	windows              chan struct{} // semaphore: window requests reading
 	denied, unauthorized *metrics.Value
 }
 

@@ -134,6 +134,8 @@ func TestCrossTenantHTTP(t *testing.T) {
 		{"very long", "/api/v1/streams/" + strings.Repeat("o", 5000) + "/snapshot", acme, http.StatusForbidden},
 		{"outside the token's patterns", "/api/v1/streams/orders/snapshot", fleetOnly, http.StatusForbidden},
 		{"history outside the patterns", "/api/v1/streams/orders/events?epoch=1&after=0", fleetOnly, http.StatusForbidden},
+		{"window outside the patterns", "/api/v1/streams/orders/window?from=0&to=9&width=10", fleetOnly, http.StatusForbidden},
+		{"window of an encoded path", "/api/v1/streams/..%2Fglobex%2Forders/window?from=0&to=9&width=10", acme, http.StatusForbidden},
 		{"history with the other tenant's cursor", fmt.Sprintf("/api/v1/streams/orders/events?epoch=%d&after=2", globexCur.Epoch), acme, http.StatusOK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

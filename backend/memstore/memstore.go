@@ -155,6 +155,33 @@ func (s *Store) Read(_ context.Context, tenant, stream string, after uint64, lim
 	return out, nil
 }
 
+// ReadWindow returns up to limit kept events of the stream with seq > after
+// and event time in [from, to], oldest first (httpapi.WindowReader).
+func (s *Store) ReadWindow(_ context.Context, tenant, stream string, from, to time.Time, after uint64, limit int) ([]wire.Event, error) {
+	s.mu.Lock()
+	r, ok := s.streams[key{tenant, stream}]
+	s.mu.Unlock()
+	if !ok {
+		return nil, nil
+	}
+	lo, hi := from.UnixMilli(), to.UnixMilli()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := uint64(len(r.evs))
+	if n == 0 || after >= r.last {
+		return nil, nil
+	}
+	oldest := r.last - n + 1
+	var out []wire.Event
+	for seq := max(after+1, oldest); seq <= r.last && len(out) < limit; seq++ {
+		ev := &r.evs[(uint64(r.head)+seq-oldest)%n]
+		if ev.Time >= lo && ev.Time <= hi {
+			out = append(out, *ev)
+		}
+	}
+	return out, nil
+}
+
 // AppendAll appends several streams' events. Names are checked first, so
 // that a bad one stores nothing; after that appending cannot fail.
 func (s *Store) AppendAll(ctx context.Context, tenant string, streams map[string][]wire.Event) error {

@@ -202,11 +202,33 @@ func (s *Store) readRange(ctx context.Context, tenant, stream string, epoch, aft
 	if upTo == 0 {
 		bound = 1<<63 - 1
 	}
-	rows, err := s.cfg.Pool.Query(ctx, `SELECT seq, ts, body, created FROM telltale.events
+	return s.query(ctx, tenant, stream, epoch, `SELECT seq, ts, body, created FROM telltale.events
 		WHERE tenant = $1 AND stream = $2 AND seq > $3 AND seq <= $4 ORDER BY seq LIMIT $5`,
 		tenant, stream, int64(after), bound, limit)
+}
+
+// ReadWindow returns up to limit events of the stream with seq > after and
+// event time in [from, to], oldest first (httpapi.WindowReader). It walks
+// the primary key from after and filters by time.
+func (s *Store) ReadWindow(ctx context.Context, tenant, stream string, from, to time.Time, after uint64, limit int) ([]wire.Event, error) {
+	var epoch int64
+	err := s.cfg.Pool.QueryRow(ctx, `SELECT epoch FROM telltale.streams WHERE tenant = $1 AND stream = $2`, tenant, stream).Scan(&epoch)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s after %d: %w", stream, after, err)
+		return nil, fmt.Errorf("read window of %s: %w", stream, err)
+	}
+	return s.query(ctx, tenant, stream, uint64(epoch), `SELECT seq, ts, body, created FROM telltale.events
+		WHERE tenant = $1 AND stream = $2 AND seq > $3 AND ts >= $4 AND ts <= $5 ORDER BY seq LIMIT $6`,
+		tenant, stream, int64(after), from, to, limit)
+}
+
+// query runs a select of (seq, ts, body, created) rows of one stream.
+func (s *Store) query(ctx context.Context, tenant, stream string, epoch uint64, sql string, args ...any) ([]wire.Event, error) {
+	rows, err := s.cfg.Pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", stream, err)
 	}
 	defer rows.Close()
 	var out []wire.Event
