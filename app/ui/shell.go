@@ -301,7 +301,7 @@ func (s *Shell) start(ctx app.Context) {
 		URL:      ws.JoinPath(PathWS).String(),
 		Token:    signInToken(),
 		Streams:  s.spec.Streams(),
-		Limits:   livestate.Limits{Points: 100_000, Rows: 50}, // charts decimate to their width
+		Limits:   livestate.Limits{Points: 100_000, Rows: rowsKept(s.spec)}, // charts decimate to their width; tables draw only the rows in view
 		OnChange: func() { s.invalidate(ctx) },
 		Trace:    s.trace.record,
 	})
@@ -534,25 +534,5 @@ func (s *Shell) kpi(p dashboard.Panel) app.UI {
 }
 
 func (s *Shell) table(p dashboard.Panel) app.UI {
-	rows := s.view.rows[p.Stream]
-	return app.Div().Class("tt-table-wrap").Body(
-		app.Table().Class("tt-table").ID("table-"+p.ID).Body(
-			app.THead().Body(app.Tr().Body(
-				app.Range(p.Columns).Slice(func(i int) app.UI {
-					return app.Th().Text(p.Columns[i].Title)
-				}),
-			)),
-			app.TBody().Body(
-				app.Range(rows).Slice(func(i int) app.UI {
-					r := rows[i]
-					return app.Tr().DataSet("key", r.key).Body(
-						app.Range(p.Columns).Slice(func(j int) app.UI {
-							c := p.Columns[j]
-							return app.Td().Class("tt-col-" + c.Format).Text(formatCell(r.fields[c.Field], c.Format))
-						}),
-					)
-				}),
-			),
-		),
-	)
+	return &feedTable{Panel: p, Frame: s.renders, rows: s.tableRows}
 }

@@ -44,7 +44,13 @@ type Panel struct {
 	Series []string `json:"series,omitempty"` // timeseries: columns to plot
 	// Columns of a table panel, in order.
 	Columns []Column `json:"columns,omitempty"`
-	Unit    string   `json:"unit,omitempty"`
+	// Rows is how many of the stream's latest rows a table panel keeps and
+	// lets the operator scroll through; zero means DefaultRows, at most
+	// MaxRows. Only the rows in view are drawn, so a long table costs what a
+	// short one does on screen; the browser keeps, per stream, the largest
+	// Rows of the dashboard's tables.
+	Rows int    `json:"rows,omitempty"`
+	Unit string `json:"unit,omitempty"`
 	// Width in grid columns of a 12-column desktop grid; zero means 12. On a
 	// phone every panel is full width.
 	Width int `json:"width,omitempty"`
@@ -53,6 +59,21 @@ type Panel struct {
 	// ExpectedCadenceMs is how often the stream should speak; zero means the
 	// client learns it from the stream's recent rate.
 	ExpectedCadenceMs int `json:"expected_cadence_ms,omitempty"`
+}
+
+// Bounds of Panel.Rows.
+const (
+	DefaultRows = 200
+	MaxRows     = 10_000
+)
+
+// KeepRows is how many rows a table panel keeps: Rows, or DefaultRows when
+// Rows is zero.
+func (p Panel) KeepRows() int {
+	if p.Rows == 0 {
+		return DefaultRows
+	}
+	return p.Rows
 }
 
 // Column is one column of a table panel.
@@ -132,6 +153,9 @@ func (d *Dashboard) Validate() error {
 			}
 		default:
 			return fmt.Errorf("dashboard %s: panel %s has unknown kind %q", d.ID, p.ID, p.Kind)
+		}
+		if p.Rows < 0 || p.Rows > MaxRows {
+			return fmt.Errorf("dashboard %s: panel %s keeps %d rows, want 1–%d (0 means %d)", d.ID, p.ID, p.Rows, MaxRows, DefaultRows)
 		}
 		if p.Width < 0 || p.Width > 12 {
 			return fmt.Errorf("dashboard %s: panel %s width %d is outside 0–12", d.ID, p.ID, p.Width)

@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -29,6 +30,9 @@ func TestValidate(t *testing.T) {
 		{"table without columns", func(d *Dashboard) { d.Panels[2].Columns = nil }, "no columns"},
 		{"unknown kind", func(d *Dashboard) { d.Panels[0].Kind = "pie" }, "unknown kind"},
 		{"too wide", func(d *Dashboard) { d.Panels[0].Width = 13 }, "width"},
+		{"rows at the maximum", func(d *Dashboard) { d.Panels[2].Rows = MaxRows }, ""},
+		{"negative rows", func(d *Dashboard) { d.Panels[2].Rows = -1 }, "keeps -1 rows, want 1–10000"},
+		{"too many rows", func(d *Dashboard) { d.Panels[2].Rows = MaxRows + 1 }, "keeps 10001 rows"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -45,6 +49,28 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("got %v, want an error containing %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+func TestKeepRows(t *testing.T) {
+	tests := []struct {
+		name string
+		rows int
+		want int
+	}{
+		{"zero means the default", 0, DefaultRows},
+		{"set", 1000, 1000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := (Panel{Kind: KindTable, Rows: tt.rows}).KeepRows(); got != tt.want {
+				t.Fatalf("got %d, want %d", got, tt.want)
+			}
+		})
+	}
+	var d Dashboard
+	if err := json.Unmarshal([]byte(`{"id":"x","panels":[{"id":"f","kind":"table","stream":"s","rows":500,"columns":[{"field":"a","title":"A"}]}]}`), &d); err != nil || d.Panels[0].Rows != 500 {
+		t.Fatalf("got %+v %v, want rows 500 from JSON", d.Panels, err)
 	}
 }
 
