@@ -28,8 +28,12 @@ type chart struct {
 	onSize  js.Func
 	io      js.Value // IntersectionObserver
 	onSeen  js.Func
-	data    []any   // the arrays for the next setData
+	data    []any // the arrays for the next setData
+	xr      ui.Range
 	apply   js.Func // calls setData(data), run by uPlot's batch
+	hooks   ui.ChartHooks
+	onSel   js.Func // uPlot's setSelect hook: a drag zooms
+	onDbl   js.Func // double-click: back to live
 	w       int     // pixel width, kept by the ResizeObserver
 	visible bool    // kept by the IntersectionObserver
 	created bool
@@ -41,14 +45,15 @@ func newUPlot() *uplot { return &uplot{charts: make(map[string]*chart)} }
 
 const chartHeight = 220
 
-func (p *uplot) Create(id string, spec ui.ChartSpec, changed func()) {
+func (p *uplot) Create(id string, spec ui.ChartSpec, hooks ui.ChartHooks) {
+	changed := hooks.Changed
 	el := js.Global().Get("document").Call("getElementById", id)
 	if el.IsNull() {
 		return
 	}
 	// Visible until the IntersectionObserver says otherwise (a browser
 	// without one draws every chart).
-	c := &chart{el: el, spec: spec, ys: make([]float64Array, len(spec.Series)), visible: true}
+	c := &chart{el: el, spec: spec, hooks: hooks, ys: make([]float64Array, len(spec.Series)), visible: true}
 	p.charts[id] = c
 	c.tryCreate()
 	c.w = c.width()
@@ -108,6 +113,23 @@ func (c *chart) tryCreate() bool {
 	if !ctor.Truthy() {
 		return false
 	}
+	c.onSel = js.FuncOf(func(_ js.Value, args []js.Value) any {
+		u := args[0]
+		sel := u.Get("select")
+		left, width := sel.Get("left").Float(), sel.Get("width").Float()
+		if width < 5 {
+			return nil // a click, not a selection
+		}
+		from := u.Call("posToVal", left, "x").Float()
+		to := u.Call("posToVal", left+width, "x").Float()
+		u.Call("setSelect", map[string]any{"left": 0, "top": 0, "width": 0, "height": 0}, false)
+		c.hooks.Zoom(int64(from), int64(to))
+		return nil
+	})
+	c.onDbl = js.FuncOf(func(js.Value, []js.Value) any {
+		c.hooks.Live()
+		return nil
+	})
 	series := []any{map[string]any{}}
 	for i, name := range c.spec.Series {
 		series = append(series, map[string]any{
@@ -129,7 +151,10 @@ func (c *chart) tryCreate() bool {
 		"series": series,
 		"axes":   []any{axis, axis},
 		"legend": map[string]any{"live": false},
-		"cursor": map[string]any{"drag": map[string]any{"x": true, "y": false}},
+		// A drag selects a time range; the shell zooms (setScale false:
+		// the shell owns the range, so live data does not undo it).
+		"cursor": map[string]any{"drag": map[string]any{"x": true, "y": false, "setScale": false}},
+		"hooks":  map[string]any{"setSelect": []any{c.onSel}},
 	}
 	empty := []any{[]any{}}
 	for range c.spec.Series {
@@ -137,16 +162,23 @@ func (c *chart) tryCreate() bool {
 	}
 	c.u = ctor.New(opts, empty, c.el)
 	c.apply = js.FuncOf(func(js.Value, []js.Value) any {
-		c.u.Call("setData", c.data)
+		if c.xr.IsLive() {
+			c.u.Call("setData", c.data)
+			return nil
+		}
+		// Zoomed: keep the shell's range (y still fits what is in it).
+		c.u.Call("setData", c.data, false)
+		c.u.Call("setScale", "x", map[string]any{"min": c.xr.From, "max": c.xr.To})
 		return nil
 	})
+	c.u.Get("over").Call("addEventListener", "dblclick", c.onDbl)
 	// Exposed for the end-to-end tests, which read the drawn data length.
 	c.el.Set("_uplot", c.u)
 	c.created = true
 	return true
 }
 
-func (p *uplot) SetData(id string, ts []int64, cols [][]float64) {
+func (p *uplot) SetData(id string, ts []int64, cols [][]float64, xr ui.Range) {
 	c, ok := p.charts[id]
 	if !ok || !c.tryCreate() {
 		return
@@ -172,7 +204,7 @@ func (p *uplot) SetData(id string, ts []int64, cols [][]float64) {
 	}
 	// batch draws now instead of on uPlot's microtask, so the shell's frame
 	// budget measures what drawing costs.
-	c.data = data
+	c.data, c.xr = data, xr
 	c.u.Call("batch", c.apply)
 	c.el.Get("dataset").Set("points", n)
 	if n > 0 && !p.painted {
@@ -220,7 +252,10 @@ func (p *uplot) Destroy(id string) {
 	}
 	c.onSeen.Release()
 	if c.created {
+		c.u.Get("over").Call("removeEventListener", "dblclick", c.onDbl)
 		c.u.Call("destroy")
 		c.apply.Release()
+		c.onSel.Release()
+		c.onDbl.Release()
 	}
 }

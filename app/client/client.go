@@ -156,6 +156,13 @@ func (c *Client) changed() {
 	}
 }
 
+// Token is the token the client signs in with now.
+func (c *Client) Token() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.token
+}
+
 // SetToken replaces the token the client signs in with. On an open
 // connection it is handed over as a refresh; a client that was signed out
 // connects again at once. The state it holds is kept, so it resumes from its

@@ -12,20 +12,30 @@ import (
 // is mounted and destroyed with it. Data arrives from the shell's frame.
 type chartPanel struct {
 	app.Compo
-	ID      string
-	Spec    ChartSpec
-	charts  Charts
-	changed func() // the shell's redraw
+	ID     string
+	Spec   ChartSpec
+	charts Charts
+	hooks  ChartHooks
 }
 
 func (c *chartPanel) OnMount(app.Context) {
 	if c.charts != nil {
-		changed := c.changed
-		if changed == nil {
-			changed = func() {}
-		}
-		c.charts.Create(c.ID, c.Spec, changed)
+		c.charts.Create(c.ID, c.Spec, c.hooks.orNoop())
 	}
+}
+
+// orNoop fills unset hooks with no-ops (the server pre-render has none).
+func (h ChartHooks) orNoop() ChartHooks {
+	if h.Changed == nil {
+		h.Changed = func() {}
+	}
+	if h.Zoom == nil {
+		h.Zoom = func(int64, int64) {}
+	}
+	if h.Live == nil {
+		h.Live = func() {}
+	}
+	return h
 }
 
 func (c *chartPanel) OnDismount() {

@@ -34,11 +34,14 @@ const (
 type drawKey struct {
 	epoch, seq uint64
 	gen, width int
+	zoom       Range
+	remote     int // the zoom's remote generation
 }
 
 // chartState is one chart's drawing state.
 type chartState struct {
 	dec   decimated
+	zoom  zoomState
 	key   drawKey
 	drawn time.Time // when it was last drawn; zero if never
 }
@@ -74,9 +77,6 @@ func (s *Shell) drawCharts(streams map[string]*livestate.Stream, gen int, frameS
 	if charts == nil || s.spec == nil {
 		return false
 	}
-	if s.charts == nil {
-		s.charts = map[string]*chartState{}
-	}
 	var due []chartDue
 	for _, p := range s.spec.Panels {
 		if p.Kind != dashboard.KindTimeSeries {
@@ -90,16 +90,12 @@ func (s *Shell) drawCharts(streams map[string]*livestate.Stream, gen int, frameS
 		if !charts.Visible(id) {
 			continue // drawn when it scrolls into view (changed is called)
 		}
-		cs := s.charts[id]
-		if cs == nil {
-			cs = &chartState{}
-			s.charts[id] = cs
-		}
-		key := drawKey{st.Epoch, st.Seq, gen, charts.Width(id)}
+		cs := s.chartState(id)
+		key := drawKey{st.Epoch, st.Seq, gen, charts.Width(id), cs.zoom.r, cs.zoom.gen}
 		if key == cs.key && !cs.drawn.IsZero() {
 			continue
 		}
-		if key.width == cs.key.width && key.gen == cs.key.gen && frameStart.Sub(cs.drawn) < interval(p, key.width) {
+		if key.width == cs.key.width && key.gen == cs.key.gen && key.zoom == cs.key.zoom && key.remote == cs.key.remote && frameStart.Sub(cs.drawn) < interval(p, key.width) {
 			waiting = true // only new data, and its column cannot have moved yet
 			continue
 		}
@@ -110,8 +106,14 @@ func (s *Shell) drawCharts(streams map[string]*livestate.Stream, gen int, frameS
 		if i > 0 && clock().Sub(frameStart) > frameBudget {
 			return true
 		}
-		ts, cols := d.st.dec.update(&streams[d.panel.Stream].State.Points, d.panel, d.key.width, gen)
-		charts.SetData(d.id, ts, cols)
+		pts := &streams[d.panel.Stream].State.Points
+		if d.key.zoom.IsLive() {
+			ts, cols := d.st.dec.update(pts, d.panel, d.key.width, gen)
+			charts.SetData(d.id, ts, cols, Range{})
+		} else {
+			ts, cols := s.zoomed(d.st, d.panel, pts, d.key.width)
+			charts.SetData(d.id, ts, cols, d.key.zoom)
+		}
 		d.st.key, d.st.drawn = d.key, frameStart
 		s.chartDraws.Add(1)
 	}

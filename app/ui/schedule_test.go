@@ -16,15 +16,19 @@ type fakeCharts struct {
 	hidden  map[string]bool
 	drawn   []string // ids, in drawing order
 	lengths map[string]int
+	ranges  map[string]Range
+	ts      map[string][]int64
 }
 
-func (f *fakeCharts) Create(string, ChartSpec, func()) {}
-func (f *fakeCharts) Destroy(string)                   {}
-func (f *fakeCharts) Width(string) int                 { return f.width }
-func (f *fakeCharts) Visible(id string) bool           { return !f.hidden[id] }
-func (f *fakeCharts) SetData(id string, ts []int64, cols [][]float64) {
+func (f *fakeCharts) Create(string, ChartSpec, ChartHooks) {}
+func (f *fakeCharts) Destroy(string)                       {}
+func (f *fakeCharts) Width(string) int                     { return f.width }
+func (f *fakeCharts) Visible(id string) bool               { return !f.hidden[id] }
+func (f *fakeCharts) SetData(id string, ts []int64, cols [][]float64, xr Range) {
 	f.drawn = append(f.drawn, id)
 	f.lengths[id] = len(ts)
+	f.ranges[id] = xr
+	f.ts[id] = append([]int64(nil), ts...)
 }
 
 // chartRig is a shell with n time-series panels, each on its own stream of
@@ -36,7 +40,7 @@ type chartRig struct {
 }
 
 func newChartRig(n int) *chartRig {
-	r := &chartRig{charts: &fakeCharts{width: 500, hidden: map[string]bool{}, lengths: map[string]int{}}, streams: map[string]*livestate.Stream{}}
+	r := &chartRig{charts: &fakeCharts{width: 500, hidden: map[string]bool{}, lengths: map[string]int{}, ranges: map[string]Range{}, ts: map[string][]int64{}}, streams: map[string]*livestate.Stream{}}
 	spec := &dashboard.Dashboard{ID: "d"}
 	for i := range n {
 		stream := fmt.Sprintf("s%d", i)

@@ -44,6 +44,10 @@ type Shell struct {
 	trace      trace
 	charts     map[string]*chartState // by chart id
 	redraw     func()                 // a chart was resized or scrolled into view
+	// fetchWindow asks the server for a zoomed chart's history (set in
+	// start; tests replace it).
+	fetchWindow func(p dashboard.Panel, r Range, width int)
+	hooks       map[string]ChartHooks // by panel id, made once
 }
 
 // tokenKey is where the page keeps the operator's token between visits.
@@ -230,12 +234,17 @@ func fetchSpec(ctx context.Context) (*dashboard.Dashboard, error) {
 // fetchText GETs url with the browser's fetch. Not net/http: its client side
 // (transport, HTTP/2) adds 850 KB brotli to app.wasm (measured: a go-app main
 // grows from 1.40 MB to 2.25 MB with one http.Get).
-//
+func fetchText(ctx context.Context, url string) (string, error) {
+	b, err := fetchBytes(ctx, url, "")
+	return string(b), err
+}
+
+// fetchBytes GETs url's body, with the operator's token when one is given.
 // The callbacks are released in the chain's finally, and ctx aborts the
 // request, so the chain always settles and nothing leaks however it ends.
-func fetchText(ctx context.Context, url string) (string, error) {
+func fetchBytes(ctx context.Context, url, token string) ([]byte, error) {
 	type result struct {
-		text string
+		body []byte
 		err  error
 	}
 	done := make(chan result, 1)
@@ -246,18 +255,20 @@ func fetchText(ctx context.Context, url string) (string, error) {
 		}
 	}
 	status := 0
-	var onResponse, onText, onError, onFinally app.Func
+	var onResponse, onBody, onError, onFinally app.Func
 	onResponse = app.FuncOf(func(_ app.Value, args []app.Value) any {
 		status = args[0].Get("status").Int()
-		return args[0].Call("text")
+		return args[0].Call("arrayBuffer")
 	})
-	onText = app.FuncOf(func(_ app.Value, args []app.Value) any {
-		text := args[0].String()
+	onBody = app.FuncOf(func(_ app.Value, args []app.Value) any {
+		arr := app.Window().Get("Uint8Array").New(args[0])
+		body := make([]byte, arr.Length())
+		app.CopyBytesToGo(body, arr)
 		if status != 200 {
-			settle(result{err: fmt.Errorf("HTTP %d: %.200s", status, strings.TrimSpace(text))})
+			settle(result{err: fmt.Errorf("HTTP %d: %.200s", status, strings.TrimSpace(problemText(body)))})
 			return nil
 		}
-		settle(result{text: text})
+		settle(result{body: body})
 		return nil
 	})
 	onError = app.FuncOf(func(_ app.Value, args []app.Value) any {
@@ -270,25 +281,40 @@ func fetchText(ctx context.Context, url string) (string, error) {
 	})
 	onFinally = app.FuncOf(func(app.Value, []app.Value) any {
 		onResponse.Release()
-		onText.Release()
+		onBody.Release()
 		onError.Release()
 		onFinally.Release()
 		return nil
 	})
 	abort := app.Window().Get("AbortController").New()
 	opts := map[string]any{"signal": abort.Get("signal"), "cache": "no-store"}
+	if token != "" {
+		opts["headers"] = map[string]any{"Authorization": "Bearer " + token}
+	}
 	app.Window().Call("fetch", url, opts).
 		Call("then", onResponse).
-		Call("then", onText).
+		Call("then", onBody).
 		Call("catch", onError).
 		Call("finally", onFinally)
 	select {
 	case r := <-done:
-		return r.text, r.err
+		return r.body, r.err
 	case <-ctx.Done():
 		abort.Call("abort") // rejects the chain: onError, then onFinally
-		return "", ctx.Err()
+		return nil, ctx.Err()
 	}
+}
+
+// problemText is an error body's message: the "error" of a JSON problem,
+// else the text itself.
+func problemText(body []byte) string {
+	var p struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(body, &p) == nil && p.Error != "" {
+		return p.Error
+	}
+	return string(body)
 }
 
 func (s *Shell) start(ctx app.Context) {
@@ -309,6 +335,11 @@ func (s *Shell) start(ctx app.Context) {
 	s.redraw = func() {
 		s.waiting.Store(true)
 		s.requestFrame(ctx)
+	}
+	s.startWindowFetches(ctx)
+	s.hooks = map[string]ChartHooks{}
+	for _, p := range s.spec.Panels {
+		s.hooks[p.ID] = s.chartHooks(ctx, p.ID)
 	}
 	app.Window().Set("telltaleStats", app.FuncOf(func(app.Value, []app.Value) any {
 		var info client.Info
@@ -501,7 +532,7 @@ func (s *Shell) panel(p dashboard.Panel) app.UI {
 	case dashboard.KindKPI:
 		body = s.kpi(p)
 	case dashboard.KindTimeSeries:
-		body = &chartPanel{ID: chartID(p.ID), Spec: ChartSpec{Title: p.Title, Series: p.Series, Unit: p.Unit}, charts: s.bridges.Charts, changed: s.redraw}
+		body = &chartPanel{ID: chartID(p.ID), Spec: ChartSpec{Title: p.Title, Series: p.Series, Unit: p.Unit}, charts: s.bridges.Charts, hooks: s.hooks[p.ID]}
 	case dashboard.KindTable:
 		body = s.table(p)
 	}
@@ -509,7 +540,12 @@ func (s *Shell) panel(p dashboard.Panel) app.UI {
 		Class("tt-panel", "tt-"+string(p.Kind), fmt.Sprintf("tt-w%d", width)).
 		DataSet("panel", p.ID).
 		Body(
-			app.H2().Class("tt-panel-title").Text(p.Title),
+			// The head's children vary (zoom controls); the body stays the
+			// section's second child, so go-app never re-creates a chart.
+			app.Div().Class("tt-panel-head").Body(
+				app.H2().Class("tt-panel-title").Text(p.Title),
+				s.zoomControls(p),
+			),
 			body,
 		)
 }

@@ -14,12 +14,12 @@ import (
 // Charts draws time series. The wasm build implements it with uPlot.
 type Charts interface {
 	// Create makes a chart inside the element with this id. It is called once
-	// per panel, after the element is in the DOM. changed is called whenever
-	// the chart's width or visibility changes, so the shell draws it again.
-	Create(id string, spec ChartSpec, changed func())
+	// per panel, after the element is in the DOM.
+	Create(id string, spec ChartSpec, hooks ChartHooks)
 	// SetData replaces the chart's data. ts are Unix milliseconds and each
 	// column is as long as ts. The slices are only valid during the call.
-	SetData(id string, ts []int64, cols [][]float64)
+	// xr is the time range to show; zero follows the data (live).
+	SetData(id string, ts []int64, cols [][]float64, xr Range)
 	// Width is the chart's plot width in pixels (0 while unknown): the shell
 	// decimates each series to it before SetData.
 	Width(id string) int
@@ -29,6 +29,23 @@ type Charts interface {
 	// Destroy releases the chart.
 	Destroy(id string)
 }
+
+// ChartHooks are how a chart tells the shell what happened to it. They may
+// be called from browser callbacks, outside the UI goroutine.
+type ChartHooks struct {
+	// Changed: the chart's width or visibility changed; draw it again.
+	Changed func()
+	// Zoom: the operator selected the time range [from, to] (ms).
+	Zoom func(from, to int64)
+	// Live: the operator asked to follow the newest data again.
+	Live func()
+}
+
+// Range is a time range in Unix milliseconds; the zero Range means live.
+type Range struct{ From, To int64 }
+
+// IsLive reports whether r is the zero Range.
+func (r Range) IsLive() bool { return r == Range{} }
 
 // ChartSpec describes a chart's series.
 type ChartSpec struct {
