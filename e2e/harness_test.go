@@ -150,7 +150,7 @@ func startServerEnvAt(t *testing.T, extraEnv []string, addr string, args ...stri
 // newBrowser starts the system Chromium with a fresh profile and the flags
 // this machine needs (no sandbox as root, no background networking: the
 // network beyond loopback is closed and Chromium would keep retrying).
-func newBrowser(t *testing.T) *rod.Browser {
+func newBrowser(t *testing.T, opts ...func(*launcher.Launcher)) *rod.Browser {
 	t.Helper()
 	bin := env(t, "CHROMIUM")
 	l := launcher.New().
@@ -165,6 +165,9 @@ func newBrowser(t *testing.T) *rod.Browser {
 		Set("no-first-run").
 		Set("disable-quic").
 		Set("disable-gpu")
+	for _, o := range opts {
+		o(l)
+	}
 	u, err := l.Launch()
 	if err != nil {
 		t.Fatalf("launch %s: %v", bin, err)

@@ -21,6 +21,8 @@ type pageStats struct {
 	Resumes    int    `json:"resumes"`
 	Reconnects int    `json:"reconnects"`
 	Status     string `json:"status"`
+	Renders    int    `json:"renders"`
+	ChartDraws int    `json:"chart_draws"`
 	Streams    map[string]struct {
 		Epoch string `json:"epoch"`
 		Seq   uint64 `json:"seq"`
