@@ -18,6 +18,8 @@ package decimate
 import (
 	"errors"
 	"math"
+	"runtime"
+	"sort"
 )
 
 // ErrUnsorted reports input whose timestamps go back in time.
@@ -38,7 +40,16 @@ type M4 struct {
 	last   int64
 	seen   bool
 	err    error
+	// worker takes the second half of a large Add on another core; kept
+	// across Reset with its buffers, so reuse does not allocate.
+	worker *M4
 }
+
+// parallelMin is the smallest Add split over two goroutines (when Go has
+// two or more processors: never in the browser). One pass over a million
+// points is bound by memory bandwidth (~3 ms for 16 MB on the 2-core
+// machine); two cores read it in about half that.
+const parallelMin = 1 << 18
 
 // column is one pixel column's candidates, by index of arrival.
 type column struct {
@@ -70,23 +81,84 @@ func (m *M4) Reset(from, to int64, width int, xs, ys []float64) {
 	if to <= from {
 		to = from + 1
 	}
-	*m = M4{from: from, to: to, width: width, scale: float64(width) / float64(to-from), xs: xs[:0], ys: ys[:0], col: -1}
+	*m = M4{from: from, to: to, width: width, scale: float64(width) / float64(to-from), xs: xs[:0], ys: ys[:0], col: -1, worker: m.worker}
 }
 
 // Add feeds points in time order. Points outside [from, to] are ignored.
+// The points of one pixel column are folded in one tight loop over locals
+// (run), not point by point through the column's state.
 func (m *M4) Add(ts []int64, vs []float64) error {
 	if m.err != nil {
 		return m.err
 	}
 	n := min(len(ts), len(vs))
-	for i := range n {
-		t, v := ts[i], vs[i]
+	ts, vs = ts[:n], vs[:n]
+	if n >= parallelMin && runtime.GOMAXPROCS(0) > 1 {
+		if split := m.split(ts); split > 0 {
+			return m.addSplit(ts, vs, split)
+		}
+	}
+	return m.add(ts, vs)
+}
+
+// split is an index near the middle of ts where a new pixel column starts,
+// or 0 when there is none worth splitting at.
+func (m *M4) split(ts []int64) int {
+	mid := len(ts) / 2
+	t := ts[mid]
+	if t < m.from || t > m.to {
+		return 0
+	}
+	end := m.columnEnd(m.column(t))
+	// ts is meant to be sorted: search for the next column's first point.
+	// On unsorted input the split is arbitrary, and the halves' own checks
+	// and the one at the seam report it.
+	i := mid + sort.Search(len(ts)-mid, func(i int) bool { return ts[mid+i] >= end })
+	if i >= len(ts) {
+		return 0
+	}
+	return i
+}
+
+// addSplit folds ts[:split] here and ts[split:] on another goroutine into a
+// fresh accumulator, then appends its columns: the halves share no column.
+func (m *M4) addSplit(ts []int64, vs []float64, split int) error {
+	w := m.worker
+	if w == nil {
+		w = &M4{}
+	}
+	w.Reset(m.from, m.to, m.width, w.xs, w.ys)
+	done := make(chan error, 1)
+	go func() { done <- w.add(ts[split:], vs[split:]) }()
+	err := m.add(ts[:split], vs[:split])
+	werr := <-done
+	m.worker = w
+	if err != nil {
+		return err
+	}
+	if werr != nil || ts[split] < ts[split-1] {
+		m.err = ErrUnsorted
+		return m.err
+	}
+	m.flush()
+	m.xs = append(m.xs, w.xs...)
+	m.ys = append(m.ys, w.ys...)
+	m.col, m.c, m.last, m.seen = w.col, w.c, w.last, w.seen
+	return nil
+}
+
+// add is Add on one goroutine.
+func (m *M4) add(ts []int64, vs []float64) error {
+	n := len(ts)
+	for i := 0; i < n; {
+		t := ts[i]
 		if m.seen && t < m.last {
 			m.err = ErrUnsorted
 			return m.err
 		}
 		m.last, m.seen = t, true
 		if t < m.from || t > m.to {
+			i++
 			continue
 		}
 		col := m.column(t)
@@ -94,35 +166,104 @@ func (m *M4) Add(ts []int64, vs []float64) error {
 			m.flush()
 			m.col = col
 		}
-		m.add(t, v)
+		i = m.run(ts, vs, i, m.columnEnd(col))
 	}
 	return nil
+}
+
+// columnEnd is the first time of the column after col (to+1 for the last).
+func (m *M4) columnEnd(col int) int64 {
+	if col >= m.width-1 {
+		return m.to + 1
+	}
+	e := m.from + int64(float64(col+1)/m.scale)
+	for e > m.from && m.column(e-1) > col {
+		e--
+	}
+	for e <= m.to && m.column(e) <= col {
+		e++
+	}
+	return e
+}
+
+// run folds ts[i:] into the current column while the points stay before hi
+// and in time order (ts[i] is known to be both), and returns where it
+// stopped. Ties keep the earliest extreme; the last gap is kept, as point by
+// point folding would.
+func (m *M4) run(ts []int64, vs []float64, i int, hi int64) int {
+	vs = vs[:len(ts)] // one bounds check here, none in the loop
+	prev := ts[i]
+	minI, maxI, gapI := -1, -1, -1
+	minV, maxV := math.Inf(1), math.Inf(-1)
+	j := i
+	for ; j < len(ts); j++ {
+		t := ts[j]
+		if t >= hi || t < prev {
+			break
+		}
+		prev = t
+		v := vs[j]
+		// NaN compares false, so a gap never becomes an extreme.
+		if v < minV {
+			minV, minI = v, j
+		}
+		if v > maxV {
+			maxV, maxI = v, j
+		}
+		if v != v {
+			gapI = j
+		}
+	}
+	// The first and last non-NaN points of the run, found from its ends.
+	firstI, lastI := -1, -1
+	for k := i; k < j; k++ {
+		if vs[k] == vs[k] {
+			firstI = k
+			break
+		}
+	}
+	for k := j - 1; k >= i && firstI >= 0; k-- {
+		if vs[k] == vs[k] {
+			lastI = k
+			break
+		}
+	}
+	if firstI >= 0 {
+		// Only infinities of one sign: the other extreme is the first.
+		if minI < 0 {
+			minI, minV = firstI, vs[firstI]
+		}
+		if maxI < 0 {
+			maxI, maxV = firstI, vs[firstI]
+		}
+	}
+	m.last = prev
+	c := &m.c
+	base := c.n - i // arrival order of index j is base+j
+	pt := func(j int) point { return point{ts[j], vs[j], base + j} }
+	if firstI >= 0 {
+		if !c.hasFinite {
+			c.first, c.min, c.max, c.hasFinite = pt(firstI), pt(minI), pt(maxI), true
+		} else {
+			if minV < c.min.v {
+				c.min = pt(minI)
+			}
+			if maxV > c.max.v {
+				c.max = pt(maxI)
+			}
+		}
+		c.lastPt = pt(lastI)
+	}
+	if gapI >= 0 {
+		c.gap, c.hasGap = pt(gapI), true
+	}
+	c.n += j - i
+	return j
 }
 
 // column is the pixel column of t, which must be in [from, to].
 func (m *M4) column(t int64) int {
 	return min(int(float64(t-m.from)*m.scale), m.width-1) // t == to: the last
-}
-
-func (m *M4) add(t int64, v float64) {
-	c := &m.c
-	p := point{t, v, c.n}
-	c.n++
-	if math.IsNaN(v) {
-		c.gap, c.hasGap = p, true
-		return
-	}
-	if !c.hasFinite {
-		c.first, c.min, c.max, c.lastPt, c.hasFinite = p, p, p, p, true
-		return
-	}
-	if v < c.min.v {
-		c.min = p
-	}
-	if v > c.max.v {
-		c.max = p
-	}
-	c.lastPt = p
 }
 
 // flush emits the current column's points in arrival (time) order: first,

@@ -365,3 +365,38 @@ func BenchmarkM4Indices_4Series(b *testing.B) {
 		})
 	}
 }
+
+// A large Add is split over two goroutines at a column boundary: its output
+// must be exactly that of feeding the same points piece by piece, and a
+// decrease anywhere, the seam included, must still be refused.
+func TestM4SplitEqualsSequential(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{parallelMin, 3 * parallelMin / 2, 1_000_000} {
+		ts, vs := randomSeries(rng, n)
+		for _, width := range []int{1, 7, 1000, 4000} {
+			whole := NewM4(ts[0], ts[n-1], width, nil, nil)
+			if err := whole.Add(ts, vs); err != nil {
+				t.Fatal(err)
+			}
+			gotX, gotY, _ := whole.Finish()
+			pieces := NewM4(ts[0], ts[n-1], width, nil, nil)
+			for i := 0; i < n; i += 1000 {
+				if err := pieces.Add(ts[i:min(n, i+1000)], vs[i:min(n, i+1000)]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			wantX, wantY, _ := pieces.Finish()
+			if !sameFloats(gotX, wantX) || !sameFloats(gotY, wantY) {
+				t.Fatalf("n %d width %d: split output (%d points) differs from sequential (%d)", n, width, len(gotX), len(wantX))
+			}
+		}
+		// A decrease right at the middle, where the split falls.
+		bad := append([]int64(nil), ts...)
+		mid := n / 2
+		bad[mid] = bad[mid-1] - 1000
+		m := NewM4(bad[0], bad[n-1], 1000, nil, nil)
+		if err := m.Add(bad, vs); !errors.Is(err, ErrUnsorted) {
+			t.Fatalf("n %d: a decrease at the middle gave %v, want ErrUnsorted", n, err)
+		}
+	}
+}
