@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-rod/rod"
 	"github.com/go-rod/rod/lib/devices"
+	"github.com/go-rod/rod/lib/proto"
 
 	"github.com/telltale/telltale/shared/poll"
 )
@@ -121,6 +122,10 @@ func TestPhoneViewportHasNoHorizontalScroll(t *testing.T) {
 		t.Run(d.name, func(t *testing.T) {
 			p := b.MustPage("")
 			p.MustEmulate(d.device)
+			// A mid-range phone: the CPU 4x slower than this machine's.
+			if err := (proto.EmulationSetCPUThrottlingRate{Rate: 4}).Call(p); err != nil {
+				t.Fatal(err)
+			}
 			if err := p.Navigate(signIn(t, srv.URL, "demo")); err != nil {
 				t.Fatal(err)
 			}
@@ -145,9 +150,30 @@ func TestPhoneViewportHasNoHorizontalScroll(t *testing.T) {
 			if scroll > inner || widest > float64(inner) {
 				t.Fatalf("page is %d px wide with panels to %.0f px in a %d px viewport: horizontal scroll", scroll, widest, inner)
 			}
+			// Zoom a chart (a drag, as a finger would) so its controls show,
+			// then every control on the page must be a 44 px target.
+			over := p.MustElement("#chart-throughput .u-over").MustShape().Box()
+			m := p.Mouse
+			m.MustMoveTo(over.X+over.Width*0.3, over.Y+over.Height/2)
+			m.MustDown(proto.InputMouseButtonLeft)
+			m.MustMoveTo(over.X+over.Width*0.5, over.Y+over.Height/2)
+			m.MustMoveTo(over.X+over.Width*0.7, over.Y+over.Height/2)
+			m.MustUp(proto.InputMouseButtonLeft)
+			p.MustElement(".tt-zoom-live")
+			targets := eval(t, p, `() => [...document.querySelectorAll("button, a, input, select, [role=button]")]
+				.filter(e => e.offsetParent !== null)
+				.map(e => { const r = e.getBoundingClientRect(); return {what: e.className || e.tagName, w: r.width, h: r.height} })`)
+			if len(targets.Arr()) < 3 {
+				t.Fatalf("only %d controls on screen after zooming, want the zoom controls at least", len(targets.Arr()))
+			}
+			for _, c := range targets.Arr() {
+				if c.Get("w").Num() < 44 || c.Get("h").Num() < 44 {
+					t.Errorf("%s is %.0f×%.0f px, want at least 44×44", c.Get("what").Str(), c.Get("w").Num(), c.Get("h").Num())
+				}
+			}
 			shot := filepath.Join(outDir(t), d.name+".png")
 			p.MustScreenshotFullPage(shot)
-			t.Logf("viewport %d px, page %d px; screenshot: %s", inner, scroll, shot)
+			t.Logf("viewport %d px, page %d px, %d controls ≥ 44 px; screenshot: %s", inner, scroll, len(targets.Arr()), shot)
 		})
 	}
 }

@@ -48,6 +48,7 @@ type Shell struct {
 	// start; tests replace it).
 	fetchWindow func(p dashboard.Panel, r Range, width int)
 	hooks       map[string]ChartHooks // by panel id, made once
+	arrivals    map[string]*arrival   // by stream: when it last moved, its cadence
 }
 
 // tokenKey is where the page keeps the operator's token between visits.
@@ -412,6 +413,7 @@ func (s *Shell) frame(ctx app.Context, start time.Time) {
 			}
 			v.rows[name] = rows
 		}
+		s.trackArrivals(streams, s.now)
 		s.chartsWaiting(ctx, s.drawCharts(streams, info.Snapshots+info.Resumes, start, time.Now))
 	})
 	s.view = v
@@ -545,6 +547,7 @@ func (s *Shell) panel(p dashboard.Panel) app.UI {
 			app.Div().Class("tt-panel-head").Body(
 				app.H2().Class("tt-panel-title").Text(p.Title),
 				s.zoomControls(p),
+				s.freshnessLabel(p),
 			),
 			body,
 		)
