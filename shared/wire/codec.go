@@ -94,6 +94,14 @@ func AppendBatch(dst []byte, stream string, sent int64, events [][]byte) []byte 
 	return dst
 }
 
+// EncodeResumeAck builds the empty Batch that acknowledges a sub from a
+// cursor; head is the stream's newest seq at that moment (the replay ends
+// there), zero when unknown.
+func EncodeResumeAck(stream string, head uint64) []byte {
+	b, _ := Batch{Stream: stream, Events: []Event{}, Head: head}.appendBody(appendHeader(make([]byte, 0, 48+len(stream)), TypeBatch))
+	return b
+}
+
 // Decode reads one frame. Malformed input returns an *Error with a code that
 // can be sent back to the peer as it is; it never panics and never allocates
 // much more than len(b) values.
