@@ -267,6 +267,28 @@ func BenchmarkEncodeBatch_64Events(b *testing.B) {
 	}
 }
 
+// TestEncodeBatchHeadDecodes: pre-encoded events with the stream's head read
+// back as the Batch they are.
+func TestEncodeBatchHeadDecodes(t *testing.T) {
+	evs := []Event{sampleEvent(4), sampleEvent(5)}
+	raw := make([][]byte, len(evs))
+	for i := range evs {
+		var err error
+		if raw[i], err = EncodeEvent(&evs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, head := range []uint64{0, 9, 1 << 40} {
+		f, err := Decode(EncodeBatchHead("orders", 42, head, raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := (Batch{Stream: "orders", Sent: 42, Events: evs, Head: head}); !reflect.DeepEqual(f, want) {
+			t.Fatalf("head %d: got %#v, want %#v", head, f, want)
+		}
+	}
+}
+
 // TestResumeAckDecodes: the resume acknowledgement is an empty batch that
 // says where the replay ends; an ack without a head decodes as before.
 func TestResumeAckDecodes(t *testing.T) {
