@@ -159,8 +159,8 @@ type Client struct {
 	// awaiting holds streams resubscribed after a gap or resync: their batches
 	// are ignored until the new snapshot, so one gap costs one resubscribe.
 	awaiting map[string]bool
-	phase    Status              // Connecting, Live, Offline or SignedOut; Status derives from it
-	catchUp  map[string]catchUp  // streams replaying after a resume
+	phase    Status             // Connecting, Live, Offline or SignedOut; Status derives from it
+	catchUp  map[string]catchUp // streams replaying after a resume
 	lag      lagMeter
 	kick     chan struct{}       // capacity 1: Kick was called
 	probe    func(reason string) // checks the open connection at once; nil between sessions
