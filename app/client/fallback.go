@@ -127,13 +127,13 @@ func (c *Client) pollOnce(ctx context.Context, name string, wait time.Duration) 
 	if cur.Epoch == 0 && cur.Seq == 0 {
 		return c.pollSnapshot(ctx, name, token)
 	}
-	q := url.Values{"epoch": {strconv.FormatUint(cur.Epoch, 10)}, "after": {strconv.FormatUint(cur.Seq, 10)}}
+	q := "?epoch=" + strconv.FormatUint(cur.Epoch, 10) + "&after=" + strconv.FormatUint(cur.Seq, 10)
 	if settled {
 		// The first answer of a stream comes at once, so the page leaves
 		// "connecting" as soon as it can; later ones wait for events.
-		q.Set("wait", wait.String())
+		q += "&wait=" + strconv.FormatInt(wait.Milliseconds(), 10) + "ms"
 	}
-	body, err := c.cfg.Get(ctx, c.streamsURL(name, "events")+"?"+q.Encode(), token)
+	body, err := c.cfg.Get(ctx, c.streamsURL(name, "events")+q, token)
 	if he := (*HTTPError)(nil); errors.As(err, &he) && he.Status == 409 {
 		return c.pollSnapshot(ctx, name, token) // another epoch, or trimmed: start over
 	}
