@@ -8,6 +8,7 @@ package client
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -28,9 +29,15 @@ type Status int
 // Connection states.
 const (
 	Connecting Status = iota // dialling or waiting for the first snapshot
-	Live                     // connected and following every stream
+	Live                     // connected and following every stream, on time
 	Offline                  // disconnected; retrying
 	SignedOut                // the server refused the token: waiting for SetToken
+	// CatchingUp: connected, replaying the events missed while away
+	// (Info.CatchUp says how far).
+	CatchingUp
+	// Degraded: following every stream, but events arrive late (Info.Lag
+	// over Config.DegradedLag) or over the HTTP fallback (Info.Transport).
+	Degraded
 )
 
 func (s Status) String() string {
@@ -41,9 +48,19 @@ func (s Status) String() string {
 		return "offline"
 	case SignedOut:
 		return "signed out"
+	case CatchingUp:
+		return "catching up"
+	case Degraded:
+		return "degraded"
 	}
 	return "connecting"
 }
+
+// Transports.
+const (
+	TransportWebSocket = "websocket"
+	TransportPoll      = "http-poll" // the fallback: HTTP long-polls
+)
 
 // Config configures a Client. Zero values are the documented defaults.
 type Config struct {
@@ -72,6 +89,23 @@ type Config struct {
 	// connection (no reconnect, nothing missed). Nil means the connection
 	// ends at expiry and the status turns SignedOut.
 	Refresh func(ctx context.Context) (string, error)
+	// Get fetches url with the token as a Bearer credential and returns the
+	// body of a 200 answer; any other status is an *HTTPError. It enables
+	// the HTTP fallback: nil means the client only ever uses WebSockets.
+	// The browser build hands in a fetch-based getter (net/http would add
+	// 850 KB to app.wasm); native code can use NetHTTPGet.
+	Get func(ctx context.Context, url, token string) ([]byte, error)
+	// StreamsURL is the stream API's base (http[s]://host/api/v1/streams);
+	// zero derives it from URL.
+	StreamsURL string
+	// FallbackAfter is how many WebSocket attempts in a row must fail
+	// before the client polls over HTTP; zero means 3.
+	FallbackAfter int
+	// PollWait is how long the server may hold a poll; zero means 25s.
+	PollWait time.Duration
+	// DegradedLag is the end-to-end lag over which the status turns
+	// Degraded; it turns back under half of it. Zero means 3s.
+	DegradedLag time.Duration
 	// Log receives diagnostics; nil discards them. It has the shape of
 	// slog.Logger's methods (Log: logger.Debug) without importing log/slog,
 	// which would add 30 KB brotli to app.wasm.
@@ -93,7 +127,23 @@ type Info struct {
 	// TokenExpires is when the server will end the session unless the token
 	// is refreshed; zero until the server says.
 	TokenExpires time.Time
+	// Transport is how events arrive now: TransportWebSocket,
+	// TransportPoll (the fallback), or "" while neither works.
+	Transport string
+	// CatchUp is the progress of the replay after a resume: events applied
+	// of those missed, over all streams catching up; zero when none is.
+	CatchUp Progress
+	// Lag is the end-to-end lag of the newest event received (creation to
+	// arrival, corrected for the clock offset between the two machines, see
+	// lag.go); zero until measured.
+	Lag time.Duration
+	// RetryAt is when the next WebSocket attempt is due while waiting out
+	// the backoff; zero otherwise. Kick brings it forward to now.
+	RetryAt time.Time
 }
+
+// Progress counts events: Done of Total.
+type Progress struct{ Done, Total uint64 }
 
 // Client follows a set of streams. Read is safe from any goroutine.
 type Client struct {
@@ -109,7 +159,15 @@ type Client struct {
 	// awaiting holds streams resubscribed after a gap or resync: their batches
 	// are ignored until the new snapshot, so one gap costs one resubscribe.
 	awaiting map[string]bool
+	phase    Status             // Connecting, Live, Offline or SignedOut; Status derives from it
+	catchUp  map[string]catchUp // streams replaying after a resume
+	lag      lagMeter
+	kick     chan struct{}       // capacity 1: Kick was called
+	probe    func(reason string) // checks the open connection at once; nil between sessions
 }
+
+// catchUp is one stream's replay: from the cursor it resumed at to head.
+type catchUp struct{ from, head uint64 }
 
 // New returns a client; call Run to connect.
 func New(cfg Config) *Client {
@@ -125,7 +183,17 @@ func New(cfg Config) *Client {
 	if cfg.Log == nil {
 		cfg.Log = func(string, ...any) {}
 	}
-	c := &Client{cfg: cfg, token: cfg.Token, retoken: make(chan struct{}, 1), streams: make(map[string]*livestate.Stream)}
+	if cfg.FallbackAfter <= 0 {
+		cfg.FallbackAfter = 3
+	}
+	if cfg.PollWait <= 0 {
+		cfg.PollWait = 25 * time.Second
+	}
+	if cfg.DegradedLag <= 0 {
+		cfg.DegradedLag = 3 * time.Second
+	}
+	c := &Client{cfg: cfg, token: cfg.Token, retoken: make(chan struct{}, 1), kick: make(chan struct{}, 1),
+		streams: make(map[string]*livestate.Stream), catchUp: make(map[string]catchUp)}
 	for _, s := range cfg.Streams {
 		c.streams[s] = &livestate.Stream{Name: s, Limits: cfg.Limits}
 	}
@@ -140,14 +208,57 @@ func (c *Client) Read(fn func(streams map[string]*livestate.Stream, info Info)) 
 	fn(c.streams, c.info)
 }
 
+// setStatus sets the connection's phase (Connecting, Live, Offline,
+// SignedOut); the status shown derives from it.
 func (c *Client) setStatus(s Status, errText string) {
 	c.mu.Lock()
-	c.info.Status = s
+	c.phase = s
 	if errText != "" {
 		c.info.LastError = errText
 	}
+	c.refreshLocked()
 	c.mu.Unlock()
 	c.changed()
+}
+
+// refreshLocked derives the status and the catch-up progress from the
+// phase, the streams replaying, the transport and the lag.
+func (c *Client) refreshLocked() {
+	c.info.CatchUp = Progress{}
+	for name, cu := range c.catchUp {
+		seq := min(c.streams[name].Seq, cu.head)
+		c.info.CatchUp.Total += cu.head - cu.from
+		c.info.CatchUp.Done += seq - min(seq, cu.from)
+	}
+	c.info.Lag = c.lag.lag
+	s := c.phase
+	if s == Live {
+		switch {
+		case len(c.catchUp) > 0:
+			s = CatchingUp
+		case c.info.Transport == TransportPoll || c.lag.high:
+			s = Degraded
+		}
+	}
+	c.info.Status = s
+}
+
+// Kick makes the client try to reconnect now instead of waiting out its
+// backoff, and checks an open WebSocket at once: the page calls it when the
+// network comes back, when it is shown again and when it returns from the
+// back-forward cache, which is when a phone's socket has most likely died
+// without a close.
+func (c *Client) Kick() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+	c.mu.Lock()
+	probe := c.probe
+	c.mu.Unlock()
+	if probe != nil {
+		probe("woken")
+	}
 }
 
 func (c *Client) changed() {
@@ -187,13 +298,35 @@ var errSignedOut = errors.New("signed out")
 // Run connects and follows the streams until ctx ends, reconnecting with
 // exponential backoff and full jitter (a random wait between zero and the
 // current ceiling, so a restarted server is not hit by every client at once).
+// Kick cuts a wait short. After Config.FallbackAfter WebSocket attempts in a
+// row that fail (a proxy that refuses the upgrade looks, in a browser, like
+// any failed dial), it follows the streams by HTTP long-polls (Config.Get)
+// while it keeps trying the WebSocket, and goes back to it when it works.
 // A server that refuses the token stops the retries until SetToken: the
 // status is SignedOut and the last state stays readable.
 func (c *Client) Run(ctx context.Context) error {
-	attempt := 0
+	attempt, failures := 0, 0
+	var fb *fallback
+	defer func() {
+		if fb != nil {
+			fb.stop()
+		}
+	}()
 	for {
-		c.setStatus(Connecting, "")
-		welcomed, err := c.session(ctx)
+		if fb == nil {
+			c.setStatus(Connecting, "")
+		}
+		var welcomed bool
+		ws, err := c.dial(ctx)
+		if err == nil {
+			if fb != nil {
+				fb.stop() // back to the WebSocket: it resumes from the cursors
+				fb = nil
+				c.cfg.Log("websocket works again: polling stopped")
+				c.setStatus(Connecting, "")
+			}
+			welcomed, err = c.session(ctx, ws)
+		}
 		if ctx.Err() != nil {
 			c.setStatus(Offline, "")
 			return ctx.Err()
@@ -205,51 +338,82 @@ func (c *Client) Run(ctx context.Context) error {
 			case <-ctx.Done():
 				return ctx.Err()
 			case <-c.retoken:
-				attempt = 0
+				attempt, failures = 0, 0
 				continue
 			}
 		}
 		if welcomed {
-			attempt = 0
+			attempt, failures = 0, 0
+		} else {
+			failures++
 		}
 		c.mu.Lock()
 		c.info.Reconnects++
 		c.mu.Unlock()
-		c.setStatus(Offline, err.Error())
+		if fb == nil && failures >= c.cfg.FallbackAfter && c.cfg.Get != nil {
+			c.cfg.Log("websocket failed repeatedly: polling over HTTP", "failures", failures, "err", err)
+			fb = c.startFallback(ctx)
+		}
+		if fb == nil {
+			c.setStatus(Offline, err.Error())
+		}
 		c.cfg.Log("session ended", "err", err)
 		ceiling := min(c.cfg.MaxBackoff, c.cfg.MinBackoff<<min(attempt, 16))
 		attempt++
-		t := time.NewTimer(rand.N(ceiling) + time.Millisecond)
+		wait := rand.N(ceiling) + time.Millisecond
+		c.mu.Lock()
+		c.info.RetryAt = time.Now().Add(wait)
+		c.mu.Unlock()
+		c.changed()
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			c.setStatus(Offline, "")
 			return ctx.Err()
 		case <-t.C:
+		case <-c.kick:
+			t.Stop()
+			// A kick means the network is probably back: try now, and keep
+			// the next few waits short in case it is not quite there yet.
+			attempt = min(attempt, 2)
 		}
+		c.mu.Lock()
+		c.info.RetryAt = time.Time{}
+		c.mu.Unlock()
 	}
+}
+
+// dial opens a WebSocket to the gateway.
+func (c *Client) dial(ctx context.Context) (*websocket.Conn, error) {
+	dctx, dcancel := context.WithTimeout(ctx, 15*time.Second)
+	defer dcancel()
+	ws, _, err := websocket.Dial(dctx, c.cfg.URL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("dial: %w", err)
+	}
+	return ws, nil
 }
 
 // session runs one connection. welcomed reports whether the server accepted
 // the hello, which resets the backoff.
-func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
+func (c *Client) session(ctx context.Context, ws *websocket.Conn) (welcomed bool, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	dctx, dcancel := context.WithTimeout(ctx, 15*time.Second)
-	ws, _, err := websocket.Dial(dctx, c.cfg.URL, nil)
-	dcancel()
-	if err != nil {
-		return false, fmt.Errorf("dial: %w", err)
-	}
 	defer ws.CloseNow()
 	ws.SetReadLimit(c.cfg.MaxFrameBytes)
 	c.mu.Lock()
 	c.live = ws
+	c.info.Transport = TransportWebSocket
+	c.lag.reset()
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
 		c.live = nil
+		c.probe = nil
 		c.info.TokenExpires = time.Time{}
+		c.info.Transport = ""
+		clear(c.catchUp)
 		c.mu.Unlock()
 	}()
 	c.mu.Lock()
@@ -277,13 +441,32 @@ func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
 	// watchdog, re-armed by every frame, close the socket, which ends a
 	// pending read. Until the welcome tells the ping interval, allow a
 	// generous wait.
-	idle := 30 * time.Second
+	var idle, lastFrame atomic.Int64 // nanoseconds; Unix nanoseconds
+	idle.Store(int64(30 * time.Second))
+	lastFrame.Store(time.Now().UnixNano())
 	var dead atomic.Bool
-	watchdog := time.AfterFunc(idle, func() {
+	var kicked atomic.Value // string: why a probe closed the socket
+	watchdog := time.AfterFunc(time.Duration(idle.Load()), func() {
 		dead.Store(true)
 		ws.CloseNow()
 	})
 	defer watchdog.Stop()
+	// A probe (Kick) does not wait out two ping intervals: a connection that
+	// has been silent for more than one is presumed dead now (the server
+	// pings every interval), else it gets one more interval from its last
+	// frame, plus a second of grace.
+	c.mu.Lock()
+	c.probe = func(reason string) {
+		interval := time.Duration(idle.Load()) / 2
+		since := time.Since(time.Unix(0, lastFrame.Load()))
+		if since > interval {
+			kicked.Store(fmt.Sprintf("%s after %v without a frame: reconnecting", reason, since.Round(time.Millisecond)))
+			ws.CloseNow()
+			return
+		}
+		watchdog.Reset(interval - since + time.Second)
+	}
+	c.mu.Unlock()
 	stop := context.AfterFunc(ctx, func() { ws.CloseNow() })
 	defer stop()
 	var buf bytes.Buffer // one frame's bytes, reused: decoding copies what it keeps
@@ -298,6 +481,8 @@ func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
 				return welcomed, fmt.Errorf("%w: %s", errSignedOut, signedOut)
 			case dead.Load():
 				return welcomed, errors.New("no frame for two ping intervals: connection presumed dead")
+			case kicked.Load() != nil:
+				return welcomed, errors.New(kicked.Load().(string))
 			}
 			if code := websocket.CloseStatus(err); code != -1 {
 				if code == wire.CloseUnauthorized || code == wire.CloseTokenExpired {
@@ -307,7 +492,8 @@ func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
 			}
 			return welcomed, fmt.Errorf("read: %w", err)
 		}
-		watchdog.Reset(idle)
+		lastFrame.Store(time.Now().UnixNano())
+		watchdog.Reset(time.Duration(idle.Load()))
 		if typ != websocket.MessageBinary {
 			continue
 		}
@@ -319,9 +505,10 @@ func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
 		switch f := f.(type) {
 		case wire.Welcome:
 			welcomed = true
+			c.serverClock(f.ServerTime)
 			if ms := f.Limits.PingIntervalMs; ms > 0 {
-				idle = 2 * time.Duration(ms) * time.Millisecond
-				watchdog.Reset(idle)
+				idle.Store(int64(2 * time.Duration(ms) * time.Millisecond))
+				watchdog.Reset(time.Duration(idle.Load()))
 			}
 			for _, s := range c.cfg.Streams {
 				if resuming > 0 && c.held(s) {
@@ -348,6 +535,7 @@ func (c *Client) session(ctx context.Context) (welcomed bool, err error) {
 				}
 			}
 		case wire.Ping:
+			c.serverClock(f.Time)
 			if err := c.send(ctx, ws, wire.Pong{Time: f.Time}); err != nil {
 				return welcomed, err
 			}
@@ -432,9 +620,10 @@ func (c *Client) refused(e *wire.Error) {
 }
 
 func (c *Client) settleLocked() {
-	if c.info.Status == Connecting && len(c.fresh) == len(c.streams) {
-		c.info.Status = Live
+	if c.phase == Connecting && len(c.fresh) == len(c.streams) {
+		c.phase = Live
 	}
+	c.refreshLocked()
 }
 
 func (c *Client) send(ctx context.Context, ws *websocket.Conn, f wire.Frame) error {
@@ -460,6 +649,7 @@ func (c *Client) applySnapshot(s *wire.Snapshot) {
 		}
 		c.fresh[s.Stream] = true
 		delete(c.awaiting, s.Stream)
+		delete(c.catchUp, s.Stream)
 		c.info.Snapshots++
 		if s.Reason != "" {
 			c.info.LastResync = s.Stream + ": " + s.Reason
@@ -491,14 +681,16 @@ func (c *Client) applyBatch(b *wire.Batch) (string, *wire.Cursor, error) {
 		return "", nil, nil
 	}
 	if len(b.Events) == 0 {
-		// The server only sends an empty batch to acknowledge a sub from a
-		// cursor: what follows continues the stream.
+		// Over the WebSocket the server only sends an empty batch to
+		// acknowledge a sub from a cursor: what follows continues the
+		// stream, up to its head when the server says.
 		delete(c.awaiting, b.Stream)
+		c.trackCatchUpLocked(b.Stream, st, b.Head)
 		if c.fresh != nil && !c.fresh[b.Stream] {
 			c.fresh[b.Stream] = true
 			c.info.Resumes++
-			c.settleLocked()
 		}
+		c.settleLocked()
 		c.mu.Unlock()
 		c.changed()
 		return "", nil, nil
@@ -527,6 +719,14 @@ func (c *Client) applyBatch(b *wire.Batch) (string, *wire.Cursor, error) {
 	}
 	if applied > 0 {
 		c.info.LastEventAt = time.Now()
+		if _, replaying := c.catchUp[b.Stream]; !replaying {
+			last := &b.Events[len(b.Events)-1]
+			c.lag.observe(c.info.LastEventAt, b.Sent, cmp.Or(last.Created, last.Ingested), c.cfg.DegradedLag)
+		}
+	}
+	c.trackCatchUpLocked(b.Stream, st, b.Head)
+	if applied > 0 {
+		c.refreshLocked()
 	}
 	var from *wire.Cursor
 	if errors.Is(err, livestate.ErrGap) {
@@ -541,6 +741,29 @@ func (c *Client) applyBatch(b *wire.Batch) (string, *wire.Cursor, error) {
 		return b.Stream, from, err
 	}
 	return "", nil, nil
+}
+
+// trackCatchUpLocked follows a stream's replay: head (when the server says
+// it) is where the replay ends; a stream that reached it is caught up.
+func (c *Client) trackCatchUpLocked(name string, st *livestate.Stream, head uint64) {
+	cu, ok := c.catchUp[name]
+	switch {
+	case head > st.Seq && !ok:
+		c.catchUp[name] = catchUp{from: st.Seq, head: head}
+	case head > st.Seq:
+		cu.head = max(cu.head, head)
+		c.catchUp[name] = cu
+	case ok && st.Seq >= cu.head:
+		delete(c.catchUp, name)
+	}
+}
+
+// serverClock takes a server's clock reading (welcome, ping) as a sample of
+// the clock offset.
+func (c *Client) serverClock(at int64) {
+	c.mu.Lock()
+	c.lag.observe(time.Now(), at, 0, c.cfg.DegradedLag)
+	c.mu.Unlock()
 }
 
 // markResync stops applying deltas to the stream until its next snapshot

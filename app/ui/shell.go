@@ -331,6 +331,7 @@ func (s *Shell) start(ctx app.Context) {
 		Limits:   livestate.Limits{Points: 100_000, Rows: rowsKept(s.spec)}, // charts decimate to their width; tables draw only the rows in view
 		OnChange: func() { s.invalidate(ctx) },
 		Trace:    s.trace.record,
+		Get:      httpGet, // the fallback when WebSockets are blocked
 	})
 	c := s.client
 	s.redraw = func() {
@@ -347,6 +348,7 @@ func (s *Shell) start(ctx app.Context) {
 		c.Read(func(_ map[string]*livestate.Stream, i client.Info) { info = i })
 		return s.trace.json(info, s.renders, int(s.chartDraws.Load()))
 	}))
+	s.listenNetwork(ctx, c)
 	ctx.Async(func() { _ = c.Run(ctx) })
 }
 
@@ -497,6 +499,18 @@ func (s *Shell) badge() app.UI {
 			text = "offline"
 		case client.SignedOut:
 			state, text = "signed-out", "signed out"
+		case client.CatchingUp:
+			state, text = "catching-up", "catching up"
+			if p := info.CatchUp; p.Total > 0 {
+				text += fmt.Sprintf(" %d/%d", p.Done, p.Total)
+			}
+		case client.Degraded:
+			text = "degraded"
+			if info.Transport == client.TransportPoll {
+				text += " · polling"
+			} else if info.Lag > 0 {
+				text += " · " + age(info.Lag) + " late"
+			}
 		default:
 			text = "connecting…"
 		}

@@ -2,8 +2,10 @@
 // tools and for clients that cannot keep a WebSocket open:
 //
 //	GET /api/v1/streams/{stream}/snapshot            a snapshot frame
-//	GET /api/v1/streams/{stream}/events?epoch=E&after=S[&limit=N]
-//	                                                 a batch frame of the events after S
+//	GET /api/v1/streams/{stream}/events?epoch=E&after=S[&limit=N][&wait=25s]
+//	                                                 a batch frame of the events after S;
+//	                                                 with wait, held until there are some
+//	                                                 or the wait (at most 30s) is over
 //	GET /api/v1/streams/{stream}/window?from=MS&to=MS&width=PX[&series=a,b]
 //	                                                 a snapshot frame holding only the
 //	                                                 stored points in [from, to],
@@ -14,6 +16,11 @@
 // access rule as the WebSocket, auth.Principal.Allow; a denial is a 403, an
 // unknown or expired token a 401, each logged and counted, never an empty
 // answer.
+//
+// A long-poll (wait) sleeps on a hub.Watch wake-up, never reading the store in
+// a loop; waiting requests are bounded per tenant and in all (429 past it),
+// end with the request, answer at once at Close, and verify the token again
+// before answering, so a revocation is not outrun by a held request.
 package httpapi
 
 import (
@@ -24,6 +31,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/telltale/telltale/backend/auth"
 	"github.com/telltale/telltale/backend/hub"
@@ -43,13 +52,39 @@ type Config struct {
 	History History
 	Logger  *slog.Logger
 	Metrics *metrics.Registry
+	// MaxWaiters bounds long-polls held at once; zero means 10,000.
+	MaxWaiters int
+	// MaxWaitersPerTenant bounds one tenant's held long-polls; zero means 1,000.
+	MaxWaitersPerTenant int
 }
+
+// MaxWait is the longest a long-poll is held.
+const MaxWait = 30 * time.Second
 
 // MaxEvents is the most events one events request returns.
 const MaxEvents = 5000
 
+// API serves the stream endpoints.
+type API struct {
+	a   *api
+	mux *http.ServeMux
+}
+
+func (x *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { x.mux.ServeHTTP(w, r) }
+
+// Close answers every held long-poll at once and makes later ones answer
+// without waiting: call it when the server shuts down, so that graceful
+// shutdown does not wait out the polls. It is idempotent.
+func (x *API) Close() { x.a.closeOnce.Do(func() { close(x.a.closed) }) }
+
 // New returns the API's handler; mount it on /api/v1/streams/.
-func New(cfg Config) http.Handler {
+func New(cfg Config) *API {
+	if cfg.MaxWaiters <= 0 {
+		cfg.MaxWaiters = 10_000
+	}
+	if cfg.MaxWaitersPerTenant <= 0 {
+		cfg.MaxWaitersPerTenant = 1_000
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -57,14 +92,18 @@ func New(cfg Config) http.Handler {
 		cfg.Metrics = metrics.New()
 	}
 	a := &api{cfg: cfg, windows: make(chan struct{}, maxWindowReads),
+		closed:       make(chan struct{}),
+		waiting:      make(map[string]int),
 		denied:       cfg.Metrics.Counter("telltale_http_denied_total", "stream API requests refused by the token's permissions"),
 		unauthorized: cfg.Metrics.Counter("telltale_http_unauthorized_total", "stream API requests without a valid token"),
+		waiters:      cfg.Metrics.Gauge("telltale_http_waiting_polls", "long-polls held now"),
+		busy:         cfg.Metrics.Counter("telltale_http_polls_refused_total", "long-polls refused over the waiting bound"),
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/streams/{stream}/snapshot", a.snapshot)
 	mux.HandleFunc("GET /api/v1/streams/{stream}/events", a.events)
 	mux.HandleFunc("GET /api/v1/streams/{stream}/window", a.window)
-	return mux
+	return &API{a: a, mux: mux}
 }
 
 // maxWindowReads is how many window requests read history at once.
@@ -73,7 +112,14 @@ const maxWindowReads = 2
 type api struct {
 	cfg                  Config
 	windows              chan struct{} // semaphore: window requests reading
+	closed               chan struct{} // closed by Close: stop holding polls
+	closeOnce            sync.Once
 	denied, unauthorized *metrics.Value
+	waiters, busy        *metrics.Value
+
+	mu         sync.Mutex
+	waitingAll int
+	waiting    map[string]int // tenant → held long-polls
 }
 
 // allow is the API's door: the token's principal, and the access rule for
@@ -132,7 +178,32 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusBadRequest, "epoch and after are required unsigned integers (a cursor)")
 		return
 	}
+	var wait time.Duration
+	if s := q.Get("wait"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			problem(w, http.StatusBadRequest, "wait must be a duration like 25s")
+			return
+		}
+		wait = min(d, MaxWait)
+	}
 	cur, held := a.cfg.Hub.Cursor(who.Tenant, stream)
+	if wait > 0 && (!held || (cur.Epoch == epoch && after == cur.Seq)) {
+		if !a.hold(w, r, who.Tenant, stream, epoch, after, wait) {
+			return
+		}
+		// The token may have been revoked or expired while held.
+		if who, stream, ok = a.allow(w, r); !ok {
+			return
+		}
+		cur, held = a.cfg.Hub.Cursor(who.Tenant, stream)
+	}
+	if !held && epoch == 0 && after == 0 {
+		// Nothing was ever published: the empty snapshot's (0, 0) has
+		// nothing after it yet.
+		frame(w, wire.EncodeBatchHead(stream, time.Now().UnixNano(), 0, nil))
+		return
+	}
 	if !held || cur.Epoch != epoch || after > cur.Seq {
 		// The cursor does not continue this stream: start over.
 		problem(w, http.StatusConflict, "the cursor does not continue this stream: fetch its snapshot")
@@ -155,7 +226,59 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	frame(w, wire.EncodeBatch(stream, 0, raw))
+	// Sent lets the client measure lag as over the WebSocket; the head lets
+	// it show how far a catch-up has come.
+	frame(w, wire.EncodeBatchHead(stream, time.Now().UnixNano(), cur.Seq, raw))
+}
+
+// hold waits until the stream has moved from (epoch, after), the wait is
+// over, the request ends or the API closes. false means it answered (the
+// waiting bound was reached).
+func (a *api) hold(w http.ResponseWriter, r *http.Request, tenant, stream string, epoch, after uint64, wait time.Duration) bool {
+	a.mu.Lock()
+	if a.waitingAll >= a.cfg.MaxWaiters || a.waiting[tenant] >= a.cfg.MaxWaitersPerTenant {
+		a.mu.Unlock()
+		a.busy.Inc()
+		w.Header().Set("Retry-After", "5")
+		problem(w, http.StatusTooManyRequests, "too many waiting requests: retry later")
+		return false
+	}
+	a.waitingAll++
+	a.waiting[tenant]++
+	a.mu.Unlock()
+	a.waiters.Add(1)
+	defer func() {
+		a.mu.Lock()
+		a.waitingAll--
+		if a.waiting[tenant]--; a.waiting[tenant] == 0 {
+			delete(a.waiting, tenant)
+		}
+		a.mu.Unlock()
+		a.waiters.Add(-1)
+	}()
+	moved := make(chan struct{}, 1)
+	cur, cancel, err := a.cfg.Hub.Watch(tenant, stream, func() {
+		select {
+		case moved <- struct{}{}:
+		default:
+		}
+	})
+	if err != nil {
+		return true // a bad name: the answer that follows says so
+	}
+	defer cancel()
+	if cur.Epoch != epoch || cur.Seq != after {
+		return true // moved between the first look and the watch
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-moved:
+	case <-t.C:
+	case <-r.Context().Done():
+	case <-a.closed:
+	}
+	return true
 }
 
 func frame(w http.ResponseWriter, b []byte) {

@@ -32,9 +32,17 @@ type fixture struct {
 	hub   *hub.Hub
 	store *memstore.Store
 	guard *auth.Guard
+	api   *API
 }
 
 func start(t *testing.T) *fixture {
+	t.Helper()
+	return startWith(t, Config{})
+}
+
+// startWith starts the API with cfg's limits (its Verify, Hub and History
+// are the fixture's).
+func startWith(t *testing.T, cfg Config) *fixture {
 	t.Helper()
 	keys, err := auth.HS256([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
@@ -54,9 +62,12 @@ func start(t *testing.T) *fixture {
 	if err := guard.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(New(Config{Verify: guard.Verify, Hub: h, History: st}))
+	cfg.Verify, cfg.Hub, cfg.History = guard.Verify, h, st
+	api := New(cfg)
+	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	return &fixture{url: srv.URL, keys: keys, hub: h, store: st, guard: guard}
+	t.Cleanup(api.Close) // first: held polls answer, then the server closes
+	return &fixture{url: srv.URL, keys: keys, hub: h, store: st, guard: guard, api: api}
 }
 
 func (f *fixture) get(t *testing.T, path, token string) (int, []byte) {
@@ -137,6 +148,10 @@ func TestCrossTenantHTTP(t *testing.T) {
 		{"window outside the patterns", "/api/v1/streams/orders/window?from=0&to=9&width=10", fleetOnly, http.StatusForbidden},
 		{"window of an encoded path", "/api/v1/streams/..%2Fglobex%2Forders/window?from=0&to=9&width=10", acme, http.StatusForbidden},
 		{"history with the other tenant's cursor", fmt.Sprintf("/api/v1/streams/orders/events?epoch=%d&after=2", globexCur.Epoch), acme, http.StatusOK},
+		{"long-poll outside the patterns", "/api/v1/streams/orders/events?epoch=1&after=0&wait=20s", fleetOnly, http.StatusForbidden},
+		{"long-poll without a token", "/api/v1/streams/orders/events?epoch=1&after=0&wait=20s", "", http.StatusUnauthorized},
+		{"long-poll of an encoded path", "/api/v1/streams/..%2Fglobex%2Forders/events?epoch=1&after=0&wait=20s", acme, http.StatusForbidden},
+		{"long-poll with the other tenant's cursor", fmt.Sprintf("/api/v1/streams/orders/events?epoch=%d&after=2&wait=20s", globexCur.Epoch), acme, http.StatusOK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, b := f.get(t, tc.path, tc.token)
@@ -172,4 +187,8 @@ func TestRevokedAndExpiredTokensHTTP(t *testing.T) {
 	if status, b := f.get(t, "/api/v1/streams/orders/snapshot", expired); status != http.StatusUnauthorized || bytes.Contains(b, []byte(acmeMark)) {
 		t.Fatalf("expired: got %d %s, want 401 and no data", status, b)
 	}
+}
+
+func authRevocation(tenant, sub string, at time.Time) auth.Revocation {
+	return auth.Revocation{Tenant: tenant, Subject: sub, At: at, Until: at.Add(time.Hour)}
 }

@@ -240,3 +240,42 @@ func TestUnsubscribeDoesNotStallOtherStreams(t *testing.T) {
 	close(bl.release)
 	<-cancelled
 }
+
+// TestWatchWakesOnPublish: a watcher learns of the next publish (and only
+// then), and a cancelled watch of a made-up name does not grow the hub.
+func TestWatchWakesOnPublish(t *testing.T) {
+	h := New(Config{})
+	h.Publish("acme", []wire.Event{{Stream: "orders", Epoch: 1, Seq: 1}})
+	woke := make(chan struct{}, 4)
+	cur, cancel, err := h.Watch("acme", "orders", func() { woke <- struct{}{} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur.Epoch != 1 || cur.Seq != 1 {
+		t.Fatalf("got cursor %+v, want epoch 1 seq 1", cur)
+	}
+	select {
+	case <-woke:
+		t.Fatal("woken before any publish")
+	default:
+	}
+	h.Publish("globex", []wire.Event{{Stream: "orders", Epoch: 1, Seq: 1}})
+	h.Publish("acme", []wire.Event{{Stream: "orders", Epoch: 1, Seq: 2}})
+	if len(woke) != 1 {
+		t.Fatalf("got %d wake-ups, want 1 (acme's publish, not globex's)", len(woke))
+	}
+	cancel()
+	cancel()
+	h.Publish("acme", []wire.Event{{Stream: "orders", Epoch: 1, Seq: 3}})
+	if len(woke) != 1 {
+		t.Fatalf("woken after cancel")
+	}
+	_, cancel, err = h.Watch("acme", "made-up", func() {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if _, ok := h.Cursor("acme", "made-up"); ok {
+		t.Fatal("a watched made-up name stayed in the hub")
+	}
+}

@@ -9,9 +9,9 @@ import (
 type Resumer interface {
 	Subscriber
 	// Replay hands over, in order, the encoded events after the client's
-	// cursor (possibly none), before any later Deliver. It is called with
-	// the stream locked.
-	Replay(stream string, events [][]byte)
+	// cursor (possibly none), up to head, the stream's newest seq, before
+	// any later Deliver. It is called with the stream locked.
+	Replay(stream string, head uint64, events [][]byte)
 	// Hold starts buffering the stream's deliveries while events older than
 	// the hub's ring are fetched from the store, outside the hub. The token
 	// identifies this hold when it is released. Called with the stream locked.
@@ -102,7 +102,7 @@ func (h *Hub) SubscribeFrom(tenant, name string, sub Resumer, from wire.Cursor, 
 			res.Reason = "the cursor is ahead of the stream: starting from a fresh snapshot"
 		default:
 			if evs, ok := s.recent.since(from.Seq, s.st.Seq); ok {
-				sub.Replay(name, evs)
+				sub.Replay(name, s.st.Seq, evs)
 				res.Replayed = true
 				h.replayed.Add(int64(len(evs)))
 				return nil

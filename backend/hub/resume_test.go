@@ -16,7 +16,7 @@ type resumer struct {
 	holds    int
 }
 
-func (r *resumer) Replay(_ string, events [][]byte) {
+func (r *resumer) Replay(_ string, _ uint64, events [][]byte) {
 	r.mu2.Lock()
 	defer r.mu2.Unlock()
 	for _, b := range events {

@@ -39,7 +39,12 @@ type Config struct {
 	// Revoke serves POST /api/v1/revoke (auth.RevokeHandler); nil leaves it out.
 	Revoke http.Handler
 	// Streams serves /api/v1/streams/ (package httpapi); nil leaves it out.
+	// If it has a Close method, shutdown calls it first, so that held
+	// long-polls answer at once instead of holding up the shutdown.
 	Streams http.Handler
+	// NoWebSocket refuses every WebSocket upgrade with 503: a test mode for
+	// networks that block WebSockets, where clients fall back to HTTP polling.
+	NoWebSocket bool
 	// Dashboards are served by the API; the first one is "default".
 	Dashboards []dashboard.Dashboard
 	// ShutdownTimeout bounds graceful shutdown; zero means 10s.
@@ -92,7 +97,13 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, started: time.Now()}
 
 	mux := http.NewServeMux()
-	mux.Handle("/api/v1/ws", cfg.Gateway)
+	if cfg.NoWebSocket {
+		mux.HandleFunc("/api/v1/ws", func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "WebSockets are turned off on this server (-websocket=false): use the HTTP stream API"})
+		})
+	} else {
+		mux.Handle("/api/v1/ws", cfg.Gateway)
+	}
 	if cfg.Ingest != nil {
 		mux.Handle("/api/v1/ingest", cfg.Ingest)
 	}
@@ -165,6 +176,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
+	if c, ok := s.cfg.Streams.(interface{ Close() }); ok {
+		c.Close()
+	}
 	gerr := s.cfg.Gateway.Shutdown(sctx)
 	herr := srv.Shutdown(sctx)
 	<-errc

@@ -168,3 +168,21 @@ func TestHealthDegraded(t *testing.T) {
 		t.Fatalf("got %d %s, want 503 degraded with the reason", res.StatusCode, body)
 	}
 }
+
+// TestNoWebSocketRefusesUpgrades: the test mode answers an upgrade with 503
+// and a reason, as a proxy that blocks WebSockets would refuse it.
+func TestNoWebSocketRefusesUpgrades(t *testing.T) {
+	s, err := New(Config{
+		WebDir:      webDir(t),
+		Version:     "v1",
+		Gateway:     wsgate.New(wsgate.Config{Hub: hub.New(hub.Config{})}),
+		NoWebSocket: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, body := get(t, s.Handler(), "/api/v1/ws", "Connection", "Upgrade", "Upgrade", "websocket", "Sec-WebSocket-Version", "13", "Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	if res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "turned off") {
+		t.Fatalf("got %d %q, want 503 saying WebSockets are off", res.StatusCode, body)
+	}
+}

@@ -285,7 +285,7 @@ func (c *conn) subscribe(ctx context.Context, s wire.Sub) {
 			history, ok := c.fetchHistory(fctx, s.Stream, res.After, res.UpTo)
 			<-c.g.fetchSlots
 			if fctx.Err() == nil {
-				c.out.release(s.Stream, res.Token, history, ok)
+				c.out.release(s.Stream, res.Token, history, res.UpTo, ok)
 			}
 		}()
 	}

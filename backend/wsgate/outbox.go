@@ -125,9 +125,10 @@ func (o *outbox) restartLocked(stream string) {
 }
 
 // Replay implements hub.Resumer: an empty batch acknowledges the resumed
-// subscription, then the missed events follow like any others.
-func (o *outbox) Replay(stream string, events [][]byte) {
-	ack := wire.EncodeBatch(stream, 0, nil)
+// subscription and says where the replay ends, then the missed events follow
+// like any others.
+func (o *outbox) Replay(stream string, head uint64, events [][]byte) {
+	ack := wire.EncodeResumeAck(stream, head)
 	o.mu.Lock()
 	o.restartLocked(stream)
 	o.ctrlLocked(stream, ack)
@@ -153,7 +154,7 @@ func (o *outbox) Hold(stream string) uint64 {
 // order. ok false (the store no longer has them) or a held backlog over the
 // bound turns into a resync instead. A release for a hold that was replaced
 // (the client resubscribed meanwhile) is ignored.
-func (o *outbox) release(stream string, token uint64, history [][]byte, ok bool) {
+func (o *outbox) release(stream string, token uint64, history [][]byte, upTo uint64, ok bool) {
 	o.mu.Lock()
 	h := o.holds[stream]
 	if h == nil || h.token != token {
@@ -167,7 +168,8 @@ func (o *outbox) release(stream string, token uint64, history [][]byte, ok bool)
 		o.signal()
 		return
 	}
-	ack := wire.EncodeBatch(stream, 0, nil)
+	// The held events continue the history without a gap.
+	ack := wire.EncodeResumeAck(stream, upTo+uint64(len(h.events)))
 	o.ctrlLocked(stream, ack)
 	for _, evs := range [][][]byte{history, h.events} {
 		for _, ev := range evs {

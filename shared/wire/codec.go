@@ -94,6 +94,34 @@ func AppendBatch(dst []byte, stream string, sent int64, events [][]byte) []byte 
 	return dst
 }
 
+// EncodeBatchHead is EncodeBatch with the stream's head (Batch.Head), for
+// answers outside the connection writer's hot path (HTTP events).
+func EncodeBatchHead(stream string, sent int64, head uint64, events [][]byte) []byte {
+	if head == 0 {
+		return EncodeBatch(stream, sent, events)
+	}
+	n := 64 + len(stream)
+	for _, ev := range events {
+		n += len(ev)
+	}
+	dst := appendMapLen(appendHeader(make([]byte, 0, n), TypeBatch), 4)
+	dst = appendStr(appendStr(dst, "stream"), stream)
+	dst = appendInt(appendStr(dst, "sent"), sent)
+	dst = appendArrayLen(appendStr(dst, "events"), len(events))
+	for _, ev := range events {
+		dst = append(dst, ev...)
+	}
+	return appendUint(appendStr(dst, "head"), head)
+}
+
+// EncodeResumeAck builds the empty Batch that acknowledges a sub from a
+// cursor; head is the stream's newest seq at that moment (the replay ends
+// there), zero when unknown.
+func EncodeResumeAck(stream string, head uint64) []byte {
+	b, _ := Batch{Stream: stream, Events: []Event{}, Head: head}.appendBody(appendHeader(make([]byte, 0, 48+len(stream)), TypeBatch))
+	return b
+}
+
 // Decode reads one frame. Malformed input returns an *Error with a code that
 // can be sent back to the peer as it is; it never panics and never allocates
 // much more than len(b) values.

@@ -36,6 +36,7 @@ func TestRoundTrip(t *testing.T) {
 			Points: Points{TS: []int64{5}, Cols: []Column{{Name: "x", Vals: []float64{1}}}},
 		}}},
 		{"batch", Batch{Stream: "orders", Sent: 5, Events: []Event{sampleEvent(1), sampleEvent(2)}}},
+		{"resume ack with head", Batch{Stream: "orders", Events: []Event{}, Head: 1 << 40}},
 		{"resync", Resync{Stream: "orders", Reason: "slow consumer"}},
 		{"error", Error{Code: CodeBadStream, Message: "no", Stream: "x"}},
 		{"ping", Ping{Time: 77}},
@@ -263,5 +264,47 @@ func BenchmarkEncodeBatch_64Events(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = EncodeBatch("orders", 1, raw)
+	}
+}
+
+// TestEncodeBatchHeadDecodes: pre-encoded events with the stream's head read
+// back as the Batch they are.
+func TestEncodeBatchHeadDecodes(t *testing.T) {
+	evs := []Event{sampleEvent(4), sampleEvent(5)}
+	raw := make([][]byte, len(evs))
+	for i := range evs {
+		var err error
+		if raw[i], err = EncodeEvent(&evs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, head := range []uint64{0, 9, 1 << 40} {
+		f, err := Decode(EncodeBatchHead("orders", 42, head, raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := (Batch{Stream: "orders", Sent: 42, Events: evs, Head: head}); !reflect.DeepEqual(f, want) {
+			t.Fatalf("head %d: got %#v, want %#v", head, f, want)
+		}
+	}
+}
+
+// TestResumeAckDecodes: the resume acknowledgement is an empty batch that
+// says where the replay ends; an ack without a head decodes as before.
+func TestResumeAckDecodes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		head uint64
+	}{{"no head", 0}, {"small head", 7}, {"large head", 1<<53 + 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := Decode(EncodeResumeAck("orders", tc.head))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, ok := f.(Batch)
+			if !ok || b.Stream != "orders" || len(b.Events) != 0 || b.Head != tc.head {
+				t.Fatalf("got %#v, want an empty orders batch with head %d", f, tc.head)
+			}
+		})
 	}
 }

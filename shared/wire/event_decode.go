@@ -126,6 +126,8 @@ func (r *reader) batch() Batch {
 			b.Stream = r.name()
 		case "sent":
 			b.Sent = r.int64()
+		case "head":
+			b.Head = r.uint64()
 		case "events":
 			if n := r.arrayLen(); n >= 0 {
 				b.Events = make([]Event, n)

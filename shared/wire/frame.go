@@ -91,11 +91,16 @@ type Snapshot struct {
 }
 
 // Batch carries consecutive events of one stream in one message. An empty
-// batch answers a sub from a cursor that needs nothing replayed.
+// batch acknowledges a sub from a cursor: the events that follow continue it.
 type Batch struct {
 	Stream string  `msgpack:"stream"`
 	Sent   int64   `msgpack:"sent"` // Unix nanoseconds, stamped by the connection writer
 	Events []Event `msgpack:"events"`
+	// Head is the stream's newest seq when the batch was made, when the
+	// server knows it: on the empty batch that acknowledges a resume (the
+	// events up to Head are the replay, so a client can show its progress
+	// catching up) and on HTTP events answers. Zero means not said.
+	Head uint64 `msgpack:"head,omitempty"`
 }
 
 // Resync tells the client its copy of a stream can no longer be continued by

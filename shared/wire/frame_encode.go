@@ -62,18 +62,22 @@ func (s Snapshot) appendBody(dst []byte) ([]byte, error) {
 }
 
 func (b Batch) appendBody(dst []byte) ([]byte, error) {
-	dst = appendStr(appendStr(appendMapLen(dst, 3), "stream"), b.Stream)
+	dst = appendStr(appendStr(appendMapHeader(dst, true, true, true, b.Head != 0), "stream"), b.Stream)
 	dst = appendInt(appendStr(dst, "sent"), b.Sent)
 	dst = appendStr(dst, "events")
 	if b.Events == nil {
-		return appendNil(dst), nil
-	}
-	dst = appendArrayLen(dst, len(b.Events))
-	for i := range b.Events {
-		var err error
-		if dst, err = appendEvent(dst, &b.Events[i]); err != nil {
-			return dst, err
+		dst = appendNil(dst)
+	} else {
+		dst = appendArrayLen(dst, len(b.Events))
+		for i := range b.Events {
+			var err error
+			if dst, err = appendEvent(dst, &b.Events[i]); err != nil {
+				return dst, err
+			}
 		}
+	}
+	if b.Head != 0 {
+		dst = appendUint(appendStr(dst, "head"), b.Head)
 	}
 	return dst, nil
 }

@@ -224,6 +224,9 @@ func (g gen) frames() []Frame {
 		}
 	}
 	batch := Batch{Stream: g.str(), Sent: g.int64()}
+	if g.pick(2) == 0 {
+		batch.Head = g.uint64()
+	}
 	if g.pick(5) != 0 {
 		batch.Events = make([]Event, g.len()/4)
 		for i := range batch.Events {

@@ -304,7 +304,7 @@ func TestDecodeOddEncodingsMatchLibrary(t *testing.T) {
 		TypeSub:      {"stream", "from"},
 		TypeUnsub:    {"stream"},
 		TypeSnapshot: {"stream", "epoch", "seq", "state", "reason"},
-		TypeBatch:    {"stream", "sent", "events"},
+		TypeBatch:    {"stream", "sent", "events", "head"},
 		TypeResync:   {"stream", "reason"},
 		TypeError:    {"code", "message", "stream"},
 		TypePing:     {"time"},

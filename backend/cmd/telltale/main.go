@@ -82,6 +82,7 @@ type config struct {
 	connRate   float64
 	connBurst  int
 	maxConns   int
+	websocket  bool
 	dashboards []dashboard.Dashboard
 }
 
@@ -96,6 +97,10 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 	if err != nil {
 		return config{}, fmt.Errorf("TELLTALE_DEMO: %w", err)
 	}
+	wsDefault, err := strconv.ParseBool(env("TELLTALE_WEBSOCKET", "true"))
+	if err != nil {
+		return config{}, fmt.Errorf("TELLTALE_WEBSOCKET: %w", err)
+	}
 	fs := flag.NewFlagSet("telltale", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c config
@@ -103,6 +108,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 	fs.StringVar(&c.debugAddr, "debug-addr", env("TELLTALE_DEBUG_ADDR", ""), "serve Go's /debug/pprof profiles on this separate address, e.g. 127.0.0.1:6060 (env TELLTALE_DEBUG_ADDR); empty means off")
 	fs.StringVar(&c.webDir, "web", env("TELLTALE_WEB_DIR", "static"), "web folder with app.wasm, icons and uPlot (env TELLTALE_WEB_DIR)")
 	fs.BoolVar(&c.demo, "demo", demoDefault, "run the built-in demo feed (env TELLTALE_DEMO)")
+	fs.BoolVar(&c.websocket, "websocket", wsDefault, "accept WebSocket upgrades; false refuses them (503), a test mode for networks that block WebSockets: pages fall back to HTTP long-polling (env TELLTALE_WEBSOCKET)")
 	level := fs.String("log-level", env("TELLTALE_LOG_LEVEL", "info"), "debug, info, warn or error (env TELLTALE_LOG_LEVEL)")
 	dashFile := fs.String("dashboards", env("TELLTALE_DASHBOARDS", ""), "JSON file of dashboard specs (one or an array); the first is the default (env TELLTALE_DASHBOARDS); empty means the demo dashboard")
 	keys := fs.String("ingest-keys", env("TELLTALE_INGEST_KEYS", ""), "embedded store: ingest keys as tenant:key,tenant:key (env TELLTALE_INGEST_KEYS); with PostgreSQL use `telltale ingest-key`")
@@ -271,19 +277,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	goRun("revocations", func(ctx context.Context) error { return guard.Run(ctx, 2*time.Second, log, gate.Sweep) })
 	ui.Register(ui.Bridges{})
 	srv, err := server.New(server.Config{
-		WebDir:     cfg.webDir,
-		Version:    version,
-		Store:      storeTag,
-		Health:     health,
-		Logger:     log,
-		Metrics:    reg,
-		Gateway:    gate,
-		Ingest:     ingester,
-		Revoke:     auth.RevokeHandler(guard, revoked, log),
-		Streams:    httpapi.New(httpapi.Config{Verify: guard.Verify, Hub: h, History: history, Logger: log, Metrics: reg}),
-		Dashboards: cfg.dashboards,
-		TLSCert:    cfg.tlsCert,
-		TLSKey:     cfg.tlsKey,
+		WebDir:      cfg.webDir,
+		Version:     version,
+		Store:       storeTag,
+		Health:      health,
+		Logger:      log,
+		Metrics:     reg,
+		Gateway:     gate,
+		Ingest:      ingester,
+		Revoke:      auth.RevokeHandler(guard, revoked, log),
+		NoWebSocket: !cfg.websocket,
+		Streams:     httpapi.New(httpapi.Config{Verify: guard.Verify, Hub: h, History: history, Logger: log, Metrics: reg}),
+		Dashboards:  cfg.dashboards,
+		TLSCert:     cfg.tlsCert,
+		TLSKey:      cfg.tlsKey,
 	})
 	if err != nil {
 		return err

@@ -113,3 +113,27 @@ func TestDevSecretSurvivesRestart(t *testing.T) {
 		t.Fatalf("secret file: %v, mode %v; want 0600", err, fi.Mode())
 	}
 }
+
+func TestParseWebSocketSwitch(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want bool
+	}{
+		{"default on", nil, nil, true},
+		{"flag off", []string{"-websocket=false"}, nil, false},
+		{"env off", nil, map[string]string{"TELLTALE_WEBSOCKET": "false"}, false},
+		{"flag beats env", []string{"-websocket=true"}, map[string]string{"TELLTALE_WEBSOCKET": "false"}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := parse(tt.args, func(k string) string { return tt.env[k] }, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.websocket != tt.want {
+				t.Fatalf("got websocket %v, want %v", c.websocket, tt.want)
+			}
+		})
+	}
+}

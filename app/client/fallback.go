@@ -1,0 +1,206 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/telltale/telltale/shared/wire"
+)
+
+// HTTPError is an HTTP answer other than 200, as Config.Get reports it.
+type HTTPError struct {
+	Status  int
+	Message string
+}
+
+func (e *HTTPError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.Status, e.Message) }
+
+// maxHeldPolls is how many streams poll with the full wait. A browser opens
+// at most six HTTP/1.1 connections per host, and the WebSocket retries and
+// the zoom's window fetches need some: past this many streams each poll is
+// held only pollShortWait, so the streams take turns.
+const (
+	maxHeldPolls  = 4
+	pollShortWait = 2 * time.Second
+)
+
+// fallback is the HTTP polling that stands in for the WebSocket.
+type fallback struct {
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	c      *Client
+}
+
+// stop ends the polls and waits for them.
+func (fb *fallback) stop() {
+	fb.cancel()
+	fb.wg.Wait()
+	c := fb.c
+	c.mu.Lock()
+	c.info.Transport = ""
+	clear(c.catchUp)
+	c.refreshLocked()
+	c.mu.Unlock()
+	c.changed()
+}
+
+// startFallback follows every stream with its own long-poll loop: a snapshot
+// for a stream not held yet, then the events after its cursor, applied by the
+// same idempotent, gap-refusing rules as over the WebSocket.
+func (c *Client) startFallback(ctx context.Context) *fallback {
+	ctx, cancel := context.WithCancel(ctx)
+	fb := &fallback{cancel: cancel, c: c}
+	c.mu.Lock()
+	c.fresh = make(map[string]bool, len(c.streams))
+	c.awaiting = make(map[string]bool)
+	c.info.Transport = TransportPoll
+	c.phase = Connecting
+	c.lag.reset()
+	c.refreshLocked()
+	c.mu.Unlock()
+	c.changed()
+	wait := c.cfg.PollWait
+	if len(c.cfg.Streams) > maxHeldPolls {
+		wait = min(wait, pollShortWait)
+	}
+	for _, name := range c.cfg.Streams {
+		fb.wg.Add(1)
+		go func() {
+			defer fb.wg.Done()
+			c.pollStream(ctx, name, wait)
+		}()
+	}
+	return fb
+}
+
+// pollStream polls one stream until ctx ends, backing off after failures.
+func (c *Client) pollStream(ctx context.Context, name string, wait time.Duration) {
+	attempt := 0
+	for ctx.Err() == nil {
+		err := c.pollOnce(ctx, name, wait)
+		if err == nil {
+			attempt = 0
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		c.cfg.Log("poll failed", "stream", name, "err", err)
+		c.mu.Lock()
+		c.info.LastError = err.Error()
+		if he := (*HTTPError)(nil); errors.As(err, &he) && he.Status == 401 {
+			c.phase = SignedOut // SetToken's new token is used by the next poll
+		} else if he == nil || he.Status != 429 {
+			delete(c.fresh, name)
+			if len(c.fresh) == 0 {
+				c.phase = Offline
+			}
+		}
+		c.refreshLocked()
+		c.mu.Unlock()
+		c.changed()
+		ceiling := min(c.cfg.MaxBackoff, max(c.cfg.MinBackoff, time.Second)<<min(attempt, 16))
+		attempt++
+		t := time.NewTimer(rand.N(ceiling) + time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// pollOnce brings one stream forward by one request (two when the cursor
+// cannot be continued and the snapshot is fetched).
+func (c *Client) pollOnce(ctx context.Context, name string, wait time.Duration) error {
+	c.mu.Lock()
+	cur, token, settled := c.streams[name].Cursor(), c.token, c.fresh[name]
+	c.mu.Unlock()
+	if cur.Epoch == 0 && cur.Seq == 0 {
+		return c.pollSnapshot(ctx, name, token)
+	}
+	q := "?epoch=" + strconv.FormatUint(cur.Epoch, 10) + "&after=" + strconv.FormatUint(cur.Seq, 10)
+	if settled {
+		// The first answer of a stream comes at once, so the page leaves
+		// "connecting" as soon as it can; later ones wait for events.
+		q += "&wait=" + strconv.FormatInt(wait.Milliseconds(), 10) + "ms"
+	}
+	body, err := c.cfg.Get(ctx, c.streamsURL(name, "events")+q, token)
+	if he := (*HTTPError)(nil); errors.As(err, &he) && he.Status == 409 {
+		return c.pollSnapshot(ctx, name, token) // another epoch, or trimmed: start over
+	}
+	if err != nil {
+		return err
+	}
+	f, err := wire.Decode(body)
+	if err != nil {
+		return fmt.Errorf("events of %s: %w", name, err)
+	}
+	b, ok := f.(wire.Batch)
+	if !ok || b.Stream != name {
+		return fmt.Errorf("events of %s: got a %s frame", name, f.FrameType())
+	}
+	if _, _, err := c.applyBatch(&b); err != nil {
+		return c.pollSnapshot(ctx, name, token) // a gap: never a silent hole
+	}
+	c.polled(name, true)
+	return nil
+}
+
+// polled records an answer for the stream: the connection works again.
+func (c *Client) polled(name string, resumed bool) {
+	c.mu.Lock()
+	if c.phase == Offline || c.phase == SignedOut {
+		c.phase = Connecting
+	}
+	if !c.fresh[name] {
+		c.fresh[name] = true
+		if resumed {
+			c.info.Resumes++
+		}
+	}
+	c.settleLocked()
+	c.mu.Unlock()
+	c.changed()
+}
+
+func (c *Client) pollSnapshot(ctx context.Context, name, token string) error {
+	body, err := c.cfg.Get(ctx, c.streamsURL(name, "snapshot"), token)
+	if err != nil {
+		return err
+	}
+	f, err := wire.Decode(body)
+	if err != nil {
+		return fmt.Errorf("snapshot of %s: %w", name, err)
+	}
+	snap, ok := f.(wire.Snapshot)
+	if !ok || snap.Stream != name {
+		return fmt.Errorf("snapshot of %s: got a %s frame", name, f.FrameType())
+	}
+	c.applySnapshot(&snap)
+	c.polled(name, false)
+	return nil
+}
+
+// streamsURL is the stream API's URL of one stream's endpoint.
+func (c *Client) streamsURL(stream, endpoint string) string {
+	base := c.cfg.StreamsURL
+	if base == "" {
+		u, err := url.Parse(c.cfg.URL)
+		if err != nil {
+			return ""
+		}
+		u.Scheme = strings.Replace(u.Scheme, "ws", "http", 1)
+		u.Path, u.RawQuery = "/api/v1/streams", ""
+		base = u.String()
+	}
+	return strings.TrimSuffix(base, "/") + "/" + url.PathEscape(stream) + "/" + endpoint
+}

@@ -1,0 +1,193 @@
+//go:build !js
+
+package client
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/telltale/telltale/shared/poll"
+	"github.com/telltale/telltale/shared/wire"
+)
+
+// TestCatchingUpShowsProgress: after a reconnect, the resume ack says where
+// the replay ends; until the client holds it, the status is catching up
+// with the events applied of those missed, then live.
+func TestCatchingUpShowsProgress(t *testing.T) {
+	var conns atomic.Int32
+	rest := make(chan struct{})
+	url := fakeServer(t, func(ctx context.Context, ws *websocket.Conn) {
+		if _, err := recv(ctx, ws); err != nil {
+			return
+		}
+		_ = send(ctx, ws, wire.Welcome{Limits: wire.Limits{PingIntervalMs: 10000}})
+		if conns.Add(1) == 1 {
+			_, _ = recv(ctx, ws) // the sub
+			_ = send(ctx, ws, wire.Snapshot{Stream: "m", Epoch: 1, Seq: 5})
+			ws.Close(websocket.StatusGoingAway, "restart")
+			return
+		}
+		_ = send(ctx, ws, wire.Batch{Stream: "m", Events: []wire.Event{}, Head: 15})
+		_ = send(ctx, ws, wire.Batch{Stream: "m", Events: evs(6, 7, 8, 9)})
+		select {
+		case <-rest:
+		case <-ctx.Done():
+			return
+		}
+		_ = send(ctx, ws, wire.Batch{Stream: "m", Events: evs(10, 11, 12, 13, 14, 15)})
+		<-ctx.Done()
+	})
+	c := New(Config{URL: url, Streams: []string{"m"}, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond})
+	runClient(t, c)
+	poll.Until(t, 5*time.Second, func() error {
+		if i := infoOf(c); i.Status != CatchingUp || i.CatchUp != (Progress{Done: 4, Total: 10}) {
+			return fmt.Errorf("status %v, progress %+v; want catching up 4 of 10", i.Status, i.CatchUp)
+		}
+		return nil
+	})
+	close(rest)
+	poll.Until(t, 5*time.Second, func() error {
+		if i := infoOf(c); i.Status != Live || i.CatchUp != (Progress{}) {
+			return fmt.Errorf("status %v, progress %+v; want live, nothing to catch up", i.Status, i.CatchUp)
+		}
+		return nil
+	})
+}
+
+// TestLagDegradesWhateverTheClocks: events that left their producer 5 s
+// before they arrive make the status degraded, and timely ones bring it back
+// to live, with the server's clock ahead, behind or in step with the
+// client's: the offset is measured, not assumed.
+func TestLagDegradesWhateverTheClocks(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		skew time.Duration // server clock minus client clock
+	}{
+		{"same clock", 0},
+		{"server an hour ahead", time.Hour},
+		{"server 40 minutes behind", -40 * time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			late := make(chan time.Duration)
+			url := fakeServer(t, func(ctx context.Context, ws *websocket.Conn) {
+				serverNow := func() int64 { return time.Now().Add(tc.skew).UnixNano() }
+				if _, err := recv(ctx, ws); err != nil {
+					return
+				}
+				_ = send(ctx, ws, wire.Welcome{ServerTime: serverNow(), Limits: wire.Limits{PingIntervalMs: 10000}})
+				_, _ = recv(ctx, ws)
+				_ = send(ctx, ws, wire.Snapshot{Stream: "m", Epoch: 1, Seq: 0})
+				for seq := uint64(1); ; seq++ {
+					var by time.Duration
+					select {
+					case by = <-late:
+					case <-ctx.Done():
+						return
+					}
+					now := serverNow()
+					ev := wire.Event{Stream: "m", Epoch: 1, Seq: seq, Created: now - int64(by)}
+					_ = send(ctx, ws, wire.Batch{Stream: "m", Sent: now, Events: []wire.Event{ev}})
+				}
+			})
+			c := New(Config{URL: url, Streams: []string{"m"}, DegradedLag: 3 * time.Second})
+			runClient(t, c)
+			for _, step := range []struct {
+				by   time.Duration
+				want Status
+			}{{0, Live}, {5 * time.Second, Degraded}, {2 * time.Second, Degraded}, {100 * time.Millisecond, Live}} {
+				poll.Until(t, 5*time.Second, func() error {
+					if s := infoOf(c).Status; s != Live && s != Degraded {
+						return fmt.Errorf("status %v", s)
+					}
+					return nil
+				})
+				late <- step.by
+				poll.Until(t, 5*time.Second, func() error {
+					i := infoOf(c)
+					if i.Status != step.want || i.Lag < step.by || i.Lag > step.by+2*time.Second {
+						return fmt.Errorf("%v late: status %v, lag %v; want %v", step.by, i.Status, i.Lag, step.want)
+					}
+					return nil
+				})
+			}
+		})
+	}
+}
+
+// TestKickReconnectsAtOnce: a client waiting out a long backoff tries again
+// as soon as it is kicked (the page's online, visible and pageshow events).
+func TestKickReconnectsAtOnce(t *testing.T) {
+	var conns atomic.Int32
+	url := fakeServer(t, func(ctx context.Context, ws *websocket.Conn) {
+		conns.Add(1)
+		_, _ = recv(ctx, ws)
+		ws.Close(websocket.StatusGoingAway, "bye")
+	})
+	c := New(Config{URL: url, Streams: []string{"m"}, MinBackoff: time.Hour, MaxBackoff: time.Hour})
+	runClient(t, c)
+	poll.Until(t, 5*time.Second, func() error {
+		if i := infoOf(c); conns.Load() != 1 || i.RetryAt.IsZero() {
+			return fmt.Errorf("%d connections, retry at %v; want 1 and a retry due", conns.Load(), i.RetryAt)
+		}
+		return nil
+	})
+	retryAt := infoOf(c).RetryAt
+	start := time.Now()
+	c.Kick()
+	poll.Until(t, 5*time.Second, func() error {
+		if n := conns.Load(); n != 2 {
+			return fmt.Errorf("%d connections, want 2", n)
+		}
+		return nil
+	})
+	if !time.Now().Before(retryAt) {
+		t.Fatalf("the backoff (due %v) was over anyway: the test proves nothing", retryAt)
+	}
+	t.Logf("reconnected %v after the kick; the backoff would have waited %v", time.Since(start).Round(time.Millisecond), retryAt.Sub(start).Round(time.Second))
+}
+
+// TestKickDropsASilentSocket: a kick on a connection that has heard nothing
+// for more than a ping interval reconnects now instead of waiting for the
+// second interval to pass.
+func TestKickDropsASilentSocket(t *testing.T) {
+	var conns atomic.Int32
+	url := fakeServer(t, func(ctx context.Context, ws *websocket.Conn) {
+		conns.Add(1)
+		_, _ = recv(ctx, ws)
+		// An interval of 1 s: the watchdog alone would wait 2 s.
+		_ = send(ctx, ws, wire.Welcome{Limits: wire.Limits{PingIntervalMs: 1000}})
+		_, _ = recv(ctx, ws)
+		_ = send(ctx, ws, wire.Snapshot{Stream: "m", Epoch: 1})
+		<-ctx.Done() // then silence
+	})
+	c := New(Config{URL: url, Streams: []string{"m"}, MinBackoff: time.Hour, MaxBackoff: time.Hour})
+	runClient(t, c)
+	poll.Until(t, 5*time.Second, func() error {
+		if s := infoOf(c).Status; s != Live {
+			return fmt.Errorf("status %v", s)
+		}
+		return nil
+	})
+	live := time.Now()
+	// Past one interval of silence, a kick drops the socket at once and
+	// (the backoff being an hour) the same kick's retry follows.
+	poll.Until(t, 5*time.Second, func() error {
+		c.Kick()
+		if n := conns.Load(); n < 2 {
+			return fmt.Errorf("%d connections", n)
+		}
+		return nil
+	})
+	if d := time.Since(live); d > 1900*time.Millisecond {
+		t.Fatalf("reconnected %v after the last frame: the watchdog's time, not the kick's", d)
+	}
+	if e := infoOf(c).LastError; !strings.Contains(e, "woken") {
+		t.Fatalf("last error %q, want the kick's reason", e)
+	}
+}
