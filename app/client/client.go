@@ -626,8 +626,8 @@ func (c *Client) settleLocked() {
 	c.refreshLocked()
 }
 
-func (c *Client) send(ctx context.Context, ws *websocket.Conn, f wire.Frame) error {
-	b, err := wire.Encode(f)
+func (c *Client) send(ctx context.Context, ws *websocket.Conn, f wire.ClientFrame) error {
+	b, err := wire.EncodeClient(f)
 	if err != nil {
 		return err
 	}

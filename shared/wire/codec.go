@@ -51,6 +51,32 @@ func Encode(f Frame) ([]byte, error) {
 	return b, nil
 }
 
+// ClientFrame is a frame a client sends: hello, sub, unsub, pong, refresh.
+type ClientFrame interface {
+	Frame
+	appendClientBody(dst []byte) ([]byte, error)
+}
+
+func (h Hello) appendClientBody(dst []byte) ([]byte, error)   { return h.appendBody(dst) }
+func (s Sub) appendClientBody(dst []byte) ([]byte, error)     { return s.appendBody(dst) }
+func (u Unsub) appendClientBody(dst []byte) ([]byte, error)   { return u.appendBody(dst) }
+func (p Pong) appendClientBody(dst []byte) ([]byte, error)    { return p.appendBody(dst) }
+func (r Refresh) appendClientBody(dst []byte) ([]byte, error) { return r.appendBody(dst) }
+
+// EncodeClient is Encode for the frames a client sends. The browser build
+// calls only this, so the linker keeps only these frames' encoders: Encode's
+// call through bodyAppender would keep every frame's, and with them the
+// encoders of state, rows and values (about 50 KB of app.wasm).
+func EncodeClient(f ClientFrame) ([]byte, error) {
+	b, err := encodeWith(func(dst []byte) ([]byte, error) {
+		return f.appendClientBody(appendHeader(dst, f.FrameType()))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encode %s frame: %w", f.FrameType(), err)
+	}
+	return b, nil
+}
+
 func appendHeader(dst []byte, t Type) []byte {
 	dst = append(dst, 0x83, 0xa1, 'v')
 	dst = appendInt(dst, Version)
