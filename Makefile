@@ -11,6 +11,10 @@ WASM_EXEC  := $(shell $(GO) env GOROOT)/lib/wasm/go_js_wasm_exec
 CHROMIUM   ?= $(firstword $(wildcard /usr/bin/chromium /usr/bin/chromium-browser))
 UPLOT_DIST := node_modules/uplot/dist
 WASM_BUDGET := 1600000
+# No inlining in packages the browser links but never runs hot: crypto and
+# math/big come in with net/http (imported by go-app and coder/websocket) and
+# only their init code runs; regexp serves go-app's routing. 35 KB of brotli.
+WASM_GCFLAGS := -gcflags='crypto/...=-l' -gcflags='math/big=-l' -gcflags='regexp/...=-l'
 # The version is go-app's cache key: the commit plus a hash of what the browser
 # loads, so a rebuilt client updates installed PWAs and a restart does not.
 VERSION     = $(shell git describe --always --dirty 2>/dev/null || echo dev)-$(shell cat $(WEB)/app.wasm $(WEB)/telltale.css 2>/dev/null | sha256sum | cut -c1-10)
@@ -29,7 +33,7 @@ build: web ## build app.wasm (+ .br/.gz), copy uPlot, build bin/telltale
 # app.wasm is rebuilt on every call (Go's cache makes that quick) but only
 # replaced when it changed, so the slow brotli step runs only for a new client.
 web: deps-run $(WEB)/uplot/uPlot.iife.min.js
-	@GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o $(WEB)/app.wasm.new ./wasm
+	@GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" $(WASM_GCFLAGS) -o $(WEB)/app.wasm.new ./wasm
 	@if cmp -s $(WEB)/app.wasm.new $(WEB)/app.wasm; then rm $(WEB)/app.wasm.new; else mv $(WEB)/app.wasm.new $(WEB)/app.wasm; fi
 	@$(MAKE) --no-print-directory $(WEB)/app.wasm.br
 

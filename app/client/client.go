@@ -497,7 +497,7 @@ func (c *Client) session(ctx context.Context, ws *websocket.Conn) (welcomed bool
 		if typ != websocket.MessageBinary {
 			continue
 		}
-		f, err := wire.Decode(b)
+		f, err := wire.DecodeServer(b)
 		if err != nil {
 			c.cfg.Log("bad frame from server", "err", err)
 			continue

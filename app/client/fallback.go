@@ -140,7 +140,7 @@ func (c *Client) pollOnce(ctx context.Context, name string, wait time.Duration) 
 	if err != nil {
 		return err
 	}
-	f, err := wire.Decode(body)
+	f, err := wire.DecodeServer(body)
 	if err != nil {
 		return fmt.Errorf("events of %s: %w", name, err)
 	}
@@ -177,7 +177,7 @@ func (c *Client) pollSnapshot(ctx context.Context, name, token string) error {
 	if err != nil {
 		return err
 	}
-	f, err := wire.Decode(body)
+	f, err := wire.DecodeServer(body)
 	if err != nil {
 		return fmt.Errorf("snapshot of %s: %w", name, err)
 	}

@@ -263,7 +263,7 @@ func fetchWindow(ctx context.Context, url, token string) (*wire.Points, error) {
 	if err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}
-	f, err := wire.Decode(b)
+	f, err := wire.DecodeServer(b)
 	if err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}

@@ -151,15 +151,22 @@ func EncodeResumeAck(stream string, head uint64) []byte {
 // Decode reads one frame. Malformed input returns an *Error with a code that
 // can be sent back to the peer as it is; it never panics and never allocates
 // much more than len(b) values.
-func Decode(b []byte) (Frame, error) {
+func Decode(b []byte) (Frame, error) { return decode(b, decodeAny) }
+
+// DecodeServer is Decode for the frames a server sends (welcome, snapshot,
+// batch, resync, error, ping, expiring): a client refuses the others, and
+// the browser build links only these decoders.
+func DecodeServer(b []byte) (Frame, error) { return decode(b, decodeServerBody) }
+
+func decode(b []byte, body func(Type, *reader) Frame) (Frame, error) {
 	if err := CheckStructure(b); err != nil {
 		return nil, &Error{Code: CodeBadFrame, Message: err.Error()}
 	}
 	r := reader{b: b}
 	version := -1
 	var (
-		typ  Type
-		body []byte
+		typ Type
+		raw []byte
 	)
 	if r.peek()&0xf0 != 0x80 && r.peek() != 0xde && r.peek() != 0xdf {
 		return nil, &Error{Code: CodeBadFrame, Message: "frame is not a msgpack map"}
@@ -171,7 +178,7 @@ func Decode(b []byte) (Frame, error) {
 		case "t":
 			typ = typeOf(r.rawString())
 		case "b":
-			body = r.raw()
+			raw = r.raw()
 		default:
 			r.skip()
 		}
@@ -183,43 +190,57 @@ func Decode(b []byte) (Frame, error) {
 		return nil, &Error{Code: CodeVersion, Message: fmt.Sprintf("protocol version %d, want %d", version, Version)}
 	case typ == "":
 		return nil, &Error{Code: CodeBadFrame, Message: "frame has no type"}
-	case body == nil:
+	case raw == nil:
 		return nil, &Error{Code: CodeBadFrame, Message: fmt.Sprintf("%s frame has no body", typ)}
 	}
-	br := reader{b: body}
-	var f Frame
-	switch typ {
-	case TypeBatch:
-		f = br.batch() // the hot path
-	case TypeHello:
-		f = br.hello()
-	case TypeWelcome:
-		f = br.welcome()
-	case TypeSub:
-		f = br.sub()
-	case TypeUnsub:
-		f = br.unsub()
-	case TypeSnapshot:
-		f = br.snapshot()
-	case TypeResync:
-		f = br.resync()
-	case TypeError:
-		f = br.errorFrame()
-	case TypePing:
-		f = Ping{Time: br.int64Field("time")}
-	case TypePong:
-		f = Pong{Time: br.int64Field("time")}
-	case TypeExpiring:
-		f = Expiring{At: br.int64Field("at")}
-	case TypeRefresh:
-		f = br.refresh()
-	default:
+	br := reader{b: raw}
+	f := body(typ, &br)
+	if f == nil {
 		return nil, &Error{Code: CodeUnknownType, Message: fmt.Sprintf("unknown frame type %.32q", string(typ))}
 	}
 	if br.err != nil {
 		return nil, &Error{Code: CodeBadFrame, Message: fmt.Sprintf("%s body: %v", typ, br.err)}
 	}
 	return f, nil
+}
+
+// decodeServerBody decodes the body of a frame a server sends; nil for
+// any other type.
+func decodeServerBody(typ Type, br *reader) Frame {
+	switch typ {
+	case TypeBatch:
+		return br.batch() // the hot path
+	case TypeWelcome:
+		return br.welcome()
+	case TypeSnapshot:
+		return br.snapshot()
+	case TypeResync:
+		return br.resync()
+	case TypeError:
+		return br.errorFrame()
+	case TypePing:
+		return Ping{Time: br.int64Field("time")}
+	case TypeExpiring:
+		return Expiring{At: br.int64Field("at")}
+	}
+	return nil
+}
+
+// decodeAny decodes the body of any frame; nil for an unknown type.
+func decodeAny(typ Type, br *reader) Frame {
+	switch typ {
+	case TypeHello:
+		return br.hello()
+	case TypeSub:
+		return br.sub()
+	case TypeUnsub:
+		return br.unsub()
+	case TypePong:
+		return Pong{Time: br.int64Field("time")}
+	case TypeRefresh:
+		return br.refresh()
+	}
+	return decodeServerBody(typ, br)
 }
 
 // typeOf returns the frame type named t, without allocating for known ones.

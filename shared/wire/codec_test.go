@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -306,5 +307,40 @@ func TestResumeAckDecodes(t *testing.T) {
 				t.Fatalf("got %#v, want an empty orders batch with head %d", f, tc.head)
 			}
 		})
+	}
+}
+
+// DecodeServer reads what a server sends exactly as Decode does, and
+// refuses what only a client sends.
+func TestDecodeServer(t *testing.T) {
+	server := []Frame{
+		Welcome{Session: "s", ServerTime: 1},
+		Batch{Stream: "a", Events: []Event{{Stream: "a", Epoch: 1, Seq: 2}}},
+		Snapshot{Stream: "a", Epoch: 1, Seq: 2},
+		Resync{Stream: "a", Reason: "r"},
+		Error{Code: CodeForbidden, Message: "m"},
+		Ping{Time: 5},
+		Expiring{At: 6},
+	}
+	for _, f := range server {
+		b, err := Encode(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err1 := Decode(b)
+		got, err2 := DecodeServer(b)
+		if err1 != nil || err2 != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: DecodeServer %+v (%v), Decode %+v (%v)", f.FrameType(), got, err2, want, err1)
+		}
+	}
+	for _, f := range []Frame{Hello{}, Sub{Stream: "a"}, Unsub{Stream: "a"}, Pong{Time: 1}, Refresh{Token: "t"}} {
+		b, err := Encode(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e *Error
+		if _, err := DecodeServer(b); !errors.As(err, &e) || e.Code != CodeUnknownType {
+			t.Fatalf("%s: DecodeServer gave %v, want an unknown-type error", f.FrameType(), err)
+		}
 	}
 }
