@@ -48,6 +48,7 @@ type Shell struct {
 	// start; tests replace it).
 	fetchWindow func(p dashboard.Panel, r Range, width int)
 	hooks       map[string]ChartHooks // by panel id, made once
+	lkg         lkgState              // the stored last-known-good state (lkg.go)
 }
 
 // tokenKey is where the page keeps the operator's token between visits.
@@ -169,6 +170,7 @@ func (s *Shell) OnMount(ctx app.Context) {
 	s.now = time.Now()
 	s.listenSignIn()
 	ctx.Async(func() {
+		s.restoreLKG(ctx) // draws the stored dashboard, if any, before the network
 		// A server that is down or restarting at page load must not leave a
 		// dead page: keep asking, with backoff, and say why meanwhile.
 		for attempt := 0; ; attempt++ {
@@ -178,10 +180,15 @@ func (s *Shell) OnMount(ctx app.Context) {
 			}
 			ctx.Dispatch(func(ctx app.Context) {
 				if err != nil {
-					s.loadErr = err.Error()
+					if s.client == nil { // else the stored dashboard is on screen
+						s.loadErr = err.Error()
+					}
 					return
 				}
 				s.loadErr = ""
+				if s.specArrived(spec) {
+					return
+				}
 				s.spec = spec
 				s.start(ctx)
 			})
@@ -332,6 +339,7 @@ func (s *Shell) start(ctx app.Context) {
 		Trace:    s.trace.record,
 	})
 	c := s.client
+	s.startLKG(ctx, c)
 	s.redraw = func() {
 		s.waiting.Store(true)
 		s.requestFrame(ctx)
@@ -425,6 +433,8 @@ func (s *Shell) Render() app.UI {
 			app.H1().Class("tt-title").Text(s.title()),
 			s.badge(),
 		),
+		&updateBanner{},
+		app.If(s.showingLKG(), s.lkgBanner),
 		app.If(s.client != nil && s.signInWhy() != "", s.signIn),
 		app.Main().Class("tt-grid").ID("tt-grid").Body(s.panels()...),
 	)
