@@ -190,6 +190,7 @@ func (s *Shell) saveLKG(c *client.Client) {
 	s.lkg.mu.Lock()
 	defer s.lkg.mu.Unlock()
 	var out []byte
+	who := identity(c.Token()) // not inside Read: both take the client's lock
 	c.Read(func(streams map[string]*livestate.Stream, info client.Info) {
 		var key uint64
 		for _, st := range streams {
@@ -199,7 +200,7 @@ func (s *Shell) saveLKG(c *client.Client) {
 			return
 		}
 		s.lkg.lastKey = key
-		h := lkgHeader{Format: lkgFormat, Who: identity(c.Token()), AsOf: info.LastEventAt.UnixMilli(), Spec: s.lkg.spec}
+		h := lkgHeader{Format: lkgFormat, Who: who, AsOf: info.LastEventAt.UnixMilli(), Spec: s.lkg.spec}
 		if info.LastEventAt.IsZero() {
 			h.AsOf = s.lkg.asOf.Load() // still showing the stored data
 			if h.AsOf == 0 {
