@@ -200,34 +200,14 @@ func (s *Shell) saveLKG(c *client.Client) {
 			return
 		}
 		s.lkg.lastKey = key
-		h := lkgHeader{Format: lkgFormat, Who: who, AsOf: info.LastEventAt.UnixMilli(), Spec: s.lkg.spec}
+		asOf := info.LastEventAt.UnixMilli()
 		if info.LastEventAt.IsZero() {
-			h.AsOf = s.lkg.asOf.Load() // still showing the stored data
-			if h.AsOf == 0 {
-				h.AsOf = time.Now().UnixMilli()
+			asOf = s.lkg.asOf.Load() // still showing the stored data
+			if asOf == 0 {
+				asOf = time.Now().UnixMilli()
 			}
 		}
-		var frames []byte
-		for _, name := range s.spec.Streams() {
-			st := streams[name]
-			if st == nil || st.Epoch == 0 {
-				continue
-			}
-			window := windowMs(s.spec, name)
-			for cols, rows := lkgColumns, lkgRows; ; cols, rows = cols/2, rows/2 {
-				b, err := wire.Encode(compact(st, window, cols, rows))
-				if err == nil && len(frames)+len(b) <= lkgMaxBytes-len(s.lkg.spec)-1024 {
-					frames = append(frames, b...)
-					h.Sizes = append(h.Sizes, len(b))
-					break
-				}
-				if cols == 0 && rows == 0 {
-					break
-				}
-			}
-		}
-		out, _ = json.Marshal(h)
-		out = append(append(out, '\n'), frames...)
+		out = lkgRecord(s.spec, streams, lkgHeader{Format: lkgFormat, Who: who, AsOf: asOf, Spec: s.lkg.spec})
 	})
 	if out == nil {
 		return
@@ -240,6 +220,33 @@ func (s *Shell) saveLKG(c *client.Client) {
 			app.Window().Get("location").Call("reload")
 		}
 	})
+}
+
+// lkgRecord encodes the record: h (its Sizes filled in here), then the
+// compact snapshot of each of spec's streams that st holds, in the spec's
+// order, within lkgMaxBytes.
+func lkgRecord(spec *dashboard.Dashboard, streams map[string]*livestate.Stream, h lkgHeader) []byte {
+	var frames []byte
+	for _, name := range spec.Streams() {
+		st := streams[name]
+		if st == nil || st.Epoch == 0 {
+			continue
+		}
+		window := windowMs(spec, name)
+		for cols, rows := lkgColumns, lkgRows; ; cols, rows = cols/2, rows/2 {
+			b, err := wire.Encode(compact(st, window, cols, rows))
+			if err == nil && len(frames)+len(b) <= lkgMaxBytes-len(h.Spec)-1024 {
+				frames = append(frames, b...)
+				h.Sizes = append(h.Sizes, len(b))
+				break
+			}
+			if cols == 0 && rows == 0 {
+				break
+			}
+		}
+	}
+	out, _ := json.Marshal(h)
+	return append(append(out, '\n'), frames...)
 }
 
 // windowMs is the longest window a time-series panel shows of stream (ms),
