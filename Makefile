@@ -17,7 +17,7 @@ WASM_BUDGET := 1600000
 WASM_GCFLAGS := -gcflags='crypto/...=-l' -gcflags='math/big=-l' -gcflags='regexp/...=-l'
 # The version is go-app's cache key: the commit plus a hash of what the browser
 # loads, so a rebuilt client updates installed PWAs and a restart does not.
-VERSION     = $(shell git describe --always --dirty 2>/dev/null || echo dev)-$(shell cat $(WEB)/app.wasm $(WEB)/telltale.css 2>/dev/null | sha256sum | cut -c1-10)
+VERSION     = $(shell git describe --always --dirty 2>/dev/null || echo dev)-$(shell cat $(WEB)/app.wasm $(WEB)/telltale.css $(WEB)/lkg.js 2>/dev/null | sha256sum | cut -c1-10)
 
 .PHONY: help run build web test deps deps-run vet unit wasm-test e2e size fuzz bench clean
 

@@ -15,6 +15,6 @@ import (
 )
 
 func main() {
-	ui.Register(ui.Bridges{Charts: newUPlot(), Frames: newFrames()})
+	ui.Register(ui.Bridges{Charts: newUPlot(), Frames: newFrames(), Store: idb{}})
 	app.RunWhenOnBrowser()
 }

@@ -49,6 +49,7 @@ type Shell struct {
 	fetchWindow func(p dashboard.Panel, r Range, width int)
 	hooks       map[string]ChartHooks // by panel id, made once
 	arrivals    map[string]*arrival   // by stream: when it last moved, its cadence
+	lkg         lkgState              // the stored last-known-good state (lkg.go)
 }
 
 // tokenKey is where the page keeps the operator's token between visits.
@@ -170,6 +171,7 @@ func (s *Shell) OnMount(ctx app.Context) {
 	s.now = time.Now()
 	s.listenSignIn()
 	ctx.Async(func() {
+		s.restoreLKG(ctx) // draws the stored dashboard, if any, before the network
 		// A server that is down or restarting at page load must not leave a
 		// dead page: keep asking, with backoff, and say why meanwhile.
 		for attempt := 0; ; attempt++ {
@@ -179,10 +181,15 @@ func (s *Shell) OnMount(ctx app.Context) {
 			}
 			ctx.Dispatch(func(ctx app.Context) {
 				if err != nil {
-					s.loadErr = err.Error()
+					if s.client == nil { // else the stored dashboard is on screen
+						s.loadErr = err.Error()
+					}
 					return
 				}
 				s.loadErr = ""
+				if s.specArrived(spec) {
+					return
+				}
 				s.spec = spec
 				s.start(ctx)
 			})
@@ -336,6 +343,7 @@ func (s *Shell) start(ctx app.Context) {
 		Get:      httpGet, // the fallback when WebSockets are blocked
 	})
 	c := s.client
+	s.startLKG(ctx, c)
 	s.redraw = func() {
 		s.waiting.Store(true)
 		s.requestFrame(ctx)
@@ -431,6 +439,8 @@ func (s *Shell) Render() app.UI {
 			app.H1().Class("tt-title").Text(s.title()),
 			s.badge(),
 		),
+		&updateBanner{},
+		app.If(s.showingLKG(), s.lkgBanner),
 		app.If(s.client != nil && s.signInWhy() != "", s.signIn),
 		app.Main().Class("tt-grid").ID("tt-grid").Body(s.panels()...),
 	)

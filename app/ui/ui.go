@@ -62,11 +62,27 @@ type Frames interface {
 	Request(fn func())
 }
 
-// Bridges are the browser-only pieces. On the server both are nil and the
-// shell renders its loading state.
+// Store keeps the page's last-known-good state across visits: one record
+// of bytes, in IndexedDB in the browser. Both methods return at once; done
+// is called later, from a browser callback, and must not block.
+type Store interface {
+	// Load reads the record (nil, and no error, on a first visit). The
+	// browser's store also asks for persistent storage then
+	// (navigator.storage.persist), so that the record is not evicted under
+	// storage pressure; the browser may say no.
+	Load(done func(rec []byte, err error))
+	// Save replaces the record. It starts the write before it returns, so
+	// a save from a pagehide handler is committed even as the page goes.
+	Save(rec []byte, done func(error))
+}
+
+// Bridges are the browser-only pieces. On the server they are nil and the
+// shell renders its loading state; without a Store nothing is kept between
+// visits.
 type Bridges struct {
 	Charts Charts
 	Frames Frames
+	Store  Store
 }
 
 // APIDashboard is where the shell fetches its dashboard spec.

@@ -144,7 +144,10 @@ func pwaHandler(web *webFiles, version string) *app.Handler {
 		ThemeColor:              "#0b0f14",
 		LoadingLabel:            "Telltale {progress}%",
 		Styles:                  []string{"/web/uplot/uPlot.min.css", "/web/telltale.css"},
-		Scripts:                 []string{"/web/uplot/uPlot.iife.min.js"},
+		Scripts:                 []string{"/web/uplot/uPlot.iife.min.js", "/web/lkg.js"},
+		// Styles, Scripts, icons and app.wasm are precached by go-app's
+		// service worker under Version; the SVG icon is the page's favicon.
+		CacheableResources: []string{"/web/icon.svg"},
 		Version:                 version,
 		Resources:               web,
 		WasmContentLengthHeader: wasmLengthHeader,

@@ -1,0 +1,340 @@
+package ui
+
+// The last-known-good state: what the page keeps in the browser (the Store
+// bridge: IndexedDB) so that a cold start with no network draws the last
+// picture it had, with its age, and a start with network resumes from the
+// stored cursors instead of fetching every snapshot again.
+//
+// It is one record, written whole (a reader never sees half of a save):
+//
+//	lkgHeader as JSON: format, whose data, when it is from, the dashboard
+//	spec, and the length of each snapshot that follows
+//	'\n'
+//	per stream, a wire.Snapshot frame (msgpack, shared/wire's encoder),
+//	whose epoch and seq are the stream's cursor
+//
+// A stored snapshot is compact, not the client's whole state: gauges whole,
+// the newest lkgRows rows, and only the points of the longest window a chart
+// of the stream shows, decimated as a chart draws them (decimate.Columns,
+// lkgColumns pixel columns). On resume the missed events are applied on top
+// of that table, so a chart's stored part stays decimated (finer than a
+// chart's pixel width already) and scrolls out of its window as new points
+// arrive; a zoom before the stored points asks the server's window API, as
+// for any range older than the page holds.
+//
+// app.wasm is at its size budget: this file is written for few functions
+// and closures (each costs about 1 KB of wasm), and the IndexedDB calls are
+// in static/lkg.js.
+
+import (
+	"bytes"
+	"encoding/json"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/maxence-charriere/go-app/v10/pkg/app"
+
+	"github.com/telltale/telltale/app/client"
+	"github.com/telltale/telltale/shared/dashboard"
+	"github.com/telltale/telltale/shared/decimate"
+	"github.com/telltale/telltale/shared/livestate"
+	"github.com/telltale/telltale/shared/wire"
+)
+
+const (
+	// lkgSaveEvery: a save (decimate, encode, one IndexedDB write of at
+	// most lkgMaxBytes) runs at most this often while the data moves, and
+	// at once when the page is hidden or unloaded.
+	lkgSaveEvery = 5 * time.Second
+	// lkgColumns: the stored window of a stream's points is decimated to
+	// this many pixel columns (at most 5 rows each), more than a chart is
+	// wide on most screens.
+	lkgColumns = 1000
+	// lkgRows is how many of a stream's newest rows are stored.
+	lkgRows = 200
+	// lkgMaxBytes bounds the record: a stream whose snapshot would pass it
+	// is stored with half the columns and rows, then a quarter, ..., and
+	// left out (it starts from a server snapshot) when even none do not fit.
+	lkgMaxBytes = 1 << 20
+	// lkgLoadWait is how long a start waits for the stored state before it
+	// goes to the network without it.
+	lkgLoadWait = time.Second
+	lkgFormat   = 1
+)
+
+// lkgState is the shell's side of the stored state.
+type lkgState struct {
+	// asOf is when the stored data on screen was current (Unix ms), while
+	// the page shows it and has not been live since; 0 otherwise.
+	asOf atomic.Int64
+	seed []wire.Snapshot // to start the client from; UI goroutine
+	who  string          // whose they are: identity of the token they were saved with
+	spec []byte          // JSON of the spec drawn; set before the client starts
+
+	mu      sync.Mutex // one save at a time
+	lastKey uint64     // where the streams stood at the last save: no move, no save
+	force   atomic.Bool
+	reload  atomic.Bool // reload once saved: the dashboard was redefined
+}
+
+type lkgHeader struct {
+	Format int             `json:"format"`
+	Who    string          `json:"who"`   // "operator @ tenant" of the token it was saved with
+	AsOf   int64           `json:"as_of"` // Unix ms: when the newest stored event arrived
+	Spec   json.RawMessage `json:"spec"`  // the dashboard spec
+	Sizes  []int           `json:"sizes"` // bytes of each snapshot frame that follows
+}
+
+// restoreLKG reads the stored state and starts the shell from it: the
+// stored dashboard is drawn at once and the client resumes from the stored
+// cursors. It runs before the spec is fetched, off the UI goroutine, and
+// gives up after lkgLoadWait.
+func (s *Shell) restoreLKG(ctx app.Context) {
+	if s.bridges.Store == nil {
+		return
+	}
+	ch := make(chan []byte, 1)
+	s.bridges.Store.Load(func(b []byte, err error) {
+		if err != nil {
+			app.Log("last-known-good state:", err)
+		}
+		ch <- b
+	})
+	var b []byte
+	select {
+	case b = <-ch:
+	case <-time.After(lkgLoadWait):
+	}
+	spec, h, snaps := decodeLKG(b)
+	if spec == nil {
+		return
+	}
+	ctx.Dispatch(func(ctx app.Context) {
+		if s.spec == nil {
+			s.spec, s.lkg.seed, s.lkg.who = spec, snaps, h.Who
+			s.lkg.asOf.Store(h.AsOf)
+			s.start(ctx)
+		}
+	})
+}
+
+// decodeLKG reads a stored record; the spec is nil when there is nothing
+// usable.
+func decodeLKG(b []byte) (spec *dashboard.Dashboard, h lkgHeader, snaps []wire.Snapshot) {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 || json.Unmarshal(b[:i], &h) != nil || h.Format != lkgFormat || json.Unmarshal(h.Spec, &spec) != nil || spec == nil || spec.Validate() != nil {
+		return nil, h, nil
+	}
+	b = b[i+1:]
+	for _, n := range h.Sizes {
+		if n > len(b) {
+			break
+		}
+		if f, err := wire.Decode(b[:n]); err == nil {
+			if snap, ok := f.(wire.Snapshot); ok {
+				snaps = append(snaps, snap)
+			}
+		}
+		b = b[n:]
+	}
+	return spec, h, snaps
+}
+
+// startLKG seeds the new client from the restored state and starts saving:
+// every lkgSaveEvery while the data moves, and when the page is hidden or
+// unloaded (a phone may never show it again).
+func (s *Shell) startLKG(ctx app.Context, c *client.Client) {
+	s.lkg.spec, _ = json.Marshal(s.spec)
+	if s.lkg.who == identity(c.Token()) {
+		c.Seed(s.lkg.seed)
+		for _, snap := range s.lkg.seed {
+			s.trace.seed(snap.Stream, snap.Epoch, snap.Seq)
+		}
+	} else {
+		// Another operator's data is never drawn (the spec is the
+		// server's, the same for everyone): start empty.
+		s.lkg.asOf.Store(0)
+	}
+	s.lkg.seed = nil
+	if s.bridges.Store == nil {
+		return
+	}
+	onHide := app.FuncOf(func(_ app.Value, args []app.Value) any {
+		if args[0].Get("type").String() == "pagehide" || app.Window().Get("document").Get("visibilityState").String() == "hidden" {
+			s.saveLKG(c) // now: the write starts before the page may freeze
+		}
+		return nil
+	})
+	app.Window().Call("addEventListener", "pagehide", onHide)
+	app.Window().Get("document").Call("addEventListener", "visibilitychange", onHide)
+	ctx.Async(func() {
+		t := time.NewTicker(lkgSaveEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				s.saveLKG(c)
+			}
+		}
+	})
+}
+
+// saveLKG stores the client's state unless no stream moved since the last
+// save. Safe from any goroutine and from a browser event handler: it never
+// waits for the browser. Streams go in the spec's order; the record stays
+// within lkgMaxBytes.
+func (s *Shell) saveLKG(c *client.Client) {
+	s.lkg.mu.Lock()
+	defer s.lkg.mu.Unlock()
+	var out []byte
+	who := identity(c.Token()) // not inside Read: both take the client's lock
+	c.Read(func(streams map[string]*livestate.Stream, info client.Info) {
+		var key uint64
+		for _, st := range streams {
+			key += st.Epoch*1_000_003 + st.Seq // order-free: a map's order varies
+		}
+		if key == s.lkg.lastKey && !s.lkg.force.Swap(false) {
+			return
+		}
+		s.lkg.lastKey = key
+		asOf := info.LastEventAt.UnixMilli()
+		if info.LastEventAt.IsZero() {
+			asOf = s.lkg.asOf.Load() // still showing the stored data
+			if asOf == 0 {
+				asOf = time.Now().UnixMilli()
+			}
+		}
+		out = lkgRecord(s.spec, streams, lkgHeader{Format: lkgFormat, Who: who, AsOf: asOf, Spec: s.lkg.spec})
+	})
+	if out == nil {
+		return
+	}
+	s.bridges.Store.Save(out, func(err error) {
+		if err != nil {
+			s.lkg.force.Store(true) // the next tick tries again
+			app.Log("saving the last-known-good state:", err)
+		} else if s.lkg.reload.Load() {
+			app.Window().Get("location").Call("reload")
+		}
+	})
+}
+
+// lkgRecord encodes the record: h (its Sizes filled in here), then the
+// compact snapshot of each of spec's streams that st holds, in the spec's
+// order, within lkgMaxBytes.
+func lkgRecord(spec *dashboard.Dashboard, streams map[string]*livestate.Stream, h lkgHeader) []byte {
+	var frames []byte
+	for _, name := range spec.Streams() {
+		st := streams[name]
+		if st == nil || st.Epoch == 0 {
+			continue
+		}
+		window := windowMs(spec, name)
+		for cols, rows := lkgColumns, lkgRows; ; cols, rows = cols/2, rows/2 {
+			b, err := wire.Encode(compact(st, window, cols, rows))
+			if err == nil && len(frames)+len(b) <= lkgMaxBytes-len(h.Spec)-1024 {
+				frames = append(frames, b...)
+				h.Sizes = append(h.Sizes, len(b))
+				break
+			}
+			if cols == 0 && rows == 0 {
+				break
+			}
+		}
+	}
+	out, _ := json.Marshal(h)
+	return append(append(out, '\n'), frames...)
+}
+
+// windowMs is the longest window a time-series panel shows of stream (ms),
+// or 0 when no chart draws it: then no points are stored.
+func windowMs(spec *dashboard.Dashboard, stream string) int64 {
+	var w int64
+	for _, p := range spec.Panels {
+		if p.Kind == dashboard.KindTimeSeries && p.Stream == stream {
+			secs := p.WindowSeconds
+			if secs <= 0 {
+				secs = 60
+			}
+			w = max(w, int64(secs)*1000)
+		}
+	}
+	return w
+}
+
+// compact is st as a snapshot to store: the gauges, the newest rows, and
+// the points of the last window ms decimated to cols pixel columns (none
+// when cols or window is 0). It shares st's maps and rows: encode it before
+// the client's lock is released.
+func compact(st *livestate.Stream, window int64, cols, rows int) *wire.Snapshot {
+	snap := &wire.Snapshot{Stream: st.Name, Epoch: st.Epoch, Seq: st.Seq, State: wire.State{
+		LastTime: st.State.LastTime, Values: st.State.Values, Rows: st.State.Rows[:min(rows, len(st.State.Rows))]}}
+	p := &st.State.Points
+	if cols > 0 && window > 0 && len(p.TS) > 0 {
+		vals := make([][]float64, len(p.Cols))
+		for i := range p.Cols {
+			vals[i] = p.Cols[i].Vals
+		}
+		to := p.TS[len(p.TS)-1]
+		var dec decimate.Columns
+		ts, out := dec.Update(p.TS, vals, to-window, to, max(1, window/int64(cols)))
+		snap.State.Points.TS = ts
+		for i := range out {
+			snap.State.Points.Cols = append(snap.State.Points.Cols, wire.Column{Name: p.Cols[i].Name, Vals: out[i]})
+		}
+	}
+	return snap
+}
+
+// specArrived handles the spec fetched from the server when the shell
+// already started from the stored one. The same spec changes nothing; a
+// redefined dashboard is stored and the page reloads once to draw it (only
+// when the dashboard changed between two visits). It reports whether the
+// shell was already started.
+func (s *Shell) specArrived(spec *dashboard.Dashboard) bool {
+	if s.client == nil {
+		return false
+	}
+	if b, _ := json.Marshal(spec); string(b) != string(s.lkg.spec) && s.bridges.Store != nil {
+		s.lkg.spec = b
+		s.lkg.reload.Store(true)
+		s.lkg.force.Store(true)
+		go s.saveLKG(s.client)
+	}
+	return true
+}
+
+// showingLKG reports whether the page shows stored data and has not been
+// live since; the first time it sees the client live, it stops for good.
+func (s *Shell) showingLKG() bool {
+	if s.client != nil && s.view.info.Status == client.Live {
+		s.lkg.asOf.Store(0)
+	}
+	return s.lkg.asOf.Load() != 0
+}
+
+// lkgBanner says that the data on screen is stored, and how old it is:
+// "offline — data as of 14:02:11, 3 min ago".
+func (s *Shell) lkgBanner() app.UI {
+	asOf := time.UnixMilli(s.lkg.asOf.Load())
+	state := "offline"
+	if s.view.info.Status == client.Connecting && s.loadErr == "" {
+		state = "connecting"
+	}
+	return app.Div().Class("tt-lkg").ID("tt-lkg").DataSet("state", state).Text(
+		state + " — data as of " + asOf.Format("15:04:05") + ", " + age(s.now.Sub(asOf)) + " ago")
+}
+
+// seed sets a stream's position without counting a snapshot: the stored
+// state the page starts from, so the first resumed event must follow it.
+func (t *trace) seed(stream string, epoch, seq uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.last == nil {
+		t.last = map[string][2]uint64{}
+	}
+	t.last[stream] = [2]uint64{epoch, seq}
+}

@@ -1,0 +1,85 @@
+package ui
+
+import (
+	"encoding/json"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/telltale/telltale/shared/dashboard"
+	"github.com/telltale/telltale/shared/livestate"
+	"github.com/telltale/telltale/shared/wire"
+)
+
+func TestCompactDecimatesTheWindow(t *testing.T) {
+	st := &livestate.Stream{Name: "m", Epoch: 7, Seq: 100_000, State: wire.State{Values: map[string]float64{"q": 1}}}
+	n := 100_000
+	st.State.Points.TS = make([]int64, n)
+	a, b := make([]float64, n), make([]float64, n)
+	for i := range n {
+		st.State.Points.TS[i] = int64(i) * 20
+		a[i], b[i] = math.Sin(float64(i)/50), float64(i%7)
+	}
+	st.State.Points.Cols = []wire.Column{{Name: "a", Vals: a}, {Name: "b", Vals: b}}
+	for i := range 500 {
+		st.State.Rows = append(st.State.Rows, wire.Row{Key: string(rune('a' + i%26))})
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		snap := compact(st, 60_000, lkgColumns, lkgRows)
+		if len(snap.State.Rows) != lkgRows {
+			t.Errorf("got %d rows, want %d", len(snap.State.Rows), lkgRows)
+		}
+		p := snap.State.Points
+		if len(p.TS) == 0 || len(p.TS) > 5*(lkgColumns+1) || p.TS[0] < st.State.Points.TS[n-1]-60_000 {
+			t.Errorf("got %d points from %d, want at most %d within the last 60 s", len(p.TS), p.TS[0], 5*(lkgColumns+1))
+		}
+		b, err := wire.Encode(snap)
+		if err != nil || len(b) > lkgMaxBytes {
+			t.Errorf("encoded %d bytes, %v", len(b), err)
+		}
+		t.Logf("%d points → %d, %d bytes", n, len(p.TS), len(b))
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("compact did not return")
+	}
+}
+
+// TestLKGRecordRoundTrip: what a save writes, a cold start reads back: the
+// spec, whose data it is, its age, and each stream's cursor and state.
+func TestLKGRecordRoundTrip(t *testing.T) {
+	spec := &dashboard.Dashboard{ID: "d", Title: "D", Panels: []dashboard.Panel{
+		{ID: "k", Kind: dashboard.KindKPI, Stream: "a", Field: "q"},
+		{ID: "c", Kind: dashboard.KindTimeSeries, Stream: "b", Series: []string{"v"}, WindowSeconds: 10},
+		{ID: "t", Kind: dashboard.KindTable, Stream: "never-received", Columns: []dashboard.Column{{Field: "x"}}},
+	}}
+	specJSON, _ := json.Marshal(spec)
+	streams := map[string]*livestate.Stream{
+		"a":              {Name: "a", Epoch: 3, Seq: 9, State: wire.State{Values: map[string]float64{"q": 42}}},
+		"b":              {Name: "b", Epoch: 3, Seq: 5, State: wire.State{Points: wire.Points{TS: []int64{0, 5_000, 20_000}, Cols: []wire.Column{{Name: "v", Vals: []float64{1, 2, 3}}}}}},
+		"never-received": {Name: "never-received"},
+	}
+	rec := lkgRecord(spec, streams, lkgHeader{Format: lkgFormat, Who: "op @ t", AsOf: 1234, Spec: specJSON})
+	got, h, snaps := decodeLKG(rec)
+	if got == nil || got.Title != "D" || h.Who != "op @ t" || h.AsOf != 1234 {
+		t.Fatalf("got spec %+v, header %+v; want the spec saved, op @ t, 1234", got, h)
+	}
+	if len(snaps) != 2 || snaps[0].Stream != "a" || snaps[0].Seq != 9 || snaps[0].State.Values["q"] != 42 || snaps[1].Stream != "b" || snaps[1].Epoch != 3 {
+		t.Fatalf("got snapshots %+v, want a at {3 9} with q=42, then b", snaps)
+	}
+	if ts := snaps[1].State.Points.TS; len(ts) == 0 || ts[0] < 10_000 {
+		t.Fatalf("b's points at %v, want only the last 10 s (the chart's window)", ts)
+	}
+	for _, bad := range [][]byte{nil, []byte("{}\n"), []byte(`{"format":99}` + "\n"), []byte("no header")} {
+		if spec, _, _ := decodeLKG(bad); spec != nil {
+			t.Errorf("decodeLKG(%q) gave a spec, want none", bad)
+		}
+	}
+	// A cut record keeps what is whole: the spec and the first snapshot.
+	if _, _, snaps := decodeLKG(rec[:len(rec)-10]); len(snaps) != 1 {
+		t.Errorf("a cut record gave %d snapshots, want 1", len(snaps))
+	}
+}

@@ -1,0 +1,48 @@
+package ui
+
+import (
+	"time"
+
+	"github.com/maxence-charriere/go-app/v10/pkg/app"
+)
+
+// updateEvery is how often the page asks whether a new version was
+// deployed: go-app v10 checks only when the page loads. A check is one
+// conditional request for app-worker.js; a new worker precaches the new
+// version in the background, then go-app calls OnAppUpdate.
+const updateEvery = 10 * time.Minute
+
+// updateBanner offers "new version — reload" once a deploy's service worker
+// has taken over, instead of reloading under the operator. It is plain HTML,
+// a form that GETs the page again (a reload, served by the new worker):
+// go-app's typed elements and an event handler cost app.wasm bytes.
+type updateBanner struct {
+	app.Compo
+	ready bool
+}
+
+func (u *updateBanner) OnMount(ctx app.Context) {
+	u.ready = ctx.AppUpdateAvailable()
+	ctx.Async(func() {
+		t := time.NewTicker(updateEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				app.TryUpdate()
+			}
+		}
+	})
+}
+
+// OnAppUpdate is go-app's word that a new version is installed.
+func (u *updateBanner) OnAppUpdate(ctx app.Context) { u.ready = true }
+
+func (u *updateBanner) Render() app.UI {
+	if !u.ready {
+		return app.Raw(`<div id="tt-update" hidden></div>`)
+	}
+	return app.Raw(`<form class="tt-update" id="tt-update" role="status" method="get" action="/">New version available — <button type="submit" id="tt-reload">reload</button></form>`)
+}
