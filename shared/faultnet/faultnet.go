@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -22,6 +23,7 @@ type Proxy struct {
 	blocked bool
 	cuts    int
 	wg      sync.WaitGroup
+	down    atomic.Int64 // bytes from the server to clients
 }
 
 // New starts a proxy on a free loopback port; it stops at test cleanup.
@@ -44,6 +46,21 @@ func New(t testing.TB, target string) *Proxy {
 
 // Addr is where clients connect.
 func (p *Proxy) Addr() string { return p.ln.Addr().String() }
+
+// Downstream counts the bytes sent from the server to clients so far, on
+// every connection: what a client received, framing included.
+func (p *Proxy) Downstream() int64 { return p.down.Load() }
+
+type countingWriter struct {
+	w io.Writer
+	n *atomic.Int64
+}
+
+func (c countingWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n.Add(int64(n))
+	return n, err
+}
 
 // Cuts counts connections cut so far.
 func (p *Proxy) Cuts() int {
@@ -74,11 +91,15 @@ func (p *Proxy) accept() {
 		p.mu.Lock()
 		p.conns[c], p.conns[up] = true, true
 		p.mu.Unlock()
-		for _, pair := range [][2]net.Conn{{c, up}, {up, c}} {
+		for i, pair := range [][2]net.Conn{{c, up}, {up, c}} {
 			p.wg.Add(1)
 			go func() {
 				defer p.wg.Done()
-				_, _ = io.Copy(pair[0], pair[1])
+				var dst io.Writer = pair[0]
+				if i == 0 { // server to client
+					dst = countingWriter{pair[0], &p.down}
+				}
+				_, _ = io.Copy(dst, pair[1])
 				pair[0].Close()
 				pair[1].Close()
 			}()
