@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -108,5 +109,18 @@ func (s *Shell) freshnessLabel(p dashboard.Panel) app.UI {
 			Title("This stream usually updates every " + age(f.expect) + "; the connection may be fine but its source has gone quiet.").
 			Text("stale · no data for " + age(f.age))
 	}
-	return app.Span().Class("tt-age").Text(age(f.age) + " ago")
+	return app.Span().Class("tt-age").Text(coarseAge(f.age))
+}
+
+// coarseAge is an age to the second: the label changes at most once a
+// second, not every frame (each change is a style and layout pass over the
+// grid; eight panels' tenths of a second cost frames in the render benchmark).
+func coarseAge(d time.Duration) string {
+	if d < time.Second {
+		return "now"
+	}
+	if d < time.Minute {
+		return strconv.Itoa(int(d.Seconds())) + " s ago"
+	}
+	return age(d) + " ago"
 }

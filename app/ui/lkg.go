@@ -29,6 +29,7 @@ package ui
 import (
 	"bytes"
 	"encoding/json"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,9 +44,13 @@ import (
 )
 
 const (
-	// lkgSaveEvery: a save (decimate, encode, one IndexedDB write of at
-	// most lkgMaxBytes) runs at most this often while the data moves, and
-	// at once when the page is hidden or unloaded.
+	// lkgSaveEvery: a save (one IndexedDB write of at most lkgMaxBytes)
+	// runs at most this often while the data moves, and at once when the
+	// page is hidden or unloaded. Each periodic save re-encodes only the
+	// stream stored longest ago (decimating 100k points × 10 series is tens
+	// of milliseconds in wasm, under the client's lock); the others keep
+	// their stored snapshot, a consistent one at an older cursor. A hidden
+	// or unloading page re-encodes every stream that moved.
 	lkgSaveEvery = 5 * time.Second
 	// lkgColumns: the stored window of a stream's points is decimated to
 	// this many pixel columns (at most 5 rows each), more than a chart is
@@ -53,10 +58,16 @@ const (
 	lkgColumns = 1000
 	// lkgRows is how many of a stream's newest rows are stored.
 	lkgRows = 200
+	// lkgFoldRows is how many rows of a stream's table one save folds into
+	// its stored columns at most (tens of milliseconds in wasm).
+	lkgFoldRows = 5_000
+	// lkgFoldEvery is how often lkgFoldRows more rows are folded, between
+	// saves, so a save finds its columns up to date.
+	lkgFoldEvery = 250 * time.Millisecond
 	// lkgMaxBytes bounds the record: a stream whose snapshot would pass it
 	// is stored with half the columns and rows, then a quarter, ..., and
 	// left out (it starts from a server snapshot) when even none do not fit.
-	lkgMaxBytes = 1 << 20
+	lkgMaxBytes = 512 << 10
 	// lkgLoadWait is how long a start waits for the stored state before it
 	// goes to the network without it.
 	lkgLoadWait = time.Second
@@ -72,10 +83,20 @@ type lkgState struct {
 	who  string          // whose they are: identity of the token they were saved with
 	spec []byte          // JSON of the spec drawn; set before the client starts
 
-	mu      sync.Mutex // one save at a time
-	lastKey uint64     // where the streams stood at the last save: no move, no save
+	mu      sync.Mutex          // one save at a time
+	lastKey uint64              // where the streams stood at the last save: no move, no save
+	frames  map[string]lkgFrame // each stream's stored snapshot frame
 	force   atomic.Bool
 	reload  atomic.Bool // reload once saved: the dashboard was redefined
+}
+
+// lkgFrame is one stream's encoded snapshot and the cursor it is at.
+type lkgFrame struct {
+	epoch, seq uint64
+	b          []byte
+	at         time.Time         // when it was encoded
+	dec        *decimate.Columns // its points' columns, kept between saves
+	decEpoch   uint64            // the epoch dec's columns are of
 }
 
 type lkgHeader struct {
@@ -162,7 +183,7 @@ func (s *Shell) startLKG(ctx app.Context, c *client.Client) {
 	}
 	onHide := app.FuncOf(func(_ app.Value, args []app.Value) any {
 		if args[0].Get("type").String() == "pagehide" || app.Window().Get("document").Get("visibilityState").String() == "hidden" {
-			s.saveLKG(c) // now: the write starts before the page may freeze
+			s.saveLKG(c, true) // now: the write starts before the page may freeze
 		}
 		return nil
 	})
@@ -171,12 +192,16 @@ func (s *Shell) startLKG(ctx app.Context, c *client.Client) {
 	ctx.Async(func() {
 		t := time.NewTicker(lkgSaveEvery)
 		defer t.Stop()
+		fold := time.NewTicker(lkgFoldEvery)
+		defer fold.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				s.saveLKG(c)
+				s.saveLKG(c, false)
+			case <-fold.C:
+				s.foldLKG(c)
 			}
 		}
 	})
@@ -186,7 +211,7 @@ func (s *Shell) startLKG(ctx app.Context, c *client.Client) {
 // save. Safe from any goroutine and from a browser event handler: it never
 // waits for the browser. Streams go in the spec's order; the record stays
 // within lkgMaxBytes.
-func (s *Shell) saveLKG(c *client.Client) {
+func (s *Shell) saveLKG(c *client.Client, all bool) {
 	s.lkg.mu.Lock()
 	defer s.lkg.mu.Unlock()
 	var out []byte
@@ -199,7 +224,6 @@ func (s *Shell) saveLKG(c *client.Client) {
 		if key == s.lkg.lastKey && !s.lkg.force.Swap(false) {
 			return
 		}
-		s.lkg.lastKey = key
 		asOf := info.LastEventAt.UnixMilli()
 		if info.LastEventAt.IsZero() {
 			asOf = s.lkg.asOf.Load() // still showing the stored data
@@ -207,7 +231,14 @@ func (s *Shell) saveLKG(c *client.Client) {
 				asOf = time.Now().UnixMilli()
 			}
 		}
-		out = lkgRecord(s.spec, streams, lkgHeader{Format: lkgFormat, Who: who, AsOf: asOf, Spec: s.lkg.spec})
+		if s.lkg.frames == nil {
+			s.lkg.frames = map[string]lkgFrame{}
+		}
+		var pending bool
+		out, pending = lkgRecord(s.spec, streams, lkgHeader{Format: lkgFormat, Who: who, AsOf: asOf, Spec: s.lkg.spec}, s.lkg.frames, all, time.Now())
+		if !pending {
+			s.lkg.lastKey = key // every stream stored where it stands
+		}
 	})
 	if out == nil {
 		return
@@ -222,31 +253,151 @@ func (s *Shell) saveLKG(c *client.Client) {
 	})
 }
 
+// foldLKG folds at most lkgFoldRows new rows of one stream's points into
+// its stored columns (the stream with the most rows waiting), so that the
+// work of decimating a long table is spread thinly between saves.
+func (s *Shell) foldLKG(c *client.Client) {
+	s.lkg.mu.Lock()
+	defer s.lkg.mu.Unlock()
+	c.Read(func(streams map[string]*livestate.Stream, _ client.Info) {
+		if s.lkg.frames == nil {
+			s.lkg.frames = map[string]lkgFrame{}
+		}
+		names := s.spec.Streams()
+		share := (lkgMaxBytes - len(s.lkg.spec) - 1024) / max(1, len(names))
+		best, most := "", 0
+		for _, name := range names {
+			st := streams[name]
+			if st == nil || st.Epoch == 0 {
+				continue
+			}
+			if n := waitingRows(st, windowMs(s.spec, name), s.lkg.frames[name]); n > most {
+				best, most = name, n
+			}
+		}
+		if best != "" {
+			f := s.lkg.frames[best]
+			s.lkg.frames[best] = foldLKG(streams[best], windowMs(s.spec, best), share, f)
+		}
+	})
+}
+
 // lkgRecord encodes the record: h (its Sizes filled in here), then the
-// compact snapshot of each of spec's streams that st holds, in the spec's
-// order, within lkgMaxBytes.
-func lkgRecord(spec *dashboard.Dashboard, streams map[string]*livestate.Stream, h lkgHeader) []byte {
-	var frames []byte
-	for _, name := range spec.Streams() {
-		st := streams[name]
-		if st == nil || st.Epoch == 0 {
+// stored snapshot of each of spec's streams that streams holds, in the
+// spec's order. frames holds each stream's last encoded snapshot: a stream
+// that moved is re-encoded when all is set, else only the one encoded
+// longest ago is (at most one decimation per save). Each stream gets an
+// equal share of lkgMaxBytes, and its points as many pixel columns (4 rows
+// each, decimate.Columns) as fit in it.
+//
+// pending reports whether some stream that moved still waits for a save.
+func lkgRecord(spec *dashboard.Dashboard, streams map[string]*livestate.Stream, h lkgHeader, frames map[string]lkgFrame, all bool, now time.Time) (record []byte, pending bool) {
+	names := spec.Streams()
+	share := (lkgMaxBytes - len(h.Spec) - 1024) / max(1, len(names))
+	stalest := ""
+	for _, name := range names {
+		st, f := streams[name], frames[name]
+		if st == nil || st.Epoch == 0 || (f.epoch == st.Epoch && f.seq == st.Seq) {
 			continue
 		}
-		window := windowMs(spec, name)
-		for cols, rows := lkgColumns, lkgRows; ; cols, rows = cols/2, rows/2 {
-			b, err := wire.Encode(compact(st, window, cols, rows))
-			if err == nil && len(frames)+len(b) <= lkgMaxBytes-len(h.Spec)-1024 {
-				frames = append(frames, b...)
-				h.Sizes = append(h.Sizes, len(b))
-				break
-			}
-			if cols == 0 && rows == 0 {
-				break
+		switch {
+		case all:
+			frames[name] = encodeLKG(st, windowMs(spec, name), share, now, f)
+		case stalest == "":
+			stalest = name
+		default:
+			pending = true
+			if f.at.Before(frames[stalest].at) {
+				stalest = name
 			}
 		}
 	}
+	if stalest != "" {
+		frames[stalest] = encodeLKG(streams[stalest], windowMs(spec, stalest), share, now, frames[stalest])
+	}
+	var body []byte
+	for _, name := range names {
+		if f, ok := frames[name]; ok && f.b != nil && len(body)+len(f.b) <= lkgMaxBytes-len(h.Spec)-1024 {
+			body = append(body, f.b...)
+			h.Sizes = append(h.Sizes, len(f.b))
+		}
+	}
 	out, _ := json.Marshal(h)
-	return append(append(out, '\n'), frames...)
+	return append(append(out, '\n'), body...), pending
+}
+
+// lkgCols is how many pixel columns a stream's stored points get in share
+// bytes: 4 rows a column, about 9 bytes a value, timestamp included.
+func lkgCols(st *livestate.Stream, share int) int {
+	return min(lkgColumns, share*3/4/(4*9*(1+len(st.State.Points.Cols))))
+}
+
+// waitingRows is how many rows of st's points in the window f's columns
+// have not folded yet.
+func waitingRows(st *livestate.Stream, window int64, f lkgFrame) int {
+	p := &st.State.Points
+	if window <= 0 || len(p.TS) == 0 {
+		return 0
+	}
+	start := p.TS[len(p.TS)-1] - window
+	if f.dec != nil && f.decEpoch == st.Epoch {
+		start = max(start, f.dec.Keep())
+	}
+	return len(p.TS) - sort.Search(len(p.TS), func(i int) bool { return p.TS[i] >= start })
+}
+
+// foldLKG folds the next lkgFoldRows waiting rows of st into f's columns
+// (a new epoch starts them over) and returns f with them.
+func foldLKG(st *livestate.Stream, window int64, share int, f lkgFrame) lkgFrame {
+	if f.dec == nil || f.decEpoch != st.Epoch {
+		f.dec, f.decEpoch = &decimate.Columns{}, st.Epoch
+	}
+	cols := lkgCols(st, share)
+	p := &st.State.Points
+	if cols == 0 || window <= 0 || len(p.TS) == 0 {
+		return f
+	}
+	start := max(f.dec.Keep(), p.TS[len(p.TS)-1]-window)
+	i := sort.Search(len(p.TS), func(i int) bool { return p.TS[i] >= start })
+	end := min(len(p.TS), i+lkgFoldRows)
+	vals := make([][]float64, len(p.Cols))
+	for c := range p.Cols {
+		vals[c] = p.Cols[c].Vals[:end]
+	}
+	to := p.TS[end-1]
+	f.dec.Update(p.TS[:end], vals, to-window, to, max(1, window/int64(cols)))
+	return f
+}
+
+// encodeLKG encodes st's stored snapshot within share bytes: its points in
+// as many columns as fit (halving columns and rows while it does not).
+func encodeLKG(st *livestate.Stream, window int64, share int, now time.Time, prev lkgFrame) lkgFrame {
+	f := lkgFrame{epoch: st.Epoch, seq: st.Seq, at: now, dec: prev.dec, decEpoch: st.Epoch}
+	if f.dec == nil || prev.decEpoch != st.Epoch {
+		f.dec = &decimate.Columns{} // a new epoch is a new table
+	}
+	dec := f.dec
+	cols := lkgCols(st, share)
+	// A long table still waiting to be folded (the first pass over 100k
+	// points × 10 series is ~200 ms in wasm) is folded lkgFoldRows at a time
+	// (foldLKG, between saves); meanwhile the stream keeps its previous
+	// stored snapshot, which is consistent with its own cursor.
+	if waitingRows(st, window, f) > lkgFoldRows {
+		f = foldLKG(st, window, share, prev)
+		f.epoch, f.seq, f.b, f.at = prev.epoch, prev.seq, prev.b, now
+		return f
+	}
+	for rows := lkgRows; ; cols, rows = cols/2, rows/2 {
+		b, err := wire.Encode(compact(st, window, cols, rows, dec))
+		if err == nil && len(b) <= share {
+			f.b = b
+			return f
+		}
+		dec = nil // fewer columns: a one-off full pass
+		if cols == 0 && rows == 0 {
+			return f // does not fit at all: the stream starts from a server snapshot
+		}
+	}
 }
 
 // windowMs is the longest window a time-series panel shows of stream (ms),
@@ -267,9 +418,10 @@ func windowMs(spec *dashboard.Dashboard, stream string) int64 {
 
 // compact is st as a snapshot to store: the gauges, the newest rows, and
 // the points of the last window ms decimated to cols pixel columns (none
-// when cols or window is 0). It shares st's maps and rows: encode it before
+// when cols or window is 0) by dec, which keeps its columns between saves
+// so that a save re-reads only the points that arrived (nil: a fresh one). It shares st's maps and rows: encode it before
 // the client's lock is released.
-func compact(st *livestate.Stream, window int64, cols, rows int) *wire.Snapshot {
+func compact(st *livestate.Stream, window int64, cols, rows int, dec *decimate.Columns) *wire.Snapshot {
 	snap := &wire.Snapshot{Stream: st.Name, Epoch: st.Epoch, Seq: st.Seq, State: wire.State{
 		LastTime: st.State.LastTime, Values: st.State.Values, Rows: st.State.Rows[:min(rows, len(st.State.Rows))]}}
 	p := &st.State.Points
@@ -279,7 +431,9 @@ func compact(st *livestate.Stream, window int64, cols, rows int) *wire.Snapshot 
 			vals[i] = p.Cols[i].Vals
 		}
 		to := p.TS[len(p.TS)-1]
-		var dec decimate.Columns
+		if dec == nil {
+			dec = &decimate.Columns{}
+		}
 		ts, out := dec.Update(p.TS, vals, to-window, to, max(1, window/int64(cols)))
 		snap.State.Points.TS = ts
 		for i := range out {
@@ -302,7 +456,7 @@ func (s *Shell) specArrived(spec *dashboard.Dashboard) bool {
 		s.lkg.spec = b
 		s.lkg.reload.Store(true)
 		s.lkg.force.Store(true)
-		go s.saveLKG(s.client)
+		go s.saveLKG(s.client, true)
 	}
 	return true
 }

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"testing"
@@ -27,7 +28,7 @@ func TestCompactDecimatesTheWindow(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		snap := compact(st, 60_000, lkgColumns, lkgRows)
+		snap := compact(st, 60_000, lkgColumns, lkgRows, nil)
 		if len(snap.State.Rows) != lkgRows {
 			t.Errorf("got %d rows, want %d", len(snap.State.Rows), lkgRows)
 		}
@@ -62,7 +63,7 @@ func TestLKGRecordRoundTrip(t *testing.T) {
 		"b":              {Name: "b", Epoch: 3, Seq: 5, State: wire.State{Points: wire.Points{TS: []int64{0, 5_000, 20_000}, Cols: []wire.Column{{Name: "v", Vals: []float64{1, 2, 3}}}}}},
 		"never-received": {Name: "never-received"},
 	}
-	rec := lkgRecord(spec, streams, lkgHeader{Format: lkgFormat, Who: "op @ t", AsOf: 1234, Spec: specJSON})
+	rec, _ := lkgRecord(spec, streams, lkgHeader{Format: lkgFormat, Who: "op @ t", AsOf: 1234, Spec: specJSON}, map[string]lkgFrame{}, true, time.Unix(1, 0))
 	got, h, snaps := decodeLKG(rec)
 	if got == nil || got.Title != "D" || h.Who != "op @ t" || h.AsOf != 1234 {
 		t.Fatalf("got spec %+v, header %+v; want the spec saved, op @ t, 1234", got, h)
@@ -81,5 +82,91 @@ func TestLKGRecordRoundTrip(t *testing.T) {
 	// A cut record keeps what is whole: the spec and the first snapshot.
 	if _, _, snaps := decodeLKG(rec[:len(rec)-10]); len(snaps) != 1 {
 		t.Errorf("a cut record gave %d snapshots, want 1", len(snaps))
+	}
+}
+
+// TestLKGSavesOneStreamAtATime: a periodic save re-encodes only the stream
+// stored longest ago and keeps the others' stored snapshots (so a save costs
+// one decimation), says the rest are pending, and a save on hide encodes
+// every stream that moved.
+func TestLKGSavesOneStreamAtATime(t *testing.T) {
+	spec := &dashboard.Dashboard{ID: "d", Panels: []dashboard.Panel{
+		{ID: "a", Kind: dashboard.KindKPI, Stream: "a", Field: "q"},
+		{ID: "b", Kind: dashboard.KindKPI, Stream: "b", Field: "q"},
+		{ID: "c", Kind: dashboard.KindKPI, Stream: "c", Field: "q"},
+	}}
+	streams := map[string]*livestate.Stream{}
+	for _, n := range []string{"a", "b", "c"} {
+		streams[n] = &livestate.Stream{Name: n, Epoch: 1, Seq: 1, State: wire.State{Values: map[string]float64{"q": 1}}}
+	}
+	frames := map[string]lkgFrame{}
+	specJSON, _ := json.Marshal(spec)
+	h := lkgHeader{Format: lkgFormat, Spec: specJSON}
+	t0 := time.Unix(100, 0)
+	// First save on hide: everything.
+	rec, pending := lkgRecord(spec, streams, h, frames, true, t0)
+	if _, _, snaps := decodeLKG(rec); len(snaps) != 3 || pending {
+		t.Fatalf("a save on hide stored %d streams (pending %v), want all 3", len(snaps), pending)
+	}
+	// All three move; periodic saves take one each, the stalest first.
+	for _, n := range []string{"a", "b", "c"} {
+		streams[n].Seq = 2
+	}
+	frames["b"] = lkgFrame{epoch: 1, seq: 1, b: frames["b"].b, at: t0.Add(-time.Hour)} // b stored longest ago
+	want := []string{"b", "a", "c"}
+	for i, name := range want {
+		rec, pending := lkgRecord(spec, streams, h, frames, false, t0.Add(time.Duration(i+1)*time.Second))
+		if frames[name].seq != 2 {
+			t.Fatalf("save %d did not re-encode %s", i, name)
+		}
+		moved := 0
+		for _, f := range frames {
+			if f.seq == 2 {
+				moved++
+			}
+		}
+		if moved != i+1 || pending != (i < 2) {
+			t.Fatalf("after save %d: %d streams re-encoded (pending %v), want %d (pending %v)", i, moved, pending, i+1, i < 2)
+		}
+		if _, _, snaps := decodeLKG(rec); len(snaps) != 3 {
+			t.Fatalf("save %d stored %d streams, want all 3 (the others at their older cursor)", i, len(snaps))
+		}
+	}
+}
+
+// TestLKGFoldsALongTableOverSeveralSaves: the first pass over a long table
+// is spread over saves (lkgFoldRows each); until it is done the stream is
+// pending, and once done its stored points are those of a single pass.
+func TestLKGFoldsALongTableOverSeveralSaves(t *testing.T) {
+	spec := &dashboard.Dashboard{ID: "d", Panels: []dashboard.Panel{
+		{ID: "c", Kind: dashboard.KindTimeSeries, Stream: "m", Series: []string{"v"}, WindowSeconds: 3600},
+	}}
+	n := 3*lkgFoldRows + 123
+	p := wire.Points{TS: make([]int64, n), Cols: []wire.Column{{Name: "v", Vals: make([]float64, n)}}}
+	for i := range n {
+		p.TS[i] = int64(i) * 10
+		p.Cols[0].Vals[i] = float64(i%977) - float64(i%13)
+	}
+	st := &livestate.Stream{Name: "m", Epoch: 1, Seq: 7, State: wire.State{Points: p}}
+	streams := map[string]*livestate.Stream{"m": st}
+	specJSON, _ := json.Marshal(spec)
+	h := lkgHeader{Format: lkgFormat, Spec: specJSON}
+	frames := map[string]lkgFrame{}
+	saves := 0
+	for frames["m"].seq != 7 {
+		if saves++; saves > 10 {
+			t.Fatal("the table was not stored after 10 saves")
+		}
+		lkgRecord(spec, streams, h, frames, false, time.Unix(int64(saves), 0))
+	}
+	if saves < 4 {
+		t.Fatalf("stored after %d saves, want the pass spread over at least 4 (%d rows, %d per save)", saves, n, lkgFoldRows)
+	}
+	// One pass: the same columns, from a fresh Columns over the whole table.
+	share := lkgMaxBytes - len(specJSON) - 1024
+	cols := min(lkgColumns, share*3/4/(4*9*2))
+	one, err := wire.Encode(compact(st, 3_600_000, cols, lkgRows, nil))
+	if err != nil || !bytes.Equal(frames["m"].b, one) {
+		t.Fatalf("folded over %d saves the stored snapshot differs from one pass (%d vs %d bytes, %v)", saves, len(frames["m"].b), len(one), err)
 	}
 }
