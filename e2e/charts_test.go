@@ -5,12 +5,9 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
-	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -57,18 +54,7 @@ func publishPoints(t *testing.T, base, key string, ts []int64, vs []float64, per
 		n := min(len(events), 50)
 		body, _ := json.Marshal(map[string]any{"events": events[:n]})
 		events = events[n:]
-		req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/ingest", strings.NewReader(string(body)))
-		req.Header.Set("Authorization", "Bearer "+key)
-		req.Header.Set("Content-Type", "application/json")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if res.StatusCode != http.StatusOK {
-			t.Fatalf("ingest: %s: %s", res.Status, b)
-		}
+		ingest(t, base, key, string(body))
 	}
 }
 

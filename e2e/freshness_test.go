@@ -4,8 +4,6 @@ package e2e
 
 import (
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,18 +25,7 @@ func TestSilentStreamIsFlaggedStale(t *testing.T) {
 	srv := startServer(t, "-demo=false", "-dashboards", spec, "-ingest-keys", "demo:"+key)
 	publish := func(x int) {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/ingest", strings.NewReader(fmt.Sprintf(`{"events":[{"stream":"quiet","values":{"x":%d}}]}`, x)))
-		req.Header.Set("Authorization", "Bearer "+key)
-		req.Header.Set("Content-Type", "application/json")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if res.StatusCode != http.StatusOK {
-			t.Fatalf("ingest: %s %s", res.Status, b)
-		}
+		ingest(t, srv.URL, key, fmt.Sprintf(`{"events":[{"stream":"quiet","values":{"x":%d}}]}`, x))
 	}
 	publish(1)
 	p := newBrowser(t).MustPage("")

@@ -5,6 +5,7 @@ package e2e
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -202,4 +203,22 @@ func eval(t *testing.T, p *rod.Page, js string, args ...any) gson.JSON {
 		t.Fatalf("eval %s: %v", js, err)
 	}
 	return res.Value
+}
+
+// ingest POSTs a JSON ingest body with a tenant's key and fails the test
+// unless it is accepted.
+func ingest(t *testing.T, base, key, body string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/ingest", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(res.Body)
+		t.Fatalf("ingest: %s: %s", res.Status, b)
+	}
 }

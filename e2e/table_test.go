@@ -4,8 +4,6 @@ package e2e
 
 import (
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,18 +27,7 @@ func publishRows(t *testing.T, base, key string, keys ...string) {
 	for i, k := range keys {
 		events[i] = fmt.Sprintf(`{"stream":"feed","row":{"key":%q,"fields":{"n":%d,"note":"row %s"}}}`, k, i, k)
 	}
-	req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/ingest", strings.NewReader(`{"events":[`+strings.Join(events, ",")+`]}`))
-	req.Header.Set("Authorization", "Bearer "+key)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(res.Body)
-		t.Fatalf("ingest: %s: %s", res.Status, b)
-	}
+	ingest(t, base, key, `{"events":[`+strings.Join(events, ",")+`]}`)
 }
 
 func rowKeys(from, to int) []string {

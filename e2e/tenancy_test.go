@@ -4,8 +4,6 @@ package e2e
 
 import (
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -21,18 +19,7 @@ import (
 func markVehicle(t *testing.T, base, key, name string) {
 	t.Helper()
 	body := fmt.Sprintf(`{"events":[{"stream":"fleet","row":{"key":%q,"fields":{"vehicle":%q,"status":"parked","speed":0,"eta_min":0}}}]}`, name, name)
-	req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/ingest", strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+key)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(res.Body)
-		t.Fatalf("ingest: %s: %s", res.Status, b)
-	}
+	ingest(t, base, key, body)
 }
 
 // TestTwoTenantsSeeOnlyTheirOwn signs two browser contexts in as the two demo
