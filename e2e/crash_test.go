@@ -4,13 +4,11 @@ package e2e
 
 import (
 	"fmt"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/go-rod/rod"
 
-	"github.com/telltale/telltale/backend/pgtest"
 	"github.com/telltale/telltale/shared/poll"
 )
 
@@ -28,14 +26,7 @@ func (s *server) kill(t *testing.T) {
 // address and database. Every page must return to live within its backoff
 // bound, by resuming from its cursors: no second snapshot, no break.
 func TestKilledServerPagesComeBack(t *testing.T) {
-	db := pgtest.New(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	env := []string{"DATABASE_URL=" + db.DSN}
+	addr, env := restartable(t)
 	srv := startServerEnvAt(t, env, addr)
 	b := newBrowser(t)
 	var pages []*rod.Page

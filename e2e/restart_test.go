@@ -16,20 +16,27 @@ import (
 	"github.com/telltale/telltale/shared/poll"
 )
 
+// restartable is a free loopback address and a fresh PostgreSQL database
+// for a server that a test restarts where its clients expect it.
+func restartable(t *testing.T) (addr string, env []string) {
+	t.Helper()
+	db := pgtest.New(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr = ln.Addr().String()
+	ln.Close()
+	return addr, []string{"DATABASE_URL=" + db.DSN}
+}
+
 // TestGracefulRestartResumes runs the real binary on PostgreSQL with the demo
 // feed, follows it with the client runtime, restarts the binary (SIGTERM,
 // then a new process on the same address and database) and checks that the
 // client came back by resuming from its cursors: every seq applied once and
 // in order, no second snapshot.
 func TestGracefulRestartResumes(t *testing.T) {
-	db := pgtest.New(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	env := []string{"DATABASE_URL=" + db.DSN}
+	addr, env := restartable(t)
 	srv := startServerEnvAt(t, env, addr)
 
 	streams := []string{"orders", "metrics", "fleet"}
