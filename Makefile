@@ -70,7 +70,7 @@ deps-run:
 deps: ## install what the tests need (Chromium, npm, PostgreSQL) when root, else print the command
 	$(call need,npm chromium postgresql)
 
-test: deps build vet unit wasm-test e2e ## vet (linux + js/wasm), unit and PostgreSQL tests with -race, wasm tests under Node, rod end-to-end tests
+test: deps build size vet unit wasm-test e2e ## app.wasm within its budget, vet (linux + js/wasm), unit and PostgreSQL tests with -race, wasm tests under Node, rod end-to-end tests
 
 vet: ## go vet for linux and js/wasm
 	$(GO) vet ./...
