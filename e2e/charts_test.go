@@ -177,8 +177,18 @@ func TestChartIsDecimatedWithItsExtremes(t *testing.T) {
 	}
 	// New data does not move a zoomed chart.
 	ts2, vs2 := series(500, 1, 2)
+	before := stats(t, p)
 	publishPoints(t, srv.URL, key, ts2, vs2, 500)
-	time.Sleep(300 * time.Millisecond) // a few frames: nothing should happen in them
+	// Wait until the page applied the new event and redrew the chart with it
+	// (frames render only on the client's changes, and this dashboard has no
+	// other stream): only then can it be seen not to move.
+	poll.Until(t, 10*time.Second, func() error {
+		s := stats(t, p)
+		if s.Streams["fast"].Seq <= before.Streams["fast"].Seq || s.Renders <= before.Renders || s.ChartDraws <= before.ChartDraws {
+			return fmt.Errorf("fast at %d, %d renders, %d chart draws: the new event is not applied and drawn yet", s.Streams["fast"].Seq, s.Renders, s.ChartDraws)
+		}
+		return nil
+	})
 	if now, err := readUPlot(p); err != nil || now.ScaleMin != z.ScaleMin || now.ScaleMax != z.ScaleMax {
 		t.Fatalf("new data moved the zoomed chart: %+v (err %v), was [%.0f, %.0f]", now, err, z.ScaleMin, z.ScaleMax)
 	}
