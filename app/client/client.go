@@ -388,7 +388,7 @@ func (c *Client) Run(ctx context.Context) error {
 func (c *Client) dial(ctx context.Context) (*websocket.Conn, error) {
 	dctx, dcancel := context.WithTimeout(ctx, 15*time.Second)
 	defer dcancel()
-	ws, _, err := websocket.Dial(dctx, c.cfg.URL, nil)
+	ws, _, err := websocket.Dial(dctx, c.cfg.URL, dialOptions())
 	if err != nil {
 		return nil, fmt.Errorf("dial: %w", err)
 	}

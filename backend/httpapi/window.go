@@ -88,7 +88,7 @@ func (a *api) window(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusInternalServerError, "encode failed")
 		return
 	}
-	frame(w, b)
+	frame(w, r, b)
 }
 
 // readWindow folds the stored points in [from, to] into width columns,

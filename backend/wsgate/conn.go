@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +25,9 @@ const maxBadFrames = 16
 const (
 	maxBatchEvents = 512
 	maxBatchBytes  = 512 << 10
+	// maxDeflates is how many compressed frames are written at once across
+	// all connections (Gateway.deflateSlots): 16 deflate writers, ~19 MB.
+	maxDeflates = 16
 )
 
 type conn struct {
@@ -37,6 +41,10 @@ type conn struct {
 	warn   *time.Timer // sends expiring ahead of that; under whoMu
 	out    *outbox
 	cancel context.CancelFunc
+	done   <-chan struct{} // the connection's context ends
+	// deflate: permessage-deflate was negotiated, so frames of
+	// Config.CompressAbove bytes or more are compressed.
+	deflate bool
 
 	subs     map[string]func() // stream → cancel; owned by the reader
 	bad      int
@@ -672,8 +680,19 @@ func (c *conn) writeBatches(stream string, evs [][]byte) bool {
 }
 
 func (c *conn) write(b []byte) bool {
-	c.stuck.Reset(c.g.cfg.WriteTimeout)
-	err := c.ws.Write(context.Background(), websocket.MessageBinary, b)
+	c.stuck.Reset(c.g.cfg.WriteTimeout) // the wait for a deflate slot counts
+	var err error
+	if c.deflate && len(b) >= c.g.cfg.CompressAbove {
+		select {
+		case c.g.deflateSlots <- struct{}{}:
+			err = c.ws.Write(context.Background(), websocket.MessageBinary, b)
+			<-c.g.deflateSlots
+		case <-c.done:
+			err = net.ErrClosed
+		}
+	} else {
+		err = c.ws.Write(context.Background(), websocket.MessageBinary, b)
+	}
 	c.stuck.Stop()
 	if err != nil {
 		if c.timedOut.Load() {

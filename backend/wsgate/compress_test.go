@@ -1,0 +1,104 @@
+package wsgate
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/telltale/telltale/shared/faultnet"
+	"github.com/telltale/telltale/shared/wire"
+)
+
+// TestLargeFramesAreCompressed: a peer that offers permessage-deflate, as
+// every browser does, gets a snapshot over the threshold deflated and the
+// same frame once inflated; a small live batch and a peer that does not
+// offer it get plain frames.
+func TestLargeFramesAreCompressed(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		cfg        Config
+		offer      bool
+		compressed bool
+	}{
+		{"peer offers deflate", Config{}, true, true},
+		{"peer does not offer it", Config{}, false, false},
+		{"server disables it", Config{CompressAbove: -1}, true, false},
+		{"threshold above the snapshot", Config{CompressAbove: 1 << 20}, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := start(t, tc.cfg)
+			// 1,000 samples of a slowly moving series and the last rows:
+			// ~22 KB in the snapshot.
+			pts := &wire.Points{TS: make([]int64, 1000), Cols: []wire.Column{{Name: "queue_depth", Vals: make([]float64, 1000)}}}
+			for i := range pts.TS {
+				pts.TS[i] = 1_790_000_000_000 + int64(i)*20
+				pts.Cols[0].Vals[i] = 40 + float64(i%50)/10
+			}
+			evs := []wire.Event{{Points: pts}}
+			for i := range 50 {
+				evs = append(evs, wire.Event{Row: &wire.Row{Key: fmt.Sprintf("SO-%06d", i), Fields: map[string]any{
+					"status": "packed", "region": "north-east", "total": float64(i) + 0.5}}})
+			}
+			if err := f.store.Append(context.Background(), "demo", "orders", evs); err != nil {
+				t.Fatal(err)
+			}
+			proxy := faultnet.New(t, strings.TrimPrefix(f.url, "ws://"))
+			opts := &websocket.DialOptions{}
+			if tc.offer {
+				opts.CompressionMode = websocket.CompressionNoContextTakeover
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			ws, _, err := websocket.Dial(ctx, "ws://"+proxy.Addr(), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ws.SetReadLimit(64 << 20)
+			t.Cleanup(func() { ws.CloseNow() })
+			r := &raw{t, ws}
+			r.send(wire.Hello{})
+			r.expect(wire.TypeWelcome)
+			before := proxy.Downstream()
+			r.send(wire.Sub{Stream: "orders"})
+			snap := r.expect(wire.TypeSnapshot).(wire.Snapshot)
+			onWire := proxy.Downstream() - before
+			plain, err := wire.Encode(snap)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(plain) < 12<<10 || len(snap.State.Rows) == 0 {
+				t.Fatalf("snapshot of %d bytes, %d rows: want one over the 8 KiB threshold", len(plain), len(snap.State.Rows))
+			}
+			if got := onWire*3 < int64(len(plain)); got != tc.compressed {
+				t.Fatalf("snapshot of %d bytes took %d on the wire: compressed %v, want %v", len(plain), onWire, got, tc.compressed)
+			}
+			if !reflect.DeepEqual(snap.State.Points, *pts) || snap.State.Rows[0].Key != "SO-000049" {
+				t.Fatalf("snapshot read back with %d points, newest row %+v: want the 1,000 published and SO-000049", len(snap.State.Points.TS), snap.State.Rows[0])
+			}
+
+			// A live event is a small batch: sent as it is.
+			before = proxy.Downstream()
+			f.publish(t, "orders", 1)
+			b := r.expect(wire.TypeBatch).(wire.Batch)
+			onWire = proxy.Downstream() - before
+			frame := wire.EncodeBatch("orders", b.Sent, [][]byte{mustEvent(t, &b.Events[0])})
+			if onWire < int64(len(frame)) {
+				t.Fatalf("a %d-byte batch took %d bytes on the wire: want it sent uncompressed", len(frame), onWire)
+			}
+		})
+	}
+}
+
+func mustEvent(t *testing.T, ev *wire.Event) []byte {
+	t.Helper()
+	b, err := wire.EncodeEvent(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
