@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bytes"
+	"compress/flate"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -316,10 +317,10 @@ func (w *wsBytes) mark() {
 
 // fullSnapshots is what the server would send to subscribe to the demo's
 // streams now: the bytes of their snapshot frames, and the seq of each.
-func fullSnapshots(t *testing.T, base string) (int, map[string]uint64) {
+func fullSnapshots(t *testing.T, base string) (sizes snapshotSizes, seqs map[string]uint64) {
 	t.Helper()
 	tok := token(t, "demo")
-	total, seqs := 0, map[string]uint64{}
+	seqs = map[string]uint64{}
 	for _, s := range []string{"metrics", "orders", "fleet"} {
 		req, _ := http.NewRequest("GET", base+"/api/v1/streams/"+s+"/snapshot", nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
@@ -332,14 +333,32 @@ func fullSnapshots(t *testing.T, base string) (int, map[string]uint64) {
 		if res.StatusCode != http.StatusOK {
 			t.Fatalf("snapshot %s: %s %s", s, res.Status, b)
 		}
-		total += len(b)
+		sizes.raw += len(b)
+		sizes.deflated += deflatedLen(t, b)
 		f, err := wire.Decode(b)
 		if err != nil {
 			t.Fatalf("snapshot %s: %v", s, err)
 		}
 		seqs[s] = f.(wire.Snapshot).Seq
 	}
-	return total, seqs
+	return sizes, seqs
+}
+
+// snapshotSizes is what the full snapshots of the demo's streams cost: as
+// msgpack, and deflated as the server sends them over a WebSocket.
+type snapshotSizes struct{ raw, deflated int }
+
+// deflatedLen is len(b) after the server's permessage-deflate (best speed).
+func deflatedLen(t *testing.T, b []byte) int {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := flate.NewWriter(&buf, flate.BestSpeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = w.Write(b)
+	_ = w.Flush()
+	return buf.Len()
 }
 
 // missed counts the events between two positions of the page, all streams.
@@ -376,6 +395,13 @@ func TestResumeNotRefetch(t *testing.T) {
 	})
 	before := stats(t, p)
 
+	// The phone loses its signal: the browser says offline, and the proxy
+	// cuts the socket for real (Chromium's offline emulation leaves an open
+	// WebSocket alone).
+	offline := proto.NetworkEmulateNetworkConditions{Offline: true, Latency: 0, DownloadThroughput: -1, UploadThroughput: -1}
+	if err := offline.Call(p); err != nil {
+		t.Fatal(err)
+	}
 	proxy.Block()
 	poll.Until(t, 40*time.Second, func() error {
 		if s := stats(t, p); s.Status == "live" {
@@ -392,8 +418,13 @@ func TestResumeNotRefetch(t *testing.T) {
 	ws.mark()
 	down := proxy.Downstream()
 	proxy.Unblock()
+	back := time.Now()
+	online := proto.NetworkEmulateNetworkConditions{Offline: false, Latency: 0, DownloadThroughput: -1, UploadThroughput: -1}
+	if err := online.Call(p); err != nil {
+		t.Fatal(err)
+	}
 	// Caught up: live, and every stream past where the server was when the
-	// network came back (the client's backoff may add a few seconds more).
+	// network came back.
 	poll.Until(t, 45*time.Second, func() error {
 		s := stats(t, p)
 		for name, seq := range head {
@@ -403,26 +434,32 @@ func TestResumeNotRefetch(t *testing.T) {
 		}
 		return nil
 	})
+	took := time.Since(back)
 	// Everything the page received after the restore, counted by the proxy
-	// (WebSocket and HTTP, framing included): CDP's frame events miss the
-	// HTTP fallback's polls.
+	// (WebSocket and HTTP, framing and compression included).
 	catchUp, frames := proxy.Downstream()-down, ws.n.Load()-start
 	after := stats(t, p)
 	if after.Breaks != 0 || after.Snapshots != before.Snapshots || after.Resumes < 3 {
 		t.Fatalf("breaks %d, snapshots %d → %d, resumes %d: want no break, no new snapshot, every stream resumed", after.Breaks, before.Snapshots, after.Snapshots, after.Resumes)
 	}
-	// Only the missed events travel: no snapshot (checked above), and no
-	// more than 1 KB per event applied (a metrics event of 5 points × 4
-	// series is ~370 B). Against full snapshots the catch-up is not small
-	// here: they hold 60 s of metrics, the gap is the outage plus the
-	// client's backoff (10–25 s), and an event's framing (stamps, column
-	// names) costs far more per value than a columnar snapshot; the log
-	// says how much.
-	if n := missed(before, after); catchUp <= 0 || catchUp > int64(n)*1024 {
-		t.Fatalf("catching up took %d bytes for %d events: want at most 1 KB each", catchUp, n)
+	n := missed(before, after)
+	t.Logf("10 s outage: metrics %d → %d, %d events missed in all, live again %v after the network came back; catch-up %d bytes received (%d per event; %d in WebSocket frames CDP reported) vs full snapshots of %d bytes deflated as the server sends them (%.0f%%), %d as msgpack (%.0f%%)",
+		before.Streams["metrics"].Seq, after.Streams["metrics"].Seq, n, took.Round(time.Millisecond), catchUp, catchUp/int64(max(1, n)), frames,
+		full.deflated, 100*float64(catchUp)/float64(full.deflated), full.raw, 100*float64(catchUp)/float64(full.raw))
+	// Only the missed events travel, and compressed: no snapshot (checked
+	// above), and at most 200 B per event on the wire (a metrics event of
+	// 5 points × 4 series is ~410 B as msgpack, ~115 B deflated in a
+	// replay). Against the full snapshots the catch-up is bounded by the
+	// outage over what they hold: 10 s of a 60 s chart window here, and an
+	// event's interleaved columns deflate about half as well as a
+	// snapshot's, so ~50% of the deflated snapshots (~12% of them as
+	// msgpack); with a 5-minute window it would be a fifth of that.
+	if catchUp <= 0 || catchUp > int64(n)*200 {
+		t.Fatalf("catching up took %d bytes for %d events: want at most 200 B each", catchUp, n)
 	}
-	t.Logf("10 s outage: metrics %d → %d, %d events missed in all; catch-up %d bytes received (%d per event; %d in WebSocket frames CDP reported) vs %d bytes of full snapshots (%.0f%%)",
-		before.Streams["metrics"].Seq, after.Streams["metrics"].Seq, missed(before, after), catchUp, catchUp/int64(max(1, missed(before, after))), frames, full, 100*float64(catchUp)/float64(full))
+	if catchUp*4 > int64(full.deflated)*3 || catchUp*4 > int64(full.raw) {
+		t.Fatalf("catching up took %d bytes, the full snapshots %d deflated and %d as msgpack: want under 75%% and 25%%", catchUp, full.deflated, full.raw)
+	}
 
 	// A reload starts from the stored state and resumes from its cursors.
 	rec := waitStored(t, p, after.Streams["metrics"].Seq)
@@ -445,8 +482,8 @@ func TestResumeNotRefetch(t *testing.T) {
 		t.Fatalf("after reload: %d snapshots, %d breaks; want the stored cursors resumed, none", reload.Snapshots, reload.Breaks)
 	}
 	full, _ = fullSnapshots(t, srv.URL)
-	if resumeBytes*2 > int64(full) {
-		t.Fatalf("resuming after reload took %d bytes, full snapshots are %d: want well under half", resumeBytes, full)
+	if resumeBytes*2 > int64(full.raw) {
+		t.Fatalf("resuming after reload took %d bytes, full snapshots are %d: want well under half", resumeBytes, full.raw)
 	}
-	t.Logf("reload: stored cursors %v (%d bytes stored) resumed with %d bytes of frames vs %d bytes of full snapshots (%.0f%%), no snapshot, no break", stored, len(rec), resumeBytes, full, 100*float64(resumeBytes)/float64(full))
+	t.Logf("reload: stored cursors %v (%d bytes stored) resumed with %d bytes of frames vs %d bytes of full snapshots (%.0f%%), no snapshot, no break", stored, len(rec), resumeBytes, full.raw, 100*float64(resumeBytes)/float64(full.raw))
 }
