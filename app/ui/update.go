@@ -1,16 +1,22 @@
 package ui
 
 import (
+	"context"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 )
 
 // updateEvery is how often the page asks whether a new version was
-// deployed: go-app v10 checks only when the page loads. A check is one
-// conditional request for app-worker.js; a new worker precaches the new
-// version in the background, then go-app calls OnAppUpdate.
-const updateEvery = 10 * time.Minute
+// deployed: go-app v10 checks only when the page loads. It also asks when
+// the page is shown again or the network comes back (a phone's app after
+// hours in the background), at most every updateAgain. A check is one
+// request for app-worker.js; a new worker precaches the new version in the
+// background, then go-app calls OnAppUpdate.
+const (
+	updateEvery = 10 * time.Minute
+	updateAgain = 10 * time.Second
+)
 
 // updateBanner offers "new version — reload" once a deploy's service worker
 // has taken over, instead of reloading under the operator. It is plain HTML,
@@ -23,6 +29,25 @@ type updateBanner struct {
 
 func (u *updateBanner) OnMount(ctx app.Context) {
 	u.ready = ctx.AppUpdateAvailable()
+	last := time.Now() // go-app checked as the page loaded
+	check := app.FuncOf(func(app.Value, []app.Value) any {
+		visible := app.Window().Get("document").Get("visibilityState").String() == "visible"
+		if visible && time.Since(last) >= updateAgain {
+			last = time.Now()
+			app.TryUpdate()
+		}
+		return nil
+	})
+	win := app.Window()
+	for _, ev := range []string{"visibilitychange", "online"} {
+		win.Call("addEventListener", ev, check)
+	}
+	context.AfterFunc(ctx, func() {
+		for _, ev := range []string{"visibilitychange", "online"} {
+			win.Call("removeEventListener", ev, check)
+		}
+		check.Release()
+	})
 	ctx.Async(func() {
 		t := time.NewTicker(updateEvery)
 		defer t.Stop()

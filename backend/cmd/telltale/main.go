@@ -66,6 +66,7 @@ func main() {
 // config is everything the flags and environment decide.
 type config struct {
 	addr       string
+	appVersion string
 	debugAddr  string
 	webDir     string
 	demo       bool
@@ -106,6 +107,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 	var c config
 	fs.StringVar(&c.addr, "addr", env("TELLTALE_ADDR", ":8080"), "listen address (env TELLTALE_ADDR); port 0 picks a free port")
 	fs.StringVar(&c.debugAddr, "debug-addr", env("TELLTALE_DEBUG_ADDR", ""), "serve Go's /debug/pprof profiles on this separate address, e.g. 127.0.0.1:6060 (env TELLTALE_DEBUG_ADDR); empty means off")
+	fs.StringVar(&c.appVersion, "app-version", env("TELLTALE_APP_VERSION", version), "the version pages see, their service worker's cache key: installed pages offer a reload when it changes (env TELLTALE_APP_VERSION); defaults to the build's, so set it only when the web folder changes without a new build")
 	fs.StringVar(&c.webDir, "web", env("TELLTALE_WEB_DIR", "static"), "web folder with app.wasm, icons and uPlot (env TELLTALE_WEB_DIR)")
 	fs.BoolVar(&c.demo, "demo", demoDefault, "run the built-in demo feed (env TELLTALE_DEMO)")
 	fs.BoolVar(&c.websocket, "websocket", wsDefault, "accept WebSocket upgrades; false refuses them (503), a test mode for networks that block WebSockets: pages fall back to HTTP long-polling (env TELLTALE_WEBSOCKET)")
@@ -128,6 +130,9 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 	}
 	if err := c.logLevel.UnmarshalText([]byte(*level)); err != nil {
 		return config{}, fmt.Errorf("-log-level: %w", err)
+	}
+	if strings.TrimSpace(c.appVersion) == "" {
+		return config{}, errors.New("-app-version: want a version, or leave it unset for the build's")
 	}
 	if c.points <= 0 || c.points > 1_000_000 {
 		return config{}, errors.New("-points: want 1 to 1,000,000")
@@ -278,7 +283,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	ui.Register(ui.Bridges{})
 	srv, err := server.New(server.Config{
 		WebDir:      cfg.webDir,
-		Version:     version,
+		Version:     cfg.appVersion,
 		Store:       storeTag,
 		Health:      health,
 		Logger:      log,
