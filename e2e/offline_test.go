@@ -487,3 +487,40 @@ func TestResumeNotRefetch(t *testing.T) {
 	}
 	t.Logf("reload: stored cursors %v (%d bytes stored) resumed with %d bytes of frames vs %d bytes of full snapshots (%.0f%%), no snapshot, no break", stored, len(rec), resumeBytes, full.raw, 100*float64(resumeBytes)/float64(full.raw))
 }
+
+// TestHiddenPageSavesAtOnce: a page sent to the background (a phone's
+// operator switching apps) stores its state at once, not at its next
+// periodic save: every stream's stored cursor reaches where the page was.
+func TestHiddenPageSavesAtOnce(t *testing.T) {
+	srv := startServer(t)
+	b := newBrowser(t, throttled)
+	p := b.MustPage("")
+	if err := p.Navigate(signIn(t, srv.URL, "demo")); err != nil {
+		t.Fatal(err)
+	}
+	waitLive(t, p)
+	first := waitStored(t, p, 1)
+	firstCur, _ := lkgCursors(t, first)
+	// Let the page move well past the first save (metrics: 10 events/s).
+	poll.Until(t, 30*time.Second, func() error {
+		if s := stats(t, p); s.Streams["metrics"].Seq < firstCur["metrics"].Seq+30 {
+			return fmt.Errorf("metrics at %d, stored %d", s.Streams["metrics"].Seq, firstCur["metrics"].Seq)
+		}
+		return nil
+	})
+	at := stats(t, p)
+	b.MustPage("about:blank").MustActivate()
+	hidden := time.Now()
+	// Periodic saves re-encode one stream every 5 s; the hide saves all of
+	// them within a moment.
+	poll.Until(t, 2*time.Second, func() error {
+		cur, _ := lkgCursors(t, storedLKG(t, p))
+		for name, s := range at.Streams {
+			if cur[name].Seq < s.Seq {
+				return fmt.Errorf("%s stored at %d, the page was at %d when hidden", name, cur[name].Seq, s.Seq)
+			}
+		}
+		return nil
+	})
+	t.Logf("stored every stream %v after the page was hidden", time.Since(hidden).Round(time.Millisecond))
+}
