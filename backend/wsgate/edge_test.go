@@ -1,8 +1,11 @@
 package wsgate
 
 import (
+	"bufio"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -286,4 +289,97 @@ func TestLimiterStaysBoundedUnderAFloodOfSources(t *testing.T) {
 	if ok, _ := l.allow("victim"); ok {
 		t.Fatal("a second immediate connection from one address passed a burst of 1")
 	}
+}
+
+// TestHelloSentWithTheUpgradeIsRead: a client that writes its hello right
+// behind the upgrade request, before the 101, has it read: the bytes
+// net/http read ahead are kept in front of the connection's own small read
+// buffer, whatever their size.
+func TestHelloSentWithTheUpgradeIsRead(t *testing.T) {
+	f := start(t, Config{})
+	hello, err := wire.Encode(wire.Hello{Token: strings.Repeat("x", 600)}) // past the 512-byte read buffer
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, err := wire.Encode(wire.Hello{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		hello []byte
+	}{{"short hello", short}, {"hello longer than the read buffer", hello}} {
+		t.Run(tc.name, func(t *testing.T) {
+			nc, err := net.Dial("tcp", strings.TrimPrefix(f.url, "ws://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
+			req := "GET / HTTP/1.1\r\nHost: " + strings.TrimPrefix(f.url, "ws://") + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+				"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+			if _, err := nc.Write(append([]byte(req), maskedFrame(tc.hello)...)); err != nil {
+				t.Fatal(err)
+			}
+			br := bufio.NewReader(nc)
+			res, err := http.ReadResponse(br, nil)
+			if err != nil || res.StatusCode != http.StatusSwitchingProtocols {
+				t.Fatalf("upgrade: %v %v", res, err)
+			}
+			payload, err := readServerFrame(br)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fr, err := wire.Decode(payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fr.FrameType() != wire.TypeWelcome {
+				t.Fatalf("got %T %+v, want a welcome for the hello sent with the upgrade", fr, fr)
+			}
+		})
+	}
+}
+
+// maskedFrame is a final binary client frame (masked, as clients must).
+func maskedFrame(p []byte) []byte {
+	key := [4]byte{0x1f, 0x2e, 0x3d, 0x4c}
+	b := []byte{0x82}
+	switch n := len(p); {
+	case n < 126:
+		b = append(b, 0x80|byte(n))
+	default:
+		b = append(b, 0x80|126, byte(n>>8), byte(n))
+	}
+	b = append(b, key[:]...)
+	for i, c := range p {
+		b = append(b, c^key[i%4])
+	}
+	return b
+}
+
+// readServerFrame reads one unmasked, unfragmented frame's payload.
+func readServerFrame(br *bufio.Reader) ([]byte, error) {
+	var h [2]byte
+	if _, err := io.ReadFull(br, h[:]); err != nil {
+		return nil, err
+	}
+	n := int(h[1] & 0x7f)
+	switch n {
+	case 126:
+		var ext [2]byte
+		if _, err := io.ReadFull(br, ext[:]); err != nil {
+			return nil, err
+		}
+		n = int(binary.BigEndian.Uint16(ext[:]))
+	case 127:
+		var ext [8]byte
+		if _, err := io.ReadFull(br, ext[:]); err != nil {
+			return nil, err
+		}
+		n = int(binary.BigEndian.Uint64(ext[:]))
+	}
+	p := make([]byte, n)
+	_, err := io.ReadFull(br, p)
+	return p, err
 }

@@ -92,6 +92,7 @@ func run() error {
 	asJSON := flag.Bool("json", false, "print the result as one JSON object on the last line")
 	cpuProfile := flag.String("cpuprofile", "", "write the load generator's CPU profile here (to tell its cost from the server's)")
 	serverProfile := flag.String("server-cpuprofile", "", "write the started server's CPU profile over the publishing phase here")
+	heapProfile := flag.String("server-heapprofile", "", "write the started server's heap profile (after a GC) with every client connected and idle here")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -115,7 +116,7 @@ func run() error {
 		// All clients come from one address: the per-address connection
 		// limit is off, and the cap above the largest run.
 		extra := []string{"-conn-rate", "-1", "-max-conns", "50000"}
-		if *serverProfile != "" {
+		if *serverProfile != "" || *heapProfile != "" {
 			extra = append(extra, "-debug-addr", "127.0.0.1:0")
 		}
 		srv, err := benchserver.Start(*bin, *web, extra...)
@@ -187,6 +188,14 @@ func run() error {
 	time.Sleep(2 * time.Second) // let the server settle before measuring idle memory
 	if server != nil && *clients > 0 {
 		res.IdleKBPerConn = float64(rssKB(server)-rssBefore) / float64(*clients)
+	}
+	if *heapProfile != "" && debugAddr != "" {
+		if err := fetchTo(fmt.Sprintf("http://%s/debug/pprof/heap?gc=1", debugAddr), *heapProfile); err != nil {
+			return err
+		}
+		if err := fetchTo(fmt.Sprintf("http://%s/debug/pprof/heap?debug=1", debugAddr), *heapProfile+".memstats.txt"); err != nil {
+			return err
+		}
 	}
 
 	cpuBefore := cpuTicks(server)
@@ -361,6 +370,20 @@ func fetchProfile(debugAddr string, d time.Duration, path string) error {
 	if err != nil {
 		return fmt.Errorf("server profile: %w", err)
 	}
+	return save(res, path)
+}
+
+// fetchTo saves what url answers (a heap or goroutine profile) to path.
+func fetchTo(url, path string) error {
+	c := &http.Client{Timeout: time.Minute}
+	res, err := c.Get(url)
+	if err != nil {
+		return fmt.Errorf("server profile: %w", err)
+	}
+	return save(res, path)
+}
+
+func save(res *http.Response, path string) error {
 	defer res.Body.Close()
 	f, err := os.Create(path)
 	if err != nil {
