@@ -309,14 +309,19 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 }
 
-// smallReads hands the WebSocket library the hijacked connection with a
-// 512-byte read buffer instead of net/http's 4 KB one: clients send only
-// small frames (hello, sub, pong), and an idle connection keeps its
-// buffer for as long as it is open. Whatever net/http had read ahead is
-// kept in front of the connection.
+// smallReads hands the WebSocket library the hijacked connection with
+// buffers of its own: a 512-byte read buffer instead of net/http's 4 KB one
+// (clients send only small frames, and an idle connection keeps its buffer
+// for as long as it is open), and a fresh 4 KB write buffer. Both of
+// net/http's buffers then become garbage together: had one stayed, each
+// would pin the other's half of an 8 KB span for the connection's life.
+// Whatever net/http had read ahead is kept in front of the connection.
 type smallReads struct{ http.ResponseWriter }
 
-const readBuffer = 512
+const (
+	readBuffer  = 512
+	writeBuffer = 4 << 10 // a batch frame and its header in one write(2)
+)
 
 func (s smallReads) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	h, ok := s.ResponseWriter.(http.Hijacker)
@@ -327,9 +332,13 @@ func (s smallReads) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	bw := brw.Writer
+	if bw.Buffered() == 0 { // net/http flushed the 101 before handing it over
+		bw = bufio.NewWriterSize(nc, writeBuffer)
+	}
 	n := brw.Reader.Buffered()
 	if n == 0 {
-		return nc, bufio.NewReadWriter(bufio.NewReaderSize(nc, readBuffer), brw.Writer), nil
+		return nc, bufio.NewReadWriter(bufio.NewReaderSize(nc, readBuffer), bw), nil
 	}
 	// The library keeps what the reader holds buffered (Peek(Buffered()))
 	// and reads the connection after it: pull the read-ahead into the new
@@ -340,7 +349,7 @@ func (s smallReads) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		nc.Close()
 		return nil, nil, err
 	}
-	return nc, bufio.NewReadWriter(br, brw.Writer), nil
+	return nc, bufio.NewReadWriter(br, bw), nil
 }
 
 // Shutdown tells every client the server is restarting (close code

@@ -92,6 +92,7 @@ func run() error {
 	asJSON := flag.Bool("json", false, "print the result as one JSON object on the last line")
 	cpuProfile := flag.String("cpuprofile", "", "write the load generator's CPU profile here (to tell its cost from the server's)")
 	serverProfile := flag.String("server-cpuprofile", "", "write the started server's CPU profile over the publishing phase here")
+	idleWait := flag.Duration("idle-wait", 2*time.Second, "how long every client stays connected and idle before the server's memory is read")
 	heapProfile := flag.String("server-heapprofile", "", "write the started server's heap profile (after a GC) with every client connected and idle here")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -185,7 +186,7 @@ func run() error {
 	if err := waitLive(cs, 60*time.Second); err != nil {
 		return err
 	}
-	time.Sleep(2 * time.Second) // let the server settle before measuring idle memory
+	time.Sleep(*idleWait) // let the server settle before measuring idle memory
 	if server != nil && *clients > 0 {
 		res.IdleKBPerConn = float64(rssKB(server)-rssBefore) / float64(*clients)
 	}
