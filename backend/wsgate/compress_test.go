@@ -102,3 +102,64 @@ func mustEvent(t *testing.T, ev *wire.Event) []byte {
 	}
 	return b
 }
+
+// TestOnlyCatchUpIsCompressed: on a connection that negotiated deflate, a
+// live batch over the threshold goes as it is (it was encoded once for
+// every subscriber), while the same events replayed to a resuming
+// subscription are compressed.
+func TestOnlyCatchUpIsCompressed(t *testing.T) {
+	f := start(t, Config{})
+	proxy := faultnet.New(t, strings.TrimPrefix(f.url, "ws://"))
+	dialDeflate := func() *raw {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		ws, _, err := websocket.Dial(ctx, "ws://"+proxy.Addr(), &websocket.DialOptions{CompressionMode: websocket.CompressionNoContextTakeover})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws.SetReadLimit(64 << 20)
+		t.Cleanup(func() { ws.CloseNow() })
+		r := &raw{t, ws}
+		r.send(wire.Hello{})
+		r.expect(wire.TypeWelcome)
+		return r
+	}
+	f.publish(t, "metrics", 1)
+	live := dialDeflate()
+	live.send(wire.Sub{Stream: "metrics"})
+	snap := live.expect(wire.TypeSnapshot).(wire.Snapshot)
+
+	// One event of ~22 KB: a live batch over the 8 KiB threshold.
+	pts := &wire.Points{TS: make([]int64, 1000), Cols: []wire.Column{{Name: "queue_depth", Vals: make([]float64, 1000)}}}
+	for i := range pts.TS {
+		pts.TS[i] = 1_790_000_000_000 + int64(i)*20
+		pts.Cols[0].Vals[i] = 40 + float64(i%50)/10
+	}
+	before := proxy.Downstream()
+	if err := f.store.Append(context.Background(), "demo", "metrics", []wire.Event{{Points: pts}}); err != nil {
+		t.Fatal(err)
+	}
+	b := live.expect(wire.TypeBatch).(wire.Batch)
+	onWire := proxy.Downstream() - before
+	if len(b.Events) != 1 || !reflect.DeepEqual(b.Events[0].Points, pts) {
+		t.Fatalf("live batch of %d events: want the one published, intact", len(b.Events))
+	}
+	frame := wire.EncodeBatch("metrics", b.Sent, [][]byte{mustEvent(t, &b.Events[0])})
+	if len(frame) < 16<<10 || onWire < int64(len(frame)) {
+		t.Fatalf("a live batch of %d bytes took %d on the wire: want it over 16 KB and sent as it is", len(frame), onWire)
+	}
+
+	// The same event replayed from the cursor before it: compressed.
+	resumer := dialDeflate()
+	before = proxy.Downstream()
+	resumer.send(wire.Sub{Stream: "metrics", From: &wire.Cursor{Stream: "metrics", Epoch: snap.Epoch, Seq: snap.Seq}})
+	resumer.expect(wire.TypeBatch) // the resume ack
+	replay := resumer.expect(wire.TypeBatch).(wire.Batch)
+	onWire = proxy.Downstream() - before
+	if len(replay.Events) != 1 || replay.Events[0].Seq != snap.Seq+1 || !reflect.DeepEqual(replay.Events[0].Points, pts) {
+		t.Fatalf("replay of %d events: want seq %d, intact", len(replay.Events), snap.Seq+1)
+	}
+	if onWire*3 > int64(len(frame)) {
+		t.Fatalf("the replayed batch of %d bytes took %d on the wire: want it compressed", len(frame), onWire)
+	}
+}

@@ -69,6 +69,7 @@ type conn struct {
 	frame   []byte // the batch frame being written, reused
 	items   []item // taken from the outbox
 	pending map[string][][]byte
+	catchUp map[string]bool // a stream's pending events include replayed ones
 	order   []string
 	due     time.Time // GCRA: theoretical time of the next write
 }
@@ -545,6 +546,24 @@ func (c *conn) idle() bool {
 	return true
 }
 
+// writePlain sends a frame over the compression threshold uncompressed: the
+// library decides on a message's first write, so the first write is kept
+// under the threshold and the message goes as fragments.
+func (c *conn) writePlain(b []byte) error {
+	w, err := c.ws.Writer(context.Background(), websocket.MessageBinary)
+	if err != nil {
+		return err
+	}
+	first := c.g.cfg.CompressAbove - 1
+	if _, err := w.Write(b[:first]); err != nil {
+		return err
+	}
+	if _, err := w.Write(b[first:]); err != nil {
+		return err
+	}
+	return w.Close()
+}
+
 // end is the writer ending for good (the connection is over).
 func (c *conn) end() {
 	c.wmu.Lock()
@@ -555,7 +574,7 @@ func (c *conn) end() {
 func (c *conn) endLocked() {
 	c.running = false
 	// Drop what only a running writer needs.
-	c.items, c.pending, c.order = nil, nil, nil
+	c.items, c.pending, c.catchUp, c.order = nil, nil, nil, nil
 	if cap(c.frame) > 16<<10 {
 		c.frame = nil
 	}
@@ -574,7 +593,7 @@ func (c *conn) endLocked() {
 func (c *conn) writeLoop(ctx context.Context) {
 	defer c.writers.Done()
 	if c.pending == nil {
-		c.pending = make(map[string][][]byte)
+		c.pending, c.catchUp = make(map[string][][]byte), make(map[string]bool)
 	}
 	for {
 		window := c.g.window()
@@ -638,23 +657,28 @@ func (c *conn) writeQueued() (wrote, ok bool) {
 				c.order = append(c.order, it.stream)
 			}
 			c.pending[it.stream] = append(c.pending[it.stream], it.b)
+			if it.replay {
+				c.catchUp[it.stream] = true
+			}
 			continue
 		}
 		if evs := c.pending[it.stream]; it.stream != "" && len(evs) > 0 {
-			if !c.writeBatches(it.stream, evs) {
+			if !c.writeBatches(it.stream, evs, c.catchUp[it.stream]) {
 				return true, false
 			}
 			c.pending[it.stream] = evs[:0]
+			delete(c.catchUp, it.stream)
 		}
-		if !c.write(it.b) {
+		if !c.write(it.b, true) {
 			return true, false
 		}
 	}
 	for _, s := range c.order {
-		if evs := c.pending[s]; len(evs) > 0 && !c.writeBatches(s, evs) {
+		if evs := c.pending[s]; len(evs) > 0 && !c.writeBatches(s, evs, c.catchUp[s]) {
 			return true, false
 		}
 		delete(c.pending, s)
+		delete(c.catchUp, s)
 	}
 	c.order = c.order[:0]
 	wrote = len(c.items) > 0
@@ -669,7 +693,9 @@ func later(a, b time.Time) time.Time {
 	return b
 }
 
-func (c *conn) writeBatches(stream string, evs [][]byte) bool {
+// writeBatches writes a stream's queued events as batch frames; deflate
+// says they are catch-up (replayed events), which may be compressed.
+func (c *conn) writeBatches(stream string, evs [][]byte, deflate bool) bool {
 	for len(evs) > 0 {
 		n, size := 0, 0
 		for n < len(evs) && n < maxBatchEvents && (n == 0 || size+len(evs[n]) <= maxBatchBytes) {
@@ -677,7 +703,7 @@ func (c *conn) writeBatches(stream string, evs [][]byte) bool {
 			n++
 		}
 		c.frame = wire.AppendBatch(c.frame[:0], stream, time.Now().UnixNano(), evs[:n])
-		ok := c.write(c.frame)
+		ok := c.write(c.frame, deflate)
 		if cap(c.frame) > 2*maxBatchBytes {
 			c.frame = nil // one huge event: do not keep its buffer
 		}
@@ -691,10 +717,19 @@ func (c *conn) writeBatches(stream string, evs [][]byte) bool {
 	return true
 }
 
-func (c *conn) write(b []byte) bool {
+// write writes one frame. On a connection that negotiated deflate, a frame
+// over Config.CompressAbove is compressed when deflate allows it (snapshots
+// and catch-up); a live batch is sent as it is: it was encoded once for every
+// subscriber, and compressing each copy would cost the fan-out its CPU.
+func (c *conn) write(b []byte, deflate bool) bool {
 	c.stuck.Reset(c.g.cfg.WriteTimeout) // the wait for a deflate slot counts
 	var err error
-	if c.deflate && len(b) >= c.g.cfg.CompressAbove {
+	switch {
+	case !c.deflate || len(b) < c.g.cfg.CompressAbove:
+		err = c.ws.Write(context.Background(), websocket.MessageBinary, b)
+	case !deflate:
+		err = c.writePlain(b)
+	default:
 		select {
 		case c.g.deflateSlots <- struct{}{}:
 			err = c.ws.Write(context.Background(), websocket.MessageBinary, b)
@@ -702,8 +737,6 @@ func (c *conn) write(b []byte) bool {
 		case <-c.done:
 			err = net.ErrClosed
 		}
-	} else {
-		err = c.ws.Write(context.Background(), websocket.MessageBinary, b)
 	}
 	c.stuck.Stop()
 	if err != nil {

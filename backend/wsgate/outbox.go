@@ -55,6 +55,9 @@ type hold struct {
 type item struct {
 	stream string // empty for frames about no stream (ping, error, welcome)
 	event  bool   // an encoded event to coalesce into a batch frame
+	// replay marks an event replayed to a resuming subscription: its batch
+	// is catch-up, which is worth deflating (live batches never are).
+	replay bool
 	b      []byte
 	// closeCode, when set, closes the connection with b as the reason once
 	// everything queued before it is written.
@@ -133,7 +136,7 @@ func (o *outbox) Replay(stream string, head uint64, events [][]byte) {
 	o.restartLocked(stream)
 	o.ctrlLocked(stream, ack)
 	for _, ev := range events {
-		o.items = append(o.items, item{stream: stream, event: true, b: ev})
+		o.items = append(o.items, item{stream: stream, event: true, replay: true, b: ev})
 		o.eventBytes += len(ev)
 	}
 	o.mu.Unlock()
@@ -173,7 +176,7 @@ func (o *outbox) release(stream string, token uint64, history [][]byte, upTo uin
 	o.ctrlLocked(stream, ack)
 	for _, evs := range [][][]byte{history, h.events} {
 		for _, ev := range evs {
-			o.items = append(o.items, item{stream: stream, event: true, b: ev})
+			o.items = append(o.items, item{stream: stream, event: true, replay: true, b: ev})
 			o.eventBytes += len(ev)
 		}
 	}
