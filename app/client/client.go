@@ -377,6 +377,13 @@ func (c *Client) Run(ctx context.Context) error {
 			// A kick means the network is probably back: try now, and keep
 			// the next few waits short in case it is not quite there yet.
 			attempt = min(attempt, 2)
+			if fb != nil && !fb.reached.Load() {
+				// Polling never reached the server either: the network was
+				// down, not the WebSocket blocked. Catch up over the
+				// WebSocket, and poll again only if it fails as often.
+				fb.stop()
+				fb, failures = nil, 0
+			}
 		}
 		c.mu.Lock()
 		c.info.RetryAt = time.Time{}

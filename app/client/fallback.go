@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/telltale/telltale/shared/wire"
@@ -36,6 +37,10 @@ type fallback struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	c      *Client
+	// reached: a poll was answered. Until then nothing says the WebSocket
+	// is blocked rather than the network down, and the first answer means
+	// the server is reachable again: the WebSocket is tried at once.
+	reached atomic.Bool
 }
 
 // stop ends the polls and waits for them.
@@ -74,19 +79,22 @@ func (c *Client) startFallback(ctx context.Context) *fallback {
 		fb.wg.Add(1)
 		go func() {
 			defer fb.wg.Done()
-			c.pollStream(ctx, name, wait)
+			c.pollStream(ctx, fb, name, wait)
 		}()
 	}
 	return fb
 }
 
 // pollStream polls one stream until ctx ends, backing off after failures.
-func (c *Client) pollStream(ctx context.Context, name string, wait time.Duration) {
+func (c *Client) pollStream(ctx context.Context, fb *fallback, name string, wait time.Duration) {
 	attempt := 0
 	for ctx.Err() == nil {
 		err := c.pollOnce(ctx, name, wait)
 		if err == nil {
 			attempt = 0
+			if fb.reached.CompareAndSwap(false, true) {
+				c.Kick() // the server answers: try the WebSocket now
+			}
 			continue
 		}
 		if ctx.Err() != nil {

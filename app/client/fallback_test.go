@@ -31,6 +31,8 @@ type realServer struct {
 	token   string
 	refuse  atomic.Bool
 	upgrade atomic.Int32 // refused upgrade attempts
+	down    atomic.Bool  // every request fails, as with the network down
+	polls   atomic.Int32 // stream API requests answered
 }
 
 func startReal(t *testing.T) *realServer {
@@ -51,8 +53,19 @@ func startReal(t *testing.T) *realServer {
 	rs := &realServer{store: st}
 	rs.token, _ = keys.Mint("acme", "alice", time.Hour, nil, "")
 	mux := http.NewServeMux()
-	mux.Handle("/api/v1/streams/", api)
+	mux.HandleFunc("/api/v1/streams/", func(w http.ResponseWriter, r *http.Request) {
+		if rs.down.Load() {
+			http.Error(w, "unreachable", http.StatusBadGateway)
+			return
+		}
+		rs.polls.Add(1)
+		api.ServeHTTP(w, r)
+	})
 	mux.HandleFunc("/api/v1/ws", func(w http.ResponseWriter, r *http.Request) {
+		if rs.down.Load() {
+			http.Error(w, "unreachable", http.StatusBadGateway)
+			return
+		}
 		if rs.refuse.Load() {
 			rs.upgrade.Add(1)
 			http.Error(w, "no websockets here", http.StatusForbidden)
@@ -176,5 +189,57 @@ func TestNoFallbackWithoutGet(t *testing.T) {
 	})
 	if i := infoOf(c); i.Status != Offline && i.Status != Connecting || i.Transport != "" {
 		t.Fatalf("status %v over %q, want offline or connecting over nothing", i.Status, i.Transport)
+	}
+}
+
+// TestKickStopsPollingThatNeverReachedTheServer: WebSocket attempts that
+// fail while every poll fails too say the network is down, not that
+// WebSockets are blocked. When the network is back (a kick), the client
+// drops that fallback and catches up over the WebSocket.
+func TestKickStopsPollingThatNeverReachedTheServer(t *testing.T) {
+	rs := startReal(t)
+	rs.publish(t, 3)
+	rs.down.Store(true)
+	var mu sync.Mutex
+	var transports []string
+	var c *Client
+	c = New(Config{URL: rs.url, Token: rs.token, Streams: []string{"orders"}, Get: NetHTTPGet,
+		FallbackAfter: 1, MinBackoff: 200 * time.Millisecond, MaxBackoff: 400 * time.Millisecond,
+		OnChange: func() {
+			tr := infoOf(c).Transport
+			mu.Lock()
+			defer mu.Unlock()
+			if len(transports) == 0 || transports[len(transports)-1] != tr {
+				transports = append(transports, tr)
+			}
+		}})
+	runClient(t, c)
+	poll.Until(t, 10*time.Second, func() error {
+		if i := infoOf(c); i.Transport != TransportPoll || i.Status != Offline {
+			return fmt.Errorf("status %v over %q, want offline while polling", i.Status, i.Transport)
+		}
+		return nil
+	})
+	mu.Lock()
+	transports = transports[:0]
+	mu.Unlock()
+	rs.down.Store(false)
+	c.Kick()
+	poll.Until(t, 10*time.Second, func() error {
+		if i := infoOf(c); i.Status != Live || i.Transport != TransportWebSocket {
+			return fmt.Errorf("status %v over %q, want live over the websocket", i.Status, i.Transport)
+		}
+		return nil
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	// The polls stopped before the WebSocket was dialled: the transport went
+	// from polling to none, not straight from polling to the WebSocket after
+	// the polls had caught up.
+	if len(transports) < 2 || transports[0] != "" {
+		t.Fatalf("transports after the kick %q: want the polling dropped first", transports)
+	}
+	if n := rs.polls.Load(); n != 0 {
+		t.Fatalf("%d polls reached the server: want the catch-up over the WebSocket only", n)
 	}
 }
