@@ -42,6 +42,7 @@ type conn struct {
 	out    *outbox
 	cancel context.CancelFunc
 	done   <-chan struct{} // the connection's context ends
+	net    *heldWriter     // under the library's writes: hold around a frame
 	// deflate: permessage-deflate was negotiated, so frames of
 	// Config.CompressAbove bytes or more are compressed.
 	deflate bool
@@ -723,6 +724,7 @@ func (c *conn) writeBatches(stream string, evs [][]byte, deflate bool) bool {
 // subscriber, and compressing each copy would cost the fan-out its CPU.
 func (c *conn) write(b []byte, deflate bool) bool {
 	c.stuck.Reset(c.g.cfg.WriteTimeout) // the wait for a deflate slot counts
+	c.net.hold()
 	var err error
 	switch {
 	case !c.deflate || len(b) < c.g.cfg.CompressAbove:
@@ -737,6 +739,9 @@ func (c *conn) write(b []byte, deflate bool) bool {
 		case <-c.done:
 			err = net.ErrClosed
 		}
+	}
+	if rerr := c.net.release(); err == nil {
+		err = rerr
 	}
 	c.stuck.Stop()
 	if err != nil {

@@ -262,7 +262,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		opts.CompressionMode = websocket.CompressionNoContextTakeover
 		opts.CompressionThreshold = g.cfg.CompressAbove
 	}
-	ws, err := websocket.Accept(smallReads{w}, r, opts)
+	sr := &smallReads{ResponseWriter: w}
+	ws, err := websocket.Accept(sr, r, opts)
 	if err != nil {
 		g.cfg.Logger.Debug("websocket accept", "remote", r.RemoteAddr, "err", err)
 		return // Accept has written the HTTP error
@@ -279,7 +280,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &conn{g: g, ws: ws, id: newID(), out: newOutbox(g.cfg.QueueBytes, &g.m), subs: make(map[string]func()), cancel: cancel, done: ctx.Done()}
+	c := &conn{g: g, ws: ws, id: newID(), out: newOutbox(g.cfg.QueueBytes, &g.m), subs: make(map[string]func()), cancel: cancel, done: ctx.Done(), net: sr.out}
 	c.deflate = strings.Contains(w.Header().Get("Sec-WebSocket-Extensions"), "permessage-deflate")
 	c.lastRead.Store(time.Now().UnixNano())
 	g.mu.Lock()
@@ -311,19 +312,19 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // smallReads hands the WebSocket library the hijacked connection with
 // buffers of its own: a 512-byte read buffer instead of net/http's 4 KB one
-// (clients send only small frames, and an idle connection keeps its buffer
-// for as long as it is open), and a fresh 4 KB write buffer. Both of
-// net/http's buffers then become garbage together: had one stayed, each
-// would pin the other's half of an 8 KB span for the connection's life.
-// Whatever net/http had read ahead is kept in front of the connection.
-type smallReads struct{ http.ResponseWriter }
+// (clients send only small frames, and an idle connection keeps its read
+// buffer for as long as it is open), and a 16-byte write buffer over a
+// heldWriter, which borrows a pooled buffer only while a frame is written.
+// net/http's two 4 KB buffers become garbage together. Whatever net/http
+// had read ahead is kept in front of the connection.
+type smallReads struct {
+	http.ResponseWriter
+	out *heldWriter // set by Hijack
+}
 
-const (
-	readBuffer  = 512
-	writeBuffer = 4 << 10 // a batch frame and its header in one write(2)
-)
+const readBuffer = 512
 
-func (s smallReads) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (s *smallReads) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	h, ok := s.ResponseWriter.(http.Hijacker)
 	if !ok {
 		return nil, nil, errors.New("the response cannot be hijacked")
@@ -332,10 +333,12 @@ func (s smallReads) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	bw := brw.Writer
-	if bw.Buffered() == 0 { // net/http flushed the 101 before handing it over
-		bw = bufio.NewWriterSize(nc, writeBuffer)
+	if err := brw.Writer.Flush(); err != nil { // net/http has flushed the 101 already
+		nc.Close()
+		return nil, nil, err
 	}
+	s.out = &heldWriter{conn: nc}
+	bw := bufio.NewWriterSize(s.out, frameBuffer)
 	n := brw.Reader.Buffered()
 	if n == 0 {
 		return nc, bufio.NewReadWriter(bufio.NewReaderSize(nc, readBuffer), bw), nil

@@ -1,0 +1,71 @@
+package wsgate
+
+import (
+	"net"
+	"sync"
+)
+
+// heldWriter is what the WebSocket library writes through: a tiny bufio
+// (frameBuffer) in front of it, and this writer in front of the socket. An
+// idle connection then holds no write buffer at all, where a bufio.Writer
+// would keep 4 KB for the connection's life.
+//
+// While the connection's writer writes a frame it holds the writer
+// (hold/release): the frame's header, payload and any control frame the
+// library writes meanwhile gather in a pooled buffer and reach the socket in
+// one write(2). Outside a hold, writes go straight to the socket.
+type heldWriter struct {
+	conn net.Conn
+
+	mu      sync.Mutex
+	holding bool
+	buf     *[]byte // from heldBuffers while holding
+}
+
+// frameBuffer is the library's bufio size in front of a heldWriter: room
+// for a frame header, so that it is written as one piece outside a hold.
+const frameBuffer = 16
+
+// maxPooledBuffer is the largest buffer put back in the pool; a bigger one
+// (a large snapshot) is left to the collector.
+const maxPooledBuffer = 256 << 10
+
+var heldBuffers = sync.Pool{New: func() any {
+	b := make([]byte, 0, 8<<10)
+	return &b
+}}
+
+func (h *heldWriter) Write(p []byte) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.holding {
+		return h.conn.Write(p)
+	}
+	*h.buf = append(*h.buf, p...)
+	return len(p), nil
+}
+
+// hold starts gathering writes.
+func (h *heldWriter) hold() {
+	h.mu.Lock()
+	h.holding = true
+	h.buf = heldBuffers.Get().(*[]byte)
+	h.mu.Unlock()
+}
+
+// release writes what was gathered in one write and stops gathering.
+func (h *heldWriter) release() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.holding = false
+	var err error
+	if len(*h.buf) > 0 {
+		_, err = h.conn.Write(*h.buf)
+	}
+	if cap(*h.buf) <= maxPooledBuffer {
+		*h.buf = (*h.buf)[:0]
+		heldBuffers.Put(h.buf)
+	}
+	h.buf = nil
+	return err
+}

@@ -1,0 +1,73 @@
+package wsgate
+
+import (
+	"bytes"
+	"net"
+	"testing"
+)
+
+// writes records each Write a heldWriter makes to its connection.
+type writes struct {
+	net.Conn
+	calls [][]byte
+}
+
+func (w *writes) Write(p []byte) (int, error) {
+	w.calls = append(w.calls, bytes.Clone(p))
+	return len(p), nil
+}
+
+// TestHeldWriterGathersAFrame: during a hold, the library's writes (header,
+// payload, a control frame in between) reach the socket as one write, in
+// order, at release; outside a hold they go straight through; a buffer
+// over the pool's limit is not kept.
+func TestHeldWriterGathersAFrame(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		held   bool
+		chunks []string
+		want   []string
+	}{
+		{"held frame", true, []string{"\x82\x05", "hello", "\x8a\x00"}, []string{"\x82\x05hello\x8a\x00"}},
+		{"nothing written during the hold", true, nil, nil},
+		{"not held", false, []string{"\x82\x05", "hello"}, []string{"\x82\x05", "hello"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &writes{}
+			h := &heldWriter{conn: rec}
+			if tc.held {
+				h.hold()
+			}
+			for _, c := range tc.chunks {
+				if n, err := h.Write([]byte(c)); n != len(c) || err != nil {
+					t.Fatalf("Write: %d, %v", n, err)
+				}
+			}
+			if tc.held {
+				if len(rec.calls) != 0 {
+					t.Fatalf("%d writes reached the socket during the hold", len(rec.calls))
+				}
+				if err := h.release(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if len(rec.calls) != len(tc.want) {
+				t.Fatalf("socket got %q, want %q", rec.calls, tc.want)
+			}
+			for i := range tc.want {
+				if string(rec.calls[i]) != tc.want[i] {
+					t.Fatalf("socket got %q, want %q", rec.calls, tc.want)
+				}
+			}
+		})
+	}
+	// A frame larger than the pool keeps: written whole, buffer dropped.
+	rec := &writes{}
+	h := &heldWriter{conn: rec}
+	h.hold()
+	big := bytes.Repeat([]byte{7}, maxPooledBuffer+1)
+	h.Write(big)
+	if err := h.release(); err != nil || len(rec.calls) != 1 || len(rec.calls[0]) != len(big) || h.buf != nil {
+		t.Fatalf("big frame: %d writes, err %v", len(rec.calls), err)
+	}
+}
