@@ -34,11 +34,7 @@ func TestLargeFramesAreCompressed(t *testing.T) {
 			f := start(t, tc.cfg)
 			// 1,000 samples of a slowly moving series and the last rows:
 			// ~22 KB in the snapshot.
-			pts := &wire.Points{TS: make([]int64, 1000), Cols: []wire.Column{{Name: "queue_depth", Vals: make([]float64, 1000)}}}
-			for i := range pts.TS {
-				pts.TS[i] = 1_790_000_000_000 + int64(i)*20
-				pts.Cols[0].Vals[i] = 40 + float64(i%50)/10
-			}
+			pts := slowSeries(1000)
 			evs := []wire.Event{{Points: pts}}
 			for i := range 50 {
 				evs = append(evs, wire.Event{Row: &wire.Row{Key: fmt.Sprintf("SO-%06d", i), Fields: map[string]any{
@@ -48,21 +44,7 @@ func TestLargeFramesAreCompressed(t *testing.T) {
 				t.Fatal(err)
 			}
 			proxy := faultnet.New(t, strings.TrimPrefix(f.url, "ws://"))
-			opts := &websocket.DialOptions{}
-			if tc.offer {
-				opts.CompressionMode = websocket.CompressionNoContextTakeover
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			ws, _, err := websocket.Dial(ctx, "ws://"+proxy.Addr(), opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ws.SetReadLimit(64 << 20)
-			t.Cleanup(func() { ws.CloseNow() })
-			r := &raw{t, ws}
-			r.send(wire.Hello{})
-			r.expect(wire.TypeWelcome)
+			r := welcomed(t, proxy, tc.offer)
 			before := proxy.Downstream()
 			r.send(wire.Sub{Stream: "orders"})
 			snap := r.expect(wire.TypeSnapshot).(wire.Snapshot)
@@ -110,31 +92,14 @@ func mustEvent(t *testing.T, ev *wire.Event) []byte {
 func TestOnlyCatchUpIsCompressed(t *testing.T) {
 	f := start(t, Config{})
 	proxy := faultnet.New(t, strings.TrimPrefix(f.url, "ws://"))
-	dialDeflate := func() *raw {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		ws, _, err := websocket.Dial(ctx, "ws://"+proxy.Addr(), &websocket.DialOptions{CompressionMode: websocket.CompressionNoContextTakeover})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ws.SetReadLimit(64 << 20)
-		t.Cleanup(func() { ws.CloseNow() })
-		r := &raw{t, ws}
-		r.send(wire.Hello{})
-		r.expect(wire.TypeWelcome)
-		return r
-	}
+	dialDeflate := func() *raw { return welcomed(t, proxy, true) }
 	f.publish(t, "metrics", 1)
 	live := dialDeflate()
 	live.send(wire.Sub{Stream: "metrics"})
 	snap := live.expect(wire.TypeSnapshot).(wire.Snapshot)
 
 	// One event of ~22 KB: a live batch over the 8 KiB threshold.
-	pts := &wire.Points{TS: make([]int64, 1000), Cols: []wire.Column{{Name: "queue_depth", Vals: make([]float64, 1000)}}}
-	for i := range pts.TS {
-		pts.TS[i] = 1_790_000_000_000 + int64(i)*20
-		pts.Cols[0].Vals[i] = 40 + float64(i%50)/10
-	}
+	pts := slowSeries(1000)
 	before := proxy.Downstream()
 	if err := f.store.Append(context.Background(), "demo", "metrics", []wire.Event{{Points: pts}}); err != nil {
 		t.Fatal(err)
@@ -162,4 +127,36 @@ func TestOnlyCatchUpIsCompressed(t *testing.T) {
 	if onWire*3 > int64(len(frame)) {
 		t.Fatalf("the replayed batch of %d bytes took %d on the wire: want it compressed", len(frame), onWire)
 	}
+}
+
+// welcomed dials through proxy, offering deflate or not, and says hello.
+func welcomed(t *testing.T, proxy *faultnet.Proxy, offerDeflate bool) *raw {
+	t.Helper()
+	opts := &websocket.DialOptions{}
+	if offerDeflate {
+		opts.CompressionMode = websocket.CompressionNoContextTakeover
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws://"+proxy.Addr(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws.SetReadLimit(64 << 20)
+	t.Cleanup(func() { ws.CloseNow() })
+	r := &raw{t, ws}
+	r.send(wire.Hello{})
+	r.expect(wire.TypeWelcome)
+	return r
+}
+
+// slowSeries is n samples 20 ms apart of a slowly moving series, as
+// metrics are: ~22 bytes a sample as msgpack, 3–4x less deflated.
+func slowSeries(n int) *wire.Points {
+	pts := &wire.Points{TS: make([]int64, n), Cols: []wire.Column{{Name: "queue_depth", Vals: make([]float64, n)}}}
+	for i := range pts.TS {
+		pts.TS[i] = 1_790_000_000_000 + int64(i)*20
+		pts.Cols[0].Vals[i] = 40 + float64(i%50)/10
+	}
+	return pts
 }
