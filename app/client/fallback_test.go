@@ -33,6 +33,8 @@ type realServer struct {
 	upgrade atomic.Int32 // refused upgrade attempts
 	down    atomic.Bool  // every request fails, as with the network down
 	polls   atomic.Int32 // stream API requests answered
+	// refuseNext refuses that many more upgrades: a network not quite back.
+	refuseNext atomic.Int32
 }
 
 func startReal(t *testing.T) *realServer {
@@ -64,6 +66,11 @@ func startReal(t *testing.T) *realServer {
 	mux.HandleFunc("/api/v1/ws", func(w http.ResponseWriter, r *http.Request) {
 		if rs.down.Load() {
 			http.Error(w, "unreachable", http.StatusBadGateway)
+			return
+		}
+		if rs.refuseNext.Add(-1) >= 0 {
+			rs.upgrade.Add(1)
+			http.Error(w, "not yet", http.StatusBadGateway)
 			return
 		}
 		if rs.refuse.Load() {
@@ -195,24 +202,15 @@ func TestNoFallbackWithoutGet(t *testing.T) {
 // TestKickStopsPollingThatNeverReachedTheServer: WebSocket attempts that
 // fail while every poll fails too say the network is down, not that
 // WebSockets are blocked. When the network is back (a kick), the client
-// drops that fallback and catches up over the WebSocket.
+// drops that fallback and catches up over the WebSocket, even when the
+// first attempts after the kick still fail (a network not quite back):
+// no poll is made meanwhile.
 func TestKickStopsPollingThatNeverReachedTheServer(t *testing.T) {
 	rs := startReal(t)
 	rs.publish(t, 3)
 	rs.down.Store(true)
-	var mu sync.Mutex
-	var transports []string
-	var c *Client
-	c = New(Config{URL: rs.url, Token: rs.token, Streams: []string{"orders"}, Get: NetHTTPGet,
-		FallbackAfter: 1, MinBackoff: 200 * time.Millisecond, MaxBackoff: 400 * time.Millisecond,
-		OnChange: func() {
-			tr := infoOf(c).Transport
-			mu.Lock()
-			defer mu.Unlock()
-			if len(transports) == 0 || transports[len(transports)-1] != tr {
-				transports = append(transports, tr)
-			}
-		}})
+	c := New(Config{URL: rs.url, Token: rs.token, Streams: []string{"orders"}, Get: NetHTTPGet,
+		MinBackoff: 100 * time.Millisecond, MaxBackoff: 300 * time.Millisecond})
 	runClient(t, c)
 	poll.Until(t, 10*time.Second, func() error {
 		if i := infoOf(c); i.Transport != TransportPoll || i.Status != Offline {
@@ -220,9 +218,8 @@ func TestKickStopsPollingThatNeverReachedTheServer(t *testing.T) {
 		}
 		return nil
 	})
-	mu.Lock()
-	transports = transports[:0]
-	mu.Unlock()
+	rs.upgrade.Store(0)
+	rs.refuseNext.Store(2) // fewer than the 3 failures that start polling
 	rs.down.Store(false)
 	c.Kick()
 	poll.Until(t, 10*time.Second, func() error {
@@ -231,15 +228,10 @@ func TestKickStopsPollingThatNeverReachedTheServer(t *testing.T) {
 		}
 		return nil
 	})
-	mu.Lock()
-	defer mu.Unlock()
-	// The polls stopped before the WebSocket was dialled: the transport went
-	// from polling to none, not straight from polling to the WebSocket after
-	// the polls had caught up.
-	if len(transports) < 2 || transports[0] != "" {
-		t.Fatalf("transports after the kick %q: want the polling dropped first", transports)
+	if n := rs.upgrade.Load(); n != 2 {
+		t.Fatalf("%d upgrades refused after the kick, want 2", n)
 	}
 	if n := rs.polls.Load(); n != 0 {
-		t.Fatalf("%d polls reached the server: want the catch-up over the WebSocket only", n)
+		t.Fatalf("%d polls reached the server after the kick: want the catch-up over the WebSocket only", n)
 	}
 }

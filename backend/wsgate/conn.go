@@ -130,8 +130,8 @@ func (c *conn) serve(ctx context.Context, remote string) {
 // frames it handles need a deep stack for a moment (JWT checks grow one to
 // ~16 KB, a snapshot encode too), and the runtime never shrinks a parked
 // stack below twice what the read path uses. Handled here, they leave the
-// reader at 4 KB instead of 8–16 KB. Client frames are few (hello, subs, a pong every
-// ping interval), so the extra goroutine is cheap.
+// reader at 4 KB instead of 8–16 KB. Client frames are few (hello, subs, a
+// pong every ping interval), so the extra goroutine is cheap.
 func onShortStack(f func()) {
 	done := make(chan struct{})
 	go func() {
@@ -141,11 +141,8 @@ func onShortStack(f func()) {
 	<-done
 }
 
-// handle acts on one client frame; false ends the connection. It is kept
-// out of serve so that an idle connection parks in ws.Read on a small
-// stack, which the runtime shrinks to 4 KB.
-//
-//go:noinline
+// handle acts on one client frame (on a short stack: onShortStack); false
+// ends the connection.
 func (c *conn) handle(ctx context.Context, typ websocket.MessageType, b []byte) bool {
 	c.lastRead.Store(time.Now().UnixNano())
 	if typ != websocket.MessageBinary {
