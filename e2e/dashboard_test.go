@@ -177,3 +177,57 @@ func TestPhoneViewportHasNoHorizontalScroll(t *testing.T) {
 		})
 	}
 }
+
+// TestRotationRedecimatesCharts: turning a phone to landscape resizes the
+// charts, and each is drawn again decimated to its new width: 4 rows per
+// pixel column of the chart (a 60 s window of 50 points/s holds 8–9 points
+// per column in either orientation).
+func TestRotationRedecimatesCharts(t *testing.T) {
+	srv := startServer(t)
+	p := newBrowser(t).MustPage("")
+	p.MustEmulate(devices.IPhoneX)
+	if err := p.Navigate(signIn(t, srv.URL, "demo")); err != nil {
+		t.Fatal(err)
+	}
+	waitLive(t, p)
+	// The chart's window is full once the demo has published 60 s of
+	// metrics (10 events/s).
+	poll.Until(t, 90*time.Second, func() error {
+		if s := stats(t, p); s.Streams["metrics"].Seq < 620 {
+			return fmt.Errorf("metrics at %d, want ≥ 620", s.Streams["metrics"].Seq)
+		}
+		return nil
+	})
+	const plot = `() => { const el = document.getElementById("chart-throughput"); if (!el || !el._uplot) return {rows: 0, width: 0};
+		return {rows: el._uplot.data[0].length, width: el.clientWidth} }`
+	type state struct{ rows, width int }
+	read := func() state {
+		v := eval(t, p, plot)
+		return state{v.Get("rows").Int(), v.Get("width").Int()}
+	}
+	decimatedTo := func(s state) error {
+		// Each column of 8–9 points is drawn as 4 rows (first, the
+		// extremes, last); the newest column may be partly filled.
+		if s.width == 0 || s.rows < 4*s.width-24 || s.rows > 4*s.width+8 {
+			return fmt.Errorf("chart %d px wide draws %d rows, want 4 per column", s.width, s.rows)
+		}
+		return nil
+	}
+	var portrait state
+	poll.Until(t, 20*time.Second, func() error {
+		portrait = read()
+		return decimatedTo(portrait)
+	})
+	p.MustEmulate(devices.IPhoneX.Landscape())
+	var landscape state
+	poll.Until(t, 20*time.Second, func() error {
+		if landscape = read(); landscape.width == portrait.width {
+			return fmt.Errorf("chart still %d px wide after rotating", landscape.width)
+		}
+		return decimatedTo(landscape)
+	})
+	if w := eval(t, p, `() => document.documentElement.scrollWidth - window.innerWidth`).Int(); w > 0 {
+		t.Fatalf("landscape page scrolls %d px sideways", w)
+	}
+	t.Logf("portrait: %d px, %d rows; landscape: %d px, %d rows", portrait.width, portrait.rows, landscape.width, landscape.rows)
+}
