@@ -13,7 +13,8 @@ import (
 // While the connection's writer writes a frame it holds the writer
 // (hold/release): the frame's header, payload and any control frame the
 // library writes meanwhile gather in a pooled buffer and reach the socket in
-// one write(2). Outside a hold, writes go straight to the socket.
+// one write(2) (a large payload is not copied: see heldCopyMax). Outside a
+// hold, writes go straight to the socket.
 type heldWriter struct {
 	conn net.Conn
 
@@ -26,9 +27,13 @@ type heldWriter struct {
 // for a frame header, so that it is written as one piece outside a hold.
 const frameBuffer = 16
 
-// maxPooledBuffer is the largest buffer put back in the pool; a bigger one
-// (a large snapshot) is left to the collector.
-const maxPooledBuffer = 256 << 10
+// heldCopyMax is the largest write copied into the held buffer. A larger
+// one (a snapshot, a big batch) goes at once with what was gathered before
+// it, in one writev(2), so a frame is never held twice in memory.
+const heldCopyMax = 32 << 10
+
+// maxPooledBuffer is the largest buffer put back in the pool.
+const maxPooledBuffer = 64 << 10
 
 var heldBuffers = sync.Pool{New: func() any {
 	b := make([]byte, 0, 8<<10)
@@ -40,6 +45,18 @@ func (h *heldWriter) Write(p []byte) (int, error) {
 	defer h.mu.Unlock()
 	if !h.holding {
 		return h.conn.Write(p)
+	}
+	if len(p) > heldCopyMax {
+		if len(*h.buf) == 0 {
+			return h.conn.Write(p)
+		}
+		bufs := net.Buffers{*h.buf, p}
+		_, err := bufs.WriteTo(h.conn)
+		*h.buf = (*h.buf)[:0]
+		if err != nil {
+			return 0, err
+		}
+		return len(p), nil
 	}
 	*h.buf = append(*h.buf, p...)
 	return len(p), nil

@@ -61,13 +61,22 @@ func TestHeldWriterGathersAFrame(t *testing.T) {
 			}
 		})
 	}
-	// A frame larger than the pool keeps: written whole, buffer dropped.
+	// A large payload is not copied: it goes at once, after the header
+	// gathered before it, and the held buffer stays small.
 	rec := &writes{}
 	h := &heldWriter{conn: rec}
 	h.hold()
-	big := bytes.Repeat([]byte{7}, maxPooledBuffer+1)
+	big := bytes.Repeat([]byte{7}, heldCopyMax+1)
+	h.Write([]byte("\x82\x7f"))
 	h.Write(big)
-	if err := h.release(); err != nil || len(rec.calls) != 1 || len(rec.calls[0]) != len(big) || h.buf != nil {
-		t.Fatalf("big frame: %d writes, err %v", len(rec.calls), err)
+	h.Write([]byte("\x8a\x00"))
+	if got := len(rec.calls); got != 2 || string(rec.calls[0]) != "\x82\x7f" || !bytes.Equal(rec.calls[1], big) {
+		t.Fatalf("large payload: %d writes before the release, want the header then the payload", got)
+	}
+	if cap(*h.buf) > heldCopyMax {
+		t.Fatalf("held buffer grew to %d bytes for a large payload", cap(*h.buf))
+	}
+	if err := h.release(); err != nil || len(rec.calls) != 3 || string(rec.calls[2]) != "\x8a\x00" || h.buf != nil {
+		t.Fatalf("after the large payload: %q, err %v", rec.calls[2:], err)
 	}
 }
