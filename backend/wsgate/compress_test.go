@@ -2,15 +2,22 @@ package wsgate
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/telltale/telltale/shared/faultnet"
+	"github.com/telltale/telltale/shared/poll"
 	"github.com/telltale/telltale/shared/wire"
 )
 
@@ -159,4 +166,111 @@ func slowSeries(n int) *wire.Points {
 		pts.Cols[0].Vals[i] = 40 + float64(i%50)/10
 	}
 	return pts
+}
+
+// TestStuckClientsDoNotHoldUpCompression: clients that stopped reading,
+// with large compressed snapshots stuck in their sockets, hold no deflate
+// slot: a new client's snapshot is sent at once, not after their writes
+// time out.
+func TestStuckClientsDoNotHoldUpCompression(t *testing.T) {
+	f := start(t, Config{WriteTimeout: 4 * time.Second})
+	small := smallSendBuffers(t, f.gate)
+	// 3,000 samples of 20 noisy series, ~500 KB: it deflates poorly, so
+	// each compressed snapshot is far more than a stuck socket takes.
+	rng := rand.New(rand.NewPCG(1, 2))
+	pts := &wire.Points{TS: make([]int64, 3000)}
+	for i := range pts.TS {
+		pts.TS[i] = 1_790_000_000_000 + int64(i)*20
+	}
+	for c := range 20 {
+		col := wire.Column{Name: fmt.Sprintf("noise%d", c), Vals: make([]float64, len(pts.TS))}
+		for i := range col.Vals {
+			col.Vals[i] = rng.Float64()
+		}
+		pts.Cols = append(pts.Cols, col)
+	}
+	if err := f.store.Append(context.Background(), "demo", "noise", []wire.Event{{Points: pts}}); err != nil {
+		t.Fatal(err)
+	}
+	const stuck = maxDeflates + 4
+	for range stuck {
+		r := stuckClient(t, small)
+		r.send(wire.Hello{})
+		for range 3 { // each sub queues another snapshot; none is read
+			r.send(wire.Sub{Stream: "noise"})
+		}
+	}
+	// Let the stuck clients' writers reach their blocked sockets: every
+	// one has written its welcome, and there is no room for the rest.
+	poll.Until(t, 20*time.Second, func() error {
+		if n := f.reg.Counter("telltale_ws_frames_out_total", "").Load(); n < stuck {
+			return fmt.Errorf("%v frames written, want ≥ %d", n, stuck)
+		}
+		return nil
+	})
+	time.Sleep(500 * time.Millisecond) // their first snapshot is compressed and its write blocks
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, small, &websocket.DialOptions{CompressionMode: websocket.CompressionNoContextTakeover})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws.SetReadLimit(64 << 20)
+	t.Cleanup(func() { ws.CloseNow() })
+	fresh := &raw{t, ws}
+	fresh.send(wire.Hello{})
+	fresh.expect(wire.TypeWelcome)
+	began := time.Now()
+	fresh.send(wire.Sub{Stream: "noise"})
+	snap := fresh.expect(wire.TypeSnapshot).(wire.Snapshot)
+	if took := time.Since(began); took > 2*time.Second {
+		t.Fatalf("a new client's snapshot took %v behind %d stuck clients: want it at once", took, stuck)
+	}
+	if len(snap.State.Points.Cols) != len(pts.Cols) {
+		t.Fatalf("snapshot with %d series, want %d", len(snap.State.Points.Cols), len(pts.Cols))
+	}
+	t.Logf("a new client's snapshot behind %d stuck clients: %v", stuck, time.Since(began).Round(time.Millisecond))
+}
+
+// smallSendBuffers serves g on another address whose accepted sockets send
+// through a 4 KB buffer, so that a client that does not read blocks the
+// server's writes after a few KB; it returns the ws:// URL.
+func smallSendBuffers(t *testing.T, g *Gateway) string {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(g)
+	srv.Listener = smallSendListener{srv.Listener}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http")
+}
+
+type smallSendListener struct{ net.Listener }
+
+func (l smallSendListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetWriteBuffer(4096)
+	}
+	return c, err
+}
+
+// stuckClient dials with deflate offered and a 4 KB socket receive buffer,
+// and is never read: what the server sends it stays in the server's socket.
+func stuckClient(t *testing.T, url string) *raw {
+	t.Helper()
+	d := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		return errors.Join(err, serr)
+	}}
+	hc := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: hc, CompressionMode: websocket.CompressionNoContextTakeover})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.CloseNow() })
+	return &raw{t, ws}
 }

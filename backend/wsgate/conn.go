@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,8 +25,8 @@ const maxBadFrames = 16
 const (
 	maxBatchEvents = 512
 	maxBatchBytes  = 512 << 10
-	// maxDeflates is how many compressed frames are written at once across
-	// all connections (Gateway.deflateSlots): 16 deflate writers, ~19 MB.
+	// maxDeflates is how many frames are compressed at once across all
+	// connections (Gateway.deflateSlots): 16 deflate writers, ~19 MB.
 	maxDeflates = 16
 )
 
@@ -132,13 +132,31 @@ func (c *conn) serve(ctx context.Context, remote string) {
 // stack below twice what the read path uses. Handled here, they leave the
 // reader at 4 KB instead of 8–16 KB. Client frames are few (hello, subs, a
 // pong every ping interval), so the extra goroutine is cheap.
+//
+// A panic in f is raised again on the caller's goroutine, with f's stack,
+// where the connection's recover logs it (see Gateway.ServeHTTP).
 func onShortStack(f func()) {
+	var p *connPanic
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		defer func() {
+			if v := recover(); v != nil {
+				p = &connPanic{v, debug.Stack()}
+			}
+		}()
 		f()
 	}()
 	<-done
+	if p != nil {
+		panic(p)
+	}
+}
+
+// connPanic is a panic carried from onShortStack's goroutine.
+type connPanic struct {
+	value any
+	stack []byte
 }
 
 // handle acts on one client frame (on a short stack: onShortStack); false
@@ -719,22 +737,33 @@ func (c *conn) writeBatches(stream string, evs [][]byte, deflate bool) bool {
 // over Config.CompressAbove is compressed when deflate allows it (snapshots
 // and catch-up); a live batch is sent as it is: it was encoded once for every
 // subscriber, and compressing each copy would cost the fan-out its CPU.
+//
+// Compression takes one of the gateway's deflate slots, never waiting for
+// one: with all of them busy the frame goes uncompressed. A slot covers only
+// the compression (the library hands its deflate writer back before the
+// frame is written, and the held writer keeps the whole compressed frame),
+// so the socket write, to a slow client or not, happens after the slot is
+// free again.
 func (c *conn) write(b []byte, deflate bool) bool {
-	c.stuck.Reset(c.g.cfg.WriteTimeout) // the wait for a deflate slot counts
-	c.net.hold()
+	c.stuck.Reset(c.g.cfg.WriteTimeout)
 	var err error
 	switch {
 	case !c.deflate || len(b) < c.g.cfg.CompressAbove:
+		c.net.hold(false)
 		err = c.ws.Write(context.Background(), websocket.MessageBinary, b)
 	case !deflate:
+		c.net.hold(false)
 		err = c.writePlain(b)
 	default:
 		select {
 		case c.g.deflateSlots <- struct{}{}:
+			c.net.hold(true)
 			err = c.ws.Write(context.Background(), websocket.MessageBinary, b)
 			<-c.g.deflateSlots
-		case <-c.done:
-			err = net.ErrClosed
+		default:
+			c.g.m.deflateBusy.Inc()
+			c.net.hold(false)
+			err = c.writePlain(b)
 		}
 	}
 	if rerr := c.net.release(); err == nil {

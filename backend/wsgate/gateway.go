@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -164,6 +165,7 @@ type gateMetrics struct {
 	resyncs, dropped, slowCloses, idleCloses, badFrames      *metrics.Value
 	replayedStore, denied, unauthorized, expired             *metrics.Value
 	rateLimited, full, badOrigin, revokedCloses              *metrics.Value
+	deflateBusy, panics                                      *metrics.Value
 }
 
 // Gateway is an http.Handler for the WebSocket endpoint.
@@ -176,10 +178,8 @@ type Gateway struct {
 	// fetchSlots bounds the history reads of resuming subscriptions in
 	// flight across all connections (each holds a store connection).
 	fetchSlots chan struct{}
-	// deflateSlots bounds the compressed writes in flight: each holds a
-	// pooled 1.2 MB deflate writer until its frame is in the socket, so
-	// many slow clients fed snapshots at once would otherwise hold
-	// gigabytes.
+	// deflateSlots bounds the frames being compressed at once: each holds
+	// a pooled 1.2 MB deflate writer while it compresses. See conn.write.
 	deflateSlots chan struct{}
 
 	mu       sync.Mutex
@@ -202,7 +202,7 @@ func New(cfg Config) *Gateway {
 			conns:         r.Gauge("telltale_ws_connections", "open WebSocket connections"),
 			accepted:      r.Counter("telltale_ws_accepted_total", "WebSocket connections accepted"),
 			framesOut:     r.Counter("telltale_ws_frames_out_total", "frames written to clients"),
-			bytesOut:      r.Counter("telltale_ws_bytes_out_total", "bytes written to clients"),
+			bytesOut:      r.Counter("telltale_ws_bytes_out_total", "bytes of frames written to clients, before compression"),
 			batches:       r.Counter("telltale_ws_batches_total", "batch frames written"),
 			eventsOut:     r.Counter("telltale_ws_events_out_total", "events written inside batch frames"),
 			resyncs:       r.Counter("telltale_ws_resyncs_total", "resync frames queued"),
@@ -218,6 +218,8 @@ func New(cfg Config) *Gateway {
 			full:          r.Counter("telltale_ws_full_total", "connections closed because the server was at MaxConns"),
 			badOrigin:     r.Counter("telltale_ws_bad_origin_total", "upgrades refused for a cross-site Origin"),
 			revokedCloses: r.Counter("telltale_ws_revoked_total", "connections closed because their token or operator was revoked"),
+			deflateBusy:   r.Counter("telltale_ws_deflate_busy_total", "snapshots and catch-up frames sent uncompressed because every deflate slot was busy"),
+			panics:        r.Counter("telltale_ws_panics_total", "connections ended by a panic in their handling (logged with its stack)"),
 		},
 	}
 }
@@ -305,6 +307,21 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			g.mu.Unlock()
 			g.m.conns.Add(-1)
 			g.open.Add(-1)
+		}()
+		// A bug met by one connection ends that connection, not the
+		// server, as net/http does for a handler.
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			stack := debug.Stack()
+			if p, ok := v.(*connPanic); ok {
+				v, stack = p.value, p.stack
+			}
+			g.m.panics.Inc()
+			g.cfg.Logger.Error("websocket connection panicked", "conn", c.id, "remote", remote, "panic", v, "stack", string(stack))
+			c.close(websocket.StatusInternalError, "internal error")
 		}()
 		c.serve(ctx, remote)
 	}()

@@ -20,6 +20,7 @@ type heldWriter struct {
 
 	mu      sync.Mutex
 	holding bool
+	copyAll bool    // keep even a large payload: see hold
 	buf     *[]byte // from heldBuffers while holding
 }
 
@@ -46,7 +47,7 @@ func (h *heldWriter) Write(p []byte) (int, error) {
 	if !h.holding {
 		return h.conn.Write(p)
 	}
-	if len(p) > heldCopyMax {
+	if len(p) > heldCopyMax && !h.copyAll {
 		if len(*h.buf) == 0 {
 			return h.conn.Write(p)
 		}
@@ -62,10 +63,12 @@ func (h *heldWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// hold starts gathering writes.
-func (h *heldWriter) hold() {
+// hold starts gathering writes. copyAll keeps even a large payload until
+// release, for a frame written while a deflate slot is held: the slot is
+// then never held while the socket write waits for a slow client.
+func (h *heldWriter) hold(copyAll bool) {
 	h.mu.Lock()
-	h.holding = true
+	h.holding, h.copyAll = true, copyAll
 	h.buf = heldBuffers.Get().(*[]byte)
 	h.mu.Unlock()
 }
