@@ -36,6 +36,10 @@ func TestLargeAnswersAreGzipped(t *testing.T) {
 		{"not asked", "metrics/snapshot", "", false},
 		{"refused with q=0", "metrics/snapshot", "gzip;q=0", false},
 		{"refused with q=0.000", "metrics/snapshot", "deflate, gzip; q=0.000", false},
+		{"refused after other parameters", "metrics/snapshot", "gzip;level=1;q=0", false},
+		{"refused by name, any other accepted", "metrics/snapshot", "*, gzip;q=0", false},
+		{"any other refused, gzip accepted", "metrics/snapshot", "*;q=0, gzip", true},
+		{"unreadable weight", "metrics/snapshot", "gzip;q=high", false},
 		{"small answer", "orders/snapshot", "gzip", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -24,6 +24,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -294,41 +295,78 @@ var gzipWriters = sync.Pool{New: func() any {
 	return w
 }}
 
+// gzipSlots bounds the answers being compressed at once: each holds a
+// 1.2 MB deflate writer while it compresses. An answer compresses into
+// memory and is written after, so a slow client never holds a writer; with
+// every slot busy it goes uncompressed.
+var gzipSlots = make(chan struct{}, 8)
+
 func frame(w http.ResponseWriter, r *http.Request, b []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/msgpack")
 	h.Set("Cache-Control", "no-store")
 	h.Add("Vary", "Accept-Encoding")
-	if len(b) < gzipAbove || !acceptsGzip(r.Header.Values("Accept-Encoding")) {
-		_, _ = w.Write(b)
-		return
+	if len(b) >= gzipAbove && acceptsGzip(r.Header.Values("Accept-Encoding")) {
+		if z, ok := gzipped(b); ok {
+			h.Set("Content-Encoding", "gzip")
+			b = z
+		}
 	}
-	h.Set("Content-Encoding", "gzip")
-	zw := gzipWriters.Get().(*gzip.Writer)
-	defer gzipWriters.Put(zw)
-	zw.Reset(w)
-	if _, err := zw.Write(b); err == nil {
-		_ = zw.Close()
-	}
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	_, _ = w.Write(b)
 }
 
-// acceptsGzip reads Accept-Encoding: gzip (or *) listed without q=0.
+// gzipped compresses b if a slot is free.
+func gzipped(b []byte) ([]byte, bool) {
+	select {
+	case gzipSlots <- struct{}{}:
+	default:
+		return nil, false
+	}
+	defer func() { <-gzipSlots }()
+	var out bytes.Buffer
+	out.Grow(len(b) / 3)
+	zw := gzipWriters.Get().(*gzip.Writer)
+	zw.Reset(&out)
+	_, err := zw.Write(b)
+	if err == nil {
+		err = zw.Close()
+	}
+	zw.Reset(io.Discard) // the pool keeps no reference to this answer
+	gzipWriters.Put(zw)
+	return out.Bytes(), err == nil
+}
+
+// acceptsGzip reads Accept-Encoding (RFC 9110 12.5.3): gzip is acceptable
+// when listed, or covered by *, with a weight above zero; an explicit gzip
+// entry outranks *.
 func acceptsGzip(values []string) bool {
+	gzip, star := -1.0, -1.0 // weights; -1 means not listed
 	for _, v := range values {
 		for _, item := range strings.Split(v, ",") {
 			coding, params, _ := strings.Cut(item, ";")
-			if c := strings.ToLower(strings.TrimSpace(coding)); c != "gzip" && c != "*" {
-				continue
+			w := 1.0
+			for _, p := range strings.Split(params, ";") {
+				k, q, ok := strings.Cut(strings.TrimSpace(p), "=")
+				if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+					var err error
+					if w, err = strconv.ParseFloat(strings.TrimSpace(q), 64); err != nil {
+						w = 0
+					}
+				}
 			}
-			k, q, ok := strings.Cut(strings.TrimSpace(params), "=")
-			if !ok || strings.TrimSpace(strings.ToLower(k)) != "q" {
-				return true
+			switch strings.ToLower(strings.TrimSpace(coding)) {
+			case "gzip", "x-gzip":
+				gzip = max(gzip, w)
+			case "*":
+				star = max(star, w)
 			}
-			weight, err := strconv.ParseFloat(strings.TrimSpace(q), 64)
-			return err == nil && weight > 0
 		}
 	}
-	return false
+	if gzip >= 0 {
+		return gzip > 0
+	}
+	return star > 0
 }
 
 func problem(w http.ResponseWriter, status int, msg string) {
