@@ -37,9 +37,10 @@ type fallback struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	c      *Client
-	// reached: a poll was answered. Until then nothing says the WebSocket
-	// is blocked rather than the network down, and the first answer means
-	// the server is reachable again: the WebSocket is tried at once.
+	// reached: the server answered a poll (with events, or a 4xx). Until
+	// then nothing says the WebSocket is blocked rather than the network
+	// down; the first events mean the server is reachable again, and the
+	// WebSocket is tried at once.
 	reached atomic.Bool
 }
 
@@ -101,6 +102,9 @@ func (c *Client) pollStream(ctx context.Context, fb *fallback, name string, wait
 			return
 		}
 		c.cfg.Log("poll failed", "stream", name, "err", err)
+		if he := (*HTTPError)(nil); errors.As(err, &he) && he.Status < 500 {
+			fb.reached.Store(true) // the server itself answered (a proxy's 5xx says nothing)
+		}
 		c.mu.Lock()
 		c.info.LastError = err.Error()
 		if he := (*HTTPError)(nil); errors.As(err, &he) && he.Status == 401 {
