@@ -56,9 +56,13 @@ type countingWriter struct {
 	n *atomic.Int64
 }
 
+// Write counts the bytes before they go, so that a client never holds
+// bytes Downstream has not counted yet; what a failed write did not send is
+// taken back.
 func (c countingWriter) Write(b []byte) (int, error) {
+	c.n.Add(int64(len(b)))
 	n, err := c.w.Write(b)
-	c.n.Add(int64(n))
+	c.n.Add(int64(n - len(b)))
 	return n, err
 }
 
