@@ -129,10 +129,7 @@ func TestChartIsDecimatedWithItsExtremes(t *testing.T) {
 	const key = "demo-ingest-key-charts"
 	srv := startServer(t, "-demo=false", "-dashboards", fastSpec(t, 60), "-ingest-keys", "demo:"+key)
 	p := newBrowser(t).MustPage("")
-	if err := p.Navigate(signIn(t, srv.URL, "demo")); err != nil {
-		t.Fatal(err)
-	}
-	waitLive(t, p)
+	openLive(t, p, srv.URL)
 	const n = 40_000
 	ts, vs := series(n, 12_345, 31_000)
 	publishPoints(t, srv.URL, key, ts, vs, 500) // arrives live: the page keeps every point
@@ -216,10 +213,7 @@ func TestZoomPastThePageReadsServerHistory(t *testing.T) {
 	ts, vs := series(n, 1_000, 7_000)
 	publishPoints(t, srv.URL, key, ts, vs, 100) // before the page opens: it gets a snapshot
 	p := newBrowser(t).MustPage("")
-	if err := p.Navigate(signIn(t, srv.URL, "demo")); err != nil {
-		t.Fatal(err)
-	}
-	waitLive(t, p)
+	openLive(t, p, srv.URL)
 	var s uplotState
 	poll.Until(t, 20*time.Second, func() (err error) {
 		if s, err = readUPlot(p); err != nil {

@@ -31,6 +31,16 @@ const chartState = `(id) => {
 	return {points: u.data[0].length, inked, width: c.width, height: c.height};
 }`
 
+// openLive signs page p in to the demo tenant at base and waits until it
+// is live.
+func openLive(t *testing.T, p *rod.Page, base string) {
+	t.Helper()
+	if err := p.Navigate(signIn(t, base, "demo")); err != nil {
+		t.Fatal(err)
+	}
+	waitLive(t, p)
+}
+
 func waitLive(t *testing.T, p *rod.Page) {
 	t.Helper()
 	poll.Until(t, 30*time.Second, func() error {
@@ -49,10 +59,7 @@ func TestDashboardGoesLive(t *testing.T) {
 	b := newBrowser(t)
 	p := b.MustPage("")
 	opened := time.Now()
-	if err := p.Navigate(signIn(t, srv.URL, "demo")); err != nil {
-		t.Fatal(err)
-	}
-	waitLive(t, p)
+	openLive(t, p, srv.URL)
 
 	// The chart is drawn with demo data: uPlot holds points and the canvas
 	// has ink on it.
@@ -126,10 +133,7 @@ func TestPhoneViewportHasNoHorizontalScroll(t *testing.T) {
 			if err := (proto.EmulationSetCPUThrottlingRate{Rate: 4}).Call(p); err != nil {
 				t.Fatal(err)
 			}
-			if err := p.Navigate(signIn(t, srv.URL, "demo")); err != nil {
-				t.Fatal(err)
-			}
-			waitLive(t, p)
+			openLive(t, p, srv.URL)
 			poll.Until(t, 20*time.Second, func() error {
 				res, err := p.Eval(chartState, "chart-throughput")
 				if err != nil {
@@ -186,10 +190,7 @@ func TestRotationRedecimatesCharts(t *testing.T) {
 	srv := startServer(t)
 	p := newBrowser(t).MustPage("")
 	p.MustEmulate(devices.IPhoneX)
-	if err := p.Navigate(signIn(t, srv.URL, "demo")); err != nil {
-		t.Fatal(err)
-	}
-	waitLive(t, p)
+	openLive(t, p, srv.URL)
 	// The chart's window is full once the demo has published 60 s of
 	// metrics (10 events/s).
 	poll.Until(t, 90*time.Second, func() error {

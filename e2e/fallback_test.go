@@ -126,10 +126,7 @@ func TestOnlineReconnectsAtOnce(t *testing.T) {
 	srv := startServer(t)
 	proxy := faultnet.New(t, strings.TrimPrefix(srv.URL, "http://"))
 	p := newBrowser(t).MustPage("")
-	if err := p.Navigate(signIn(t, "http://"+proxy.Addr(), "demo")); err != nil {
-		t.Fatal(err)
-	}
-	waitLive(t, p)
+	openLive(t, p, "http://"+proxy.Addr())
 	offline := proto.NetworkEmulateNetworkConditions{Offline: true, Latency: 0, DownloadThroughput: -1, UploadThroughput: -1}
 	if err := offline.Call(p); err != nil {
 		t.Fatal(err)

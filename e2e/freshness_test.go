@@ -29,10 +29,7 @@ func TestSilentStreamIsFlaggedStale(t *testing.T) {
 	}
 	publish(1)
 	p := newBrowser(t).MustPage("")
-	if err := p.Navigate(signIn(t, srv.URL, "demo")); err != nil {
-		t.Fatal(err)
-	}
-	waitLive(t, p)
+	openLive(t, p, srv.URL)
 	age := func() (string, bool) {
 		v := eval(t, p, `() => { const e = document.querySelector('[data-panel="quiet"] .tt-age'); return e ? [e.textContent, e.classList.contains("tt-stale")] : ["", false] }`)
 		return v.Arr()[0].Str(), v.Arr()[1].Bool()

@@ -27,10 +27,7 @@ func TestHiddenPageRendersNothing(t *testing.T) {
 	srv := startServer(t)
 	b := newBrowser(t, throttled)
 	p := b.MustPage("")
-	if err := p.Navigate(signIn(t, srv.URL, "demo")); err != nil {
-		t.Fatal(err)
-	}
-	waitLive(t, p)
+	openLive(t, p, srv.URL)
 	visibility := func() string { return eval(t, p, `() => document.visibilityState`).Str() }
 	poll.Until(t, 20*time.Second, func() error {
 		if s := stats(t, p); s.ChartDraws == 0 {

@@ -47,10 +47,7 @@ func TestNetworkDropLosesNothing(t *testing.T) {
 	srv := startServer(t)
 	proxy := faultnet.New(t, strings.TrimPrefix(srv.URL, "http://"))
 	p := newBrowser(t).MustPage("")
-	if err := p.Navigate(signIn(t, "http://"+proxy.Addr(), "demo")); err != nil {
-		t.Fatal(err)
-	}
-	waitLive(t, p)
+	openLive(t, p, "http://"+proxy.Addr())
 	poll.Until(t, 10*time.Second, func() error {
 		if s := stats(t, p); len(s.Streams) < 3 || s.Streams["metrics"].Seq < 10 {
 			return fmt.Errorf("page not following yet: %+v", s)

@@ -191,10 +191,7 @@ func TestOfflineColdStart(t *testing.T) {
 	proxy := newCountingProxy(t, srv.URL)
 	b := newBrowser(t)
 	p := b.MustPage("")
-	if err := p.Navigate(signIn(t, proxy.URL, "demo")); err != nil {
-		t.Fatal(err)
-	}
-	waitLive(t, p)
+	openLive(t, p, proxy.URL)
 	poll.Until(t, 20*time.Second, func() error {
 		if !eval(t, p, `() => !!navigator.serviceWorker.controller`).Bool() {
 			return fmt.Errorf("the service worker does not control the page yet")
@@ -380,10 +377,7 @@ func TestResumeNotRefetch(t *testing.T) {
 	proxy := faultnet.New(t, strings.TrimPrefix(srv.URL, "http://"))
 	p := newBrowser(t).MustPage("")
 	ws := watchWS(t, p)
-	if err := p.Navigate(signIn(t, "http://"+proxy.Addr(), "demo")); err != nil {
-		t.Fatal(err)
-	}
-	waitLive(t, p)
+	openLive(t, p, "http://"+proxy.Addr())
 	// The server's snapshot holds 3,000 points per series (60 s of the
 	// demo's metrics): wait until it is full, so the comparison is with a
 	// steady-state snapshot rather than a young server's.
@@ -409,11 +403,16 @@ func TestResumeNotRefetch(t *testing.T) {
 		}
 		return nil
 	})
-	time.Sleep(10 * time.Second) // the outage itself: events keep flowing on the server
+	// The outage lasts until the server has published 10 s of metrics
+	// (10 events/s) the page has not seen.
+	tok := token(t, "demo")
+	poll.Until(t, 30*time.Second, func() error {
+		if h := headOf(t, srv.URL, tok, "metrics"); h < before.Streams["metrics"].Seq+100 {
+			return fmt.Errorf("the server is at metrics %d, want ≥ %d", h, before.Streams["metrics"].Seq+100)
+		}
+		return nil
+	})
 	full, head := fullSnapshots(t, srv.URL)
-	if head["metrics"] < before.Streams["metrics"].Seq+100 { // 10 s at 10 events/s
-		t.Fatalf("the server is at metrics %d after the outage, want ≥ %d", head["metrics"], before.Streams["metrics"].Seq+100)
-	}
 	start := ws.n.Load()
 	ws.mark()
 	down := proxy.Downstream()
@@ -495,10 +494,7 @@ func TestHiddenPageSavesAtOnce(t *testing.T) {
 	srv := startServer(t)
 	b := newBrowser(t, throttled)
 	p := b.MustPage("")
-	if err := p.Navigate(signIn(t, srv.URL, "demo")); err != nil {
-		t.Fatal(err)
-	}
-	waitLive(t, p)
+	openLive(t, p, srv.URL)
 	first := waitStored(t, p, 1)
 	firstCur, _ := lkgCursors(t, first)
 	// Let the page move well past the first save (metrics: 10 events/s).

@@ -41,10 +41,7 @@ func TestWatchedTableReachesTheBrowser(t *testing.T) {
 	}
 
 	p := newBrowser(t).MustPage("")
-	if err := p.Navigate(signIn(t, srv.URL, "demo")); err != nil {
-		t.Fatal(err)
-	}
-	waitLive(t, p)
+	openLive(t, p, srv.URL)
 
 	cell := `(key, col) => { const r = document.querySelector('#table-shop-feed tr[data-key="' + key + '"]'); return r ? r.children[col].textContent : "" }`
 	kpi := `() => { const e = document.getElementById("kpi-last-total"); return e ? e.textContent : "" }`

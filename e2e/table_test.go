@@ -100,10 +100,7 @@ func TestFeedTableDrawsOnlyRowsInView(t *testing.T) {
 	}
 	srv := startServer(t, "-demo=false", "-dashboards", spec, "-ingest-keys", "demo:"+key)
 	p := newBrowser(t).MustPage("")
-	if err := p.Navigate(signIn(t, srv.URL, "demo")); err != nil {
-		t.Fatal(err)
-	}
-	waitLive(t, p)
+	openLive(t, p, srv.URL)
 
 	// 1,100 rows: the table keeps the newest 1,000, row-1099 first.
 	publishRows(t, srv.URL, key, rowKeys(0, 1100)...)

@@ -26,10 +26,7 @@ func TestNewVersionOffersReload(t *testing.T) {
 	old := startServerEnvAt(t, []string{"DATABASE_URL=", "TELLTALE_APP_VERSION=e2e-old"}, addr)
 	b := newBrowser(t, throttled)
 	p := b.MustPage("")
-	if err := p.Navigate(signIn(t, old.URL, "demo")); err != nil {
-		t.Fatal(err)
-	}
-	waitLive(t, p)
+	openLive(t, p, old.URL)
 	loaded := time.Now()
 	cacheNames := func() string {
 		return eval(t, p, `async () => (await caches.keys()).join(",")`).Str()

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -176,7 +177,7 @@ func TestStuckClientsDoNotHoldUpCompression(t *testing.T) {
 	// Stuck writes time out after 10 s: a slot they held would make the new
 	// client wait about that long.
 	f := start(t, Config{WriteTimeout: 10 * time.Second})
-	small := smallSendBuffers(t, f.gate)
+	small, blocked := smallSendBuffers(t, f.gate)
 	// 3,000 samples of 20 noisy series, ~500 KB: it deflates poorly, so
 	// each compressed snapshot is far more than a stuck socket takes.
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -202,15 +203,15 @@ func TestStuckClientsDoNotHoldUpCompression(t *testing.T) {
 			r.send(wire.Sub{Stream: "noise"})
 		}
 	}
-	// Let the stuck clients' writers reach their blocked sockets: every
-	// one has written its welcome, and there is no room for the rest.
+	// At least as many stuck writers as there are deflate slots have
+	// compressed a snapshot and are blocked writing it to a socket nobody
+	// reads.
 	poll.Until(t, 20*time.Second, func() error {
-		if n := f.reg.Counter("telltale_ws_frames_out_total", "").Load(); n < stuck {
-			return fmt.Errorf("%v frames written, want ≥ %d", n, stuck)
+		if n := blocked(); n < maxDeflates {
+			return fmt.Errorf("%d large writes blocked, want ≥ %d", n, maxDeflates)
 		}
 		return nil
 	})
-	time.Sleep(500 * time.Millisecond) // their first snapshot is compressed and its write blocks
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -237,24 +238,46 @@ func TestStuckClientsDoNotHoldUpCompression(t *testing.T) {
 
 // smallSendBuffers serves g on another address whose accepted sockets send
 // through a 4 KB buffer, so that a client that does not read blocks the
-// server's writes after a few KB; it returns the ws:// URL.
-func smallSendBuffers(t *testing.T, g *Gateway) string {
+// server's writes after a few KB. It returns the ws:// URL and how many
+// writes of over 32 KB are in progress on its connections.
+func smallSendBuffers(t *testing.T, g *Gateway) (string, func() int32) {
 	t.Helper()
+	var inFlight atomic.Int32
 	srv := httptest.NewUnstartedServer(g)
-	srv.Listener = smallSendListener{srv.Listener}
+	srv.Listener = smallSendListener{srv.Listener, &inFlight}
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return "ws" + strings.TrimPrefix(srv.URL, "http")
+	return "ws" + strings.TrimPrefix(srv.URL, "http"), inFlight.Load
 }
 
-type smallSendListener struct{ net.Listener }
+type smallSendListener struct {
+	net.Listener
+	inFlight *atomic.Int32
+}
 
 func (l smallSendListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
 	if tc, ok := c.(*net.TCPConn); ok {
 		_ = tc.SetWriteBuffer(4096)
 	}
-	return c, err
+	return watchedConn{c, l.inFlight}, nil
+}
+
+// watchedConn counts its large writes while they are in progress.
+type watchedConn struct {
+	net.Conn
+	inFlight *atomic.Int32
+}
+
+func (c watchedConn) Write(p []byte) (int, error) {
+	if len(p) > 32<<10 {
+		c.inFlight.Add(1)
+		defer c.inFlight.Add(-1)
+	}
+	return c.Conn.Write(p)
 }
 
 // stuckClient dials with deflate offered and a 4 KB socket receive buffer,
