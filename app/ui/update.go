@@ -31,8 +31,12 @@ func (u *updateBanner) OnMount(ctx app.Context) {
 	u.ready = ctx.AppUpdateAvailable()
 	last := time.Now() // go-app checked as the page loaded
 	check := app.FuncOf(func(app.Value, []app.Value) any {
-		visible := app.Window().Get("document").Get("visibilityState").String() == "visible"
-		if visible && time.Since(last) >= updateAgain {
+		// Not while the browser says it is offline: the check would fail, or
+		// reach the server past the page's own offline state (the worker's
+		// script is fetched for the registration, not the page).
+		win := app.Window()
+		visible := win.Get("document").Get("visibilityState").String() == "visible"
+		if visible && win.Get("navigator").Get("onLine").Truthy() && time.Since(last) >= updateAgain {
 			last = time.Now()
 			app.TryUpdate()
 		}
