@@ -16,9 +16,9 @@ import (
 // once) when the browser says the network is back, when the page is shown
 // again and when it returns from the back-forward cache: the moments a
 // phone's socket has most likely died without a close, and when waiting out
-// a 30 s backoff would show stale data for nothing. It also installs
-// window.telltaleNet() for tests and consoles. Everything is released when
-// ctx ends.
+// a 30 s backoff would show stale data for nothing. The first two also ask
+// for a new version (checkUpdate). It also installs window.telltaleNet() for
+// tests and consoles. Everything is released when ctx ends.
 func (s *Shell) listenNetwork(ctx app.Context, c *client.Client) {
 	win := app.Window()
 	on := func(event string, kick func(ev app.Value) bool) {
@@ -34,10 +34,15 @@ func (s *Shell) listenNetwork(ctx app.Context, c *client.Client) {
 			fn.Release()
 		})
 	}
-	on("online", func(app.Value) bool { return true })
+	// Both also ask for a new version (checkUpdate).
+	on("online", func(app.Value) bool { checkUpdate(); return true })
 	// visibilitychange is fired at the document and bubbles to the window.
 	on("visibilitychange", func(app.Value) bool {
-		return win.Get("document").Get("visibilityState").String() == "visible"
+		shown := win.Get("document").Get("visibilityState").String() == "visible"
+		if shown {
+			checkUpdate()
+		}
+		return shown
 	})
 	on("pageshow", func(ev app.Value) bool { return ev.Get("persisted").Truthy() })
 

@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"context"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -29,29 +28,7 @@ type updateBanner struct {
 
 func (u *updateBanner) OnMount(ctx app.Context) {
 	u.ready = ctx.AppUpdateAvailable()
-	last := time.Now() // go-app checked as the page loaded
-	check := app.FuncOf(func(app.Value, []app.Value) any {
-		// Not while the browser says it is offline: the check would fail, or
-		// reach the server past the page's own offline state (the worker's
-		// script is fetched for the registration, not the page).
-		win := app.Window()
-		visible := win.Get("document").Get("visibilityState").String() == "visible"
-		if visible && win.Get("navigator").Get("onLine").Truthy() && time.Since(last) >= updateAgain {
-			last = time.Now()
-			app.TryUpdate()
-		}
-		return nil
-	})
-	win := app.Window()
-	for _, ev := range []string{"visibilitychange", "online"} {
-		win.Call("addEventListener", ev, check)
-	}
-	context.AfterFunc(ctx, func() {
-		for _, ev := range []string{"visibilitychange", "online"} {
-			win.Call("removeEventListener", ev, check)
-		}
-		check.Release()
-	})
+	lastUpdateCheck = time.Now() // go-app checked as the page loaded
 	ctx.Async(func() {
 		t := time.NewTicker(updateEvery)
 		defer t.Stop()
@@ -64,6 +41,22 @@ func (u *updateBanner) OnMount(ctx app.Context) {
 			}
 		}
 	})
+}
+
+// lastUpdateCheck is when the page last asked for a new version.
+var lastUpdateCheck time.Time
+
+// checkUpdate asks for a new version when the page is shown again or the
+// network is back (listenNetwork calls it), at most every updateAgain. Not
+// while the browser says it is offline: the check would fail, or reach the
+// server past the page's own offline state (the worker's script is fetched
+// for the registration, not the page).
+func checkUpdate() {
+	if !app.Window().Get("navigator").Get("onLine").Truthy() || time.Since(lastUpdateCheck) < updateAgain {
+		return
+	}
+	lastUpdateCheck = time.Now()
+	app.TryUpdate()
 }
 
 // OnAppUpdate is go-app's word that a new version is installed.
