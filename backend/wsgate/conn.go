@@ -42,7 +42,7 @@ type conn struct {
 	out    *outbox
 	cancel context.CancelFunc
 	done   <-chan struct{} // the connection's context ends
-	net    *heldWriter     // under the library's writes: hold around a frame
+	net    *heldWriter     // every write to the socket goes through it
 	// deflate: permessage-deflate was negotiated, so frames of
 	// Config.CompressAbove bytes or more are compressed.
 	deflate bool
@@ -53,35 +53,29 @@ type conn struct {
 	fetches  sync.WaitGroup // history reads for resuming subscriptions
 
 	closeOnce sync.Once
+	closing   atomic.Bool // close was called: write nothing more
 
-	// The writer goroutine runs only while there is something to write (and
-	// lingers a little after): an idle connection has no writer, and its
-	// stack, to keep. At most one runs at a time.
+	// Writing (flush.go): the connection's flusher writes what it queues;
+	// the slow path, a goroutine of the connection's own, writes what must
+	// wait for the socket. At most one of them writes at a time (state).
+	fl    *flusher
+	state atomic.Int32 // idle or busy
+	due   int64        // GCRA: theoretical time of the next write (Gateway.now)
+	at    int64        // when it may write, while in its flusher's queue
+
 	wmu      sync.Mutex
-	running  bool // a writer goroutine is running
-	stopped  bool // the connection is over: start no writer
+	stopped  bool // the connection is over: start no slow path
 	writers  sync.WaitGroup
 	pinger   *time.Timer
-	stuck    *time.Timer // closes the socket when a write takes too long
+	stuck    *time.Timer // closes the socket when a slow-path write takes too long
 	timedOut atomic.Bool // the stuck timer fired
-	hold     *time.Timer // paces writes and times the linger
-
-	// Owned by the running writer.
-	frame   []byte // the batch frame being written, reused
-	items   []item // taken from the outbox
-	pending map[string][][]byte
-	catchUp map[string]bool // a stream's pending events include replayed ones
-	order   []string
-	due     time.Time // GCRA: theoretical time of the next write
 }
-
-// writerLinger is how long an idle writer waits for more before it ends.
-const writerLinger = 250 * time.Millisecond
 
 // close ends the connection with a code the client can act on. Safe to call
 // from any goroutine, any number of times.
 func (c *conn) close(code websocket.StatusCode, reason string) {
 	c.closeOnce.Do(func() {
+		c.closing.Store(true)
 		// Not c.cancel() first: cancelling a pending Read's context makes the
 		// websocket library drop the TCP connection without a close frame,
 		// and the client would never see the code.
@@ -94,7 +88,7 @@ func (c *conn) close(code websocket.StatusCode, reason string) {
 
 func (c *conn) serve(ctx context.Context, remote string) {
 	log := c.g.cfg.Logger.With("conn", c.id, "remote", remote)
-	c.startWriting(ctx)
+	c.startWriting()
 	defer func() {
 		for _, cancel := range c.subs {
 			cancel()
@@ -466,10 +460,11 @@ func (c *conn) principal() *auth.Principal {
 func (c *conn) signOut(code websocket.StatusCode, reason string) {
 	if b, err := wire.Encode(wire.Error{Code: wire.CodeUnauthorized, Message: reason}); err == nil {
 		// Straight to the socket, not the outbox: it must go before the
-		// close frame, and the library serialises concurrent writes.
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_ = c.ws.Write(ctx, websocket.MessageBinary, b)
-		cancel()
+		// close frame. A client that does not take it within a second is
+		// closed without it.
+		t := time.AfterFunc(time.Second, func() { c.ws.CloseNow() })
+		_ = c.net.writeFrame(b)
+		t.Stop()
 	}
 	c.close(code, reason)
 }
@@ -489,22 +484,12 @@ func truncate(s string) string {
 	return s
 }
 
-// startWriting sets up the connection's writing: the outbox starts a writer
-// when something is queued, and a timer queues pings and closes a silent
-// connection.
-func (c *conn) startWriting(ctx context.Context) {
-	// Writes take no context: one per write would cost a timer and a
-	// registration per frame. A watchdog armed around each write closes the
-	// socket when it takes longer than WriteTimeout, which fails the write.
-	c.stuck = time.AfterFunc(time.Hour, func() {
-		c.timedOut.Store(true)
-		c.ws.CloseNow()
-	})
-	c.stuck.Stop()
-	c.hold = time.NewTimer(time.Hour)
-	c.hold.Stop()
-	c.due = time.Now()
-	c.out.kick = func() { c.kick(ctx) }
+// startWriting sets up the connection's writing: the outbox kicks the
+// connection's flusher when something is queued, and a timer queues pings
+// and closes a silent connection.
+func (c *conn) startWriting() {
+	c.due = c.g.now()
+	c.out.kick = c.kick
 	interval := c.g.cfg.PingInterval
 	// Assigned under wmu, which the callback takes before it reads c.pinger:
 	// the timer could otherwise fire before the assignment is visible to it.
@@ -528,202 +513,117 @@ func (c *conn) startWriting(ctx context.Context) {
 	})
 }
 
-// kick starts the writer unless one runs (it was signalled already).
-func (c *conn) kick(ctx context.Context) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.running || c.stopped {
-		return
-	}
-	c.running = true
-	c.writers.Add(1)
-	go c.writeLoop(ctx)
-}
-
-// stopWriting waits for the writer to end; the connection's context must be
-// over (c.close does that).
+// stopWriting waits for the slow path to end; the connection must be closed
+// (c.close), which fails a write that waits.
 func (c *conn) stopWriting() {
 	c.wmu.Lock()
 	c.stopped = true
 	c.pinger.Stop()
 	c.wmu.Unlock()
 	c.writers.Wait()
-	c.stuck.Stop()
+	if c.stuck != nil {
+		c.stuck.Stop()
+	}
 }
 
-// idle is the writer asking to end: it may when nothing is queued.
-func (c *conn) idle() bool {
+// slowPath writes on a goroutine of the connection's own, which may wait for
+// the socket: first rest, the remainder of a flusher's write (the socket
+// mutex is still held for it, see heldWriter.tryWrite), or a whole write
+// the socket was busy for (then not held); then items. The connection stays
+// busy, so no flusher writes it meanwhile.
+func (c *conn) slowPath(items []item, rest []byte, locked bool) {
 	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if !c.stopped && !c.out.empty() {
-		return false
+	if c.stopped {
+		c.wmu.Unlock()
+		if locked {
+			c.net.mu.Unlock()
+		}
+		c.state.Store(idle)
+		return
 	}
-	c.endLocked()
-	return true
-}
-
-// writePlain sends a frame over the compression threshold uncompressed: the
-// library decides on a message's first write, so the first write is kept
-// under the threshold and the message goes as fragments.
-func (c *conn) writePlain(b []byte) error {
-	w, err := c.ws.Writer(context.Background(), websocket.MessageBinary)
-	if err != nil {
-		return err
-	}
-	first := c.g.cfg.CompressAbove - 1
-	if _, err := w.Write(b[:first]); err != nil {
-		return err
-	}
-	if _, err := w.Write(b[first:]); err != nil {
-		return err
-	}
-	return w.Close()
-}
-
-// end is the writer ending for good (the connection is over).
-func (c *conn) end() {
-	c.wmu.Lock()
-	c.endLocked()
+	c.writers.Add(1)
 	c.wmu.Unlock()
-}
-
-func (c *conn) endLocked() {
-	c.running = false
-	// Drop what only a running writer needs.
-	c.items, c.pending, c.catchUp, c.order = nil, nil, nil, nil
-	if cap(c.frame) > 16<<10 {
-		c.frame = nil
-	}
-}
-
-// writeLoop owns every write to the socket while it runs: queued frames,
-// coalesced batches and pings. It ends after writerLinger with nothing to
-// write, when ctx ends or when a write fails.
-//
-// Coalescing: a connection writes on average at most once per the gateway's
-// current window (see Gateway.window); whatever arrives meanwhile joins the
-// next write, many events to one batch frame. The pacing is a token bucket
-// holding two writes (GCRA): a quiet connection's frame goes at once, and a
-// write that was late (a busy core) does not make the next one wait too, so
-// scheduling jitter does not add up into latency.
-func (c *conn) writeLoop(ctx context.Context) {
-	defer c.writers.Done()
-	if c.pending == nil {
-		c.pending, c.catchUp = make(map[string][][]byte), make(map[string]bool)
-	}
-	for {
-		window := c.g.window()
-		if wait := time.Until(c.due) - window; wait > 0 {
-			c.hold.Reset(wait)
-			select {
-			case <-ctx.Done():
-				c.end()
-				return
-			case <-c.hold.C:
+	c.g.m.slowWrites.Inc()
+	go func() {
+		defer c.writers.Done()
+		ok := true
+		if len(rest) > 0 {
+			c.arm()
+			var err error
+			if locked {
+				err = c.net.finish(rest)
+			} else {
+				err = c.net.writeAll(rest)
 			}
+			ok = c.disarm(err)
 		}
-		wrote, ok := c.writeQueued()
+		if ok && len(items) > 0 {
+			ok = c.writeItems(items)
+		}
 		if !ok {
-			c.end()
+			c.state.Store(idle)
 			return
 		}
-		if wrote {
-			c.due = later(c.due, time.Now()).Add(window)
-		}
-		select {
-		case <-c.out.wake:
-			continue
-		default:
-		}
-		c.hold.Reset(writerLinger)
-		select {
-		case <-ctx.Done():
-			c.end()
-			return
-		case <-c.out.wake:
-			c.hold.Stop()
-		case <-c.hold.C:
-			if c.idle() {
-				return
-			}
-		}
-	}
+		now := c.g.now()
+		c.due = max(c.due, now) + int64(c.g.window())
+		c.settle()
+	}()
 }
 
-// writeQueued writes everything queued: wrote says whether there was
-// anything, ok false that the connection is over.
-func (c *conn) writeQueued() (wrote, ok bool) {
-	var slow bool
-	c.items, slow = c.out.take(c.items)
-	if slow {
-		c.g.m.slowCloses.Inc()
-		c.close(wire.CloseSlowConsumer, "slow consumer: control frames over the connection's limit")
-		return false, false
-	}
-	// Events are grouped per stream into batch frames. A stream's events are
-	// flushed before any later control frame of the same stream, so a
-	// stream's frames keep their order; across streams order is free.
-	for _, it := range c.items {
+// writeItems writes items in order, each frame waiting for the socket: a
+// stream's events are grouped into batch frames, flushed before any later
+// control frame of the same stream. false: the connection is over.
+func (c *conn) writeItems(items []item) bool {
+	var (
+		pending = make(map[string][][]byte)
+		catchUp = make(map[string]bool) // a stream's pending events include replayed ones
+		order   []string
+	)
+	for _, it := range items {
+		if c.closing.Load() {
+			return false
+		}
 		if it.closeCode != 0 {
 			c.close(websocket.StatusCode(it.closeCode), string(it.b))
-			return true, false
+			return false
 		}
 		if it.event {
-			if _, ok := c.pending[it.stream]; !ok {
-				c.order = append(c.order, it.stream)
+			if _, ok := pending[it.stream]; !ok {
+				order = append(order, it.stream)
 			}
-			c.pending[it.stream] = append(c.pending[it.stream], it.b)
+			pending[it.stream] = append(pending[it.stream], it.b)
 			if it.replay {
-				c.catchUp[it.stream] = true
+				catchUp[it.stream] = true
 			}
 			continue
 		}
-		if evs := c.pending[it.stream]; it.stream != "" && len(evs) > 0 {
-			if !c.writeBatches(it.stream, evs, c.catchUp[it.stream]) {
-				return true, false
+		if evs := pending[it.stream]; it.stream != "" && len(evs) > 0 {
+			if !c.writeBatches(it.stream, evs, catchUp[it.stream]) {
+				return false
 			}
-			c.pending[it.stream] = evs[:0]
-			delete(c.catchUp, it.stream)
+			pending[it.stream] = evs[:0]
+			delete(catchUp, it.stream)
 		}
 		if !c.write(it.b, true) {
-			return true, false
+			return false
 		}
 	}
-	for _, s := range c.order {
-		if evs := c.pending[s]; len(evs) > 0 && !c.writeBatches(s, evs, c.catchUp[s]) {
-			return true, false
+	for _, s := range order {
+		if evs := pending[s]; len(evs) > 0 && !c.writeBatches(s, evs, catchUp[s]) {
+			return false
 		}
-		delete(c.pending, s)
-		delete(c.catchUp, s)
 	}
-	c.order = c.order[:0]
-	wrote = len(c.items) > 0
-	clear(c.items)
-	return wrote, true
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
+	return true
 }
 
 // writeBatches writes a stream's queued events as batch frames; deflate
 // says they are catch-up (replayed events), which may be compressed.
 func (c *conn) writeBatches(stream string, evs [][]byte, deflate bool) bool {
+	var frame []byte
 	for len(evs) > 0 {
-		n, size := 0, 0
-		for n < len(evs) && n < maxBatchEvents && (n == 0 || size+len(evs[n]) <= maxBatchBytes) {
-			size += len(evs[n])
-			n++
-		}
-		c.frame = wire.AppendBatch(c.frame[:0], stream, time.Now().UnixNano(), evs[:n])
-		ok := c.write(c.frame, deflate)
-		if cap(c.frame) > 2*maxBatchBytes {
-			c.frame = nil // one huge event: do not keep its buffer
-		}
-		if !ok {
+		n := batchLen(evs)
+		frame = wire.AppendBatch(frame[:0], stream, time.Now().UnixNano(), evs[:n])
+		if !c.write(frame, deflate) {
 			return false
 		}
 		c.g.m.batches.Inc()
@@ -733,9 +633,10 @@ func (c *conn) writeBatches(stream string, evs [][]byte, deflate bool) bool {
 	return true
 }
 
-// write writes one frame. On a connection that negotiated deflate, a frame
-// over Config.CompressAbove is compressed when deflate allows it (snapshots
-// and catch-up); a live batch is sent as it is: it was encoded once for every
+// write writes one frame, waiting for the socket. On a connection that
+// negotiated deflate, a frame over Config.CompressAbove is compressed by the
+// library when deflate allows it (snapshots and catch-up); every other frame
+// goes as the gateway builds it: a live batch was encoded once for every
 // subscriber, and compressing each copy would cost the fan-out its CPU.
 //
 // Compression takes one of the gateway's deflate slots, never waiting for
@@ -745,39 +646,58 @@ func (c *conn) writeBatches(stream string, evs [][]byte, deflate bool) bool {
 // so the socket write, to a slow client or not, happens after the slot is
 // free again.
 func (c *conn) write(b []byte, deflate bool) bool {
-	c.stuck.Reset(c.g.cfg.WriteTimeout)
+	c.arm()
 	var err error
 	switch {
-	case !c.deflate || len(b) < c.g.cfg.CompressAbove:
-		c.net.hold(false)
-		err = c.ws.Write(context.Background(), websocket.MessageBinary, b)
-	case !deflate:
-		c.net.hold(false)
-		err = c.writePlain(b)
+	case !deflate || !c.deflate || len(b) < c.g.cfg.CompressAbove:
+		err = c.net.writeFrame(b)
 	default:
 		select {
 		case c.g.deflateSlots <- struct{}{}:
-			c.net.hold(true)
+			c.net.hold()
 			err = c.ws.Write(context.Background(), websocket.MessageBinary, b)
 			<-c.g.deflateSlots
+			if rerr := c.net.release(); err == nil {
+				err = rerr
+			}
 		default:
 			c.g.m.deflateBusy.Inc()
-			c.net.hold(false)
-			err = c.writePlain(b)
+			err = c.net.writeFrame(b)
 		}
 	}
-	if rerr := c.net.release(); err == nil {
-		err = rerr
-	}
-	c.stuck.Stop()
-	if err != nil {
-		if c.timedOut.Load() {
-			c.g.m.slowCloses.Inc()
-		}
-		c.close(wire.CloseSlowConsumer, "write failed or timed out")
+	if !c.disarm(err) {
 		return false
 	}
 	c.g.m.framesOut.Inc()
 	c.g.m.bytesOut.Add(int64(len(b)))
 	return true
+}
+
+// arm starts the watchdog of a slow-path write: writes take no context (one
+// per write would cost a timer and a registration per frame), and the
+// watchdog closes the socket when a write takes longer than WriteTimeout,
+// which fails the write.
+func (c *conn) arm() {
+	if c.stuck == nil {
+		c.stuck = time.AfterFunc(c.g.cfg.WriteTimeout, func() {
+			c.timedOut.Store(true)
+			c.ws.CloseNow()
+		})
+		return
+	}
+	c.stuck.Reset(c.g.cfg.WriteTimeout)
+}
+
+// disarm stops the watchdog after a write; false (the write failed or timed
+// out) closes the connection.
+func (c *conn) disarm(err error) bool {
+	c.stuck.Stop()
+	if err == nil {
+		return true
+	}
+	if c.timedOut.Load() {
+		c.g.m.slowCloses.Inc()
+	}
+	c.close(wire.CloseSlowConsumer, "write failed or timed out")
+	return false
 }

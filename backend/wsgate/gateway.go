@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -165,7 +166,7 @@ type gateMetrics struct {
 	resyncs, dropped, slowCloses, idleCloses, badFrames      *metrics.Value
 	replayedStore, denied, unauthorized, expired             *metrics.Value
 	rateLimited, full, badOrigin, revokedCloses              *metrics.Value
-	deflateBusy, panics                                      *metrics.Value
+	deflateBusy, panics, slowWrites                          *metrics.Value
 }
 
 // Gateway is an http.Handler for the WebSocket endpoint.
@@ -182,6 +183,12 @@ type Gateway struct {
 	// a pooled 1.2 MB deflate writer while it compresses. See conn.write.
 	deflateSlots chan struct{}
 
+	// Writing: one flusher per CPU, each connection assigned to one.
+	flushers    []*flusher
+	nextFlusher atomic.Uint32
+	flushing    sync.WaitGroup // running flusher goroutines
+	epoch       time.Time      // the monotonic origin of now
+
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
 	closing  bool
@@ -192,7 +199,7 @@ type Gateway struct {
 func New(cfg Config) *Gateway {
 	cfg.defaults()
 	r := cfg.Metrics
-	return &Gateway{
+	g := &Gateway{
 		cfg:          cfg,
 		limiter:      newLimiter(cfg.ConnRate, cfg.ConnBurst, time.Now),
 		fetchSlots:   make(chan struct{}, maxFetches),
@@ -220,9 +227,19 @@ func New(cfg Config) *Gateway {
 			revokedCloses: r.Counter("telltale_ws_revoked_total", "connections closed because their token or operator was revoked"),
 			deflateBusy:   r.Counter("telltale_ws_deflate_busy_total", "snapshots and catch-up frames sent uncompressed because every deflate slot was busy"),
 			panics:        r.Counter("telltale_ws_panics_total", "connections ended by a panic in their handling (logged with its stack)"),
+			slowWrites:    r.Counter("telltale_ws_slow_writes_total", "writes that waited for a socket on the connection's own goroutine (a full socket, compression, TLS)"),
 		},
+		epoch: time.Now(),
 	}
+	for range runtime.GOMAXPROCS(0) {
+		g.flushers = append(g.flushers, newFlusher(g))
+	}
+	return g
 }
+
+// now is the gateway's monotonic clock, in nanoseconds: pacing must not jump
+// with the wall clock.
+func (g *Gateway) now() int64 { return int64(time.Since(g.epoch)) }
 
 // ServeHTTP upgrades the request and serves the connection until it ends.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -282,7 +299,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &conn{g: g, ws: ws, id: newID(), out: newOutbox(g.cfg.QueueBytes, &g.m), subs: make(map[string]func()), cancel: cancel, done: ctx.Done(), net: sr.out}
+	c := &conn{g: g, ws: ws, id: newID(), out: newOutbox(g.cfg.QueueBytes, &g.m), subs: make(map[string]func()), cancel: cancel, done: ctx.Done(), net: sr.out,
+		fl: g.flushers[g.nextFlusher.Add(1)%uint32(len(g.flushers))]}
 	c.deflate = strings.Contains(w.Header().Get("Sec-WebSocket-Extensions"), "permessage-deflate")
 	c.lastRead.Store(time.Now().UnixNano())
 	g.mu.Lock()
@@ -330,8 +348,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // smallReads hands the WebSocket library the hijacked connection with
 // buffers of its own: a 512-byte read buffer instead of net/http's 4 KB one
 // (clients send only small frames, and an idle connection keeps its read
-// buffer for as long as it is open), and a 16-byte write buffer over a
-// heldWriter, which borrows a pooled buffer only while a frame is written.
+// buffer for as long as it is open), and a write buffer of one control
+// frame over the heldWriter every write goes through (see heldWriter).
 // net/http's two 4 KB buffers become garbage together. Whatever net/http
 // had read ahead is kept in front of the connection.
 type smallReads struct {
@@ -354,7 +372,7 @@ func (s *smallReads) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		nc.Close()
 		return nil, nil, err
 	}
-	s.out = &heldWriter{conn: nc}
+	s.out = newHeldWriter(nc)
 	bw := bufio.NewWriterSize(s.out, frameBuffer)
 	n := brw.Reader.Buffered()
 	if n == 0 {
@@ -389,10 +407,16 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		return errors.New("websocket connections still open at shutdown deadline")
 	}
+	// Every connection is over: a flusher still running writes to closed
+	// sockets, fails at once and ends.
+	for _, f := range g.flushers {
+		f.stop()
+	}
+	g.flushing.Wait()
+	return nil
 }
 
 // maxFetches is how many resume history reads run at once, gateway-wide:

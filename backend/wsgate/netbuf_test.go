@@ -2,8 +2,12 @@ package wsgate
 
 import (
 	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
 	"net"
 	"testing"
+	"time"
 )
 
 // writes records each Write a heldWriter makes to its connection.
@@ -19,8 +23,7 @@ func (w *writes) Write(p []byte) (int, error) {
 
 // TestHeldWriterGathersAFrame: during a hold, the library's writes (header,
 // payload, a control frame in between) reach the socket as one write, in
-// order, at release; outside a hold they go straight through; a large
-// payload is not copied unless the hold keeps everything.
+// order, at release; outside a hold they go straight through.
 func TestHeldWriterGathersAFrame(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -36,7 +39,7 @@ func TestHeldWriterGathersAFrame(t *testing.T) {
 			rec := &writes{}
 			h := &heldWriter{conn: rec}
 			if tc.held {
-				h.hold(false)
+				h.hold()
 			}
 			for _, c := range tc.chunks {
 				if n, err := h.Write([]byte(c)); n != len(c) || err != nil {
@@ -61,36 +64,17 @@ func TestHeldWriterGathersAFrame(t *testing.T) {
 			}
 		})
 	}
-	// A large payload is not copied: it goes at once, after the header
-	// gathered before it, and the held buffer stays small.
-	big := bytes.Repeat([]byte{7}, heldCopyMax+1)
+
+	// A large compressed frame is kept whole until the release, and a
+	// buffer that grew past maxPooledBuffer does not go back to the pool.
 	rec := &writes{}
 	h := &heldWriter{conn: rec}
-	h.hold(false)
-	h.Write([]byte("\x82\x7f"))
-	h.Write(big)
-	h.Write([]byte("\x8a\x00"))
-	if got := len(rec.calls); got != 2 || string(rec.calls[0]) != "\x82\x7f" || !bytes.Equal(rec.calls[1], big) {
-		t.Fatalf("large payload: %d writes before the release, want the header then the payload", got)
-	}
-	if cap(*h.buf) > heldCopyMax {
-		t.Fatalf("held buffer grew to %d bytes for a large payload", cap(*h.buf))
-	}
-	if err := h.release(); err != nil || len(rec.calls) != 3 || string(rec.calls[2]) != "\x8a\x00" || h.buf != nil {
-		t.Fatalf("after the large payload: %d writes, err %v", len(rec.calls), err)
-	}
-
-	// A hold that keeps everything (a compressed frame, written while a
-	// deflate slot is held) writes nothing before the release, and does not
-	// pool a buffer that grew past maxPooledBuffer.
-	rec = &writes{}
-	h = &heldWriter{conn: rec}
-	h.hold(true)
+	h.hold()
 	h.Write([]byte("\xc2\x7f"))
 	huge := bytes.Repeat([]byte{9}, maxPooledBuffer+1)
 	h.Write(huge)
 	if len(rec.calls) != 0 {
-		t.Fatalf("%d writes reached the socket before the release of a hold that keeps everything", len(rec.calls))
+		t.Fatalf("%d writes reached the socket before the release", len(rec.calls))
 	}
 	buf := h.buf
 	if err := h.release(); err != nil || len(rec.calls) != 1 || len(rec.calls[0]) != 2+len(huge) {
@@ -100,5 +84,113 @@ func TestHeldWriterGathersAFrame(t *testing.T) {
 		if b := heldBuffers.Get().(*[]byte); b == buf {
 			t.Fatalf("a %d-byte buffer went back to the pool", cap(*buf))
 		}
+	}
+}
+
+// TestFrameHeaderLengths: the three length encodings of RFC 6455 §5.2, at
+// their edges, read back by the WebSocket library as the same payload.
+func TestFrameHeaderLengths(t *testing.T) {
+	for _, n := range []int{0, 1, 125, 126, 65535, 65536, 300000} {
+		payload := bytes.Repeat([]byte{'x'}, n)
+		payload = append(payload[:0:0], payload...)
+		for i := range payload {
+			payload[i] = byte(i)
+		}
+		server, client := net.Pipe()
+		go func() {
+			server.Write(appendFrame(nil, payload))
+			server.Close()
+		}()
+		got, err := readOneFrame(client)
+		if err != nil {
+			t.Fatalf("%d bytes: %v", n, err)
+		}
+		if !bytes.Equal(got, payload) {
+			t.Fatalf("%d bytes: read back %d bytes, not the payload", n, len(got))
+		}
+	}
+}
+
+// readOneFrame reads one unmasked frame per RFC 6455 and checks that it is
+// final, binary and uncompressed.
+func readOneFrame(c net.Conn) ([]byte, error) {
+	var hdr [10]byte
+	if _, err := io.ReadFull(c, hdr[:2]); err != nil {
+		return nil, err
+	}
+	if hdr[0] != 0x82 || hdr[1]&0x80 != 0 {
+		return nil, fmt.Errorf("header % x: want a final binary frame, unmasked", hdr[:2])
+	}
+	n := int(hdr[1])
+	switch n {
+	case 126:
+		if _, err := io.ReadFull(c, hdr[2:4]); err != nil {
+			return nil, err
+		}
+		n = int(binary.BigEndian.Uint16(hdr[2:4]))
+		if n < 126 {
+			return nil, fmt.Errorf("length %d in 16 bits: not minimal", n)
+		}
+	case 127:
+		if _, err := io.ReadFull(c, hdr[2:10]); err != nil {
+			return nil, err
+		}
+		n = int(binary.BigEndian.Uint64(hdr[2:10]))
+		if n <= 0xffff {
+			return nil, fmt.Errorf("length %d in 64 bits: not minimal", n)
+		}
+	}
+	b := make([]byte, n)
+	_, err := io.ReadFull(c, b)
+	return b, err
+}
+
+// TestTryWriteNeverWaits: to a socket nobody reads, tryWrite writes what the
+// kernel takes and returns at once, holding the socket for the rest, which
+// finish writes once the peer reads; meanwhile no other write gets in.
+func TestTryWriteNeverWaits(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peer, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	nc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.(*net.TCPConn).SetWriteBuffer(4096)
+	h := newHeldWriter(nc)
+	if h.raw == nil {
+		t.Fatal("a TCP connection has no raw socket")
+	}
+	big := appendFrame(nil, bytes.Repeat([]byte{1}, 8<<20))
+	began := time.Now()
+	n, err := h.tryWrite(big)
+	if err != nil || n >= len(big) {
+		t.Fatalf("tryWrite of %d bytes to a socket nobody reads: %d, %v; want part of it", len(big), n, err)
+	}
+	if took := time.Since(began); took > time.Second {
+		t.Fatalf("tryWrite took %v: it waited", took)
+	}
+	if _, err := h.tryWrite([]byte("\x82\x00")); err != errBusy {
+		t.Fatalf("a second tryWrite while the first frame is unfinished: %v, want errBusy", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- h.finish(big[n:]) }()
+	got, err := readOneFrame(peer)
+	if err != nil || !bytes.Equal(got, big[len(big)-len(got):]) || len(got) != 8<<20 {
+		t.Fatalf("peer read %d bytes, %v: want the whole frame", len(got), err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n, err := h.tryWrite([]byte("\x82\x00")); n != 2 || err != nil {
+		t.Fatalf("tryWrite after finish: %d, %v", n, err)
 	}
 }

@@ -37,9 +37,8 @@ type outbox struct {
 	resyncing  map[string]bool
 	holds      map[string]*hold // streams whose older history is being fetched
 	tokens     uint64
-	wake       chan struct{} // capacity 1: "there is something to write"
 	// kick, when set, is called after anything is queued (the connection
-	// starts its writer if none runs); it is called without o.mu held.
+	// is scheduled with its flusher); it is called without o.mu held.
 	kick func()
 }
 
@@ -65,14 +64,10 @@ type item struct {
 }
 
 func newOutbox(limit int, m *gateMetrics) *outbox {
-	return &outbox{limit: limit, ctrlLimit: max(4*limit, 16<<20), metrics: m, resyncing: make(map[string]bool), holds: make(map[string]*hold), wake: make(chan struct{}, 1)}
+	return &outbox{limit: limit, ctrlLimit: max(4*limit, 16<<20), metrics: m, resyncing: make(map[string]bool), holds: make(map[string]*hold)}
 }
 
 func (o *outbox) signal() {
-	select {
-	case o.wake <- struct{}{}:
-	default:
-	}
 	if o.kick != nil {
 		o.kick()
 	}
