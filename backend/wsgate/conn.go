@@ -1,6 +1,7 @@
 package wsgate
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -40,12 +41,27 @@ type conn struct {
 	expiry *time.Timer // closes the connection when the token expires; under whoMu
 	warn   *time.Timer // sends expiring ahead of that; under whoMu
 	out    *outbox
+	remote string
+	// ctx is the connection's life, from accept to finish: kept here
+	// because no goroutine lives as long (reads run on goroutines the
+	// poller starts).
+	ctx    context.Context
 	cancel context.CancelFunc
-	done   <-chan struct{} // the connection's context ends
-	net    *heldWriter     // every write to the socket goes through it
+	net    *heldWriter   // every write to the socket goes through it
+	in     *bufio.Reader // what the library reads through
+	inMu   sync.Mutex    // held by the close handshake, which reads in
 	// deflate: permessage-deflate was negotiated, so frames of
 	// Config.CompressAbove bytes or more are compressed.
 	deflate bool
+
+	// Reading: one reader at a time (the first goroutine, then those the
+	// poller starts), each ordered after the last by rmu.
+	rmu     sync.Mutex
+	reading bool // a reader the poller started runs
+	ended   bool // finish began: start no reader
+	readers sync.WaitGroup
+	pollID  uint64 // the poller's number for the connection; 0 when not registered
+	pollFD  int    // the epoll instance it is registered with
 
 	subs     map[string]func() // stream → cancel; owned by the reader
 	bad      int
@@ -72,7 +88,8 @@ type conn struct {
 }
 
 // close ends the connection with a code the client can act on. Safe to call
-// from any goroutine, any number of times.
+// from any goroutine, any number of times. The connection is torn down
+// (finish) once the close handshake is over.
 func (c *conn) close(code websocket.StatusCode, reason string) {
 	c.closeOnce.Do(func() {
 		c.closing.Store(true)
@@ -80,43 +97,147 @@ func (c *conn) close(code websocket.StatusCode, reason string) {
 		// websocket library drop the TCP connection without a close frame,
 		// and the client would never see the code.
 		go func() {
+			c.inMu.Lock() // the close handshake reads c.in
 			_ = c.ws.Close(code, reason)
+			c.inMu.Unlock()
 			c.cancel()
+			c.finish()
 		}()
 	})
 }
 
-func (c *conn) serve(ctx context.Context, remote string) {
-	log := c.g.cfg.Logger.With("conn", c.id, "remote", remote)
+// start runs on the connection's first goroutine: the handshake, the frames
+// that came with the hello, then the poller takes over the socket. loop reports that
+// the connection must read on a goroutine of its own instead (TLS, no
+// epoll): readLoop.
+func (c *conn) start() (loop bool) {
+	defer c.recovered()
 	c.startWriting()
-	defer func() {
-		for _, cancel := range c.subs {
-			cancel()
-		}
+	if err := c.handshake(); err != nil {
+		c.g.cfg.Logger.Debug("handshake", "conn", c.id, "remote", c.remote, "err", err)
 		c.close(websocket.StatusNormalClosure, "")
-		c.whoMu.Lock()
-		stopTimers(c.expiry, c.warn)
-		c.whoMu.Unlock()
-		c.stopWriting()
-		c.fetches.Wait()
-	}()
+		return false
+	}
+	if !c.drain() {
+		return false
+	}
+	return !c.g.poll.add(c)
+}
 
-	var err error
-	if onShortStack(func() { err = c.handshake(ctx) }); err != nil {
-		log.Debug("handshake", "err", err)
+// readLoop reads until the connection ends, for a connection the poller
+// cannot watch.
+func (c *conn) readLoop() {
+	defer c.recovered()
+	for c.readOne(true) {
+	}
+}
+
+// readable is the poller saying the socket has something: a goroutine reads
+// it, handles it, and hands the socket back. At most one reads at a time.
+func (c *conn) readable() {
+	c.rmu.Lock()
+	if c.ended || c.reading {
+		c.rmu.Unlock()
 		return
 	}
-	for {
-		typ, b, err := c.ws.Read(ctx)
-		if err != nil {
-			log.Debug("read", "err", err)
+	c.reading = true
+	c.readers.Add(1)
+	c.rmu.Unlock()
+	go func() {
+		defer c.readers.Done()
+		defer c.recovered()
+		if !c.readOne(false) || !c.drain() {
 			return
 		}
-		var more bool
-		if onShortStack(func() { more = c.handle(ctx, typ, b) }); !more {
-			return
+		// The mutex orders this goroutine's work (c.subs and the like)
+		// before the next reader's, which the poller starts after the
+		// socket is armed again.
+		c.rmu.Lock()
+		c.reading = false
+		c.rmu.Unlock()
+		if err := c.g.poll.arm(c); err != nil && !c.closing.Load() {
+			c.g.cfg.Logger.Warn("epoll re-arm failed", "conn", c.id, "err", err)
+			c.close(websocket.StatusInternalError, "internal error")
+		}
+	}()
+}
+
+// drain handles the frames already in the read buffer (the library reads
+// ahead into it; the poller only sees the socket). false: the connection is
+// over.
+func (c *conn) drain() bool {
+	for c.buffered() {
+		if !c.readOne(false) {
+			return false
 		}
 	}
+	return !c.closing.Load()
+}
+
+// buffered reports whether the read buffer holds the start of a frame.
+// Between two reads the library's close handshake may be reading it, under
+// inMu.
+func (c *conn) buffered() bool {
+	c.inMu.Lock()
+	defer c.inMu.Unlock()
+	return !c.closing.Load() && c.in.Buffered() > 0
+}
+
+// readOne reads and handles one frame; shortStack handles it on a goroutine
+// of its own (see onShortStack), for a reader that stays parked in between.
+// false: the connection is over.
+func (c *conn) readOne(shortStack bool) bool {
+	// No context: one would cost a registration per read, and closing the
+	// connection fails a pending read anyway.
+	typ, b, err := c.ws.Read(context.Background())
+	if err != nil {
+		c.g.cfg.Logger.Debug("read", "conn", c.id, "remote", c.remote, "err", err)
+		c.close(websocket.StatusNormalClosure, "")
+		return false
+	}
+	if !shortStack {
+		return c.handle(c.ctx, typ, b)
+	}
+	var more bool
+	onShortStack(func() { more = c.handle(c.ctx, typ, b) })
+	return more
+}
+
+// finish tears the connection down once its socket is closed: after the
+// last reader, subscriptions, timers, the slow path and history reads end,
+// and the gateway forgets the connection.
+func (c *conn) finish() {
+	c.rmu.Lock()
+	c.ended = true
+	c.rmu.Unlock()
+	c.readers.Wait()
+	c.g.poll.remove(c)
+	for _, cancel := range c.subs {
+		cancel()
+	}
+	c.whoMu.Lock()
+	stopTimers(c.expiry, c.warn)
+	c.whoMu.Unlock()
+	c.stopWriting()
+	c.fetches.Wait()
+	c.g.forget(c)
+}
+
+// recovered ends the connection on a panic in its handling, as net/http
+// does for a handler: a bug met by one connection ends that connection, not
+// the server.
+func (c *conn) recovered() {
+	v := recover()
+	if v == nil {
+		return
+	}
+	stack := debug.Stack()
+	if p, ok := v.(*connPanic); ok {
+		v, stack = p.value, p.stack
+	}
+	c.g.m.panics.Inc()
+	c.g.cfg.Logger.Error("websocket connection panicked", "conn", c.id, "remote", c.remote, "panic", v, "stack", string(stack))
+	c.close(websocket.StatusInternalError, "internal error")
 }
 
 // onShortStack runs f to completion on a goroutine of its own. The reader
@@ -196,8 +317,11 @@ func (c *conn) handle(ctx context.Context, typ websocket.MessageType, b []byte) 
 	return true
 }
 
-func (c *conn) handshake(ctx context.Context) error {
-	hctx, cancel := context.WithTimeout(ctx, c.g.cfg.HandshakeTimeout)
+func (c *conn) handshake() error {
+	ctx := c.ctx
+	// Not derived from the connection's context, which would keep the map
+	// of children it grew for this one for the connection's life.
+	hctx, cancel := context.WithTimeout(context.Background(), c.g.cfg.HandshakeTimeout)
 	defer cancel()
 	_, b, err := c.ws.Read(hctx)
 	if err != nil {

@@ -21,7 +21,6 @@ import (
 	"net/url"
 	"path"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -183,6 +182,10 @@ type Gateway struct {
 	// a pooled 1.2 MB deflate writer while it compresses. See conn.write.
 	deflateSlots chan struct{}
 
+	// Reading: idle connections wait in the poller, without a goroutine.
+	poll    *poller
+	polling sync.WaitGroup // the poller's goroutine
+
 	// Writing: one flusher per CPU, each connection assigned to one.
 	flushers    []*flusher
 	nextFlusher atomic.Uint32
@@ -234,6 +237,7 @@ func New(cfg Config) *Gateway {
 	for range runtime.GOMAXPROCS(0) {
 		g.flushers = append(g.flushers, newFlusher(g))
 	}
+	g.poll = newPoller(g)
 	return g
 }
 
@@ -299,8 +303,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &conn{g: g, ws: ws, id: newID(), out: newOutbox(g.cfg.QueueBytes, &g.m), subs: make(map[string]func()), cancel: cancel, done: ctx.Done(), net: sr.out,
-		fl: g.flushers[g.nextFlusher.Add(1)%uint32(len(g.flushers))]}
+	c := &conn{g: g, ws: ws, id: newID(), out: newOutbox(g.cfg.QueueBytes, &g.m), subs: make(map[string]func()), remote: r.RemoteAddr,
+		ctx: ctx, cancel: cancel, net: sr.out, in: sr.in, fl: g.flushers[g.nextFlusher.Add(1)%uint32(len(g.flushers))]}
 	c.deflate = strings.Contains(w.Header().Get("Sec-WebSocket-Extensions"), "permessage-deflate")
 	c.lastRead.Store(time.Now().UnixNano())
 	g.mu.Lock()
@@ -311,42 +315,34 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.mu.Unlock()
 	g.m.accepted.Inc()
 	g.m.conns.Inc()
-	// The connection lives on its own goroutine and this handler returns:
-	// net/http then lets go of the request, its headers and its connection
-	// state, and the reader blocks on a shallow stack. An idle connection
-	// costs that much less.
+	// The connection starts on a goroutine of its own and this handler
+	// returns: net/http lets go of the request, its headers, its buffers and
+	// its connection state, which a connection storm would otherwise hold
+	// through every handshake. After the handshake an idle connection waits
+	// in the poller, without a goroutine. The connection's end (finish)
+	// releases g.handlers.
 	handed = true
-	remote := r.RemoteAddr
+	c.readers.Add(1)
 	go func() {
-		defer g.handlers.Done()
-		defer func() {
-			g.mu.Lock()
-			delete(g.conns, c)
-			g.mu.Unlock()
-			g.m.conns.Add(-1)
-			g.open.Add(-1)
-		}()
-		// A bug met by one connection ends that connection, not the
-		// server, as net/http does for a handler.
-		defer func() {
-			v := recover()
-			if v == nil {
-				return
-			}
-			stack := debug.Stack()
-			if p, ok := v.(*connPanic); ok {
-				v, stack = p.value, p.stack
-			}
-			g.m.panics.Inc()
-			g.cfg.Logger.Error("websocket connection panicked", "conn", c.id, "remote", remote, "panic", v, "stack", string(stack))
-			c.close(websocket.StatusInternalError, "internal error")
-		}()
-		c.serve(ctx, remote)
+		defer c.readers.Done()
+		if c.start() {
+			c.readLoop()
+		}
 	}()
 }
 
+// forget is a connection's last step (conn.finish).
+func (g *Gateway) forget(c *conn) {
+	g.mu.Lock()
+	delete(g.conns, c)
+	g.mu.Unlock()
+	g.m.conns.Add(-1)
+	g.open.Add(-1)
+	g.handlers.Done()
+}
+
 // smallReads hands the WebSocket library the hijacked connection with
-// buffers of its own: a 512-byte read buffer instead of net/http's 4 KB one
+// buffers of its own: a 256-byte read buffer instead of net/http's 4 KB one
 // (clients send only small frames, and an idle connection keeps its read
 // buffer for as long as it is open), and a write buffer of one control
 // frame over the heldWriter every write goes through (see heldWriter).
@@ -354,10 +350,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // had read ahead is kept in front of the connection.
 type smallReads struct {
 	http.ResponseWriter
-	out *heldWriter // set by Hijack
+	out *heldWriter   // set by Hijack
+	in  *bufio.Reader // set by Hijack
 }
 
-const readBuffer = 512
+const readBuffer = 256
 
 func (s *smallReads) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	h, ok := s.ResponseWriter.(http.Hijacker)
@@ -376,7 +373,8 @@ func (s *smallReads) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	bw := bufio.NewWriterSize(s.out, frameBuffer)
 	n := brw.Reader.Buffered()
 	if n == 0 {
-		return nc, bufio.NewReadWriter(bufio.NewReaderSize(nc, readBuffer), bw), nil
+		s.in = bufio.NewReaderSize(nc, readBuffer)
+		return nc, bufio.NewReadWriter(s.in, bw), nil
 	}
 	// The library keeps what the reader holds buffered (Peek(Buffered()))
 	// and reads the connection after it: pull the read-ahead into the new
@@ -387,6 +385,7 @@ func (s *smallReads) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		nc.Close()
 		return nil, nil, err
 	}
+	s.in = br
 	return nc, bufio.NewReadWriter(br, bw), nil
 }
 
@@ -416,6 +415,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		f.stop()
 	}
 	g.flushing.Wait()
+	g.polling.Wait() // the last connection out stopped it
 	return nil
 }
 

@@ -33,9 +33,9 @@ type outbox struct {
 	items      []item
 	eventBytes int
 	ctrlBytes  int
-	slow       bool // control frames passed the bound: close the connection
-	resyncing  map[string]bool
-	holds      map[string]*hold // streams whose older history is being fetched
+	slow       bool             // control frames passed the bound: close the connection
+	resyncing  map[string]bool  // made when first needed: most connections never resync
+	holds      map[string]*hold // streams whose older history is being fetched; made when first needed
 	tokens     uint64
 	// kick, when set, is called after anything is queued (the connection
 	// is scheduled with its flusher); it is called without o.mu held.
@@ -64,7 +64,7 @@ type item struct {
 }
 
 func newOutbox(limit int, m *gateMetrics) *outbox {
-	return &outbox{limit: limit, ctrlLimit: max(4*limit, 16<<20), metrics: m, resyncing: make(map[string]bool), holds: make(map[string]*hold)}
+	return &outbox{limit: limit, ctrlLimit: max(4*limit, 16<<20), metrics: m}
 }
 
 func (o *outbox) signal() {
@@ -144,6 +144,9 @@ func (o *outbox) Hold(stream string) uint64 {
 	defer o.mu.Unlock()
 	o.restartLocked(stream)
 	o.tokens++
+	if o.holds == nil {
+		o.holds = make(map[string]*hold)
+	}
 	o.holds[stream] = &hold{token: o.tokens}
 	return o.tokens
 }
@@ -235,6 +238,9 @@ func (o *outbox) Resync(stream, reason string) {
 func (o *outbox) resyncLocked(stream, reason string) {
 	o.dropLocked(stream, true)
 	delete(o.holds, stream)
+	if o.resyncing == nil {
+		o.resyncing = make(map[string]bool)
+	}
 	o.resyncing[stream] = true
 	o.metrics.resyncs.Inc()
 	frame, err := wire.Encode(wire.Resync{Stream: stream, Reason: reason})

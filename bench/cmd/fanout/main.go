@@ -54,6 +54,14 @@ type result struct {
 	ServerCPU      float64 `json:"server_cpu_pct"`
 	ServerRSSMB    float64 `json:"server_rss_mb"`
 	IdleKBPerConn  float64 `json:"idle_kb_per_conn"`
+	// SettledKBPerConn is the same RSS difference read again after -settle:
+	// what the connections cost once the runtime has returned the memory
+	// the connection storm used for a moment (net/http's 8 KB of buffers
+	// and a goroutine per connection being upgraded). LiveKBPerConn is the
+	// server's heap and stacks after a GC, per connection, with
+	// -server-heapprofile.
+	SettledKBPerConn float64 `json:"settled_kb_per_conn,omitempty"`
+	LiveKBPerConn    float64 `json:"live_kb_per_conn,omitempty"`
 	// FramesPerS is the server's WebSocket frames written per second while
 	// publishing; EventsPerFrame shows how much coalescing saved.
 	FramesPerS     float64 `json:"server_frames_per_s"`
@@ -93,7 +101,8 @@ func run() error {
 	cpuProfile := flag.String("cpuprofile", "", "write the load generator's CPU profile here (to tell its cost from the server's)")
 	serverProfile := flag.String("server-cpuprofile", "", "write the started server's CPU profile over the publishing phase here")
 	idleWait := flag.Duration("idle-wait", 2*time.Second, "how long every client stays connected and idle before the server's memory is read")
-	heapProfile := flag.String("server-heapprofile", "", "write the started server's heap profile (after a GC) with every client connected and idle here")
+	heapProfile := flag.String("server-heapprofile", "", "write the started server's heap profile (after a GC) with every client connected and idle here, and report live_kb_per_conn")
+	settle := flag.Duration("settle", 0, "after the idle reading, wait this long and read the server's RSS again (settled_kb_per_conn): the connection storm's transient memory returned")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -190,12 +199,19 @@ func run() error {
 	if server != nil && *clients > 0 {
 		res.IdleKBPerConn = float64(rssKB(server)-rssBefore) / float64(*clients)
 	}
+	if server != nil && *clients > 0 && *settle > 0 {
+		time.Sleep(*settle) // a duration to measure over, not a wait for a condition
+		res.SettledKBPerConn = float64(rssKB(server)-rssBefore) / float64(*clients)
+	}
 	if *heapProfile != "" && debugAddr != "" {
 		if err := fetchTo(fmt.Sprintf("http://%s/debug/pprof/heap?gc=1", debugAddr), *heapProfile); err != nil {
 			return err
 		}
 		if err := fetchTo(fmt.Sprintf("http://%s/debug/pprof/heap?debug=1", debugAddr), *heapProfile+".memstats.txt"); err != nil {
 			return err
+		}
+		if live, err := liveBytes(*heapProfile + ".memstats.txt"); err == nil && *clients > 0 {
+			res.LiveKBPerConn = float64(live) / 1000 / float64(*clients)
 		}
 	}
 
@@ -261,13 +277,42 @@ func run() error {
 	res.DeliveriesPerS = float64(res.Deliveries) / elapsed.Seconds()
 	l := latency.Summarize(lat)
 	res.P50ms, res.P95ms, res.P99ms, res.MaxMs = l.P50, l.P95, l.P99, l.Max
-	fmt.Printf("%d clients × %d streams at %d ev/s: %.0f deliveries/s; publish→receive p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, max %.1f ms; lost %d, dup %d, reordered %d, resyncs %d; server CPU %.0f%%, RSS %.0f MB, idle %.1f KB/conn; %.0f frames/s, %.1f events/frame\n",
-		res.Clients, res.Streams, res.RatePerStream, res.DeliveriesPerS, res.P50ms, res.P95ms, res.P99ms, res.MaxMs, res.Lost, res.Dup, res.Reordered, res.Resyncs, res.ServerCPU, res.ServerRSSMB, res.IdleKBPerConn, res.FramesPerS, res.EventsPerFrame)
+	fmt.Printf("%d clients × %d streams at %d ev/s: %.0f deliveries/s; publish→receive p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, max %.1f ms; lost %d, dup %d, reordered %d, resyncs %d; server CPU %.0f%%, RSS %.0f MB, idle %.1f KB/conn",
+		res.Clients, res.Streams, res.RatePerStream, res.DeliveriesPerS, res.P50ms, res.P95ms, res.P99ms, res.MaxMs, res.Lost, res.Dup, res.Reordered, res.Resyncs, res.ServerCPU, res.ServerRSSMB, res.IdleKBPerConn)
+	if res.SettledKBPerConn > 0 {
+		fmt.Printf(" (%.1f after %v)", res.SettledKBPerConn, *settle)
+	}
+	if res.LiveKBPerConn > 0 {
+		fmt.Printf(", live %.1f KB/conn", res.LiveKBPerConn)
+	}
+	fmt.Printf("; %.0f frames/s, %.1f events/frame\n", res.FramesPerS, res.EventsPerFrame)
 	if *asJSON {
 		b, _ := json.Marshal(res)
 		fmt.Println(string(b))
 	}
 	return nil
+}
+
+// liveBytes is the heap and stack in use that a heap profile's memstats
+// report (the profile was taken after a GC).
+func liveBytes(memstats string) (int64, error) {
+	b, err := os.ReadFile(memstats)
+	if err != nil {
+		return 0, err
+	}
+	var heap, stack int64
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "# HeapAlloc = "); ok {
+			heap, _ = strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		}
+		if v, ok := strings.CutPrefix(line, "# Stack = "); ok {
+			stack, _ = strconv.ParseInt(strings.Fields(v)[0], 10, 64)
+		}
+	}
+	if heap == 0 {
+		return 0, errors.New("no HeapAlloc in the memstats")
+	}
+	return heap + stack, nil
 }
 
 func waitLive(cs []*client.Client, timeout time.Duration) error {
