@@ -82,7 +82,8 @@ type Config struct {
 	Trace func(stream string, epoch, seq uint64, snapshot bool)
 	// OnEvent, when set, sees every event applied, in order, with the
 	// client's lock held (the load generator measures latency with it). It
-	// must be quick and must not keep ev.
+	// must be quick and must not keep ev or its maps: the next frame reuses
+	// them.
 	OnEvent func(ev *wire.Event)
 	// Refresh, when set, is asked for a new token when the server says the
 	// current one is about to expire; the client hands it over on the open
@@ -476,8 +477,9 @@ func (c *Client) session(ctx context.Context, ws *websocket.Conn) (welcomed bool
 	c.mu.Unlock()
 	stop := context.AfterFunc(ctx, func() { ws.CloseNow() })
 	defer stop()
-	var buf bytes.Buffer // one frame's bytes, reused: decoding copies what it keeps
-	signedOut := ""      // why the server refused the token, from its error frame
+	var buf bytes.Buffer       // one frame's bytes, reused: decoding copies what it keeps
+	var dec wire.ServerDecoder // one batch's events, reused: applying copies what it keeps
+	signedOut := ""            // why the server refused the token, from its error frame
 	for {
 		typ, b, err := readFrame(ws, &buf)
 		if err != nil {
@@ -504,7 +506,7 @@ func (c *Client) session(ctx context.Context, ws *websocket.Conn) (welcomed bool
 		if typ != websocket.MessageBinary {
 			continue
 		}
-		f, err := wire.DecodeServer(b)
+		f, err := dec.Decode(b)
 		if err != nil {
 			c.cfg.Log("bad frame from server", "err", err)
 			continue
@@ -527,8 +529,8 @@ func (c *Client) session(ctx context.Context, ws *websocket.Conn) (welcomed bool
 			}
 		case wire.Snapshot:
 			c.applySnapshot(&f)
-		case wire.Batch:
-			if stream, from, err := c.applyBatch(&f); err != nil {
+		case *wire.Batch:
+			if stream, from, err := c.applyBatch(f); err != nil {
 				// A gap: ask for exactly what is missing, from the cursor.
 				c.cfg.Log("resubscribing", "stream", stream, "err", err)
 				if err := c.send(ctx, ws, wire.Sub{Stream: stream, From: from}); err != nil {

