@@ -18,16 +18,16 @@ import (
 
 // restartable is a free loopback address and a fresh PostgreSQL database
 // for a server that a test restarts where its clients expect it.
-func restartable(t *testing.T) (addr string, env []string) {
+func restartable(t *testing.T) (addr string, env []string, db *pgtest.DB) {
 	t.Helper()
-	db := pgtest.New(t)
+	db = pgtest.New(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr = ln.Addr().String()
 	ln.Close()
-	return addr, []string{"DATABASE_URL=" + db.DSN}
+	return addr, []string{"DATABASE_URL=" + db.DSN}, db
 }
 
 // TestGracefulRestartResumes runs the real binary on PostgreSQL with the demo
@@ -36,7 +36,7 @@ func restartable(t *testing.T) (addr string, env []string) {
 // client came back by resuming from its cursors: every seq applied once and
 // in order, no second snapshot.
 func TestGracefulRestartResumes(t *testing.T) {
-	addr, env := restartable(t)
+	addr, env, _ := restartable(t)
 	srv := startServerEnvAt(t, env, addr)
 
 	streams := []string{"orders", "metrics", "fleet"}

@@ -243,11 +243,20 @@ func TestStuckClientsDoNotHoldUpCompression(t *testing.T) {
 func smallSendBuffers(t *testing.T, g *Gateway) (string, func() int32) {
 	t.Helper()
 	var inFlight atomic.Int32
+	return serveSmallSend(t, g, &inFlight), inFlight.Load
+}
+
+// serveSmallSend serves g on another address whose accepted sockets send
+// through a 4 KB buffer. With inFlight, connections count their large
+// writes in progress, and are no longer plain sockets to the gateway (it
+// writes them on their slow path); without, they are.
+func serveSmallSend(t *testing.T, g *Gateway, inFlight *atomic.Int32) string {
+	t.Helper()
 	srv := httptest.NewUnstartedServer(g)
-	srv.Listener = smallSendListener{srv.Listener, &inFlight}
+	srv.Listener = smallSendListener{srv.Listener, inFlight}
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return "ws" + strings.TrimPrefix(srv.URL, "http"), inFlight.Load
+	return "ws" + strings.TrimPrefix(srv.URL, "http")
 }
 
 type smallSendListener struct {
@@ -262,6 +271,9 @@ func (l smallSendListener) Accept() (net.Conn, error) {
 	}
 	if tc, ok := c.(*net.TCPConn); ok {
 		_ = tc.SetWriteBuffer(4096)
+	}
+	if l.inFlight == nil {
+		return c, nil
 	}
 	return watchedConn{c, l.inFlight}, nil
 }
