@@ -107,9 +107,9 @@ func (c *conn) close(code websocket.StatusCode, reason string) {
 }
 
 // start runs on the connection's first goroutine: the handshake, the frames
-// that came with the hello, then the poller takes over the socket. loop reports that
-// the connection must read on a goroutine of its own instead (TLS, no
-// epoll): readLoop.
+// that came with the hello, then the poller takes over the socket. loop
+// reports that the connection must read on a goroutine of its own instead
+// (TLS, no epoll): readLoop.
 func (c *conn) start() (loop bool) {
 	defer c.recovered()
 	c.startWriting()
