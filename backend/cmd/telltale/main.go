@@ -26,6 +26,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,7 +55,19 @@ import (
 // cache key, so a deploy updates installed PWAs and a restart does not.
 var version = "dev"
 
+// gcPercent is the server's GOGC unless the environment sets one. Its heap is
+// mostly state that lives as long as its connections (5 KB each), and the
+// fan-out allocates little per delivery (an event is encoded once, frames
+// are built in reused buffers), so a tighter goal than Go's 100 costs little
+// CPU and keeps the RSS near live memory. Measured (bench/cmd/fanout): at
+// 10,000 idle connections 15–23 → 9–12 KB each; at 5,000 clients × 50
+// events/s and 1,000 × 4 streams × 200/s the same server CPU.
+const gcPercent = 50
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
