@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
@@ -24,6 +25,7 @@ import (
 
 type fixture struct {
 	url   string
+	srv   *httptest.Server
 	store *memstore.Store
 	gate  *Gateway
 	reg   *metrics.Registry
@@ -31,12 +33,18 @@ type fixture struct {
 
 func start(t *testing.T, cfg Config) *fixture {
 	t.Helper()
+	return startOn(t, cfg, httptest.NewServer)
+}
+
+// startOn is start with the test server of serve (httptest.NewTLSServer).
+func startOn(t *testing.T, cfg Config, serve func(http.Handler) *httptest.Server) *fixture {
+	t.Helper()
 	reg := metrics.New()
 	h := hub.New(hub.Config{Metrics: reg})
 	st := memstore.New(memstore.Config{Sink: h.Publish})
 	cfg.Hub, cfg.Metrics = h, reg
 	g := New(cfg)
-	srv := httptest.NewServer(g)
+	srv := serve(g)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -45,7 +53,7 @@ func start(t *testing.T, cfg Config) *fixture {
 		}
 		srv.Close()
 	})
-	return &fixture{url: "ws" + strings.TrimPrefix(srv.URL, "http"), store: st, gate: g, reg: reg}
+	return &fixture{url: "ws" + strings.TrimPrefix(srv.URL, "http"), srv: srv, store: st, gate: g, reg: reg}
 }
 
 func (f *fixture) publish(t *testing.T, stream string, n int) {

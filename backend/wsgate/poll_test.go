@@ -11,9 +11,6 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/telltale/telltale/backend/hub"
-	"github.com/telltale/telltale/backend/memstore"
-	"github.com/telltale/telltale/backend/metrics"
 	"github.com/telltale/telltale/shared/poll"
 	"github.com/telltale/telltale/shared/wire"
 )
@@ -98,22 +95,10 @@ func TestIdlePeerThatVanishesIsForgotten(t *testing.T) {
 // a goroutine of its own and writes through its slow path, with the same
 // frames and order.
 func TestWebSocketOverTLS(t *testing.T) {
-	reg := metrics.New()
-	h := hub.New(hub.Config{Metrics: reg})
-	st := memstore.New(memstore.Config{Sink: h.Publish})
-	g := New(Config{Hub: h, Metrics: reg})
-	srv := httptest.NewTLSServer(g)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := g.Shutdown(ctx); err != nil {
-			t.Error(err)
-		}
-		srv.Close()
-	})
+	f := startOn(t, Config{}, httptest.NewTLSServer)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, "wss"+strings.TrimPrefix(srv.URL, "https"), &websocket.DialOptions{HTTPClient: srv.Client()})
+	ws, _, err := websocket.Dial(ctx, f.url, &websocket.DialOptions{HTTPClient: f.srv.Client()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +109,7 @@ func TestWebSocketOverTLS(t *testing.T) {
 	r.send(wire.Sub{Stream: "orders"})
 	r.expect(wire.TypeSnapshot)
 	for i := range 50 {
-		if err := st.Append(context.Background(), "demo", "orders", []wire.Event{{Values: map[string]float64{"n": float64(i)}}}); err != nil {
+		if err := f.store.Append(context.Background(), "demo", "orders", []wire.Event{{Values: map[string]float64{"n": float64(i)}}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -136,7 +121,7 @@ func TestWebSocketOverTLS(t *testing.T) {
 			seq = ev.Seq
 		}
 	}
-	if n := reg.Counter("telltale_ws_slow_writes_total", "").Load(); n == 0 {
+	if n := f.reg.Counter("telltale_ws_slow_writes_total", "").Load(); n == 0 {
 		t.Fatal("no write went through the slow path on a TLS connection")
 	}
 }
