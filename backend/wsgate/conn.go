@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -97,7 +98,8 @@ func (c *conn) close(code websocket.StatusCode, reason string) {
 		// websocket library drop the TCP connection without a close frame,
 		// and the client would never see the code.
 		go func() {
-			c.inMu.Lock() // the close handshake reads c.in
+			c.net.shutdown() // no frame of ours after the close frame
+			c.inMu.Lock()    // the close handshake reads c.in
 			_ = c.ws.Close(code, reason)
 			c.inMu.Unlock()
 			c.cancel()
@@ -112,7 +114,6 @@ func (c *conn) close(code websocket.StatusCode, reason string) {
 // (TLS, no epoll): readLoop.
 func (c *conn) start() (loop bool) {
 	defer c.recovered()
-	c.startWriting()
 	if err := c.handshake(); err != nil {
 		c.g.cfg.Logger.Debug("handshake", "conn", c.id, "remote", c.remote, "err", err)
 		c.close(websocket.StatusNormalClosure, "")
@@ -155,7 +156,9 @@ func (c *conn) readable() {
 		c.rmu.Lock()
 		c.reading = false
 		c.rmu.Unlock()
-		if err := c.g.poll.arm(c); err != nil && !c.closing.Load() {
+		// A socket closed meanwhile (the write watchdog) is its closer's
+		// to report.
+		if err := c.g.poll.arm(c); err != nil && !c.closing.Load() && !errors.Is(err, net.ErrClosed) {
 			c.g.cfg.Logger.Warn("epoll re-arm failed", "conn", c.id, "err", err)
 			c.close(websocket.StatusInternalError, "internal error")
 		}
@@ -642,7 +645,9 @@ func (c *conn) startWriting() {
 func (c *conn) stopWriting() {
 	c.wmu.Lock()
 	c.stopped = true
-	c.pinger.Stop()
+	if c.pinger != nil {
+		c.pinger.Stop()
+	}
 	c.wmu.Unlock()
 	c.writers.Wait()
 	if c.stuck != nil {
@@ -776,9 +781,12 @@ func (c *conn) write(b []byte, deflate bool) bool {
 	case !deflate || !c.deflate || len(b) < c.g.cfg.CompressAbove:
 		err = c.net.writeFrame(b)
 	default:
+		// Held before a slot is taken: taking the socket may wait for a
+		// control frame the library is writing, and no slot may be held
+		// while a socket write waits.
+		c.net.hold()
 		select {
 		case c.g.deflateSlots <- struct{}{}:
-			c.net.hold()
 			err = c.ws.Write(context.Background(), websocket.MessageBinary, b)
 			<-c.g.deflateSlots
 			if rerr := c.net.release(); err == nil {
@@ -786,7 +794,9 @@ func (c *conn) write(b []byte, deflate bool) bool {
 			}
 		default:
 			c.g.m.deflateBusy.Inc()
-			err = c.net.writeFrame(b)
+			if err = c.net.release(); err == nil {
+				err = c.net.writeFrame(b)
+			}
 		}
 	}
 	if !c.disarm(err) {

@@ -307,22 +307,26 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ctx: ctx, cancel: cancel, net: sr.out, in: sr.in, fl: g.flushers[g.nextFlusher.Add(1)%uint32(len(g.flushers))]}
 	c.deflate = strings.Contains(w.Header().Get("Sec-WebSocket-Extensions"), "permessage-deflate")
 	c.lastRead.Store(time.Now().UnixNano())
+	// Everything finish undoes is in place before the connection can be
+	// closed, by Shutdown or a peer already gone: its ping timer, and the
+	// first goroutine counted among its readers, so that finish waits for
+	// it. From here on finish releases g.handlers.
+	c.startWriting()
+	c.readers.Add(1)
+	handed = true
+	g.m.accepted.Inc()
+	g.m.conns.Inc()
 	g.mu.Lock()
 	g.conns[c] = struct{}{}
 	if g.closing { // Shutdown ran while this connection was being accepted
 		c.close(wire.CloseRestart, "server restarting")
 	}
 	g.mu.Unlock()
-	g.m.accepted.Inc()
-	g.m.conns.Inc()
 	// The connection starts on a goroutine of its own and this handler
 	// returns: net/http lets go of the request, its headers, its buffers and
 	// its connection state, which a connection storm would otherwise hold
 	// through every handshake. After the handshake an idle connection waits
-	// in the poller, without a goroutine. The connection's end (finish)
-	// releases g.handlers.
-	handed = true
-	c.readers.Add(1)
+	// in the poller, without a goroutine.
 	go func() {
 		defer c.readers.Done()
 		if c.start() {

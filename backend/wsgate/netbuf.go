@@ -32,6 +32,17 @@ type heldWriter struct {
 	mu      sync.Mutex // held for each write that reaches the socket
 	holding bool
 	buf     *[]byte // from heldBuffers while holding
+	// shut: the library's close frame goes next, and no frame of the
+	// gateway's may follow it (RFC 6455 §5.5.1).
+	shut bool
+}
+
+// shutdown lets no frame of the gateway's reach the socket any more; it
+// waits for one being written to end, so the close frame comes after it.
+func (h *heldWriter) shutdown() {
+	h.mu.Lock()
+	h.shut = true
+	h.mu.Unlock()
 }
 
 // frameBuffer is the library's bufio size in front of a heldWriter: a whole
@@ -48,14 +59,7 @@ var heldBuffers = sync.Pool{New: func() any {
 }}
 
 func newHeldWriter(nc net.Conn) *heldWriter {
-	h := &heldWriter{conn: nc}
-	// Only a plain socket: a TLS connection must encrypt on the way.
-	if sc, ok := nc.(syscall.Conn); ok {
-		if raw, err := sc.SyscallConn(); err == nil {
-			h.raw = raw
-		}
-	}
-	return h
+	return &heldWriter{conn: nc, raw: rawSocket(nc)}
 }
 
 // Write is the library's: gathered during a hold, else straight to the socket.
@@ -112,22 +116,13 @@ func (h *heldWriter) tryWrite(b []byte) (n int, err error) {
 		h.mu.Unlock()
 		return 0, errBusy
 	}
+	if h.shut {
+		h.mu.Unlock()
+		return 0, net.ErrClosed
+	}
 	cerr := h.raw.Write(func(fd uintptr) bool {
-		for n < len(b) {
-			m, e := syscall.Write(int(fd), b[n:])
-			if m > 0 {
-				n += m
-			}
-			switch e {
-			case nil, syscall.EINTR:
-			case syscall.EAGAIN:
-				return true // full: the caller's slow path waits instead
-			default:
-				err = e
-				return true
-			}
-		}
-		return true
+		n, err = writeSome(fd, b)
+		return true // never wait: a full socket is the slow path's
 	})
 	if err == nil {
 		err = cerr
@@ -150,6 +145,9 @@ func (h *heldWriter) finish(rest []byte) error {
 func (h *heldWriter) writeAll(b []byte) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.shut {
+		return net.ErrClosed
+	}
 	_, err := h.conn.Write(b)
 	return err
 }
@@ -162,6 +160,9 @@ func (h *heldWriter) writeFrame(payload []byte) error {
 	bufs := net.Buffers{appendFrameHeader(hdr[:0], len(payload)), payload}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.shut {
+		return net.ErrClosed
+	}
 	_, err := bufs.WriteTo(h.conn)
 	return err
 }

@@ -3,6 +3,7 @@ package wsgate
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -169,7 +170,7 @@ func TestTryWriteNeverWaits(t *testing.T) {
 	if h.raw == nil {
 		t.Fatal("a TCP connection has no raw socket")
 	}
-	big := appendFrame(nil, bytes.Repeat([]byte{1}, 8<<20))
+	big := appendFrame(nil, bytes.Repeat([]byte{1}, 2<<20))
 	began := time.Now()
 	n, err := h.tryWrite(big)
 	if err != nil || n >= len(big) {
@@ -184,7 +185,7 @@ func TestTryWriteNeverWaits(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- h.finish(big[n:]) }()
 	got, err := readOneFrame(peer)
-	if err != nil || !bytes.Equal(got, big[len(big)-len(got):]) || len(got) != 8<<20 {
+	if err != nil || !bytes.Equal(got, big[len(big)-len(got):]) || len(got) != 2<<20 {
 		t.Fatalf("peer read %d bytes, %v: want the whole frame", len(got), err)
 	}
 	if err := <-done; err != nil {
@@ -192,5 +193,30 @@ func TestTryWriteNeverWaits(t *testing.T) {
 	}
 	if n, err := h.tryWrite([]byte("\x82\x00")); n != 2 || err != nil {
 		t.Fatalf("tryWrite after finish: %d, %v", n, err)
+	}
+	h.shutdown()
+	if n, err := h.tryWrite([]byte("\x82\x00")); n != 0 || !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("tryWrite after shutdown: %d, %v; want nothing written and net.ErrClosed", n, err)
+	}
+}
+
+// TestNoFrameOfOursAfterShutdown: once the close frame is next, the
+// gateway's own frames are refused, while the library's close frame still
+// goes out.
+func TestNoFrameOfOursAfterShutdown(t *testing.T) {
+	rec := &writes{}
+	h := &heldWriter{conn: rec}
+	h.shutdown()
+	if err := h.writeFrame([]byte("late")); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("writeFrame after shutdown: %v, want net.ErrClosed", err)
+	}
+	if err := h.writeAll(appendFrame(nil, []byte("late"))); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("writeAll after shutdown: %v, want net.ErrClosed", err)
+	}
+	if _, err := h.Write([]byte("\x88\x02\x03\xe8")); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.calls) != 1 || string(rec.calls[0]) != "\x88\x02\x03\xe8" {
+		t.Fatalf("socket got %q, want only the close frame", rec.calls)
 	}
 }

@@ -136,9 +136,14 @@ func (p *poller) run(epfd, stop int) {
 		}
 		if err != nil {
 			// Cannot happen with a valid descriptor and buffer; should it,
-			// close what depends on it rather than leave it unread.
+			// close what depends on it rather than leave it unread, and let
+			// the next connection start a new instance.
 			p.g.cfg.Logger.Error("epoll_wait failed: closing the connections that wait on it", "err", err)
 			p.mu.Lock()
+			if p.epfd == epfd {
+				syscall.Close(p.stop)
+				p.epfd, p.stop = -1, -1
+			}
 			for _, c := range p.conns {
 				if c.pollFD == epfd {
 					c.close(wire.CloseRestart, "server error: reconnect")
