@@ -122,6 +122,11 @@ type Info struct {
 	// Resumes counts streams continued from their cursor after a reconnect
 	// (only the missed events travelled); Snapshots counts full snapshots.
 	Resumes, Snapshots int
+	// Duplicates counts events received at or below their stream's
+	// position: ignored, since applying is idempotent by seq, and counted,
+	// since the server resumes with exactly the missed events and should
+	// send none.
+	Duplicates int64
 	// LastResync says why the server last replaced a stream with a
 	// snapshot instead of continuing it, for the UI to show.
 	LastResync string
@@ -715,6 +720,9 @@ func (c *Client) applyBatch(b *wire.Batch) (string, *wire.Cursor, error) {
 		if ok, err = st.Apply(&b.Events[i]); err != nil {
 			c.awaiting[b.Stream] = true
 			break
+		}
+		if !ok {
+			c.info.Duplicates++
 		}
 		if ok {
 			applied++

@@ -86,7 +86,8 @@ func runClient(t *testing.T, c *Client) {
 }
 
 // TestGapTriggersResubscribe: a batch that skips a seq is never applied; the
-// client asks for a fresh snapshot instead.
+// client asks for a fresh snapshot instead. Events received twice are
+// ignored and counted.
 func TestGapTriggersResubscribe(t *testing.T) {
 	var subs atomic.Int32
 	url := fakeServer(t, func(ctx context.Context, ws *websocket.Conn) {
@@ -130,6 +131,11 @@ func TestGapTriggersResubscribe(t *testing.T) {
 	if n := subs.Load(); n != 2 {
 		t.Fatalf("got %d subs, want 2 (the first, and one after the gap)", n)
 	}
+	c.Read(func(_ map[string]*livestate.Stream, info Info) {
+		if info.Duplicates != 2 {
+			t.Fatalf("%d duplicates counted, want the 2 sent twice", info.Duplicates)
+		}
+	})
 }
 
 // TestReconnectsWithBackoff: a server that drops every connection sees the

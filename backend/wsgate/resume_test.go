@@ -114,9 +114,9 @@ type publisher interface {
 
 // runChecker connects clients through a flaky proxy to two streams while
 // events are published continuously, cutting connections at random. At the
-// end every client must hold every seq, each applied once and in order, and
-// no client may have needed more than its first snapshot per stream: every
-// reconnect resumed from its cursor.
+// end every client must hold every seq, each applied once and in order,
+// none received twice, and no client may have needed more than its first
+// snapshot per stream: every reconnect resumed from its cursor.
 func runChecker(t *testing.T, h *hub.Hub, history History, pub publisher, clients int) {
 	t.Helper()
 	reg := metrics.New()
@@ -206,7 +206,12 @@ func runChecker(t *testing.T, h *hub.Hub, history History, pub publisher, client
 			t.Errorf("client %d took %d snapshots, want %d: a reconnect was resynced instead of resumed", i, ch.snapshots, len(streams))
 		}
 		ch.mu.Unlock()
-		cs[i].Read(func(_ map[string]*livestate.Stream, info client.Info) { resumes += info.Resumes })
+		cs[i].Read(func(_ map[string]*livestate.Stream, info client.Info) {
+			resumes += info.Resumes
+			if info.Duplicates != 0 {
+				t.Errorf("client %d received %d events twice: a resume must replay exactly what was missed", i, info.Duplicates)
+			}
+		})
 	}
 	if proxy.Cuts() == 0 || resumes == 0 {
 		t.Fatalf("%d cuts and %d resumes: the test did not exercise reconnects", proxy.Cuts(), resumes)

@@ -282,6 +282,9 @@ func run() error {
 	cancel()
 	wg.Wait()
 
+	for _, c := range cs {
+		c.Read(func(_ map[string]*livestate.Stream, i client.Info) { res.Dup += i.Duplicates })
+	}
 	var lat []time.Duration
 	for _, tl := range tallies {
 		lat = append(lat, tl.lat...)
