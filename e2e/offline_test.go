@@ -37,6 +37,14 @@ type countingProxy struct {
 	paths []string
 }
 
+// workerUpdateCheck marks a request for the service worker's script that the
+// browser made itself (Service-Worker: script): the update check a
+// navigation to a controlled page schedules. The browser process makes it,
+// outside the page and the worker, so DevTools' offline emulation does not
+// cover it; a device that is really offline fails it, and the page does not
+// wait for it.
+const workerUpdateCheck = " (the browser's service-worker update check)"
+
 func newCountingProxy(t *testing.T, target string) *countingProxy {
 	t.Helper()
 	u, err := url.Parse(target)
@@ -47,8 +55,12 @@ func newCountingProxy(t *testing.T, target string) *countingProxy {
 	cp := &countingProxy{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cp.n.Add(1)
+		path := r.URL.Path
+		if r.Header.Get("Service-Worker") == "script" {
+			path += workerUpdateCheck
+		}
 		cp.mu.Lock()
-		cp.paths = append(cp.paths, r.URL.Path)
+		cp.paths = append(cp.paths, path)
 		cp.mu.Unlock()
 		rp.ServeHTTP(w, r)
 	}))
@@ -237,11 +249,22 @@ func TestOfflineColdStart(t *testing.T) {
 	if s.Streams["metrics"].Seq != stored["metrics"].Seq || s.Snapshots != 0 {
 		t.Fatalf("offline page at metrics %d with %d snapshots, want the stored %d and none", s.Streams["metrics"].Seq, s.Snapshots, stored["metrics"].Seq)
 	}
-	if got := proxy.since(before); len(got) != 0 {
-		t.Fatalf("offline reload reached the server with %d requests: %v", len(got), got)
+	var reached, checks []string
+	for _, path := range proxy.since(before) {
+		if strings.HasSuffix(path, workerUpdateCheck) {
+			checks = append(checks, path)
+			continue
+		}
+		reached = append(reached, path)
+	}
+	if len(reached) != 0 {
+		t.Fatalf("offline reload reached the server with %d requests: %v", len(reached), reached)
+	}
+	if len(checks) > 0 {
+		t.Logf("not counted: %v, which offline emulation does not cover", checks)
 	}
 	p.MustScreenshot(outDir(t) + "/offline.png")
-	t.Logf("offline cold start: first panel drawn %.0f ms after navigation start; %q; KPI %q, %d table rows; 0 requests reached the server", firstChart, banner, kpi, rows)
+	t.Logf("offline cold start: first panel drawn %.0f ms after navigation start; %q; KPI %q, %d table rows; no request of the page or its worker reached the server", firstChart, banner, kpi, rows)
 }
 
 // wsBytes counts the bytes of WebSocket frames the page receives: n on
