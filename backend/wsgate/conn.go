@@ -677,14 +677,14 @@ func (c *conn) slowPath(items []item, rest []byte, locked bool) {
 		defer c.writers.Done()
 		ok := true
 		if len(rest) > 0 {
-			c.arm()
+			c.watch()
 			var err error
 			if locked {
 				err = c.net.finish(rest)
 			} else {
 				err = c.net.writeAll(rest)
 			}
-			ok = c.disarm(err)
+			ok = c.unwatch(err)
 		}
 		if ok && len(items) > 0 {
 			ok = c.writeItems(items)
@@ -693,56 +693,27 @@ func (c *conn) slowPath(items []item, rest []byte, locked bool) {
 			c.state.Store(idle)
 			return
 		}
-		now := c.g.now()
-		c.due = max(c.due, now) + int64(c.g.window())
+		c.wrote(c.g.now(), int64(c.g.window()))
 		c.settle()
 	}()
 }
 
-// writeItems writes items in order, each frame waiting for the socket: a
-// stream's events are grouped into batch frames, flushed before any later
-// control frame of the same stream. false: the connection is over.
+// writeItems writes items in order (see eachFrame), each frame waiting for
+// the socket. false: the connection is over.
 func (c *conn) writeItems(items []item) bool {
-	var (
-		pending = make(map[string][][]byte)
-		catchUp = make(map[string]bool) // a stream's pending events include replayed ones
-		order   []string
-	)
-	for _, it := range items {
-		if c.closing.Load() {
-			return false
-		}
-		if it.closeCode != 0 {
-			c.close(websocket.StatusCode(it.closeCode), string(it.b))
-			return false
-		}
-		if it.event {
-			if _, ok := pending[it.stream]; !ok {
-				order = append(order, it.stream)
-			}
-			pending[it.stream] = append(pending[it.stream], it.b)
-			if it.replay {
-				catchUp[it.stream] = true
-			}
-			continue
-		}
-		if evs := pending[it.stream]; it.stream != "" && len(evs) > 0 {
-			if !c.writeBatches(it.stream, evs, catchUp[it.stream]) {
+	var groups []group
+	return eachFrame(items, &groups,
+		func(g *group) bool { return !c.closing.Load() && c.writeBatches(g.stream, g.evs, g.catchUp) },
+		func(it *item) bool {
+			switch {
+			case c.closing.Load():
+				return false
+			case it.closeCode != 0:
+				c.close(websocket.StatusCode(it.closeCode), string(it.b))
 				return false
 			}
-			pending[it.stream] = evs[:0]
-			delete(catchUp, it.stream)
-		}
-		if !c.write(it.b, true) {
-			return false
-		}
-	}
-	for _, s := range order {
-		if evs := pending[s]; len(evs) > 0 && !c.writeBatches(s, evs, catchUp[s]) {
-			return false
-		}
-	}
-	return true
+			return c.write(it.b, true)
+		})
 }
 
 // writeBatches writes a stream's queued events as batch frames; deflate
@@ -775,7 +746,7 @@ func (c *conn) writeBatches(stream string, evs [][]byte, deflate bool) bool {
 // so the socket write, to a slow client or not, happens after the slot is
 // free again.
 func (c *conn) write(b []byte, deflate bool) bool {
-	c.arm()
+	c.watch()
 	var err error
 	switch {
 	case !deflate || !c.deflate || len(b) < c.g.cfg.CompressAbove:
@@ -799,7 +770,7 @@ func (c *conn) write(b []byte, deflate bool) bool {
 			}
 		}
 	}
-	if !c.disarm(err) {
+	if !c.unwatch(err) {
 		return false
 	}
 	c.g.m.framesOut.Inc()
@@ -807,11 +778,11 @@ func (c *conn) write(b []byte, deflate bool) bool {
 	return true
 }
 
-// arm starts the watchdog of a slow-path write: writes take no context (one
+// watch starts the watchdog of a slow-path write: writes take no context (one
 // per write would cost a timer and a registration per frame), and the
 // watchdog closes the socket when a write takes longer than WriteTimeout,
 // which fails the write.
-func (c *conn) arm() {
+func (c *conn) watch() {
 	if c.stuck == nil {
 		c.stuck = time.AfterFunc(c.g.cfg.WriteTimeout, func() {
 			c.timedOut.Store(true)
@@ -822,9 +793,9 @@ func (c *conn) arm() {
 	c.stuck.Reset(c.g.cfg.WriteTimeout)
 }
 
-// disarm stops the watchdog after a write; false (the write failed or timed
+// unwatch stops the watchdog after a write; false (the write failed or timed
 // out) closes the connection.
-func (c *conn) disarm(err error) bool {
+func (c *conn) unwatch(err error) bool {
 	c.stuck.Stop()
 	if err == nil {
 		return true

@@ -50,8 +50,9 @@ type flusher struct {
 
 // group is one stream's events in one write, in seq order.
 type group struct {
-	stream string
-	evs    [][]byte
+	stream  string
+	evs     [][]byte
+	catchUp bool // some are replayed to a resuming subscription
 }
 
 // tally counts what a pass wrote; it reaches the metrics once per pass.
@@ -74,6 +75,11 @@ func (c *conn) kick() {
 		c.fl.enqueue(c)
 	}
 }
+
+// wrote paces the connection after a write at now (GCRA): it may write again
+// at due - window, so on average once per window, two writes in a row after
+// a quiet spell.
+func (c *conn) wrote(now, window int64) { c.due = max(c.due, now) + window }
 
 // settle ends a write of the connection: it may be kicked again, and is at
 // once when something was queued meanwhile.
@@ -207,7 +213,7 @@ func (f *flusher) flush(c *conn, now, window int64) {
 		c.slowPath(append([]item(nil), items...), nil, false)
 		return
 	}
-	f.build(c, items)
+	f.build(items)
 	n, err := c.net.tryWrite(f.out)
 	switch {
 	case err == errBusy:
@@ -220,7 +226,7 @@ func (f *flusher) flush(c *conn, now, window int64) {
 	case n < len(f.out):
 		c.slowPath(nil, append([]byte(nil), f.out[n:]...), true)
 	default:
-		c.due = max(c.due, now) + window
+		c.wrote(now, window)
 		c.settle()
 	}
 	if cap(f.out) > 1<<20 {
@@ -252,55 +258,84 @@ func (c *conn) fast(items []item) bool {
 // maxFastFrame is the largest frame a flusher copies into its buffer.
 const maxFastFrame = 64 << 10
 
-// build puts c's frames into f.out, in the order the outbox gives: a
-// stream's events are coalesced into batch frames and flushed before any
-// later control frame of the same stream, so a stream's frames keep their
-// order; across streams order is free.
-func (f *flusher) build(c *conn, items []item) {
+// build puts c's frames into f.out (see eachFrame for their order).
+func (f *flusher) build(items []item) {
 	f.out = f.out[:0]
 	sent := time.Now().UnixNano()
+	eachFrame(items, &f.groups,
+		func(g *group) bool { f.batches(g, sent); return true },
+		func(it *item) bool { f.frame(it.b); return true })
+}
+
+// eachFrame walks a write's items in the outbox's order and hands each
+// stream's queued events to batch, grouped, and every other item to ctrl. A
+// stream's frames keep their order: its group goes before any later control
+// frame of the same stream, and the groups left go at the end, in the order
+// their streams first appeared; across streams order is free. groups is
+// scratch, left empty. A callback's false stops the walk, and eachFrame
+// returns false.
+func eachFrame(items []item, groups *[]group, batch func(*group) bool, ctrl func(*item) bool) bool {
+	defer func() {
+		for i := range *groups {
+			clear((*groups)[i].evs)
+		}
+		*groups = (*groups)[:0]
+	}()
+	flush := func(g *group) bool {
+		if len(g.evs) == 0 {
+			return true
+		}
+		ok := batch(g)
+		g.evs, g.catchUp = g.evs[:0], false
+		return ok
+	}
 	for i := range items {
 		it := &items[i]
 		if it.event {
-			g := f.group(it.stream)
+			g := findGroup(groups, it.stream)
 			g.evs = append(g.evs, it.b)
+			g.catchUp = g.catchUp || it.replay
 			continue
 		}
 		if it.stream != "" {
-			for j := range f.groups {
-				if g := &f.groups[j]; g.stream == it.stream && len(g.evs) > 0 {
-					f.batches(g, sent)
+			for j := range *groups {
+				if g := &(*groups)[j]; g.stream == it.stream && !flush(g) {
+					return false
 				}
 			}
 		}
-		f.frame(it.b)
-	}
-	for j := range f.groups {
-		if g := &f.groups[j]; len(g.evs) > 0 {
-			f.batches(g, sent)
+		if !ctrl(it) {
+			return false
 		}
 	}
-	f.groups = f.groups[:0]
+	for j := range *groups {
+		if !flush(&(*groups)[j]) {
+			return false
+		}
+	}
+	return true
 }
 
-// group finds or adds stream's group in this write.
-func (f *flusher) group(stream string) *group {
-	for j := range f.groups {
-		if f.groups[j].stream == stream {
-			return &f.groups[j]
+// findGroup finds or adds stream's group, reusing the scratch's storage.
+func findGroup(groups *[]group, stream string) *group {
+	gs := *groups
+	for j := range gs {
+		if gs[j].stream == stream {
+			return &gs[j]
 		}
 	}
-	if len(f.groups) < cap(f.groups) {
-		f.groups = f.groups[:len(f.groups)+1]
-		g := &f.groups[len(f.groups)-1]
-		g.stream, g.evs = stream, g.evs[:0]
+	if len(gs) < cap(gs) {
+		gs = gs[:len(gs)+1]
+		g := &gs[len(gs)-1]
+		g.stream, g.evs, g.catchUp = stream, g.evs[:0], false
+		*groups = gs
 		return g
 	}
-	f.groups = append(f.groups, group{stream: stream})
-	return &f.groups[len(f.groups)-1]
+	*groups = append(gs, group{stream: stream})
+	return &(*groups)[len(*groups)-1]
 }
 
-// batches appends g's events as batch frames and empties g.
+// batches appends g's events as batch frames.
 func (f *flusher) batches(g *group, sent int64) {
 	for evs := g.evs; len(evs) > 0; {
 		n := batchLen(evs)
@@ -310,8 +345,6 @@ func (f *flusher) batches(g *group, sent int64) {
 		f.n.events += int64(n)
 		evs = evs[n:]
 	}
-	clear(g.evs)
-	g.evs = g.evs[:0]
 	if cap(f.body) > 2*maxBatchBytes {
 		f.body = nil
 	}
