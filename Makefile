@@ -10,7 +10,7 @@ BIN        := bin/telltale
 WASM_EXEC  := $(shell $(GO) env GOROOT)/lib/wasm/go_js_wasm_exec
 CHROMIUM   ?= $(firstword $(wildcard /usr/bin/chromium /usr/bin/chromium-browser))
 UPLOT_DIST := node_modules/uplot/dist
-WASM_BUDGET := 1600000
+WASM_BUDGET := 1750000
 # No inlining in packages the browser links but never runs hot: crypto and
 # math/big come in with net/http (imported by go-app and coder/websocket) and
 # only their init code runs; regexp serves go-app's routing. 35 KB of brotli.

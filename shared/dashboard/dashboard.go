@@ -11,6 +11,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/telltale/telltale/shared/wire"
 )
@@ -49,8 +51,21 @@ type Panel struct {
 	// MaxRows. Only the rows in view are drawn, so a long table costs what a
 	// short one does on screen; the browser keeps, per stream, the largest
 	// Rows of the dashboard's tables.
-	Rows int    `json:"rows,omitempty"`
+	Rows int `json:"rows,omitempty"`
+	// Unit is shown after a KPI's value and on a chart's value axis and
+	// legend ("/min", "ms", "km/h"); a money KPI shows its Currency instead.
 	Unit string `json:"unit,omitempty"`
+	// Format of a KPI's value: one of the Format constants; "" is FormatNumber.
+	Format string `json:"format,omitempty"`
+	// Currency is the ISO 4217 code ("EUR", "USD") a money value is shown in.
+	Currency string `json:"currency,omitempty"`
+	// Decimals is how many digits follow the decimal point in a KPI's value
+	// and on a chart's axis and legend; absent means automatic (whole numbers
+	// stay whole, 2 for money, up to 2 significant decimals otherwise).
+	Decimals *int `json:"decimals,omitempty"`
+	// Labels are display names of a time series' Series, by series name; a
+	// series without one is shown by its name.
+	Labels map[string]string `json:"labels,omitempty"`
 	// Width in grid columns of a 12-column desktop grid; zero means 12. On a
 	// phone every panel is full width.
 	Width int `json:"width,omitempty"`
@@ -78,10 +93,34 @@ func (p Panel) KeepRows() int {
 
 // Column is one column of a table panel.
 type Column struct {
-	Field  string `json:"field"`
-	Title  string `json:"title"`
-	Format string `json:"format,omitempty"` // "", "money", "int", "time"
+	Field    string `json:"field"`
+	Title    string `json:"title"`
+	Format   string `json:"format,omitempty"`   // one of the Format constants; "" is FormatNumber for numbers, text otherwise
+	Currency string `json:"currency,omitempty"` // ISO 4217 code of a money column
+	Decimals *int   `json:"decimals,omitempty"` // digits after the decimal point; absent means automatic
+	// Priority says which columns a narrow screen keeps: when a table is
+	// narrower than its columns, the column with the largest Priority is
+	// hidden first; zero counts as larger than any number, and among equals
+	// the rightmost goes first. The first column is never hidden.
+	Priority int `json:"priority,omitempty"`
 }
+
+// Formats of a KPI's value or a table column.
+const (
+	FormatNumber   = "number"   // locale-grouped number, Decimals or automatic
+	FormatInt      = "int"      // rounded to a whole number
+	FormatMoney    = "money"    // Currency's symbol and 2 decimals unless Decimals says otherwise
+	FormatPercent  = "percent"  // a ratio: 0.25 is 25 %
+	FormatTime     = "time"     // Unix ms, or an RFC 3339 string, as the operator's local time of day (with the date when it is not today)
+	FormatDateTime = "datetime" // the same, always with the date
+	FormatText     = "text"     // as it is
+)
+
+// Formats lists every format a spec may name, "" (the default) first.
+var Formats = []string{"", FormatNumber, FormatInt, FormatMoney, FormatPercent, FormatTime, FormatDateTime, FormatText}
+
+// MaxDecimals bounds Decimals.
+const MaxDecimals = 10
 
 // Parse reads dashboards from JSON: one dashboard object or an array of them.
 // Each is validated.
@@ -160,6 +199,45 @@ func (d *Dashboard) Validate() error {
 		if p.Width < 0 || p.Width > 12 {
 			return fmt.Errorf("dashboard %s: panel %s width %d is outside 0–12", d.ID, p.ID, p.Width)
 		}
+		where := fmt.Sprintf("dashboard %s: panel %s", d.ID, p.ID)
+		if err := validFormat(p.Format, p.Currency, p.Decimals); err != nil {
+			return fmt.Errorf("%s: %w", where, err)
+		}
+		for name := range p.Labels {
+			if !slices.Contains(p.Series, name) {
+				return fmt.Errorf("%s: labels names %q, which is not one of its series %q", where, name, p.Series)
+			}
+		}
+		for i, c := range p.Columns {
+			if c.Field == "" {
+				return fmt.Errorf("%s: column %d has no field", where, i)
+			}
+			if err := validFormat(c.Format, c.Currency, c.Decimals); err != nil {
+				return fmt.Errorf("%s: column %s: %w", where, c.Field, err)
+			}
+			if c.Priority < 0 {
+				return fmt.Errorf("%s: column %s: priority %d is negative", where, c.Field, c.Priority)
+			}
+		}
+	}
+	return nil
+}
+
+// validFormat checks a value's format, currency and decimals.
+func validFormat(format, currency string, decimals *int) error {
+	if !slices.Contains(Formats, format) {
+		return fmt.Errorf("unknown format %q, want one of %s", format, strings.Join(Formats[1:], ", "))
+	}
+	if currency != "" {
+		if len(currency) != 3 || strings.ToUpper(currency) != currency || strings.Trim(currency, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
+			return fmt.Errorf("currency %q is not an ISO 4217 code such as EUR or USD", currency)
+		}
+		if format != FormatMoney {
+			return fmt.Errorf("currency %s needs format %q", currency, FormatMoney)
+		}
+	}
+	if decimals != nil && (*decimals < 0 || *decimals > MaxDecimals) {
+		return fmt.Errorf("decimals %d is outside 0–%d", *decimals, MaxDecimals)
 	}
 	return nil
 }

@@ -33,6 +33,17 @@ func TestValidate(t *testing.T) {
 		{"rows at the maximum", func(d *Dashboard) { d.Panels[2].Rows = MaxRows }, ""},
 		{"negative rows", func(d *Dashboard) { d.Panels[2].Rows = -1 }, "keeps -1 rows, want 1–10000"},
 		{"too many rows", func(d *Dashboard) { d.Panels[2].Rows = MaxRows + 1 }, "keeps 10001 rows"},
+		{"money kpi in euros", func(d *Dashboard) { d.Panels[0].Format, d.Panels[0].Currency = FormatMoney, "EUR" }, ""},
+		{"unknown kpi format", func(d *Dashboard) { d.Panels[0].Format = "currency" }, `panel k: unknown format "currency", want one of number, int, money`},
+		{"unknown column format", func(d *Dashboard) { d.Panels[2].Columns[0].Format = "currency" }, `column id: unknown format "currency"`},
+		{"currency not a code", func(d *Dashboard) { d.Panels[0].Format, d.Panels[0].Currency = FormatMoney, "€" }, "not an ISO 4217 code"},
+		{"currency without money", func(d *Dashboard) { d.Panels[2].Columns[0].Currency = "USD" }, `currency USD needs format "money"`},
+		{"decimals", func(d *Dashboard) { n := 2; d.Panels[0].Decimals = &n }, ""},
+		{"too many decimals", func(d *Dashboard) { n := 11; d.Panels[2].Columns[0].Decimals = &n }, "decimals 11 is outside 0–10"},
+		{"label of a series", func(d *Dashboard) { d.Panels[1].Labels = map[string]string{"a": "Alpha"} }, ""},
+		{"label of no series", func(d *Dashboard) { d.Panels[1].Labels = map[string]string{"b": "Beta"} }, `labels names "b"`},
+		{"column without field", func(d *Dashboard) { d.Panels[2].Columns[0].Field = "" }, "column 0 has no field"},
+		{"negative priority", func(d *Dashboard) { d.Panels[2].Columns[0].Priority = -1 }, "priority -1 is negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
