@@ -10,7 +10,7 @@ import (
 )
 
 // TestWasmDependencies fails when the browser build links server-side code.
-// app.wasm has a 1.6 MB brotli budget and a client-only go-app main is about
+// app.wasm has a 1.75 MB brotli budget and a client-only go-app main is about
 // 1.5 MB: one server package (pgx, the backend, pprof) would break it, and
 // would ship server internals to every browser.
 func TestWasmDependencies(t *testing.T) {
