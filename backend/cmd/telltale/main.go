@@ -183,6 +183,10 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 			return config{}, fmt.Errorf("-dashboards: %w", err)
 		}
 		if c.dashboards, err = dashboard.Parse(b); err != nil {
+			var at *dashboard.Error
+			if errors.As(err, &at) && at.Line > 0 { // file:line:col: what, as compilers say it
+				return config{}, fmt.Errorf("-dashboards %s:%w", *dashFile, err)
+			}
 			return config{}, fmt.Errorf("-dashboards %s: %w", *dashFile, err)
 		}
 	}

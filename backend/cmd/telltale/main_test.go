@@ -207,3 +207,27 @@ func TestUsageHasNoGarbledFlagNames(t *testing.T) {
 		t.Fatalf("usage names -ingest-keys' value after a back-quoted phrase:\n%s", &stdout)
 	}
 }
+
+func TestDashboardFileMistakesSayWhere(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name, body, want string
+	}{
+		{"misspelt key", `{"id": "ops", "panels": [
+  {"id": "orders", "kind": "kpi", "stream": "orders", "field": "n", "widht": 6}]}`,
+			`-dashboards ` + filepath.Join(dir, "misspelt key.json") + `:2:69: dashboard ops: panel orders: unknown key "widht" (did you mean "width"?)`},
+		{"syntax", "{\"id\": \"ops\",\n}", `-dashboards ` + filepath.Join(dir, "syntax.json") + `:2:1: invalid character '}' looking for beginning of object key string`},
+		{"no dashboards", `[]`, `-dashboards ` + filepath.Join(dir, "no dashboards.json") + `: no dashboards`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, tt.name+".json")
+			if err := os.WriteFile(path, []byte(tt.body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := parse([]string{"-dashboards", path}, func(string) string { return "" }, io.Discard, io.Discard)
+			if err == nil || err.Error() != tt.want {
+				t.Fatalf("got  %v\nwant %s", err, tt.want)
+			}
+		})
+	}
+}
