@@ -1,6 +1,8 @@
 package dashboard
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -130,4 +132,37 @@ func TestParseOneObject(t *testing.T) {
 			t.Errorf("%s: got %v, want %s", tt.in, err, tt.want)
 		}
 	}
+}
+
+// FuzzParse: Parse never panics, and what it accepts is valid and reads back
+// the same once written out again.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(opsFile))
+	f.Add([]byte(`{"id":"x","panels":[{"id":"k","kind":"kpi","stream":"s","field":"f","decimals":null}]}`))
+	f.Add([]byte(`[{"id":"x","panels":[{"id":"t","kind":"timeseries","stream":"s","series":["a"],"labels":{"a":"A"}}]}]`))
+	f.Add([]byte(`[1, {"Width": "x"}]`))
+	f.Add([]byte(`{"id":"x","panels":[{"id":"k","kind":"kpi","stream":"s","field":"f","labels":{},"columns":[]}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ds, err := Parse(b)
+		if err != nil {
+			return
+		}
+		for i := range ds {
+			if err := ds[i].Validate(); err != nil {
+				t.Fatalf("Parse accepted an invalid dashboard: %v", err)
+			}
+		}
+		out, err := json.Marshal(ds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := Parse(out)
+		if err != nil {
+			t.Fatalf("Parse refuses what it accepted, written out: %v\n%s", err, out)
+		}
+		// Compared written out: an empty list or map reads back as none.
+		if out2, _ := json.Marshal(again); !bytes.Equal(out, out2) {
+			t.Fatalf("read back differently:\n%s\n%s", out, out2)
+		}
+	})
 }
