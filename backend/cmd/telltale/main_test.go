@@ -231,3 +231,13 @@ func TestDashboardFileMistakesSayWhere(t *testing.T) {
 		})
 	}
 }
+
+func TestExampleDashboardsLoad(t *testing.T) {
+	c, err := parse([]string{"-dashboards", "../../../examples/dashboards.json"}, func(string) string { return "" }, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.dashboards) != 2 || c.dashboards[0].ID != "ops" || c.dashboards[1].ID != "fleet" {
+		t.Fatalf("got %d dashboards, want ops and fleet", len(c.dashboards))
+	}
+}
