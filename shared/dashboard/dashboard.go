@@ -7,8 +7,6 @@
 package dashboard
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -26,6 +24,9 @@ const (
 	KindTimeSeries Kind = "timeseries" // Series of Stream's points table
 	KindTable      Kind = "table"      // Stream's recent rows, Columns of them
 )
+
+// Kinds lists every kind a panel may have.
+var Kinds = []Kind{KindKPI, KindTimeSeries, KindTable}
 
 // Dashboard is one screen of panels.
 type Dashboard struct {
@@ -122,31 +123,6 @@ var Formats = []string{"", FormatNumber, FormatInt, FormatMoney, FormatPercent, 
 // MaxDecimals bounds Decimals.
 const MaxDecimals = 10
 
-// Parse reads dashboards from JSON: one dashboard object or an array of them.
-// Each is validated.
-func Parse(b []byte) ([]Dashboard, error) {
-	var list []Dashboard
-	trimmed := bytes.TrimSpace(b)
-	if len(trimmed) > 0 && trimmed[0] == '{' {
-		var d Dashboard
-		if err := json.Unmarshal(trimmed, &d); err != nil {
-			return nil, fmt.Errorf("dashboard: %w", err)
-		}
-		list = []Dashboard{d}
-	} else if err := json.Unmarshal(trimmed, &list); err != nil {
-		return nil, fmt.Errorf("dashboards: %w", err)
-	}
-	if len(list) == 0 {
-		return nil, errors.New("no dashboards")
-	}
-	for i := range list {
-		if err := list[i].Validate(); err != nil {
-			return nil, err
-		}
-	}
-	return list, nil
-}
-
 // Streams lists the distinct streams the dashboard reads, in panel order.
 func (d *Dashboard) Streams() []string {
 	var out []string
@@ -171,57 +147,68 @@ func (d *Dashboard) Validate() error {
 	ids := make(map[string]bool)
 	for i, p := range d.Panels {
 		if p.ID == "" || ids[p.ID] {
-			return fmt.Errorf("dashboard %s: panel %d has a missing or repeated id %q", d.ID, i, p.ID)
+			return at(i, -1, fmt.Errorf("dashboard %s: panel #%d has a missing or repeated id %q", d.ID, i+1, p.ID))
 		}
 		ids[p.ID] = true
 		if err := wire.ValidStream(p.Stream); err != nil {
-			return fmt.Errorf("dashboard %s: panel %s: %w", d.ID, p.ID, err)
+			return at(i, -1, fmt.Errorf("dashboard %s: panel %s: %w", d.ID, p.ID, err))
 		}
 		switch p.Kind {
 		case KindKPI:
 			if p.Field == "" {
-				return fmt.Errorf("dashboard %s: kpi panel %s has no field", d.ID, p.ID)
+				return at(i, -1, fmt.Errorf("dashboard %s: kpi panel %s has no field", d.ID, p.ID))
 			}
 		case KindTimeSeries:
 			if len(p.Series) == 0 {
-				return fmt.Errorf("dashboard %s: timeseries panel %s has no series", d.ID, p.ID)
+				return at(i, -1, fmt.Errorf("dashboard %s: timeseries panel %s has no series", d.ID, p.ID))
 			}
 		case KindTable:
 			if len(p.Columns) == 0 {
-				return fmt.Errorf("dashboard %s: table panel %s has no columns", d.ID, p.ID)
+				return at(i, -1, fmt.Errorf("dashboard %s: table panel %s has no columns", d.ID, p.ID))
 			}
 		default:
-			return fmt.Errorf("dashboard %s: panel %s has unknown kind %q", d.ID, p.ID, p.Kind)
+			return at(i, -1, fmt.Errorf("dashboard %s: panel %s has unknown kind %q, want one of kpi, timeseries, table", d.ID, p.ID, p.Kind))
 		}
 		if p.Rows < 0 || p.Rows > MaxRows {
-			return fmt.Errorf("dashboard %s: panel %s keeps %d rows, want 1–%d (0 means %d)", d.ID, p.ID, p.Rows, MaxRows, DefaultRows)
+			return at(i, -1, fmt.Errorf("dashboard %s: panel %s keeps %d rows, want 1–%d (0 means %d)", d.ID, p.ID, p.Rows, MaxRows, DefaultRows))
 		}
 		if p.Width < 0 || p.Width > 12 {
-			return fmt.Errorf("dashboard %s: panel %s width %d is outside 0–12", d.ID, p.ID, p.Width)
+			return at(i, -1, fmt.Errorf("dashboard %s: panel %s width %d is outside 0–12", d.ID, p.ID, p.Width))
 		}
 		where := fmt.Sprintf("dashboard %s: panel %s", d.ID, p.ID)
 		if err := validFormat(p.Format, p.Currency, p.Decimals); err != nil {
-			return fmt.Errorf("%s: %w", where, err)
+			return at(i, -1, fmt.Errorf("%s: %w", where, err))
 		}
 		for name := range p.Labels {
 			if !slices.Contains(p.Series, name) {
-				return fmt.Errorf("%s: labels names %q, which is not one of its series %q", where, name, p.Series)
+				return at(i, -1, fmt.Errorf("%s: labels names %q, which is not one of its series %q", where, name, p.Series))
 			}
 		}
-		for i, c := range p.Columns {
+		for j, c := range p.Columns {
 			if c.Field == "" {
-				return fmt.Errorf("%s: column %d has no field", where, i)
+				return at(i, j, fmt.Errorf("%s: column #%d has no field", where, j+1))
 			}
 			if err := validFormat(c.Format, c.Currency, c.Decimals); err != nil {
-				return fmt.Errorf("%s: column %s: %w", where, c.Field, err)
+				return at(i, j, fmt.Errorf("%s: column %s: %w", where, c.Field, err))
 			}
 			if c.Priority < 0 {
-				return fmt.Errorf("%s: column %s: priority %d is negative", where, c.Field, c.Priority)
+				return at(i, j, fmt.Errorf("%s: column %s: priority %d is negative", where, c.Field, c.Priority))
 			}
 		}
 	}
 	return nil
 }
+
+// invalid is an error of Validate and the panel and column it is about (-1:
+// none), so that Parse can say where in the file they are.
+type invalid struct {
+	panel, column int
+	err           error
+}
+
+func at(panel, column int, err error) error { return &invalid{panel, column, err} }
+func (e *invalid) Error() string            { return e.err.Error() }
+func (e *invalid) Unwrap() error            { return e.err }
 
 // validFormat checks a value's format, currency and decimals.
 func validFormat(format, currency string, decimals *int) error {

@@ -42,7 +42,7 @@ func TestValidate(t *testing.T) {
 		{"too many decimals", func(d *Dashboard) { n := 11; d.Panels[2].Columns[0].Decimals = &n }, "decimals 11 is outside 0–10"},
 		{"label of a series", func(d *Dashboard) { d.Panels[1].Labels = map[string]string{"a": "Alpha"} }, ""},
 		{"label of no series", func(d *Dashboard) { d.Panels[1].Labels = map[string]string{"b": "Beta"} }, `labels names "b"`},
-		{"column without field", func(d *Dashboard) { d.Panels[2].Columns[0].Field = "" }, "column 0 has no field"},
+		{"column without field", func(d *Dashboard) { d.Panels[2].Columns[0].Field = "" }, "column #1 has no field"},
 		{"negative priority", func(d *Dashboard) { d.Panels[2].Columns[0].Priority = -1 }, "priority -1 is negative"},
 	}
 	for _, tt := range tests {

@@ -3,6 +3,8 @@
 // embedded in-memory store otherwise, with a demo feed by default.
 //
 //	telltale [flags]        serve
+//	telltale help [command] list the commands and flags, or a command's
+//	telltale version        print the build's version
 //	telltale migrate        apply the schema migrations to DATABASE_URL
 //	telltale ingest-key -tenant T [-label L]
 //	                        mint an ingest key for T in DATABASE_URL
@@ -72,52 +74,52 @@ func main() {
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "telltale:", err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }
 
 // config is everything the flags and environment decide.
 type config struct {
-	addr       string
-	appVersion string
-	debugAddr  string
-	webDir     string
-	demo       bool
-	logLevel   slog.Level
-	dbURL      string
-	retention  pgstore.Retention
-	ingestKeys ingest.StaticKeys // embedded store only
-	keys       keySource
-	tlsCert    string
-	tlsKey     string
-	origins    []string
-	maxStreams int
-	points     int
-	connRate   float64
-	connBurst  int
-	maxConns   int
-	websocket  bool
-	dashboards []dashboard.Dashboard
+	showVersion bool // -version: print it and exit
+	addr        string
+	appVersion  string
+	debugAddr   string
+	webDir      string
+	demo        bool
+	logLevel    slog.Level
+	dbURL       string
+	retention   pgstore.Retention
+	ingestKeys  ingest.StaticKeys // embedded store only
+	keys        keySource
+	tlsCert     string
+	tlsKey      string
+	origins     []string
+	maxStreams  int
+	points      int
+	connRate    float64
+	connBurst   int
+	maxConns    int
+	websocket   bool
+	dashboards  []dashboard.Dashboard
 }
 
-func parse(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+// parse reads the server's flags and environment. Asked for help, it prints
+// the usage on stdout and returns flag.ErrHelp.
+func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) (config, error) {
 	env := func(name, def string) string {
 		if v := getenv(name); v != "" {
 			return v
 		}
 		return def
 	}
-	demoDefault, err := strconv.ParseBool(env("TELLTALE_DEMO", "true"))
-	if err != nil {
-		return config{}, fmt.Errorf("TELLTALE_DEMO: %w", err)
-	}
-	wsDefault, err := strconv.ParseBool(env("TELLTALE_WEBSOCKET", "true"))
-	if err != nil {
-		return config{}, fmt.Errorf("TELLTALE_WEBSOCKET: %w", err)
-	}
+	// A bad boolean in the environment is reported after the flags are
+	// parsed, so that -h still works and a flag can override it.
+	demoDefault, demoErr := strconv.ParseBool(env("TELLTALE_DEMO", "true"))
+	wsDefault, wsErr := strconv.ParseBool(env("TELLTALE_WEBSOCKET", "true"))
 	fs := flag.NewFlagSet("telltale", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.Usage = serverUsage(fs)
 	var c config
+	showVersion := fs.Bool("version", false, "print the build's version and exit (the same as telltale version)")
 	fs.StringVar(&c.addr, "addr", env("TELLTALE_ADDR", ":8080"), "listen address (env TELLTALE_ADDR); port 0 picks a free port")
 	fs.StringVar(&c.debugAddr, "debug-addr", env("TELLTALE_DEBUG_ADDR", ""), "serve Go's /debug/pprof profiles on this separate address, e.g. 127.0.0.1:6060 (env TELLTALE_DEBUG_ADDR); empty means off")
 	fs.StringVar(&c.appVersion, "app-version", env("TELLTALE_APP_VERSION", version), "the version pages see, their service worker's cache key: installed pages offer a reload when it changes (env TELLTALE_APP_VERSION); defaults to the build's, so set it only when the web folder changes without a new build")
@@ -125,8 +127,9 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 	fs.BoolVar(&c.demo, "demo", demoDefault, "run the built-in demo feed (env TELLTALE_DEMO)")
 	fs.BoolVar(&c.websocket, "websocket", wsDefault, "accept WebSocket upgrades; false refuses them (503), a test mode for networks that block WebSockets: pages fall back to HTTP long-polling (env TELLTALE_WEBSOCKET)")
 	level := fs.String("log-level", env("TELLTALE_LOG_LEVEL", "info"), "debug, info, warn or error (env TELLTALE_LOG_LEVEL)")
-	dashFile := fs.String("dashboards", env("TELLTALE_DASHBOARDS", ""), "JSON file of dashboard specs (one or an array); the first is the default (env TELLTALE_DASHBOARDS); empty means the demo dashboard")
-	keys := fs.String("ingest-keys", env("TELLTALE_INGEST_KEYS", ""), "embedded store: ingest keys as tenant:key,tenant:key (env TELLTALE_INGEST_KEYS); with PostgreSQL use `telltale ingest-key`")
+	dashFile := fs.String("dashboards", env("TELLTALE_DASHBOARDS", ""), "JSON `file` of dashboard specs (one or an array; docs/dashboard.schema.json); the first is the default (env TELLTALE_DASHBOARDS); empty means the demo dashboard")
+	// The back-quoted word of a usage string names the flag's value.
+	keys := fs.String("ingest-keys", env("TELLTALE_INGEST_KEYS", ""), "embedded store: ingest keys as `tenant:key,…` (env TELLTALE_INGEST_KEYS); with PostgreSQL, mint keys with the ingest-key command")
 	keepEvents := fs.Int64("keep-events", 0, "PostgreSQL retention: keep at least this many events per stream; 0 means 100000 (env TELLTALE_KEEP_EVENTS)")
 	keepFor := fs.Duration("keep-for", 0, "PostgreSQL retention: keep at least this much history per stream; 0 means 24h (env TELLTALE_KEEP_FOR)")
 	c.keys.flags(fs, env)
@@ -138,8 +141,19 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 	fs.IntVar(&c.connBurst, "conn-burst", envInt(env("TELLTALE_CONN_BURST", "50")), "new WebSocket connections at once per client address (env TELLTALE_CONN_BURST)")
 	fs.IntVar(&c.maxConns, "max-conns", envInt(env("TELLTALE_MAX_CONNS", "20000")), "most open WebSocket connections (env TELLTALE_MAX_CONNS)")
 	origins := fs.String("allowed-origins", env("TELLTALE_ALLOWED_ORIGINS", ""), "comma-separated extra hosts (patterns like *.example.com) whose pages may open WebSockets; the server's own host is always allowed (env TELLTALE_ALLOWED_ORIGINS)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return config{}, err
+	}
+	if *showVersion {
+		return config{showVersion: true}, nil
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if demoErr != nil && !set["demo"] {
+		return config{}, fmt.Errorf("TELLTALE_DEMO: %w", demoErr)
+	}
+	if wsErr != nil && !set["websocket"] {
+		return config{}, fmt.Errorf("TELLTALE_WEBSOCKET: %w", wsErr)
 	}
 	if err := c.logLevel.UnmarshalText([]byte(*level)); err != nil {
 		return config{}, fmt.Errorf("-log-level: %w", err)
@@ -161,6 +175,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 			c.origins = append(c.origins, o)
 		}
 	}
+	var err error
 	c.dashboards = []dashboard.Dashboard{demo.Dashboard()}
 	if *dashFile != "" {
 		b, err := os.ReadFile(*dashFile)
@@ -168,6 +183,10 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 			return config{}, fmt.Errorf("-dashboards: %w", err)
 		}
 		if c.dashboards, err = dashboard.Parse(b); err != nil {
+			var at *dashboard.Error
+			if errors.As(err, &at) && at.Line > 0 { // file:line:col: what, as compilers say it
+				return config{}, fmt.Errorf("-dashboards %s:%w", *dashFile, err)
+			}
 			return config{}, fmt.Errorf("-dashboards %s: %w", *dashFile, err)
 		}
 	}
@@ -198,22 +217,43 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (config,
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) > 0 {
-		switch args[0] {
-		case "migrate":
-			return migrate(ctx, getenv("DATABASE_URL"), stdout)
-		case "ingest-key":
-			return ingestKey(ctx, args[1:], getenv("DATABASE_URL"), stdout, stderr)
-		case "token":
-			return tokenCmd(args[1:], getenv, stdout, stderr)
-		case "revoke":
-			return revokeCmd(ctx, args[1:], getenv("DATABASE_URL"), stdout, stderr)
-		}
+	err := runCommand(ctx, args, getenv, stdout, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil // the usage was asked for, and printed
 	}
-	cfg, err := parse(args, getenv, stderr)
+	return err
+}
+
+// runCommand runs the subcommand args name, or serves when args start with
+// a flag or are empty.
+func runCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		if args[0] == "help" {
+			if len(args) > 1 { // telltale help token: the command's own help
+				return runCommand(ctx, []string{args[1], "-h"}, getenv, stdout, stderr)
+			}
+			_, err := parse([]string{"-h"}, getenv, stdout, stderr)
+			return err
+		}
+		c, err := findCommand(args[0])
+		if err != nil {
+			return err
+		}
+		return c.run(ctx, args[1:], getenv, stdout, stderr)
+	}
+	cfg, err := parse(args, getenv, stdout, stderr)
 	if err != nil {
 		return err
 	}
+	if cfg.showVersion {
+		printVersion(stdout)
+		return nil
+	}
+	return serve(ctx, cfg, getenv, stdout, stderr)
+}
+
+// serve runs the server until ctx ends or a component fails.
+func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 
 	reg := metrics.New()
@@ -378,11 +418,10 @@ var demoTenants = []string{"demo", "demo2"}
 
 // ingestKey mints an ingest key for a tenant in PostgreSQL and prints it once.
 func ingestKey(ctx context.Context, args []string, dbURL string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("telltale ingest-key", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("ingest-key", "-tenant T [-label L]", "Mints an ingest key for a tenant in DATABASE_URL and prints it once; clients send it\nas Authorization: Bearer <key> to /api/v1/ingest.")
 	tenant := fs.String("tenant", "", "tenant the key publishes for (required)")
 	label := fs.String("label", "", "a note on who uses the key")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	if err := wire.ValidStream(*tenant); err != nil {
@@ -422,12 +461,11 @@ func adminStore(ctx context.Context, dbURL, cmd, embedded string) (*pgstore.Stor
 // revokeCmd revokes an operator's tokens or one token in PostgreSQL; every
 // server closes the connections it covers within seconds.
 func revokeCmd(ctx context.Context, args []string, dbURL string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("telltale revoke", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("revoke", "-tenant T [-sub S] [-token-id J]", "Revokes an operator's tokens, or one token, in DATABASE_URL; every server closes\nthe connections they cover within seconds.")
 	tenant := fs.String("tenant", "", "tenant (required)")
 	sub := fs.String("sub", "", "revoke every token of this operator issued until now")
 	jti := fs.String("token-id", "", "revoke the token with this jti")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	if err := wire.ValidStream(*tenant); err != nil {
@@ -451,7 +489,11 @@ func revokeCmd(ctx context.Context, args []string, dbURL string, stdout, stderr 
 }
 
 // migrate applies the schema migrations and says what it did.
-func migrate(ctx context.Context, dbURL string, stdout io.Writer) error {
+func migrate(ctx context.Context, args []string, dbURL string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("migrate", "", "Creates or upgrades the telltale schema in the database DATABASE_URL names, then\nexits. The server does the same at start.")
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
+		return err
+	}
 	if dbURL == "" {
 		return errors.New("migrate: set DATABASE_URL to the database to migrate")
 	}

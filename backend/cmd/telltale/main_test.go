@@ -30,7 +30,7 @@ func TestParse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := parse(tt.args, func(k string) string { return tt.env[k] }, io.Discard)
+			c, err := parse(tt.args, func(k string) string { return tt.env[k] }, io.Discard, io.Discard)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("got %v, want an error about %s", err, tt.wantErr)
@@ -127,7 +127,7 @@ func TestParseWebSocketSwitch(t *testing.T) {
 		{"flag beats env", []string{"-websocket=true"}, map[string]string{"TELLTALE_WEBSOCKET": "false"}, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := parse(tt.args, func(k string) string { return tt.env[k] }, io.Discard)
+			c, err := parse(tt.args, func(k string) string { return tt.env[k] }, io.Discard, io.Discard)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -135,5 +135,109 @@ func TestParseWebSocketSwitch(t *testing.T) {
 				t.Fatalf("got websocket %v, want %v", c.websocket, tt.want)
 			}
 		})
+	}
+}
+
+// cmdEnv is an environment for commands under test: the server, were it to
+// start by mistake, would listen on a free loopback port, not :8080.
+func cmdEnv(k string) string {
+	return map[string]string{"TELLTALE_ADDR": "127.0.0.1:0", "TELLTALE_JWT_SECRET": "0123456789abcdef0123456789abcdef"}[k]
+}
+
+func TestCommandLine(t *testing.T) {
+	commands := []string{"token", "ingest-key", "migrate", "revoke", "version"}
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStdout []string // each must appear
+		wantErr    []string
+	}{
+		{"help command", []string{"help"}, 0, append([]string{"Usage:", "-addr", "-dashboards"}, commands...), nil},
+		{"-h", []string{"-h"}, 0, append([]string{"Usage:", "-addr", "-ingest-keys tenant:key,…"}, commands...), nil},
+		{"--help", []string{"--help"}, 0, append([]string{"Usage:"}, commands...), nil},
+		{"version command", []string{"version"}, 0, []string{"telltale " + version}, nil},
+		{"-version", []string{"-version"}, 0, []string{"telltale " + version}, nil},
+		{"typo of a command", []string{"tokne"}, 2, nil, append([]string{`unknown command "tokne"`, `did you mean "token"?`}, commands...)},
+		{"unknown command", []string{"serve"}, 2, nil, append([]string{`unknown command "serve"`}, commands...)},
+		{"positional after flags", []string{"-demo=false", "token"}, 2, nil, []string{`unexpected argument "token"`, "telltale token -h"}},
+		{"unknown flag", []string{"-adr", ":9"}, 2, nil, []string{"-adr", `did you mean -addr?`, "telltale -h"}},
+		{"subcommand help", []string{"token", "-h"}, 0, []string{"-tenant", "-sub", "-ttl"}, nil},
+		{"help of a command", []string{"help", "revoke"}, 0, []string{"-token-id"}, nil},
+		{"help of no command", []string{"help", "tokne"}, 2, nil, []string{`did you mean "token"?`}},
+		{"subcommand extra argument", []string{"token", "-tenant", "acme", "-sub", "a", "extra"}, 2, nil, []string{`unexpected argument "extra"`}},
+		{"migrate help", []string{"migrate", "-h"}, 0, []string{"DATABASE_URL"}, nil},
+		{"migrate extra argument", []string{"migrate", "now"}, 2, nil, []string{`unexpected argument "now"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// A cancelled context: nothing here may serve.
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			var stdout, stderr bytes.Buffer
+			err := run(ctx, tt.args, cmdEnv, &stdout, &stderr)
+			if got := exitCode(err); got != tt.wantCode {
+				t.Fatalf("exit code %d (err %v), want %d; stdout:\n%s\nstderr:\n%s", got, err, tt.wantCode, &stdout, &stderr)
+			}
+			if strings.Contains(stdout.String(), "serving") {
+				t.Fatalf("the server started:\n%s", &stdout)
+			}
+			for _, w := range tt.wantStdout {
+				if !strings.Contains(stdout.String(), w) {
+					t.Errorf("stdout lacks %q:\n%s", w, &stdout)
+				}
+			}
+			for _, w := range tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q: %v", w, err)
+				}
+			}
+		})
+	}
+}
+
+func TestUsageHasNoGarbledFlagNames(t *testing.T) {
+	var stdout bytes.Buffer
+	if err := run(context.Background(), []string{"-h"}, cmdEnv, &stdout, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	// flag takes a back-quoted word of a usage string as the flag's value
+	// name: "-ingest-keys telltale ingest-key" read as nonsense.
+	if strings.Contains(stdout.String(), "-ingest-keys telltale") {
+		t.Fatalf("usage names -ingest-keys' value after a back-quoted phrase:\n%s", &stdout)
+	}
+}
+
+func TestDashboardFileMistakesSayWhere(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name, body, want string
+	}{
+		{"misspelt key", `{"id": "ops", "panels": [
+  {"id": "orders", "kind": "kpi", "stream": "orders", "field": "n", "widht": 6}]}`,
+			`-dashboards ` + filepath.Join(dir, "misspelt key.json") + `:2:69: dashboard ops: panel orders: unknown key "widht" (did you mean "width"?)`},
+		{"syntax", "{\"id\": \"ops\",\n}", `-dashboards ` + filepath.Join(dir, "syntax.json") + `:2:1: invalid character '}' looking for beginning of object key string`},
+		{"no dashboards", `[]`, `-dashboards ` + filepath.Join(dir, "no dashboards.json") + `: no dashboards`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, tt.name+".json")
+			if err := os.WriteFile(path, []byte(tt.body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := parse([]string{"-dashboards", path}, func(string) string { return "" }, io.Discard, io.Discard)
+			if err == nil || err.Error() != tt.want {
+				t.Fatalf("got  %v\nwant %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestExampleDashboardsLoad(t *testing.T) {
+	c, err := parse([]string{"-dashboards", "../../../examples/dashboards.json"}, func(string) string { return "" }, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.dashboards) != 2 || c.dashboards[0].ID != "ops" || c.dashboards[1].ID != "fleet" {
+		t.Fatalf("got %d dashboards, want ops and fleet", len(c.dashboards))
 	}
 }

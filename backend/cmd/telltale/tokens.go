@@ -83,8 +83,7 @@ func (k *keySource) flags(fs *flag.FlagSet, env func(name, def string) string) {
 
 // tokenCmd mints an operator token: telltale token -tenant acme -sub alice -ttl 8h.
 func tokenCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("telltale token", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("token", "-tenant T -sub S [-ttl 8h] [-streams a,b.*] [-role R] [-url U]", "Mints an operator's sign-in token, signed with -jwt-secret (TELLTALE_JWT_SECRET) or\nthe development secret, and prints it (or, with -url, a URL that signs in with it).")
 	var ks keySource
 	ks.flags(fs, func(name, def string) string {
 		if v := getenv(name); v != "" {
@@ -96,9 +95,9 @@ func tokenCmd(args []string, getenv func(string) string, stdout, stderr io.Write
 	sub := fs.String("sub", "", "the operator, e.g. an email (required)")
 	ttl := fs.Duration("ttl", 8*time.Hour, "how long the token is valid")
 	streams := fs.String("streams", "", "comma-separated stream patterns the token may read (orders, fleet.*); empty means all of the tenant's")
-	role := fs.String("role", "", "a role the UI may show")
+	role := fs.String("role", "", "the operator's role: admin may revoke operators of its tenant (POST /api/v1/revoke)")
 	url := fs.String("url", "", "print a URL that signs in with the token, e.g. http://localhost:8080/")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	keys, where, err := ks.load(getenv)

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/telltale/telltale/shared/spell"
+)
+
+// command is one subcommand of the binary: telltale NAME [flags].
+type command struct {
+	name, summary string
+	run           func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error
+}
+
+// commands are the binary's subcommands, in the order help lists them;
+// "help" (run answers it: its text lists these) prints the usage. Without a
+// command, the binary serves.
+//
+// A function, not a variable: the commands' own flag parsing looks them up.
+func commands() []command {
+	return []command{
+		{"token", "mint an operator's sign-in token (or a URL that signs in)", func(_ context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+			return tokenCmd(args, getenv, stdout, stderr)
+		}},
+		{"ingest-key", "mint an ingest key for a tenant in DATABASE_URL", func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+			return ingestKey(ctx, args, getenv("DATABASE_URL"), stdout, stderr)
+		}},
+		{"migrate", "create or upgrade the telltale schema in DATABASE_URL, then exit", func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+			return migrate(ctx, args, getenv("DATABASE_URL"), stdout, stderr)
+		}},
+		{"revoke", "revoke an operator's tokens or one token in DATABASE_URL", func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+			return revokeCmd(ctx, args, getenv("DATABASE_URL"), stdout, stderr)
+		}},
+		{"version", "print the build's version", func(_ context.Context, args []string, _ func(string) string, stdout, stderr io.Writer) error {
+			fs := newFlagSet("version", "", "Prints the build's version.")
+			if err := parseFlags(fs, args, stdout, stderr); err != nil {
+				return err
+			}
+			printVersion(stdout)
+			return nil
+		}},
+	}
+}
+
+func printVersion(w io.Writer) { fmt.Fprintf(w, "telltale %s\n", version) }
+
+func commandNames() []string {
+	names := make([]string, 0, len(commands())+1)
+	for _, c := range commands() {
+		names = append(names, c.name)
+	}
+	return append(names, "help")
+}
+
+// findCommand returns the subcommand named name, or a usage error that lists
+// them all and suggests the closest.
+func findCommand(name string) (command, error) {
+	for _, c := range commands() {
+		if c.name == name {
+			return c, nil
+		}
+	}
+	msg := fmt.Sprintf("unknown command %q", name)
+	if s, ok := spell.Closest(name, commandNames()); ok {
+		msg += fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	return command{}, usageError(msg + "; commands: " + strings.Join(commandNames(), ", ") + "; without one, telltale serves (telltale -h)")
+}
+
+// usageError is a mistake on the command line. The binary exits 2 for it, as
+// flag does, and 1 for every other failure.
+type usageError string
+
+func (e usageError) Error() string { return string(e) }
+
+// exitCode is the binary's exit status for run's error.
+func exitCode(err error) int {
+	var u usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &u):
+		return 2
+	}
+	return 1
+}
+
+// newFlagSet is a subcommand's flag set; its usage starts with a synopsis.
+func newFlagSet(name, synopsis, about string) *flag.FlagSet {
+	full := "telltale " + name
+	fs := flag.NewFlagSet(full, flag.ContinueOnError)
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage: %s\n\n%s\n", strings.TrimSpace(full+" "+synopsis), about)
+		has := false
+		fs.VisitAll(func(*flag.Flag) { has = true })
+		if has {
+			fmt.Fprintf(w, "\nFlags:\n")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+// parseFlags parses args into fs. Asked for help (-h, -help), it prints the
+// usage on stdout and returns flag.ErrHelp, which run turns into success; a
+// mistake (an unknown flag, a bad value, a stray argument) is a usageError
+// that names it, suggests the closest flag and points to -h, rather than
+// the whole usage.
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
+	var out bytes.Buffer
+	fs.SetOutput(&out)
+	err := fs.Parse(args)
+	fs.SetOutput(stderr)
+	name := fs.Name()
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		_, _ = stdout.Write(out.Bytes())
+		return flag.ErrHelp
+	case err != nil:
+		msg := err.Error()
+		if bad, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+			var names []string
+			fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+			if s, ok := spell.Closest(bad, names); ok {
+				msg += fmt.Sprintf(" (did you mean -%s?)", s)
+			}
+		}
+		return usageError(fmt.Sprintf("%s; %s -h lists the flags", msg, name))
+	case fs.NArg() > 0:
+		arg := fs.Arg(0)
+		msg := fmt.Sprintf("unexpected argument %q", arg)
+		if name == "telltale" {
+			if _, err := findCommand(arg); err == nil {
+				msg += fmt.Sprintf(": a command comes before the flags (telltale %s -h)", arg)
+			}
+		}
+		return usageError(fmt.Sprintf("%s; %s -h lists the flags", msg, name))
+	}
+	return nil
+}
+
+// serverUsage prints the binary's help: its commands, then the server's flags.
+func serverUsage(fs *flag.FlagSet) func() {
+	return func() {
+		w := fs.Output()
+		fmt.Fprint(w, `Telltale serves live operations dashboards.
+
+Usage:
+  telltale [flags]              serve the dashboards
+  telltale <command> [flags]
+
+Commands:
+`)
+		for _, c := range commands() {
+			fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
+		}
+		fmt.Fprintf(w, "  %-12s %s\n", "help", "print this help")
+		fmt.Fprint(w, `
+"telltale <command> -h" (or "telltale help <command>") lists a command's flags. Every server flag can also be
+set by the environment variable its help names; a flag wins over it.
+
+Server flags:
+`)
+		fs.PrintDefaults()
+	}
+}
