@@ -13,11 +13,11 @@ import (
 // never sits over a stale panel. A live connection whose panels are stale
 // (a source gone quiet, or a network that delivers nothing while the socket
 // stays open) is "degraded · no new data"; a socket that heard nothing, not
-// even a ping, for 1.2 ping intervals is "degraded · nothing received for
-// 19 s", and when the browser says the device has no network the badge is
-// "offline" at once (client.Client.SetOnline), all before the watchdog
-// declares the socket dead at two intervals. Every state carries the age of
-// the newest data anywhere.
+// even a ping, for 1.2 ping intervals is "degraded · no signal for 19 s";
+// when the browser says the device has no network the badge is "offline"
+// at once (client.Client.SetOnline): all before the watchdog declares the
+// socket dead at two intervals. Every state carries the age of the newest
+// data anywhere.
 func badgeFor(info client.Info, data dataHealth, now time.Time) (state, text string) {
 	state = info.Status.String()
 	switch info.Status {
@@ -42,7 +42,7 @@ func badgeFor(info client.Info, data dataHealth, now time.Time) (state, text str
 		text = "degraded"
 		switch {
 		case info.Silent && !info.LastFrameAt.IsZero():
-			text += " · nothing received for " + strconv.Itoa(int(now.Sub(info.LastFrameAt).Seconds())) + " s"
+			text += " · no signal for " + strconv.Itoa(int(now.Sub(info.LastFrameAt).Seconds())) + " s"
 		case info.Transport == client.TransportPoll:
 			text += " · polling"
 		case info.Lag > 0:

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"slices"
+	"sort"
 	"strconv"
 	"time"
 
@@ -139,11 +140,11 @@ func (a *arrival) learn(gap time.Duration) {
 // timestamps of its points table, else between its rows' times; n is how
 // many gaps it is learnt from (zero: none), table whether from points.
 func historyCadence(st *wire.State) (cadence time.Duration, n int, table bool) {
-	var gaps []time.Duration
+	var gaps []int // milliseconds
 	ts := st.Points.TS
 	for i := len(ts) - 1; i > 0 && len(gaps) < historyGaps; i-- {
 		if d := ts[i] - ts[i-1]; d > 0 {
-			gaps = append(gaps, time.Duration(d)*time.Millisecond)
+			gaps = append(gaps, int(d))
 		}
 	}
 	table = len(gaps) >= minGaps
@@ -155,8 +156,8 @@ func historyCadence(st *wire.State) (cadence time.Duration, n int, table bool) {
 
 // rowGaps are the gaps between the times the rows carry: the first field
 // (by name) that every row has as a time and that never grows down the
-// rows, which are newest first.
-func rowGaps(rows []wire.Row) []time.Duration {
+// rows, which are newest first (milliseconds).
+func rowGaps(rows []wire.Row) []int {
 	if len(rows) <= minGaps {
 		return nil
 	}
@@ -166,11 +167,11 @@ func rowGaps(rows []wire.Row) []time.Duration {
 			names = append(names, k)
 		}
 	}
-	slices.Sort(names)
+	sort.Strings(names) // not slices.Sort: go-app links this one already
 	rows = rows[:min(len(rows), historyGaps+1)]
 next:
 	for _, name := range names {
-		var gaps []time.Duration
+		var gaps []int
 		prev, _ := rowTime(rows[0].Fields[name])
 		for _, r := range rows[1:] {
 			t, ok := rowTime(r.Fields[name])
@@ -178,7 +179,7 @@ next:
 				continue next
 			}
 			if t < prev {
-				gaps = append(gaps, time.Duration(prev-t)*time.Millisecond)
+				gaps = append(gaps, int(prev-t))
 			}
 			prev = t
 		}
@@ -215,24 +216,26 @@ func rowTime(v any) (int64, bool) {
 	return int64(ms), ms >= 1e12 && ms < 1<<43
 }
 
-// typicalGap is the time-weighted median of gaps: half of the time they
-// cover is in gaps at most this long.
-func typicalGap(gaps []time.Duration) time.Duration {
+// typicalGap is the time-weighted median of gaps (milliseconds): half of
+// the time they cover is in gaps at most this long. Gaps are ints so that
+// slices.Sort is the instantiation app.wasm already has (shared/decimate):
+// a new one costs 8 KB.
+func typicalGap(gaps []int) time.Duration {
 	if len(gaps) == 0 {
 		return 0
 	}
 	slices.Sort(gaps)
-	var total time.Duration
+	total := 0
 	for _, g := range gaps {
 		total += g
 	}
-	var sum time.Duration
+	sum := 0
 	for _, g := range gaps {
 		if sum += g; 2*sum >= total {
-			return g
+			return time.Duration(g) * time.Millisecond
 		}
 	}
-	return gaps[len(gaps)-1]
+	return time.Duration(gaps[len(gaps)-1]) * time.Millisecond
 }
 
 // freshness is a panel's data age and whether it is stale.

@@ -210,7 +210,7 @@ func TestBadgeFollowsTheData(t *testing.T) {
 		{"one panel stale", live, dataHealth{newest: 300 * time.Millisecond, known: 3, stale: 1}, "degraded", "degraded · 1 panel stale · now"},
 		{"a snapshot 17 min old, no event since", client.Info{Status: client.Live}, dataHealth{newest: 17 * time.Minute, known: 1, stale: 1}, "degraded", "degraded · no new data · 17 min ago"},
 		{"the browser says offline", client.Info{Status: client.Offline, NetworkDown: true}, dataHealth{newest: 39 * time.Second, known: 3, stale: 3}, "offline", "offline · no network · 39 s ago"},
-		{"no frame for 1.2 ping intervals", client.Info{Status: client.Degraded, Silent: true, LastFrameAt: now.Add(-19 * time.Second)}, dataHealth{newest: 25 * time.Second, known: 3, stale: 3}, "degraded", "degraded · nothing received for 19 s · 25 s ago"},
+		{"no frame for 1.2 ping intervals", client.Info{Status: client.Degraded, Silent: true, LastFrameAt: now.Add(-19 * time.Second)}, dataHealth{newest: 25 * time.Second, known: 3, stale: 3}, "degraded", "degraded · no signal for 19 s · 25 s ago"},
 		{"catching up, stale until caught up", client.Info{Status: client.CatchingUp, CatchUp: client.Progress{Done: 40, Total: 120}}, dataHealth{newest: time.Minute, known: 3, stale: 3}, "catching-up", "catching up 40/120 · 1 min ago"},
 		{"polling", client.Info{Status: client.Degraded, Transport: client.TransportPoll}, fresh, "degraded", "degraded · polling · now"},
 		{"signed out", client.Info{Status: client.SignedOut}, fresh, "signed-out", "signed out · now"},
