@@ -120,8 +120,8 @@ type Info struct {
 	Status      Status
 	LastEventAt time.Time // local time the newest event arrived; zero if none
 	// LastFrameAt is the local time the newest frame of any kind (event,
-	// ping, ack, snapshot) arrived on the open WebSocket; zero between
-	// sessions.
+	// ping, ack, snapshot) arrived on the open WebSocket, or the session
+	// began if none has yet; zero between sessions.
 	LastFrameAt time.Time
 	// NetworkDown: the browser says the device has no network
 	// (SetOnline(false)); the status is Offline whatever the socket says.

@@ -23,7 +23,7 @@ import (
 // declares it dead at two intervals; the next frame makes it live again on
 // the same socket.
 func TestSilentSocketDegradesBeforeItIsDeclaredDead(t *testing.T) {
-	const interval = 2 * time.Second
+	const interval = 3 * time.Second
 	var conns atomic.Int32
 	speak := make(chan struct{})
 	url := fakeServer(t, func(ctx context.Context, ws *websocket.Conn) {
@@ -52,13 +52,13 @@ func TestSilentSocketDegradesBeforeItIsDeclaredDead(t *testing.T) {
 	if lastFrame.IsZero() || time.Since(lastFrame) > time.Second {
 		t.Fatalf("last frame at %v, want just now", lastFrame)
 	}
-	poll.Until(t, 3*time.Second, func() error {
+	poll.Until(t, 5*time.Second, func() error {
 		if i := infoOf(c); i.Status != Degraded {
 			return fmt.Errorf("status %v after %v of silence, want degraded", i.Status, time.Since(lastFrame).Round(time.Millisecond))
 		}
 		return nil
 	})
-	if d := time.Since(lastFrame); d < interval || d > 2*interval-300*time.Millisecond {
+	if d := time.Since(lastFrame); d < interval || d > 2*interval-time.Second {
 		t.Fatalf("degraded after %v of silence: want after one ping interval (%v) and well before two", d, interval)
 	}
 	if i := infoOf(c); !i.LastFrameAt.Equal(lastFrame) {
