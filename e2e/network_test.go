@@ -5,11 +5,15 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"net"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-rod/rod"
+	"github.com/go-rod/rod/lib/proto"
 
 	"github.com/telltale/telltale/shared/faultnet"
 	"github.com/telltale/telltale/shared/poll"
@@ -83,4 +87,206 @@ func TestNetworkDropLosesNothing(t *testing.T) {
 		t.Fatalf("snapshots %d → %d, resumes %d: want the same snapshots and every stream resumed", before.Snapshots, after.Snapshots, after.Resumes)
 	}
 	t.Logf("cut off 10 s: metrics %d → %d, %d streams resumed, %d reconnect attempts, no break", before.Streams["metrics"].Seq, after.Streams["metrics"].Seq, after.Resumes, after.Reconnects)
+}
+
+// TestBadgeLeavesLiveAtOnceOffline: when the browser goes offline (Chromium's
+// offline emulation, which fires offline but leaves the open WebSocket
+// alone, as a phone's dropped radio does), the badge leaves green at once,
+// saying offline with the age of the newest data, long before the socket
+// could be declared dead (two ping intervals, 30 s); when the network
+// returns it is live again.
+func TestBadgeLeavesLiveAtOnceOffline(t *testing.T) {
+	srv := startServer(t)
+	p := newBrowser(t).MustPage("")
+	openLive(t, p, srv.URL)
+	poll.Until(t, 15*time.Second, func() error {
+		if state, text := badge(t, p); state != "live" {
+			return fmt.Errorf("badge %q %q, want live on the demo", state, text)
+		}
+		return nil
+	})
+	before := stats(t, p)
+	if err := (proto.NetworkEnable{}).Call(p); err != nil {
+		t.Fatal(err)
+	}
+	offline := proto.NetworkEmulateNetworkConditions{Offline: true, Latency: 0, DownloadThroughput: -1, UploadThroughput: -1}
+	if err := offline.Call(p); err != nil {
+		t.Fatal(err)
+	}
+	cut := time.Now()
+	var state, text string
+	poll.Until(t, 10*time.Second, func() error {
+		if state, text = badge(t, p); state == "live" {
+			return fmt.Errorf("badge %q %q %v after going offline", state, text, time.Since(cut).Round(time.Millisecond))
+		}
+		return nil
+	})
+	took := time.Since(cut)
+	if took > 3*time.Second {
+		t.Fatalf("the badge left live %v after going offline, want within 3 s", took)
+	}
+	if state != "offline" || !ageText.MatchString(text) {
+		t.Fatalf("badge %q %q offline, want offline with the age of the newest data", state, text)
+	}
+	online := proto.NetworkEmulateNetworkConditions{Offline: false, Latency: 0, DownloadThroughput: -1, UploadThroughput: -1}
+	if err := online.Call(p); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 30*time.Second, func() error {
+		if state, text := badge(t, p); state != "live" {
+			return fmt.Errorf("badge %q %q after the network returned, want live", state, text)
+		}
+		return nil
+	})
+	if s := stats(t, p); s.Breaks != 0 || s.Snapshots != before.Snapshots {
+		t.Fatalf("breaks %d, snapshots %d → %d: want the stream continued", s.Breaks, before.Snapshots, s.Snapshots)
+	}
+	t.Logf("badge %q %q %v after going offline", state, text, took.Round(time.Millisecond))
+}
+
+// ageText is a badge's age: "· now", "· 12 s ago", "· 3 min ago".
+var ageText = regexp.MustCompile(` · (now|\d+ s ago|\d+ min ago|\d+ h ago)$`)
+
+// TestBadgeFollowsTheDataWhenNothingArrives: the network stops carrying
+// anything while the socket stays open and the browser still says online
+// (a stalled proxy, a dead radio link): the panels go stale within seconds,
+// and the badge says so at once ("degraded · 3 panels stale · 3 s ago"),
+// long before the socket could be declared dead; when bytes flow again it
+// is live.
+func TestBadgeFollowsTheDataWhenNothingArrives(t *testing.T) {
+	srv := startServer(t)
+	proxy := newStallProxy(t, strings.TrimPrefix(srv.URL, "http://"))
+	p := newBrowser(t).MustPage("")
+	openLive(t, p, "http://"+proxy.Addr())
+	poll.Until(t, 15*time.Second, func() error {
+		if state, text := badge(t, p); state != "live" {
+			return fmt.Errorf("badge %q %q, want live on the demo", state, text)
+		}
+		return nil
+	})
+	before := stats(t, p)
+	proxy.Stall()
+	stalled := time.Now()
+	var state, text string
+	poll.Until(t, 20*time.Second, func() error {
+		if state, text = badge(t, p); state != "degraded" || !strings.Contains(text, "stale") || !ageText.MatchString(text) {
+			return fmt.Errorf("badge %q %q %v after the network stalled", state, text, time.Since(stalled).Round(time.Millisecond))
+		}
+		return nil
+	})
+	took := time.Since(stalled)
+	// The demo's metrics are held to 500 ms: stale after 3 s (the floor).
+	if took > 6*time.Second {
+		t.Fatalf("the badge left live %v after the network stalled, want within 6 s (the metrics panels are stale after 3 s)", took)
+	}
+	if s := stats(t, p); s.Reconnects != before.Reconnects {
+		t.Fatalf("reconnects %d → %d: the socket was declared dead, the badge should have spoken first", before.Reconnects, s.Reconnects)
+	}
+	proxy.Resume()
+	poll.Until(t, 30*time.Second, func() error {
+		if state, text := badge(t, p); state != "live" {
+			return fmt.Errorf("badge %q %q after the network resumed, want live", state, text)
+		}
+		return nil
+	})
+	t.Logf("badge %q %q %v after the network stalled", state, text, took.Round(time.Millisecond))
+}
+
+// stallProxy forwards TCP connections to a target and can stall them: while
+// stalled, nothing is forwarded either way, and every connection stays
+// open, which is what a dead radio link or a stuck middlebox looks like.
+type stallProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	open   chan struct{} // closed while traffic flows
+	conns  []net.Conn
+}
+
+func newStallProxy(t *testing.T, target string) *stallProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := &stallProxy{ln: ln, target: target, open: make(chan struct{})}
+	close(sp.open)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			sp.mu.Lock()
+			sp.conns = append(sp.conns, c, s)
+			sp.mu.Unlock()
+			wg.Add(2)
+			go func() { defer wg.Done(); sp.pipe(s, c) }()
+			go func() { defer wg.Done(); sp.pipe(c, s) }()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		sp.Resume()
+		sp.mu.Lock()
+		for _, c := range sp.conns {
+			c.Close()
+		}
+		sp.mu.Unlock()
+		wg.Wait()
+	})
+	return sp
+}
+
+func (sp *stallProxy) Addr() string { return sp.ln.Addr().String() }
+
+// pipe copies from src to dst, holding each chunk while stalled.
+func (sp *stallProxy) pipe(dst, src net.Conn) {
+	defer dst.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			sp.mu.Lock()
+			open := sp.open
+			sp.mu.Unlock()
+			<-open
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// Stall stops forwarding, keeping the connections open.
+func (sp *stallProxy) Stall() {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	select {
+	case <-sp.open:
+		sp.open = make(chan struct{})
+	default:
+	}
+}
+
+// Resume forwards again, the held bytes first.
+func (sp *stallProxy) Resume() {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	select {
+	case <-sp.open:
+	default:
+		close(sp.open)
+	}
 }

@@ -36,7 +36,9 @@ const (
 	// (Info.CatchUp says how far).
 	CatchingUp
 	// Degraded: following every stream, but events arrive late (Info.Lag
-	// over Config.DegradedLag) or over the HTTP fallback (Info.Transport).
+	// over Config.DegradedLag), over the HTTP fallback (Info.Transport), or
+	// nothing at all (no event, no ping) arrived for silentAfter ping
+	// intervals (Info.LastFrameAt says since when).
 	Degraded
 )
 
@@ -117,8 +119,18 @@ type Config struct {
 type Info struct {
 	Status      Status
 	LastEventAt time.Time // local time the newest event arrived; zero if none
-	LastError   string
-	Reconnects  int
+	// LastFrameAt is the local time the newest frame of any kind (event,
+	// ping, ack, snapshot) arrived on the open WebSocket, or the session
+	// began if none has yet; zero between sessions.
+	LastFrameAt time.Time
+	// NetworkDown: the browser says the device has no network
+	// (SetOnline(false)); the status is Offline whatever the socket says.
+	NetworkDown bool
+	// Silent: the open socket has had no frame for silentAfter ping
+	// intervals (since LastFrameAt); the status is Degraded.
+	Silent     bool
+	LastError  string
+	Reconnects int
 	// Resumes counts streams continued from their cursor after a reconnect
 	// (only the missed events travelled); Snapshots counts full snapshots.
 	Resumes, Snapshots int
@@ -170,6 +182,12 @@ type Client struct {
 	lag      lagMeter
 	kick     chan struct{}       // capacity 1: Kick was called
 	probe    func(reason string) // checks the open connection at once; nil between sessions
+	silent   bool                // no frame for silentAfter ping intervals on the open socket
+	netDown  bool                // SetOnline(false): the browser says there is no network
+	// lastFrame is when the session's newest frame arrived (Unix
+	// nanoseconds; zero between sessions): an atomic, so the read loop
+	// stamps it without the lock, and Read copies it into Info.
+	lastFrame atomic.Int64
 }
 
 // catchUp is one stream's replay: from the cursor it resumed at to head.
@@ -211,6 +229,10 @@ func New(cfg Config) *Client {
 func (c *Client) Read(fn func(streams map[string]*livestate.Stream, info Info)) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.info.LastFrameAt = time.Time{}
+	if t := c.lastFrame.Load(); t != 0 {
+		c.info.LastFrameAt = time.Unix(0, t)
+	}
 	fn(c.streams, c.info)
 }
 
@@ -237,16 +259,53 @@ func (c *Client) refreshLocked() {
 		c.info.CatchUp.Done += seq - min(seq, cu.from)
 	}
 	c.info.Lag = c.lag.lag
+	c.info.NetworkDown, c.info.Silent = c.netDown, c.silent
 	s := c.phase
 	if s == Live {
 		switch {
 		case len(c.catchUp) > 0:
 			s = CatchingUp
-		case c.info.Transport == TransportPoll || c.lag.high:
+		case c.info.Transport == TransportPoll || c.lag.high || c.silent:
 			s = Degraded
 		}
 	}
+	if c.netDown && (s == Live || s == Connecting || s == CatchingUp || s == Degraded) {
+		s = Offline
+	}
 	c.info.Status = s
+}
+
+// SetOnline tells the client what the browser says of the device's network
+// (navigator.onLine, the online and offline events). Without a network the
+// status is Offline at once: an open socket may not notice for two ping
+// intervals (Chromium's offline emulation leaves it open, and so does a
+// phone whose radio dropped), and the operator must not read "live"
+// meanwhile. The network coming back kicks the client (see Kick).
+func (c *Client) SetOnline(online bool) {
+	c.mu.Lock()
+	was := c.netDown
+	c.netDown = !online
+	c.refreshLocked()
+	c.mu.Unlock()
+	if was != !online {
+		c.changed()
+	}
+	if online {
+		c.Kick()
+	}
+}
+
+// setSilent notes whether the open socket has gone without a frame for
+// silentAfter ping intervals.
+func (c *Client) setSilent(silent bool) {
+	c.mu.Lock()
+	was := c.silent
+	c.silent = silent
+	c.refreshLocked()
+	c.mu.Unlock()
+	if was != silent {
+		c.changed()
+	}
 }
 
 // Kick makes the client try to reconnect now instead of waiting out its
@@ -452,32 +511,30 @@ func (c *Client) session(ctx context.Context, ws *websocket.Conn) (welcomed bool
 	// registration per frame, the biggest cost after the syscall at
 	// hundreds of frames per second. Instead the session's end and an idle
 	// watchdog, re-armed by every frame, close the socket, which ends a
-	// pending read. Until the welcome tells the ping interval, allow a
+	// pending read; the same timer says when the socket has gone silent
+	// (silence.go). Until the welcome tells the ping interval, allow a
 	// generous wait.
-	var idle, lastFrame atomic.Int64 // nanoseconds; Unix nanoseconds
-	idle.Store(int64(30 * time.Second))
-	lastFrame.Store(time.Now().UnixNano())
 	var dead atomic.Bool
 	var kicked atomic.Value // string: why a probe closed the socket
-	watchdog := time.AfterFunc(time.Duration(idle.Load()), func() {
+	watchdog := newWatch(c, 30*time.Second, func() {
 		dead.Store(true)
 		ws.CloseNow()
 	})
-	defer watchdog.Stop()
+	defer func() {
+		watchdog.stop()
+		c.lastFrame.Store(0)
+		c.setSilent(false)
+	}()
 	// A probe (Kick) does not wait out two ping intervals: a connection that
 	// has been silent for more than one is presumed dead now (the server
 	// pings every interval), else it gets one more interval from its last
 	// frame, plus a second of grace.
 	c.mu.Lock()
 	c.probe = func(reason string) {
-		interval := time.Duration(idle.Load()) / 2
-		since := time.Since(time.Unix(0, lastFrame.Load()))
-		if since > interval {
+		if since, dead := watchdog.probe(); dead {
 			kicked.Store(fmt.Sprintf("%s after %v without a frame: reconnecting", reason, since.Round(time.Millisecond)))
 			ws.CloseNow()
-			return
 		}
-		watchdog.Reset(interval - since + time.Second)
 	}
 	c.mu.Unlock()
 	stop := context.AfterFunc(ctx, func() { ws.CloseNow() })
@@ -506,8 +563,7 @@ func (c *Client) session(ctx context.Context, ws *websocket.Conn) (welcomed bool
 			}
 			return welcomed, fmt.Errorf("read: %w", err)
 		}
-		lastFrame.Store(time.Now().UnixNano())
-		watchdog.Reset(time.Duration(idle.Load()))
+		watchdog.frame(time.Now())
 		if typ != websocket.MessageBinary {
 			continue
 		}
@@ -521,8 +577,7 @@ func (c *Client) session(ctx context.Context, ws *websocket.Conn) (welcomed bool
 			welcomed = true
 			c.serverClock(f.ServerTime)
 			if ms := f.Limits.PingIntervalMs; ms > 0 {
-				idle.Store(int64(2 * time.Duration(ms) * time.Millisecond))
-				watchdog.Reset(time.Duration(idle.Load()))
+				watchdog.setIdle(2 * time.Duration(ms) * time.Millisecond)
 			}
 			for _, s := range c.cfg.Streams {
 				if resuming > 0 && c.held(s) {

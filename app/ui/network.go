@@ -17,8 +17,12 @@ import (
 // again and when it returns from the back-forward cache: the moments a
 // phone's socket has most likely died without a close, and when waiting out
 // a 30 s backoff would show stale data for nothing. The first two also ask
-// for a new version (checkUpdate). It also installs window.telltaleNet() for
-// tests and consoles. Everything is released when ctx ends.
+// for a new version (checkUpdate). It tells the client what the browser
+// says of the network (navigator.onLine, online and offline), so the badge
+// reads "offline" the moment the device loses it rather than when the
+// socket is found dead two ping intervals later. It also installs
+// window.telltaleNet() for tests and consoles. Everything is released when
+// ctx ends.
 func (s *Shell) listenNetwork(ctx app.Context, c *client.Client) {
 	win := app.Window()
 	on := func(event string, kick func(ev app.Value) bool) {
@@ -34,8 +38,13 @@ func (s *Shell) listenNetwork(ctx app.Context, c *client.Client) {
 			fn.Release()
 		})
 	}
-	// Both also ask for a new version (checkUpdate).
-	on("online", func(app.Value) bool { checkUpdate(); return true })
+	// online also asks for a new version (checkUpdate); SetOnline(true)
+	// kicks.
+	on("online", func(app.Value) bool { checkUpdate(); c.SetOnline(true); return false })
+	on("offline", func(app.Value) bool { c.SetOnline(false); return false })
+	if nav := win.Get("navigator"); nav.Truthy() && !nav.Get("onLine").IsUndefined() && !nav.Get("onLine").Bool() {
+		c.SetOnline(false)
+	}
 	// visibilitychange is fired at the document and bubbles to the window.
 	on("visibilitychange", func(app.Value) bool {
 		shown := win.Get("document").Get("visibilityState").String() == "visible"

@@ -502,33 +502,7 @@ func (s *Shell) badge() app.UI {
 	if s.loadErr != "" {
 		state, text = "offline", "cannot load dashboard, retrying"
 	} else if s.client != nil {
-		info := s.view.info
-		state = info.Status.String()
-		switch info.Status {
-		case client.Live:
-			text = "live"
-		case client.Offline:
-			text = "offline"
-		case client.SignedOut:
-			state, text = "signed-out", "signed out"
-		case client.CatchingUp:
-			state, text = "catching-up", "catching up"
-			if p := info.CatchUp; p.Total > 0 {
-				text += fmt.Sprintf(" %d/%d", p.Done, p.Total)
-			}
-		case client.Degraded:
-			text = "degraded"
-			if info.Transport == client.TransportPoll {
-				text += " · polling"
-			} else if info.Lag > 0 {
-				text += " · " + age(info.Lag) + " late"
-			}
-		default:
-			text = "connecting…"
-		}
-		if !info.LastEventAt.IsZero() {
-			text += " · " + age(s.now.Sub(info.LastEventAt)) + " ago"
-		}
+		state, text = badgeFor(s.view.info, s.dataHealth(s.now), s.now)
 	}
 	return app.Div().Class("tt-badge").DataSet("state", state).ID("tt-badge").Body(
 		app.Span().Class("tt-dot"),
