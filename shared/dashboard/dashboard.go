@@ -73,7 +73,9 @@ type Panel struct {
 	// WindowSeconds is how much history a time series shows; zero means 60.
 	WindowSeconds int `json:"window_seconds,omitempty"`
 	// ExpectedCadenceMs is how often the stream should speak; zero means the
-	// client learns it from the stream's recent rate.
+	// client learns it from the stream's history (its snapshot's point and
+	// row times, then every event it applies), and a stream with too little
+	// history to learn from is stale after 60 s of silence.
 	ExpectedCadenceMs int `json:"expected_cadence_ms,omitempty"`
 }
 
