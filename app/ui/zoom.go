@@ -92,10 +92,7 @@ func (z *zoomState) pad(ts []int64, cols [][]float64) ([]int64, [][]float64) {
 			out = append(out, math.NaN())
 		}
 		if v == nil {
-			v = make([]float64, len(ts))
-			for i := range v {
-				v[i] = math.NaN()
-			}
+			v = gaps(len(ts))
 		}
 		out = append(out, v...)
 		if tail {
