@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"slices"
 	"strings"
 	"sync"
 
@@ -70,7 +69,7 @@ func lacks(p dashboard.Panel, st *livestate.Stream) []string {
 	switch p.Kind {
 	case dashboard.KindTimeSeries:
 		for _, name := range p.Series {
-			if !slices.ContainsFunc(st.State.Points.Cols, func(c wire.Column) bool { return c.Name == name }) {
+			if !hasSeries(&st.State.Points, name) {
 				out = append(out, name)
 			}
 		}
@@ -111,6 +110,17 @@ func lacks(p dashboard.Panel, st *livestate.Stream) []string {
 		}
 	}
 	return out
+}
+
+// hasSeries reports whether the points table has a column called name
+// (wire.Points.Col cannot tell an empty column from none).
+func hasSeries(p *wire.Points, name string) bool {
+	for i := range p.Cols {
+		if p.Cols[i].Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 func hasKey(fields map[string]any, name string) bool {
