@@ -37,6 +37,11 @@ type chart struct {
 	w       int     // pixel width, kept by the ResizeObserver
 	visible bool    // kept by the IntersectionObserver
 	created bool
+
+	// ylo, yhi are each series' finite extremes over the range shown, as
+	// of the last SetData (ylo > yhi: none); yRange hands them to uPlot.
+	ylo, yhi []float64
+	yRange   js.Func
 }
 
 var palette = []string{"#4cc9f0", "#f72585", "#b8f35d", "#ffb703", "#9d8df1", "#06d6a0"}
@@ -130,6 +135,29 @@ func (c *chart) tryCreate() bool {
 		c.hooks.Live()
 		return nil
 	})
+	// uPlot's autoscale takes only null as a gap, and a Float64Array holds
+	// no null: a series whose first value in view is NaN (one the stream
+	// does not have, one that began later, a zoom's padding) made the y
+	// scale NaN, and then no series was drawn at all. So the y range comes
+	// from the finite extremes SetData measured, of the series shown, padded
+	// as uPlot's own default range (rangeNum with its 0.1 pad) pads them.
+	rangeNum := ctor.Get("rangeNum")
+	c.yRange = js.FuncOf(func(_ js.Value, args []js.Value) any {
+		if len(args) < 2 || args[1].IsNull() || args[1].IsUndefined() {
+			return []any{nil, nil} // no data: as uPlot's default
+		}
+		shown := args[0].Get("series")
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for i := range c.ylo {
+			if c.ylo[i] <= c.yhi[i] && shown.Index(i+1).Get("show").Bool() {
+				lo, hi = min(lo, c.ylo[i]), max(hi, c.yhi[i])
+			}
+		}
+		if lo > hi {
+			lo, hi = 0, 1 // nothing finite in view: an empty grid
+		}
+		return rangeNum.Invoke(lo, hi, 0.1, true)
+	})
 	series := []any{map[string]any{}}
 	for i, name := range c.spec.Series {
 		series = append(series, map[string]any{
@@ -150,6 +178,7 @@ func (c *chart) tryCreate() bool {
 		"ms":     1, // x values are Unix milliseconds
 		"series": series,
 		"axes":   []any{axis, axis},
+		"scales": map[string]any{"y": map[string]any{"range": c.yRange}},
 		"legend": map[string]any{"live": false},
 		// A drag selects a time range; the shell zooms (setScale false:
 		// the shell owns the range, so live data does not undo it).
@@ -191,8 +220,19 @@ func (p *uplot) SetData(id string, ts []int64, cols [][]float64, xr ui.Range) {
 	for i, t := range ts {
 		c.xbuf[i] = float64(t)
 	}
+	// The rows in view: all of them live, those inside xr zoomed.
+	lo, hi := 0, n
+	if !xr.IsLive() {
+		for lo < n && ts[lo] < xr.From {
+			lo++
+		}
+		for hi > lo && ts[hi-1] > xr.To {
+			hi--
+		}
+	}
 	data := c.data[:0]
 	data = append(data, c.xs.fill(c.xbuf))
+	c.ylo, c.yhi = c.ylo[:0], c.yhi[:0]
 	for i := range c.ys {
 		var src []float64
 		if i < len(cols) && len(cols[i]) == n {
@@ -201,6 +241,16 @@ func (p *uplot) SetData(id string, ts []int64, cols [][]float64, xr ui.Range) {
 			src = c.nans(n)
 		}
 		data = append(data, c.ys[i].fill(src))
+		l, h := math.Inf(1), math.Inf(-1)
+		for _, v := range src[lo:hi] {
+			if v < l { // NaN compares false: gaps are skipped
+				l = v
+			}
+			if v > h {
+				h = v
+			}
+		}
+		c.ylo, c.yhi = append(c.ylo, l), append(c.yhi, h)
 	}
 	// batch draws now instead of on uPlot's microtask, so the shell's frame
 	// budget measures what drawing costs.
@@ -255,6 +305,7 @@ func (p *uplot) Destroy(id string) {
 		c.u.Get("over").Call("removeEventListener", "dblclick", c.onDbl)
 		c.u.Call("destroy")
 		c.apply.Release()
+		c.yRange.Release()
 		c.onSel.Release()
 		c.onDbl.Release()
 	}

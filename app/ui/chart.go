@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"math"
+
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 
 	"github.com/telltale/telltale/shared/dashboard"
@@ -49,7 +51,9 @@ func (c *chartPanel) Render() app.UI {
 }
 
 // window returns the panel's series over its time window, as slices of the
-// state (no copy): the bridge copies them into typed arrays at once.
+// state (no copy): the bridge copies them into typed arrays at once. A
+// series the stream does not have is a column of gaps (NaN) as long as the
+// others, as Charts.SetData wants every column.
 func window(p *wire.Points, panel dashboard.Panel) ([]int64, [][]float64) {
 	secs := panel.WindowSeconds
 	if secs <= 0 {
@@ -75,6 +79,8 @@ func window(p *wire.Points, panel dashboard.Panel) ([]int64, [][]float64) {
 	for i, name := range panel.Series {
 		if vals := p.Col(name); len(vals) == n {
 			cols[i] = vals[start:]
+		} else {
+			cols[i] = gaps(n - start)
 		}
 	}
 	return p.TS[start:], cols
@@ -116,4 +122,13 @@ func (d *decimated) update(p *wire.Points, panel dashboard.Panel, width, gen int
 		d.vals = append(d.vals, vals)
 	}
 	return d.cols.Update(p.TS, d.vals, from, to, span)
+}
+
+// gaps is n NaNs: a series the data does not have.
+func gaps(n int) []float64 {
+	v := make([]float64, n)
+	for i := range v {
+		v[i] = math.NaN()
+	}
+	return v
 }

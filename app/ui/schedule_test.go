@@ -18,6 +18,7 @@ type fakeCharts struct {
 	lengths map[string]int
 	ranges  map[string]Range
 	ts      map[string][]int64
+	cols    map[string][][]float64
 }
 
 func (f *fakeCharts) Create(string, ChartSpec, ChartHooks) {}
@@ -29,6 +30,13 @@ func (f *fakeCharts) SetData(id string, ts []int64, cols [][]float64, xr Range) 
 	f.lengths[id] = len(ts)
 	f.ranges[id] = xr
 	f.ts[id] = append([]int64(nil), ts...)
+	if f.cols != nil {
+		c := make([][]float64, len(cols))
+		for i := range cols {
+			c[i] = append([]float64(nil), cols[i]...)
+		}
+		f.cols[id] = c
+	}
 }
 
 // chartRig is a shell with n time-series panels, each on its own stream of

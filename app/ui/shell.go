@@ -50,6 +50,7 @@ type Shell struct {
 	hooks       map[string]ChartHooks // by panel id, made once
 	arrivals    map[string]*arrival   // by stream: when it last moved, its cadence
 	lkg         lkgState              // the stored last-known-good state (lkg.go)
+	missing     missing               // what panels name that their streams lack (missing.go)
 }
 
 // tokenKey is where the page keeps the operator's token between visits.
@@ -125,7 +126,7 @@ func (t *trace) record(stream string, epoch, seq uint64, snapshot bool) {
 	t.last[stream] = [2]uint64{epoch, seq}
 }
 
-func (t *trace) json(info client.Info, renders, chartDraws int) string {
+func (t *trace) json(info client.Info, renders, chartDraws int, m *missing) string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	type pos struct {
@@ -143,7 +144,12 @@ func (t *trace) json(info client.Info, renders, chartDraws int) string {
 		ChartDraws int            `json:"chart_draws"` // SetData calls, all charts
 		GoHeapMB   float64        `json:"go_heap_mb"`  // the wasm side's Go heap, for the render benchmark
 		GoSysMB    float64        `json:"go_sys_mb"`
-	}{t.snapshots, t.breaks, info.Resumes, info.Reconnects, info.Status.String(), map[string]pos{}, renders, chartDraws, 0, 0}
+		// Missing counts the names panels give that their streams lack
+		// (missing.go); MissingByPanel lists them by panel id.
+		Missing        int                 `json:"missing"`
+		MissingByPanel map[string][]string `json:"missing_by_panel"`
+	}{t.snapshots, t.breaks, info.Resumes, info.Reconnects, info.Status.String(), map[string]pos{}, renders, chartDraws, 0, 0, 0, nil}
+	out.Missing, out.MissingByPanel = m.counts()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	out.GoHeapMB, out.GoSysMB = float64(ms.HeapInuse)/(1<<20), float64(ms.Sys)/(1<<20)
@@ -275,7 +281,7 @@ func fetchBytes(ctx context.Context, url, token string) ([]byte, error) {
 		body := make([]byte, arr.Length())
 		app.CopyBytesToGo(body, arr)
 		if status != 200 {
-			settle(result{err: fmt.Errorf("HTTP %d: %.200s", status, strings.TrimSpace(problemText(body)))})
+			settle(result{err: &statusError{status, fmt.Sprintf("HTTP %d: %.200s", status, strings.TrimSpace(problemText(body)))}})
 			return nil
 		}
 		settle(result{body: body})
@@ -314,6 +320,15 @@ func fetchBytes(ctx context.Context, url, token string) ([]byte, error) {
 		return nil, ctx.Err()
 	}
 }
+
+// statusError is an answer other than 200: callers tell a server that
+// asks to be retried (503) from one that refused.
+type statusError struct {
+	status int
+	msg    string
+}
+
+func (e *statusError) Error() string { return e.msg }
 
 // problemText is an error body's message: the "error" of a JSON problem,
 // else the text itself.
@@ -356,7 +371,7 @@ func (s *Shell) start(ctx app.Context) {
 	app.Window().Set("telltaleStats", app.FuncOf(func(app.Value, []app.Value) any {
 		var info client.Info
 		c.Read(func(_ map[string]*livestate.Stream, i client.Info) { info = i })
-		return s.trace.json(info, s.renders, int(s.chartDraws.Load()))
+		return s.trace.json(info, s.renders, int(s.chartDraws.Load()), &s.missing)
 	}))
 	s.listenNetwork(ctx, c)
 	ctx.Async(func() { _ = c.Run(ctx) })
@@ -426,6 +441,7 @@ func (s *Shell) frame(ctx app.Context, start time.Time) {
 			v.rows[name] = rows
 		}
 		s.trackArrivals(streams, s.now)
+		s.missing.update(s.spec, streams)
 		s.chartsWaiting(ctx, s.drawCharts(streams, info.Snapshots+info.Resumes, start, time.Now))
 	})
 	s.view = v
@@ -548,6 +564,8 @@ func (s *Shell) panel(p dashboard.Panel) app.UI {
 				app.H2().Class("tt-panel-title").Text(p.Title),
 				s.zoomControls(p),
 				s.freshnessLabel(p),
+				s.missingNote(p),
+				s.historyError(p),
 			),
 			body,
 		)

@@ -24,6 +24,15 @@ import (
 // (GET /api/v1/streams/{s}/window), which decimates its stored history to the
 // chart's width; the page's own points are drawn meanwhile. Double-click or
 // the Live button returns to the head; the arrows pan by half the range.
+//
+// Every way to a range goes through setZoom (a drag, the arrows, Live), and
+// every range is drawn through zoomed, which alone decides to ask the
+// server: when the range starts before the page's oldest point, whether the
+// operator just moved there or the page's points have since moved past it.
+// While a request is out the panel says "loading history…" (a fetch asks for
+// a render: the label must not wait for new data); a request that fails
+// says why in the panel and is not repeated behind the operator's back (on
+// every new event) until they press Retry or move the range.
 
 // zoomState is a zoomed chart's state, kept in its chartState.
 type zoomState struct {
@@ -35,6 +44,7 @@ type zoomState struct {
 	remote      *wire.Points
 	remoteWidth int
 	fetching    bool
+	cancel      context.CancelFunc // aborts the request out, if any
 	err         string
 	gen         int // bumped when remote arrives, so the chart redraws
 	// Output buffers of pad, reused.
@@ -47,13 +57,12 @@ type zoomState struct {
 // otherwise the page's own points in the range.
 func (s *Shell) zoomed(cs *chartState, p dashboard.Panel, pts *wire.Points, width int) ([]int64, [][]float64) {
 	z := &cs.zoom
-	needRemote := len(pts.TS) == 0 || z.r.From < pts.TS[0]
-	if needRemote {
+	if z.needsHistory(pts) {
 		if z.remote != nil && z.remoteWidth == width {
 			return z.pad(z.remote.TS, seriesOf(z.remote, p.Series, &z.vals))
 		}
-		if !z.fetching && s.fetchWindow != nil && width > 0 {
-			z.fetching, z.err = true, ""
+		if !z.fetching && z.err == "" && s.fetchWindow != nil && width > 0 {
+			z.fetching = true
 			s.fetchWindow(p, z.r, width)
 		}
 	}
@@ -62,6 +71,23 @@ func (s *Shell) zoomed(cs *chartState, p dashboard.Panel, pts *wire.Points, widt
 	}
 	span := max(1, (z.r.To-z.r.From+int64(width)-1)/int64(width))
 	return z.pad(z.cols.Update(pts.TS, seriesOf(pts, p.Series, &z.vals), z.r.From, z.r.To, span))
+}
+
+// needsHistory reports whether the range starts before the page's oldest
+// point: only the server has it.
+func (z *zoomState) needsHistory(pts *wire.Points) bool {
+	return len(pts.TS) == 0 || z.r.From < pts.TS[0]
+}
+
+// retryHistory asks the server again for a zoomed panel's range after its
+// history failed.
+func (s *Shell) retryHistory(panelID string) {
+	cs := s.chartState(chartID(panelID))
+	if cs.zoom.err == "" {
+		return
+	}
+	cs.zoom.err = ""
+	cs.key = drawKey{} // draw at once, which asks
 }
 
 // pad adds a row of gaps at the range's start and end where the data does
@@ -92,10 +118,7 @@ func (z *zoomState) pad(ts []int64, cols [][]float64) ([]int64, [][]float64) {
 			out = append(out, math.NaN())
 		}
 		if v == nil {
-			v = make([]float64, len(ts))
-			for i := range v {
-				v[i] = math.NaN()
-			}
+			v = gaps(len(ts))
 		}
 		out = append(out, v...)
 		if tail {
@@ -130,6 +153,9 @@ func (s *Shell) setZoom(panelID string, r Range) {
 	}
 	if cs.zoom.r == r {
 		return
+	}
+	if cs.zoom.cancel != nil {
+		cs.zoom.cancel() // a range left behind: its history is not wanted now
 	}
 	cs.zoom = zoomState{r: r, vals: cs.zoom.vals}
 	cs.dec.cols.Reset() // back to live: start the columns over
@@ -197,8 +223,6 @@ func (s *Shell) zoomControls(p dashboard.Panel) app.UI {
 	label := time.UnixMilli(z.r.From).Format("15:04:05") + " – " + time.UnixMilli(z.r.To).Format("15:04:05")
 	if z.fetching {
 		label += " · loading history…"
-	} else if z.err != "" {
-		label += " · " + z.err
 	}
 	return app.Div().Class("tt-zoom").Body(
 		app.Span().Class("tt-zoom-range").Text(label),
@@ -212,6 +236,23 @@ func (s *Shell) zoomControls(p dashboard.Panel) app.UI {
 		}),
 		app.Button().Class("tt-zoom-live").Title("Follow the newest data (or double-click the chart)").Text("Live").OnClick(func(ctx app.Context, _ app.Event) {
 			s.setZoom(p.ID, Range{})
+			s.redraw()
+		}),
+	)
+}
+
+// historyError says, on its own line of a zoomed panel's head (so the
+// arrows do not move under the operator's finger), why its history is not
+// drawn, with a Retry button; nil when nothing failed.
+func (s *Shell) historyError(p dashboard.Panel) app.UI {
+	cs := s.charts[chartID(p.ID)]
+	if cs == nil || cs.zoom.r.IsLive() || cs.zoom.err == "" {
+		return nil
+	}
+	return app.Div().Class("tt-zoom-error").Body(
+		app.Span().Text("could not load "+cs.zoom.err+" "),
+		app.Button().Class("tt-zoom-retry").Title("Ask the server for this range's history again").Text("Retry").OnClick(func(app.Context, app.Event) {
+			s.retryHistory(p.ID)
 			s.redraw()
 		}),
 	)
@@ -235,16 +276,22 @@ func (s *Shell) startWindowFetches(ctx app.Context) {
 	// It is called while the client's state is read (under its lock), so
 	// everything touching the client happens in the goroutine.
 	s.fetchWindow = func(p dashboard.Panel, r Range, width int) {
+		// A render shows "loading history…" now: the fetch starts while
+		// charts are drawn, which renders nothing unless data changed.
+		s.invalidate(ctx)
+		fctx, cancel := context.WithCancel(ctx)
+		s.chartState(chartID(p.ID)).zoom.cancel = cancel
 		ctx.Async(func() {
-			pts, err := fetchWindow(ctx, windowURL(origin(), p, r, width), s.client.Token())
+			defer cancel()
+			pts, err := fetchHistory(fctx, windowURL(origin(), p, r, width), s.client.Token())
 			ctx.Dispatch(func(app.Context) {
 				cs := s.chartState(chartID(p.ID))
 				if cs.zoom.r != r {
 					return // zoomed elsewhere meanwhile
 				}
-				cs.zoom.fetching = false
+				cs.zoom.fetching, cs.zoom.cancel = false, nil
 				if err != nil {
-					cs.zoom.err = err.Error()
+					cs.zoom.err = err.Error() // Dispatch renders it
 					return
 				}
 				cs.zoom.remote, cs.zoom.remoteWidth = pts, width
@@ -252,6 +299,24 @@ func (s *Shell) startWindowFetches(ctx app.Context) {
 				s.redraw()
 			})
 		})
+	}
+}
+
+// fetchHistory is fetchWindow, again while the server answers 503 (it
+// reads two windows at once and asks the others to retry: a few quick pans
+// or charts zoomed together), after 1, 2 then 4 s.
+func fetchHistory(ctx context.Context, url, token string) (*wire.Points, error) {
+	for wait := time.Second; ; wait *= 2 {
+		pts, err := fetchWindow(ctx, url, token)
+		var se *statusError
+		if err == nil || !errors.As(err, &se) || se.status != 503 || wait > 4*time.Second {
+			return pts, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -111,5 +112,87 @@ func TestPan(t *testing.T) {
 	r.shell.pan("p0", 1, now) // reaches now: live
 	if got := r.shell.charts["chart-p0"].zoom.r; !got.IsLive() {
 		t.Fatalf("panning past now left the chart at %+v, want live", got)
+	}
+}
+
+// TestPanPastThePageAsksTheServer: a zoom inside the page's points asks the
+// server nothing; panning back with ◀ asks it for every range that starts
+// before the page's oldest point, once each, the moment the range is drawn.
+func TestPanPastThePageAsksTheServer(t *testing.T) {
+	r := newChartRig(1)
+	var asked []Range
+	r.shell.fetchWindow = func(_ dashboard.Panel, rg Range, _ int) { asked = append(asked, rg) }
+	t0 := time.Unix(1000, 0)
+	r.frame(t0, 0)
+	pts := r.streams["s0"].State.Points
+	oldest := pts.TS[0]
+	r.shell.setZoom("p0", Range{pts.TS[6000], pts.TS[8000]})
+	r.frame(t0.Add(time.Millisecond), 0)
+	if len(asked) != 0 {
+		t.Fatalf("a zoom inside the page's points asked the server for %v", asked)
+	}
+	now := time.UnixMilli(pts.TS[len(pts.TS)-1] + 60_000)
+	var want []Range
+	for i := range 12 {
+		r.shell.pan("p0", -1, now)
+		z := r.shell.charts["chart-p0"].zoom.r
+		if z.From < oldest {
+			want = append(want, z)
+		}
+		if drawn, _ := r.frame(t0.Add(time.Duration(i+1)*time.Second), 0); len(drawn) != 1 {
+			t.Fatalf("pan %d to %+v drew %v, want the chart at once", i, z, drawn)
+		}
+		r.frame(t0.Add(time.Duration(i+1)*time.Second+time.Millisecond), 0) // nothing new: not asked again
+	}
+	if len(want) < 5 || !slices.Equal(asked, want) {
+		t.Fatalf("panning back asked the server for %v, want %v (every range starting before %d, once)", asked, want, oldest)
+	}
+	// While it is asked, the panel says so.
+	if z := r.shell.charts["chart-p0"].zoom; !z.fetching {
+		t.Fatal("the last range asked for is not marked as loading")
+	}
+}
+
+// TestAFailedHistoryWaitsForRetry: a history request that failed is not
+// repeated on every new event (which would also hide the failure behind
+// "loading history…"); Retry, or moving the range, asks again.
+func TestAFailedHistoryWaitsForRetry(t *testing.T) {
+	r := newChartRig(1)
+	var asked []Range
+	r.shell.fetchWindow = func(_ dashboard.Panel, rg Range, _ int) { asked = append(asked, rg) }
+	t0 := time.Unix(1000, 0)
+	r.frame(t0, 0)
+	oldest := r.streams["s0"].State.Points.TS[0]
+	zoom := Range{oldest - 10_000, oldest - 5_000}
+	r.shell.setZoom("p0", zoom)
+	r.frame(t0.Add(time.Second), 0)
+	fail := func() {
+		cs := r.shell.charts["chart-p0"]
+		cs.zoom.fetching, cs.zoom.err = false, "history: HTTP 500: store unavailable"
+	}
+	fail()
+	p := r.shell.spec.Panels[0]
+	if r.shell.historyError(p) == nil {
+		t.Fatal("a failed history shows no error in the panel")
+	}
+	for i := range 5 {
+		r.push("s0", 10)
+		r.frame(t0.Add(time.Duration(2+i)*time.Second), 0)
+	}
+	if len(asked) != 1 {
+		t.Fatalf("after a failure, new events asked the server %d more times", len(asked)-1)
+	}
+	r.shell.retryHistory("p0")
+	if drawn, _ := r.frame(t0.Add(10*time.Second), 0); len(drawn) != 1 || len(asked) != 2 || asked[1] != zoom {
+		t.Fatalf("Retry drew %v and asked for %v, want the range asked again", drawn, asked)
+	}
+	if r.shell.historyError(p) != nil {
+		t.Fatal("the failure is still shown while it is asked again")
+	}
+	fail()
+	r.shell.pan("p0", -1, time.UnixMilli(oldest))
+	r.frame(t0.Add(11*time.Second), 0)
+	if len(asked) != 3 || asked[2].To != zoom.To-2_500 {
+		t.Fatalf("panning after a failure asked for %v, want the new range", asked)
 	}
 }

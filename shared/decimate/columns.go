@@ -232,8 +232,8 @@ func (col *aggColumn) referenced(pos int) bool {
 // in their own column, in their own order, so the line is what drawing every
 // point would give at this width, from 4 rows per column whatever the number
 // of series (the candidate rows kept are up to 2+3k). A column where some
-// series has a gap gets a fifth row between the extremes, NaN for those
-// series, so the line breaks there.
+// series has both values and a gap gets a fifth row between the extremes,
+// NaN for those series, so the line breaks there.
 func (c *Columns) emit() ([]int64, [][]float64) {
 	if len(c.vals) != c.k {
 		c.vals, c.valid = make([][]float64, c.k), 0
@@ -270,9 +270,12 @@ func (c *Columns) emitColumn(col *aggColumn) {
 	first, last := col.rows[col.first], col.rows[col.last]
 	t0, t3 := first.t, last.t
 	third := (t3 - t0) / 3
+	// A gap row breaks a series' line inside the column; a series with no
+	// value in it (all gaps: one the stream does not have) has no line to
+	// break, and its first and last rows are gaps already.
 	gaps := false
 	for s := range c.vals {
-		gaps = gaps || col.gap[s] >= 0
+		gaps = gaps || col.gap[s] >= 0 && col.min[s] >= 0
 	}
 	c.ts = append(c.ts, t0, t0+third)
 	if gaps {
