@@ -5,6 +5,7 @@ package main
 import (
 	"math"
 	"syscall/js"
+	"time"
 
 	"github.com/telltale/telltale/app/ui"
 )
@@ -192,18 +193,22 @@ func (c *chart) tryCreate(p *uplot) bool {
 		return map[string]any{"stroke": "#9aa4b2", "grid": map[string]any{"stroke": "rgba(255,255,255,0.07)"}, "ticks": map[string]any{"stroke": "rgba(255,255,255,0.12)"}}
 	}
 	xAxis, yAxis := axis(), axis()
-	xAxis["values"] = p.xTicks
+	// Ticks as far apart as a label is wide ("12:27:39 PM" in en-US), and
+	// room on the right for half of the last one, which uPlot would cut.
+	label := 7*len([]rune(p.loc.Tick(time.Now().UnixMilli(), 1000))) + 8
+	xAxis["values"], xAxis["space"] = p.xTicks, label+16
 	yAxis["values"], yAxis["size"] = c.yTicks, p.ySize
 	if c.spec.Unit != "" {
 		yAxis["label"], yAxis["labelSize"], yAxis["labelFont"] = c.spec.Unit, 18, "12px system-ui, sans-serif"
 	}
 	opts := map[string]any{
-		"width":  c.width(),
-		"height": chartHeight,
-		"ms":     1, // x values are Unix milliseconds
-		"series": series,
-		"axes":   []any{xAxis, yAxis},
-		"legend": map[string]any{"live": false},
+		"width":   c.width(),
+		"height":  chartHeight,
+		"ms":      1, // x values are Unix milliseconds
+		"series":  series,
+		"axes":    []any{xAxis, yAxis},
+		"padding": []any{nil, label / 2, nil, nil},
+		"legend":  map[string]any{"live": false},
 		// A drag selects a time range; the shell zooms (setScale false:
 		// the shell owns the range, so live data does not undo it).
 		"cursor": map[string]any{"drag": map[string]any{"x": true, "y": false, "setScale": false}},
