@@ -1,8 +1,8 @@
 //go:build js && wasm
 
 // Command wasm is the browser entry point that becomes app.wasm: it registers
-// the UI with the browser bridges (uPlot charts, animation frames) and hands
-// control to go-app.
+// the UI with the browser bridges (uPlot charts, animation frames, IndexedDB,
+// Intl formatting) and hands control to go-app.
 //
 // It must never import backend code: TestWasmDependencies fails the build
 // when pgx, net/http's server side or anything under backend/ creeps in.
@@ -15,6 +15,7 @@ import (
 )
 
 func main() {
-	ui.Register(ui.Bridges{Charts: newUPlot(), Frames: newFrames(), Store: idb{}})
+	loc := newIntl()
+	ui.Register(ui.Bridges{Charts: newUPlot(loc), Frames: newFrames(), Store: idb{}, Locale: loc})
 	app.RunWhenOnBrowser()
 }

@@ -5,6 +5,7 @@ package main
 import (
 	"math"
 	"syscall/js"
+	"time"
 
 	"github.com/telltale/telltale/app/ui"
 )
@@ -15,6 +16,9 @@ import (
 type uplot struct {
 	charts  map[string]*chart
 	painted bool
+	loc     *intl
+	xTicks  js.Func // the time axis' tick labels, in the operator's locale
+	ySize   js.Func // the value axis' width, from its longest label
 }
 
 type chart struct {
@@ -34,6 +38,7 @@ type chart struct {
 	hooks   ui.ChartHooks
 	onSel   js.Func // uPlot's setSelect hook: a drag zooms
 	onDbl   js.Func // double-click: back to live
+	yTicks  js.Func // the value axis' tick labels, as spec.Value says
 	w       int     // pixel width, kept by the ResizeObserver
 	visible bool    // kept by the IntersectionObserver
 	created bool
@@ -46,7 +51,33 @@ type chart struct {
 
 var palette = []string{"#4cc9f0", "#f72585", "#b8f35d", "#ffb703", "#9d8df1", "#06d6a0"}
 
-func newUPlot() *uplot { return &uplot{charts: make(map[string]*chart)} }
+func newUPlot(loc *intl) *uplot {
+	p := &uplot{charts: make(map[string]*chart), loc: loc}
+	// uPlot's own time ticks are US-ordered ("12/6") whatever the
+	// operator's locale: these are Intl's.
+	p.xTicks = js.FuncOf(func(_ js.Value, args []js.Value) any {
+		splits, incr := args[1], args[4].Float()
+		out := make([]any, splits.Length())
+		for i := range out {
+			out[i] = loc.Tick(int64(splits.Index(i).Float()), incr)
+		}
+		return out
+	})
+	// uPlot's value axis is 50 px whatever its labels: "1.234.567 €" would
+	// be cut. 7 px a character of its 12 px font, plus the ticks and gap.
+	p.ySize = js.FuncOf(func(_ js.Value, args []js.Value) any {
+		size := 40
+		if vals := args[1]; vals.Truthy() {
+			for i := range vals.Length() {
+				if v := vals.Index(i); v.Type() == js.TypeString {
+					size = max(size, 7*len([]rune(v.String()))+20)
+				}
+			}
+		}
+		return size
+	})
+	return p
+}
 
 const chartHeight = 220
 
@@ -60,7 +91,7 @@ func (p *uplot) Create(id string, spec ui.ChartSpec, hooks ui.ChartHooks) {
 	// without one draws every chart).
 	c := &chart{el: el, spec: spec, hooks: hooks, ys: make([]float64Array, len(spec.Series)), visible: true}
 	p.charts[id] = c
-	c.tryCreate()
+	c.tryCreate(p)
 	c.w = c.width()
 	c.onSize = js.FuncOf(func(js.Value, []js.Value) any {
 		w := c.width()
@@ -110,7 +141,7 @@ func (c *chart) width() int {
 
 // tryCreate makes the uPlot instance once the uPlot script has loaded (it is
 // a plain script tag and may finish after the wasm in a cold start).
-func (c *chart) tryCreate() bool {
+func (c *chart) tryCreate(p *uplot) bool {
 	if c.created {
 		return true
 	}
@@ -158,10 +189,25 @@ func (c *chart) tryCreate() bool {
 		}
 		return rangeNum.Invoke(lo, hi, 0.1, true)
 	})
+	c.yTicks = js.FuncOf(func(_ js.Value, args []js.Value) any {
+		splits := args[1]
+		out := make([]any, splits.Length())
+		for i := range out {
+			out[i] = c.spec.Value.Number(p.loc, splits.Index(i).Float())
+		}
+		return out
+	})
 	series := []any{map[string]any{}}
 	for i, name := range c.spec.Series {
+		label := name
+		if i < len(c.spec.Labels) {
+			label = c.spec.Labels[i]
+		}
+		if c.spec.Unit != "" {
+			label += " (" + c.spec.Unit + ")"
+		}
 		series = append(series, map[string]any{
-			"label":  name,
+			"label":  label,
 			"stroke": palette[i%len(palette)],
 			// 1 CSS pixel: Skia draws a stroke no wider than a device
 			// pixel as a hairline, without the stroker. At 1.5 the render
@@ -171,15 +217,27 @@ func (c *chart) tryCreate() bool {
 			"points": map[string]any{"show": false},
 		})
 	}
-	axis := map[string]any{"stroke": "#9aa4b2", "grid": map[string]any{"stroke": "rgba(255,255,255,0.07)"}, "ticks": map[string]any{"stroke": "rgba(255,255,255,0.12)"}}
+	axis := func() map[string]any {
+		return map[string]any{"stroke": "#9aa4b2", "grid": map[string]any{"stroke": "rgba(255,255,255,0.07)"}, "ticks": map[string]any{"stroke": "rgba(255,255,255,0.12)"}}
+	}
+	xAxis, yAxis := axis(), axis()
+	// Ticks as far apart as a label is wide ("12:27:39 PM" in en-US), and
+	// room on the right for half of the last one, which uPlot would cut.
+	label := 7*len([]rune(p.loc.Tick(time.Now().UnixMilli(), 1000))) + 8
+	xAxis["values"], xAxis["space"] = p.xTicks, label+16
+	yAxis["values"], yAxis["size"] = c.yTicks, p.ySize
+	if c.spec.Unit != "" {
+		yAxis["label"], yAxis["labelSize"], yAxis["labelFont"] = c.spec.Unit, 18, "12px system-ui, sans-serif"
+	}
 	opts := map[string]any{
-		"width":  c.width(),
-		"height": chartHeight,
-		"ms":     1, // x values are Unix milliseconds
-		"series": series,
-		"axes":   []any{axis, axis},
-		"scales": map[string]any{"y": map[string]any{"range": c.yRange}},
-		"legend": map[string]any{"live": false},
+		"width":   c.width(),
+		"height":  chartHeight,
+		"ms":      1, // x values are Unix milliseconds
+		"series":  series,
+		"axes":    []any{xAxis, yAxis},
+		"padding": []any{nil, label / 2, nil, nil},
+		"scales":  map[string]any{"y": map[string]any{"range": c.yRange}},
+		"legend":  map[string]any{"live": false},
 		// A drag selects a time range; the shell zooms (setScale false:
 		// the shell owns the range, so live data does not undo it).
 		"cursor": map[string]any{"drag": map[string]any{"x": true, "y": false, "setScale": false}},
@@ -209,7 +267,7 @@ func (c *chart) tryCreate() bool {
 
 func (p *uplot) SetData(id string, ts []int64, cols [][]float64, xr ui.Range) {
 	c, ok := p.charts[id]
-	if !ok || !c.tryCreate() {
+	if !ok || !c.tryCreate(p) {
 		return
 	}
 	n := len(ts)
@@ -308,5 +366,6 @@ func (p *uplot) Destroy(id string) {
 		c.yRange.Release()
 		c.onSel.Release()
 		c.onDbl.Release()
+		c.yTicks.Release()
 	}
 }

@@ -93,7 +93,9 @@ func lacks(p dashboard.Panel, st *livestate.Stream) []string {
 		for _, r := range st.State.Rows {
 			for i, c := range p.Columns {
 				if !found[i] {
-					if hasKey(r.Fields, c.Field) {
+					// A "key" column shows the row's key when the row
+					// has no field of that name (rowView.field).
+					if c.Field == "key" || hasKey(r.Fields, c.Field) {
 						found[i] = true
 						left--
 					}

@@ -94,6 +94,7 @@ func TestLacks(t *testing.T) {
 		// An older row's field is not the newest row's: the KPI shows "—".
 		{"kpi field only an older row has", dashboard.Panel{Kind: dashboard.KindKPI, Field: "row.note"}, []string{"row.note"}},
 		{"table column some row has", dashboard.Panel{Kind: dashboard.KindTable, Columns: []dashboard.Column{{Field: "id"}, {Field: "note"}, {Field: "total"}}}, nil},
+		{"table key column", dashboard.Panel{Kind: dashboard.KindTable, Columns: []dashboard.Column{{Field: "key"}, {Field: "id"}}}, nil},
 		{"table column no row has", dashboard.Panel{Kind: dashboard.KindTable, Columns: []dashboard.Column{{Field: "id"}, {Field: "ghost"}, {Field: "eta"}}}, []string{"ghost", "eta"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

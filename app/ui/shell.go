@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 
@@ -550,7 +551,7 @@ func (s *Shell) panel(p dashboard.Panel) app.UI {
 	case dashboard.KindKPI:
 		body = s.kpi(p)
 	case dashboard.KindTimeSeries:
-		body = &chartPanel{ID: chartID(p.ID), Spec: ChartSpec{Title: p.Title, Series: p.Series, Unit: p.Unit}, charts: s.bridges.Charts, hooks: s.hooks[p.ID]}
+		body = &chartPanel{ID: chartID(p.ID), Spec: chartSpec(p), charts: s.bridges.Charts, hooks: s.hooks[p.ID]}
 	case dashboard.KindTable:
 		body = s.table(p)
 	}
@@ -573,23 +574,26 @@ func (s *Shell) panel(p dashboard.Panel) app.UI {
 
 func (s *Shell) kpi(p dashboard.Panel) app.UI {
 	text := "—"
+	f := FormatOf(p.Format, p.Currency, p.Decimals)
+	loc := s.bridges.locale()
 	if name, ok := strings.CutPrefix(p.Field, "row."); ok {
 		if rows := s.view.rows[p.Stream]; len(rows) > 0 {
-			if v, ok := toFloat(rows[0].fields[name]); ok {
-				text = formatNumber(v)
-			} else if v := rows[0].fields[name]; v != nil {
-				text = formatCell(v, "")
+			if v := rows[0].field(name); v != nil {
+				text = f.Value(loc, v, s.now)
 			}
 		}
 	} else if v, ok := s.view.values[p.Stream][p.Field]; ok {
-		text = formatNumber(v)
+		text = f.Number(loc, v)
 	}
-	if text != "—" && p.Unit != "" {
-		text = p.Unit + " " + text
+	// A money value in a currency shows the currency instead of the unit.
+	if text != "—" && p.Unit != "" && (p.Format != dashboard.FormatMoney || p.Currency == "") {
+		text += " " + p.Unit
 	}
-	return app.Div().Class("tt-kpi-value").ID("kpi-" + p.ID).Text(text)
+	// The value never wraps: static/telltale.css sizes it to fit its tile
+	// by its length in characters.
+	return app.Div().Class("tt-kpi-value").ID("kpi-"+p.ID).Style("--tt-chars", "%d", utf8.RuneCountInString(text)).Text(text)
 }
 
 func (s *Shell) table(p dashboard.Panel) app.UI {
-	return &feedTable{Panel: p, Frame: s.renders, rows: s.tableRows}
+	return &feedTable{Panel: p, Frame: s.renders, rows: s.tableRows, loc: s.bridges.locale()}
 }

@@ -1,8 +1,10 @@
 package ui
 
 import (
+	"math"
 	"reflect"
 	"time"
+	"unicode/utf8"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 
@@ -51,7 +53,9 @@ func (s *Shell) tableRows(stream string) []rowView { return s.view.rows[stream] 
 
 // feedTable draws one table panel: a scroll container of fixed row height
 // with the rows in view plus overscan, between two spacer rows as tall as
-// the rows left out, so the scrollbar reflects every row.
+// the rows left out, so the scrollbar reflects every row. It shows the
+// columns that fit its width, by Column.Priority, and never scrolls
+// sideways.
 type feedTable struct {
 	app.Compo
 	Panel dashboard.Panel
@@ -61,12 +65,52 @@ type feedTable struct {
 	// the rows come through rows and Frame says there is a new frame.
 	Frame int
 
-	rows func(stream string) []rowView // the shell's latest frame; set once, at mount
-	f    feed
+	rows   func(stream string) []rowView // the shell's latest frame; set once, at mount
+	loc    Locale
+	f      feed
+	fit    columnFit
+	ro     app.Value // the ResizeObserver that keeps fit.width
+	onSize app.Func
 }
 
 func (t *feedTable) OnInit() {
 	t.f.update(t.rows(t.Panel.Stream), time.Now())
+}
+
+// OnMount follows the table's width: a ResizeObserver reports it at once
+// and on every change (a rotation, the grid reflowing, a scrollbar), so
+// no layout is read while rendering.
+func (t *feedTable) OnMount(ctx app.Context) {
+	ro := app.Window().Get("ResizeObserver")
+	if !ro.Truthy() {
+		return // the server, or an old browser: every column shows
+	}
+	t.onSize = app.FuncOf(func(_ app.Value, args []app.Value) any {
+		entries := args[0]
+		n := entries.Length()
+		if n == 0 {
+			return nil
+		}
+		w := entries.Index(n - 1).Get("contentRect").Get("width").Float()
+		ctx.Dispatch(func(ctx app.Context) {
+			if w == t.fit.width {
+				ctx.PreventUpdate()
+				return
+			}
+			t.fit.width = w
+		})
+		return nil
+	})
+	t.ro = ro.New(t.onSize)
+	t.ro.Call("observe", t.JSValue())
+}
+
+func (t *feedTable) OnDismount() {
+	if t.ro != nil {
+		t.ro.Call("disconnect")
+		t.onSize.Release()
+		t.ro, t.onSize = nil, nil
+	}
 }
 
 // OnUpdate takes the new frame's rows. When rows came in above a reader who
@@ -97,18 +141,48 @@ func (t *feedTable) onScroll(ctx app.Context, _ app.Event) {
 func (t *feedTable) Render() app.UI {
 	cols := t.Panel.Columns
 	f := &t.f
+	loc := t.loc
+	if loc == nil {
+		loc = plainLocale{}
+	}
+	// Every drawn cell is written once, before the columns are chosen:
+	// their widths depend on what they hold.
+	formats := make([]Format, len(cols))
+	for j, c := range cols {
+		formats[j] = FormatOf(c.Format, c.Currency, c.Decimals)
+	}
+	now := time.Now()
+	texts := t.fit.texts[:0]
+	for _, d := range f.drawn {
+		for j, c := range cols {
+			texts = append(texts, formats[j].Value(loc, d.row.field(c.Field), now))
+		}
+	}
+	t.fit.texts = texts
+	t.fit.measure(cols, texts)
+	shown := keepColumns(cols, t.fit.need, t.fit.width)
+	var total float64
+	for _, j := range shown {
+		total += t.fit.need[j]
+	}
 	return app.Div().Class("tt-table-wrap").OnScroll(t.onScroll).Body(
-		// Fixed layout: column widths come from the header, not from
-		// whichever rows are drawn, so they do not shift while scrolling;
-		// the min-width lets a phone scroll sideways rather than squeeze.
-		app.Table().Class("tt-table").ID("table-"+t.Panel.ID).Style("min-width", "%dem", 7*len(cols)).Body(
+		// Fixed layout: column widths come from the <col>s, in proportion
+		// to what each column needs, not from whichever rows are drawn, so
+		// they do not shift while scrolling. The table is as wide as its
+		// container: the columns shown fit it.
+		app.Table().Class("tt-table").ID("table-"+t.Panel.ID).Body(
+			app.ColGroup().Body(
+				app.Range(shown).Slice(func(i int) app.UI {
+					return app.Col().Style("width", "%.3f%%", 100*t.fit.need[shown[i]]/total)
+				}),
+			),
 			app.THead().Body(app.Tr().Body(
-				app.Range(cols).Slice(func(i int) app.UI {
-					return app.Th().Text(cols[i].Title)
+				app.Range(shown).Slice(func(i int) app.UI {
+					return app.Th().Text(cols[shown[i]].Title)
 				}),
 			)),
 			app.TBody().Body(
-				spacer(len(cols), f.first),
+				spacer(len(shown), f.first),
 				app.Range(f.drawn).Slice(func(i int) app.UI {
 					d := f.drawn[i]
 					tr := app.Tr().DataSet("key", d.row.key)
@@ -116,16 +190,114 @@ func (t *feedTable) Render() app.UI {
 						tr = tr.Class("tt-new", d.flash).Style("animation-delay", "-%dms", d.delay.Milliseconds())
 					}
 					return tr.Body(
-						app.Range(cols).Slice(func(j int) app.UI {
-							c := cols[j]
-							return app.Td().Class("tt-col-" + c.Format).Text(formatCell(d.row.fields[c.Field], c.Format))
+						app.Range(shown).Slice(func(k int) app.UI {
+							j := shown[k]
+							return app.Td().Class("tt-col-" + cols[j].Format).Text(texts[i*len(cols)+j])
 						}),
 					)
 				}),
-				spacer(len(cols), len(f.rows)-f.last),
+				spacer(len(shown), len(f.rows)-f.last),
 			),
 		),
 	)
+}
+
+// field is the value a column naming field shows for row r: the row's
+// field of that name; for "key", when the row has no such field, the
+// row's key (a row's key need not be one of its fields).
+func (r rowView) field(name string) any {
+	if v, ok := r.fields[name]; ok {
+		return v
+	}
+	if name == "key" {
+		return r.key
+	}
+	return nil
+}
+
+// How wide a column needs to be, estimated from the characters it holds
+// rather than measured: a layout read per render would cost more than the
+// render. Wide characters are assumed, so a column that is kept fits.
+const (
+	cellCharPx   = 10  // body text is 15px; digits are 0.55–0.64em, capitals up to 0.8em
+	headCharPx   = 8.5 // headers are 12px, semi-bold
+	cellPadPx    = 16  // .tt-table th, td: 8px each side
+	maxCellChars = 24  // longer text is cut (an ellipsis) rather than widen its column
+)
+
+// columnFit is what a table knows to choose its columns.
+type columnFit struct {
+	width float64   // the container's content width in px; 0 until measured
+	need  []float64 // per column, px: the widest title or value seen
+	texts []string  // the drawn cells, row by row, reused between renders
+}
+
+// measure widens each column's need to its title and the cells in texts
+// (rows of len(cols)). Needs only grow, so a column does not come and go
+// as rows of different lengths scroll by.
+func (c *columnFit) measure(cols []dashboard.Column, texts []string) {
+	if len(c.need) != len(cols) {
+		c.need = make([]float64, len(cols))
+	}
+	for j, col := range cols {
+		c.need[j] = max(c.need[j], float64(utf8.RuneCountInString(col.Title))*headCharPx+cellPadPx)
+	}
+	for i, s := range texts {
+		j := i % len(cols)
+		c.need[j] = max(c.need[j], float64(min(maxCellChars, utf8.RuneCountInString(s)))*cellCharPx+cellPadPx)
+	}
+}
+
+// keepColumns lists, in order, the columns a table width px wide shows when
+// column j needs need[j] px: columns are hidden in hideOrder until the rest
+// fit. An unknown width (0) shows them all.
+func keepColumns(cols []dashboard.Column, need []float64, width float64) []int {
+	hidden := make([]bool, len(cols))
+	if width > 0 {
+		var total float64
+		for _, n := range need {
+			total += n
+		}
+		for _, j := range hideOrder(cols) {
+			if total <= width {
+				break
+			}
+			hidden[j] = true
+			total -= need[j]
+		}
+	}
+	shown := make([]int, 0, len(cols))
+	for j := range cols {
+		if !hidden[j] {
+			shown = append(shown, j)
+		}
+	}
+	return shown
+}
+
+// hideOrder is the order a narrow table hides its columns in, as
+// Column.Priority says: the largest priority first, zero counting as larger
+// than any, the rightmost first among equals; never the first column.
+func hideOrder(cols []dashboard.Column) []int {
+	rank := func(p int) int {
+		if p == 0 {
+			return math.MaxInt
+		}
+		return p
+	}
+	order := make([]int, 0, len(cols))
+	for j := len(cols) - 1; j >= 1; j-- {
+		order = append(order, j)
+	}
+	// An insertion sort, stable: among equal priorities the rightmost
+	// stays first. (A table has a few columns; slices.SortStableFunc costs
+	// 6 KB of app.wasm.)
+	for i := 1; i < len(order); i++ {
+		for j := i; j > 0 && rank(cols[order[j]].Priority) > rank(cols[order[j-1]].Priority); j-- {
+			order[j], order[j-1] = order[j-1], order[j]
+		}
+	}
+	return order
 }
 
 // spacer stands for rows rows left out of the DOM.

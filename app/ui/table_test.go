@@ -238,3 +238,90 @@ func TestRowsKept(t *testing.T) {
 		})
 	}
 }
+
+func TestHideOrder(t *testing.T) {
+	cols := func(priorities ...int) []dashboard.Column {
+		out := make([]dashboard.Column, len(priorities))
+		for i, p := range priorities {
+			out[i] = dashboard.Column{Field: fmt.Sprint(i), Priority: p}
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		cols []dashboard.Column
+		want []int
+	}{
+		{"no priorities: rightmost first, never the first", cols(0, 0, 0, 0), []int{3, 2, 1}},
+		{"largest priority first", cols(0, 1, 3, 2), []int{2, 3, 1}},
+		{"zero counts as larger than any number", cols(0, 5, 0, 100), []int{2, 3, 1}},
+		{"rightmost among equals", cols(1, 2, 2, 1), []int{2, 1, 3}},
+		{"the first column's priority does not matter", cols(9, 1, 2), []int{2, 1}},
+		{"one column", cols(0), []int{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := hideOrder(tt.cols); !slices.Equal(got, tt.want) {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestKeepColumns(t *testing.T) {
+	// The README's shop table: order, placed, total, status, note.
+	cols := []dashboard.Column{{Field: "key"}, {Field: "placed", Priority: 1}, {Field: "total", Priority: 2}, {Field: "status", Priority: 3}, {Field: "note"}}
+	need := []float64{80, 100, 110, 70, 240}
+	tests := []struct {
+		name  string
+		width float64
+		want  []int
+	}{
+		{"unknown width shows all", 0, []int{0, 1, 2, 3, 4}},
+		{"wide enough for all", 1000, []int{0, 1, 2, 3, 4}},
+		{"exactly wide enough", 600, []int{0, 1, 2, 3, 4}},
+		{"the note goes first (no priority)", 599, []int{0, 1, 2, 3}},
+		{"then the largest priority", 359, []int{0, 1, 2}},
+		{"a phone", 344, []int{0, 1, 2}},
+		{"narrower", 200, []int{0, 1}},
+		{"the first column stays however narrow", 10, []int{0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := keepColumns(cols, need, tt.width); !slices.Equal(got, tt.want) {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestColumnFitNeedsOnlyGrow(t *testing.T) {
+	cols := []dashboard.Column{{Field: "key", Title: "Order"}, {Field: "note", Title: "N"}}
+	var fit columnFit
+	fit.measure(cols, []string{"SO-1", "a long note that goes on and on and on and on"})
+	first := slices.Clone(fit.need)
+	if want := 5*headCharPx + cellPadPx; first[0] != want {
+		t.Fatalf("got %v px for a title longer than its cells, want %v", first[0], want)
+	}
+	if want := float64(maxCellChars*cellCharPx + cellPadPx); first[1] != want {
+		t.Fatalf("got %v px for a long note, want the cap %v", first[1], want)
+	}
+	fit.measure(cols, []string{"SO-100001", "short"})
+	if fit.need[0] <= first[0] || fit.need[1] != first[1] {
+		t.Fatalf("got needs %v after %v, want the first to grow and the second to stay", fit.need, first)
+	}
+}
+
+func TestKeyColumnShowsTheRowKey(t *testing.T) {
+	r := rowView{key: "SO-1", fields: map[string]any{"status": "packed"}}
+	if got := r.field("key"); got != "SO-1" {
+		t.Fatalf("got %v, want the row's key SO-1", got)
+	}
+	if got := r.field("total"); got != nil {
+		t.Fatalf("got %v for a missing field, want nil", got)
+	}
+	r.fields["key"] = "its own"
+	if got := r.field("key"); got != "its own" {
+		t.Fatalf("got %v, want the row's own key field", got)
+	}
+}

@@ -47,11 +47,18 @@ type Range struct{ From, To int64 }
 // IsLive reports whether r is the zero Range.
 func (r Range) IsLive() bool { return r == Range{} }
 
-// ChartSpec describes a chart's series.
+// ChartSpec describes a chart's series and how it writes their values.
 type ChartSpec struct {
 	Title  string
 	Series []string
-	Unit   string
+	// Labels are the series' display names, in Series order: the panel's
+	// Labels, else the series' names.
+	Labels []string
+	// Unit names the value axis and follows each name in the legend.
+	Unit string
+	// Value is how the value axis writes numbers (the panel's format,
+	// currency and decimals).
+	Value Format
 }
 
 // Frames runs work on the browser's next animation frame.
@@ -83,6 +90,9 @@ type Bridges struct {
 	Charts Charts
 	Frames Frames
 	Store  Store
+	// Locale writes numbers and times in the operator's locale; nil
+	// writes them as en-US does, with ISO dates.
+	Locale Locale
 }
 
 // APIDashboard is where the shell fetches its dashboard spec.

@@ -10,49 +10,6 @@ import (
 	"github.com/telltale/telltale/shared/wire"
 )
 
-func TestFormatNumber(t *testing.T) {
-	tests := []struct {
-		name string
-		in   float64
-		want string
-	}{
-		{"integer", 1234567, "1,234,567"},
-		{"small fraction", 3.14159, "3.1"},
-		{"large fraction rounds", 1234.6, "1,235"},
-		{"negative", -4500, "-4,500"},
-		{"zero", 0, "0"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := formatNumber(tt.in); got != tt.want {
-				t.Fatalf("got %q, want %q", got, tt.want)
-			}
-		})
-	}
-}
-
-func TestFormatCell(t *testing.T) {
-	tests := []struct {
-		name   string
-		in     any
-		format string
-		want   string
-	}{
-		{"money", 1234.5, "money", "1,234.50"},
-		{"money rounding", 9.999, "money", "10.00"},
-		{"int from msgpack uint8", uint8(42), "int", "42"},
-		{"plain string", "packed", "", "packed"},
-		{"nil", nil, "", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := formatCell(tt.in, tt.format); got != tt.want {
-				t.Fatalf("got %q, want %q", got, tt.want)
-			}
-		})
-	}
-}
-
 func TestAge(t *testing.T) {
 	if got := age(1500 * time.Millisecond); got != "1.5 s" {
 		t.Fatalf("got %q, want 1.5 s", got)

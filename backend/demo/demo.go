@@ -47,16 +47,20 @@ func Dashboard() dashboard.Dashboard {
 		Title: "Warehouse operations",
 		Panels: []dashboard.Panel{
 			{ID: "orders-today", Kind: dashboard.KindKPI, Title: "Orders today", Stream: StreamOrders, Field: "orders_today", Width: 3, ExpectedCadenceMs: 2000},
-			{ID: "revenue-today", Kind: dashboard.KindKPI, Title: "Revenue today", Stream: StreamOrders, Field: "revenue_today", Unit: "€", Width: 3, ExpectedCadenceMs: 2000},
+			{ID: "revenue-today", Kind: dashboard.KindKPI, Title: "Revenue today", Stream: StreamOrders, Field: "revenue_today", Format: dashboard.FormatMoney, Currency: "EUR", Width: 3, ExpectedCadenceMs: 2000},
 			{ID: "open-orders", Kind: dashboard.KindKPI, Title: "Open orders", Stream: StreamOrders, Field: "orders_open", Width: 3, ExpectedCadenceMs: 2000},
 			{ID: "queue-now", Kind: dashboard.KindKPI, Title: "Queue depth", Stream: StreamMetrics, Field: "queue_depth", Width: 3, ExpectedCadenceMs: 500},
-			{ID: "throughput", Kind: dashboard.KindTimeSeries, Title: "Pick & pack rate", Stream: StreamMetrics, Series: []string{"pick_rate", "pack_rate"}, Unit: "/min", Width: 6, WindowSeconds: 60, ExpectedCadenceMs: 500},
-			{ID: "latency", Kind: dashboard.KindTimeSeries, Title: "Queue depth & p95 latency", Stream: StreamMetrics, Series: []string{"queue_depth", "p95_ms"}, Width: 6, WindowSeconds: 60, ExpectedCadenceMs: 500},
+			{ID: "throughput", Kind: dashboard.KindTimeSeries, Title: "Pick & pack rate", Stream: StreamMetrics, Series: []string{"pick_rate", "pack_rate"}, Labels: map[string]string{"pick_rate": "Pick rate", "pack_rate": "Pack rate"}, Unit: "/min", Width: 6, WindowSeconds: 60, ExpectedCadenceMs: 500},
+			{ID: "latency", Kind: dashboard.KindTimeSeries, Title: "Queue depth & p95 latency", Stream: StreamMetrics, Series: []string{"queue_depth", "p95_ms"}, Labels: map[string]string{"queue_depth": "Queue depth", "p95_ms": "p95 latency (ms)"}, Width: 6, WindowSeconds: 60, ExpectedCadenceMs: 500},
 			{ID: "orders-feed", Kind: dashboard.KindTable, Title: "Latest orders", Stream: StreamOrders, Width: 7, ExpectedCadenceMs: 2000, Columns: []dashboard.Column{
-				{Field: "id", Title: "Order"}, {Field: "status", Title: "Status"}, {Field: "region", Title: "Region"}, {Field: "total", Title: "Total", Format: "money"},
+				// "key": the row's key, which is the order number (an order
+				// sent without an id field still shows it: README's example).
+				{Field: "key", Title: "Order"}, {Field: "status", Title: "Status", Priority: 2}, {Field: "region", Title: "Region", Priority: 3},
+				{Field: "total", Title: "Total", Format: dashboard.FormatMoney, Currency: "EUR", Priority: 1},
 			}},
 			{ID: "fleet", Kind: dashboard.KindTable, Title: "Fleet", Stream: StreamFleet, Width: 5, ExpectedCadenceMs: 3000, Columns: []dashboard.Column{
-				{Field: "vehicle", Title: "Vehicle"}, {Field: "status", Title: "Status"}, {Field: "speed", Title: "km/h", Format: "int"}, {Field: "eta_min", Title: "ETA min", Format: "int"},
+				{Field: "vehicle", Title: "Vehicle"}, {Field: "status", Title: "Status", Priority: 1},
+				{Field: "speed", Title: "km/h", Format: dashboard.FormatInt, Priority: 3}, {Field: "eta_min", Title: "ETA min", Format: dashboard.FormatInt, Priority: 2},
 			}},
 		},
 	}
@@ -204,7 +208,7 @@ func (f *feed) orderEvent(o *order) wire.Event {
 	return wire.Event{
 		Values: map[string]float64{
 			"orders_today":  f.ordersToday,
-			"revenue_today": math.Round(f.revenue),
+			"revenue_today": math.Round(f.revenue*100) / 100, // to the cent
 			"orders_open":   float64(len(f.open)),
 		},
 		Row: &wire.Row{Key: o.id, Fields: map[string]any{

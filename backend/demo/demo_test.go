@@ -80,6 +80,17 @@ func TestFeedFillsTheDashboard(t *testing.T) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Every table column shows something for every row: a field the row
+	// carries, or "key", the row's key.
+	for _, p := range d.Panels {
+		for _, c := range p.Columns {
+			for _, r := range s.streams[p.Stream].Rows {
+				if _, ok := r.Fields[c.Field]; !ok && c.Field != "key" {
+					t.Fatalf("panel %s: column %s is empty for row %s (fields %v)", p.ID, c.Field, r.Key, r.Fields)
+				}
+			}
+		}
+	}
 	ts := s.streams[StreamMetrics].Points.TS
 	for i := 1; i < len(ts); i++ {
 		if ts[i] <= ts[i-1] {
