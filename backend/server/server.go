@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -174,8 +175,23 @@ func pwaHandler(web *webFiles, version string) *app.Handler {
 		Version:                 version,
 		Resources:               web,
 		WasmContentLengthHeader: wasmLengthHeader,
+		ServiceWorkerTemplate:   appWorker,
 	}
 }
+
+// workerCacheMatch is the line of go-app's service worker that looks a
+// request up in its cache.
+const workerCacheMatch = "const cachedResponse = await caches.match(request);"
+
+// appWorker is go-app's service worker, except that opening a dashboard's
+// page (/d/{id}) is answered with the cached app shell of "/" (the same
+// page: the app reads the id from the URL), so a dashboard's URL opens
+// offline as "/" does. Without it the browser shows its own offline error.
+// TestWorkerServesDashboardPagesFromCache fails if go-app's worker changes
+// so that the line is not found.
+var appWorker = strings.Replace(app.DefaultAppWorkerJS, workerCacheMatch,
+	`const cachedResponse = (await caches.match(request)) ||
+    (request.mode === "navigate" && new URL(request.url).pathname.startsWith("/d/") ? await caches.match("/") : undefined);`, 1)
 
 // Handler returns the routes, for tests.
 func (s *Server) Handler() http.Handler { return s.handler }

@@ -184,3 +184,13 @@ func post(t *testing.T, h http.Handler, path, body string, header ...string) (*h
 	t.Helper()
 	return do(t, h, http.MethodPost, path, strings.NewReader(body), header...)
 }
+
+// TestWorkerServesDashboardPagesFromCache: the service worker answers a
+// dashboard's page with the cached app shell, so /d/{id} opens offline.
+func TestWorkerServesDashboardPagesFromCache(t *testing.T) {
+	f := newTokenFixture(t)
+	res, body := get(t, f.srv.Handler(), "/app-worker.js")
+	if res.StatusCode != http.StatusOK || strings.Contains(body, workerCacheMatch) || !strings.Contains(body, `pathname.startsWith("/d/") ? await caches.match("/")`) {
+		t.Fatalf("got %d, want go-app's worker with the /d/ fallback to the cached shell:\n%s", res.StatusCode, body)
+	}
+}
