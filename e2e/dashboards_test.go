@@ -142,6 +142,7 @@ func TestUnknownDashboardSaysSo(t *testing.T) {
 		}
 		return nil
 	})
+	p.MustScreenshot(outDir(t) + "/missing.png")
 	if v.Badge != "missing" || len(v.Panels) != 0 || strings.Contains(v.Body, "Retrying") {
 		t.Fatalf("badge %q, panels %v, body %q: want no panels and no retrying", v.Badge, v.Panels, v.Body)
 	}
@@ -201,6 +202,7 @@ func TestSignedOutVisitorSeesNoDashboard(t *testing.T) {
 				}
 				return nil
 			})
+			p.MustScreenshot(outDir(t) + "/signed-out.png")
 			for _, secret := range []string{"Second board", "First board", "Latest orders", "Fleet", "Orders today"} {
 				if strings.Contains(v.Body, secret) || strings.Contains(v.Title, secret) {
 					t.Fatalf("a signed-out page shows %q: %q", secret, v.Body)
