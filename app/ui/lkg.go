@@ -104,10 +104,12 @@ type lkgHeader struct {
 	Who    string          `json:"who"`   // "operator @ tenant" of the token it was saved with
 	AsOf   int64           `json:"as_of"` // Unix ms: when the newest stored event arrived
 	Spec   json.RawMessage `json:"spec"`  // the dashboard spec
-	// Default: the page was the default dashboard's ("/"), so a start at
-	// "/" may draw it; a start at /d/{id} draws only dashboard id.
-	Default bool  `json:"default,omitempty"`
-	Sizes   []int `json:"sizes"` // bytes of each snapshot frame that follows
+	// Want is the id the saving page's URL asked for: "" at "/" (the
+	// default; records from before /d/{id} have none, and were saved at
+	// "/"). A start at "/" draws only a record saved there, a start at
+	// /d/{id} only dashboard id.
+	Want  string `json:"want,omitempty"`
+	Sizes []int  `json:"sizes"` // bytes of each snapshot frame that follows
 }
 
 // restoreLKG reads the stored state and starts the shell from it: the
@@ -154,10 +156,10 @@ func (s *Shell) restoreLKG(ctx app.Context, who string) {
 
 // restorable reports whether a page that wants dashboard want ("": the
 // default) may draw the stored spec: the same id, or the default when it
-// was saved as the default.
+// was saved at "/".
 func restorable(h lkgHeader, spec *dashboard.Dashboard, want string) bool {
 	if want == "" {
-		return h.Default
+		return h.Want == ""
 	}
 	return want == spec.ID
 }
@@ -257,7 +259,7 @@ func (s *Shell) saveLKG(c *client.Client, all bool) {
 			s.lkg.frames = map[string]lkgFrame{}
 		}
 		var pending bool
-		out, pending = lkgRecord(s.spec, streams, lkgHeader{Format: lkgFormat, Who: who, AsOf: asOf, Spec: s.lkg.spec, Default: s.want == ""}, s.lkg.frames, all, time.Now())
+		out, pending = lkgRecord(s.spec, streams, lkgHeader{Format: lkgFormat, Who: who, AsOf: asOf, Spec: s.lkg.spec, Want: s.want}, s.lkg.frames, all, time.Now())
 		if !pending {
 			s.lkg.lastKey = key // every stream stored where it stands
 		}

@@ -77,11 +77,15 @@ func (s *Shell) missingDashboard() app.UI {
 		html.EscapeString(s.want) + `</code> on this server.</p><p class="tt-missing-list">Dashboards: ` + list + `</p></div>`)
 }
 
-// stateBadge is the connection badge of a page that has no client: signed
-// out before any spec, or at an unknown dashboard.
-func stateBadge(state, text string) app.UI {
-	return app.Div().Class("tt-badge").DataSet("state", state).ID("tt-badge").Body(
-		app.Span().Class("tt-dot"),
-		app.Span().Class("tt-badge-text").Text(text),
-	)
+// statusBadge is the connection badge, or, on a page that has no client,
+// what it waits for: a token, or a dashboard the server does not have.
+// The two are fixed HTML (the badge's markup, see badge).
+func (s *Shell) statusBadge() app.UI {
+	switch {
+	case s.signedOut != "":
+		return app.Raw(`<div class="tt-badge" data-state="signed-out" id="tt-badge"><span class="tt-dot"></span><span class="tt-badge-text">signed out</span></div>`)
+	case s.missing:
+		return app.Raw(`<div class="tt-badge" data-state="missing" id="tt-badge"><span class="tt-dot"></span><span class="tt-badge-text">no such dashboard</span></div>`)
+	}
+	return s.badge()
 }

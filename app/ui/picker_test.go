@@ -34,21 +34,21 @@ func TestDashboardID(t *testing.T) {
 func TestRestorableOnlyForTheSameDashboard(t *testing.T) {
 	a := &dashboard.Dashboard{ID: "a"}
 	tests := []struct {
-		name        string
-		savedAtRoot bool
-		want        string
-		ok          bool
+		name    string
+		savedAt string // the id the saving page asked for
+		want    string
+		ok      bool
 	}{
-		{"same id", false, "a", true},
-		{"same id, saved at /", true, "a", true},
-		{"another id", false, "b", false},
-		{"another id, a saved as the default", true, "b", false},
-		{"/ with the default's record", true, "", true},
-		{"/ with a record of /d/a", false, "", false},
+		{"same id", "a", "a", true},
+		{"same id, saved at /", "", "a", true},
+		{"another id", "a", "b", false},
+		{"another id, a saved at /", "", "b", false},
+		{"/ with the record of / (and of an older version)", "", "", true},
+		{"/ with a record of /d/a", "a", "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := restorable(lkgHeader{Default: tt.savedAtRoot}, a, tt.want); got != tt.ok {
+			if got := restorable(lkgHeader{Want: tt.savedAt}, a, tt.want); got != tt.ok {
 				t.Fatalf("got %v, want %v", got, tt.ok)
 			}
 		})

@@ -191,7 +191,7 @@ func (s *Shell) OnMount(ctx app.Context) {
 	s.want = dashboardID(app.Window().URL().EscapedPath())
 	s.tokens = make(chan struct{}, 1)
 	tok := signInToken() // takes a #token= link's token first
-	s.listenSignIn(ctx)
+	s.listenSignIn()
 	ctx.Async(func() {
 		s.restoreLKG(ctx, identity(tok)) // draws the stored dashboard, if any, before the network
 		s.loadSpec(ctx)
@@ -505,9 +505,7 @@ func (s *Shell) Render() app.UI {
 		app.Header().Class("tt-header").Body(
 			app.H1().Class("tt-title").Text(s.title()),
 			app.If(len(s.boards) > 1, s.picker),
-			app.If(s.signedOut != "", func() app.UI { return stateBadge("signed-out", "signed out") }).
-				ElseIf(s.missing, func() app.UI { return stateBadge("missing", "no such dashboard") }).
-				Else(s.badge),
+			s.statusBadge(),
 		),
 		&updateBanner{},
 		app.If(s.showingLKG(), s.lkgBanner),
@@ -549,7 +547,7 @@ func (s *Shell) signInWhy() string {
 
 // listenSignIn handles the sign-in form's submit for the page's lifetime:
 // the token goes to the running client, or wakes the spec's loader.
-func (s *Shell) listenSignIn(ctx app.Context) {
+func (s *Shell) listenSignIn() {
 	app.Window().Get("document").Call("addEventListener", "submit", app.FuncOf(func(_ app.Value, args []app.Value) any {
 		ev := args[0]
 		form := ev.Get("target")
@@ -562,15 +560,13 @@ func (s *Shell) listenSignIn(ctx app.Context) {
 			return nil
 		}
 		saveToken(tok)
-		ctx.Dispatch(func(app.Context) {
-			if s.client != nil {
-				s.client.SetToken(tok)
-			}
-			select {
-			case s.tokens <- struct{}{}:
-			default:
-			}
-		})
+		if s.client != nil {
+			s.client.SetToken(tok)
+		}
+		select { // wakes loadSpec if it waits for a token
+		case s.tokens <- struct{}{}:
+		default:
+		}
 		return nil
 	}))
 }
