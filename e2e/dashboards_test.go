@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/go-rod/rod"
+	"github.com/go-rod/rod/lib/devices"
 
 	"github.com/telltale/telltale/backend/auth"
 	"github.com/telltale/telltale/backend/demo"
@@ -123,6 +124,21 @@ func TestDashboardByURL(t *testing.T) {
 		return nil
 	})
 	p.MustScreenshot(outDir(t) + "/first.png")
+
+	// On a phone the picker scrolls within the header: the page does not.
+	p.MustEmulate(devices.IPhoneX)
+	if err := p.Navigate(srv.URL + "/d/second"); err != nil {
+		t.Fatal(err)
+	}
+	waitLive(t, p)
+	poll.Until(t, 20*time.Second, func() error {
+		scroll := eval(t, p, `() => [document.documentElement.scrollWidth, window.innerWidth, document.querySelectorAll("#tt-picker a").length]`).Arr()
+		if len(scroll) != 3 || scroll[2].Int() != 2 || scroll[0].Int() > scroll[1].Int() {
+			return fmt.Errorf("phone: page %v wide in a %v viewport with %v picker links, want both links and no horizontal scroll", scroll[0], scroll[1], scroll[2])
+		}
+		return nil
+	})
+	p.MustScreenshot(outDir(t) + "/phone.png")
 }
 
 // TestUnknownDashboardSaysSo: an id the server does not have says so, with
