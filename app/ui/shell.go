@@ -256,12 +256,8 @@ func (s *Shell) loadSpec(ctx app.Context) {
 				s.loadErr = err.Error()
 			}
 		})
-		if err == nil {
-			s.loadBoards(ctx, tok)
-			return
-		}
-		if status == 404 {
-			s.loadBoards(ctx, tok)
+		if err == nil || status == 404 {
+			s.loadBoards(ctx, tok) // the picker, or the links of the 404 page
 			return
 		}
 		wait := time.After(min(30*time.Second, time.Second<<min(attempt, 5)))
