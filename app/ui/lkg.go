@@ -104,14 +104,28 @@ type lkgHeader struct {
 	Who    string          `json:"who"`   // "operator @ tenant" of the token it was saved with
 	AsOf   int64           `json:"as_of"` // Unix ms: when the newest stored event arrived
 	Spec   json.RawMessage `json:"spec"`  // the dashboard spec
-	Sizes  []int           `json:"sizes"` // bytes of each snapshot frame that follows
+	// Want is the id the saving page's URL asked for: "" at "/" (the
+	// default; records from before /d/{id} have none, and were saved at
+	// "/"). A start at "/" draws only a record saved there, a start at
+	// /d/{id} only dashboard id.
+	Want  string `json:"want,omitempty"`
+	Sizes []int  `json:"sizes"` // bytes of each snapshot frame that follows
 }
 
 // restoreLKG reads the stored state and starts the shell from it: the
 // stored dashboard is drawn at once and the client resumes from the stored
 // cursors. It runs before the spec is fetched, off the UI goroutine, and
 // gives up after lkgLoadWait.
-func (s *Shell) restoreLKG(ctx app.Context) {
+//
+// There is one record, of the dashboard the browser showed last: it is
+// drawn only for the same operator (who, "operator @ tenant" of the page's
+// token: the spec, like the data, is the operator's to see) and the same
+// dashboard (restorable). Opening another dashboard offline draws nothing
+// rather than the stored one under the wrong URL; one record per dashboard
+// would multiply the browser's storage and the save work for a case (an
+// operator who switches dashboards and then starts offline) that a reload
+// online fixes.
+func (s *Shell) restoreLKG(ctx app.Context, who string) {
 	if s.bridges.Store == nil {
 		return
 	}
@@ -128,7 +142,7 @@ func (s *Shell) restoreLKG(ctx app.Context) {
 	case <-time.After(lkgLoadWait):
 	}
 	spec, h, snaps := decodeLKG(b)
-	if spec == nil {
+	if spec == nil || h.Who != who || !restorable(h, spec, s.want) {
 		return
 	}
 	ctx.Dispatch(func(ctx app.Context) {
@@ -138,6 +152,16 @@ func (s *Shell) restoreLKG(ctx app.Context) {
 			s.start(ctx)
 		}
 	})
+}
+
+// restorable reports whether a page that wants dashboard want ("": the
+// default) may draw the stored spec: the same id, or the default when it
+// was saved at "/".
+func restorable(h lkgHeader, spec *dashboard.Dashboard, want string) bool {
+	if want == "" {
+		return h.Want == ""
+	}
+	return want == spec.ID
 }
 
 // decodeLKG reads a stored record; the spec is nil when there is nothing
@@ -235,7 +259,7 @@ func (s *Shell) saveLKG(c *client.Client, all bool) {
 			s.lkg.frames = map[string]lkgFrame{}
 		}
 		var pending bool
-		out, pending = lkgRecord(s.spec, streams, lkgHeader{Format: lkgFormat, Who: who, AsOf: asOf, Spec: s.lkg.spec}, s.lkg.frames, all, time.Now())
+		out, pending = lkgRecord(s.spec, streams, lkgHeader{Format: lkgFormat, Who: who, AsOf: asOf, Spec: s.lkg.spec, Want: s.want}, s.lkg.frames, all, time.Now())
 		if !pending {
 			s.lkg.lastKey = key // every stream stored where it stands
 		}

@@ -35,6 +35,20 @@ type Shell struct {
 	view    view
 	now     time.Time
 
+	// want is the id of the dashboard the page's URL asks for ("": the
+	// default one); set at mount.
+	want string
+	// signedOut says why the spec needs a token before anything is drawn
+	// (none is kept, or the server refused it); "" otherwise. The client's
+	// own refusals (SignedOut) show the same form once it runs.
+	signedOut string
+	// noDashboard: the server has no dashboard want (a 404 is final).
+	noDashboard bool
+	// boards are the server's dashboards (id and title) for the picker.
+	boards []dashboard.Dashboard
+	// tokens wakes the spec's loader when a token is pasted.
+	tokens chan struct{}
+
 	dirty     atomic.Bool // the client's state changed: re-render and draw
 	waiting   atomic.Bool // a chart still has something to draw
 	scheduled atomic.Bool
@@ -74,6 +88,11 @@ func signInToken() string {
 			return tok
 		}
 	}
+	return storedToken()
+}
+
+// storedToken is the token the page keeps ("" when none).
+func storedToken() string {
 	if v := app.Window().Get("localStorage").Call("getItem", tokenKey); v.Truthy() {
 		return v.String()
 	}
@@ -176,39 +195,13 @@ type rowView struct {
 // OnMount runs only in the browser: fetch the spec, then follow its streams.
 func (s *Shell) OnMount(ctx app.Context) {
 	s.now = time.Now()
+	s.want = dashboardID(app.Window().URL().EscapedPath())
+	s.tokens = make(chan struct{}, 1)
+	tok := signInToken() // takes a #token= link's token first
 	s.listenSignIn()
 	ctx.Async(func() {
-		s.restoreLKG(ctx) // draws the stored dashboard, if any, before the network
-		// A server that is down or restarting at page load must not leave a
-		// dead page: keep asking, with backoff, and say why meanwhile.
-		for attempt := 0; ; attempt++ {
-			spec, err := fetchSpec(ctx)
-			if ctx.Err() != nil {
-				return
-			}
-			ctx.Dispatch(func(ctx app.Context) {
-				if err != nil {
-					if s.client == nil { // else the stored dashboard is on screen
-						s.loadErr = err.Error()
-					}
-					return
-				}
-				s.loadErr = ""
-				if s.specArrived(spec) {
-					return
-				}
-				s.spec = spec
-				s.start(ctx)
-			})
-			if err == nil {
-				return
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(min(30*time.Second, time.Second<<min(attempt, 5))):
-			}
-		}
+		s.restoreLKG(ctx, identity(tok)) // draws the stored dashboard, if any, before the network
+		s.loadSpec(ctx)
 	})
 	ctx.Async(func() {
 		t := time.NewTicker(time.Second)
@@ -224,20 +217,95 @@ func (s *Shell) OnMount(ctx app.Context) {
 	})
 }
 
+// OnNav: go-app keeps this component when a link or the back button moves
+// to another dashboard's URL; its client, charts and stored state are the
+// old dashboard's, so the page loads again for the new one.
+func (s *Shell) OnNav(ctx app.Context) {
+	if s.tokens != nil && dashboardID(app.Window().URL().EscapedPath()) != s.want {
+		ctx.Reload()
+	}
+}
+
+// loadSpec fetches the spec with the operator's token until it has it. A
+// server that is down or restarting at page load must not leave a dead
+// page: keep asking, with backoff, and say why meanwhile. Without a token,
+// or with one the server refuses (401), it asks for one and waits for it;
+// an unknown dashboard (404) is final.
+func (s *Shell) loadSpec(ctx app.Context) {
+	for attempt := 0; ; attempt++ {
+		tok := storedToken()
+		spec, err := fetchSpec(ctx, s.want, tok)
+		if ctx.Err() != nil {
+			return
+		}
+		var herr *client.HTTPError
+		status := 0
+		if errors.As(err, &herr) {
+			status = herr.Status
+		}
+		ctx.Dispatch(func(ctx app.Context) {
+			s.loadErr, s.signedOut = "", ""
+			switch {
+			case err == nil:
+				if !s.specArrived(spec) {
+					s.spec = spec
+					s.start(ctx)
+				}
+			case status == 404:
+				s.noDashboard = true
+			case tok == "":
+				s.signedOut = "Sign in to see this dashboard."
+			case status == 401:
+				if s.client == nil { // else the client says it is refused
+					s.signedOut = "The server refused your token (" + herr.Message + ")."
+				}
+			case s.client == nil: // else the stored dashboard is on screen
+				s.loadErr = err.Error()
+			}
+		})
+		if err == nil || status == 404 {
+			s.loadBoards(ctx, tok) // the picker, or the links of the 404 page
+			return
+		}
+		wait := time.After(min(30*time.Second, time.Second<<min(attempt, 5)))
+		if tok == "" || status == 401 {
+			wait, attempt = nil, -1 // until a token is pasted
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.tokens:
+			attempt = -1
+		case <-wait:
+		}
+	}
+}
+
 func origin() *url.URL {
 	u := app.Window().URL()
 	return &url.URL{Scheme: u.Scheme, Host: u.Host}
 }
 
-func fetchSpec(ctx context.Context) (*dashboard.Dashboard, error) {
+// errNoToken: the page holds no token to ask for a spec with.
+var errNoToken = errors.New("no token")
+
+// fetchSpec fetches dashboard id ("": the default one) with the operator's
+// token; a refusal or an unknown id is a *client.HTTPError (401, 404).
+func fetchSpec(ctx context.Context, id, token string) (*dashboard.Dashboard, error) {
+	if token == "" {
+		return nil, errNoToken
+	}
+	if id == "" {
+		id = "default"
+	}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	body, err := fetchText(ctx, origin().JoinPath(APIDashboard).String())
+	body, err := httpGet(ctx, origin().String()+APIDashboards+"/"+url.PathEscape(id), token)
 	if err != nil {
 		return nil, fmt.Errorf("fetch dashboard: %w", err)
 	}
 	var d dashboard.Dashboard
-	if err := json.Unmarshal([]byte(body), &d); err != nil {
+	if err := json.Unmarshal(body, &d); err != nil {
 		return nil, fmt.Errorf("decode dashboard: %w", err)
 	}
 	// Not d.Validate(): the server validated its specs when it loaded them,
@@ -248,15 +316,10 @@ func fetchSpec(ctx context.Context) (*dashboard.Dashboard, error) {
 	return &d, nil
 }
 
-// fetchText GETs url with the browser's fetch. Not net/http: its client side
-// (transport, HTTP/2) adds 850 KB brotli to app.wasm (measured: a go-app main
-// grows from 1.40 MB to 2.25 MB with one http.Get).
-func fetchText(ctx context.Context, url string) (string, error) {
-	b, err := fetchBytes(ctx, url, "")
-	return string(b), err
-}
-
-// fetchBytes GETs url's body, with the operator's token when one is given.
+// fetchBytes GETs url's body with the browser's fetch, with the operator's
+// token when one is given. Not net/http: its client side (transport, HTTP/2)
+// adds 850 KB brotli to app.wasm (measured: a go-app main grows from 1.40 MB
+// to 2.25 MB with one http.Get).
 // The callbacks are released in the chain's finally, and ctx aborts the
 // request, so the chain always settles and nothing leaks however it ends.
 func fetchBytes(ctx context.Context, url, token string) ([]byte, error) {
@@ -454,17 +517,19 @@ func (s *Shell) Render() app.UI {
 	return app.Div().Class("tt-app").Body(
 		app.Header().Class("tt-header").Body(
 			app.H1().Class("tt-title").Text(s.title()),
+			app.If(len(s.boards) > 1, s.picker),
 			s.badge(),
 		),
 		&updateBanner{},
 		app.If(s.showingLKG(), s.lkgBanner),
-		app.If(s.client != nil && s.signInWhy() != "", s.signIn),
+		app.If(s.signInWhy() != "", s.signIn),
 		app.Main().Class("tt-grid").ID("tt-grid").Body(s.panels()...),
 	)
 }
 
-// signIn asks for a token when the server refused the one the page had. The
-// panels stay below it with the last data they showed. It is plain HTML with
+// signIn asks for a token when the page has none or the server refused the
+// one it had. Panels already drawn stay below it with the last data they
+// showed; a page that never had a spec draws none. It is plain HTML with
 // one document-level submit listener (listenSignIn): go-app's typed form and
 // input elements would add 19 KB brotli to app.wasm.
 func (s *Shell) signIn() app.UI {
@@ -481,6 +546,10 @@ func (s *Shell) signIn() app.UI {
 func (s *Shell) signInWhy() string {
 	info := s.view.info
 	switch {
+	case s.signedOut != "":
+		return s.signedOut
+	case s.client == nil:
+		return ""
 	case info.Status == client.SignedOut:
 		return info.LastError
 	case !info.TokenExpires.IsZero() && info.TokenExpires.Sub(s.now) < 5*time.Minute:
@@ -489,7 +558,8 @@ func (s *Shell) signInWhy() string {
 	return ""
 }
 
-// listenSignIn handles the sign-in form's submit for the page's lifetime.
+// listenSignIn handles the sign-in form's submit for the page's lifetime:
+// the token goes to the running client, or wakes the spec's loader.
 func (s *Shell) listenSignIn() {
 	app.Window().Get("document").Call("addEventListener", "submit", app.FuncOf(func(_ app.Value, args []app.Value) any {
 		ev := args[0]
@@ -499,9 +569,16 @@ func (s *Shell) listenSignIn() {
 		}
 		ev.Call("preventDefault")
 		tok := strings.TrimSpace(form.Get("elements").Get("token").Get("value").String())
-		if tok != "" && s.client != nil {
-			saveToken(tok)
+		if tok == "" {
+			return nil
+		}
+		saveToken(tok)
+		if s.client != nil {
 			s.client.SetToken(tok)
+		}
+		select { // wakes loadSpec if it waits for a token
+		case s.tokens <- struct{}{}:
+		default:
 		}
 		return nil
 	}))
@@ -516,9 +593,14 @@ func (s *Shell) title() string {
 
 func (s *Shell) badge() app.UI {
 	state, text := "connecting", "connecting…"
-	if s.loadErr != "" {
+	switch {
+	case s.signedOut != "":
+		state, text = "signed-out", "signed out"
+	case s.noDashboard:
+		state, text = "missing", "no such dashboard"
+	case s.loadErr != "":
 		state, text = "offline", "cannot load dashboard, retrying"
-	} else if s.client != nil {
+	case s.client != nil:
 		state, text = badgeFor(s.view.info, s.dataHealth(s.now), s.now)
 	}
 	return app.Div().Class("tt-badge").DataSet("state", state).ID("tt-badge").Body(
@@ -528,6 +610,12 @@ func (s *Shell) badge() app.UI {
 }
 
 func (s *Shell) panels() []app.UI {
+	if s.noDashboard {
+		return []app.UI{s.missingDashboard()}
+	}
+	if s.signedOut != "" {
+		return nil // nothing of the dashboard before the server accepts a token
+	}
 	if s.loadErr != "" {
 		return []app.UI{app.Div().Class("tt-error").Text("Cannot load the dashboard (" + s.loadErr + "). Retrying…")}
 	}

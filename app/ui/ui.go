@@ -8,6 +8,9 @@
 package ui
 
 import (
+	"net/url"
+	"strings"
+
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 )
 
@@ -95,14 +98,39 @@ type Bridges struct {
 	Locale Locale
 }
 
-// APIDashboard is where the shell fetches its dashboard spec.
-const APIDashboard = "/api/v1/dashboards/default"
+// APIDashboards lists the dashboards (id and title, in the server's order);
+// APIDashboards + "/" + id is one spec, "default" the first one. Both need
+// the operator's token.
+const APIDashboards = "/api/v1/dashboards"
+
+// PathDashboard + id is a dashboard's page; "/" shows the default (first) one.
+const PathDashboard = "/d/"
 
 // PathWS is the WebSocket endpoint.
 const PathWS = "/api/v1/ws"
 
-// Register installs the routes. Call it once, before app.RunWhenOnBrowser on
-// the client and before serving app.Handler on the server.
+// Register installs the routes: "/" (the default dashboard) and /d/{id}
+// (every dashboard, by id). Call it once, before app.RunWhenOnBrowser on
+// the client and before serving app.Handler on the server (which serves the
+// app shell only for these paths).
 func Register(b Bridges) {
-	app.Route("/", func() app.Composer { return &Shell{bridges: b} })
+	shell := func() app.Composer { return &Shell{bridges: b} }
+	app.Route("/", shell)
+	app.RouteWithRegexp("^"+PathDashboard+"[^/]+$", shell)
 }
+
+// dashboardID is the id of the dashboard a page's path asks for: "" for the
+// default one ("/" and /d/default).
+func dashboardID(path string) string {
+	id, _ := strings.CutPrefix(path, PathDashboard)
+	if id == path || id == "default" {
+		return ""
+	}
+	if s, err := url.PathUnescape(id); err == nil {
+		return s
+	}
+	return id
+}
+
+// dashboardPath is the page of dashboard id.
+func dashboardPath(id string) string { return PathDashboard + url.PathEscape(id) }

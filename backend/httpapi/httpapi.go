@@ -98,7 +98,7 @@ func New(cfg Config) *API {
 		closed:       make(chan struct{}),
 		waiting:      make(map[string]int),
 		denied:       cfg.Metrics.Counter("telltale_http_denied_total", "stream API requests refused by the token's permissions"),
-		unauthorized: cfg.Metrics.Counter("telltale_http_unauthorized_total", "stream API requests without a valid token"),
+		unauthorized: cfg.Metrics.Counter("telltale_http_unauthorized_total", "API requests without a valid operator token (stream and dashboard API)"),
 		waiters:      cfg.Metrics.Gauge("telltale_http_waiting_polls", "long-polls held now"),
 		busy:         cfg.Metrics.Counter("telltale_http_polls_refused_total", "long-polls refused over the waiting bound"),
 	}
@@ -125,15 +125,33 @@ type api struct {
 	waiting    map[string]int // tenant → held long-polls
 }
 
-// allow is the API's door: the token's principal, and the access rule for
-// the stream of the path. ok false means it has answered.
-func (a *api) allow(w http.ResponseWriter, r *http.Request) (*auth.Principal, string, bool) {
+// Operator is the door of every API request that needs an operator token
+// (the stream API's and the dashboards'): the principal of the request's
+// verified token (Authorization: Bearer, through Config.Verify), or a 401
+// with a JSON problem when the token is missing, invalid, expired or
+// revoked, logged and counted. ok false means it has answered.
+func (x *API) Operator(w http.ResponseWriter, r *http.Request) (*auth.Principal, bool) {
+	return x.a.operator(w, r)
+}
+
+func (a *api) operator(w http.ResponseWriter, r *http.Request) (*auth.Principal, bool) {
 	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	who, err := a.cfg.Verify(strings.TrimSpace(tok))
 	if err != nil {
 		a.unauthorized.Inc()
-		a.cfg.Logger.Info("stream API: bad token", "remote", r.RemoteAddr, "err", err)
+		a.cfg.Logger.Info("API: bad token", "path", truncate(r.URL.Path), "remote", r.RemoteAddr, "err", err)
 		problem(w, http.StatusUnauthorized, "a valid operator token is required: "+err.Error())
+		return nil, false
+	}
+	return who, true
+}
+
+// allow is the stream API's door: the token's principal (operator), and
+// the access rule for the stream of the path. ok false means it has
+// answered.
+func (a *api) allow(w http.ResponseWriter, r *http.Request) (*auth.Principal, string, bool) {
+	who, ok := a.operator(w, r)
+	if !ok {
 		return nil, "", false
 	}
 	stream := r.PathValue("stream")

@@ -2,6 +2,12 @@
 // precompressed app.wasm and local icons), the WebSocket gateway, the
 // dashboard API, health and metrics.
 //
+// Who may ask what: the app shell (/, /d/{id}, its scripts and assets),
+// /healthz and /metrics (aggregate counters: no tenant, token or body in
+// them) answer anyone; POST /api/v1/ingest takes an ingest key; every other
+// /api/ path needs a verified operator token (the WebSocket in its hello,
+// the rest in Authorization: Bearer, through Config.Operator).
+//
 // It must never hold business logic: it routes to the pieces that do.
 package server
 
@@ -14,10 +20,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 
+	"github.com/telltale/telltale/backend/auth"
 	"github.com/telltale/telltale/backend/metrics"
 	"github.com/telltale/telltale/backend/wsgate"
 	"github.com/telltale/telltale/shared/dashboard"
@@ -45,8 +53,15 @@ type Config struct {
 	// NoWebSocket refuses every WebSocket upgrade with 503: a test mode for
 	// networks that block WebSockets, where clients fall back to HTTP polling.
 	NoWebSocket bool
-	// Dashboards are served by the API; the first one is "default".
+	// Dashboards are served by the API, to operators (Operator); the first
+	// one is "default". They are the server's: every tenant's operators
+	// see the same ones (their data stays each tenant's own).
 	Dashboards []dashboard.Dashboard
+	// Operator verifies the operator token of the dashboard API's requests
+	// and answers 401 when there is none or it is refused: the stream API's
+	// own door (httpapi.API.Operator), so one verifier (auth.Guard.Verify)
+	// and one answer hold for every path. Required with Dashboards.
+	Operator func(w http.ResponseWriter, r *http.Request) (*auth.Principal, bool)
 	// ShutdownTimeout bounds graceful shutdown; zero means 10s.
 	ShutdownTimeout time.Duration
 	// TLSCert and TLSKey are PEM files; with both, Serve speaks HTTPS (the
@@ -84,6 +99,15 @@ func New(cfg Config) (*Server, error) {
 	}
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 		return nil, errors.New("server: HTTPS needs both a certificate and a key file")
+	}
+	if cfg.Operator == nil {
+		if len(cfg.Dashboards) > 0 {
+			return nil, errors.New("server: Operator is required to serve Dashboards (they are for operators only)")
+		}
+		cfg.Operator = func(w http.ResponseWriter, _ *http.Request) (*auth.Principal, bool) {
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "this server verifies no operator tokens"})
+			return nil, false
+		}
 	}
 	for i := range cfg.Dashboards {
 		if err := cfg.Dashboards[i].Validate(); err != nil {
@@ -151,8 +175,23 @@ func pwaHandler(web *webFiles, version string) *app.Handler {
 		Version:                 version,
 		Resources:               web,
 		WasmContentLengthHeader: wasmLengthHeader,
+		ServiceWorkerTemplate:   appWorker,
 	}
 }
+
+// workerCacheMatch is the line of go-app's service worker that looks a
+// request up in its cache.
+const workerCacheMatch = "const cachedResponse = await caches.match(request);"
+
+// appWorker is go-app's service worker, except that opening a dashboard's
+// page (/d/{id}) is answered with the cached app shell of "/" (the same
+// page: the app reads the id from the URL), so a dashboard's URL opens
+// offline as "/" does. Without it the browser shows its own offline error.
+// TestWorkerServesDashboardPagesFromCache fails if go-app's worker changes
+// so that the line is not found.
+var appWorker = strings.Replace(app.DefaultAppWorkerJS, workerCacheMatch,
+	`const cachedResponse = (await caches.match(request)) ||
+    (request.mode === "navigate" && new URL(request.url).pathname.startsWith("/d/") ? await caches.match("/") : undefined);`, 1)
 
 // Handler returns the routes, for tests.
 func (s *Server) Handler() http.Handler { return s.handler }
@@ -210,7 +249,10 @@ type dashboardRef struct {
 	Title string `json:"title"`
 }
 
-func (s *Server) listDashboards(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) listDashboards(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.cfg.Operator(w, r); !ok {
+		return
+	}
 	refs := make([]dashboardRef, 0, len(s.cfg.Dashboards))
 	for _, d := range s.cfg.Dashboards {
 		refs = append(refs, dashboardRef{d.ID, d.Title})
@@ -219,6 +261,9 @@ func (s *Server) listDashboards(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (s *Server) getDashboard(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.cfg.Operator(w, r); !ok {
+		return
+	}
 	id := r.PathValue("id")
 	for i, d := range s.cfg.Dashboards {
 		if d.ID == id || (id == "default" && i == 0) {

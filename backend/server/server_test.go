@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/telltale/telltale/backend/auth"
 	"github.com/telltale/telltale/backend/demo"
 	"github.com/telltale/telltale/backend/hub"
 	"github.com/telltale/telltale/backend/wsgate"
@@ -47,6 +48,7 @@ func newServer(t *testing.T, dir string) *Server {
 		Store:      "memory",
 		Gateway:    wsgate.New(wsgate.Config{Hub: hub.New(hub.Config{})}),
 		Dashboards: []dashboard.Dashboard{demo.Dashboard()},
+		Operator:   anyOperator,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -54,17 +56,27 @@ func newServer(t *testing.T, dir string) *Server {
 	return s
 }
 
+// anyOperator lets every request through: tokens_test.go tests the door.
+func anyOperator(http.ResponseWriter, *http.Request) (*auth.Principal, bool) {
+	return &auth.Principal{}, true
+}
+
 func get(t *testing.T, h http.Handler, path string, header ...string) (*http.Response, string) {
 	t.Helper()
-	req := httptest.NewRequest(http.MethodGet, path, nil)
+	return do(t, h, http.MethodGet, path, nil, header...)
+}
+
+func do(t *testing.T, h http.Handler, method, path string, body io.Reader, header ...string) (*http.Response, string) {
+	t.Helper()
+	req := httptest.NewRequest(method, path, body)
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	res := rec.Result()
-	body, _ := io.ReadAll(res.Body)
-	return res, string(body)
+	b, _ := io.ReadAll(res.Body)
+	return res, string(b)
 }
 
 func TestWasmNegotiation(t *testing.T) {

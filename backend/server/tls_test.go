@@ -71,8 +71,8 @@ func TestHTTPSAndSecurityHeaders(t *testing.T) {
 	s, err := New(Config{
 		WebDir: webDir(t), Version: "v1", Store: "memory",
 		Gateway:    wsgate.New(wsgate.Config{Hub: hub.New(hub.Config{})}),
-		Dashboards: []dashboard.Dashboard{demo.Dashboard()},
-		TLSCert:    certFile, TLSKey: keyFile,
+		Dashboards: []dashboard.Dashboard{demo.Dashboard()}, Operator: anyOperator,
+		TLSCert: certFile, TLSKey: keyFile,
 	})
 	if err != nil {
 		t.Fatal(err)

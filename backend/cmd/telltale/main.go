@@ -334,6 +334,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 	})
 	goRun("revocations", func(ctx context.Context) error { return guard.Run(ctx, 2*time.Second, log, gate.Sweep) })
 	ui.Register(ui.Bridges{})
+	streams := httpapi.New(httpapi.Config{Verify: guard.Verify, Hub: h, History: history, Logger: log, Metrics: reg})
 	srv, err := server.New(server.Config{
 		WebDir:      cfg.webDir,
 		Version:     cfg.appVersion,
@@ -345,7 +346,8 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		Ingest:      ingester,
 		Revoke:      auth.RevokeHandler(guard, revoked, log),
 		NoWebSocket: !cfg.websocket,
-		Streams:     httpapi.New(httpapi.Config{Verify: guard.Verify, Hub: h, History: history, Logger: log, Metrics: reg}),
+		Streams:     streams,
+		Operator:    streams.Operator,
 		Dashboards:  cfg.dashboards,
 		TLSCert:     cfg.tlsCert,
 		TLSKey:      cfg.tlsKey,
