@@ -265,11 +265,16 @@ func (s *Server) getDashboard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	for i, d := range s.cfg.Dashboards {
-		if d.ID == id || (id == "default" && i == 0) {
+	for _, d := range s.cfg.Dashboards {
+		if d.ID == id {
 			writeJSON(w, http.StatusOK, d)
 			return
 		}
+	}
+	// "default" is the first dashboard, unless one is called that.
+	if id == "default" && len(s.cfg.Dashboards) > 0 {
+		writeJSON(w, http.StatusOK, s.cfg.Dashboards[0])
+		return
 	}
 	writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no dashboard %.64q", id)})
 }

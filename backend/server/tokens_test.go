@@ -157,6 +157,13 @@ func TestOperatorsReadTheDashboards(t *testing.T) {
 			t.Fatalf("%s: unknown id: got %d %s, want a 404 naming it", tenant, res.StatusCode, body)
 		}
 	}
+	// A dashboard called "default" is itself, not the first one.
+	f.srv.cfg.Dashboards[1].ID = "default"
+	tok, _ := f.keys.Mint("acme", "alice", time.Hour, nil, "")
+	res, body := get(t, f.srv.Handler(), "/api/v1/dashboards/default", "Authorization", "Bearer "+tok)
+	if d := (dashboard.Dashboard{}); json.Unmarshal([]byte(body), &d) != nil || res.StatusCode != 200 || d.Title != secretTitle+" 2" {
+		t.Fatalf("a dashboard called default: got %d %s, want it (not the first)", res.StatusCode, body)
+	}
 }
 
 // TestOpenPaths: what answers without any token: the app shell at / and at

@@ -143,6 +143,11 @@ func (d *Dashboard) Validate() error {
 	if d.ID == "" {
 		return errors.New("dashboard has no id")
 	}
+	// The id is the page's path, /d/{id}: the stream-name rule keeps it one
+	// path segment that needs no escaping.
+	if wire.ValidStream(d.ID) != nil {
+		return fmt.Errorf("dashboard id %.70q: want 1–%d characters of a-z, 0-9, '.', '_' and '-', starting with a letter or digit (it is the page's address, /d/{id})", d.ID, wire.MaxStreamName)
+	}
 	if len(d.Panels) == 0 {
 		return fmt.Errorf("dashboard %s has no panels", d.ID)
 	}

@@ -22,6 +22,8 @@ func TestValidate(t *testing.T) {
 	}{
 		{"valid", func(*Dashboard) {}, ""},
 		{"no id", func(d *Dashboard) { d.ID = "" }, "no id"},
+		{"id with a slash", func(d *Dashboard) { d.ID = "ops/night" }, `dashboard id "ops/night": want 1–64 characters of a-z`},
+		{"id in capitals", func(d *Dashboard) { d.ID = "Ops" }, `dashboard id "Ops"`},
 		{"no panels", func(d *Dashboard) { d.Panels = nil }, "no panels"},
 		{"repeated panel id", func(d *Dashboard) { d.Panels[1].ID = "k" }, "repeated id"},
 		{"bad stream", func(d *Dashboard) { d.Panels[0].Stream = "a/b" }, "stream name"},

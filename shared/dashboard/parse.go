@@ -83,7 +83,13 @@ func Parse(b []byte) ([]Dashboard, error) {
 	} else if err := json.Unmarshal(b, &list); err != nil {
 		return nil, err
 	}
+	ids := make(map[string]bool, len(list))
 	for i := range list {
+		if ids[list[i].ID] {
+			off := w.at[[3]int{i, -1, -1}]
+			return nil, posError(b, off, fmt.Errorf("dashboard %s is defined twice: ids name pages (/d/{id}) and must be unique", list[i].ID))
+		}
+		ids[list[i].ID] = true
 		if err := list[i].Validate(); err != nil {
 			off, ok := w.at[[3]int{i, -1, -1}]
 			var inv *invalid

@@ -104,6 +104,17 @@ func TestParseMistakes(t *testing.T) {
 	}
 }
 
+// TestParseRefusesADashboardDefinedTwice: the second of two dashboards with
+// one id would be unreachable at /d/{id}.
+func TestParseRefusesADashboardDefinedTwice(t *testing.T) {
+	one := strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(opsFile), "["), "]")
+	_, err := Parse([]byte("[" + one + ",\n" + one + "]"))
+	const want = "21:3: dashboard ops is defined twice" // the second one's opening brace
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("got %v, want an error starting %q", err, want)
+	}
+}
+
 func TestParseAcceptsTheOpsFile(t *testing.T) {
 	ds, err := Parse([]byte(opsFile))
 	if err != nil {
