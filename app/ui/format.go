@@ -151,6 +151,12 @@ func (f Format) Value(l Locale, v any, now time.Time) string {
 	return fmt.Sprint(v)
 }
 
+// clock is a moment as the operator reads a clock: their locale's time of
+// day, with the date when it is not today.
+func (s *Shell) clock(t time.Time) string {
+	return s.bridges.locale().Time(t.UnixMilli(), !sameDay(t, s.now))
+}
+
 // sameDay reports whether a and b fall on the same local calendar day.
 func sameDay(a, b time.Time) bool {
 	ay, am, ad := a.Local().Date()

@@ -503,7 +503,7 @@ func (s *Shell) lkgBanner() app.UI {
 		state = "connecting"
 	}
 	return app.Div().Class("tt-lkg").ID("tt-lkg").DataSet("state", state).Text(
-		state + " — data as of " + asOf.Format("15:04:05") + ", " + age(s.now.Sub(asOf)) + " ago")
+		state + " — data as of " + s.clock(asOf) + ", " + age(s.now.Sub(asOf)) + " ago")
 }
 
 // seed sets a stream's position without counting a snapshot: the stored

@@ -553,7 +553,7 @@ func (s *Shell) signInWhy() string {
 	case info.Status == client.SignedOut:
 		return info.LastError
 	case !info.TokenExpires.IsZero() && info.TokenExpires.Sub(s.now) < 5*time.Minute:
-		return "Your session ends at " + info.TokenExpires.Format("15:04:05") + ": paste a new token to stay connected."
+		return "Your session ends at " + s.clock(info.TokenExpires) + ": paste a new token to stay connected."
 	}
 	return ""
 }

@@ -220,7 +220,7 @@ func (s *Shell) zoomControls(p dashboard.Panel) app.UI {
 		return nil
 	}
 	z := cs.zoom
-	label := time.UnixMilli(z.r.From).Format("15:04:05") + " – " + time.UnixMilli(z.r.To).Format("15:04:05")
+	label := s.clock(time.UnixMilli(z.r.From)) + " – " + s.clock(time.UnixMilli(z.r.To))
 	if z.fetching {
 		label += " · loading history…"
 	}
