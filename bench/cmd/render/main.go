@@ -34,6 +34,13 @@ import (
 	"github.com/telltale/telltale/shared/wire"
 )
 
+// networks are the throttling presets of -network, in bytes per second.
+var networks = map[string]proto.NetworkEmulateNetworkConditions{
+	"":       {},
+	"slow4g": {Latency: 150, DownloadThroughput: 1.6e6 / 8, UploadThroughput: 750e3 / 8},
+	"3g":     {Latency: 562.5, DownloadThroughput: 1.6e6 * 0.9 / 8, UploadThroughput: 750e3 * 0.9 / 8},
+}
+
 type result struct {
 	Device       string  `json:"device"`
 	Panels       int     `json:"panels"`
@@ -55,6 +62,7 @@ type result struct {
 	LongTaskMs   float64 `json:"long_task_ms"`
 	LongTaskMax  float64 `json:"long_task_max_ms"`
 	FirstChartMs float64 `json:"first_chart_ms"`
+	Network      string  `json:"network,omitempty"`
 	HeapStartMB  float64 `json:"heap_start_mb"` // Go (wasm) heap in use
 	HeapEndMB    float64 `json:"heap_end_mb"`
 	JSHeapStart  float64 `json:"js_heap_start_mb"`
@@ -102,10 +110,15 @@ func run() error {
 	asJSON := flag.Bool("json", false, "print the result as one JSON object on the last line")
 	warmWait := flag.Duration("warm-wait", 45*time.Second, "with -warm, how long the first visit stays open before the measured one")
 	warm := flag.Bool("warm", true, "measure a second visit (warm cache, service worker and stored state); -warm=false for a first visit")
+	network := flag.String("network", "", "throttle the page's network: slow4g (Lighthouse's mobile preset: 150 ms RTT, 1.6 Mbit/s down, 750 kbit/s up) or 3g (DevTools' Fast 3G: 562.5 ms, 1.44 Mbit/s down, 675 kbit/s up); empty means none")
 	profile := flag.Bool("profile", false, "also take a CPU profile of the page while measuring and print its top functions (self time)")
 	flag.Parse()
 	if *device != "desktop" && *device != "phone" {
 		return errors.New("-device is desktop or phone")
+	}
+	throttle, ok := networks[*network]
+	if !ok {
+		return errors.New("-network is slow4g, 3g or empty")
 	}
 
 	// The dashboard: one stream per panel, its series as columns.
@@ -177,6 +190,14 @@ func run() error {
 			return err
 		}
 	}
+	if *network != "" {
+		if err := (proto.NetworkEnable{}).Call(page); err != nil {
+			return err
+		}
+		if err := throttle.Call(page); err != nil {
+			return err
+		}
+	}
 	if _, err := page.EvalOnNewDocument("(" + probe + ")()"); err != nil {
 		return err
 	}
@@ -225,7 +246,7 @@ func run() error {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	res := result{Device: *device, Panels: *panels, Series: *series, Points: *points, Rate: *rate}
+	res := result{Device: *device, Panels: *panels, Series: *series, Points: *points, Rate: *rate, Network: *network}
 	res.FirstChartMs = page.MustEval(`() => { const m = performance.getEntriesByName("telltale:first-chart")[0]; return m ? m.startTime : -1 }`).Num()
 	type stats struct {
 		Streams map[string]struct {
