@@ -87,7 +87,7 @@ wasm-test: ## shared/, app/ and wasm/ tests compiled to wasm, run under Node
 
 e2e: build ## rod end-to-end tests: the real binary in real Chromium
 	TELLTALE_BIN=$(abspath $(BIN)) TELLTALE_WEB_DIR=$(abspath $(WEB)) CHROMIUM=$(CHROMIUM) \
-		$(GO) test -tags e2e -count=1 -v -timeout 10m ./e2e/ 2>&1 | tee e2e/out.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|\s+\w+_test.go)'; exit $${PIPESTATUS[0]}
+		$(GO) test -tags e2e -count=1 -v -timeout 15m ./e2e/ 2>&1 | tee e2e/out.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|\s+\w+_test.go)'; exit $${PIPESTATUS[0]}
 
 size: web ## app.wasm raw, gzip and brotli bytes
 	@printf "app.wasm raw:    %9d bytes\n" $$(stat -c%s $(WEB)/app.wasm)
