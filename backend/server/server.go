@@ -77,8 +77,10 @@ type Config struct {
 	// WriteTimeout bounds a request's handling and answer, from the end of
 	// its headers; zero means 60s. The stream API's requests, which a
 	// long-poll holds up to httpapi.MaxWait, get that much more (read and
-	// write, per request: http.ResponseController); a WebSocket upgrade is
-	// hijacked, which clears both, and the gateway keeps its own deadlines.
+	// write, per request: http.ResponseController); app.wasm's download
+	// gets the time its bytes take on a slow link (webFiles); a WebSocket
+	// upgrade is hijacked, which clears both, and the gateway keeps its own
+	// deadlines.
 	WriteTimeout time.Duration
 	// IdleTimeout closes a keep-alive connection that has sent no new
 	// request for that long; zero means 75s: past the 60s idle timeouts
@@ -150,6 +152,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
+	web.writeTimeout = cfg.WriteTimeout
 	s := &Server{cfg: cfg, started: time.Now(), conns: newConnStates(cfg.Metrics)}
 
 	mux := http.NewServeMux()
