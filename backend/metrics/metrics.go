@@ -1,6 +1,6 @@
 // Package metrics keeps the backend's counters and gauges and serves them in
 // the Prometheus text format. It is deliberately small: named atomic values,
-// no labels beyond the name, no allocation on the hot path.
+// labels fixed in the name (Labeled), no allocation on the hot path.
 //
 // It must never block the caller and never record tokens or event bodies.
 package metrics
@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -43,6 +45,21 @@ func (r *Registry) Counter(name, help string) *Value { return r.get(name, help, 
 // Gauge returns the gauge called name, creating it once.
 func (r *Registry) Gauge(name, help string) *Value { return r.get(name, help, "gauge") }
 
+// Labeled is the name of one labelled value of a family:
+// family{label="value"}. Values of a family share its help and type, given
+// by the first one created.
+func Labeled(family, label, value string) string {
+	return family + "{" + label + "=" + strconv.Quote(value) + "}"
+}
+
+// family is a value's name without its labels.
+func family(name string) string {
+	if i := strings.IndexByte(name, '{'); i >= 0 {
+		return name[:i]
+	}
+	return name
+}
+
 func (r *Registry) get(name, help, kind string) *Value {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -62,9 +79,16 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 		vals = append(vals, v)
 	}
 	r.mu.Unlock()
+	// Sorted by name, a family's values follow one another ('{' sorts
+	// after every character of a name), under one HELP and TYPE.
 	sort.Slice(vals, func(i, j int) bool { return vals[i].name < vals[j].name })
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	last := ""
 	for _, v := range vals {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %d\n", v.name, v.help, v.name, v.kind, v.name, v.Load())
+		if f := family(v.name); f != last {
+			fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", f, v.help, f, v.kind)
+			last = f
+		}
+		fmt.Fprintf(w, "%s %d\n", v.name, v.Load())
 	}
 }

@@ -20,3 +20,20 @@ func TestServeHTTP(t *testing.T) {
 		}
 	}
 }
+
+// TestLabeledFamily: the values of a family follow one HELP and TYPE, as
+// the text format wants.
+func TestLabeledFamily(t *testing.T) {
+	r := New()
+	r.Gauge(Labeled("telltale_http_connections", "state", "idle"), "open").Add(2)
+	r.Gauge(Labeled("telltale_http_connections", "state", "active"), "open").Inc()
+	r.Counter("telltale_http_connections_total", "accepted").Add(5)
+	rec := httptest.NewRecorder()
+	r.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	want := "# HELP telltale_http_connections_total accepted\n# TYPE telltale_http_connections_total counter\ntelltale_http_connections_total 5\n" +
+		"# HELP telltale_http_connections open\n# TYPE telltale_http_connections gauge\n" +
+		"telltale_http_connections{state=\"active\"} 1\ntelltale_http_connections{state=\"idle\"} 2\n"
+	if got := rec.Body.String(); got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+}

@@ -26,6 +26,7 @@ import (
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 
 	"github.com/telltale/telltale/backend/auth"
+	"github.com/telltale/telltale/backend/httpapi"
 	"github.com/telltale/telltale/backend/metrics"
 	"github.com/telltale/telltale/backend/wsgate"
 	"github.com/telltale/telltale/shared/dashboard"
@@ -64,6 +65,30 @@ type Config struct {
 	Operator func(w http.ResponseWriter, r *http.Request) (*auth.Principal, bool)
 	// ShutdownTimeout bounds graceful shutdown; zero means 10s.
 	ShutdownTimeout time.Duration
+	// The HTTP server's timeouts (http.Server's); zero means the default.
+	//
+	// HeaderTimeout bounds reading a request's headers (and a TLS
+	// handshake), from its first byte: a client that trickles them
+	// (slowloris) is cut there. Zero means 10s.
+	HeaderTimeout time.Duration
+	// ReadTimeout bounds reading a whole request, body included (a slow
+	// upload); zero means 60s, an ingest body of a few MB over a slow link.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds a request's handling and answer, from the end of
+	// its headers; zero means 60s. The stream API's requests, which a
+	// long-poll holds up to httpapi.MaxWait, get that much more (read and
+	// write, per request: http.ResponseController); app.wasm's download
+	// gets the time its bytes take on a slow link (webFiles); a WebSocket
+	// upgrade is hijacked, which clears both, and the gateway keeps its own
+	// deadlines.
+	WriteTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection that has sent no new
+	// request for that long; zero means 75s: past the 60s idle timeouts
+	// of the usual proxies and load balancers in front (nginx's upstream
+	// keep-alive, AWS ALB), so that the server never closes a connection a
+	// proxy is about to reuse, and well past the ~25s between an HTTP
+	// fallback client's polls.
+	IdleTimeout time.Duration
 	// TLSCert and TLSKey are PEM files; with both, Serve speaks HTTPS (the
 	// PWA's service worker and WebSockets need it beyond localhost) and
 	// responses carry HSTS.
@@ -75,6 +100,7 @@ type Server struct {
 	cfg     Config
 	handler http.Handler
 	started time.Time
+	conns   *connStates
 }
 
 // New checks the configuration and builds the routes.
@@ -93,6 +119,14 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 10 * time.Second
+	}
+	for _, t := range []struct {
+		d   *time.Duration
+		def time.Duration
+	}{{&cfg.HeaderTimeout, 10 * time.Second}, {&cfg.ReadTimeout, time.Minute}, {&cfg.WriteTimeout, time.Minute}, {&cfg.IdleTimeout, 75 * time.Second}} {
+		if *t.d <= 0 {
+			*t.d = t.def
+		}
 	}
 	if cfg.Gateway == nil {
 		return nil, errors.New("server: Gateway is required")
@@ -118,7 +152,8 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	s := &Server{cfg: cfg, started: time.Now()}
+	web.writeTimeout = cfg.WriteTimeout
+	s := &Server{cfg: cfg, started: time.Now(), conns: newConnStates(cfg.Metrics)}
 
 	mux := http.NewServeMux()
 	if cfg.NoWebSocket {
@@ -135,7 +170,7 @@ func New(cfg Config) (*Server, error) {
 		mux.Handle("POST /api/v1/revoke", cfg.Revoke)
 	}
 	if cfg.Streams != nil {
-		mux.Handle("/api/v1/streams/", cfg.Streams)
+		mux.Handle("/api/v1/streams/", s.held(cfg.Streams))
 	}
 	mux.HandleFunc("GET /api/v1/dashboards", s.listDashboards)
 	mux.HandleFunc("GET /api/v1/dashboards/{id}", s.getDashboard)
@@ -201,7 +236,11 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: s.cfg.HeaderTimeout,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		ConnState:         s.conns.track,
 		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug),
 	}
 	errc := make(chan error, 1)
@@ -225,6 +264,22 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	herr := srv.Shutdown(sctx)
 	<-errc
 	return errors.Join(gerr, herr)
+}
+
+// held gives the stream API's requests, which a long-poll holds up to
+// httpapi.MaxWait, that much more time to read and answer than the
+// server's ReadTimeout and WriteTimeout. The read deadline matters too:
+// net/http reads behind a handler to notice a client gone, and that read
+// failing at the deadline would end the request's context mid-poll.
+func (s *Server) held(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		now := time.Now()
+		// Errors only mean a ResponseWriter without deadlines (tests).
+		_ = rc.SetReadDeadline(now.Add(httpapi.MaxWait + s.cfg.ReadTimeout))
+		_ = rc.SetWriteDeadline(now.Add(httpapi.MaxWait + s.cfg.WriteTimeout))
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) health(w http.ResponseWriter, _ *http.Request) {

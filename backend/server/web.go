@@ -22,7 +22,15 @@ type webFiles struct {
 	files   http.Handler
 	wasm    []wasmVariant // best encoding first
 	rawSize int64
+	// writeTimeout is the server's WriteTimeout, which app.wasm's download
+	// gets on top of the time its bytes take at slowLink.
+	writeTimeout time.Duration
 }
+
+// slowLink is the slowest link app.wasm's download is given time for, in
+// bytes per second (128 kbit/s): 1.6 MB of brotli in 100 s, where the
+// server's WriteTimeout alone would cut it.
+const slowLink = 16 << 10
 
 type wasmVariant struct {
 	encoding string // "br", "gzip" or "" for identity
@@ -92,6 +100,9 @@ func (w *webFiles) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		etag += "-" + v.encoding
 	}
 	h.Set("ETag", strconv.Quote(etag))
+	if w.writeTimeout > 0 { // an error only means a writer without deadlines (tests)
+		_ = http.NewResponseController(rw).SetWriteDeadline(time.Now().Add(w.writeTimeout + time.Duration(fi.Size())*time.Second/slowLink))
+	}
 	http.ServeContent(rw, r, "", fi.ModTime().Truncate(time.Second), f)
 }
 

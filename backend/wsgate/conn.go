@@ -43,6 +43,10 @@ type conn struct {
 	warn   *time.Timer // sends expiring ahead of that; under whoMu
 	out    *outbox
 	remote string
+	// place is the connection's in the unauthenticated budget until its
+	// hello is verified; then authed is set (Gateway.promote).
+	place  *pending
+	authed atomic.Bool
 	// ctx is the connection's life, from accept to finish: kept here
 	// because no goroutine lives as long (reads run on goroutines the
 	// poller starts).
@@ -328,6 +332,9 @@ func (c *conn) handshake() error {
 	defer cancel()
 	_, b, err := c.ws.Read(hctx)
 	if err != nil {
+		if hctx.Err() != nil {
+			c.g.m.helloTimeouts.Inc()
+		}
 		c.close(websocket.StatusPolicyViolation, "no hello in time")
 		return fmt.Errorf("read hello: %w", err)
 	}
@@ -355,6 +362,9 @@ func (c *conn) handshake() error {
 			c.signOut(wire.CloseUnauthorized, reason)
 			return fmt.Errorf("authenticate: %w", err)
 		}
+	}
+	if !c.g.promote(c) {
+		return errors.New("evicted, or the server is at MaxConns")
 	}
 	c.setPrincipal(who)
 	c.tenant = who.Tenant

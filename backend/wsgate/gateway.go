@@ -48,11 +48,15 @@ type Config struct {
 	Authenticate  func(ctx context.Context, token string) (*auth.Principal, error)
 	DefaultTenant string // zero means "demo"
 
-	MaxFrameBytes    int           // largest client frame; zero means 64 KiB
-	MaxSubs          int           // subscriptions per connection; zero means 64
-	QueueBytes       int           // outbox bound per connection; zero means 4 MiB
-	PingInterval     time.Duration // zero means 15s; silent for 2 intervals closes
-	HandshakeTimeout time.Duration // time to send hello; zero means 10s
+	MaxFrameBytes int           // largest client frame; zero means 64 KiB
+	MaxSubs       int           // subscriptions per connection; zero means 64
+	QueueBytes    int           // outbox bound per connection; zero means 4 MiB
+	PingInterval  time.Duration // zero means 15s; silent for 2 intervals closes
+	// HandshakeTimeout is the time a new socket has to send a valid hello;
+	// zero means 5s. Clients send it as soon as the socket opens, so it
+	// needs room for a slow link's round trips, not more: until then the
+	// socket holds a place in the unauthenticated budget (MaxUnauth).
+	HandshakeTimeout time.Duration
 	WriteTimeout     time.Duration // one frame write; zero means 10s
 	// FrameBudget is the frames per second all connections together should
 	// stay under; zero means 100000 (2 cores write about that many with room
@@ -63,10 +67,28 @@ type Config struct {
 	FrameBudget int
 	// MaxWriteDelay caps the coalescing window; zero means 50ms.
 	MaxWriteDelay time.Duration
-	// MaxConns caps open connections; past it a new one is accepted and
-	// closed with wire.CloseFull and a reason. Zero means 20000 (the
-	// open-files limit of a default Linux service is near there).
+	// MaxConns caps authenticated connections (a verified hello); past it
+	// a new one is accepted and closed with wire.CloseFull and a reason.
+	// Zero means 20000 (the open-files limit of a default Linux service is
+	// near there). Sockets that have not authenticated yet do not count:
+	// they have a budget of their own.
 	MaxConns int
+	// MaxUnauth and MaxUnauthPerAddr bound the sockets that have not
+	// authenticated yet (upgraded, no verified hello), in total and per
+	// client address, apart from MaxConns: sockets anyone can open without
+	// a token never crowd out operators. Past the per-address budget the
+	// upgrade is answered 503 with Retry-After; with the total full, a
+	// newcomer takes the place of the oldest such socket of the address
+	// holding the most (closed at once), or is refused 503 when no address
+	// holds two more than its own (see unauthBudget). A socket stays
+	// unauthenticated for one round trip when its client is honest, at
+	// most HandshakeTimeout otherwise. Zero means 1024 and 64 (more than
+	// the burst of the per-address rate limit, so that only a client that
+	// also lingers meets it; an office behind one NAT reconnecting at once
+	// fits). The process needs MaxConns + MaxUnauth open files for
+	// WebSockets, plus its HTTP connections.
+	MaxUnauth        int
+	MaxUnauthPerAddr int
 	// ConnRate and ConnBurst limit new connections per client address:
 	// ConnBurst at once, then ConnRate per second; past it the upgrade is
 	// answered 429 with Retry-After. Zero means 5/s and 50; a negative
@@ -129,7 +151,7 @@ func (c *Config) defaults() {
 		c.PingInterval = 15 * time.Second
 	}
 	if c.HandshakeTimeout <= 0 {
-		c.HandshakeTimeout = 10 * time.Second
+		c.HandshakeTimeout = 5 * time.Second
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 10 * time.Second
@@ -146,6 +168,12 @@ func (c *Config) defaults() {
 	if c.MaxConns <= 0 {
 		c.MaxConns = 20000
 	}
+	if c.MaxUnauth <= 0 {
+		c.MaxUnauth = 1024
+	}
+	if c.MaxUnauthPerAddr <= 0 {
+		c.MaxUnauthPerAddr = min(64, c.MaxUnauth)
+	}
 	if c.CompressAbove == 0 {
 		c.CompressAbove = 8 << 10
 	}
@@ -161,11 +189,12 @@ func (c *Config) defaults() {
 }
 
 type gateMetrics struct {
-	conns, accepted, framesOut, bytesOut, batches, eventsOut *metrics.Value
-	resyncs, dropped, slowCloses, idleCloses, badFrames      *metrics.Value
-	replayedStore, denied, unauthorized, expired             *metrics.Value
-	rateLimited, full, badOrigin, revokedCloses              *metrics.Value
-	deflateBusy, panics, slowWrites                          *metrics.Value
+	conns, accepted, framesOut, bytesOut, batches, eventsOut    *metrics.Value
+	resyncs, dropped, slowCloses, idleCloses, badFrames         *metrics.Value
+	replayedStore, denied, unauthorized, expired                *metrics.Value
+	rateLimited, full, badOrigin, revokedCloses                 *metrics.Value
+	deflateBusy, panics, slowWrites                             *metrics.Value
+	authed, unauth, unauthRefused, unauthEvicted, helloTimeouts *metrics.Value
 }
 
 // Gateway is an http.Handler for the WebSocket endpoint.
@@ -173,7 +202,9 @@ type Gateway struct {
 	cfg Config
 	m   gateMetrics
 
-	open    atomic.Int64 // connections, for the coalescing window and MaxConns
+	open    atomic.Int64 // connections, for the coalescing window
+	authed  atomic.Int64 // authenticated connections, for MaxConns
+	unauth  *unauthBudget
 	limiter *limiter
 	// fetchSlots bounds the history reads of resuming subscriptions in
 	// flight across all connections (each holds a store connection).
@@ -231,9 +262,16 @@ func New(cfg Config) *Gateway {
 			deflateBusy:   r.Counter("telltale_ws_deflate_busy_total", "snapshots and catch-up frames sent uncompressed because every deflate slot was busy"),
 			panics:        r.Counter("telltale_ws_panics_total", "connections ended by a panic in their handling (logged with its stack)"),
 			slowWrites:    r.Counter("telltale_ws_slow_writes_total", "writes that waited for a socket on the connection's own goroutine (a full socket, compression, TLS)"),
+			authed:        r.Gauge("telltale_ws_authenticated", "open WebSocket connections whose hello was verified (what MaxConns caps)"),
+			unauth:        r.Gauge("telltale_ws_unauthenticated", "WebSocket sockets upgraded or being upgraded that have not sent a verified hello yet"),
+			unauthRefused: r.Counter("telltale_ws_unauth_refused_total", "upgrades refused with 503: the client address, or every address, had its fill of sockets without a verified hello"),
+			unauthEvicted: r.Counter("telltale_ws_unauth_evicted_total", "sockets without a verified hello closed to make room for another client address's"),
+			helloTimeouts: r.Counter("telltale_ws_hello_timeouts_total", "sockets closed for sending no hello within the handshake timeout"),
 		},
 		epoch: time.Now(),
 	}
+	g.unauth = newUnauthBudget(cfg.MaxUnauth, cfg.MaxUnauthPerAddr)
+	g.unauth.gauge = g.m.unauth
 	for range runtime.GOMAXPROCS(0) {
 		g.flushers = append(g.flushers, newFlusher(g))
 	}
@@ -276,6 +314,24 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// A place among the sockets that have not authenticated yet, given up
+	// when the hello is verified (promote) or the connection ends (forget).
+	place, victim, ok := g.unauth.admit(clientIP(r.RemoteAddr))
+	if !ok {
+		g.m.unauthRefused.Inc()
+		g.cfg.Logger.Info("websocket refused: too many sockets without a hello", "remote", r.RemoteAddr)
+		w.Header().Set("Retry-After", strconv.Itoa(int(g.cfg.HandshakeTimeout/time.Second)+1))
+		http.Error(w, "too many connections waiting to sign in: retry later", http.StatusServiceUnavailable)
+		return
+	}
+	g.evict(victim)
+	owned := false // the connection holds place, and gives it up
+	defer func() {
+		if !owned {
+			g.unauth.leave(place)
+		}
+	}()
+
 	opts := &websocket.AcceptOptions{OriginPatterns: g.cfg.OriginPatterns}
 	if g.cfg.CompressAbove > 0 {
 		// Without context takeover a connection holds no deflate state
@@ -292,19 +348,25 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // Accept has written the HTTP error
 	}
 	ws.SetReadLimit(int64(g.cfg.MaxFrameBytes))
-	// Counted before the check, so that connections accepted at the same
-	// moment cannot all pass it.
-	if g.open.Add(1) > int64(g.cfg.MaxConns) {
-		g.open.Add(-1)
-		g.m.full.Inc()
-		g.cfg.Logger.Warn("websocket refused: at MaxConns", "remote", r.RemoteAddr, "max", g.cfg.MaxConns)
+	// Already full of authenticated connections: say so at once rather
+	// than after the hello (promote checks again, exactly).
+	if g.authed.Load() >= int64(g.cfg.MaxConns) {
+		g.unauth.leave(place)
+		g.refuseFull(r.RemoteAddr)
 		ws.Close(wire.CloseFull, "server at capacity: retry later")
 		return
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{g: g, ws: ws, id: newID(), out: newOutbox(g.cfg.QueueBytes, &g.m), subs: make(map[string]func()), remote: r.RemoteAddr,
-		ctx: ctx, cancel: cancel, net: sr.out, in: sr.in, fl: g.flushers[g.nextFlusher.Add(1)%uint32(len(g.flushers))]}
+		ctx: ctx, cancel: cancel, net: sr.out, in: sr.in, fl: g.flushers[g.nextFlusher.Add(1)%uint32(len(g.flushers))], place: place}
+	if !g.unauth.attach(place, c) { // evicted while upgrading
+		cancel()
+		ws.CloseNow()
+		return
+	}
+	owned = true
+	g.open.Add(1)
 	c.deflate = strings.Contains(w.Header().Get("Sec-WebSocket-Extensions"), "permessage-deflate")
 	c.lastRead.Store(time.Now().UnixNano())
 	// Everything finish undoes is in place before the connection can be
@@ -340,9 +402,56 @@ func (g *Gateway) forget(c *conn) {
 	g.mu.Lock()
 	delete(g.conns, c)
 	g.mu.Unlock()
+	if c.authed.Load() {
+		g.authed.Add(-1)
+		g.m.authed.Add(-1)
+	} else {
+		g.unauth.leave(c.place)
+	}
 	g.m.conns.Add(-1)
 	g.open.Add(-1)
 	g.handlers.Done()
+}
+
+// promote moves a connection whose hello was verified from the
+// unauthenticated budget to MaxConns. false: it was evicted meanwhile (its
+// socket is closed), or MaxConns is reached (it is being closed with
+// wire.CloseFull).
+func (g *Gateway) promote(c *conn) bool {
+	if !g.unauth.leave(c.place) {
+		return false
+	}
+	// Counted before the check, so that connections verified at the same
+	// moment cannot all pass it.
+	if g.authed.Add(1) > int64(g.cfg.MaxConns) {
+		g.authed.Add(-1)
+		g.refuseFull(c.remote)
+		c.close(wire.CloseFull, "server at capacity: retry later")
+		return false
+	}
+	c.authed.Store(true)
+	g.m.authed.Inc()
+	return true
+}
+
+func (g *Gateway) refuseFull(remote string) {
+	g.m.full.Inc()
+	g.cfg.Logger.Warn("websocket refused: at MaxConns", "remote", remote, "max", g.cfg.MaxConns)
+}
+
+// evict closes the socket that lost its place in the unauthenticated budget
+// to another address's (unauthBudget.admit): at once, without a close
+// handshake, so that its file is free again now. One still being upgraded
+// is closed by its own handler (unauthBudget.attach).
+func (g *Gateway) evict(p *pending) {
+	if p == nil {
+		return
+	}
+	g.m.unauthEvicted.Inc()
+	if c := g.unauth.holder(p); c != nil {
+		g.cfg.Logger.Info("websocket without a hello evicted for another address's", "conn", c.id, "remote", c.remote)
+		c.ws.CloseNow()
+	}
 }
 
 // smallReads hands the WebSocket library the hijacked connection with

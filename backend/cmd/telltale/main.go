@@ -99,6 +99,7 @@ type config struct {
 	connRate    float64
 	connBurst   int
 	maxConns    int
+	edge        edgeLimits
 	websocket   bool
 	dashboards  []dashboard.Dashboard
 }
@@ -139,7 +140,8 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	fs.IntVar(&c.maxStreams, "max-streams", envInt(env("TELLTALE_MAX_STREAMS", "1000")), "most streams one tenant may create (env TELLTALE_MAX_STREAMS)")
 	fs.Float64Var(&c.connRate, "conn-rate", envFloat(env("TELLTALE_CONN_RATE", "5")), "new WebSocket connections per second per client address after the burst; negative turns the limit off (env TELLTALE_CONN_RATE)")
 	fs.IntVar(&c.connBurst, "conn-burst", envInt(env("TELLTALE_CONN_BURST", "50")), "new WebSocket connections at once per client address (env TELLTALE_CONN_BURST)")
-	fs.IntVar(&c.maxConns, "max-conns", envInt(env("TELLTALE_MAX_CONNS", "20000")), "most open WebSocket connections (env TELLTALE_MAX_CONNS)")
+	fs.IntVar(&c.maxConns, "max-conns", envInt(env("TELLTALE_MAX_CONNS", "20000")), "most open authenticated WebSocket connections (env TELLTALE_MAX_CONNS)")
+	c.edge.flags(fs, env)
 	origins := fs.String("allowed-origins", env("TELLTALE_ALLOWED_ORIGINS", ""), "comma-separated extra hosts (patterns like *.example.com) whose pages may open WebSockets; the server's own host is always allowed (env TELLTALE_ALLOWED_ORIGINS)")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return config{}, err
@@ -169,6 +171,9 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	}
 	if c.connRate == 0 || c.connBurst <= 0 || c.maxConns <= 0 {
 		return config{}, errors.New("-conn-rate must be non-zero (negative: off), -conn-burst and -max-conns positive")
+	}
+	if err := c.edge.check(); err != nil {
+		return config{}, err
 	}
 	for _, o := range strings.Split(*origins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
@@ -329,6 +334,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 	}
 	gate := wsgate.New(wsgate.Config{Hub: h, Logger: log, Metrics: reg, History: history, OriginPatterns: cfg.origins,
 		ConnRate: cfg.connRate, ConnBurst: cfg.connBurst, MaxConns: cfg.maxConns,
+		MaxUnauth: cfg.edge.maxUnauth, MaxUnauthPerAddr: cfg.edge.maxUnauthPerAddr, HandshakeTimeout: cfg.edge.helloTimeout,
 		Authenticate: func(_ context.Context, token string) (*auth.Principal, error) { return guard.Verify(token) },
 		Revoked:      guard.Revoked,
 	})
@@ -351,6 +357,9 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		Dashboards:  cfg.dashboards,
 		TLSCert:     cfg.tlsCert,
 		TLSKey:      cfg.tlsKey,
+		// The door's timeouts (edge.go).
+		HeaderTimeout: cfg.edge.headerTimeout, ReadTimeout: cfg.edge.readTimeout,
+		WriteTimeout: cfg.edge.writeTimeout, IdleTimeout: cfg.edge.idleTimeout,
 	})
 	if err != nil {
 		return err

@@ -142,9 +142,10 @@ func run() error {
 		debugAddr string
 	)
 	if *addr == "" {
-		// All clients come from one address: the per-address connection
-		// limit is off, and the cap above the largest run.
-		extra := []string{"-conn-rate", "-1", "-max-conns", "50000"}
+		// All clients come from one address, and connect at once: the
+		// per-address connection limit is off, and the caps (sockets not yet
+		// signed in included) are above the largest run.
+		extra := []string{"-conn-rate", "-1", "-max-conns", "50000", "-max-unauth-conns", "50000", "-max-unauth-per-addr", "50000"}
 		if *serverProfile != "" || *heapProfile != "" {
 			extra = append(extra, "-debug-addr", "127.0.0.1:0")
 		}
