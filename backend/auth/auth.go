@@ -14,7 +14,8 @@
 //	         ending in '*' ("fleet.*"), or "*"
 //	role     "admin" may revoke operators of its tenant (POST /api/v1/revoke);
 //	         any other value is shown by the UI and grants nothing
-//	jti      token id, for revocation (optional)
+//	jti      token id, for revocation (optional); Telltale mints
+//	         "<tenant>/<24 hex digits>", so an id names its tenant
 //
 // Keys: HS256 with a shared secret (Telltale mints and verifies), or EdDSA or
 // RS256 with a public key (another service mints, Telltale only verifies).
@@ -29,6 +30,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -119,6 +121,32 @@ type Claims struct {
 	Tenant  string   `json:"tnt"`
 	Streams []string `json:"streams,omitempty"`
 	Role    string   `json:"role,omitempty"`
+}
+
+// UnmarshalJSON reads the claims as encoding/json would, after checking that
+// exp, iat and nbf, when present, are JSON numbers (RFC 7519's NumericDate):
+// jwt.NumericDate reads them through json.Number, which also takes a string
+// holding a number ("exp":"1900000000"), and a token that says its times
+// any other way is not one Telltale minted or should trust.
+func (c *Claims) UnmarshalJSON(b []byte) error {
+	var times struct {
+		Exp json.RawMessage `json:"exp"`
+		Iat json.RawMessage `json:"iat"`
+		Nbf json.RawMessage `json:"nbf"`
+	}
+	if err := json.Unmarshal(b, &times); err != nil {
+		return err
+	}
+	for _, t := range [...]struct {
+		name string
+		raw  json.RawMessage
+	}{{"exp", times.Exp}, {"iat", times.Iat}, {"nbf", times.Nbf}} {
+		if t.raw != nil && (t.raw[0] != '-' && (t.raw[0] < '0' || t.raw[0] > '9')) {
+			return fmt.Errorf("%s claim is %.16s, not a number", t.name, t.raw)
+		}
+	}
+	type plain Claims // without this method
+	return json.Unmarshal(b, (*plain)(c))
 }
 
 // Keys verifies tokens, and mints them when it holds a secret.
@@ -216,7 +244,7 @@ func (k *Keys) Mint(tenant, sub string, ttl time.Duration, streams []string, rol
 			Subject:   sub,
 			IssuedAt:  jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
-			ID:        newID(),
+			ID:        tenant + "/" + newID(),
 		},
 		Tenant:  tenant,
 		Streams: streams,
@@ -269,6 +297,16 @@ func (k *Keys) Verify(token string) (*Principal, error) {
 		}
 	}
 	return &Principal{Subject: c.Subject, Tenant: c.Tenant, Role: c.Role, Streams: c.Streams, Expires: c.ExpiresAt.Time, Issued: c.IssuedAt.Time, ID: c.ID}, nil
+}
+
+// idTenant returns the tenant a token id minted by Mint names, "" for an id
+// that names none (minted before ids did, or by another issuer).
+func idTenant(jti string) string {
+	tenant, _, ok := strings.Cut(jti, "/")
+	if !ok || wire.ValidStream(tenant) != nil {
+		return ""
+	}
+	return tenant
 }
 
 func newID() string {

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"testing"
@@ -60,6 +61,7 @@ func FuzzClaims(f *testing.F) {
 		`{"sub":"alice","tnt":"acme","exp":99999999999}`,
 		`{"sub":"alice","tnt":["acme"],"exp":EXP}`,
 		`{"sub":"alice","tnt":"acme","exp":EXP,"streams":"x"}`,
+		`{"sub":"alice","tnt":"acme","iat":"IAT","exp":"EXP"}`,
 	} {
 		f.Add(strings.NewReplacer("EXP", strconv.FormatInt(exp, 10), "IAT", strconv.FormatInt(exp-3600, 10)).Replace(c))
 	}
@@ -79,6 +81,13 @@ func FuzzClaims(f *testing.F) {
 		for _, pat := range p.Streams {
 			if ValidPattern(pat) != nil {
 				t.Fatalf("accepted stream pattern %q", pat)
+			}
+		}
+		var times map[string]json.RawMessage
+		_ = json.Unmarshal([]byte(claims), &times)
+		for _, name := range []string{"exp", "iat", "nbf"} {
+			if raw := times[name]; len(raw) > 0 && raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
+				t.Fatalf("accepted claims %s with %s %s, not a number", claims, name, raw)
 			}
 		}
 	})

@@ -18,7 +18,9 @@ type RevokeRequest struct {
 // RevokeHandler serves POST /api/v1/revoke for a tenant's admins (a token
 // with role "admin"): connections of what it revokes close within seconds,
 // and their tokens stop working at once. An admin revokes only in its own
-// tenant: the tenant comes from its token, never from the body.
+// tenant: the tenant comes from its token, never from the body, and a jti
+// that names another tenant (Mint's "<tenant>/…") is answered 404 without
+// looking anything up.
 func RevokeHandler(guard *Guard, store Revocations, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -45,6 +47,13 @@ func RevokeHandler(guard *Guard, store Revocations, log *slog.Logger) http.Handl
 		}
 		if len(req.Subject) > 256 || len(req.TokenID) > 256 {
 			writeErr(w, http.StatusBadRequest, "sub and jti are at most 256 bytes")
+			return
+		}
+		if t := idTenant(req.TokenID); t != "" && t != who.Tenant {
+			// Another tenant's id: revoking it here would change nothing.
+			// The answer is the one for any id this tenant does not have,
+			// whether or not the token exists: it must not tell.
+			writeErr(w, http.StatusNotFound, "no token with this jti in your tenant")
 			return
 		}
 		now := time.Now()

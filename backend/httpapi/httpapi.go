@@ -243,7 +243,10 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 	raw := make([][]byte, len(evs))
 	for i := range evs {
 		if raw[i], err = wire.EncodeEvent(&evs[i]); err != nil {
-			problem(w, http.StatusInternalServerError, "encode failed")
+			// The hub took it without its payload and resynced its
+			// subscribers; a cursor before it starts over the same way.
+			a.cfg.Logger.Error("stream API: event does not encode", "tenant", who.Tenant, "stream", stream, "seq", evs[i].Seq, "err", err)
+			problem(w, http.StatusConflict, "an event after the cursor cannot be sent: fetch the snapshot")
 			return
 		}
 	}

@@ -91,7 +91,7 @@ func New(cfg Config) *Hub {
 		streams:   make(map[key]*stream),
 		published: cfg.Metrics.Counter("telltale_hub_events_total", "events that entered the hub"),
 		fanout:    cfg.Metrics.Counter("telltale_hub_deliveries_total", "event deliveries to subscribers"),
-		encodeErr: cfg.Metrics.Counter("telltale_hub_encode_errors_total", "events dropped because they did not encode"),
+		encodeErr: cfg.Metrics.Counter("telltale_hub_encode_errors_total", "events whose payload was dropped because it did not encode (subscribers resync)"),
 		replayed:  cfg.Metrics.Counter("telltale_hub_replayed_events_total", "events replayed from the ring to resuming clients"),
 	}
 }
@@ -150,6 +150,14 @@ func (h *Hub) Publish(tenant string, evs []wire.Event) {
 			flush()
 			h.restart(s, ev)
 		}
+		// Encoded before it is folded: an event that cannot be sent must not
+		// reach the state, or no snapshot of the stream would encode again.
+		b, err := wire.EncodeEvent(ev)
+		if err != nil {
+			flush()
+			h.dropUnencodable(s, ev, err)
+			continue
+		}
 		applied, err := s.st.Apply(ev)
 		if err != nil || !applied {
 			// restart put the stream right before ev, so err cannot happen;
@@ -157,14 +165,6 @@ func (h *Hub) Publish(tenant string, evs []wire.Event) {
 			continue
 		}
 		h.published.Inc()
-		b, err := wire.EncodeEvent(ev)
-		if err != nil {
-			// Subscribers see the gap and resume or resync.
-			h.encodeErr.Inc()
-			h.log.Error("hub encode", "stream", ev.Stream, "seq", ev.Seq, "err", err)
-			flush()
-			continue
-		}
 		s.recent.push(ev.Seq, b, h.cfg.Ring)
 		if len(run) == 0 {
 			first = ev.Seq
@@ -172,6 +172,27 @@ func (h *Hub) Publish(tenant string, evs []wire.Event) {
 		run = append(run, b)
 	}
 	flush()
+}
+
+// dropUnencodable takes an event the wire cannot encode (ingest refuses such
+// values, so this is a bug elsewhere) without its payload: the seq is kept,
+// so the stream goes on and its snapshots still encode; the ring, which
+// would skip the event for a client resuming before it, starts over; and
+// subscribers, who cannot be sent it, resync rather than see a hole. The
+// stream must be locked.
+func (h *Hub) dropUnencodable(s *stream, ev *wire.Event, err error) {
+	bare := wire.Event{Stream: ev.Stream, Epoch: ev.Epoch, Seq: ev.Seq, Time: ev.Time, Created: ev.Created, Ingested: ev.Ingested}
+	if applied, _ := s.st.Apply(&bare); !applied {
+		return // a duplicate: what it stands for was taken before
+	}
+	h.published.Inc()
+	h.encodeErr.Inc()
+	h.log.Error("hub: event dropped, it does not encode", "stream", ev.Stream, "seq", ev.Seq, "err", err)
+	s.recent.reset()
+	reason := fmt.Sprintf("event %d could not be encoded and was dropped: starting from a fresh snapshot", ev.Seq)
+	for sub := range s.subs {
+		sub.Resync(ev.Stream, reason)
+	}
 }
 
 // restart moves a stream to the position just before ev when ev does not

@@ -214,9 +214,14 @@ func (h *Handler) decode(w http.ResponseWriter, r *http.Request) (*Request, *pro
 			return nil, &problem{http.StatusBadRequest, "malformed JSON: more than one value in the body"}
 		}
 	case "application/msgpack", "application/x-msgpack", "application/vnd.msgpack":
-		if err := unmarshalMsgpack(body, &req); err != nil {
+		var m msgRequest
+		if err := unmarshalMsgpack(body, &m); err != nil {
+			if ve := (*valueError)(nil); errors.As(err, &ve) {
+				return nil, &problem{http.StatusBadRequest, err.Error()} // well formed, not carried
+			}
 			return nil, &problem{http.StatusBadRequest, "malformed msgpack: " + err.Error()}
 		}
+		req.Events = m.Events
 	default:
 		return nil, &problem{http.StatusUnsupportedMediaType, "Content-Type must be application/json or application/msgpack"}
 	}
@@ -323,8 +328,12 @@ func checkEvent(e *Event) error {
 	return nil
 }
 
-// checkValue walks a row's fields: strings without NUL (PostgreSQL's jsonb
-// refuses \u0000), finite numbers (JSON has no NaN), nesting at most 16 deep.
+// checkValue walks a row's fields: nil, booleans, numbers, strings, and maps
+// with string keys and arrays of these, which is what the wire carries
+// (wire.appendAny) and what PostgreSQL's jsonb keeps as JSON; strings
+// without NUL (jsonb refuses \u0000), finite numbers (JSON has no NaN),
+// nesting at most 16 deep. The msgpack decoder (decode_msgpack.go) refuses
+// the rest as it reads; this is the rule for every body.
 func checkValue(v any, path string, depth int) error {
 	if depth > 16 {
 		return fmt.Errorf("%s nests deeper than 16 levels", path)
@@ -342,6 +351,7 @@ func checkValue(v any, path string, depth int) error {
 		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
 			return fmt.Errorf("%s is not a finite number", path)
 		}
+	case nil, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
 	case map[string]any:
 		for k, e := range x {
 			if strings.IndexByte(k, 0) >= 0 {
@@ -357,6 +367,11 @@ func checkValue(v any, path string, depth int) error {
 				return err
 			}
 		}
+	default:
+		// Only what the wire carries (wire.appendAny) and every store keeps
+		// as it came (PostgreSQL's jsonb): anything else would be accepted
+		// here and then fail to reach any subscriber.
+		return fmt.Errorf("%s: %s", path, notCarried(v))
 	}
 	return nil
 }

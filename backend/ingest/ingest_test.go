@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
 
@@ -220,11 +221,29 @@ func FuzzIngestMsgpack(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte{0x81, 0xa6, 'e', 'v', 'e', 'n', 't', 's', 0xdd, 0xff, 0xff, 0xff, 0xff})
+	f.Add(rowBody(f, map[string]any{"at": time.Unix(1, 0), "b": []byte{1}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		h, _ := setup(t)
+		h, st := setup(t)
 		rec := post(h, "application/msgpack", "k-acme", b)
 		if rec.Code != 200 && rec.Code != 400 && rec.Code != 413 {
 			t.Fatalf("got status %d for %x", rec.Code, b)
+		}
+		if rec.Code != 200 {
+			return
+		}
+		// What was accepted can be sent: every stored event encodes.
+		var resp Response
+		if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range resp.Events {
+			evs, _ := st.Read(context.Background(), "acme", a.Stream, a.Seq-1, 1)
+			if len(evs) != 1 {
+				t.Fatalf("%s/%d is not stored", a.Stream, a.Seq)
+			}
+			if _, err := wire.EncodeEvent(&evs[0]); err != nil {
+				t.Fatalf("accepted %x, which does not encode: %v", b, err)
+			}
 		}
 	})
 }
