@@ -249,7 +249,9 @@ func (h *Hub) sendSnapshot(s *stream, name string, sub Subscriber, reason string
 // snapshot encodes the stream's state as a snapshot frame. The stream must
 // be locked.
 func (s *stream) snapshot(name, reason string) ([]byte, error) {
-	b, err := wire.Encode(wire.Snapshot{Stream: name, Epoch: s.st.Epoch, Seq: s.st.Seq, State: s.st.State, Reason: reason})
+	st := s.st.State
+	st.Points = livestate.Aligned(&st.Points) // the hub's table is ragged (Limits)
+	b, err := wire.Encode(wire.Snapshot{Stream: name, Epoch: s.st.Epoch, Seq: s.st.Seq, State: st, Reason: reason})
 	if err != nil {
 		return nil, fmt.Errorf("snapshot %s: %w", name, err)
 	}

@@ -7,8 +7,12 @@ import (
 
 // Limits returns the state caps of a tenant's streams: the tenant's
 // overrides (Config.TenantLimits) over Config.Limits, zeros as defaults.
+// The hub's tables are ragged: a new series costs its own samples, not NaN
+// for the whole kept window; snapshots are aligned when encoded.
 func (h *Hub) Limits(tenant string) livestate.Limits {
-	return h.cfg.TenantLimits[tenant].Over(h.cfg.Limits).Effective()
+	l := h.cfg.TenantLimits[tenant].Over(h.cfg.Limits).Effective()
+	l.Ragged = true
+	return l
 }
 
 // Check reports the first cap of the tenant that evs, all of stream name,

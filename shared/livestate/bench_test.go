@@ -31,10 +31,10 @@ func newColumns(n, rows int) *wire.Event {
 	return &wire.Event{Points: p}
 }
 
-func benchNewColumns(b *testing.B, cols, rows, added int) {
+func benchNewColumns(b *testing.B, cols, rows, added int, ragged bool) {
 	base := table(cols, rows)
 	ev := newColumns(added, rows)
-	lim := Limits{Points: rows * 2, Series: cols + added}
+	lim := Limits{Points: rows * 2, Series: cols + added, Ragged: ragged}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
@@ -45,7 +45,15 @@ func benchNewColumns(b *testing.B, cols, rows, added int) {
 	}
 }
 
-func BenchmarkNewColumn_1Into1000x3000(b *testing.B)    { benchNewColumns(b, 1000, 3000, 1) }
-func BenchmarkNewColumn_1000Into1000x3000(b *testing.B) { benchNewColumns(b, 1000, 3000, 1000) }
-func BenchmarkNewColumn_1000Into1000x10(b *testing.B)   { benchNewColumns(b, 1000, 10, 1000) }
-func BenchmarkNewColumn_1Into1x3000(b *testing.B)       { benchNewColumns(b, 1, 3000, 1) }
+func BenchmarkNewColumn_1Into1000x3000(b *testing.B)        { benchNewColumns(b, 1000, 3000, 1, false) }
+func BenchmarkNewColumn_1Into1000x3000_Ragged(b *testing.B) { benchNewColumns(b, 1000, 3000, 1, true) }
+func BenchmarkNewColumn_1000Into1000x3000(b *testing.B)     { benchNewColumns(b, 1000, 3000, 1000, false) }
+func BenchmarkNewColumn_1000Into1000x3000_Ragged(b *testing.B) {
+	benchNewColumns(b, 1000, 3000, 1000, true)
+}
+func BenchmarkNewColumn_1000Into1000x10(b *testing.B) { benchNewColumns(b, 1000, 10, 1000, false) }
+func BenchmarkNewColumn_1000Into1000x10_Ragged(b *testing.B) {
+	benchNewColumns(b, 1000, 10, 1000, true)
+}
+func BenchmarkNewColumn_1Into1x3000(b *testing.B)        { benchNewColumns(b, 1, 3000, 1, false) }
+func BenchmarkNewColumn_1Into1x3000_Ragged(b *testing.B) { benchNewColumns(b, 1, 3000, 1, true) }

@@ -2,6 +2,7 @@ package livestate
 
 import (
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/telltale/telltale/shared/wire"
@@ -59,7 +60,7 @@ func (l Limits) Over(base Limits) Limits {
 // Effective returns l with every zero replaced by its default.
 func (l Limits) Effective() Limits {
 	return Limits{Rows: l.rows(), Points: l.points(), Series: l.series(), Keys: l.keys(),
-		RowFields: l.rowFields(), RowBytes: l.rowBytes()}
+		RowFields: l.rowFields(), RowBytes: l.rowBytes(), Ragged: l.Ragged}
 }
 
 // LimitError says which cap an event passes: Cap is one of the Cap names,
@@ -254,4 +255,31 @@ func Trim(st *wire.State, name string, ev *wire.Event, lim Limits) (wire.Event, 
 		}
 	}
 	return out, cut
+}
+
+// Aligned returns p with every column as long as p.TS: a ragged column (see
+// Limits.Ragged) is copied with NaN in front, a full one is shared. It is p's
+// own slices when nothing is ragged. For encoding a ragged state: what
+// travels is always aligned.
+func Aligned(p *wire.Points) wire.Points {
+	out := *p
+	copied := false
+	for i := range p.Cols {
+		c := &p.Cols[i]
+		pad := len(p.TS) - len(c.Vals)
+		if pad <= 0 {
+			continue
+		}
+		if !copied {
+			out.Cols = slices.Clone(p.Cols)
+			copied = true
+		}
+		vals := make([]float64, len(p.TS))
+		for j := range pad {
+			vals[j] = math.NaN()
+		}
+		copy(vals[pad:], c.Vals)
+		out.Cols[i].Vals = vals
+	}
+	return out
 }

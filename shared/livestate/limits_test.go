@@ -146,3 +146,63 @@ func TestLimitsOver(t *testing.T) {
 		t.Fatalf("got %+v, want %+v", got, want)
 	}
 }
+
+// A ragged table (the hub's) goes out on the wire exactly as the dense one
+// a client folds from the same events: late series, silent series, series
+// that come back, and the cut at 5/4 of the kept window.
+func TestRaggedEncodesAsDense(t *testing.T) {
+	dense := Stream{Name: "m", Limits: Limits{Points: 8}}
+	ragged := Stream{Name: "m", Limits: Limits{Points: 8, Ragged: true}}
+	var evs []*wire.Event
+	for seq := uint64(1); seq <= 40; seq++ {
+		p := &wire.Points{TS: []int64{int64(seq)}}
+		if seq%3 != 0 || seq > 30 {
+			p.Cols = append(p.Cols, wire.Column{Name: "steady", Vals: []float64{float64(seq)}})
+		}
+		if seq >= 5 && seq <= 12 || seq >= 35 {
+			p.Cols = append(p.Cols, wire.Column{Name: "burst", Vals: []float64{float64(seq * 10)}})
+		}
+		if seq >= 20 {
+			p.Cols = append(p.Cols, wire.Column{Name: fmt.Sprintf("late%d", seq%4), Vals: []float64{float64(seq)}})
+		}
+		evs = append(evs, &wire.Event{Epoch: 1, Seq: seq, Points: p})
+	}
+	for i, ev := range evs {
+		a, b := *ev, *ev
+		if _, err := dense.Apply(&a); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ragged.Apply(&b); err != nil {
+			t.Fatal(err)
+		}
+		if i+1 == 20 {
+			if v := ragged.State.Points.Col("late0"); len(v) != 1 || len(ragged.State.Points.TS) < 8 {
+				t.Fatalf("got late0 holding %d values for %d rows, want only its own sample", len(v), len(ragged.State.Points.TS))
+			}
+		}
+		got := encodeDecode(t, &ragged)
+		want := encodeDecode(t, &dense)
+		if g, w := fmt.Sprint(got.TS, got.Cols), fmt.Sprint(want.TS, want.Cols); g != w {
+			t.Fatalf("after seq %d:\ngot  %s\nwant %s", i+1, g, w)
+		}
+	}
+}
+
+func encodeDecode(t *testing.T, s *Stream) wire.Points {
+	t.Helper()
+	st := s.State
+	st.Points = Aligned(&st.Points)
+	b, err := wire.Encode(wire.Snapshot{Stream: s.Name, Epoch: s.Epoch, Seq: s.Seq, State: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := wire.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := f.(wire.Snapshot).State.Points
+	if !p.Valid() {
+		t.Fatalf("decoded snapshot is not aligned: %+v", p)
+	}
+	return p
+}
