@@ -43,8 +43,15 @@ func (h *Hub) Check(tenant, name string, evs []wire.Event) error {
 // a watched table) or raced another batch past the check. What was kept is
 // what subscribers get (livestate.Stream.Apply replaced the event), so their
 // state stays the hub's: no hole, no resync needed.
+//
+// It logs the 1st, 2nd, 4th, 8th… trim of the server's life, so a producer
+// that keeps publishing past its caps by SQL cannot flood the log; the
+// counter has them all.
 func (h *Hub) trimmed(tenant string, ev *wire.Event, cut *livestate.LimitError) {
-	h.cfg.Metrics.Counter("telltale_hub_trimmed_events_total", "events cut to a stream's caps when folded (series, gauge names, row size)").Inc()
-	h.log.Warn("hub event trimmed to the stream's caps", "tenant", tenant, "stream", ev.Stream, "seq", ev.Seq,
-		"cap", cut.Cap, "limit", cut.Limit, "would_be", cut.Got)
+	c := h.cfg.Metrics.Counter("telltale_hub_trimmed_events_total", "events cut to a stream's caps when folded (series, gauge names, row size)")
+	c.Inc()
+	if n := c.Load(); n&(n-1) == 0 {
+		h.log.Warn("hub event trimmed to the stream's caps", "tenant", tenant, "stream", ev.Stream, "seq", ev.Seq,
+			"cap", cut.Cap, "limit", cut.Limit, "would_be", cut.Got, "trimmed_so_far", n)
+	}
 }
