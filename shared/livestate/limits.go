@@ -57,6 +57,19 @@ func (l Limits) Over(base Limits) Limits {
 	return base
 }
 
+// folding is l as Trim applies it: a zero cap is no cap. A client folds
+// what its server sent, already cut to the tenant's caps, which it does not
+// know: capping again at the defaults would make it differ from the
+// server's snapshot. The hub folds with Effective limits.
+func (l Limits) folding() Limits {
+	for _, f := range []*int{&l.Series, &l.Keys, &l.RowFields, &l.RowBytes} {
+		if *f <= 0 {
+			*f = math.MaxInt
+		}
+	}
+	return l
+}
+
 // Effective returns l with every zero replaced by its default.
 func (l Limits) Effective() Limits {
 	return Limits{Rows: l.rows(), Points: l.points(), Series: l.series(), Keys: l.keys(),
@@ -133,6 +146,9 @@ func checkRow(name string, r *wire.Row, lim Limits) *LimitError {
 	if n := len(r.Fields); n > lim.rowFields() {
 		return &LimitError{Stream: name, Cap: CapRowFields, Limit: lim.rowFields(), Got: n}
 	}
+	if lim.rowBytes() == math.MaxInt {
+		return nil
+	}
 	if n := RowSize(r); n > lim.rowBytes() {
 		return &LimitError{Stream: name, Cap: CapRowBytes, Limit: lim.rowBytes(), Got: n}
 	}
@@ -181,13 +197,15 @@ func valueSize(v any) int {
 	}
 }
 
-// Trim returns ev cut to what the caps let st take, and which cap cut it
+// Trim returns ev cut to what the caps let st take (a zero cap is none
+// here: see folding), and which cap cut it
 // ("" when ev fits whole, in which case the returned event is *ev). New
 // gauge names and new series past their caps are left out, in the event's
 // order for series and in byte order for gauge names; a row past the field or
 // byte cap is left out whole. The event ev points to is not changed: maps
 // and points are copied when cut.
 func Trim(st *wire.State, name string, ev *wire.Event, lim Limits) (wire.Event, *LimitError) {
+	lim = lim.folding()
 	out := *ev
 	var cut *LimitError
 	if r := ev.Row; r != nil {

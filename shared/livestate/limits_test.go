@@ -206,3 +206,17 @@ func encodeDecode(t *testing.T, s *Stream) wire.Points {
 	}
 	return p
 }
+
+// A client folds with zero caps: it keeps what its server sent (already cut
+// to the tenant's caps, which may be above the defaults), while the
+// server's check applies the defaults.
+func TestZeroCapsAreDefaultsToCheckAndNoneToFold(t *testing.T) {
+	ev := wire.Event{Epoch: 1, Seq: 1, Points: wide("s", DefaultSeries+500, 1)}
+	if err := Check(&wire.State{}, "m", []wire.Event{ev}, Limits{}); err == nil || err.Limit != DefaultSeries {
+		t.Fatalf("got %v, want the default series cap of %d", err, DefaultSeries)
+	}
+	client := Stream{Name: "m"}
+	if _, err := client.Apply(&ev); err != nil || client.Trimmed != nil || len(client.State.Points.Cols) != DefaultSeries+500 {
+		t.Fatalf("got err %v trimmed %v and %d series, want all %d kept", err, client.Trimmed, len(client.State.Points.Cols), DefaultSeries+500)
+	}
+}

@@ -15,7 +15,10 @@ import (
 	"github.com/telltale/telltale/shared/wire"
 )
 
-// Limits bound the state. Zero values mean the documented defaults.
+// Limits bound the state. Zero values mean the documented defaults, but
+// for Series, Keys, RowFields and RowBytes only where the server uses them
+// (Check, Effective): folding, a zero cap is none, because a client folds
+// what the server already cut to its tenant's caps.
 type Limits struct {
 	Rows      int // recent rows kept; zero means 50
 	Points    int // samples kept per series; zero means 3000
