@@ -45,6 +45,9 @@ type Config struct {
 	// Ring is how many encoded events per stream are kept for resuming a
 	// client from its cursor without the store; zero means 4096.
 	Ring int
+	// TenantLimits are per-tenant overrides of Limits: a tenant's non-zero
+	// fields replace the server's. Nil means none.
+	TenantLimits map[string]livestate.Limits
 }
 
 // Hub is safe for concurrent use.
@@ -101,7 +104,7 @@ func (h *Hub) stream(k key, create bool) *stream {
 	defer h.mu.Unlock()
 	s, ok := h.streams[k]
 	if !ok && create {
-		s = &stream{st: livestate.Stream{Name: k.stream, Limits: h.cfg.Limits}, subs: make(map[Subscriber]struct{})}
+		s = &stream{st: livestate.Stream{Name: k.stream, Limits: h.Limits(k.tenant)}, subs: make(map[Subscriber]struct{})}
 		h.streams[k] = s
 	}
 	return s
@@ -163,6 +166,9 @@ func (h *Hub) Publish(tenant string, evs []wire.Event) {
 			// restart put the stream right before ev, so err cannot happen;
 			// !applied is a duplicate the log handed over twice.
 			continue
+		}
+		if s.st.Trimmed != nil {
+			h.trimmed(tenant, ev, s.st.Trimmed)
 		}
 		h.published.Inc()
 		s.recent.push(ev.Seq, b, h.cfg.Ring)
@@ -264,7 +270,9 @@ func (h *Hub) sendSnapshot(s *stream, name string, sub Subscriber, reason string
 // snapshot encodes the stream's state as a snapshot frame. The stream must
 // be locked.
 func (s *stream) snapshot(name, reason string) ([]byte, error) {
-	b, err := wire.Encode(wire.Snapshot{Stream: name, Epoch: s.st.Epoch, Seq: s.st.Seq, State: s.st.State, Reason: reason})
+	st := s.st.State
+	st.Points = livestate.Aligned(&st.Points) // the hub's table is ragged (Limits)
+	b, err := wire.Encode(wire.Snapshot{Stream: name, Epoch: s.st.Epoch, Seq: s.st.Seq, State: st, Reason: reason})
 	if err != nil {
 		return nil, fmt.Errorf("snapshot %s: %w", name, err)
 	}

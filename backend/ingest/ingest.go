@@ -47,6 +47,9 @@ type Config struct {
 	Metrics   *metrics.Registry
 	MaxBytes  int64 // request body; zero means 4 MiB
 	MaxEvents int   // events per request; zero means 10000
+	// Limits checks each stream's caps before storing (limits.go); nil
+	// checks against the default caps as if every stream were empty.
+	Limits Limiter
 }
 
 // Handler serves the ingest endpoint.
@@ -145,6 +148,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	streams := make(map[string][]wire.Event)
 	for _, e := range req.Events {
 		streams[e.Stream] = append(streams[e.Stream], wire.Event{Time: e.Time, Values: e.Values, Row: e.Row, Points: e.Points})
+	}
+	if !h.checkLimits(w, tenant, streams) {
+		return
 	}
 	// Not the request's context: a producer that gives up mid-commit must not
 	// turn a stored batch into an unknown one. The store's own bound applies.

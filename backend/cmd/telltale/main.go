@@ -96,6 +96,9 @@ type config struct {
 	origins     []string
 	maxStreams  int
 	points      int
+	caps        capFlags
+	limits      livestate.Limits            // per-stream caps (limits.go)
+	tenantCaps  map[string]livestate.Limits // per-tenant overrides of limits
 	connRate    float64
 	connBurst   int
 	maxConns    int
@@ -137,6 +140,7 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	fs.StringVar(&c.tlsCert, "tls-cert", env("TELLTALE_TLS_CERT", ""), "PEM certificate file: serve HTTPS (env TELLTALE_TLS_CERT); needs -tls-key")
 	fs.StringVar(&c.tlsKey, "tls-key", env("TELLTALE_TLS_KEY", ""), "PEM private key file for -tls-cert (env TELLTALE_TLS_KEY)")
 	fs.IntVar(&c.points, "points", envInt(env("TELLTALE_POINTS", "3000")), "samples per series a stream's snapshot holds (env TELLTALE_POINTS)")
+	c.caps.flags(fs, env)
 	fs.IntVar(&c.maxStreams, "max-streams", envInt(env("TELLTALE_MAX_STREAMS", "1000")), "most streams one tenant may create (env TELLTALE_MAX_STREAMS)")
 	fs.Float64Var(&c.connRate, "conn-rate", envFloat(env("TELLTALE_CONN_RATE", "5")), "new WebSocket connections per second per client address after the burst; negative turns the limit off (env TELLTALE_CONN_RATE)")
 	fs.IntVar(&c.connBurst, "conn-burst", envInt(env("TELLTALE_CONN_BURST", "50")), "new WebSocket connections at once per client address (env TELLTALE_CONN_BURST)")
@@ -166,6 +170,10 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	if c.points <= 0 || c.points > 1_000_000 {
 		return config{}, errors.New("-points: want 1 to 1,000,000")
 	}
+	var err error
+	if c.limits, c.tenantCaps, err = c.caps.resolve(); err != nil {
+		return config{}, err
+	}
 	if c.maxStreams <= 0 {
 		return config{}, errors.New("-max-streams: want a positive number")
 	}
@@ -180,7 +188,6 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 			c.origins = append(c.origins, o)
 		}
 	}
-	var err error
 	c.dashboards = []dashboard.Dashboard{demo.Dashboard()}
 	if *dashFile != "" {
 		b, err := os.ReadFile(*dashFile)
@@ -262,7 +269,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 
 	reg := metrics.New()
-	h := hub.New(hub.Config{Logger: log, Metrics: reg, Limits: livestate.Limits{Points: cfg.points}})
+	h := hub.New(hub.Config{Logger: log, Metrics: reg, Limits: livestate.Limits{Points: cfg.points}.Over(cfg.limits), TenantLimits: cfg.tenantCaps})
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -304,7 +311,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 			return err
 		}
 		store, storeTag, health, history, revoked = pg, "postgres", pg.Health, pg, pg
-		ingester = ingest.New(ingest.Config{Store: pg, Keys: pg, Logger: log, Metrics: reg})
+		ingester = ingest.New(ingest.Config{Store: pg, Keys: pg, Logger: log, Metrics: reg, Limits: h})
 		goRun("postgres follower", pg.Run)
 		// Listen only once the hub holds every stream's recent events, so a
 		// client reconnecting after a restart resumes instead of resyncing.
@@ -318,7 +325,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 	} else {
 		mem := memstore.New(memstore.Config{Sink: h.Publish, MaxStreamsPerTenant: cfg.maxStreams})
 		store, storeTag, history, revoked = mem, "memory", mem, mem
-		ingester = ingest.New(ingest.Config{Store: mem, Keys: cfg.ingestKeys, Logger: log, Metrics: reg})
+		ingester = ingest.New(ingest.Config{Store: mem, Keys: cfg.ingestKeys, Logger: log, Metrics: reg, Limits: h})
 	}
 
 	keys, keysFrom, err := cfg.keys.load(getenv)
