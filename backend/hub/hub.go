@@ -168,7 +168,16 @@ func (h *Hub) Publish(tenant string, evs []wire.Event) {
 			continue
 		}
 		if s.st.Trimmed != nil {
+			// The fold cut ev down to the stream's caps: what is sent is
+			// what was kept, so subscribers hold the hub's state. Less of
+			// an event that encoded encodes too.
 			h.trimmed(tenant, ev, s.st.Trimmed)
+			if b, err = wire.EncodeEvent(ev); err != nil {
+				flush()
+				h.published.Inc()
+				h.unsendable(s, ev, err)
+				continue
+			}
 		}
 		h.published.Inc()
 		s.recent.push(ev.Seq, b, h.cfg.Ring)
@@ -192,6 +201,13 @@ func (h *Hub) dropUnencodable(s *stream, ev *wire.Event, err error) {
 		return // a duplicate: what it stands for was taken before
 	}
 	h.published.Inc()
+	h.unsendable(s, ev, err)
+}
+
+// unsendable tells a stream's subscribers to resync past an event that is in
+// its state but cannot be sent, and starts the ring over so no resume skips
+// it. The stream must be locked.
+func (h *Hub) unsendable(s *stream, ev *wire.Event, err error) {
 	h.encodeErr.Inc()
 	h.log.Error("hub: event dropped, it does not encode", "stream", ev.Stream, "seq", ev.Seq, "err", err)
 	s.recent.reset()
