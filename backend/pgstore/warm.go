@@ -32,6 +32,10 @@ type Held interface {
 // its newest event, so no stream starts from nothing.
 const warmFloorBytes = 64 << 10
 
+// warmFoldBytes bounds one batch folded into the hub at warm-up, so that
+// the time budget is looked at often even when folding is slow.
+const warmFoldBytes = 256 << 10
+
 // warmFirstPage is how many events the first newest-first read of a stream
 // asks for, before it knows how big its events are.
 const warmFirstPage = 16
@@ -201,15 +205,39 @@ func (f *follower) warmOne(ctx context.Context, w warmStream, budget int64, dead
 	if n == 0 {
 		return 0, 0, true, nil
 	}
-	// Fold oldest first, a batch at a time, letting go of the bytes as
-	// they are folded.
+	// The newest events that fit warmFloorBytes (at least one): what the
+	// stream keeps if folding the rest runs out of time.
+	floor, floorBytes := 1, int64(len(tail[0].body))
+	for floor < len(tail) && floorBytes+int64(len(tail[floor].body)) <= warmFloorBytes {
+		floorBytes += int64(len(tail[floor].body))
+		floor++
+	}
+	// Fold oldest first, in batches of at most ReadBatch events and
+	// warmFoldBytes, letting go of the bytes as they are folded.
 	batch := make([]wire.Event, 0, min(len(tail), f.s.cfg.ReadBatch))
+	var batchBytes int64
 	for i := len(tail) - 1; i >= 0; i-- {
+		if err := ctx.Err(); err != nil {
+			return 0, 0, false, err
+		}
+		if len(batch) == 0 && i >= floor && !deadline.IsZero() && time.Now().After(deadline) {
+			// Folding costs more than reading (a stream of ever new series
+			// names): out of time, skip to the newest events. The hub takes
+			// the gap as a restart and keeps what is folded; the skipped
+			// events stay in the table for resuming clients.
+			for j := floor; j <= i; j++ {
+				n--
+				tail[j] = rawEvent{}
+			}
+			i = floor - 1
+			whole = false
+		}
 		batch = append(batch, f.s.decodeRaw(w.k, w.c.epoch, tail[i]))
+		batchBytes += int64(len(tail[i].body))
 		tail[i] = rawEvent{}
-		if len(batch) == cap(batch) || i == 0 {
+		if len(batch) == cap(batch) || batchBytes >= warmFoldBytes || i == 0 {
 			f.publishWarm(w, batch)
-			batch = batch[:0]
+			batch, batchBytes = batch[:0], 0
 		}
 	}
 	return n, size, whole, nil
