@@ -302,3 +302,50 @@ func TestWarmTimeSpentLeavesSmallTails(t *testing.T) {
 		t.Fatalf("small/orders: warmed seqs %v, want all 30 (they fit in 64 KiB)", got)
 	}
 }
+
+// TestSlowFoldSkipsToNewest: when folding (not reading) outlasts the
+// warm-up's time, the fold jumps to the stream's newest events, which the
+// hub takes as a restart, and the stream is followed on from its end.
+func TestSlowFoldSkipsToNewest(t *testing.T) {
+	db := migrated(t)
+	ctx := context.Background()
+	if _, err := db.Pool.Exec(ctx, `SELECT telltale.publish_batch('t', 'rows',
+		array(SELECT jsonb_build_object('row', jsonb_build_object('key', 'k' || i, 'fields', jsonb_build_object('blob', repeat('x', 100000))))
+		FROM generate_series(1, 20) i))`); err != nil {
+		t.Fatal(err)
+	}
+	rec := &sink{seqs: map[string][]uint64{}}
+	const warmTime = 2 * time.Second // reading 2 MB takes far less
+	var start time.Time
+	slow := func(tenant string, evs []wire.Event) {
+		if evs[0].Seq == 1 { // the first fold outlasts the warm-up's time
+			poll.Until(t, 10*time.Second, func() error {
+				if time.Since(start) <= warmTime {
+					return errors.New("still within the warm-up's time")
+				}
+				return nil
+			})
+		}
+		rec.publish(tenant, evs)
+	}
+	start = time.Now()
+	s := runFollower(t, Config{Pool: db.Pool, Sink: slow, WarmTime: warmTime, ScanInterval: 100 * time.Millisecond})
+	select {
+	case <-s.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("not ready within 10s")
+	}
+	if err := s.Append(ctx, "t", "rows", []wire.Event{{Values: map[string]float64{"n": 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 10*time.Second, func() error {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		// 256 KiB of 100 KB events is a batch of 3; the newest 64 KiB hold
+		// one event (at least the newest is always kept).
+		if got := fmt.Sprint(rec.seqs["t/rows"]); got != "[1 2 3 20 21]" {
+			return fmt.Errorf("got seqs %s, want [1 2 3 20 21]", got)
+		}
+		return nil
+	})
+}
