@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math"
 	"sort"
 	"time"
@@ -146,7 +147,11 @@ func (f *follower) warmAll(ctx context.Context, ws []warmStream) error {
 		events += int64(n)
 		if !whole {
 			cut++
-			f.s.log.Info("pg warm-up: stream started from its newest events", "tenant", w.k.tenant, "stream", w.k.stream,
+			level := slog.LevelInfo
+			if until.IsZero() {
+				level = slog.LevelDebug // past the budget: the summary counts them
+			}
+			f.s.log.Log(ctx, level, "pg warm-up: stream started from its newest events", "tenant", w.k.tenant, "stream", w.k.stream,
 				"events", n, "bytes", size, "last_seq", w.c.seq)
 		}
 		f.handOver(w.k, cursor{epoch: w.c.epoch, seq: w.c.seq})
