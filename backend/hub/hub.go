@@ -131,9 +131,14 @@ func (h *Hub) Publish(tenant string, evs []wire.Event) {
 	if len(evs) == 0 {
 		return
 	}
-	now := h.cfg.Now().UnixNano()
 	s := h.lock(key{tenant, evs[0].Stream})
 	defer s.mu.Unlock()
+	h.publish(tenant, s, evs)
+}
+
+// publish is Publish with the stream locked.
+func (h *Hub) publish(tenant string, s *stream, evs []wire.Event) {
+	now := h.cfg.Now().UnixNano()
 	run := make([][]byte, 0, len(evs)) // encoded, not yet delivered
 	var first uint64
 	flush := func() {

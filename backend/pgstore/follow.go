@@ -13,23 +13,38 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Run follows the events table into the sink until ctx ends: it warms the
-// hub with each stream's recent events, then listens for wake-ups and scans
-// every ScanInterval. While the LISTEN connection is down it reports itself
-// degraded, keeps scanning, and on reconnect catches up by seq.
+// Run follows the events table into the sink until ctx ends: it holds
+// every existing stream (Held), warms each with its recent events within the
+// warm-up budgets (see warm.go) and follows it from there as soon as it is
+// warm, while it listens for wake-ups and scans every ScanInterval. While
+// the LISTEN connection is down it reports itself degraded, keeps scanning,
+// and on reconnect catches up by seq.
 func (s *Store) Run(ctx context.Context) error {
-	f := &follower{s: s, cursors: make(map[key]cursor), pending: make(map[key]wakeAt), lingering: make(map[key]lingerState), wake: make(chan struct{}, 1)}
-	if err := f.warm(ctx); err != nil {
+	f := &follower{s: s, cursors: make(map[key]cursor), pending: make(map[key]wakeAt), lingering: make(map[key]lingerState), wake: make(chan struct{}, 1),
+		warming: make(map[key]struct{}), warmed: make(map[key]cursor)}
+	ws, err := f.hold(ctx)
+	if err != nil {
 		return err
 	}
-	close(s.ready)
+	close(s.held)
 	var wg sync.WaitGroup
-	wg.Add(1)
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	warmErr := make(chan error, 1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		f.listen(ctx)
 	}()
-	defer wg.Wait()
+	go func() {
+		defer wg.Done()
+		err := f.warmAll(ctx, ws)
+		if err == nil {
+			close(s.ready)
+		}
+		warmErr <- err
+	}()
 
 	tick := time.NewTicker(s.cfg.ScanInterval)
 	defer tick.Stop()
@@ -39,6 +54,14 @@ func (s *Store) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case err := <-warmErr:
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+			warmErr = nil
 		case <-f.wake:
 		case <-linger.C:
 		case <-tick.C:
@@ -98,26 +121,6 @@ func (f *follower) signal() {
 	}
 }
 
-// warm folds each stream's last WarmEvents events into the sink, so the hub's
-// snapshots are whole from the first client on.
-func (f *follower) warm(ctx context.Context) error {
-	streams, err := f.streams(ctx)
-	if err != nil {
-		return fmt.Errorf("warm: %w", err)
-	}
-	for k, c := range streams {
-		from := uint64(0)
-		if c.seq > uint64(f.s.cfg.WarmEvents) {
-			from = c.seq - uint64(f.s.cfg.WarmEvents)
-		}
-		f.cursors[k] = cursor{epoch: c.epoch, seq: from}
-		if _, err := f.readUpTo(ctx, k, c.seq); err != nil {
-			return fmt.Errorf("warm %s/%s: %w", k.tenant, k.stream, err)
-		}
-	}
-	return nil
-}
-
 func (f *follower) streams(ctx context.Context) (map[key]cursor, error) {
 	rows, err := f.s.cfg.Pool.Query(ctx, `SELECT tenant, stream, epoch, last_seq FROM telltale.streams`)
 	if err != nil {
@@ -140,12 +143,16 @@ func (f *follower) streams(ctx context.Context) (map[key]cursor, error) {
 // catchUp reads what wake-ups announced and, when asked, what a scan finds.
 func (f *follower) catchUp(ctx context.Context) error {
 	f.mu.Lock()
+	f.adoptWarmedLocked()
 	pending, scan := f.pending, f.scan
 	f.pending, f.scan = make(map[key]wakeAt), false
 	f.mu.Unlock()
 
 	now := time.Now()
 	for k, w := range pending {
+		if f.warmingStream(k) {
+			continue // handed over with a wake-up of its own
+		}
 		c, known := f.cursors[k]
 		if !known || (w.epoch != 0 && w.epoch != c.epoch) {
 			// A new stream or a new epoch: the scan learns its epoch and
@@ -188,6 +195,9 @@ func (f *follower) catchUp(ctx context.Context) error {
 		return fmt.Errorf("scan: %w", err)
 	}
 	for k, last := range streams {
+		if f.warmingStream(k) {
+			continue
+		}
 		c, known := f.cursors[k]
 		if !known || c.epoch != last.epoch {
 			// A stream (or epoch) born after warm-up: every one of its

@@ -43,6 +43,18 @@ type Config struct {
 	// WarmEvents is how many recent events per stream Run folds into the hub
 	// at start, to rebuild hot state; zero means 5000.
 	WarmEvents int
+	// WarmBytes bounds the event bodies (JSON bytes as stored) one stream
+	// may fold at start: a stream whose last WarmEvents are larger starts
+	// from its newest events that fit; zero means 8 MiB.
+	WarmBytes int
+	// WarmTotalBytes and WarmTime bound the whole warm-up: once either is
+	// spent, each stream left folds at most 64 KiB (at least its newest
+	// event). Zero means 256 MiB and 10s.
+	WarmTotalBytes int
+	WarmTime       time.Duration
+	// Hold takes a stream in the hub for warming (hub.Hub.Hold): readers of
+	// the stream wait until it is warm. Nil means warm through Sink.
+	Hold func(tenant, stream string) Held
 	// ListenProbe is how long the LISTEN connection may stay silent before
 	// it is pinged (a half-open socket would otherwise block until TCP
 	// keepalive gives up); zero means 20s.
@@ -54,13 +66,16 @@ type Store struct {
 	cfg Config
 	log *slog.Logger
 
+	held      chan struct{} // closed once Run holds every stream to warm
 	ready     chan struct{} // closed once Run has warmed the hub
+	warmLeft  atomic.Int64  // streams still warming
+	warmTotal atomic.Int64  // streams there were to warm
 	listening atomic.Bool   // the LISTEN connection is up
 	listenErr atomic.Value  // string: why it is not
 	catchErr  atomic.Value  // string: the last catch-up's failure, "" when it worked
 
 	m struct {
-		notifications, read, scans, reconnects, badBodies *metrics.Value
+		notifications, read, scans, reconnects, badBodies, warming *metrics.Value
 	}
 }
 
@@ -81,10 +96,19 @@ func New(cfg Config) *Store {
 	if cfg.WarmEvents <= 0 {
 		cfg.WarmEvents = 5000
 	}
+	if cfg.WarmBytes <= 0 {
+		cfg.WarmBytes = 8 << 20
+	}
+	if cfg.WarmTotalBytes <= 0 {
+		cfg.WarmTotalBytes = 256 << 20
+	}
+	if cfg.WarmTime <= 0 {
+		cfg.WarmTime = 10 * time.Second
+	}
 	if cfg.ListenProbe <= 0 {
 		cfg.ListenProbe = 20 * time.Second
 	}
-	s := &Store{cfg: cfg, log: cfg.Logger, ready: make(chan struct{})}
+	s := &Store{cfg: cfg, log: cfg.Logger, held: make(chan struct{}), ready: make(chan struct{})}
 	s.listenErr.Store("not started")
 	s.catchErr.Store("")
 	r := cfg.Metrics
@@ -92,13 +116,16 @@ func New(cfg Config) *Store {
 	s.m.read = r.Counter("telltale_pg_events_read_total", "events read from the events table into the hub")
 	s.m.scans = r.Counter("telltale_pg_scans_total", "scans of every stream's last seq")
 	s.m.reconnects = r.Counter("telltale_pg_listen_reconnects_total", "LISTEN connections re-established")
+	s.m.warming = r.Gauge("telltale_pg_warming_streams", "streams still being warmed into the hub after start")
 	s.m.badBodies = r.Counter("telltale_pg_bad_bodies_total", "event bodies that did not decode and were delivered empty")
 	return s
 }
 
 // Ready is closed once Run has folded every stream's recent events into the
-// sink. Serve clients only after it: a client resuming before would find the
-// hub without its stream and get a snapshot instead of its missed events.
+// sink. With Config.Hold the server may serve from Held on (readers of a
+// stream wait for its warm-up); without it, serve only after Ready: a client
+// resuming before would find the hub without its stream and get a snapshot
+// instead of its missed events.
 func (s *Store) Ready() <-chan struct{} { return s.ready }
 
 // body is an event's payload as stored in events.body and sent to ingest.
@@ -287,8 +314,10 @@ type follower struct {
 	lingering map[key]lingerState // streams to look at again, and when
 
 	mu      sync.Mutex
-	pending map[key]wakeAt // newest announced position
-	scan    bool           // a full scan was asked for (reconnect, unknown stream)
+	pending map[key]wakeAt   // newest announced position
+	warming map[key]struct{} // streams the warm-up has not handed over
+	warmed  map[key]cursor   // handed over, not yet in cursors
+	scan    bool             // a full scan was asked for (reconnect, unknown stream)
 	wake    chan struct{}
 }
 

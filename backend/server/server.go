@@ -39,7 +39,12 @@ type Config struct {
 	Store   string // what /healthz reports as the store, e.g. "memory"
 	// Health reports whether the store is current; nil means always. When it
 	// is not, /healthz answers 503 "degraded" with the reason.
-	Health  func() (ok bool, reason string)
+	Health func() (ok bool, reason string)
+	// Warming reports how many streams the store is still folding into the
+	// hub after a start, of how many; nil means none. While left > 0,
+	// /healthz answers 503 "warming" (a load balancer sends the node no new
+	// clients; those that come anyway are served, each stream once warm).
+	Warming func() (left, total int)
 	Logger  *slog.Logger
 	Metrics *metrics.Registry
 	Gateway *wsgate.Gateway
@@ -294,6 +299,16 @@ func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
 		if ok, reason := s.cfg.Health(); !ok {
 			status = http.StatusServiceUnavailable
 			body["status"], body["reason"] = "degraded", reason
+		}
+	}
+	if s.cfg.Warming != nil {
+		if left, total := s.cfg.Warming(); left > 0 {
+			body["warming"] = left
+			if status == http.StatusOK {
+				status = http.StatusServiceUnavailable
+				body["status"] = "warming"
+				body["reason"] = fmt.Sprintf("warming: %d of %d streams", left, total)
+			}
 		}
 	}
 	writeJSON(w, status, body)

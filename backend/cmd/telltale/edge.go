@@ -37,10 +37,3 @@ func (l *edgeLimits) check() error {
 	}
 	return nil
 }
-
-// envDuration reads a duration default for a flag; a bad value becomes 0,
-// which the flag's check refuses.
-func envDuration(s string) time.Duration {
-	d, _ := time.ParseDuration(s)
-	return d
-}

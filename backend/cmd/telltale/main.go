@@ -99,6 +99,8 @@ type config struct {
 	caps        capFlags
 	limits      livestate.Limits            // per-stream caps (limits.go)
 	tenantCaps  map[string]livestate.Limits // per-tenant overrides of limits
+	warmBytes   int                         // PostgreSQL warm-up: body bytes per stream
+	warmTime    time.Duration               // PostgreSQL warm-up: time for every stream
 	connRate    float64
 	connBurst   int
 	maxConns    int
@@ -141,6 +143,8 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	fs.StringVar(&c.tlsKey, "tls-key", env("TELLTALE_TLS_KEY", ""), "PEM private key file for -tls-cert (env TELLTALE_TLS_KEY)")
 	fs.IntVar(&c.points, "points", envInt(env("TELLTALE_POINTS", "3000")), "samples per series a stream's snapshot holds (env TELLTALE_POINTS)")
 	c.caps.flags(fs, env)
+	fs.IntVar(&c.warmBytes, "warm-stream-bytes", envInt(env("TELLTALE_WARM_STREAM_BYTES", "8388608")), "PostgreSQL start: event body bytes one stream may fold into memory before it is served; a stream whose last 5,000 events are larger starts from its newest events that fit (env TELLTALE_WARM_STREAM_BYTES)")
+	fs.DurationVar(&c.warmTime, "warm-time", envDuration(env("TELLTALE_WARM_TIME", "10s")), "PostgreSQL start: time for warming every stream; streams left after it fold at most 64 KiB each (env TELLTALE_WARM_TIME)")
 	fs.IntVar(&c.maxStreams, "max-streams", envInt(env("TELLTALE_MAX_STREAMS", "1000")), "most streams one tenant may create (env TELLTALE_MAX_STREAMS)")
 	fs.Float64Var(&c.connRate, "conn-rate", envFloat(env("TELLTALE_CONN_RATE", "5")), "new WebSocket connections per second per client address after the burst; negative turns the limit off (env TELLTALE_CONN_RATE)")
 	fs.IntVar(&c.connBurst, "conn-burst", envInt(env("TELLTALE_CONN_BURST", "50")), "new WebSocket connections at once per client address (env TELLTALE_CONN_BURST)")
@@ -176,6 +180,9 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	}
 	if c.maxStreams <= 0 {
 		return config{}, errors.New("-max-streams: want a positive number")
+	}
+	if c.warmBytes <= 0 || c.warmTime <= 0 {
+		return config{}, errors.New("-warm-stream-bytes and -warm-time: want positive values")
 	}
 	if c.connRate == 0 || c.connBurst <= 0 || c.maxConns <= 0 {
 		return config{}, errors.New("-conn-rate must be non-zero (negative: off), -conn-burst and -max-conns positive")
@@ -280,6 +287,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		store    demo.Publisher
 		storeTag string
 		health   func() (bool, string)
+		warming  func() (int, int)
 		ingester *ingest.Handler
 		history  wsgate.History // where resuming clients' gaps are read
 		revoked  auth.Revocations
@@ -306,17 +314,22 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		if _, err := pgstore.Migrate(ctx, pool); err != nil {
 			return err
 		}
-		pg := pgstore.New(pgstore.Config{Pool: pool, Sink: h.Publish, Logger: log, Metrics: reg})
+		pg := pgstore.New(pgstore.Config{Pool: pool, Sink: h.Publish, Logger: log, Metrics: reg,
+			WarmBytes: cfg.warmBytes, WarmTime: cfg.warmTime,
+			Hold: func(tenant, stream string) pgstore.Held { return h.Hold(tenant, stream) }})
 		if err := pg.SetStreamQuota(ctx, cfg.maxStreams); err != nil {
 			return err
 		}
 		store, storeTag, health, history, revoked = pg, "postgres", pg.Health, pg, pg
+		warming = pg.Warming
 		ingester = ingest.New(ingest.Config{Store: pg, Keys: pg, Logger: log, Metrics: reg, Limits: h})
 		goRun("postgres follower", pg.Run)
-		// Listen only once the hub holds every stream's recent events, so a
-		// client reconnecting after a restart resumes instead of resyncing.
+		// Listen once the hub holds every existing stream for warming: a
+		// client reconnecting after a restart waits for its stream's recent
+		// events and resumes instead of resyncing, while warm streams are
+		// served at once (/healthz says warming until all are).
 		select {
-		case <-pg.Ready():
+		case <-pg.Held():
 		case <-ctx.Done():
 			wg.Wait()
 			return errors.Join(append([]error{ctx.Err()}, errs...)...)
@@ -353,6 +366,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		Version:     cfg.appVersion,
 		Store:       storeTag,
 		Health:      health,
+		Warming:     warming,
 		Logger:      log,
 		Metrics:     reg,
 		Gateway:     gate,
@@ -424,6 +438,13 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 func envInt(s string) int {
 	n, _ := strconv.Atoi(s)
 	return n
+}
+
+// envDuration reads a duration default for a flag; a bad value becomes 0,
+// which the flag's check refuses.
+func envDuration(s string) time.Duration {
+	d, _ := time.ParseDuration(s)
+	return d
 }
 
 func envFloat(s string) float64 {
