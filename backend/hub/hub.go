@@ -45,6 +45,10 @@ type Config struct {
 	// Ring is how many encoded events per stream are kept for resuming a
 	// client from its cursor without the store; zero means 4096.
 	Ring int
+	// RingBytes bounds the ring's encoded bytes per stream as well, so a
+	// stream of wide events keeps fewer of them (older cursors resume from
+	// the store); zero means 8 MiB. The newest event is always kept.
+	RingBytes int
 	// TenantLimits are per-tenant overrides of Limits: a tenant's non-zero
 	// fields replace the server's. Nil means none.
 	TenantLimits map[string]livestate.Limits
@@ -87,6 +91,9 @@ func New(cfg Config) *Hub {
 	}
 	if cfg.Ring <= 0 {
 		cfg.Ring = 4096
+	}
+	if cfg.RingBytes <= 0 {
+		cfg.RingBytes = 8 << 20
 	}
 	return &Hub{
 		cfg:       cfg,
@@ -185,7 +192,7 @@ func (h *Hub) publish(tenant string, s *stream, evs []wire.Event) {
 			}
 		}
 		h.published.Inc()
-		s.recent.push(ev.Seq, b, h.cfg.Ring)
+		s.recent.push(ev.Seq, b, h.cfg.Ring, h.cfg.RingBytes)
 		if len(run) == 0 {
 			first = ev.Seq
 		}

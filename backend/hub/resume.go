@@ -38,34 +38,47 @@ type ringEntry struct {
 	b   []byte
 }
 
-// recent is a circular buffer of a stream's newest encoded events.
+// recent is a circular buffer of a stream's newest encoded events, bounded
+// in count and in bytes.
 type recent struct {
-	buf  []ringEntry
-	head int // index of the oldest entry
-	n    int
+	buf   []ringEntry
+	head  int // index of the oldest entry
+	n     int
+	bytes int // of the n entries' encodings
 }
 
-func (r *recent) push(seq uint64, b []byte, capacity int) {
+func (r *recent) push(seq uint64, b []byte, capacity, maxBytes int) {
 	if capacity <= 0 {
 		return
 	}
-	if len(r.buf) < capacity && r.n == len(r.buf) {
-		// Grow as events come (a quiet stream does not hold a full ring);
-		// until full the ring has never wrapped, so head is 0.
+	if len(r.buf) < capacity && r.n == len(r.buf) && r.head == 0 {
+		// Grow as events come (a quiet stream does not hold a full ring),
+		// while the ring has not wrapped (a ring that dropped by bytes and
+		// wrapped keeps its length).
 		r.buf = append(r.buf, ringEntry{seq, b})
 		r.n++
-		return
-	}
-	i := (r.head + r.n) % len(r.buf)
-	r.buf[i] = ringEntry{seq, b}
-	if r.n < len(r.buf) {
-		r.n++
 	} else {
-		r.head = (r.head + 1) % len(r.buf)
+		if r.n == len(r.buf) {
+			r.drop()
+		}
+		r.buf[(r.head+r.n)%len(r.buf)] = ringEntry{seq, b}
+		r.n++
+	}
+	r.bytes += len(b)
+	for r.bytes > maxBytes && r.n > 1 {
+		r.drop()
 	}
 }
 
-func (r *recent) reset() { r.head, r.n = 0, 0; clear(r.buf) }
+// drop forgets the oldest entry.
+func (r *recent) drop() {
+	r.bytes -= len(r.buf[r.head].b)
+	r.buf[r.head] = ringEntry{}
+	r.head = (r.head + 1) % len(r.buf)
+	r.n--
+}
+
+func (r *recent) reset() { r.head, r.n, r.bytes = 0, 0, 0; clear(r.buf) }
 
 // since returns the events with seq > after, and whether the ring covers them.
 func (r *recent) since(after, last uint64) ([][]byte, bool) {
