@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/telltale/telltale/shared/wire"
 )
@@ -25,7 +26,19 @@ func (s *Store) Run(ctx context.Context) error {
 		return err
 	}
 	close(s.ready)
-	f.lanes = newLanes(f, max(2, int(s.cfg.Pool.Config().MaxConns)/2))
+	// The lanes read on connections of their own: producers filling the
+	// shared pool (one tenant posting big batches) must not make every
+	// tenant's reads wait for a connection.
+	rcfg := s.cfg.Pool.Config().Copy()
+	rcfg.MaxConns, rcfg.MinConns = laneConns, 0
+	rcfg.ConnConfig.RuntimeParams["application_name"] = "telltale-follow"
+	rpool, err := pgxpool.NewWithConfig(ctx, rcfg)
+	if err != nil {
+		return fmt.Errorf("follower pool: %w", err)
+	}
+	defer rpool.Close()
+	f.readPool = rpool
+	f.lanes = newLanes(f, laneConns)
 	defer f.lanes.close()
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -282,6 +295,10 @@ func (f *follower) advance(k key, from, to cursor) {
 // tenant's streams in small steps whatever their events weigh.
 const readBytes = 1 << 20
 
+// laneConns is how many lanes read at once, each on a connection of the
+// follower's own.
+const laneConns = 4
+
 // readStep reads one bounded batch of the stream from its cursor towards
 // upTo (0: its committed end) and hands it to the sink. done says the stream
 // is read to upTo (or to its end). Only the stream's tenant lane calls it.
@@ -333,7 +350,7 @@ func (f *follower) readBounded(ctx context.Context, k key, c cursor, upTo uint64
 	if upTo == 0 {
 		bound = 1<<63 - 1
 	}
-	rows, err := f.s.cfg.Pool.Query(ctx, `SELECT seq, ts, body, created, before + size >= $6 FROM (
+	rows, err := f.readPool.Query(ctx, `SELECT seq, ts, body, created, before + size >= $6 FROM (
 			SELECT seq, ts, body, created, pg_column_size(body) AS size,
 				coalesce(sum(pg_column_size(body)) OVER (ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
 			FROM telltale.events WHERE tenant = $1 AND stream = $2 AND seq > $3 AND seq <= $4

@@ -17,8 +17,9 @@ import (
 // stream cannot hold back a quiet one either. Each stream is read only by its
 // tenant's lane, in order, so it reaches the sink in seq order (contract 1).
 // A lane holds one batch at a time: a slow tenant's backlog stays in the
-// table, not in memory. At most cap(slots) lanes query at once, so lanes
-// never take the pool from producers.
+// table, not in memory. Lanes read on the follower's own connections
+// (laneConns of them, one per lane reading), so producers filling the shared
+// pool cannot make reads wait.
 type lanes struct {
 	f     *follower
 	slots chan struct{}

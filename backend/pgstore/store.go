@@ -291,6 +291,7 @@ type follower struct {
 	cursors   map[key]cursor
 	lingering map[key]lingerState // streams to look at again, and when
 	lanes     *lanes              // read and fold each tenant's streams
+	readPool  *pgxpool.Pool       // the lanes' connections
 	cmu       sync.Mutex          // guards cursors once the lanes run
 
 	mu      sync.Mutex
