@@ -44,6 +44,10 @@ type phase struct {
 	P50ms   float64 `json:"b_p50_ms"`
 	P99ms   float64 `json:"b_p99_ms"`
 	MaxMs   float64 `json:"b_max_ms"`
+	// From B's ingest answer (its commit) to the hub: the part after the
+	// store. post→hub above also counts B's own ingest round trip.
+	AckP50ms float64 `json:"b_commit_p50_ms"`
+	AckP99ms float64 `json:"b_commit_p99_ms"`
 	// A's side, zero when quiet.
 	ARequests   int64   `json:"a_requests"`
 	ARefused    int64   `json:"a_refused"`
@@ -95,9 +99,9 @@ func run() error {
 			all = append(all, res...)
 		}
 	}
-	fmt.Printf("%-9s %-7s %8s %8s %8s %8s %9s %9s %10s %11s\n", "store", "A shape", "B p50", "B p99", "B max", "A MB/s", "A reqs", "A lag s", "heap MB", "heap/byte")
+	fmt.Printf("%-9s %-7s %8s %8s %8s %10s %10s %8s %9s %9s %10s %11s\n", "store", "A shape", "B p50", "B p99", "B max", "commit p50", "commit p99", "A MB/s", "A reqs", "A lag s", "heap MB", "heap/byte")
 	for _, p := range all {
-		fmt.Printf("%-9s %-7s %6.1fms %6.1fms %6.1fms %8.2f %9d %9.2f %10.1f %11.2f\n", p.Store, p.Shape, p.P50ms, p.P99ms, p.MaxMs,
+		fmt.Printf("%-9s %-7s %6.1fms %6.1fms %6.1fms %8.1fms %8.1fms %8.2f %9d %9.2f %10.1f %11.2f\n", p.Store, p.Shape, p.P50ms, p.P99ms, p.MaxMs, p.AckP50ms, p.AckP99ms,
 			p.AMBps, p.ARequests, p.AHubLagS, float64(p.HeapGrowth)/(1<<20), p.HeapPerByte)
 	}
 	if *asJSON {
@@ -207,6 +211,13 @@ type arrivals struct {
 	at map[uint64]time.Time
 }
 
+func (a *arrivals) seen(seq uint64) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_, ok := a.at[seq]
+	return ok
+}
+
 func (a *arrivals) Snapshot(string, []byte) {}
 func (a *arrivals) Resync(string, string)   {}
 func (a *arrivals) Deliver(_ string, first uint64, evs [][]byte) {
@@ -227,6 +238,17 @@ func (r *rig) phase(ctx context.Context, shape string, o options) (phase, error)
 		return p, err
 	}
 	defer cancelSub()
+	// B's stream exists and the connections are open before the clock
+	// starts: the phase measures B's steady flow, not its first event.
+	const base = 10
+	for i := 0; i < base; i++ {
+		if _, err := post(ctx, http.DefaultClient, r.url, "key-b", []byte(fmt.Sprintf(`{"events":[{"stream":%q,"values":{"x":0}}]}`, bStream))); err != nil {
+			return p, err
+		}
+	}
+	for !arr.seen(base) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	heap0 := liveHeap()
 
 	stopAt := time.Now().Add(o.duration)
@@ -270,7 +292,7 @@ func (r *rig) phase(ctx context.Context, shape string, o options) (phase, error)
 		}
 	}
 	// B: one small event at a time, paced.
-	var sent []time.Time
+	var sent, acked []time.Time
 	next := time.Now()
 	for time.Now().Before(stopAt) {
 		if d := time.Until(next); d > 0 {
@@ -285,10 +307,11 @@ func (r *rig) phase(ctx context.Context, shape string, o options) (phase, error)
 		if resp.status != http.StatusOK {
 			return p, fmt.Errorf("B: %d %s", resp.status, resp.body)
 		}
-		if resp.lastSeq != uint64(len(sent)+1) {
-			return p, fmt.Errorf("B: got seq %d, want %d", resp.lastSeq, len(sent)+1)
+		if resp.lastSeq != uint64(base+len(sent)+1) {
+			return p, fmt.Errorf("B: got seq %d, want %d", resp.lastSeq, base+len(sent)+1)
 		}
 		sent = append(sent, at)
+		acked = append(acked, time.Now())
 	}
 	wg.Wait()
 	aStopped := time.Now()
@@ -298,9 +321,7 @@ func (r *rig) phase(ctx context.Context, shape string, o options) (phase, error)
 	// Wait for B's last event and A's last event to reach the hub.
 	deadline := time.Now().Add(o.drain)
 	for {
-		arr.mu.Lock()
-		_, bDone := arr.at[uint64(len(sent))]
-		arr.mu.Unlock()
+		bDone := arr.seen(uint64(base + len(sent)))
 		c, _ := r.hub.Cursor("tenant-a", aStream)
 		aDone := c.Seq >= aLast.Load()
 		if bDone && aDone {
@@ -312,11 +333,12 @@ func (r *rig) phase(ctx context.Context, shape string, o options) (phase, error)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	var lat []time.Duration
+	var lat, ack []time.Duration
 	arr.mu.Lock()
 	for i, at := range sent {
-		if got, ok := arr.at[uint64(i+1)]; ok {
+		if got, ok := arr.at[uint64(base+i+1)]; ok {
 			lat = append(lat, max(0, got.Sub(at)))
+			ack = append(ack, max(0, got.Sub(acked[i])))
 			if o.showSlow > 0 && got.Sub(at) > o.showSlow {
 				fmt.Fprintf(os.Stderr, "  slow B seq %d at +%v: %v\n", i+1, at.Sub(sent[0]).Round(time.Millisecond), got.Sub(at).Round(time.Millisecond))
 			}
@@ -325,6 +347,8 @@ func (r *rig) phase(ctx context.Context, shape string, o options) (phase, error)
 	arr.mu.Unlock()
 	l := latency.Summarize(lat)
 	p.BEvents, p.P50ms, p.P99ms, p.MaxMs = len(lat), l.P50, l.P99, l.Max
+	a := latency.Summarize(ack)
+	p.AckP50ms, p.AckP99ms = a.P50, a.P99
 	p.ARequests, p.ARefused, p.ABytes = aReqs.Load(), aRef.Load(), aBytes.Load()
 	p.AMBps = float64(p.ABytes) / (1 << 20) / o.duration.Seconds()
 	p.HeapGrowth = liveHeap() - heap0
