@@ -39,14 +39,12 @@ type Store struct {
 	mu        sync.Mutex
 	streams   map[key]*ring
 	perTenant map[string]int
-	lanes     map[string]*sync.Mutex // per tenant: its appends fold one at a time
 	revoked   []auth.Revocation
 }
 
 type key struct{ tenant, stream string }
 
 type ring struct {
-	lane *sync.Mutex // its tenant's lane, taken before mu
 	mu   sync.Mutex
 	evs  []wire.Event // circular, len == capacity once full
 	head int          // index of the oldest event once full
@@ -68,7 +66,7 @@ func New(cfg Config) *Store {
 	if cfg.MaxStreamsPerTenant <= 0 {
 		cfg.MaxStreamsPerTenant = 1000
 	}
-	return &Store{cfg: cfg, epoch: uint64(cfg.Now().UnixNano()), streams: make(map[key]*ring), perTenant: make(map[string]int), lanes: make(map[string]*sync.Mutex)}
+	return &Store{cfg: cfg, epoch: uint64(cfg.Now().UnixNano()), streams: make(map[key]*ring), perTenant: make(map[string]int)}
 }
 
 // Epoch is the epoch of every stream in this store.
@@ -82,12 +80,7 @@ func (s *Store) ring(k key) (*ring, error) {
 		if s.perTenant[k.tenant] >= s.cfg.MaxStreamsPerTenant {
 			return nil, fmt.Errorf("append to %q: %w (%d)", k.stream, wire.ErrStreamQuota, s.cfg.MaxStreamsPerTenant)
 		}
-		lane := s.lanes[k.tenant]
-		if lane == nil {
-			lane = new(sync.Mutex)
-			s.lanes[k.tenant] = lane
-		}
-		r = &ring{lane: lane, evs: make([]wire.Event, 0, min(s.cfg.Capacity, 16))} // grows as events come
+		r = &ring{evs: make([]wire.Event, 0, min(s.cfg.Capacity, 16))} // grows as events come
 		s.streams[k] = r
 		s.perTenant[k.tenant]++
 	}
@@ -109,11 +102,6 @@ func (s *Store) Append(_ context.Context, tenant, stream string, evs []wire.Even
 	if err != nil {
 		return err
 	}
-	// A tenant's appends (and the sink's folding, the costly part) run one
-	// at a time, so one tenant's producers posting wide events in parallel
-	// take at most one core from the other tenants.
-	r.lane.Lock()
-	defer r.lane.Unlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i := range evs {
