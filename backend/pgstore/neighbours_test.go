@@ -93,11 +93,13 @@ func TestNoisyNeighbour(t *testing.T) {
 				quiet.P99, float64(aBytes.Load())/(1<<20), noisy.P99, noisy.Max, aRefused.Load(), float64(growth)/(1<<20), float64(growth)/float64(aBytes.Load()))
 
 			// The goal is 2x its quiet p99 (bench/cmd/neighbours measures
-			// it). On a loaded 2-core CI machine under -race, where B and A
-			// share the cores, the test asserts 3x plus 500 ms: generous,
-			// and still far below the 5–7 s of one follower folding A.
-			if bound := 3*quiet.P99 + 500; noisy.P99 > bound {
-				t.Errorf("B's p99 while A ingests: got %.1f ms, want at most %.1f ms (3x its quiet %.1f ms + 500 ms)", noisy.P99, bound, quiet.P99)
+			// it). Here B and A share two loaded CI cores under -race, and
+			// post→hub counts B's own commit into a PostgreSQL busy with A's
+			// inserts (0.2–0.5 s measured), so the test asserts 3x plus 1 s:
+			// generous, and still far below the 5–7 s (here: 30 s and more)
+			// of one follower reading and folding A before B.
+			if bound := 3*quiet.P99 + 1000; noisy.P99 > bound {
+				t.Errorf("B's p99 while A ingests: got %.1f ms, want at most %.1f ms (3x its quiet %.1f ms + 1 s)", noisy.P99, bound, quiet.P99)
 			}
 			if aBytes.Load() < 1<<20 {
 				t.Errorf("A sent %d bytes: too little to be a neighbour at all", aBytes.Load())
