@@ -31,7 +31,9 @@ import (
 type Config struct {
 	Pool *pgxpool.Pool // required
 	// Sink receives every event the follower reads, in seq order per stream
-	// (the hub's Publish). Nil means Run only tracks positions.
+	// (the hub's Publish). It is called from one goroutine per tenant at a
+	// time, so concurrently for different tenants. Nil means Run only
+	// tracks positions.
 	Sink    func(tenant string, evs []wire.Event)
 	Logger  *slog.Logger
 	Metrics *metrics.Registry
