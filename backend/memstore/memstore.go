@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/telltale/telltale/backend/auth"
+	"github.com/telltale/telltale/shared/livestate"
 	"github.com/telltale/telltale/shared/wire"
 )
 
@@ -21,6 +22,10 @@ import (
 type Config struct {
 	// Capacity is how many events each stream keeps; zero means 10000.
 	Capacity int
+	// CapacityBytes bounds each stream's kept events by their size (as
+	// EventSize estimates it) as well, so a stream of wide events keeps fewer
+	// of them; zero means 32 MiB. The newest event is always kept.
+	CapacityBytes int
 	// Sink receives every appended batch, in seq order per stream, while the
 	// stream is locked. It must not call back into the Store.
 	Sink func(tenant string, evs []wire.Event)
@@ -45,10 +50,63 @@ type Store struct {
 type key struct{ tenant, stream string }
 
 type ring struct {
-	mu   sync.Mutex
-	evs  []wire.Event // circular, len == capacity once full
-	head int          // index of the oldest event once full
-	last uint64       // seq of the newest event; 0 when empty
+	mu    sync.Mutex
+	evs   []wire.Event // circular: n events from head
+	size  []int        // EventSize of evs[i]
+	head  int          // index of the oldest event
+	n     int          // events kept
+	bytes int          // their sizes' sum
+	last  uint64       // seq of the newest event; 0 when empty
+}
+
+// push keeps ev as the newest event, dropping the oldest past capacity
+// events or maxBytes bytes (the newest is always kept).
+func (r *ring) push(ev *wire.Event, capacity, maxBytes int) {
+	sz := EventSize(ev)
+	if r.n == len(r.evs) && (len(r.evs) == capacity || r.head != 0) {
+		r.drop() // full, or wrapped after drops: reuse the oldest slot
+	}
+	if r.n == len(r.evs) {
+		r.evs, r.size = append(r.evs, *ev), append(r.size, sz) // grows as events come
+	} else {
+		i := (r.head + r.n) % len(r.evs)
+		r.evs[i], r.size[i] = *ev, sz
+	}
+	r.n++
+	r.bytes += sz
+	for r.bytes > maxBytes && r.n > 1 {
+		r.drop()
+	}
+}
+
+func (r *ring) drop() {
+	r.bytes -= r.size[r.head]
+	r.evs[r.head] = wire.Event{}
+	r.head = (r.head + 1) % len(r.evs)
+	r.n--
+}
+
+// at is the i-th oldest kept event.
+func (r *ring) at(i uint64) *wire.Event { return &r.evs[(uint64(r.head)+i)%uint64(len(r.evs))] }
+
+// EventSize estimates what an event holds in memory: its row (as
+// livestate.RowSize counts it), 8 bytes and the name per gauge, 8 per
+// timestamp and per value and the name per series.
+func EventSize(ev *wire.Event) int {
+	n := 64
+	if ev.Row != nil {
+		n += livestate.RowSize(ev.Row)
+	}
+	for k := range ev.Values {
+		n += len(k) + 8
+	}
+	if p := ev.Points; p != nil {
+		n += 8 * len(p.TS)
+		for _, c := range p.Cols {
+			n += len(c.Name) + 8*len(c.Vals)
+		}
+	}
+	return n
 }
 
 // ErrTrimmed means the requested events are older than the ring keeps.
@@ -59,6 +117,9 @@ var ErrTrimmed = errors.New("events no longer kept")
 func New(cfg Config) *Store {
 	if cfg.Capacity <= 0 {
 		cfg.Capacity = 10000
+	}
+	if cfg.CapacityBytes <= 0 {
+		cfg.CapacityBytes = 32 << 20
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -80,7 +141,7 @@ func (s *Store) ring(k key) (*ring, error) {
 		if s.perTenant[k.tenant] >= s.cfg.MaxStreamsPerTenant {
 			return nil, fmt.Errorf("append to %q: %w (%d)", k.stream, wire.ErrStreamQuota, s.cfg.MaxStreamsPerTenant)
 		}
-		r = &ring{evs: make([]wire.Event, 0, min(s.cfg.Capacity, 16))} // grows as events come
+		r = &ring{}
 		s.streams[k] = r
 		s.perTenant[k.tenant]++
 	}
@@ -114,12 +175,7 @@ func (s *Store) Append(_ context.Context, tenant, stream string, evs []wire.Even
 		if ev.Created == 0 {
 			ev.Created = now.UnixNano()
 		}
-		if len(r.evs) < s.cfg.Capacity {
-			r.evs = append(r.evs, *ev)
-		} else {
-			r.evs[r.head] = *ev
-			r.head = (r.head + 1) % len(r.evs)
-		}
+		r.push(ev, s.cfg.Capacity, s.cfg.CapacityBytes)
 	}
 	if s.cfg.Sink != nil {
 		s.cfg.Sink(tenant, evs)
@@ -138,7 +194,7 @@ func (s *Store) Read(_ context.Context, tenant, stream string, after uint64, lim
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	n := uint64(len(r.evs))
+	n := uint64(r.n)
 	if after >= r.last || n == 0 {
 		return nil, nil
 	}
@@ -148,9 +204,8 @@ func (s *Store) Read(_ context.Context, tenant, stream string, after uint64, lim
 	}
 	count := min(r.last-after, uint64(limit))
 	out := make([]wire.Event, 0, count)
-	start := (uint64(r.head) + (after + 1 - oldest)) % n
 	for i := uint64(0); i < count; i++ {
-		out = append(out, r.evs[(start+i)%n])
+		out = append(out, *r.at(after + 1 - oldest + i))
 	}
 	return out, nil
 }
@@ -167,14 +222,14 @@ func (s *Store) ReadWindow(_ context.Context, tenant, stream string, from, to ti
 	lo, hi := from.UnixMilli(), to.UnixMilli()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	n := uint64(len(r.evs))
+	n := uint64(r.n)
 	if n == 0 || after >= r.last {
 		return nil, nil
 	}
 	oldest := r.last - n + 1
 	var out []wire.Event
 	for seq := max(after+1, oldest); seq <= r.last && len(out) < limit; seq++ {
-		ev := &r.evs[(uint64(r.head)+seq-oldest)%n]
+		ev := r.at(seq - oldest)
 		if ev.Time >= lo && ev.Time <= hi {
 			out = append(out, *ev)
 		}

@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/telltale/telltale/shared/wire"
 )
 
 // Run follows the events table into the sink until ctx ends: it holds
@@ -27,6 +30,20 @@ func (s *Store) Run(ctx context.Context) error {
 		return err
 	}
 	close(s.held)
+	// The lanes read on connections of their own: producers filling the
+	// shared pool (one tenant posting big batches) must not make every
+	// tenant's reads wait for a connection.
+	rcfg := s.cfg.Pool.Config().Copy()
+	rcfg.MaxConns, rcfg.MinConns = laneConns, 0
+	rcfg.ConnConfig.RuntimeParams["application_name"] = "telltale-follow"
+	rpool, err := pgxpool.NewWithConfig(ctx, rcfg)
+	if err != nil {
+		return fmt.Errorf("follower pool: %w", err)
+	}
+	defer rpool.Close()
+	f.readPool = rpool
+	f.lanes = newLanes(f, laneConns)
+	defer f.lanes.close()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
@@ -140,20 +157,24 @@ func (f *follower) streams(ctx context.Context) (map[key]cursor, error) {
 	return out, rows.Err()
 }
 
-// catchUp reads what wake-ups announced and, when asked, what a scan finds.
+// catchUp hands the tenant lanes what wake-ups announced, what lingering
+// looks are due and, when asked, what a scan finds; the lanes read it.
 func (f *follower) catchUp(ctx context.Context) error {
 	f.mu.Lock()
 	f.adoptWarmedLocked()
-	pending, scan := f.pending, f.scan
-	f.pending, f.scan = make(map[key]wakeAt), false
+	pending, scan, finished, laneErr := f.pending, f.scan, f.finished, f.laneErr
+	f.pending, f.scan, f.finished, f.laneErr = make(map[key]wakeAt), false, nil, nil
 	f.mu.Unlock()
 
+	for _, d := range finished {
+		f.settle(d.k, d.w)
+	}
 	now := time.Now()
 	for k, w := range pending {
 		if f.warmingStream(k) {
 			continue // handed over with a wake-up of its own
 		}
-		c, known := f.cursors[k]
+		c, known := f.cursor(k)
 		if !known || (w.epoch != 0 && w.epoch != c.epoch) {
 			// A new stream or a new epoch: the scan learns its epoch and
 			// reads it from its first event.
@@ -163,96 +184,205 @@ func (f *follower) catchUp(ctx context.Context) error {
 		if w.seq > c.seq {
 			// To the committed end, not just the announced seq: wake-ups
 			// are throttled, later commits may have none of their own.
-			if _, err := f.readUpTo(ctx, k, 0); err != nil {
-				return err
-			}
-			f.lingering[k] = lingerState{at: now.Add(lingerFor)}
+			f.lanes.owe(ctx, k, work{woken: true})
 		}
 	}
 	for k, l := range f.lingering {
 		if l.at.After(now) {
 			continue
 		}
-		n, err := f.readUpTo(ctx, k, 0)
+		delete(f.lingering, k)
+		f.lanes.owe(ctx, k, work{look: &l})
+	}
+	if scan {
+		f.s.m.scans.Inc()
+		streams, err := f.streams(ctx)
 		if err != nil {
-			return err
+			return fmt.Errorf("scan: %w", err)
 		}
-		switch {
-		case n > 0:
-			f.lingering[k] = lingerState{at: now.Add(lingerFor)}
-		case l.step+1 < lingerSteps:
-			f.lingering[k] = lingerState{at: now.Add(lingerFor << (l.step + 1)), step: l.step + 1}
-		default:
-			delete(f.lingering, k)
-		}
-	}
-	if !scan {
-		return nil
-	}
-	f.s.m.scans.Inc()
-	streams, err := f.streams(ctx)
-	if err != nil {
-		return fmt.Errorf("scan: %w", err)
-	}
-	for k, last := range streams {
-		if f.warmingStream(k) {
-			continue
-		}
-		c, known := f.cursors[k]
-		if !known || c.epoch != last.epoch {
-			// A stream (or epoch) born after warm-up: every one of its
-			// events is new to the hub, so read it from the start. Only
-			// warm-up skips history, for streams that predate the node.
-			f.cursors[k] = cursor{epoch: last.epoch}
-			c = f.cursors[k]
-		}
-		if last.seq > c.seq {
-			n, err := f.readUpTo(ctx, k, last.seq)
-			if err != nil {
-				return err
+		for k, last := range streams {
+			if f.warmingStream(k) {
+				continue
 			}
-			if n > 0 {
-				// As after a wake-up: a publisher queued behind this one
-				// may commit without a wake-up of its own.
-				f.lingering[k] = lingerState{at: time.Now().Add(lingerFor)}
+			c, known := f.cursor(k)
+			if !known || c.epoch != last.epoch {
+				// A stream (or epoch) born after warm-up: every one of its
+				// events is new to the hub, so read it from the start. Only
+				// warm-up skips history, for streams that predate the node.
+				c = cursor{epoch: last.epoch}
+				f.setCursor(k, c)
+			}
+			if last.seq > c.seq {
+				f.lanes.owe(ctx, k, work{upTo: last.seq})
 			}
 		}
 	}
-	return nil
+	// A lane's failed read is reported like a failed catch-up; the scan it
+	// asked for reads the stream again from its cursor.
+	return laneErr
 }
 
-// readUpTo reads the stream from its cursor to upTo (0: to its committed end)
-// in batches, handing each batch to the sink in order. It returns how many
-// events it read.
-func (f *follower) readUpTo(ctx context.Context, k key, upTo uint64) (int, error) {
-	c := f.cursors[k]
-	total := 0
-	for upTo == 0 || c.seq < upTo {
-		evs, err := f.s.readRange(ctx, k.tenant, k.stream, c.epoch, c.seq, upTo, f.s.cfg.ReadBatch)
-		if err != nil {
-			f.cursors[k] = c
-			return total, err
-		}
-		if len(evs) == 0 {
-			if upTo != 0 {
-				// Committed seqs are contiguous, so only retention can
-				// leave nothing below a committed last_seq: skip ahead.
-				c.seq = upTo
-			}
-			break
-		}
-		if f.s.cfg.Sink != nil {
-			f.s.cfg.Sink(k.tenant, evs)
-		}
-		f.s.m.read.Add(int64(len(evs)))
-		total += len(evs)
-		c.seq = evs[len(evs)-1].Seq
-		if upTo == 0 && len(evs) < f.s.cfg.ReadBatch {
-			break
-		}
+// work is what a lane owes one stream: read it up to upTo (0: to its
+// committed end).
+type work struct {
+	upTo  uint64
+	read  int          // events read since it was owed
+	woken bool         // a wake-up asked for it
+	look  *lingerState // a lingering look asked for it
+	gen   int          // bumped by every owe, so a lane never drops a newer ask
+}
+
+// merge adds a newer ask to w.
+func (w *work) merge(o work) {
+	if w.upTo != 0 && (o.upTo == 0 || o.upTo > w.upTo) {
+		w.upTo = o.upTo
 	}
+	w.woken = w.woken || o.woken
+	if w.look == nil {
+		w.look = o.look
+	}
+	w.gen++
+}
+
+// done is a lane's report that it read a stream to what was owed (or failed).
+type done struct {
+	k key
+	w work
+}
+
+// finish takes a lane's report (on the lane's goroutine) for the next
+// catch-up.
+func (f *follower) finish(k key, w work, err error) {
+	f.mu.Lock()
+	if err != nil {
+		f.laneErr = err
+		f.scan = true
+	} else {
+		f.finished = append(f.finished, done{k, w})
+	}
+	f.mu.Unlock()
+	f.signal()
+}
+
+// settle decides when to look at a stream read to its target again.
+func (f *follower) settle(k key, w work) {
+	now := time.Now()
+	switch {
+	case w.read > 0 || w.woken:
+		// A publisher queued behind the one that woke us may commit
+		// without a wake-up of its own.
+		f.lingering[k] = lingerState{at: now.Add(lingerFor)}
+	case w.look != nil && w.look.step+1 < lingerSteps:
+		f.lingering[k] = lingerState{at: now.Add(lingerFor << (w.look.step + 1)), step: w.look.step + 1}
+	}
+}
+
+func (f *follower) cursor(k key) (cursor, bool) {
+	f.cmu.Lock()
+	defer f.cmu.Unlock()
+	c, ok := f.cursors[k]
+	return c, ok
+}
+
+func (f *follower) setCursor(k key, c cursor) {
+	f.cmu.Lock()
+	defer f.cmu.Unlock()
 	f.cursors[k] = c
-	return total, nil
+}
+
+// advance moves k's cursor from to to, unless a scan moved it meanwhile (a
+// new epoch): the lane's read belongs to the old position then.
+func (f *follower) advance(k key, from, to cursor) {
+	f.cmu.Lock()
+	defer f.cmu.Unlock()
+	if f.cursors[k] == from {
+		f.cursors[k] = to
+	}
+}
+
+// readBytes bounds one steady-state read of a stream by its stored bodies'
+// size (besides Config.ReadBatch events), so that a lane goes round its
+// tenant's streams in small steps whatever their events weigh.
+const readBytes = 1 << 20
+
+// laneConns is how many lanes read at once, each on a connection of the
+// follower's own.
+const laneConns = 4
+
+// readStep reads one bounded batch of the stream from its cursor towards
+// upTo (0: its committed end) and hands it to the sink. done says the stream
+// is read to upTo (or to its end). Only the stream's tenant lane calls it.
+func (f *follower) readStep(ctx context.Context, k key, upTo uint64, slot chan struct{}) (n int, done bool, err error) {
+	c, _ := f.cursor(k)
+	slot <- struct{}{}
+	rows, more, err := f.readBounded(ctx, k, c, upTo)
+	<-slot
+	if err != nil {
+		return 0, false, err
+	}
+	if len(rows) == 0 {
+		if upTo != 0 && c.seq < upTo {
+			// Committed seqs are contiguous, so only retention can leave
+			// nothing below a committed last_seq: skip ahead.
+			f.advance(k, c, cursor{c.epoch, upTo})
+		}
+		return 0, true, nil
+	}
+	evs := make([]wire.Event, len(rows))
+	for i, r := range rows {
+		evs[i] = f.s.event(k.tenant, k.stream, c.epoch, r.seq, r.ts, r.raw, r.created)
+	}
+	if f.s.cfg.Sink != nil {
+		f.s.cfg.Sink(k.tenant, evs)
+	}
+	f.s.m.read.Add(int64(len(evs)))
+	next := cursor{c.epoch, evs[len(evs)-1].Seq}
+	f.advance(k, c, next)
+	return len(evs), !more || (upTo != 0 && next.seq >= upTo), nil
+}
+
+type rawEvent struct {
+	seq     int64
+	ts      time.Time
+	raw     []byte
+	created *time.Time
+}
+
+// readBounded reads seq in (c.seq, upTo] (upTo 0: no bound): at most
+// ReadBatch events, and no more after the stored bodies reach readBytes
+// (always at least one). more says the bound, not the stream's end, stopped
+// it. pg_column_size reads a body's stored size without fetching it. Bodies
+// are decoded after the connection is given back. A cursor of an epoch the
+// stream no longer has (deleted and recreated) reads nothing: its seqs name
+// other events now, and the scan starts the new epoch from its first.
+func (f *follower) readBounded(ctx context.Context, k key, c cursor, upTo uint64) (out []rawEvent, more bool, err error) {
+	bound := int64(upTo)
+	if upTo == 0 {
+		bound = 1<<63 - 1
+	}
+	rows, err := f.readPool.Query(ctx, `SELECT seq, ts, body, created, before + size >= $6 FROM (
+			SELECT seq, ts, body, created, pg_column_size(body) AS size,
+				coalesce(sum(pg_column_size(body)) OVER (ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
+			FROM telltale.events WHERE tenant = $1 AND stream = $2 AND seq > $3 AND seq <= $4
+				AND EXISTS (SELECT FROM telltale.streams WHERE tenant = $1 AND stream = $2 AND epoch = $7)
+			ORDER BY seq LIMIT $5) e
+		WHERE before < $6 ORDER BY seq`,
+		k.tenant, k.stream, int64(c.seq), bound, f.s.cfg.ReadBatch, readBytes, int64(c.epoch))
+	if err != nil {
+		return nil, false, fmt.Errorf("read %s: %w", k.stream, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r rawEvent
+		if err := rows.Scan(&r.seq, &r.ts, &r.raw, &r.created, &more); err != nil {
+			return nil, false, fmt.Errorf("read %s: %w", k.stream, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("read %s: %w", k.stream, err)
+	}
+	return out, more || len(out) == f.s.cfg.ReadBatch, nil
 }
 
 // listen keeps one LISTEN connection, reconnecting with backoff. Every

@@ -31,7 +31,9 @@ import (
 type Config struct {
 	Pool *pgxpool.Pool // required
 	// Sink receives every event the follower reads, in seq order per stream
-	// (the hub's Publish). Nil means Run only tracks positions.
+	// (the hub's Publish). It is called from one goroutine per tenant at a
+	// time, so concurrently for different tenants. Nil means Run only
+	// tracks positions.
 	Sink    func(tenant string, evs []wire.Event)
 	Logger  *slog.Logger
 	Metrics *metrics.Registry
@@ -269,25 +271,30 @@ func (s *Store) query(ctx context.Context, tenant, stream string, epoch uint64, 
 		if err := rows.Scan(&seq, &ts, &raw, &created); err != nil {
 			return nil, fmt.Errorf("read %s: %w", stream, err)
 		}
-		var b body
-		if err := json.Unmarshal(raw, &b); err != nil {
-			// A body written by SQL that this version cannot read must not
-			// stop its stream: it travels empty, keeping seqs contiguous,
-			// and is counted and logged.
-			s.m.badBodies.Inc()
-			s.log.Warn("pg event body unreadable: delivered empty", "tenant", tenant, "stream", stream, "seq", seq, "err", err)
-			b = body{}
-		}
-		ev := wire.Event{Stream: stream, Epoch: epoch, Seq: uint64(seq), Time: ts.UnixMilli(), Values: b.Values, Row: b.Row, Points: b.Points}
-		if created != nil {
-			ev.Created = created.UnixNano()
-		}
+		ev := s.event(tenant, stream, epoch, seq, ts, raw, created)
 		out = append(out, ev)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read %s: %w", stream, err)
 	}
 	return out, nil
+}
+
+// event decodes one row of the events table. A body written by SQL that
+// this version cannot read must not stop its stream: it travels empty,
+// keeping seqs contiguous, and is counted and logged.
+func (s *Store) event(tenant, stream string, epoch uint64, seq int64, ts time.Time, raw []byte, created *time.Time) wire.Event {
+	var b body
+	if err := json.Unmarshal(raw, &b); err != nil {
+		s.m.badBodies.Inc()
+		s.log.Warn("pg event body unreadable: delivered empty", "tenant", tenant, "stream", stream, "seq", seq, "err", err)
+		b = body{}
+	}
+	ev := wire.Event{Stream: stream, Epoch: epoch, Seq: uint64(seq), Time: ts.UnixMilli(), Values: b.Values, Row: b.Row, Points: b.Points}
+	if created != nil {
+		ev.Created = created.UnixNano()
+	}
+	return ev
 }
 
 // Health reports whether the follower is connected and current; reason says
@@ -312,13 +319,20 @@ type follower struct {
 	s         *Store
 	cursors   map[key]cursor
 	lingering map[key]lingerState // streams to look at again, and when
+	lanes     *lanes              // read and fold each tenant's streams
+	readPool  *pgxpool.Pool       // the lanes' connections
+	cmu       sync.Mutex          // guards cursors once the lanes run
 
 	mu      sync.Mutex
 	pending map[key]wakeAt   // newest announced position
 	warming map[key]struct{} // streams the warm-up has not handed over
 	warmed  map[key]cursor   // handed over, not yet in cursors
 	scan    bool             // a full scan was asked for (reconnect, unknown stream)
-	wake    chan struct{}
+	// What the lanes report: streams read to what they owed, and the last
+	// failed read.
+	finished []done
+	laneErr  error
+	wake     chan struct{}
 }
 
 // SetStreamQuota writes the most streams a tenant may hold, which a trigger

@@ -2,7 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math"
@@ -40,15 +39,6 @@ const warmFoldBytes = 256 << 10
 // warmFirstPage is how many events the first newest-first read of a stream
 // asks for, before it knows how big its events are.
 const warmFirstPage = 16
-
-// rawEvent is an event read newest-first, its body not decoded yet: a tail
-// is held as bytes (what the budget measures) until it is folded.
-type rawEvent struct {
-	seq     int64
-	ts      time.Time
-	body    []byte
-	created *time.Time
-}
 
 // warmStream is one stream to warm: where it ended when warm-up began.
 type warmStream struct {
@@ -190,12 +180,12 @@ func (f *follower) warmOne(ctx context.Context, w warmStream, budget int64, dead
 		}
 		full := false
 		for _, ev := range evs {
-			if len(tail) > 0 && size+int64(len(ev.body)) > budget {
+			if len(tail) > 0 && size+int64(len(ev.raw)) > budget {
 				full = true
 				break
 			}
 			tail = append(tail, ev)
-			size += int64(len(ev.body))
+			size += int64(len(ev.raw))
 			next = ev.seq - 1
 		}
 		if len(evs) < page {
@@ -212,9 +202,9 @@ func (f *follower) warmOne(ctx context.Context, w warmStream, budget int64, dead
 	}
 	// The newest events that fit warmFloorBytes (at least one): what the
 	// stream keeps if folding the rest runs out of time.
-	floor, floorBytes := 1, int64(len(tail[0].body))
-	for floor < len(tail) && floorBytes+int64(len(tail[floor].body)) <= warmFloorBytes {
-		floorBytes += int64(len(tail[floor].body))
+	floor, floorBytes := 1, int64(len(tail[0].raw))
+	for floor < len(tail) && floorBytes+int64(len(tail[floor].raw)) <= warmFloorBytes {
+		floorBytes += int64(len(tail[floor].raw))
 		floor++
 	}
 	// Fold oldest first, in batches of at most ReadBatch events and
@@ -237,8 +227,8 @@ func (f *follower) warmOne(ctx context.Context, w warmStream, budget int64, dead
 			i = floor - 1
 			whole = false
 		}
-		batch = append(batch, f.s.decodeRaw(w.k, w.c.epoch, tail[i]))
-		batchBytes += int64(len(tail[i].body))
+		batch = append(batch, f.s.event(w.k.tenant, w.k.stream, w.c.epoch, tail[i].seq, tail[i].ts, tail[i].raw, tail[i].created))
+		batchBytes += int64(len(tail[i].raw))
 		tail[i] = rawEvent{}
 		if len(batch) == cap(batch) || batchBytes >= warmFoldBytes || i == 0 {
 			f.publishWarm(w, batch)
@@ -271,28 +261,12 @@ func (s *Store) readNewest(ctx context.Context, k key, upTo int64, limit int) ([
 	var out []rawEvent
 	for rows.Next() {
 		var ev rawEvent
-		if err := rows.Scan(&ev.seq, &ev.ts, &ev.body, &ev.created); err != nil {
+		if err := rows.Scan(&ev.seq, &ev.ts, &ev.raw, &ev.created); err != nil {
 			return nil, err
 		}
 		out = append(out, ev)
 	}
 	return out, rows.Err()
-}
-
-// decodeRaw decodes a body read by readNewest; one this version cannot read
-// travels empty, as in query.
-func (s *Store) decodeRaw(k key, epoch uint64, r rawEvent) wire.Event {
-	var b body
-	if err := json.Unmarshal(r.body, &b); err != nil {
-		s.m.badBodies.Inc()
-		s.log.Warn("pg event body unreadable: delivered empty", "tenant", k.tenant, "stream", k.stream, "seq", r.seq, "err", err)
-		b = body{}
-	}
-	ev := wire.Event{Stream: k.stream, Epoch: epoch, Seq: uint64(r.seq), Time: r.ts.UnixMilli(), Values: b.Values, Row: b.Row, Points: b.Points}
-	if r.created != nil {
-		ev.Created = r.created.UnixNano()
-	}
-	return ev
 }
 
 // handOver gives a warm stream to the following loop, which reads it on
@@ -313,7 +287,7 @@ func (f *follower) handOver(k key, c cursor) {
 // loop's cursors. f.mu must be held.
 func (f *follower) adoptWarmedLocked() {
 	for k, c := range f.warmed {
-		f.cursors[k] = c
+		f.setCursor(k, c)
 		delete(f.warmed, k)
 	}
 }
