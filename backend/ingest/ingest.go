@@ -17,6 +17,7 @@ import (
 	"math"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,12 +42,18 @@ type Keys interface {
 
 // Config configures a Handler. Zero values are the documented defaults.
 type Config struct {
-	Store     Store // required
-	Keys      Keys  // required
-	Logger    *slog.Logger
-	Metrics   *metrics.Registry
-	MaxBytes  int64 // request body; zero means 4 MiB
-	MaxEvents int   // events per request; zero means 10000
+	Store    Store // required
+	Keys     Keys  // required
+	Logger   *slog.Logger
+	Metrics  *metrics.Registry
+	MaxBytes int64 // request body; zero means 4 MiB
+	// TenantRate is each tenant's ingest budget in body bytes per second;
+	// zero means 4 MiB/s, negative means none. TenantBurst is how many bytes
+	// a tenant may send at once; zero means twice MaxBytes, and it is never
+	// less than MaxBytes (a largest body always fits an idle budget).
+	TenantRate  float64
+	TenantBurst int64
+	MaxEvents   int // events per request; zero means 10000
 	// Limits checks each stream's caps before storing (limits.go); nil
 	// checks against the default caps as if every stream were empty.
 	Limits Limiter
@@ -56,6 +63,8 @@ type Config struct {
 type Handler struct {
 	cfg                         Config
 	accepted, rejected, refused *metrics.Value
+	rateLimited                 *metrics.Value
+	rates                       *rates
 }
 
 // New returns a handler.
@@ -69,14 +78,23 @@ func New(cfg Config) *Handler {
 	if cfg.MaxBytes <= 0 {
 		cfg.MaxBytes = 4 << 20
 	}
+	if cfg.TenantRate == 0 {
+		cfg.TenantRate = 4 << 20
+	}
+	if cfg.TenantBurst <= 0 {
+		cfg.TenantBurst = 2 * cfg.MaxBytes
+	}
+	cfg.TenantBurst = max(cfg.TenantBurst, cfg.MaxBytes)
 	if cfg.MaxEvents <= 0 {
 		cfg.MaxEvents = 10000
 	}
 	return &Handler{
-		cfg:      cfg,
-		accepted: cfg.Metrics.Counter("telltale_ingest_events_total", "events accepted by HTTP ingest"),
-		rejected: cfg.Metrics.Counter("telltale_ingest_rejected_total", "ingest requests rejected for their content"),
-		refused:  cfg.Metrics.Counter("telltale_ingest_unauthorized_total", "ingest requests without a valid key"),
+		cfg:         cfg,
+		accepted:    cfg.Metrics.Counter("telltale_ingest_events_total", "events accepted by HTTP ingest"),
+		rejected:    cfg.Metrics.Counter("telltale_ingest_rejected_total", "ingest requests rejected for their content"),
+		refused:     cfg.Metrics.Counter("telltale_ingest_unauthorized_total", "ingest requests without a valid key"),
+		rateLimited: cfg.Metrics.Counter("telltale_ingest_rate_limited_total", "ingest requests refused (429) past their tenant's ingest rate"),
+		rates:       &rates{rate: cfg.TenantRate, burst: float64(cfg.TenantBurst), now: time.Now, buckets: make(map[string]*bytesBucket)},
 	}
 }
 
@@ -125,7 +143,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, p.status, p.msg)
 		return
 	}
-	req, p := h.decode(w, r)
+	req, p := h.decode(w, r, tenant)
 	if p == nil {
 		p = h.validate(req)
 	}
@@ -195,10 +213,32 @@ func (h *Handler) authenticate(r *http.Request) (string, *problem) {
 	return tenant, nil
 }
 
-func (h *Handler) decode(w http.ResponseWriter, r *http.Request) (*Request, *problem) {
+// spend takes n body bytes of tenant's ingest rate, or answers 429 with
+// Retry-After.
+func (h *Handler) spend(w http.ResponseWriter, tenant string, n int64) *problem {
+	ok, wait := h.rates.take(tenant, n)
+	if ok {
+		return nil
+	}
+	h.rateLimited.Inc()
+	w.Header().Set("Retry-After", strconv.Itoa(int(max(1, (wait+time.Second-1)/time.Second))))
+	return &problem{http.StatusTooManyRequests, fmt.Sprintf("tenant %s is over its ingest rate of %.0f bytes/s (burst %d): retry in %v; nothing of the batch was stored", tenant, h.cfg.TenantRate, h.cfg.TenantBurst, wait.Round(time.Millisecond))}
+}
+
+func (h *Handler) decode(w http.ResponseWriter, r *http.Request, tenant string) (*Request, *problem) {
 	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil {
 		ct = ""
+	}
+	// The tenant's rate is spent before the body is parsed, and before it
+	// is read when its length is declared: a producer past its rate costs
+	// the server a header, not a read and a decode.
+	spent := false
+	if r.ContentLength > 0 && r.ContentLength <= h.cfg.MaxBytes {
+		if p := h.spend(w, tenant, r.ContentLength); p != nil {
+			return nil, p
+		}
+		spent = true
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBytes))
 	if err != nil {
@@ -207,6 +247,11 @@ func (h *Handler) decode(w http.ResponseWriter, r *http.Request) (*Request, *pro
 			return nil, &problem{http.StatusRequestEntityTooLarge, fmt.Sprintf("body is over %d bytes: split the batch", h.cfg.MaxBytes)}
 		}
 		return nil, &problem{http.StatusBadRequest, "reading body: " + err.Error()}
+	}
+	if !spent {
+		if p := h.spend(w, tenant, int64(len(body))); p != nil {
+			return nil, p
+		}
 	}
 	var req Request
 	switch ct {

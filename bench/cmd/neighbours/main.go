@@ -68,6 +68,7 @@ func main() {
 type options struct {
 	duration, bEvery, drain, showSlow time.Duration
 	aWorkers, width, points           int
+	ingestRate                        float64
 }
 
 func run() error {
@@ -76,6 +77,7 @@ func run() error {
 	shapes := flag.String("shapes", "gauges,series,rows", "A's event shapes, comma-separated: gauges (new gauge names), series (new point series), rows (big rows)")
 	var o options
 	flag.DurationVar(&o.duration, "duration", 8*time.Second, "length of each phase")
+	flag.Float64Var(&o.ingestRate, "ingest-rate", 4<<20, "each tenant's ingest rate in body bytes/s, as the server's -ingest-rate (burst 8 MiB); negative: none")
 	flag.DurationVar(&o.bEvery, "b-every", 20*time.Millisecond, "B posts one event this often")
 	flag.DurationVar(&o.drain, "drain", 60*time.Second, "how long to wait for the hub to hold all of A's events after a phase")
 	flag.DurationVar(&o.showSlow, "show-slow", 0, "print each of B's events slower than this (0: none), to see when stalls happen")
@@ -160,7 +162,7 @@ func runStore(name, dsn string, shapes []string, o options) ([]phase, error) {
 		return nil, fmt.Errorf("-store %q: want embedded, postgres or both", name)
 	}
 	defer r.stop()
-	srv := httptest.NewServer(ingest.New(ingest.Config{Store: st, Keys: keys, MaxBytes: 16 << 20}))
+	srv := httptest.NewServer(ingest.New(ingest.Config{Store: st, Keys: keys, Limits: r.hub, TenantRate: o.ingestRate, TenantBurst: 8 << 20})) // as the server wires it: caps checked against what the hub holds, the default rate
 	defer srv.Close()
 	r.url = srv.URL
 
