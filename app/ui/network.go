@@ -3,7 +3,6 @@ package ui
 import (
 	"context"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -85,16 +84,9 @@ func netJSON(info client.Info, now time.Time) string {
 }
 
 // httpGet is the client's Config.Get in the browser: fetchBytes (the
-// browser's fetch; net/http would add 850 KB to app.wasm), with its
-// "HTTP nnn: message" errors turned into client.HTTPError so the client can
-// tell a cursor to start over (409) from a refused token (401).
+// browser's fetch; net/http would add 850 KB to app.wasm), whose answers
+// other than 200 are client.HTTPErrors, so the client can tell a cursor to
+// start over (409) from a refused token (401).
 func httpGet(ctx context.Context, url, token string) ([]byte, error) {
-	b, err := fetchBytes(ctx, url, token)
-	if err != nil {
-		code, msg, ok := strings.Cut(strings.TrimPrefix(err.Error(), "HTTP "), ": ")
-		if status, convErr := strconv.Atoi(code); ok && convErr == nil {
-			return nil, &client.HTTPError{Status: status, Message: msg}
-		}
-	}
-	return b, err
+	return fetchBytes(ctx, url, token)
 }

@@ -345,7 +345,7 @@ func fetchBytes(ctx context.Context, url, token string) ([]byte, error) {
 		body := make([]byte, arr.Length())
 		app.CopyBytesToGo(body, arr)
 		if status != 200 {
-			settle(result{err: &statusError{status, fmt.Sprintf("HTTP %d: %.200s", status, strings.TrimSpace(problemText(body)))}})
+			settle(result{err: &client.HTTPError{Status: status, Message: fmt.Sprintf("%.200s", strings.TrimSpace(problemText(body)))}})
 			return nil
 		}
 		settle(result{body: body})
@@ -384,15 +384,6 @@ func fetchBytes(ctx context.Context, url, token string) ([]byte, error) {
 		return nil, ctx.Err()
 	}
 }
-
-// statusError is an answer other than 200: callers tell a server that
-// asks to be retried (503) from one that refused.
-type statusError struct {
-	status int
-	msg    string
-}
-
-func (e *statusError) Error() string { return e.msg }
 
 // problemText is an error body's message: the "error" of a JSON problem,
 // else the text itself.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 
+	"github.com/telltale/telltale/app/client"
 	"github.com/telltale/telltale/shared/dashboard"
 	"github.com/telltale/telltale/shared/decimate"
 	"github.com/telltale/telltale/shared/wire"
@@ -308,8 +309,8 @@ func (s *Shell) startWindowFetches(ctx app.Context) {
 func fetchHistory(ctx context.Context, url, token string) (*wire.Points, error) {
 	for wait := time.Second; ; wait *= 2 {
 		pts, err := fetchWindow(ctx, url, token)
-		var se *statusError
-		if err == nil || !errors.As(err, &se) || se.status != 503 || wait > 4*time.Second {
+		var he *client.HTTPError
+		if err == nil || !errors.As(err, &he) || he.Status != 503 || wait > 4*time.Second {
 			return pts, err
 		}
 		select {
