@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/telltale/telltale/shared/agg"
 	"github.com/telltale/telltale/shared/wire"
 )
 
@@ -41,6 +42,12 @@ type Panel struct {
 	Kind   Kind   `json:"kind"`
 	Title  string `json:"title"`
 	Stream string `json:"stream"`
+	// Agg, when set, is what the panel shows instead of a raw stream: an
+	// aggregate the server computes into a derived stream. Such a panel
+	// names no Stream in its file; Resolve sets Stream to the derived
+	// stream's name (agg.Spec.Stream), so everything that reads a panel's
+	// stream reads the derived one.
+	Agg *agg.Def `json:"agg,omitempty"`
 	// Field of a kpi: a gauge of the stream's values, or "row.NAME" for field
 	// NAME of the stream's newest row (a watched table's latest order total).
 	Field  string   `json:"field,omitempty"`

@@ -48,6 +48,11 @@ type Row struct {
 type Points struct {
 	TS   []int64  `msgpack:"ts" json:"ts"` // Unix milliseconds, ascending
 	Cols []Column `msgpack:"cols" json:"cols"`
+	// Upsert says these samples replace the samples a table holds at the
+	// same timestamps (its other series keep theirs) and are inserted in
+	// time order otherwise: a derived stream's bucket updated live, or late.
+	// Without it samples are appended.
+	Upsert bool `msgpack:"upsert,omitempty" json:"upsert,omitempty"`
 }
 
 // Column is one series' values, aligned with Points.TS.
