@@ -38,3 +38,21 @@ func (s *State) Late() uint64 { return 0 }
 
 // Size is about how many bytes the state holds.
 func (s *State) Size() int { return 0 }
+
+// Computer is what the runtime drives: State for every function but m4,
+// M4 for m4.
+type Computer interface {
+	Add(ev *wire.Event)
+	Emit(now time.Time) []wire.Event
+	Full(now time.Time) []wire.Event
+	Late() uint64
+	Size() int
+}
+
+// New returns an empty computer of spec.
+func New(spec *agg.Spec) Computer {
+	if spec.Fn == "m4" {
+		return newM4(spec)
+	}
+	return NewState(spec)
+}
