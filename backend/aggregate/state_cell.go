@@ -176,7 +176,7 @@ func (c *cell) value(s *State, seconds float64) (float64, bool) {
 			return 0, false
 		}
 		if s.spec.Field != "" {
-			return c.sum / seconds, true
+			return c.sum / seconds, c.nv > 0 || c.n == 0 // as sum
 		}
 		return float64(c.n) / seconds, true
 	}
