@@ -68,6 +68,11 @@ type State struct {
 	emitted        map[string]float64 // gauges: what was emitted, by group
 	emittedDefined bool               // ungrouped gauge: a value was emitted
 	capped         bool
+	// win, for distinct over a sliding window: per group, each value of
+	// the window and in how many of its steps it is; added says the last
+	// cell.add put a value new to its step.
+	win   map[string]map[string]int32
+	added bool
 }
 
 // NewState returns an empty state of spec.
@@ -87,6 +92,9 @@ func NewState(spec *agg.Spec) *State {
 	case agg.Sliding:
 		s.widthMs = max(1, spec.Width.Milliseconds()/SlidingSteps)
 		s.ring = make([]bucket, SlidingSteps)
+		if s.fn == fnDistinct {
+			s.win = map[string]map[string]int32{}
+		}
 	case agg.Current:
 		s.cur = newCurrent()
 	}
@@ -201,6 +209,9 @@ func (s *State) Size() int {
 		n += s.ring[i].size()
 	}
 	n += s.period.size()
+	for g, m := range s.win {
+		n += len(g) + 48 + 40*len(m)
+	}
 	if s.cur != nil {
 		n += s.cur.size()
 	}

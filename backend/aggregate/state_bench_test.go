@@ -74,9 +74,13 @@ func BenchmarkAdd_Window(b *testing.B) {
 // sliding window merges its 60 steps at each emit.
 func BenchmarkEmit_10Groups(b *testing.B) {
 	for _, w := range []string{"1m", "last 5m", "today", "current"} {
-		for _, fn := range []string{"count", "p95"} {
+		for _, fn := range []string{"count", "p95", "distinct"} {
 			b.Run(w+"/"+fn, func(b *testing.B) {
-				spec, err := agg.Compile(agg.Def{Source: "orders", Fn: fn, Field: "total", GroupBy: "region", Window: w})
+				field := "total"
+				if fn == "distinct" {
+					field = "customer"
+				}
+				spec, err := agg.Compile(agg.Def{Source: "orders", Fn: fn, Field: field, GroupBy: "region", Window: w})
 				if err != nil {
 					b.Fatal(err)
 				}

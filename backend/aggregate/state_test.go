@@ -395,3 +395,23 @@ func TestStatePercentiles(t *testing.T) {
 		}
 	}
 }
+
+// TestStateSlidingDistinct: a value leaves a sliding window's distinct
+// only with the last step that has it.
+func TestStateSlidingDistinct(t *testing.T) {
+	s := NewState(mustSpec(t, agg.Def{Source: "o", Fn: "distinct", Field: "c", Window: "last 10s"}))
+	s.Add(row(0, "1", "", "c", "x"))
+	s.Add(row(5000, "2", "", "c", "x"))
+	s.Add(row(5001, "3", "", "c", "y"))
+	for _, st := range []struct {
+		now  int64
+		want string
+	}{{5001, "value=2;"}, {10_000, ""}, {15_000, "value=0;"}} {
+		if got := render(s.Emit(time.UnixMilli(st.now))); got != st.want {
+			t.Fatalf("at %d: got %q, want %q", st.now, got, st.want)
+		}
+	}
+	if len(s.win) != 0 {
+		t.Fatalf("an empty window keeps %d groups of values", len(s.win))
+	}
+}
