@@ -37,6 +37,11 @@ const (
 	// windows (DDSketch): the value returned is within 1% of a value at the
 	// quantile's rank. Percentiles of "current" are exact.
 	SketchAccuracy = 0.01
+	// MaxAhead is how far past the newest now given to Emit an event's time
+	// may be: one further ahead (a producer's clock off by a day) is
+	// dropped, and counted, instead of moving every window past the present
+	// and emptying it.
+	MaxAhead = time.Minute
 	// SketchBins bounds one sketch (16 KiB of bins): at 1% accuracy they
 	// span values over 17 orders of magnitude before the lowest collapse.
 	SketchBins = 2048

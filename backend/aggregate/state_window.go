@@ -156,6 +156,10 @@ func (s *State) winTake(g string, c *cell) {
 
 // place adds o, dated t, to group g of its bucket or period.
 func (s *State) place(t int64, g string, o obs) {
+	if s.now != 0 && t > s.now+MaxAhead.Milliseconds() {
+		s.dropped++
+		return
+	}
 	o.t = t
 	grouped := s.spec.GroupBy != ""
 	switch s.spec.Kind {
