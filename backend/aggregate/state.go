@@ -9,6 +9,7 @@ package aggregate
 import (
 	"time"
 	_ "time/tzdata" // calendar windows in any zone, wherever the server runs
+	"unsafe"
 
 	"github.com/telltale/telltale/shared/agg"
 	"github.com/telltale/telltale/shared/wire"
@@ -209,7 +210,7 @@ func (s *State) Capped() bool { return s.capped }
 
 // Size is about how many bytes the state holds.
 func (s *State) Size() int {
-	n := 256 + len(s.emitted)*48
+	n := int(unsafe.Sizeof(*s)) + len(s.emitted)*48 + len(s.ring)*int(unsafe.Sizeof(bucket{}))
 	for i := range s.ring {
 		n += s.ring[i].size()
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"strconv"
+	"unsafe"
 
 	"github.com/DataDog/sketches-go/ddsketch"
 	"github.com/DataDog/sketches-go/ddsketch/store"
@@ -227,7 +228,7 @@ func (c *cell) value(s *State, seconds float64) (float64, bool) {
 }
 
 func (c *cell) size() int {
-	n := 96 + len(c.set)*32
+	n := int(unsafe.Sizeof(*c)) + len(c.set)*40
 	if c.sk != nil {
 		n += 128 + storeSize(c.sk.GetPositiveValueStore()) + storeSize(c.sk.GetNegativeValueStore())
 	}

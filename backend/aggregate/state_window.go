@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/telltale/telltale/shared/agg"
 	"github.com/telltale/telltale/shared/wire"
@@ -61,11 +62,13 @@ func (b *bucket) size() int {
 	if !b.used {
 		return 0
 	}
-	n := b.all.size() + b.other.size()
+	// What the bucket points to: its cells' sets and sketches, and per
+	// group a map entry (about 48 bytes with Go's overhead) and a cell.
+	n := b.all.size() + b.other.size() - 2*int(unsafe.Sizeof(cell{}))
 	for k, c := range b.groups {
-		n += len(k) + 16 + c.size()
+		n += len(k) + 48 + c.size()
 	}
-	return n
+	return n + len(b.shown)*48
 }
 
 func floorDiv(a, b int64) int64 {
