@@ -105,32 +105,36 @@ func BenchmarkEmit_10Groups(b *testing.B) {
 	}
 }
 
-// TestSizeOfSteadyState reports what a grouped aggregate holds once its
-// window or history is full of 10,000 events a second's worth: go test -v
-// -run SizeOf. It fails only past the bounds the caps promise.
-func TestSizeOfSteadyState(t *testing.T) {
+// BenchmarkSize_10Groups reports what a grouped aggregate holds once its
+// window or history is full at 10 source events a second per aggregate
+// (bytes/state): each op is one fill.
+func BenchmarkSize_10Groups(b *testing.B) {
 	for _, w := range []string{"1m", "last 5m", "today", "current"} {
 		for _, fn := range []string{"count", "p95", "distinct"} {
-			field := "total"
-			if fn == "distinct" {
-				field = "customer"
-			}
-			s := NewState(mustSpec(t, agg.Def{Source: "orders", Fn: fn, Field: field, GroupBy: "region", Window: w}))
-			evs := benchEvents(4096)
-			n := 200_000
-			if testing.Short() {
-				n = 20_000
-			}
-			for i := range n {
-				e := evs[i%len(evs)]
-				e.Time = int64(i) * 100 // 10 per second of event time: 360 one-minute buckets in 216,000
-				s.Add(e)
-			}
-			s.Emit(time.UnixMilli(int64(n) * 100))
-			t.Logf("%-8s %-8s %8d bytes", w, fn, s.Size())
-			if s.Size() > 64<<20 {
-				t.Errorf("%s %s holds %d bytes", w, fn, s.Size())
-			}
+			b.Run(w+"/"+fn, func(b *testing.B) {
+				field := "total"
+				if fn == "distinct" {
+					field = "customer"
+				}
+				spec, err := agg.Compile(agg.Def{Source: "orders", Fn: fn, Field: field, GroupBy: "region", Window: w})
+				if err != nil {
+					b.Fatal(err)
+				}
+				evs := benchEvents(4096)
+				const n = 220_000 // 100 ms apart: 360 one-minute buckets and then some
+				size := 0
+				for b.Loop() {
+					s := NewState(spec)
+					for i := range n {
+						e := evs[i%len(evs)]
+						e.Time = int64(i) * 100
+						s.Add(e)
+					}
+					s.Emit(time.UnixMilli(int64(n) * 100))
+					size = s.Size()
+				}
+				b.ReportMetric(float64(size), "bytes/state")
+			})
 		}
 	}
 }
