@@ -202,6 +202,10 @@ func TestFilterString(t *testing.T) {
 	if err != nil || FilterString(again) != want {
 		t.Fatalf("round trip: got %s, %v", FilterString(again), err)
 	}
+	quoted, err := ParseFilter(`a = 'say "hi"' and b = "it's"`)
+	if got, want := FilterString(quoted), `a = 'say "hi"' and b = "it's"`; err != nil || got != want {
+		t.Fatalf("quotes: got %s, %v, want %s", got, err, want)
+	}
 }
 
 func TestDerived(t *testing.T) {
@@ -210,4 +214,26 @@ func TestDerived(t *testing.T) {
 			t.Errorf("Derived(%q) = %v, want %v", s, !want, want)
 		}
 	}
+}
+
+// FuzzParseFilter: a filter an operator writes never panics the parser, and
+// what it accepts reads back the same from its canonical spelling.
+func FuzzParseFilter(f *testing.F) {
+	for _, s := range []string{"status in (paid, 'on hold') and total > 100", `a = "x y" AND b != 3`, "n <= -2.5e3", "a in ()", "'", "a ! 1", "_op = update"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		conds, err := ParseFilter(src)
+		if err != nil {
+			return
+		}
+		canon := FilterString(conds)
+		again, err := ParseFilter(canon)
+		if err != nil {
+			t.Fatalf("%q accepted, its spelling %q refused: %v", src, canon, err)
+		}
+		if FilterString(again) != canon {
+			t.Fatalf("%q: %q reads back as %q", src, canon, FilterString(again))
+		}
+	})
 }
