@@ -2,8 +2,10 @@ package ui
 
 import (
 	"sort"
+	"strings"
 	"time"
 
+	"github.com/telltale/telltale/shared/agg"
 	"github.com/telltale/telltale/shared/dashboard"
 	"github.com/telltale/telltale/shared/livestate"
 )
@@ -107,7 +109,13 @@ func (s *Shell) drawCharts(streams map[string]*livestate.Stream, gen int, frameS
 			return true
 		}
 		pts := &streams[d.panel.Stream].State.Points
-		if d.key.zoom.IsLive() {
+		if d.key.zoom.IsLive() && strings.HasPrefix(d.panel.Stream, agg.M4Prefix) {
+			// Decimated on the server already (about 4 rows a pixel
+			// column), and updated in place (Upsert), which the
+			// incremental columns, reading only what was appended, miss.
+			ts, cols := window(pts, d.panel)
+			charts.SetData(d.id, ts, cols, Range{})
+		} else if d.key.zoom.IsLive() {
 			ts, cols := d.st.dec.update(pts, d.panel, d.key.width, gen)
 			charts.SetData(d.id, ts, cols, Range{})
 		} else {
