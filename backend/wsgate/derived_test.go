@@ -143,7 +143,7 @@ func TestDerivedStreamAccess(t *testing.T) {
 		{"not allowed the source", token("acme", "fleet.*"), orders.Stream(), -1, wire.CodeForbidden},
 		{"not allowed the source, other tenant", token("globex", "fleet.*"), orders.Stream(), -1, wire.CodeForbidden},
 		{"no such aggregate", token("acme"), "agg.0011223344556677", -1, wire.CodeUnknownStream},
-		{"no m4 without its parser", token("acme"), "m4.1000.orders", -1, wire.CodeUnknownStream},
+		{"m4 bucket off the ladder", token("acme"), "m4.7.orders", -1, wire.CodeUnknownStream},
 		{"over the tenant's cap", token("acme"), other.Stream(), -1, wire.CodeQuota},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
