@@ -59,6 +59,14 @@ func interval(p dashboard.Panel, width int) time.Duration {
 		secs = 60
 	}
 	col := time.Duration(secs) * time.Second / time.Duration(width)
+	if strings.HasPrefix(p.Stream, agg.M4Prefix) {
+		// A lite chart's data moves a bucket at a time (lite.go): drawing
+		// it more often redraws the same picture, and a phone cannot spare
+		// the frames.
+		if s, err := agg.ParseM4(p.Stream); err == nil {
+			return max(0, max(col, s.Width)-frameSlack)
+		}
+	}
 	return max(0, min(col, maxChartInterval)-frameSlack)
 }
 
