@@ -188,7 +188,8 @@ func TestLiteChartDrawsUpserts(t *testing.T) {
 	}
 }
 
-// TestLiteChartPacing: a lite chart is drawn at most once a bucket, and
+// TestLiteChartPacing: a lite chart is drawn at most once a bucket (and a
+// second), and
 // one device pixel wide; a raw chart as before.
 func TestLiteChartPacing(t *testing.T) {
 	raw := dashboard.Panel{ID: "p", Kind: dashboard.KindTimeSeries, Stream: "r0", WindowSeconds: 160}
@@ -197,8 +198,12 @@ func TestLiteChartPacing(t *testing.T) {
 	if got := interval(raw, 343); got != maxChartInterval-frameSlack {
 		t.Fatalf("raw chart: got interval %v, want %v", got, maxChartInterval-frameSlack)
 	}
-	if got := interval(lite, 343); got != 500*time.Millisecond-frameSlack {
-		t.Fatalf("lite chart: got interval %v, want a bucket (500ms) less the slack", got)
+	if got := interval(lite, 343); got != liteChartInterval-frameSlack {
+		t.Fatalf("lite chart: got interval %v, want %v less the slack", got, liteChartInterval)
+	}
+	lite.Stream, lite.WindowSeconds = "m4.5000.r0", 3600
+	if got := interval(lite, 720); got != 5*time.Second-frameSlack {
+		t.Fatalf("lite chart of 5 s buckets: got interval %v, want a bucket less the slack", got)
 	}
 	if chartSpec(raw).Hairline || !chartSpec(lite).Hairline {
 		t.Fatalf("got hairline %v for raw and %v for lite, want false and true", chartSpec(raw).Hairline, chartSpec(lite).Hairline)
