@@ -62,6 +62,7 @@ type result struct {
 	FanP99Without float64 `json:"fanout_p99_ms_without"`
 	FanP99With    float64 `json:"fanout_p99_ms_with"`
 	Overflows     float64 `json:"queue_overflows"`
+	Runs          int     `json:"runs"`
 }
 
 func main() {
@@ -79,6 +80,7 @@ type config struct {
 	asJSON                        bool
 	profile                       string // the run with aggregates: the server's CPU profile
 	verbose                       bool
+	runs                          int
 	specs                         []*agg.Spec
 	dashboards                    string // file
 	regions, customers, keysCount int
@@ -96,6 +98,7 @@ func run() error {
 	flag.IntVar(&c.fanRate, "fan-rate", 100, "events per second of the fan-out stream")
 	flag.DurationVar(&c.duration, "duration", 10*time.Second, "how long each run publishes")
 	flag.BoolVar(&c.asJSON, "json", false, "print the result as one JSON object on the last line")
+	flag.IntVar(&c.runs, "runs", 3, "pairs of runs, without and with aggregates alternating (the machine is shared: each figure is the median)")
 	flag.BoolVar(&c.verbose, "v", false, "print each aggregate's update latency on stderr")
 	flag.StringVar(&c.profile, "server-cpuprofile", "", "write the server's CPU profile over the run with aggregates here")
 	flag.Parse()
@@ -114,26 +117,48 @@ func run() error {
 		return err
 	}
 
-	without, err := phase(c, false)
-	if err != nil {
-		return fmt.Errorf("run without aggregates: %w", err)
+	var withouts, withs []phaseResult
+	for i := range c.runs {
+		without, err := phase(c, false)
+		if err != nil {
+			return fmt.Errorf("run %d without aggregates: %w", i+1, err)
+		}
+		with, err := phase(c, true)
+		if err != nil {
+			return fmt.Errorf("run %d with aggregates: %w", i+1, err)
+		}
+		withouts, withs = append(withouts, without), append(withs, with)
+		fmt.Fprintf(os.Stderr, "run %d: CPU %.1f → %.1f µs/event (%.2f added), update p50 %.0f p99 %.0f ms, fan-out p99 %.1f → %.1f ms, %.0f state bytes/aggregate\n",
+			i+1, without.cpuS/float64(without.events)*1e6, with.cpuS/float64(with.events)*1e6, (with.cpuS/float64(with.events)-without.cpuS/float64(without.events))*1e6,
+			with.update.P50, with.update.P99, without.fan.P99, with.fan.P99, with.stateBytes/float64(max(1, len(c.specs))))
 	}
-	with, err := phase(c, true)
-	if err != nil {
-		return fmt.Errorf("run with aggregates: %w", err)
+	med := func(rs []phaseResult, f func(phaseResult) float64) float64 {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = f(r)
+		}
+		sort.Float64s(v)
+		return v[len(v)/2]
 	}
-	res := result{Aggregates: len(c.specs), Groups: c.groups, Sources: c.sources, Rate: c.rate, FanClients: c.clients,
+	perEvent := func(r phaseResult) float64 { return r.cpuS / float64(r.events) * 1e6 }
+	with := withs[len(withs)-1]
+	res := result{Aggregates: len(c.specs), Groups: c.groups, Sources: c.sources, Rate: c.rate, FanClients: c.clients, Runs: c.runs,
 		DurationS: with.elapsed.Seconds(), SourceEvents: with.events,
-		CPUWithoutPct: without.cpuPct(), CPUWithPct: with.cpuPct(),
-		FanP99Without: without.fan.P99, FanP99With: with.fan.P99,
-		BytesPerAgg: with.stateBytes / float64(max(1, len(c.specs))),
-		RSSPerAggKB: float64(with.rssKB-without.rssKB) / float64(max(1, len(c.specs))),
-		UpdateP50ms: with.update.P50, UpdateP99ms: with.update.P99, UpdateMaxMs: with.update.Max,
-		Uncovered: with.uncovered, DerivedPerS: float64(with.derived) / with.elapsed.Seconds(), Overflows: with.overflows,
+		CPUWithoutPct: med(withouts, phaseResult.cpuPct), CPUWithPct: med(withs, phaseResult.cpuPct),
+		FanP99Without: med(withouts, func(r phaseResult) float64 { return r.fan.P99 }),
+		FanP99With:    med(withs, func(r phaseResult) float64 { return r.fan.P99 }),
+		BytesPerAgg:   med(withs, func(r phaseResult) float64 { return r.stateBytes }) / float64(max(1, len(c.specs))),
+		RSSPerAggKB:   (med(withs, func(r phaseResult) float64 { return float64(r.rssKB) }) - med(withouts, func(r phaseResult) float64 { return float64(r.rssKB) })) / float64(max(1, len(c.specs))),
+		UpdateP50ms:   med(withs, func(r phaseResult) float64 { return r.update.P50 }),
+		UpdateP99ms:   med(withs, func(r phaseResult) float64 { return r.update.P99 }),
+		UpdateMaxMs:   med(withs, func(r phaseResult) float64 { return r.update.Max }),
+		Uncovered:     int(med(withs, func(r phaseResult) float64 { return float64(r.uncovered) })),
+		DerivedPerS:   med(withs, func(r phaseResult) float64 { return float64(r.derived) / r.elapsed.Seconds() }),
+		Overflows:     med(withs, func(r phaseResult) float64 { return r.overflows }),
 	}
 	// The CPU the aggregates add, per source event: each run's server CPU
-	// seconds per event it took, the difference of the two.
-	res.CPUUsPerEvent = (with.cpuS/float64(with.events) - without.cpuS/float64(without.events)) * 1e6
+	// seconds per event it took, the medians' difference.
+	res.CPUUsPerEvent = med(withs, perEvent) - med(withouts, perEvent)
 	fmt.Printf("%d aggregates × %d groups over %d streams at %d ev/s for %v: server CPU %.0f%% → %.0f%%, %.2f µs per source event; update p50 %.0f ms, p99 %.0f ms, max %.0f ms (%d batches uncovered), %.0f derived events/s; %.0f state bytes and %.0f KB RSS per aggregate; fan-out p99 %.1f ms → %.1f ms (%d clients at %d ev/s); queue overflows %.0f\n",
 		res.Aggregates, res.Groups, res.Sources, res.Rate, c.duration, res.CPUWithoutPct, res.CPUWithPct, res.CPUUsPerEvent,
 		res.UpdateP50ms, res.UpdateP99ms, res.UpdateMaxMs, res.Uncovered, res.DerivedPerS, res.BytesPerAgg, res.RSSPerAggKB,
