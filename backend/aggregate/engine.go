@@ -35,6 +35,12 @@ type EngineConfig struct {
 	// ParseM4 turns an "m4.<bucket ms>.<source>" name into its spec; nil
 	// means agg.ParseM4.
 	ParseM4 func(stream string) (*agg.Spec, error)
+	// Current returns what a derived stream holds now, folded (the hub's
+	// snapshot of it): a rebuilt computer that can Restore from it then
+	// writes only what differs, deletes included (a group that vanished
+	// while no one computed). Nil means a rebuilt computer writes its whole
+	// picture, which never deletes.
+	Current func(tenant, stream string) (*wire.State, error)
 	// New returns an empty computer of a spec; nil means aggregate.New.
 	New func(spec *agg.Spec) Computer
 	// MaxPerTenant bounds the aggregates one tenant computes at once; past
@@ -117,6 +123,7 @@ type built struct {
 	a          *aggregate
 	comp       Computer
 	epoch, seq uint64
+	restored   bool // told what its derived stream holds: its Emit is the difference
 	err        error
 }
 
@@ -142,6 +149,10 @@ type aggregate struct {
 	late       uint64
 	size       int
 }
+
+// restorer is a computer that can be told what its derived stream holds
+// (State.Restore).
+type restorer interface{ Restore(st *wire.State) }
 
 // NewEngine returns an engine; Run computes, Tap feeds it.
 func NewEngine(cfg EngineConfig) *Engine {

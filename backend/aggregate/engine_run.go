@@ -141,9 +141,19 @@ func (e *Engine) read(ctx context.Context, a *aggregate) built {
 		}
 		e.m.sourceEvents.Add(int64(len(evs)))
 		if len(evs) < e.cfg.ReadBatch {
-			return r
+			break
 		}
 	}
+	if rs, ok := r.comp.(restorer); ok && e.cfg.Current != nil {
+		st, err := e.cfg.Current(a.key.tenant, a.key.stream)
+		if err != nil {
+			e.log.Warn("aggregate: the derived stream's state could not be read; writing the whole picture", "tenant", a.key.tenant, "stream", a.key.stream, "err", err)
+			return r
+		}
+		rs.Restore(st)
+		r.restored = true
+	}
+	return r
 }
 
 // install takes a built computer: from now on tapped batches fold into it.
@@ -165,7 +175,7 @@ func (e *Engine) install(ctx context.Context, r built) {
 		return
 	}
 	a.comp, a.epoch, a.seq = r.comp, r.epoch, r.seq
-	a.needFull = true
+	a.needFull = !r.restored
 	a.nextEmit = time.Time{}
 	a.late = 0
 	e.ready = append(e.ready, a)

@@ -633,3 +633,77 @@ func TestEngineStoreFailureBacksOff(t *testing.T) {
 	f.on.Store(false)
 	wantValue(t, r, "t", s.Stream(), 3)
 }
+
+// A group that vanished while no engine computed (a row deleted during a
+// restart) is deleted from the derived stream by the rebuilt aggregate,
+// which Restores from what the stream holds and writes the difference.
+func TestEngineRebuildDeletesVanishedGroups(t *testing.T) {
+	s := spec(t, agg.Def{Source: "orders", Fn: "count", GroupBy: "status", Window: "current"})
+	var eng atomic.Pointer[Engine]
+	h := hub.New(hub.Config{Tap: func(tenant string, evs []wire.Event) {
+		if e := eng.Load(); e != nil {
+			e.Tap(tenant, evs)
+		}
+	}})
+	st := memstore.New(memstore.Config{Sink: h.Publish})
+	current := func(tenant, stream string) (*wire.State, error) {
+		b, err := h.Snapshot(tenant, stream)
+		if err != nil {
+			return nil, err
+		}
+		f, err := wire.Decode(b)
+		if err != nil {
+			return nil, err
+		}
+		snap := f.(wire.Snapshot)
+		return &snap.State, nil
+	}
+	run := func() (stop func()) {
+		e := NewEngine(EngineConfig{Store: st, Tick: 5 * time.Millisecond, Current: current,
+			Specs: func(string) []*agg.Spec { return []*agg.Spec{s} }})
+		eng.Store(e)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- e.Run(ctx) }()
+		if err := e.Want("t", s.Stream()); err != nil {
+			t.Fatal(err)
+		}
+		return func() { cancel(); <-done; eng.Store(nil) }
+	}
+	row := func(key, status string, op wire.RowOp) {
+		ev := wire.Event{Row: &wire.Row{Key: key, Op: op, Fields: map[string]any{"status": status}}}
+		if err := st.Append(context.Background(), "t", "orders", []wire.Event{ev}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	groups := func() map[string]any {
+		got, err := current("t", s.Stream())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]any{}
+		for _, r := range got.Rows {
+			out[r.Key] = r.Fields[agg.Value]
+		}
+		return out
+	}
+	stop := run()
+	row("a", "new", wire.RowInsert)
+	row("b", "paid", wire.RowInsert)
+	waitFor(t, 5*time.Second, func() error {
+		if g := groups(); len(g) != 2 {
+			return fmt.Errorf("groups %v, want new and paid", g)
+		}
+		return nil
+	})
+	stop()
+	row("a", "new", wire.RowDelete) // while no engine runs
+	stop = run()
+	defer stop()
+	waitFor(t, 5*time.Second, func() error {
+		if g := groups(); len(g) != 1 || g["paid"] == nil {
+			return fmt.Errorf("groups %v, want paid alone: new's only order was deleted", g)
+		}
+		return nil
+	})
+}
