@@ -10,6 +10,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"testing"
@@ -18,6 +20,7 @@ import (
 	"github.com/telltale/telltale/app/client"
 	ingestapi "github.com/telltale/telltale/backend/ingest"
 	"github.com/telltale/telltale/backend/pgtest"
+	"github.com/telltale/telltale/shared/agg"
 	"github.com/telltale/telltale/shared/livestate"
 	"github.com/telltale/telltale/shared/poll"
 	"github.com/telltale/telltale/shared/wire"
@@ -85,19 +88,88 @@ func m4Held(st *livestate.Stream, width int64) (map[int64]m4Bucket, error) {
 	return out, nil
 }
 
-// TestKilledServerAggregatesContinue: a producer publishes points while a
-// client follows their derived m4 stream on PostgreSQL; the binary is
-// killed (kill -9) mid-stream and started again. The rebuilt aggregate goes
-// on with exactly the values of a server that never stopped (computed here
-// from the events table), and the client resumes the derived stream across
-// the crash: no second snapshot, no break in its seqs.
+// restartDashboards is a spec file with two aggregates of orders: a count
+// per region in 1 s buckets, and the revenue today (UTC).
+const restartDashboards = `[{"id": "orders", "title": "Orders", "panels": [
+  {"id": "per-second", "kind": "timeseries", "title": "Orders per second by region",
+   "agg": {"source": "orders", "fn": "count", "group_by": "region", "window": "1s"}, "series": ["eu", "us", "apac"]},
+  {"id": "rev-today", "kind": "kpi", "title": "Revenue today",
+   "agg": {"source": "orders", "fn": "sum", "field": "total", "window": "today"}}
+]}]`
+
+// countsReference is the count of orders per 1 s bucket and region, by SQL
+// over the events table.
+func countsReference(t *testing.T, db *pgtest.DB) map[[2]string]float64 {
+	t.Helper()
+	rows, err := db.Pool.Query(context.Background(), `SELECT (extract(epoch FROM date_trunc('second', ts)) * 1000)::bigint, body->'row'->'fields'->>'region', count(*)
+		FROM telltale.events WHERE tenant = 'demo' AND stream = 'orders' GROUP BY 1, 2`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[[2]string]float64{}
+	for rows.Next() {
+		var (
+			ts     int64
+			region string
+			n      int64
+		)
+		if err := rows.Scan(&ts, &region, &n); err != nil {
+			t.Fatal(err)
+		}
+		out[[2]string{fmt.Sprint(ts), region}] = float64(n)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// countsHeld is what a client holds of the count per bucket and region.
+func countsHeld(st *livestate.Stream) map[[2]string]float64 {
+	p := livestate.Aligned(&st.State.Points)
+	out := map[[2]string]float64{}
+	for _, c := range p.Cols {
+		for i, v := range c.Vals {
+			if !math.IsNaN(v) && v != 0 {
+				out[[2]string{fmt.Sprint(p.TS[i]), c.Name}] = v
+			}
+		}
+	}
+	return out
+}
+
+func compile(t *testing.T, d agg.Def) string {
+	t.Helper()
+	s, err := agg.Compile(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Stream()
+}
+
+// TestKilledServerAggregatesContinue: a producer publishes points and order
+// rows while a client follows three derived streams on PostgreSQL (the m4
+// series of the points, orders per second by region, revenue today); the
+// binary is killed (kill -9) mid-stream and started again. Each rebuilt
+// aggregate goes on with exactly the values of a server that never stopped
+// (computed here from the events table, by SQL for the counts and sums),
+// and the client resumes the derived streams across the crash: no second
+// snapshot, no break in their seqs.
 func TestKilledServerAggregatesContinue(t *testing.T) {
 	const (
 		width   = 1000
 		derived = "m4.1000.cpu"
 	)
 	addr, env, db := restartable(t)
-	srv := startServerEnvAt(t, env, addr, "-demo=false")
+	file := filepath.Join(t.TempDir(), "dashboards.json")
+	if err := os.WriteFile(file, []byte(restartDashboards), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	perSecond := compile(t, agg.Def{Source: "orders", Fn: "count", GroupBy: "region", Window: "1s"})
+	revenue := compile(t, agg.Def{Source: "orders", Fn: "sum", Field: "total", Window: "today"})
+	streams := []string{derived, perSecond, revenue}
+	srv := startServerEnvAt(t, env, addr, "-demo=false", "-dashboards", file)
 	key := ingestKey(t, env, "demo")
 	base := "http://" + addr
 
@@ -106,9 +178,13 @@ func TestKilledServerAggregatesContinue(t *testing.T) {
 		acked int
 	)
 	hc := &http.Client{Timeout: 5 * time.Second}
+	regions := []string{"eu", "us", "apac"}
+	n := 0
 	publish := func() {
+		n++
 		body, _ := json.Marshal(ingestapi.Request{Events: []ingestapi.Event{{Stream: "cpu",
-			Points: &wire.Points{TS: []int64{time.Now().UnixMilli()}, Cols: []wire.Column{{Name: "a", Vals: []float64{float64(rand.IntN(1000))}}}}}}})
+			Points: &wire.Points{TS: []int64{time.Now().UnixMilli()}, Cols: []wire.Column{{Name: "a", Vals: []float64{float64(rand.IntN(1000))}}}}},
+			{Stream: "orders", Row: &wire.Row{Key: fmt.Sprint("o", n), Fields: map[string]any{"region": regions[rand.IntN(3)], "total": rand.IntN(100) + 1}}}}})
 		req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/ingest", bytes.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+key)
 		req.Header.Set("Content-Type", "application/json")
@@ -144,41 +220,43 @@ func TestKilledServerAggregatesContinue(t *testing.T) {
 
 	var (
 		mu                sync.Mutex
-		last              uint64
-		breaks, snapshots int
+		last              = map[string]uint64{}
+		breaks, snapshots = map[string]int{}, map[string]int{}
 	)
-	c := client.New(client.Config{URL: "ws://" + addr + "/api/v1/ws", Streams: []string{derived}, Token: token(t, "demo", "cpu"),
+	c := client.New(client.Config{URL: "ws://" + addr + "/api/v1/ws", Streams: streams, Token: token(t, "demo", "cpu", "orders"),
 		Limits: livestate.Limits{Points: 100_000},
-		Trace: func(_ string, _, seq uint64, snapshot bool) {
+		Trace: func(stream string, _, seq uint64, snapshot bool) {
 			mu.Lock()
 			defer mu.Unlock()
 			if snapshot {
-				snapshots++
-			} else if seq != last+1 {
-				breaks++
+				snapshots[stream]++
+			} else if seq != last[stream]+1 {
+				breaks[stream]++
 			}
-			last = seq
+			last[stream] = seq
 		}})
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan struct{})
 	go func() { defer close(ran); _ = c.Run(ctx) }()
 	defer func() { cancel(); <-ran }()
-	seqAtLeast := func(n uint64) func() error {
+	seqAtLeast := func(stream string, n uint64) func() error {
 		return func() error {
 			mu.Lock()
 			defer mu.Unlock()
-			if last < n {
-				return fmt.Errorf("client at seq %d of %s, want %d", last, derived, n)
+			if last[stream] < n {
+				return fmt.Errorf("client at seq %d of %s, want %d", last[stream], stream, n)
 			}
 			return nil
 		}
 	}
-	poll.Until(t, 20*time.Second, seqAtLeast(8)) // about 2 s of updates
+	for _, s := range streams {
+		poll.Until(t, 20*time.Second, seqAtLeast(s, 5)) // a second or two of updates
+	}
 
 	srv.kill(t)
 	killedAt := ackedCount()
 	time.Sleep(time.Second) // the outage, the producer still trying
-	startServerEnvAt(t, env, addr, "-demo=false")
+	startServerEnvAt(t, env, addr, "-demo=false", "-dashboards", file)
 	poll.Until(t, 20*time.Second, func() error {
 		if n := ackedCount(); n < killedAt+200 {
 			return fmt.Errorf("%d events acknowledged since the restart, want 200", n-killedAt)
@@ -218,16 +296,53 @@ func TestKilledServerAggregatesContinue(t *testing.T) {
 		}
 		return nil
 	})
-	var head uint64
-	if err := db.Pool.QueryRow(context.Background(), `SELECT last_seq FROM telltale.streams WHERE tenant = 'demo' AND stream = $1`, derived).Scan(&head); err != nil {
+	wantCounts := countsReference(t, db)
+	var wantRevenue float64
+	if err := db.Pool.QueryRow(context.Background(), `SELECT coalesce(sum((body->'row'->'fields'->>'total')::float8), 0) FROM telltale.events
+		WHERE tenant = 'demo' AND stream = 'orders' AND ts >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`).Scan(&wantRevenue); err != nil {
 		t.Fatal(err)
 	}
-	poll.Until(t, 10*time.Second, seqAtLeast(head))
+	poll.Until(t, 20*time.Second, func() error {
+		var err error
+		c.Read(func(streams map[string]*livestate.Stream, _ client.Info) {
+			ps, rev := streams[perSecond], streams[revenue]
+			if ps == nil || rev == nil {
+				err = fmt.Errorf("the client lacks a derived stream")
+				return
+			}
+			got := countsHeld(ps)
+			for k, w := range wantCounts {
+				if got[k] != w {
+					err = fmt.Errorf("orders per second at %s in %s: client holds %v, SQL counts %v", k[0], k[1], got[k], w)
+					return
+				}
+			}
+			if len(got) != len(wantCounts) {
+				err = fmt.Errorf("client holds %d (bucket, region) counts, SQL has %d", len(got), len(wantCounts))
+				return
+			}
+			if v := rev.State.Values[agg.Value]; v != wantRevenue {
+				err = fmt.Errorf("revenue today: client holds %v, SQL sums %v", v, wantRevenue)
+			}
+		})
+		return err
+	})
+	heads := map[string]uint64{}
+	for _, s := range streams {
+		var head uint64
+		if err := db.Pool.QueryRow(context.Background(), `SELECT last_seq FROM telltale.streams WHERE tenant = 'demo' AND stream = $1`, s).Scan(&head); err != nil {
+			t.Fatal(err)
+		}
+		heads[s] = head
+		poll.Until(t, 10*time.Second, seqAtLeast(s, head))
+	}
 	mu.Lock()
 	defer mu.Unlock()
-	if breaks != 0 || snapshots != 1 {
-		t.Fatalf("client: %d breaks, %d snapshots of %s: want it resumed across the crash without a second snapshot", breaks, snapshots, derived)
+	for _, s := range streams {
+		if breaks[s] != 0 || snapshots[s] != 1 {
+			t.Errorf("client: %d breaks, %d snapshots of %s: want it resumed across the crash without a second snapshot", breaks[s], snapshots[s], s)
+		}
 	}
-	t.Logf("%d points acknowledged (%d before the kill) in %d buckets; the client holds every bucket as the table makes it, seqs 1–%d of %s with no break and one snapshot",
-		ackedCount(), killedAt, len(want), head, derived)
+	t.Logf("%d requests acknowledged (%d before the kill): %d m4 buckets, %d (bucket, region) counts and revenue %v as the table makes them; derived heads %v, no break, one snapshot each",
+		ackedCount(), killedAt, len(want), len(wantCounts), wantRevenue, heads)
 }

@@ -35,6 +35,12 @@ type EngineConfig struct {
 	// ParseM4 turns an "m4.<bucket ms>.<source>" name into its spec; nil
 	// means agg.ParseM4.
 	ParseM4 func(stream string) (*agg.Spec, error)
+	// Current returns what a derived stream holds now, folded (the hub's
+	// snapshot of it): a rebuilt computer that can Restore from it then
+	// writes only what differs, deletes included (a group that vanished
+	// while no one computed). Nil means a rebuilt computer writes its whole
+	// picture, which never deletes.
+	Current func(tenant, stream string) (*wire.State, error)
 	// New returns an empty computer of a spec; nil means aggregate.New.
 	New func(spec *agg.Spec) Computer
 	// MaxPerTenant bounds the aggregates one tenant computes at once; past
@@ -46,8 +52,9 @@ type EngineConfig struct {
 	// lost, never counted twice). Zero means 4096.
 	Queue int
 	// Tick is how often the engine emits what is due (each aggregate at
-	// most once per its EmitMs) and moves sliding and calendar windows;
-	// zero means 25ms.
+	// most once per its EmitMs, on wall-clock multiples of it so that
+	// aggregates write together) and moves sliding and calendar windows;
+	// zero means 10ms (checking 100 aggregates is about a microsecond).
 	Tick time.Duration
 	// ReadBatch is how many events one store read fetches; zero means 1000.
 	ReadBatch int
@@ -94,8 +101,9 @@ type Engine struct {
 	refused   map[aggKey]bool // over the cap, logged once
 	stale     map[srcKey]bool // a batch was dropped: catch up from the store
 
-	ready  []*aggregate // built, owned by Run
-	builds sync.WaitGroup
+	ready   []*aggregate // built, owned by Run
+	backoff time.Time    // Run: no builds or catch-ups before, after a store error
+	builds  sync.WaitGroup
 
 	m struct {
 		active, sourceEvents, emitted, late, overflows, catchups, bytes,
@@ -115,6 +123,7 @@ type built struct {
 	a          *aggregate
 	comp       Computer
 	epoch, seq uint64
+	restored   bool // told what its derived stream holds: its Emit is the difference
 	err        error
 }
 
@@ -141,6 +150,10 @@ type aggregate struct {
 	size       int
 }
 
+// restorer is a computer that can be told what its derived stream holds
+// (State.Restore).
+type restorer interface{ Restore(st *wire.State) }
+
 // NewEngine returns an engine; Run computes, Tap feeds it.
 func NewEngine(cfg EngineConfig) *Engine {
 	if cfg.New == nil {
@@ -156,7 +169,7 @@ func NewEngine(cfg EngineConfig) *Engine {
 		cfg.Queue = 4096
 	}
 	if cfg.Tick <= 0 {
-		cfg.Tick = 25 * time.Millisecond
+		cfg.Tick = 10 * time.Millisecond
 	}
 	if cfg.ReadBatch <= 0 {
 		cfg.ReadBatch = 1000
@@ -293,7 +306,7 @@ func (e *Engine) Want(tenant, stream string) error {
 		return err
 	}
 	e.mu.Lock()
-	err = e.activateLocked(tenant, stream, s)
+	err = e.activateLocked(tenant, stream, s, false)
 	e.mu.Unlock()
 	e.poke()
 	return err
@@ -306,16 +319,21 @@ func (e *Engine) poke() {
 	}
 }
 
-// activateLocked registers an aggregate for Run to build. e.mu must be held
+// activateLocked registers an aggregate for Run to build. A definition
+// refused over the cap (defined true: its source's events ask again and
+// again) is counted and logged once; a page's request each time, and not
+// remembered (pages can name any number of m4 streams). e.mu must be held
 // for writing.
-func (e *Engine) activateLocked(tenant, stream string, s *agg.Spec) error {
+func (e *Engine) activateLocked(tenant, stream string, s *agg.Spec, defined bool) error {
 	k := aggKey{tenant, stream}
 	if e.active[k] != nil {
 		return nil
 	}
 	if e.perTenant[tenant] >= e.cfg.MaxPerTenant {
-		if !e.refused[k] {
-			e.refused[k] = true
+		if !defined || !e.refused[k] {
+			if defined {
+				e.refused[k] = true
+			}
 			e.m.refused.Inc()
 			e.log.Warn("aggregate refused: the tenant's cap", "tenant", tenant, "stream", stream, "source", s.Source, "max", e.cfg.MaxPerTenant)
 		}

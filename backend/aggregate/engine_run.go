@@ -9,6 +9,10 @@ import (
 	"github.com/telltale/telltale/shared/wire"
 )
 
+// storeTimeout bounds one read or write of the store, so that a hung
+// connection holds the engine's goroutine for no longer.
+const storeTimeout = 10 * time.Second
+
 // far is the newest event time a read asks for (ingest's bound, the year 2248).
 var far = time.UnixMilli(1 << 43)
 
@@ -63,6 +67,9 @@ func (e *Engine) flush(ctx context.Context) error {
 
 // startBuilds starts a build for every aggregate activated since.
 func (e *Engine) startBuilds(ctx context.Context) {
+	if e.cfg.Now().Before(e.backoff) {
+		return // the store failed a moment ago: the next tick after it
+	}
 	e.mu.Lock()
 	todo := e.pending
 	e.pending = nil
@@ -121,7 +128,9 @@ func (e *Engine) read(ctx context.Context, a *aggregate) built {
 	r := built{a: a, comp: e.cfg.New(a.spec)}
 	lo := from(a.spec, e.cfg.Now())
 	for {
-		evs, err := e.cfg.Store.ReadWindow(ctx, a.src.tenant, a.src.stream, lo, far, r.seq, e.cfg.ReadBatch)
+		rctx, cancel := context.WithTimeout(ctx, storeTimeout)
+		evs, err := e.cfg.Store.ReadWindow(rctx, a.src.tenant, a.src.stream, lo, far, r.seq, e.cfg.ReadBatch)
+		cancel()
 		if err != nil {
 			r.err = err
 			return r
@@ -132,9 +141,19 @@ func (e *Engine) read(ctx context.Context, a *aggregate) built {
 		}
 		e.m.sourceEvents.Add(int64(len(evs)))
 		if len(evs) < e.cfg.ReadBatch {
-			return r
+			break
 		}
 	}
+	if rs, ok := r.comp.(restorer); ok && e.cfg.Current != nil {
+		st, err := e.cfg.Current(a.key.tenant, a.key.stream)
+		if err != nil {
+			e.log.Warn("aggregate: the derived stream's state could not be read; writing the whole picture", "tenant", a.key.tenant, "stream", a.key.stream, "err", err)
+			return r
+		}
+		rs.Restore(st)
+		r.restored = true
+	}
+	return r
 }
 
 // install takes a built computer: from now on tapped batches fold into it.
@@ -147,7 +166,8 @@ func (e *Engine) install(ctx context.Context, r built) {
 	}
 	if r.err != nil {
 		if ctx.Err() == nil {
-			e.log.Warn("aggregate build failed, retrying", "tenant", a.key.tenant, "stream", a.key.stream, "err", r.err)
+			e.log.Warn("aggregate build failed, retrying in a second", "tenant", a.key.tenant, "stream", a.key.stream, "err", r.err)
+			e.backoff = e.cfg.Now().Add(time.Second)
 			e.mu.Lock()
 			e.pending = append(e.pending, a) // the next tick tries again
 			e.mu.Unlock()
@@ -155,7 +175,7 @@ func (e *Engine) install(ctx context.Context, r built) {
 		return
 	}
 	a.comp, a.epoch, a.seq = r.comp, r.epoch, r.seq
-	a.needFull = true
+	a.needFull = !r.restored
 	a.nextEmit = time.Time{}
 	a.late = 0
 	e.ready = append(e.ready, a)
@@ -177,15 +197,28 @@ func (e *Engine) unready(a *aggregate) {
 // activates the source's definitions that do not run yet.
 func (e *Engine) apply(ctx context.Context, b batch) {
 	src := srcKey{b.tenant, b.evs[0].Stream}
-	e.mu.Lock()
-	for _, s := range e.specsLocked(b.tenant).bySource[src.stream] {
-		if e.active[aggKey{b.tenant, s.Stream()}] == nil {
-			_ = e.activateLocked(b.tenant, s.Stream(), s) // refusals are counted and logged there
+	e.mu.RLock()
+	aggs, ts := e.bySource[src], e.tenants[b.tenant]
+	idle := ts == nil // every definition of the source runs, or is refused
+	if ts != nil {
+		for _, s := range ts.bySource[src.stream] {
+			k := aggKey{b.tenant, s.Stream()}
+			idle = idle || (e.active[k] == nil && !e.refused[k])
 		}
 	}
-	aggs := e.bySource[src]
-	started := len(e.pending) > 0
-	e.mu.Unlock()
+	e.mu.RUnlock()
+	started := false
+	if idle {
+		e.mu.Lock()
+		for _, s := range e.specsLocked(b.tenant).bySource[src.stream] {
+			if e.active[aggKey{b.tenant, s.Stream()}] == nil {
+				_ = e.activateLocked(b.tenant, s.Stream(), s, true) // refusals are counted and logged there
+			}
+		}
+		aggs = e.bySource[src]
+		started = len(e.pending) > 0
+		e.mu.Unlock()
+	}
 	if started {
 		e.startBuilds(ctx)
 	}
@@ -234,10 +267,13 @@ func (e *Engine) catchUp(ctx context.Context, a *aggregate, upTo uint64) {
 	lo := from(a.spec, e.cfg.Now())
 	filtered := a.spec.Kind == agg.Sliding || a.spec.Kind == agg.Calendar
 	for {
-		evs, err := e.cfg.Store.ReadWindow(ctx, a.src.tenant, a.src.stream, lo, far, a.seq, e.cfg.ReadBatch)
+		rctx, cancel := context.WithTimeout(ctx, storeTimeout)
+		evs, err := e.cfg.Store.ReadWindow(rctx, a.src.tenant, a.src.stream, lo, far, a.seq, e.cfg.ReadBatch)
+		cancel()
 		if err != nil {
 			if ctx.Err() == nil && !errors.Is(err, context.Canceled) {
-				e.log.Warn("aggregate catch-up failed, retrying", "tenant", a.key.tenant, "stream", a.key.stream, "err", err)
+				e.log.Warn("aggregate catch-up failed, retrying in a second", "tenant", a.key.tenant, "stream", a.key.stream, "err", err)
+				e.backoff = e.cfg.Now().Add(time.Second)
 				e.mu.Lock()
 				e.stale[a.src] = true
 				e.mu.Unlock()
@@ -269,6 +305,9 @@ func (e *Engine) catchUp(ctx context.Context, a *aggregate, upTo uint64) {
 // catchUpStale catches up the sources whose batches were dropped, and starts
 // their definitions if no batch of theirs got through to do it.
 func (e *Engine) catchUpStale(ctx context.Context) {
+	if e.cfg.Now().Before(e.backoff) {
+		return
+	}
 	e.mu.Lock()
 	if len(e.stale) == 0 {
 		e.mu.Unlock()
@@ -278,7 +317,7 @@ func (e *Engine) catchUpStale(ctx context.Context) {
 	for src := range e.stale {
 		for _, s := range e.specsLocked(src.tenant).bySource[src.stream] {
 			if e.active[aggKey{src.tenant, s.Stream()}] == nil {
-				_ = e.activateLocked(src.tenant, s.Stream(), s)
+				_ = e.activateLocked(src.tenant, s.Stream(), s, true)
 			}
 		}
 		aggs = append(aggs, e.bySource[src]...)
@@ -334,7 +373,16 @@ func (e *Engine) emit(ctx context.Context, now time.Time, force bool) {
 		}
 		out[t][a.key.stream] = evs
 		from[t] = append(from[t], a)
-		a.nextEmit = now.Add(time.Duration(a.spec.EmitMs) * time.Millisecond)
+		// The next emit is on a boundary of the period shared by every
+		// aggregate with the same emit_ms (wall-clock multiples), so that
+		// they write together: one AppendAll (one transaction) per tenant
+		// per period instead of one per aggregate. It is at least a period
+		// away, less the tick that emits may come late by.
+		period := time.Duration(a.spec.EmitMs) * time.Millisecond
+		lo := now.Add(period - e.cfg.Tick)
+		if a.nextEmit = lo.Truncate(period); a.nextEmit.Before(lo) {
+			a.nextEmit = a.nextEmit.Add(period)
+		}
 	}
 	clear(e.ready[len(kept):])
 	e.ready = kept
@@ -343,7 +391,10 @@ func (e *Engine) emit(ctx context.Context, now time.Time, force bool) {
 		for _, evs := range streams {
 			n += len(evs)
 		}
-		if err := e.cfg.Store.AppendAll(ctx, tenant, streams); err != nil {
+		wctx, cancel := context.WithTimeout(ctx, storeTimeout)
+		err := e.cfg.Store.AppendAll(wctx, tenant, streams)
+		cancel()
+		if err != nil {
 			// The changes are gone from the computers: the next write is
 			// each one's whole picture (absolute values, so nothing is
 			// counted twice).

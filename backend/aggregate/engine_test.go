@@ -313,12 +313,12 @@ func TestEngineCoalescesEmits(t *testing.T) {
 }
 
 func TestEngineShutdownFlushesPendingEmits(t *testing.T) {
-	s := spec(t, agg.Def{Source: "orders", Fn: "count", Window: "1m", EmitMs: 3_600_000})
+	s := spec(t, agg.Def{Source: "orders", Fn: "count", Window: "1m", EmitMs: 60_000})
 	r := newRig(t, []*agg.Spec{s}, nil)
 	r.start()
 	r.publish("t", "orders", 1)
 	wantValue(t, r, "t", s.Stream(), 1)
-	r.publish("t", "orders", 9) // not due for an hour
+	r.publish("t", "orders", 9) // not due for a minute
 	waitFor(t, 5*time.Second, func() error {
 		if n := r.metric("telltale_agg_source_events_total"); n != 10 {
 			return fmt.Errorf("folded %d events, want 10", n)
@@ -377,12 +377,13 @@ func TestEngineWantAndCap(t *testing.T) {
 	if !errors.Is(err, ErrTooMany) || !errors.Is(err, wire.ErrStreamQuota) {
 		t.Fatalf("third aggregate: got %v, want ErrTooMany (a stream quota error)", err)
 	}
-	// trucks' events would start s3: the cap still holds, and the refusal
-	// is counted once.
-	r.publish("t", "trucks", 4)
+	// trucks' events would start s3: the cap still holds, and the
+	// definition's refusal is counted once however many batches ask.
+	r.publish("t", "trucks", 2)
+	r.publish("t", "trucks", 2)
 	wantValue(t, r, "t", "m4.1000.trucks", 4)
-	if got := r.metric("telltale_agg_refused_total"); got != 1 {
-		t.Fatalf("got %d refusals counted, want 1", got)
+	if got := r.metric("telltale_agg_refused_total"); got != 2 {
+		t.Fatalf("got %d refusals counted, want 2 (the page's, the definition's once)", got)
 	}
 	for _, name := range []string{"agg.0000000000000000", "m4.5.nope"} {
 		if err := r.eng.Want("t", name); !errors.Is(err, ErrUnknown) {
@@ -474,10 +475,8 @@ func TestEngineReloadStopsRemovedDefinitions(t *testing.T) {
 // Sliding and calendar windows rebuild from their window only.
 func TestEngineRebuildReadsTheWindow(t *testing.T) {
 	now := time.Date(2026, 12, 6, 15, 30, 0, 0, time.UTC)
-	sl := spec(t, agg.Def{Source: "orders", Fn: "count", Window: "10m"})
-	sl.Kind, sl.Width = agg.Sliding, 10*time.Minute
-	cal := spec(t, agg.Def{Source: "orders", Fn: "count", Window: "11m"})
-	cal.Kind, cal.Unit = agg.Calendar, "hour"
+	sl := spec(t, agg.Def{Source: "orders", Fn: "count", Window: "last 10m"})
+	cal := spec(t, agg.Def{Source: "orders", Fn: "count", Window: "this hour"})
 	r := newRig(t, []*agg.Spec{sl, cal}, func(c *EngineConfig) { c.Now = func() time.Time { return now } })
 	at := func(d time.Duration, n int) {
 		evs := make([]wire.Event, n)
@@ -506,4 +505,205 @@ func TestDerived(t *testing.T) {
 			t.Errorf("Derived(%q): got %v, want %v", tc.name, got, tc.want)
 		}
 	}
+}
+
+// With the real State: a rebuilt bucket and the live events after it are
+// each counted once, and the derived stream folds (Upsert) to the count.
+func TestEngineWithStateCountsEachEventOnce(t *testing.T) {
+	s := spec(t, agg.Def{Source: "orders", Fn: "count", Window: "1m", GroupBy: "region"})
+	r := newRig(t, []*agg.Spec{s}, func(c *EngineConfig) { c.New = New })
+	bucket := time.Now().Truncate(time.Minute)
+	rows := func(region string, n int) {
+		evs := make([]wire.Event, n)
+		for i := range evs {
+			evs[i] = wire.Event{Time: bucket.UnixMilli() + int64(i), Row: &wire.Row{Key: fmt.Sprint(i), Fields: map[string]any{"region": region}}}
+		}
+		if err := r.store.Append(context.Background(), "t", "orders", evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows("eu", 30) // before the engine: the rebuild's
+	r.start()
+	for range 10 {
+		rows("eu", 2)
+		rows("us", 1)
+	}
+	waitFor(t, 5*time.Second, func() error {
+		evs, err := r.store.Read(context.Background(), "t", s.Stream(), 0, 100_000)
+		if err != nil {
+			return err
+		}
+		var st livestateStream
+		for i := range evs {
+			if err := st.apply(&evs[i]); err != nil {
+				return err
+			}
+		}
+		eu, us := st.at(bucket.UnixMilli(), "eu"), st.at(bucket.UnixMilli(), "us")
+		if eu != 50 || us != 10 {
+			return fmt.Errorf("bucket %v: eu %v us %v, want 50 and 10", bucket, eu, us)
+		}
+		return nil
+	})
+}
+
+// counting counts the AppendAll calls that write derived streams.
+type counting struct {
+	*memstore.Store
+	mu      sync.Mutex
+	writes  int
+	streams int
+}
+
+func (c *counting) AppendAll(ctx context.Context, tenant string, streams map[string][]wire.Event) error {
+	c.mu.Lock()
+	c.writes++
+	c.streams += len(streams)
+	c.mu.Unlock()
+	return c.Store.AppendAll(ctx, tenant, streams)
+}
+
+// Aggregates with the same emit_ms write together, one AppendAll for all,
+// even when they started apart.
+func TestEngineAggregatesWriteTogether(t *testing.T) {
+	var specs []*agg.Spec
+	for i := range 4 {
+		specs = append(specs, spec(t, agg.Def{Source: fmt.Sprint("orders", i), Fn: "count", Window: "1m", EmitMs: 100}))
+	}
+	r := newRig(t, specs, nil)
+	c := &counting{Store: r.store}
+	r.eng.cfg.Store = c
+	r.start()
+	for i, s := range specs { // started 30 ms apart
+		r.publish("t", s.Source, 1)
+		wantValue(t, r, "t", s.Stream(), 1)
+		if i < 3 {
+			time.Sleep(30 * time.Millisecond)
+		}
+	}
+	c.mu.Lock()
+	c.writes, c.streams = 0, 0
+	c.mu.Unlock()
+	start := time.Now()
+	for time.Since(start) < 600*time.Millisecond {
+		for _, s := range specs {
+			r.publish("t", s.Source, 1)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	r.stop()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// Four aggregates each emitting about every 100 ms: together, about
+	// one write per 100 ms carrying all four; apart, four times as many.
+	if max := 6 + 3; c.writes > max {
+		t.Fatalf("%d writes of %d derived streams in %v: want at most %d (aligned beats)", c.writes, c.streams, time.Since(start), max)
+	}
+}
+
+// failingReads refuses ReadWindow while on, counting the calls.
+type failingReads struct {
+	*memstore.Store
+	on    atomic.Bool
+	calls atomic.Int64
+}
+
+func (f *failingReads) ReadWindow(ctx context.Context, tenant, stream string, from, to time.Time, after uint64, limit int) ([]wire.Event, error) {
+	if f.on.Load() {
+		f.calls.Add(1)
+		return nil, errors.New("store down")
+	}
+	return f.Store.ReadWindow(ctx, tenant, stream, from, to, after, limit)
+}
+
+// A store that fails is asked again a second later, not every tick; once it
+// answers, the aggregate is built.
+func TestEngineStoreFailureBacksOff(t *testing.T) {
+	s := spec(t, agg.Def{Source: "orders", Fn: "count", Window: "1m"})
+	r := newRig(t, []*agg.Spec{s}, nil)
+	f := &failingReads{Store: r.store}
+	f.on.Store(true)
+	r.eng.cfg.Store = f
+	r.start()
+	r.publish("t", "orders", 3)
+	time.Sleep(500 * time.Millisecond) // a span to count retries over
+	if n := f.calls.Load(); n != 1 {
+		t.Fatalf("the failing store was read %d times in 500 ms, want once (a second between tries)", n)
+	}
+	f.on.Store(false)
+	wantValue(t, r, "t", s.Stream(), 3)
+}
+
+// A group that vanished while no engine computed (a row deleted during a
+// restart) is deleted from the derived stream by the rebuilt aggregate,
+// which Restores from what the stream holds and writes the difference.
+func TestEngineRebuildDeletesVanishedGroups(t *testing.T) {
+	s := spec(t, agg.Def{Source: "orders", Fn: "count", GroupBy: "status", Window: "current"})
+	var eng atomic.Pointer[Engine]
+	h := hub.New(hub.Config{Tap: func(tenant string, evs []wire.Event) {
+		if e := eng.Load(); e != nil {
+			e.Tap(tenant, evs)
+		}
+	}})
+	st := memstore.New(memstore.Config{Sink: h.Publish})
+	current := func(tenant, stream string) (*wire.State, error) {
+		b, err := h.Snapshot(tenant, stream)
+		if err != nil {
+			return nil, err
+		}
+		f, err := wire.Decode(b)
+		if err != nil {
+			return nil, err
+		}
+		snap := f.(wire.Snapshot)
+		return &snap.State, nil
+	}
+	run := func() (stop func()) {
+		e := NewEngine(EngineConfig{Store: st, Tick: 5 * time.Millisecond, Current: current,
+			Specs: func(string) []*agg.Spec { return []*agg.Spec{s} }})
+		eng.Store(e)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- e.Run(ctx) }()
+		if err := e.Want("t", s.Stream()); err != nil {
+			t.Fatal(err)
+		}
+		return func() { cancel(); <-done; eng.Store(nil) }
+	}
+	row := func(key, status string, op wire.RowOp) {
+		ev := wire.Event{Row: &wire.Row{Key: key, Op: op, Fields: map[string]any{"status": status}}}
+		if err := st.Append(context.Background(), "t", "orders", []wire.Event{ev}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	groups := func() map[string]any {
+		got, err := current("t", s.Stream())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]any{}
+		for _, r := range got.Rows {
+			out[r.Key] = r.Fields[agg.Value]
+		}
+		return out
+	}
+	stop := run()
+	row("a", "new", wire.RowInsert)
+	row("b", "paid", wire.RowInsert)
+	waitFor(t, 5*time.Second, func() error {
+		if g := groups(); len(g) != 2 {
+			return fmt.Errorf("groups %v, want new and paid", g)
+		}
+		return nil
+	})
+	stop()
+	row("a", "new", wire.RowDelete) // while no engine runs
+	stop = run()
+	defer stop()
+	waitFor(t, 5*time.Second, func() error {
+		if g := groups(); len(g) != 1 || g["paid"] == nil {
+			return fmt.Errorf("groups %v, want paid alone: new's only order was deleted", g)
+		}
+		return nil
+	})
 }

@@ -69,3 +69,72 @@ func BenchmarkAdd_Window(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkEmit_10Groups is one Emit of a window that changed, 10 groups: a
+// sliding window merges its 60 steps at each emit.
+func BenchmarkEmit_10Groups(b *testing.B) {
+	for _, w := range []string{"1m", "last 5m", "today", "current"} {
+		for _, fn := range []string{"count", "p95", "distinct"} {
+			b.Run(w+"/"+fn, func(b *testing.B) {
+				field := "total"
+				if fn == "distinct" {
+					field = "customer"
+				}
+				spec, err := agg.Compile(agg.Def{Source: "orders", Fn: fn, Field: field, GroupBy: "region", Window: w})
+				if err != nil {
+					b.Fatal(err)
+				}
+				s := NewState(spec)
+				evs := benchEvents(4096)
+				for i, e := range evs {
+					e.Time = int64(i) * 75 // 5 minutes of history
+					s.Add(e)
+				}
+				s.Emit(time.UnixMilli(4096 * 75))
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					e := evs[i%len(evs)]
+					i++
+					e.Time = 4096*75 + int64(i)
+					s.Add(e)
+					s.Emit(time.UnixMilli(e.Time))
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkSize_10Groups reports what a grouped aggregate holds once its
+// window or history is full at 10 source events a second per aggregate
+// (bytes/state): each op is one fill.
+func BenchmarkSize_10Groups(b *testing.B) {
+	for _, w := range []string{"1m", "last 5m", "today", "current"} {
+		for _, fn := range []string{"count", "p95", "distinct"} {
+			b.Run(w+"/"+fn, func(b *testing.B) {
+				field := "total"
+				if fn == "distinct" {
+					field = "customer"
+				}
+				spec, err := agg.Compile(agg.Def{Source: "orders", Fn: fn, Field: field, GroupBy: "region", Window: w})
+				if err != nil {
+					b.Fatal(err)
+				}
+				evs := benchEvents(4096)
+				const n = 220_000 // 100 ms apart: 360 one-minute buckets and then some
+				size := 0
+				for b.Loop() {
+					s := NewState(spec)
+					for i := range n {
+						e := evs[i%len(evs)]
+						e.Time = int64(i) * 100
+						s.Add(e)
+					}
+					s.Emit(time.UnixMilli(int64(n) * 100))
+					size = s.Size()
+				}
+				b.ReportMetric(float64(size), "bytes/state")
+			})
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/telltale/telltale/shared/agg"
 	"github.com/telltale/telltale/shared/wire"
@@ -26,12 +27,17 @@ type bucket struct {
 	all    cell             // without group_by
 	groups map[string]*cell // with group_by: at most MaxGroups
 	other  cell             // groups first seen past MaxGroups
+	// shown are the groups a tumbling bucket was emitted with as columns:
+	// they stay its columns, out of other, even when they fall out of the
+	// top N, because a page keeps the columns an upsert does not name.
+	shown map[string]struct{}
 }
 
 func (b *bucket) reset(idx int64) {
-	g := b.groups
+	g, sh := b.groups, b.shown
 	clear(g)
-	*b = bucket{idx: idx, used: true, groups: g}
+	clear(sh)
+	*b = bucket{idx: idx, used: true, groups: g, shown: sh}
 }
 
 func (b *bucket) cellFor(grouped bool, g string) *cell {
@@ -56,11 +62,13 @@ func (b *bucket) size() int {
 	if !b.used {
 		return 0
 	}
-	n := b.all.size() + b.other.size()
+	// What the bucket points to: its cells' sets and sketches, and per
+	// group a map entry (about 48 bytes with Go's overhead) and a cell.
+	n := b.all.size() + b.other.size() - 2*int(unsafe.Sizeof(cell{}))
 	for k, c := range b.groups {
-		n += len(k) + 16 + c.size()
+		n += len(k) + 48 + c.size()
 	}
-	return n
+	return n + len(b.shown)*48
 }
 
 func floorDiv(a, b int64) int64 {
@@ -102,13 +110,59 @@ func (s *State) advance(idx int64) {
 		return
 	}
 	if idx > s.head {
+		if s.win != nil { // the steps leaving the window leave its values
+			n := int64(len(s.ring))
+			for i := s.head - n + 1; i <= min(s.head, idx-n); i++ {
+				if b := s.slot(i); b.used && b.idx == i {
+					s.winEvict(b)
+				}
+			}
+		}
 		s.head = idx
 		s.gaugeChanged = true // a sliding window lost its oldest step
 	}
 }
 
+// winAdd counts a value newly in a step of a sliding distinct's group g.
+func (s *State) winAdd(g, v string) {
+	m := s.win[g]
+	if m == nil {
+		m = make(map[string]int32)
+		s.win[g] = m
+	}
+	m[v]++
+}
+
+// winEvict takes a step's values out of a sliding distinct's window.
+func (s *State) winEvict(b *bucket) {
+	s.winTake("", &b.all)
+	s.winTake(otherGroup, &b.other)
+	for g, c := range b.groups {
+		s.winTake(g, c)
+	}
+}
+
+func (s *State) winTake(g string, c *cell) {
+	m := s.win[g]
+	if m == nil {
+		return
+	}
+	for v := range c.set {
+		if m[v]--; m[v] <= 0 {
+			delete(m, v)
+		}
+	}
+	if len(m) == 0 {
+		delete(s.win, g)
+	}
+}
+
 // place adds o, dated t, to group g of its bucket or period.
 func (s *State) place(t int64, g string, o obs) {
+	if s.now != 0 && t > s.now+MaxAhead.Milliseconds() {
+		s.dropped++
+		return
+	}
 	o.t = t
 	grouped := s.spec.GroupBy != ""
 	switch s.spec.Kind {
@@ -126,8 +180,16 @@ func (s *State) place(t int64, g string, o obs) {
 		if !b.used || b.idx != idx {
 			b.reset(idx)
 		}
-		b.cellFor(grouped, g).add(s, o)
+		c := b.cellFor(grouped, g)
+		c.add(s, o)
 		b.dirty = true
+		if s.win != nil && s.added {
+			s.added = false
+			if c == &b.other {
+				g = otherGroup
+			}
+			s.winAdd(g, o.str)
+		}
 	case agg.Calendar:
 		if t < s.pStart || t >= s.pEnd {
 			if t < s.pStart {
@@ -180,6 +242,18 @@ func (s *State) emit(now time.Time, full bool) []wire.Event {
 		}
 		var all, other cell
 		groups := map[string]*cell{}
+		if s.win != nil {
+			// distinct: the window's values counted as steps come and go,
+			// not a union of 60 sets at every emit (1 ms at 3,000 values).
+			all.dv, other.dv = s.win[""], s.win[otherGroup]
+			other.n = int64(len(other.dv))
+			for g, m := range s.win {
+				if g != "" && g != otherGroup {
+					groups[g] = &cell{n: int64(len(m)), dv: m}
+				}
+			}
+			return s.emitGauge(&all, groups, &other, s.spec.Width.Seconds(), full)
+		}
 		for i := s.head - int64(len(s.ring)) + 1; i <= s.head; i++ {
 			b := s.slot(i)
 			if !b.used || b.idx != i {
@@ -198,7 +272,7 @@ func (s *State) emit(now time.Time, full bool) []wire.Event {
 		}
 		return s.emitGauge(&all, groups, &other, s.spec.Width.Seconds(), full)
 	case agg.Calendar:
-		if s.pEnd != 0 && nowMs >= s.pEnd {
+		if nowMs >= s.pEnd { // or no period yet: now's
 			s.newPeriod(nowMs)
 		}
 		if s.fn == fnRate {
@@ -243,9 +317,15 @@ func (s *State) emitBuckets(full bool) []wire.Event {
 			one.Cols[0].Vals = append(one.Cols[0].Vals, v)
 			continue
 		}
-		ranked := s.rank(b.groups, &b.other, secs)
+		ranked := s.rank(b.groups, &b.other, b.shown, secs)
 		if len(ranked) == 0 {
 			continue
+		}
+		if b.shown == nil {
+			b.shown = make(map[string]struct{}, len(ranked))
+		}
+		for _, r := range ranked {
+			b.shown[r.name] = struct{}{}
 		}
 		p := &wire.Points{TS: []int64{ts}, Cols: make([]wire.Column, len(ranked)), Upsert: true}
 		for j, r := range ranked {
@@ -265,9 +345,10 @@ type ranked struct {
 }
 
 // rank returns the Top groups by value, largest first (ties by name), and
-// "other" for the rest folded together (and for other, the groups past
-// MaxGroups), when it has a value.
-func (s *State) rank(groups map[string]*cell, other *cell, secs float64) []ranked {
+// the groups in keep whatever their rank, then "other" for the rest folded
+// together (and the groups past MaxGroups), when it has a value (or was
+// kept: an empty other of count, sum, rate or distinct is 0).
+func (s *State) rank(groups map[string]*cell, other *cell, keep map[string]struct{}, secs float64) []ranked {
 	type gv struct {
 		ranked
 		c *cell
@@ -290,7 +371,8 @@ func (s *State) rank(groups map[string]*cell, other *cell, secs float64) []ranke
 	})
 	out := make([]ranked, 0, min(len(list), s.spec.Top)+1)
 	for i, e := range list {
-		if i < s.spec.Top {
+		_, kept := keep[e.name]
+		if i < s.spec.Top || kept {
 			out = append(out, e.ranked)
 		} else {
 			rest = append(rest, e.c)
@@ -299,7 +381,9 @@ func (s *State) rank(groups map[string]*cell, other *cell, secs float64) []ranke
 	if !other.empty() {
 		rest = append(rest, other)
 	}
-	if len(rest) > 0 {
+	// other shown before and now empty (its groups climbed into the top):
+	// 0 for what counts, so that the page does not keep what it was.
+	if _, shown := keep[agg.Other]; len(rest) > 0 || shown {
 		var acc cell
 		for _, c := range rest {
 			acc.merge(c)
@@ -322,7 +406,7 @@ func (s *State) emitGauge(all *cell, groups map[string]*cell, other *cell, secs 
 		s.emitted[agg.Value], s.emittedDefined = v, true
 		return []wire.Event{{Time: s.newest, Values: map[string]float64{agg.Value: v}}}
 	}
-	return s.diffGroups(s.rank(groups, other, secs), full)
+	return s.diffGroups(s.rank(groups, other, nil, secs), full)
 }
 
 // diffGroups turns the groups now into row events: an upsert per group new

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"fmt"
+
+	"github.com/telltale/telltale/backend/hub"
 	"github.com/telltale/telltale/shared/agg"
 	"github.com/telltale/telltale/shared/dashboard"
+	"github.com/telltale/telltale/shared/wire"
 )
 
 // aggregates is what the dashboards ask the server to compute, one spec per
@@ -14,17 +18,31 @@ func aggregates(ds []dashboard.Dashboard) []*agg.Spec {
 	var out []*agg.Spec
 	seen := map[string]bool{}
 	for _, d := range ds {
-		for _, p := range d.Panels {
-			if p.Agg == nil {
-				continue
+		for _, s := range d.Aggregates() {
+			if !seen[s.Stream()] {
+				seen[s.Stream()] = true
+				out = append(out, s)
 			}
-			s, err := agg.Compile(*p.Agg)
-			if err != nil || seen[s.Stream()] {
-				continue // Parse refused the file already; or shared
-			}
-			seen[s.Stream()] = true
-			out = append(out, s)
 		}
 	}
 	return out
+}
+
+// hubState is what a derived stream holds now in the hub (a stream still
+// warming after a restart is waited for), for a rebuilt aggregate to write
+// only what differs from it.
+func hubState(h *hub.Hub, tenant, stream string) (*wire.State, error) {
+	b, err := h.Snapshot(tenant, stream)
+	if err != nil {
+		return nil, err
+	}
+	f, err := wire.Decode(b)
+	if err != nil {
+		return nil, err
+	}
+	snap, ok := f.(wire.Snapshot)
+	if !ok {
+		return nil, fmt.Errorf("snapshot of %s: got %T", stream, f)
+	}
+	return &snap.State, nil
 }
