@@ -96,3 +96,49 @@ func TestLitePageFollowsM4Streams(t *testing.T) {
 		t.Fatalf("got %d breaks and %d snapshots, want none and one", st.Breaks, st.Snapshots)
 	}
 }
+
+// TestPageSwitchedToLiteStaysLite: a desktop page follows the raw stream;
+// once the page has switched itself to lite (it stores why in the tab's
+// session, then reloads), it follows the m4 stream and says why; ?lite=0
+// refuses it.
+func TestPageSwitchedToLiteStaysLite(t *testing.T) {
+	const key = "demo-ingest-key-lite-switch"
+	srv := startServer(t, "-demo=false", "-dashboards", fastSpec(t, 60), "-ingest-keys", "demo:"+key)
+	ts, vs := series(5_000, 100, 4_000)
+	publishPoints(t, srv.URL, key, ts, vs, 500)
+	p := newBrowser(t).MustPage("")
+	openLive(t, p, srv.URL)
+	// follows waits for the page to hold a stream named want… and to show
+	// lite notes or not. (The page's stats also list the streams of the
+	// stored record it started from, which it may not follow.)
+	follows := func(want string, notes bool) {
+		t.Helper()
+		poll.Until(t, 30*time.Second, func() error {
+			var names []string
+			found := false
+			for name := range stats(t, p).Streams {
+				names = append(names, name)
+				found = found || strings.HasPrefix(name, want)
+			}
+			if !found {
+				return fmt.Errorf("the page holds %v, want %s…", names, want)
+			}
+			if n := len(p.MustElements(".tt-lite")); (n > 0) != notes {
+				return fmt.Errorf("the page shows %d lite notes, want them %v", n, notes)
+			}
+			return nil
+		})
+	}
+	follows("fast", false)
+	eval(t, p, `() => { sessionStorage.setItem("telltale.lite", "the server had to resync this page: it could not keep up with every point"); location.reload(); }`)
+	waitLive(t, p)
+	follows("m4.", true)
+	if title := *p.MustElement(".tt-lite").MustAttribute("title"); !strings.Contains(title, "the server had to resync this page") {
+		t.Fatalf("the note's tooltip says %q, want why the page went lite", title)
+	}
+	if err := p.Navigate(strings.TrimSuffix(srv.URL, "/") + "/?lite=0"); err != nil {
+		t.Fatal(err)
+	}
+	waitLive(t, p)
+	follows("fast", false)
+}
