@@ -22,9 +22,10 @@ import (
 // of the raw stream. Per bucket (about a pixel column) it holds each
 // series' first, lowest, highest and last value, so the chart still shows
 // every peak and trough; the page receives a few small events a second
-// whatever the source's rate. With the render benchmark's 80,000 points/s,
-// a 4x throttled phone could not apply the raw streams (frames p50 133 ms,
-// 6 resyncs a minute: bench/results/2026-12-06-phone.md).
+// whatever the source's rate. With the render benchmark's 80,000 points/s
+// a 4x throttled phone cannot apply the raw streams (frames p50/p95 183/317
+// ms, resynced by the server); lite, 16.7/33.4 ms, no resync, and every
+// bucket's extremes on the charts (bench/results/2026-12-06-phone.md).
 //
 // A page is lite when its URL says ?lite=1, on a narrow touch screen, or
 // after it found it could not keep up (its frames, or the server resyncing
