@@ -2,8 +2,10 @@ package ui
 
 import (
 	"sort"
+	"strings"
 	"time"
 
+	"github.com/telltale/telltale/shared/agg"
 	"github.com/telltale/telltale/shared/dashboard"
 	"github.com/telltale/telltale/shared/livestate"
 )
@@ -25,6 +27,11 @@ const (
 	// maxChartInterval bounds how long new data may wait for its chart when
 	// a pixel column spans more than this (long windows).
 	maxChartInterval = 100 * time.Millisecond
+	// liteChartInterval is the least time between two draws of a lite
+	// chart (lite.go): on a 4x throttled phone one draw of 10 series is a
+	// 35–50 ms frame, so a chart drawn twice a second with three on screen
+	// made one frame in ten long.
+	liteChartInterval = time.Second
 	// frameSlack keeps a chart due on the frame its interval ends in.
 	frameSlack = 4 * time.Millisecond
 )
@@ -57,6 +64,14 @@ func interval(p dashboard.Panel, width int) time.Duration {
 		secs = 60
 	}
 	col := time.Duration(secs) * time.Second / time.Duration(width)
+	if strings.HasPrefix(p.Stream, agg.M4Prefix) {
+		// A lite chart's data moves a bucket at a time (lite.go): drawing
+		// it more often redraws the same picture, and a phone cannot spare
+		// the frames.
+		if s, err := agg.ParseM4(p.Stream); err == nil {
+			return max(0, max(col, s.Width, liteChartInterval)-frameSlack)
+		}
+	}
 	return max(0, min(col, maxChartInterval)-frameSlack)
 }
 
@@ -107,7 +122,13 @@ func (s *Shell) drawCharts(streams map[string]*livestate.Stream, gen int, frameS
 			return true
 		}
 		pts := &streams[d.panel.Stream].State.Points
-		if d.key.zoom.IsLive() {
+		if d.key.zoom.IsLive() && strings.HasPrefix(d.panel.Stream, agg.M4Prefix) {
+			// Decimated on the server already (about 4 rows a pixel
+			// column), and updated in place (Upsert), which the
+			// incremental columns, reading only what was appended, miss.
+			ts, cols := window(pts, d.panel)
+			charts.SetData(d.id, ts, cols, Range{})
+		} else if d.key.zoom.IsLive() {
 			ts, cols := d.st.dec.update(pts, d.panel, d.key.width, gen)
 			charts.SetData(d.id, ts, cols, Range{})
 		} else {

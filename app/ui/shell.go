@@ -66,6 +66,7 @@ type Shell struct {
 	arrivals    map[string]*arrival   // by stream: when it last moved, its cadence
 	lkg         lkgState              // the stored last-known-good state (lkg.go)
 	missing     missing               // what panels name that their streams lack (missing.go)
+	lite        lite                  // m4 streams for a device that cannot draw every point (lite.go)
 }
 
 // tokenKey is where the page keeps the operator's token between visits.
@@ -398,6 +399,7 @@ func problemText(body []byte) string {
 }
 
 func (s *Shell) start(ctx app.Context) {
+	s.startLite() // before anything reads the panels' streams
 	ws := origin()
 	ws.Scheme = map[string]string{"https": "wss"}[ws.Scheme]
 	if ws.Scheme == "" {
@@ -500,6 +502,7 @@ func (s *Shell) frame(ctx app.Context, start time.Time) {
 		s.chartsWaiting(ctx, s.drawCharts(streams, info.Snapshots+info.Resumes, start, time.Now))
 	})
 	s.view = v
+	s.watchLite(ctx, v.info, time.Since(start))
 }
 
 func chartID(panel string) string { return "chart-" + panel }
@@ -643,6 +646,7 @@ func (s *Shell) panel(p dashboard.Panel) app.UI {
 			app.Div().Class("tt-panel-head").Body(
 				app.H2().Class("tt-panel-title").Text(p.Title),
 				s.zoomControls(p),
+				s.liteNote(p),
 				s.freshnessLabel(p),
 				s.missingNote(p),
 				s.historyError(p),

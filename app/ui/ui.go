@@ -62,6 +62,10 @@ type ChartSpec struct {
 	// Value is how the value axis writes numbers (the panel's format,
 	// currency and decimals).
 	Value Format
+	// Hairline draws the series one device pixel wide, not one CSS pixel:
+	// a lite chart (lite.go) on a phone, where a CSS pixel is 3 device
+	// pixels and goes through the stroker.
+	Hairline bool
 }
 
 // Frames runs work on the browser's next animation frame.
