@@ -41,6 +41,13 @@ type EngineConfig struct {
 	// while no one computed). Nil means a rebuilt computer writes its whole
 	// picture, which never deletes.
 	Current func(tenant, stream string) (*wire.State, error)
+	// Watched reports whether a derived stream has subscribers now (the
+	// hub's Watched). An aggregate no definition names (an m4 series a page
+	// asked for) that is not watched for IdleAfter stops, giving its place
+	// under MaxPerTenant back; nil means such aggregates run until Reload
+	// or shutdown. IdleAfter: zero means 5 minutes.
+	Watched   func(tenant, stream string) bool
+	IdleAfter time.Duration
 	// New returns an empty computer of a spec; nil means aggregate.New.
 	New func(spec *agg.Spec) Computer
 	// MaxPerTenant bounds the aggregates one tenant computes at once; past
@@ -140,6 +147,7 @@ type aggregate struct {
 	spec    *agg.Spec
 	src     srcKey
 	stopped atomic.Bool
+	seen    atomic.Int64 // Unix ns: last asked for (Want) or seen watched
 
 	comp       Computer
 	epoch, seq uint64 // the last source event folded
@@ -161,6 +169,9 @@ func NewEngine(cfg EngineConfig) *Engine {
 	}
 	if cfg.ParseM4 == nil {
 		cfg.ParseM4 = agg.ParseM4
+	}
+	if cfg.IdleAfter <= 0 {
+		cfg.IdleAfter = 5 * time.Minute
 	}
 	if cfg.MaxPerTenant <= 0 {
 		cfg.MaxPerTenant = 100
@@ -326,7 +337,8 @@ func (e *Engine) poke() {
 // for writing.
 func (e *Engine) activateLocked(tenant, stream string, s *agg.Spec, defined bool) error {
 	k := aggKey{tenant, stream}
-	if e.active[k] != nil {
+	if a := e.active[k]; a != nil {
+		a.seen.Store(e.cfg.Now().UnixNano())
 		return nil
 	}
 	if e.perTenant[tenant] >= e.cfg.MaxPerTenant {
@@ -340,6 +352,7 @@ func (e *Engine) activateLocked(tenant, stream string, s *agg.Spec, defined bool
 		return fmt.Errorf("tenant %s computes its most aggregates (%d), not %s: %w", tenant, e.cfg.MaxPerTenant, stream, ErrTooMany)
 	}
 	a := &aggregate{key: k, spec: s, src: srcKey{tenant, s.Source}}
+	a.seen.Store(e.cfg.Now().UnixNano())
 	e.active[k] = a
 	e.bySource[a.src] = append(e.bySource[a.src], a)
 	e.perTenant[tenant]++
@@ -363,22 +376,65 @@ func (e *Engine) Reload() {
 		if e.specsLocked(k.tenant).byStream[k.stream] != nil {
 			continue
 		}
-		a.stopped.Store(true)
-		delete(e.active, k)
-		e.perTenant[k.tenant]--
-		list := e.bySource[a.src]
-		for i, b := range list {
-			if b == a {
-				list = append(list[:i:i], list[i+1:]...)
-				break
-			}
+		e.stopLocked(a)
+	}
+}
+
+// stopLocked ends an aggregate: Run drops it at its next tick; its derived
+// stream stays in the store. e.mu must be held for writing.
+func (e *Engine) stopLocked(a *aggregate) {
+	a.stopped.Store(true)
+	delete(e.active, a.key)
+	e.perTenant[a.key.tenant]--
+	list := e.bySource[a.src]
+	for i, b := range list {
+		if b == a {
+			list = append(list[:i:i], list[i+1:]...)
+			break
 		}
-		if len(list) == 0 {
-			delete(e.bySource, a.src)
-		} else {
-			e.bySource[a.src] = list
+	}
+	if len(list) == 0 {
+		delete(e.bySource, a.src)
+	} else {
+		e.bySource[a.src] = list
+	}
+	e.m.active.Add(-1)
+}
+
+// expire stops the aggregates no definition names (m4 series pages asked
+// for, definitions removed) that nobody has watched for IdleAfter, so that
+// pages cannot hold the tenant's cap forever. Watched is asked without
+// e.mu: the hub calls Tap with a stream locked, and Tap takes e.mu.
+func (e *Engine) expire(now time.Time) {
+	if e.cfg.Watched == nil {
+		return
+	}
+	e.mu.Lock()
+	var asked []*aggregate
+	for k, a := range e.active {
+		if e.specsLocked(k.tenant).byStream[k.stream] == nil {
+			asked = append(asked, a)
 		}
-		e.m.active.Add(-1)
+	}
+	e.mu.Unlock()
+	var idle []*aggregate
+	for _, a := range asked {
+		if e.cfg.Watched(a.key.tenant, a.key.stream) {
+			a.seen.Store(now.UnixNano())
+		} else if now.Sub(time.Unix(0, a.seen.Load())) > e.cfg.IdleAfter {
+			idle = append(idle, a)
+		}
+	}
+	if len(idle) == 0 {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, a := range idle {
+		if e.active[a.key] == a && now.Sub(time.Unix(0, a.seen.Load())) > e.cfg.IdleAfter {
+			e.log.Info("aggregate stopped: nobody watches it", "tenant", a.key.tenant, "stream", a.key.stream)
+			e.stopLocked(a)
+		}
 	}
 }
 

@@ -22,7 +22,7 @@ var far = time.UnixMilli(1 << 43)
 func (e *Engine) Run(ctx context.Context) error {
 	t := time.NewTicker(e.cfg.Tick)
 	defer t.Stop()
-	lastSize := time.Time{}
+	lastSize, lastExpire := time.Time{}, e.cfg.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -42,6 +42,10 @@ func (e *Engine) Run(ctx context.Context) error {
 			if now.Sub(lastSize) >= time.Second {
 				lastSize = now
 				e.measure()
+			}
+			if now.Sub(lastExpire) >= e.cfg.IdleAfter/10 {
+				lastExpire = now
+				e.expire(now)
 			}
 		}
 	}

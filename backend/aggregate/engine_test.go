@@ -707,3 +707,42 @@ func TestEngineRebuildDeletesVanishedGroups(t *testing.T) {
 		return nil
 	})
 }
+
+// An aggregate a page asked for that no definition names stops once nobody
+// watches it, giving its place under the cap back; defined ones go on.
+func TestEngineUnwatchedAskedAggregatesStop(t *testing.T) {
+	defined := spec(t, agg.Def{Source: "orders", Fn: "count", Window: "1m"})
+	var watched atomic.Bool
+	watched.Store(true)
+	r := newRig(t, []*agg.Spec{defined}, func(c *EngineConfig) {
+		c.MaxPerTenant = 2
+		c.IdleAfter = 100 * time.Millisecond
+		c.Watched = func(string, string) bool { return watched.Load() }
+	})
+	r.start()
+	r.publish("t", "orders", 1)
+	r.publish("t", "cpu", 1)
+	wantValue(t, r, "t", defined.Stream(), 1)
+	if err := r.eng.Want("t", "m4.1000.cpu"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.eng.Want("t", "m4.2000.cpu"); !errors.Is(err, ErrTooMany) {
+		t.Fatalf("a third: got %v, want ErrTooMany", err)
+	}
+	time.Sleep(300 * time.Millisecond) // watched all along: it runs
+	if r.eng.Active("t") != 2 {
+		t.Fatalf("got %d active while watched, want 2", r.eng.Active("t"))
+	}
+	watched.Store(false)
+	waitFor(t, 5*time.Second, func() error {
+		if n := r.eng.Active("t"); n != 1 {
+			return fmt.Errorf("%d active, want the defined one alone", n)
+		}
+		return nil
+	})
+	if err := r.eng.Want("t", "m4.2000.cpu"); err != nil {
+		t.Fatalf("its place freed: got %v", err)
+	}
+	r.publish("t", "orders", 1)
+	wantValue(t, r, "t", defined.Stream(), 2)
+}

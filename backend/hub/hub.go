@@ -350,6 +350,18 @@ func (h *Hub) Cursor(tenant, name string) (c wire.Cursor, ok bool) {
 	return s.st.Cursor(), true
 }
 
+// Watched reports whether a stream has subscribers (connections, long-polls
+// waiting on it) now. It does not create the stream.
+func (h *Hub) Watched(tenant, name string) bool {
+	s := h.stream(key{tenant, name}, false)
+	if s == nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.subs) > 0
+}
+
 // Snapshot returns the encoded snapshot frame of a stream as it is now; a
 // stream the hub does not hold is an empty snapshot at (0, 0), and is not
 // created (asking about made-up names must not grow the hub).

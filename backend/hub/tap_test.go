@@ -44,3 +44,24 @@ func TestTapSeesBatchesAfterDelivery(t *testing.T) {
 		t.Fatalf("subscriber had %d events when the tap ran, want 5 (tap after delivery)", seen)
 	}
 }
+
+func TestWatched(t *testing.T) {
+	h := New(Config{})
+	if h.Watched("t", "s") {
+		t.Fatal("a stream nobody holds is watched")
+	}
+	cancel, err := h.Subscribe("t", "s", &recorder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !h.Watched("t", "s") || h.Watched("u", "s") {
+		t.Fatal("got the subscribed stream unwatched, or another tenant's watched")
+	}
+	cancel()
+	if h.Watched("t", "s") {
+		t.Fatal("watched after its only subscription ended")
+	}
+	if _, ok := h.Cursor("t", "s"); ok {
+		t.Fatal("Watched or the ended subscription left the stream in the hub")
+	}
+}

@@ -299,7 +299,8 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 	newEngine := func(st aggregate.Store) *aggregate.Engine {
 		return aggregate.NewEngine(aggregate.EngineConfig{Store: st, Logger: log, Metrics: reg, MaxPerTenant: cfg.maxAggs,
 			Specs:   func(string) []*agg.Spec { return specs }, // one spec file for every tenant, today
-			Current: func(tenant, stream string) (*wire.State, error) { return hubState(h, tenant, stream) }})
+			Current: func(tenant, stream string) (*wire.State, error) { return hubState(h, tenant, stream) },
+			Watched: h.Watched})
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
