@@ -206,9 +206,13 @@ func (c *chart) tryCreate(p *uplot) bool {
 		if c.spec.Unit != "" {
 			label += " (" + c.spec.Unit + ")"
 		}
+		stroke := palette[i%len(palette)]
+		if i < len(c.spec.Colors) {
+			stroke = c.spec.Colors[i]
+		}
 		series = append(series, map[string]any{
 			"label":  label,
-			"stroke": palette[i%len(palette)],
+			"stroke": stroke,
 			// 1 CSS pixel: Skia draws a stroke no wider than a device
 			// pixel as a hairline, without the stroker. At 1.5 the render
 			// benchmark's 8 panels × 10 series took 67 ms a frame, at 1

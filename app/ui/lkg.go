@@ -430,11 +430,7 @@ func windowMs(spec *dashboard.Dashboard, stream string) int64 {
 	var w int64
 	for _, p := range spec.Panels {
 		if p.Kind == dashboard.KindTimeSeries && p.Stream == stream {
-			secs := p.WindowSeconds
-			if secs <= 0 {
-				secs = 60
-			}
-			w = max(w, int64(secs)*1000)
+			w = max(w, windowOf(p).Milliseconds())
 		}
 	}
 	return w

@@ -44,6 +44,10 @@ type chartState struct {
 	zoom  zoomState
 	key   drawKey
 	drawn time.Time // when it was last drawn; zero if never
+	// series are the columns a chart that lists none was created with
+	// (drawsAll), and colours the colour each name keeps.
+	series  []string
+	colours colours
 }
 
 // interval is how soon a chart may be drawn again: one pixel column of its
@@ -52,11 +56,7 @@ func interval(p dashboard.Panel, width int) time.Duration {
 	if width <= 0 {
 		return 0
 	}
-	secs := p.WindowSeconds
-	if secs <= 0 {
-		secs = 60
-	}
-	col := time.Duration(secs) * time.Second / time.Duration(width)
+	col := windowOf(p) / time.Duration(width)
 	return max(0, min(col, maxChartInterval)-frameSlack)
 }
 
@@ -107,11 +107,22 @@ func (s *Shell) drawCharts(streams map[string]*livestate.Stream, gen int, frameS
 			return true
 		}
 		pts := &streams[d.panel.Stream].State.Points
-		if d.key.zoom.IsLive() {
-			ts, cols := d.st.dec.update(pts, d.panel, d.key.width, gen)
+		panel := d.panel
+		if drawsAll(panel) {
+			panel.Series = s.allSeries(d.id, d.st, panel, pts)
+		}
+		switch {
+		case d.key.zoom.IsLive() && panel.Agg != nil:
+			// An aggregate's table is a bounded number of buckets, some
+			// replaced in place (the live one, late ones), which the
+			// incremental decimation, made for appends, would not see.
+			ts, cols := window(pts, panel)
 			charts.SetData(d.id, ts, cols, Range{})
-		} else {
-			ts, cols := s.zoomed(d.st, d.panel, pts, d.key.width)
+		case d.key.zoom.IsLive():
+			ts, cols := d.st.dec.update(pts, panel, d.key.width, gen)
+			charts.SetData(d.id, ts, cols, Range{})
+		default:
+			ts, cols := s.zoomed(d.st, panel, pts, d.key.width)
 			charts.SetData(d.id, ts, cols, d.key.zoom)
 		}
 		d.st.key, d.st.drawn = d.key, frameStart

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"html"
+	"math"
 	"net/url"
 	"runtime"
 	"strconv"
@@ -185,6 +186,9 @@ type view struct {
 	info   client.Info
 	values map[string]map[string]float64 // stream → gauge → value
 	rows   map[string][]rowView          // stream → newest-first rows
+	// newest is the newest value of each column of the streams a KPI
+	// over a tumbling aggregate reads (its live bucket); nil otherwise.
+	newest map[string]map[string]float64
 }
 
 type rowView struct {
@@ -495,6 +499,7 @@ func (s *Shell) frame(ctx app.Context, start time.Time) {
 			}
 			v.rows[name] = rows
 		}
+		v.newest = s.kpiBuckets(streams)
 		s.trackArrivals(streams, s.now)
 		s.missing.update(s.spec, streams)
 		s.chartsWaiting(ctx, s.drawCharts(streams, info.Snapshots+info.Resumes, start, time.Now))
@@ -641,7 +646,7 @@ func (s *Shell) panel(p dashboard.Panel) app.UI {
 			// The head's children vary (zoom controls); the body stays the
 			// section's second child, so go-app never re-creates a chart.
 			app.Div().Class("tt-panel-head").Body(
-				app.H2().Class("tt-panel-title").Text(p.Title),
+				s.panelTitle(p),
 				s.zoomControls(p),
 				s.freshnessLabel(p),
 				s.missingNote(p),
@@ -652,6 +657,9 @@ func (s *Shell) panel(p dashboard.Panel) app.UI {
 }
 
 func (s *Shell) kpi(p dashboard.Panel) app.UI {
+	if grouped(p) {
+		return s.kpiGroups(p)
+	}
 	text := "—"
 	f := FormatOf(p.Format, p.Currency, p.Decimals)
 	loc := s.bridges.locale()
@@ -663,10 +671,12 @@ func (s *Shell) kpi(p dashboard.Panel) app.UI {
 		}
 	} else if v, ok := s.view.values[p.Stream][p.Field]; ok {
 		text = f.Number(loc, v)
+	} else if v, ok := s.view.newest[p.Stream][p.Field]; ok && !math.IsNaN(v) {
+		text = f.Number(loc, v) // a tumbling aggregate's live bucket
 	}
 	// A money value in a currency shows the currency instead of the unit.
-	if text != "—" && p.Unit != "" && (p.Format != dashboard.FormatMoney || p.Currency == "") {
-		text += " " + p.Unit
+	if text != "—" {
+		text = withUnit(p, text)
 	}
 	// The value never wraps: static/telltale.css sizes it to fit its tile
 	// by its length in characters.

@@ -62,6 +62,10 @@ type ChartSpec struct {
 	// Value is how the value axis writes numbers (the panel's format,
 	// currency and decimals).
 	Value Format
+	// Colors are the series' CSS colours, in Series order; without them
+	// the chart colours its series by position. A chart of an aggregate's
+	// groups gives each group the colour it keeps (aggregate.go).
+	Colors []string
 }
 
 // Frames runs work on the browser's next animation frame.
