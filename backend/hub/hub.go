@@ -52,6 +52,12 @@ type Config struct {
 	// TenantLimits are per-tenant overrides of Limits: a tenant's non-zero
 	// fields replace the server's. Nil means none.
 	TenantLimits map[string]livestate.Limits
+	// Tap, when set, is handed every batch Publish folded, after the fold
+	// and the delivery, with the stream still locked: so in stream order
+	// per stream. It must return at once (queue or drop, never wait) and
+	// must not keep evs (the slice) nor change the events. The aggregate
+	// engine reads source events here, off the subscribers' path.
+	Tap func(tenant string, evs []wire.Event)
 }
 
 // Hub is safe for concurrent use.
@@ -199,6 +205,9 @@ func (h *Hub) publish(tenant string, s *stream, evs []wire.Event) {
 		run = append(run, b)
 	}
 	flush()
+	if h.cfg.Tap != nil {
+		h.cfg.Tap(tenant, evs)
+	}
 }
 
 // dropUnencodable takes an event the wire cannot encode (ingest refuses such

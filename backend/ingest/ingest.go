@@ -23,6 +23,7 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/telltale/telltale/backend/aggregate"
 	"github.com/telltale/telltale/backend/auth"
 	"github.com/telltale/telltale/backend/metrics"
 	"github.com/telltale/telltale/shared/wire"
@@ -320,6 +321,11 @@ const maxTime = 1 << 43
 func checkEvent(e *Event) error {
 	if err := wire.ValidStream(e.Stream); err != nil {
 		return fmt.Errorf("stream %.64q: %w", e.Stream, err)
+	}
+	if aggregate.Derived(e.Stream) {
+		// The aggregate engine alone writes them: a producer's event would
+		// be taken for a computed value.
+		return fmt.Errorf("stream %.64q: names starting agg. or m4. are the server's derived streams (aggregates); producers may not write them", e.Stream)
 	}
 	if e.Time < 0 || e.Time >= maxTime {
 		return errors.New("time must be Unix milliseconds between 1970 and 2248")

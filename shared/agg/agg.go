@@ -5,7 +5,8 @@
 // definition (Spec.Stream), which pages subscribe to like any other stream.
 //
 // It holds no computation: the browser build links it (to name the derived
-// stream of a panel) and must stay small.
+// stream of a panel) and must stay small. It never loads time zone data in
+// the browser (see loadLocation).
 package agg
 
 import (
@@ -14,7 +15,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/telltale/telltale/shared/wire"
 )
 
 // Def is an aggregate as a dashboard spec writes it.
@@ -70,15 +76,27 @@ const (
 	DefaultTop    = 10
 	MaxTop        = 50
 	DefaultEmitMs = 250
+	MinEmitMs     = 50
+	MaxEmitMs     = 60_000
+	// Bounds of a tumbling window's bucket and a sliding window's width.
+	MinWidth        = time.Second
+	MaxTumbling     = time.Hour
+	MaxSliding      = 24 * time.Hour
+	MaxFieldName    = 64 // bytes of Field and GroupBy
+	MaxFilter       = 1024
+	MaxFilterValues = 64 // values of one "in (...)"
 	// Prefix starts every derived stream's name; ingest refuses it.
 	Prefix = "agg."
+	// PrefixM4 starts the name of a downsampled series a page asks for.
+	PrefixM4 = "m4."
 	// Other is the group the groups past Top are folded into.
 	Other = "other"
 	// Value is the gauge or series name of an aggregate without GroupBy.
 	Value = "value"
 )
 
-// Spec is a compiled Def.
+// Spec is a compiled Def. Its Def is normalised: Top and EmitMs are filled
+// in, so that two ways of writing one aggregate are one Spec.Stream.
 type Spec struct {
 	Def
 	Kind   WindowKind
@@ -97,6 +115,28 @@ type Cond struct {
 	Num   float64  // > >= < <=
 }
 
+// Derived reports whether stream is the name of a derived stream (an
+// aggregate's or a downsampled series'): never a source, never ingested.
+func Derived(stream string) bool {
+	return strings.HasPrefix(stream, Prefix) || strings.HasPrefix(stream, PrefixM4)
+}
+
+// Percentile returns the quantile (0.5 for p50) of a percentile function,
+// and false for any other.
+func Percentile(fn string) (float64, bool) {
+	switch fn {
+	case "p50":
+		return 0.50, true
+	case "p90":
+		return 0.90, true
+	case "p95":
+		return 0.95, true
+	case "p99":
+		return 0.99, true
+	}
+	return 0, false
+}
+
 // Compile checks d and returns its compiled form. Errors name the field of
 // d they are about ("window \"5x\" is not a duration"); the dashboard adds
 // which dashboard and panel.
@@ -105,20 +145,56 @@ func Compile(d Def) (*Spec, error) {
 	if d.Source == "" {
 		return nil, errors.New("aggregate has no source stream")
 	}
-	// TODO(issue 16): every function, window, filter and bound.
-	w, err := time.ParseDuration(d.Window)
-	if err != nil {
-		return nil, fmt.Errorf("window %q is not a duration", d.Window)
+	if err := wire.ValidStream(d.Source); err != nil {
+		return nil, fmt.Errorf("source %.70q: %w", d.Source, err)
 	}
-	s.Kind, s.Width = Tumbling, w
-	if s.Top == 0 {
+	if Derived(d.Source) {
+		return nil, fmt.Errorf("source %q is a derived stream (%s…, %s…): an aggregate reads a source stream", d.Source, Prefix, PrefixM4)
+	}
+	if err := compileWindow(s); err != nil {
+		return nil, err
+	}
+	if err := compileFn(s); err != nil {
+		return nil, err
+	}
+	if d.Field != "" {
+		if err := validField(d.Field); err != nil {
+			return nil, fmt.Errorf("field %.70q %w", d.Field, err)
+		}
+	}
+	if d.GroupBy != "" {
+		if err := validField(d.GroupBy); err != nil {
+			return nil, fmt.Errorf("group_by %.70q %w", d.GroupBy, err)
+		}
+		if d.Fn == "m4" {
+			return nil, errors.New("group_by: fn m4 downsamples a points stream's series and has no groups")
+		}
+	}
+	switch {
+	case d.Top < 0 || d.Top > MaxTop:
+		return nil, fmt.Errorf("top %d is outside 1–%d (0 or absent means %d)", d.Top, MaxTop, DefaultTop)
+	case d.Top != 0 && d.GroupBy == "":
+		return nil, fmt.Errorf("top %d needs a group_by: it is how many groups are kept", d.Top)
+	case d.GroupBy != "" && d.Top == 0:
 		s.Top = DefaultTop
 	}
-	if s.EmitMs == 0 {
+	switch {
+	case d.EmitMs == 0:
 		s.EmitMs = DefaultEmitMs
+	case d.EmitMs < MinEmitMs || d.EmitMs > MaxEmitMs:
+		return nil, fmt.Errorf("emit_ms %d is outside %d–%d (0 or absent means %d)", d.EmitMs, MinEmitMs, MaxEmitMs, DefaultEmitMs)
 	}
-	b, _ := json.Marshal(d)
-	sum := sha256.Sum256(b)
+	if d.Filter != "" {
+		if d.Fn == "m4" {
+			return nil, errors.New("filter: fn m4 downsamples a points stream, whose samples have no fields to filter on")
+		}
+		conds, err := ParseFilter(d.Filter)
+		if err != nil {
+			return nil, fmt.Errorf("filter %.70q: %w", d.Filter, err)
+		}
+		s.Filter = conds
+	}
+	sum := sha256.Sum256(s.canonical())
 	s.name = Prefix + hex.EncodeToString(sum[:8])
 	return s, nil
 }
@@ -126,3 +202,128 @@ func Compile(d Def) (*Spec, error) {
 // Stream is the name of the derived stream: Prefix and a hash of the
 // definition, so identical definitions on several dashboards share one.
 func (s *Spec) Stream() string { return s.name }
+
+// Grouped reports whether the aggregate has one value or series per group.
+func (s *Spec) Grouped() bool { return s.GroupBy != "" }
+
+// Gauge reports whether the aggregate is one value now (sliding, calendar
+// and current windows) rather than a time series (tumbling).
+func (s *Spec) Gauge() bool { return s.Kind != Tumbling }
+
+func compileWindow(s *Spec) error {
+	w := s.Window
+	switch {
+	case w == "":
+		return errors.New(`aggregate has no window: want a bucket ("1m"), "last 5m", "today", "this hour" or "current"`)
+	case w == "current":
+		s.Kind = Current
+	case w == "today" || w == "this hour":
+		s.Kind, s.Unit = Calendar, "day"
+		if w == "this hour" {
+			s.Unit = "hour"
+		}
+	case strings.HasPrefix(w, "last "):
+		d, err := time.ParseDuration(strings.TrimSpace(strings.TrimPrefix(w, "last ")))
+		if err != nil {
+			return fmt.Errorf("window %.70q is not \"last\" and a duration (\"last 5m\")", w)
+		}
+		if d < MinWidth || d > MaxSliding || d%time.Second != 0 {
+			return fmt.Errorf("window %q is outside last 1s–last 24h in whole seconds", w)
+		}
+		s.Kind, s.Width = Sliding, d
+	default:
+		d, err := time.ParseDuration(w)
+		if err != nil {
+			return fmt.Errorf("window %.70q is not a duration (\"1m\"), \"last 5m\", \"today\", \"this hour\" or \"current\"", w)
+		}
+		if d < MinWidth || d > MaxTumbling || d%time.Second != 0 {
+			return fmt.Errorf("window %q is outside 1s–1h in whole seconds (a sliding window is \"last %s\")", w, w)
+		}
+		s.Kind, s.Width = Tumbling, d
+	}
+	if s.TZ != "" && s.Kind != Calendar {
+		return fmt.Errorf("tz %q is only for a calendar window (today, this hour), not %q", s.TZ, w)
+	}
+	if s.Kind == Calendar && s.TZ != "" {
+		loc, err := loadLocation(s.TZ)
+		if err != nil {
+			return fmt.Errorf("tz %.70q is not an IANA time zone (Europe/Paris, America/New_York, UTC)", s.TZ)
+		}
+		s.Loc = loc
+	}
+	return nil
+}
+
+func compileFn(s *Spec) error {
+	fn := s.Fn
+	if fn == "" {
+		return fmt.Errorf("aggregate has no fn: want one of %s", strings.Join(Fns, ", "))
+	}
+	if !slices.Contains(Fns, fn) {
+		return fmt.Errorf("fn %.70q is not one of %s", fn, strings.Join(Fns, ", "))
+	}
+	if s.Field == "" && fn != "count" && fn != "rate" && fn != "m4" {
+		return fmt.Errorf("fn %s needs a field: the row field, gauge or series it reads", fn)
+	}
+	switch {
+	case fn == "m4" && s.Kind != Tumbling:
+		return fmt.Errorf("fn m4 needs a tumbling window (a bucket such as \"1s\"), not %q", s.Window)
+	case s.Kind == Current && (fn == "rate" || fn == "last"):
+		return fmt.Errorf("fn %s has no meaning over rows as they are now (window \"current\"): want count, sum, avg, min, max, distinct or a percentile", fn)
+	}
+	return nil
+}
+
+// validField checks a field or group_by name; the error completes "field X".
+func validField(f string) error {
+	if len(f) > MaxFieldName {
+		return fmt.Errorf("is longer than %d bytes", MaxFieldName)
+	}
+	if strings.HasPrefix(f, "row.") {
+		return fmt.Errorf("is not a field: name the row's field itself (%q)", strings.TrimPrefix(f, "row."))
+	}
+	for i := 0; i < len(f); i++ {
+		c := f[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_':
+		case (c == '.' || c == '-') && i > 0:
+		default:
+			return errors.New("is not a field: want letters, digits and _ (and . or - after the first)")
+		}
+	}
+	return nil
+}
+
+// canonical is the normalised definition the stream name is hashed from:
+// defaults filled, the window and filter in one spelling, what the kind
+// does not read left out.
+func (s *Spec) canonical() []byte {
+	c := struct {
+		V       int    `json:"v"`
+		Source  string `json:"source"`
+		Fn      string `json:"fn"`
+		Field   string `json:"field"`
+		Filter  string `json:"filter"`
+		GroupBy string `json:"group_by"`
+		Top     int    `json:"top"`
+		Window  string `json:"window"`
+		TZ      string `json:"tz"`
+		EmitMs  int    `json:"emit_ms"`
+	}{V: 1, Source: s.Source, Fn: s.Fn, Field: s.Field, Filter: FilterString(s.Filter), GroupBy: s.GroupBy, Top: s.Top, EmitMs: s.EmitMs}
+	switch s.Kind {
+	case Tumbling:
+		c.Window = strconv.FormatInt(s.Width.Milliseconds(), 10) + "ms"
+	case Sliding:
+		c.Window = "last " + strconv.FormatInt(s.Width.Milliseconds(), 10) + "ms"
+	case Calendar:
+		c.Window = s.Unit
+		c.TZ = s.TZ
+		if c.TZ == "" {
+			c.TZ = "UTC"
+		}
+	case Current:
+		c.Window = "current"
+	}
+	b, _ := json.Marshal(c)
+	return b
+}

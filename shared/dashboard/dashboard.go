@@ -132,7 +132,8 @@ var Formats = []string{"", FormatNumber, FormatInt, FormatMoney, FormatPercent, 
 // MaxDecimals bounds Decimals.
 const MaxDecimals = 10
 
-// Streams lists the distinct streams the dashboard reads, in panel order.
+// Streams lists the distinct streams the dashboard reads, in panel order: a
+// panel with an aggregate reads its derived stream once resolved.
 func (d *Dashboard) Streams() []string {
 	var out []string
 	seen := make(map[string]bool)
@@ -164,8 +165,16 @@ func (d *Dashboard) Validate() error {
 			return at(i, -1, fmt.Errorf("dashboard %s: panel #%d has a missing or repeated id %q", d.ID, i+1, p.ID))
 		}
 		ids[p.ID] = true
-		if err := wire.ValidStream(p.Stream); err != nil {
+		if err := wire.ValidStream(p.Stream); err != nil && p.Agg == nil {
 			return at(i, -1, fmt.Errorf("dashboard %s: panel %s: %w", d.ID, p.ID, err))
+		}
+		if p.Agg == nil && agg.Derived(p.Stream) {
+			return at(i, -1, fmt.Errorf("dashboard %s: panel %s: stream %q is a derived stream: declare the aggregate in agg instead", d.ID, p.ID, p.Stream))
+		}
+		if p.Agg != nil && slices.Contains(Kinds, p.Kind) {
+			if err := validAgg(&p); err != nil {
+				return at(i, aggColumn, fmt.Errorf("dashboard %s: panel %s: %w", d.ID, p.ID, err))
+			}
 		}
 		switch p.Kind {
 		case KindKPI:

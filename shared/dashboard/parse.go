@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/telltale/telltale/shared/agg"
 	"github.com/telltale/telltale/shared/spell"
 )
 
@@ -37,8 +38,9 @@ func (e *Error) Unwrap() error { return e.Err }
 // It is strict, as a file an operator writes by hand needs: a key the spec
 // does not have (a misspelt "widht"), a key given twice, a value of the
 // wrong type (including null) and a syntax error are *Errors that say where
-// they are; then each dashboard is validated, and a Validate error, too, says
-// where its panel is. docs/dashboard.schema.json describes the same spec for
+// they are; then each dashboard is resolved (its aggregates compiled and
+// their panels pointed at their derived streams) and validated, and those
+// errors, too, say where their panel, column or agg is. docs/dashboard.schema.json describes the same spec for
 // editors.
 //
 // The browser never parses a file, so none of this is linked into app.wasm.
@@ -90,7 +92,11 @@ func Parse(b []byte) ([]Dashboard, error) {
 			return nil, posError(b, off, fmt.Errorf("dashboard %s is defined twice: ids name pages (/d/{id}) and must be unique", list[i].ID))
 		}
 		ids[list[i].ID] = true
-		if err := list[i].Validate(); err != nil {
+		err := list[i].Resolve()
+		if err == nil {
+			err = list[i].Validate()
+		}
+		if err != nil {
 			off, ok := w.at[[3]int{i, -1, -1}]
 			var inv *invalid
 			if errors.As(err, &inv) {
@@ -121,6 +127,7 @@ var (
 	dashboardType = reflect.TypeFor[Dashboard]()
 	panelType     = reflect.TypeFor[Panel]()
 	columnType    = reflect.TypeFor[Column]()
+	aggType       = reflect.TypeFor[agg.Def]()
 )
 
 // walker reads a dashboard file token by token against the spec's Go types,
@@ -196,7 +203,11 @@ func (w *walker) walk(t reflect.Type, here place, off int, tok json.Token) error
 		if tok != json.Delim('{') {
 			return w.mistake(here, off, "want an object, got %s", describe(tok))
 		}
-		w.at[[3]int{here.dash, here.panel, here.column}] = off
+		if t == aggType {
+			w.at[[3]int{here.dash, here.panel, aggColumn}] = off
+		} else {
+			w.at[[3]int{here.dash, here.panel, here.column}] = off
+		}
 		keys := jsonKeys(t)
 		seen := make(map[string]bool)
 		for w.dec.More() {
@@ -302,7 +313,7 @@ func (w *walker) unknownKey(t reflect.Type, keys []string, here place, off int, 
 	if s, ok := spell.Closest(key, keys); ok {
 		return w.mistake(here, off, "unknown key %q (did you mean %q?)", key, s)
 	}
-	what := map[reflect.Type]string{dashboardType: "a dashboard's", panelType: "a panel's", columnType: "a column's"}[t]
+	what := map[reflect.Type]string{dashboardType: "a dashboard's", panelType: "a panel's", columnType: "a column's", aggType: "an aggregate's"}[t]
 	return w.mistake(here, off, "unknown key %q (%s keys are %s)", key, what, strings.Join(keys, ", "))
 }
 

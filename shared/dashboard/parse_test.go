@@ -47,7 +47,7 @@ func TestParseMistakes(t *testing.T) {
 		{"plural of a key", `"width": 4}`, `"width": 4, "units": "/min"}`,
 			`6:95: dashboard ops: panel today: unknown key "units" (did you mean "unit"?)`, 6, 95, ""},
 		{"key nothing is close to", `"width": 4}`, `"width": 4, "threshold": 10}`,
-			`6:95: dashboard ops: panel today: unknown key "threshold" (a panel's keys are id, kind, title, stream, field, series, columns, rows, unit, format, currency, decimals, labels, width, window_seconds, expected_cadence_ms)`, 6, 95, ""},
+			`6:95: dashboard ops: panel today: unknown key "threshold" (a panel's keys are id, kind, title, stream, agg, field, series, columns, rows, unit, format, currency, decimals, labels, width, window_seconds, expected_cadence_ms)`, 6, 95, ""},
 		{"key of a column", `"title": "Status"}`, `"title": "Status", "fromat": "text"}`,
 			`13:50: dashboard ops: panel orders: column status: unknown key "fromat" (did you mean "format"?)`, 13, 50, ""},
 		{"key of a dashboard", `"title": "Operations"`, `"titel": "Operations"`,
@@ -149,6 +149,7 @@ func TestParseOneObject(t *testing.T) {
 // the same once written out again.
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(opsFile))
+	f.Add([]byte(aggFile))
 	f.Add([]byte(`{"id":"x","panels":[{"id":"k","kind":"kpi","stream":"s","field":"f","decimals":null}]}`))
 	f.Add([]byte(`[{"id":"x","panels":[{"id":"t","kind":"timeseries","stream":"s","series":["a"],"labels":{"a":"A"}}]}]`))
 	f.Add([]byte(`[1, {"Width": "x"}]`))

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/telltale/telltale/shared/agg"
 )
 
 const (
@@ -48,7 +50,7 @@ func TestSchemaMatchesTheGoTypes(t *testing.T) {
 		t.Fatalf("$schema is %v, want draft 2020-12", got)
 	}
 	defs := schema["$defs"].(map[string]any)
-	for name, typ := range map[string]reflect.Type{"dashboard": dashboardType, "panel": panelType, "column": columnType} {
+	for name, typ := range map[string]reflect.Type{"dashboard": dashboardType, "panel": panelType, "column": columnType, "agg": aggType} {
 		props := defs[name].(map[string]any)["properties"].(map[string]any)
 		want := jsonKeys(typ)
 		slices.Sort(want)
@@ -77,6 +79,11 @@ func TestSchemaMatchesTheGoTypes(t *testing.T) {
 	if got := enum(defs["format"]); !slices.Equal(got, Formats) {
 		t.Errorf("schema's formats are %v, Formats are %v", got, Formats)
 	}
+	aggProps := defs["agg"].(map[string]any)["properties"].(map[string]any)
+	if got := enum(aggProps["fn"]); !slices.Equal(got, agg.Fns) {
+		t.Errorf("schema's fns are %v, agg.Fns are %v", got, agg.Fns)
+	}
+	emit := aggProps["emit_ms"].(map[string]any)["oneOf"].([]any)[1].(map[string]any)
 	for _, b := range []struct {
 		where string
 		v     any
@@ -85,6 +92,9 @@ func TestSchemaMatchesTheGoTypes(t *testing.T) {
 		{"panel rows maximum", panel["rows"].(map[string]any)["maximum"], MaxRows},
 		{"panel width maximum", panel["width"].(map[string]any)["maximum"], 12},
 		{"decimals maximum", defs["decimals"].(map[string]any)["maximum"], MaxDecimals},
+		{"agg top maximum", aggProps["top"].(map[string]any)["maximum"], agg.MaxTop},
+		{"agg emit_ms minimum", emit["minimum"], agg.MinEmitMs},
+		{"agg emit_ms maximum", emit["maximum"], agg.MaxEmitMs},
 	} {
 		if b.v != b.want {
 			t.Errorf("schema's %s is %v, the Go code's %v", b.where, b.v, b.want)
@@ -111,6 +121,14 @@ var mistakes = []struct{ name, old, new string }{
 	{"kpi without field", `"field": "orders_today", `, ``},
 	{"column without field", `{"field": "region", "title": "Region", "priority": 3}`, `{"title": "Region", "priority": 3}`},
 	{"bad stream name", `"stream": "fleet"`, `"stream": "Fleet"`},
+	{"misspelt agg key", `"group_by": "region"`, `"groupby": "region"`},
+	{"unknown fn", `"fn": "p95"`, `"fn": "p42"`},
+	{"bad window", `"window": "last 5m"`, `"window": "5x"`},
+	{"agg and stream", `"agg": {"source": "orders", "fn": "count", "group_by"`, `"stream": "orders", "agg": {"source": "orders", "fn": "count", "group_by"`},
+	{"agg without window", `, "window": "this hour"}`, `}`},
+	{"agg top too large", `"top": 5`, `"top": 51`},
+	{"emit too fast", `"emit_ms": 500`, `"emit_ms": 10`},
+	{"bad group_by", `"group_by": "status"`, `"group_by": "row status"`},
 }
 
 func TestExampleIsValid(t *testing.T) {
@@ -287,6 +305,16 @@ func validate(root, schema, v any, at string) error {
 			}
 			if n != 1 {
 				err = fmt.Errorf("%s: matches %d of oneOf, want 1", at, n)
+			}
+		case "anyOf":
+			n := 0
+			for _, sub := range arg.([]any) {
+				if validate(root, sub, v, at) == nil {
+					n++
+				}
+			}
+			if n == 0 {
+				err = fmt.Errorf("%s: matches none of anyOf", at)
 			}
 		case "allOf":
 			for _, sub := range arg.([]any) {

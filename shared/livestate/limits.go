@@ -254,7 +254,7 @@ func Trim(st *wire.State, name string, ev *wire.Event, lim Limits) (wire.Event, 
 			}
 		}
 		if fresh > room {
-			kept := &wire.Points{TS: p.TS, Cols: make([]wire.Column, 0, len(p.Cols)-fresh+max(room, 0))}
+			kept := &wire.Points{TS: p.TS, Upsert: p.Upsert, Cols: make([]wire.Column, 0, len(p.Cols)-fresh+max(room, 0))}
 			for _, c := range p.Cols {
 				if _, ok := held[c.Name]; ok || room > 0 {
 					if !ok {

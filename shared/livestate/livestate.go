@@ -135,7 +135,11 @@ func Fold(st *wire.State, ev *wire.Event, lim Limits) *LimitError {
 		foldRow(st, ev.Row, lim.rows())
 	}
 	if ev.Points != nil && len(ev.Points.TS) > 0 && ev.Points.Valid() {
-		foldPoints(&st.Points, ev.Points, lim.points(), lim.Ragged)
+		if ev.Points.Upsert {
+			foldUpsert(&st.Points, ev.Points, lim.points(), lim.Ragged)
+		} else {
+			foldPoints(&st.Points, ev.Points, lim.points(), lim.Ragged)
+		}
 	}
 	return cut
 }
@@ -194,6 +198,12 @@ func foldPoints(t *wire.Points, p *wire.Points, max int, ragged bool) {
 		}
 		t.Cols = append(t.Cols, wire.Column{Name: c.Name, Vals: append(vals, c.Vals...)})
 	}
+	trimPoints(t, max)
+}
+
+// trimPoints cuts t back to its newest max rows once it holds more than 5/4
+// of max.
+func trimPoints(t *wire.Points, max int) {
 	if n := len(t.TS); n > max+max/4 {
 		t.TS = append(t.TS[:0], t.TS[n-max:]...)
 		for i := range t.Cols {
@@ -202,6 +212,93 @@ func foldPoints(t *wire.Points, p *wire.Points, max int, ragged bool) {
 			}
 		}
 	}
+}
+
+// foldUpsert folds p (p.Upsert) into t: a sample at a timestamp t holds
+// replaces t's value there for each series p carries (the others keep
+// theirs); a sample at a timestamp t does not hold inserts a row in time
+// order, NaN for the series p does not carry. A derived stream's tables are
+// small (an m4 stream: 4 rows per bucket) and its updates land at or near
+// the end, so each sample is a comparison with the last row, or a binary
+// search and an insert of O(rows) for a late bucket. With repeated
+// timestamps in t the first is replaced. New series, ragged and the points
+// cap are as in foldPoints.
+func foldUpsert(t *wire.Points, p *wire.Points, max int, ragged bool) {
+	held := make(map[string]int, len(t.Cols))
+	for i := range t.Cols {
+		held[t.Cols[i].Name] = i
+	}
+	dst := make([]int, len(p.Cols)) // p's column → t's, -1 for a repeated name
+	seen := make(map[string]bool, len(p.Cols))
+	for j := range p.Cols {
+		name := p.Cols[j].Name
+		if seen[name] { // a repeated name in p is one column, the first's
+			dst[j] = -1
+			continue
+		}
+		seen[name] = true
+		if i, ok := held[name]; ok {
+			dst[j] = i
+			continue
+		}
+		var vals []float64 // ragged: no rows of its own yet
+		if !ragged {
+			vals = make([]float64, len(t.TS))
+			for i := range vals {
+				vals[i] = math.NaN()
+			}
+		}
+		held[name] = len(t.Cols)
+		dst[j] = len(t.Cols)
+		t.Cols = append(t.Cols, wire.Column{Name: name, Vals: vals})
+	}
+	for k, ts := range p.TS {
+		n := len(t.TS)
+		i := n
+		if n > 0 && ts <= t.TS[n-1] {
+			i, _ = slices.BinarySearch(t.TS, ts)
+		}
+		if i == n || t.TS[i] != ts {
+			insertRow(t, i, ts)
+		}
+		for j := range p.Cols {
+			if dst[j] >= 0 {
+				setAt(&t.Cols[dst[j]], len(t.TS), i, p.Cols[j].Vals[k])
+			}
+		}
+	}
+	trimPoints(t, max)
+}
+
+// insertRow inserts timestamp ts at row i of t, NaN in every column. A
+// ragged column that starts after row i is left as it is: its padding grows
+// by the row.
+func insertRow(t *wire.Points, i int, ts int64) {
+	n := len(t.TS) // rows before the insert
+	t.TS = slices.Insert(t.TS, i, ts)
+	for c := range t.Cols {
+		col := &t.Cols[c]
+		if pad := n - len(col.Vals); i >= pad {
+			col.Vals = slices.Insert(col.Vals, i-pad, math.NaN())
+		}
+	}
+}
+
+// setAt sets row i of column c of a table of n rows to v. A ragged column
+// that starts after row i grows at its front to start there.
+func setAt(c *wire.Column, n, i int, v float64) {
+	pad := n - len(c.Vals)
+	if i >= pad {
+		c.Vals[i-pad] = v
+		return
+	}
+	vals := make([]float64, n-i)
+	vals[0] = v
+	for k := 1; k < pad-i; k++ {
+		vals[k] = math.NaN()
+	}
+	copy(vals[pad-i:], c.Vals)
+	c.Vals = vals
 }
 
 func clonePoints(p wire.Points) wire.Points {

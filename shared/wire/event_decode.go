@@ -111,6 +111,8 @@ func (r *reader) pointsInto(p *Points) {
 					r.column(&p.Cols[i])
 				}
 			}
+		case "upsert":
+			p.Upsert = r.bool()
 		default:
 			r.skip()
 		}

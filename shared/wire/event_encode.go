@@ -54,16 +54,20 @@ func appendRow(dst []byte, r *Row) ([]byte, error) {
 }
 
 func appendPoints(dst []byte, p *Points) []byte {
-	dst = appendInt64s(appendStr(appendMapLen(dst, 2), "ts"), p.TS)
+	dst = appendInt64s(appendStr(appendMapHeader(dst, true, true, p.Upsert), "ts"), p.TS)
 	dst = appendStr(dst, "cols")
 	if p.Cols == nil {
-		return appendNil(dst)
+		dst = appendNil(dst)
+	} else {
+		dst = appendArrayLen(dst, len(p.Cols))
+		for i := range p.Cols {
+			c := &p.Cols[i]
+			dst = appendStr(appendStr(appendMapLen(dst, 2), "name"), c.Name)
+			dst = appendFloat64s(appendStr(dst, "vals"), c.Vals)
+		}
 	}
-	dst = appendArrayLen(dst, len(p.Cols))
-	for i := range p.Cols {
-		c := &p.Cols[i]
-		dst = appendStr(appendStr(appendMapLen(dst, 2), "name"), c.Name)
-		dst = appendFloat64s(appendStr(dst, "vals"), c.Vals)
+	if p.Upsert {
+		dst = appendBool(appendStr(dst, "upsert"), true)
 	}
 	return dst
 }

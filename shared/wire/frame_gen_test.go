@@ -174,7 +174,7 @@ func (g gen) row() Row {
 }
 
 func (g gen) points() Points {
-	p := Points{TS: g.int64s()}
+	p := Points{TS: g.int64s(), Upsert: g.pick(3) == 0}
 	if g.pick(5) != 0 {
 		p.Cols = make([]Column, g.pick(4))
 		for i := range p.Cols {

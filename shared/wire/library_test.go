@@ -296,7 +296,7 @@ func TestDecodeMatchesLibrary(t *testing.T) {
 // (its as_array form, positionally, or empty as the zero value); no peer
 // writes that, and the hand-written decoder refuses it.
 func TestDecodeOddEncodingsMatchLibrary(t *testing.T) {
-	odd := []any{nil, []byte("bin"), []byte{}, 7, -7, uint64(math.MaxUint64), 2.5, float32(1.5), "str", true,
+	odd := []any{nil, []byte("bin"), []byte{}, 7, -7, uint64(math.MaxUint64), 2.5, float32(1.5), "str", true, false,
 		[]any{}, []any{nil}, []any{map[string]any{}}, map[string]any{}, map[string]any{"x": nil}}
 	bodies := map[Type][]string{
 		TypeHello:    {"token", "cursors", "client"},
@@ -344,7 +344,7 @@ func TestDecodeOddEncodingsMatchLibrary(t *testing.T) {
 		}
 	}
 	for _, k := range []string{"row", "points"} {
-		sub := map[string][]string{"row": {"key", "op", "fields"}, "points": {"ts", "cols"}}[k]
+		sub := map[string][]string{"row": {"key", "op", "fields"}, "points": {"ts", "cols", "upsert"}}[k]
 		for _, nk := range sub {
 			for _, v := range odd {
 				if _, array := v.([]any); array && structs[nk] {

@@ -211,6 +211,19 @@ func (r *reader) arrayLen() int {
 	return 0
 }
 
+// bool reads a boolean; nil reads as false, as the library reads it.
+func (r *reader) bool() bool {
+	switch c := r.code(); c {
+	case 0xc0, 0xc2:
+		return false
+	case 0xc3:
+		return true
+	default:
+		r.fail(fmt.Errorf("%w: 0x%02x for a bool", errCode, c))
+		return false
+	}
+}
+
 // isNil consumes a nil and reports whether there was one.
 func (r *reader) isNil() bool {
 	if r.peek() == 0xc0 {

@@ -237,7 +237,7 @@ func TestExampleDashboardsLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.dashboards) != 2 || c.dashboards[0].ID != "ops" || c.dashboards[1].ID != "fleet" {
-		t.Fatalf("got %d dashboards, want ops and fleet", len(c.dashboards))
+	if len(c.dashboards) != 3 || c.dashboards[0].ID != "ops" || c.dashboards[1].ID != "fleet" || c.dashboards[2].ID != "orders" {
+		t.Fatalf("got %d dashboards, want ops, fleet and orders", len(c.dashboards))
 	}
 }

@@ -1,0 +1,375 @@
+package aggregate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/telltale/telltale/backend/metrics"
+	"github.com/telltale/telltale/shared/agg"
+	"github.com/telltale/telltale/shared/wire"
+)
+
+// Store is where the engine reads source events and writes derived ones:
+// the embedded store or PostgreSQL. Derived events are ordinary events of
+// the tenant's derived stream, so everything that serves a stream (seqs,
+// resume, snapshot, HTTP fallback, tenancy) serves them unchanged.
+type Store interface {
+	ReadWindow(ctx context.Context, tenant, stream string, from, to time.Time, after uint64, limit int) ([]wire.Event, error)
+	AppendAll(ctx context.Context, tenant string, streams map[string][]wire.Event) error
+}
+
+// EngineConfig configures an Engine. Zero values are the documented defaults.
+type EngineConfig struct {
+	Store Store // required
+	// Specs returns the aggregates tenant's dashboards declare. It is asked
+	// once per tenant, and again after Reload (issue 17's per-tenant
+	// dashboards call Reload when they change). Nil means none: only m4
+	// streams pages ask for are computed.
+	Specs func(tenant string) []*agg.Spec
+	// ParseM4 turns an "m4.<bucket ms>.<source>" name into its spec
+	// (agg.ParseM4); nil means m4 names are unknown streams.
+	ParseM4 func(stream string) (*agg.Spec, error)
+	// New returns an empty computer of a spec; nil means aggregate.New.
+	New func(spec *agg.Spec) Computer
+	// MaxPerTenant bounds the aggregates one tenant computes at once; past
+	// it Want fails with ErrTooMany and source events start nothing new.
+	// Zero means 100.
+	MaxPerTenant int
+	// Queue is how many tapped batches wait for the engine; past it a batch
+	// is dropped and its source is caught up from the store instead (never
+	// lost, never counted twice). Zero means 4096.
+	Queue int
+	// Tick is how often the engine emits what is due (each aggregate at
+	// most once per its EmitMs) and moves sliding and calendar windows;
+	// zero means 25ms.
+	Tick time.Duration
+	// ReadBatch is how many events one store read fetches; zero means 1000.
+	ReadBatch int
+	Logger    *slog.Logger      // nil means discard
+	Metrics   *metrics.Registry // nil means a private registry
+	Now       func() time.Time  // nil means time.Now
+}
+
+// ErrUnknown is a derived stream name (agg.*, m4.*) that no definition of
+// the tenant names.
+var ErrUnknown = errors.New("no such derived stream")
+
+// ErrTooMany is refusing an aggregate over the tenant's cap. It is a stream
+// quota error (wire.ErrStreamQuota): the gateway answers it with CodeQuota.
+var ErrTooMany = fmt.Errorf("%w: aggregates", wire.ErrStreamQuota)
+
+// M4Prefix starts the names of the downsampled series pages ask for.
+const M4Prefix = "m4."
+
+// Derived reports whether a stream name is a derived stream's, which only
+// the engine writes.
+func Derived(stream string) bool {
+	return strings.HasPrefix(stream, agg.Prefix) || strings.HasPrefix(stream, M4Prefix)
+}
+
+// Engine computes each tenant's aggregates once, from the source events the
+// hub taps and the store holds, into derived streams it writes to the store.
+//
+// One goroutine (Run) owns every computer: it folds tapped batches, catches
+// up from the store by seq when a batch was dropped or does not follow, and
+// emits on a ticker. Builds (reading a source's stored events at activation)
+// run on goroutines of their own and hand the built computer over.
+type Engine struct {
+	cfg EngineConfig
+	log *slog.Logger
+
+	queue chan batch
+	built chan built
+	wake  chan struct{}
+
+	mu        sync.RWMutex
+	tenants   map[string]*tenantSpecs
+	active    map[aggKey]*aggregate
+	bySource  map[srcKey][]*aggregate
+	perTenant map[string]int
+	pending   []*aggregate    // activated, build not started
+	refused   map[aggKey]bool // over the cap, logged once
+	stale     map[srcKey]bool // a batch was dropped: catch up from the store
+
+	ready  []*aggregate // built, owned by Run
+	builds sync.WaitGroup
+
+	m struct {
+		active, sourceEvents, emitted, late, overflows, catchups, bytes,
+		refused, rebuilds, writeErrs, lost *metrics.Value
+	}
+}
+
+type aggKey struct{ tenant, stream string } // stream: the derived stream
+type srcKey struct{ tenant, stream string }
+
+type batch struct {
+	tenant string
+	evs    []wire.Event
+}
+
+type built struct {
+	a          *aggregate
+	comp       Computer
+	epoch, seq uint64
+	err        error
+}
+
+// tenantSpecs is a tenant's definitions, as Specs gave them.
+type tenantSpecs struct {
+	byStream map[string]*agg.Spec   // derived name → spec
+	bySource map[string][]*agg.Spec // source → specs over it
+}
+
+// aggregate is one (tenant, derived stream). Its key, spec and source are
+// fixed; stopped is atomic; the rest belongs to Run once built.
+type aggregate struct {
+	key     aggKey
+	spec    *agg.Spec
+	src     srcKey
+	stopped atomic.Bool
+
+	comp       Computer
+	epoch, seq uint64 // the last source event folded
+	building   bool
+	needFull   bool // write the whole picture next (after a build or a failed write)
+	nextEmit   time.Time
+	late       uint64
+	size       int
+}
+
+// NewEngine returns an engine; Run computes, Tap feeds it.
+func NewEngine(cfg EngineConfig) *Engine {
+	if cfg.New == nil {
+		cfg.New = New
+	}
+	if cfg.MaxPerTenant <= 0 {
+		cfg.MaxPerTenant = 100
+	}
+	if cfg.Queue <= 0 {
+		cfg.Queue = 4096
+	}
+	if cfg.Tick <= 0 {
+		cfg.Tick = 25 * time.Millisecond
+	}
+	if cfg.ReadBatch <= 0 {
+		cfg.ReadBatch = 1000
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	e := &Engine{cfg: cfg, log: cfg.Logger,
+		queue: make(chan batch, cfg.Queue), built: make(chan built), wake: make(chan struct{}, 1),
+		tenants: make(map[string]*tenantSpecs), active: make(map[aggKey]*aggregate),
+		bySource: make(map[srcKey][]*aggregate), perTenant: make(map[string]int),
+		refused: make(map[aggKey]bool), stale: make(map[srcKey]bool),
+	}
+	r := cfg.Metrics
+	e.m.active = r.Gauge("telltale_agg_active", "aggregates computed now (tenant × definition)")
+	e.m.sourceEvents = r.Counter("telltale_agg_source_events_total", "source events folded into aggregates (once per aggregate)")
+	e.m.emitted = r.Counter("telltale_agg_emitted_events_total", "derived events written to the store")
+	e.m.late = r.Counter("telltale_agg_late_events_total", "source events that landed in a bucket already emitted")
+	e.m.overflows = r.Counter("telltale_agg_queue_overflows_total", "tapped batches dropped on a full queue (their source is caught up from the store)")
+	e.m.catchups = r.Counter("telltale_agg_catchups_total", "reads of a source from the store to catch an aggregate up")
+	e.m.bytes = r.Gauge("telltale_agg_state_bytes", "about how many bytes every aggregate's state holds")
+	e.m.refused = r.Counter("telltale_agg_refused_total", "aggregates refused over the tenant's cap (-max-aggregates)")
+	e.m.rebuilds = r.Counter("telltale_agg_rebuilds_total", "aggregates rebuilt from the store (activation, new epoch)")
+	e.m.writeErrs = r.Counter("telltale_agg_write_errors_total", "derived batches the store refused (rewritten whole at the next emit)")
+	e.m.lost = r.Counter("telltale_agg_lost_events_total", "source events the store had dropped before an aggregate read them")
+	return e
+}
+
+// Tap takes a batch the hub folded (hub.Config.Tap). It never blocks: a
+// batch of a stream no aggregate reads is ignored, one that does not fit the
+// queue is dropped and its source caught up from the store.
+func (e *Engine) Tap(tenant string, evs []wire.Event) {
+	if len(evs) == 0 || Derived(evs[0].Stream) {
+		return
+	}
+	src := srcKey{tenant, evs[0].Stream}
+	if !e.watches(src) {
+		return
+	}
+	select {
+	case e.queue <- batch{tenant: tenant, evs: append([]wire.Event(nil), evs...)}:
+	default:
+		e.m.overflows.Inc()
+		e.mu.Lock()
+		e.stale[src] = true
+		e.mu.Unlock()
+	}
+}
+
+// watches reports whether src feeds an aggregate, defined or running.
+func (e *Engine) watches(src srcKey) bool {
+	e.mu.RLock()
+	ts := e.tenants[src.tenant]
+	ok := len(e.bySource[src]) > 0 || (ts != nil && len(ts.bySource[src.stream]) > 0)
+	e.mu.RUnlock()
+	if ts != nil || ok {
+		return ok
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.specsLocked(src.tenant).bySource[src.stream]) > 0
+}
+
+// specsLocked returns tenant's definitions, asking Specs the first time.
+// e.mu must be held for writing.
+func (e *Engine) specsLocked(tenant string) *tenantSpecs {
+	if ts := e.tenants[tenant]; ts != nil {
+		return ts
+	}
+	ts := &tenantSpecs{byStream: map[string]*agg.Spec{}, bySource: map[string][]*agg.Spec{}}
+	if e.cfg.Specs != nil {
+		for _, s := range e.cfg.Specs(tenant) {
+			if _, dup := ts.byStream[s.Stream()]; dup {
+				continue // identical definitions share one computation
+			}
+			ts.byStream[s.Stream()] = s
+			ts.bySource[s.Source] = append(ts.bySource[s.Source], s)
+		}
+	}
+	e.tenants[tenant] = ts
+	return ts
+}
+
+// resolve returns the spec of a derived stream of tenant.
+func (e *Engine) resolve(tenant, stream string) (*agg.Spec, error) {
+	if strings.HasPrefix(stream, M4Prefix) {
+		if e.cfg.ParseM4 == nil {
+			return nil, fmt.Errorf("%s: %w", stream, ErrUnknown)
+		}
+		s, err := e.cfg.ParseM4(stream)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w: %v", stream, ErrUnknown, err)
+		}
+		return s, nil
+	}
+	e.mu.RLock()
+	ts := e.tenants[tenant]
+	e.mu.RUnlock()
+	if ts == nil {
+		e.mu.Lock()
+		ts = e.specsLocked(tenant)
+		e.mu.Unlock()
+	}
+	if s := ts.byStream[stream]; s != nil {
+		return s, nil
+	}
+	return nil, fmt.Errorf("%s: %w", stream, ErrUnknown)
+}
+
+// Source returns the stream a derived stream is computed from, whose access
+// rule it follows: a token allowed the source may read it. derived is false
+// for a name that is not a derived stream's (source is then empty); err is
+// ErrUnknown for a derived name the tenant defines nothing for.
+func (e *Engine) Source(tenant, stream string) (source string, derived bool, err error) {
+	if !Derived(stream) {
+		return "", false, nil
+	}
+	s, err := e.resolve(tenant, stream)
+	if err != nil {
+		return "", true, err
+	}
+	return s.Source, true, nil
+}
+
+// Want starts computing a derived stream of tenant, if it is not computed
+// yet: a page subscribes to it or fetches it. It returns ErrUnknown or
+// ErrTooMany when it cannot.
+func (e *Engine) Want(tenant, stream string) error {
+	s, err := e.resolve(tenant, stream)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	err = e.activateLocked(tenant, stream, s)
+	e.mu.Unlock()
+	e.poke()
+	return err
+}
+
+func (e *Engine) poke() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// activateLocked registers an aggregate for Run to build. e.mu must be held
+// for writing.
+func (e *Engine) activateLocked(tenant, stream string, s *agg.Spec) error {
+	k := aggKey{tenant, stream}
+	if e.active[k] != nil {
+		return nil
+	}
+	if e.perTenant[tenant] >= e.cfg.MaxPerTenant {
+		if !e.refused[k] {
+			e.refused[k] = true
+			e.m.refused.Inc()
+			e.log.Warn("aggregate refused: the tenant's cap", "tenant", tenant, "stream", stream, "source", s.Source, "max", e.cfg.MaxPerTenant)
+		}
+		return fmt.Errorf("tenant %s computes its most aggregates (%d), not %s: %w", tenant, e.cfg.MaxPerTenant, stream, ErrTooMany)
+	}
+	a := &aggregate{key: k, spec: s, src: srcKey{tenant, s.Source}}
+	e.active[k] = a
+	e.bySource[a.src] = append(e.bySource[a.src], a)
+	e.perTenant[tenant]++
+	e.pending = append(e.pending, a)
+	e.m.active.Add(1)
+	return nil
+}
+
+// Reload drops every tenant's cached definitions, so that Specs is asked
+// again, and stops the aggregates whose definition is gone (m4 streams,
+// which pages name, go on).
+func (e *Engine) Reload() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	clear(e.tenants)
+	clear(e.refused)
+	for k, a := range e.active {
+		if strings.HasPrefix(k.stream, M4Prefix) {
+			continue
+		}
+		if e.specsLocked(k.tenant).byStream[k.stream] != nil {
+			continue
+		}
+		a.stopped.Store(true)
+		delete(e.active, k)
+		e.perTenant[k.tenant]--
+		list := e.bySource[a.src]
+		for i, b := range list {
+			if b == a {
+				list = append(list[:i:i], list[i+1:]...)
+				break
+			}
+		}
+		if len(list) == 0 {
+			delete(e.bySource, a.src)
+		} else {
+			e.bySource[a.src] = list
+		}
+		e.m.active.Add(-1)
+	}
+}
+
+// Active returns how many aggregates tenant computes.
+func (e *Engine) Active(tenant string) int {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.perTenant[tenant]
+}

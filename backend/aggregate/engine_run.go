@@ -1,0 +1,369 @@
+package aggregate
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/telltale/telltale/shared/agg"
+	"github.com/telltale/telltale/shared/wire"
+)
+
+// far is the newest event time a read asks for (ingest's bound, the year 2248).
+var far = time.UnixMilli(1 << 43)
+
+// Run computes until ctx ends, then folds what is queued and writes every
+// aggregate's pending changes (with a few seconds of its own) before it
+// returns. It is the only goroutine that touches a built computer.
+func (e *Engine) Run(ctx context.Context) error {
+	t := time.NewTicker(e.cfg.Tick)
+	defer t.Stop()
+	lastSize := time.Time{}
+	for {
+		select {
+		case <-ctx.Done():
+			e.builds.Wait()
+			return e.flush(ctx)
+		case b := <-e.queue:
+			e.apply(ctx, b)
+		case r := <-e.built:
+			e.install(ctx, r)
+		case <-e.wake:
+			e.startBuilds(ctx)
+		case <-t.C:
+			now := e.cfg.Now()
+			e.startBuilds(ctx)
+			e.catchUpStale(ctx)
+			e.emit(ctx, now, false)
+			if now.Sub(lastSize) >= time.Second {
+				lastSize = now
+				e.measure()
+			}
+		}
+	}
+}
+
+// flush is the end of Run: what was tapped is folded, and what changed is
+// written, whatever EmitMs says, so a clean shutdown loses no update.
+func (e *Engine) flush(ctx context.Context) error {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	for {
+		select {
+		case b := <-e.queue:
+			e.apply(wctx, b)
+			continue
+		default:
+		}
+		break
+	}
+	e.emit(wctx, e.cfg.Now(), true)
+	return nil
+}
+
+// startBuilds starts a build for every aggregate activated since.
+func (e *Engine) startBuilds(ctx context.Context) {
+	e.mu.Lock()
+	todo := e.pending
+	e.pending = nil
+	e.mu.Unlock()
+	for _, a := range todo {
+		e.rebuild(ctx, a)
+	}
+}
+
+// rebuild drops a's computer and reads a new one from the store.
+func (e *Engine) rebuild(ctx context.Context, a *aggregate) {
+	if a.building || ctx.Err() != nil {
+		return
+	}
+	if a.comp != nil {
+		e.unready(a)
+	}
+	a.building = true
+	e.m.rebuilds.Inc()
+	e.builds.Add(1)
+	go func() {
+		defer e.builds.Done()
+		r := e.read(ctx, a)
+		select {
+		case e.built <- r:
+		case <-ctx.Done():
+		}
+	}()
+}
+
+// from is the oldest event time an aggregate of s needs at now: a sliding
+// window's start, a calendar window's boundary, and for buckets and current
+// state everything the store keeps.
+func from(s *agg.Spec, now time.Time) time.Time {
+	switch s.Kind {
+	case agg.Sliding:
+		return now.Add(-s.Width)
+	case agg.Calendar:
+		loc := s.Loc
+		if loc == nil {
+			loc = time.UTC
+		}
+		t := now.In(loc)
+		y, m, d := t.Date()
+		if s.Unit == "hour" {
+			return time.Date(y, m, d, t.Hour(), 0, 0, 0, loc)
+		}
+		return time.Date(y, m, d, 0, 0, 0, 0, loc)
+	}
+	return time.UnixMilli(0)
+}
+
+// read builds a computer of a from the source's stored events (on a build
+// goroutine: it touches nothing of a's but its fixed fields).
+func (e *Engine) read(ctx context.Context, a *aggregate) built {
+	r := built{a: a, comp: e.cfg.New(a.spec)}
+	lo := from(a.spec, e.cfg.Now())
+	for {
+		evs, err := e.cfg.Store.ReadWindow(ctx, a.src.tenant, a.src.stream, lo, far, r.seq, e.cfg.ReadBatch)
+		if err != nil {
+			r.err = err
+			return r
+		}
+		for i := range evs {
+			r.comp.Add(&evs[i])
+			r.epoch, r.seq = evs[i].Epoch, evs[i].Seq
+		}
+		e.m.sourceEvents.Add(int64(len(evs)))
+		if len(evs) < e.cfg.ReadBatch {
+			return r
+		}
+	}
+}
+
+// install takes a built computer: from now on tapped batches fold into it.
+// What was tapped while it was read is caught up from the store at once.
+func (e *Engine) install(ctx context.Context, r built) {
+	a := r.a
+	a.building = false
+	if a.stopped.Load() {
+		return
+	}
+	if r.err != nil {
+		if ctx.Err() == nil {
+			e.log.Warn("aggregate build failed, retrying", "tenant", a.key.tenant, "stream", a.key.stream, "err", r.err)
+			e.mu.Lock()
+			e.pending = append(e.pending, a) // the next tick tries again
+			e.mu.Unlock()
+		}
+		return
+	}
+	a.comp, a.epoch, a.seq = r.comp, r.epoch, r.seq
+	a.needFull = true
+	a.nextEmit = time.Time{}
+	a.late = 0
+	e.ready = append(e.ready, a)
+	e.catchUp(ctx, a, 0)
+}
+
+// unready takes a out of the list of built aggregates.
+func (e *Engine) unready(a *aggregate) {
+	for i, b := range e.ready {
+		if b == a {
+			e.ready = append(e.ready[:i], e.ready[i+1:]...)
+			break
+		}
+	}
+	a.comp = nil
+}
+
+// apply folds a tapped batch into every built aggregate of its source, and
+// activates the source's definitions that do not run yet.
+func (e *Engine) apply(ctx context.Context, b batch) {
+	src := srcKey{b.tenant, b.evs[0].Stream}
+	e.mu.Lock()
+	for _, s := range e.specsLocked(b.tenant).bySource[src.stream] {
+		if e.active[aggKey{b.tenant, s.Stream()}] == nil {
+			_ = e.activateLocked(b.tenant, s.Stream(), s) // refusals are counted and logged there
+		}
+	}
+	aggs := e.bySource[src]
+	started := len(e.pending) > 0
+	e.mu.Unlock()
+	if started {
+		e.startBuilds(ctx)
+	}
+	for _, a := range aggs {
+		if a.comp != nil && !a.stopped.Load() {
+			e.feed(ctx, a, b.evs)
+		}
+	}
+}
+
+// feed folds the events of evs a has not seen; a batch that does not follow
+// a's cursor is preceded by what the store holds between them.
+func (e *Engine) feed(ctx context.Context, a *aggregate, evs []wire.Event) {
+	if a.epoch != 0 && evs[0].Epoch != a.epoch {
+		e.rebuild(ctx, a) // the source started over: so does its aggregate
+		return
+	}
+	i := 0
+	for i < len(evs) && evs[i].Seq <= a.seq {
+		i++ // read from the store already
+	}
+	if i == len(evs) {
+		return
+	}
+	if evs[i].Seq > a.seq+1 {
+		e.catchUp(ctx, a, evs[i].Seq-1)
+		if a.comp == nil {
+			return // the catch-up found a new epoch
+		}
+		for i < len(evs) && evs[i].Seq <= a.seq {
+			i++
+		}
+	}
+	e.m.sourceEvents.Add(int64(len(evs) - i))
+	for ; i < len(evs); i++ {
+		a.comp.Add(&evs[i])
+		a.epoch, a.seq = evs[i].Epoch, evs[i].Seq
+	}
+}
+
+// catchUp folds the stored events after a's cursor; upTo, when known, is
+// where the hub is (events up to it that the read skips are outside a's
+// window).
+func (e *Engine) catchUp(ctx context.Context, a *aggregate, upTo uint64) {
+	e.m.catchups.Inc()
+	lo := from(a.spec, e.cfg.Now())
+	filtered := a.spec.Kind == agg.Sliding || a.spec.Kind == agg.Calendar
+	for {
+		evs, err := e.cfg.Store.ReadWindow(ctx, a.src.tenant, a.src.stream, lo, far, a.seq, e.cfg.ReadBatch)
+		if err != nil {
+			if ctx.Err() == nil && !errors.Is(err, context.Canceled) {
+				e.log.Warn("aggregate catch-up failed, retrying", "tenant", a.key.tenant, "stream", a.key.stream, "err", err)
+				e.mu.Lock()
+				e.stale[a.src] = true
+				e.mu.Unlock()
+			}
+			return
+		}
+		for i := range evs {
+			ev := &evs[i]
+			if a.epoch != 0 && ev.Epoch != a.epoch {
+				e.rebuild(ctx, a)
+				return
+			}
+			if !filtered && ev.Seq > a.seq+1 && (a.seq > 0 || i > 0) {
+				// The store dropped them (retention, the embedded ring)
+				// before this aggregate could read them.
+				e.m.lost.Add(int64(ev.Seq - a.seq - 1))
+			}
+			a.comp.Add(ev)
+			a.epoch, a.seq = ev.Epoch, ev.Seq
+		}
+		e.m.sourceEvents.Add(int64(len(evs)))
+		if len(evs) < e.cfg.ReadBatch {
+			break
+		}
+	}
+	a.seq = max(a.seq, upTo)
+}
+
+// catchUpStale catches up the sources whose batches were dropped, and starts
+// their definitions if no batch of theirs got through to do it.
+func (e *Engine) catchUpStale(ctx context.Context) {
+	e.mu.Lock()
+	if len(e.stale) == 0 {
+		e.mu.Unlock()
+		return
+	}
+	var aggs []*aggregate
+	for src := range e.stale {
+		for _, s := range e.specsLocked(src.tenant).bySource[src.stream] {
+			if e.active[aggKey{src.tenant, s.Stream()}] == nil {
+				_ = e.activateLocked(src.tenant, s.Stream(), s)
+			}
+		}
+		aggs = append(aggs, e.bySource[src]...)
+	}
+	clear(e.stale)
+	e.mu.Unlock()
+	e.startBuilds(ctx)
+	for _, a := range aggs {
+		if a.comp != nil && !a.stopped.Load() {
+			e.catchUp(ctx, a, 0)
+		}
+	}
+}
+
+// emit writes, per tenant in one AppendAll, what each due aggregate has to
+// say: its whole picture after a build, its changes otherwise. force
+// ignores EmitMs (shutdown).
+func (e *Engine) emit(ctx context.Context, now time.Time, force bool) {
+	var (
+		out  map[string]map[string][]wire.Event
+		from map[string][]*aggregate
+	)
+	kept := e.ready[:0]
+	for _, a := range e.ready {
+		if a.stopped.Load() {
+			a.comp = nil
+			continue
+		}
+		kept = append(kept, a)
+		if !force && now.Before(a.nextEmit) {
+			continue
+		}
+		var evs []wire.Event
+		if a.needFull {
+			evs = a.comp.Full(now)
+			a.needFull = false
+		} else {
+			evs = a.comp.Emit(now)
+		}
+		if l := a.comp.Late(); l > a.late {
+			e.m.late.Add(int64(l - a.late))
+			a.late = l
+		}
+		if len(evs) == 0 {
+			continue
+		}
+		if out == nil {
+			out, from = map[string]map[string][]wire.Event{}, map[string][]*aggregate{}
+		}
+		t := a.key.tenant
+		if out[t] == nil {
+			out[t] = map[string][]wire.Event{}
+		}
+		out[t][a.key.stream] = evs
+		from[t] = append(from[t], a)
+		a.nextEmit = now.Add(time.Duration(a.spec.EmitMs) * time.Millisecond)
+	}
+	clear(e.ready[len(kept):])
+	e.ready = kept
+	for tenant, streams := range out {
+		n := 0
+		for _, evs := range streams {
+			n += len(evs)
+		}
+		if err := e.cfg.Store.AppendAll(ctx, tenant, streams); err != nil {
+			// The changes are gone from the computers: the next write is
+			// each one's whole picture (absolute values, so nothing is
+			// counted twice).
+			e.m.writeErrs.Inc()
+			e.log.Warn("aggregate write failed", "tenant", tenant, "streams", len(streams), "err", err)
+			for _, a := range from[tenant] {
+				a.needFull = true
+			}
+			continue
+		}
+		e.m.emitted.Add(int64(n))
+	}
+}
+
+// measure sums the computers' sizes into the state bytes gauge.
+func (e *Engine) measure() {
+	total := 0
+	for _, a := range e.ready {
+		a.size = a.comp.Size()
+		total += a.size
+	}
+	e.m.bytes.Add(int64(total) - e.m.bytes.Load())
+}

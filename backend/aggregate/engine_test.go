@@ -1,0 +1,507 @@
+package aggregate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/telltale/telltale/backend/hub"
+	"github.com/telltale/telltale/backend/memstore"
+	"github.com/telltale/telltale/backend/metrics"
+	"github.com/telltale/telltale/shared/agg"
+	"github.com/telltale/telltale/shared/wire"
+)
+
+// counter is a fake Computer for the engine's mechanics: it counts source
+// events and remembers every seq it folded, so a test can tell an event
+// counted twice or never.
+type counter struct {
+	mu    sync.Mutex
+	seen  map[uint64]int
+	n     int
+	dirty bool
+	fulls int
+}
+
+func (c *counter) Add(ev *wire.Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seen[ev.Seq]++
+	c.n++
+	c.dirty = true
+}
+
+func (c *counter) Emit(time.Time) []wire.Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.dirty {
+		return nil
+	}
+	c.dirty = false
+	return []wire.Event{{Values: map[string]float64{agg.Value: float64(c.n)}}}
+}
+
+func (c *counter) Full(time.Time) []wire.Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dirty = false
+	c.fulls++
+	return []wire.Event{{Values: map[string]float64{agg.Value: float64(c.n)}}}
+}
+
+func (c *counter) Late() uint64 { return 0 }
+func (c *counter) Size() int    { return 64 }
+
+// twice returns the seqs folded more than once.
+func (c *counter) twice() []uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []uint64
+	for s, n := range c.seen {
+		if n > 1 {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// rig is an engine over a memstore whose hub taps into it.
+type rig struct {
+	t     *testing.T
+	store *memstore.Store
+	hub   *hub.Hub
+	eng   *Engine
+	reg   *metrics.Registry
+
+	mu    sync.Mutex
+	comps map[string][]*counter // by tenant+"/"+derived stream, newest last
+
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func spec(t *testing.T, d agg.Def) *agg.Spec {
+	t.Helper()
+	s, err := agg.Compile(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func newRig(t *testing.T, specs []*agg.Spec, tweak func(*EngineConfig)) *rig {
+	t.Helper()
+	r := &rig{t: t, reg: metrics.New(), comps: map[string][]*counter{}}
+	var eng atomic.Pointer[Engine]
+	r.hub = hub.New(hub.Config{Tap: func(tenant string, evs []wire.Event) {
+		if e := eng.Load(); e != nil {
+			e.Tap(tenant, evs)
+		}
+	}})
+	r.store = memstore.New(memstore.Config{Sink: r.hub.Publish})
+	cfg := EngineConfig{
+		Store:   r.store,
+		Specs:   func(string) []*agg.Spec { return specs },
+		Metrics: r.reg,
+		Tick:    5 * time.Millisecond,
+	}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	newComp := cfg.New
+	cfg.New = func(s *agg.Spec) Computer {
+		if newComp != nil {
+			return newComp(s)
+		}
+		return &counter{seen: map[uint64]int{}}
+	}
+	r.eng = NewEngine(cfg)
+	eng.Store(r.eng)
+	return r
+}
+
+// counters returns the computers the engine built (each build makes one).
+func (r *rig) track() {
+	inner := r.eng.cfg.New
+	r.eng.cfg.New = func(s *agg.Spec) Computer {
+		c := inner(s)
+		if cc, ok := c.(*counter); ok {
+			r.mu.Lock()
+			r.comps[s.Stream()] = append(r.comps[s.Stream()], cc)
+			r.mu.Unlock()
+		}
+		return c
+	}
+}
+
+func (r *rig) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel, r.done = cancel, make(chan error, 1)
+	go func() { r.done <- r.eng.Run(ctx) }()
+	r.t.Cleanup(r.stop)
+}
+
+func (r *rig) stop() {
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	if err := <-r.done; err != nil {
+		r.t.Errorf("Run: %v", err)
+	}
+	r.cancel = nil
+}
+
+func (r *rig) publish(tenant, stream string, n int) {
+	r.t.Helper()
+	evs := make([]wire.Event, n)
+	for i := range evs {
+		evs[i].Values = map[string]float64{"x": 1}
+	}
+	if err := r.store.Append(context.Background(), tenant, stream, evs); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// last is the newest value of a derived stream in the store, and how many
+// events it has.
+func (r *rig) last(tenant, stream string) (v float64, n int) {
+	evs, err := r.store.Read(context.Background(), tenant, stream, 0, 1_000_000)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if len(evs) == 0 {
+		return -1, 0
+	}
+	return evs[len(evs)-1].Values[agg.Value], len(evs)
+}
+
+func (r *rig) metric(name string) int64 { return r.reg.Counter(name, "").Load() }
+
+func waitFor(t *testing.T, timeout time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func wantValue(t *testing.T, r *rig, tenant, stream string, want float64) {
+	t.Helper()
+	waitFor(t, 5*time.Second, func() error {
+		if v, _ := r.last(tenant, stream); v != want {
+			return fmt.Errorf("%s/%s: got %v, want %v", tenant, stream, v, want)
+		}
+		return nil
+	})
+}
+
+func TestEngineRebuildsThenFollowsWithoutDoubleCounting(t *testing.T) {
+	s := spec(t, agg.Def{Source: "orders", Fn: "count", Window: "1m"})
+	r := newRig(t, []*agg.Spec{s}, nil)
+	r.track()
+	// Stored before the engine runs: only a rebuild can see these.
+	r.publish("t", "orders", 30)
+	r.start()
+	waitFor(t, 5*time.Second, func() error {
+		if r.eng.Active("t") != 1 {
+			return errors.New("aggregate not active")
+		}
+		return nil
+	})
+	wantValue(t, r, "t", s.Stream(), 30)
+	for range 20 {
+		r.publish("t", "orders", 5)
+	}
+	wantValue(t, r, "t", s.Stream(), 130)
+	r.stop()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.comps[s.Stream()]) != 1 {
+		t.Fatalf("got %d builds, want 1", len(r.comps[s.Stream()]))
+	}
+	if tw := r.comps[s.Stream()][0].twice(); len(tw) > 0 {
+		t.Fatalf("seqs folded twice: %v", tw)
+	}
+	if r.comps[s.Stream()][0].fulls != 1 {
+		t.Fatalf("got %d full pictures written, want 1 (after the build)", r.comps[s.Stream()][0].fulls)
+	}
+}
+
+// A full queue drops batches; the engine reads them from the store instead.
+func TestEngineQueueOverflowCatchesUpFromTheStore(t *testing.T) {
+	s := spec(t, agg.Def{Source: "orders", Fn: "count", Window: "1m"})
+	r := newRig(t, []*agg.Spec{s}, func(c *EngineConfig) { c.Queue = 1 })
+	r.track()
+	r.start()
+	r.publish("t", "orders", 1)
+	wantValue(t, r, "t", s.Stream(), 1)
+	// Many batches at once, far more than a queue of one holds.
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 200 {
+				r.publish("t", "orders", 3)
+			}
+		}()
+	}
+	wg.Wait()
+	wantValue(t, r, "t", s.Stream(), 2401)
+	if r.metric("telltale_agg_queue_overflows_total") == 0 {
+		t.Fatal("no overflow: the test did not test it")
+	}
+	if r.metric("telltale_agg_catchups_total") < 2 {
+		t.Fatalf("got %d catch-ups, want some past the build's", r.metric("telltale_agg_catchups_total"))
+	}
+	r.stop()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if tw := r.comps[s.Stream()][0].twice(); len(tw) > 0 {
+		t.Fatalf("seqs folded twice: %v", tw)
+	}
+}
+
+// The queue overflowing before the first batch got through still starts
+// the aggregate (the stale source does).
+func TestEngineOverflowBeforeActivationStillStarts(t *testing.T) {
+	s := spec(t, agg.Def{Source: "orders", Fn: "count", Window: "1m"})
+	r := newRig(t, []*agg.Spec{s}, func(c *EngineConfig) { c.Queue = 1 })
+	r.publish("t", "orders", 1) // queued
+	r.publish("t", "orders", 1) // dropped
+	r.eng.mu.Lock()
+	delete(r.eng.tenants, "t") // forget the batches that would start it...
+	r.eng.mu.Unlock()
+	<-r.eng.queue // ...and the queued one: only the stale mark is left
+	r.start()
+	wantValue(t, r, "t", s.Stream(), 2)
+}
+
+func TestEngineCoalescesEmits(t *testing.T) {
+	s := spec(t, agg.Def{Source: "orders", Fn: "count", Window: "1m", EmitMs: 100})
+	r := newRig(t, []*agg.Spec{s}, nil)
+	r.start()
+	r.publish("t", "orders", 1)
+	wantValue(t, r, "t", s.Stream(), 1)
+	start := time.Now()
+	for i := 0; time.Since(start) < 600*time.Millisecond; i++ {
+		r.publish("t", "orders", 1)
+		time.Sleep(time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	time.Sleep(150 * time.Millisecond)
+	_, n := r.last("t", s.Stream())
+	// One for the first event, one per 100ms after, one for the tail.
+	if max := 2 + int(elapsed/(100*time.Millisecond)) + 1; n > max {
+		t.Fatalf("got %d derived events in %v, want at most %d (one per 100ms)", n, elapsed, max)
+	}
+	if n < 3 {
+		t.Fatalf("got %d derived events in %v: not updating live", n, elapsed)
+	}
+}
+
+func TestEngineShutdownFlushesPendingEmits(t *testing.T) {
+	s := spec(t, agg.Def{Source: "orders", Fn: "count", Window: "1m", EmitMs: 3_600_000})
+	r := newRig(t, []*agg.Spec{s}, nil)
+	r.start()
+	r.publish("t", "orders", 1)
+	wantValue(t, r, "t", s.Stream(), 1)
+	r.publish("t", "orders", 9) // not due for an hour
+	waitFor(t, 5*time.Second, func() error {
+		if n := r.metric("telltale_agg_source_events_total"); n != 10 {
+			return fmt.Errorf("folded %d events, want 10", n)
+		}
+		return nil
+	})
+	if v, _ := r.last("t", s.Stream()); v != 1 {
+		t.Fatalf("got %v before shutdown, want 1 (coalesced)", v)
+	}
+	r.stop()
+	if v, _ := r.last("t", s.Stream()); v != 10 {
+		t.Fatalf("got %v after shutdown, want 10: the pending emit was not flushed", v)
+	}
+}
+
+// Each tenant's aggregate is computed from its own data, under the same
+// derived name.
+func TestEngineTenantsComputeApart(t *testing.T) {
+	s := spec(t, agg.Def{Source: "orders", Fn: "count", Window: "1m"})
+	r := newRig(t, []*agg.Spec{s}, nil)
+	r.start()
+	r.publish("a", "orders", 7)
+	r.publish("b", "orders", 2)
+	wantValue(t, r, "a", s.Stream(), 7)
+	wantValue(t, r, "b", s.Stream(), 2)
+	if src, derived, err := r.eng.Source("b", s.Stream()); err != nil || !derived || src != "orders" {
+		t.Fatalf("Source: got %q %v %v, want orders true nil", src, derived, err)
+	}
+}
+
+func TestEngineWantAndCap(t *testing.T) {
+	s1 := spec(t, agg.Def{Source: "orders", Fn: "count", Window: "1m"})
+	s2 := spec(t, agg.Def{Source: "orders", Fn: "count", Window: "5m"})
+	s3 := spec(t, agg.Def{Source: "trucks", Fn: "count", Window: "1m"})
+	r := newRig(t, []*agg.Spec{s1, s2, s3}, func(c *EngineConfig) {
+		c.MaxPerTenant = 2
+		c.ParseM4 = func(name string) (*agg.Spec, error) {
+			if name != "m4.1000.trucks" {
+				return nil, errors.New("bad m4 name")
+			}
+			return spec(t, agg.Def{Source: "trucks", Fn: "m4", Window: "1s"}), nil
+		}
+	})
+	r.start()
+	r.publish("t", "trucks", 4)
+	// A page asks before any orders event: it is computed from the store.
+	if err := r.eng.Want("t", s1.Stream()); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.eng.Want("t", s1.Stream()); err != nil {
+		t.Fatalf("asking again: %v", err)
+	}
+	if err := r.eng.Want("t", "m4.1000.trucks"); err != nil {
+		t.Fatal(err)
+	}
+	err := r.eng.Want("t", s3.Stream())
+	if !errors.Is(err, ErrTooMany) || !errors.Is(err, wire.ErrStreamQuota) {
+		t.Fatalf("third aggregate: got %v, want ErrTooMany (a stream quota error)", err)
+	}
+	if got := r.metric("telltale_agg_refused_total"); got != 1 {
+		t.Fatalf("got %d refusals counted, want 1", got)
+	}
+	wantValue(t, r, "t", "m4.1000.trucks", 4) // the fake counts: it was built from the store
+	for _, name := range []string{"agg.0000000000000000", "m4.5.nope"} {
+		if err := r.eng.Want("t", name); !errors.Is(err, ErrUnknown) {
+			t.Fatalf("Want(%s): got %v, want ErrUnknown", name, err)
+		}
+		if _, derived, err := r.eng.Source("t", name); !derived || !errors.Is(err, ErrUnknown) {
+			t.Fatalf("Source(%s): got %v %v, want derived, ErrUnknown", name, derived, err)
+		}
+	}
+	if _, derived, err := r.eng.Source("t", "orders"); derived || err != nil {
+		t.Fatalf("Source(orders): got %v %v, want not derived", derived, err)
+	}
+	if r.eng.Active("t") != 2 {
+		t.Fatalf("got %d active, want 2", r.eng.Active("t"))
+	}
+}
+
+// failing refuses AppendAll of derived streams while on.
+type failing struct {
+	*memstore.Store
+	on atomic.Bool
+}
+
+func (f *failing) AppendAll(ctx context.Context, tenant string, streams map[string][]wire.Event) error {
+	if f.on.Load() {
+		return errors.New("store down")
+	}
+	return f.Store.AppendAll(ctx, tenant, streams)
+}
+
+// A write the store refused is made good by the next: the whole picture.
+func TestEngineFailedWriteRewritesTheWholePicture(t *testing.T) {
+	s := spec(t, agg.Def{Source: "orders", Fn: "count", Window: "1m"})
+	var f *failing
+	r := newRig(t, []*agg.Spec{s}, nil)
+	f = &failing{Store: r.store}
+	r.eng.cfg.Store = f
+	r.track()
+	r.start()
+	r.publish("t", "orders", 3)
+	wantValue(t, r, "t", s.Stream(), 3)
+	f.on.Store(true)
+	r.publish("t", "orders", 4)
+	waitFor(t, 5*time.Second, func() error {
+		if r.metric("telltale_agg_write_errors_total") == 0 {
+			return errors.New("no write failed yet")
+		}
+		return nil
+	})
+	f.on.Store(false)
+	wantValue(t, r, "t", s.Stream(), 7)
+	r.stop()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if got := r.comps[s.Stream()][0].fulls; got < 2 {
+		t.Fatalf("got %d full pictures, want 2 or more (build, after the failure)", got)
+	}
+}
+
+func TestEngineReloadStopsRemovedDefinitions(t *testing.T) {
+	s1 := spec(t, agg.Def{Source: "orders", Fn: "count", Window: "1m"})
+	s2 := spec(t, agg.Def{Source: "orders", Fn: "count", Window: "2m"})
+	var mu sync.Mutex
+	defs := []*agg.Spec{s1, s2}
+	r := newRig(t, nil, func(c *EngineConfig) {
+		c.Specs = func(string) []*agg.Spec { mu.Lock(); defer mu.Unlock(); return defs }
+	})
+	r.start()
+	r.publish("t", "orders", 2)
+	wantValue(t, r, "t", s1.Stream(), 2)
+	wantValue(t, r, "t", s2.Stream(), 2)
+	mu.Lock()
+	defs = []*agg.Spec{s1}
+	mu.Unlock()
+	r.eng.Reload()
+	if r.eng.Active("t") != 1 {
+		t.Fatalf("got %d active after reload, want 1", r.eng.Active("t"))
+	}
+	if _, _, err := r.eng.Source("t", s2.Stream()); !errors.Is(err, ErrUnknown) {
+		t.Fatalf("removed definition: got %v, want ErrUnknown", err)
+	}
+	r.publish("t", "orders", 3)
+	wantValue(t, r, "t", s1.Stream(), 5)
+	if v, _ := r.last("t", s2.Stream()); v != 2 {
+		t.Fatalf("stopped aggregate: got %v, want it left at 2", v)
+	}
+}
+
+// Sliding and calendar windows rebuild from their window only.
+func TestEngineRebuildReadsTheWindow(t *testing.T) {
+	now := time.Date(2026, 12, 6, 15, 30, 0, 0, time.UTC)
+	sl := spec(t, agg.Def{Source: "orders", Fn: "count", Window: "10m"})
+	sl.Kind, sl.Width = agg.Sliding, 10*time.Minute
+	cal := spec(t, agg.Def{Source: "orders", Fn: "count", Window: "11m"})
+	cal.Kind, cal.Unit = agg.Calendar, "hour"
+	r := newRig(t, []*agg.Spec{sl, cal}, func(c *EngineConfig) { c.Now = func() time.Time { return now } })
+	at := func(d time.Duration, n int) {
+		evs := make([]wire.Event, n)
+		for i := range evs {
+			evs[i] = wire.Event{Time: now.Add(-d).UnixMilli(), Values: map[string]float64{"x": 1}}
+		}
+		if err := r.store.Append(context.Background(), "t", "orders", evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at(2*time.Hour, 5)    // in neither
+	at(20*time.Minute, 3) // this hour, not the last 10m
+	at(5*time.Minute, 2)  // both
+	at(40*time.Minute, 1) // late and old: neither
+	r.start()
+	wantValue(t, r, "t", sl.Stream(), 2)
+	wantValue(t, r, "t", cal.Stream(), 5)
+}
+
+func TestDerived(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		want bool
+	}{{"agg.0011223344556677", true}, {"m4.1000.cpu", true}, {"orders", false}, {"aggregate", false}, {"m4", false}} {
+		if got := Derived(tc.name); got != tc.want {
+			t.Errorf("Derived(%q): got %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

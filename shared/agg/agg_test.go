@@ -1,0 +1,174 @@
+package agg
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCompile(t *testing.T) {
+	tests := []struct {
+		name    string
+		def     Def
+		wantErr string // "" means valid
+		check   func(t *testing.T, s *Spec)
+	}{
+		{"count per minute", Def{Source: "orders", Fn: "count", Window: "1m"}, "", func(t *testing.T, s *Spec) {
+			if s.Kind != Tumbling || s.Width != time.Minute || s.EmitMs != DefaultEmitMs || s.Top != 0 {
+				t.Errorf("got kind %v width %v emit %d top %d", s.Kind, s.Width, s.EmitMs, s.Top)
+			}
+		}},
+		{"sliding", Def{Source: "orders", Fn: "p95", Field: "pick_ms", Window: "last 5m"}, "", func(t *testing.T, s *Spec) {
+			if s.Kind != Sliding || s.Width != 5*time.Minute {
+				t.Errorf("got kind %v width %v", s.Kind, s.Width)
+			}
+		}},
+		{"today in Paris", Def{Source: "orders", Fn: "sum", Field: "total", Window: "today", TZ: "Europe/Paris"}, "", func(t *testing.T, s *Spec) {
+			if s.Kind != Calendar || s.Unit != "day" || s.Loc.String() != "Europe/Paris" {
+				t.Errorf("got kind %v unit %q loc %v", s.Kind, s.Unit, s.Loc)
+			}
+		}},
+		{"this hour", Def{Source: "orders", Fn: "count", Window: "this hour"}, "", func(t *testing.T, s *Spec) {
+			if s.Kind != Calendar || s.Unit != "hour" || s.Loc != time.UTC {
+				t.Errorf("got kind %v unit %q loc %v", s.Kind, s.Unit, s.Loc)
+			}
+		}},
+		{"current by status", Def{Source: "orders", Fn: "count", GroupBy: "status", Window: "current"}, "", func(t *testing.T, s *Spec) {
+			if s.Kind != Current || s.Top != DefaultTop {
+				t.Errorf("got kind %v top %d", s.Kind, s.Top)
+			}
+		}},
+		{"filter", Def{Source: "orders", Fn: "sum", Field: "total", Filter: "status in (paid, 'on hold') and total > 100", Window: "1m"}, "", func(t *testing.T, s *Spec) {
+			if len(s.Filter) != 2 || s.Filter[0].Field != "status" || s.Filter[0].Vals[1] != "paid" || s.Filter[1].Num != 100 {
+				t.Errorf("got %+v", s.Filter)
+			}
+		}},
+		{"m4", Def{Source: "metrics", Fn: "m4", Window: "1s"}, "", nil},
+		{"every fn", Def{Source: "o", Fn: "distinct", Field: "customer", Window: "1h"}, "", nil},
+		{"no source", Def{Fn: "count", Window: "1m"}, "no source stream", nil},
+		{"bad source", Def{Source: "Orders", Fn: "count", Window: "1m"}, `source "Orders": stream name may hold only`, nil},
+		{"derived source", Def{Source: "agg.0123456789abcdef", Fn: "count", Window: "1m"}, `source "agg.0123456789abcdef" is a derived stream`, nil},
+		{"m4 source", Def{Source: "m4.1000.metrics", Fn: "count", Window: "1m"}, "is a derived stream", nil},
+		{"bad window", Def{Source: "o", Fn: "count", Window: "5x"}, `window "5x" is not a duration`, nil},
+		{"no window", Def{Source: "o", Fn: "count"}, "has no window", nil},
+		{"window too long", Def{Source: "o", Fn: "count", Window: "2h"}, `window "2h" is outside 1s–1h`, nil},
+		{"window too short", Def{Source: "o", Fn: "count", Window: "500ms"}, `outside 1s–1h in whole seconds`, nil},
+		{"fractional window", Def{Source: "o", Fn: "count", Window: "1.5s"}, `whole seconds`, nil},
+		{"sliding too long", Def{Source: "o", Fn: "count", Window: "last 25h"}, `window "last 25h" is outside last 1s–last 24h`, nil},
+		{"sliding not a duration", Def{Source: "o", Fn: "count", Window: "last week"}, `window "last week" is not "last" and a duration`, nil},
+		{"unknown fn", Def{Source: "o", Fn: "median", Field: "x", Window: "1m"}, `fn "median" is not one of count, sum`, nil},
+		{"no fn", Def{Source: "o", Window: "1m"}, "has no fn", nil},
+		{"sum without field", Def{Source: "o", Fn: "sum", Window: "1m"}, "fn sum needs a field", nil},
+		{"field path", Def{Source: "o", Fn: "sum", Field: "row.total", Window: "1m"}, `field "row.total" is not a field: name the row's field itself ("total")`, nil},
+		{"field with a space", Def{Source: "o", Fn: "sum", Field: "to tal", Window: "1m"}, `field "to tal" is not a field`, nil},
+		{"group_by not a field", Def{Source: "o", Fn: "count", GroupBy: "a/b", Window: "1m"}, `group_by "a/b" is not a field`, nil},
+		{"m4 sliding", Def{Source: "o", Fn: "m4", Window: "last 1m"}, `fn m4 needs a tumbling window`, nil},
+		{"m4 grouped", Def{Source: "o", Fn: "m4", GroupBy: "g", Window: "1s"}, `fn m4 downsamples`, nil},
+		{"rate current", Def{Source: "o", Fn: "rate", Window: "current"}, `fn rate has no meaning over rows as they are now`, nil},
+		{"last current", Def{Source: "o", Fn: "last", Field: "x", Window: "current"}, `fn last has no meaning`, nil},
+		{"top without group", Def{Source: "o", Fn: "count", Top: 5, Window: "1m"}, "top 5 needs a group_by", nil},
+		{"top too large", Def{Source: "o", Fn: "count", GroupBy: "g", Top: 51, Window: "1m"}, "top 51 is outside 1–50", nil},
+		{"top negative", Def{Source: "o", Fn: "count", GroupBy: "g", Top: -1, Window: "1m"}, "top -1 is outside", nil},
+		{"emit too fast", Def{Source: "o", Fn: "count", Window: "1m", EmitMs: 10}, "emit_ms 10 is outside 50–60000", nil},
+		{"emit too slow", Def{Source: "o", Fn: "count", Window: "1m", EmitMs: 60001}, "emit_ms 60001 is outside", nil},
+		{"tz on a bucket", Def{Source: "o", Fn: "count", Window: "1m", TZ: "Europe/Paris"}, `tz "Europe/Paris" is only for a calendar window`, nil},
+		{"unknown tz", Def{Source: "o", Fn: "count", Window: "today", TZ: "Mars/Olympus"}, `tz "Mars/Olympus" is not an IANA time zone`, nil},
+		{"filter without operator", Def{Source: "o", Fn: "count", Window: "1m", Filter: "status"}, `filter "status": status has no operator`, nil},
+		{"filter not a number", Def{Source: "o", Fn: "count", Window: "1m", Filter: "total > lots"}, `total > "lots": want a number`, nil},
+		{"filter or", Def{Source: "o", Fn: "count", Window: "1m", Filter: "a = 1 or b = 2"}, `want "and" between conditions, got "or"`, nil},
+		{"filter open quote", Def{Source: "o", Fn: "count", Window: "1m", Filter: "a = 'x"}, `not closed`, nil},
+		{"filter open list", Def{Source: "o", Fn: "count", Window: "1m", Filter: "a in (x, y"}, `a in (...): want , or )`, nil},
+		{"filter bang", Def{Source: "o", Fn: "count", Window: "1m", Filter: "a ! 1"}, `want !=`, nil},
+		{"filter on m4", Def{Source: "o", Fn: "m4", Window: "1s", Filter: "a = 1"}, `filter: fn m4`, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Compile(tt.def)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got %v, want an error containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("got %v, want nil", err)
+			}
+			if !strings.HasPrefix(s.Stream(), Prefix) || len(s.Stream()) != len(Prefix)+16 {
+				t.Errorf("stream %q, want %s and 16 hex digits", s.Stream(), Prefix)
+			}
+			if tt.check != nil {
+				tt.check(t, s)
+			}
+		})
+	}
+}
+
+// TestStreamIsCanonical: two spellings of one aggregate are one derived
+// stream; any difference that changes the numbers is another.
+func TestStreamIsCanonical(t *testing.T) {
+	base := Def{Source: "orders", Fn: "count", GroupBy: "region", Window: "1m"}
+	name := func(d Def) string {
+		t.Helper()
+		s, err := Compile(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Stream()
+	}
+	same := []func(*Def){
+		func(d *Def) { d.Top = DefaultTop },
+		func(d *Def) { d.EmitMs = DefaultEmitMs },
+		func(d *Def) { d.Window = "60s" },
+	}
+	for i, f := range same {
+		d := base
+		f(&d)
+		if got, want := name(d), name(base); got != want {
+			t.Errorf("same #%d: got %s, want %s", i, got, want)
+		}
+	}
+	other := []func(*Def){
+		func(d *Def) { d.Top = 5 },
+		func(d *Def) { d.EmitMs = 1000 },
+		func(d *Def) { d.Window = "last 1m" },
+		func(d *Def) { d.Source = "orders2" },
+		func(d *Def) { d.GroupBy = "" },
+		func(d *Def) { d.Filter = "total > 1" },
+	}
+	for i, f := range other {
+		d := base
+		f(&d)
+		if name(d) == name(base) {
+			t.Errorf("other #%d is the same stream", i)
+		}
+	}
+	a := Def{Source: "o", Fn: "count", Window: "today", Filter: "b in (y, x, x) and a > 1"}
+	b := Def{Source: "o", Fn: "count", Window: "today", TZ: "UTC", Filter: `a > 1.0 and b in ("x", 'y')`}
+	if name(a) != name(b) {
+		t.Errorf("spellings of one filter and zone are two streams")
+	}
+}
+
+func TestFilterString(t *testing.T) {
+	conds, err := ParseFilter(`total >= 10 and status in (paid, "on hold", paid) AND region != eu and n <= -2.5 and k = 'a b' and z < 3 and y > 1e3`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := FilterString(conds)
+	want := `k = "a b" and n <= -2.5 and region != "eu" and status in ("on hold", "paid") and total >= 10 and y > 1000 and z < 3`
+	if got != want {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+	again, err := ParseFilter(got)
+	if err != nil || FilterString(again) != want {
+		t.Fatalf("round trip: got %s, %v", FilterString(again), err)
+	}
+}
+
+func TestDerived(t *testing.T) {
+	for s, want := range map[string]bool{"agg.1": true, "m4.1000.x": true, "orders": false, "aggregates": false} {
+		if Derived(s) != want {
+			t.Errorf("Derived(%q) = %v, want %v", s, !want, want)
+		}
+	}
+}
