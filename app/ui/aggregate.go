@@ -227,18 +227,12 @@ func (c *colours) colour(name string) string {
 }
 
 // allSeriesSpec is the chart of a drawsAll panel showing names, in order.
-// An ungrouped aggregate's one column, "value", is labelled by what it is
-// ("sum(total)").
 func allSeriesSpec(p dashboard.Panel, names []string, c *colours) ChartSpec {
-	q := p
-	q.Series = names
-	spec := chartSpec(q)
+	p.Series = names
+	spec := chartSpec(p)
 	spec.Colors = make([]string, len(names))
 	for i, name := range names {
 		spec.Colors[i] = c.colour(name)
-		if name == agg.Value && p.Labels[name] == "" && p.Agg != nil {
-			spec.Labels[i] = fnText(p.Agg)
-		}
 	}
 	return spec
 }

@@ -221,15 +221,17 @@ func TestChartDrawsEveryGroup(t *testing.T) {
 	}
 }
 
-// TestUngroupedChartIsLabelledByItsFunction: the one column of an
-// ungrouped aggregate, "value", is shown as what it is.
+// TestUngroupedChartIsLabelledByItsFunction: the one series of an
+// ungrouped aggregate, "value" (Resolve lists it), is shown as what it is,
+// unless the panel labels it.
 func TestUngroupedChartIsLabelledByItsFunction(t *testing.T) {
-	r, st := aggRig()
-	r.shell.spec.Panels[0].Agg = &agg.Def{Source: "orders", Fn: "sum", Field: "total", Window: "1m"}
-	emit(t, st, 0, map[string]float64{agg.Value: 3})
-	r.frame(time.Unix(1_000_000, 0), 0)
-	if len(r.charts.created) != 1 || !slices.Equal(r.charts.created[0].Labels, []string{"sum(total)"}) {
-		t.Fatalf("charts made %+v, want one labelled sum(total)", r.charts.created)
+	p := dashboard.Panel{Kind: dashboard.KindTimeSeries, Series: []string{agg.Value}, Agg: &agg.Def{Source: "orders", Fn: "sum", Field: "total", Window: "1m"}}
+	if got := chartSpec(p).Labels; !slices.Equal(got, []string{"sum(total)"}) {
+		t.Fatalf("labels %q, want sum(total)", got)
+	}
+	p.Labels = map[string]string{agg.Value: "Revenue"}
+	if got := chartSpec(p).Labels; !slices.Equal(got, []string{"Revenue"}) {
+		t.Fatalf("labels %q, want the panel's", got)
 	}
 }
 

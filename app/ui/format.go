@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/telltale/telltale/shared/agg"
 	"github.com/telltale/telltale/shared/dashboard"
 )
 
@@ -202,6 +203,8 @@ func chartSpec(p dashboard.Panel) ChartSpec {
 		labels[i] = name
 		if l := p.Labels[name]; l != "" {
 			labels[i] = l
+		} else if name == agg.Value && p.Agg != nil {
+			labels[i] = fnText(p.Agg) // an ungrouped aggregate's one series: "sum(total)"
 		}
 	}
 	unit := p.Unit
