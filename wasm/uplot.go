@@ -210,7 +210,7 @@ func (c *chart) tryCreate(p *uplot) bool {
 		if i < len(c.spec.Colors) {
 			stroke = c.spec.Colors[i]
 		}
-		series = append(series, map[string]any{
+		s := map[string]any{
 			"label":  label,
 			"stroke": stroke,
 			// 1 CSS pixel: Skia draws a stroke no wider than a device
@@ -219,7 +219,11 @@ func (c *chart) tryCreate(p *uplot) bool {
 			// they hold 60 fps (bench/results/2026-11-22-render.md).
 			"width":  1,
 			"points": map[string]any{"show": false},
-		})
+		}
+		if c.spec.Marks {
+			delete(s, "points") // uPlot's default: dots while they are sparse
+		}
+		series = append(series, s)
 	}
 	axis := func() map[string]any {
 		return map[string]any{"stroke": "#9aa4b2", "grid": map[string]any{"stroke": "rgba(255,255,255,0.07)"}, "ticks": map[string]any{"stroke": "rgba(255,255,255,0.12)"}}

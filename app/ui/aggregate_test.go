@@ -233,6 +233,14 @@ func TestUngroupedChartIsLabelledByItsFunction(t *testing.T) {
 	if got := chartSpec(p).Labels; !slices.Equal(got, []string{"Revenue"}) {
 		t.Fatalf("labels %q, want the panel's", got)
 	}
+	// Buckets are few: each is marked, so a lone one is seen.
+	if !chartSpec(p).Marks {
+		t.Fatalf("an aggregate's chart does not mark its samples")
+	}
+	p.Agg = nil
+	if chartSpec(p).Marks {
+		t.Fatalf("a raw chart marks its samples (costly at 100k points)")
+	}
 }
 
 func TestGroupsOf(t *testing.T) {

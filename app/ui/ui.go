@@ -66,6 +66,10 @@ type ChartSpec struct {
 	// the chart colours its series by position. A chart of an aggregate's
 	// groups gives each group the colour it keeps (aggregate.go).
 	Colors []string
+	// Marks: show each sample as a dot where they are few (uPlot's
+	// default), not only the line: an aggregate's buckets are few, and a
+	// group present in one bucket only is a dot, not nothing.
+	Marks bool
 }
 
 // Frames runs work on the browser's next animation frame.

@@ -1,0 +1,222 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-rod/rod"
+
+	"github.com/telltale/telltale/backend/pgtest"
+	"github.com/telltale/telltale/shared/dashboard"
+	"github.com/telltale/telltale/shared/poll"
+)
+
+// aggView is what the page shows of a dashboard of aggregates.
+type aggView struct {
+	// Heads: per panel, its head's age text and its title's tooltip.
+	Ages   map[string]string `json:"ages"`
+	Titles map[string]string `json:"titles"`
+	// Lists: per grouped KPI, its groups in order as "name=value".
+	Lists map[string][]string `json:"lists"`
+	// KPIs: per plain KPI, its value text.
+	KPIs map[string]string `json:"kpis"`
+	// Tables: per table, its rows as "key=value" (first two cells), in order.
+	Tables map[string][]string `json:"tables"`
+	// Series: per chart, uPlot's series labels; Points: its rows.
+	Series map[string][]string `json:"series"`
+	Points map[string]int      `json:"points"`
+	// Last: per chart, each series' newest value (null: a gap).
+	Last    map[string][]*float64 `json:"last"`
+	Missing int                   `json:"missing"`
+	Marker  bool                  `json:"marker"` // the page has not reloaded
+}
+
+const aggViewJS = `() => {
+	const v = {ages: {}, titles: {}, lists: {}, kpis: {}, tables: {}, series: {}, points: {}, last: {}, missing: 0, marker: window.__aggMarker === 1};
+	for (const s of document.querySelectorAll("section[data-panel]")) {
+		const id = s.dataset.panel;
+		const age = s.querySelector(".tt-age");
+		v.ages[id] = age ? age.textContent : "";
+		v.titles[id] = s.querySelector(".tt-panel-title").getAttribute("title") || "";
+		const list = s.querySelector("ol.tt-kpi-groups");
+		if (list) v.lists[id] = [...list.querySelectorAll("li")].map(li =>
+			li.dataset.group + "=" + li.querySelector(".tt-kpi-group-value").textContent);
+		const kpi = s.querySelector(".tt-kpi-value");
+		if (kpi) v.kpis[id] = kpi.textContent;
+		const tbl = s.querySelector("table");
+		if (tbl) v.tables[id] = [...tbl.querySelectorAll("tr[data-key]")].map(tr =>
+			tr.children[0].textContent + "=" + tr.children[1].textContent);
+		const ch = s.querySelector(".tt-chart");
+		if (ch && ch._uplot) {
+			const u = ch._uplot;
+			v.series[id] = u.series.slice(1).map(x => x.label);
+			v.points[id] = u.data[0].length;
+			v.last[id] = u.data.slice(1).map(col => {
+				const x = col[col.length - 1];
+				return Number.isFinite(x) ? x : null;
+			});
+		}
+	}
+	if (window.telltaleStats) v.missing = JSON.parse(window.telltaleStats()).missing;
+	return v;
+}`
+
+func readAggView(t *testing.T, p *rod.Page) aggView {
+	t.Helper()
+	var v aggView
+	if err := json.Unmarshal([]byte(eval(t, p, aggViewJS).JSON("", "")), &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// writeSpec writes a dashboard file and returns its path and the parsed
+// (resolved) dashboard, whose panels name their derived streams.
+func writeSpec(t *testing.T, spec string) (string, dashboard.Dashboard) {
+	t.Helper()
+	ds, err := dashboard.Parse([]byte(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "dash.json")
+	if err := os.WriteFile(path, []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path, ds[0]
+}
+
+func streamOf(t *testing.T, d dashboard.Dashboard, panel string) string {
+	t.Helper()
+	for _, p := range d.Panels {
+		if p.ID == panel {
+			return p.Stream
+		}
+	}
+	t.Fatalf("no panel %s", panel)
+	return ""
+}
+
+// aggShapes is a dashboard of aggregates over a source nothing writes, so
+// the test can write their derived streams itself (the shapes of
+// common.md) and check how the page draws them.
+const aggShapes = `{"id": "agg-shapes", "title": "Aggregate shapes", "panels": [
+	{"id": "open-list", "kind": "kpi", "title": "Open orders", "width": 4,
+	 "agg": {"source": "shapes-src", "fn": "count", "group_by": "status", "window": "current"}},
+	{"id": "open-table", "kind": "table", "title": "Open orders", "width": 4,
+	 "agg": {"source": "shapes-src", "fn": "count", "group_by": "status", "window": "current"},
+	 "columns": [{"field": "key", "title": "Status"}, {"field": "value", "title": "Orders", "format": "int"}]},
+	{"id": "rev", "kind": "kpi", "title": "Revenue today", "width": 4, "format": "money", "currency": "EUR", "decimals": 0,
+	 "agg": {"source": "shapes-src", "fn": "sum", "field": "total", "filter": "status in (paid, shipped)", "window": "today"}},
+	{"id": "per-min", "kind": "timeseries", "title": "Orders per minute", "unit": "/min",
+	 "agg": {"source": "shapes-src", "fn": "count", "group_by": "region", "window": "1m"}}]}`
+
+// TestAggregatePanelsDraw: panels over aggregates draw the derived shapes:
+// a grouped KPI ranks its groups ("other" last) and follows updates and
+// deletes; a table of groups is a table; a chart that lists no series draws
+// every group and adds one that appears later without a reload; the head
+// says what is computed on hover, and no panel says "no data" for an
+// aggregate that has not emitted.
+func TestAggregatePanelsDraw(t *testing.T) {
+	db := pgtest.New(t)
+	path, d := writeSpec(t, aggShapes)
+	srv := startServerEnv(t, []string{"DATABASE_URL=" + db.DSN}, "-demo=false", "-dashboards", path)
+	ctx := context.Background()
+	publish := func(stream string, bodies ...string) {
+		t.Helper()
+		for _, b := range bodies {
+			if _, err := db.Pool.Exec(ctx, `SELECT telltale.publish('demo', $1, $2::jsonb)`, stream, b); err != nil {
+				t.Fatalf("publish %s %s: %v", stream, b, err)
+			}
+		}
+	}
+	groups, perMin := streamOf(t, d, "open-list"), streamOf(t, d, "per-min")
+	if streamOf(t, d, "open-table") != groups {
+		t.Fatalf("one aggregate on two panels is two streams")
+	}
+
+	p := newBrowser(t).MustPage("")
+	openLive(t, p, srv.URL)
+	eval(t, p, `() => { window.__aggMarker = 1 }`)
+
+	// Before anything is emitted: no "no data" note, no "no data yet".
+	v := readAggView(t, p)
+	for id, age := range v.Ages {
+		if age != "waiting for the first aggregate" && !strings.HasSuffix(age, "ago") && age != "now" {
+			t.Errorf("panel %s head says %q before its aggregate spoke, want it waiting (or an age)", id, age)
+		}
+	}
+	if v.Missing != 0 {
+		t.Errorf("missing %d before any aggregate, want 0", v.Missing)
+	}
+	if got, want := v.Titles["rev"], "sum(total) where status in (paid, shipped), today"; got != want {
+		t.Errorf("revenue's title tooltip %q, want %q", got, want)
+	}
+	if got, want := v.Titles["per-min"], "count by region, every 1m"; got != want {
+		t.Errorf("per-minute's title tooltip %q, want %q", got, want)
+	}
+
+	publish(groups,
+		`{"row": {"key": "new", "fields": {"value": 3}}}`,
+		`{"row": {"key": "other", "fields": {"value": 9}}}`,
+		`{"row": {"key": "packed", "fields": {"value": 5}}}`,
+		`{"row": {"key": "paid", "fields": {"value": 1}}}`)
+	publish(streamOf(t, d, "rev"), `{"values": {"value": 1234.4}}`)
+	bucket := time.Now().Truncate(time.Minute).UnixMilli() - 60_000
+	publish(perMin, fmt.Sprintf(`{"points": {"ts": [%d], "cols": [{"name": "eu", "vals": [3]}, {"name": "us", "vals": [7]}], "upsert": true}}`, bucket))
+	poll.Until(t, 10*time.Second, func() error {
+		v = readAggView(t, p)
+		if want := []string{"packed=5", "new=3", "paid=1", "other=9"}; !slices.Equal(v.Lists["open-list"], want) {
+			return fmt.Errorf("grouped KPI %q, want %q", v.Lists["open-list"], want)
+		}
+		if got := v.Tables["open-table"]; len(got) != 4 || !slices.Contains(got, "packed=5") || !slices.Contains(got, "other=9") {
+			return fmt.Errorf("table of groups %q, want the 4 groups as key=value", got)
+		}
+		if got := v.KPIs["rev"]; got != "€1,234" {
+			return fmt.Errorf("revenue KPI %q, want €1,234", got)
+		}
+		if want := []string{"us (/min)", "eu (/min)"}; !slices.Equal(v.Series["per-min"], want) {
+			return fmt.Errorf("chart series %q, want %q", v.Series["per-min"], want)
+		}
+		return nil
+	})
+	if v.Missing != 0 {
+		t.Errorf("missing %d with every aggregate emitted, want 0", v.Missing)
+	}
+	p.MustScreenshot(filepath.Join(outDir(t), "shapes.png"))
+
+	// A group changes and one goes; the live bucket moves and a new group
+	// appears in the next bucket: drawn without a reload.
+	publish(groups, `{"row": {"key": "packed", "fields": {"value": 1}}}`, `{"row": {"key": "paid", "op": "delete"}}`)
+	publish(perMin,
+		fmt.Sprintf(`{"points": {"ts": [%d], "cols": [{"name": "eu", "vals": [4]}, {"name": "us", "vals": [8]}], "upsert": true}}`, bucket),
+		fmt.Sprintf(`{"points": {"ts": [%d], "cols": [{"name": "eu", "vals": [1]}, {"name": "apac", "vals": [2]}], "upsert": true}}`, bucket+60_000))
+	poll.Until(t, 10*time.Second, func() error {
+		v = readAggView(t, p)
+		if want := []string{"new=3", "packed=1", "other=9"}; !slices.Equal(v.Lists["open-list"], want) {
+			return fmt.Errorf("grouped KPI %q, want %q", v.Lists["open-list"], want)
+		}
+		if want := []string{"us (/min)", "eu (/min)", "apac (/min)"}; !slices.Equal(v.Series["per-min"], want) {
+			return fmt.Errorf("chart series %q, want %q", v.Series["per-min"], want)
+		}
+		if v.Points["per-min"] != 2 {
+			return fmt.Errorf("chart has %d rows, want 2 buckets (the live one upserted)", v.Points["per-min"])
+		}
+		return nil
+	})
+	if !v.Marker {
+		t.Fatalf("the page reloaded to draw a new group")
+	}
+	if last := v.Last["per-min"]; len(last) != 3 || last[0] != nil || last[1] == nil || *last[1] != 1 || last[2] == nil || *last[2] != 2 {
+		t.Errorf("newest bucket per series %v, want us a gap, eu 1, apac 2", last)
+	}
+	p.MustScreenshot(filepath.Join(outDir(t), "shapes-later.png"))
+}
