@@ -3,6 +3,7 @@ module github.com/telltale/telltale
 go 1.26
 
 require (
+	github.com/DataDog/sketches-go v1.4.8
 	github.com/andybalholm/brotli v1.2.8
 	github.com/coder/websocket v1.8.15
 	github.com/go-rod/rod v0.116.2
@@ -26,4 +27,5 @@ require (
 	github.com/ysmood/leakless v0.9.0 // indirect
 	golang.org/x/sync v0.22.0 // indirect
 	golang.org/x/text v0.41.0 // indirect
+	google.golang.org/protobuf v1.36.11 // indirect
 )

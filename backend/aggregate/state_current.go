@@ -1,0 +1,252 @@
+package aggregate
+
+import (
+	"cmp"
+	"math"
+	"slices"
+
+	"github.com/telltale/telltale/shared/agg"
+	"github.com/telltale/telltale/shared/wire"
+)
+
+// otherGroup is where a "current" window puts rows of groups first seen
+// past MaxGroups; rank folds it into "other".
+const otherGroup = "\x00other"
+
+// current is a "current" window: every kept row's projection (its group
+// and the value it brings) by key, and per group what the function needs,
+// so that an update moves a row between groups and a delete removes it.
+// min, max and percentiles are computed at Emit from the kept values of
+// the groups that changed: exact, whatever was deleted.
+type current struct {
+	rows    map[string]proj
+	groups  map[string]*curGroup
+	changed bool
+}
+
+type proj struct {
+	group       string
+	num         float64
+	has, hasNum bool
+	str         string
+}
+
+type curGroup struct {
+	n, nh, nv int64 // rows; with the field; with a number in it
+	sum       float64
+	vals      map[string]float64 // min, max, percentiles: number by key
+	dv        map[string]int     // distinct: rows by value
+}
+
+func newCurrent() *current {
+	return &current{rows: map[string]proj{}, groups: map[string]*curGroup{}}
+}
+
+func (c *current) apply(s *State, r *wire.Row) {
+	old, had := c.rows[r.Key]
+	if had {
+		c.remove(s, r.Key, old)
+		delete(c.rows, r.Key)
+		c.changed = true
+	}
+	if r.Op == wire.RowDelete || !s.match(r) {
+		return
+	}
+	if !had && len(c.rows) >= MaxCurrentRows {
+		s.dropped++
+		return
+	}
+	o, _ := s.rowObs(r.Fields)
+	p := proj{group: s.group(r.Fields), num: o.num, has: o.has, hasNum: o.hasNum, str: o.str}
+	if _, ok := c.groups[p.group]; !ok && len(c.groups) >= MaxGroups {
+		p.group = otherGroup
+	}
+	c.rows[r.Key] = p
+	c.add(s, r.Key, p)
+	c.changed = true
+}
+
+func (c *current) add(s *State, key string, p proj) {
+	g := c.groups[p.group]
+	if g == nil {
+		g = &curGroup{}
+		c.groups[p.group] = g
+	}
+	g.n++
+	if p.has {
+		g.nh++
+		if s.fn == fnDistinct {
+			if g.dv == nil {
+				g.dv = map[string]int{}
+			}
+			g.dv[p.str]++
+		}
+	}
+	if p.hasNum {
+		g.nv++
+		g.sum += p.num
+		if s.fn == fnMin || s.fn == fnMax || s.fn == fnPct {
+			if g.vals == nil {
+				g.vals = map[string]float64{}
+			}
+			g.vals[key] = p.num
+		}
+	}
+}
+
+func (c *current) remove(s *State, key string, p proj) {
+	g := c.groups[p.group]
+	if g == nil {
+		return
+	}
+	g.n--
+	if p.has {
+		g.nh--
+		if g.dv != nil {
+			if g.dv[p.str]--; g.dv[p.str] <= 0 {
+				delete(g.dv, p.str)
+			}
+		}
+	}
+	if p.hasNum {
+		g.nv--
+		g.sum -= p.num
+		delete(g.vals, key)
+	}
+	if g.n == 0 {
+		delete(c.groups, p.group)
+	} else if g.nv == 0 {
+		g.sum = 0 // no drift left behind by adding and taking away
+	}
+}
+
+// value is the aggregate over the rows of gs together.
+func (c *current) value(s *State, gs []*curGroup) (float64, bool) {
+	var n, nh, nv int64
+	var sum float64
+	for _, g := range gs {
+		n, nh, nv, sum = n+g.n, nh+g.nh, nv+g.nv, sum+g.sum
+	}
+	switch s.fn {
+	case fnCount:
+		if s.spec.Field != "" {
+			return float64(nh), true
+		}
+		return float64(n), true
+	case fnDistinct:
+		if len(gs) == 1 {
+			return float64(len(gs[0].dv)), true
+		}
+		seen := map[string]bool{}
+		for _, g := range gs {
+			for v := range g.dv {
+				seen[v] = true
+			}
+		}
+		return float64(len(seen)), true
+	}
+	if nv == 0 {
+		return 0, s.fn == fnSum && n == 0
+	}
+	switch s.fn {
+	case fnSum:
+		return sum, true
+	case fnAvg:
+		return sum / float64(nv), true
+	}
+	vals := make([]float64, 0, nv)
+	for _, g := range gs {
+		for _, v := range g.vals {
+			vals = append(vals, v)
+		}
+	}
+	switch s.fn {
+	case fnMin:
+		return slices.Min(vals), true
+	case fnMax:
+		return slices.Max(vals), true
+	case fnPct:
+		slices.Sort(vals)
+		return percentileCont(vals, s.q), true
+	}
+	return 0, false
+}
+
+// percentileCont is PostgreSQL's percentile_cont over sorted values:
+// linear between the two values around rank q·(n-1).
+func percentileCont(sorted []float64, q float64) float64 {
+	r := q * float64(len(sorted)-1)
+	lo := math.Floor(r)
+	i := int(lo)
+	if i+1 >= len(sorted) {
+		return sorted[len(sorted)-1]
+	}
+	return sorted[i] + (r-lo)*(sorted[i+1]-sorted[i])
+}
+
+func (c *current) emit(s *State, full bool) []wire.Event {
+	if !c.changed && !full {
+		return nil
+	}
+	c.changed = false
+	if s.spec.GroupBy == "" {
+		v, ok := c.value(s, slices.Collect(mapValues(c.groups)))
+		if !ok || (!full && s.emittedDefined && s.emitted[agg.Value] == v) {
+			return nil
+		}
+		s.emitted[agg.Value], s.emittedDefined = v, true
+		return []wire.Event{{Time: s.newest, Values: map[string]float64{agg.Value: v}}}
+	}
+	type gv struct {
+		ranked
+		g *curGroup
+	}
+	list := make([]gv, 0, len(c.groups))
+	var rest []*curGroup
+	for name, g := range c.groups {
+		v, ok := c.value(s, []*curGroup{g})
+		if !ok || name == agg.Other || name == otherGroup {
+			rest = append(rest, g)
+			continue
+		}
+		list = append(list, gv{ranked{name, v}, g})
+	}
+	slices.SortFunc(list, func(a, b gv) int {
+		if d := cmp.Compare(b.v, a.v); d != 0 {
+			return d
+		}
+		return cmp.Compare(a.name, b.name)
+	})
+	now := make([]ranked, 0, min(len(list), s.spec.Top)+1)
+	for i, e := range list {
+		if i < s.spec.Top {
+			now = append(now, e.ranked)
+		} else {
+			rest = append(rest, e.g)
+		}
+	}
+	if len(rest) > 0 {
+		if v, ok := c.value(s, rest); ok {
+			now = append(now, ranked{agg.Other, v})
+		}
+	}
+	return s.diffGroups(now, full)
+}
+
+func mapValues[K comparable, V any](m map[K]V) func(func(V) bool) {
+	return func(yield func(V) bool) {
+		for _, v := range m {
+			if !yield(v) {
+				return
+			}
+		}
+	}
+}
+
+func (c *current) size() int {
+	n := len(c.rows) * 96
+	for k, g := range c.groups {
+		n += len(k) + 64 + len(g.vals)*48 + len(g.dv)*40
+	}
+	return n
+}

@@ -1,0 +1,440 @@
+package aggregate
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/telltale/telltale/shared/agg"
+	"github.com/telltale/telltale/shared/wire"
+)
+
+// OpField is the pseudo-field a filter reads a row's operation from:
+// insert, update or upsert ("_op in (insert, update)"). A filter that names
+// it makes time windows observe updates too.
+const OpField = "_op"
+
+// Null is the group of a row without the group_by field.
+const Null = "null"
+
+// bucket is one tumbling bucket, sliding sub-bucket or calendar period.
+type bucket struct {
+	idx    int64
+	used   bool
+	dirty  bool
+	all    cell             // without group_by
+	groups map[string]*cell // with group_by: at most MaxGroups
+	other  cell             // groups first seen past MaxGroups
+}
+
+func (b *bucket) reset(idx int64) {
+	g := b.groups
+	clear(g)
+	*b = bucket{idx: idx, used: true, groups: g}
+}
+
+func (b *bucket) cellFor(grouped bool, g string) *cell {
+	if !grouped {
+		return &b.all
+	}
+	if c, ok := b.groups[g]; ok {
+		return c
+	}
+	if b.groups == nil {
+		b.groups = make(map[string]*cell)
+	}
+	if len(b.groups) >= MaxGroups {
+		return &b.other
+	}
+	c := &cell{}
+	b.groups[g] = c
+	return c
+}
+
+func (b *bucket) size() int {
+	if !b.used {
+		return 0
+	}
+	n := b.all.size() + b.other.size()
+	for k, c := range b.groups {
+		n += len(k) + 16 + c.size()
+	}
+	return n
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+func (s *State) group(fields map[string]any) string {
+	if s.spec.GroupBy == "" {
+		return ""
+	}
+	v, ok := fields[s.spec.GroupBy]
+	if !ok || v == nil {
+		return Null
+	}
+	return text(v)
+}
+
+func (s *State) nullGroup() string {
+	if s.spec.GroupBy == "" {
+		return ""
+	}
+	return Null
+}
+
+// slot is the ring's place for bucket idx.
+func (s *State) slot(idx int64) *bucket {
+	n := int64(len(s.ring))
+	return &s.ring[(idx%n+n)%n]
+}
+
+// advance moves the newest bucket (or sub-bucket) to idx if it is newer.
+func (s *State) advance(idx int64) {
+	if !s.started {
+		s.head, s.started = idx, true
+		return
+	}
+	if idx > s.head {
+		s.head = idx
+		s.gaugeChanged = true // a sliding window lost its oldest step
+	}
+}
+
+// place adds o, dated t, to group g of its bucket or period.
+func (s *State) place(t int64, g string, o obs) {
+	o.t = t
+	grouped := s.spec.GroupBy != ""
+	switch s.spec.Kind {
+	case agg.Tumbling, agg.Sliding:
+		idx := floorDiv(t, s.widthMs)
+		s.advance(idx)
+		if idx <= s.head-int64(len(s.ring)) {
+			s.dropped++
+			return
+		}
+		if idx < s.head {
+			s.late++
+		}
+		b := s.slot(idx)
+		if !b.used || b.idx != idx {
+			b.reset(idx)
+		}
+		b.cellFor(grouped, g).add(s, o)
+		b.dirty = true
+	case agg.Calendar:
+		if t < s.pStart || t >= s.pEnd {
+			if t < s.pStart {
+				s.dropped++
+				return
+			}
+			s.newPeriod(t)
+		}
+		s.period.cellFor(grouped, g).add(s, o)
+	}
+	s.gaugeChanged = true
+}
+
+// newPeriod starts the calendar period (day or hour in the spec's zone)
+// that holds t, empty.
+func (s *State) newPeriod(t int64) {
+	loc := s.spec.Loc
+	if loc == nil {
+		loc = time.UTC
+	}
+	tm := time.UnixMilli(t).In(loc)
+	if s.spec.Unit == "hour" {
+		// By the zone's offset at t, not time.Truncate (UTC hours): a zone
+		// half an hour off UTC has its hours half past.
+		_, off := tm.Zone()
+		hour := int64(time.Hour / time.Millisecond)
+		s.pStart = t - ((t+int64(off)*1000)%hour+hour)%hour
+		s.pEnd = s.pStart + hour
+	} else {
+		y, m, d := tm.Date()
+		s.pStart = time.Date(y, m, d, 0, 0, 0, 0, loc).UnixMilli()
+		s.pEnd = time.Date(y, m, d+1, 0, 0, 0, 0, loc).UnixMilli()
+	}
+	s.period.reset(0)
+	s.gaugeChanged = true
+}
+
+func (s *State) emit(now time.Time, full bool) []wire.Event {
+	nowMs := now.UnixMilli()
+	if nowMs > s.now {
+		s.now = nowMs
+	}
+	switch s.spec.Kind {
+	case agg.Tumbling:
+		return s.emitBuckets(full)
+	case agg.Sliding:
+		s.advance(floorDiv(nowMs, s.widthMs))
+		if !s.gaugeChanged && !full {
+			return nil
+		}
+		var all, other cell
+		groups := map[string]*cell{}
+		for i := s.head - int64(len(s.ring)) + 1; i <= s.head; i++ {
+			b := s.slot(i)
+			if !b.used || b.idx != i {
+				continue
+			}
+			all.merge(&b.all)
+			other.merge(&b.other)
+			for g, c := range b.groups {
+				acc := groups[g]
+				if acc == nil {
+					acc = &cell{}
+					groups[g] = acc
+				}
+				acc.merge(c)
+			}
+		}
+		return s.emitGauge(&all, groups, &other, s.spec.Width.Seconds(), full)
+	case agg.Calendar:
+		if s.pEnd != 0 && nowMs >= s.pEnd {
+			s.newPeriod(nowMs)
+		}
+		if s.fn == fnRate {
+			s.gaugeChanged = true // a rate since the period began falls as time passes
+		}
+		if !s.gaugeChanged && !full {
+			return nil
+		}
+		secs := float64(max(s.newest, s.now)-s.pStart) / 1000
+		return s.emitGauge(&s.period.all, s.period.groups, &s.period.other, max(secs, 1), full)
+	case agg.Current:
+		return s.cur.emit(s, full)
+	}
+	return nil
+}
+
+// emitBuckets returns the changed (or, full, all) tumbling buckets.
+func (s *State) emitBuckets(full bool) []wire.Event {
+	if !s.started {
+		return nil
+	}
+	secs := s.spec.Width.Seconds()
+	var out []wire.Event
+	var one *wire.Points // without group_by: every bucket in one event
+	n := int64(len(s.ring))
+	for i := s.head - n + 1; i <= s.head; i++ {
+		b := s.slot(i)
+		if !b.used || b.idx != i || !(b.dirty || full) {
+			continue
+		}
+		b.dirty = false
+		ts := i * s.widthMs
+		if s.spec.GroupBy == "" {
+			v, ok := b.all.value(s, secs)
+			if !ok {
+				continue
+			}
+			if one == nil {
+				one = &wire.Points{Cols: []wire.Column{{Name: agg.Value}}, Upsert: true}
+			}
+			one.TS = append(one.TS, ts)
+			one.Cols[0].Vals = append(one.Cols[0].Vals, v)
+			continue
+		}
+		ranked := s.rank(b.groups, &b.other, secs)
+		if len(ranked) == 0 {
+			continue
+		}
+		p := &wire.Points{TS: []int64{ts}, Cols: make([]wire.Column, len(ranked)), Upsert: true}
+		for j, r := range ranked {
+			p.Cols[j] = wire.Column{Name: r.name, Vals: []float64{r.v}}
+		}
+		out = append(out, wire.Event{Time: s.newest, Points: p})
+	}
+	if one != nil {
+		out = append(out, wire.Event{Time: s.newest, Points: one})
+	}
+	return out
+}
+
+type ranked struct {
+	name string
+	v    float64
+}
+
+// rank returns the Top groups by value, largest first (ties by name), and
+// "other" for the rest folded together (and for other, the groups past
+// MaxGroups), when it has a value.
+func (s *State) rank(groups map[string]*cell, other *cell, secs float64) []ranked {
+	type gv struct {
+		ranked
+		c *cell
+	}
+	list := make([]gv, 0, len(groups))
+	var rest []*cell
+	for g, c := range groups {
+		v, ok := c.value(s, secs)
+		if !ok || g == agg.Other {
+			rest = append(rest, c)
+			continue
+		}
+		list = append(list, gv{ranked{g, v}, c})
+	}
+	slices.SortFunc(list, func(a, b gv) int {
+		if c := cmp.Compare(b.v, a.v); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.name, b.name)
+	})
+	out := make([]ranked, 0, min(len(list), s.spec.Top)+1)
+	for i, e := range list {
+		if i < s.spec.Top {
+			out = append(out, e.ranked)
+		} else {
+			rest = append(rest, e.c)
+		}
+	}
+	if !other.empty() {
+		rest = append(rest, other)
+	}
+	if len(rest) > 0 {
+		var acc cell
+		for _, c := range rest {
+			acc.merge(c)
+		}
+		if v, ok := acc.value(s, secs); ok {
+			out = append(out, ranked{agg.Other, v})
+		}
+	}
+	return out
+}
+
+// emitGauge returns a gauge window's changes (or, full, all of it).
+func (s *State) emitGauge(all *cell, groups map[string]*cell, other *cell, secs float64, full bool) []wire.Event {
+	s.gaugeChanged = false
+	if s.spec.GroupBy == "" {
+		v, ok := all.value(s, secs)
+		if !ok || (!full && s.emittedDefined && s.emitted[agg.Value] == v) {
+			return nil
+		}
+		s.emitted[agg.Value], s.emittedDefined = v, true
+		return []wire.Event{{Time: s.newest, Values: map[string]float64{agg.Value: v}}}
+	}
+	return s.diffGroups(s.rank(groups, other, secs), full)
+}
+
+// diffGroups turns the groups now into row events: an upsert per group new
+// or changed (full: every group), a delete per group gone.
+func (s *State) diffGroups(now []ranked, full bool) []wire.Event {
+	var out []wire.Event
+	seen := make(map[string]bool, len(now))
+	for _, r := range now {
+		seen[r.name] = true
+		if old, ok := s.emitted[r.name]; ok && old == r.v && !full {
+			continue
+		}
+		s.emitted[r.name] = r.v
+		out = append(out, wire.Event{Time: s.newest, Row: &wire.Row{Key: r.name, Fields: map[string]any{"key": r.name, agg.Value: r.v}}})
+	}
+	var gone []string
+	for g := range s.emitted {
+		if !seen[g] {
+			gone = append(gone, g)
+		}
+	}
+	slices.Sort(gone)
+	for _, g := range gone {
+		delete(s.emitted, g)
+		out = append(out, wire.Event{Time: s.newest, Row: &wire.Row{Key: g, Op: wire.RowDelete}})
+	}
+	return out
+}
+
+// cond is a filter condition with its values read as numbers once.
+type cond struct {
+	agg.Cond
+	nums  []float64
+	isNum []bool
+}
+
+func newCond(c agg.Cond) cond {
+	out := cond{Cond: c}
+	for _, v := range c.Vals {
+		f, err := strconv.ParseFloat(v, 64)
+		out.nums = append(out.nums, f)
+		out.isNum = append(out.isNum, err == nil)
+	}
+	return out
+}
+
+// match reports whether a row passes the filter. A row without a field
+// (or with null) fails every condition on it, != too, as in SQL.
+func (s *State) match(r *wire.Row) bool {
+	for i := range s.cond {
+		if !s.cond[i].match(r) {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *cond) match(r *wire.Row) bool {
+	var v any
+	if c.Field == OpField {
+		op := string(r.Op)
+		if op == "" {
+			op = "upsert"
+		}
+		v = op
+	} else {
+		var ok bool
+		if v, ok = r.Fields[c.Field]; !ok || v == nil {
+			return false
+		}
+	}
+	switch c.Op {
+	case "=", "in":
+		return c.eq(v)
+	case "!=":
+		return !c.eq(v)
+	}
+	x, ok := number(v)
+	if !ok {
+		return false
+	}
+	switch c.Op {
+	case ">":
+		return x > c.Num
+	case ">=":
+		return x >= c.Num
+	case "<":
+		return x < c.Num
+	case "<=":
+		return x <= c.Num
+	}
+	return false
+}
+
+// eq: equal as numbers when both are, else as text.
+func (c *cond) eq(v any) bool {
+	x, isNum := number(v)
+	var str string
+	have := false
+	for i, want := range c.Vals {
+		if isNum && c.isNum[i] {
+			if x == c.nums[i] {
+				return true
+			}
+			continue
+		}
+		if !have {
+			str, have = text(v), true
+		}
+		if str == want {
+			return true
+		}
+	}
+	return false
+}
