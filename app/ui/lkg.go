@@ -190,7 +190,7 @@ func decodeLKG(b []byte) (spec *dashboard.Dashboard, h lkgHeader, snaps []wire.S
 // every lkgSaveEvery while the data moves, and when the page is hidden or
 // unloaded (a phone may never show it again).
 func (s *Shell) startLKG(ctx app.Context, c *client.Client) {
-	s.lkg.spec, _ = json.Marshal(s.spec)
+	s.lkg.spec, _ = json.Marshal(s.storedSpec())
 	if s.lkg.who == identity(c.Token()) {
 		c.Seed(s.lkg.seed)
 		for _, snap := range s.lkg.seed {

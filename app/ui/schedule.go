@@ -2,8 +2,10 @@ package ui
 
 import (
 	"sort"
+	"strings"
 	"time"
 
+	"github.com/telltale/telltale/shared/agg"
 	"github.com/telltale/telltale/shared/dashboard"
 	"github.com/telltale/telltale/shared/livestate"
 )
@@ -112,10 +114,12 @@ func (s *Shell) drawCharts(streams map[string]*livestate.Stream, gen int, frameS
 			panel.Series = s.allSeries(d.id, d.st, panel, pts)
 		}
 		switch {
-		case d.key.zoom.IsLive() && panel.Agg != nil:
+		case d.key.zoom.IsLive() && (panel.Agg != nil || strings.HasPrefix(panel.Stream, agg.M4Prefix)):
 			// An aggregate's table is a bounded number of buckets, some
-			// replaced in place (the live one, late ones), which the
-			// incremental decimation, made for appends, would not see.
+			// replaced in place (the live one, late ones: Upsert); an m4
+			// stream is decimated on the server already (about 4 rows a
+			// pixel column) and upserted too. The incremental columns,
+			// reading only what was appended, would miss both.
 			ts, cols := window(pts, panel)
 			charts.SetData(d.id, ts, cols, Range{})
 		case d.key.zoom.IsLive():

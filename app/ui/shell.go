@@ -67,6 +67,7 @@ type Shell struct {
 	arrivals    map[string]*arrival   // by stream: when it last moved, its cadence
 	lkg         lkgState              // the stored last-known-good state (lkg.go)
 	missing     missing               // what panels name that their streams lack (missing.go)
+	lite        lite                  // m4 streams for a device that cannot draw every point (lite.go)
 }
 
 // tokenKey is where the page keeps the operator's token between visits.
@@ -402,6 +403,7 @@ func problemText(body []byte) string {
 }
 
 func (s *Shell) start(ctx app.Context) {
+	s.startLite() // before anything reads the panels' streams
 	ws := origin()
 	ws.Scheme = map[string]string{"https": "wss"}[ws.Scheme]
 	if ws.Scheme == "" {
@@ -505,6 +507,7 @@ func (s *Shell) frame(ctx app.Context, start time.Time) {
 		s.chartsWaiting(ctx, s.drawCharts(streams, info.Snapshots+info.Resumes, start, time.Now))
 	})
 	s.view = v
+	s.watchLite(ctx, v.info, time.Since(start))
 }
 
 func chartID(panel string) string { return "chart-" + panel }
@@ -648,6 +651,7 @@ func (s *Shell) panel(p dashboard.Panel) app.UI {
 			app.Div().Class("tt-panel-head").Body(
 				s.panelTitle(p),
 				s.zoomControls(p),
+				s.liteNote(p),
 				s.freshnessLabel(p),
 				s.missingNote(p),
 				s.historyError(p),

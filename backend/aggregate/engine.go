@@ -32,8 +32,8 @@ type EngineConfig struct {
 	// dashboards call Reload when they change). Nil means none: only m4
 	// streams pages ask for are computed.
 	Specs func(tenant string) []*agg.Spec
-	// ParseM4 turns an "m4.<bucket ms>.<source>" name into its spec
-	// (agg.ParseM4); nil means m4 names are unknown streams.
+	// ParseM4 turns an "m4.<bucket ms>.<source>" name into its spec; nil
+	// means agg.ParseM4.
 	ParseM4 func(stream string) (*agg.Spec, error)
 	// New returns an empty computer of a spec; nil means aggregate.New.
 	New func(spec *agg.Spec) Computer
@@ -64,13 +64,10 @@ var ErrUnknown = errors.New("no such derived stream")
 // quota error (wire.ErrStreamQuota): the gateway answers it with CodeQuota.
 var ErrTooMany = fmt.Errorf("%w: aggregates", wire.ErrStreamQuota)
 
-// M4Prefix starts the names of the downsampled series pages ask for.
-const M4Prefix = "m4."
-
 // Derived reports whether a stream name is a derived stream's, which only
 // the engine writes.
 func Derived(stream string) bool {
-	return strings.HasPrefix(stream, agg.Prefix) || strings.HasPrefix(stream, M4Prefix)
+	return strings.HasPrefix(stream, agg.Prefix) || strings.HasPrefix(stream, agg.M4Prefix)
 }
 
 // Engine computes each tenant's aggregates once, from the source events the
@@ -148,6 +145,9 @@ type aggregate struct {
 func NewEngine(cfg EngineConfig) *Engine {
 	if cfg.New == nil {
 		cfg.New = New
+	}
+	if cfg.ParseM4 == nil {
+		cfg.ParseM4 = agg.ParseM4
 	}
 	if cfg.MaxPerTenant <= 0 {
 		cfg.MaxPerTenant = 100
@@ -248,10 +248,7 @@ func (e *Engine) specsLocked(tenant string) *tenantSpecs {
 
 // resolve returns the spec of a derived stream of tenant.
 func (e *Engine) resolve(tenant, stream string) (*agg.Spec, error) {
-	if strings.HasPrefix(stream, M4Prefix) {
-		if e.cfg.ParseM4 == nil {
-			return nil, fmt.Errorf("%s: %w", stream, ErrUnknown)
-		}
+	if strings.HasPrefix(stream, agg.M4Prefix) {
 		s, err := e.cfg.ParseM4(stream)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w: %v", stream, ErrUnknown, err)
@@ -342,7 +339,7 @@ func (e *Engine) Reload() {
 	clear(e.tenants)
 	clear(e.refused)
 	for k, a := range e.active {
-		if strings.HasPrefix(k.stream, M4Prefix) {
+		if strings.HasPrefix(k.stream, agg.M4Prefix) {
 			continue
 		}
 		if e.specsLocked(k.tenant).byStream[k.stream] != nil {

@@ -55,10 +55,25 @@ type Config struct {
 	History History
 	Logger  *slog.Logger
 	Metrics *metrics.Registry
+	// Derived resolves derived streams (aggregates: agg.*, m4.*), which
+	// follow their source stream's access rule, and starts computing one a
+	// request names. Nil means such names are ordinary stream names.
+	Derived Derived
 	// MaxWaiters bounds long-polls held at once; zero means 10,000.
 	MaxWaiters int
 	// MaxWaitersPerTenant bounds one tenant's held long-polls; zero means 1,000.
 	MaxWaitersPerTenant int
+}
+
+// Derived is the aggregate engine as the API sees it (aggregate.Engine).
+type Derived interface {
+	// Source returns the stream a derived stream is computed from; derived
+	// is false for other names, err set for a derived name the tenant
+	// defines nothing for.
+	Source(tenant, stream string) (source string, derived bool, err error)
+	// Want starts computing a derived stream; an error wrapping
+	// wire.ErrStreamQuota is the tenant's cap of aggregates.
+	Want(tenant, stream string) error
 }
 
 // MaxWait is the longest a long-poll is held.
@@ -155,11 +170,33 @@ func (a *api) allow(w http.ResponseWriter, r *http.Request) (*auth.Principal, st
 		return nil, "", false
 	}
 	stream := r.PathValue("stream")
-	if err := who.Allow(who.Tenant, stream); err != nil {
+	// A derived stream (an aggregate) follows its source's rule.
+	src, derived := stream, false
+	if a.cfg.Derived != nil && wire.ValidStream(stream) == nil {
+		var err error
+		if src, derived, err = a.cfg.Derived.Source(who.Tenant, stream); err != nil {
+			problem(w, http.StatusNotFound, err.Error())
+			return nil, "", false
+		}
+		if !derived {
+			src = stream
+		}
+	}
+	if err := who.Allow(who.Tenant, src); err != nil {
 		a.denied.Inc()
 		a.cfg.Logger.Warn("stream API: denied", "tenant", who.Tenant, "sub", who.Subject, "stream", truncate(stream), "err", err)
 		problem(w, http.StatusForbidden, err.Error())
 		return nil, "", false
+	}
+	if derived {
+		if err := a.cfg.Derived.Want(who.Tenant, stream); err != nil {
+			status := http.StatusInternalServerError
+			if errors.Is(err, wire.ErrStreamQuota) {
+				status = http.StatusForbidden
+			}
+			problem(w, status, err.Error())
+			return nil, "", false
+		}
 	}
 	return who, stream, true
 }

@@ -422,8 +422,14 @@ func (c *conn) subscribe(ctx context.Context, s wire.Sub) {
 		c.refuse(&wire.Error{Code: wire.CodeBadStream, Message: err.Error(), Stream: truncate(s.Stream)})
 		return
 	}
-	// The access rule, the one every path to tenant data goes through.
-	if err := c.who.Allow(c.tenant, s.Stream); err != nil {
+	// The access rule, the one every path to tenant data goes through; a
+	// derived stream follows its source's.
+	src, derived, err := c.source(s.Stream)
+	if err != nil {
+		c.refuse(&wire.Error{Code: wire.CodeUnknownStream, Message: err.Error(), Stream: s.Stream})
+		return
+	}
+	if err := c.who.Allow(c.tenant, src); err != nil {
 		c.g.m.denied.Inc()
 		c.g.cfg.Logger.Warn("subscription denied", "conn", c.id, "tenant", c.tenant, "sub", c.who.Subject, "stream", s.Stream, "err", err)
 		c.refuse(&wire.Error{Code: wire.CodeForbidden, Message: "this token does not allow stream " + s.Stream, Stream: s.Stream})
@@ -436,10 +442,19 @@ func (c *conn) subscribe(ctx context.Context, s wire.Sub) {
 		c.refuse(&wire.Error{Code: wire.CodeTooManySubs, Message: fmt.Sprintf("at most %d subscriptions per connection", c.g.cfg.MaxSubs), Stream: s.Stream})
 		return
 	}
+	if derived {
+		if err := c.g.cfg.Derived.Want(c.tenant, s.Stream); err != nil {
+			code := wire.CodeInternal
+			if errors.Is(err, wire.ErrStreamQuota) {
+				code = wire.CodeQuota
+			}
+			c.refuse(&wire.Error{Code: code, Message: err.Error(), Stream: s.Stream})
+			return
+		}
+	}
 	var (
 		cancel func()
 		res    hub.Resume
-		err    error
 	)
 	if s.From != nil {
 		res, cancel, err = c.g.cfg.Hub.SubscribeFrom(c.tenant, s.Stream, c.out, *s.From, c.g.cfg.History != nil)
@@ -568,7 +583,11 @@ func (c *conn) refresh(ctx context.Context, f wire.Refresh) {
 	}
 	c.setPrincipal(who)
 	for stream, cancel := range c.subs {
-		if err := who.Allow(c.tenant, stream); err != nil {
+		src, _, err := c.source(stream)
+		if err != nil {
+			src = stream // its definition is gone: the name's own rule
+		}
+		if err := who.Allow(c.tenant, src); err != nil {
 			cancel()
 			delete(c.subs, stream)
 			c.out.forget(stream)
@@ -583,6 +602,19 @@ func (c *conn) refresh(ctx context.Context, f wire.Refresh) {
 	if b, err := wire.Encode(wire.Expiring{At: who.Expires.UnixNano()}); err == nil {
 		c.out.push(b)
 	}
+}
+
+// source is the stream whose access rule stream follows: its source for a
+// derived stream (derived true), itself otherwise.
+func (c *conn) source(stream string) (src string, derived bool, err error) {
+	if c.g.cfg.Derived == nil {
+		return stream, false, nil
+	}
+	src, derived, err = c.g.cfg.Derived.Source(c.tenant, stream)
+	if !derived {
+		return stream, false, nil
+	}
+	return src, true, err
 }
 
 // principal is whom the connection speaks for; nil before the hello.

@@ -111,6 +111,11 @@ type Config struct {
 	// from its cursor without a snapshot (the embedded store or
 	// PostgreSQL). Nil means such a client gets a snapshot.
 	History History
+	// Derived resolves derived streams (aggregates: agg.*, m4.*), which
+	// follow their source stream's access rule (a token allowed the source
+	// may read them), and starts computing one a subscription names. Nil
+	// means such names are ordinary stream names.
+	Derived Derived
 	// MaxReplay is the most events replayed to one resuming subscription;
 	// a longer gap gets a snapshot. Zero means 100000.
 	MaxReplay int
@@ -121,6 +126,17 @@ type Config struct {
 	// it and cost no per-connection CPU. Zero means 8 KiB; negative
 	// disables compression.
 	CompressAbove int
+}
+
+// Derived is the aggregate engine as the gateway sees it (aggregate.Engine).
+type Derived interface {
+	// Source returns the stream a derived stream is computed from; derived
+	// is false for other names, err set for a derived name the tenant
+	// defines nothing for.
+	Source(tenant, stream string) (source string, derived bool, err error)
+	// Want starts computing a derived stream; an error wrapping
+	// wire.ErrStreamQuota is the tenant's cap of aggregates.
+	Want(tenant, stream string) error
 }
 
 // History is where resumes read events the hub no longer holds.

@@ -38,6 +38,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/telltale/telltale/app/ui"
+	"github.com/telltale/telltale/backend/aggregate"
 	"github.com/telltale/telltale/backend/auth"
 	"github.com/telltale/telltale/backend/demo"
 	"github.com/telltale/telltale/backend/httpapi"
@@ -48,6 +49,7 @@ import (
 	"github.com/telltale/telltale/backend/pgstore"
 	"github.com/telltale/telltale/backend/server"
 	"github.com/telltale/telltale/backend/wsgate"
+	"github.com/telltale/telltale/shared/agg"
 	"github.com/telltale/telltale/shared/dashboard"
 	"github.com/telltale/telltale/shared/livestate"
 	"github.com/telltale/telltale/shared/wire"
@@ -97,6 +99,7 @@ type config struct {
 	tlsKey      string
 	origins     []string
 	maxStreams  int
+	maxAggs     int // aggregates one tenant computes at once
 	points      int
 	caps        capFlags
 	limits      livestate.Limits            // per-stream caps (limits.go)
@@ -149,6 +152,7 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	c.caps.flags(fs, env)
 	fs.IntVar(&c.warmBytes, "warm-stream-bytes", envInt(env("TELLTALE_WARM_STREAM_BYTES", "8388608")), "PostgreSQL start: event body bytes one stream may fold into memory before it is served; a stream whose last 5,000 events are larger starts from its newest events that fit (env TELLTALE_WARM_STREAM_BYTES)")
 	fs.DurationVar(&c.warmTime, "warm-time", envDuration(env("TELLTALE_WARM_TIME", "10s")), "PostgreSQL start: time for warming every stream; streams left after it fold at most 64 KiB each (env TELLTALE_WARM_TIME)")
+	fs.IntVar(&c.maxAggs, "max-aggregates", envInt(env("TELLTALE_MAX_AGGREGATES", "100")), "most aggregates (dashboard aggregates and m4 series pages ask for) one tenant computes at once; past it a page asking for another gets an error frame or a 403 (env TELLTALE_MAX_AGGREGATES)")
 	fs.IntVar(&c.maxStreams, "max-streams", envInt(env("TELLTALE_MAX_STREAMS", "1000")), "most streams one tenant may create (env TELLTALE_MAX_STREAMS)")
 	fs.Float64Var(&c.connRate, "conn-rate", envFloat(env("TELLTALE_CONN_RATE", "5")), "new WebSocket connections per second per client address after the burst; negative turns the limit off (env TELLTALE_CONN_RATE)")
 	fs.IntVar(&c.connBurst, "conn-burst", envInt(env("TELLTALE_CONN_BURST", "50")), "new WebSocket connections at once per client address (env TELLTALE_CONN_BURST)")
@@ -187,6 +191,9 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	}
 	if c.maxStreams <= 0 {
 		return config{}, errors.New("-max-streams: want a positive number")
+	}
+	if c.maxAggs <= 0 {
+		return config{}, errors.New("-max-aggregates: want a positive number")
 	}
 	if c.warmBytes <= 0 || c.warmTime <= 0 {
 		return config{}, errors.New("-warm-stream-bytes and -warm-time: want positive values")
@@ -283,7 +290,16 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 
 	reg := metrics.New()
-	h := hub.New(hub.Config{Logger: log, Metrics: reg, Limits: livestate.Limits{Points: cfg.points}.Over(cfg.limits), TenantLimits: cfg.tenantCaps})
+	// The engine reads source events off the hub's tap; it is made with the
+	// store below, before anything publishes.
+	var eng *aggregate.Engine
+	h := hub.New(hub.Config{Logger: log, Metrics: reg, Limits: livestate.Limits{Points: cfg.points}.Over(cfg.limits), TenantLimits: cfg.tenantCaps,
+		Tap: func(tenant string, evs []wire.Event) { eng.Tap(tenant, evs) }})
+	specs := aggregates(cfg.dashboards)
+	newEngine := func(st aggregate.Store) *aggregate.Engine {
+		return aggregate.NewEngine(aggregate.EngineConfig{Store: st, Logger: log, Metrics: reg, MaxPerTenant: cfg.maxAggs,
+			Specs: func(string) []*agg.Spec { return specs }}) // one spec file for every tenant, today
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -328,6 +344,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 			return err
 		}
 		store, storeTag, health, history, revoked = pg, "postgres", pg.Health, pg, pg
+		eng = newEngine(pg)
 		warming = pg.Warming
 		ingester = ingest.New(ingest.Config{Store: pg, Keys: pg, Logger: log, Metrics: reg, Limits: h, TenantRate: cfg.ingestRate, TenantBurst: cfg.ingestBurst})
 		goRun("postgres follower", pg.Run)
@@ -345,8 +362,14 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 	} else {
 		mem := memstore.New(memstore.Config{Sink: h.Publish, MaxStreamsPerTenant: cfg.maxStreams})
 		store, storeTag, history, revoked = mem, "memory", mem, mem
+		eng = newEngine(mem)
 		ingester = ingest.New(ingest.Config{Store: mem, Keys: cfg.ingestKeys, Logger: log, Metrics: reg, Limits: h, TenantRate: cfg.ingestRate, TenantBurst: cfg.ingestBurst})
 	}
+
+	// After the store's follower: what the engine writes at shutdown is its
+	// last word (goRun's components stop together; Run flushes on its own
+	// time).
+	goRun("aggregates", eng.Run)
 
 	keys, keysFrom, err := cfg.keys.load(getenv)
 	if err != nil {
@@ -364,10 +387,11 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		MaxUnauth: cfg.edge.maxUnauth, MaxUnauthPerAddr: cfg.edge.maxUnauthPerAddr, HandshakeTimeout: cfg.edge.helloTimeout,
 		Authenticate: func(_ context.Context, token string) (*auth.Principal, error) { return guard.Verify(token) },
 		Revoked:      guard.Revoked,
+		Derived:      eng,
 	})
 	goRun("revocations", func(ctx context.Context) error { return guard.Run(ctx, 2*time.Second, log, gate.Sweep) })
 	ui.Register(ui.Bridges{})
-	streams := httpapi.New(httpapi.Config{Verify: guard.Verify, Hub: h, History: history, Logger: log, Metrics: reg})
+	streams := httpapi.New(httpapi.Config{Verify: guard.Verify, Hub: h, History: history, Logger: log, Metrics: reg, Derived: eng})
 	srv, err := server.New(server.Config{
 		WebDir:      cfg.webDir,
 		Version:     cfg.appVersion,

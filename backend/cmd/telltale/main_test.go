@@ -27,6 +27,7 @@ func TestParse(t *testing.T) {
 		{"flag beats env", []string{"-addr", ":7"}, map[string]string{"TELLTALE_ADDR": ":9"}, ":7", true, ""},
 		{"bad bool env", nil, map[string]string{"TELLTALE_DEMO": "maybe"}, "", false, "TELLTALE_DEMO"},
 		{"bad level", []string{"-log-level", "loud"}, nil, "", false, "-log-level"},
+		{"no aggregates allowed", []string{"-max-aggregates", "0"}, nil, "", false, "-max-aggregates"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
