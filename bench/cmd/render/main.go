@@ -74,6 +74,16 @@ type result struct {
 	ChartDrawsPS float64 `json:"chart_draws_per_s"` // per chart on screen: how often each chart's picture moves
 	Snapshots    int     `json:"snapshots"`         // taken while measuring: a resync would show here
 	DrawnPoints  int     `json:"drawn_points"`      // x values uPlot holds per chart (mean), after decimation
+	// Lite: the charts on screen follow the server's m4 streams (the page's
+	// lite mode, app/ui/lite.go), of BucketMs buckets.
+	Lite     bool  `json:"lite"`
+	BucketMs int64 `json:"bucket_ms,omitempty"`
+	// Extremes: every series' lowest and highest value on each chart on
+	// screen, checked against the points published (per bucket when lite,
+	// over the chart's range otherwise); ExtremesMissed of ExtremesChecked
+	// were not drawn.
+	ExtremesChecked int `json:"extremes_checked"`
+	ExtremesMissed  int `json:"extremes_missed"`
 }
 
 func main() {
@@ -112,6 +122,7 @@ func run() error {
 	warm := flag.Bool("warm", true, "measure a second visit (warm cache, service worker and stored state); -warm=false for a first visit")
 	network := flag.String("network", "", "throttle the page's network: slow4g (Lighthouse's mobile preset: 150 ms RTT, 1.6 Mbit/s down, 750 kbit/s up) or 3g (DevTools' Fast 3G: 562.5 ms, 1.44 Mbit/s down, 675 kbit/s up); empty means none")
 	profile := flag.Bool("profile", false, "also take a CPU profile of the page while measuring and print its top functions (self time)")
+	liteFlag := flag.String("lite", "", "the page's lite mode (m4 streams): 1 asks for it, 0 refuses it; empty lets the page decide (a phone is lite)")
 	flag.Parse()
 	if *device != "desktop" && *device != "phone" {
 		return errors.New("-device is desktop or phone")
@@ -119,6 +130,14 @@ func run() error {
 	throttle, ok := networks[*network]
 	if !ok {
 		return errors.New("-network is slow4g, 3g or empty")
+	}
+	query := ""
+	switch *liteFlag {
+	case "":
+	case "0", "1":
+		query = "?lite=" + *liteFlag
+	default:
+		return errors.New("-lite is 1, 0 or empty")
 	}
 
 	// The dashboard: one stream per panel, its series as columns.
@@ -206,7 +225,7 @@ func run() error {
 		// cache, the service worker, the compiled wasm and the stored
 		// last-known-good state are warm. Open it once, wait for its first
 		// chart and a stored save, then measure a second navigation.
-		if err := page.Navigate(base + "/#token=" + tok); err != nil {
+		if err := page.Navigate(base + "/" + query + "#token=" + tok); err != nil {
 			return err
 		}
 		deadline := time.Now().Add(2 * time.Minute)
@@ -221,7 +240,7 @@ func run() error {
 		// 100k points take ~40 s.
 		time.Sleep(*warmWait)
 	}
-	if err := page.Navigate(base + "/#token=" + tok); err != nil {
+	if err := page.Navigate(base + "/" + query + "#token=" + tok); err != nil {
 		return err
 	}
 	// Live, every chart on screen drawn with its pre-filled points (the page
@@ -316,6 +335,12 @@ func run() error {
 	res.ChartDrawsPS = float64(after.ChartDraws-before.ChartDraws) / float64(max(onScreen, 1)) / elapsed.Seconds()
 	res.Snapshots = after.Snapshots - before.Snapshots
 	res.OnScreen = onScreen
+	// Every series' extremes, once what was published has reached the
+	// charts (an m4 bucket is emitted at most every 250 ms).
+	time.Sleep(1500 * time.Millisecond)
+	if err := checkExtremes(page, &res, start, step, now+int64(sent)*step, *series); err != nil {
+		return err
+	}
 	res.DrawnPoints = page.MustEval(`() => { const cs = [...document.querySelectorAll(".tt-chart")].filter(e => e._uplot && e._uplot.data[0].length > 0); return cs.length ? Math.round(cs.reduce((a, e) => a + e._uplot.data[0].length, 0) / cs.length) : 0 }`).Int()
 
 	var probeOut struct {
@@ -347,8 +372,12 @@ func run() error {
 	}
 	res.LongTasks, res.LongTaskMs, res.LongTaskMax = probeOut.LongTasks, probeOut.LongTaskMs, probeOut.LongTaskMax
 
-	fmt.Printf("%s, %d panels × %d series, %d points each, +%d points/s per series: frames p50 %.1f ms, p95 %.1f ms, p99 %.1f ms (%d over 16.7 ms, %d over 20 ms, %d over 50 ms of %d); %d long tasks (%.0f ms, longest %.0f ms); first chart %.0f ms; Go heap %.1f → %.1f MB, JS heap %.1f → %.1f MB; %.0f events/s applied, %d renders, %d charts on screen drawn %.1f times/s each, %d snapshots, %d points drawn per chart\n",
-		res.Device, res.Panels, res.Series, res.Points, res.Rate, res.FrameP50ms, res.FrameP95ms, res.FrameP99ms, res.FramesOver16, res.FramesMissed, res.FramesOver50, res.Frames,
+	mode := "raw streams"
+	if res.Lite {
+		mode = fmt.Sprintf("lite (m4 streams of %d ms buckets)", res.BucketMs)
+	}
+	fmt.Printf("%s, %s, %d panels × %d series, %d points each, +%d points/s per series: extremes drawn %d of %d; frames p50 %.1f ms, p95 %.1f ms, p99 %.1f ms (%d over 16.7 ms, %d over 20 ms, %d over 50 ms of %d); %d long tasks (%.0f ms, longest %.0f ms); first chart %.0f ms; Go heap %.1f → %.1f MB, JS heap %.1f → %.1f MB; %.0f events/s applied, %d renders, %d charts on screen drawn %.1f times/s each, %d snapshots, %d points drawn per chart\n",
+		res.Device, mode, res.Panels, res.Series, res.Points, res.Rate, res.ExtremesChecked-res.ExtremesMissed, res.ExtremesChecked, res.FrameP50ms, res.FrameP95ms, res.FrameP99ms, res.FramesOver16, res.FramesMissed, res.FramesOver50, res.Frames,
 		res.LongTasks, res.LongTaskMs, res.LongTaskMax, res.FirstChartMs, res.HeapStartMB, res.HeapEndMB, res.JSHeapStart, res.JSHeapEnd, res.EventsPerS, res.Renders, res.OnScreen, res.ChartDrawsPS, res.Snapshots, res.DrawnPoints)
 	if *asJSON {
 		out, _ := json.Marshal(res)
@@ -400,6 +429,98 @@ func printProfile(p *proto.ProfilerProfile) {
 	}
 }
 
+// sample is series c's value at ts, as publish sends it.
+func sample(ts int64, c int) float64 {
+	x := float64(ts) / 1000
+	return math.Sin(x/(3+float64(c))) * 100 * (1 + 0.1*math.Sin(x*7))
+}
+
+// checkExtremes reads the data of every chart on screen and checks that
+// each series' lowest and highest values are drawn, against the points
+// published (every step ms from first to end, exclusive). A lite chart
+// (m4 buckets) is checked bucket by bucket: the rows of each whole bucket
+// must hold the lowest and highest sample of the bucket. Other charts are
+// checked over their whole range. The first and the newest bucket are left
+// out: the window's edge cuts the one, the other may still be filling.
+func checkExtremes(page *rod.Page, res *result, first, step, end int64, series int) error {
+	var charts []struct {
+		Bucket int64        `json:"bucket"`
+		Data   [][]*float64 `json:"data"` // x, then the series; NaN (a gap) as null
+	}
+	js := page.MustEval(`() => JSON.stringify([...document.querySelectorAll(".tt-chart")].filter(e => {
+		const r = e.getBoundingClientRect(); return e._uplot && r.bottom > 0 && r.top < innerHeight;
+	}).map(e => {
+		const note = e.closest(".tt-panel").querySelector(".tt-lite");
+		return {bucket: note ? +note.dataset.bucketMs : 0, data: e._uplot.data.map(a => Array.from(a, v => Number.isFinite(v) ? v : null))};
+	}))`).Str()
+	if err := json.Unmarshal([]byte(js), &charts); err != nil {
+		return fmt.Errorf("read the charts' data: %w", err)
+	}
+	rawRange := func(c int, from, to int64) (lo, hi float64) { // samples in [from, to)
+		lo, hi = math.Inf(1), math.Inf(-1)
+		k := max(0, (from-first+step-1)/step)
+		for ts := first + k*step; ts < to && ts < end; ts += step {
+			v := sample(ts, c)
+			lo, hi = min(lo, v), max(hi, v)
+		}
+		return lo, hi
+	}
+	drawn := func(xs, ys []float64, from, to int64) (lo, hi float64) {
+		lo, hi = math.Inf(1), math.Inf(-1)
+		for i, x := range xs {
+			if int64(x) >= from && int64(x) < to && i < len(ys) && !math.IsNaN(ys[i]) {
+				lo, hi = min(lo, ys[i]), max(hi, ys[i])
+			}
+		}
+		return lo, hi
+	}
+	same := func(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
+	for _, ch := range charts {
+		if len(ch.Data) != series+1 || len(ch.Data[0]) == 0 {
+			continue
+		}
+		data := make([][]float64, len(ch.Data))
+		for i := range ch.Data {
+			data[i] = make([]float64, len(ch.Data[i]))
+			for k, v := range ch.Data[i] {
+				data[i][k] = math.NaN()
+				if v != nil {
+					data[i][k] = *v
+				}
+			}
+		}
+		xs := data[0]
+		x0, xn := int64(xs[0]), int64(xs[len(xs)-1])
+		check := func(c int, from, to int64) {
+			rlo, rhi := rawRange(c, from, to)
+			if math.IsInf(rlo, 1) {
+				return
+			}
+			dlo, dhi := drawn(xs, data[c+1], from, to)
+			res.ExtremesChecked += 2
+			if !same(dlo, rlo) {
+				res.ExtremesMissed++
+			}
+			if !same(dhi, rhi) {
+				res.ExtremesMissed++
+			}
+		}
+		if w := ch.Bucket; w > 0 {
+			res.Lite, res.BucketMs = true, w
+			for b := (x0 + w - 1) / w * w; b+2*w <= xn+1; b += w {
+				for c := range series {
+					check(c, b, b+w)
+				}
+			}
+			continue
+		}
+		for c := range series {
+			check(c, x0, xn+1)
+		}
+	}
+	return nil
+}
+
 // publish sends n points of every series of a stream in one points event.
 func publish(base, key, stream string, cols []string, from, step int64, n int) error {
 	p := wire.Points{TS: make([]int64, n), Cols: make([]wire.Column, len(cols))}
@@ -409,8 +530,7 @@ func publish(base, key, stream string, cols []string, from, step int64, n int) e
 	for c, name := range cols {
 		vals := make([]float64, n)
 		for i := range n {
-			x := float64(p.TS[i]) / 1000
-			vals[i] = math.Sin(x/(3+float64(c))) * 100 * (1 + 0.1*math.Sin(x*7))
+			vals[i] = sample(p.TS[i], c)
 		}
 		p.Cols[c] = wire.Column{Name: name, Vals: vals}
 	}
