@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -35,13 +36,16 @@ type aggView struct {
 	Series map[string][]string `json:"series"`
 	Points map[string]int      `json:"points"`
 	// Last: per chart, each series' newest value (null: a gap).
-	Last    map[string][]*float64 `json:"last"`
-	Missing int                   `json:"missing"`
-	Marker  bool                  `json:"marker"` // the page has not reloaded
+	Last map[string][]*float64 `json:"last"`
+	// Sums: per chart, each series' sum over the buckets it shows (by
+	// series label), so a count does not depend on which minute it fell in.
+	Sums    map[string]map[string]float64 `json:"sums"`
+	Missing int                           `json:"missing"`
+	Marker  bool                          `json:"marker"` // the page has not reloaded
 }
 
 const aggViewJS = `() => {
-	const v = {ages: {}, titles: {}, lists: {}, kpis: {}, tables: {}, series: {}, points: {}, last: {}, missing: 0, marker: window.__aggMarker === 1};
+	const v = {ages: {}, titles: {}, lists: {}, kpis: {}, tables: {}, series: {}, points: {}, last: {}, sums: {}, missing: 0, marker: window.__aggMarker === 1};
 	for (const s of document.querySelectorAll("section[data-panel]")) {
 		const id = s.dataset.panel;
 		const age = s.querySelector(".tt-age");
@@ -63,6 +67,10 @@ const aggViewJS = `() => {
 			v.last[id] = u.data.slice(1).map(col => {
 				const x = col[col.length - 1];
 				return Number.isFinite(x) ? x : null;
+			});
+			v.sums[id] = {};
+			u.series.slice(1).forEach((x, i) => {
+				v.sums[id][x.label] = [...u.data[i + 1]].filter(Number.isFinite).reduce((a, b) => a + b, 0);
 			});
 		}
 	}
@@ -219,4 +227,130 @@ func TestAggregatePanelsDraw(t *testing.T) {
 		t.Errorf("newest bucket per series %v, want us a gap, eu 1, apac 2", last)
 	}
 	p.MustScreenshot(filepath.Join(outDir(t), "shapes-later.png"))
+}
+
+// ordersDesk is issue 16's dashboard: orders per minute by region, revenue
+// today, open orders by status (a table and a ranked KPI of one aggregate),
+// over a watched orders table.
+const ordersDesk = `{"id": "orders", "title": "Orders", "panels": [
+	{"id": "per-min", "kind": "timeseries", "title": "Orders per minute by region", "unit": "/min", "width": 12,
+	 "agg": {"source": "orders", "fn": "count", "group_by": "region", "window": "1m"}},
+	{"id": "rev-today", "kind": "kpi", "title": "Revenue today", "format": "money", "currency": "EUR", "decimals": 0, "width": 4,
+	 "agg": {"source": "orders", "fn": "sum", "field": "total", "filter": "status != cancelled", "window": "today"}},
+	{"id": "open-list", "kind": "kpi", "title": "Open orders", "width": 4,
+	 "agg": {"source": "orders", "fn": "count", "filter": "status in (new, paid, packed)", "group_by": "status", "window": "current"}},
+	{"id": "open", "kind": "table", "title": "Open orders by status", "width": 4,
+	 "agg": {"source": "orders", "fn": "count", "filter": "status in (new, paid, packed)", "group_by": "status", "window": "current"},
+	 "columns": [{"field": "key", "title": "Status"}, {"field": "value", "title": "Orders", "format": "int"}]}]}`
+
+// panelsOf is what each panel of ordersDesk shows, as one comparable text
+// per panel.
+func panelsOf(v aggView) map[string]string {
+	sums := v.Sums["per-min"]
+	names := make([]string, 0, len(sums))
+	for name := range sums {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	var chart []string
+	for _, n := range names {
+		chart = append(chart, fmt.Sprintf("%s=%g", strings.TrimSuffix(n, " (/min)"), sums[n]))
+	}
+	table := slices.Clone(v.Tables["open"])
+	slices.Sort(table) // a table of groups is newest-changed first
+	return map[string]string{
+		"per-min":   strings.Join(chart, " "),
+		"rev-today": v.KPIs["rev-today"],
+		"open-list": strings.Join(v.Lists["open-list"], " "),
+		"open":      strings.Join(table, " "),
+	}
+}
+
+// TestAggregatesFollowTheTable is issue 16's end-to-end test: a watched
+// orders table in PostgreSQL, a dashboard of aggregates over it, and SQL
+// that inserts and updates orders. Each statement changes exactly the
+// panels it should, within a second of its commit, and the others not.
+func TestAggregatesFollowTheTable(t *testing.T) {
+	db := pgtest.New(t)
+	path, _ := writeSpec(t, ordersDesk)
+	srv := startServerEnv(t, []string{"DATABASE_URL=" + db.DSN}, "-demo=false", "-dashboards", path)
+	ctx := context.Background()
+	for _, sql := range []string{
+		`CREATE TABLE orders (id int PRIMARY KEY, tenant text NOT NULL, region text, status text, total numeric)`,
+		`SELECT telltale.watch('orders', 'orders', 'tenant')`,
+	} {
+		if _, err := db.Pool.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	p := newBrowser(t).MustPage("")
+	openLive(t, p, srv.URL)
+	eval(t, p, `() => { window.__aggMarker = 1 }`)
+
+	v := readAggView(t, p)
+	if got, want := v.Titles["rev-today"], "sum(total) where status != cancelled, today"; got != want {
+		t.Errorf("revenue's tooltip %q, want %q", got, want)
+	}
+	before := panelsOf(v)
+	t.Logf("before any order: %q", before)
+
+	var slowest time.Duration
+	for _, step := range []struct {
+		name string
+		sql  string
+		want map[string]string // the panels that change, and to what
+	}{
+		{"three orders", `INSERT INTO orders VALUES (1, 'demo', 'eu', 'new', 10), (2, 'demo', 'us', 'paid', 20), (3, 'demo', 'eu', 'paid', 5), (99, 'other-tenant', 'eu', 'new', 1000)`,
+			map[string]string{"per-min": "eu=2 us=1", "rev-today": "€35", "open-list": "paid=2 new=1", "open": "new=1 paid=2"}},
+		{"an order packed", `UPDATE orders SET status = 'packed' WHERE id = 1`,
+			map[string]string{"open-list": "paid=2 packed=1", "open": "packed=1 paid=2"}},
+		{"a cancelled order from a new region", `INSERT INTO orders VALUES (4, 'demo', 'apac', 'cancelled', 100)`,
+			map[string]string{"per-min": "apac=1 eu=2 us=1"}},
+		{"an order shipped", `UPDATE orders SET status = 'shipped' WHERE id = 2`,
+			map[string]string{"open-list": "packed=1 paid=1", "open": "packed=1 paid=1"}},
+		{"an order deleted", `DELETE FROM orders WHERE id = 3`,
+			map[string]string{"open-list": "packed=1", "open": "packed=1"}},
+	} {
+		want := maps.Clone(before)
+		maps.Copy(want, step.want)
+		if _, err := db.Pool.Exec(ctx, step.sql); err != nil {
+			t.Fatalf("%s: %v", step.sql, err)
+		}
+		committed := time.Now()
+		var took time.Duration
+		poll.Until(t, 10*time.Second, func() error {
+			got := panelsOf(readAggView(t, p))
+			for id, w := range step.want {
+				if got[id] != w {
+					return fmt.Errorf("%s: panel %s shows %q, want %q", step.name, id, got[id], w)
+				}
+			}
+			took = time.Since(committed)
+			return nil
+		})
+		// The other panels stay as they were: wait out two emit periods.
+		time.Sleep(600 * time.Millisecond)
+		got := panelsOf(readAggView(t, p))
+		if !maps.Equal(got, want) {
+			t.Errorf("%s: the page shows %q, want %q (only %v changed)", step.name, got, want, slices.Sorted(maps.Keys(step.want)))
+		}
+		t.Logf("%s: on screen %v after the commit", step.name, took.Round(time.Millisecond))
+		if took > time.Second {
+			t.Errorf("%s: the panels changed %v after the commit, want within 1 s", step.name, took.Round(time.Millisecond))
+		}
+		slowest = max(slowest, took)
+		before = got
+	}
+	t.Logf("slowest commit → screen: %v", slowest.Round(time.Millisecond))
+	v = readAggView(t, p)
+	if !v.Marker {
+		t.Errorf("the page reloaded")
+	}
+	if v.Missing != 0 {
+		t.Errorf("missing %d, want 0", v.Missing)
+	}
+	if got := slices.Sorted(slices.Values(v.Series["per-min"])); !slices.Equal(got, []string{"apac (/min)", "eu (/min)", "us (/min)"}) {
+		t.Errorf("chart series %q, want every region", got)
+	}
+	p.MustScreenshot(filepath.Join(outDir(t), "orders.png"))
 }
