@@ -51,8 +51,8 @@ const aggViewJS = `() => {
 		const age = s.querySelector(".tt-age");
 		v.ages[id] = age ? age.textContent : "";
 		v.titles[id] = s.querySelector(".tt-panel-title").getAttribute("title") || "";
-		const list = s.querySelector("ol.tt-kpi-groups");
-		if (list) v.lists[id] = [...list.querySelectorAll("li")].map(li =>
+		const list = s.querySelector(".tt-kpi-groups");
+		if (list) v.lists[id] = [...list.querySelectorAll(".tt-kpi-group")].map(li =>
 			li.dataset.group + "=" + li.querySelector(".tt-kpi-group-value").textContent);
 		const kpi = s.querySelector(".tt-kpi-value");
 		if (kpi) v.kpis[id] = kpi.textContent;

@@ -297,12 +297,14 @@ func (s *Shell) kpiGroups(p dashboard.Panel) app.UI {
 		} else if label == "" {
 			label = "(none)"
 		}
-		items[i] = app.Li().Class("tt-kpi-group").DataSet("group", g.name).Body(
+		items[i] = app.Div().Class("tt-kpi-group").Attr("role", "listitem").DataSet("group", g.name).Body(
 			app.Span().Class("tt-kpi-group-name").Text(label),
 			app.Span().Class("tt-kpi-group-value").Text(text),
 		)
 	}
-	return app.Ol().Class("tt-kpi-groups").ID("kpi-" + p.ID).Body(items...)
+	// Divs with list roles, not <ol>/<li>: each go-app element type is
+	// about 4 KB of app.wasm.
+	return app.Div().Class("tt-kpi-groups").Attr("role", "list").ID("kpi-" + p.ID).Body(items...)
 }
 
 // withUnit is a KPI's value text followed by its unit, unless the value
