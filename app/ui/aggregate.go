@@ -384,6 +384,7 @@ func (s *Shell) allSeries(id string, cs *chartState, p dashboard.Panel, pts *wir
 	names := rankedColumns(pts)
 	if !sameNames(names, cs.series) {
 		cs.series = names
+		cs.zoom.cols.Reset() // its columns hold the series in the old order
 		s.bridges.Charts.Destroy(id)
 		s.bridges.Charts.Create(id, allSeriesSpec(p, names, &cs.colours), s.hooks[p.ID].orNoop())
 	}

@@ -346,3 +346,42 @@ func TestFreshnessOfAggregates(t *testing.T) {
 		t.Fatalf("raw cadence %v, want about 500 ms", f.expect)
 	}
 }
+
+// TestZoomedChartFollowsTheRanking: a zoomed chart of every group that is
+// made again in another order hands over each group's values under its own
+// name, and a bucket updated in place is shown updated.
+func TestZoomedChartFollowsTheRanking(t *testing.T) {
+	r, st := aggRig()
+	const id = "chart-opm"
+	t0 := time.Unix(1_000_000, 0)
+	emit(t, st, 0, map[string]float64{"eu": 3, "us": 7})
+	emit(t, st, 60_000, map[string]float64{"eu": 1, "us": 2})
+	r.frame(t0, 0)
+	r.shell.setZoom("opm", Range{0, 180_000})
+	r.frame(t0.Add(time.Second), 0)
+	at := func(ts int64) int {
+		t.Helper()
+		i := slices.Index(r.charts.ts[id], ts)
+		if i < 0 {
+			t.Fatalf("no row at %d in %v", ts, r.charts.ts[id])
+		}
+		return i
+	}
+	if got := r.charts.cols[id]; got[0][at(0)] != 7 || got[1][at(0)] != 3 {
+		t.Fatalf("zoomed: %v, want us 7 then eu 3 at 0", got)
+	}
+	// eu overtakes in the bucket at 60 s, which closes.
+	emit(t, st, 60_000, map[string]float64{"eu": 9, "us": 2})
+	emit(t, st, 120_000, map[string]float64{"eu": 0, "us": 0})
+	r.frame(t0.Add(2*time.Second), 0)
+	if s := r.charts.created[len(r.charts.created)-1].Series; !slices.Equal(s, []string{"eu", "us"}) {
+		t.Fatalf("series %q, want eu, us", s)
+	}
+	got := r.charts.cols[id]
+	if got[0][at(0)] != 3 || got[1][at(0)] != 7 {
+		t.Fatalf("zoomed after the ranking changed: %v at %v, want eu 3 then us 7 at 0", got, r.charts.ts[id])
+	}
+	if i := slices.Index(r.charts.ts[id], 60_000); i < 0 || got[0][i] != 9 {
+		t.Fatalf("zoomed: the bucket at 60 s shows %v at %v, want eu 9 (updated in place)", got, r.charts.ts[id])
+	}
+}

@@ -113,8 +113,9 @@ func (s *Shell) drawCharts(streams map[string]*livestate.Stream, gen int, frameS
 		if drawsAll(panel) {
 			panel.Series = s.allSeries(d.id, d.st, panel, pts)
 		}
+		upserted := panel.Agg != nil || strings.HasPrefix(panel.Stream, agg.M4Prefix)
 		switch {
-		case d.key.zoom.IsLive() && (panel.Agg != nil || strings.HasPrefix(panel.Stream, agg.M4Prefix)):
+		case d.key.zoom.IsLive() && upserted:
 			// An aggregate's table is a bounded number of buckets, some
 			// replaced in place (the live one, late ones: Upsert); an m4
 			// stream is decimated on the server already (about 4 rows a
@@ -126,6 +127,9 @@ func (s *Shell) drawCharts(streams map[string]*livestate.Stream, gen int, frameS
 			ts, cols := d.st.dec.update(pts, panel, d.key.width, gen)
 			charts.SetData(d.id, ts, cols, Range{})
 		default:
+			if upserted {
+				d.st.zoom.cols.Reset() // re-read whole (a few hundred rows): rows change in place
+			}
 			ts, cols := s.zoomed(d.st, panel, pts, d.key.width)
 			charts.SetData(d.id, ts, cols, d.key.zoom)
 		}
