@@ -385,3 +385,25 @@ func TestZoomedChartFollowsTheRanking(t *testing.T) {
 		t.Fatalf("zoomed: the bucket at 60 s shows %v at %v, want eu 9 (updated in place)", got, r.charts.ts[id])
 	}
 }
+
+// TestLKGStoresLateBuckets: the stored record of an aggregate's stream has
+// a bucket a late event changed after the last save, as it is now.
+func TestLKGStoresLateBuckets(t *testing.T) {
+	st := &livestate.Stream{Name: "agg.00000000000000aa", Epoch: 1}
+	emit(t, st, 0, map[string]float64{"eu": 1})
+	emit(t, st, 60_000, map[string]float64{"eu": 2})
+	emit(t, st, 120_000, map[string]float64{"eu": 3})
+	now := time.Unix(1_000_000, 0)
+	f := encodeLKG(st, time.Hour.Milliseconds(), 1<<20, now, lkgFrame{})
+	emit(t, st, 60_000, map[string]float64{"eu": 5}) // late
+	f = encodeLKG(st, time.Hour.Milliseconds(), 1<<20, now.Add(time.Second), f)
+	fr, err := wire.Decode(f.b)
+	snap, ok := fr.(wire.Snapshot)
+	if err != nil || !ok {
+		t.Fatalf("stored %T, %v; want a snapshot", fr, err)
+	}
+	p := snap.State.Points
+	if i := slices.Index(p.TS, 60_000); i < 0 || p.Col("eu")[i] != 5 {
+		t.Fatalf("stored %v %v, want eu 5 at 60 s", p.TS, p.Cols)
+	}
+}

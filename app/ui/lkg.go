@@ -397,8 +397,10 @@ func foldLKG(st *livestate.Stream, window int64, share int, f lkgFrame) lkgFrame
 // as many columns as fit (halving columns and rows while it does not).
 func encodeLKG(st *livestate.Stream, window int64, share int, now time.Time, prev lkgFrame) lkgFrame {
 	f := lkgFrame{epoch: st.Epoch, seq: st.Seq, at: now, dec: prev.dec, decEpoch: st.Epoch}
-	if f.dec == nil || prev.decEpoch != st.Epoch {
-		f.dec = &decimate.Columns{} // a new epoch is a new table
+	// A new epoch is a new table; an aggregate's few buckets change in
+	// place (Upsert), which columns kept from the last save would miss.
+	if f.dec == nil || prev.decEpoch != st.Epoch || derived(st.Name) {
+		f.dec = &decimate.Columns{}
 	}
 	dec := f.dec
 	cols := lkgCols(st, share)
