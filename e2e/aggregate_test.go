@@ -353,4 +353,18 @@ func TestAggregatesFollowTheTable(t *testing.T) {
 		t.Errorf("chart series %q, want every region", got)
 	}
 	p.MustScreenshot(filepath.Join(outDir(t), "orders.png"))
+
+	// The orders stop: the aggregates go quiet with their source, however
+	// often the engine's ticker runs, and the one that moved with every
+	// step (its rhythm learnt: about a second) is flagged stale as a raw
+	// stream of that rhythm would be. (The others moved once or twice: too
+	// little history, stale after a minute.)
+	quiet := time.Now()
+	poll.Until(t, 30*time.Second, func() error {
+		if age := readAggView(t, p).Ages["open"]; !strings.HasPrefix(age, "stale") {
+			return fmt.Errorf("open orders' head %q, want stale", age)
+		}
+		return nil
+	})
+	t.Logf("stale %v after the last order", time.Since(quiet).Round(100*time.Millisecond))
 }
