@@ -176,7 +176,7 @@ func (c *cell) value(s *State, seconds float64) (float64, bool) {
 			return 0, false
 		}
 		if s.spec.Field != "" {
-			return c.sum / seconds, true
+			return c.sum / seconds, c.nv > 0 || c.n == 0 // as sum
 		}
 		return float64(c.n) / seconds, true
 	}
@@ -295,6 +295,9 @@ func number(v any) (float64, bool) {
 		}
 		x = f
 	case string:
+		if !numeric(v) {
+			return 0, false // "paid": no ParseFloat, whose error allocates
+		}
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil {
 			return 0, false
@@ -307,6 +310,15 @@ func number(v any) (float64, bool) {
 		return 0, false
 	}
 	return x, true
+}
+
+// numeric reports whether s may be a finite number: it starts as one does.
+func numeric(s string) bool {
+	if s == "" {
+		return false
+	}
+	c := s[0]
+	return c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.'
 }
 
 // text reads a field as text, for groups, distinct and = in filters: a

@@ -46,10 +46,12 @@ func (c *current) apply(s *State, r *wire.Row) {
 	old, had := c.rows[r.Key]
 	if had {
 		c.remove(s, r.Key, old)
-		delete(c.rows, r.Key)
 		c.changed = true
 	}
 	if r.Op == wire.RowDelete || !s.match(r) {
+		if had {
+			delete(c.rows, r.Key)
+		}
 		return
 	}
 	if !had && len(c.rows) >= MaxCurrentRows {

@@ -166,6 +166,29 @@ func TestStateLateAndHistory(t *testing.T) {
 	}
 }
 
+// TestStateBucketKeepsItsColumns: a group once a column of a bucket stays
+// one, out of other, when another overtakes it: a page keeps the columns an
+// upsert does not name, so dropping it would leave a stale point behind and
+// count its rows twice.
+func TestStateBucketKeepsItsColumns(t *testing.T) {
+	s := NewState(mustSpec(t, agg.Def{Source: "o", Fn: "count", GroupBy: "g", Top: 1, Window: "1m"}))
+	s.Add(row(0, "a", "", "g", "us"))
+	s.Add(row(1, "b", "", "g", "eu"))
+	if got, want := render(s.Emit(time.UnixMilli(0))), "@0 eu=1 other=1;"; got != want {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+	s.Add(row(2, "c", "", "g", "us"))
+	s.Add(row(3, "d", "", "g", "us"))
+	if got, want := render(s.Emit(time.UnixMilli(0))), "@0 us=3 eu=1 other=0;"; got != want {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+	s.Add(row(min1, "e", "", "g", "eu"))
+	s.Add(row(min1+1, "f", "", "g", "us"))
+	if got, want := render(s.Emit(time.UnixMilli(0))), "@60000 eu=1 other=1;"; got != want {
+		t.Fatalf("a new bucket starts afresh: got %s, want %s", got, want)
+	}
+}
+
 func TestStateSliding(t *testing.T) {
 	s := NewState(mustSpec(t, agg.Def{Source: "o", Fn: "count", Window: "last 1m"}))
 	// The window is the 60 one-second steps up to now's.

@@ -26,12 +26,17 @@ type bucket struct {
 	all    cell             // without group_by
 	groups map[string]*cell // with group_by: at most MaxGroups
 	other  cell             // groups first seen past MaxGroups
+	// shown are the groups a tumbling bucket was emitted with as columns:
+	// they stay its columns, out of other, even when they fall out of the
+	// top N, because a page keeps the columns an upsert does not name.
+	shown map[string]struct{}
 }
 
 func (b *bucket) reset(idx int64) {
-	g := b.groups
+	g, sh := b.groups, b.shown
 	clear(g)
-	*b = bucket{idx: idx, used: true, groups: g}
+	clear(sh)
+	*b = bucket{idx: idx, used: true, groups: g, shown: sh}
 }
 
 func (b *bucket) cellFor(grouped bool, g string) *cell {
@@ -243,9 +248,15 @@ func (s *State) emitBuckets(full bool) []wire.Event {
 			one.Cols[0].Vals = append(one.Cols[0].Vals, v)
 			continue
 		}
-		ranked := s.rank(b.groups, &b.other, secs)
+		ranked := s.rank(b.groups, &b.other, b.shown, secs)
 		if len(ranked) == 0 {
 			continue
+		}
+		if b.shown == nil {
+			b.shown = make(map[string]struct{}, len(ranked))
+		}
+		for _, r := range ranked {
+			b.shown[r.name] = struct{}{}
 		}
 		p := &wire.Points{TS: []int64{ts}, Cols: make([]wire.Column, len(ranked)), Upsert: true}
 		for j, r := range ranked {
@@ -265,9 +276,10 @@ type ranked struct {
 }
 
 // rank returns the Top groups by value, largest first (ties by name), and
-// "other" for the rest folded together (and for other, the groups past
-// MaxGroups), when it has a value.
-func (s *State) rank(groups map[string]*cell, other *cell, secs float64) []ranked {
+// the groups in keep whatever their rank, then "other" for the rest folded
+// together (and the groups past MaxGroups), when it has a value (or was
+// kept: an empty other of count, sum, rate or distinct is 0).
+func (s *State) rank(groups map[string]*cell, other *cell, keep map[string]struct{}, secs float64) []ranked {
 	type gv struct {
 		ranked
 		c *cell
@@ -290,7 +302,8 @@ func (s *State) rank(groups map[string]*cell, other *cell, secs float64) []ranke
 	})
 	out := make([]ranked, 0, min(len(list), s.spec.Top)+1)
 	for i, e := range list {
-		if i < s.spec.Top {
+		_, kept := keep[e.name]
+		if i < s.spec.Top || kept {
 			out = append(out, e.ranked)
 		} else {
 			rest = append(rest, e.c)
@@ -299,7 +312,9 @@ func (s *State) rank(groups map[string]*cell, other *cell, secs float64) []ranke
 	if !other.empty() {
 		rest = append(rest, other)
 	}
-	if len(rest) > 0 {
+	// other shown before and now empty (its groups climbed into the top):
+	// 0 for what counts, so that the page does not keep what it was.
+	if _, shown := keep[agg.Other]; len(rest) > 0 || shown {
 		var acc cell
 		for _, c := range rest {
 			acc.merge(c)
@@ -322,7 +337,7 @@ func (s *State) emitGauge(all *cell, groups map[string]*cell, other *cell, secs 
 		s.emitted[agg.Value], s.emittedDefined = v, true
 		return []wire.Event{{Time: s.newest, Values: map[string]float64{agg.Value: v}}}
 	}
-	return s.diffGroups(s.rank(groups, other, secs), full)
+	return s.diffGroups(s.rank(groups, other, nil, secs), full)
 }
 
 // diffGroups turns the groups now into row events: an upsert per group new
