@@ -313,12 +313,12 @@ func TestEngineCoalescesEmits(t *testing.T) {
 }
 
 func TestEngineShutdownFlushesPendingEmits(t *testing.T) {
-	s := spec(t, agg.Def{Source: "orders", Fn: "count", Window: "1m", EmitMs: 3_600_000})
+	s := spec(t, agg.Def{Source: "orders", Fn: "count", Window: "1m", EmitMs: 60_000})
 	r := newRig(t, []*agg.Spec{s}, nil)
 	r.start()
 	r.publish("t", "orders", 1)
 	wantValue(t, r, "t", s.Stream(), 1)
-	r.publish("t", "orders", 9) // not due for an hour
+	r.publish("t", "orders", 9) // not due for a minute
 	waitFor(t, 5*time.Second, func() error {
 		if n := r.metric("telltale_agg_source_events_total"); n != 10 {
 			return fmt.Errorf("folded %d events, want 10", n)
@@ -474,10 +474,8 @@ func TestEngineReloadStopsRemovedDefinitions(t *testing.T) {
 // Sliding and calendar windows rebuild from their window only.
 func TestEngineRebuildReadsTheWindow(t *testing.T) {
 	now := time.Date(2026, 12, 6, 15, 30, 0, 0, time.UTC)
-	sl := spec(t, agg.Def{Source: "orders", Fn: "count", Window: "10m"})
-	sl.Kind, sl.Width = agg.Sliding, 10*time.Minute
-	cal := spec(t, agg.Def{Source: "orders", Fn: "count", Window: "11m"})
-	cal.Kind, cal.Unit = agg.Calendar, "hour"
+	sl := spec(t, agg.Def{Source: "orders", Fn: "count", Window: "last 10m"})
+	cal := spec(t, agg.Def{Source: "orders", Fn: "count", Window: "this hour"})
 	r := newRig(t, []*agg.Spec{sl, cal}, func(c *EngineConfig) { c.Now = func() time.Time { return now } })
 	at := func(d time.Duration, n int) {
 		evs := make([]wire.Event, n)
@@ -506,4 +504,44 @@ func TestDerived(t *testing.T) {
 			t.Errorf("Derived(%q): got %v, want %v", tc.name, got, tc.want)
 		}
 	}
+}
+
+// With the real State: a rebuilt bucket and the live events after it are
+// each counted once, and the derived stream folds (Upsert) to the count.
+func TestEngineWithStateCountsEachEventOnce(t *testing.T) {
+	s := spec(t, agg.Def{Source: "orders", Fn: "count", Window: "1m", GroupBy: "region"})
+	r := newRig(t, []*agg.Spec{s}, func(c *EngineConfig) { c.New = New })
+	bucket := time.Now().Truncate(time.Minute)
+	rows := func(region string, n int) {
+		evs := make([]wire.Event, n)
+		for i := range evs {
+			evs[i] = wire.Event{Time: bucket.UnixMilli() + int64(i), Row: &wire.Row{Key: fmt.Sprint(i), Fields: map[string]any{"region": region}}}
+		}
+		if err := r.store.Append(context.Background(), "t", "orders", evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows("eu", 30) // before the engine: the rebuild's
+	r.start()
+	for range 10 {
+		rows("eu", 2)
+		rows("us", 1)
+	}
+	waitFor(t, 5*time.Second, func() error {
+		evs, err := r.store.Read(context.Background(), "t", s.Stream(), 0, 100_000)
+		if err != nil {
+			return err
+		}
+		var st livestateStream
+		for i := range evs {
+			if err := st.apply(&evs[i]); err != nil {
+				return err
+			}
+		}
+		eu, us := st.at(bucket.UnixMilli(), "eu"), st.at(bucket.UnixMilli(), "us")
+		if eu != 50 || us != 10 {
+			return fmt.Errorf("bucket %v: eu %v us %v, want 50 and 10", bucket, eu, us)
+		}
+		return nil
+	})
 }

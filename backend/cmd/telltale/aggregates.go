@@ -14,16 +14,11 @@ func aggregates(ds []dashboard.Dashboard) []*agg.Spec {
 	var out []*agg.Spec
 	seen := map[string]bool{}
 	for _, d := range ds {
-		for _, p := range d.Panels {
-			if p.Agg == nil {
-				continue
+		for _, s := range d.Aggregates() {
+			if !seen[s.Stream()] {
+				seen[s.Stream()] = true
+				out = append(out, s)
 			}
-			s, err := agg.Compile(*p.Agg)
-			if err != nil || seen[s.Stream()] {
-				continue // Parse refused the file already; or shared
-			}
-			seen[s.Stream()] = true
-			out = append(out, s)
 		}
 	}
 	return out
