@@ -173,7 +173,12 @@ func (s *Shell) startLite() {
 		stored = v.String()
 	}
 	px := w.Get("innerWidth").Int()
-	touch := w.Get("navigator").Get("maxTouchPoints").Int() > 0 || w.Call("matchMedia", "(pointer: coarse)").Get("matches").Bool()
+	if sw := w.Get("screen").Get("width").Int(); sw > 0 && sw < px {
+		px = sw // a page without its viewport yet lays out 980 px wide on a phone
+	}
+	// The primary pointer, not navigator.maxTouchPoints: a laptop with a
+	// touch screen has touch points and a fine pointer.
+	touch := w.Call("matchMedia", "(pointer: coarse)").Get("matches").Bool()
 	l := &s.lite
 	l.on, l.off, l.why = liteHint(w.Get("location").Get("search").String(), stored, touch && px > 0 && px <= liteNarrowPx)
 	l.started = time.Now()
