@@ -152,6 +152,7 @@ func emit(t *testing.T, st *livestate.Stream, ts int64, groups map[string]float6
 // not change the ranking do not remake it.
 func TestChartDrawsEveryGroup(t *testing.T) {
 	r, st := aggRig()
+	r.shell.spec.Panels[0].Labels = map[string]string{"eu": "Europe"}
 	t0 := time.Unix(1_000_000, 0)
 	const id = "chart-opm"
 	emit(t, st, 0, map[string]float64{"eu": 3, "us": 7})
@@ -162,6 +163,9 @@ func TestChartDrawsEveryGroup(t *testing.T) {
 	spec := r.charts.created[0]
 	if !slices.Equal(spec.Series, []string{"us", "eu"}) || len(spec.Colors) != 2 || spec.Colors[0] == spec.Colors[1] {
 		t.Fatalf("chart made with series %q colours %q, want us, eu in two colours", spec.Series, spec.Colors)
+	}
+	if !slices.Equal(spec.Labels, []string{"us", "Europe"}) {
+		t.Fatalf("labels %q, want us and the panel's label of eu", spec.Labels)
 	}
 	colourOf := map[string]string{"us": spec.Colors[0], "eu": spec.Colors[1]}
 	if got := r.charts.cols[id]; len(got) != 2 || got[0][0] != 7 || got[1][0] != 3 {

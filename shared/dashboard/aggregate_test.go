@@ -153,6 +153,15 @@ func TestGroupedPanelsThePageDraws(t *testing.T) {
 	if got := d.Panels[1].Series; len(got) != 0 {
 		t.Fatalf("grouped timeseries: Resolve gave series %q, want none (every group)", got)
 	}
+	// Its labels may name any group: they are not known in advance.
+	d.Panels[1].Labels = map[string]string{"eu": "Europe"}
+	if err := d.Validate(); err != nil {
+		t.Fatalf("labels of a chart of every group: got %v, want nil", err)
+	}
+	d.Panels[1].Series = []string{"us"}
+	if err := d.Validate(); err == nil || !strings.Contains(err.Error(), "labels names") {
+		t.Fatalf("labels outside listed series: got %v, want an error", err)
+	}
 	raw := Dashboard{ID: "y", Panels: []Panel{{ID: "c", Kind: KindTimeSeries, Stream: "orders"}}}
 	if err := raw.Validate(); err == nil || !strings.Contains(err.Error(), "has no series") {
 		t.Fatalf("raw timeseries without series: got %v, want an error", err)

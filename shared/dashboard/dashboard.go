@@ -205,7 +205,8 @@ func (d *Dashboard) Validate() error {
 			return at(i, -1, fmt.Errorf("%s: %w", where, err))
 		}
 		for name := range p.Labels {
-			if !slices.Contains(p.Series, name) {
+			// A chart of every group may name groups that are yet to come.
+			if !slices.Contains(p.Series, name) && !(p.Agg != nil && len(p.Series) == 0) {
 				return at(i, -1, fmt.Errorf("%s: labels names %q, which is not one of its series %q", where, name, p.Series))
 			}
 		}
