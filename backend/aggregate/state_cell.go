@@ -312,6 +312,8 @@ func number(v any) (float64, bool) {
 	return x, true
 }
 
+func nan() float64 { return math.NaN() }
+
 // numeric reports whether s may be a finite number: it starts as one does.
 func numeric(s string) bool {
 	if s == "" {

@@ -4,13 +4,8 @@ package agg
 
 import "time"
 
-// loadLocation in the browser knows no zone but UTC: app.wasm does not link
-// the zone database (450 KB) because a page only names the derived stream,
-// and the server, which computes it, has already checked the zone. A
-// calendar window's Loc is then UTC, never used for computing.
-func loadLocation(name string) (*time.Location, error) {
-	if loc, err := time.LoadLocation(name); err == nil {
-		return loc, nil
-	}
-	return time.UTC, nil
-}
+// loadLocation in the browser is UTC, whatever the zone: a page only names
+// the derived stream (which hashes the zone's name, not its rules), and the
+// server, which computes it, has already checked the zone. Not calling
+// time.LoadLocation keeps its zone-file reader out of app.wasm.
+func loadLocation(name string) (*time.Location, error) { return time.UTC, nil }

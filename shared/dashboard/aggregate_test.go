@@ -1,3 +1,5 @@
+//go:build !js
+
 package dashboard
 
 import (
@@ -7,20 +9,6 @@ import (
 
 	"github.com/telltale/telltale/shared/agg"
 )
-
-// aggFile is a dashboard of aggregates; each case of TestParseAggMistakes
-// changes one line of it.
-const aggFile = `{
-  "id": "orders-desk",
-  "panels": [
-    {"id": "rev-today", "kind": "kpi", "agg": {"source": "orders", "fn": "sum", "field": "total", "window": "today"}},
-    {"id": "per-min", "kind": "timeseries", "agg": {"source": "orders", "fn": "count", "window": "1m"}},
-    {"id": "by-region", "kind": "timeseries", "series": ["eu", "other"], "agg": {"source": "orders", "fn": "count", "group_by": "region", "window": "1m"}},
-    {"id": "open", "kind": "table", "columns": [{"field": "key"}, {"field": "value"}],
-     "agg": {"source": "orders", "fn": "count", "group_by": "status", "window": "current"}},
-    {"id": "rev-again", "kind": "kpi", "agg": {"source": "orders", "fn": "sum", "field": "total", "window": "today", "emit_ms": 250}}
-  ]
-}`
 
 func TestParseResolvesAggregates(t *testing.T) {
 	ds, err := Parse([]byte(aggFile))
