@@ -47,7 +47,7 @@ type EngineConfig struct {
 	Queue int
 	// Tick is how often the engine emits what is due (each aggregate at
 	// most once per its EmitMs) and moves sliding and calendar windows;
-	// zero means 25ms.
+	// zero means 10ms (checking 100 aggregates is about a microsecond).
 	Tick time.Duration
 	// ReadBatch is how many events one store read fetches; zero means 1000.
 	ReadBatch int
@@ -156,7 +156,7 @@ func NewEngine(cfg EngineConfig) *Engine {
 		cfg.Queue = 4096
 	}
 	if cfg.Tick <= 0 {
-		cfg.Tick = 25 * time.Millisecond
+		cfg.Tick = 10 * time.Millisecond
 	}
 	if cfg.ReadBatch <= 0 {
 		cfg.ReadBatch = 1000

@@ -334,7 +334,14 @@ func (e *Engine) emit(ctx context.Context, now time.Time, force bool) {
 		}
 		out[t][a.key.stream] = evs
 		from[t] = append(from[t], a)
-		a.nextEmit = now.Add(time.Duration(a.spec.EmitMs) * time.Millisecond)
+		// On the aggregate's own beat when the tick was late by less than
+		// one tick, so that ticks do not stretch every period by half a tick.
+		period := time.Duration(a.spec.EmitMs) * time.Millisecond
+		if next := a.nextEmit.Add(period); !a.nextEmit.IsZero() && now.Sub(a.nextEmit) < e.cfg.Tick {
+			a.nextEmit = next
+		} else {
+			a.nextEmit = now.Add(period)
+		}
 	}
 	clear(e.ready[len(kept):])
 	e.ready = kept

@@ -1,0 +1,116 @@
+package aggregate
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/telltale/telltale/backend/hub"
+	"github.com/telltale/telltale/backend/memstore"
+	"github.com/telltale/telltale/backend/metrics"
+	"github.com/telltale/telltale/shared/agg"
+	"github.com/telltale/telltale/shared/wire"
+)
+
+// benchSpecs is n grouped aggregates, every function over every window it
+// has a meaning for, spread over sources (bench/cmd/aggregate's mix).
+func benchSpecs(b *testing.B, n, sources int) []*agg.Spec {
+	fns := []string{"count", "sum", "avg", "min", "max", "last", "rate", "distinct", "p50", "p95"}
+	windows := []string{"1s", "1m", "last 1m", "today", "current", "this hour"}
+	var out []*agg.Spec
+	for _, w := range windows {
+		for _, fn := range fns {
+			if len(out) == n {
+				return out
+			}
+			d := agg.Def{Source: fmt.Sprintf("orders%d", len(out)%sources), Fn: fn, Window: w, GroupBy: "region"}
+			switch fn {
+			case "count", "rate":
+			case "distinct":
+				d.Field = "customer"
+			default:
+				d.Field = "total"
+			}
+			if s, err := agg.Compile(d); err == nil {
+				out = append(out, s)
+			}
+		}
+	}
+	b.Fatalf("only %d aggregates", len(out))
+	return nil
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// benchEngine publishes b.N order rows in batches of 100 over 5 streams into
+// a memstore whose hub taps into an engine running aggs aggregates (none:
+// no tap), waits until the engine folded them all, and reports the
+// process's CPU per source event: the difference between the two
+// benchmarks is what the aggregates cost, the emits written into the store
+// and folded by the hub included.
+func benchEngine(b *testing.B, aggs int) {
+	const sources = 5
+	var specs []*agg.Spec
+	if aggs > 0 {
+		specs = benchSpecs(b, aggs, sources)
+	}
+	reg := metrics.New()
+	var e *Engine
+	cfg := hub.Config{}
+	if aggs > 0 {
+		cfg.Tap = func(tenant string, evs []wire.Event) { e.Tap(tenant, evs) }
+	}
+	h := hub.New(cfg)
+	st := memstore.New(memstore.Config{Sink: h.Publish, Capacity: 100_000})
+	e = NewEngine(EngineConfig{Store: st, Metrics: reg, Specs: func(string) []*agg.Spec { return specs }})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	rows := make([]wire.Event, 100)
+	batch := func(now int64) {
+		for i := range rows {
+			rows[i] = wire.Event{Time: now, Row: &wire.Row{Key: "k" + strconv.Itoa(rand.IntN(1000)), Fields: map[string]any{
+				"region": "r" + strconv.Itoa(rand.IntN(10)), "customer": "c" + strconv.Itoa(rand.IntN(1000)), "total": float64(rand.IntN(50000)) / 100}}}
+		}
+	}
+	folded := reg.Counter("telltale_agg_source_events_total", "")
+	// Start every aggregate and let the builds finish.
+	for s := range sources {
+		batch(time.Now().UnixMilli())
+		if err := st.Append(ctx, "t", fmt.Sprintf("orders%d", s), rows); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for aggs > 0 && folded.Load() < int64(len(rows)*aggs) {
+		time.Sleep(time.Millisecond)
+	}
+	base := folded.Load()
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for n := 0; n < b.N; n += len(rows) {
+		batch(time.Now().UnixMilli())
+		if err := st.Append(ctx, "t", fmt.Sprintf("orders%d", (n/len(rows))%sources), rows); err != nil {
+			b.Fatal(err)
+		}
+	}
+	want := base + int64((b.N+len(rows)-1)/len(rows)*len(rows)*aggs/sources)
+	for aggs > 0 && folded.Load() < want {
+		time.Sleep(100 * time.Microsecond)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(cpuTime()-cpu0)/1e3/float64(b.N), "cpu-µs/event")
+}
+
+func BenchmarkEngine_NoAggregates(b *testing.B)         { benchEngine(b, 0) }
+func BenchmarkEngine_50Aggregates10Groups(b *testing.B) { benchEngine(b, 50) }

@@ -1,0 +1,540 @@
+// Command aggregate measures what the server's aggregates cost: it runs the
+// telltale binary twice under the same load, without aggregates and with
+// -aggregates of them (mixed functions and windows, grouped by a field of
+// -groups values) over -sources row streams receiving -rate events/s in
+// total, while -clients clients follow a fan-out stream. It reports the
+// server CPU per source event the aggregates add, the update latency (a
+// source event → the first derived event covering it, at a client following
+// every derived stream), state bytes per aggregate, and the fan-out
+// stream's publish→receive p99 in both runs.
+//
+//	go run ./bench/cmd/aggregate -duration 10s -json
+//
+// Not part of make test: it needs `make build` and two quiet cores.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/telltale/telltale/app/client"
+	"github.com/telltale/telltale/bench/benchserver"
+	"github.com/telltale/telltale/bench/latency"
+	"github.com/telltale/telltale/shared/agg"
+	"github.com/telltale/telltale/shared/livestate"
+	"github.com/telltale/telltale/shared/wire"
+)
+
+type result struct {
+	Aggregates    int     `json:"aggregates"`
+	Groups        int     `json:"groups"`
+	Sources       int     `json:"sources"`
+	Rate          int     `json:"rate"`
+	DurationS     float64 `json:"duration_s"`
+	SourceEvents  int64   `json:"source_events"`
+	CPUWithoutPct float64 `json:"server_cpu_pct_without"`
+	CPUWithPct    float64 `json:"server_cpu_pct_with"`
+	CPUUsPerEvent float64 `json:"cpu_us_per_event"`
+	UpdateP50ms   float64 `json:"update_p50_ms"`
+	UpdateP99ms   float64 `json:"update_p99_ms"`
+	UpdateMaxMs   float64 `json:"update_max_ms"`
+	Uncovered     int     `json:"uncovered_batches"` // source batches no derived event covered before the end
+	DerivedPerS   float64 `json:"derived_events_per_s"`
+	BytesPerAgg   float64 `json:"bytes_per_aggregate"`
+	RSSPerAggKB   float64 `json:"rss_kb_per_aggregate"`
+	FanClients    int     `json:"fanout_clients"`
+	FanP99Without float64 `json:"fanout_p99_ms_without"`
+	FanP99With    float64 `json:"fanout_p99_ms_with"`
+	Overflows     float64 `json:"queue_overflows"`
+	Runs          int     `json:"runs"`
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "aggregate:", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	bin, web                      string
+	aggs, groups, sources, rate   int
+	clients, fanRate              int
+	duration                      time.Duration
+	asJSON                        bool
+	profile                       string // the run with aggregates: the server's CPU profile
+	verbose                       bool
+	runs                          int
+	specs                         []*agg.Spec
+	dashboards                    string // file
+	regions, customers, keysCount int
+}
+
+func run() error {
+	var c config
+	flag.StringVar(&c.bin, "bin", "bin/telltale", "the binary to start")
+	flag.StringVar(&c.web, "web", "static", "its web folder")
+	flag.IntVar(&c.aggs, "aggregates", 50, "aggregates (mixed functions and windows, every one grouped)")
+	flag.IntVar(&c.groups, "groups", 10, "distinct values of the group-by field")
+	flag.IntVar(&c.sources, "sources", 5, "row streams the aggregates read")
+	flag.IntVar(&c.rate, "rate", 10000, "source events per second, in total")
+	flag.IntVar(&c.clients, "clients", 200, "clients following the fan-out stream")
+	flag.IntVar(&c.fanRate, "fan-rate", 100, "events per second of the fan-out stream")
+	flag.DurationVar(&c.duration, "duration", 10*time.Second, "how long each run publishes")
+	flag.BoolVar(&c.asJSON, "json", false, "print the result as one JSON object on the last line")
+	flag.IntVar(&c.runs, "runs", 3, "pairs of runs, without and with aggregates alternating (the machine is shared: each figure is the median)")
+	flag.BoolVar(&c.verbose, "v", false, "print each aggregate's update latency on stderr")
+	flag.StringVar(&c.profile, "server-cpuprofile", "", "write the server's CPU profile over the run with aggregates here")
+	flag.Parse()
+	c.customers, c.keysCount = 1000, 1000
+	var err error
+	if c.specs, err = specs(c.aggs, c.groups, c.sources); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "aggbench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	c.dashboards = filepath.Join(dir, "dashboards.json")
+	if err := writeDashboards(c.dashboards, c.specs, c.groups); err != nil {
+		return err
+	}
+
+	var withouts, withs []phaseResult
+	for i := range c.runs {
+		without, err := phase(c, false)
+		if err != nil {
+			return fmt.Errorf("run %d without aggregates: %w", i+1, err)
+		}
+		with, err := phase(c, true)
+		if err != nil {
+			return fmt.Errorf("run %d with aggregates: %w", i+1, err)
+		}
+		withouts, withs = append(withouts, without), append(withs, with)
+		fmt.Fprintf(os.Stderr, "run %d: CPU %.1f → %.1f µs/event (%.2f added), update p50 %.0f p99 %.0f ms, fan-out p99 %.1f → %.1f ms, %.0f state bytes/aggregate\n",
+			i+1, without.cpuS/float64(without.events)*1e6, with.cpuS/float64(with.events)*1e6, (with.cpuS/float64(with.events)-without.cpuS/float64(without.events))*1e6,
+			with.update.P50, with.update.P99, without.fan.P99, with.fan.P99, with.stateBytes/float64(max(1, len(c.specs))))
+	}
+	med := func(rs []phaseResult, f func(phaseResult) float64) float64 {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = f(r)
+		}
+		sort.Float64s(v)
+		return v[len(v)/2]
+	}
+	perEvent := func(r phaseResult) float64 { return r.cpuS / float64(r.events) * 1e6 }
+	with := withs[len(withs)-1]
+	res := result{Aggregates: len(c.specs), Groups: c.groups, Sources: c.sources, Rate: c.rate, FanClients: c.clients, Runs: c.runs,
+		DurationS: with.elapsed.Seconds(), SourceEvents: with.events,
+		CPUWithoutPct: med(withouts, phaseResult.cpuPct), CPUWithPct: med(withs, phaseResult.cpuPct),
+		FanP99Without: med(withouts, func(r phaseResult) float64 { return r.fan.P99 }),
+		FanP99With:    med(withs, func(r phaseResult) float64 { return r.fan.P99 }),
+		BytesPerAgg:   med(withs, func(r phaseResult) float64 { return r.stateBytes }) / float64(max(1, len(c.specs))),
+		RSSPerAggKB:   (med(withs, func(r phaseResult) float64 { return float64(r.rssKB) }) - med(withouts, func(r phaseResult) float64 { return float64(r.rssKB) })) / float64(max(1, len(c.specs))),
+		UpdateP50ms:   med(withs, func(r phaseResult) float64 { return r.update.P50 }),
+		UpdateP99ms:   med(withs, func(r phaseResult) float64 { return r.update.P99 }),
+		UpdateMaxMs:   med(withs, func(r phaseResult) float64 { return r.update.Max }),
+		Uncovered:     int(med(withs, func(r phaseResult) float64 { return float64(r.uncovered) })),
+		DerivedPerS:   med(withs, func(r phaseResult) float64 { return float64(r.derived) / r.elapsed.Seconds() }),
+		Overflows:     med(withs, func(r phaseResult) float64 { return r.overflows }),
+	}
+	// The CPU the aggregates add, per source event: each run's server CPU
+	// seconds per event it took, the medians' difference.
+	res.CPUUsPerEvent = med(withs, perEvent) - med(withouts, perEvent)
+	fmt.Printf("%d aggregates × %d groups over %d streams at %d ev/s for %v: server CPU %.0f%% → %.0f%%, %.2f µs per source event; update p50 %.0f ms, p99 %.0f ms, max %.0f ms (%d batches uncovered), %.0f derived events/s; %.0f state bytes and %.0f KB RSS per aggregate; fan-out p99 %.1f ms → %.1f ms (%d clients at %d ev/s); queue overflows %.0f\n",
+		res.Aggregates, res.Groups, res.Sources, res.Rate, c.duration, res.CPUWithoutPct, res.CPUWithPct, res.CPUUsPerEvent,
+		res.UpdateP50ms, res.UpdateP99ms, res.UpdateMaxMs, res.Uncovered, res.DerivedPerS, res.BytesPerAgg, res.RSSPerAggKB,
+		res.FanP99Without, res.FanP99With, res.FanClients, c.fanRate, res.Overflows)
+	if c.asJSON {
+		b, _ := json.Marshal(res)
+		fmt.Println(string(b))
+	}
+	return nil
+}
+
+// specs is n distinct aggregates: every function over every window it has a
+// meaning for, grouped, spread over the sources.
+func specs(n, groups, sources int) ([]*agg.Spec, error) {
+	fns := []string{"count", "sum", "avg", "min", "max", "last", "rate", "distinct", "p50", "p95"}
+	windows := []string{"1s", "1m", "last 1m", "today", "current", "this hour", "10s", "last 5m"}
+	var out []*agg.Spec
+	for _, w := range windows {
+		for _, fn := range fns {
+			if len(out) == n {
+				return out, nil
+			}
+			d := agg.Def{Source: fmt.Sprintf("orders%d", len(out)%sources), Fn: fn, Window: w, GroupBy: "region", Top: groups}
+			switch fn {
+			case "count", "rate":
+			case "distinct":
+				d.Field = "customer"
+			default:
+				d.Field = "total"
+			}
+			s, err := agg.Compile(d)
+			if err != nil {
+				continue // a function without meaning over this window
+			}
+			out = append(out, s)
+		}
+	}
+	if len(out) < n {
+		return nil, fmt.Errorf("only %d distinct aggregates to be had", len(out))
+	}
+	return out, nil
+}
+
+// writeDashboards writes one dashboard with a panel per aggregate.
+func writeDashboards(path string, ss []*agg.Spec, groups int) error {
+	series := []string{agg.Other}
+	for i := range groups {
+		series = append(series, fmt.Sprintf("r%d", i))
+	}
+	var panels []map[string]any
+	for i, s := range ss {
+		p := map[string]any{"id": fmt.Sprintf("p%d", i), "title": s.Fn + " " + s.Window, "agg": s.Def}
+		if s.Kind == agg.Tumbling {
+			p["kind"], p["series"] = "timeseries", series
+		} else {
+			p["kind"], p["columns"] = "table", []map[string]string{{"field": "key"}, {"field": agg.Value}}
+		}
+		panels = append(panels, p)
+	}
+	b, err := json.Marshal([]map[string]any{{"id": "bench", "title": "Aggregates", "panels": panels}})
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
+// phaseResult is one run's measurements.
+type phaseResult struct {
+	elapsed    time.Duration
+	events     int64
+	cpuS       float64
+	fan        latency.Summary
+	update     latency.Summary
+	uncovered  int
+	derived    int64
+	stateBytes float64
+	rssKB      int64
+	overflows  float64
+}
+
+func (p phaseResult) cpuPct() float64 { return p.cpuS / p.elapsed.Seconds() * 100 }
+
+// receipt is a derived event as a client got it: the newest source time it
+// covers and when it arrived.
+type receipt struct{ covers, at int64 } // Unix ms
+
+func phase(c config, withAggs bool) (phaseResult, error) {
+	var r phaseResult
+	extra := []string{"-conn-rate", "-1", "-max-conns", "50000", "-max-unauth-conns", "50000", "-max-unauth-per-addr", "50000"}
+	if withAggs {
+		extra = append(extra, "-dashboards", c.dashboards)
+		if c.profile != "" {
+			extra = append(extra, "-debug-addr", "127.0.0.1:0")
+		}
+	}
+	srv, err := benchserver.Start(c.bin, c.web, extra...)
+	if err != nil {
+		return r, err
+	}
+	defer srv.Stop()
+	tok, err := srv.Token("aggregate-bench")
+	if err != nil {
+		return r, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sources := make([]string, c.sources)
+	for i := range sources {
+		sources[i] = fmt.Sprintf("orders%d", i)
+	}
+	gen := newGenerator(c, sources)
+	// Create every stream (and start every aggregate) before measuring.
+	if _, err := gen.publishRows(srv.Addr, srv.Key, 10*len(sources), 1); err != nil {
+		return r, err
+	}
+
+	var (
+		wg      sync.WaitGroup
+		fanMu   sync.Mutex
+		fanLat  []time.Duration
+		recMu   sync.Mutex
+		recs    = map[string][]receipt{}
+		clients []*client.Client
+	)
+	for range c.clients {
+		cl := client.New(client.Config{URL: "ws://" + srv.Addr + "/api/v1/ws", Token: tok, Streams: []string{"fan0"},
+			Limits: livestate.Limits{Rows: 1, Points: 1},
+			OnEvent: func(ev *wire.Event) {
+				if us, ok := ev.Values["pub_us"]; ok {
+					d := time.Since(time.UnixMicro(int64(us)))
+					fanMu.Lock()
+					fanLat = append(fanLat, d)
+					fanMu.Unlock()
+				}
+			}})
+		clients = append(clients, cl)
+	}
+	if withAggs {
+		var names []string
+		for _, s := range c.specs {
+			names = append(names, s.Stream())
+		}
+		clients = append(clients, client.New(client.Config{URL: "ws://" + srv.Addr + "/api/v1/ws", Token: tok, Streams: names,
+			Limits: livestate.Limits{Rows: 100, Points: 1000},
+			OnEvent: func(ev *wire.Event) {
+				now := time.Now().UnixMilli()
+				recMu.Lock()
+				recs[ev.Stream] = append(recs[ev.Stream], receipt{covers: ev.Time, at: now})
+				recMu.Unlock()
+			}}))
+	}
+	for _, cl := range clients {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = cl.Run(ctx) }()
+	}
+	defer func() { cancel(); wg.Wait() }()
+	if err := waitLive(clients, 60*time.Second); err != nil {
+		return r, err
+	}
+	time.Sleep(2 * time.Second) // the aggregates built, the clients settled
+
+	profiled := make(chan error, 1)
+	if withAggs && c.profile != "" {
+		go func() { profiled <- fetchProfile(srv.DebugAddr, c.duration, c.profile) }()
+	} else {
+		profiled <- nil
+	}
+	cpuBefore := cpuTicks(srv.Cmd)
+	start := time.Now()
+	tick := 10 * time.Millisecond
+	var sent, fanSent int64
+	var batches []int64 // Unix ms of each source batch
+	for time.Since(start) < c.duration {
+		el := time.Since(start).Seconds()
+		owed := int64(el*float64(c.rate)) - sent
+		fanOwed := int64(el*float64(c.fanRate)) - fanSent
+		if owed > 0 {
+			ms, err := gen.publishRows(srv.Addr, srv.Key, int(owed), int(max(fanOwed, 0)))
+			if err != nil {
+				return r, err
+			}
+			batches = append(batches, ms)
+			sent += owed
+			fanSent += max(fanOwed, 0)
+		}
+		time.Sleep(tick)
+	}
+	r.elapsed = time.Since(start)
+	r.cpuS = float64(cpuTicks(srv.Cmd)-cpuBefore) / 100
+	r.events = sent
+	time.Sleep(2 * time.Second) // the last emits and deliveries
+	if err := <-profiled; err != nil {
+		return r, err
+	}
+	r.rssKB = rssKB(srv.Cmd)
+	r.stateBytes = serverMetric(srv.Addr, "telltale_agg_state_bytes")
+	r.overflows = serverMetric(srv.Addr, "telltale_agg_queue_overflows_total")
+	fanMu.Lock()
+	r.fan = latency.Summarize(fanLat)
+	fanMu.Unlock()
+	if withAggs {
+		recMu.Lock()
+		defer recMu.Unlock()
+		var lat []time.Duration
+		for _, s := range c.specs {
+			rs := recs[s.Stream()]
+			r.derived += int64(len(rs))
+			// A batch (it holds events of every source) is covered by the
+			// first derived event to arrive that covers its time: the
+			// latency a viewer sees, the coalescing included.
+			sort.Slice(rs, func(i, j int) bool { return rs[i].covers < rs[j].covers })
+			first := make([]int64, len(rs)+1) // first[k]: earliest arrival among rs[k:]
+			first[len(rs)] = 1<<63 - 1
+			for k := len(rs) - 1; k >= 0; k-- {
+				first[k] = min(first[k+1], rs[k].at)
+			}
+			var own []time.Duration
+			missed := 0
+			for _, ms := range batches {
+				j := sort.Search(len(rs), func(k int) bool { return rs[k].covers >= ms })
+				if j == len(rs) {
+					missed++
+					continue
+				}
+				own = append(own, time.Duration(first[j]-ms)*time.Millisecond)
+			}
+			if changesEveryEvent[s.Fn] {
+				r.uncovered += missed
+				lat = append(lat, own...)
+			}
+			if c.verbose {
+				l := latency.Summarize(own)
+				fmt.Fprintf(os.Stderr, "%s %-8s %-10s: %5d events, update p50 %4.0f ms p99 %4.0f ms, %d batches uncovered\n", s.Stream(), s.Fn, s.Window, len(rs), l.P50, l.P99, missed)
+			}
+		}
+		r.update = latency.Summarize(lat)
+	}
+	return r, nil
+}
+
+// changesEveryEvent are the functions whose value every source event
+// changes, so every batch must be covered by a derived event: the update
+// latency is theirs. A batch that moves no min, max, percentile or distinct
+// count rightly emits nothing, and the next emit is not its latency.
+var changesEveryEvent = map[string]bool{"count": true, "sum": true, "avg": true, "last": true, "rate": true}
+
+// generator makes order rows: a key of keysCount (so current windows see
+// updates), a region of groups, a customer, a total.
+type generator struct {
+	c       config
+	sources []string
+}
+
+func newGenerator(c config, sources []string) *generator { return &generator{c: c, sources: sources} }
+
+type ingestEvent struct {
+	Stream string             `json:"stream"`
+	Time   int64              `json:"time,omitempty"`
+	Values map[string]float64 `json:"values,omitempty"`
+	Row    *wire.Row          `json:"row,omitempty"`
+}
+
+// publishRows sends n rows spread over the sources and fan events of the
+// fan-out stream in one request, all stamped now; it returns that time.
+func (g *generator) publishRows(addr, key string, n, fan int) (int64, error) {
+	now := time.Now()
+	ms := now.UnixMilli()
+	evs := make([]ingestEvent, 0, n+fan)
+	for i := range n {
+		evs = append(evs, ingestEvent{Stream: g.sources[i%len(g.sources)], Time: ms, Row: &wire.Row{
+			Key: "k" + strconv.Itoa(rand.IntN(g.c.keysCount)),
+			Fields: map[string]any{
+				"region":   "r" + strconv.Itoa(rand.IntN(g.c.groups)),
+				"customer": "c" + strconv.Itoa(rand.IntN(g.c.customers)),
+				"total":    float64(rand.IntN(50000)) / 100,
+			}}})
+	}
+	for range fan {
+		evs = append(evs, ingestEvent{Stream: "fan0", Values: map[string]float64{"pub_us": float64(now.UnixMicro())}})
+	}
+	body, _ := json.Marshal(map[string]any{"events": evs})
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/api/v1/ingest", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := httpClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("ingest: %w", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		var e map[string]string
+		_ = json.NewDecoder(res.Body).Decode(&e)
+		return 0, fmt.Errorf("ingest: %s: %s", res.Status, e["error"])
+	}
+	return ms, nil
+}
+
+// fetchProfile saves the server's CPU profile over d.
+func fetchProfile(debugAddr string, d time.Duration, path string) error {
+	c := &http.Client{Timeout: d + 30*time.Second}
+	res, err := c.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", debugAddr, max(1, int(d.Seconds()))))
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, res.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+var httpClient = &http.Client{Timeout: 10 * time.Second}
+
+func waitLive(cs []*client.Client, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		live := 0
+		for _, c := range cs {
+			c.Read(func(_ map[string]*livestate.Stream, i client.Info) {
+				if i.Status == client.Live {
+					live++
+				}
+			})
+		}
+		if live == len(cs) {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return errors.New("clients not live in time")
+}
+
+// serverMetric reads one unlabelled value of the server's /metrics.
+func serverMetric(addr, name string) float64 {
+	res, err := httpClient.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return f
+		}
+	}
+	return 0
+}
+
+func rssKB(cmd *exec.Cmd) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			n, _ := strconv.ParseInt(strings.Fields(v)[0], 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// cpuTicks is the server's user+system time in clock ticks (100 per second).
+func cpuTicks(cmd *exec.Cmd) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return u + s
+}
