@@ -11,7 +11,6 @@ import (
 
 	"github.com/telltale/telltale/shared/agg"
 	"github.com/telltale/telltale/shared/dashboard"
-	"github.com/telltale/telltale/shared/livestate"
 	"github.com/telltale/telltale/shared/wire"
 )
 
@@ -250,22 +249,16 @@ func sameNames(a, b []string) bool {
 	return true
 }
 
-// groupsOf are the groups a KPI over a grouped aggregate shows, ranked: a
-// gauge window's rows (key: the group, field "value"), else the newest
-// values of a tumbling window's columns. nil when the stream has neither.
-func groupsOf(rows []rowView, newest map[string]float64) []ranked {
-	var gs []ranked
+// groupsOf are the groups a KPI over a grouped gauge window shows, ranked:
+// its rows (key: the group, field "value").
+func groupsOf(rows []rowView) []ranked {
+	gs := make([]ranked, 0, len(rows))
 	for _, r := range rows {
 		v, ok := toFloat(r.fields[agg.Value])
 		if !ok {
 			v = math.NaN()
 		}
 		gs = append(gs, ranked{r.key, v})
-	}
-	if len(gs) == 0 {
-		for name, v := range newest {
-			gs = append(gs, ranked{name, v})
-		}
 	}
 	rank(gs)
 	return gs
@@ -279,7 +272,7 @@ func grouped(p dashboard.Panel) bool {
 // kpiGroups draws a grouped KPI: one line per group, its name and its value
 // in the panel's format and unit, largest first, "other" last.
 func (s *Shell) kpiGroups(p dashboard.Panel) app.UI {
-	gs := groupsOf(s.view.rows[p.Stream], s.view.newest[p.Stream])
+	gs := groupsOf(s.view.rows[p.Stream])
 	if len(gs) == 0 {
 		return app.Div().Class("tt-kpi-value").ID("kpi-"+p.ID).Style("--tt-chars", "1").Text("—")
 	}
@@ -316,22 +309,6 @@ func withUnit(p dashboard.Panel, text string) string {
 	return text
 }
 
-// newestValues is the newest value of each column of a points table: what
-// a KPI over a tumbling aggregate shows (its live bucket).
-func newestValues(p *wire.Points) map[string]float64 {
-	n := len(p.TS)
-	if n == 0 {
-		return nil
-	}
-	out := make(map[string]float64, len(p.Cols))
-	for _, c := range p.Cols {
-		if len(c.Vals) == n {
-			out[c.Name] = c.Vals[n-1]
-		}
-	}
-	return out
-}
-
 // emitFloor is the shortest cadence a derived stream can have: it speaks
 // at most once per EmitMs.
 func emitFloor(d *agg.Def) time.Duration {
@@ -354,25 +331,6 @@ func (s *Shell) panelTitle(p dashboard.Panel) app.UI {
 		h = h.Title(describe(p.Agg))
 	}
 	return h.Text(p.Title)
-}
-
-// kpiBuckets is the newest value of each column of the streams KPIs over
-// tumbling aggregates read (nil when there are none): only those, so a
-// frame copies nothing more for raw streams.
-func (s *Shell) kpiBuckets(streams map[string]*livestate.Stream) map[string]map[string]float64 {
-	var out map[string]map[string]float64
-	for _, p := range s.spec.Panels {
-		if p.Kind != dashboard.KindKPI || p.Agg == nil || bucketOf(p.Agg) == 0 {
-			continue
-		}
-		if st := streams[p.Stream]; st != nil {
-			if out == nil {
-				out = map[string]map[string]float64{}
-			}
-			out[p.Stream] = newestValues(&st.State.Points)
-		}
-	}
-	return out
 }
 
 // allSeries is what a drawsAll chart shows now: its stream's columns,

@@ -254,7 +254,7 @@ func TestGroupsOf(t *testing.T) {
 		{key: "packed", fields: map[string]any{"value": int64(9)}},
 		{key: "odd", fields: map[string]any{"value": "x"}},
 	}
-	got := groupsOf(rows, nil)
+	got := groupsOf(rows)
 	var names []string
 	for _, g := range got {
 		names = append(names, g.name)
@@ -265,17 +265,12 @@ func TestGroupsOf(t *testing.T) {
 	if got[0].v != 9 || !math.IsNaN(got[2].v) {
 		t.Fatalf("values %v, want 9 first and no value for odd", got)
 	}
-	// A tumbling aggregate's groups are the newest values of its columns.
-	got = groupsOf(nil, map[string]float64{"eu": 1, "us": 2})
-	if len(got) != 2 || got[0].name != "us" {
-		t.Fatalf("from columns: got %v, want us then eu", got)
-	}
 }
 
 // TestLacksOfAggregates: a panel over an aggregate that has not emitted is
 // not missing anything (its head says it waits); a grouped KPI's groups are
-// whatever rows there are; a KPI over a tumbling aggregate finds its value
-// as a column; a table column the groups lack is still reported.
+// whatever rows there are; a table column the groups lack is still
+// reported.
 func TestLacksOfAggregates(t *testing.T) {
 	grouped := &agg.Def{Source: "orders", Fn: "count", GroupBy: "status", Window: "current"}
 	ungrouped := &agg.Def{Source: "orders", Fn: "count", Window: "1m"}
@@ -292,7 +287,6 @@ func TestLacksOfAggregates(t *testing.T) {
 		{"table waiting", dashboard.Panel{Kind: dashboard.KindTable, Agg: grouped, Columns: []dashboard.Column{{Field: "key"}, {Field: "value"}}}, silent, nil},
 		{"raw stream without events still lacks", dashboard.Panel{Kind: dashboard.KindKPI, Field: "value"}, silent, []string{"value"}},
 		{"grouped kpi", dashboard.Panel{Kind: dashboard.KindKPI, Field: "value", Agg: grouped}, rows, nil},
-		{"kpi over buckets", dashboard.Panel{Kind: dashboard.KindKPI, Field: "value", Agg: ungrouped}, points, nil},
 		{"table of groups", dashboard.Panel{Kind: dashboard.KindTable, Agg: grouped, Columns: []dashboard.Column{{Field: "key"}, {Field: "value"}}}, rows, nil},
 		{"table column the groups lack", dashboard.Panel{Kind: dashboard.KindTable, Agg: grouped, Columns: []dashboard.Column{{Field: "key"}, {Field: "total"}}}, rows, []string{"total"}},
 		{"chart of every column", dashboard.Panel{Kind: dashboard.KindTimeSeries, Agg: ungrouped}, points, nil},

@@ -81,8 +81,8 @@ func lacks(p dashboard.Panel, st *livestate.Stream) []string {
 			if rows := st.State.Rows; len(rows) == 0 || !hasKey(rows[0].Fields, name) {
 				out = append(out, p.Field)
 			}
-		} else if _, has := st.State.Values[p.Field]; !has && (p.Agg == nil || !hasSeries(&st.State.Points, p.Field)) {
-			out = append(out, p.Field) // (a tumbling aggregate's value is a column)
+		} else if _, has := st.State.Values[p.Field]; !has {
+			out = append(out, p.Field)
 		}
 	case dashboard.KindTable:
 		// One pass over the rows for every column: a column present is

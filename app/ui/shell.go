@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"html"
-	"math"
 	"net/url"
 	"runtime"
 	"strconv"
@@ -187,9 +186,6 @@ type view struct {
 	info   client.Info
 	values map[string]map[string]float64 // stream → gauge → value
 	rows   map[string][]rowView          // stream → newest-first rows
-	// newest is the newest value of each column of the streams a KPI
-	// over a tumbling aggregate reads (its live bucket); nil otherwise.
-	newest map[string]map[string]float64
 }
 
 type rowView struct {
@@ -501,7 +497,6 @@ func (s *Shell) frame(ctx app.Context, start time.Time) {
 			}
 			v.rows[name] = rows
 		}
-		v.newest = s.kpiBuckets(streams)
 		s.trackArrivals(streams, s.now)
 		s.missing.update(s.spec, streams)
 		s.chartsWaiting(ctx, s.drawCharts(streams, info.Snapshots+info.Resumes, start, time.Now))
@@ -675,8 +670,6 @@ func (s *Shell) kpi(p dashboard.Panel) app.UI {
 		}
 	} else if v, ok := s.view.values[p.Stream][p.Field]; ok {
 		text = f.Number(loc, v)
-	} else if v, ok := s.view.newest[p.Stream][p.Field]; ok && !math.IsNaN(v) {
-		text = f.Number(loc, v) // a tumbling aggregate's live bucket
 	}
 	// A money value in a currency shows the currency instead of the unit.
 	if text != "—" {
