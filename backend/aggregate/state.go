@@ -9,6 +9,7 @@ package aggregate
 import (
 	"time"
 	_ "time/tzdata" // calendar windows in any zone, wherever the server runs
+	"unsafe"
 
 	"github.com/telltale/telltale/shared/agg"
 	"github.com/telltale/telltale/shared/wire"
@@ -37,6 +38,11 @@ const (
 	// windows (DDSketch): the value returned is within 1% of a value at the
 	// quantile's rank. Percentiles of "current" are exact.
 	SketchAccuracy = 0.01
+	// MaxAhead is how far past the newest now given to Emit an event's time
+	// may be: one further ahead (a producer's clock off by a day) is
+	// dropped, and counted, instead of moving every window past the present
+	// and emptying it.
+	MaxAhead = time.Minute
 	// SketchBins bounds one sketch (16 KiB of bins): at 1% accuracy they
 	// span values over 17 orders of magnitude before the lowest collapse.
 	SketchBins = 2048
@@ -68,6 +74,11 @@ type State struct {
 	emitted        map[string]float64 // gauges: what was emitted, by group
 	emittedDefined bool               // ungrouped gauge: a value was emitted
 	capped         bool
+	// win, for distinct over a sliding window: per group, each value of
+	// the window and in how many of its steps it is; added says the last
+	// cell.add put a value new to its step.
+	win   map[string]map[string]int32
+	added bool
 }
 
 // NewState returns an empty state of spec.
@@ -87,6 +98,9 @@ func NewState(spec *agg.Spec) *State {
 	case agg.Sliding:
 		s.widthMs = max(1, spec.Width.Milliseconds()/SlidingSteps)
 		s.ring = make([]bucket, SlidingSteps)
+		if s.fn == fnDistinct {
+			s.win = map[string]map[string]int32{}
+		}
 	case agg.Current:
 		s.cur = newCurrent()
 	}
@@ -196,11 +210,14 @@ func (s *State) Capped() bool { return s.capped }
 
 // Size is about how many bytes the state holds.
 func (s *State) Size() int {
-	n := 256 + len(s.emitted)*48
+	n := int(unsafe.Sizeof(*s)) + len(s.emitted)*48 + len(s.ring)*int(unsafe.Sizeof(bucket{}))
 	for i := range s.ring {
 		n += s.ring[i].size()
 	}
 	n += s.period.size()
+	for g, m := range s.win {
+		n += len(g) + 48 + 40*len(m)
+	}
 	if s.cur != nil {
 		n += s.cur.size()
 	}

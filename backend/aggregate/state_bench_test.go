@@ -74,9 +74,13 @@ func BenchmarkAdd_Window(b *testing.B) {
 // sliding window merges its 60 steps at each emit.
 func BenchmarkEmit_10Groups(b *testing.B) {
 	for _, w := range []string{"1m", "last 5m", "today", "current"} {
-		for _, fn := range []string{"count", "p95"} {
+		for _, fn := range []string{"count", "p95", "distinct"} {
 			b.Run(w+"/"+fn, func(b *testing.B) {
-				spec, err := agg.Compile(agg.Def{Source: "orders", Fn: fn, Field: "total", GroupBy: "region", Window: w})
+				field := "total"
+				if fn == "distinct" {
+					field = "customer"
+				}
+				spec, err := agg.Compile(agg.Def{Source: "orders", Fn: fn, Field: field, GroupBy: "region", Window: w})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -96,6 +100,40 @@ func BenchmarkEmit_10Groups(b *testing.B) {
 					s.Add(e)
 					s.Emit(time.UnixMilli(e.Time))
 				}
+			})
+		}
+	}
+}
+
+// BenchmarkSize_10Groups reports what a grouped aggregate holds once its
+// window or history is full at 10 source events a second per aggregate
+// (bytes/state): each op is one fill.
+func BenchmarkSize_10Groups(b *testing.B) {
+	for _, w := range []string{"1m", "last 5m", "today", "current"} {
+		for _, fn := range []string{"count", "p95", "distinct"} {
+			b.Run(w+"/"+fn, func(b *testing.B) {
+				field := "total"
+				if fn == "distinct" {
+					field = "customer"
+				}
+				spec, err := agg.Compile(agg.Def{Source: "orders", Fn: fn, Field: field, GroupBy: "region", Window: w})
+				if err != nil {
+					b.Fatal(err)
+				}
+				evs := benchEvents(4096)
+				const n = 220_000 // 100 ms apart: 360 one-minute buckets and then some
+				size := 0
+				for b.Loop() {
+					s := NewState(spec)
+					for i := range n {
+						e := evs[i%len(evs)]
+						e.Time = int64(i) * 100
+						s.Add(e)
+					}
+					s.Emit(time.UnixMilli(int64(n) * 100))
+					size = s.Size()
+				}
+				b.ReportMetric(float64(size), "bytes/state")
 			})
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"strconv"
+	"unsafe"
 
 	"github.com/DataDog/sketches-go/ddsketch"
 	"github.com/DataDog/sketches-go/ddsketch/store"
@@ -66,6 +67,8 @@ type cell struct {
 	last     float64
 	set      map[string]struct{}
 	sk       *ddsketch.DDSketch
+	// dv is a sliding distinct's window (State.win) standing for set.
+	dv map[string]int32
 }
 
 func newSketch() *ddsketch.DDSketch {
@@ -99,6 +102,7 @@ func (c *cell) add(s *State, o obs) {
 			return
 		}
 		c.set[o.str] = struct{}{}
+		s.added = true
 		return
 	}
 	if !o.hasNum {
@@ -145,6 +149,20 @@ func (c *cell) merge(o *cell) {
 			c.set = make(map[string]struct{}, len(o.set))
 		}
 		for k := range o.set {
+			if len(c.set) >= MaxDistinct {
+				break // a lower bound, as a cell's own set: and a bounded merge
+			}
+			c.set[k] = struct{}{}
+		}
+	}
+	if len(o.dv) > 0 {
+		if c.set == nil {
+			c.set = make(map[string]struct{}, len(o.dv))
+		}
+		for k := range o.dv {
+			if len(c.set) >= MaxDistinct {
+				break
+			}
 			c.set[k] = struct{}{}
 		}
 	}
@@ -170,6 +188,9 @@ func (c *cell) value(s *State, seconds float64) (float64, bool) {
 		}
 		return float64(c.n), true
 	case fnDistinct:
+		if c.dv != nil {
+			return float64(len(c.dv)), true
+		}
 		return float64(len(c.set)), true
 	case fnRate:
 		if seconds <= 0 {
@@ -207,7 +228,7 @@ func (c *cell) value(s *State, seconds float64) (float64, bool) {
 }
 
 func (c *cell) size() int {
-	n := 96 + len(c.set)*32
+	n := int(unsafe.Sizeof(*c)) + len(c.set)*40
 	if c.sk != nil {
 		n += 128 + storeSize(c.sk.GetPositiveValueStore()) + storeSize(c.sk.GetNegativeValueStore())
 	}

@@ -395,3 +395,41 @@ func TestStatePercentiles(t *testing.T) {
 		}
 	}
 }
+
+// TestStateSlidingDistinct: a value leaves a sliding window's distinct
+// only with the last step that has it.
+func TestStateSlidingDistinct(t *testing.T) {
+	s := NewState(mustSpec(t, agg.Def{Source: "o", Fn: "distinct", Field: "c", Window: "last 10s"}))
+	s.Add(row(0, "1", "", "c", "x"))
+	s.Add(row(5000, "2", "", "c", "x"))
+	s.Add(row(5001, "3", "", "c", "y"))
+	for _, st := range []struct {
+		now  int64
+		want string
+	}{{5001, "value=2;"}, {10_000, ""}, {15_000, "value=0;"}} {
+		if got := render(s.Emit(time.UnixMilli(st.now))); got != st.want {
+			t.Fatalf("at %d: got %q, want %q", st.now, got, st.want)
+		}
+	}
+	if len(s.win) != 0 {
+		t.Fatalf("an empty window keeps %d groups of values", len(s.win))
+	}
+}
+
+// TestStateFutureEvents: an event far ahead of now (a producer's clock off
+// by a day) is dropped instead of emptying every window.
+func TestStateFutureEvents(t *testing.T) {
+	s := NewState(mustSpec(t, agg.Def{Source: "o", Fn: "count", Window: "last 1m"}))
+	s.Add(row(1000, "a", ""))
+	if got := render(s.Emit(time.UnixMilli(2000))); got != "value=1;" {
+		t.Fatalf("got %s", got)
+	}
+	s.Add(row(2000+86_400_000, "b", ""))
+	s.Add(row(2000+30_000, "c", "")) // a little ahead: kept
+	if got := render(s.Emit(time.UnixMilli(3000))); got != "value=2;" {
+		t.Fatalf("got %s, want value=2;", got)
+	}
+	if s.Dropped() != 1 {
+		t.Fatalf("dropped %d, want 1", s.Dropped())
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/telltale/telltale/shared/agg"
 	"github.com/telltale/telltale/shared/wire"
@@ -61,11 +62,13 @@ func (b *bucket) size() int {
 	if !b.used {
 		return 0
 	}
-	n := b.all.size() + b.other.size()
+	// What the bucket points to: its cells' sets and sketches, and per
+	// group a map entry (about 48 bytes with Go's overhead) and a cell.
+	n := b.all.size() + b.other.size() - 2*int(unsafe.Sizeof(cell{}))
 	for k, c := range b.groups {
-		n += len(k) + 16 + c.size()
+		n += len(k) + 48 + c.size()
 	}
-	return n
+	return n + len(b.shown)*48
 }
 
 func floorDiv(a, b int64) int64 {
@@ -107,13 +110,59 @@ func (s *State) advance(idx int64) {
 		return
 	}
 	if idx > s.head {
+		if s.win != nil { // the steps leaving the window leave its values
+			n := int64(len(s.ring))
+			for i := s.head - n + 1; i <= min(s.head, idx-n); i++ {
+				if b := s.slot(i); b.used && b.idx == i {
+					s.winEvict(b)
+				}
+			}
+		}
 		s.head = idx
 		s.gaugeChanged = true // a sliding window lost its oldest step
 	}
 }
 
+// winAdd counts a value newly in a step of a sliding distinct's group g.
+func (s *State) winAdd(g, v string) {
+	m := s.win[g]
+	if m == nil {
+		m = make(map[string]int32)
+		s.win[g] = m
+	}
+	m[v]++
+}
+
+// winEvict takes a step's values out of a sliding distinct's window.
+func (s *State) winEvict(b *bucket) {
+	s.winTake("", &b.all)
+	s.winTake(otherGroup, &b.other)
+	for g, c := range b.groups {
+		s.winTake(g, c)
+	}
+}
+
+func (s *State) winTake(g string, c *cell) {
+	m := s.win[g]
+	if m == nil {
+		return
+	}
+	for v := range c.set {
+		if m[v]--; m[v] <= 0 {
+			delete(m, v)
+		}
+	}
+	if len(m) == 0 {
+		delete(s.win, g)
+	}
+}
+
 // place adds o, dated t, to group g of its bucket or period.
 func (s *State) place(t int64, g string, o obs) {
+	if s.now != 0 && t > s.now+MaxAhead.Milliseconds() {
+		s.dropped++
+		return
+	}
 	o.t = t
 	grouped := s.spec.GroupBy != ""
 	switch s.spec.Kind {
@@ -131,8 +180,16 @@ func (s *State) place(t int64, g string, o obs) {
 		if !b.used || b.idx != idx {
 			b.reset(idx)
 		}
-		b.cellFor(grouped, g).add(s, o)
+		c := b.cellFor(grouped, g)
+		c.add(s, o)
 		b.dirty = true
+		if s.win != nil && s.added {
+			s.added = false
+			if c == &b.other {
+				g = otherGroup
+			}
+			s.winAdd(g, o.str)
+		}
 	case agg.Calendar:
 		if t < s.pStart || t >= s.pEnd {
 			if t < s.pStart {
@@ -185,6 +242,18 @@ func (s *State) emit(now time.Time, full bool) []wire.Event {
 		}
 		var all, other cell
 		groups := map[string]*cell{}
+		if s.win != nil {
+			// distinct: the window's values counted as steps come and go,
+			// not a union of 60 sets at every emit (1 ms at 3,000 values).
+			all.dv, other.dv = s.win[""], s.win[otherGroup]
+			other.n = int64(len(other.dv))
+			for g, m := range s.win {
+				if g != "" && g != otherGroup {
+					groups[g] = &cell{n: int64(len(m)), dv: m}
+				}
+			}
+			return s.emitGauge(&all, groups, &other, s.spec.Width.Seconds(), full)
+		}
 		for i := s.head - int64(len(s.ring)) + 1; i <= s.head; i++ {
 			b := s.slot(i)
 			if !b.used || b.idx != i {
