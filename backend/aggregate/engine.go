@@ -46,7 +46,8 @@ type EngineConfig struct {
 	// lost, never counted twice). Zero means 4096.
 	Queue int
 	// Tick is how often the engine emits what is due (each aggregate at
-	// most once per its EmitMs) and moves sliding and calendar windows;
+	// most once per its EmitMs, on wall-clock multiples of it so that
+	// aggregates write together) and moves sliding and calendar windows;
 	// zero means 10ms (checking 100 aggregates is about a microsecond).
 	Tick time.Duration
 	// ReadBatch is how many events one store read fetches; zero means 1000.

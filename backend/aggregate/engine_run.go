@@ -177,15 +177,28 @@ func (e *Engine) unready(a *aggregate) {
 // activates the source's definitions that do not run yet.
 func (e *Engine) apply(ctx context.Context, b batch) {
 	src := srcKey{b.tenant, b.evs[0].Stream}
-	e.mu.Lock()
-	for _, s := range e.specsLocked(b.tenant).bySource[src.stream] {
-		if e.active[aggKey{b.tenant, s.Stream()}] == nil {
-			_ = e.activateLocked(b.tenant, s.Stream(), s) // refusals are counted and logged there
+	e.mu.RLock()
+	aggs, ts := e.bySource[src], e.tenants[b.tenant]
+	idle := ts == nil // every definition of the source runs, or is refused
+	if ts != nil {
+		for _, s := range ts.bySource[src.stream] {
+			k := aggKey{b.tenant, s.Stream()}
+			idle = idle || (e.active[k] == nil && !e.refused[k])
 		}
 	}
-	aggs := e.bySource[src]
-	started := len(e.pending) > 0
-	e.mu.Unlock()
+	e.mu.RUnlock()
+	started := false
+	if idle {
+		e.mu.Lock()
+		for _, s := range e.specsLocked(b.tenant).bySource[src.stream] {
+			if e.active[aggKey{b.tenant, s.Stream()}] == nil {
+				_ = e.activateLocked(b.tenant, s.Stream(), s) // refusals are counted and logged there
+			}
+		}
+		aggs = e.bySource[src]
+		started = len(e.pending) > 0
+		e.mu.Unlock()
+	}
 	if started {
 		e.startBuilds(ctx)
 	}
@@ -334,13 +347,15 @@ func (e *Engine) emit(ctx context.Context, now time.Time, force bool) {
 		}
 		out[t][a.key.stream] = evs
 		from[t] = append(from[t], a)
-		// On the aggregate's own beat when the tick was late by less than
-		// one tick, so that ticks do not stretch every period by half a tick.
+		// The next emit is on a boundary of the period shared by every
+		// aggregate with the same emit_ms (wall-clock multiples), so that
+		// they write together: one AppendAll (one transaction) per tenant
+		// per period instead of one per aggregate. It is at least a period
+		// away, less the tick that emits may come late by.
 		period := time.Duration(a.spec.EmitMs) * time.Millisecond
-		if next := a.nextEmit.Add(period); !a.nextEmit.IsZero() && now.Sub(a.nextEmit) < e.cfg.Tick {
-			a.nextEmit = next
-		} else {
-			a.nextEmit = now.Add(period)
+		lo := now.Add(period - e.cfg.Tick)
+		if a.nextEmit = lo.Truncate(period); a.nextEmit.Before(lo) {
+			a.nextEmit = a.nextEmit.Add(period)
 		}
 	}
 	clear(e.ready[len(kept):])

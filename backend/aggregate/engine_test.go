@@ -545,3 +545,57 @@ func TestEngineWithStateCountsEachEventOnce(t *testing.T) {
 		return nil
 	})
 }
+
+// counting counts the AppendAll calls that write derived streams.
+type counting struct {
+	*memstore.Store
+	mu      sync.Mutex
+	writes  int
+	streams int
+}
+
+func (c *counting) AppendAll(ctx context.Context, tenant string, streams map[string][]wire.Event) error {
+	c.mu.Lock()
+	c.writes++
+	c.streams += len(streams)
+	c.mu.Unlock()
+	return c.Store.AppendAll(ctx, tenant, streams)
+}
+
+// Aggregates with the same emit_ms write together, one AppendAll for all,
+// even when they started apart.
+func TestEngineAggregatesWriteTogether(t *testing.T) {
+	var specs []*agg.Spec
+	for i := range 4 {
+		specs = append(specs, spec(t, agg.Def{Source: fmt.Sprint("orders", i), Fn: "count", Window: "1m", EmitMs: 100}))
+	}
+	r := newRig(t, specs, nil)
+	c := &counting{Store: r.store}
+	r.eng.cfg.Store = c
+	r.start()
+	for i, s := range specs { // started 30 ms apart
+		r.publish("t", s.Source, 1)
+		wantValue(t, r, "t", s.Stream(), 1)
+		if i < 3 {
+			time.Sleep(30 * time.Millisecond)
+		}
+	}
+	c.mu.Lock()
+	c.writes, c.streams = 0, 0
+	c.mu.Unlock()
+	start := time.Now()
+	for time.Since(start) < 600*time.Millisecond {
+		for _, s := range specs {
+			r.publish("t", s.Source, 1)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	r.stop()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// Four aggregates each emitting about every 100 ms: together, about
+	// one write per 100 ms carrying all four; apart, four times as many.
+	if max := 6 + 3; c.writes > max {
+		t.Fatalf("%d writes of %d derived streams in %v: want at most %d (aligned beats)", c.writes, c.streams, time.Since(start), max)
+	}
+}
