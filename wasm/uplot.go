@@ -197,6 +197,16 @@ func (c *chart) tryCreate(p *uplot) bool {
 		}
 		return out
 	})
+	// 1 CSS pixel: Skia draws a stroke no wider than a device pixel as a
+	// hairline, without the stroker. At 1.5 the render benchmark's 8
+	// panels × 10 series took 67 ms a frame, at 1 they hold 60 fps
+	// (bench/results/2026-11-22-render.md). A lite chart on a phone (3
+	// device pixels a CSS pixel) is drawn one device pixel wide: its
+	// frames p95 went from 183 to 83 ms (bench/results/2026-12-06-phone.md).
+	width := 1.0
+	if dpr := js.Global().Get("devicePixelRatio").Float(); c.spec.Hairline && dpr > 1 {
+		width = 1 / dpr
+	}
 	series := []any{map[string]any{}}
 	for i, name := range c.spec.Series {
 		label := name
@@ -213,11 +223,7 @@ func (c *chart) tryCreate(p *uplot) bool {
 		s := map[string]any{
 			"label":  label,
 			"stroke": stroke,
-			// 1 CSS pixel: Skia draws a stroke no wider than a device
-			// pixel as a hairline, without the stroker. At 1.5 the render
-			// benchmark's 8 panels × 10 series took 67 ms a frame, at 1
-			// they hold 60 fps (bench/results/2026-11-22-render.md).
-			"width":  1,
+			"width":  width,
 			"points": map[string]any{"show": false},
 		}
 		if c.spec.Marks {

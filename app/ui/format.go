@@ -211,7 +211,8 @@ func chartSpec(p dashboard.Panel) ChartSpec {
 	if p.Format == dashboard.FormatMoney && p.Currency != "" {
 		unit = "" // the values show the currency
 	}
-	return ChartSpec{Title: p.Title, Series: p.Series, Labels: labels, Unit: unit, Value: FormatOf(p.Format, p.Currency, p.Decimals), Marks: p.Agg != nil}
+	return ChartSpec{Title: p.Title, Series: p.Series, Labels: labels, Unit: unit, Value: FormatOf(p.Format, p.Currency, p.Decimals),
+		Marks: p.Agg != nil, Hairline: strings.HasPrefix(p.Stream, agg.M4Prefix)}
 }
 
 // plainLocale formats as en-US does, with ISO dates, in plain Go: for the

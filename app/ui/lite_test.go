@@ -187,3 +187,25 @@ func TestLiteChartDrawsUpserts(t *testing.T) {
 		t.Fatalf("the late bucket's peak 99 is not drawn (%d rows)", len(ts))
 	}
 }
+
+// TestLiteChartPacing: a lite chart is drawn at most once a bucket (and a
+// second), and
+// one device pixel wide; a raw chart as before.
+func TestLiteChartPacing(t *testing.T) {
+	raw := dashboard.Panel{ID: "p", Kind: dashboard.KindTimeSeries, Stream: "r0", WindowSeconds: 160}
+	lite := raw
+	lite.Stream = "m4.500.r0"
+	if got := interval(raw, 343); got != maxChartInterval-frameSlack {
+		t.Fatalf("raw chart: got interval %v, want %v", got, maxChartInterval-frameSlack)
+	}
+	if got := interval(lite, 343); got != liteChartInterval-frameSlack {
+		t.Fatalf("lite chart: got interval %v, want %v less the slack", got, liteChartInterval)
+	}
+	lite.Stream, lite.WindowSeconds = "m4.5000.r0", 3600
+	if got := interval(lite, 720); got != 5*time.Second-frameSlack {
+		t.Fatalf("lite chart of 5 s buckets: got interval %v, want a bucket less the slack", got)
+	}
+	if chartSpec(raw).Hairline || !chartSpec(lite).Hairline {
+		t.Fatalf("got hairline %v for raw and %v for lite, want false and true", chartSpec(raw).Hairline, chartSpec(lite).Hairline)
+	}
+}

@@ -27,6 +27,11 @@ const (
 	// maxChartInterval bounds how long new data may wait for its chart when
 	// a pixel column spans more than this (long windows).
 	maxChartInterval = 100 * time.Millisecond
+	// liteChartInterval is the least time between two draws of a lite
+	// chart (lite.go): on a 4x throttled phone one draw of 10 series is a
+	// 35–50 ms frame, so a chart drawn twice a second with three on screen
+	// made one frame in ten long.
+	liteChartInterval = time.Second
 	// frameSlack keeps a chart due on the frame its interval ends in.
 	frameSlack = 4 * time.Millisecond
 )
@@ -59,6 +64,14 @@ func interval(p dashboard.Panel, width int) time.Duration {
 		return 0
 	}
 	col := windowOf(p) / time.Duration(width)
+	if strings.HasPrefix(p.Stream, agg.M4Prefix) {
+		// A lite chart's data moves a bucket at a time (lite.go): drawing
+		// it more often redraws the same picture, and a phone cannot spare
+		// the frames.
+		if s, err := agg.ParseM4(p.Stream); err == nil {
+			return max(0, max(col, s.Width, liteChartInterval)-frameSlack)
+		}
+	}
 	return max(0, min(col, maxChartInterval)-frameSlack)
 }
 

@@ -70,6 +70,10 @@ type ChartSpec struct {
 	// default), not only the line: an aggregate's buckets are few, and a
 	// group present in one bucket only is a dot, not nothing.
 	Marks bool
+	// Hairline draws the series one device pixel wide, not one CSS pixel:
+	// a lite chart (lite.go) on a phone, where a CSS pixel is 3 device
+	// pixels and goes through the stroker.
+	Hairline bool
 }
 
 // Frames runs work on the browser's next animation frame.

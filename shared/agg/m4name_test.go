@@ -16,6 +16,7 @@ func TestParseM4(t *testing.T) {
 		wantErr string
 	}{
 		{name: "a rung", stream: "m4.500.r0", source: "r0", bucket: 500 * time.Millisecond},
+		{name: "a small rung", stream: "m4.20.r0", source: "r0", bucket: 20 * time.Millisecond},
 		{name: "a source with dots", stream: "m4.60000.plant.line-1", source: "plant.line-1", bucket: time.Minute},
 		{name: "the top rung", stream: "m4.86400000.x", source: "x", bucket: 24 * time.Hour},
 		{name: "not m4", stream: "agg.0123456789abcdef", wantErr: "not an m4 stream"},
@@ -48,8 +49,8 @@ func TestParseM4(t *testing.T) {
 			if s.Stream() != tt.stream {
 				t.Fatalf("got stream %q, want the name itself %q", s.Stream(), tt.stream)
 			}
-			if s.EmitMs != DefaultEmitMs || s.Loc == nil {
-				t.Fatalf("got emit %d loc %v, want the defaults", s.EmitMs, s.Loc)
+			if want := int(min(max(tt.bucket, 250*time.Millisecond), time.Second).Milliseconds()); s.EmitMs != want || s.Loc == nil {
+				t.Fatalf("got emit %d loc %v, want emit %d (a bucket, 250 ms to 1 s) and a zone", s.EmitMs, s.Loc, want)
 			}
 			if back := M4Name(s.Source, s.Width); back != tt.stream {
 				t.Fatalf("M4Name gives %q, want %q", back, tt.stream)

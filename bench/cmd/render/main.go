@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/go-rod/rod"
@@ -423,8 +424,71 @@ func printProfile(p *proto.ProfilerProfile) {
 		top = append(top, kv{k, v})
 	}
 	sort.Slice(top, func(i, j int) bool { return top[i].v > top[j].v })
+	// Self time by where it runs: the wasm module, wasm_exec.js, uPlot,
+	// the browser's own functions (canvas, DOM), and "(program)", which
+	// under -device phone is mostly the CPU throttle's stolen time.
+	where := map[string]float64{}
+	for k, v := range self {
+		w := "browser"
+		switch {
+		case strings.HasPrefix(k, "(program)"), strings.HasPrefix(k, "(idle)"), strings.HasPrefix(k, "(garbage collector)"):
+			w = k
+		case strings.HasPrefix(k, "wasm-function"), strings.HasPrefix(k, "wasm-to-js"), strings.HasPrefix(k, "js-to-wasm"):
+			w = "wasm (Go)"
+		case strings.Contains(k, "wasm_exec.js"):
+			w = "wasm_exec.js"
+		case strings.Contains(k, "uPlot"):
+			w = "uPlot"
+		}
+		where[w] += v
+	}
+	var ws []string
+	for k := range where {
+		ws = append(ws, k)
+	}
+	sort.Slice(ws, func(i, j int) bool { return where[ws[i]] > where[ws[j]] })
+	for _, k := range ws {
+		fmt.Printf("  %8.1f ms %5.1f%%  [%s]\n", where[k], 100*where[k]/total, k)
+	}
+	// Inclusive time of the page's own Go functions (a wasm built without
+	// -s names them): which of them the work is under.
+	parent := map[int]int{}
+	for _, n := range p.Nodes {
+		for _, c := range n.Children {
+			parent[c] = n.ID
+		}
+	}
+	incl := map[string]float64{}
+	for i, id := range p.Samples {
+		dt := 0.0
+		if i < len(p.TimeDeltas) {
+			dt = float64(p.TimeDeltas[i]) / 1000
+		}
+		seen := map[string]bool{}
+		for n, ok := byID[id], true; ok && n != nil; n, ok = byID[parent[n.ID]] {
+			name := n.CallFrame.FunctionName
+			if strings.Contains(name, "telltale") && !seen[name] {
+				seen[name] = true
+				incl[name] += dt
+			}
+			if _, has := parent[n.ID]; !has {
+				break
+			}
+		}
+	}
+	var inc []kv
+	for k, v := range incl {
+		inc = append(inc, kv{k, v})
+	}
+	sort.Slice(inc, func(i, j int) bool { return inc[i].v > inc[j].v })
+	if len(inc) > 0 {
+		fmt.Println("inclusive time of the page's Go functions:")
+		for _, e := range inc[:min(30, len(inc))] {
+			fmt.Printf("  %8.1f ms %5.1f%%  %s\n", e.v, 100*e.v/total, e.k)
+		}
+	}
 	fmt.Printf("page CPU profile, %.0f ms sampled; top self time:\n", total)
-	for _, e := range top[:min(25, len(top))] {
+	for _, e := range top[:min(60, len(top))] {
 		fmt.Printf("  %8.1f ms %5.1f%%  %s\n", e.v, 100*e.v/total, e.k)
 	}
 }
