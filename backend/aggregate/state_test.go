@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -431,5 +433,29 @@ func TestStateFutureEvents(t *testing.T) {
 	}
 	if s.Dropped() != 1 {
 		t.Fatalf("dropped %d, want 1", s.Dropped())
+	}
+}
+
+// TestPercentileCont: the selection gives what a sort does, duplicates and
+// all.
+func TestPercentileCont(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for n := 1; n < 300; n += 7 {
+		vals := make([]float64, n)
+		for i := range vals {
+			vals[i] = float64(r.IntN(20)) // many equal values
+		}
+		sorted := slices.Sorted(slices.Values(vals))
+		for _, q := range []float64{0, 0.5, 0.9, 0.95, 0.99, 1} {
+			x := q * float64(n-1)
+			lo := math.Floor(x)
+			want := sorted[int(lo)]
+			if int(lo)+1 < n {
+				want += (x - lo) * (sorted[int(lo)+1] - sorted[int(lo)])
+			}
+			if got := percentileCont(slices.Clone(vals), q); math.Abs(got-want) > 1e-9 {
+				t.Fatalf("n %d q %g: got %g, want %g", n, q, got, want)
+			}
+		}
 	}
 }

@@ -272,7 +272,7 @@ func (s *State) emit(now time.Time, full bool) []wire.Event {
 		}
 		return s.emitGauge(&all, groups, &other, s.spec.Width.Seconds(), full)
 	case agg.Calendar:
-		if s.pEnd != 0 && nowMs >= s.pEnd {
+		if nowMs >= s.pEnd { // or no period yet: now's
 			s.newPeriod(nowMs)
 		}
 		if s.fn == fnRate {

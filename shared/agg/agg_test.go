@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/telltale/telltale/shared/wire"
 )
 
 func TestCompile(t *testing.T) {
@@ -202,6 +204,10 @@ func TestFilterString(t *testing.T) {
 	if err != nil || FilterString(again) != want {
 		t.Fatalf("round trip: got %s, %v", FilterString(again), err)
 	}
+	quoted, err := ParseFilter(`a = 'say "hi"' and b = "it's"`)
+	if got, want := FilterString(quoted), `a = 'say "hi"' and b = "it's"`; err != nil || got != want {
+		t.Fatalf("quotes: got %s, %v, want %s", got, err, want)
+	}
 }
 
 func TestDerived(t *testing.T) {
@@ -210,4 +216,52 @@ func TestDerived(t *testing.T) {
 			t.Errorf("Derived(%q) = %v, want %v", s, !want, want)
 		}
 	}
+}
+
+// FuzzParseFilter: a filter an operator writes never panics the parser, and
+// what it accepts reads back the same from its canonical spelling.
+func FuzzParseFilter(f *testing.F) {
+	for _, s := range []string{"status in (paid, 'on hold') and total > 100", `a = "x y" AND b != 3`, "n <= -2.5e3", "a in ()", "'", "a ! 1", "_op = update"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		conds, err := ParseFilter(src)
+		if err != nil {
+			return
+		}
+		canon := FilterString(conds)
+		again, err := ParseFilter(canon)
+		if err != nil {
+			t.Fatalf("%q accepted, its spelling %q refused: %v", src, canon, err)
+		}
+		if FilterString(again) != canon {
+			t.Fatalf("%q: %q reads back as %q", src, canon, FilterString(again))
+		}
+	})
+}
+
+// FuzzCompile: Compile never panics, what it accepts is named by a valid
+// stream name, and its normalised Def compiles to the same stream.
+func FuzzCompile(f *testing.F) {
+	f.Add("orders", "count", "", "", "region", 0, "1m", "", 0)
+	f.Add("orders", "p95", "pick_ms", "status in (a, b) and x > 1", "", 0, "last 5m", "", 500)
+	f.Add("orders", "sum", "total", "", "", 0, "today", "Europe/Paris", 0)
+	f.Add("o", "distinct", "c", "", "g", 3, "current", "", 0)
+	f.Fuzz(func(t *testing.T, source, fn, field, filter, groupBy string, top int, window, tz string, emitMs int) {
+		d := Def{Source: source, Fn: fn, Field: field, Filter: filter, GroupBy: groupBy, Top: top, Window: window, TZ: tz, EmitMs: emitMs}
+		s, err := Compile(d)
+		if err != nil {
+			return
+		}
+		if err := wire.ValidStream(s.Stream()); err != nil {
+			t.Fatalf("%+v: stream %q: %v", d, s.Stream(), err)
+		}
+		again, err := Compile(s.Def)
+		if err != nil {
+			t.Fatalf("%+v compiles, its normalised %+v does not: %v", d, s.Def, err)
+		}
+		if again.Stream() != s.Stream() {
+			t.Fatalf("%+v: %s, normalised %s", d, s.Stream(), again.Stream())
+		}
+	})
 }

@@ -125,16 +125,29 @@ func FilterString(conds []Cond) string {
 				if j > 0 {
 					b.WriteString(", ")
 				}
-				b.WriteString(strconv.Quote(v))
+				quote(&b, v)
 			}
 			b.WriteByte(')')
 		case "=", "!=":
-			b.WriteString(strconv.Quote(c.Vals[0]))
+			quote(&b, c.Vals[0])
 		default:
 			b.WriteString(strconv.FormatFloat(c.Num, 'g', -1, 64))
 		}
 	}
 	return b.String()
+}
+
+// quote writes v as the lexer reads it back: in double quotes, or in single
+// quotes when it holds a double one (a value the lexer read holds at most
+// one kind: it has no escapes).
+func quote(b *strings.Builder, v string) {
+	q := byte('"')
+	if strings.IndexByte(v, '"') >= 0 {
+		q = '\''
+	}
+	b.WriteByte(q)
+	b.WriteString(v)
+	b.WriteByte(q)
 }
 
 type tokKind int
