@@ -95,8 +95,9 @@ type Engine struct {
 	refused   map[aggKey]bool // over the cap, logged once
 	stale     map[srcKey]bool // a batch was dropped: catch up from the store
 
-	ready  []*aggregate // built, owned by Run
-	builds sync.WaitGroup
+	ready   []*aggregate // built, owned by Run
+	backoff time.Time    // Run: no builds or catch-ups before, after a store error
+	builds  sync.WaitGroup
 
 	m struct {
 		active, sourceEvents, emitted, late, overflows, catchups, bytes,
@@ -294,7 +295,7 @@ func (e *Engine) Want(tenant, stream string) error {
 		return err
 	}
 	e.mu.Lock()
-	err = e.activateLocked(tenant, stream, s)
+	err = e.activateLocked(tenant, stream, s, false)
 	e.mu.Unlock()
 	e.poke()
 	return err
@@ -307,16 +308,21 @@ func (e *Engine) poke() {
 	}
 }
 
-// activateLocked registers an aggregate for Run to build. e.mu must be held
+// activateLocked registers an aggregate for Run to build. A definition
+// refused over the cap (defined true: its source's events ask again and
+// again) is counted and logged once; a page's request each time, and not
+// remembered (pages can name any number of m4 streams). e.mu must be held
 // for writing.
-func (e *Engine) activateLocked(tenant, stream string, s *agg.Spec) error {
+func (e *Engine) activateLocked(tenant, stream string, s *agg.Spec, defined bool) error {
 	k := aggKey{tenant, stream}
 	if e.active[k] != nil {
 		return nil
 	}
 	if e.perTenant[tenant] >= e.cfg.MaxPerTenant {
-		if !e.refused[k] {
-			e.refused[k] = true
+		if !defined || !e.refused[k] {
+			if defined {
+				e.refused[k] = true
+			}
 			e.m.refused.Inc()
 			e.log.Warn("aggregate refused: the tenant's cap", "tenant", tenant, "stream", stream, "source", s.Source, "max", e.cfg.MaxPerTenant)
 		}

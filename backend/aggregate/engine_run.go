@@ -9,6 +9,10 @@ import (
 	"github.com/telltale/telltale/shared/wire"
 )
 
+// storeTimeout bounds one read or write of the store, so that a hung
+// connection holds the engine's goroutine for no longer.
+const storeTimeout = 10 * time.Second
+
 // far is the newest event time a read asks for (ingest's bound, the year 2248).
 var far = time.UnixMilli(1 << 43)
 
@@ -63,6 +67,9 @@ func (e *Engine) flush(ctx context.Context) error {
 
 // startBuilds starts a build for every aggregate activated since.
 func (e *Engine) startBuilds(ctx context.Context) {
+	if e.cfg.Now().Before(e.backoff) {
+		return // the store failed a moment ago: the next tick after it
+	}
 	e.mu.Lock()
 	todo := e.pending
 	e.pending = nil
@@ -121,7 +128,9 @@ func (e *Engine) read(ctx context.Context, a *aggregate) built {
 	r := built{a: a, comp: e.cfg.New(a.spec)}
 	lo := from(a.spec, e.cfg.Now())
 	for {
-		evs, err := e.cfg.Store.ReadWindow(ctx, a.src.tenant, a.src.stream, lo, far, r.seq, e.cfg.ReadBatch)
+		rctx, cancel := context.WithTimeout(ctx, storeTimeout)
+		evs, err := e.cfg.Store.ReadWindow(rctx, a.src.tenant, a.src.stream, lo, far, r.seq, e.cfg.ReadBatch)
+		cancel()
 		if err != nil {
 			r.err = err
 			return r
@@ -147,7 +156,8 @@ func (e *Engine) install(ctx context.Context, r built) {
 	}
 	if r.err != nil {
 		if ctx.Err() == nil {
-			e.log.Warn("aggregate build failed, retrying", "tenant", a.key.tenant, "stream", a.key.stream, "err", r.err)
+			e.log.Warn("aggregate build failed, retrying in a second", "tenant", a.key.tenant, "stream", a.key.stream, "err", r.err)
+			e.backoff = e.cfg.Now().Add(time.Second)
 			e.mu.Lock()
 			e.pending = append(e.pending, a) // the next tick tries again
 			e.mu.Unlock()
@@ -192,7 +202,7 @@ func (e *Engine) apply(ctx context.Context, b batch) {
 		e.mu.Lock()
 		for _, s := range e.specsLocked(b.tenant).bySource[src.stream] {
 			if e.active[aggKey{b.tenant, s.Stream()}] == nil {
-				_ = e.activateLocked(b.tenant, s.Stream(), s) // refusals are counted and logged there
+				_ = e.activateLocked(b.tenant, s.Stream(), s, true) // refusals are counted and logged there
 			}
 		}
 		aggs = e.bySource[src]
@@ -247,10 +257,13 @@ func (e *Engine) catchUp(ctx context.Context, a *aggregate, upTo uint64) {
 	lo := from(a.spec, e.cfg.Now())
 	filtered := a.spec.Kind == agg.Sliding || a.spec.Kind == agg.Calendar
 	for {
-		evs, err := e.cfg.Store.ReadWindow(ctx, a.src.tenant, a.src.stream, lo, far, a.seq, e.cfg.ReadBatch)
+		rctx, cancel := context.WithTimeout(ctx, storeTimeout)
+		evs, err := e.cfg.Store.ReadWindow(rctx, a.src.tenant, a.src.stream, lo, far, a.seq, e.cfg.ReadBatch)
+		cancel()
 		if err != nil {
 			if ctx.Err() == nil && !errors.Is(err, context.Canceled) {
-				e.log.Warn("aggregate catch-up failed, retrying", "tenant", a.key.tenant, "stream", a.key.stream, "err", err)
+				e.log.Warn("aggregate catch-up failed, retrying in a second", "tenant", a.key.tenant, "stream", a.key.stream, "err", err)
+				e.backoff = e.cfg.Now().Add(time.Second)
 				e.mu.Lock()
 				e.stale[a.src] = true
 				e.mu.Unlock()
@@ -282,6 +295,9 @@ func (e *Engine) catchUp(ctx context.Context, a *aggregate, upTo uint64) {
 // catchUpStale catches up the sources whose batches were dropped, and starts
 // their definitions if no batch of theirs got through to do it.
 func (e *Engine) catchUpStale(ctx context.Context) {
+	if e.cfg.Now().Before(e.backoff) {
+		return
+	}
 	e.mu.Lock()
 	if len(e.stale) == 0 {
 		e.mu.Unlock()
@@ -291,7 +307,7 @@ func (e *Engine) catchUpStale(ctx context.Context) {
 	for src := range e.stale {
 		for _, s := range e.specsLocked(src.tenant).bySource[src.stream] {
 			if e.active[aggKey{src.tenant, s.Stream()}] == nil {
-				_ = e.activateLocked(src.tenant, s.Stream(), s)
+				_ = e.activateLocked(src.tenant, s.Stream(), s, true)
 			}
 		}
 		aggs = append(aggs, e.bySource[src]...)
@@ -365,7 +381,10 @@ func (e *Engine) emit(ctx context.Context, now time.Time, force bool) {
 		for _, evs := range streams {
 			n += len(evs)
 		}
-		if err := e.cfg.Store.AppendAll(ctx, tenant, streams); err != nil {
+		wctx, cancel := context.WithTimeout(ctx, storeTimeout)
+		err := e.cfg.Store.AppendAll(wctx, tenant, streams)
+		cancel()
+		if err != nil {
 			// The changes are gone from the computers: the next write is
 			// each one's whole picture (absolute values, so nothing is
 			// counted twice).

@@ -377,12 +377,13 @@ func TestEngineWantAndCap(t *testing.T) {
 	if !errors.Is(err, ErrTooMany) || !errors.Is(err, wire.ErrStreamQuota) {
 		t.Fatalf("third aggregate: got %v, want ErrTooMany (a stream quota error)", err)
 	}
-	// trucks' events would start s3: the cap still holds, and the refusal
-	// is counted once.
-	r.publish("t", "trucks", 4)
+	// trucks' events would start s3: the cap still holds, and the
+	// definition's refusal is counted once however many batches ask.
+	r.publish("t", "trucks", 2)
+	r.publish("t", "trucks", 2)
 	wantValue(t, r, "t", "m4.1000.trucks", 4)
-	if got := r.metric("telltale_agg_refused_total"); got != 1 {
-		t.Fatalf("got %d refusals counted, want 1", got)
+	if got := r.metric("telltale_agg_refused_total"); got != 2 {
+		t.Fatalf("got %d refusals counted, want 2 (the page's, the definition's once)", got)
 	}
 	for _, name := range []string{"agg.0000000000000000", "m4.5.nope"} {
 		if err := r.eng.Want("t", name); !errors.Is(err, ErrUnknown) {
@@ -598,4 +599,37 @@ func TestEngineAggregatesWriteTogether(t *testing.T) {
 	if max := 6 + 3; c.writes > max {
 		t.Fatalf("%d writes of %d derived streams in %v: want at most %d (aligned beats)", c.writes, c.streams, time.Since(start), max)
 	}
+}
+
+// failingReads refuses ReadWindow while on, counting the calls.
+type failingReads struct {
+	*memstore.Store
+	on    atomic.Bool
+	calls atomic.Int64
+}
+
+func (f *failingReads) ReadWindow(ctx context.Context, tenant, stream string, from, to time.Time, after uint64, limit int) ([]wire.Event, error) {
+	if f.on.Load() {
+		f.calls.Add(1)
+		return nil, errors.New("store down")
+	}
+	return f.Store.ReadWindow(ctx, tenant, stream, from, to, after, limit)
+}
+
+// A store that fails is asked again a second later, not every tick; once it
+// answers, the aggregate is built.
+func TestEngineStoreFailureBacksOff(t *testing.T) {
+	s := spec(t, agg.Def{Source: "orders", Fn: "count", Window: "1m"})
+	r := newRig(t, []*agg.Spec{s}, nil)
+	f := &failingReads{Store: r.store}
+	f.on.Store(true)
+	r.eng.cfg.Store = f
+	r.start()
+	r.publish("t", "orders", 3)
+	time.Sleep(500 * time.Millisecond) // a span to count retries over
+	if n := f.calls.Load(); n != 1 {
+		t.Fatalf("the failing store was read %d times in 500 ms, want once (a second between tries)", n)
+	}
+	f.on.Store(false)
+	wantValue(t, r, "t", s.Stream(), 3)
 }
