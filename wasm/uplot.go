@@ -216,12 +216,20 @@ func (c *chart) tryCreate(p *uplot) bool {
 		if c.spec.Unit != "" {
 			label += " (" + c.spec.Unit + ")"
 		}
-		series = append(series, map[string]any{
+		stroke := palette[i%len(palette)]
+		if i < len(c.spec.Colors) {
+			stroke = c.spec.Colors[i]
+		}
+		s := map[string]any{
 			"label":  label,
-			"stroke": palette[i%len(palette)],
+			"stroke": stroke,
 			"width":  width,
 			"points": map[string]any{"show": false},
-		})
+		}
+		if c.spec.Marks {
+			delete(s, "points") // uPlot's default: dots while they are sparse
+		}
+		series = append(series, s)
 	}
 	axis := func() map[string]any {
 		return map[string]any{"stroke": "#9aa4b2", "grid": map[string]any{"stroke": "rgba(255,255,255,0.07)"}, "ticks": map[string]any{"stroke": "rgba(255,255,255,0.12)"}}

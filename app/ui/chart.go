@@ -55,14 +55,10 @@ func (c *chartPanel) Render() app.UI {
 // series the stream does not have is a column of gaps (NaN) as long as the
 // others, as Charts.SetData wants every column.
 func window(p *wire.Points, panel dashboard.Panel) ([]int64, [][]float64) {
-	secs := panel.WindowSeconds
-	if secs <= 0 {
-		secs = 60
-	}
 	n := len(p.TS)
 	start := 0
 	if n > 0 {
-		from := p.TS[n-1] - int64(secs)*1000
+		from := p.TS[n-1] - windowOf(panel).Milliseconds()
 		// Timestamps ascend: binary search for the window's first point.
 		lo, hi := 0, n
 		for lo < hi {
@@ -106,12 +102,8 @@ func (d *decimated) update(p *wire.Points, panel dashboard.Panel, width, gen int
 		d.cols.Reset()
 		d.gen = gen
 	}
-	secs := panel.WindowSeconds
-	if secs <= 0 {
-		secs = 60
-	}
 	to := p.TS[len(p.TS)-1]
-	from := to - int64(secs)*1000
+	from := to - windowOf(panel).Milliseconds()
 	span := max(1, (to-from+int64(width)-1)/int64(width))
 	d.vals = d.vals[:0]
 	for _, name := range panel.Series {

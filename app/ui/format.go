@@ -203,6 +203,8 @@ func chartSpec(p dashboard.Panel) ChartSpec {
 		labels[i] = name
 		if l := p.Labels[name]; l != "" {
 			labels[i] = l
+		} else if name == agg.Value && p.Agg != nil {
+			labels[i] = fnText(p.Agg) // an ungrouped aggregate's one series: "sum(total)"
 		}
 	}
 	unit := p.Unit
@@ -210,7 +212,7 @@ func chartSpec(p dashboard.Panel) ChartSpec {
 		unit = "" // the values show the currency
 	}
 	return ChartSpec{Title: p.Title, Series: p.Series, Labels: labels, Unit: unit, Value: FormatOf(p.Format, p.Currency, p.Decimals),
-		Hairline: strings.HasPrefix(p.Stream, agg.M4Prefix)}
+		Marks: p.Agg != nil, Hairline: strings.HasPrefix(p.Stream, agg.M4Prefix)}
 }
 
 // plainLocale formats as en-US does, with ISO dates, in plain Go: for the

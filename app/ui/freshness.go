@@ -84,11 +84,13 @@ func (s *Shell) trackArrivals(streams map[string]*livestate.Stream, now time.Tim
 			a = &arrival{}
 			s.arrivals[name] = a
 		}
-		a.track(st, now)
+		a.track(st, now, derived(name))
 	}
 }
 
-func (a *arrival) track(st *livestate.Stream, now time.Time) {
+// A derived stream's points table (bucket starts) says nothing of when its
+// events arrive, so its cadence is learnt from arrivals only.
+func (a *arrival) track(st *livestate.Stream, now time.Time, derived bool) {
 	if st.Seq == a.seq && st.Epoch == a.epoch {
 		return
 	}
@@ -98,7 +100,7 @@ func (a *arrival) track(st *livestate.Stream, now time.Time) {
 		// never newer than now; a stream with no event has no age. Its
 		// history says its rhythm; the gap across epochs does not.
 		a.seq, a.epoch, a.at, a.last = st.Seq, st.Epoch, time.Time{}, st.State.LastTime
-		if c, n, table := historyCadence(&st.State); n >= minGaps {
+		if c, n, table := historyCadence(&st.State); n >= minGaps && !(table && derived) {
 			a.cadence, a.gaps, a.fromTable = c, n, table
 		}
 		if st.Seq > 0 {
@@ -258,6 +260,12 @@ func (s *Shell) freshness(p dashboard.Panel, now time.Time) freshness {
 	if p.ExpectedCadenceMs > 0 {
 		f.expect = time.Duration(p.ExpectedCadenceMs) * time.Millisecond
 	}
+	if p.Agg != nil && f.expect > 0 {
+		// An aggregate speaks at most once per EmitMs, so it is never
+		// held to less; otherwise it is as quiet as its source, and as
+		// stale.
+		f.expect = max(f.expect, emitFloor(p.Agg))
+	}
 	f.stale = f.age > staleAfter(f.expect)
 	return f
 }
@@ -274,6 +282,11 @@ func staleAfter(cadence time.Duration) time.Duration {
 // freshnessLabel is the panel head's age: "0.4 s ago", or a stale warning.
 func (s *Shell) freshnessLabel(p dashboard.Panel) app.UI {
 	f := s.freshness(p, s.now)
+	if !f.known && p.Agg != nil {
+		return app.Span().Class("tt-age", "tt-agg-waiting").
+			Title("The server computes this panel from stream “" + p.Agg.Source + "” and has not sent a value yet: it does once the source has events in the window.").
+			Text("waiting for the first aggregate")
+	}
 	if !f.known {
 		return app.Span().Class("tt-age").Text("no data yet")
 	}

@@ -397,8 +397,10 @@ func foldLKG(st *livestate.Stream, window int64, share int, f lkgFrame) lkgFrame
 // as many columns as fit (halving columns and rows while it does not).
 func encodeLKG(st *livestate.Stream, window int64, share int, now time.Time, prev lkgFrame) lkgFrame {
 	f := lkgFrame{epoch: st.Epoch, seq: st.Seq, at: now, dec: prev.dec, decEpoch: st.Epoch}
-	if f.dec == nil || prev.decEpoch != st.Epoch {
-		f.dec = &decimate.Columns{} // a new epoch is a new table
+	// A new epoch is a new table; an aggregate's few buckets change in
+	// place (Upsert), which columns kept from the last save would miss.
+	if f.dec == nil || prev.decEpoch != st.Epoch || derived(st.Name) {
+		f.dec = &decimate.Columns{}
 	}
 	dec := f.dec
 	cols := lkgCols(st, share)
@@ -430,11 +432,7 @@ func windowMs(spec *dashboard.Dashboard, stream string) int64 {
 	var w int64
 	for _, p := range spec.Panels {
 		if p.Kind == dashboard.KindTimeSeries && p.Stream == stream {
-			secs := p.WindowSeconds
-			if secs <= 0 {
-				secs = 60
-			}
-			w = max(w, int64(secs)*1000)
+			w = max(w, windowOf(p).Milliseconds())
 		}
 	}
 	return w

@@ -62,8 +62,8 @@ func (m *missing) update(d *dashboard.Dashboard, streams map[string]*livestate.S
 // "row.NAME", a field its newest row lacks), a table column no row has. It
 // returns nil while st has no snapshot.
 func lacks(p dashboard.Panel, st *livestate.Stream) []string {
-	if st.Epoch == 0 {
-		return nil
+	if st.Epoch == 0 || waitingAgg(p, st.Seq) {
+		return nil // nothing known yet, or an aggregate yet to emit (freshness says so)
 	}
 	var out []string
 	switch p.Kind {
@@ -74,8 +74,8 @@ func lacks(p dashboard.Panel, st *livestate.Stream) []string {
 			}
 		}
 	case dashboard.KindKPI:
-		if p.Field == "" {
-			break
+		if p.Field == "" || grouped(p) {
+			break // a grouped aggregate's groups are rows: whichever there are
 		}
 		if name, ok := strings.CutPrefix(p.Field, "row."); ok {
 			if rows := st.State.Rows; len(rows) == 0 || !hasKey(rows[0].Fields, name) {

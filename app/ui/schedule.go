@@ -51,6 +51,10 @@ type chartState struct {
 	zoom  zoomState
 	key   drawKey
 	drawn time.Time // when it was last drawn; zero if never
+	// series are the columns a chart that lists none was created with
+	// (drawsAll), and colours the colour each name keeps.
+	series  []string
+	colours colours
 }
 
 // interval is how soon a chart may be drawn again: one pixel column of its
@@ -59,11 +63,7 @@ func interval(p dashboard.Panel, width int) time.Duration {
 	if width <= 0 {
 		return 0
 	}
-	secs := p.WindowSeconds
-	if secs <= 0 {
-		secs = 60
-	}
-	col := time.Duration(secs) * time.Second / time.Duration(width)
+	col := windowOf(p) / time.Duration(width)
 	if strings.HasPrefix(p.Stream, agg.M4Prefix) {
 		// A lite chart's data moves a bucket at a time (lite.go): drawing
 		// it more often redraws the same picture, and a phone cannot spare
@@ -122,17 +122,28 @@ func (s *Shell) drawCharts(streams map[string]*livestate.Stream, gen int, frameS
 			return true
 		}
 		pts := &streams[d.panel.Stream].State.Points
-		if d.key.zoom.IsLive() && strings.HasPrefix(d.panel.Stream, agg.M4Prefix) {
-			// Decimated on the server already (about 4 rows a pixel
-			// column), and updated in place (Upsert), which the
-			// incremental columns, reading only what was appended, miss.
-			ts, cols := window(pts, d.panel)
+		panel := d.panel
+		if drawsAll(panel) {
+			panel.Series = s.allSeries(d.id, d.st, panel, pts)
+		}
+		upserted := panel.Agg != nil || strings.HasPrefix(panel.Stream, agg.M4Prefix)
+		switch {
+		case d.key.zoom.IsLive() && upserted:
+			// An aggregate's table is a bounded number of buckets, some
+			// replaced in place (the live one, late ones: Upsert); an m4
+			// stream is decimated on the server already (about 4 rows a
+			// pixel column) and upserted too. The incremental columns,
+			// reading only what was appended, would miss both.
+			ts, cols := window(pts, panel)
 			charts.SetData(d.id, ts, cols, Range{})
-		} else if d.key.zoom.IsLive() {
-			ts, cols := d.st.dec.update(pts, d.panel, d.key.width, gen)
+		case d.key.zoom.IsLive():
+			ts, cols := d.st.dec.update(pts, panel, d.key.width, gen)
 			charts.SetData(d.id, ts, cols, Range{})
-		} else {
-			ts, cols := s.zoomed(d.st, d.panel, pts, d.key.width)
+		default:
+			if upserted {
+				d.st.zoom.cols.Reset() // re-read whole (a few hundred rows): rows change in place
+			}
+			ts, cols := s.zoomed(d.st, panel, pts, d.key.width)
 			charts.SetData(d.id, ts, cols, d.key.zoom)
 		}
 		d.st.key, d.st.drawn = d.key, frameStart

@@ -19,12 +19,23 @@ type fakeCharts struct {
 	ranges  map[string]Range
 	ts      map[string][]int64
 	cols    map[string][][]float64
+	created []ChartSpec // every Create, in order
+	live    map[string]bool
 }
 
-func (f *fakeCharts) Create(string, ChartSpec, ChartHooks) {}
-func (f *fakeCharts) Destroy(string)                       {}
-func (f *fakeCharts) Width(string) int                     { return f.width }
-func (f *fakeCharts) Visible(id string) bool               { return !f.hidden[id] }
+func (f *fakeCharts) Create(id string, spec ChartSpec, _ ChartHooks) {
+	if f.live == nil {
+		f.live = map[string]bool{}
+	}
+	if f.live[id] {
+		panic("chart " + id + " created twice without Destroy")
+	}
+	f.live[id] = true
+	f.created = append(f.created, spec)
+}
+func (f *fakeCharts) Destroy(id string)      { delete(f.live, id) }
+func (f *fakeCharts) Width(string) int       { return f.width }
+func (f *fakeCharts) Visible(id string) bool { return !f.hidden[id] }
 func (f *fakeCharts) SetData(id string, ts []int64, cols [][]float64, xr Range) {
 	f.drawn = append(f.drawn, id)
 	f.lengths[id] = len(ts)

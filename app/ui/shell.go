@@ -644,7 +644,7 @@ func (s *Shell) panel(p dashboard.Panel) app.UI {
 			// The head's children vary (zoom controls); the body stays the
 			// section's second child, so go-app never re-creates a chart.
 			app.Div().Class("tt-panel-head").Body(
-				app.H2().Class("tt-panel-title").Text(p.Title),
+				s.panelTitle(p),
 				s.zoomControls(p),
 				s.liteNote(p),
 				s.freshnessLabel(p),
@@ -656,6 +656,9 @@ func (s *Shell) panel(p dashboard.Panel) app.UI {
 }
 
 func (s *Shell) kpi(p dashboard.Panel) app.UI {
+	if grouped(p) {
+		return s.kpiGroups(p)
+	}
 	text := "—"
 	f := FormatOf(p.Format, p.Currency, p.Decimals)
 	loc := s.bridges.locale()
@@ -669,8 +672,8 @@ func (s *Shell) kpi(p dashboard.Panel) app.UI {
 		text = f.Number(loc, v)
 	}
 	// A money value in a currency shows the currency instead of the unit.
-	if text != "—" && p.Unit != "" && (p.Format != dashboard.FormatMoney || p.Currency == "") {
-		text += " " + p.Unit
+	if text != "—" {
+		text = withUnit(p, text)
 	}
 	// The value never wraps: static/telltale.css sizes it to fit its tile
 	// by its length in characters.

@@ -62,6 +62,14 @@ type ChartSpec struct {
 	// Value is how the value axis writes numbers (the panel's format,
 	// currency and decimals).
 	Value Format
+	// Colors are the series' CSS colours, in Series order; without them
+	// the chart colours its series by position. A chart of an aggregate's
+	// groups gives each group the colour it keeps (aggregate.go).
+	Colors []string
+	// Marks: show each sample as a dot where they are few (uPlot's
+	// default), not only the line: an aggregate's buckets are few, and a
+	// group present in one bucket only is a dot, not nothing.
+	Marks bool
 	// Hairline draws the series one device pixel wide, not one CSS pixel:
 	// a lite chart (lite.go) on a phone, where a CSS pixel is 3 device
 	// pixels and goes through the stroker.

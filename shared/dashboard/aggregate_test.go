@@ -63,8 +63,6 @@ func TestParseAggMistakes(t *testing.T) {
 			`5:5: dashboard orders-desk: panel per-min names stream "orders" and an aggregate`},
 		{"kpi of buckets", `"window": "today"}}`, `"window": "1m"}}`,
 			`4:47: dashboard orders-desk: panel rev-today: window "1m": a kpi shows one value`},
-		{"kpi with groups", `"field": "total", "window": "today"}}`, `"field": "total", "group_by": "region", "window": "today"}}`,
-			`4:47: dashboard orders-desk: panel rev-today: group_by "region": a kpi shows one value`},
 		{"kpi of another field", `{"id": "rev-today", "kind": "kpi",`, `{"id": "rev-today", "kind": "kpi", "field": "total",`,
 			`4:65: dashboard orders-desk: panel rev-today: field "total": a kpi of an aggregate shows its "value"`},
 		{"timeseries of a gauge", `"fn": "count", "window": "1m"}`, `"fn": "count", "window": "last 1m"}`,
@@ -123,5 +121,37 @@ func TestValidateAggregates(t *testing.T) {
 	raw := Dashboard{ID: "y", Panels: []Panel{{ID: "k", Kind: KindKPI, Stream: d.Panels[0].Stream, Field: "value"}}}
 	if err := raw.Validate(); err == nil || !strings.Contains(err.Error(), "is a derived stream") {
 		t.Fatalf("derived stream without agg: got %v, want an error", err)
+	}
+}
+
+// TestGroupedPanelsThePageDraws: a kpi over a grouped gauge window (the page
+// lists its groups ranked) and a grouped time series without series (the
+// page plots every group) are valid; a raw time series still needs series.
+func TestGroupedPanelsThePageDraws(t *testing.T) {
+	d := Dashboard{ID: "x", Panels: []Panel{
+		{ID: "open", Kind: KindKPI, Agg: &agg.Def{Source: "orders", Fn: "count", GroupBy: "status", Window: "current"}},
+		{ID: "per-min", Kind: KindTimeSeries, Agg: &agg.Def{Source: "orders", Fn: "count", GroupBy: "region", Window: "1m"}},
+	}}
+	if err := d.Resolve(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Validate(); err != nil {
+		t.Fatalf("got %v, want nil", err)
+	}
+	if got := d.Panels[1].Series; len(got) != 0 {
+		t.Fatalf("grouped timeseries: Resolve gave series %q, want none (every group)", got)
+	}
+	// Its labels may name any group: they are not known in advance.
+	d.Panels[1].Labels = map[string]string{"eu": "Europe"}
+	if err := d.Validate(); err != nil {
+		t.Fatalf("labels of a chart of every group: got %v, want nil", err)
+	}
+	d.Panels[1].Series = []string{"us"}
+	if err := d.Validate(); err == nil || !strings.Contains(err.Error(), "labels names") {
+		t.Fatalf("labels outside listed series: got %v, want an error", err)
+	}
+	raw := Dashboard{ID: "y", Panels: []Panel{{ID: "c", Kind: KindTimeSeries, Stream: "orders"}}}
+	if err := raw.Validate(); err == nil || !strings.Contains(err.Error(), "has no series") {
+		t.Fatalf("raw timeseries without series: got %v, want an error", err)
 	}
 }

@@ -20,12 +20,9 @@ func validAgg(p *Panel) error {
 		return fmt.Errorf("its stream is %q, not its aggregate's %q (Resolve sets it)", p.Stream, s.Stream())
 	}
 	switch p.Kind {
-	case KindKPI:
+	case KindKPI: // with group_by, the page lists the groups ranked
 		if s.Kind == agg.Tumbling {
 			return fmt.Errorf("window %q: a kpi shows one value: want a gauge window (\"last 5m\", \"today\", \"this hour\", \"current\"); a timeseries draws buckets", p.Agg.Window)
-		}
-		if s.Grouped() {
-			return fmt.Errorf("group_by %q: a kpi shows one value, a grouped aggregate one per group: show it in a table", s.GroupBy)
 		}
 		if p.Field != agg.Value {
 			return fmt.Errorf("field %q: a kpi of an aggregate shows its %q (leave field out)", p.Field, agg.Value)

@@ -182,7 +182,9 @@ func (d *Dashboard) Validate() error {
 				return at(i, -1, fmt.Errorf("dashboard %s: kpi panel %s has no field", d.ID, p.ID))
 			}
 		case KindTimeSeries:
-			if len(p.Series) == 0 {
+			// A grouped aggregate's chart may leave series out: the page
+			// plots every group it gets (app/ui/aggregate.go).
+			if len(p.Series) == 0 && p.Agg == nil {
 				return at(i, -1, fmt.Errorf("dashboard %s: timeseries panel %s has no series", d.ID, p.ID))
 			}
 		case KindTable:
@@ -203,7 +205,8 @@ func (d *Dashboard) Validate() error {
 			return at(i, -1, fmt.Errorf("%s: %w", where, err))
 		}
 		for name := range p.Labels {
-			if !slices.Contains(p.Series, name) {
+			// A chart of every group may name groups that are yet to come.
+			if !slices.Contains(p.Series, name) && !(p.Agg != nil && len(p.Series) == 0) {
 				return at(i, -1, fmt.Errorf("%s: labels names %q, which is not one of its series %q", where, name, p.Series))
 			}
 		}
