@@ -105,10 +105,17 @@ func (e *Engine) rebuild(ctx context.Context, a *aggregate) {
 }
 
 // from is the oldest event time an aggregate of s needs at now: a sliding
-// window's start, a calendar window's boundary, and for buckets and current
-// state everything the store keeps.
+// window's start, a calendar window's boundary, the oldest bucket the
+// computer keeps (and one more), and for current state everything the store
+// keeps. Reading further back would fold events the computer then drops.
 func from(s *agg.Spec, now time.Time) time.Time {
 	switch s.Kind {
+	case agg.Tumbling:
+		keep := MaxBuckets
+		if s.Fn == "m4" {
+			keep = M4Buckets
+		}
+		return now.Add(-time.Duration(keep+1) * s.Width).Truncate(s.Width)
 	case agg.Sliding:
 		return now.Add(-s.Width)
 	case agg.Calendar:

@@ -149,6 +149,11 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	for i := range cfg.Dashboards {
+		// A spec built in Go names its aggregates' derived streams here,
+		// as Parse does for a file's.
+		if err := cfg.Dashboards[i].Resolve(); err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
 		if err := cfg.Dashboards[i].Validate(); err != nil {
 			return nil, fmt.Errorf("server: %w", err)
 		}

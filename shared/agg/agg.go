@@ -87,8 +87,6 @@ const (
 	MaxFilterValues = 64 // values of one "in (...)"
 	// Prefix starts every derived stream's name; ingest refuses it.
 	Prefix = "agg."
-	// PrefixM4 starts the name of a downsampled series a page asks for.
-	PrefixM4 = "m4."
 	// Other is the group the groups past Top are folded into.
 	Other = "other"
 	// Value is the gauge or series name of an aggregate without GroupBy.
@@ -118,7 +116,7 @@ type Cond struct {
 // Derived reports whether stream is the name of a derived stream (an
 // aggregate's or a downsampled series'): never a source, never ingested.
 func Derived(stream string) bool {
-	return strings.HasPrefix(stream, Prefix) || strings.HasPrefix(stream, PrefixM4)
+	return strings.HasPrefix(stream, Prefix) || strings.HasPrefix(stream, M4Prefix)
 }
 
 // Percentile returns the quantile (0.5 for p50) of a percentile function,
@@ -149,7 +147,7 @@ func Compile(d Def) (*Spec, error) {
 		return nil, fmt.Errorf("source %.70q: %w", d.Source, err)
 	}
 	if Derived(d.Source) {
-		return nil, fmt.Errorf("source %q is a derived stream (%s…, %s…): an aggregate reads a source stream", d.Source, Prefix, PrefixM4)
+		return nil, fmt.Errorf("source %q is a derived stream (%s…, %s…): an aggregate reads a source stream", d.Source, Prefix, M4Prefix)
 	}
 	if err := compileWindow(s); err != nil {
 		return nil, err
