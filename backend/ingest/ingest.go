@@ -53,6 +53,10 @@ type Config struct {
 	// less than MaxBytes (a largest body always fits an idle budget).
 	TenantRate  float64
 	TenantBurst int64
+	// TenantRates overrides TenantRate and TenantBurst for some tenants
+	// (rate.go); a tenant's own rate applies even when TenantRate is
+	// negative.
+	TenantRates map[string]Rate
 	MaxEvents   int // events per request; zero means 10000
 	// Limits checks each stream's caps before storing (limits.go); nil
 	// checks against the default caps as if every stream were empty.
@@ -94,7 +98,7 @@ func New(cfg Config) *Handler {
 		rejected:    cfg.Metrics.Counter("telltale_ingest_rejected_total", "ingest requests rejected for their content"),
 		refused:     cfg.Metrics.Counter("telltale_ingest_unauthorized_total", "ingest requests without a valid key"),
 		rateLimited: cfg.Metrics.Counter("telltale_ingest_rate_limited_total", "ingest requests refused (429) past their tenant's ingest rate"),
-		rates:       &rates{rate: cfg.TenantRate, burst: float64(cfg.TenantBurst), now: time.Now, buckets: make(map[string]*bytesBucket)},
+		rates:       &rates{rate: cfg.TenantRate, burst: float64(cfg.TenantBurst), tenants: cfg.TenantRates, minBurst: float64(cfg.MaxBytes), now: time.Now, buckets: make(map[string]*bytesBucket)},
 	}
 }
 
@@ -221,8 +225,9 @@ func (h *Handler) spend(w http.ResponseWriter, tenant string, n int64) *problem 
 		return nil
 	}
 	h.rateLimited.Inc()
+	rate, burst := h.rates.limit(tenant)
 	w.Header().Set("Retry-After", strconv.Itoa(int(max(1, (wait+time.Second-1)/time.Second))))
-	return &problem{http.StatusTooManyRequests, fmt.Sprintf("tenant %s is over its ingest rate of %.0f bytes/s (burst %d): retry in %v; nothing of the batch was stored", tenant, h.cfg.TenantRate, h.cfg.TenantBurst, wait.Round(time.Millisecond))}
+	return &problem{http.StatusTooManyRequests, fmt.Sprintf("tenant %s is over its ingest rate of %.0f bytes/s (burst %.0f): retry in %v; nothing of the batch was stored", tenant, rate, burst, wait.Round(time.Millisecond))}
 }
 
 func (h *Handler) decode(w http.ResponseWriter, r *http.Request, tenant string) (*Request, *problem) {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,5 +63,76 @@ func TestTenantOverItsRateIsRefused(t *testing.T) {
 	now = now.Add(time.Second) // 32 KiB more of A's budget
 	if w := post("key-a", big); w.Code != http.StatusOK {
 		t.Fatalf("A a second later: got %d %s, want 200", w.Code, w.Body)
+	}
+}
+
+// TestTenantRateOverride: a tenant given its own lower rate and burst
+// (Config.TenantRates) is refused sooner than the server's rate would, its
+// Retry-After and message follow its own rate, and the other tenants keep
+// the server's; a tenant's own rate holds even with the server's rate off,
+// and a burst below the largest body is raised to it.
+func TestTenantRateOverride(t *testing.T) {
+	body := func(n int) []byte {
+		return []byte(fmt.Sprintf(`{"events":[{"stream":"s","row":{"key":"k","fields":{"pad":%q}}}]}`, bytes.Repeat([]byte("x"), n)))
+	}
+	keys := StaticKeys{"key-a": "tenant-a", "key-b": "tenant-b", "key-c": "tenant-c"}
+	tests := []struct {
+		name       string
+		rate       float64
+		burst      int64
+		tenants    map[string]Rate
+		wantA      int    // A's 10 KiB batches accepted before the first 429
+		wantB      int    // B's (and C's), out of 12
+		wantRetry  string // A's Retry-After at its first 429
+		wantInBody string
+	}{
+		{"lower rate and burst for A", 64 << 10, 128 << 10, map[string]Rate{"tenant-a": {Rate: 1 << 10, Burst: 32 << 10}}, 3, 12, "9", "1024 bytes/s (burst 32768)"},
+		{"A's own burst, the server's rate", 64 << 10, 128 << 10, map[string]Rate{"tenant-a": {Burst: 48 << 10}}, 4, 12, "1", "65536 bytes/s (burst 49152)"},
+		{"A's own rate with the server's off", -1, 0, map[string]Rate{"tenant-a": {Rate: 2 << 10, Burst: 32 << 10}}, 3, 12, "5", "2048 bytes/s"},
+		{"a burst below the largest body is raised to it", 64 << 10, 128 << 10, map[string]Rate{"tenant-a": {Rate: 1 << 10, Burst: 1}}, 1, 12, "", "burst 16384"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := memstore.New(memstore.Config{})
+			h := New(Config{Store: st, Keys: keys, MaxBytes: 16 << 10, TenantRate: tt.rate, TenantBurst: tt.burst, TenantRates: tt.tenants})
+			now := time.Unix(1000, 0)
+			h.rates.now = func() time.Time { return now }
+			post := func(key string, b []byte) *httptest.ResponseRecorder {
+				req := httptest.NewRequest(http.MethodPost, "/api/v1/ingest", bytes.NewReader(b))
+				req.Header.Set("Authorization", "Bearer "+key)
+				req.Header.Set("Content-Type", "application/json")
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req)
+				return w
+			}
+			big := body(10 << 10)
+			accepted := func(key string) (int, *httptest.ResponseRecorder) {
+				for i := range 12 {
+					w := post(key, big)
+					if w.Code == http.StatusTooManyRequests {
+						return i, w
+					}
+					if w.Code != http.StatusOK {
+						t.Fatalf("%s batch %d: got %d %s, want 200 or 429", key, i, w.Code, w.Body)
+					}
+				}
+				return 12, nil
+			}
+			gotA, refused := accepted("key-a")
+			if gotA != tt.wantA || refused == nil {
+				t.Fatalf("A: got %d batches before a 429 (refused: %v), want %d then a 429", gotA, refused != nil, tt.wantA)
+			}
+			if tt.wantRetry != "" && refused.Header().Get("Retry-After") != tt.wantRetry {
+				t.Fatalf("A's Retry-After: got %q, want %q", refused.Header().Get("Retry-After"), tt.wantRetry)
+			}
+			if !strings.Contains(refused.Body.String(), tt.wantInBody) {
+				t.Fatalf("A's 429: got %s, want it to say %q", refused.Body, tt.wantInBody)
+			}
+			for _, key := range []string{"key-b", "key-c"} {
+				if got, _ := accepted(key); got != tt.wantB {
+					t.Fatalf("%s beside A: got %d batches accepted, want %d (the server's rate)", key, got, tt.wantB)
+				}
+			}
+		})
 	}
 }

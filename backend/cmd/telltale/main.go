@@ -101,6 +101,7 @@ type config struct {
 	caps        capFlags
 	limits      livestate.Limits            // per-stream caps (limits.go)
 	tenantCaps  map[string]livestate.Limits // per-tenant overrides of limits
+	tenantRates map[string]ingest.Rate      // per-tenant overrides of ingestRate, ingestBurst
 	warmBytes   int                         // PostgreSQL warm-up: body bytes per stream
 	warmTime    time.Duration               // PostgreSQL warm-up: time for every stream
 	connRate    float64
@@ -181,10 +182,11 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	if c.points <= 0 || c.points > 1_000_000 {
 		return config{}, errors.New("-points: want 1 to 1,000,000")
 	}
-	var err error
-	if c.limits, c.tenantCaps, err = c.caps.resolve(); err != nil {
+	limits, tenants, err := c.caps.resolve()
+	if err != nil {
 		return config{}, err
 	}
+	c.limits, c.tenantCaps, c.tenantRates = limits, tenants.caps, tenants.rates
 	if c.maxStreams <= 0 {
 		return config{}, errors.New("-max-streams: want a positive number")
 	}
@@ -329,7 +331,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		}
 		store, storeTag, health, history, revoked = pg, "postgres", pg.Health, pg, pg
 		warming = pg.Warming
-		ingester = ingest.New(ingest.Config{Store: pg, Keys: pg, Logger: log, Metrics: reg, Limits: h, TenantRate: cfg.ingestRate, TenantBurst: cfg.ingestBurst})
+		ingester = ingest.New(ingest.Config{Store: pg, Keys: pg, Logger: log, Metrics: reg, Limits: h, TenantRate: cfg.ingestRate, TenantBurst: cfg.ingestBurst, TenantRates: cfg.tenantRates})
 		goRun("postgres follower", pg.Run)
 		// Listen once the hub holds every existing stream for warming: a
 		// client reconnecting after a restart waits for its stream's recent
@@ -345,7 +347,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 	} else {
 		mem := memstore.New(memstore.Config{Sink: h.Publish, MaxStreamsPerTenant: cfg.maxStreams})
 		store, storeTag, history, revoked = mem, "memory", mem, mem
-		ingester = ingest.New(ingest.Config{Store: mem, Keys: cfg.ingestKeys, Logger: log, Metrics: reg, Limits: h, TenantRate: cfg.ingestRate, TenantBurst: cfg.ingestBurst})
+		ingester = ingest.New(ingest.Config{Store: mem, Keys: cfg.ingestKeys, Logger: log, Metrics: reg, Limits: h, TenantRate: cfg.ingestRate, TenantBurst: cfg.ingestBurst, TenantRates: cfg.tenantRates})
 	}
 
 	keys, keysFrom, err := cfg.keys.load(getenv)
