@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/telltale/telltale/backend/ingest"
-	"github.com/telltale/telltale/shared/poll"
 	"github.com/telltale/telltale/shared/livestate"
+	"github.com/telltale/telltale/shared/poll"
 )
 
 func TestCapFlags(t *testing.T) {
