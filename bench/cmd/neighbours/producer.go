@@ -16,7 +16,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
 )
 
 // producerResult is what tenant A's producer process reports on stdout.
@@ -237,4 +236,3 @@ func parseProducer(out []byte) (producerResult, error) {
 	}
 	return r, json.Unmarshal([]byte(lines[len(lines)-1]), &r)
 }
-
