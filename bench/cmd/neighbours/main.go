@@ -59,6 +59,10 @@ type phase struct {
 	ServerCPU   float64        `json:"server_cpu_pct"`
 	PostgresCPU float64        `json:"postgres_cpu_pct,omitempty"`
 	BenchCPU    float64        `json:"bench_cpu_pct"`
+	// MachineCPU is every core's busy time (200% is two cores busy);
+	// OtherCPU is what is not the server, PostgreSQL, A or this process.
+	MachineCPU float64 `json:"machine_cpu_pct"`
+	OtherCPU   float64 `json:"other_cpu_pct"`
 	SettleS     float64        `json:"settle_s"` // how long after the phase the server took to go idle
 	HeapGrowth  int64          `json:"heap_growth_bytes"`
 	HeapPerByte float64        `json:"heap_growth_per_byte_sent"`
@@ -129,10 +133,10 @@ func run() error {
 			all = append(all, res...)
 		}
 	}
-	fmt.Printf("%-9s %-7s %6s %11s %11s %11s %9s %8s %7s %6s %6s %6s %6s %8s\n", "store", "A shape", "B n", "commit p50", "commit p99", "post p99", "ingest99", "A MB/s", "A 429", "srv%", "pg%", "A%", "heapMB", "settle s")
+	fmt.Printf("%-9s %-7s %6s %11s %11s %11s %9s %8s %7s %6s %6s %6s %6s %6s %8s\n", "store", "A shape", "B n", "commit p50", "commit p99", "post p99", "ingest99", "A MB/s", "A 429", "srv%", "pg%", "A%", "other%", "heapMB", "settle s")
 	for _, p := range all {
-		fmt.Printf("%-9s %-7s %6d %9.1fms %9.1fms %9.1fms %7.1fms %8.2f %7d %6.0f %6.0f %6.0f %6.1f %8.1f\n", p.Store, p.Shape, p.BEvents, p.CommitP50ms, p.CommitP99ms, p.PostP99ms, p.IngestP99ms,
-			p.AMBps, p.A.Throttled, p.ServerCPU, p.PostgresCPU, p.ACPU, float64(p.HeapGrowth)/(1<<20), p.SettleS)
+		fmt.Printf("%-9s %-7s %6d %9.1fms %9.1fms %9.1fms %7.1fms %8.2f %7d %6.0f %6.0f %6.0f %6.0f %6.1f %8.1f\n", p.Store, p.Shape, p.BEvents, p.CommitP50ms, p.CommitP99ms, p.PostP99ms, p.IngestP99ms,
+			p.AMBps, p.A.Throttled, p.ServerCPU, p.PostgresCPU, p.ACPU, p.OtherCPU, float64(p.HeapGrowth)/(1<<20), p.SettleS)
 	}
 	for _, p := range all {
 		if p.PGWaits != "" {
@@ -265,7 +269,7 @@ func runStore(name, bin, admin string, extra, shapes []string, o options) ([]pha
 		} else {
 			profErr <- nil
 		}
-		srv0, pg0, me0 := procTicks(srv.cmd.Process.Pid), postgresTicks(), procTicks(os.Getpid())
+		srv0, pg0, me0, m0 := procTicks(srv.cmd.Process.Pid), postgresTicks(), procTicks(os.Getpid()), machineTicks()
 		start := time.Now()
 		first := next
 		var sent, acked []time.Time
@@ -296,6 +300,8 @@ func runStore(name, bin, admin string, extra, shapes []string, o options) ([]pha
 			p.PostgresCPU = ticks(postgresTicks() - pg0)
 		}
 		p.ACPU = p.A.CPUs / elapsed * 100
+		p.MachineCPU = ticks(machineTicks() - m0)
+		p.OtherCPU = max(0, p.MachineCPU-p.ServerCPU-p.PostgresCPU-p.ACPU-p.BenchCPU)
 		if waits != nil {
 			w := waits()
 			p.PGWaits, p.PGCommits, p.PGWalSyncs, p.PGWalMB = w.top(6), w.commits, w.walSync, w.walMB
@@ -339,9 +345,9 @@ func runStore(name, bin, admin string, extra, shapes []string, o options) ([]pha
 		if p.A.Bytes > 0 {
 			p.HeapPerByte = float64(p.HeapGrowth) / float64(p.A.Bytes)
 		}
-		fmt.Fprintf(os.Stderr, "%s %s: B commit→receive p50 %.1f ms p99 %.1f ms max %.1f ms (post→receive p99 %.1f, ingest p99 %.1f) over %d events; A %d requests (%d ok, %d 429, %d 422) %.2f MB/s, CPU server %.0f%% postgres %.0f%% A %.0f%% bench %.0f%%; settled in %.1fs; heap %+.1f MB %s\n",
+		fmt.Fprintf(os.Stderr, "%s %s: B commit→receive p50 %.1f ms p99 %.1f ms max %.1f ms (post→receive p99 %.1f, ingest p99 %.1f) over %d events; A %d requests (%d ok, %d 429, %d 422) %.2f MB/s, CPU server %.0f%% postgres %.0f%% A %.0f%% bench %.0f%% other %.0f%%; settled in %.1fs; heap %+.1f MB %s\n",
 			name, shape, p.CommitP50ms, p.CommitP99ms, p.CommitMaxms, p.PostP99ms, p.IngestP99ms, p.BEvents, p.A.Requests, p.A.Accepted, p.A.Throttled, p.A.OverCap, p.AMBps,
-			p.ServerCPU, p.PostgresCPU, p.ACPU, p.BenchCPU, p.SettleS, float64(p.HeapGrowth)/(1<<20), p.PGWaits)
+			p.ServerCPU, p.PostgresCPU, p.ACPU, p.BenchCPU, p.OtherCPU, p.SettleS, float64(p.HeapGrowth)/(1<<20), p.PGWaits)
 		out = append(out, p)
 	}
 	return out, nil

@@ -28,6 +28,25 @@ func procTicks(pid int) int64 {
 	return u + s
 }
 
+// machineTicks is the busy time of every CPU of the machine (all but idle
+// and iowait), in clock ticks: with the processes' own ticks, it shows what
+// the rest of the machine (other work on it) took during a phase.
+func machineTicks() int64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	var sum int64
+	for i, f := range strings.Fields(line)[1:] {
+		n, _ := strconv.ParseInt(f, 10, 64)
+		if i != 3 && i != 4 { // idle, iowait
+			sum += n
+		}
+	}
+	return sum
+}
+
 // postgresTicks is the CPU time of every process of the local PostgreSQL
 // server (they are named postgres), in clock ticks.
 func postgresTicks() int64 {
