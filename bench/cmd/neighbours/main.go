@@ -61,15 +61,15 @@ type phase struct {
 	BenchCPU    float64        `json:"bench_cpu_pct"`
 	// MachineCPU is every core's busy time (200% is two cores busy);
 	// OtherCPU is what is not the server, PostgreSQL, A or this process.
-	MachineCPU float64 `json:"machine_cpu_pct"`
-	OtherCPU   float64 `json:"other_cpu_pct"`
-	SettleS     float64        `json:"settle_s"` // how long after the phase the server took to go idle
-	HeapGrowth  int64          `json:"heap_growth_bytes"`
-	HeapPerByte float64        `json:"heap_growth_per_byte_sent"`
-	PGWaits     string         `json:"pg_waits,omitempty"` // average backends per wait event
-	PGCommits   int64          `json:"pg_commits,omitempty"`
-	PGWalSyncs  int64          `json:"pg_wal_syncs,omitempty"`
-	PGWalMB     float64        `json:"pg_wal_mb,omitempty"`
+	MachineCPU  float64 `json:"machine_cpu_pct"`
+	OtherCPU    float64 `json:"other_cpu_pct"`
+	SettleS     float64 `json:"settle_s"` // how long after the phase the server took to go idle
+	HeapGrowth  int64   `json:"heap_growth_bytes"`
+	HeapPerByte float64 `json:"heap_growth_per_byte_sent"`
+	PGWaits     string  `json:"pg_waits,omitempty"` // average backends per wait event
+	PGCommits   int64   `json:"pg_commits,omitempty"`
+	PGWalSyncs  int64   `json:"pg_wal_syncs,omitempty"`
+	PGWalMB     float64 `json:"pg_wal_mb,omitempty"`
 }
 
 func main() {
