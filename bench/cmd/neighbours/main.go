@@ -50,6 +50,12 @@ type phase struct {
 	// From B's request start: also counts B's own ingest round trip.
 	PostP50ms float64 `json:"b_post_p50_ms"`
 	PostP99ms float64 `json:"b_post_p99_ms"`
+	// Against the quiet phase just before: the issue's goal is
+	// CommitRatio ≤ 2. On the embedded store B's event reaches its client
+	// before B's ingest answer (commit→receive is 0), so PostRatio is the
+	// one that measures there.
+	CommitRatio float64 `json:"b_commit_p99_ratio,omitempty"`
+	PostRatio   float64 `json:"b_post_p99_ratio,omitempty"`
 	// B's ingest round trip alone (post to answer).
 	IngestP99ms float64 `json:"b_ingest_p99_ms"`
 	// A's side, zero when quiet.
@@ -89,6 +95,7 @@ func main() {
 type options struct {
 	duration, bEvery, settle time.Duration
 	aWorkers, width, points  int
+	rounds                   int
 	hostile                  bool
 	aCPU, serverCPU          string
 	profileDir               string
@@ -109,6 +116,7 @@ func run() error {
 	flag.DurationVar(&o.duration, "duration", 20*time.Second, "length of each phase (B's samples: duration / b-every)")
 	flag.DurationVar(&o.bEvery, "b-every", 20*time.Millisecond, "B posts one event this often")
 	flag.DurationVar(&o.settle, "settle", 60*time.Second, "longest wait after a phase for the server to go idle (A's backlog folded) before the next")
+	flag.IntVar(&o.rounds, "rounds", 1, "times to measure every shape, each after a quiet phase of its own")
 	flag.IntVar(&o.aWorkers, "a-workers", 2, "A's concurrent posting loops")
 	flag.IntVar(&o.width, "width", 0, "new names per A event (gauges, series) or fields per row (rows); 0: at the default caps (1000, 1000, 250)")
 	flag.IntVar(&o.points, "points", 16, "timestamps per A series event")
@@ -133,9 +141,9 @@ func run() error {
 			all = append(all, res...)
 		}
 	}
-	fmt.Printf("%-9s %-7s %6s %11s %11s %11s %9s %8s %7s %6s %6s %6s %6s %6s %8s\n", "store", "A shape", "B n", "commit p50", "commit p99", "post p99", "ingest99", "A MB/s", "A 429", "srv%", "pg%", "A%", "other%", "heapMB", "settle s")
+	fmt.Printf("%-9s %-7s %6s %11s %11s %7s %11s %7s %9s %8s %7s %6s %6s %6s %6s %6s %8s\n", "store", "A shape", "B n", "commit p50", "commit p99", "ratio", "post p99", "ratio", "ingest99", "A MB/s", "A 429", "srv%", "pg%", "A%", "other%", "heapMB", "settle s")
 	for _, p := range all {
-		fmt.Printf("%-9s %-7s %6d %9.1fms %9.1fms %9.1fms %7.1fms %8.2f %7d %6.0f %6.0f %6.0f %6.0f %6.1f %8.1f\n", p.Store, p.Shape, p.BEvents, p.CommitP50ms, p.CommitP99ms, p.PostP99ms, p.IngestP99ms,
+		fmt.Printf("%-9s %-7s %6d %9.1fms %9.1fms %6.1fx %9.1fms %6.1fx %7.1fms %8.2f %7d %6.0f %6.0f %6.0f %6.0f %6.1f %8.1f\n", p.Store, p.Shape, p.BEvents, p.CommitP50ms, p.CommitP99ms, p.CommitRatio, p.PostP99ms, p.PostRatio, p.IngestP99ms,
 			p.AMBps, p.A.Throttled, p.ServerCPU, p.PostgresCPU, p.ACPU, p.OtherCPU, float64(p.HeapGrowth)/(1<<20), p.SettleS)
 	}
 	for _, p := range all {
@@ -225,8 +233,18 @@ func runStore(name, bin, admin string, extra, shapes []string, o options) ([]pha
 		return nil, fmt.Errorf("B's client: %w", err)
 	}
 
+	// A quiet phase before each of A's: the machine's other load moves
+	// from minute to minute, so each of A's phases is compared with the
+	// quiet one just before it.
+	var order []string
+	for range o.rounds {
+		for _, shape := range shapes {
+			order = append(order, "quiet", shape)
+		}
+	}
 	var out []phase
-	for _, shape := range append([]string{"quiet"}, shapes...) {
+	var quiet phase
+	for _, shape := range order {
 		p := phase{Store: name, Shape: shape}
 		heap0 := liveHeap(srv.debugAddr)
 		var (
@@ -348,6 +366,11 @@ func runStore(name, bin, admin string, extra, shapes []string, o options) ([]pha
 		fmt.Fprintf(os.Stderr, "%s %s: B commit→receive p50 %.1f ms p99 %.1f ms max %.1f ms (post→receive p99 %.1f, ingest p99 %.1f) over %d events; A %d requests (%d ok, %d 429, %d 422) %.2f MB/s, CPU server %.0f%% postgres %.0f%% A %.0f%% bench %.0f%% other %.0f%%; settled in %.1fs; heap %+.1f MB %s\n",
 			name, shape, p.CommitP50ms, p.CommitP99ms, p.CommitMaxms, p.PostP99ms, p.IngestP99ms, p.BEvents, p.A.Requests, p.A.Accepted, p.A.Throttled, p.A.OverCap, p.AMBps,
 			p.ServerCPU, p.PostgresCPU, p.ACPU, p.BenchCPU, p.OtherCPU, p.SettleS, float64(p.HeapGrowth)/(1<<20), p.PGWaits)
+		if shape == "quiet" {
+			quiet = p
+		} else if quiet.CommitP99ms > 0 && quiet.PostP99ms > 0 {
+			p.CommitRatio, p.PostRatio = p.CommitP99ms/quiet.CommitP99ms, p.PostP99ms/quiet.PostP99ms
+		}
 		out = append(out, p)
 	}
 	return out, nil
