@@ -159,3 +159,29 @@ func TestTenantIngestRateFlag(t *testing.T) {
 		}
 	}
 }
+
+func TestIngestHoldFlag(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    time.Duration
+		wantErr bool
+	}{
+		{"default", nil, nil, time.Second, false},
+		{"flag", []string{"-ingest-hold", "250ms"}, nil, 250 * time.Millisecond, false},
+		{"env, off", nil, map[string]string{"TELLTALE_INGEST_HOLD": "-1s"}, -time.Second, false},
+		{"zero", []string{"-ingest-hold", "0"}, nil, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := parse(tt.args, func(k string) string { return tt.env[k] }, io.Discard, io.Discard)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("got error %v, want one: %v", err, tt.wantErr)
+			}
+			if err == nil && c.ingestHold != tt.want {
+				t.Fatalf("got %v, want %v", c.ingestHold, tt.want)
+			}
+		})
+	}
+}
