@@ -69,6 +69,9 @@ type phase struct {
 	// OtherCPU is what is not the server, PostgreSQL, A or this process.
 	MachineCPU  float64 `json:"machine_cpu_pct"`
 	OtherCPU    float64 `json:"other_cpu_pct"`
+	// CPUWait is the share of the phase during which some runnable task
+	// of the machine waited for a CPU (/proc/pressure/cpu "some").
+	CPUWait float64 `json:"cpu_wait_pct"`
 	SettleS     float64 `json:"settle_s"` // how long after the phase the server took to go idle
 	HeapGrowth  int64   `json:"heap_growth_bytes"`
 	HeapPerByte float64 `json:"heap_growth_per_byte_sent"`
@@ -141,10 +144,10 @@ func run() error {
 			all = append(all, res...)
 		}
 	}
-	fmt.Printf("%-9s %-7s %6s %11s %11s %7s %11s %7s %9s %8s %7s %6s %6s %6s %6s %6s %8s\n", "store", "A shape", "B n", "commit p50", "commit p99", "ratio", "post p99", "ratio", "ingest99", "A MB/s", "A 429", "srv%", "pg%", "A%", "other%", "heapMB", "settle s")
+	fmt.Printf("%-9s %-7s %6s %11s %11s %7s %11s %7s %9s %8s %7s %6s %6s %6s %6s %6s %6s %8s\n", "store", "A shape", "B n", "commit p50", "commit p99", "ratio", "post p99", "ratio", "ingest99", "A MB/s", "A 429", "srv%", "pg%", "A%", "other%", "cpuwt%", "heapMB", "settle s")
 	for _, p := range all {
-		fmt.Printf("%-9s %-7s %6d %9.1fms %9.1fms %6.1fx %9.1fms %6.1fx %7.1fms %8.2f %7d %6.0f %6.0f %6.0f %6.0f %6.1f %8.1f\n", p.Store, p.Shape, p.BEvents, p.CommitP50ms, p.CommitP99ms, p.CommitRatio, p.PostP99ms, p.PostRatio, p.IngestP99ms,
-			p.AMBps, p.A.Throttled, p.ServerCPU, p.PostgresCPU, p.ACPU, p.OtherCPU, float64(p.HeapGrowth)/(1<<20), p.SettleS)
+		fmt.Printf("%-9s %-7s %6d %9.1fms %9.1fms %6.1fx %9.1fms %6.1fx %7.1fms %8.2f %7d %6.0f %6.0f %6.0f %6.0f %6.0f %6.1f %8.1f\n", p.Store, p.Shape, p.BEvents, p.CommitP50ms, p.CommitP99ms, p.CommitRatio, p.PostP99ms, p.PostRatio, p.IngestP99ms,
+			p.AMBps, p.A.Throttled, p.ServerCPU, p.PostgresCPU, p.ACPU, p.OtherCPU, p.CPUWait, float64(p.HeapGrowth)/(1<<20), p.SettleS)
 	}
 	for _, p := range all {
 		if p.PGWaits != "" {
@@ -287,7 +290,7 @@ func runStore(name, bin, admin string, extra, shapes []string, o options) ([]pha
 		} else {
 			profErr <- nil
 		}
-		srv0, pg0, me0, m0 := procTicks(srv.cmd.Process.Pid), postgresTicks(), procTicks(os.Getpid()), machineTicks()
+		srv0, pg0, me0, m0, w0 := procTicks(srv.cmd.Process.Pid), postgresTicks(), procTicks(os.Getpid()), machineTicks(), cpuStall()
 		start := time.Now()
 		first := next
 		var sent, acked []time.Time
@@ -319,6 +322,7 @@ func runStore(name, bin, admin string, extra, shapes []string, o options) ([]pha
 		}
 		p.ACPU = p.A.CPUs / elapsed * 100
 		p.MachineCPU = ticks(machineTicks() - m0)
+		p.CPUWait = float64(cpuStall()-w0) / 1e4 / elapsed
 		p.OtherCPU = max(0, p.MachineCPU-p.ServerCPU-p.PostgresCPU-p.ACPU-p.BenchCPU)
 		if waits != nil {
 			w := waits()

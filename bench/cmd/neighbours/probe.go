@@ -47,6 +47,19 @@ func machineTicks() int64 {
 	return sum
 }
 
+// cpuStall is the kernel's CPU pressure (/proc/pressure/cpu, "some"): the
+// time, in µs, during which at least one runnable task waited for a CPU.
+func cpuStall() int64 {
+	b, err := os.ReadFile("/proc/pressure/cpu")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	_, v, _ := strings.Cut(line, "total=")
+	n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	return n
+}
+
 // postgresTicks is the CPU time of every process of the local PostgreSQL
 // server (they are named postgres), in clock ticks.
 func postgresTicks() int64 {
