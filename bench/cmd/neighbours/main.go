@@ -67,11 +67,11 @@ type phase struct {
 	BenchCPU    float64        `json:"bench_cpu_pct"`
 	// MachineCPU is every core's busy time (200% is two cores busy);
 	// OtherCPU is what is not the server, PostgreSQL, A or this process.
-	MachineCPU  float64 `json:"machine_cpu_pct"`
-	OtherCPU    float64 `json:"other_cpu_pct"`
+	MachineCPU float64 `json:"machine_cpu_pct"`
+	OtherCPU   float64 `json:"other_cpu_pct"`
 	// CPUWait is the share of the phase during which some runnable task
 	// of the machine waited for a CPU (/proc/pressure/cpu "some").
-	CPUWait float64 `json:"cpu_wait_pct"`
+	CPUWait     float64 `json:"cpu_wait_pct"`
 	SettleS     float64 `json:"settle_s"` // how long after the phase the server took to go idle
 	HeapGrowth  int64   `json:"heap_growth_bytes"`
 	HeapPerByte float64 `json:"heap_growth_per_byte_sent"`
