@@ -239,15 +239,22 @@ func runStore(name, bin, admin string, extra, shapes []string, o options) ([]pha
 	// A quiet phase before each of A's: the machine's other load moves
 	// from minute to minute, so each of A's phases is compared with the
 	// quiet one just before it.
-	var order []string
-	for range o.rounds {
+	// Each round's A writes a stream of its own: a stream already at its
+	// caps from the round before would refuse every new name.
+	type step struct {
+		shape  string
+		stream string
+	}
+	var order []step
+	for r := range o.rounds {
 		for _, shape := range shapes {
-			order = append(order, "quiet", shape)
+			order = append(order, step{"quiet", ""}, step{shape, fmt.Sprintf("a-%s-%d", shape, r)})
 		}
 	}
 	var out []phase
 	var quiet phase
-	for _, shape := range order {
+	for _, st := range order {
+		shape := st.shape
 		p := phase{Store: name, Shape: shape}
 		heap0 := liveHeap(srv.debugAddr)
 		var (
@@ -270,7 +277,7 @@ func runStore(name, bin, admin string, extra, shapes []string, o options) ([]pha
 			if width == 0 {
 				width = defaultWidth[shape]
 			}
-			args := []string{"-role", "producer", "-url", url, "-key", srv.keyA, "-stream", "a-" + shape, "-shape", shape,
+			args := []string{"-role", "producer", "-url", url, "-key", srv.keyA, "-stream", st.stream, "-shape", shape,
 				"-width", fmt.Sprint(width), "-points", fmt.Sprint(o.points), "-workers", fmt.Sprint(o.aWorkers),
 				"-duration", o.duration.String(), fmt.Sprintf("-hostile=%v", o.hostile)}
 			if o.aCPU != "" {
