@@ -69,6 +69,9 @@ type phase struct {
 	// OtherCPU is what is not the server, PostgreSQL, A or this process.
 	MachineCPU float64 `json:"machine_cpu_pct"`
 	OtherCPU   float64 `json:"other_cpu_pct"`
+	// ServerPeakCPU is the 95th percentile of the server's CPU over 200 ms
+	// windows of the phase (200% is both cores): how bursty A's load is.
+	ServerPeakCPU float64 `json:"server_cpu_p95_200ms_pct"`
 	// CPUWait is the share of the phase during which some runnable task
 	// of the machine waited for a CPU (/proc/pressure/cpu "some").
 	CPUWait     float64 `json:"cpu_wait_pct"`
@@ -144,10 +147,10 @@ func run() error {
 			all = append(all, res...)
 		}
 	}
-	fmt.Printf("%-9s %-7s %6s %11s %11s %7s %11s %7s %9s %8s %7s %6s %6s %6s %6s %6s %6s %8s\n", "store", "A shape", "B n", "commit p50", "commit p99", "ratio", "post p99", "ratio", "ingest99", "A MB/s", "A 429", "srv%", "pg%", "A%", "other%", "cpuwt%", "heapMB", "settle s")
+	fmt.Printf("%-9s %-7s %6s %11s %11s %7s %11s %7s %9s %8s %7s %6s %7s %6s %6s %6s %6s %6s %8s\n", "store", "A shape", "B n", "commit p50", "commit p99", "ratio", "post p99", "ratio", "ingest99", "A MB/s", "A 429", "srv%", "srvp95%", "pg%", "A%", "other%", "cpuwt%", "heapMB", "settle s")
 	for _, p := range all {
-		fmt.Printf("%-9s %-7s %6d %9.1fms %9.1fms %6.1fx %9.1fms %6.1fx %7.1fms %8.2f %7d %6.0f %6.0f %6.0f %6.0f %6.0f %6.1f %8.1f\n", p.Store, p.Shape, p.BEvents, p.CommitP50ms, p.CommitP99ms, p.CommitRatio, p.PostP99ms, p.PostRatio, p.IngestP99ms,
-			p.AMBps, p.A.Throttled, p.ServerCPU, p.PostgresCPU, p.ACPU, p.OtherCPU, p.CPUWait, float64(p.HeapGrowth)/(1<<20), p.SettleS)
+		fmt.Printf("%-9s %-7s %6d %9.1fms %9.1fms %6.1fx %9.1fms %6.1fx %7.1fms %8.2f %7d %6.0f %7.0f %6.0f %6.0f %6.0f %6.0f %6.1f %8.1f\n", p.Store, p.Shape, p.BEvents, p.CommitP50ms, p.CommitP99ms, p.CommitRatio, p.PostP99ms, p.PostRatio, p.IngestP99ms,
+			p.AMBps, p.A.Throttled, p.ServerCPU, p.ServerPeakCPU, p.PostgresCPU, p.ACPU, p.OtherCPU, p.CPUWait, float64(p.HeapGrowth)/(1<<20), p.SettleS)
 	}
 	for _, p := range all {
 		if p.PGWaits != "" {
@@ -297,6 +300,7 @@ func runStore(name, bin, admin string, extra, shapes []string, o options) ([]pha
 		} else {
 			profErr <- nil
 		}
+		peak := sampleCPU(srv.cmd.Process.Pid, 200*time.Millisecond)
 		srv0, pg0, me0, m0, w0 := procTicks(srv.cmd.Process.Pid), postgresTicks(), procTicks(os.Getpid()), machineTicks(), cpuStall()
 		start := time.Now()
 		first := next
@@ -328,6 +332,7 @@ func runStore(name, bin, admin string, extra, shapes []string, o options) ([]pha
 			p.PostgresCPU = ticks(postgresTicks() - pg0)
 		}
 		p.ACPU = p.A.CPUs / elapsed * 100
+		p.ServerPeakCPU = peak()
 		p.MachineCPU = ticks(machineTicks() - m0)
 		p.CPUWait = float64(cpuStall()-w0) / 1e4 / elapsed
 		p.OtherCPU = max(0, p.MachineCPU-p.ServerCPU-p.PostgresCPU-p.ACPU-p.BenchCPU)

@@ -28,6 +28,40 @@ func procTicks(pid int) int64 {
 	return u + s
 }
 
+// sampleCPU reads pid's CPU every window until the returned func is
+// called, which stops it and returns the 95th percentile of the windows'
+// CPU in percent of one core.
+func sampleCPU(pid int, window time.Duration) func() float64 {
+	stop := make(chan struct{})
+	done := make(chan float64)
+	go func() {
+		var pcts []float64
+		t := time.NewTicker(window)
+		defer t.Stop()
+		last, at := procTicks(pid), time.Now()
+		for {
+			select {
+			case <-stop:
+				if len(pcts) == 0 {
+					done <- 0
+					return
+				}
+				sort.Float64s(pcts)
+				done <- pcts[len(pcts)*95/100]
+				return
+			case now := <-t.C:
+				n := procTicks(pid)
+				pcts = append(pcts, float64(n-last)/now.Sub(at).Seconds())
+				last, at = n, now
+			}
+		}
+	}()
+	return func() float64 {
+		close(stop)
+		return <-done
+	}
+}
+
 // machineTicks is the busy time of every CPU of the machine (all but idle
 // and iowait), in clock ticks: with the processes' own ticks, it shows what
 // the rest of the machine (other work on it) took during a phase.
