@@ -54,7 +54,16 @@ type Config struct {
 	// less than MaxBytes (a largest body always fits an idle budget).
 	TenantRate  float64
 	TenantBurst int64
-	MaxEvents   int // events per request; zero means 10000
+	// TenantRates overrides TenantRate and TenantBurst for some tenants
+	// (rate.go); a tenant's own rate applies even when TenantRate is
+	// negative.
+	TenantRates map[string]Rate
+	// TenantHold is how long a request past its tenant's rate may wait
+	// for the budget, before its body is read, instead of 429 at once
+	// (rate.go): the rate then paces a producer evenly. Zero means 1s;
+	// negative means none. At most 4 requests of a tenant wait at once.
+	TenantHold time.Duration
+	MaxEvents  int // events per request; zero means 10000
 	// Limits checks each stream's caps before storing (limits.go); nil
 	// checks against the default caps as if every stream were empty.
 	Limits Limiter
@@ -64,7 +73,7 @@ type Config struct {
 type Handler struct {
 	cfg                         Config
 	accepted, rejected, refused *metrics.Value
-	rateLimited                 *metrics.Value
+	rateLimited, rateHeld       *metrics.Value
 	rates                       *rates
 }
 
@@ -86,6 +95,9 @@ func New(cfg Config) *Handler {
 		cfg.TenantBurst = 2 * cfg.MaxBytes
 	}
 	cfg.TenantBurst = max(cfg.TenantBurst, cfg.MaxBytes)
+	if cfg.TenantHold == 0 {
+		cfg.TenantHold = time.Second
+	}
 	if cfg.MaxEvents <= 0 {
 		cfg.MaxEvents = 10000
 	}
@@ -95,7 +107,9 @@ func New(cfg Config) *Handler {
 		rejected:    cfg.Metrics.Counter("telltale_ingest_rejected_total", "ingest requests rejected for their content"),
 		refused:     cfg.Metrics.Counter("telltale_ingest_unauthorized_total", "ingest requests without a valid key"),
 		rateLimited: cfg.Metrics.Counter("telltale_ingest_rate_limited_total", "ingest requests refused (429) past their tenant's ingest rate"),
-		rates:       &rates{rate: cfg.TenantRate, burst: float64(cfg.TenantBurst), now: time.Now, buckets: make(map[string]*bytesBucket)},
+		rateHeld:    cfg.Metrics.Counter("telltale_ingest_rate_held_total", "ingest requests held (paced) for their tenant's ingest rate"),
+		rates: &rates{rate: cfg.TenantRate, burst: float64(cfg.TenantBurst), hold: cfg.TenantHold, tenants: cfg.TenantRates, minBurst: float64(cfg.MaxBytes),
+			now: time.Now, sleep: sleepCtx, buckets: make(map[string]*bytesBucket)},
 	}
 }
 
@@ -216,14 +230,23 @@ func (h *Handler) authenticate(r *http.Request) (string, *problem) {
 
 // spend takes n body bytes of tenant's ingest rate, or answers 429 with
 // Retry-After.
-func (h *Handler) spend(w http.ResponseWriter, tenant string, n int64) *problem {
-	ok, wait := h.rates.take(tenant, n)
+func (h *Handler) spend(w http.ResponseWriter, r *http.Request, tenant string, n int64) *problem {
+	ok, hold, done, wait := h.rates.take(tenant, n)
+	if ok && hold > 0 {
+		h.rateHeld.Inc()
+		err := h.rates.sleep(r.Context(), hold)
+		done()
+		if err != nil {
+			return &problem{http.StatusServiceUnavailable, "request ended while held for the ingest rate"}
+		}
+	}
 	if ok {
 		return nil
 	}
 	h.rateLimited.Inc()
+	rate, burst := h.rates.limit(tenant)
 	w.Header().Set("Retry-After", strconv.Itoa(int(max(1, (wait+time.Second-1)/time.Second))))
-	return &problem{http.StatusTooManyRequests, fmt.Sprintf("tenant %s is over its ingest rate of %.0f bytes/s (burst %d): retry in %v; nothing of the batch was stored", tenant, h.cfg.TenantRate, h.cfg.TenantBurst, wait.Round(time.Millisecond))}
+	return &problem{http.StatusTooManyRequests, fmt.Sprintf("tenant %s is over its ingest rate of %.0f bytes/s (burst %.0f): retry in %v; nothing of the batch was stored", tenant, rate, burst, wait.Round(time.Millisecond))}
 }
 
 func (h *Handler) decode(w http.ResponseWriter, r *http.Request, tenant string) (*Request, *problem) {
@@ -236,7 +259,7 @@ func (h *Handler) decode(w http.ResponseWriter, r *http.Request, tenant string) 
 	// the server a header, not a read and a decode.
 	spent := false
 	if r.ContentLength > 0 && r.ContentLength <= h.cfg.MaxBytes {
-		if p := h.spend(w, tenant, r.ContentLength); p != nil {
+		if p := h.spend(w, r, tenant, r.ContentLength); p != nil {
 			return nil, p
 		}
 		spent = true
@@ -250,7 +273,7 @@ func (h *Handler) decode(w http.ResponseWriter, r *http.Request, tenant string) 
 		return nil, &problem{http.StatusBadRequest, "reading body: " + err.Error()}
 	}
 	if !spent {
-		if p := h.spend(w, tenant, int64(len(body))); p != nil {
+		if p := h.spend(w, r, tenant, int64(len(body))); p != nil {
 			return nil, p
 		}
 	}

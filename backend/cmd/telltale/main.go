@@ -90,6 +90,7 @@ type config struct {
 	demo        bool
 	ingestRate  float64 // body bytes per second per tenant; negative: none
 	ingestBurst int64
+	ingestHold  time.Duration // longest wait for the rate instead of 429; negative: none
 	logLevel    slog.Level
 	dbURL       string
 	retention   pgstore.Retention
@@ -104,6 +105,7 @@ type config struct {
 	caps        capFlags
 	limits      livestate.Limits            // per-stream caps (limits.go)
 	tenantCaps  map[string]livestate.Limits // per-tenant overrides of limits
+	tenantRates map[string]ingest.Rate      // per-tenant overrides of ingestRate, ingestBurst
 	warmBytes   int                         // PostgreSQL warm-up: body bytes per stream
 	warmTime    time.Duration               // PostgreSQL warm-up: time for every stream
 	connRate    float64
@@ -142,6 +144,7 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	// The back-quoted word of a usage string names the flag's value.
 	fs.Float64Var(&c.ingestRate, "ingest-rate", envFloat(env("TELLTALE_INGEST_RATE", "4194304")), "HTTP ingest: body bytes per second each tenant may send; past it, 429 with Retry-After; negative turns the limit off (env TELLTALE_INGEST_RATE)")
 	fs.Int64Var(&c.ingestBurst, "ingest-burst", int64(envInt(env("TELLTALE_INGEST_BURST", "8388608"))), "HTTP ingest: body bytes a tenant may send at once; at least the 4 MiB a request may hold (env TELLTALE_INGEST_BURST)")
+	fs.DurationVar(&c.ingestHold, "ingest-hold", envDuration(env("TELLTALE_INGEST_HOLD", "1s")), "HTTP ingest: how long a request past its tenant's rate waits for it, unread, before 429 (at most 4 of a tenant's at once), so producers are paced evenly; negative: 429 at once (env TELLTALE_INGEST_HOLD)")
 	keys := fs.String("ingest-keys", env("TELLTALE_INGEST_KEYS", ""), "embedded store: ingest keys as `tenant:key,…` (env TELLTALE_INGEST_KEYS); with PostgreSQL, mint keys with the ingest-key command")
 	keepEvents := fs.Int64("keep-events", 0, "PostgreSQL retention: keep at least this many events per stream; 0 means 100000 (env TELLTALE_KEEP_EVENTS)")
 	keepFor := fs.Duration("keep-for", 0, "PostgreSQL retention: keep at least this much history per stream; 0 means 24h (env TELLTALE_KEEP_FOR)")
@@ -179,16 +182,17 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	if strings.TrimSpace(c.appVersion) == "" {
 		return config{}, errors.New("-app-version: want a version, or leave it unset for the build's")
 	}
-	if c.ingestRate == 0 || c.ingestBurst <= 0 {
-		return config{}, errors.New("-ingest-rate must be non-zero (negative: off), -ingest-burst positive")
+	if c.ingestRate == 0 || c.ingestBurst <= 0 || c.ingestHold == 0 {
+		return config{}, errors.New("-ingest-rate and -ingest-hold must be non-zero (negative: off), -ingest-burst positive")
 	}
 	if c.points <= 0 || c.points > 1_000_000 {
 		return config{}, errors.New("-points: want 1 to 1,000,000")
 	}
-	var err error
-	if c.limits, c.tenantCaps, err = c.caps.resolve(); err != nil {
+	limits, tenants, err := c.caps.resolve()
+	if err != nil {
 		return config{}, err
 	}
+	c.limits, c.tenantCaps, c.tenantRates = limits, tenants.caps, tenants.rates
 	if c.maxStreams <= 0 {
 		return config{}, errors.New("-max-streams: want a positive number")
 	}
@@ -348,7 +352,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		store, storeTag, health, history, revoked = pg, "postgres", pg.Health, pg, pg
 		eng = newEngine(pg)
 		warming = pg.Warming
-		ingester = ingest.New(ingest.Config{Store: pg, Keys: pg, Logger: log, Metrics: reg, Limits: h, TenantRate: cfg.ingestRate, TenantBurst: cfg.ingestBurst})
+		ingester = ingest.New(ingest.Config{Store: pg, Keys: pg, Logger: log, Metrics: reg, Limits: h, TenantRate: cfg.ingestRate, TenantBurst: cfg.ingestBurst, TenantRates: cfg.tenantRates, TenantHold: cfg.ingestHold})
 		goRun("postgres follower", pg.Run)
 		// Listen once the hub holds every existing stream for warming: a
 		// client reconnecting after a restart waits for its stream's recent
@@ -365,7 +369,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		mem := memstore.New(memstore.Config{Sink: h.Publish, MaxStreamsPerTenant: cfg.maxStreams})
 		store, storeTag, history, revoked = mem, "memory", mem, mem
 		eng = newEngine(mem)
-		ingester = ingest.New(ingest.Config{Store: mem, Keys: cfg.ingestKeys, Logger: log, Metrics: reg, Limits: h, TenantRate: cfg.ingestRate, TenantBurst: cfg.ingestBurst})
+		ingester = ingest.New(ingest.Config{Store: mem, Keys: cfg.ingestKeys, Logger: log, Metrics: reg, Limits: h, TenantRate: cfg.ingestRate, TenantBurst: cfg.ingestBurst, TenantRates: cfg.tenantRates, TenantHold: cfg.ingestHold})
 	}
 
 	// After the store's follower: what the engine writes at shutdown is its

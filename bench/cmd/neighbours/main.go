@@ -1,12 +1,18 @@
 // Command neighbours measures how much one tenant's heavy ingest delays
-// another's events. Tenant B posts one small event every -b-every through
-// HTTP ingest and a hub subscriber stamps its arrival; its post→receive
-// latency is measured quiet, then while tenant A posts wide events as fast as
-// -a-workers can (one shape at a time: many new gauge names, many new series,
-// big rows). It also reports the Go heap's growth per byte A sent, by shape.
-// Both stores run in this process exactly as the server wires them (ingest
-// handler → store → hub; on PostgreSQL through the follower).
+// another's events, on the real server binary as users run it. Tenant B
+// posts one small event every -b-every through HTTP ingest and follows its
+// stream over a WebSocket with the project's client runtime, which stamps
+// each event's arrival; B's commit→receive latency (from its ingest answer)
+// and post→receive latency are measured quiet, then while tenant A ingests at
+// its limits, one shape at a time: many new gauge names, many new series, big
+// rows. A runs as a process of its own (this binary again, -role producer):
+// by default a real producer at its limits, which waits Retry-After after a
+// 429 and stops inventing names after a 422; -a-hostile ignores both. It
+// also reports the server's heap growth per byte A got accepted, the CPU of
+// the server, PostgreSQL and A, and on PostgreSQL what the database's
+// backends waited on.
 //
+//	go build -o bin/telltale ./backend/cmd/telltale
 //	go run ./bench/cmd/neighbours -store both -json
 package main
 
@@ -14,51 +20,78 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"runtime"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/telltale/telltale/backend/hub"
+	"github.com/telltale/telltale/app/client"
 	"github.com/telltale/telltale/backend/ingest"
-	"github.com/telltale/telltale/backend/memstore"
-	"github.com/telltale/telltale/backend/pgstore"
 	"github.com/telltale/telltale/bench/latency"
+	"github.com/telltale/telltale/shared/livestate"
+	"github.com/telltale/telltale/shared/wire"
 )
 
 type phase struct {
-	Store   string  `json:"store"`
-	Shape   string  `json:"shape"` // quiet, gauges, series, rows
-	BEvents int     `json:"b_events"`
-	P50ms   float64 `json:"b_p50_ms"`
-	P99ms   float64 `json:"b_p99_ms"`
-	MaxMs   float64 `json:"b_max_ms"`
-	// From B's ingest answer (its commit) to the hub: the part after the
-	// store. post→hub above also counts B's own ingest round trip.
-	AckP50ms float64 `json:"b_commit_p50_ms"`
-	AckP99ms float64 `json:"b_commit_p99_ms"`
+	Store   string `json:"store"`
+	Shape   string `json:"shape"` // quiet, gauges, series, rows
+	BEvents int    `json:"b_events"`
+	// From B's ingest answer (its commit) to B's WebSocket client: the
+	// issue's commit→screen, less the page's rendering.
+	CommitP50ms float64 `json:"b_commit_p50_ms"`
+	CommitP99ms float64 `json:"b_commit_p99_ms"`
+	CommitMaxms float64 `json:"b_commit_max_ms"`
+	// From B's request start: also counts B's own ingest round trip.
+	PostP50ms float64 `json:"b_post_p50_ms"`
+	PostP99ms float64 `json:"b_post_p99_ms"`
+	// Against the quiet phase just before: the issue's goal is
+	// CommitRatio ≤ 2. On the embedded store B's event reaches its client
+	// before B's ingest answer (commit→receive is 0), so PostRatio is the
+	// one that measures there.
+	CommitRatio float64 `json:"b_commit_p99_ratio,omitempty"`
+	PostRatio   float64 `json:"b_post_p99_ratio,omitempty"`
+	// B's ingest round trip alone (post to answer).
+	IngestP99ms float64 `json:"b_ingest_p99_ms"`
 	// A's side, zero when quiet.
-	ARequests   int64   `json:"a_requests"`
-	ARefused    int64   `json:"a_refused"`
-	ABytes      int64   `json:"a_bytes"`
-	AMBps       float64 `json:"a_mb_per_s"`
-	AHubLagS    float64 `json:"a_hub_lag_s"` // how long after A stopped the hub had all of A's events
+	A           producerResult `json:"a"`
+	AMBps       float64        `json:"a_mb_per_s"`
+	ACPU        float64        `json:"a_cpu_pct"`
+	ServerCPU   float64        `json:"server_cpu_pct"`
+	PostgresCPU float64        `json:"postgres_cpu_pct,omitempty"`
+	BenchCPU    float64        `json:"bench_cpu_pct"`
+	// MachineCPU is every core's busy time (200% is two cores busy);
+	// OtherCPU is what is not the server, PostgreSQL, A or this process.
+	MachineCPU float64 `json:"machine_cpu_pct"`
+	OtherCPU   float64 `json:"other_cpu_pct"`
+	// ServerPeakCPU is the 95th percentile of the server's CPU over 200 ms
+	// windows of the phase (200% is both cores): how bursty A's load is.
+	ServerPeakCPU float64 `json:"server_cpu_p95_200ms_pct"`
+	// CPUWait is the share of the phase during which some runnable task
+	// of the machine waited for a CPU (/proc/pressure/cpu "some").
+	CPUWait     float64 `json:"cpu_wait_pct"`
+	SettleS     float64 `json:"settle_s"` // how long after the phase the server took to go idle
 	HeapGrowth  int64   `json:"heap_growth_bytes"`
 	HeapPerByte float64 `json:"heap_growth_per_byte_sent"`
+	PGWaits     string  `json:"pg_waits,omitempty"` // average backends per wait event
+	PGCommits   int64   `json:"pg_commits,omitempty"`
+	PGWalSyncs  int64   `json:"pg_wal_syncs,omitempty"`
+	PGWalMB     float64 `json:"pg_wal_mb,omitempty"`
 }
 
 func main() {
+	if len(os.Args) > 2 && os.Args[1] == "-role" && os.Args[2] == "producer" {
+		if err := producer(os.Args[3:]); err != nil {
+			fmt.Fprintln(os.Stderr, "neighbours producer:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "neighbours:", err)
 		os.Exit(1)
@@ -66,24 +99,37 @@ func main() {
 }
 
 type options struct {
-	duration, bEvery, drain, showSlow time.Duration
-	aWorkers, width, points           int
-	ingestRate                        float64
+	duration, bEvery, settle time.Duration
+	aWorkers, width, points  int
+	rounds                   int
+	hostile                  bool
+	aCPU, serverCPU          string
+	profileDir               string
 }
+
+// defaultWidth is A's event at its default caps: a request of 1,000 new
+// series or gauge names (the series cap is 1,000; gauges fill their 10,000
+// in ten requests), a row of 250 fields (under the 256 cap).
+var defaultWidth = map[string]int{"gauges": 1000, "series": 1000, "rows": 250}
 
 func run() error {
 	stores := flag.String("store", "both", "embedded, postgres or both")
-	dsn := flag.String("dsn", os.Getenv("DATABASE_URL"), "PostgreSQL to use (migrated if needed); empty: a database of its own on 127.0.0.1:5432 as postgres, dropped at the end")
+	bin := flag.String("bin", "bin/telltale", "the server binary (go build -o bin/telltale ./backend/cmd/telltale)")
+	admin := flag.String("pg-admin", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL server to create the run's database on (dropped at the end)")
 	shapes := flag.String("shapes", "gauges,series,rows", "A's event shapes, comma-separated: gauges (new gauge names), series (new point series), rows (big rows)")
+	serverFlags := flag.String("server-flags", "", "extra server flags, space-separated, e.g. '-tenant-limits tenant-a:ingest_rate=1048576'")
 	var o options
-	flag.DurationVar(&o.duration, "duration", 8*time.Second, "length of each phase")
-	flag.Float64Var(&o.ingestRate, "ingest-rate", 4<<20, "each tenant's ingest rate in body bytes/s, as the server's -ingest-rate (burst 8 MiB); negative: none")
+	flag.DurationVar(&o.duration, "duration", 20*time.Second, "length of each phase (B's samples: duration / b-every)")
 	flag.DurationVar(&o.bEvery, "b-every", 20*time.Millisecond, "B posts one event this often")
-	flag.DurationVar(&o.drain, "drain", 60*time.Second, "how long to wait for the hub to hold all of A's events after a phase")
-	flag.DurationVar(&o.showSlow, "show-slow", 0, "print each of B's events slower than this (0: none), to see when stalls happen")
-	flag.IntVar(&o.aWorkers, "a-workers", 2, "A's concurrent posting goroutines (each posts as fast as it can)")
-	flag.IntVar(&o.width, "width", 4000, "new names per A event (gauges, series) or fields per row (rows)")
+	flag.DurationVar(&o.settle, "settle", 60*time.Second, "longest wait after a phase for the server to go idle (A's backlog folded) before the next")
+	flag.IntVar(&o.rounds, "rounds", 1, "times to measure every shape, each after a quiet phase of its own")
+	flag.IntVar(&o.aWorkers, "a-workers", 2, "A's concurrent posting loops")
+	flag.IntVar(&o.width, "width", 0, "new names per A event (gauges, series) or fields per row (rows); 0: at the default caps (1000, 1000, 250)")
 	flag.IntVar(&o.points, "points", 16, "timestamps per A series event")
+	flag.BoolVar(&o.hostile, "a-hostile", false, "A ignores 429 and 422 and posts new names again at once, as a hostile client would; default: A honours Retry-After and stops adding names at its caps")
+	flag.StringVar(&o.aCPU, "a-cpu", "", "pin A's producer to these CPUs (taskset -c list)")
+	flag.StringVar(&o.serverCPU, "server-cpu", "", "pin the server to these CPUs (taskset -c list)")
+	flag.StringVar(&o.profileDir, "profile-dir", "", "save the server's CPU profile of each A phase here (store-shape.pprof)")
 	asJSON := flag.Bool("json", false, "print the results as one JSON array on the last line")
 	flag.Parse()
 
@@ -94,17 +140,22 @@ func run() error {
 			names = []string{"embedded", "postgres"}
 		}
 		for _, name := range names {
-			res, err := runStore(name, *dsn, strings.Split(*shapes, ","), o)
+			res, err := runStore(name, *bin, *admin, strings.Fields(*serverFlags), strings.Split(*shapes, ","), o)
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
 			all = append(all, res...)
 		}
 	}
-	fmt.Printf("%-9s %-7s %8s %8s %8s %10s %10s %8s %9s %9s %10s %11s\n", "store", "A shape", "B p50", "B p99", "B max", "commit p50", "commit p99", "A MB/s", "A reqs", "A lag s", "heap MB", "heap/byte")
+	fmt.Printf("%-9s %-7s %6s %11s %11s %7s %11s %7s %9s %8s %7s %6s %7s %6s %6s %6s %6s %6s %8s\n", "store", "A shape", "B n", "commit p50", "commit p99", "ratio", "post p99", "ratio", "ingest99", "A MB/s", "A 429", "srv%", "srvp95%", "pg%", "A%", "other%", "cpuwt%", "heapMB", "settle s")
 	for _, p := range all {
-		fmt.Printf("%-9s %-7s %6.1fms %6.1fms %6.1fms %8.1fms %8.1fms %8.2f %9d %9.2f %10.1f %11.2f\n", p.Store, p.Shape, p.P50ms, p.P99ms, p.MaxMs, p.AckP50ms, p.AckP99ms,
-			p.AMBps, p.ARequests, p.AHubLagS, float64(p.HeapGrowth)/(1<<20), p.HeapPerByte)
+		fmt.Printf("%-9s %-7s %6d %9.1fms %9.1fms %6.1fx %9.1fms %6.1fx %7.1fms %8.2f %7d %6.0f %7.0f %6.0f %6.0f %6.0f %6.0f %6.1f %8.1f\n", p.Store, p.Shape, p.BEvents, p.CommitP50ms, p.CommitP99ms, p.CommitRatio, p.PostP99ms, p.PostRatio, p.IngestP99ms,
+			p.AMBps, p.A.Throttled, p.ServerCPU, p.ServerPeakCPU, p.PostgresCPU, p.ACPU, p.OtherCPU, p.CPUWait, float64(p.HeapGrowth)/(1<<20), p.SettleS)
+	}
+	for _, p := range all {
+		if p.PGWaits != "" {
+			fmt.Printf("%s %s: PostgreSQL backends waiting (average per sample): %s; %d commits, %d WAL syncs, %.1f MB WAL\n", p.Store, p.Shape, p.PGWaits, p.PGCommits, p.PGWalSyncs, p.PGWalMB)
+		}
 	}
 	if *asJSON {
 		b, _ := json.Marshal(all)
@@ -113,347 +164,263 @@ func run() error {
 	return nil
 }
 
-// rig is one store wired as the server wires it.
-type rig struct {
-	store string
-	hub   *hub.Hub
-	url   string
-	stop  func()
+// bClient is tenant B's WebSocket client: it stamps each of B's events (its
+// value x is its index) as the client runtime applies it.
+type bClient struct {
+	mu sync.Mutex
+	at map[int]time.Time
 }
 
-func runStore(name, dsn string, shapes []string, o options) ([]phase, error) {
+func (b *bClient) seen(i int) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_, ok := b.at[i]
+	return ok
+}
+
+func runStore(name, bin, admin string, extra, shapes []string, o options) ([]phase, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	r := &rig{store: name, hub: hub.New(hub.Config{})}
-	keys := ingest.StaticKeys{"key-a": "tenant-a", "key-b": "tenant-b"}
-	var st ingest.Store
-	switch name {
-	case "embedded":
-		st = memstore.New(memstore.Config{Sink: r.hub.Publish})
-		r.stop = func() {}
-	case "postgres":
-		pool, drop, err := database(ctx, dsn)
-		if err != nil {
-			return nil, err
-		}
-		defer drop()
-		defer pool.Close()
-		if _, err := pgstore.Migrate(ctx, pool); err != nil {
-			return nil, err
-		}
-		// Start from empty tables: earlier runs' streams would be warmed.
-		if _, err := pool.Exec(ctx, `DELETE FROM telltale.events WHERE tenant IN ('tenant-a', 'tenant-b')`); err != nil {
-			return nil, err
-		}
-		if _, err := pool.Exec(ctx, `DELETE FROM telltale.streams WHERE tenant IN ('tenant-a', 'tenant-b')`); err != nil {
-			return nil, err
-		}
-		ps := pgstore.New(pgstore.Config{Pool: pool, Sink: r.hub.Publish})
-		done := make(chan error, 1)
-		go func() { done <- ps.Run(ctx) }()
-		select {
-		case <-ps.Ready():
-		case err := <-done:
-			return nil, err
-		}
-		st = ps
-		r.stop = func() { cancel(); <-done }
-	default:
-		return nil, fmt.Errorf("-store %q: want embedded, postgres or both", name)
-	}
-	defer r.stop()
-	srv := httptest.NewServer(ingest.New(ingest.Config{Store: st, Keys: keys, Limits: r.hub, TenantRate: o.ingestRate, TenantBurst: 8 << 20})) // as the server wires it: caps checked against what the hub holds, the default rate
-	defer srv.Close()
-	r.url = srv.URL
-
-	var out []phase
-	p, err := r.phase(ctx, "quiet", o)
+	srv, err := startServer(ctx, bin, name, admin, o.serverCPU, extra)
 	if err != nil {
 		return nil, err
 	}
-	out = append(out, p)
-	for _, shape := range shapes {
-		p, err := r.phase(ctx, shape, o)
+	defer srv.stop()
+	url := "http://" + srv.addr + "/api/v1/ingest"
+	bc := &bClient{at: map[int]time.Time{}}
+	next := 0 // B's next index
+	postB := func() (time.Time, time.Time, error) {
+		at := time.Now()
+		st, err := post(ctx, http.DefaultClient, url, srv.keyB, []byte(fmt.Sprintf(`{"events":[{"stream":"b","values":{"x":%d}}]}`, next)))
 		if err != nil {
+			return at, at, err
+		}
+		if st != http.StatusOK {
+			return at, at, fmt.Errorf("B: answer %d", st)
+		}
+		next++
+		return at, time.Now(), nil
+	}
+	// B's stream exists before its client subscribes.
+	if _, _, err := postB(); err != nil {
+		return nil, err
+	}
+	c := client.New(client.Config{
+		URL:     "ws://" + srv.addr + "/api/v1/ws",
+		Token:   srv.token,
+		Streams: []string{"b"},
+		Limits:  livestate.Limits{Rows: 1, Points: 1},
+		OnEvent: func(ev *wire.Event) {
+			if x, ok := ev.Values["x"]; ok {
+				now := time.Now()
+				bc.mu.Lock()
+				bc.at[int(x)] = now
+				bc.mu.Unlock()
+			}
+		},
+	})
+	cdone := make(chan struct{})
+	go func() {
+		defer close(cdone)
+		_ = c.Run(ctx)
+	}()
+	defer func() {
+		cancel()
+		<-cdone
+	}()
+	// Ten unmeasured events: the connections are open and warm before the
+	// clock starts.
+	for range 10 {
+		if _, _, err := postB(); err != nil {
 			return nil, err
+		}
+	}
+	if err := waitUntil(30*time.Second, func() bool { return bc.seen(next - 1) }); err != nil {
+		return nil, fmt.Errorf("B's client: %w", err)
+	}
+
+	// A quiet phase before each of A's: the machine's other load moves
+	// from minute to minute, so each of A's phases is compared with the
+	// quiet one just before it.
+	// Each round's A writes a stream of its own: a stream already at its
+	// caps from the round before would refuse every new name.
+	type step struct {
+		shape  string
+		stream string
+	}
+	var order []step
+	for r := range o.rounds {
+		for _, shape := range shapes {
+			order = append(order, step{"quiet", ""}, step{shape, fmt.Sprintf("a-%s-%d", shape, r)})
+		}
+	}
+	var out []phase
+	var quiet phase
+	for _, st := range order {
+		shape := st.shape
+		p := phase{Store: name, Shape: shape}
+		heap0 := liveHeap(srv.debugAddr)
+		var (
+			aCmd    *exec.Cmd
+			aOut    bytes.Buffer
+			profErr = make(chan error, 1)
+			waits   func() *waitSampler
+		)
+		if srv.dsn != "" {
+			if _, waits, err = sampleWaits(ctx, srv.dsn); err != nil {
+				return nil, err
+			}
+		}
+		if shape != "quiet" {
+			self, err := os.Executable()
+			if err != nil {
+				return nil, err
+			}
+			width := o.width
+			if width == 0 {
+				width = defaultWidth[shape]
+			}
+			args := []string{"-role", "producer", "-url", url, "-key", srv.keyA, "-stream", st.stream, "-shape", shape,
+				"-width", fmt.Sprint(width), "-points", fmt.Sprint(o.points), "-workers", fmt.Sprint(o.aWorkers),
+				"-duration", o.duration.String(), fmt.Sprintf("-hostile=%v", o.hostile)}
+			if o.aCPU != "" {
+				aCmd = exec.Command("taskset", append([]string{"-c", o.aCPU, self}, args...)...)
+			} else {
+				aCmd = exec.Command(self, args...)
+			}
+			aCmd.Stdout, aCmd.Stderr = &aOut, os.Stderr
+			if err := aCmd.Start(); err != nil {
+				return nil, err
+			}
+		}
+		if o.profileDir != "" && shape != "quiet" {
+			go func() {
+				profErr <- cpuProfile(srv.debugAddr, o.duration, filepath.Join(o.profileDir, name+"-"+shape+".pprof"))
+			}()
+		} else {
+			profErr <- nil
+		}
+		peak := sampleCPU(srv.cmd.Process.Pid, 200*time.Millisecond)
+		srv0, pg0, me0, m0, w0 := procTicks(srv.cmd.Process.Pid), postgresTicks(), procTicks(os.Getpid()), machineTicks(), cpuStall()
+		start := time.Now()
+		first := next
+		var sent, acked []time.Time
+		due := time.Now()
+		for time.Since(start) < o.duration {
+			if d := time.Until(due); d > 0 {
+				time.Sleep(d) // B's pace
+			}
+			due = due.Add(o.bEvery)
+			at, ack, err := postB()
+			if err != nil {
+				return nil, err
+			}
+			sent, acked = append(sent, at), append(acked, ack)
+		}
+		if aCmd != nil {
+			if err := aCmd.Wait(); err != nil {
+				return nil, fmt.Errorf("A's producer: %w", err)
+			}
+			if p.A, err = parseProducer(aOut.Bytes()); err != nil {
+				return nil, err
+			}
+		}
+		elapsed := time.Since(start).Seconds()
+		ticks := func(d int64) float64 { return float64(d) / elapsed } // ticks/s = % of a core
+		p.ServerCPU, p.BenchCPU = ticks(procTicks(srv.cmd.Process.Pid)-srv0), ticks(procTicks(os.Getpid())-me0)
+		if srv.dsn != "" {
+			p.PostgresCPU = ticks(postgresTicks() - pg0)
+		}
+		p.ACPU = p.A.CPUs / elapsed * 100
+		p.ServerPeakCPU = peak()
+		p.MachineCPU = ticks(machineTicks() - m0)
+		p.CPUWait = float64(cpuStall()-w0) / 1e4 / elapsed
+		p.OtherCPU = max(0, p.MachineCPU-p.ServerCPU-p.PostgresCPU-p.ACPU-p.BenchCPU)
+		if waits != nil {
+			w := waits()
+			p.PGWaits, p.PGCommits, p.PGWalSyncs, p.PGWalMB = w.top(6), w.commits, w.walSync, w.walMB
+		}
+		if err := <-profErr; err != nil {
+			return nil, err
+		}
+		if err := waitUntil(o.settle, func() bool { return bc.seen(next - 1) }); err != nil {
+			return nil, fmt.Errorf("%s: B's last event: %w", shape, err)
+		}
+		// A's backlog: the server is idle again before the next phase.
+		settled := time.Now()
+		for time.Since(settled) < o.settle {
+			t0 := procTicks(srv.cmd.Process.Pid)
+			time.Sleep(500 * time.Millisecond) // a window to measure CPU over
+			if procTicks(srv.cmd.Process.Pid)-t0 <= 5 {
+				break
+			}
+		}
+		p.SettleS = time.Since(settled).Seconds()
+
+		var commit, postLat, ing []time.Duration
+		bc.mu.Lock()
+		for i := range sent {
+			got, ok := bc.at[first+i]
+			if !ok {
+				bc.mu.Unlock()
+				return nil, fmt.Errorf("%s: B's event %d never arrived", shape, first+i)
+			}
+			commit = append(commit, max(0, got.Sub(acked[i])))
+			postLat = append(postLat, got.Sub(sent[i]))
+			ing = append(ing, acked[i].Sub(sent[i]))
+		}
+		bc.mu.Unlock()
+		cl, pl, il := latency.Summarize(commit), latency.Summarize(postLat), latency.Summarize(ing)
+		p.BEvents = len(commit)
+		p.CommitP50ms, p.CommitP99ms, p.CommitMaxms = cl.P50, cl.P99, cl.Max
+		p.PostP50ms, p.PostP99ms, p.IngestP99ms = pl.P50, pl.P99, il.P99
+		p.AMBps = float64(p.A.Bytes) / (1 << 20) / o.duration.Seconds()
+		p.HeapGrowth = liveHeap(srv.debugAddr) - heap0
+		if p.A.Bytes > 0 {
+			p.HeapPerByte = float64(p.HeapGrowth) / float64(p.A.Bytes)
+		}
+		fmt.Fprintf(os.Stderr, "%s %s: B commit→receive p50 %.1f ms p99 %.1f ms max %.1f ms (post→receive p99 %.1f, ingest p99 %.1f) over %d events; A %d requests (%d ok, %d 429, %d 422) %.2f MB/s, CPU server %.0f%% postgres %.0f%% A %.0f%% bench %.0f%% other %.0f%%; settled in %.1fs; heap %+.1f MB %s\n",
+			name, shape, p.CommitP50ms, p.CommitP99ms, p.CommitMaxms, p.PostP99ms, p.IngestP99ms, p.BEvents, p.A.Requests, p.A.Accepted, p.A.Throttled, p.A.OverCap, p.AMBps,
+			p.ServerCPU, p.PostgresCPU, p.ACPU, p.BenchCPU, p.OtherCPU, p.SettleS, float64(p.HeapGrowth)/(1<<20), p.PGWaits)
+		if shape == "quiet" {
+			quiet = p
+		} else if quiet.CommitP99ms > 0 && quiet.PostP99ms > 0 {
+			p.CommitRatio, p.PostRatio = p.CommitP99ms/quiet.CommitP99ms, p.PostP99ms/quiet.PostP99ms
 		}
 		out = append(out, p)
 	}
 	return out, nil
 }
 
-// database returns a pool on dsn, or on a fresh database of its own.
-func database(ctx context.Context, dsn string) (*pgxpool.Pool, func(), error) {
-	if dsn != "" {
-		pool, err := pgxpool.New(ctx, dsn)
-		return pool, func() {}, err
-	}
-	admin := "postgres://postgres@127.0.0.1:5432/postgres"
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		return nil, nil, err
-	}
-	name := fmt.Sprintf("telltale_neighbours_%d", time.Now().UnixNano()%1e9)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		conn.Close(ctx)
-		return nil, nil, err
-	}
-	pool, err := pgxpool.New(ctx, "postgres://postgres@127.0.0.1:5432/"+name)
-	drop := func() {
-		c := context.Background()
-		_, _ = conn.Exec(c, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-		conn.Close(c)
-	}
-	return pool, drop, err
-}
-
-// arrivals stamps B's events as the hub hands them to a subscriber.
-type arrivals struct {
-	mu sync.Mutex
-	at map[uint64]time.Time
-}
-
-func (a *arrivals) seen(seq uint64) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	_, ok := a.at[seq]
-	return ok
-}
-
-func (a *arrivals) Snapshot(string, []byte) {}
-func (a *arrivals) Resync(string, string)   {}
-func (a *arrivals) Deliver(_ string, first uint64, evs [][]byte) {
-	now := time.Now()
-	a.mu.Lock()
-	for i := range evs {
-		a.at[first+uint64(i)] = now
-	}
-	a.mu.Unlock()
-}
-
-func (r *rig) phase(ctx context.Context, shape string, o options) (phase, error) {
-	p := phase{Store: r.store, Shape: shape}
-	bStream := "b-" + shape
-	arr := &arrivals{at: map[uint64]time.Time{}}
-	cancelSub, err := r.hub.Subscribe("tenant-b", bStream, arr)
-	if err != nil {
-		return p, err
-	}
-	defer cancelSub()
-	// B's stream exists and the connections are open before the clock
-	// starts: the phase measures B's steady flow, not its first event.
-	const base = 10
-	for i := 0; i < base; i++ {
-		if _, err := post(ctx, http.DefaultClient, r.url, "key-b", []byte(fmt.Sprintf(`{"events":[{"stream":%q,"values":{"x":0}}]}`, bStream))); err != nil {
-			return p, err
-		}
-	}
-	for !arr.seen(base) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	heap0 := liveHeap()
-
-	stopAt := time.Now().Add(o.duration)
-	var (
-		wg                  sync.WaitGroup
-		aReqs, aRef, aBytes atomic.Int64
-		aLast               atomic.Uint64
-		aFirstErr           atomic.Value
-		nameCounter         atomic.Int64
-		aStream             = "a-" + shape
-		client              = &http.Client{Timeout: 30 * time.Second}
-	)
-	if shape != "quiet" {
-		for w := 0; w < o.aWorkers; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for time.Now().Before(stopAt) {
-					body := wideBody(aStream, shape, o, nameCounter.Add(1))
-					resp, err := post(ctx, client, r.url, "key-a", body)
-					if err != nil {
-						aFirstErr.CompareAndSwap(nil, err)
-						return
-					}
-					aReqs.Add(1)
-					if resp.status/100 == 4 {
-						// Past a cap: the producer is told, the rest go on.
-						aRef.Add(1)
-						continue
-					}
-					if resp.status != http.StatusOK {
-						aFirstErr.CompareAndSwap(nil, fmt.Errorf("A: %d %s", resp.status, resp.body))
-						return
-					}
-					aBytes.Add(int64(len(body)))
-					if s := resp.lastSeq; s > aLast.Load() {
-						aLast.Store(s) // racy max is fine: only the last phase value is read
-					}
-				}
-			}()
-		}
-	}
-	// B: one small event at a time, paced.
-	var sent, acked []time.Time
-	next := time.Now()
-	for time.Now().Before(stopAt) {
-		if d := time.Until(next); d > 0 {
-			time.Sleep(d)
-		}
-		next = next.Add(o.bEvery)
-		at := time.Now()
-		resp, err := post(ctx, client, r.url, "key-b", []byte(fmt.Sprintf(`{"events":[{"stream":%q,"values":{"x":%d}}]}`, bStream, len(sent))))
-		if err != nil {
-			return p, err
-		}
-		if resp.status != http.StatusOK {
-			return p, fmt.Errorf("B: %d %s", resp.status, resp.body)
-		}
-		if resp.lastSeq != uint64(base+len(sent)+1) {
-			return p, fmt.Errorf("B: got seq %d, want %d", resp.lastSeq, base+len(sent)+1)
-		}
-		sent = append(sent, at)
-		acked = append(acked, time.Now())
-	}
-	wg.Wait()
-	aStopped := time.Now()
-	if err, _ := aFirstErr.Load().(error); err != nil {
-		return p, err
-	}
-	// Wait for B's last event and A's last event to reach the hub.
-	deadline := time.Now().Add(o.drain)
-	for {
-		bDone := arr.seen(uint64(base + len(sent)))
-		c, _ := r.hub.Cursor("tenant-a", aStream)
-		aDone := c.Seq >= aLast.Load()
-		if bDone && aDone {
-			p.AHubLagS = time.Since(aStopped).Seconds()
-			break
-		}
+func waitUntil(d time.Duration, ok func() bool) error {
+	deadline := time.Now().Add(d)
+	for !ok() {
 		if time.Now().After(deadline) {
-			return p, fmt.Errorf("%s: after %v the hub holds B at %d of %d and A at %d of %d", shape, o.drain, len(arr.at), len(sent), c.Seq, aLast.Load())
+			return fmt.Errorf("not after %v", d)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
-	var lat, ack []time.Duration
-	arr.mu.Lock()
-	for i, at := range sent {
-		if got, ok := arr.at[uint64(base+i+1)]; ok {
-			lat = append(lat, max(0, got.Sub(at)))
-			ack = append(ack, max(0, got.Sub(acked[i])))
-			if o.showSlow > 0 && got.Sub(at) > o.showSlow {
-				fmt.Fprintf(os.Stderr, "  slow B seq %d at +%v: %v\n", i+1, at.Sub(sent[0]).Round(time.Millisecond), got.Sub(at).Round(time.Millisecond))
-			}
-		}
-	}
-	arr.mu.Unlock()
-	l := latency.Summarize(lat)
-	p.BEvents, p.P50ms, p.P99ms, p.MaxMs = len(lat), l.P50, l.P99, l.Max
-	a := latency.Summarize(ack)
-	p.AckP50ms, p.AckP99ms = a.P50, a.P99
-	p.ARequests, p.ARefused, p.ABytes = aReqs.Load(), aRef.Load(), aBytes.Load()
-	p.AMBps = float64(p.ABytes) / (1 << 20) / o.duration.Seconds()
-	p.HeapGrowth = liveHeap() - heap0
-	if p.ABytes > 0 {
-		p.HeapPerByte = float64(p.HeapGrowth) / float64(p.ABytes)
-	}
-	fmt.Fprintf(os.Stderr, "%s %s: B p50 %.1f ms p99 %.1f ms max %.1f ms over %d events; A %d requests (%d refused), %.1f MB, hub lag %.2fs; heap %+.1f MB\n",
-		r.store, shape, p.P50ms, p.P99ms, p.MaxMs, p.BEvents, p.ARequests, p.ARefused, float64(p.ABytes)/(1<<20), p.AHubLagS, float64(p.HeapGrowth)/(1<<20))
-	return p, nil
+	return nil
 }
 
-// wideBody is one A request: one event whose every name is new (n makes
-// them unique across requests), so each one grows the stream's state.
-func wideBody(stream, shape string, o options, n int64) []byte {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, `{"events":[{"stream":%q,`, stream)
-	switch shape {
-	case "gauges":
-		b.WriteString(`"values":{`)
-		for i := 0; i < o.width; i++ {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			fmt.Fprintf(&b, `"g%d_%d":%d.25`, n, i, i)
-		}
-		b.WriteString(`}`)
-	case "series":
-		now := time.Now().UnixMilli()
-		b.WriteString(`"points":{"ts":[`)
-		for j := 0; j < o.points; j++ {
-			if j > 0 {
-				b.WriteByte(',')
-			}
-			fmt.Fprintf(&b, "%d", now-int64(o.points-j))
-		}
-		b.WriteString(`],"cols":[`)
-		for i := 0; i < o.width; i++ {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			fmt.Fprintf(&b, `{"name":"s%d_%d","vals":[`, n, i)
-			for j := 0; j < o.points; j++ {
-				if j > 0 {
-					b.WriteByte(',')
-				}
-				fmt.Fprintf(&b, "%d.5", j)
-			}
-			b.WriteString(`]}`)
-		}
-		b.WriteString(`]}`)
-	case "rows":
-		fmt.Fprintf(&b, `"row":{"key":"r%d","fields":{`, n)
-		for i := 0; i < o.width; i++ {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			fmt.Fprintf(&b, `"f%d":"value %d of row %d, padded to be a realistic text field"`, i, i, n)
-		}
-		b.WriteString(`}}`)
-	default:
-		panic("unknown shape " + shape)
-	}
-	b.WriteString(`}]}`)
-	return b.Bytes()
-}
-
-type answer struct {
-	status  int
-	body    string
-	lastSeq uint64
-}
-
-func post(ctx context.Context, c *http.Client, url, key string, body []byte) (answer, error) {
+func post(ctx context.Context, c *http.Client, url, key string, body []byte) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return answer{}, err
+		return 0, err
 	}
 	req.Header.Set("Authorization", "Bearer "+key)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.Do(req)
 	if err != nil {
-		return answer{}, err
+		return 0, err
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	a := answer{status: resp.StatusCode, body: strings.TrimSpace(string(b))}
 	if resp.StatusCode == http.StatusOK {
 		var r ingest.Response
 		if err := json.Unmarshal(b, &r); err != nil {
-			return a, err
+			return 0, err
 		}
-		if len(r.Events) == 0 {
-			return a, errors.New("accepted without seqs")
-		}
-		a.lastSeq = r.Events[len(r.Events)-1].Seq
 	}
-	return a, nil
-}
-
-// liveHeap is the live heap after a full collection.
-func liveHeap() int64 {
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return int64(m.HeapAlloc)
+	return resp.StatusCode, nil
 }
