@@ -17,6 +17,7 @@ import (
 	"github.com/go-rod/rod"
 
 	"github.com/telltale/telltale/backend/pgtest"
+	"github.com/telltale/telltale/shared/agg"
 	"github.com/telltale/telltale/shared/dashboard"
 	"github.com/telltale/telltale/shared/poll"
 )
@@ -172,6 +173,19 @@ func TestAggregatePanelsDraw(t *testing.T) {
 		t.Errorf("per-minute's title tooltip %q, want %q", got, want)
 	}
 
+	// The server computes these aggregates too, from shapes-src, which
+	// nothing writes: once a page asks for them it rebuilds each from the
+	// store and writes what differs from what its derived stream holds
+	// (revenue today: 0; deleting groups it does not know). Wait for its
+	// first word, and one emit beat more for the rebuilds beside it, so
+	// that what the test writes next is the newest.
+	poll.Until(t, 10*time.Second, func() error {
+		if got := readAggView(t, p).KPIs["rev"]; got != "€0" {
+			return fmt.Errorf("revenue KPI %q, want the server's own €0 first", got)
+		}
+		return nil
+	})
+	time.Sleep(2 * agg.DefaultEmitMs * time.Millisecond)
 	publish(groups,
 		`{"row": {"key": "new", "fields": {"value": 3}}}`,
 		`{"row": {"key": "other", "fields": {"value": 9}}}`,

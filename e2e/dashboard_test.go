@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -184,12 +185,17 @@ func TestPhoneViewportHasNoHorizontalScroll(t *testing.T) {
 // TestRotationRedecimatesCharts: turning a phone to landscape resizes the
 // charts, and each is drawn again decimated to its new width: 4 rows per
 // pixel column of the chart (a 60 s window of 50 points/s holds 8–9 points
-// per column in either orientation).
+// per column in either orientation). A phone is lite by default (its charts
+// follow the server's m4 streams, TestLitePageFollowsM4Streams); ?lite=0
+// keeps this one on the raw streams, decimated by the page.
 func TestRotationRedecimatesCharts(t *testing.T) {
 	srv := startServer(t)
 	p := newBrowser(t).MustPage("")
 	p.MustEmulate(devices.IPhoneX)
-	openLive(t, p, srv.URL)
+	if err := p.Navigate(strings.TrimSuffix(srv.URL, "/") + "/?lite=0#token=" + token(t, "demo")); err != nil {
+		t.Fatal(err)
+	}
+	waitLive(t, p)
 	// The chart's window is full once the demo has published 60 s of
 	// metrics (10 events/s).
 	poll.Until(t, 90*time.Second, func() error {
