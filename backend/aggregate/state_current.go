@@ -19,13 +19,16 @@ const otherGroup = "\x00other"
 // min, max and percentiles are computed at Emit from the kept values of
 // the groups that changed: exact, whatever was deleted.
 type current struct {
-	rows    map[string]proj
+	// rows point to their projections, updated in place: a row's update
+	// is one lookup of its key, not a lookup and an assignment.
+	rows    map[string]*proj
 	groups  map[string]*curGroup
 	changed bool
 }
 
 type proj struct {
 	group       string
+	g           *curGroup // groups[group]: it lives as long as a row is in it
 	num         float64
 	has, hasNum bool
 	str         string
@@ -39,16 +42,17 @@ type curGroup struct {
 }
 
 func newCurrent() *current {
-	return &current{rows: map[string]proj{}, groups: map[string]*curGroup{}}
+	return &current{rows: map[string]*proj{}, groups: map[string]*curGroup{}}
 }
 
-func (c *current) apply(s *State, r *wire.Row) {
-	old, had := c.rows[r.Key]
+func (c *current) apply(s *State, r *wire.Row, rf *rowFields) {
+	p := c.rows[r.Key]
+	had := p != nil
 	if had {
-		c.remove(s, r.Key, old)
+		c.remove(s, r.Key, p)
 		c.changed = true
 	}
-	if r.Op == wire.RowDelete || !s.match(r) {
+	if r.Op == wire.RowDelete || !s.match(r, rf) {
 		if had {
 			delete(c.rows, r.Key)
 		}
@@ -58,22 +62,27 @@ func (c *current) apply(s *State, r *wire.Row) {
 		s.dropped++
 		return
 	}
-	o, _ := s.rowObs(r.Fields)
-	p := proj{group: s.group(r.Fields), num: o.num, has: o.has, hasNum: o.hasNum, str: o.str}
-	if _, ok := c.groups[p.group]; !ok && len(c.groups) >= MaxGroups {
-		p.group = otherGroup
+	o, _ := s.rowObs(r.Fields, rf)
+	group := s.group(r.Fields, rf)
+	g := c.groups[group]
+	if g == nil && len(c.groups) >= MaxGroups {
+		group, g = otherGroup, c.groups[otherGroup]
 	}
-	c.rows[r.Key] = p
+	if g == nil {
+		g = &curGroup{}
+		c.groups[group] = g
+	}
+	if !had {
+		p = &proj{}
+		c.rows[r.Key] = p
+	}
+	*p = proj{group: group, g: g, num: o.num, has: o.has, hasNum: o.hasNum, str: o.str}
 	c.add(s, r.Key, p)
 	c.changed = true
 }
 
-func (c *current) add(s *State, key string, p proj) {
-	g := c.groups[p.group]
-	if g == nil {
-		g = &curGroup{}
-		c.groups[p.group] = g
-	}
+func (c *current) add(s *State, key string, p *proj) {
+	g := p.g
 	g.n++
 	if p.has {
 		g.nh++
@@ -96,11 +105,8 @@ func (c *current) add(s *State, key string, p proj) {
 	}
 }
 
-func (c *current) remove(s *State, key string, p proj) {
-	g := c.groups[p.group]
-	if g == nil {
-		return
-	}
+func (c *current) remove(s *State, key string, p *proj) {
+	g := p.g
 	g.n--
 	if p.has {
 		g.nh--
