@@ -31,13 +31,21 @@ type bucket struct {
 	// they stay its columns, out of other, even when they fall out of the
 	// top N, because a page keeps the columns an upsert does not name.
 	shown map[string]struct{}
+	// spare are the cells of the groups of the bucket this slot held
+	// before, emptied when taken again: a new bucket (every second for a
+	// "1s" or "last 1m" window) reuses their sets and sketches instead of
+	// growing new ones.
+	spare []*cell
 }
 
 func (b *bucket) reset(idx int64) {
-	g, sh := b.groups, b.shown
+	g, sh, sp := b.groups, b.shown, b.spare
+	for _, c := range g {
+		sp = append(sp, c)
+	}
 	clear(g)
 	clear(sh)
-	*b = bucket{idx: idx, used: true, groups: g, shown: sh}
+	*b = bucket{idx: idx, used: true, groups: g, shown: sh, spare: sp}
 }
 
 func (b *bucket) cellFor(grouped bool, g string) *cell {
@@ -53,7 +61,15 @@ func (b *bucket) cellFor(grouped bool, g string) *cell {
 	if len(b.groups) >= MaxGroups {
 		return &b.other
 	}
-	c := &cell{}
+	var c *cell
+	if n := len(b.spare); n > 0 {
+		c = b.spare[n-1]
+		b.spare[n-1] = nil
+		b.spare = b.spare[:n-1]
+		c.recycle()
+	} else {
+		c = &cell{}
+	}
 	b.groups[g] = c
 	return c
 }
@@ -68,6 +84,9 @@ func (b *bucket) size() int {
 	for k, c := range b.groups {
 		n += len(k) + 48 + c.size()
 	}
+	for _, c := range b.spare {
+		n += 8 + c.size()
+	}
 	return n + len(b.shown)*48
 }
 
@@ -79,11 +98,11 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-func (s *State) group(fields map[string]any) string {
+func (s *State) group(fields map[string]any, rf *rowFields) string {
 	if s.spec.GroupBy == "" {
 		return ""
 	}
-	v, ok := fields[s.spec.GroupBy]
+	v, ok := rf.get(fields, s.spec.GroupBy)
 	if !ok || v == nil {
 		return Null
 	}
@@ -455,16 +474,16 @@ func newCond(c agg.Cond) cond {
 
 // match reports whether a row passes the filter. A row without a field
 // (or with null) fails every condition on it, != too, as in SQL.
-func (s *State) match(r *wire.Row) bool {
+func (s *State) match(r *wire.Row, rf *rowFields) bool {
 	for i := range s.cond {
-		if !s.cond[i].match(r) {
+		if !s.cond[i].match(r, rf) {
 			return false
 		}
 	}
 	return true
 }
 
-func (c *cond) match(r *wire.Row) bool {
+func (c *cond) match(r *wire.Row, rf *rowFields) bool {
 	var v any
 	if c.Field == OpField {
 		op := string(r.Op)
@@ -474,7 +493,7 @@ func (c *cond) match(r *wire.Row) bool {
 		v = op
 	} else {
 		var ok bool
-		if v, ok = r.Fields[c.Field]; !ok || v == nil {
+		if v, ok = rf.get(r.Fields, c.Field); !ok || v == nil {
 			return false
 		}
 	}
