@@ -79,6 +79,14 @@ type State struct {
 	// cell.add put a value new to its step.
 	win   map[string]map[string]int32
 	added bool
+	// closed is a sliding window's steps before the newest (head) merged,
+	// for its emits until head moves or a late event lands in them.
+	closed struct {
+		valid      bool
+		head       int64
+		all, other cell
+		groups     map[string]*cell
+	}
 }
 
 // NewState returns an empty state of spec.
@@ -219,6 +227,12 @@ func (s *State) Size() int {
 		n += s.ring[i].size()
 	}
 	n += s.period.size()
+	if s.closed.groups != nil { // a sliding window's closed steps merged
+		n += s.closed.all.size() + s.closed.other.size()
+		for g, c := range s.closed.groups {
+			n += len(g) + 48 + c.size()
+		}
+	}
 	for g, m := range s.win {
 		n += len(g) + 48 + 40*len(m)
 	}

@@ -187,6 +187,27 @@ func (c *cell) merge(o *cell) {
 
 func (c *cell) empty() bool { return c.n == 0 }
 
+// clone is a copy of c that shares nothing with it.
+func (c *cell) clone() cell {
+	o := *c
+	if c.set != nil {
+		o.set = make(map[string]struct{}, len(c.set))
+		for k := range c.set {
+			o.set[k] = struct{}{}
+		}
+	}
+	if c.dv != nil {
+		o.dv = make(map[string]int32, len(c.dv))
+		for k, v := range c.dv {
+			o.dv[k] = v
+		}
+	}
+	if c.sk != nil {
+		o.sk = c.sk.Copy()
+	}
+	return o
+}
+
 // value is the aggregate of c; false when it has none (SQL's NULL: an avg
 // of no numbers). count, distinct, rate and sum of an empty cell are 0: an
 // idle window's gauge falls to 0. seconds divides a rate.

@@ -194,6 +194,7 @@ func (s *State) place(t int64, g string, o obs) {
 		}
 		if idx < s.head {
 			s.late++
+			s.closed.valid = false // a step before the newest changed
 		}
 		b := s.slot(idx)
 		if !b.used || b.idx != idx {
@@ -220,6 +221,25 @@ func (s *State) place(t int64, g string, o obs) {
 		s.period.cellFor(grouped, g).add(s, o)
 	}
 	s.gaugeChanged = true
+}
+
+// mergeStep merges sliding step i, if the ring holds it, into all, groups
+// and other.
+func (s *State) mergeStep(i int64, all *cell, groups map[string]*cell, other *cell) {
+	b := s.slot(i)
+	if !b.used || b.idx != i {
+		return
+	}
+	all.merge(&b.all)
+	other.merge(&b.other)
+	for g, c := range b.groups {
+		acc := groups[g]
+		if acc == nil {
+			acc = &cell{}
+			groups[g] = acc
+		}
+		acc.merge(c)
+	}
 }
 
 // newPeriod starts the calendar period (day or hour in the spec's zone)
@@ -273,22 +293,28 @@ func (s *State) emit(now time.Time, full bool) []wire.Event {
 			}
 			return s.emitGauge(&all, groups, &other, s.spec.Width.Seconds(), full)
 		}
-		for i := s.head - int64(len(s.ring)) + 1; i <= s.head; i++ {
-			b := s.slot(i)
-			if !b.used || b.idx != i {
-				continue
+		// The steps before the newest, merged once while the window stays
+		// (four emits a step at 250 ms and 1 s steps), then a copy of them
+		// with the newest merged last: the same merges in the same order
+		// as merging the 60 steps at every emit, so the same values.
+		cl := &s.closed
+		if !cl.valid || cl.head != s.head {
+			cl.all, cl.other = cell{}, cell{}
+			if cl.groups == nil {
+				cl.groups = map[string]*cell{}
 			}
-			all.merge(&b.all)
-			other.merge(&b.other)
-			for g, c := range b.groups {
-				acc := groups[g]
-				if acc == nil {
-					acc = &cell{}
-					groups[g] = acc
-				}
-				acc.merge(c)
+			clear(cl.groups)
+			for i := s.head - int64(len(s.ring)) + 1; i < s.head; i++ {
+				s.mergeStep(i, &cl.all, cl.groups, &cl.other)
 			}
+			cl.valid, cl.head = true, s.head
 		}
+		all, other = cl.all.clone(), cl.other.clone()
+		for g, c := range cl.groups {
+			acc := c.clone()
+			groups[g] = &acc
+		}
+		s.mergeStep(s.head, &all, groups, &other)
 		return s.emitGauge(&all, groups, &other, s.spec.Width.Seconds(), full)
 	case agg.Calendar:
 		if nowMs >= s.pEnd { // or no period yet: now's
