@@ -48,13 +48,11 @@ func newCurrent() *current {
 func (c *current) apply(s *State, r *wire.Row, rf *rowFields) {
 	p := c.rows[r.Key]
 	had := p != nil
-	if had {
-		c.remove(s, r.Key, p)
-		c.changed = true
-	}
 	if r.Op == wire.RowDelete || !s.match(r, rf) {
 		if had {
+			c.remove(s, r.Key, p)
 			delete(c.rows, r.Key)
+			c.changed = true
 		}
 		return
 	}
@@ -64,21 +62,79 @@ func (c *current) apply(s *State, r *wire.Row, rf *rowFields) {
 	}
 	o, _ := s.rowObs(r.Fields, rf)
 	group := s.group(r.Fields, rf)
+	np := proj{group: group, num: o.num, has: o.has, hasNum: o.hasNum, str: o.str}
+	c.changed = true
+	if had && p.group == group {
+		c.update(s, r.Key, p, np) // the common update: the row stays in its group
+		return
+	}
+	if had {
+		c.remove(s, r.Key, p)
+	}
 	g := c.groups[group]
 	if g == nil && len(c.groups) >= MaxGroups {
-		group, g = otherGroup, c.groups[otherGroup]
+		np.group, g = otherGroup, c.groups[otherGroup]
 	}
 	if g == nil {
 		g = &curGroup{}
-		c.groups[group] = g
+		c.groups[np.group] = g
 	}
 	if !had {
 		p = &proj{}
 		c.rows[r.Key] = p
 	}
-	*p = proj{group: group, g: g, num: o.num, has: o.has, hasNum: o.hasNum, str: o.str}
+	np.g = g
+	*p = np
 	c.add(s, r.Key, p)
-	c.changed = true
+}
+
+// update is remove(p) and then add(np) for a row that stays in its group,
+// with the same arithmetic in the same order, but each map touched once at
+// most: a value that stays is not taken out and put back.
+func (c *current) update(s *State, key string, p *proj, np proj) {
+	g := p.g
+	same := p.has && np.has && p.str == np.str
+	g.n--
+	if p.has {
+		g.nh--
+		if g.dv != nil && !same {
+			if g.dv[p.str]--; g.dv[p.str] <= 0 {
+				delete(g.dv, p.str)
+			}
+		}
+	}
+	if p.hasNum {
+		g.nv--
+		g.sum -= p.num
+		if !np.hasNum {
+			delete(g.vals, key)
+		}
+	}
+	if g.nv == 0 {
+		g.sum = 0 // as remove does (or a group emptied and made again)
+	}
+	np.g = g
+	*p = np
+	g.n++
+	if np.has {
+		g.nh++
+		if s.fn == fnDistinct && !same {
+			if g.dv == nil {
+				g.dv = map[string]int{}
+			}
+			g.dv[np.str]++
+		}
+	}
+	if np.hasNum {
+		g.nv++
+		g.sum += np.num
+		if s.fn == fnMin || s.fn == fnMax || s.fn == fnPct {
+			if g.vals == nil {
+				g.vals = map[string]float64{}
+			}
+			g.vals[key] = np.num
+		}
+	}
 }
 
 func (c *current) add(s *State, key string, p *proj) {
