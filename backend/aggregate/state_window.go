@@ -32,7 +32,7 @@ type bucket struct {
 	// top N, because a page keeps the columns an upsert does not name.
 	shown map[string]struct{}
 	// spare are the cells of the groups of the bucket this slot held
-	// before, emptied when taken again: a new bucket (every second for a
+	// before, emptied: a new bucket (every second for a
 	// "1s" or "last 1m" window) reuses their sets and sketches instead of
 	// growing new ones.
 	spare []*cell
@@ -41,6 +41,7 @@ type bucket struct {
 func (b *bucket) reset(idx int64) {
 	g, sh, sp := b.groups, b.shown, b.spare
 	for _, c := range g {
+		c.recycle()
 		sp = append(sp, c)
 	}
 	clear(g)
@@ -48,10 +49,8 @@ func (b *bucket) reset(idx int64) {
 	*b = bucket{idx: idx, used: true, groups: g, shown: sh, spare: sp}
 }
 
-func (b *bucket) cellFor(grouped bool, g string) *cell {
-	if !grouped {
-		return &b.all
-	}
+// cellFor is group g's cell (with group_by; without it, &b.all).
+func (b *bucket) cellFor(g string) *cell {
 	if c, ok := b.groups[g]; ok {
 		return c
 	}
@@ -63,10 +62,7 @@ func (b *bucket) cellFor(grouped bool, g string) *cell {
 	}
 	var c *cell
 	if n := len(b.spare); n > 0 {
-		c = b.spare[n-1]
-		b.spare[n-1] = nil
-		b.spare = b.spare[:n-1]
-		c.recycle()
+		c, b.spare = b.spare[n-1], b.spare[:n-1]
 	} else {
 		c = &cell{}
 	}
@@ -200,7 +196,10 @@ func (s *State) place(t int64, g string, o obs) {
 		if !b.used || b.idx != idx {
 			b.reset(idx)
 		}
-		c := b.cellFor(grouped, g)
+		c := &b.all
+		if grouped {
+			c = b.cellFor(g)
+		}
 		c.add(s, o)
 		b.dirty = true
 		if s.win != nil && s.added {
@@ -218,7 +217,11 @@ func (s *State) place(t int64, g string, o obs) {
 			}
 			s.newPeriod(t)
 		}
-		s.period.cellFor(grouped, g).add(s, o)
+		c := &s.period.all
+		if grouped {
+			c = s.period.cellFor(g)
+		}
+		c.add(s, o)
 	}
 	s.gaugeChanged = true
 }
