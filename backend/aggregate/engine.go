@@ -109,6 +109,7 @@ type Engine struct {
 	stale     map[srcKey]bool // a batch was dropped: catch up from the store
 
 	ready   []*aggregate // built, owned by Run
+	rows    []rowFields  // apply's, reused: what a batch's aggregates read of its rows
 	backoff time.Time    // Run: no builds or catch-ups before, after a store error
 	builds  sync.WaitGroup
 

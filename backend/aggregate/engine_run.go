@@ -233,16 +233,23 @@ func (e *Engine) apply(ctx context.Context, b batch) {
 	if started {
 		e.startBuilds(ctx)
 	}
+	// The aggregates of the source share what they read of each row.
+	if cap(e.rows) < len(b.evs) {
+		e.rows = make([]rowFields, len(b.evs))
+	}
+	rows := e.rows[:len(b.evs)]
 	for _, a := range aggs {
 		if a.comp != nil && !a.stopped.Load() {
-			e.feed(ctx, a, b.evs)
+			e.feed(ctx, a, b.evs, rows)
 		}
 	}
+	clear(rows) // nothing of the batch kept past it
 }
 
 // feed folds the events of evs a has not seen; a batch that does not follow
 // a's cursor is preceded by what the store holds between them.
-func (e *Engine) feed(ctx context.Context, a *aggregate, evs []wire.Event) {
+// rows[i] holds what the source's aggregates read of evs[i].
+func (e *Engine) feed(ctx context.Context, a *aggregate, evs []wire.Event, rows []rowFields) {
 	if a.epoch != 0 && evs[0].Epoch != a.epoch {
 		e.rebuild(ctx, a) // the source started over: so does its aggregate
 		return
@@ -264,8 +271,13 @@ func (e *Engine) feed(ctx context.Context, a *aggregate, evs []wire.Event) {
 		}
 	}
 	e.m.sourceEvents.Add(int64(len(evs) - i))
+	st, _ := a.comp.(*State)
 	for ; i < len(evs); i++ {
-		a.comp.Add(&evs[i])
+		if st != nil {
+			st.add(&evs[i], &rows[i])
+		} else {
+			a.comp.Add(&evs[i])
+		}
 		a.epoch, a.seq = evs[i].Epoch, evs[i].Seq
 	}
 }

@@ -79,6 +79,14 @@ type State struct {
 	// cell.add put a value new to its step.
 	win   map[string]map[string]int32
 	added bool
+	// closed is a sliding window's steps before the newest (head) merged,
+	// for its emits until head moves or a late event lands in them.
+	closed struct {
+		valid      bool
+		head       int64
+		all, other cell
+		groups     map[string]*cell
+	}
 }
 
 // NewState returns an empty state of spec.
@@ -115,7 +123,11 @@ func NewState(spec *agg.Spec) *State {
 // values, else as points. Time windows observe inserted and upserted rows
 // (an update is the same order again, a delete its end; a filter on _op
 // chooses otherwise); "current" follows every change by key.
-func (s *State) Add(ev *wire.Event) {
+func (s *State) Add(ev *wire.Event) { s.add(ev, nil) }
+
+// add is Add with the row's fields read through rf (nil: from the row's
+// map), which the engine shares between the aggregates of one source.
+func (s *State) add(ev *wire.Event, rf *rowFields) {
 	s.seq++
 	if ev.Time > s.newest {
 		s.newest = ev.Time
@@ -123,7 +135,7 @@ func (s *State) Add(ev *wire.Event) {
 	switch {
 	case ev.Row != nil:
 		if s.cur != nil {
-			s.cur.apply(s, ev.Row)
+			s.cur.apply(s, ev.Row, rf)
 			return
 		}
 		switch ev.Row.Op {
@@ -135,14 +147,14 @@ func (s *State) Add(ev *wire.Event) {
 		default:
 			return
 		}
-		if !s.match(ev.Row) {
+		if !s.match(ev.Row, rf) {
 			return
 		}
-		o, ok := s.rowObs(ev.Row.Fields)
+		o, ok := s.rowObs(ev.Row.Fields, rf)
 		if !ok {
 			return
 		}
-		s.place(ev.Time, s.group(ev.Row.Fields), o)
+		s.place(ev.Time, s.group(ev.Row.Fields, rf), o)
 	case len(ev.Values) > 0:
 		if s.cur != nil || len(s.cond) > 0 {
 			return // gauges have no fields to filter on or key to follow
@@ -215,6 +227,12 @@ func (s *State) Size() int {
 		n += s.ring[i].size()
 	}
 	n += s.period.size()
+	if s.closed.groups != nil { // a sliding window's closed steps merged
+		n += s.closed.all.size() + s.closed.other.size()
+		for g, c := range s.closed.groups {
+			n += len(g) + 48 + c.size()
+		}
+	}
 	for g, m := range s.win {
 		n += len(g) + 48 + 40*len(m)
 	}

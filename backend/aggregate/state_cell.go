@@ -71,6 +71,17 @@ type cell struct {
 	dv map[string]int32
 }
 
+// recycle empties c for another group or bucket, keeping its set's and
+// sketch's memory: an emptied sketch counts as a new one does.
+func (c *cell) recycle() {
+	set, sk := c.set, c.sk
+	clear(set)
+	if sk != nil {
+		sk.Clear()
+	}
+	*c = cell{set: set, sk: sk}
+}
+
 func newSketch() *ddsketch.DDSketch {
 	sk, err := ddsketch.LogCollapsingLowestDenseDDSketch(SketchAccuracy, SketchBins)
 	if err != nil {
@@ -94,15 +105,14 @@ func (c *cell) add(s *State, o obs) {
 		if c.set == nil {
 			c.set = make(map[string]struct{})
 		}
-		if _, ok := c.set[o.str]; ok {
+		if n := len(c.set); n < MaxDistinct {
+			c.set[o.str] = struct{}{} // one hash, not a look-up and then an insert
+			s.added = len(c.set) > n
 			return
 		}
-		if len(c.set) >= MaxDistinct {
+		if _, ok := c.set[o.str]; !ok {
 			s.capped = true
-			return
 		}
-		c.set[o.str] = struct{}{}
-		s.added = true
 		return
 	}
 	if !o.hasNum {
@@ -166,7 +176,7 @@ func (c *cell) merge(o *cell) {
 			c.set[k] = struct{}{}
 		}
 	}
-	if o.sk != nil {
+	if o.sk != nil && o.nv > 0 { // a recycled cell keeps an empty sketch
 		if c.sk == nil {
 			c.sk = o.sk.Copy()
 		} else {
@@ -176,6 +186,27 @@ func (c *cell) merge(o *cell) {
 }
 
 func (c *cell) empty() bool { return c.n == 0 }
+
+// clone is a copy of c that shares nothing with it.
+func (c *cell) clone() cell {
+	o := *c
+	if c.set != nil {
+		o.set = make(map[string]struct{}, len(c.set))
+		for k := range c.set {
+			o.set[k] = struct{}{}
+		}
+	}
+	if c.dv != nil {
+		o.dv = make(map[string]int32, len(c.dv))
+		for k, v := range c.dv {
+			o.dv[k] = v
+		}
+	}
+	if c.sk != nil {
+		o.sk = c.sk.Copy()
+	}
+	return o
+}
 
 // value is the aggregate of c; false when it has none (SQL's NULL: an avg
 // of no numbers). count, distinct, rate and sum of an empty cell are 0: an
@@ -260,12 +291,12 @@ func (s *State) numObs(x float64) obs {
 
 // rowObs is what a row brings: its Field read as a number (and as text for
 // distinct); false when the row brings nothing to the function.
-func (s *State) rowObs(fields map[string]any) (obs, bool) {
+func (s *State) rowObs(fields map[string]any, rf *rowFields) (obs, bool) {
 	o := obs{seq: s.seq}
 	if s.spec.Field == "" {
 		return o, true
 	}
-	v, ok := fields[s.spec.Field]
+	v, ok := rf.get(fields, s.spec.Field)
 	if !ok || v == nil {
 		return o, true // counted by count(*), not by count(FIELD)
 	}

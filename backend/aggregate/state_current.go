@@ -19,13 +19,16 @@ const otherGroup = "\x00other"
 // min, max and percentiles are computed at Emit from the kept values of
 // the groups that changed: exact, whatever was deleted.
 type current struct {
-	rows    map[string]proj
+	// rows point to their projections, updated in place: a row's update
+	// is one lookup of its key, not a lookup and an assignment.
+	rows    map[string]*proj
 	groups  map[string]*curGroup
 	changed bool
 }
 
 type proj struct {
 	group       string
+	g           *curGroup // groups[group]: it lives as long as a row is in it
 	num         float64
 	has, hasNum bool
 	str         string
@@ -39,18 +42,17 @@ type curGroup struct {
 }
 
 func newCurrent() *current {
-	return &current{rows: map[string]proj{}, groups: map[string]*curGroup{}}
+	return &current{rows: map[string]*proj{}, groups: map[string]*curGroup{}}
 }
 
-func (c *current) apply(s *State, r *wire.Row) {
-	old, had := c.rows[r.Key]
-	if had {
-		c.remove(s, r.Key, old)
-		c.changed = true
-	}
-	if r.Op == wire.RowDelete || !s.match(r) {
+func (c *current) apply(s *State, r *wire.Row, rf *rowFields) {
+	p := c.rows[r.Key]
+	had := p != nil
+	if r.Op == wire.RowDelete || !s.match(r, rf) {
 		if had {
+			c.remove(s, r.Key, p)
 			delete(c.rows, r.Key)
+			c.changed = true
 		}
 		return
 	}
@@ -58,22 +60,85 @@ func (c *current) apply(s *State, r *wire.Row) {
 		s.dropped++
 		return
 	}
-	o, _ := s.rowObs(r.Fields)
-	p := proj{group: s.group(r.Fields), num: o.num, has: o.has, hasNum: o.hasNum, str: o.str}
-	if _, ok := c.groups[p.group]; !ok && len(c.groups) >= MaxGroups {
-		p.group = otherGroup
-	}
-	c.rows[r.Key] = p
-	c.add(s, r.Key, p)
+	o, _ := s.rowObs(r.Fields, rf)
+	group := s.group(r.Fields, rf)
+	np := proj{group: group, num: o.num, has: o.has, hasNum: o.hasNum, str: o.str}
 	c.changed = true
-}
-
-func (c *current) add(s *State, key string, p proj) {
-	g := c.groups[p.group]
+	if had && p.group == group {
+		c.update(s, r.Key, p, np) // the common update: the row stays in its group
+		return
+	}
+	if had {
+		c.remove(s, r.Key, p)
+	}
+	g := c.groups[group]
+	if g == nil && len(c.groups) >= MaxGroups {
+		np.group, g = otherGroup, c.groups[otherGroup]
+	}
 	if g == nil {
 		g = &curGroup{}
-		c.groups[p.group] = g
+		c.groups[np.group] = g
 	}
+	if !had {
+		p = &proj{}
+		c.rows[r.Key] = p
+	}
+	np.g = g
+	*p = np
+	c.add(s, r.Key, p)
+}
+
+// update is remove(p) and then add(np) for a row that stays in its group,
+// with the same arithmetic in the same order, but each map touched once at
+// most: a value that stays is not taken out and put back.
+func (c *current) update(s *State, key string, p *proj, np proj) {
+	g := p.g
+	same := p.has && np.has && p.str == np.str
+	g.n--
+	if p.has {
+		g.nh--
+		if g.dv != nil && !same {
+			if g.dv[p.str]--; g.dv[p.str] <= 0 {
+				delete(g.dv, p.str)
+			}
+		}
+	}
+	if p.hasNum {
+		g.nv--
+		g.sum -= p.num
+		if !np.hasNum {
+			delete(g.vals, key)
+		}
+	}
+	if g.nv == 0 {
+		g.sum = 0 // as remove does (or a group emptied and made again)
+	}
+	np.g = g
+	*p = np
+	g.n++
+	if np.has {
+		g.nh++
+		if s.fn == fnDistinct && !same {
+			if g.dv == nil {
+				g.dv = map[string]int{}
+			}
+			g.dv[np.str]++
+		}
+	}
+	if np.hasNum {
+		g.nv++
+		g.sum += np.num
+		if s.fn == fnMin || s.fn == fnMax || s.fn == fnPct {
+			if g.vals == nil {
+				g.vals = map[string]float64{}
+			}
+			g.vals[key] = np.num
+		}
+	}
+}
+
+func (c *current) add(s *State, key string, p *proj) {
+	g := p.g
 	g.n++
 	if p.has {
 		g.nh++
@@ -96,11 +161,8 @@ func (c *current) add(s *State, key string, p proj) {
 	}
 }
 
-func (c *current) remove(s *State, key string, p proj) {
-	g := c.groups[p.group]
-	if g == nil {
-		return
-	}
+func (c *current) remove(s *State, key string, p *proj) {
+	g := p.g
 	g.n--
 	if p.has {
 		g.nh--

@@ -31,19 +31,26 @@ type bucket struct {
 	// they stay its columns, out of other, even when they fall out of the
 	// top N, because a page keeps the columns an upsert does not name.
 	shown map[string]struct{}
+	// spare are the cells of the groups of the bucket this slot held
+	// before, emptied: a new bucket (every second for a
+	// "1s" or "last 1m" window) reuses their sets and sketches instead of
+	// growing new ones.
+	spare []*cell
 }
 
 func (b *bucket) reset(idx int64) {
-	g, sh := b.groups, b.shown
+	g, sh, sp := b.groups, b.shown, b.spare
+	for _, c := range g {
+		c.recycle()
+		sp = append(sp, c)
+	}
 	clear(g)
 	clear(sh)
-	*b = bucket{idx: idx, used: true, groups: g, shown: sh}
+	*b = bucket{idx: idx, used: true, groups: g, shown: sh, spare: sp}
 }
 
-func (b *bucket) cellFor(grouped bool, g string) *cell {
-	if !grouped {
-		return &b.all
-	}
+// cellFor is group g's cell (with group_by; without it, &b.all).
+func (b *bucket) cellFor(g string) *cell {
 	if c, ok := b.groups[g]; ok {
 		return c
 	}
@@ -53,7 +60,12 @@ func (b *bucket) cellFor(grouped bool, g string) *cell {
 	if len(b.groups) >= MaxGroups {
 		return &b.other
 	}
-	c := &cell{}
+	var c *cell
+	if n := len(b.spare); n > 0 {
+		c, b.spare = b.spare[n-1], b.spare[:n-1]
+	} else {
+		c = &cell{}
+	}
 	b.groups[g] = c
 	return c
 }
@@ -68,6 +80,9 @@ func (b *bucket) size() int {
 	for k, c := range b.groups {
 		n += len(k) + 48 + c.size()
 	}
+	for _, c := range b.spare {
+		n += 8 + c.size()
+	}
 	return n + len(b.shown)*48
 }
 
@@ -79,11 +94,11 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-func (s *State) group(fields map[string]any) string {
+func (s *State) group(fields map[string]any, rf *rowFields) string {
 	if s.spec.GroupBy == "" {
 		return ""
 	}
-	v, ok := fields[s.spec.GroupBy]
+	v, ok := rf.get(fields, s.spec.GroupBy)
 	if !ok || v == nil {
 		return Null
 	}
@@ -175,12 +190,16 @@ func (s *State) place(t int64, g string, o obs) {
 		}
 		if idx < s.head {
 			s.late++
+			s.closed.valid = false // a step before the newest changed
 		}
 		b := s.slot(idx)
 		if !b.used || b.idx != idx {
 			b.reset(idx)
 		}
-		c := b.cellFor(grouped, g)
+		c := &b.all
+		if grouped {
+			c = b.cellFor(g)
+		}
 		c.add(s, o)
 		b.dirty = true
 		if s.win != nil && s.added {
@@ -198,9 +217,32 @@ func (s *State) place(t int64, g string, o obs) {
 			}
 			s.newPeriod(t)
 		}
-		s.period.cellFor(grouped, g).add(s, o)
+		c := &s.period.all
+		if grouped {
+			c = s.period.cellFor(g)
+		}
+		c.add(s, o)
 	}
 	s.gaugeChanged = true
+}
+
+// mergeStep merges sliding step i, if the ring holds it, into all, groups
+// and other.
+func (s *State) mergeStep(i int64, all *cell, groups map[string]*cell, other *cell) {
+	b := s.slot(i)
+	if !b.used || b.idx != i {
+		return
+	}
+	all.merge(&b.all)
+	other.merge(&b.other)
+	for g, c := range b.groups {
+		acc := groups[g]
+		if acc == nil {
+			acc = &cell{}
+			groups[g] = acc
+		}
+		acc.merge(c)
+	}
 }
 
 // newPeriod starts the calendar period (day or hour in the spec's zone)
@@ -254,22 +296,28 @@ func (s *State) emit(now time.Time, full bool) []wire.Event {
 			}
 			return s.emitGauge(&all, groups, &other, s.spec.Width.Seconds(), full)
 		}
-		for i := s.head - int64(len(s.ring)) + 1; i <= s.head; i++ {
-			b := s.slot(i)
-			if !b.used || b.idx != i {
-				continue
+		// The steps before the newest, merged once while the window stays
+		// (four emits a step at 250 ms and 1 s steps), then a copy of them
+		// with the newest merged last: the same merges in the same order
+		// as merging the 60 steps at every emit, so the same values.
+		cl := &s.closed
+		if !cl.valid || cl.head != s.head {
+			cl.all, cl.other = cell{}, cell{}
+			if cl.groups == nil {
+				cl.groups = map[string]*cell{}
 			}
-			all.merge(&b.all)
-			other.merge(&b.other)
-			for g, c := range b.groups {
-				acc := groups[g]
-				if acc == nil {
-					acc = &cell{}
-					groups[g] = acc
-				}
-				acc.merge(c)
+			clear(cl.groups)
+			for i := s.head - int64(len(s.ring)) + 1; i < s.head; i++ {
+				s.mergeStep(i, &cl.all, cl.groups, &cl.other)
 			}
+			cl.valid, cl.head = true, s.head
 		}
+		all, other = cl.all.clone(), cl.other.clone()
+		for g, c := range cl.groups {
+			acc := c.clone()
+			groups[g] = &acc
+		}
+		s.mergeStep(s.head, &all, groups, &other)
 		return s.emitGauge(&all, groups, &other, s.spec.Width.Seconds(), full)
 	case agg.Calendar:
 		if nowMs >= s.pEnd { // or no period yet: now's
@@ -455,16 +503,16 @@ func newCond(c agg.Cond) cond {
 
 // match reports whether a row passes the filter. A row without a field
 // (or with null) fails every condition on it, != too, as in SQL.
-func (s *State) match(r *wire.Row) bool {
+func (s *State) match(r *wire.Row, rf *rowFields) bool {
 	for i := range s.cond {
-		if !s.cond[i].match(r) {
+		if !s.cond[i].match(r, rf) {
 			return false
 		}
 	}
 	return true
 }
 
-func (c *cond) match(r *wire.Row) bool {
+func (c *cond) match(r *wire.Row, rf *rowFields) bool {
 	var v any
 	if c.Field == OpField {
 		op := string(r.Op)
@@ -474,7 +522,7 @@ func (c *cond) match(r *wire.Row) bool {
 		v = op
 	} else {
 		var ok bool
-		if v, ok = r.Fields[c.Field]; !ok || v == nil {
+		if v, ok = rf.get(r.Fields, c.Field); !ok || v == nil {
 			return false
 		}
 	}
