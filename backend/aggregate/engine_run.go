@@ -396,16 +396,7 @@ func (e *Engine) emit(ctx context.Context, now time.Time, force bool) {
 		}
 		out[t][a.key.stream] = evs
 		from[t] = append(from[t], a)
-		// The next emit is on a boundary of the period shared by every
-		// aggregate with the same emit_ms (wall-clock multiples), so that
-		// they write together: one AppendAll (one transaction) per tenant
-		// per period instead of one per aggregate. It is at least a period
-		// away, less the tick that emits may come late by.
-		period := time.Duration(a.spec.EmitMs) * time.Millisecond
-		lo := now.Add(period - e.cfg.Tick)
-		if a.nextEmit = lo.Truncate(period); a.nextEmit.Before(lo) {
-			a.nextEmit = a.nextEmit.Add(period)
-		}
+		a.nextEmit = nextBeat(now, time.Duration(a.spec.EmitMs)*time.Millisecond)
 	}
 	clear(e.ready[len(kept):])
 	e.ready = kept
@@ -430,6 +421,24 @@ func (e *Engine) emit(ctx context.Context, now time.Time, force bool) {
 		}
 		e.m.emitted.Add(int64(n))
 	}
+}
+
+// nextBeat is when an aggregate that emitted at now may emit next: the
+// boundary after the one now belongs to, on the wall-clock multiples of
+// period shared by every aggregate with the same emit_ms, so that they write
+// together (one AppendAll, one transaction, per tenant per period instead of
+// one per aggregate). An emit that came late for its beat keeps the next
+// beat (the engine busy, or a loaded machine, delays ticks by tens of
+// milliseconds: asking for a whole period after the late emit skipped a beat
+// and made updates up to two periods old); only one later than half a period
+// skips it, so two emits are never closer than half a period and are one a
+// period on average.
+func nextBeat(now time.Time, period time.Duration) time.Time {
+	next := now.Truncate(period).Add(period)
+	if next.Sub(now) < period/2 {
+		next = next.Add(period)
+	}
+	return next
 }
 
 // measure sums the computers' sizes into the state bytes gauge.
