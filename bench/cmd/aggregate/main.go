@@ -27,7 +27,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -38,6 +37,7 @@ import (
 	"github.com/telltale/telltale/app/client"
 	"github.com/telltale/telltale/bench/benchserver"
 	"github.com/telltale/telltale/bench/latency"
+	"github.com/telltale/telltale/bench/proc"
 	"github.com/telltale/telltale/shared/agg"
 	"github.com/telltale/telltale/shared/livestate"
 	"github.com/telltale/telltale/shared/wire"
@@ -339,7 +339,7 @@ func phase(c config, withAggs bool) (phaseResult, error) {
 	} else {
 		profiled <- nil
 	}
-	cpuBefore := cpuTicks(srv.Cmd)
+	cpuBefore := proc.CPUTicks(srv.Cmd.Process.Pid)
 	start := time.Now()
 	tick := 10 * time.Millisecond
 	var sent, fanSent int64
@@ -363,13 +363,13 @@ func phase(c config, withAggs bool) (phaseResult, error) {
 		time.Sleep(tick)
 	}
 	r.elapsed = time.Since(start)
-	r.cpuS = float64(cpuTicks(srv.Cmd)-cpuBefore) / 100
+	r.cpuS = float64(proc.CPUTicks(srv.Cmd.Process.Pid)-cpuBefore) / proc.TicksPerSecond
 	r.events = sent
 	time.Sleep(2 * time.Second) // the last emits and deliveries
 	if err := <-profiled; err != nil {
 		return r, err
 	}
-	r.rssKB = rssKB(srv.Cmd)
+	r.rssKB = proc.RSSKB(srv.Cmd.Process.Pid)
 	r.stateBytes = serverMetric(srv.Addr, "telltale_agg_state_bytes")
 	r.overflows = serverMetric(srv.Addr, "telltale_agg_queue_overflows_total")
 	fanMu.Lock()
@@ -543,30 +543,4 @@ func serverMetric(addr, name string) float64 {
 		}
 	}
 	return 0
-}
-
-func rssKB(cmd *exec.Cmd) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			n, _ := strconv.ParseInt(strings.Fields(v)[0], 10, 64)
-			return n
-		}
-	}
-	return 0
-}
-
-// cpuTicks is the server's user+system time in clock ticks (100 per second).
-func cpuTicks(cmd *exec.Cmd) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	s, _ := strconv.ParseInt(f[12], 10, 64)
-	return u + s
 }

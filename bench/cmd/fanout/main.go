@@ -31,6 +31,7 @@ import (
 	"github.com/telltale/telltale/app/client"
 	"github.com/telltale/telltale/bench/benchserver"
 	"github.com/telltale/telltale/bench/latency"
+	"github.com/telltale/telltale/bench/proc"
 	"github.com/telltale/telltale/shared/livestate"
 	"github.com/telltale/telltale/shared/wire"
 )
@@ -171,7 +172,7 @@ func run() error {
 		return err
 	}
 	res := result{Clients: *clients, Streams: *streams, RatePerStream: *rate, PayloadBytes: *payload}
-	rssBefore := rssKB(server)
+	rssBefore := serverRSS(server)
 
 	tallies := make([]*tally, *clients)
 	cs := make([]*client.Client, *clients)
@@ -218,11 +219,11 @@ func run() error {
 	}
 	time.Sleep(*idleWait) // let the server settle before measuring idle memory
 	if server != nil && *clients > 0 {
-		res.IdleKBPerConn = float64(rssKB(server)-rssBefore) / float64(*clients)
+		res.IdleKBPerConn = float64(serverRSS(server)-rssBefore) / float64(*clients)
 	}
 	if server != nil && *clients > 0 && *settle > 0 {
 		time.Sleep(*settle) // a duration to measure over, not a wait for a condition
-		res.SettledKBPerConn = float64(rssKB(server)-rssBefore) / float64(*clients)
+		res.SettledKBPerConn = float64(serverRSS(server)-rssBefore) / float64(*clients)
 	}
 	if *heapProfile != "" && debugAddr != "" {
 		if err := fetchTo(fmt.Sprintf("http://%s/debug/pprof/heap?gc=1", debugAddr), *heapProfile); err != nil {
@@ -236,7 +237,7 @@ func run() error {
 		}
 	}
 
-	cpuBefore, genBefore := cpuTicks(server), procTicks(os.Getpid())
+	cpuBefore, genBefore := serverTicks(server), proc.CPUTicks(os.Getpid())
 	framesBefore, eventsBefore := serverCounter(*addr, "telltale_ws_frames_out_total"), serverCounter(*addr, "telltale_ws_events_out_total")
 	profileDone := make(chan error, 1)
 	if *serverProfile != "" {
@@ -275,10 +276,10 @@ func run() error {
 	if err := <-profileDone; err != nil {
 		return err
 	}
-	res.GeneratorCPU = float64(procTicks(os.Getpid())-genBefore) / 100 / elapsed.Seconds() * 100
+	res.GeneratorCPU = float64(proc.CPUTicks(os.Getpid())-genBefore) / proc.TicksPerSecond / elapsed.Seconds() * 100
 	if server != nil {
-		res.ServerCPU = float64(cpuTicks(server)-cpuBefore) / 100 / elapsed.Seconds() * 100
-		res.ServerRSSMB = float64(rssKB(server)) / 1024
+		res.ServerCPU = float64(serverTicks(server)-cpuBefore) / proc.TicksPerSecond / elapsed.Seconds() * 100
+		res.ServerRSSMB = float64(serverRSS(server)) / 1024
 	}
 	cancel()
 	wg.Wait()
@@ -477,39 +478,18 @@ func raiseFileLimit() {
 	}
 }
 
-func rssKB(cmd *exec.Cmd) int64 {
+// serverTicks and serverRSS read the server process, 0 when there is none
+// (an in-process server).
+func serverTicks(cmd *exec.Cmd) int64 {
 	if cmd == nil {
 		return 0
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			n, _ := strconv.ParseInt(strings.Fields(v)[0], 10, 64)
-			return n
-		}
-	}
-	return 0
+	return proc.CPUTicks(cmd.Process.Pid)
 }
 
-// cpuTicks is the server's user+system time in clock ticks (100 per second).
-func cpuTicks(cmd *exec.Cmd) int64 {
+func serverRSS(cmd *exec.Cmd) int64 {
 	if cmd == nil {
 		return 0
 	}
-	return procTicks(cmd.Process.Pid)
-}
-
-// procTicks is a process's user+system time in clock ticks.
-func procTicks(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	s, _ := strconv.ParseInt(f[12], 10, 64)
-	return u + s
+	return proc.RSSKB(cmd.Process.Pid)
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/telltale/telltale/app/client"
 	"github.com/telltale/telltale/backend/ingest"
 	"github.com/telltale/telltale/bench/latency"
+	"github.com/telltale/telltale/bench/proc"
 	"github.com/telltale/telltale/shared/livestate"
 	"github.com/telltale/telltale/shared/wire"
 )
@@ -301,7 +302,7 @@ func runStore(name, bin, admin string, extra, shapes []string, o options) ([]pha
 			profErr <- nil
 		}
 		peak := sampleCPU(srv.cmd.Process.Pid, 200*time.Millisecond)
-		srv0, pg0, me0, m0, w0 := procTicks(srv.cmd.Process.Pid), postgresTicks(), procTicks(os.Getpid()), machineTicks(), cpuStall()
+		srv0, pg0, me0, m0, w0 := proc.CPUTicks(srv.cmd.Process.Pid), postgresTicks(), proc.CPUTicks(os.Getpid()), machineTicks(), cpuStall()
 		start := time.Now()
 		first := next
 		var sent, acked []time.Time
@@ -327,7 +328,7 @@ func runStore(name, bin, admin string, extra, shapes []string, o options) ([]pha
 		}
 		elapsed := time.Since(start).Seconds()
 		ticks := func(d int64) float64 { return float64(d) / elapsed } // ticks/s = % of a core
-		p.ServerCPU, p.BenchCPU = ticks(procTicks(srv.cmd.Process.Pid)-srv0), ticks(procTicks(os.Getpid())-me0)
+		p.ServerCPU, p.BenchCPU = ticks(proc.CPUTicks(srv.cmd.Process.Pid)-srv0), ticks(proc.CPUTicks(os.Getpid())-me0)
 		if srv.dsn != "" {
 			p.PostgresCPU = ticks(postgresTicks() - pg0)
 		}
@@ -349,9 +350,9 @@ func runStore(name, bin, admin string, extra, shapes []string, o options) ([]pha
 		// A's backlog: the server is idle again before the next phase.
 		settled := time.Now()
 		for time.Since(settled) < o.settle {
-			t0 := procTicks(srv.cmd.Process.Pid)
+			t0 := proc.CPUTicks(srv.cmd.Process.Pid)
 			time.Sleep(500 * time.Millisecond) // a window to measure CPU over
-			if procTicks(srv.cmd.Process.Pid)-t0 <= 5 {
+			if proc.CPUTicks(srv.cmd.Process.Pid)-t0 <= 5 {
 				break
 			}
 		}

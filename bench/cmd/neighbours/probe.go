@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -14,19 +13,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-)
 
-// procTicks is a process's user+system time in clock ticks (100 a second).
-func procTicks(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	s, _ := strconv.ParseInt(f[12], 10, 64)
-	return u + s
-}
+	"github.com/telltale/telltale/bench/proc"
+)
 
 // sampleCPU reads pid's CPU every window until the returned func is
 // called, which stops it and returns the 95th percentile of the windows'
@@ -38,7 +27,7 @@ func sampleCPU(pid int, window time.Duration) func() float64 {
 		var pcts []float64
 		t := time.NewTicker(window)
 		defer t.Stop()
-		last, at := procTicks(pid), time.Now()
+		last, at := proc.CPUTicks(pid), time.Now()
 		for {
 			select {
 			case <-stop:
@@ -50,7 +39,7 @@ func sampleCPU(pid int, window time.Duration) func() float64 {
 				done <- pcts[len(pcts)*95/100]
 				return
 			case now := <-t.C:
-				n := procTicks(pid)
+				n := proc.CPUTicks(pid)
 				pcts = append(pcts, float64(n-last)/now.Sub(at).Seconds())
 				last, at = n, now
 			}
@@ -105,7 +94,7 @@ func postgresTicks() int64 {
 			continue
 		}
 		if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err == nil && strings.TrimSpace(string(comm)) == "postgres" {
-			sum += procTicks(pid)
+			sum += proc.CPUTicks(pid)
 		}
 	}
 	return sum
