@@ -9,10 +9,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -56,23 +60,12 @@ func Start(bin, web string, extra ...string) (*Server, error) {
 	if err := s.Cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s (run make build first): %w", bin, err)
 	}
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		if m := debugLine.FindStringSubmatch(sc.Text()); m != nil {
-			s.DebugAddr = m[1]
-		}
-		if m := servingLine.FindStringSubmatch(sc.Text()); m != nil {
-			s.Addr = m[1]
-			go func() { // keep draining, or the server blocks on a full pipe
-				for sc.Scan() {
-				}
-			}()
-			return s, nil
-		}
+	if s.Addr, s.DebugAddr, err = Listening(out); err == nil {
+		return s, nil
 	}
 	_ = s.Cmd.Process.Kill()
 	_ = s.Cmd.Wait()
-	return nil, errors.New("the server did not print its address")
+	return nil, err
 }
 
 // Token mints an operator token of tenant demo that the server accepts.
@@ -91,4 +84,45 @@ func RandomHex() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// Listening reads a starting telltale's standard output until it says where
+// it serves: its address and, when started with -debug-addr, its pprof
+// listener's. It keeps draining out after that, or the server would block on
+// a full pipe.
+func Listening(out io.Reader) (addr, debugAddr string, err error) {
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if m := debugLine.FindStringSubmatch(sc.Text()); m != nil {
+			debugAddr = m[1]
+		}
+		if m := servingLine.FindStringSubmatch(sc.Text()); m != nil {
+			go func() {
+				for sc.Scan() {
+				}
+			}()
+			return m[1], debugAddr, nil
+		}
+	}
+	return "", "", errors.New("the server did not print its address")
+}
+
+var metricsClient = &http.Client{Timeout: 10 * time.Second}
+
+// Metric reads one unlabelled value of the /metrics of the server at addr
+// (host:port); 0 when it is absent or cannot be read.
+func Metric(addr, name string) float64 {
+	res, err := metricsClient.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return f
+		}
+	}
+	return 0
 }

@@ -16,7 +16,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -30,7 +29,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -370,8 +368,8 @@ func phase(c config, withAggs bool) (phaseResult, error) {
 		return r, err
 	}
 	r.rssKB = proc.RSSKB(srv.Cmd.Process.Pid)
-	r.stateBytes = serverMetric(srv.Addr, "telltale_agg_state_bytes")
-	r.overflows = serverMetric(srv.Addr, "telltale_agg_queue_overflows_total")
+	r.stateBytes = benchserver.Metric(srv.Addr, "telltale_agg_state_bytes")
+	r.overflows = benchserver.Metric(srv.Addr, "telltale_agg_queue_overflows_total")
 	fanMu.Lock()
 	r.fan = latency.Summarize(fanLat)
 	fanMu.Unlock()
@@ -526,21 +524,4 @@ func waitLive(cs []*client.Client, timeout time.Duration) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return errors.New("clients not live in time")
-}
-
-// serverMetric reads one unlabelled value of the server's /metrics.
-func serverMetric(addr, name string) float64 {
-	res, err := httpClient.Get("http://" + addr + "/metrics")
-	if err != nil {
-		return 0
-	}
-	defer res.Body.Close()
-	sc := bufio.NewScanner(res.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			return f
-		}
-	}
-	return 0
 }

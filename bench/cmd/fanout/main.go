@@ -9,7 +9,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -238,7 +237,7 @@ func run() error {
 	}
 
 	cpuBefore, genBefore := serverTicks(server), proc.CPUTicks(os.Getpid())
-	framesBefore, eventsBefore := serverCounter(*addr, "telltale_ws_frames_out_total"), serverCounter(*addr, "telltale_ws_events_out_total")
+	framesBefore, eventsBefore := benchserver.Metric(*addr, "telltale_ws_frames_out_total"), benchserver.Metric(*addr, "telltale_ws_events_out_total")
 	profileDone := make(chan error, 1)
 	if *serverProfile != "" {
 		go func() { profileDone <- fetchProfile(debugAddr, *duration, *serverProfile) }()
@@ -268,10 +267,10 @@ func run() error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	res.DurationS = elapsed.Seconds()
-	frames := serverCounter(*addr, "telltale_ws_frames_out_total") - framesBefore
+	frames := benchserver.Metric(*addr, "telltale_ws_frames_out_total") - framesBefore
 	res.FramesPerS = frames / elapsed.Seconds()
 	if frames > 0 {
-		res.EventsPerFrame = (serverCounter(*addr, "telltale_ws_events_out_total") - eventsBefore) / frames
+		res.EventsPerFrame = (benchserver.Metric(*addr, "telltale_ws_events_out_total") - eventsBefore) / frames
 	}
 	if err := <-profileDone; err != nil {
 		return err
@@ -380,23 +379,6 @@ func allHave(cs []*client.Client, names []string, seq uint64) bool {
 }
 
 var httpClient = &http.Client{Timeout: 10 * time.Second}
-
-// serverCounter reads one counter from the server's /metrics; 0 if absent.
-func serverCounter(addr, name string) float64 {
-	res, err := httpClient.Get("http://" + addr + "/metrics")
-	if err != nil {
-		return 0
-	}
-	defer res.Body.Close()
-	sc := bufio.NewScanner(res.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			return f
-		}
-	}
-	return 0
-}
 
 // publish sends n events to each stream in one ingest request, each stamped
 // with its publish time in microseconds.

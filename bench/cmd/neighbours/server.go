@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -30,11 +27,6 @@ type server struct {
 	token      string // operator token of tenant B
 	drop       func()
 }
-
-var (
-	servingLine = regexp.MustCompile(`serving http://(\S+?)/? `)
-	debugLine   = regexp.MustCompile(`profiles at http://(\S+?)/debug/pprof/`)
-)
 
 // startServer runs bin on store (embedded or postgres, then on a database of
 // its own), pinned to cpus with taskset when cpus is not empty, with extra
@@ -111,22 +103,11 @@ func startServer(ctx context.Context, bin, store, admin, cpus string, extra []st
 		s.drop()
 		return nil, fmt.Errorf("start %s (go build -o bin/telltale ./backend/cmd/telltale first): %w", bin, err)
 	}
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		if m := debugLine.FindStringSubmatch(sc.Text()); m != nil {
-			s.debugAddr = m[1]
-		}
-		if m := servingLine.FindStringSubmatch(sc.Text()); m != nil {
-			s.addr = m[1]
-			go func() { // keep draining, or the server blocks on a full pipe
-				for sc.Scan() {
-				}
-			}()
-			return s, nil
-		}
+	if s.addr, s.debugAddr, err = benchserver.Listening(out); err != nil {
+		s.stop()
+		return nil, err
 	}
-	s.stop()
-	return nil, errors.New("the server did not print its address")
+	return s, nil
 }
 
 // stop ends the server (SIGTERM, then waits) and drops its database.
