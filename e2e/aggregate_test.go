@@ -6,10 +6,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +20,6 @@ import (
 	"github.com/go-rod/rod"
 
 	"github.com/telltale/telltale/backend/pgtest"
-	"github.com/telltale/telltale/shared/agg"
 	"github.com/telltale/telltale/shared/dashboard"
 	"github.com/telltale/telltale/shared/poll"
 )
@@ -175,17 +177,21 @@ func TestAggregatePanelsDraw(t *testing.T) {
 
 	// The server computes these aggregates too, from shapes-src, which
 	// nothing writes: once a page asks for them it rebuilds each from the
-	// store and writes what differs from what its derived stream holds
-	// (revenue today: 0; deleting groups it does not know). Wait for its
-	// first word, and one emit beat more for the rebuilds beside it, so
-	// that what the test writes next is the newest.
+	// store, against what its derived stream holds then, and writes the
+	// difference (revenue today: 0; a delete of each group it does not
+	// know). Wait until all three are built and its first word is on the
+	// page, so that what the test writes next is the newest and is not
+	// taken for a stale picture.
 	poll.Until(t, 10*time.Second, func() error {
+		active, building := serverMetric(t, srv.URL, "telltale_agg_active"), serverMetric(t, srv.URL, "telltale_agg_building")
+		if active != 3 || building != 0 {
+			return fmt.Errorf("server: %v aggregates active, %v building; want 3 built", active, building)
+		}
 		if got := readAggView(t, p).KPIs["rev"]; got != "€0" {
 			return fmt.Errorf("revenue KPI %q, want the server's own €0 first", got)
 		}
 		return nil
 	})
-	time.Sleep(2 * agg.DefaultEmitMs * time.Millisecond)
 	publish(groups,
 		`{"row": {"key": "new", "fields": {"value": 3}}}`,
 		`{"row": {"key": "other", "fields": {"value": 9}}}`,
@@ -389,4 +395,29 @@ func TestAggregatesFollowTheTable(t *testing.T) {
 		return nil
 	})
 	t.Logf("stale %v after the last order", time.Since(quiet).Round(100*time.Millisecond))
+}
+
+// serverMetric reads one unlabelled value of the server's /metrics.
+func serverMetric(t *testing.T, base, name string) float64 {
+	t.Helper()
+	res, err := http.Get(strings.TrimSuffix(base, "/") + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(body)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("no metric %s at %s/metrics", name, base)
+	return 0
 }

@@ -115,7 +115,7 @@ type Engine struct {
 
 	m struct {
 		active, sourceEvents, emitted, late, overflows, catchups, bytes,
-		refused, rebuilds, writeErrs, lost *metrics.Value
+		refused, rebuilds, building, writeErrs, lost *metrics.Value
 	}
 }
 
@@ -211,6 +211,7 @@ func NewEngine(cfg EngineConfig) *Engine {
 	e.m.bytes = r.Gauge("telltale_agg_state_bytes", "about how many bytes every aggregate's state holds")
 	e.m.refused = r.Counter("telltale_agg_refused_total", "aggregates refused over the tenant's cap (-max-aggregates)")
 	e.m.rebuilds = r.Counter("telltale_agg_rebuilds_total", "aggregates rebuilt from the store (activation, new epoch)")
+	e.m.building = r.Gauge("telltale_agg_building", "aggregates being rebuilt from the store now")
 	e.m.writeErrs = r.Counter("telltale_agg_write_errors_total", "derived batches the store refused (rewritten whole at the next emit)")
 	e.m.lost = r.Counter("telltale_agg_lost_events_total", "source events the store had dropped before an aggregate read them")
 	return e

@@ -93,6 +93,7 @@ func (e *Engine) rebuild(ctx context.Context, a *aggregate) {
 	}
 	a.building = true
 	e.m.rebuilds.Inc()
+	e.m.building.Add(1)
 	e.builds.Add(1)
 	go func() {
 		defer e.builds.Done()
@@ -172,6 +173,7 @@ func (e *Engine) read(ctx context.Context, a *aggregate) built {
 func (e *Engine) install(ctx context.Context, r built) {
 	a := r.a
 	a.building = false
+	e.m.building.Add(-1)
 	if a.stopped.Load() {
 		return
 	}

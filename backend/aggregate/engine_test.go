@@ -13,6 +13,7 @@ import (
 	"github.com/telltale/telltale/backend/memstore"
 	"github.com/telltale/telltale/backend/metrics"
 	"github.com/telltale/telltale/shared/agg"
+	"github.com/telltale/telltale/shared/poll"
 	"github.com/telltale/telltale/shared/wire"
 )
 
@@ -182,24 +183,9 @@ func (r *rig) last(tenant, stream string) (v float64, n int) {
 
 func (r *rig) metric(name string) int64 { return r.reg.Counter(name, "").Load() }
 
-func waitFor(t *testing.T, timeout time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func wantValue(t *testing.T, r *rig, tenant, stream string, want float64) {
 	t.Helper()
-	waitFor(t, 5*time.Second, func() error {
+	poll.Until(t, 5*time.Second, func() error {
 		if v, _ := r.last(tenant, stream); v != want {
 			return fmt.Errorf("%s/%s: got %v, want %v", tenant, stream, v, want)
 		}
@@ -214,7 +200,7 @@ func TestEngineRebuildsThenFollowsWithoutDoubleCounting(t *testing.T) {
 	// Stored before the engine runs: only a rebuild can see these.
 	r.publish("t", "orders", 30)
 	r.start()
-	waitFor(t, 5*time.Second, func() error {
+	poll.Until(t, 5*time.Second, func() error {
 		if r.eng.Active("t") != 1 {
 			return errors.New("aggregate not active")
 		}
@@ -296,13 +282,21 @@ func TestEngineCoalescesEmits(t *testing.T) {
 	r.publish("t", "orders", 1)
 	wantValue(t, r, "t", s.Stream(), 1)
 	start := time.Now()
-	for i := 0; time.Since(start) < 600*time.Millisecond; i++ {
+	published := 1
+	for ; time.Since(start) < 600*time.Millisecond; published++ {
 		r.publish("t", "orders", 1)
-		time.Sleep(time.Millisecond)
+		time.Sleep(time.Millisecond) // a producer's pace, not a wait
 	}
 	elapsed := time.Since(start)
-	time.Sleep(150 * time.Millisecond)
-	_, n := r.last("t", s.Stream())
+	// The tail: the last emit counts every event published.
+	var n int
+	poll.Until(t, 5*time.Second, func() error {
+		var v float64
+		if v, n = r.last("t", s.Stream()); int(v) != published {
+			return fmt.Errorf("newest count %v, want %d", v, published)
+		}
+		return nil
+	})
 	// One for the first event, one per 100ms after, one for the tail.
 	if max := 2 + int(elapsed/(100*time.Millisecond)) + 1; n > max {
 		t.Fatalf("got %d derived events in %v, want at most %d (one per 100ms)", n, elapsed, max)
@@ -319,7 +313,7 @@ func TestEngineShutdownFlushesPendingEmits(t *testing.T) {
 	r.publish("t", "orders", 1)
 	wantValue(t, r, "t", s.Stream(), 1)
 	r.publish("t", "orders", 9) // not due for a minute
-	waitFor(t, 5*time.Second, func() error {
+	poll.Until(t, 5*time.Second, func() error {
 		if n := r.metric("telltale_agg_source_events_total"); n != 10 {
 			return fmt.Errorf("folded %d events, want 10", n)
 		}
@@ -427,7 +421,7 @@ func TestEngineFailedWriteRewritesTheWholePicture(t *testing.T) {
 	wantValue(t, r, "t", s.Stream(), 3)
 	f.on.Store(true)
 	r.publish("t", "orders", 4)
-	waitFor(t, 5*time.Second, func() error {
+	poll.Until(t, 5*time.Second, func() error {
 		if r.metric("telltale_agg_write_errors_total") == 0 {
 			return errors.New("no write failed yet")
 		}
@@ -528,7 +522,7 @@ func TestEngineWithStateCountsEachEventOnce(t *testing.T) {
 		rows("eu", 2)
 		rows("us", 1)
 	}
-	waitFor(t, 5*time.Second, func() error {
+	poll.Until(t, 5*time.Second, func() error {
 		evs, err := r.store.Read(context.Background(), "t", s.Stream(), 0, 100_000)
 		if err != nil {
 			return err
@@ -690,7 +684,7 @@ func TestEngineRebuildDeletesVanishedGroups(t *testing.T) {
 	stop := run()
 	row("a", "new", wire.RowInsert)
 	row("b", "paid", wire.RowInsert)
-	waitFor(t, 5*time.Second, func() error {
+	poll.Until(t, 5*time.Second, func() error {
 		if g := groups(); len(g) != 2 {
 			return fmt.Errorf("groups %v, want new and paid", g)
 		}
@@ -700,7 +694,7 @@ func TestEngineRebuildDeletesVanishedGroups(t *testing.T) {
 	row("a", "new", wire.RowDelete) // while no engine runs
 	stop = run()
 	defer stop()
-	waitFor(t, 5*time.Second, func() error {
+	poll.Until(t, 5*time.Second, func() error {
 		if g := groups(); len(g) != 1 || g["paid"] == nil {
 			return fmt.Errorf("groups %v, want paid alone: new's only order was deleted", g)
 		}
@@ -734,7 +728,7 @@ func TestEngineUnwatchedAskedAggregatesStop(t *testing.T) {
 		t.Fatalf("got %d active while watched, want 2", r.eng.Active("t"))
 	}
 	watched.Store(false)
-	waitFor(t, 5*time.Second, func() error {
+	poll.Until(t, 5*time.Second, func() error {
 		if n := r.eng.Active("t"); n != 1 {
 			return fmt.Errorf("%d active, want the defined one alone", n)
 		}
