@@ -26,6 +26,7 @@ import (
 	"github.com/telltale/telltale/backend/aggregate"
 	"github.com/telltale/telltale/backend/auth"
 	"github.com/telltale/telltale/backend/metrics"
+	"github.com/telltale/telltale/shared/dashboard"
 	"github.com/telltale/telltale/shared/wire"
 )
 
@@ -349,6 +350,9 @@ func checkEvent(e *Event) error {
 		// The aggregate engine alone writes them: a producer's event would
 		// be taken for a computed value.
 		return fmt.Errorf("stream %.64q: names starting agg. or m4. are the server's derived streams (aggregates); producers may not write them", e.Stream)
+	}
+	if dashboard.Reserved(e.Stream) {
+		return fmt.Errorf("stream %.64q: names starting %s are the server's own streams; producers may not write them", e.Stream, dashboard.ReservedPrefix)
 	}
 	if e.Time < 0 || e.Time >= maxTime {
 		return errors.New("time must be Unix milliseconds between 1970 and 2248")

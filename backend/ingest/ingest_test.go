@@ -100,6 +100,7 @@ func TestIngestRejects(t *testing.T) {
 		{"bad stream", "application/json", "k-acme", `{"events":[{"stream":"../x","values":{"x":1}}]}`, 400, "events[0]: stream"},
 		{"derived stream", "application/json", "k-acme", `{"events":[{"stream":"agg.0011223344556677","values":{"value":1}}]}`, 400, "names starting agg. or m4. are the server's derived streams"},
 		{"m4 stream", "application/json", "k-acme", `{"events":[{"stream":"m4.1000.cpu","points":{"ts":[1],"cols":[]}}]}`, 400, "derived streams"},
+		{"reserved stream", "application/json", "k-acme", `{"events":[{"stream":"telltale.dashboards","row":{"key":"ops","fields":{"version":9}}}]}`, 400, "names starting telltale. are the server's own streams"},
 		{"nothing carried", "application/json", "k-acme", `{"events":[{"stream":"a"}]}`, 400, "carries nothing"},
 		{"misaligned points", "application/json", "k-acme", `{"events":[{"stream":"a","points":{"ts":[1,2,3],"cols":[{"name":"p","vals":[1,2]}]}}]}`, 400, "events[0]: points.cols[0] (p) has 2 values for 3 timestamps"},
 		{"unsorted points", "application/json", "k-acme", `{"events":[{"stream":"a","points":{"ts":[2,1],"cols":[]}}]}`, 400, "not ascending"},
