@@ -31,6 +31,9 @@ func commands() []command {
 		{"ingest-key", "mint an ingest key for a tenant in DATABASE_URL", func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 			return ingestKey(ctx, args, getenv("DATABASE_URL"), stdout, stderr)
 		}},
+		{"dashboards", "apply dashboard files (YAML or JSON) to a tenant in DATABASE_URL", func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+			return dashboardsCmd(ctx, args, getenv, stdout, stderr, openDashboards)
+		}},
 		{"migrate", "create or upgrade the telltale schema in DATABASE_URL, then exit", func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 			return migrate(ctx, args, getenv("DATABASE_URL"), stdout, stderr)
 		}},

@@ -114,6 +114,7 @@ type config struct {
 	edge        edgeLimits
 	websocket   bool
 	dashboards  []dashboard.Dashboard
+	dashDir     string // -dashboards-dir: DIR/{tenant}/ files, at start and on SIGHUP
 }
 
 // parse reads the server's flags and environment. Asked for help, it prints
@@ -140,6 +141,7 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	fs.BoolVar(&c.demo, "demo", demoDefault, "run the built-in demo feed (env TELLTALE_DEMO)")
 	fs.BoolVar(&c.websocket, "websocket", wsDefault, "accept WebSocket upgrades; false refuses them (503), a test mode for networks that block WebSockets: pages fall back to HTTP long-polling (env TELLTALE_WEBSOCKET)")
 	level := fs.String("log-level", env("TELLTALE_LOG_LEVEL", "info"), "debug, info, warn or error (env TELLTALE_LOG_LEVEL)")
+	fs.StringVar(&c.dashDir, "dashboards-dir", env("TELLTALE_DASHBOARDS_DIR", ""), "`directory` whose DIR/TENANT/*.yaml, *.yml and *.json are applied to each tenant's dashboards at start and on SIGHUP, all or nothing per tenant (env TELLTALE_DASHBOARDS_DIR; docs/DASHBOARDS.md)")
 	dashFile := fs.String("dashboards", env("TELLTALE_DASHBOARDS", ""), "JSON `file` of dashboard specs (one or an array; docs/dashboard.schema.json); the first is the default (env TELLTALE_DASHBOARDS); empty means the demo dashboard")
 	// The back-quoted word of a usage string names the flag's value.
 	fs.Float64Var(&c.ingestRate, "ingest-rate", envFloat(env("TELLTALE_INGEST_RATE", "4194304")), "HTTP ingest: body bytes per second each tenant may send; past it, 429 with Retry-After; negative turns the limit off (env TELLTALE_INGEST_RATE)")
@@ -370,6 +372,14 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		store, storeTag, history, revoked = mem, "memory", mem, mem
 		eng = newEngine(mem)
 		ingester = ingest.New(ingest.Config{Store: mem, Keys: cfg.ingestKeys, Logger: log, Metrics: reg, Limits: h, TenantRate: cfg.ingestRate, TenantBurst: cfg.ingestBurst, TenantRates: cfg.tenantRates, TenantHold: cfg.ingestHold})
+	}
+
+	if cfg.dashDir != "" { // at start, and on SIGHUP (dashboards.go)
+		reload, err := startProvisioning(ctx, store, cfg.dashDir, log)
+		if err != nil {
+			return err
+		}
+		goRun("dashboards-dir", reload)
 	}
 
 	// After the store's follower: what the engine writes at shutdown is its
