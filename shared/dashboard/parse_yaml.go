@@ -236,6 +236,11 @@ func (y *yamlWalker) walk(t reflect.Type, here place, n ast.Node) (any, error) {
 		out := make(map[string]any, len(m.Values))
 		for _, kv := range m.Values {
 			key, ok := y.key(kv)
+			if i, isInt := kv.Key.(*ast.IntegerNode); isInt {
+				// A group named by a number (labels: {3: Line 3}) is named
+				// by its text, as the JSON key "3" would be.
+				key, ok = i.GetToken().Value, true
+			}
 			if !ok {
 				return nil, y.mistake(here, kv.Key, "want a key that is a string, got %s", y.describe(kv.Key))
 			}

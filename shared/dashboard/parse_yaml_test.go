@@ -107,7 +107,7 @@ func TestParseYAMLForms(t *testing.T) {
 	const want = `[
   {"id": "a", "title": "Line one\nline two\n", "panels": [
     {"id": "k", "kind": "kpi", "stream": "s", "field": "f", "unit": "8", "decimals": null, "width": 6},
-    {"id": "t", "kind": "timeseries", "stream": "s", "series": ["x", "y"], "labels": {"x": "X"}, "width": 6}]},
+    {"id": "t", "kind": "timeseries", "stream": "s", "series": ["x", "3"], "labels": {"x": "X", "3": "Line 3"}, "width": 6}]},
   {"id": "b", "panels": [{"id": "k", "kind": "kpi", "stream": "s", "field": "f", "unit": "8", "width": 6}]},
   {"id": "c", "panels": [{"id": "k", "kind": "kpi", "stream": "s", "field": "f", "unit": "8", "width": 6}]}
 ]`
@@ -122,9 +122,10 @@ panels:
   - id: t
     kind: timeseries
     stream: s
-    series: [x, y]
+    series: [x, "3"]
     labels:
       x: X
+      3: Line 3
     width: 6
 ---
 # the others, in a list
@@ -247,6 +248,8 @@ func TestParseYAMLWholeFile(t *testing.T) {
 			`4:28: dashboard a: panel #2: unknown key "fields" (did you mean "field"?)`},
 		{"a bad agg", "id: a\npanels:\n  - id: k\n    kind: kpi\n    agg:\n      source: orders\n      fn: median\n      window: 1m\n",
 			`6:7: dashboard a: panel k: fn "median" is not one of count, sum`},
+		{"a key that is a boolean", "id: a\npanels: [{id: t, kind: timeseries, stream: s, series: [x], labels: {true: X}}]\n",
+			`2:69: dashboard a: panel t: labels: want a key that is a string, got true`},
 		{"panels not a list", "id: a\npanels: 3\n", `2:9: dashboard a: panels: want a list, got 3`},
 		{"columns count characters", "{id: a, title: «Ops», panels: [{id: k, kind: kpi, stream: s, field: f, width: 13}]}\n",
 			`1:32: dashboard a: panel k width 13 is outside 0–12`},

@@ -185,7 +185,7 @@ type dashboardsOpener func(ctx context.Context, dbURL string) (dashstore.Store, 
 
 // openDashboards opens DATABASE_URL's dashboard store, migrated.
 func openDashboards(ctx context.Context, dbURL string) (dashstore.Store, func(), error) {
-	st, done, err := adminStore(ctx, dbURL, "dashboards apply", "keep the files in -dashboards-dir DIR/TENANT/")
+	st, done, err := adminStore(ctx, dbURL, "dashboards apply", "keep the files in -dashboards-dir DIR/TENANT/; -dry-run alone only validates")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -213,7 +213,7 @@ func dashboardsCmd(ctx context.Context, args []string, getenv func(string) strin
 
 "telltale dashboards apply -h" lists its flags.`
 	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
-		fmt.Fprintf(stdout, "Usage: telltale dashboards apply -tenant T -f FILE|DIR [-dry-run]\n\n%s\n", about)
+		fmt.Fprintf(stdout, "Usage: telltale dashboards SUBCOMMAND [flags]\n\n%s\n", about)
 		if len(args) == 0 {
 			return usageError("dashboards: want a subcommand: apply")
 		}

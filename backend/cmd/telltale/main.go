@@ -12,6 +12,8 @@
 //	                        mint an operator's sign-in token
 //	telltale revoke -tenant T [-sub S] [-token-id J]
 //	                        revoke an operator or a token in DATABASE_URL
+//	telltale dashboards apply -tenant T -f FILE|DIR [-dry-run]
+//	                        save dashboard files (YAML, JSON) into T in DATABASE_URL
 //
 // Flags and TELLTALE_* environment variables are read here and nowhere else.
 package main
