@@ -17,6 +17,7 @@ import (
 
 	yaml "github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/lexer"
 	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
 
@@ -36,8 +37,15 @@ func ParseYAML(b []byte) ([]Dashboard, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, errors.New("no dashboards")
 	}
+	if len(b) > MaxYAMLBytes {
+		return nil, fmt.Errorf("the file is %d bytes, over the %d bytes of a dashboard file", len(b), MaxYAMLBytes)
+	}
+	tokens := lexer.Tokenize(string(b))
+	if err := yamlBounds(tokens); err != nil {
+		return nil, err
+	}
 	// Duplicate keys are the walk's to report: it names where they are.
-	f, err := parser.ParseBytes(b, 0, parser.AllowDuplicateMapKey())
+	f, err := parser.Parse(tokens, 0, parser.AllowDuplicateMapKey())
 	if err != nil {
 		var ye yaml.Error
 		if errors.As(err, &ye) && ye.GetToken() != nil {
@@ -46,7 +54,7 @@ func ParseYAML(b []byte) ([]Dashboard, error) {
 		}
 		return nil, err
 	}
-	y := yamlWalker{anchors: map[string]ast.Node{}, at: map[[3]int]*token.Position{}}
+	y := yamlWalker{anchors: map[string]ast.Node{}, at: map[[3]int]*token.Position{}, budget: maxYAMLValues(b), limit: maxYAMLValues(b)}
 	var raw []any
 	for _, doc := range f.Docs {
 		if _, directive := doc.Body.(*ast.DirectiveNode); directive || doc.Body == nil {
@@ -64,6 +72,7 @@ func ParseYAML(b []byte) ([]Dashboard, error) {
 		}
 		for _, n := range items {
 			here := place{dash: len(raw), panel: -1, column: -1}
+			y.dashName = ""
 			v, err := y.walk(dashboardType, here, n)
 			if err != nil {
 				return nil, err
@@ -119,6 +128,9 @@ type yamlWalker struct {
 	// The ids of the dashboard, panel and column being walked, or "": for
 	// messages (the JSON walker reads them from a lenient decode).
 	dashName, panelName, columnName string
+	// budget is how many more values the walk may visit: aliases can
+	// expand a small file exponentially (a "billion laughs").
+	budget, limit int
 }
 
 // deref follows anchors and aliases to the node they stand for.
@@ -146,6 +158,9 @@ func (y *yamlWalker) walk(t reflect.Type, here place, n ast.Node) (any, error) {
 	n, err := y.deref(n)
 	if err != nil {
 		return nil, err
+	}
+	if y.budget--; y.budget < 0 {
+		return nil, y.mistake(here, n, "aliases expand the file past %d values, more than any dashboard needs", y.limit)
 	}
 	if tag, ok := n.(*ast.TagNode); ok {
 		if tag.Start.Value != "!!str" {
@@ -415,4 +430,42 @@ func (y *yamlWalker) describe(n ast.Node) string {
 		return "the string " + strconv.Quote(s)
 	}
 	return n.Type().YAMLName()
+}
+
+// Bounds of a YAML file. The parser's time grows with the square of the
+// nesting (10,000 levels: 1 s; 100,000: minutes) and about linearly with
+// the size (800 kB of panels: 2–5 s on a loaded 2-core machine), and a body
+// may come from the API; a dashboard nests 8 levels deep at most (a list of
+// dashboards, its panels, a panel, its columns, a column, a value) and its
+// file is a few kB.
+const (
+	MaxYAMLBytes  = 1 << 20 // ParseYAML refuses a larger file
+	maxYAMLDepth  = 64      // nesting of [ and {
+	maxYAMLIndent = 512     // the column a value starts at: block nesting
+)
+
+// maxYAMLValues is how many values the walk of src may visit, aliases
+// expanded: 20 a byte is far more than any file without aliases holds.
+func maxYAMLValues(src []byte) int { return 100_000 + 20*len(src) }
+
+// yamlBounds refuses a file nested too deep to be a dashboard, by its
+// tokens, before they are parsed.
+func yamlBounds(tokens token.Tokens) error {
+	depth := 0
+	for _, tk := range tokens {
+		// Block nesting is indentation (and a line's leading "- - "); a
+		// flow collection's line may be long (JSON on one line is YAML).
+		if depth == 0 && tk.Type != token.CommentType && tk.Position.Column > maxYAMLIndent {
+			return &Error{Line: tk.Position.Line, Col: tk.Position.Column, Err: fmt.Errorf("a value starts past column %d: a dashboard file nests far less", maxYAMLIndent)}
+		}
+		switch tk.Type {
+		case token.SequenceStartType, token.MappingStartType:
+			if depth++; depth > maxYAMLDepth {
+				return &Error{Line: tk.Position.Line, Col: tk.Position.Column, Err: fmt.Errorf("nested more than %d deep: a dashboard file nests far less", maxYAMLDepth)}
+			}
+		case token.SequenceEndType, token.MappingEndType:
+			depth = max(depth-1, 0)
+		}
+	}
+	return nil
 }

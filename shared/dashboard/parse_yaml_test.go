@@ -4,11 +4,13 @@ package dashboard
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	yaml "github.com/goccy/go-yaml"
 )
@@ -240,6 +242,7 @@ func TestParseYAMLWholeFile(t *testing.T) {
 		{"empty list", "[]\n", "no dashboards"},
 		{"a string", "ops\n", `1:1: dashboard 1: want a dashboard (a mapping) or a list of them, got the string "ops"`},
 		{"a number in the list", "- 1\n", `1:3: dashboard 1: want a mapping, got 1`},
+		{"a number after a dashboard", "- {id: a, panels: [{id: k, kind: kpi, stream: s, field: f}]}\n- 1\n", `2:3: dashboard 2: want a mapping, got 1`},
 		{"defined twice", "id: a\npanels: [{id: k, kind: kpi, stream: s, field: f}]\n---\nid: a\npanels: [{id: k, kind: kpi, stream: s, field: f}]\n",
 			`4:1: dashboard a is defined twice: ids name pages (/d/{id}) and must be unique`},
 		{"second document's dashboard is named", "id: a\npanels: [{id: k, kind: kpi, stream: s, field: f}]\n---\n- id: b\n  panels: [{id: k, kind: kpi, stream: s, feild: f}]\n",
@@ -260,6 +263,37 @@ func TestParseYAMLWholeFile(t *testing.T) {
 				t.Fatalf("got  %v\nwant %s", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestParseYAMLBounds: a file too large or nested too deep to be a
+// dashboard is refused quickly, before the parser (whose time grows with the
+// square of the nesting) sees it, and aliases cannot expand it without end.
+func TestParseYAMLBounds(t *testing.T) {
+	// 100 dashboards of 100 panels of 100 columns, in 2 kB.
+	laughs := "- &d {id: d, panels: [&p {id: k, kind: table, stream: s, columns: [&c {field: f}" + strings.Repeat(", *c", 99) + "]}" +
+		strings.Repeat(", *p", 99) + "]}\n" + strings.Repeat("- *d\n", 99)
+	for _, tt := range []struct{ name, in, want string }{
+		{"flow nesting", "id: a\npanels: " + strings.Repeat("[", 100_000), "2:73: nested more than 64 deep: a dashboard file nests far less"},
+		{"block nesting", "id: a\npanels:\n" + strings.Repeat("- ", 100_000) + "x\n", "3:513: a value starts past column 512: a dashboard file nests far less"},
+		{"too large", "id: a\ntitle: " + strings.Repeat("x", MaxYAMLBytes) + "\n", fmt.Sprintf("the file is %d bytes, over the %d bytes of a dashboard file", MaxYAMLBytes+14, MaxYAMLBytes)},
+		{"aliases expanded past the budget", laughs, fmt.Sprintf("1:79: dashboard d: panel k: column f: field: aliases expand the file past %d values, more than any dashboard needs", maxYAMLValues([]byte(laughs)))},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			start := time.Now()
+			_, err := ParseYAML([]byte(tt.in))
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Fatalf("got %.300v, want %s", err, tt.want)
+			}
+			if d := time.Since(start); d > 10*time.Second {
+				t.Fatalf("took %v", d)
+			}
+		})
+	}
+	// A long line in a flow collection is no nesting: minified JSON is YAML.
+	long := `{"id": "a", "title": "` + strings.Repeat("x", 1000) + `", "panels": [{"id": "k", "kind": "kpi", "stream": "s", "field": "f"}]}`
+	if _, err := ParseYAML([]byte(long)); err != nil {
+		t.Fatalf("a one-line JSON dashboard: %v", err)
 	}
 }
 
