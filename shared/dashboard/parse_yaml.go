@@ -273,6 +273,11 @@ func (y *yamlWalker) walk(t reflect.Type, here place, n ast.Node) (any, error) {
 		if s, ok := scalarText(n); ok {
 			return s, nil
 		}
+		switch n.(type) {
+		case *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode, *ast.InfinityNode, *ast.NanNode:
+			// title: 2024 is a number in YAML: say how to make it text.
+			return nil, y.mistake(here, n, "want a string, got %s (quoted, %q is one)", y.describe(n), n.GetToken().Value)
+		}
 		return nil, y.mistake(here, n, "want a string, got %s", y.describe(n))
 	case reflect.Int:
 		if i, ok := n.(*ast.IntegerNode); ok {

@@ -176,13 +176,13 @@ func TestParseYAMLMistakes(t *testing.T) {
 		{"a fraction for a number", `width: 8`, `width: 6.5`,
 			`9:14: dashboard ops: panel orders: width: want a whole number, got 6.5`},
 		{"a number for a string", `kind: table`, `kind: 7`,
-			`7:13: dashboard ops: panel orders: kind: want a string, got 7`},
+			`7:13: dashboard ops: panel orders: kind: want a string, got 7 (quoted, "7" is one)`},
 		{"an empty value", `stream: orders
       width`, `stream:
       width`,
 			`8:14: dashboard ops: panel orders: stream: want a string, got null`},
 		{"a boolean", `title: Status`, `title: true`,
-			`12:18: dashboard ops: panel orders: column status: title: want a string, got true`},
+			`12:18: dashboard ops: panel orders: column status: title: want a string, got true (quoted, "true" is one)`},
 		{"series not a list", `field: orders_today`, `field: orders_today, series: a`,
 			`5:75: dashboard ops: panel today: series: want a list, got the string "a"`},
 		{"a column that is a string", "        - field: status\n          title: Status\n", "        - status\n",
