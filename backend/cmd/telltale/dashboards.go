@@ -256,7 +256,7 @@ nothing (and with no database, only validates).`)
 		return fmt.Errorf("dashboards apply: nothing applied: %w", err)
 	}
 	if len(files) == 0 {
-		return fmt.Errorf("dashboards apply: %s has no *.yaml, *.yml or *.json files", *path)
+		return fmt.Errorf("dashboards apply: %s has no *.yaml, *.yml or *.json files (its subfolders are not read)", *path)
 	}
 	if *dryRun && *dbURL == "" {
 		for _, f := range files {

@@ -254,7 +254,7 @@ func TestApplyMistakes(t *testing.T) {
 		{"missing file", []string{"apply", "-tenant", "acme", "-f", filepath.Join(dir, "nope.yaml")}, "dashboards apply: nothing applied: stat " + filepath.Join(dir, "nope.yaml") + ": no such file or directory", false},
 		{"one id in two files", []string{"apply", "-tenant", "acme", "-f", filepath.Join(dir, "twice")},
 			"dashboards apply: nothing applied: " + filepath.Join(dir, "twice", "b.json") + ": dashboard orders is defined in " + filepath.Join(dir, "twice", "a.yaml") + " too: ids name pages (/d/{id}) and must be unique in a tenant", false},
-		{"no files", []string{"apply", "-tenant", "acme", "-f", filepath.Join(dir, "empty")}, "dashboards apply: " + filepath.Join(dir, "empty") + " has no *.yaml, *.yml or *.json files", false},
+		{"no files", []string{"apply", "-tenant", "acme", "-f", filepath.Join(dir, "empty")}, "dashboards apply: " + filepath.Join(dir, "empty") + " has no *.yaml, *.yml or *.json files (its subfolders are not read)", false},
 		{"invalid without a place", []string{"apply", "-tenant", "acme", "-f", filepath.Join(dir, "bad.json")}, "dashboards apply: nothing applied: " + filepath.Join(dir, "bad.json") + ":1:1: dashboard x has no panels", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
