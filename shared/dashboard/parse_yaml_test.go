@@ -317,3 +317,34 @@ func FuzzParseYAML(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParse_OrdersExample compares reading examples/orders.yaml with
+// reading the same dashboard as JSON.
+func BenchmarkParse_OrdersExample(b *testing.B) {
+	ym, err := os.ReadFile("../../examples/orders.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	js, err := yaml.YAMLToJSON(ym)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("yaml", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(ym)))
+		for b.Loop() {
+			if _, err := ParseYAML(ym); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("json", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(js)))
+		for b.Loop() {
+			if _, err := Parse(js); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
