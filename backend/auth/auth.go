@@ -13,7 +13,8 @@
 //	         the tenant's streams); a pattern is a stream name, or a prefix
 //	         ending in '*' ("fleet.*"), or "*"; the tenant's dashboard
 //	         changes (telltale.dashboards) are readable whatever they say
-//	role     "admin" may revoke operators of its tenant (POST /api/v1/revoke);
+//	role     "admin" may revoke operators of its tenant (POST /api/v1/revoke)
+//	         and change its stored dashboards (PUT, DELETE /api/v1/dashboards/{id});
 //	         any other value is shown by the UI and grants nothing
 //	jti      token id, for revocation (optional); Telltale mints
 //	         "<tenant>/<24 hex digits>", so an id names its tenant
