@@ -213,7 +213,7 @@ func (s *Server) deleteDashboard(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, dashstore.ErrNotFound):
 		if _, builtin := s.builtin(id); builtin {
-			writeJSON(w, http.StatusConflict, map[string]string{"error": fmt.Sprintf("dashboard %.64q is built in (the server's -dashboards file): it cannot be deleted, only shadowed by a stored one of the same id", id)})
+			writeJSON(w, http.StatusConflict, map[string]string{"error": fmt.Sprintf("dashboard %.64q is built into the server (its -dashboards file, or the demo's): it cannot be deleted, only shadowed by a stored one of the same id", id)})
 			return
 		}
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no stored dashboard %.64q", id)})
@@ -255,7 +255,7 @@ func (s *Server) dashboardVersions(w http.ResponseWriter, r *http.Request) {
 // notStored answers 404 for a dashboard the tenant has not stored.
 func (s *Server) notStored(w http.ResponseWriter, id string) {
 	if _, builtin := s.builtin(id); builtin {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("dashboard %.64q is built in (the server's -dashboards file): it has no stored versions", id)})
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("dashboard %.64q is built into the server (its -dashboards file, or the demo's): it has no stored versions", id)})
 		return
 	}
 	writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no stored dashboard %.64q", id)})

@@ -149,7 +149,7 @@ func TestDashboardAPI(t *testing.T) {
 		status     int
 		says       string
 	}{
-		{"delete a built-in", "/api/v1/dashboards/launch", http.StatusConflict, "built in"},
+		{"delete a built-in", "/api/v1/dashboards/launch", http.StatusConflict, "built into the server"},
 		{"delete none", "/api/v1/dashboards/nope", http.StatusNotFound, `no stored dashboard \"nope\"`},
 	} {
 		if res, body := admin.do(http.MethodDelete, tc.path, ""); res.StatusCode != tc.status || !strings.Contains(body, tc.says) {
@@ -201,7 +201,7 @@ func TestDashboardAPIRefuses(t *testing.T) {
 		{"too big", admin, "PUT", "/api/v1/dashboards/ops", big, "application/json", 413, "over 1048576 bytes"},
 		{"bad version", admin, "GET", "/api/v1/dashboards/launch?version=x", "", "", 400, "version"},
 		{"no such version", admin, "GET", "/api/v1/dashboards/launch?version=1", "", "", 404, "no version 1"},
-		{"versions of a built-in", admin, "GET", "/api/v1/dashboards/launch/versions", "", "", 404, "built in"},
+		{"versions of a built-in", admin, "GET", "/api/v1/dashboards/launch/versions", "", "", 404, "built into the server"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var h []string
