@@ -306,6 +306,9 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 // object's first key on its own line, so that errors' lines stay where the
 // author wrote them. Anything else is returned as it is, for Parse to judge.
 func withID(body []byte, id string) []byte {
+	if !json.Valid(body) {
+		return body
+	}
 	quoted, _ := json.Marshal(id)
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -238,4 +239,43 @@ func TestWithID(t *testing.T) {
 			t.Errorf("%s: got %s, want %s", tc.name, got, tc.want)
 		}
 	}
+}
+
+// FuzzWithID: whatever a body holds, withID does not panic, and when it
+// changes the body, the result is JSON whose first top-level id is the
+// path's.
+func FuzzWithID(f *testing.F) {
+	for _, s := range []string{`{"title": "x"}`, `{}`, `{"id": ""}`, `{"a": {"id": ""}, "id": ""}`, `[{}]`, `{"id": 3}`, `{"a": [1, {"b": "}"}]}`, "{\n}", `{"id":"x","id":""}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		out := withID(body, "ops")
+		if string(out) == string(body) {
+			return
+		}
+		if !json.Valid(out) {
+			t.Fatalf("withID(%q) = %q: not JSON", body, out)
+		}
+		dec := json.NewDecoder(bytes.NewReader(out))
+		if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+			t.Fatalf("withID(%q) = %q: changed a body that is not an object", body, out)
+		}
+		for dec.More() {
+			key, err := dec.Token()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var val json.RawMessage
+			if err := dec.Decode(&val); err != nil {
+				t.Fatal(err)
+			}
+			if key == "id" {
+				if string(val) != `"ops"` {
+					t.Fatalf("withID(%q) = %q: first id %s, want \"ops\"", body, out, val)
+				}
+				return
+			}
+		}
+		t.Fatalf("withID(%q) = %q: no id", body, out)
+	})
 }
