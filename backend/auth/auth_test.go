@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/telltale/telltale/shared/dashboard"
 )
 
 var secret = []byte("0123456789abcdef0123456789abcdef")
@@ -156,6 +158,10 @@ func TestAllow(t *testing.T) {
 		{some, "acme", "fleet", false},
 		{some, "acme", "orders2", false},
 		{some, "globex", "orders", false},
+		{some, "acme", dashboard.ChangesStream, true},
+		{some, "globex", dashboard.ChangesStream, false},
+		{some, "acme", "telltale.other", false},
+		{all, "globex", dashboard.ChangesStream, false},
 	} {
 		err := tc.p.Allow(tc.tenant, tc.stream)
 		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrDenied)) {

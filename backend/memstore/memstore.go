@@ -1,6 +1,7 @@
 // Package memstore is the embedded event log: per stream, a ring of the most
 // recent events with contiguous sequence numbers, used when no PostgreSQL is
 // configured. It hands every appended batch, in seq order, to one sink (the hub).
+// It also keeps each tenant's dashboards and their versions (dashstore.Store).
 //
 // It must never block on its sink's consumers and never pretend to be durable:
 // a restart starts a new epoch, which tells clients to resync.
@@ -45,6 +46,11 @@ type Store struct {
 	streams   map[key]*ring
 	perTenant map[string]int
 	revoked   []auth.Revocation
+
+	// dashMu guards dash, and is held while a change is announced, so that
+	// announcements follow saves in order. Taken before a ring's locks.
+	dashMu sync.Mutex
+	dash   dashboards
 }
 
 type key struct{ tenant, stream string }
@@ -127,7 +133,7 @@ func New(cfg Config) *Store {
 	if cfg.MaxStreamsPerTenant <= 0 {
 		cfg.MaxStreamsPerTenant = 1000
 	}
-	return &Store{cfg: cfg, epoch: uint64(cfg.Now().UnixNano()), streams: make(map[key]*ring), perTenant: make(map[string]int)}
+	return &Store{cfg: cfg, epoch: uint64(cfg.Now().UnixNano()), streams: make(map[key]*ring), perTenant: make(map[string]int), dash: make(dashboards)}
 }
 
 // Epoch is the epoch of every stream in this store.

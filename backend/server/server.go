@@ -26,6 +26,7 @@ import (
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 
 	"github.com/telltale/telltale/backend/auth"
+	"github.com/telltale/telltale/backend/dashstore"
 	"github.com/telltale/telltale/backend/httpapi"
 	"github.com/telltale/telltale/backend/metrics"
 	"github.com/telltale/telltale/backend/wsgate"
@@ -59,10 +60,21 @@ type Config struct {
 	// NoWebSocket refuses every WebSocket upgrade with 503: a test mode for
 	// networks that block WebSockets, where clients fall back to HTTP polling.
 	NoWebSocket bool
-	// Dashboards are served by the API, to operators (Operator); the first
-	// one is "default". They are the server's: every tenant's operators
-	// see the same ones (their data stays each tenant's own).
+	// Dashboards are the built-in dashboards, served by the API to
+	// operators (Operator), read-only; the first one is "default". They
+	// are the server's: every tenant's operators see the same ones (their
+	// data stays each tenant's own). A tenant's stored dashboard of the
+	// same id shadows one.
 	Dashboards []dashboard.Dashboard
+	// Stored keeps each tenant's own dashboards, which the API lists
+	// before the built-ins and lets the tenant's admins write (PUT,
+	// DELETE); nil serves the built-ins only.
+	Stored dashstore.Store
+	// DashboardsChanged is called after a PUT or DELETE changed tenant's
+	// stored dashboards, before the answer: the aggregates the tenant's
+	// dashboards declare are recomputed there, so that a page reading the
+	// new spec finds its derived streams. Nil means nothing to do.
+	DashboardsChanged func(ctx context.Context, tenant string)
 	// Operator verifies the operator token of the dashboard API's requests
 	// and answers 401 when there is none or it is refused: the stream API's
 	// own door (httpapi.API.Operator), so one verifier (auth.Guard.Verify)
@@ -140,7 +152,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("server: HTTPS needs both a certificate and a key file")
 	}
 	if cfg.Operator == nil {
-		if len(cfg.Dashboards) > 0 {
+		if len(cfg.Dashboards) > 0 || cfg.Stored != nil {
 			return nil, errors.New("server: Operator is required to serve Dashboards (they are for operators only)")
 		}
 		cfg.Operator = func(w http.ResponseWriter, _ *http.Request) (*auth.Principal, bool) {
@@ -184,6 +196,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	mux.HandleFunc("GET /api/v1/dashboards", s.listDashboards)
 	mux.HandleFunc("GET /api/v1/dashboards/{id}", s.getDashboard)
+	mux.HandleFunc("PUT /api/v1/dashboards/{id}", s.putDashboard)
+	mux.HandleFunc("DELETE /api/v1/dashboards/{id}", s.deleteDashboard)
+	mux.HandleFunc("GET /api/v1/dashboards/{id}/versions", s.dashboardVersions)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such API endpoint: " + r.Method + " " + r.URL.Path})
 	})
@@ -317,41 +332,6 @@ func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
 		}
 	}
 	writeJSON(w, status, body)
-}
-
-type dashboardRef struct {
-	ID    string `json:"id"`
-	Title string `json:"title"`
-}
-
-func (s *Server) listDashboards(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.cfg.Operator(w, r); !ok {
-		return
-	}
-	refs := make([]dashboardRef, 0, len(s.cfg.Dashboards))
-	for _, d := range s.cfg.Dashboards {
-		refs = append(refs, dashboardRef{d.ID, d.Title})
-	}
-	writeJSON(w, http.StatusOK, refs)
-}
-
-func (s *Server) getDashboard(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.cfg.Operator(w, r); !ok {
-		return
-	}
-	id := r.PathValue("id")
-	for _, d := range s.cfg.Dashboards {
-		if d.ID == id {
-			writeJSON(w, http.StatusOK, d)
-			return
-		}
-	}
-	// "default" is the first dashboard, unless one is called that.
-	if id == "default" && len(s.cfg.Dashboards) > 0 {
-		writeJSON(w, http.StatusOK, s.cfg.Dashboards[0])
-		return
-	}
-	writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no dashboard %.64q", id)})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -33,6 +33,9 @@ type tokenFixture struct {
 	keys  *auth.Keys
 	store *memstore.Store
 	guard *auth.Guard
+
+	mu      sync.Mutex
+	changed []string // tenants DashboardsChanged was called for
 }
 
 func newTokenFixture(t *testing.T) *tokenFixture {
@@ -54,6 +57,7 @@ func newTokenFixture(t *testing.T) *tokenFixture {
 		{ID: "launch", Title: secretTitle, Panels: []dashboard.Panel{{ID: "n", Title: secretTitle + " KPI", Kind: dashboard.KindKPI, Stream: "orders", Field: "n"}}},
 		{ID: "fleet", Title: secretTitle + " 2", Panels: []dashboard.Panel{{ID: "v", Title: "Vehicles", Kind: dashboard.KindKPI, Stream: "fleet", Field: "n"}}},
 	}
+	f := &tokenFixture{keys: keys, store: st, guard: guard}
 	s, err := New(Config{
 		WebDir:     webDir(t),
 		Version:    "v1",
@@ -63,11 +67,18 @@ func newTokenFixture(t *testing.T) *tokenFixture {
 		Operator:   streams.Operator,
 		Revoke:     auth.RevokeHandler(guard, st, slog.New(slog.DiscardHandler)),
 		Dashboards: boards,
+		Stored:     st,
+		DashboardsChanged: func(_ context.Context, tenant string) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.changed = append(f.changed, tenant)
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &tokenFixture{srv: s, keys: keys, store: st, guard: guard}
+	f.srv = s
+	return f
 }
 
 // apiPaths are the operator paths of the API that answer GET.
@@ -77,7 +88,19 @@ var apiPaths = []string{
 	"/api/v1/dashboards/launch",
 	"/api/v1/dashboards/fleet",
 	"/api/v1/dashboards/nope",
+	"/api/v1/dashboards/launch?version=1",
+	"/api/v1/dashboards/launch/versions",
+	"/api/v1/dashboards/nope/versions",
 	"/api/v1/streams/orders/snapshot",
+}
+
+// writePaths are the operator paths that change something, by method.
+var writePaths = [][2]string{
+	{http.MethodPut, "/api/v1/dashboards/launch"},
+	{http.MethodPut, "/api/v1/dashboards/new-one"},
+	{http.MethodDelete, "/api/v1/dashboards/launch"},
+	{http.MethodDelete, "/api/v1/dashboards/nope"},
+	{http.MethodPost, "/api/v1/revoke"},
 }
 
 // TestEveryAPIPathNeedsAToken: no API path but ingest (its own key) answers
@@ -124,11 +147,21 @@ func TestEveryAPIPathNeedsAToken(t *testing.T) {
 				}
 			})
 		}
+		// The write paths (the revoke API and the dashboards' PUT and
+		// DELETE) share the guard, and change nothing.
+		for _, mp := range writePaths {
+			t.Run(tc.name+" "+mp[0]+" "+mp[1], func(t *testing.T) {
+				res, body := do(t, f.srv.Handler(), mp[0], mp[1], strings.NewReader(`{"title":"pwned","panels":[{"id":"n","kind":"kpi","title":"n","stream":"orders","field":"n"}]}`), "Authorization", tc.header, "Content-Type", "application/json")
+				if res.StatusCode != http.StatusUnauthorized {
+					t.Fatalf("got %d %s, want 401", res.StatusCode, body)
+				}
+			})
+		}
 	}
-	// The revoke API (POST) shares the guard.
-	res, body := post(t, f.srv.Handler(), "/api/v1/revoke", `{"sub":"alice"}`, "Authorization", "Bearer "+forged)
-	if res.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("revoke with a forged token: got %d %s, want 401", res.StatusCode, body)
+	for _, tenant := range []string{"acme", "globex", ""} {
+		if list, _ := f.store.List(context.Background(), tenant); len(list) != 0 {
+			t.Fatalf("refused tokens stored dashboards for %q: %+v", tenant, list)
+		}
 	}
 }
 
@@ -199,5 +232,116 @@ func TestWorkerServesDashboardPagesFromCache(t *testing.T) {
 	res, body := get(t, f.srv.Handler(), "/app-worker.js")
 	if res.StatusCode != http.StatusOK || strings.Contains(body, workerCacheMatch) || !strings.Contains(body, `pathname.startsWith("/d/") ? await caches.match("/")`) {
 		t.Fatalf("got %d, want go-app's worker with the /d/ fallback to the cached shell:\n%s", res.StatusCode, body)
+	}
+}
+
+// TestCrossTenantDashboards: tenant globex, with every kind of its own
+// token, can neither list, read, read a version of, list the versions of,
+// write nor delete acme's stored dashboards, by any path spelling or header;
+// what globex writes is its own; and acme's announcements are on acme's
+// telltale.dashboards only.
+func TestCrossTenantDashboards(t *testing.T) {
+	f := newTokenFixture(t)
+	ctx := context.Background()
+	acme := f.client(t, "acme", "admin")
+	const stored = "Acme stored secret board"
+	for _, title := range []string{stored, stored + " v2"} {
+		if res, body := acme.put("/api/v1/dashboards/secret", opsJSON("secret", title)); res.StatusCode/100 != 2 {
+			t.Fatalf("acme's own save: got %d %s", res.StatusCode, body)
+		}
+	}
+	type attacker struct {
+		name string
+		c    client
+	}
+	attackers := []attacker{
+		{"globex admin", f.client(t, "globex", "admin")},
+		{"globex viewer", f.client(t, "globex", "viewer")},
+		{"globex no role", f.client(t, "globex", "")},
+		{"globex limited admin", f.client(t, "globex", "admin", "orders")},
+		{"globex wildcard admin", f.client(t, "globex", "admin", "*")},
+	}
+	reads := []string{
+		"/api/v1/dashboards",
+		"/api/v1/dashboards/secret",
+		"/api/v1/dashboards/secret?version=1",
+		"/api/v1/dashboards/secret?version=2",
+		"/api/v1/dashboards/secret/versions",
+		"/api/v1/dashboards/acme%2Fsecret",
+		"/api/v1/dashboards/acme:secret",
+		"/api/v1/dashboards/..%2Facme%2Fsecret",
+		"/api/v1/dashboards/SECRET",
+		"/api/v1/dashboards/secret%00",
+		"/api/v1/dashboards/secret?tenant=acme",
+		"/api/v1/dashboards/secret/versions?tenant=acme",
+		"/api/v1/streams/telltale.dashboards/snapshot",
+		"/api/v1/streams/telltale.dashboards/events?after=0",
+	}
+	headers := [][]string{nil, {"X-Tenant", "acme"}, {"X-Forwarded-User", "acme-admin"}}
+	attempts := 0
+	for _, a := range attackers {
+		name, c := a.name, a.c
+		for _, h := range headers {
+			for _, path := range reads {
+				res, body := c.do(http.MethodGet, path, "", h...)
+				attempts++
+				if strings.Contains(body, "Acme stored") || strings.Contains(body, `"secret"`) {
+					t.Errorf("%s GET %s %v: got %d with acme's dashboard in it: %.300s", name, path, h, res.StatusCode, body)
+				}
+				if strings.HasPrefix(path, "/api/v1/dashboards/") && res.StatusCode/100 == 2 {
+					t.Errorf("%s GET %s %v: got %d %.200s, want a refusal", name, path, h, res.StatusCode, body)
+				}
+			}
+			for _, path := range []string{"/api/v1/dashboards/secret", "/api/v1/dashboards/acme%2Fsecret", "/api/v1/dashboards/secret?tenant=acme"} {
+				res, body := c.do(http.MethodDelete, path, "", h...)
+				attempts++
+				if res.StatusCode/100 == 2 {
+					t.Errorf("%s DELETE %s %v: got %d %s, want a refusal", name, path, h, res.StatusCode, body)
+				}
+				res, body = c.do(http.MethodPut, path, `{"tenant": "acme", "id": "secret", "title": "pwned", "panels": [{"id": "n", "kind": "kpi", "title": "n", "stream": "orders", "field": "n"}]}`, append([]string{"Content-Type", "application/json"}, h...)...)
+				attempts++
+				if res.StatusCode/100 == 2 {
+					t.Errorf("%s PUT with a tenant in the body %s %v: got %d %s, want a refusal", name, path, h, res.StatusCode, body)
+				}
+			}
+		}
+	}
+	// What an admin of globex saves under the same id is globex's own.
+	for _, a := range attackers {
+		res, body := a.c.put("/api/v1/dashboards/secret", opsJSON("secret", "Globex's "+a.name))
+		attempts++
+		if admin := strings.Contains(a.name, "admin"); (admin && res.StatusCode/100 != 2) || (!admin && res.StatusCode != http.StatusForbidden) {
+			t.Errorf("%s PUT its own secret: got %d %s", a.name, res.StatusCode, body)
+		}
+	}
+	if attempts < 100 {
+		t.Fatalf("made %d attempts, want well over a hundred", attempts)
+	}
+	cur, err := f.store.Get(ctx, "acme", "secret")
+	if err != nil || cur.Version != 2 || cur.Title != stored+" v2" {
+		t.Fatalf("acme's dashboard after the attempts: got %+v, %v, want version 2 untouched", cur, err)
+	}
+	if list, _ := f.store.List(ctx, "acme"); len(list) != 1 {
+		t.Fatalf("acme's dashboards after the attempts: got %+v, want its one", list)
+	}
+	// Announcements: acme's two saves on acme's stream; globex's on its own.
+	for tenant, want := range map[string]int{"acme": 2, "globex": 3} {
+		evs, err := f.store.Read(ctx, tenant, dashboard.ChangesStream, 0, 100)
+		if err != nil || len(evs) != want {
+			t.Fatalf("%s's %s: got %d events (%v), want %d", tenant, dashboard.ChangesStream, len(evs), err, want)
+		}
+		for i := range evs {
+			c, ok := dashboard.ParseChange(&evs[i])
+			if !ok || (tenant == "globex") != strings.HasPrefix(c.Title, "Globex") {
+				t.Fatalf("%s's %s: got %+v, want only its own changes", tenant, dashboard.ChangesStream, c)
+			}
+		}
+	}
+	// acme's own operators, even with a token limited to other streams,
+	// follow acme's changes.
+	limited := f.client(t, "acme", "viewer", "fleet.*")
+	res, body := limited.do(http.MethodGet, "/api/v1/streams/telltale.dashboards/snapshot", "")
+	if res.StatusCode != http.StatusOK || !strings.Contains(body, stored+" v2") {
+		t.Fatalf("acme's limited token reads acme's changes: got %d %.200q, want them", res.StatusCode, body)
 	}
 }

@@ -42,6 +42,7 @@ import (
 	"github.com/telltale/telltale/app/ui"
 	"github.com/telltale/telltale/backend/aggregate"
 	"github.com/telltale/telltale/backend/auth"
+	"github.com/telltale/telltale/backend/dashstore"
 	"github.com/telltale/telltale/backend/demo"
 	"github.com/telltale/telltale/backend/httpapi"
 	"github.com/telltale/telltale/backend/hub"
@@ -51,7 +52,6 @@ import (
 	"github.com/telltale/telltale/backend/pgstore"
 	"github.com/telltale/telltale/backend/server"
 	"github.com/telltale/telltale/backend/wsgate"
-	"github.com/telltale/telltale/shared/agg"
 	"github.com/telltale/telltale/shared/dashboard"
 	"github.com/telltale/telltale/shared/livestate"
 	"github.com/telltale/telltale/shared/wire"
@@ -300,13 +300,21 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 	reg := metrics.New()
 	// The engine reads source events off the hub's tap; it is made with the
 	// store below, before anything publishes.
-	var eng *aggregate.Engine
+	var (
+		eng    *aggregate.Engine
+		boards *boards // each tenant's dashboards' aggregates, for the engine
+	)
 	h := hub.New(hub.Config{Logger: log, Metrics: reg, Limits: livestate.Limits{Points: cfg.points}.Over(cfg.limits), TenantLimits: cfg.tenantCaps,
-		Tap: func(tenant string, evs []wire.Event) { eng.Tap(tenant, evs) }})
-	specs := aggregates(cfg.dashboards)
-	newEngine := func(st aggregate.Store) *aggregate.Engine {
+		Tap: func(tenant string, evs []wire.Event) {
+			boards.Tap(tenant, evs)
+			eng.Tap(tenant, evs)
+		}})
+	// The engine and boards are made with the store below, before anything
+	// publishes.
+	newEngine := func(st aggregate.Store, ds dashstore.Store) *aggregate.Engine {
+		boards = newBoards(ds, cfg.dashboards, func() { eng.Reload() }, log)
 		return aggregate.NewEngine(aggregate.EngineConfig{Store: st, Logger: log, Metrics: reg, MaxPerTenant: cfg.maxAggs,
-			Specs:   func(string) []*agg.Spec { return specs }, // one spec file for every tenant, today
+			Specs:   boards.Specs,
 			Current: func(tenant, stream string) (*wire.State, error) { return hubState(h, tenant, stream) },
 			Watched: h.Watched})
 	}
@@ -324,6 +332,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		ingester *ingest.Handler
 		history  wsgate.History // where resuming clients' gaps are read
 		revoked  auth.Revocations
+		stored   dashstore.Store // each tenant's own dashboards
 	)
 	// goRun runs a component for the server's lifetime; its failure stops all.
 	goRun := func(name string, fn func(context.Context) error) {
@@ -353,8 +362,8 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		if err := pg.SetStreamQuota(ctx, cfg.maxStreams); err != nil {
 			return err
 		}
-		store, storeTag, health, history, revoked = pg, "postgres", pg.Health, pg, pg
-		eng = newEngine(pg)
+		store, storeTag, health, history, revoked, stored = pg, "postgres", pg.Health, pg, pg, pg
+		eng = newEngine(pg, pg)
 		warming = pg.Warming
 		ingester = ingest.New(ingest.Config{Store: pg, Keys: pg, Logger: log, Metrics: reg, Limits: h, TenantRate: cfg.ingestRate, TenantBurst: cfg.ingestBurst, TenantRates: cfg.tenantRates, TenantHold: cfg.ingestHold})
 		goRun("postgres follower", pg.Run)
@@ -371,8 +380,8 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		goRun("retention", func(ctx context.Context) error { return pg.RunRetention(ctx, cfg.retention) })
 	} else {
 		mem := memstore.New(memstore.Config{Sink: h.Publish, MaxStreamsPerTenant: cfg.maxStreams})
-		store, storeTag, history, revoked = mem, "memory", mem, mem
-		eng = newEngine(mem)
+		store, storeTag, history, revoked, stored = mem, "memory", mem, mem, mem
+		eng = newEngine(mem, mem)
 		ingester = ingest.New(ingest.Config{Store: mem, Keys: cfg.ingestKeys, Logger: log, Metrics: reg, Limits: h, TenantRate: cfg.ingestRate, TenantBurst: cfg.ingestBurst, TenantRates: cfg.tenantRates, TenantHold: cfg.ingestHold})
 	}
 
@@ -387,6 +396,13 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 	// After the store's follower: what the engine writes at shutdown is its
 	// last word (goRun's components stop together; Run flushes on its own
 	// time).
+	// The tenants' stored dashboards' aggregates are known before serving.
+	if err := boards.Load(ctx); err != nil {
+		cancel()
+		wg.Wait()
+		return err
+	}
+	goRun("dashboards", boards.Run)
 	goRun("aggregates", eng.Run)
 
 	keys, keysFrom, err := cfg.keys.load(getenv)
@@ -425,8 +441,15 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		Streams:     streams,
 		Operator:    streams.Operator,
 		Dashboards:  cfg.dashboards,
-		TLSCert:     cfg.tlsCert,
-		TLSKey:      cfg.tlsKey,
+		Stored:      stored,
+		DashboardsChanged: func(ctx context.Context, tenant string) {
+			if err := boards.Refresh(ctx, tenant); err != nil {
+				log.Warn("dashboards changed: re-reading them failed; trying again", "tenant", tenant, "err", err)
+				boards.Notify(tenant)
+			}
+		},
+		TLSCert: cfg.tlsCert,
+		TLSKey:  cfg.tlsKey,
 		// The door's timeouts (edge.go).
 		HeaderTimeout: cfg.edge.headerTimeout, ReadTimeout: cfg.edge.readTimeout,
 		WriteTimeout: cfg.edge.writeTimeout, IdleTimeout: cfg.edge.idleTimeout,

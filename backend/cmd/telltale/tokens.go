@@ -95,7 +95,7 @@ func tokenCmd(args []string, getenv func(string) string, stdout, stderr io.Write
 	sub := fs.String("sub", "", "the operator, e.g. an email (required)")
 	ttl := fs.Duration("ttl", 8*time.Hour, "how long the token is valid")
 	streams := fs.String("streams", "", "comma-separated stream patterns the token may read (orders, fleet.*); empty means all of the tenant's")
-	role := fs.String("role", "", "the operator's role: admin may revoke operators of its tenant (POST /api/v1/revoke)")
+	role := fs.String("role", "", "the operator's role: admin may revoke operators of its tenant (POST /api/v1/revoke) and change its stored dashboards (PUT, DELETE /api/v1/dashboards/{id})")
 	url := fs.String("url", "", "print a URL that signs in with the token, e.g. http://localhost:8080/")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err

@@ -1,0 +1,179 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/telltale/telltale/backend/dashstore"
+	"github.com/telltale/telltale/shared/dashboard"
+	"github.com/telltale/telltale/shared/wire"
+)
+
+var _ dashstore.Store = (*Store)(nil)
+
+// List implements dashstore.Store.
+func (s *Store) List(ctx context.Context, tenant string) ([]dashstore.Meta, error) {
+	rows, err := s.cfg.Pool.Query(ctx, `SELECT v.id, v.title, v.version, v.saved, v.by_whom
+		FROM telltale.dashboards d JOIN telltale.dashboard_versions v USING (tenant, id, version)
+		WHERE d.tenant = $1 ORDER BY d.id`, tenant)
+	if err != nil {
+		return nil, fmt.Errorf("list dashboards: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, scanMeta)
+	if err != nil {
+		return nil, fmt.Errorf("list dashboards: %w", err)
+	}
+	if out == nil {
+		out = []dashstore.Meta{}
+	}
+	return out, nil
+}
+
+// Get implements dashstore.Store.
+func (s *Store) Get(ctx context.Context, tenant, id string) (dashstore.Stored, error) {
+	return s.stored(ctx, fmt.Sprintf("dashboard %.64q", id), `SELECT v.id, v.title, v.version, v.saved, v.by_whom, v.spec
+		FROM telltale.dashboards d JOIN telltale.dashboard_versions v USING (tenant, id, version)
+		WHERE d.tenant = $1 AND d.id = $2`, tenant, id)
+}
+
+// Version implements dashstore.Store.
+func (s *Store) Version(ctx context.Context, tenant, id string, version int) (dashstore.Stored, error) {
+	return s.stored(ctx, fmt.Sprintf("dashboard %.64q version %d", id, version), `SELECT id, title, version, saved, by_whom, spec
+		FROM telltale.dashboard_versions WHERE tenant = $1 AND id = $2 AND version = $3`, tenant, id, version)
+}
+
+func (s *Store) stored(ctx context.Context, what, sql string, args ...any) (dashstore.Stored, error) {
+	var (
+		st   dashstore.Stored
+		spec []byte
+	)
+	err := s.cfg.Pool.QueryRow(ctx, sql, args...).Scan(&st.ID, &st.Title, &st.Version, &st.Saved, &st.By, &spec)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return dashstore.Stored{}, fmt.Errorf("%s: %w", what, dashstore.ErrNotFound)
+	}
+	if err == nil {
+		err = json.Unmarshal(spec, &st.Spec)
+	}
+	if err != nil {
+		return dashstore.Stored{}, fmt.Errorf("read %s: %w", what, err)
+	}
+	st.Saved = st.Saved.UTC()
+	return st, nil
+}
+
+// Versions implements dashstore.Store.
+func (s *Store) Versions(ctx context.Context, tenant, id string) ([]dashstore.Meta, error) {
+	rows, err := s.cfg.Pool.Query(ctx, `SELECT id, title, version, saved, by_whom
+		FROM telltale.dashboard_versions WHERE tenant = $1 AND id = $2 ORDER BY version DESC`, tenant, id)
+	if err != nil {
+		return nil, fmt.Errorf("versions of dashboard %.64q: %w", id, err)
+	}
+	out, err := pgx.CollectRows(rows, scanMeta)
+	if err != nil {
+		return nil, fmt.Errorf("versions of dashboard %.64q: %w", id, err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("dashboard %.64q: %w", id, dashstore.ErrNotFound)
+	}
+	return out, nil
+}
+
+func scanMeta(row pgx.CollectableRow) (dashstore.Meta, error) {
+	var m dashstore.Meta
+	err := row.Scan(&m.ID, &m.Title, &m.Version, &m.Saved, &m.By)
+	m.Saved = m.Saved.UTC()
+	return m, err
+}
+
+// Put implements dashstore.Store: in one transaction, under the
+// dashboard's row lock, it saves the next version, drops those past
+// dashstore.MaxVersions and announces the change on the tenant's
+// dashboard.ChangesStream (publish_batch); a failure anywhere saves nothing.
+func (s *Store) Put(ctx context.Context, tenant string, d dashboard.Dashboard, by string) (dashstore.Meta, error) {
+	spec, err := json.Marshal(d)
+	if err != nil {
+		return dashstore.Meta{}, fmt.Errorf("save dashboard %.64q: %w", d.ID, err)
+	}
+	var m dashstore.Meta
+	err = pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
+		// The row exists (version 0 until this transaction saves one) and
+		// is locked, so concurrent saves of one dashboard take turns.
+		if _, err := tx.Exec(ctx, `INSERT INTO telltale.dashboards (tenant, id, version) VALUES ($1, $2, 0)
+			ON CONFLICT (tenant, id) DO NOTHING`, tenant, d.ID); err != nil {
+			return err
+		}
+		var (
+			cur   int
+			equal bool
+		)
+		if err := tx.QueryRow(ctx, `SELECT d.version, coalesce(v.spec = $3::jsonb, false)
+			FROM telltale.dashboards d LEFT JOIN telltale.dashboard_versions v USING (tenant, id, version)
+			WHERE d.tenant = $1 AND d.id = $2 FOR UPDATE OF d`, tenant, d.ID, spec).Scan(&cur, &equal); err != nil {
+			return err
+		}
+		if equal {
+			return tx.QueryRow(ctx, `SELECT id, title, version, saved, by_whom FROM telltale.dashboard_versions
+				WHERE tenant = $1 AND id = $2 AND version = $3`, tenant, d.ID, cur).Scan(&m.ID, &m.Title, &m.Version, &m.Saved, &m.By)
+		}
+		next := cur + 1
+		if err := tx.QueryRow(ctx, `INSERT INTO telltale.dashboard_versions (tenant, id, version, title, spec, by_whom)
+			VALUES ($1, $2, $3, $4, $5::jsonb, $6) RETURNING saved`, tenant, d.ID, next, d.Title, spec, by).Scan(&m.Saved); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE telltale.dashboards SET version = $3 WHERE tenant = $1 AND id = $2`, tenant, d.ID, next); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM telltale.dashboard_versions WHERE tenant = $1 AND id = $2 AND version <= $3`,
+			tenant, d.ID, next-dashstore.MaxVersions); err != nil {
+			return err
+		}
+		m.ID, m.Title, m.Version, m.By = d.ID, d.Title, next, by
+		ev := []wire.Event{dashboard.ChangeEvent(dashboard.Change{ID: d.ID, Version: next, Title: d.Title})}
+		return s.appendTo(ctx, tx, tenant, dashboard.ChangesStream, ev)
+	})
+	if err != nil {
+		return dashstore.Meta{}, fmt.Errorf("save dashboard %.64q: %w", d.ID, err)
+	}
+	m.Saved = m.Saved.UTC()
+	return m, nil
+}
+
+// Delete implements dashstore.Store: the dashboard, its versions and the
+// announcement, in one transaction.
+func (s *Store) Delete(ctx context.Context, tenant, id string) error {
+	err := pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM telltale.dashboards WHERE tenant = $1 AND id = $2 AND version > 0`, tenant, id)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return dashstore.ErrNotFound
+		}
+		return s.appendTo(ctx, tx, tenant, dashboard.ChangesStream, []wire.Event{dashboard.ChangeEvent(dashboard.Change{ID: id, Deleted: true})})
+	})
+	if err != nil {
+		return fmt.Errorf("delete dashboard %.64q: %w", id, err)
+	}
+	return nil
+}
+
+// Tenants implements dashstore.Store.
+func (s *Store) Tenants(ctx context.Context) ([]string, error) {
+	rows, err := s.cfg.Pool.Query(ctx, `SELECT DISTINCT tenant FROM telltale.dashboards WHERE version > 0 ORDER BY tenant`)
+	if err != nil {
+		return nil, fmt.Errorf("tenants with dashboards: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("tenants with dashboards: %w", err)
+	}
+	if out == nil {
+		out = []string{}
+	}
+	return out, nil
+}
+
