@@ -29,6 +29,8 @@ const AdminRole = "admin"
 // refused with 415, naming these.
 var parsers = map[string]func([]byte) ([]dashboard.Dashboard, error){
 	"application/json": dashboard.Parse,
+	"application/yaml": dashboard.ParseYAML,
+	"text/yaml":        dashboard.ParseYAML,
 }
 
 // Dashboard sources in the list.

@@ -279,3 +279,27 @@ func FuzzWithID(f *testing.F) {
 		t.Fatalf("withID(%q) = %q: no id", body, out)
 	})
 }
+
+// TestDashboardPutYAML: a YAML body is read as strictly as a file, and saves
+// the same spec its JSON would; its mistakes say line:col in the YAML.
+func TestDashboardPutYAML(t *testing.T) {
+	f := newTokenFixture(t)
+	admin := f.client(t, "acme", "admin")
+	yaml := "id: ops\ntitle: Ops\npanels:\n  - id: n\n    kind: kpi\n    title: Orders\n    stream: orders\n    field: n\n"
+	for _, ct := range []string{"application/yaml", "text/yaml; charset=utf-8"} {
+		res, body := admin.do(http.MethodPut, "/api/v1/dashboards/ops", yaml, "Content-Type", ct)
+		if res.StatusCode != http.StatusCreated && res.StatusCode != http.StatusOK {
+			t.Fatalf("%s: got %d %s, want the dashboard saved", ct, res.StatusCode, body)
+		}
+		if m := meta(t, body); m.Version != 1 {
+			t.Fatalf("%s: got version %d, want 1 (the same spec saves nothing new)", ct, m.Version)
+		}
+	}
+	if res, body := admin.put("/api/v1/dashboards/ops", opsJSON("ops", "Ops")); res.StatusCode != http.StatusOK || meta(t, body).Version != 1 {
+		t.Fatalf("the same spec as JSON: got %d %s, want 200 and still version 1", res.StatusCode, body)
+	}
+	res, body := admin.do(http.MethodPut, "/api/v1/dashboards/ops", strings.Replace(yaml, "field: n", "feild: n", 1), "Content-Type", "application/yaml")
+	if res.StatusCode != http.StatusBadRequest || !strings.Contains(body, `8:5: dashboard ops: panel n: unknown key \"feild\"`) {
+		t.Fatalf("a misspelt key: got %d %s, want 400 naming 8:5, the dashboard, panel and key", res.StatusCode, body)
+	}
+}

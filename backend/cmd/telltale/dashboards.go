@@ -203,7 +203,7 @@ func asDashboardStore(st any) (dashstore.Store, error) {
 	if ds, ok := st.(dashstore.Store); ok {
 		return ds, nil
 	}
-	return nil, fmt.Errorf("the %T store keeps no dashboards in this build (needs the dashstore branch)", st)
+	return nil, fmt.Errorf("the %T store keeps no dashboards", st)
 }
 
 // dashboardsCmd is `telltale dashboards SUBCOMMAND`: only apply, today.

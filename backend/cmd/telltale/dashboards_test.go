@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/telltale/telltale/backend/dashstore"
+	"github.com/telltale/telltale/backend/pgstore"
+	"github.com/telltale/telltale/backend/pgtest"
 	"github.com/telltale/telltale/shared/dashboard"
 	"github.com/telltale/telltale/shared/poll"
 )
@@ -451,10 +453,45 @@ func TestServerWithABadDashboardsDirDoesNotStart(t *testing.T) {
 	defer cancel()
 	var out bytes.Buffer
 	err := run(ctx, []string{"-dashboards-dir", dir, "-addr", "127.0.0.1:0", "-demo=false"}, func(string) string { return "" }, &out, io.Discard)
-	if err == nil || !strings.HasPrefix(err.Error(), "-dashboards-dir") {
-		t.Fatalf("got %v, want the server to stop on -dashboards-dir", err)
+	want := "-dashboards-dir " + dir + ": tenant acme: " + filepath.Join(dir, "acme", "orders.yaml") + ":2:9: "
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("got %v, want the server to stop on the file's mistake: %s…", err, want)
 	}
 	if strings.Contains(out.String(), "serving") {
 		t.Fatalf("the server said it served:\n%s", out.String())
+	}
+}
+
+// TestApplyToPostgreSQL: the command as an operator runs it, against a real
+// database: it migrates nothing itself, saves the files as versions of the
+// tenant's dashboards (and only that tenant's), and announces each on the
+// tenant's changes stream.
+func TestApplyToPostgreSQL(t *testing.T) {
+	db := pgtest.New(t)
+	ctx := context.Background()
+	if _, err := pgstore.Migrate(ctx, db.Pool); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"orders.yaml": kpiYAML("orders", "Orders"), "fleet.json": kpiJSON("fleet")})
+	var out bytes.Buffer
+	env := func(k string) string { return map[string]string{"DATABASE_URL": db.DSN}[k] }
+	if err := dashboardsCmd(ctx, []string{"apply", "-tenant", "acme", "-f", dir}, env, &out, io.Discard, openDashboards); err != nil {
+		t.Fatalf("apply: %v\n%s", err, out.String())
+	}
+	if want := "fleet.json: fleet: created v1\norders.yaml: orders: created v1\n"; out.String() != want {
+		t.Fatalf("got\n%s\nwant\n%s", out.String(), want)
+	}
+	st := pgstore.New(pgstore.Config{Pool: db.Pool})
+	got, err := st.Get(ctx, "acme", "orders")
+	if err != nil || got.Version != 1 || got.Spec.Title != "Orders" || got.By != "provisioning:orders.yaml" {
+		t.Fatalf("got %+v, %v, want orders v1 by provisioning:orders.yaml", got.Meta, err)
+	}
+	if other, err := st.List(ctx, "umbrella"); err != nil || len(other) != 0 {
+		t.Fatalf("another tenant lists %v, %v, want nothing", other, err)
+	}
+	evs, err := st.Read(ctx, "acme", dashboard.ChangesStream, 0, 10)
+	if err != nil || len(evs) != 2 {
+		t.Fatalf("changes stream: got %d events, %v, want 2", len(evs), err)
 	}
 }
