@@ -176,4 +176,3 @@ func (s *Store) Tenants(ctx context.Context) ([]string, error) {
 	}
 	return out, nil
 }
-
