@@ -4,9 +4,10 @@ package ui
 // there are several), the page of an id the server does not have, and the
 // badge a page shows before it has a client. All plain HTML through
 // app.Raw: go-app's typed anchors and lists would each add code to
-// app.wasm for a few links, and the list is decoded into the spec's own
-// type (dashboard.Dashboard: its id and title), not a struct of its own,
-// so encoding/json's reflection gains no new type.
+// app.wasm for a few links. The list is decoded into board (id, title,
+// version), which the changes stream keeps up to date (reload.go): the
+// version tells a stored dashboard, whose absence from the stream means it
+// was deleted, from a built-in one.
 
 import (
 	"context"
@@ -16,17 +17,16 @@ import (
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
-
-	"github.com/telltale/telltale/shared/dashboard"
 )
 
-// loadBoards fetches the list of dashboards for the picker, once: without
-// it (an error, offline) the page simply has no picker.
+// loadBoards fetches the list of dashboards for the picker, once (the
+// changes stream brings it up to date): without it (an error, offline) the
+// picker lists only the stored dashboards the stream names.
 func (s *Shell) loadBoards(ctx app.Context, token string) {
 	c, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	body, err := httpGet(c, origin().String()+APIDashboards, token)
-	var boards []dashboard.Dashboard
+	var boards []board
 	if err != nil || json.Unmarshal(body, &boards) != nil {
 		app.Log("list of dashboards:", err)
 		return
@@ -46,7 +46,7 @@ func (s *Shell) current() string {
 // aria-current.
 func (s *Shell) boardLinks() string {
 	var b strings.Builder
-	for _, d := range s.boards {
+	for _, d := range s.pickerBoards() {
 		b.WriteString(`<a class="tt-pick" href="` + html.EscapeString(dashboardPath(d.ID)) + `"`)
 		if d.ID == s.current() {
 			b.WriteString(` aria-current="page"`)
@@ -74,5 +74,5 @@ func (s *Shell) missingDashboard() app.UI {
 		list = `<a class="tt-pick" href="/">the default dashboard</a>`
 	}
 	return app.Raw(`<div class="tt-error tt-nodash" id="tt-nodash"><p>no dashboard <code>` +
-		html.EscapeString(s.want) + `</code> on this server.</p><p class="tt-nodash-list">Dashboards: ` + list + `</p></div>`)
+		html.EscapeString(s.want) + `</code> on this server: it was deleted, or never existed.</p><p class="tt-nodash-list">Dashboards: ` + list + `</p></div>`)
 }
