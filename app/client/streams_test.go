@@ -95,3 +95,44 @@ func keys(m map[string]*livestate.Stream) []string {
 	slices.Sort(out)
 	return out
 }
+
+// TestSetStreamsWhilePolling: over the HTTP fallback, a stream SetStreams
+// adds is polled (snapshot, then its events), a dropped one's poll ends,
+// and the stream kept continues from its cursor without a second snapshot.
+func TestSetStreamsWhilePolling(t *testing.T) {
+	rs := startReal(t)
+	rs.refuse.Store(true)
+	rs.publish(t, 3)
+	appendTo := func(stream string, n int) {
+		t.Helper()
+		for range n {
+			ev := wire.Event{Created: time.Now().UnixNano(), Values: map[string]float64{"n": 1}}
+			if err := rs.store.Append(context.Background(), "acme", stream, []wire.Event{ev}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	appendTo("fleet", 2)
+	appendTo("metrics", 4)
+	c := New(Config{URL: rs.url, Token: rs.token, Streams: []string{"orders", "fleet"}, Get: NetHTTPGet,
+		MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
+	runClient(t, c)
+	poll.Until(t, 10*time.Second, func() error {
+		if i := infoOf(c); i.Status != Degraded || i.Transport != TransportPoll || i.Snapshots != 2 {
+			return fmt.Errorf("status %v over %q, %d snapshots; want degraded over polls, 2", i.Status, i.Transport, i.Snapshots)
+		}
+		return nil
+	})
+	c.SetStreams([]string{"orders", "metrics"})
+	rs.publish(t, 2)
+	appendTo("metrics", 1)
+	poll.Until(t, 10*time.Second, func() error {
+		var err error
+		c.Read(func(s map[string]*livestate.Stream, i Info) {
+			if s["orders"].Seq != 5 || s["metrics"] == nil || s["metrics"].Seq != 5 || s["fleet"] != nil || i.Snapshots != 3 {
+				err = fmt.Errorf("streams %v, %d snapshots; want orders at 5 (kept), metrics at 5, no fleet, 3 snapshots", keys(s), i.Snapshots)
+			}
+		})
+		return err
+	})
+}
