@@ -16,7 +16,9 @@ import (
 func TestReloadCoalescesAndOrdersVersions(t *testing.T) {
 	now := time.Unix(1000, 0)
 	r := reload{version: 2}
-	at := func(v int) { r.snap, r.changes = true, []dashboard.Change{{ID: "other", Version: 9}, {ID: "ops", Version: v}} }
+	at := func(v int) {
+		r.snap, r.changes = true, []dashboard.Change{{ID: "other", Version: 9}, {ID: "ops", Version: v}}
+	}
 
 	at(2)
 	if v := r.observe("ops", now); v != 0 {
