@@ -31,7 +31,7 @@ func (s *Shell) loadBoards(ctx app.Context, token string) {
 		app.Log("list of dashboards:", err)
 		return
 	}
-	ctx.Dispatch(func(app.Context) { s.boards = boards })
+	ctx.Dispatch(func(app.Context) { s.boards, s.reload.merged = boards, nil })
 }
 
 // current is the id of the dashboard on screen ("" before its spec).

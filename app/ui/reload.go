@@ -68,6 +68,7 @@ type reload struct {
 	snap    bool
 	changes []dashboard.Change
 	at      [2]uint64 // the stream's epoch and seq when changes were read
+	merged  []board   // pickerBoards' list; nil: to merge again
 }
 
 // observe decides, from the changes stream's rows, what the page showing
@@ -118,7 +119,7 @@ func (s *Shell) followChanges(ctx app.Context, streams map[string]*livestate.Str
 	}
 	if at := [2]uint64{st.Epoch, st.Seq}; at != s.reload.at || !s.reload.snap {
 		s.reload.at, s.reload.snap = at, true
-		s.reload.changes = s.reload.changes[:0]
+		s.reload.changes, s.reload.merged = s.reload.changes[:0], nil
 		for i := range st.State.Rows {
 			if c, ok := dashboard.ParseChange(&wire.Event{Row: &st.State.Rows[i]}); ok {
 				s.reload.changes = append(s.reload.changes, c)
@@ -259,11 +260,15 @@ func mergeBoards(listed []board, changes []dashboard.Change, snap bool) []board 
 		return listed
 	}
 	out := make([]board, 0, len(listed)+len(changes))
+	byID := make(map[string]int, len(changes))
+	for i, c := range changes {
+		byID[c.ID] = i
+	}
 	seen := map[string]bool{}
 	for _, b := range listed {
-		i := slices.IndexFunc(changes, func(c dashboard.Change) bool { return c.ID == b.ID })
+		i, ok := byID[b.ID]
 		switch {
-		case i >= 0:
+		case ok:
 			b.Title, b.Version = cmp.Or(changes[i].Title, b.Title), changes[i].Version
 		case b.Version > 0:
 			continue // stored when listed, deleted since
@@ -284,9 +289,13 @@ func mergeBoards(listed []board, changes []dashboard.Change, snap bool) []board 
 	return append(out, added...)
 }
 
-// pickerBoards is the picker's list as of the latest frame.
+// pickerBoards is the picker's list as of the latest frame, merged again
+// only when the list or the stream changed (every render asks).
 func (s *Shell) pickerBoards() []board {
-	return mergeBoards(s.boards, s.reload.changes, s.reload.snap)
+	if s.reload.merged == nil {
+		s.reload.merged = mergeBoards(s.boards, s.reload.changes, s.reload.snap)
+	}
+	return s.reload.merged
 }
 
 // versionNote is the title's tooltip: the version drawn, when known.
@@ -306,7 +315,7 @@ func (s *Shell) deletedBanner() app.UI {
 		list = `<a class="tt-pick" href="/">the default dashboard</a>`
 	}
 	return app.Raw(`<div class="tt-error tt-deleted" id="tt-deleted" role="alert"><p>This dashboard was deleted: ` +
-		`what is below is the last of <code>` + html.EscapeString(s.current()) + `</code>.</p>` +
+		`the panels below are the last version of <code>` + html.EscapeString(s.current()) + `</code>.</p>` +
 		`<p class="tt-nodash-list">Dashboards: ` + list + `</p></div>`)
 }
 
