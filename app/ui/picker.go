@@ -42,11 +42,14 @@ func (s *Shell) current() string {
 	return s.want
 }
 
-// boardLinks is a link to each dashboard's page, the one on screen marked
-// aria-current.
-func (s *Shell) boardLinks() string {
+// boardLinks is a link to each dashboard's page but except's, the one on
+// screen marked aria-current.
+func (s *Shell) boardLinks(except string) string {
 	var b strings.Builder
 	for _, d := range s.pickerBoards() {
+		if d.ID == except {
+			continue
+		}
 		b.WriteString(`<a class="tt-pick" href="` + html.EscapeString(dashboardPath(d.ID)) + `"`)
 		if d.ID == s.current() {
 			b.WriteString(` aria-current="page"`)
@@ -63,13 +66,13 @@ func (s *Shell) boardLinks() string {
 // picker lists the server's dashboards in the header. Following a link is
 // a full page load (Shell.OnNav): each dashboard has its own client.
 func (s *Shell) picker() app.UI {
-	return app.Raw(`<nav class="tt-picker" id="tt-picker" aria-label="Dashboards">` + s.boardLinks() + `</nav>`)
+	return app.Raw(`<nav class="tt-picker" id="tt-picker" aria-label="Dashboards">` + s.boardLinks("") + `</nav>`)
 }
 
 // missingDashboard is the page of an id the server does not have: it says
 // so, and links to the dashboards it has.
 func (s *Shell) missingDashboard() app.UI {
-	list := s.boardLinks()
+	list := s.boardLinks("")
 	if list == "" {
 		list = `<a class="tt-pick" href="/">the default dashboard</a>`
 	}

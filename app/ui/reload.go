@@ -310,7 +310,7 @@ func (s *Shell) versionNote() string {
 // to the others; the panels below keep what they drew, marked (the grid's
 // data-deleted).
 func (s *Shell) deletedBanner() app.UI {
-	list := s.boardLinks()
+	list := s.boardLinks(s.current()) // the others
 	if list == "" {
 		list = `<a class="tt-pick" href="/">the default dashboard</a>`
 	}
