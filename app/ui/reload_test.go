@@ -163,3 +163,15 @@ func TestMergeBoards(t *testing.T) {
 		t.Fatalf("no list (offline): %v, want the stream's", got)
 	}
 }
+
+// TestTraceLeavesOutTheChangesStream: telltaleStats counts the dashboard's
+// data, not the page's own following of its changes (tests count
+// snapshots exactly).
+func TestTraceLeavesOutTheChangesStream(t *testing.T) {
+	var tr trace
+	tr.record(dashboard.ChangesStream, 1, 3, true)
+	tr.record("metrics", 1, 5, true)
+	if tr.snapshots != 1 || len(tr.last) != 1 {
+		t.Fatalf("%d snapshots, streams %v; want 1, metrics only", tr.snapshots, tr.last)
+	}
+}
