@@ -610,7 +610,18 @@ func (c *Client) session(ctx context.Context, ws *websocket.Conn) (welcomed bool
 			c.mu.Lock()
 			c.welcomed = true // from here SetStreams subscribes what it adds
 			names := append([]string(nil), c.names...)
+			var dropped []string // resumed by the hello, then dropped by SetStreams
+			for _, cur := range hello.Cursors {
+				if c.streams[cur.Stream] == nil {
+					dropped = append(dropped, cur.Stream)
+				}
+			}
 			c.mu.Unlock()
+			for _, s := range dropped {
+				if err := c.send(ctx, ws, wire.Unsub{Stream: s}); err != nil {
+					return welcomed, err
+				}
+			}
 			for _, s := range names {
 				if resuming > 0 && c.held(s) {
 					continue // resumed by the hello

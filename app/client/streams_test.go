@@ -136,3 +136,58 @@ func TestSetStreamsWhilePolling(t *testing.T) {
 		return err
 	})
 }
+
+// TestSetStreamsBeforeWelcome: a stream the hello resumed (a stored
+// cursor) and SetStreams dropped before the welcome is unsubscribed at the
+// welcome; one added meanwhile is subscribed then.
+func TestSetStreamsBeforeWelcome(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	helloSeen, setDone := make(chan struct{}), make(chan struct{})
+	url := fakeServer(t, func(ctx context.Context, ws *websocket.Conn) {
+		f, err := recv(ctx, ws)
+		if err != nil {
+			return
+		}
+		for _, cur := range f.(wire.Hello).Cursors {
+			mu.Lock()
+			got = append(got, "resume "+cur.Stream)
+			mu.Unlock()
+		}
+		close(helloSeen)
+		select {
+		case <-setDone:
+		case <-ctx.Done():
+			return
+		}
+		_ = send(ctx, ws, wire.Welcome{Limits: wire.Limits{PingIntervalMs: 10000}})
+		for {
+			f, err := recv(ctx, ws)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			switch f := f.(type) {
+			case wire.Sub:
+				got = append(got, "sub "+f.Stream)
+			case wire.Unsub:
+				got = append(got, "unsub "+f.Stream)
+			}
+			mu.Unlock()
+		}
+	})
+	c := New(Config{URL: url, Streams: []string{"a", "b"}})
+	c.Seed([]wire.Snapshot{{Stream: "a", Epoch: 1, Seq: 3}, {Stream: "b", Epoch: 1, Seq: 4}})
+	runClient(t, c)
+	<-helloSeen
+	c.SetStreams([]string{"b", "c"})
+	close(setDone)
+	poll.Until(t, 5*time.Second, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if want := []string{"resume a", "resume b", "unsub a", "sub c"}; !slices.Equal(got, want) {
+			return fmt.Errorf("server saw %q, want %q", got, want)
+		}
+		return nil
+	})
+}
