@@ -68,8 +68,12 @@ const (
 type Config struct {
 	URL     string   // ws:// or wss:// URL of the gateway; required
 	Token   string   // sent in hello
-	Streams []string // streams to follow
+	Streams []string // streams to follow (SetStreams changes them)
 	Limits  livestate.Limits
+	// StreamLimits are the limits of particular streams, instead of
+	// Limits (a small stream whose every row matters, such as the list of
+	// dashboards, next to tables that keep only their newest rows).
+	StreamLimits map[string]livestate.Limits
 	// OnChange is called after state or status changed, from the client's
 	// goroutine. It must return quickly (the UI marks itself dirty).
 	OnChange   func()
@@ -168,6 +172,7 @@ type Client struct {
 	cfg Config
 
 	mu      sync.Mutex
+	names   []string // the streams followed, in order (SetStreams changes them)
 	token   string
 	retoken chan struct{}   // capacity 1: SetToken was called
 	live    *websocket.Conn // the open connection, for refreshes; nil between sessions
@@ -188,6 +193,10 @@ type Client struct {
 	// nanoseconds; zero between sessions): an atomic, so the read loop
 	// stamps it without the lock, and Read copies it into Info.
 	lastFrame atomic.Int64
+	// welcomed: the open WebSocket's hello was answered, so a stream
+	// SetStreams adds is subscribed at once (before, the welcome does it).
+	welcomed bool
+	poll     *fallback // the HTTP polls while they run; nil otherwise
 }
 
 // catchUp is one stream's replay: from the cursor it resumed at to head.
@@ -219,9 +228,27 @@ func New(cfg Config) *Client {
 	c := &Client{cfg: cfg, token: cfg.Token, retoken: make(chan struct{}, 1), kick: make(chan struct{}, 1),
 		streams: make(map[string]*livestate.Stream), catchUp: make(map[string]catchUp)}
 	for _, s := range cfg.Streams {
-		c.streams[s] = &livestate.Stream{Name: s, Limits: cfg.Limits}
+		if _, dup := c.streams[s]; !dup {
+			c.names = append(c.names, s)
+			c.streams[s] = &livestate.Stream{Name: s, Limits: c.limits(s)}
+		}
 	}
 	return c
+}
+
+// limits are the limits of stream name: its StreamLimits, else Limits.
+func (c *Client) limits(name string) livestate.Limits {
+	if l, ok := c.cfg.StreamLimits[name]; ok {
+		return l
+	}
+	return c.cfg.Limits
+}
+
+// followed is a copy of the names of the streams followed.
+func (c *Client) followed() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.names...)
 }
 
 // Read calls fn with the streams and connection info, locked: fn must not
@@ -482,6 +509,7 @@ func (c *Client) session(ctx context.Context, ws *websocket.Conn) (welcomed bool
 	defer func() {
 		c.mu.Lock()
 		c.live = nil
+		c.welcomed = false
 		c.probe = nil
 		c.info.TokenExpires = time.Time{}
 		c.info.Transport = ""
@@ -497,7 +525,7 @@ func (c *Client) session(ctx context.Context, ws *websocket.Conn) (welcomed bool
 	// only what was missed); the others subscribe after the welcome.
 	c.mu.Lock()
 	hello := wire.Hello{Token: c.token, Client: "telltale-go"}
-	for _, name := range c.cfg.Streams {
+	for _, name := range c.names {
 		if st := c.streams[name]; st.Epoch != 0 {
 			hello.Cursors = append(hello.Cursors, st.Cursor())
 		}
@@ -579,7 +607,22 @@ func (c *Client) session(ctx context.Context, ws *websocket.Conn) (welcomed bool
 			if ms := f.Limits.PingIntervalMs; ms > 0 {
 				watchdog.setIdle(2 * time.Duration(ms) * time.Millisecond)
 			}
-			for _, s := range c.cfg.Streams {
+			c.mu.Lock()
+			c.welcomed = true // from here SetStreams subscribes what it adds
+			names := append([]string(nil), c.names...)
+			var dropped []string // resumed by the hello, then dropped by SetStreams
+			for _, cur := range hello.Cursors {
+				if c.streams[cur.Stream] == nil {
+					dropped = append(dropped, cur.Stream)
+				}
+			}
+			c.mu.Unlock()
+			for _, s := range dropped {
+				if err := c.send(ctx, ws, wire.Unsub{Stream: s}); err != nil {
+					return welcomed, err
+				}
+			}
+			for _, s := range names {
 				if resuming > 0 && c.held(s) {
 					continue // resumed by the hello
 				}

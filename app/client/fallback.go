@@ -42,13 +42,18 @@ type fallback struct {
 	// down; the first events mean the server is reachable again, and the
 	// WebSocket is tried at once.
 	reached atomic.Bool
+	// follow starts polling one more stream (SetStreams); under c.mu.
+	follow func(name string)
 }
 
 // stop ends the polls and waits for them.
 func (fb *fallback) stop() {
+	c := fb.c
+	c.mu.Lock()
+	c.poll = nil // no more streams added to the polls being stopped
+	c.mu.Unlock()
 	fb.cancel()
 	fb.wg.Wait()
-	c := fb.c
 	c.mu.Lock()
 	c.info.Transport = ""
 	clear(c.catchUp)
@@ -70,19 +75,23 @@ func (c *Client) startFallback(ctx context.Context) *fallback {
 	c.phase = Connecting
 	c.lag.reset()
 	c.refreshLocked()
-	c.mu.Unlock()
-	c.changed()
 	wait := c.cfg.PollWait
-	if len(c.cfg.Streams) > maxHeldPolls {
+	if len(c.names) > maxHeldPolls {
 		wait = min(wait, pollShortWait)
 	}
-	for _, name := range c.cfg.Streams {
+	fb.follow = func(name string) {
 		fb.wg.Add(1)
 		go func() {
 			defer fb.wg.Done()
 			c.pollStream(ctx, fb, name, wait)
 		}()
 	}
+	for _, name := range c.names {
+		fb.follow(name)
+	}
+	c.poll = fb
+	c.mu.Unlock()
+	c.changed()
 	return fb
 }
 
@@ -91,6 +100,9 @@ func (c *Client) pollStream(ctx context.Context, fb *fallback, name string, wait
 	attempt := 0
 	for ctx.Err() == nil {
 		err := c.pollOnce(ctx, name, wait)
+		if errors.Is(err, errNotFollowed) {
+			return // SetStreams dropped it
+		}
 		if err == nil {
 			attempt = 0
 			if fb.reached.CompareAndSwap(false, true) {
@@ -130,11 +142,19 @@ func (c *Client) pollStream(ctx context.Context, fb *fallback, name string, wait
 	}
 }
 
+// errNotFollowed: a stream the client no longer follows (SetStreams).
+var errNotFollowed = errors.New("stream no longer followed")
+
 // pollOnce brings one stream forward by one request (two when the cursor
 // cannot be continued and the snapshot is fetched).
 func (c *Client) pollOnce(ctx context.Context, name string, wait time.Duration) error {
 	c.mu.Lock()
-	cur, token, settled := c.streams[name].Cursor(), c.token, c.fresh[name]
+	st := c.streams[name]
+	if st == nil {
+		c.mu.Unlock()
+		return errNotFollowed
+	}
+	cur, token, settled := st.Cursor(), c.token, c.fresh[name]
 	c.mu.Unlock()
 	if cur.Epoch == 0 && cur.Seq == 0 {
 		return c.pollSnapshot(ctx, name, token)
@@ -170,6 +190,10 @@ func (c *Client) pollOnce(ctx context.Context, name string, wait time.Duration) 
 // polled records an answer for the stream: the connection works again.
 func (c *Client) polled(name string, resumed bool) {
 	c.mu.Lock()
+	if c.streams[name] == nil {
+		c.mu.Unlock()
+		return // dropped by SetStreams meanwhile
+	}
 	if c.phase == Offline || c.phase == SignedOut {
 		c.phase = Connecting
 	}

@@ -44,6 +44,7 @@ type lite struct {
 	buckets map[string]time.Duration
 	slow    keepUp
 	started time.Time
+	px      int // the page's width when it started: a new version's lite spec (reload.go)
 }
 
 // liteKey is the session storage item of a page that switched itself to
@@ -183,7 +184,7 @@ func (s *Shell) startLite() {
 	l := &s.lite
 	l.on, l.off, l.why = liteHint(w.Get("location").Get("search").String(), stored, touch && px > 0 && px <= liteNarrowPx)
 	l.started = time.Now()
-	l.raw = s.spec
+	l.raw, l.px = s.spec, px
 	// Which panels would follow m4 streams, lite or not: a page with none
 	// has nothing to gain from switching.
 	lspec, buckets := liteSpec(s.spec, max(px, 1))

@@ -87,7 +87,6 @@ type lkgState struct {
 	lastKey uint64              // where the streams stood at the last save: no move, no save
 	frames  map[string]lkgFrame // each stream's stored snapshot frame
 	force   atomic.Bool
-	reload  atomic.Bool // reload once saved: the dashboard was redefined
 }
 
 // lkgFrame is one stream's encoded snapshot and the cursor it is at.
@@ -271,8 +270,6 @@ func (s *Shell) saveLKG(c *client.Client, all bool) {
 		if err != nil {
 			s.lkg.force.Store(true) // the next tick tries again
 			app.Log("saving the last-known-good state:", err)
-		} else if s.lkg.reload.Load() {
-			app.Window().Get("location").Call("reload")
 		}
 	})
 }
@@ -466,20 +463,14 @@ func compact(st *livestate.Stream, window int64, cols, rows int, dec *decimate.C
 }
 
 // specArrived handles the spec fetched from the server when the shell
-// already started from the stored one. The same spec changes nothing; a
-// redefined dashboard is stored and the page reloads once to draw it (only
-// when the dashboard changed between two visits). It reports whether the
-// shell was already started.
-func (s *Shell) specArrived(spec *dashboard.Dashboard) bool {
+// already started from the stored one: a redefined dashboard is drawn in
+// place, with the data held, as a live change is (switchTo). It reports
+// whether the shell was already started.
+func (s *Shell) specArrived(ctx app.Context, spec *dashboard.Dashboard, version int) bool {
 	if s.client == nil {
 		return false
 	}
-	if b, _ := json.Marshal(spec); string(b) != string(s.lkg.spec) && s.bridges.Store != nil {
-		s.lkg.spec = b
-		s.lkg.reload.Store(true)
-		s.lkg.force.Store(true)
-		go s.saveLKG(s.client, true)
-	}
+	s.switchTo(ctx, spec, version)
 	return true
 }
 

@@ -44,8 +44,10 @@ type Shell struct {
 	signedOut string
 	// noDashboard: the server has no dashboard want (a 404 is final).
 	noDashboard bool
-	// boards are the server's dashboards (id and title) for the picker.
-	boards []dashboard.Dashboard
+	// boards are the server's dashboards (id, title, version) for the
+	// picker, as listed once; pickerBoards brings them up to date.
+	boards []board
+	reload reload // the changes stream: new versions, deletes (reload.go)
 	// tokens wakes the spec's loader when a token is pasted.
 	tokens chan struct{}
 
@@ -134,6 +136,9 @@ type trace struct {
 }
 
 func (t *trace) record(stream string, epoch, seq uint64, snapshot bool) {
+	if stream == dashboard.ChangesStream {
+		return // the page's own bookkeeping, not a dashboard's data
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.last == nil {
@@ -235,7 +240,7 @@ func (s *Shell) OnNav(ctx app.Context) {
 func (s *Shell) loadSpec(ctx app.Context) {
 	for attempt := 0; ; attempt++ {
 		tok := storedToken()
-		spec, err := fetchSpec(ctx, s.want, tok)
+		spec, version, err := fetchSpec(ctx, s.want, tok)
 		if ctx.Err() != nil {
 			return
 		}
@@ -248,8 +253,8 @@ func (s *Shell) loadSpec(ctx app.Context) {
 			s.loadErr, s.signedOut = "", ""
 			switch {
 			case err == nil:
-				if !s.specArrived(spec) {
-					s.spec = spec
+				if !s.specArrived(ctx, spec, version) {
+					s.spec, s.reload.version = spec, version
 					s.start(ctx)
 				}
 			case status == 404:
@@ -289,33 +294,6 @@ func origin() *url.URL {
 
 // errNoToken: the page holds no token to ask for a spec with.
 var errNoToken = errors.New("no token")
-
-// fetchSpec fetches dashboard id ("": the default one) with the operator's
-// token; a refusal or an unknown id is a *client.HTTPError (401, 404).
-func fetchSpec(ctx context.Context, id, token string) (*dashboard.Dashboard, error) {
-	if token == "" {
-		return nil, errNoToken
-	}
-	if id == "" {
-		id = "default"
-	}
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	body, err := httpGet(ctx, origin().String()+APIDashboards+"/"+url.PathEscape(id), token)
-	if err != nil {
-		return nil, fmt.Errorf("fetch dashboard: %w", err)
-	}
-	var d dashboard.Dashboard
-	if err := json.Unmarshal(body, &d); err != nil {
-		return nil, fmt.Errorf("decode dashboard: %w", err)
-	}
-	// Not d.Validate(): the server validated its specs when it loaded them,
-	// and the check (7 KB of wasm) is one the page cannot act on anyway.
-	if len(d.Panels) == 0 {
-		return nil, errors.New("decode dashboard: no panels")
-	}
-	return &d, nil
-}
 
 // fetchBytes GETs url's body with the browser's fetch, with the operator's
 // token when one is given. Not net/http: its client side (transport, HTTP/2)
@@ -406,13 +384,14 @@ func (s *Shell) start(ctx app.Context) {
 		ws.Scheme = "ws"
 	}
 	s.client = client.New(client.Config{
-		URL:      ws.JoinPath(PathWS).String(),
-		Token:    signInToken(),
-		Streams:  s.spec.Streams(),
-		Limits:   livestate.Limits{Points: 100_000, Rows: rowsKept(s.spec)}, // charts decimate to their width; tables draw only the rows in view
-		OnChange: func() { s.invalidate(ctx) },
-		Trace:    s.trace.record,
-		Get:      httpGet, // the fallback when WebSockets are blocked
+		URL:          ws.JoinPath(PathWS).String(),
+		Token:        signInToken(),
+		Streams:      append(s.spec.Streams(), dashboard.ChangesStream),         // reload.go
+		Limits:       livestate.Limits{Points: 100_000, Rows: rowsKept(s.spec)}, // charts decimate to their width; tables draw only the rows in view
+		StreamLimits: map[string]livestate.Limits{dashboard.ChangesStream: {Rows: changesRows}},
+		OnChange:     func() { s.invalidate(ctx) },
+		Trace:        s.trace.record,
+		Get:          httpGet, // the fallback when WebSockets are blocked
 	})
 	c := s.client
 	s.startLKG(ctx, c)
@@ -499,6 +478,7 @@ func (s *Shell) frame(ctx app.Context, start time.Time) {
 		}
 		s.trackArrivals(streams, s.now)
 		s.missing.update(s.spec, streams)
+		s.followChanges(ctx, streams)
 		s.chartsWaiting(ctx, s.drawCharts(streams, info.Snapshots+info.Resumes, start, time.Now))
 	})
 	s.view = v
@@ -510,14 +490,15 @@ func chartID(panel string) string { return "chart-" + panel }
 func (s *Shell) Render() app.UI {
 	return app.Div().Class("tt-app").Body(
 		app.Header().Class("tt-header").Body(
-			app.H1().Class("tt-title").Text(s.title()),
-			app.If(len(s.boards) > 1, s.picker),
+			app.H1().Class("tt-title").Title(s.versionNote()).Text(s.title()),
+			app.If(len(s.pickerBoards()) > 1, s.picker),
 			s.badge(),
 		),
 		&updateBanner{},
 		app.If(s.showingLKG(), s.lkgBanner),
 		app.If(s.signInWhy() != "", s.signIn),
-		app.Main().Class("tt-grid").ID("tt-grid").Body(s.panels()...),
+		app.If(s.reload.deleted, s.deletedBanner),
+		app.Main().Class("tt-grid").ID("tt-grid").DataSet("deleted", s.reload.deleted).Body(s.panels()...),
 	)
 }
 
@@ -615,6 +596,9 @@ func (s *Shell) panels() []app.UI {
 	}
 	if s.spec == nil {
 		return []app.UI{app.Div().Class("tt-loading").Text("Loading dashboard…")}
+	}
+	if s.reload.blank {
+		return nil // a new version's panels mount afresh at the next render (reload.go)
 	}
 	out := make([]app.UI, 0, len(s.spec.Panels))
 	for _, p := range s.spec.Panels {
