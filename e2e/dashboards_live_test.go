@@ -16,24 +16,8 @@ import (
 	"github.com/go-rod/rod"
 	"github.com/go-rod/rod/lib/devices"
 
-	"github.com/telltale/telltale/backend/auth"
 	"github.com/telltale/telltale/shared/poll"
 )
-
-// adminToken mints a token of role admin for tenant: the role that may
-// write the tenant's dashboards.
-func adminToken(t *testing.T, tenant string) string {
-	t.Helper()
-	keys, err := auth.HS256([]byte(e2eSecret))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := keys.Mint(tenant, "e2e-admin", time.Hour, nil, "admin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
-}
 
 // dashboardAPI sends method to /api/v1/dashboards/{id} with body (of
 // contentType) as an admin of tenant, and fails the test unless it
