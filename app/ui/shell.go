@@ -67,6 +67,7 @@ type Shell struct {
 	lkg         lkgState              // the stored last-known-good state (lkg.go)
 	missing     missing               // what panels name that their streams lack (missing.go)
 	lite        lite                  // m4 streams for a device that cannot draw every point (lite.go)
+	hist        map[string]*history   // by panel id: a kpi's or stat's values as seen (stat.go)
 }
 
 // tokenKey is where the page keeps the operator's token between visits.
@@ -497,6 +498,7 @@ func (s *Shell) frame(ctx app.Context, start time.Time) {
 			}
 			v.rows[name] = rows
 		}
+		s.recordHistory(&v, streams, s.now)
 		s.trackArrivals(streams, s.now)
 		s.missing.update(s.spec, streams)
 		s.chartsWaiting(ctx, s.drawCharts(streams, info.Snapshots+info.Resumes, start, time.Now))
@@ -636,6 +638,12 @@ func (s *Shell) panel(p dashboard.Panel) app.UI {
 		body = &chartPanel{ID: chartID(p.ID), Spec: chartSpec(p), charts: s.bridges.Charts, hooks: s.hooks[p.ID]}
 	case dashboard.KindTable:
 		body = s.table(p)
+	case dashboard.KindStat:
+		body = s.stat(p)
+	case dashboard.KindStatus:
+		body = s.status(p)
+	case dashboard.KindBar:
+		body = s.bar(p)
 	}
 	return app.Section().
 		Class("tt-panel", "tt-"+string(p.Kind), fmt.Sprintf("tt-w%d", width)).
@@ -677,7 +685,11 @@ func (s *Shell) kpi(p dashboard.Panel) app.UI {
 	}
 	// The value never wraps: static/telltale.css sizes it to fit its tile
 	// by its length in characters.
-	return app.Div().Class("tt-kpi-value").ID("kpi-"+p.ID).Style("--tt-chars", "%d", utf8.RuneCountInString(text)).Text(text)
+	value := app.Div().Class("tt-kpi-value").ID("kpi-"+p.ID).Style("--tt-chars", "%d", utf8.RuneCountInString(text)).Text(text)
+	if len(p.Thresholds) > 0 || p.CompareSeconds > 0 {
+		return s.leveled(p, value) // stat.go
+	}
+	return value
 }
 
 func (s *Shell) table(p dashboard.Panel) app.UI {
