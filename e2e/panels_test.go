@@ -1,0 +1,149 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/telltale/telltale/shared/poll"
+)
+
+// panelsSpec is a fleet dashboard of the panels that say what needs
+// action: a status grid by a watched row's field (a number with
+// thresholds and a string by a value map), a bar of a grouped aggregate,
+// and a table with coloured cells.
+const panelsSpec = `{"id": "fleet", "title": "Fleet", "panels": [
+	{"id": "delay", "kind": "status", "title": "Delay", "stream": "trucks", "field": "delay_min", "label_field": "name",
+		"thresholds": [{"value": 0, "level": "ok"}, {"value": 10, "level": "warn"}, {"value": 30, "level": "critical"}], "width": 6},
+	{"id": "state", "kind": "status", "title": "State", "stream": "trucks", "field": "state",
+		"value_map": {"delayed": "critical", "on_time": "ok"}, "width": 6},
+	{"id": "by-region", "kind": "bar", "title": "Delay by region", "width": 6,
+		"agg": {"source": "trucks", "fn": "sum", "field": "delay_min", "group_by": "region", "window": "current", "emit_ms": 100}},
+	{"id": "trucks", "kind": "table", "title": "Trucks", "stream": "trucks", "width": 6, "columns": [
+		{"field": "key", "title": "Truck"},
+		{"field": "region", "title": "Region"},
+		{"field": "delay_min", "title": "Delay", "format": "int", "thresholds": [{"value": 30, "level": "critical"}]}]}]}`
+
+func truck(key, name, region, state string, delay int) string {
+	return fmt.Sprintf(`{"stream": "trucks", "row": {"key": %q, "fields": {"name": %q, "region": %q, "state": %q, "delay_min": %d}}}`, key, name, region, state, delay)
+}
+
+// TestPanelsSayWhatNeedsAction: a status tile turns critical when its
+// watched row's field crosses a threshold (and by a value map), a bar panel
+// re-sorts live when the groups' order changes, and a table sorts on a
+// header click (aria-sort) and filters its rows.
+func TestPanelsSayWhatNeedsAction(t *testing.T) {
+	const key = "demo-ingest-key-0001"
+	spec := filepath.Join(t.TempDir(), "fleet.json")
+	if err := os.WriteFile(spec, []byte(panelsSpec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, "-demo=false", "-dashboards", spec, "-ingest-keys", "demo:"+key)
+	p := newBrowser(t).MustPage("")
+	p.MustSetViewport(1280, 900, 1, false)
+	openLive(t, p, srv.URL)
+	ingest(t, srv.URL, key, `{"events": [`+
+		truck("t1", "Truck 1", "north", "on_time", 2)+","+
+		truck("t2", "Truck 2", "south", "on_time", 12)+","+
+		truck("t3", "Truck 3", "south", "on_time", 5)+`]}`)
+
+	// tile reads a status tile's level, mark and tooltip.
+	tile := func(panel, key string) (level, text, title string) {
+		v := eval(t, p, `(panel, key) => {
+			const el = document.querySelector('#status-' + panel + ' .tt-tile[data-key="' + key + '"]');
+			return el ? [el.dataset.level, el.textContent, el.title] : ["missing", "", ""];
+		}`, panel, key).Arr()
+		return v[0].Str(), v[1].Str(), v[2].Str()
+	}
+	wantTile := func(panel, key, level string) {
+		t.Helper()
+		poll.Until(t, 10*time.Second, func() error {
+			if got, text, _ := tile(panel, key); got != level {
+				return fmt.Errorf("tile %s of %s is %q (%q), want %q", key, panel, got, text, level)
+			}
+			return nil
+		})
+	}
+
+	t.Run("status tile turns critical", func(t *testing.T) {
+		wantTile("delay", "t1", "ok")
+		wantTile("delay", "t2", "warn")
+		wantTile("state", "t1", "ok")
+		ingest(t, srv.URL, key, `{"events": [`+truck("t1", "Truck 1", "north", "delayed", 45)+`]}`)
+		wantTile("delay", "t1", "critical")
+		wantTile("state", "t1", "critical")
+		_, text, title := tile("delay", "t1")
+		if want := "✖Truck 145"; text != want {
+			t.Errorf("critical tile reads %q, want %q (a mark, not colour alone)", text, want)
+		}
+		if want := "Truck 1: 45 — critical — critical ≥ 30 · warn ≥ 10 · ok ≥ 0"; title != want {
+			t.Errorf("critical tile's rule %q, want %q", title, want)
+		}
+		colour := eval(t, p, `() => getComputedStyle(document.querySelector('#status-delay .tt-tile[data-key="t1"]')).borderLeftColor`).Str()
+		calm := eval(t, p, `() => getComputedStyle(document.querySelector('#status-delay .tt-tile[data-key="t3"]')).borderLeftColor`).Str()
+		if colour == calm {
+			t.Errorf("critical and ok tiles share the colour %s", colour)
+		}
+	})
+
+	bars := func() []string {
+		var out []string
+		for _, g := range eval(t, p, `() => [...document.querySelectorAll('#bar-by-region .tt-bar-row')].map(r => r.dataset.group)`).Arr() {
+			out = append(out, g.Str())
+		}
+		return out
+	}
+	t.Run("bar sorts live", func(t *testing.T) {
+		// north 45, south 17
+		poll.Until(t, 10*time.Second, func() error {
+			if got := fmt.Sprint(bars()); got != "[north south]" {
+				return fmt.Errorf("bars %s, want [north south]", got)
+			}
+			return nil
+		})
+		ingest(t, srv.URL, key, `{"events": [`+truck("t3", "Truck 3", "south", "delayed", 90)+`]}`)
+		poll.Until(t, 10*time.Second, func() error {
+			if got := fmt.Sprint(bars()); got != "[south north]" {
+				return fmt.Errorf("bars %s, want [south north] once south's delay passes north's", got)
+			}
+			return nil
+		})
+	})
+
+	column := func(n int) string {
+		return eval(t, p, `(n) => [...document.querySelectorAll('#table-trucks tbody tr:not(.tt-spacer)')].map(r => r.children[n].textContent).join(",")`, n).Str()
+	}
+	t.Run("table sorts on a header click and filters", func(t *testing.T) {
+		poll.Until(t, 10*time.Second, func() error {
+			if got := column(0); got != "t3,t1,t2" {
+				return fmt.Errorf("trucks %s, want the newest first: t3,t1,t2", got)
+			}
+			return nil
+		})
+		if got := eval(t, p, `() => document.querySelector('#table-trucks td[data-level="critical"]')?.textContent ?? ""`).Str(); got != "90" && got != "45" {
+			t.Errorf("a delay over 30 is not marked critical: got %q", got)
+		}
+		th := p.MustElement(`#table-trucks th:nth-child(3)`)
+		for _, want := range []struct{ order, sort string }{{"t2,t1,t3", "ascending"}, {"t3,t1,t2", "descending"}} {
+			th.MustClick()
+			poll.Until(t, 5*time.Second, func() error {
+				sort := th.MustAttribute("aria-sort")
+				if got := column(0); got != want.order || sort == nil || *sort != want.sort {
+					return fmt.Errorf("trucks %s (aria-sort %v), want %s by delay, %s", got, sort, want.order, want.sort)
+				}
+				return nil
+			})
+		}
+		p.MustElement("#filter-trucks").MustInput("nort")
+		poll.Until(t, 5*time.Second, func() error {
+			if got := column(0); got != "t1" {
+				return fmt.Errorf("filtered on \"nort\": trucks %s, want t1", got)
+			}
+			return nil
+		})
+	})
+}
