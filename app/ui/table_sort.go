@@ -48,7 +48,11 @@ func (o tableOrder) apply(rows []rowView, cols []dashboard.Column, loc Locale, n
 	if o.by > 0 && o.by <= len(cols) {
 		field := cols[o.by-1].Field
 		sort.SliceStable(out, func(i, j int) bool {
-			c := compareValues(out[i].field(field), out[j].field(field))
+			a, b := out[i].field(field), out[j].field(field)
+			if (a == nil) != (b == nil) {
+				return b == nil // a row without the field goes last either way
+			}
+			c := compareValues(a, b)
 			if o.desc {
 				return c > 0
 			}
@@ -59,8 +63,7 @@ func (o tableOrder) apply(rows []rowView, cols []dashboard.Column, loc Locale, n
 }
 
 // compareValues orders two field values: numbers by value before strings
-// in byte order, and nothing (nil) after both whichever the direction...
-// except that a descending sort reverses it; numbers written as strings
+// in byte order, nothing (nil) after both; numbers written as strings
 // compare as strings.
 func compareValues(a, b any) int {
 	rank := func(v any) int {
