@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +18,10 @@ import (
 // thresholds and a string by a value map), a bar of a grouped aggregate,
 // and a table with coloured cells.
 const panelsSpec = `{"id": "fleet", "title": "Fleet", "panels": [
+	{"id": "backlog", "kind": "kpi", "title": "Backlog", "stream": "yard", "field": "backlog", "width": 6, "compare_seconds": 1,
+		"thresholds": [{"value": 50, "level": "warn"}, {"value": 90, "level": "critical"}]},
+	{"id": "rate", "kind": "stat", "title": "Unload rate", "stream": "yard", "field": "rate", "unit": "/h", "width": 6, "compare_seconds": 1,
+		"direction": "below", "thresholds": [{"value": 5, "level": "critical"}, {"value": 20, "level": "warn"}]},
 	{"id": "delay", "kind": "status", "title": "Delay", "stream": "trucks", "field": "delay_min", "label_field": "name",
 		"thresholds": [{"value": 0, "level": "ok"}, {"value": 10, "level": "warn"}, {"value": 30, "level": "critical"}], "width": 6},
 	{"id": "state", "kind": "status", "title": "State", "stream": "trucks", "field": "state",
@@ -32,7 +37,8 @@ func truck(key, name, region, state string, delay int) string {
 	return fmt.Sprintf(`{"stream": "trucks", "row": {"key": %q, "fields": {"name": %q, "region": %q, "state": %q, "delay_min": %d}}}`, key, name, region, state, delay)
 }
 
-// TestPanelsSayWhatNeedsAction: a status tile turns critical when its
+// TestPanelsSayWhatNeedsAction: a kpi and a stat take the level of their
+// thresholds (low is bad for the stat) and say their change, a status tile turns critical when its
 // watched row's field crosses a threshold (and by a value map), a bar panel
 // re-sorts live when the groups' order changes, and a table sorts on a
 // header click (aria-sort) and filters its rows.
@@ -68,6 +74,51 @@ func TestPanelsSayWhatNeedsAction(t *testing.T) {
 			return nil
 		})
 	}
+
+	t.Run("kpi and stat levels and change", func(t *testing.T) {
+		ingest(t, srv.URL, key, `{"events": [{"stream": "yard", "values": {"backlog": 40, "rate": 30}}]}`)
+		var shown time.Time
+		poll.Until(t, 10*time.Second, func() error {
+			if got := eval(t, p, `() => document.getElementById("kpi-backlog")?.textContent ?? ""`).Str(); got != "40" {
+				return fmt.Errorf("backlog %q, want 40", got)
+			}
+			shown = time.Now()
+			return nil
+		})
+		// The change compares with the value the page held compare_seconds
+		// before: that long must pass with 40 on screen.
+		poll.Until(t, 5*time.Second, func() error {
+			if held := time.Since(shown); held < 1500*time.Millisecond {
+				return fmt.Errorf("the page has held 40 for %v, less than compare_seconds", held)
+			}
+			return nil
+		})
+		ingest(t, srv.URL, key, `{"events": [{"stream": "yard", "values": {"backlog": 95, "rate": 3}}]}`)
+		read := func(id string) (level, change string) {
+			v := eval(t, p, `(id) => {
+				const el = document.getElementById("kpi-" + id)?.closest(".tt-leveled");
+				return el ? [el.dataset.level, el.querySelector(".tt-change")?.textContent ?? ""] : ["missing", ""];
+			}`, id).Arr()
+			return v[0].Str(), v[1].Str()
+		}
+		poll.Until(t, 10*time.Second, func() error {
+			for _, want := range []struct{ id, level, change string }{
+				{"backlog", "critical", "▲ 138% vs 1 s ago"},
+				{"rate", "critical", "▼ 90% vs 1 s ago"},
+			} {
+				if level, change := read(want.id); level != want.level || change != want.change {
+					return fmt.Errorf("%s: level %q, change %q; want %q, %q", want.id, level, change, want.level, want.change)
+				}
+			}
+			return nil
+		})
+		if pts := eval(t, p, `() => document.querySelector('[data-panel="rate"] .tt-spark polyline')?.getAttribute("points") ?? ""`).Str(); len(strings.Fields(pts)) < 2 {
+			t.Errorf("the stat's sparkline has points %q, want a line of its history", pts)
+		}
+		if title := eval(t, p, `() => document.getElementById("kpi-rate").closest(".tt-leveled").title`).Str(); title != "critical — critical ≤ 5 · warn ≤ 20" {
+			t.Errorf("the stat's rule reads %q", title)
+		}
+	})
 
 	t.Run("status tile turns critical", func(t *testing.T) {
 		wantTile("delay", "t1", "ok")
@@ -145,5 +196,8 @@ func TestPanelsSayWhatNeedsAction(t *testing.T) {
 			}
 			return nil
 		})
+		shot := filepath.Join(outDir(t), "panels.png")
+		p.MustScreenshotFullPage(shot)
+		t.Logf("screenshot: %s", shot)
 	})
 }

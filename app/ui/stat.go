@@ -60,10 +60,18 @@ func (s *Shell) recordHistory(v *view, streams map[string]*livestate.Stream, now
 						continue
 					}
 					for i, x := range c.Vals {
-						if i < len(pts.TS) {
-							h.at = append(h.at, time.UnixMilli(pts.TS[i]))
-							h.v = append(h.v, x)
+						if i >= len(pts.TS) {
+							break
 						}
+						at := time.UnixMilli(pts.TS[i])
+						// A live bucket may be held more than once (appended
+						// at each emission): its latest value stands.
+						if n := len(h.at); n > 0 && h.at[n-1].Equal(at) {
+							h.v[n-1] = x
+							continue
+						}
+						h.at = append(h.at, at)
+						h.v = append(h.v, x)
 					}
 				}
 			}
