@@ -6,7 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/telltale/telltale/shared/agg"
 	"github.com/telltale/telltale/shared/dashboard"
+	"github.com/telltale/telltale/shared/livestate"
+	"github.com/telltale/telltale/shared/wire"
 )
 
 func TestLevelOf(t *testing.T) {
@@ -251,5 +254,33 @@ func TestTilesOf(t *testing.T) {
 		if got[i] != want[i] {
 			t.Errorf("tile %d: got %+v, want %+v", i, got[i], want[i])
 		}
+	}
+}
+
+func TestRecordHistory(t *testing.T) {
+	bucket := dashboard.Panel{ID: "b", Kind: dashboard.KindStat, Stream: "agg.1", Field: "value", Agg: &agg.Def{Source: "orders", Fn: "count", Window: "1m"}}
+	gauge := dashboard.Panel{ID: "g", Kind: dashboard.KindKPI, Stream: "metrics", Field: "queue", CompareSeconds: 60}
+	row := dashboard.Panel{ID: "r", Kind: dashboard.KindStat, Stream: "orders", Field: "row.total"}
+	s := &Shell{spec: &dashboard.Dashboard{Panels: []dashboard.Panel{bucket, gauge, row}}}
+	st := &livestate.Stream{}
+	st.State.Points = wire.Points{TS: []int64{0, 60_000, 120_000, 120_000}, Cols: []wire.Column{{Name: "value", Vals: []float64{4, 10, 3, 12}}}}
+	streams := map[string]*livestate.Stream{"agg.1": st}
+	t0 := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	for i, q := range []float64{40, 50} {
+		v := view{values: map[string]map[string]float64{"metrics": {"queue": q}}, rows: map[string][]rowView{"orders": {{key: "o1", fields: map[string]any{"total": int64(20 + i)}}}}}
+		s.recordHistory(&v, streams, t0.Add(time.Duration(i)*time.Minute))
+		s.view = v
+	}
+	if got := s.hist["b"].v; len(got) != 3 || got[1] != 10 || got[2] != 12 {
+		t.Fatalf("bucketed stat: got %v, want [4 10 12]: the live bucket held twice is one", got)
+	}
+	if v, ok := s.valueOf(bucket); !ok || v != 12 {
+		t.Fatalf("bucketed stat's value: got %v %v, want the newest bucket, 12", v, ok)
+	}
+	if before, ok := s.hist["g"].ago(time.Minute); !ok || before != 40 {
+		t.Fatalf("gauge a minute back: got %v %v, want 40", before, ok)
+	}
+	if v, ok := s.valueOf(row); !ok || v != 21 {
+		t.Fatalf("row field: got %v %v, want 21", v, ok)
 	}
 }
