@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-rod/rod/lib/input"
+
 	"github.com/telltale/telltale/shared/poll"
 )
 
@@ -189,6 +191,22 @@ func TestPanelsSayWhatNeedsAction(t *testing.T) {
 				return nil
 			})
 		}
+		// By keyboard: Enter on the focused header sorts as a click.
+		th.MustFocus()
+		p.Keyboard.MustType(input.Enter)
+		poll.Until(t, 5*time.Second, func() error {
+			if sort := th.MustAttribute("aria-sort"); sort == nil || *sort != "none" {
+				return fmt.Errorf("after Enter on a descending header: aria-sort %v, want none (newest first)", sort)
+			}
+			return nil
+		})
+		p.Keyboard.MustType(input.Enter)
+		poll.Until(t, 5*time.Second, func() error {
+			if sort := th.MustAttribute("aria-sort"); sort == nil || *sort != "ascending" {
+				return fmt.Errorf("after Enter again: aria-sort %v, want ascending", sort)
+			}
+			return nil
+		})
 		p.MustElement("#filter-trucks").MustInput("nort")
 		poll.Until(t, 5*time.Second, func() error {
 			if got := column(0); got != "t1" {

@@ -67,4 +67,3 @@ func (s *Shell) status(p dashboard.Panel) app.UI {
 	}
 	return app.Div().Class("tt-tiles").Attr("role", "list").ID("status-" + p.ID).Body(items...)
 }
-

@@ -192,8 +192,9 @@ func (t *feedTable) scroller(cols []dashboard.Column, shown []int, texts []strin
 			app.THead().Body(app.Tr().Body(
 				app.Range(shown).Slice(func(i int) app.UI {
 					j := shown[i]
+					// Focusable, and Enter or Space sorts as a click does.
 					return app.Th().Class("tt-sortable").Aria("sort", t.order.ariaSort(j)).Title("Sort by "+cols[j].Title).
-						OnClick(t.onSort(j)).Text(cols[j].Title + t.order.sortMark(j))
+						Attr("tabindex", 0).OnClick(t.onSort(j)).OnKeyDown(t.onSortKey(j)).Text(cols[j].Title + t.order.sortMark(j))
 				}),
 			)),
 			app.TBody().Body(
@@ -207,7 +208,7 @@ func (t *feedTable) scroller(cols []dashboard.Column, shown []int, texts []strin
 					return tr.Body(
 						app.Range(shown).Slice(func(k int) app.UI {
 							j := shown[k]
-							td := app.Td().Class("tt-col-"+cols[j].Format).Text(texts[i*len(cols)+j])
+							td := app.Td().Class("tt-col-" + cols[j].Format).Text(texts[i*len(cols)+j])
 							if l := cellLevel(cols[j], d.row.field(cols[j].Field)); l != "" {
 								td = td.Class(levelClass(l)).DataSet("level", string(l)).Title(string(l) + " — " + cols[j].Rules().Describe(plainNumber))
 							}

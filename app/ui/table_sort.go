@@ -147,6 +147,19 @@ func (t *feedTable) onSort(j int) app.EventHandler {
 	}
 }
 
+// onSortKey sorts by column j on Enter or Space, for a keyboard.
+func (t *feedTable) onSortKey(j int) app.EventHandler {
+	sort := t.onSort(j)
+	return func(ctx app.Context, e app.Event) {
+		if k := e.Get("key").String(); k != "Enter" && k != " " {
+			ctx.PreventUpdate()
+			return
+		}
+		e.PreventDefault() // Space would scroll the table
+		sort(ctx, e)
+	}
+}
+
 // onFilter follows the filter box (an input event bubbling up to the box's
 // div: a raw <input> costs no go-app element type).
 func (t *feedTable) onFilter(ctx app.Context, e app.Event) {
