@@ -136,6 +136,21 @@ func TestPanelsSayWhatNeedsAction(t *testing.T) {
 		if want := "Truck 1: 45 — critical — critical ≥ 30 · warn ≥ 10 · ok ≥ 0"; title != want {
 			t.Errorf("critical tile's rule %q, want %q", title, want)
 		}
+		// A tap shows the rule where there is no hover.
+		p.MustElement(`#status-delay .tt-tile[data-key="t1"]`).MustClick()
+		poll.Until(t, 5*time.Second, func() error {
+			if got := eval(t, p, `() => document.getElementById("tt-rule")?.textContent ?? ""`).Str(); got != title {
+				return fmt.Errorf("after a tap the rule reads %q, want %q", got, title)
+			}
+			return nil
+		})
+		p.MustElement(".tt-title").MustClick()
+		poll.Until(t, 5*time.Second, func() error {
+			if eval(t, p, `() => !!document.getElementById("tt-rule")`).Bool() {
+				return fmt.Errorf("the rule stays open after a tap elsewhere")
+			}
+			return nil
+		})
 		colour := eval(t, p, `() => getComputedStyle(document.querySelector('#status-delay .tt-tile[data-key="t1"]')).borderLeftColor`).Str()
 		calm := eval(t, p, `() => getComputedStyle(document.querySelector('#status-delay .tt-tile[data-key="t3"]')).borderLeftColor`).Str()
 		if colour == calm {

@@ -201,6 +201,7 @@ func (s *Shell) OnMount(ctx app.Context) {
 	s.tokens = make(chan struct{}, 1)
 	tok := signInToken() // takes a #token= link's token first
 	s.listenSignIn()
+	listenRuleTaps() // thresholds.go
 	ctx.Async(func() {
 		s.restoreLKG(ctx, identity(tok)) // draws the stored dashboard, if any, before the network
 		s.loadSpec(ctx)

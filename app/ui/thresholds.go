@@ -81,3 +81,39 @@ func levelBadge(l dashboard.Level) app.UI {
 	}
 	return app.Span().Class("tt-mark").Aria("label", string(l)).Attr("role", "img").Text(levelMark(l))
 }
+
+// listenRuleTaps shows a level's rule on a tap, where there is no hover: a
+// click on anything with a level and a rule (its title) opens a small
+// popover under it with the same text, and a click elsewhere closes it. One
+// document-level listener for the page's life, like the sign-in form's.
+func listenRuleTaps() {
+	doc := app.Window().Get("document")
+	doc.Call("addEventListener", "click", app.FuncOf(func(_ app.Value, args []app.Value) any {
+		pop := doc.Call("getElementById", "tt-rule")
+		target := args[0].Get("target")
+		var el app.Value
+		if target.Truthy() && target.Get("closest").Truthy() {
+			el = target.Call("closest", "[data-level][title]")
+		}
+		if el == nil || !el.Truthy() || el.Get("title").String() == "" {
+			if pop.Truthy() {
+				pop.Call("remove")
+			}
+			return nil
+		}
+		if !pop.Truthy() {
+			pop = doc.Call("createElement", "div")
+			pop.Set("id", "tt-rule")
+			pop.Set("className", "tt-rule")
+			pop.Call("setAttribute", "role", "tooltip")
+			doc.Get("body").Call("appendChild", pop)
+		}
+		pop.Set("textContent", el.Get("title"))
+		r := el.Call("getBoundingClientRect")
+		win := app.Window()
+		left := max(4, min(r.Get("left").Float(), win.Get("innerWidth").Float()-pop.Get("offsetWidth").Float()-4))
+		pop.Get("style").Set("left", strconv.FormatFloat(left+win.Get("scrollX").Float(), 'f', 0, 64)+"px")
+		pop.Get("style").Set("top", strconv.FormatFloat(r.Get("bottom").Float()+win.Get("scrollY").Float()+4, 'f', 0, 64)+"px")
+		return nil
+	}))
+}
