@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-rod/rod/lib/input"
+	"github.com/go-rod/rod/lib/proto"
 
 	"github.com/telltale/telltale/shared/poll"
 )
@@ -230,6 +231,24 @@ func TestPanelsSayWhatNeedsAction(t *testing.T) {
 			return nil
 		})
 		shot := filepath.Join(outDir(t), "panels.png")
+		p.MustScreenshotFullPage(shot)
+		t.Logf("screenshot: %s", shot)
+	})
+
+	t.Run("levels have colours of their own in both themes", func(t *testing.T) {
+		colours := func(scheme string) (crit, ok string) {
+			if err := (proto.EmulationSetEmulatedMedia{Features: []*proto.EmulationMediaFeature{{Name: "prefers-color-scheme", Value: scheme}}}).Call(p); err != nil {
+				t.Fatal(err)
+			}
+			v := eval(t, p, `() => ["t1", "t2"].map(k => getComputedStyle(document.querySelector('#status-state .tt-tile[data-key="' + k + '"]')).borderLeftColor)`).Arr()
+			return v[0].Str(), v[1].Str()
+		}
+		lightCrit, lightOK := colours("light")
+		darkCrit, darkOK := colours("dark")
+		if lightCrit == lightOK || darkCrit == darkOK || lightCrit == darkCrit {
+			t.Errorf("critical and ok tiles: light %s and %s, dark %s and %s: want each level its colour, tuned per theme", lightCrit, lightOK, darkCrit, darkOK)
+		}
+		shot := filepath.Join(outDir(t), "panels-dark.png")
 		p.MustScreenshotFullPage(shot)
 		t.Logf("screenshot: %s", shot)
 	})
