@@ -125,14 +125,21 @@ func (f Format) Value(l Locale, v any, now time.Time) string {
 	}
 	n, isNum := toFloat(v)
 	switch f.Name {
-	case dashboard.FormatTime, dashboard.FormatDateTime:
+	case dashboard.FormatTime, dashboard.FormatDateTime, dashboard.FormatRelative:
 		ms, ok := int64(n), isNum
 		if s, isStr := v.(string); isStr {
 			ms, ok = parseTime(s)
 		}
+		if ok && f.Name == dashboard.FormatRelative {
+			return relative(now.Sub(time.UnixMilli(ms)))
+		}
 		if ok {
 			date := f.Name == dashboard.FormatDateTime || !sameDay(time.UnixMilli(ms), now)
 			return l.Time(ms, date)
+		}
+	case dashboard.FormatDuration:
+		if isNum {
+			return duration(n)
 		}
 	case dashboard.FormatText:
 		if isNum {
@@ -313,4 +320,62 @@ func age(d time.Duration) string {
 		return strconv.Itoa(int(d.Minutes())) + " min"
 	}
 	return strconv.Itoa(int(d.Hours())) + " h"
+}
+
+// relative says how long ago d was: "just now", "45 s ago", "5 min ago",
+// "3 h ago", "2 d ago"; a time ahead is "in 5 min".
+func relative(d time.Duration) string {
+	ahead := d < 0
+	if ahead {
+		d = -d
+	}
+	var text string
+	switch {
+	case d < 5*time.Second:
+		return "just now"
+	case d < time.Minute:
+		text = strconv.Itoa(int(d/time.Second)) + " s"
+	case d < time.Hour:
+		text = strconv.Itoa(int(d/time.Minute)) + " min"
+	case d < 48*time.Hour:
+		text = strconv.Itoa(int(d/time.Hour)) + " h"
+	default:
+		text = strconv.Itoa(int(d/(24*time.Hour))) + " d"
+	}
+	if ahead {
+		return "in " + text
+	}
+	return text + " ago"
+}
+
+// duration writes ms milliseconds as an operator reads a duration: "850
+// ms", "4.2 s", "2m 05s", "1h 03m", "2d 04h"; a negative one with a minus.
+func duration(ms float64) string {
+	if math.IsNaN(ms) || math.IsInf(ms, 0) {
+		return "—"
+	}
+	sign := ""
+	if ms < 0 {
+		sign, ms = "-", -ms
+	}
+	two := func(n int64) string {
+		if n < 10 {
+			return "0" + strconv.FormatInt(n, 10)
+		}
+		return strconv.FormatInt(n, 10)
+	}
+	s := int64(ms / 1000)
+	switch {
+	case ms < 1000:
+		return sign + strconv.FormatFloat(math.Round(ms), 'f', -1, 64) + " ms"
+	case ms < 10_000:
+		return sign + strconv.FormatFloat(math.Floor(ms/100)/10, 'f', 1, 64) + " s"
+	case s < 60:
+		return sign + strconv.FormatInt(s, 10) + " s"
+	case s < 3600:
+		return sign + strconv.FormatInt(s/60, 10) + "m " + two(s%60) + "s"
+	case s < 86400:
+		return sign + strconv.FormatInt(s/3600, 10) + "h " + two(s%3600/60) + "m"
+	}
+	return sign + strconv.FormatInt(s/86400, 10) + "d " + two(s%86400/3600) + "h"
 }

@@ -73,9 +73,28 @@ func lacks(p dashboard.Panel, st *livestate.Stream) []string {
 				out = append(out, name)
 			}
 		}
-	case dashboard.KindKPI:
+	case dashboard.KindStatus:
+		if p.Agg != nil {
+			break // a grouped aggregate's rows all have their value
+		}
+		has := false
+		for _, r := range st.State.Rows {
+			if has = hasKey(r.Fields, p.Field); has {
+				break
+			}
+		}
+		if !has {
+			out = append(out, p.Field)
+		}
+	case dashboard.KindKPI, dashboard.KindStat:
 		if p.Field == "" || grouped(p) {
 			break // a grouped aggregate's groups are rows: whichever there are
+		}
+		if bucketed(p) {
+			if !hasSeries(&st.State.Points, p.Field) {
+				out = append(out, p.Field)
+			}
+			break
 		}
 		if name, ok := strings.CutPrefix(p.Field, "row."); ok {
 			if rows := st.State.Rows; len(rows) == 0 || !hasKey(rows[0].Fields, name) {

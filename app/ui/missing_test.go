@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/telltale/telltale/shared/agg"
 	"github.com/telltale/telltale/shared/dashboard"
 	"github.com/telltale/telltale/shared/livestate"
 	"github.com/telltale/telltale/shared/wire"
@@ -95,6 +96,11 @@ func TestLacks(t *testing.T) {
 		{"kpi field only an older row has", dashboard.Panel{Kind: dashboard.KindKPI, Field: "row.note"}, []string{"row.note"}},
 		{"table column some row has", dashboard.Panel{Kind: dashboard.KindTable, Columns: []dashboard.Column{{Field: "id"}, {Field: "note"}, {Field: "total"}}}, nil},
 		{"table key column", dashboard.Panel{Kind: dashboard.KindTable, Columns: []dashboard.Column{{Field: "key"}, {Field: "id"}}}, nil},
+		{"stat gauge", dashboard.Panel{Kind: dashboard.KindStat, Field: "orders_today"}, nil},
+		{"stat unknown gauge", dashboard.Panel{Kind: dashboard.KindStat, Field: "revenue"}, []string{"revenue"}},
+		{"bucketed stat without its series", dashboard.Panel{Kind: dashboard.KindStat, Field: "value", Agg: &agg.Def{Window: "1m"}}, []string{"value"}},
+		{"status field an older row has", dashboard.Panel{Kind: dashboard.KindStatus, Field: "note"}, nil},
+		{"status field no row has", dashboard.Panel{Kind: dashboard.KindStatus, Field: "state"}, []string{"state"}},
 		{"table column no row has", dashboard.Panel{Kind: dashboard.KindTable, Columns: []dashboard.Column{{Field: "id"}, {Field: "ghost"}, {Field: "eta"}}}, []string{"ghost", "eta"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -69,6 +69,7 @@ type Shell struct {
 	lkg         lkgState              // the stored last-known-good state (lkg.go)
 	missing     missing               // what panels name that their streams lack (missing.go)
 	lite        lite                  // m4 streams for a device that cannot draw every point (lite.go)
+	hist        map[string]*history   // by panel id: a kpi's or stat's values as seen (stat.go)
 }
 
 // tokenKey is where the page keeps the operator's token between visits.
@@ -205,6 +206,7 @@ func (s *Shell) OnMount(ctx app.Context) {
 	s.tokens = make(chan struct{}, 1)
 	tok := signInToken() // takes a #token= link's token first
 	s.listenSignIn()
+	listenRuleTaps() // thresholds.go
 	ctx.Async(func() {
 		s.restoreLKG(ctx, identity(tok)) // draws the stored dashboard, if any, before the network
 		s.loadSpec(ctx)
@@ -476,6 +478,7 @@ func (s *Shell) frame(ctx app.Context, start time.Time) {
 			}
 			v.rows[name] = rows
 		}
+		s.recordHistory(&v, streams, s.now)
 		s.trackArrivals(streams, s.now)
 		s.missing.update(s.spec, streams)
 		s.followChanges(ctx, streams)
@@ -620,6 +623,12 @@ func (s *Shell) panel(p dashboard.Panel) app.UI {
 		body = &chartPanel{ID: chartID(p.ID), Spec: chartSpec(p), charts: s.bridges.Charts, hooks: s.hooks[p.ID]}
 	case dashboard.KindTable:
 		body = s.table(p)
+	case dashboard.KindStat:
+		body = s.stat(p)
+	case dashboard.KindStatus:
+		body = s.status(p)
+	case dashboard.KindBar:
+		body = s.bar(p)
 	}
 	return app.Section().
 		Class("tt-panel", "tt-"+string(p.Kind), fmt.Sprintf("tt-w%d", width)).
@@ -661,7 +670,11 @@ func (s *Shell) kpi(p dashboard.Panel) app.UI {
 	}
 	// The value never wraps: static/telltale.css sizes it to fit its tile
 	// by its length in characters.
-	return app.Div().Class("tt-kpi-value").ID("kpi-"+p.ID).Style("--tt-chars", "%d", utf8.RuneCountInString(text)).Text(text)
+	value := app.Div().Class("tt-kpi-value").ID("kpi-"+p.ID).Style("--tt-chars", "%d", utf8.RuneCountInString(text)).Text(text)
+	if len(p.Thresholds) > 0 || p.CompareSeconds > 0 {
+		return s.leveled(p, value) // stat.go
+	}
+	return value
 }
 
 func (s *Shell) table(p dashboard.Panel) app.UI {

@@ -36,12 +36,12 @@ const (
 )
 
 // rowsKept is how many rows the client keeps per stream: the most any table
-// of d keeps. livestate's limit is one per client, not per panel. Zero (no
+// (or status panel: a tile per row) of d keeps. livestate's limit is one per client, not per panel. Zero (no
 // table) leaves livestate's default, enough for a kpi's "row.NAME".
 func rowsKept(d *dashboard.Dashboard) int {
 	n := 0
 	for _, p := range d.Panels {
-		if p.Kind == dashboard.KindTable {
+		if p.Kind == dashboard.KindTable || p.Kind == dashboard.KindStatus {
 			n = max(n, p.KeepRows())
 		}
 	}
@@ -67,6 +67,7 @@ type feedTable struct {
 
 	rows   func(stream string) []rowView // the shell's latest frame; set once, at mount
 	loc    Locale
+	order  tableOrder // the reader's sort and filter (table_sort.go)
 	f      feed
 	fit    columnFit
 	ro     app.Value // the ResizeObserver that keeps fit.width
@@ -74,7 +75,7 @@ type feedTable struct {
 }
 
 func (t *feedTable) OnInit() {
-	t.f.update(t.rows(t.Panel.Stream), time.Now())
+	t.f.update(t.ordered(), time.Now())
 }
 
 // OnMount follows the table's width: a ResizeObserver reports it at once
@@ -117,7 +118,7 @@ func (t *feedTable) OnDismount() {
 // has scrolled down, the container is scrolled by as much once go-app has
 // updated the DOM, so what they read stays put.
 func (t *feedTable) OnUpdate(ctx app.Context) {
-	by := t.f.update(t.rows(t.Panel.Stream), time.Now())
+	by := t.f.update(t.ordered(), time.Now())
 	if by == 0 {
 		return
 	}
@@ -125,7 +126,7 @@ func (t *feedTable) OnUpdate(ctx app.Context) {
 		// Read and write together: the write lays out anyway, so the read
 		// costs nothing more, and it keeps a scroll the reader made since
 		// the last scroll event.
-		el := ctx.JSSrc()
+		el := ctx.JSSrc().Get("lastElementChild") // the scroll container, after the filter box
 		el.Set("scrollTop", el.Get("scrollTop").Float()+by)
 	})
 }
@@ -161,6 +162,18 @@ func (t *feedTable) Render() app.UI {
 	t.fit.texts = texts
 	t.fit.measure(cols, texts)
 	shown := keepColumns(cols, t.fit.need, t.fit.width)
+	return app.Div().Class("tt-table-box").Body(
+		// A raw input: its value is the reader's, never re-rendered.
+		app.Div().Class("tt-filter").On("input", t.onFilter).Body(
+			app.Raw(`<input type="search" placeholder="Filter rows" aria-label="Filter rows" id="filter-`+t.Panel.ID+`">`),
+		),
+		t.scroller(cols, shown, texts),
+	)
+}
+
+// scroller is the table's scroll container and the table in it.
+func (t *feedTable) scroller(cols []dashboard.Column, shown []int, texts []string) app.UI {
+	f := &t.f
 	var total float64
 	for _, j := range shown {
 		total += t.fit.need[j]
@@ -178,7 +191,10 @@ func (t *feedTable) Render() app.UI {
 			),
 			app.THead().Body(app.Tr().Body(
 				app.Range(shown).Slice(func(i int) app.UI {
-					return app.Th().Text(cols[shown[i]].Title)
+					j := shown[i]
+					// Focusable, and Enter or Space sorts as a click does.
+					return app.Th().Class("tt-sortable").Aria("sort", t.order.ariaSort(j)).Title("Sort by "+cols[j].Title).
+						Attr("tabindex", 0).OnClick(t.onSort(j)).OnKeyDown(t.onSortKey(j)).Text(cols[j].Title + t.order.sortMark(j))
 				}),
 			)),
 			app.TBody().Body(
@@ -192,7 +208,11 @@ func (t *feedTable) Render() app.UI {
 					return tr.Body(
 						app.Range(shown).Slice(func(k int) app.UI {
 							j := shown[k]
-							return app.Td().Class("tt-col-" + cols[j].Format).Text(texts[i*len(cols)+j])
+							td := app.Td().Class("tt-col-" + cols[j].Format).Text(texts[i*len(cols)+j])
+							if l := cellLevel(cols[j], d.row.field(cols[j].Field)); l != "" {
+								td = td.Class(levelClass(l)).DataSet("level", string(l)).Title(string(l) + " — " + cols[j].Rules().Describe(plainNumber))
+							}
+							return td
 						}),
 					)
 				}),

@@ -49,7 +49,9 @@ func Dashboard() dashboard.Dashboard {
 			{ID: "orders-today", Kind: dashboard.KindKPI, Title: "Orders today", Stream: StreamOrders, Field: "orders_today", Width: 3, ExpectedCadenceMs: 2000},
 			{ID: "revenue-today", Kind: dashboard.KindKPI, Title: "Revenue today", Stream: StreamOrders, Field: "revenue_today", Format: dashboard.FormatMoney, Currency: "EUR", Width: 3, ExpectedCadenceMs: 2000},
 			{ID: "open-orders", Kind: dashboard.KindKPI, Title: "Open orders", Stream: StreamOrders, Field: "orders_open", Width: 3, ExpectedCadenceMs: 2000},
-			{ID: "queue-now", Kind: dashboard.KindKPI, Title: "Queue depth", Stream: StreamMetrics, Field: "queue_depth", Width: 3, ExpectedCadenceMs: 500},
+			// The queue wanders around 40: over 60 it wants a look, over 80 a hand.
+			{ID: "queue-now", Kind: dashboard.KindKPI, Title: "Queue depth", Stream: StreamMetrics, Field: "queue_depth", Width: 3, ExpectedCadenceMs: 500,
+				Thresholds: []dashboard.Threshold{{Value: 60, Level: dashboard.LevelWarn}, {Value: 80, Level: dashboard.LevelCritical}}},
 			{ID: "throughput", Kind: dashboard.KindTimeSeries, Title: "Pick & pack rate", Stream: StreamMetrics, Series: []string{"pick_rate", "pack_rate"}, Labels: map[string]string{"pick_rate": "Pick rate", "pack_rate": "Pack rate"}, Unit: "/min", Width: 6, WindowSeconds: 60, ExpectedCadenceMs: 500},
 			{ID: "latency", Kind: dashboard.KindTimeSeries, Title: "Queue depth & p95 latency", Stream: StreamMetrics, Series: []string{"queue_depth", "p95_ms"}, Labels: map[string]string{"queue_depth": "Queue depth", "p95_ms": "p95 latency (ms)"}, Width: 6, WindowSeconds: 60, ExpectedCadenceMs: 500},
 			{ID: "orders-feed", Kind: dashboard.KindTable, Title: "Latest orders", Stream: StreamOrders, Width: 7, ExpectedCadenceMs: 2000, Columns: []dashboard.Column{
@@ -59,12 +61,18 @@ func Dashboard() dashboard.Dashboard {
 				{Field: "total", Title: "Total", Format: dashboard.FormatMoney, Currency: "EUR", Priority: 1},
 			}},
 			{ID: "fleet", Kind: dashboard.KindTable, Title: "Fleet", Stream: StreamFleet, Width: 5, ExpectedCadenceMs: 3000, Columns: []dashboard.Column{
-				{Field: "vehicle", Title: "Vehicle"}, {Field: "status", Title: "Status", Priority: 1},
-				{Field: "speed", Title: "km/h", Format: dashboard.FormatInt, Priority: 3}, {Field: "eta_min", Title: "ETA min", Format: dashboard.FormatInt, Priority: 2},
+				{Field: "vehicle", Title: "Vehicle"}, {Field: "status", Title: "Status", Priority: 1, ValueMap: fleetLevels},
+				{Field: "speed", Title: "km/h", Format: dashboard.FormatInt, Priority: 3}, {Field: "eta_min", Title: "ETA min", Format: dashboard.FormatInt, Priority: 2,
+					Thresholds: []dashboard.Threshold{{Value: 45, Level: dashboard.LevelWarn}}},
 			}},
+			{ID: "fleet-status", Kind: dashboard.KindStatus, Title: "Fleet status", Stream: StreamFleet, Field: "status", LabelField: "vehicle", ValueMap: fleetLevels, ExpectedCadenceMs: 3000},
 		},
 	}
 }
+
+// fleetLevels colour a vehicle by its status: a delayed truck needs action,
+// an idle one a look.
+var fleetLevels = map[string]dashboard.Level{"delayed": dashboard.LevelCritical, "idle": dashboard.LevelWarn, "en route": dashboard.LevelOK, "loading": dashboard.LevelOK}
 
 // Run publishes until ctx ends; it returns the first publish error.
 func Run(ctx context.Context, pub Publisher, cfg Config) error {

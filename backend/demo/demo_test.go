@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"sync"
@@ -70,6 +71,17 @@ func TestFeedFillsTheDashboard(t *testing.T) {
 				if len(st.Rows) < 3 {
 					return errMissing(p.ID)
 				}
+			case "status":
+				if len(st.Rows) < 3 {
+					return errMissing(p.ID)
+				}
+				for _, r := range st.Rows {
+					if p.Rules().Text(fmt.Sprint(r.Fields[p.Field])) == "" {
+						return fmt.Errorf("panel %s: row %s's %s %v has no level", p.ID, r.Key, p.Field, r.Fields[p.Field])
+					}
+				}
+			default:
+				return fmt.Errorf("panel %s: the test does not know kind %s", p.ID, p.Kind)
 			}
 		}
 		return nil

@@ -11,8 +11,8 @@ import (
 const aggColumn = -2
 
 // Resolve points every panel with an aggregate at its derived stream
-// (agg.Spec.Stream) and fills in what the aggregate implies: a kpi's Field
-// is "value", and so is the one series of a time series without group_by.
+// (agg.Spec.Stream) and fills in what the aggregate implies: a kpi's, stat's,
+// status's and bar's Field is "value", and so is the one series of a time series without group_by.
 // Parse calls it; a server that builds dashboards in Go calls it before
 // Validate. It refuses an aggregate that does not compile, and a panel that
 // names a stream of its own besides its aggregate. Resolving twice changes
@@ -32,7 +32,7 @@ func (d *Dashboard) Resolve() error {
 		}
 		p.Stream = s.Stream()
 		switch {
-		case p.Kind == KindKPI && p.Field == "":
+		case (p.Kind == KindKPI || p.Kind == KindStat || p.Kind == KindStatus || p.Kind == KindBar) && p.Field == "":
 			p.Field = agg.Value
 		case p.Kind == KindTimeSeries && len(p.Series) == 0 && !s.Grouped():
 			if s.Fn != "m4" {

@@ -155,3 +155,49 @@ func TestGroupedPanelsThePageDraws(t *testing.T) {
 		t.Fatalf("raw timeseries without series: got %v, want an error", err)
 	}
 }
+
+// TestAggregatesOfTheNewKinds: what a stat, status or bar panel over an
+// aggregate may show, and what it says when it cannot.
+func TestAggregatesOfTheNewKinds(t *testing.T) {
+	panel := func(kind, def, extra string) string {
+		return `{"id": "d", "panels": [{"id": "p", "kind": "` + kind + `", "agg": ` + def + extra + `}]}`
+	}
+	const (
+		bucket  = `{"source": "orders", "fn": "count", "window": "1m"}`
+		gauge   = `{"source": "orders", "fn": "sum", "field": "total", "window": "today"}`
+		groups  = `{"source": "orders", "fn": "count", "group_by": "region", "window": "current"}`
+		buckets = `{"source": "orders", "fn": "count", "group_by": "region", "window": "1m"}`
+		rules   = `, "thresholds": [{"value": 10, "level": "warn"}]`
+	)
+	tests := []struct {
+		name, file, wantErr string
+	}{
+		{"stat of a bucket", panel("stat", bucket, ""), ""},
+		{"stat of a gauge", panel("stat", gauge, `, "compare_seconds": 3600`), ""},
+		{"stat of groups", panel("stat", groups, ""), `dashboard d: panel p: group_by "region": a stat shows one value: leave group_by out (a bar or status panel shows groups)`},
+		{"stat naming another field", panel("stat", gauge, `, "field": "total"`), `dashboard d: panel p: field "total": a stat of an aggregate shows its "value" (leave field out)`},
+		{"bar of groups", panel("bar", groups, rules), ""},
+		{"bar of buckets", panel("bar", buckets, ""), `dashboard d: panel p: a bar panel of an aggregate shows its groups: want group_by and a gauge window ("last 5m", "today", "this hour", "current")`},
+		{"bar without groups", panel("bar", gauge, ""), `a bar panel of an aggregate shows its groups`},
+		{"status of groups", panel("status", groups, rules), ""},
+		{"status of one value", panel("status", gauge, rules), `dashboard d: panel p: a status panel of an aggregate shows its groups`},
+		{"status of groups without rules", panel("status", groups, ""), `dashboard d: panel p: a status panel colours its tiles: give it thresholds or a value_map`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ds, err := Parse([]byte(tt.file))
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("got %v, want nil", err)
+				}
+				if ds[0].Panels[0].Field != agg.Value {
+					t.Fatalf("field %q, want %q (Resolve fills it in)", ds[0].Panels[0].Field, agg.Value)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("got %v, want an error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}

@@ -34,6 +34,20 @@ func validAgg(p *Panel) error {
 		if !s.Grouped() && s.Fn != "m4" && !slices.Equal(p.Series, []string{agg.Value}) {
 			return fmt.Errorf("series %q: an aggregate without group_by is one series, %q (leave series out)", p.Series, agg.Value)
 		}
+	case KindStat: // a gauge, or a bucket: its last bucket is the value, its buckets the sparkline
+		if s.Grouped() {
+			return fmt.Errorf("group_by %q: a stat shows one value: leave group_by out (a bar or status panel shows groups)", p.Agg.GroupBy)
+		}
+		if p.Field != agg.Value {
+			return fmt.Errorf("field %q: a stat of an aggregate shows its %q (leave field out)", p.Field, agg.Value)
+		}
+	case KindStatus, KindBar:
+		if s.Kind == agg.Tumbling || !s.Grouped() {
+			return fmt.Errorf("a %s panel of an aggregate shows its groups: want group_by and a gauge window (\"last 5m\", \"today\", \"this hour\", \"current\")", p.Kind)
+		}
+		if p.Field != agg.Value {
+			return fmt.Errorf("field %q: a %s panel of an aggregate shows its %q (leave field out)", p.Field, p.Kind, agg.Value)
+		}
 	case KindTable:
 		if s.Kind == agg.Tumbling || !s.Grouped() {
 			return fmt.Errorf("a table of an aggregate lists its groups: want group_by and a gauge window (\"last 5m\", \"today\", \"this hour\", \"current\")")

@@ -24,10 +24,13 @@ const (
 	KindKPI        Kind = "kpi"        // one gauge of Stream: Field
 	KindTimeSeries Kind = "timeseries" // Series of Stream's points table
 	KindTable      Kind = "table"      // Stream's recent rows, Columns of them
+	KindStat       Kind = "stat"       // a kpi's value, big, over a sparkline of its recent history
+	KindStatus     Kind = "status"     // a grid of tiles, one per row key (or group), coloured by Rules
+	KindBar        Kind = "bar"        // a grouped aggregate's groups as bars, largest first
 )
 
 // Kinds lists every kind a panel may have.
-var Kinds = []Kind{KindKPI, KindTimeSeries, KindTable}
+var Kinds = []Kind{KindKPI, KindTimeSeries, KindTable, KindStat, KindStatus, KindBar}
 
 // Dashboard is one screen of panels.
 type Dashboard struct {
@@ -48,10 +51,28 @@ type Panel struct {
 	// stream's name (agg.Spec.Stream), so everything that reads a panel's
 	// stream reads the derived one.
 	Agg *agg.Def `json:"agg,omitempty"`
-	// Field of a kpi: a gauge of the stream's values, or "row.NAME" for field
-	// NAME of the stream's newest row (a watched table's latest order total).
-	Field  string   `json:"field,omitempty"`
-	Series []string `json:"series,omitempty"` // timeseries: columns to plot
+	// Field of a kpi or stat: a gauge of the stream's values, or "row.NAME"
+	// for field NAME of the stream's newest row (a watched table's latest
+	// order total). Of a status panel: the row field its tiles are
+	// coloured by (its Rules), each tile being one row of the stream.
+	Field string `json:"field,omitempty"`
+	// LabelField of a status panel is the row field a tile is labelled
+	// with; "" labels it with the row's key.
+	LabelField string `json:"label_field,omitempty"`
+	// Thresholds colour a kpi's, stat's, status tile's or bar's value by
+	// its level: ascending values, each level applying from its value on
+	// in Direction ("" or "above": high is bad; "below": low is bad).
+	Thresholds []Threshold `json:"thresholds,omitempty"`
+	Direction  string      `json:"direction,omitempty"`
+	// ValueMap colours a status tile whose field is a string by that
+	// string ("delayed": critical).
+	ValueMap map[string]Level `json:"value_map,omitempty"`
+	// CompareSeconds of a kpi or stat shows the value's change against
+	// the value that many seconds before, from what the page has seen
+	// ("▲ 12% vs 1 h ago"); a stat over a bucketed aggregate compares its
+	// last bucket with the one before and needs none. Zero shows no change.
+	CompareSeconds int      `json:"compare_seconds,omitempty"`
+	Series         []string `json:"series,omitempty"` // timeseries: columns to plot
 	// Columns of a table panel, in order.
 	Columns []Column `json:"columns,omitempty"`
 	// Rows is how many of the stream's latest rows a table panel keeps and
@@ -113,6 +134,11 @@ type Column struct {
 	// hidden first; zero counts as larger than any number, and among equals
 	// the rightmost goes first. The first column is never hidden.
 	Priority int `json:"priority,omitempty"`
+	// Thresholds, Direction and ValueMap colour a cell by its value's
+	// level, as a panel's do (Rules).
+	Thresholds []Threshold      `json:"thresholds,omitempty"`
+	Direction  string           `json:"direction,omitempty"`
+	ValueMap   map[string]Level `json:"value_map,omitempty"`
 }
 
 // Formats of a KPI's value or a table column.
@@ -124,10 +150,15 @@ const (
 	FormatTime     = "time"     // Unix ms, or an RFC 3339 string, as the operator's local time of day (with the date when it is not today)
 	FormatDateTime = "datetime" // the same, always with the date
 	FormatText     = "text"     // as it is
+	FormatRelative = "relative" // a time as above, said as how long ago it is ("5 min ago", "in 2 min")
+	FormatDuration = "duration" // milliseconds as a duration ("2m 05s", "1h 03m", "850 ms")
 )
 
 // Formats lists every format a spec may name, "" (the default) first.
-var Formats = []string{"", FormatNumber, FormatInt, FormatMoney, FormatPercent, FormatTime, FormatDateTime, FormatText}
+var Formats = []string{"", FormatNumber, FormatInt, FormatMoney, FormatPercent, FormatTime, FormatDateTime, FormatText, FormatRelative, FormatDuration}
+
+// MaxCompareSeconds bounds Panel.CompareSeconds: a day.
+const MaxCompareSeconds = 86_400
 
 // MaxDecimals bounds Decimals.
 const MaxDecimals = 10
@@ -191,8 +222,26 @@ func (d *Dashboard) Validate() error {
 			if len(p.Columns) == 0 {
 				return at(i, -1, fmt.Errorf("dashboard %s: table panel %s has no columns", d.ID, p.ID))
 			}
+		case KindStat:
+			if p.Field == "" {
+				return at(i, -1, fmt.Errorf("dashboard %s: stat panel %s has no field", d.ID, p.ID))
+			}
+		case KindStatus:
+			if p.Field == "" {
+				return at(i, -1, fmt.Errorf("dashboard %s: status panel %s has no field: name the row field its tiles are coloured by", d.ID, p.ID))
+			}
+			if p.Rules().Empty() {
+				return at(i, -1, fmt.Errorf("dashboard %s: panel %s: %w", d.ID, p.ID, errNoRules))
+			}
+		case KindBar:
+			if p.Agg == nil {
+				return at(i, -1, fmt.Errorf("dashboard %s: bar panel %s has no agg: a bar panel draws the groups of an aggregate with group_by", d.ID, p.ID))
+			}
 		default:
-			return at(i, -1, fmt.Errorf("dashboard %s: panel %s has unknown kind %q, want one of kpi, timeseries, table", d.ID, p.ID, p.Kind))
+			return at(i, -1, fmt.Errorf("dashboard %s: panel %s has unknown kind %q, want one of %s", d.ID, p.ID, p.Kind, kindList()))
+		}
+		if err := validPanelRules(p); err != nil {
+			return at(i, -1, fmt.Errorf("dashboard %s: panel %s: %w", d.ID, p.ID, err))
 		}
 		if p.Rows < 0 || p.Rows > MaxRows {
 			return at(i, -1, fmt.Errorf("dashboard %s: panel %s keeps %d rows, want 1–%d (0 means %d)", d.ID, p.ID, p.Rows, MaxRows, DefaultRows))
@@ -220,9 +269,40 @@ func (d *Dashboard) Validate() error {
 			if c.Priority < 0 {
 				return at(i, j, fmt.Errorf("%s: column %s: priority %d is negative", where, c.Field, c.Priority))
 			}
+			if err := validRules(c.Rules()); err != nil {
+				return at(i, j, fmt.Errorf("%s: column %s: %w", where, c.Field, err))
+			}
 		}
 	}
 	return nil
+}
+
+// kindList is Kinds for a message: "kpi, timeseries, …".
+func kindList() string {
+	names := make([]string, len(Kinds))
+	for i, k := range Kinds {
+		names[i] = string(k)
+	}
+	return strings.Join(names, ", ")
+}
+
+// validPanelRules checks a panel's thresholds, value map and compare: only
+// the kinds that colour a value have them.
+func validPanelRules(p Panel) error {
+	colours := p.Kind == KindKPI || p.Kind == KindStat || p.Kind == KindStatus || p.Kind == KindBar
+	switch {
+	case !colours && len(p.Thresholds) > 0:
+		return fmt.Errorf("thresholds: a %s panel has none; kpi, stat, status and bar panels and table columns do", p.Kind)
+	case len(p.ValueMap) > 0 && p.Kind != KindStatus:
+		return fmt.Errorf("value_map: a %s panel has none; status panels and table columns do", p.Kind)
+	case p.LabelField != "" && p.Kind != KindStatus:
+		return fmt.Errorf("label_field: a %s panel has none; status panels do", p.Kind)
+	case p.CompareSeconds != 0 && p.Kind != KindKPI && p.Kind != KindStat:
+		return fmt.Errorf("compare_seconds: a %s panel has none; kpi and stat panels do", p.Kind)
+	case p.CompareSeconds < 0 || p.CompareSeconds > MaxCompareSeconds:
+		return fmt.Errorf("compare_seconds %d is outside 0–%d (a day)", p.CompareSeconds, MaxCompareSeconds)
+	}
+	return validRules(p.Rules())
 }
 
 // invalid is an error of Validate and the panel and column it is about (-1:

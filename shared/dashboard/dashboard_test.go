@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -11,7 +12,18 @@ func valid() Dashboard {
 		{ID: "k", Kind: KindKPI, Stream: "orders", Field: "orders_today"},
 		{ID: "t", Kind: KindTimeSeries, Stream: "metrics", Series: []string{"a"}},
 		{ID: "f", Kind: KindTable, Stream: "orders", Columns: []Column{{Field: "id", Title: "ID"}}},
+		{ID: "s", Kind: KindStat, Stream: "metrics", Field: "queue"},
+		{ID: "g", Kind: KindStatus, Stream: "fleet", Field: "status", ValueMap: map[string]Level{"delayed": LevelCritical}},
 	}}
+}
+
+func ladder(vs ...float64) []Threshold {
+	levels := []Level{LevelOK, LevelWarn, LevelCritical}
+	out := make([]Threshold, len(vs))
+	for i, v := range vs {
+		out[i] = Threshold{Value: v, Level: levels[i%3]}
+	}
+	return out
 }
 
 func TestValidate(t *testing.T) {
@@ -46,6 +58,35 @@ func TestValidate(t *testing.T) {
 		{"label of no series", func(d *Dashboard) { d.Panels[1].Labels = map[string]string{"b": "Beta"} }, `labels names "b"`},
 		{"column without field", func(d *Dashboard) { d.Panels[2].Columns[0].Field = "" }, "column #1 has no field"},
 		{"negative priority", func(d *Dashboard) { d.Panels[2].Columns[0].Priority = -1 }, "priority -1 is negative"},
+		{"stat without field", func(d *Dashboard) { d.Panels[3].Field = "" }, "dashboard ops: stat panel s has no field"},
+		{"status without field", func(d *Dashboard) { d.Panels[4].Field = "" }, "dashboard ops: status panel g has no field: name the row field its tiles are coloured by"},
+		{"status without rules", func(d *Dashboard) { d.Panels[4].ValueMap = nil }, "dashboard ops: panel g: a status panel colours its tiles: give it thresholds or a value_map"},
+		{"status by thresholds", func(d *Dashboard) { d.Panels[4].ValueMap, d.Panels[4].Thresholds = nil, ladder(1) }, ""},
+		{"bar without agg", func(d *Dashboard) { d.Panels[3].Kind = KindBar }, "dashboard ops: bar panel s has no agg: a bar panel draws the groups of an aggregate with group_by"},
+		{"unknown kind lists them all", func(d *Dashboard) { d.Panels[0].Kind = "pie" }, `unknown kind "pie", want one of kpi, timeseries, table, stat, status, bar`},
+		{"thresholds ascending", func(d *Dashboard) { d.Panels[0].Thresholds = ladder(1, 2, 3) }, ""},
+		{"thresholds below", func(d *Dashboard) { d.Panels[3].Thresholds, d.Panels[3].Direction = ladder(1, 2), DirectionBelow }, ""},
+		{"thresholds not ascending", func(d *Dashboard) { d.Panels[0].Thresholds = ladder(5, 5) }, "dashboard ops: panel k: thresholds #2: value 5 is not above the one before it (5): list thresholds by ascending value"},
+		{"thresholds descending", func(d *Dashboard) { d.Panels[3].Thresholds = ladder(9, 1) }, "panel s: thresholds #2: value 1 is not above the one before it (9)"},
+		{"unknown level", func(d *Dashboard) { d.Panels[0].Thresholds = []Threshold{{1, "red"}} }, `panel k: thresholds #1: unknown level "red", want ok, warn or critical`},
+		{"missing level", func(d *Dashboard) { d.Panels[0].Thresholds = []Threshold{{Value: 1}} }, `thresholds #1: unknown level "", want ok, warn or critical`},
+		{"unknown direction", func(d *Dashboard) { d.Panels[0].Thresholds, d.Panels[0].Direction = ladder(1), "under" }, `panel k: unknown direction "under", want above (high is bad, the default) or below (low is bad)`},
+		{"direction without thresholds", func(d *Dashboard) { d.Panels[0].Direction = DirectionBelow }, "panel k: direction below without thresholds"},
+		{"unknown value_map level", func(d *Dashboard) { d.Panels[4].ValueMap["late"] = "bad" }, `panel g: value_map "late": unknown level "bad", want ok, warn or critical`},
+		{"thresholds on a chart", func(d *Dashboard) { d.Panels[1].Thresholds = ladder(1) }, "panel t: thresholds: a timeseries panel has none; kpi, stat, status and bar panels and table columns do"},
+		{"thresholds on a table", func(d *Dashboard) { d.Panels[2].Thresholds = ladder(1) }, "panel f: thresholds: a table panel has none"},
+		{"value_map on a kpi", func(d *Dashboard) { d.Panels[0].ValueMap = map[string]Level{"x": LevelOK} }, "panel k: value_map: a kpi panel has none; status panels and table columns do"},
+		{"label_field on a table", func(d *Dashboard) { d.Panels[2].LabelField = "id" }, "panel f: label_field: a table panel has none; status panels do"},
+		{"compare on a kpi", func(d *Dashboard) { d.Panels[0].CompareSeconds = 3600 }, ""},
+		{"compare on a status", func(d *Dashboard) { d.Panels[4].CompareSeconds = 60 }, "panel g: compare_seconds: a status panel has none; kpi and stat panels do"},
+		{"negative compare", func(d *Dashboard) { d.Panels[3].CompareSeconds = -1 }, "panel s: compare_seconds -1 is outside 0–86400 (a day)"},
+		{"compare over a day", func(d *Dashboard) { d.Panels[3].CompareSeconds = MaxCompareSeconds + 1 }, "compare_seconds 86401 is outside 0–86400"},
+		{"column thresholds", func(d *Dashboard) { d.Panels[2].Columns[0].Thresholds = ladder(1, 2) }, ""},
+		{"column thresholds not ascending", func(d *Dashboard) { d.Panels[2].Columns[0].Thresholds = ladder(2, 1) }, "panel f: column id: thresholds #2: value 1 is not above the one before it (2)"},
+		{"column value_map level", func(d *Dashboard) { d.Panels[2].Columns[0].ValueMap = map[string]Level{"late": "red"} }, `panel f: column id: value_map "late": unknown level "red"`},
+		{"column direction alone", func(d *Dashboard) { d.Panels[2].Columns[0].Direction = DirectionAbove }, "panel f: column id: direction above without thresholds"},
+		{"relative column", func(d *Dashboard) { d.Panels[2].Columns[0].Format = FormatRelative }, ""},
+		{"duration column", func(d *Dashboard) { d.Panels[2].Columns[0].Format = FormatDuration }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,7 +131,7 @@ func TestKeepRows(t *testing.T) {
 func TestStreams(t *testing.T) {
 	d := valid()
 	got := strings.Join(d.Streams(), ",")
-	if want := "orders,metrics"; got != want {
+	if want := "orders,metrics,fleet"; got != want {
 		t.Fatalf("got %s, want %s", got, want)
 	}
 }
@@ -107,5 +148,66 @@ func TestParse(t *testing.T) {
 		if _, err := Parse([]byte(bad)); err == nil {
 			t.Fatalf("%q: got nil, want an error", bad)
 		}
+	}
+}
+
+func TestRulesLevel(t *testing.T) {
+	above := Rules{Thresholds: []Threshold{{50, LevelWarn}, {90, LevelCritical}}}
+	below := Rules{Thresholds: []Threshold{{5, LevelCritical}, {20, LevelWarn}, {100, LevelOK}}, Direction: DirectionBelow}
+	nan := 0.0
+	nan /= nan
+	tests := []struct {
+		name  string
+		rules Rules
+		v     float64
+		want  Level
+	}{
+		{"above: under the first", above, 10, LevelNone},
+		{"above: at a threshold", above, 50, LevelWarn},
+		{"above: between", above, 89.9, LevelWarn},
+		{"above: at the top", above, 90, LevelCritical},
+		{"above: past the top", above, 1e9, LevelCritical},
+		{"explicit above", Rules{Thresholds: above.Thresholds, Direction: DirectionAbove}, 95, LevelCritical},
+		{"below: under the first", below, 1, LevelCritical},
+		{"below: at a threshold", below, 5, LevelCritical},
+		{"below: between", below, 12, LevelWarn},
+		{"below: last step", below, 60, LevelOK},
+		{"below: past the last", below, 101, LevelNone},
+		{"no thresholds", Rules{}, 5, LevelNone},
+		{"NaN", above, nan, LevelNone},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.rules.Number(tt.v); got != tt.want {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+	vm := Rules{ValueMap: map[string]Level{"delayed": LevelCritical, "on_time": LevelOK}}
+	if got := vm.Text("delayed"); got != LevelCritical {
+		t.Fatalf("delayed: got %q, want critical", got)
+	}
+	if got := vm.Text("loading"); got != LevelNone {
+		t.Fatalf("loading: got %q, want none", got)
+	}
+}
+
+func TestRulesDescribe(t *testing.T) {
+	num := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+	tests := []struct {
+		name  string
+		rules Rules
+		want  string
+	}{
+		{"above, most urgent first", Rules{Thresholds: []Threshold{{50, LevelWarn}, {90, LevelCritical}}}, "critical ≥ 90 · warn ≥ 50"},
+		{"below", Rules{Thresholds: []Threshold{{5, LevelCritical}, {20, LevelWarn}}, Direction: DirectionBelow}, "critical ≤ 5 · warn ≤ 20"},
+		{"value map, sorted", Rules{ValueMap: map[string]Level{"on_time": LevelOK, "delayed": LevelCritical}}, "delayed: critical · on_time: ok"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.rules.Describe(num); got != tt.want {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

@@ -128,6 +128,7 @@ var (
 	panelType     = reflect.TypeFor[Panel]()
 	columnType    = reflect.TypeFor[Column]()
 	aggType       = reflect.TypeFor[agg.Def]()
+	thresholdType = reflect.TypeFor[Threshold]()
 )
 
 // walker reads a dashboard file token by token against the spec's Go types,
@@ -203,9 +204,10 @@ func (w *walker) walk(t reflect.Type, here place, off int, tok json.Token) error
 		if tok != json.Delim('{') {
 			return w.mistake(here, off, "want an object, got %s", describe(tok))
 		}
-		if t == aggType {
+		switch t {
+		case aggType:
 			w.at[[3]int{here.dash, here.panel, aggColumn}] = off
-		} else {
+		case dashboardType, panelType, columnType: // not a threshold: its panel's or column's place stays
 			w.at[[3]int{here.dash, here.panel, here.column}] = off
 		}
 		keys := jsonKeys(t)
@@ -313,7 +315,7 @@ func (w *walker) unknownKey(t reflect.Type, keys []string, here place, off int, 
 	if s, ok := spell.Closest(key, keys); ok {
 		return w.mistake(here, off, "unknown key %q (did you mean %q?)", key, s)
 	}
-	what := map[reflect.Type]string{dashboardType: "a dashboard's", panelType: "a panel's", columnType: "a column's", aggType: "an aggregate's"}[t]
+	what := map[reflect.Type]string{dashboardType: "a dashboard's", panelType: "a panel's", columnType: "a column's", aggType: "an aggregate's", thresholdType: "a threshold's"}[t]
 	return w.mistake(here, off, "unknown key %q (%s keys are %s)", key, what, strings.Join(keys, ", "))
 }
 

@@ -50,7 +50,7 @@ func TestSchemaMatchesTheGoTypes(t *testing.T) {
 		t.Fatalf("$schema is %v, want draft 2020-12", got)
 	}
 	defs := schema["$defs"].(map[string]any)
-	for name, typ := range map[string]reflect.Type{"dashboard": dashboardType, "panel": panelType, "column": columnType, "agg": aggType} {
+	for name, typ := range map[string]reflect.Type{"dashboard": dashboardType, "panel": panelType, "column": columnType, "agg": aggType, "threshold": thresholdType} {
 		props := defs[name].(map[string]any)["properties"].(map[string]any)
 		want := jsonKeys(typ)
 		slices.Sort(want)
@@ -79,6 +79,16 @@ func TestSchemaMatchesTheGoTypes(t *testing.T) {
 	if got := enum(defs["format"]); !slices.Equal(got, Formats) {
 		t.Errorf("schema's formats are %v, Formats are %v", got, Formats)
 	}
+	var levels []string
+	for _, l := range Levels {
+		levels = append(levels, string(l))
+	}
+	if got := enum(defs["level"]); !slices.Equal(got, levels) {
+		t.Errorf("schema's levels are %v, Levels are %v", got, levels)
+	}
+	if got := enum(defs["direction"]); !slices.Equal(got, []string{DirectionAbove, DirectionBelow}) {
+		t.Errorf("schema's directions are %v", got)
+	}
 	aggProps := defs["agg"].(map[string]any)["properties"].(map[string]any)
 	if got := enum(aggProps["fn"]); !slices.Equal(got, agg.Fns) {
 		t.Errorf("schema's fns are %v, agg.Fns are %v", got, agg.Fns)
@@ -91,6 +101,7 @@ func TestSchemaMatchesTheGoTypes(t *testing.T) {
 	}{
 		{"panel rows maximum", panel["rows"].(map[string]any)["maximum"], MaxRows},
 		{"panel width maximum", panel["width"].(map[string]any)["maximum"], 12},
+		{"panel compare_seconds maximum", panel["compare_seconds"].(map[string]any)["maximum"], MaxCompareSeconds},
 		{"decimals maximum", defs["decimals"].(map[string]any)["maximum"], MaxDecimals},
 		{"agg top maximum", aggProps["top"].(map[string]any)["maximum"], agg.MaxTop},
 		{"agg emit_ms minimum", emit["minimum"], agg.MinEmitMs},
@@ -129,6 +140,18 @@ var mistakes = []struct{ name, old, new string }{
 	{"agg top too large", `"top": 5`, `"top": 51`},
 	{"emit too fast", `"emit_ms": 500`, `"emit_ms": 10`},
 	{"bad group_by", `"group_by": "status"`, `"group_by": "row status"`},
+	{"unknown level", `{"value": 90, "level": "critical"}`, `{"value": 90, "level": "red"}`},
+	{"threshold without level", `{"value": 90, "level": "critical"}`, `{"value": 90}`},
+	{"threshold value a string", `{"value": 90, "level": "critical"}`, `{"value": "90", "level": "critical"}`},
+	{"unknown value_map level", `"delayed": "critical"`, `"delayed": "late"`},
+	{"unknown direction", `"direction": "below"`, `"direction": "under"`},
+	{"direction without thresholds", `"direction": "below", "thresholds": [{"value": 5, "level": "critical"}, {"value": 20, "level": "warn"}],`, `"direction": "below",`},
+	{"thresholds on a chart", `"series": ["p95_ms"],`, `"series": ["p95_ms"], "thresholds": [{"value": 1, "level": "ok"}],`},
+	{"value_map on a kpi", `"field": "orders_today", `, `"field": "orders_today", "value_map": {"x": "ok"}, `},
+	{"compare on a table", `"rows": 500,`, `"rows": 500, "compare_seconds": 60,`},
+	{"status without rules", `"value_map": {"delayed": "critical", "stopped": "warn", "on_time": "ok"},`, ``},
+	{"bar without agg", `"agg": {"source": "fleet", "fn": "count", "filter": "status = delayed", "group_by": "region", "window": "current"},`, `"stream": "fleet",`},
+	{"compare too long", `"compare_seconds": 3600`, `"compare_seconds": 86401`},
 }
 
 func TestExampleIsValid(t *testing.T) {
