@@ -161,8 +161,8 @@ func TestParseYAMLMistakes(t *testing.T) {
 			`10:7: dashboard ops: panel orders: unknown key "colums" (did you mean "columns"?)`},
 		{"key in a flow mapping", `width: 4}`, `width: 4, units: /min}`,
 			`5:77: dashboard ops: panel today: unknown key "units" (did you mean "unit"?)`},
-		{"key nothing is close to", `width: 4}`, `width: 4, threshold: 10}`,
-			`5:77: dashboard ops: panel today: unknown key "threshold" (a panel's keys are id, kind, title, stream, agg, field, series, columns, rows, unit, format, currency, decimals, labels, width, window_seconds, expected_cadence_ms)`},
+		{"key nothing is close to", `width: 4}`, `width: 4, alarm: 10}`,
+			`5:77: dashboard ops: panel today: unknown key "alarm" (a panel's keys are id, kind, title, stream, agg, field, label_field, thresholds, direction, value_map, compare_seconds, series, columns, rows, unit, format, currency, decimals, labels, width, window_seconds, expected_cadence_ms)`},
 		{"key of a column", `title: Status`, "title: Status\n          fromat: text",
 			`13:11: dashboard ops: panel orders: column status: unknown key "fromat" (did you mean "format"?)`},
 		{"key of a dashboard", `title: Operations`, `titel: Operations`,
@@ -190,7 +190,7 @@ func TestParseYAMLMistakes(t *testing.T) {
 		{"panel without an id", `{id: today, `, `{`,
 			`5:7: dashboard ops: panel #1 has a missing or repeated id ""`},
 		{"unknown format", "format: money\n          currency: EUR", `format: currency`,
-			`13:11: dashboard ops: panel orders: column total: unknown format "currency", want one of number, int, money, percent, time, datetime, text`},
+			`13:11: dashboard ops: panel orders: column total: unknown format "currency", want one of number, int, money, percent, time, datetime, text, relative, duration`},
 		{"table without columns", `      columns:
         - field: status
           title: Status
@@ -347,4 +347,45 @@ func BenchmarkParse_OrdersExample(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestParseYAMLThresholds: rules (a list of objects, a map of levels) read
+// from YAML as from JSON, and a mistake inside one says where it is.
+func TestParseYAMLThresholds(t *testing.T) {
+	const y = `id: fleet
+panels:
+  - id: trucks
+    kind: status
+    stream: trucks
+    field: state
+    value_map: {delayed: critical, on_time: ok}
+  - id: queue
+    kind: kpi
+    stream: q
+    field: depth
+    direction: above
+    thresholds:
+      - {value: 0, level: ok}
+      - {value: 60, level: warn}
+      - {value: 80, level: critical}
+`
+	const j = `{"id": "fleet", "panels": [
+  {"id": "trucks", "kind": "status", "stream": "trucks", "field": "state", "value_map": {"delayed": "critical", "on_time": "ok"}},
+  {"id": "queue", "kind": "kpi", "stream": "q", "field": "depth", "direction": "above",
+   "thresholds": [{"value": 0, "level": "ok"}, {"value": 60, "level": "warn"}, {"value": 80, "level": "critical"}]}]}`
+	fromYAML, err := ParseYAML([]byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromJSON, err := Parse([]byte(j))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(fromYAML, fromJSON) {
+		t.Fatalf("YAML gives\n%+v\nJSON gives\n%+v", fromYAML, fromJSON)
+	}
+	_, err = ParseYAML([]byte(strings.Replace(y, "{value: 60, level: warn}", "{value: 60, level: amber}", 1)))
+	if err == nil || !strings.Contains(err.Error(), "dashboard fleet: panel queue") || !strings.Contains(err.Error(), "amber") || !strings.HasPrefix(err.Error(), "8:5: ") {
+		t.Fatalf("an unknown level: got %v, want the panel's line:col (8:5), the dashboard, panel and level named", err)
+	}
 }

@@ -333,7 +333,7 @@ func TestProvisionPerTenantAllOrNothing(t *testing.T) {
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	err := provision(context.Background(), store, dir, log)
-	want := "tenant beta: " + filepath.Join(dir, "beta", "bad.yaml") + `:3:5: dashboard bad: panel k has unknown kind "gauge", want one of kpi, timeseries, table`
+	want := "tenant beta: " + filepath.Join(dir, "beta", "bad.yaml") + `:3:5: dashboard bad: panel k has unknown kind "gauge", want one of kpi, timeseries, table, stat, status, bar`
 	if err == nil || err.Error() != want {
 		t.Fatalf("got %v, want %s", err, want)
 	}
