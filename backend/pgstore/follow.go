@@ -25,6 +25,10 @@ import (
 func (s *Store) Run(ctx context.Context) error {
 	f := &follower{s: s, cursors: make(map[key]cursor), pending: make(map[key]wakeAt), lingering: make(map[key]lingerState), wake: make(chan struct{}, 1),
 		warming: make(map[key]struct{}), warmed: make(map[key]cursor)}
+	// From here on this node's commits are kept for the lanes (before the
+	// streams are held: what commits meanwhile is read after its warm-up).
+	s.following.Store(true)
+	defer s.following.Store(false)
 	ws, err := f.hold(ctx)
 	if err != nil {
 		return err
@@ -211,6 +215,7 @@ func (f *follower) catchUp(ctx context.Context) error {
 				// warm-up skips history, for streams that predate the node.
 				c = cursor{epoch: last.epoch}
 				f.setCursor(k, c)
+				f.s.recent.epochSeen(k, last.epoch)
 			}
 			if last.seq > c.seq {
 				f.lanes.owe(ctx, k, work{upTo: last.seq})
@@ -312,8 +317,25 @@ const laneConns = 4
 // readStep reads one bounded batch of the stream from its cursor towards
 // upTo (0: its committed end) and hands it to the sink. done says the stream
 // is read to upTo (or to its end). Only the stream's tenant lane calls it.
+//
+// It first takes what it can from the events this node has just committed
+// (recent): the contiguous run from the cursor, as PostgreSQL would have
+// given it but without reading and decoding it back. Only at the first seq
+// not among them does it read PostgreSQL.
 func (f *follower) readStep(ctx context.Context, k key, upTo uint64, slot chan struct{}) (n int, done bool, err error) {
 	c, _ := f.cursor(k)
+	if evs := f.s.recent.take(k, c.epoch, c.seq, upTo, f.s.cfg.ReadBatch, readBytes, time.Now()); len(evs) > 0 {
+		if f.s.cfg.Sink != nil {
+			f.s.cfg.Sink(k.tenant, evs)
+		}
+		f.s.m.read.Add(int64(len(evs)))
+		f.s.m.cached.Add(int64(len(evs)))
+		next := cursor{c.epoch, evs[len(evs)-1].Seq}
+		f.advance(k, c, next)
+		// To the committed end (upTo 0) is not known here: another writer
+		// may have committed after these, so the next step reads on.
+		return len(evs), upTo != 0 && next.seq >= upTo, nil
+	}
 	slot <- struct{}{}
 	rows, more, err := f.readBounded(ctx, k, c, upTo)
 	<-slot
@@ -336,6 +358,7 @@ func (f *follower) readStep(ctx context.Context, k key, upTo uint64, slot chan s
 		f.s.cfg.Sink(k.tenant, evs)
 	}
 	f.s.m.read.Add(int64(len(evs)))
+	f.s.m.uncached.Add(int64(len(evs)))
 	next := cursor{c.epoch, evs[len(evs)-1].Seq}
 	f.advance(k, c, next)
 	return len(evs), !more || (upTo != 0 && next.seq >= upTo), nil

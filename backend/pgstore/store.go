@@ -4,7 +4,8 @@
 // LISTEN connection plus a periodic scan as the safety net.
 //
 // It must never treat a notification as data: notifications only say "look";
-// events are always read from the table, so a lost wake-up or a lost LISTEN
+// events are read from the table (or, for this node's own commits, taken from
+// what it committed, see recent.go), so a lost wake-up or a lost LISTEN
 // connection costs latency, never events.
 package pgstore
 
@@ -78,7 +79,10 @@ type Store struct {
 
 	m struct {
 		notifications, read, scans, reconnects, badBodies, warming *metrics.Value
+		cached, uncached, recentBytes                              *metrics.Value
 	}
+	recent    *recent     // events this node just committed, for the follower
+	following atomic.Bool // Run is following: recent is read
 }
 
 // New returns a store; call Run to follow the table into the sink.
@@ -119,6 +123,10 @@ func New(cfg Config) *Store {
 	s.m.scans = r.Counter("telltale_pg_scans_total", "scans of every stream's last seq")
 	s.m.reconnects = r.Counter("telltale_pg_listen_reconnects_total", "LISTEN connections re-established")
 	s.m.warming = r.Gauge("telltale_pg_warming_streams", "streams still being warmed into the hub after start")
+	s.m.cached = r.Counter("telltale_pg_follow_cached_total", "events the follower handed to the hub from this node's recent commits, without reading them back from PostgreSQL")
+	s.m.uncached = r.Counter("telltale_pg_follow_uncached_total", "events the follower read from PostgreSQL (other writers, or not among this node's recent commits)")
+	s.m.recentBytes = r.Gauge("telltale_pg_recent_bytes", "bytes of recently committed events kept for the follower (bound 16 MiB)")
+	s.recent = newRecent(recentBytes, recentTTL, s.m.recentBytes)
 	s.m.badBodies = r.Counter("telltale_pg_bad_bodies_total", "event bodies that did not decode and were delivered empty")
 	return s
 }
@@ -141,7 +149,11 @@ type body struct {
 // Epoch and Seq (as the embedded store does). Either every event is stored or
 // none is.
 func (s *Store) Append(ctx context.Context, tenant, stream string, evs []wire.Event) error {
-	return s.appendTo(ctx, s.cfg.Pool, tenant, stream, evs)
+	c, err := s.appendTo(ctx, s.cfg.Pool, tenant, stream, evs)
+	if err == nil {
+		s.keepRecent(c)
+	}
+	return err
 }
 
 // AppendAll publishes several streams' events in one transaction: all are
@@ -153,26 +165,57 @@ func (s *Store) AppendAll(ctx context.Context, tenant string, streams map[string
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	return pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
+	var kept []committed
+	err := pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
+		kept = kept[:0]
 		for _, name := range names {
-			if err := s.appendTo(ctx, tx, tenant, name, streams[name]); err != nil {
+			c, err := s.appendTo(ctx, tx, tenant, name, streams[name])
+			if err != nil {
 				return err
 			}
+			kept = append(kept, c)
 		}
 		return nil
 	})
+	if err != nil {
+		return err // rolled back: nothing of it is kept for the follower
+	}
+	for _, c := range kept {
+		s.keepRecent(c)
+	}
+	return nil
+}
+
+// committed is what appendTo stored of one stream, as the follower would read
+// it back, for the recent-events cache once its transaction has committed.
+type committed struct {
+	k     key
+	epoch uint64
+	evs   []wire.Event // the store's copies (canonical); nil when not kept
+	sizes []int        // their bodies' JSON bytes
+}
+
+func (s *Store) keepRecent(c committed) {
+	if len(c.evs) == 0 || !s.following.Load() {
+		return
+	}
+	s.recent.put(c.k, c.epoch, c.evs, c.sizes, time.Now())
 }
 
 type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-func (s *Store) appendTo(ctx context.Context, q querier, tenant, stream string, evs []wire.Event) error {
+// appendTo stores evs and returns the leading run of them that the follower
+// may take from the recent-events cache once the transaction has committed
+// (an event canonical cannot vouch for ends the run: the follower reads it
+// and what follows from PostgreSQL).
+func (s *Store) appendTo(ctx context.Context, q querier, tenant, stream string, evs []wire.Event) (committed, error) {
 	if err := wire.ValidStream(stream); err != nil {
-		return fmt.Errorf("append to %q: %w", stream, err)
+		return committed{}, fmt.Errorf("append to %q: %w", stream, err)
 	}
 	if len(evs) == 0 {
-		return nil
+		return committed{}, nil
 	}
 	bodies := make([]string, len(evs))
 	times := make([]time.Time, len(evs))
@@ -182,7 +225,7 @@ func (s *Store) appendTo(ctx context.Context, q querier, tenant, stream string, 
 		ev := &evs[i]
 		b, err := json.Marshal(body{Values: ev.Values, Row: ev.Row, Points: ev.Points})
 		if err != nil {
-			return fmt.Errorf("append to %s: event %d: %w", stream, i, err)
+			return committed{}, fmt.Errorf("append to %s: event %d: %w", stream, i, err)
 		}
 		bodies[i] = string(b)
 		if ev.Time == 0 {
@@ -200,15 +243,28 @@ func (s *Store) appendTo(ctx context.Context, q querier, tenant, stream string, 
 		`SELECT epoch, first_seq FROM telltale.publish_batch($1, $2, $3::jsonb[], $4, $5)`,
 		tenant, stream, bodies, times, created).Scan(&epoch, &first)
 	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "TTQ01" {
-		return fmt.Errorf("append to %s: %w: %s", stream, wire.ErrStreamQuota, pgErr.Message)
+		return committed{}, fmt.Errorf("append to %s: %w: %s", stream, wire.ErrStreamQuota, pgErr.Message)
 	}
 	if err != nil {
-		return fmt.Errorf("append %d events to %s: %w", len(evs), stream, err)
+		return committed{}, fmt.Errorf("append %d events to %s: %w", len(evs), stream, err)
 	}
+	c := committed{k: key{tenant, stream}, epoch: uint64(epoch)}
 	for i := range evs {
 		evs[i].Stream, evs[i].Epoch, evs[i].Seq = stream, uint64(epoch), uint64(first)+uint64(i)
+		if len(c.evs) < i {
+			continue
+		}
+		kept, ok := canonical(&evs[i])
+		if !ok {
+			continue
+		}
+		kept.Stream, kept.Epoch, kept.Seq, kept.Time = stream, uint64(epoch), evs[i].Seq, evs[i].Time
+		// The column is timestamptz: microseconds, as pgx writes it.
+		kept.Created = time.UnixMicro(created[i].Unix()*1_000_000 + int64(created[i].Nanosecond())/1000).UnixNano()
+		c.evs = append(c.evs, kept)
+		c.sizes = append(c.sizes, len(bodies[i]))
 	}
-	return nil
+	return c, nil
 }
 
 // Read returns up to limit events of the stream with seq > after, oldest
