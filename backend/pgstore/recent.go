@@ -52,6 +52,9 @@ type recentEvent struct {
 	ev   wire.Event
 	size int64
 	at   time.Time
+	// pending: the seq is this node's, in a transaction not yet committed
+	// or not yet put here (reserve); ev is empty.
+	pending bool
 }
 
 type recentRef struct {
@@ -65,6 +68,10 @@ const (
 	// recentOverhead is counted per event besides its body's JSON bytes: the
 	// event's own struct, map entries and slice headers.
 	recentOverhead = 256
+	// pendingWait is how long a reserved seq makes the lane wait for its
+	// commit (the committing goroutine wakes the stream when it is in)
+	// before reading PostgreSQL regardless.
+	pendingWait = 500 * time.Millisecond
 )
 
 func newRecent(max int64, ttl time.Duration, gauge *metrics.Value) *recent {
@@ -78,11 +85,9 @@ func (r *recent) addBytes(d int64) {
 	}
 }
 
-// put keeps committed events of one stream, all of one epoch, with their
-// stored bodies' sizes. evs must be the store's own copies (see canonical).
-func (r *recent) put(k key, epoch uint64, evs []wire.Event, sizes []int, now time.Time) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+// streamLocked is k's entry for epoch, made (and an older epoch's dropped)
+// if need be.
+func (r *recent) streamLocked(k key, epoch uint64) *recentStream {
 	st := r.streams[k]
 	if st == nil || st.epoch != epoch {
 		if st != nil {
@@ -91,17 +96,70 @@ func (r *recent) put(k key, epoch uint64, evs []wire.Event, sizes []int, now tim
 		st = &recentStream{epoch: epoch, evs: make(map[uint64]recentEvent)}
 		r.streams[k] = st
 	}
+	return st
+}
+
+// reserve marks seqs [first, first+n) of k as this node's, in a
+// transaction that has not committed yet: a lane that reaches one waits for
+// put (or release) instead of reading PostgreSQL, which would find it only
+// once committed and then decode it again. Without this, a lane woken by
+// the commit of one of two concurrent writers' seqs missed the other's put
+// by microseconds and read both back.
+func (r *recent) reserve(k key, epoch, first uint64, n int, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := r.streamLocked(k, epoch)
+	for seq := first; seq < first+uint64(n); seq++ {
+		if _, ok := st.evs[seq]; ok {
+			continue
+		}
+		st.evs[seq] = recentEvent{size: recentOverhead, at: now, pending: true}
+		r.addBytes(recentOverhead)
+		r.queue = append(r.queue, recentRef{k, epoch, seq})
+	}
+	r.evictLocked(now)
+}
+
+// release drops what reserve marked, for a transaction that rolled back.
+func (r *recent) release(k key, epoch, first uint64, n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := r.streams[k]
+	if st == nil || st.epoch != epoch {
+		return
+	}
+	for seq := first; seq < first+uint64(n); seq++ {
+		if e, ok := st.evs[seq]; ok && e.pending {
+			delete(st.evs, seq)
+			r.addBytes(-e.size)
+		}
+	}
+	if len(st.evs) == 0 {
+		delete(r.streams, k)
+	}
+}
+
+// put keeps committed events of one stream, all of one epoch, with their
+// stored bodies' sizes. evs must be the store's own copies (see canonical).
+func (r *recent) put(k key, epoch uint64, evs []wire.Event, sizes []int, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := r.streamLocked(k, epoch)
 	for i := range evs {
 		size := int64(sizes[i]) + recentOverhead
+		old, reserved := st.evs[evs[i].Seq]
+		if reserved {
+			r.addBytes(-old.size)
+			delete(st.evs, evs[i].Seq)
+		}
 		if size > r.max {
 			continue
 		}
-		if old, ok := st.evs[evs[i].Seq]; ok {
-			r.addBytes(-old.size)
-		}
 		st.evs[evs[i].Seq] = recentEvent{ev: evs[i], size: size, at: now}
 		r.addBytes(size)
-		r.queue = append(r.queue, recentRef{k, epoch, evs[i].Seq})
+		if !reserved {
+			r.queue = append(r.queue, recentRef{k, epoch, evs[i].Seq})
+		}
 	}
 	r.evictLocked(now)
 }
@@ -109,18 +167,22 @@ func (r *recent) put(k key, epoch uint64, evs []wire.Event, sizes []int, now tim
 // take removes and returns k's events of epoch from seq after+1 on, as long
 // as they are contiguous and not older than the TTL: at most n events, at
 // most upTo (0: no bound), and no more once their sizes reach maxBytes
-// (always at least one).
-func (r *recent) take(k key, epoch, after, upTo uint64, n int, maxBytes int64, now time.Time) []wire.Event {
+// (always at least one). pending says it stopped at a seq reserved less
+// than pendingWait ago: its commit will wake the stream.
+func (r *recent) take(k key, epoch, after, upTo uint64, n int, maxBytes int64, now time.Time) (out []wire.Event, pending bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st := r.streams[k]
 	if st == nil || st.epoch != epoch {
-		return nil
+		return nil, false
 	}
-	var out []wire.Event
 	var bytes int64
 	for seq := after + 1; len(out) < n && bytes < maxBytes && (upTo == 0 || seq <= upTo); seq++ {
 		e, ok := st.evs[seq]
+		if ok && e.pending {
+			pending = now.Sub(e.at) <= pendingWait
+			break
+		}
 		if !ok || now.Sub(e.at) > r.ttl {
 			break
 		}
@@ -132,7 +194,30 @@ func (r *recent) take(k key, epoch, after, upTo uint64, n int, maxBytes int64, n
 	if len(st.evs) == 0 {
 		delete(r.streams, k)
 	}
-	return out
+	return out, pending
+}
+
+// takeOne removes and returns k's event seq of epoch if it is here, put and
+// not older than the TTL: for a lane that read it from PostgreSQL after all
+// (it committed between the lane's take and its read), so it is not decoded
+// a second time.
+func (r *recent) takeOne(k key, epoch, seq uint64, now time.Time) (wire.Event, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := r.streams[k]
+	if st == nil || st.epoch != epoch {
+		return wire.Event{}, false
+	}
+	e, ok := st.evs[seq]
+	if !ok || e.pending || now.Sub(e.at) > r.ttl {
+		return wire.Event{}, false
+	}
+	delete(st.evs, seq)
+	r.addBytes(-e.size)
+	if len(st.evs) == 0 {
+		delete(r.streams, k)
+	}
+	return e.ev, true
 }
 
 // epochSeen drops k's events of any epoch but epoch: the stream was deleted

@@ -79,10 +79,11 @@ type Store struct {
 
 	m struct {
 		notifications, read, scans, reconnects, badBodies, warming *metrics.Value
-		cached, uncached, recentBytes                              *metrics.Value
+		cached, uncached, waits, recentBytes                       *metrics.Value
 	}
 	recent    *recent     // events this node just committed, for the follower
 	following atomic.Bool // Run is following: recent is read
+	wake      atomic.Pointer[follower]
 }
 
 // New returns a store; call Run to follow the table into the sink.
@@ -123,8 +124,9 @@ func New(cfg Config) *Store {
 	s.m.scans = r.Counter("telltale_pg_scans_total", "scans of every stream's last seq")
 	s.m.reconnects = r.Counter("telltale_pg_listen_reconnects_total", "LISTEN connections re-established")
 	s.m.warming = r.Gauge("telltale_pg_warming_streams", "streams still being warmed into the hub after start")
-	s.m.cached = r.Counter("telltale_pg_follow_cached_total", "events the follower handed to the hub from this node's recent commits, without reading them back from PostgreSQL")
-	s.m.uncached = r.Counter("telltale_pg_follow_uncached_total", "events the follower read from PostgreSQL (other writers, or not among this node's recent commits)")
+	s.m.cached = r.Counter("telltale_pg_follow_cached_total", "events the follower handed to the hub from this node's recent commits without decoding them again (most without reading them back)")
+	s.m.uncached = r.Counter("telltale_pg_follow_uncached_total", "events the follower read and decoded from PostgreSQL (other writers, or not among this node's recent commits)")
+	s.m.waits = r.Counter("telltale_pg_follow_pending_total", "follower reads that stopped at a seq this node was committing, to take it from the cache once put")
 	s.m.recentBytes = r.Gauge("telltale_pg_recent_bytes", "bytes of recently committed events kept for the follower (bound 16 MiB)")
 	s.recent = newRecent(recentBytes, recentTTL, s.m.recentBytes)
 	s.m.badBodies = r.Counter("telltale_pg_bad_bodies_total", "event bodies that did not decode and were delivered empty")
@@ -178,7 +180,10 @@ func (s *Store) AppendAll(ctx context.Context, tenant string, streams map[string
 		return nil
 	})
 	if err != nil {
-		return err // rolled back: nothing of it is kept for the follower
+		for _, c := range kept {
+			s.dropRecent(c) // rolled back: nothing of it is kept for the follower
+		}
+		return err
 	}
 	for _, c := range kept {
 		s.keepRecent(c)
@@ -195,11 +200,31 @@ type committed struct {
 	sizes []int        // their bodies' JSON bytes
 }
 
+// keepRecent puts what a committed transaction stored of one stream in the
+// recent-events cache, and wakes the stream's lane as a notification would
+// (it may have stopped at these seqs, reserved, waiting for them).
 func (s *Store) keepRecent(c committed) {
 	if len(c.evs) == 0 || !s.following.Load() {
 		return
 	}
 	s.recent.put(c.k, c.epoch, c.evs, c.sizes, time.Now())
+	s.wakeLocal(c)
+}
+
+// dropRecent releases what appendTo reserved, for a transaction that rolled
+// back, and wakes the stream's lane: what it waited for will not come.
+func (s *Store) dropRecent(c committed) {
+	if len(c.evs) == 0 {
+		return
+	}
+	s.recent.release(c.k, c.epoch, c.evs[0].Seq, len(c.evs))
+	s.wakeLocal(c)
+}
+
+func (s *Store) wakeLocal(c committed) {
+	if f := s.wake.Load(); f != nil {
+		f.wakeLocal(c.k, wakeAt{c.epoch, c.evs[len(c.evs)-1].Seq})
+	}
 }
 
 type querier interface {
@@ -238,6 +263,23 @@ func (s *Store) appendTo(ctx context.Context, q querier, tenant, stream string, 
 		t := time.Unix(0, ev.Created)
 		created[i] = &t
 	}
+	// The cache's copies are made before the statement, so that after the
+	// commit only a put is left between it and the follower.
+	var kept []wire.Event
+	var sizes []int
+	if s.following.Load() {
+		for i := range evs {
+			ev, ok := canonical(&evs[i])
+			if !ok {
+				break
+			}
+			ev.Stream, ev.Time = stream, evs[i].Time
+			// The column is timestamptz: microseconds, as pgx writes it.
+			ev.Created = time.UnixMicro(created[i].Unix()*1_000_000 + int64(created[i].Nanosecond())/1000).UnixNano()
+			kept = append(kept, ev)
+			sizes = append(sizes, len(bodies[i]))
+		}
+	}
 	var epoch, first int64
 	err := q.QueryRow(ctx,
 		`SELECT epoch, first_seq FROM telltale.publish_batch($1, $2, $3::jsonb[], $4, $5)`,
@@ -248,21 +290,15 @@ func (s *Store) appendTo(ctx context.Context, q querier, tenant, stream string, 
 	if err != nil {
 		return committed{}, fmt.Errorf("append %d events to %s: %w", len(evs), stream, err)
 	}
-	c := committed{k: key{tenant, stream}, epoch: uint64(epoch)}
 	for i := range evs {
 		evs[i].Stream, evs[i].Epoch, evs[i].Seq = stream, uint64(epoch), uint64(first)+uint64(i)
-		if len(c.evs) < i {
-			continue
-		}
-		kept, ok := canonical(&evs[i])
-		if !ok {
-			continue
-		}
-		kept.Stream, kept.Epoch, kept.Seq, kept.Time = stream, uint64(epoch), evs[i].Seq, evs[i].Time
-		// The column is timestamptz: microseconds, as pgx writes it.
-		kept.Created = time.UnixMicro(created[i].Unix()*1_000_000 + int64(created[i].Nanosecond())/1000).UnixNano()
-		c.evs = append(c.evs, kept)
-		c.sizes = append(c.sizes, len(bodies[i]))
+	}
+	c := committed{k: key{tenant, stream}, epoch: uint64(epoch), evs: kept, sizes: sizes}
+	for i := range c.evs {
+		c.evs[i].Epoch, c.evs[i].Seq = evs[i].Epoch, evs[i].Seq
+	}
+	if len(c.evs) > 0 {
+		s.recent.reserve(c.k, c.epoch, c.evs[0].Seq, len(c.evs), time.Now())
 	}
 	return c, nil
 }
