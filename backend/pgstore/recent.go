@@ -18,12 +18,14 @@ import (
 // (bench/results/2026-12-06-neighbours.md), all of it spent on events this
 // node had decoded a millisecond before.
 //
-// It is only a shortcut for the follower, never a source of truth: an entry
+// It is only a shortcut for the follower, never a source of truth: an event
 // goes in after its transaction committed (its seq is then final), the lane
 // takes a contiguous run from its cursor and reads PostgreSQL for the first
 // seq it does not find (another writer: SQL publish, a watched table, another
-// node; an entry evicted, expired or not in yet). An entry is taken once and
-// then belongs to the sink. Entries are keyed by epoch, so a recreated
+// node; an entry evicted or expired). Before the commit the seqs are only
+// reserved: a lane stops at a reserved seq, and the commit's put (or the
+// rollback's release) wakes it. An entry is taken once and then belongs to
+// the sink. Entries are keyed by epoch, so a recreated
 // stream's cursor never finds the old epoch's events, and a new epoch seen
 // for a stream drops the old one's.
 //
