@@ -65,6 +65,9 @@ type Config struct {
 	// negative means none. At most 4 requests of a tenant wait at once.
 	TenantHold time.Duration
 	MaxEvents  int // events per request; zero means 10000
+	// TenantDecoders is how many of one tenant's bodies are decoded at once
+	// (decode_budget.go); zero means 1, negative means no bound.
+	TenantDecoders int
 	// Limits checks each stream's caps before storing (limits.go); nil
 	// checks against the default caps as if every stream were empty.
 	Limits Limiter
@@ -76,6 +79,7 @@ type Handler struct {
 	accepted, rejected, refused *metrics.Value
 	rateLimited, rateHeld       *metrics.Value
 	rates                       *rates
+	decoders                    *decoders
 }
 
 // New returns a handler.
@@ -102,6 +106,9 @@ func New(cfg Config) *Handler {
 	if cfg.MaxEvents <= 0 {
 		cfg.MaxEvents = 10000
 	}
+	if cfg.TenantDecoders == 0 {
+		cfg.TenantDecoders = 1
+	}
 	return &Handler{
 		cfg:         cfg,
 		accepted:    cfg.Metrics.Counter("telltale_ingest_events_total", "events accepted by HTTP ingest"),
@@ -109,6 +116,8 @@ func New(cfg Config) *Handler {
 		refused:     cfg.Metrics.Counter("telltale_ingest_unauthorized_total", "ingest requests without a valid key"),
 		rateLimited: cfg.Metrics.Counter("telltale_ingest_rate_limited_total", "ingest requests refused (429) past their tenant's ingest rate"),
 		rateHeld:    cfg.Metrics.Counter("telltale_ingest_rate_held_total", "ingest requests held (paced) for their tenant's ingest rate"),
+		decoders: &decoders{per: cfg.TenantDecoders, wait: decodeWait, tenants: make(map[string]*decodeSlots),
+			waits: cfg.Metrics.Counter("telltale_ingest_decode_waits_total", "ingest requests that waited for another of their tenant's bodies to be decoded first")},
 		rates: &rates{rate: cfg.TenantRate, burst: float64(cfg.TenantBurst), hold: cfg.TenantHold, tenants: cfg.TenantRates, minBurst: float64(cfg.MaxBytes),
 			now: time.Now, sleep: sleepCtx, buckets: make(map[string]*bytesBucket)},
 	}
@@ -278,6 +287,12 @@ func (h *Handler) decode(w http.ResponseWriter, r *http.Request, tenant string) 
 			return nil, p
 		}
 	}
+	// One of a tenant's bodies is decoded at a time (decode_budget.go).
+	release, ok := h.decoders.acquire(r.Context(), tenant)
+	if !ok {
+		return nil, &problem{http.StatusServiceUnavailable, "request ended while waiting for the tenant's earlier bodies to be decoded; nothing was stored"}
+	}
+	defer release()
 	var req Request
 	switch ct {
 	case "application/json":

@@ -25,6 +25,12 @@ import (
 func (s *Store) Run(ctx context.Context) error {
 	f := &follower{s: s, cursors: make(map[key]cursor), pending: make(map[key]wakeAt), lingering: make(map[key]lingerState), wake: make(chan struct{}, 1),
 		warming: make(map[key]struct{}), warmed: make(map[key]cursor)}
+	// From here on this node's commits are kept for the lanes (before the
+	// streams are held: what commits meanwhile is read after its warm-up).
+	s.wake.Store(f)
+	defer s.wake.Store(nil)
+	s.following.Store(true)
+	defer s.following.Store(false)
 	ws, err := f.hold(ctx)
 	if err != nil {
 		return err
@@ -211,6 +217,7 @@ func (f *follower) catchUp(ctx context.Context) error {
 				// warm-up skips history, for streams that predate the node.
 				c = cursor{epoch: last.epoch}
 				f.setCursor(k, c)
+				f.s.recent.epochSeen(k, last.epoch)
 			}
 			if last.seq > c.seq {
 				f.lanes.owe(ctx, k, work{upTo: last.seq})
@@ -312,8 +319,35 @@ const laneConns = 4
 // readStep reads one bounded batch of the stream from its cursor towards
 // upTo (0: its committed end) and hands it to the sink. done says the stream
 // is read to upTo (or to its end). Only the stream's tenant lane calls it.
+//
+// It first takes what it can from the events this node has just committed
+// (recent): the contiguous run from the cursor, as PostgreSQL would have
+// given it but without reading and decoding it back. Only at the first seq
+// not among them does it read PostgreSQL.
 func (f *follower) readStep(ctx context.Context, k key, upTo uint64, slot chan struct{}) (n int, done bool, err error) {
 	c, _ := f.cursor(k)
+	evs, pending := f.s.recent.take(k, c.epoch, c.seq, upTo, f.s.cfg.ReadBatch, readBytes, time.Now())
+	if len(evs) > 0 {
+		if f.s.cfg.Sink != nil {
+			f.s.cfg.Sink(k.tenant, evs)
+		}
+		f.s.m.read.Add(int64(len(evs)))
+		f.s.m.cached.Add(int64(len(evs)))
+		next := cursor{c.epoch, evs[len(evs)-1].Seq}
+		f.advance(k, c, next)
+		// To the committed end (upTo 0) is not known here: another writer
+		// may have committed after these, so the next step reads on.
+		return len(evs), upTo != 0 && next.seq >= upTo, nil
+	}
+	if pending {
+		// The next seq is this node's, its transaction not yet put in the
+		// cache (or not yet committed): nothing after it can be committed
+		// either (seqs are given under the stream's row lock), and its put
+		// or rollback wakes the stream. Reading now would at best find it
+		// and decode it a second time.
+		f.s.m.waits.Inc()
+		return 0, true, nil
+	}
 	slot <- struct{}{}
 	rows, more, err := f.readBounded(ctx, k, c, upTo)
 	<-slot
@@ -328,14 +362,24 @@ func (f *follower) readStep(ctx context.Context, k key, upTo uint64, slot chan s
 		}
 		return 0, true, nil
 	}
-	evs := make([]wire.Event, len(rows))
+	evs = make([]wire.Event, len(rows))
+	now, decoded := time.Now(), 0
 	for i, r := range rows {
+		// What this node committed between the take above and the read's
+		// snapshot is in the cache by now: not decoded a second time.
+		if ev, ok := f.s.recent.takeOne(k, c.epoch, uint64(r.seq), now); ok {
+			evs[i] = ev
+			continue
+		}
 		evs[i] = f.s.event(k.tenant, k.stream, c.epoch, r.seq, r.ts, r.raw, r.created)
+		decoded++
 	}
 	if f.s.cfg.Sink != nil {
 		f.s.cfg.Sink(k.tenant, evs)
 	}
 	f.s.m.read.Add(int64(len(evs)))
+	f.s.m.cached.Add(int64(len(evs) - decoded))
+	f.s.m.uncached.Add(int64(decoded))
 	next := cursor{c.epoch, evs[len(evs)-1].Seq}
 	f.advance(k, c, next)
 	return len(evs), !more || (upTo != 0 && next.seq >= upTo), nil
@@ -488,6 +532,17 @@ func parseWake(p string) (key, wakeAt, error) {
 	}
 	w.seq = seq
 	return key{tenant, stream}, w, nil
+}
+
+// wakeLocal is a wake-up from this node's own commit (or rollback): like a
+// notification, it only says look.
+func (f *follower) wakeLocal(k key, w wakeAt) {
+	f.mu.Lock()
+	if p := f.pending[k]; w.seq > p.seq || w.epoch != p.epoch {
+		f.pending[k] = w
+	}
+	f.mu.Unlock()
+	f.signal()
 }
 
 // wakeAt is what a wake-up announced.

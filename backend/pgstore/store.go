@@ -4,7 +4,8 @@
 // LISTEN connection plus a periodic scan as the safety net.
 //
 // It must never treat a notification as data: notifications only say "look";
-// events are always read from the table, so a lost wake-up or a lost LISTEN
+// events are read from the table (or, for this node's own commits, taken from
+// what it committed, see recent.go), so a lost wake-up or a lost LISTEN
 // connection costs latency, never events.
 package pgstore
 
@@ -78,7 +79,11 @@ type Store struct {
 
 	m struct {
 		notifications, read, scans, reconnects, badBodies, warming *metrics.Value
+		cached, uncached, waits, recentBytes                       *metrics.Value
 	}
+	recent    *recent     // events this node just committed, for the follower
+	following atomic.Bool // Run is following: recent is read
+	wake      atomic.Pointer[follower]
 }
 
 // New returns a store; call Run to follow the table into the sink.
@@ -119,6 +124,11 @@ func New(cfg Config) *Store {
 	s.m.scans = r.Counter("telltale_pg_scans_total", "scans of every stream's last seq")
 	s.m.reconnects = r.Counter("telltale_pg_listen_reconnects_total", "LISTEN connections re-established")
 	s.m.warming = r.Gauge("telltale_pg_warming_streams", "streams still being warmed into the hub after start")
+	s.m.cached = r.Counter("telltale_pg_follow_cached_total", "events the follower handed to the hub from this node's recent commits without decoding them again (most without reading them back)")
+	s.m.uncached = r.Counter("telltale_pg_follow_uncached_total", "events the follower read and decoded from PostgreSQL (other writers, or not among this node's recent commits)")
+	s.m.waits = r.Counter("telltale_pg_follow_pending_total", "follower reads that stopped at a seq this node was committing, to take it from the cache once put")
+	s.m.recentBytes = r.Gauge("telltale_pg_recent_bytes", "bytes of recently committed events kept for the follower (bound 16 MiB)")
+	s.recent = newRecent(recentBytes, recentTTL, s.m.recentBytes)
 	s.m.badBodies = r.Counter("telltale_pg_bad_bodies_total", "event bodies that did not decode and were delivered empty")
 	return s
 }
@@ -141,7 +151,11 @@ type body struct {
 // Epoch and Seq (as the embedded store does). Either every event is stored or
 // none is.
 func (s *Store) Append(ctx context.Context, tenant, stream string, evs []wire.Event) error {
-	return s.appendTo(ctx, s.cfg.Pool, tenant, stream, evs)
+	c, err := s.appendTo(ctx, s.cfg.Pool, tenant, stream, evs)
+	if err == nil {
+		s.keepRecent(c)
+	}
+	return err
 }
 
 // AppendAll publishes several streams' events in one transaction: all are
@@ -153,26 +167,80 @@ func (s *Store) AppendAll(ctx context.Context, tenant string, streams map[string
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	return pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
+	var kept []committed
+	err := pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
+		kept = kept[:0]
 		for _, name := range names {
-			if err := s.appendTo(ctx, tx, tenant, name, streams[name]); err != nil {
+			c, err := s.appendTo(ctx, tx, tenant, name, streams[name])
+			if err != nil {
 				return err
 			}
+			kept = append(kept, c)
 		}
 		return nil
 	})
+	if err != nil {
+		for _, c := range kept {
+			s.dropRecent(c) // rolled back: nothing of it is kept for the follower
+		}
+		return err
+	}
+	for _, c := range kept {
+		s.keepRecent(c)
+	}
+	return nil
+}
+
+// committed is what appendTo stored of one stream, as the follower would read
+// it back, for the recent-events cache once its transaction has committed.
+type committed struct {
+	k     key
+	epoch uint64
+	evs   []wire.Event // the store's copies (canonical); nil when not kept
+	sizes []int        // their bodies' JSON bytes
+}
+
+// keepRecent puts what a committed transaction stored of one stream in the
+// recent-events cache, and wakes the stream's lane as a notification would
+// (it may have stopped at these seqs, reserved, waiting for them).
+func (s *Store) keepRecent(c committed) {
+	if len(c.evs) == 0 || !s.following.Load() {
+		return
+	}
+	s.recent.put(c.k, c.epoch, c.evs, c.sizes, time.Now())
+	s.wakeLocal(c)
+}
+
+// dropRecent releases what appendTo reserved, for a transaction that rolled
+// back, and wakes the stream's lane: what it waited for will not come.
+func (s *Store) dropRecent(c committed) {
+	if len(c.evs) == 0 {
+		return
+	}
+	s.recent.release(c.k, c.epoch, c.evs[0].Seq, len(c.evs))
+	s.wakeLocal(c)
+}
+
+func (s *Store) wakeLocal(c committed) {
+	if f := s.wake.Load(); f != nil {
+		f.wakeLocal(c.k, wakeAt{c.epoch, c.evs[len(c.evs)-1].Seq})
+	}
 }
 
 type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-func (s *Store) appendTo(ctx context.Context, q querier, tenant, stream string, evs []wire.Event) error {
+// appendTo stores evs and returns the leading run of them that the follower
+// may take from the recent-events cache once the transaction has committed
+// (an event canonical cannot vouch for ends the run: the follower reads it
+// and what follows from PostgreSQL).
+func (s *Store) appendTo(ctx context.Context, q querier, tenant, stream string, evs []wire.Event) (committed, error) {
 	if err := wire.ValidStream(stream); err != nil {
-		return fmt.Errorf("append to %q: %w", stream, err)
+		return committed{}, fmt.Errorf("append to %q: %w", stream, err)
 	}
 	if len(evs) == 0 {
-		return nil
+		return committed{}, nil
 	}
 	bodies := make([]string, len(evs))
 	times := make([]time.Time, len(evs))
@@ -182,7 +250,7 @@ func (s *Store) appendTo(ctx context.Context, q querier, tenant, stream string, 
 		ev := &evs[i]
 		b, err := json.Marshal(body{Values: ev.Values, Row: ev.Row, Points: ev.Points})
 		if err != nil {
-			return fmt.Errorf("append to %s: event %d: %w", stream, i, err)
+			return committed{}, fmt.Errorf("append to %s: event %d: %w", stream, i, err)
 		}
 		bodies[i] = string(b)
 		if ev.Time == 0 {
@@ -195,20 +263,44 @@ func (s *Store) appendTo(ctx context.Context, q querier, tenant, stream string, 
 		t := time.Unix(0, ev.Created)
 		created[i] = &t
 	}
+	// The cache's copies are made before the statement, so that after the
+	// commit only a put is left between it and the follower.
+	var kept []wire.Event
+	var sizes []int
+	if s.following.Load() {
+		for i := range evs {
+			ev, ok := canonical(&evs[i])
+			if !ok {
+				break
+			}
+			ev.Stream, ev.Time = stream, evs[i].Time
+			// The column is timestamptz: microseconds, as pgx writes it.
+			ev.Created = time.UnixMicro(created[i].Unix()*1_000_000 + int64(created[i].Nanosecond())/1000).UnixNano()
+			kept = append(kept, ev)
+			sizes = append(sizes, len(bodies[i]))
+		}
+	}
 	var epoch, first int64
 	err := q.QueryRow(ctx,
 		`SELECT epoch, first_seq FROM telltale.publish_batch($1, $2, $3::jsonb[], $4, $5)`,
 		tenant, stream, bodies, times, created).Scan(&epoch, &first)
 	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "TTQ01" {
-		return fmt.Errorf("append to %s: %w: %s", stream, wire.ErrStreamQuota, pgErr.Message)
+		return committed{}, fmt.Errorf("append to %s: %w: %s", stream, wire.ErrStreamQuota, pgErr.Message)
 	}
 	if err != nil {
-		return fmt.Errorf("append %d events to %s: %w", len(evs), stream, err)
+		return committed{}, fmt.Errorf("append %d events to %s: %w", len(evs), stream, err)
 	}
 	for i := range evs {
 		evs[i].Stream, evs[i].Epoch, evs[i].Seq = stream, uint64(epoch), uint64(first)+uint64(i)
 	}
-	return nil
+	c := committed{k: key{tenant, stream}, epoch: uint64(epoch), evs: kept, sizes: sizes}
+	for i := range c.evs {
+		c.evs[i].Epoch, c.evs[i].Seq = evs[i].Epoch, evs[i].Seq
+	}
+	if len(c.evs) > 0 {
+		s.recent.reserve(c.k, c.epoch, c.evs[0].Seq, len(c.evs), time.Now())
+	}
+	return c, nil
 }
 
 // Read returns up to limit events of the stream with seq > after, oldest
