@@ -98,7 +98,10 @@ func (s *Store) Put(ctx context.Context, tenant string, d dashboard.Dashboard, b
 	if err != nil {
 		return dashstore.Meta{}, fmt.Errorf("save dashboard %.64q: %w", d.ID, err)
 	}
-	var m dashstore.Meta
+	var (
+		m    dashstore.Meta
+		sent committed // the announcement, for the follower's cache
+	)
 	err = pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
 		// The row exists (version 0 until this transaction saves one) and
 		// is locked, so concurrent saves of one dashboard take turns.
@@ -133,11 +136,14 @@ func (s *Store) Put(ctx context.Context, tenant string, d dashboard.Dashboard, b
 		}
 		m.ID, m.Title, m.Version, m.By = d.ID, d.Title, next, by
 		ev := []wire.Event{dashboard.ChangeEvent(dashboard.Change{ID: d.ID, Version: next, Title: d.Title})}
-		return s.appendTo(ctx, tx, tenant, dashboard.ChangesStream, ev)
+		sent, err = s.appendTo(ctx, tx, tenant, dashboard.ChangesStream, ev)
+		return err
 	})
 	if err != nil {
+		s.dropRecent(sent)
 		return dashstore.Meta{}, fmt.Errorf("save dashboard %.64q: %w", d.ID, err)
 	}
+	s.keepRecent(sent)
 	m.Saved = m.Saved.UTC()
 	return m, nil
 }
@@ -145,6 +151,7 @@ func (s *Store) Put(ctx context.Context, tenant string, d dashboard.Dashboard, b
 // Delete implements dashstore.Store: the dashboard, its versions and the
 // announcement, in one transaction.
 func (s *Store) Delete(ctx context.Context, tenant, id string) error {
+	var sent committed // the announcement, for the follower's cache
 	err := pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM telltale.dashboards WHERE tenant = $1 AND id = $2 AND version > 0`, tenant, id)
 		if err != nil {
@@ -153,11 +160,14 @@ func (s *Store) Delete(ctx context.Context, tenant, id string) error {
 		if tag.RowsAffected() == 0 {
 			return dashstore.ErrNotFound
 		}
-		return s.appendTo(ctx, tx, tenant, dashboard.ChangesStream, []wire.Event{dashboard.ChangeEvent(dashboard.Change{ID: id, Deleted: true})})
+		sent, err = s.appendTo(ctx, tx, tenant, dashboard.ChangesStream, []wire.Event{dashboard.ChangeEvent(dashboard.Change{ID: id, Deleted: true})})
+		return err
 	})
 	if err != nil {
+		s.dropRecent(sent)
 		return fmt.Errorf("delete dashboard %.64q: %w", id, err)
 	}
+	s.keepRecent(sent)
 	return nil
 }
 

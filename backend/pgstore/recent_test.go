@@ -13,6 +13,7 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/telltale/telltale/shared/dashboard"
 	"github.com/telltale/telltale/shared/poll"
 	"github.com/telltale/telltale/shared/wire"
 )
@@ -482,5 +483,53 @@ func TestConcurrentWritersAreTakenFromTheCache(t *testing.T) {
 	t.Logf("cached %d uncached %d pending %d", s.m.cached.Load(), s.m.uncached.Load(), s.m.waits.Load())
 	if cached, uncached := s.m.cached.Load(), s.m.uncached.Load(); uncached > int64(total)/20 {
 		t.Fatalf("got %d events read back from PostgreSQL (%d from the cache), want at most 5%% of %d", uncached, cached, total)
+	}
+}
+
+// TestDashboardAnnouncementsAreTakenFromTheCache: a dashboard's save and
+// delete announce on the tenant's changes stream in their own transaction;
+// what they reserve there is kept (or released) like any append's, so the
+// follower hands the announcements on from memory at once, in order,
+// instead of waiting on a reservation and reading them back.
+func TestDashboardAnnouncementsAreTakenFromTheCache(t *testing.T) {
+	db := migrated(t)
+	ctx := context.Background()
+	var mu sync.Mutex
+	var got []wire.Event
+	s := runFollower(t, Config{Pool: db.Pool, ScanInterval: time.Hour, Sink: func(_ string, evs []wire.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, evs...)
+	}})
+	d := dashboard.Dashboard{ID: "ops", Title: "Ops", Panels: []dashboard.Panel{{ID: "n", Kind: dashboard.KindKPI, Stream: "orders", Field: "n"}}}
+	if _, err := s.Put(ctx, "t", d, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Put(ctx, "t", d, "test"); err != nil { // the same spec: nothing saved, nothing announced
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, "t", "nope"); err == nil {
+		t.Fatal("deleting a dashboard the tenant does not have: want an error")
+	}
+	if err := s.Delete(ctx, "t", "ops"); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 5*time.Second, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(got) != 2 {
+			return fmt.Errorf("%d announcements delivered, want 2", len(got))
+		}
+		return nil
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for i, want := range []dashboard.Change{{ID: "ops", Version: 1, Title: "Ops"}, {ID: "ops", Deleted: true}} {
+		if c, ok := dashboard.ParseChange(&got[i]); !ok || c != want || got[i].Seq != uint64(i+1) || got[i].Stream != dashboard.ChangesStream {
+			t.Fatalf("announcement %d: got %+v (%+v), want %+v at seq %d", i, c, got[i], want, i+1)
+		}
+	}
+	if n := s.m.uncached.Load(); n != 0 {
+		t.Fatalf("%d announcements were read back from the table, want every one from the cache", n)
 	}
 }
