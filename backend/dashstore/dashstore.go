@@ -9,6 +9,7 @@ package dashstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/telltale/telltale/shared/dashboard"
@@ -18,8 +19,17 @@ import (
 // included; older ones are dropped as new ones are saved.
 const MaxVersions = 50
 
+// MaxDashboards is how many dashboards one tenant may keep: a new one past
+// it is refused (ErrTooMany) until one is deleted. The hub keeps this many
+// rows of the tenant's dashboard.ChangesStream, so its snapshot lists them
+// all.
+const MaxDashboards = 500
+
 // ErrNotFound is a dashboard (or version) the tenant does not have.
 var ErrNotFound = errors.New("no such dashboard")
+
+// ErrTooMany is refusing a new dashboard to a tenant that has MaxDashboards.
+var ErrTooMany = fmt.Errorf("the tenant has %d dashboards, the most it may keep: delete one first", MaxDashboards)
 
 // Meta describes a stored dashboard.
 type Meta struct {
@@ -52,6 +62,7 @@ type Store interface {
 	// Put saves d (valid and resolved: the caller checks) as the next
 	// version of d.ID, creating it if need be, and returns what it saved.
 	// A spec equal to the current version saves nothing and returns it.
+	// A new dashboard past MaxDashboards is ErrTooMany.
 	Put(ctx context.Context, tenant string, d dashboard.Dashboard, by string) (Meta, error)
 	// Delete removes a dashboard and its versions.
 	Delete(ctx context.Context, tenant, id string) error

@@ -15,7 +15,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/telltale/telltale/backend/dashstore"
 	"github.com/telltale/telltale/backend/metrics"
+	"github.com/telltale/telltale/shared/dashboard"
 	"github.com/telltale/telltale/shared/livestate"
 	"github.com/telltale/telltale/shared/wire"
 )
@@ -117,7 +119,12 @@ func (h *Hub) stream(k key, create bool) *stream {
 	defer h.mu.Unlock()
 	s, ok := h.streams[k]
 	if !ok && create {
-		s = &stream{st: livestate.Stream{Name: k.stream, Limits: h.Limits(k.tenant)}, subs: make(map[Subscriber]struct{})}
+		lim := h.Limits(k.tenant)
+		if k.stream == dashboard.ChangesStream {
+			// Its rows are the tenant's dashboards: the snapshot lists every one.
+			lim.Rows = max(lim.Rows, dashstore.MaxDashboards)
+		}
+		s = &stream{st: livestate.Stream{Name: k.stream, Limits: lim}, subs: make(map[Subscriber]struct{})}
 		h.streams[k] = s
 	}
 	return s

@@ -1,10 +1,12 @@
 package hub
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/telltale/telltale/shared/dashboard"
 	"github.com/telltale/telltale/shared/livestate"
 	"github.com/telltale/telltale/shared/wire"
 )
@@ -277,5 +279,35 @@ func TestWatchWakesOnPublish(t *testing.T) {
 	cancel()
 	if _, ok := h.Cursor("acme", "made-up"); ok {
 		t.Fatal("a watched made-up name stayed in the hub")
+	}
+}
+
+// TestChangesStreamKeepsEveryDashboard: a tenant's dashboard changes
+// stream is the list of its dashboards, one row each, so its snapshot keeps
+// as many rows as a tenant may have dashboards, where another stream keeps
+// its 50.
+func TestChangesStreamKeepsEveryDashboard(t *testing.T) {
+	h := New(Config{})
+	const n = 120
+	for _, stream := range []string{dashboard.ChangesStream, "orders"} {
+		evs := make([]wire.Event, n)
+		for i := range evs {
+			evs[i] = dashboard.ChangeEvent(dashboard.Change{ID: fmt.Sprintf("d%03d", i), Version: 1, Title: "D"})
+			evs[i].Stream, evs[i].Epoch, evs[i].Seq = stream, 1, uint64(i+1)
+		}
+		h.Publish("t", evs)
+	}
+	b, err := h.Snapshot("t", dashboard.ChangesStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(snapshotOf(t, b).State.Rows); got != n {
+		t.Fatalf("changes stream: snapshot has %d rows, want all %d dashboards", got, n)
+	}
+	if b, err = h.Snapshot("t", "orders"); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(snapshotOf(t, b).State.Rows); got != 50 {
+		t.Fatalf("another stream: snapshot has %d rows, want its 50", got)
 	}
 }

@@ -99,6 +99,8 @@ func (s *Store) Put(ctx context.Context, tenant string, d dashboard.Dashboard, b
 			return cur.meta, nil
 		}
 		next = cur.meta.Version + 1
+	} else if s.dashCount(tenant) >= dashstore.MaxDashboards {
+		return dashstore.Meta{}, fmt.Errorf("save dashboard %.64q: %w", d.ID, dashstore.ErrTooMany)
 	}
 	m := dashstore.Meta{ID: d.ID, Title: d.Title, Version: next, Saved: s.cfg.Now().UTC(), By: by}
 	ev := []wire.Event{dashboard.ChangeEvent(dashboard.Change{ID: d.ID, Version: next, Title: d.Title})}
@@ -151,4 +153,15 @@ func (v version) stored() (dashstore.Stored, error) {
 		return dashstore.Stored{}, fmt.Errorf("dashboard %.64q version %d: %w", v.meta.ID, v.meta.Version, err)
 	}
 	return st, nil
+}
+
+// dashCount is how many dashboards tenant keeps. s.dashMu must be held.
+func (s *Store) dashCount(tenant string) int {
+	n := 0
+	for k := range s.dash {
+		if k.tenant == tenant {
+			n++
+		}
+	}
+	return n
 }

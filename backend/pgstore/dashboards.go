@@ -118,6 +118,18 @@ func (s *Store) Put(ctx context.Context, tenant string, d dashboard.Dashboard, b
 			WHERE d.tenant = $1 AND d.id = $2 FOR UPDATE OF d`, tenant, d.ID, spec).Scan(&cur, &equal); err != nil {
 			return err
 		}
+		if cur == 0 {
+			// A new dashboard: the tenant's creations take turns, so two
+			// at once cannot both pass the cap.
+			var n int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM (SELECT pg_advisory_xact_lock(hashtextextended('telltale.dashboards/' || $1, 0))) l,
+				telltale.dashboards WHERE tenant = $1 AND version > 0`, tenant).Scan(&n); err != nil {
+				return err
+			}
+			if n >= dashstore.MaxDashboards {
+				return dashstore.ErrTooMany
+			}
+		}
 		if equal {
 			return tx.QueryRow(ctx, `SELECT id, title, version, saved, by_whom FROM telltale.dashboard_versions
 				WHERE tenant = $1 AND id = $2 AND version = $3`, tenant, d.ID, cur).Scan(&m.ID, &m.Title, &m.Version, &m.Saved, &m.By)

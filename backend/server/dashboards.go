@@ -14,6 +14,7 @@ import (
 	"github.com/telltale/telltale/backend/auth"
 	"github.com/telltale/telltale/backend/dashstore"
 	"github.com/telltale/telltale/shared/dashboard"
+	"github.com/telltale/telltale/shared/wire"
 )
 
 // MaxDashboardBody bounds a PUT's body: a spec of a few hundred panels is
@@ -284,6 +285,14 @@ func (s *Server) admin(w http.ResponseWriter, r *http.Request) (*auth.Principal,
 }
 
 func (s *Server) storeFailed(w http.ResponseWriter, who *auth.Principal, what, id string, err error) {
+	switch {
+	case errors.Is(err, dashstore.ErrTooMany):
+		writeJSON(w, http.StatusConflict, map[string]string{"error": fmt.Sprintf("could not %s dashboard %.64q: %v", what, id, dashstore.ErrTooMany)})
+		return
+	case errors.Is(err, wire.ErrStreamQuota):
+		writeJSON(w, http.StatusConflict, map[string]string{"error": fmt.Sprintf("could not %s dashboard %.64q: the tenant is at its stream quota, and the change could not be announced on %s", what, id, dashboard.ChangesStream)})
+		return
+	}
 	s.cfg.Logger.Error("dashboard store: "+what+" failed", "tenant", who.Tenant, "dashboard", id, "err", err)
 	writeJSON(w, http.StatusInternalServerError, map[string]string{"error": fmt.Sprintf("could not %s dashboard %.64q: the store failed (see the server's log)", what, id)})
 }

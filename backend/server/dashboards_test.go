@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -301,5 +302,22 @@ func TestDashboardPutYAML(t *testing.T) {
 	res, body := admin.do(http.MethodPut, "/api/v1/dashboards/ops", strings.Replace(yaml, "field: n", "feild: n", 1), "Content-Type", "application/yaml")
 	if res.StatusCode != http.StatusBadRequest || !strings.Contains(body, `8:5: dashboard ops: panel n: unknown key \"feild\"`) {
 		t.Fatalf("a misspelt key: got %d %s, want 400 naming 8:5, the dashboard, panel and key", res.StatusCode, body)
+	}
+}
+
+// TestDashboardAPICapsATenant: past dashstore.MaxDashboards a new
+// dashboard is refused with 409 and a message that says what to do.
+func TestDashboardAPICapsATenant(t *testing.T) {
+	f := newTokenFixture(t)
+	admin := f.client(t, "acme", "admin")
+	for i := range dashstore.MaxDashboards {
+		id := fmt.Sprintf("d%03d", i)
+		if res, body := admin.put("/api/v1/dashboards/"+id, opsJSON(id, "D")); res.StatusCode != http.StatusCreated {
+			t.Fatalf("dashboard %d: got %d %s", i+1, res.StatusCode, body)
+		}
+	}
+	res, body := admin.put("/api/v1/dashboards/one-more", opsJSON("one-more", "One more"))
+	if res.StatusCode != http.StatusConflict || !strings.Contains(body, "delete one first") {
+		t.Fatalf("one more: got %d %s, want 409 saying to delete one first", res.StatusCode, body)
 	}
 }

@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) Subject) {
 		{"NotFound", testNotFound},
 		{"TenantIsolation", testIsolation},
 		{"KeepsMaxVersions", testMaxVersions},
+		{"CapsDashboards", testMaxDashboards},
 		{"Announcements", testAnnouncements},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -265,4 +266,36 @@ func changes(t *testing.T, s Subject, tenant string) []dashboard.Change {
 		out = append(out, c)
 	}
 	return out
+}
+
+// testMaxDashboards: a tenant keeps at most MaxDashboards; one more is
+// refused with ErrTooMany and announces nothing, while the ones it has still
+// save, another tenant is not counted against it, and a delete makes room.
+func testMaxDashboards(t *testing.T, s Subject) {
+	ctx := context.Background()
+	for i := range dashstore.MaxDashboards {
+		put(t, s, "acme", Board(fmt.Sprintf("d%03d", i), "D"), "alice")
+	}
+	before, err := s.Read(ctx, "acme", dashboard.ChangesStream, 0, 2*dashstore.MaxDashboards)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Put(ctx, "acme", Board("one-more", "One more"), "alice"); !errors.Is(err, dashstore.ErrTooMany) {
+		t.Fatalf("dashboard %d: got %v, want ErrTooMany", dashstore.MaxDashboards+1, err)
+	}
+	if _, err := s.Get(ctx, "acme", "one-more"); !errors.Is(err, dashstore.ErrNotFound) {
+		t.Fatalf("the refused dashboard: got %v, want ErrNotFound", err)
+	}
+	after, err := s.Read(ctx, "acme", dashboard.ChangesStream, 0, 2*dashstore.MaxDashboards)
+	if err != nil || len(after) != len(before) {
+		t.Fatalf("the refusal announced something: %d events before, %d after (%v)", len(before), len(after), err)
+	}
+	if m := put(t, s, "acme", Board("d000", "D, again"), "alice"); m.Version != 2 {
+		t.Fatalf("a new version of a kept dashboard: got version %d, want 2", m.Version)
+	}
+	put(t, s, "umbrella", Board("ops", "Ops"), "bob")
+	if err := s.Delete(ctx, "acme", "d001"); err != nil {
+		t.Fatal(err)
+	}
+	put(t, s, "acme", Board("one-more", "One more"), "alice")
 }
