@@ -108,10 +108,16 @@ type Engine struct {
 	refused   map[aggKey]bool // over the cap, logged once
 	stale     map[srcKey]bool // a batch was dropped: catch up from the store
 
-	ready   []*aggregate // built, owned by Run
-	rows    []rowFields  // apply's, reused: what a batch's aggregates read of its rows
-	backoff time.Time    // Run: no builds or catch-ups before, after a store error
-	builds  sync.WaitGroup
+	ready []*aggregate // built, owned by Run
+	rows  []rowFields  // fold's, reused: what a batch's aggregates read of its rows
+	// Run's tapped batches not folded yet (hold, fold): by source, in the
+	// order their sources first came; heldN events, for heldTicks ticks.
+	held             []*heldSrc
+	heldBy           map[srcKey]*heldSrc
+	heldN, heldTicks int
+	holds            uint64    // batches held so far
+	backoff          time.Time // Run: no builds or catch-ups before, after a store error
+	builds           sync.WaitGroup
 
 	m struct {
 		active, sourceEvents, emitted, late, overflows, catchups, bytes,
@@ -125,6 +131,7 @@ type srcKey struct{ tenant, stream string }
 type batch struct {
 	tenant string
 	evs    []wire.Event
+	n      uint64 // Run: the batch's number among those held (Engine.holds)
 }
 
 type built struct {
@@ -157,6 +164,11 @@ type aggregate struct {
 	nextEmit   time.Time
 	late       uint64
 	size       int
+	// held is Engine.holds when the computer was installed: the batches
+	// held before it are not fed to it, since the build and its catch-up
+	// read the store after they were in it (and what they skipped of them
+	// is outside the window).
+	held uint64
 }
 
 // restorer is a computer that can be told what its derived stream holds
@@ -199,7 +211,7 @@ func NewEngine(cfg EngineConfig) *Engine {
 		queue: make(chan batch, cfg.Queue), built: make(chan built), wake: make(chan struct{}, 1),
 		tenants: make(map[string]*tenantSpecs), active: make(map[aggKey]*aggregate),
 		bySource: make(map[srcKey][]*aggregate), perTenant: make(map[string]int),
-		refused: make(map[aggKey]bool), stale: make(map[srcKey]bool),
+		refused: make(map[aggKey]bool), stale: make(map[srcKey]bool), heldBy: make(map[srcKey]*heldSrc),
 	}
 	r := cfg.Metrics
 	e.m.active = r.Gauge("telltale_agg_active", "aggregates computed now (tenant × definition)")

@@ -56,7 +56,21 @@ func cpuTime() time.Duration {
 // process's CPU per source event: the difference between the two
 // benchmarks is what the aggregates cost, the emits written into the store
 // and folded by the hub included.
-func benchEngine(b *testing.B, aggs int) {
+func benchEngine(b *testing.B, aggs int) { benchEngineAt(b, aggs, 100, 0, 0) }
+
+// benchEngineAt is benchEngine with batches of size rows, and with rate > 0
+// paced at rate source events per second as the server receives them from
+// bench/cmd/aggregate (an ingest request of 100 rows every 10 ms, spread
+// over the 5 streams: batches of 20): the engine then emits at its real
+// pace (every 250 ms) and its states go cold between batches, as in the
+// server, where the in-process figure of the unpaced benchmark is a third
+// of what the server's profile shows.
+//
+// thrash > 0 writes that many bytes of other memory every 100 events (an
+// ingest request's worth), standing for the server's other work between
+// batches (ingest decoding, the hub, 200 sockets' writes) that pushes the
+// states out of the caches.
+func benchEngineAt(b *testing.B, aggs, size, rate, thrash int) {
 	const sources = 5
 	var specs []*agg.Spec
 	if aggs > 0 {
@@ -76,7 +90,7 @@ func benchEngine(b *testing.B, aggs int) {
 	go func() { done <- e.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 
-	rows := make([]wire.Event, 100)
+	rows := make([]wire.Event, size)
 	batch := func(now int64) {
 		for i := range rows {
 			rows[i] = wire.Event{Time: now, Row: &wire.Row{Key: "k" + strconv.Itoa(rand.IntN(1000)), Fields: map[string]any{
@@ -98,7 +112,19 @@ func benchEngine(b *testing.B, aggs int) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu0 := cpuTime()
+	other := make([]byte, thrash)
+	start := time.Now()
 	for n := 0; n < b.N; n += len(rows) {
+		if rate > 0 {
+			if d := time.Duration(n) * time.Second / time.Duration(rate); time.Since(start) < d {
+				time.Sleep(d - time.Since(start))
+			}
+		}
+		if thrash > 0 && n%100 == 0 {
+			for i := 0; i < len(other); i += 64 {
+				other[i]++
+			}
+		}
 		batch(time.Now().UnixMilli())
 		if err := st.Append(ctx, "t", fmt.Sprintf("orders%d", (n/len(rows))%sources), rows); err != nil {
 			b.Fatal(err)
@@ -114,3 +140,12 @@ func benchEngine(b *testing.B, aggs int) {
 
 func BenchmarkEngine_NoAggregates(b *testing.B)         { benchEngine(b, 0) }
 func BenchmarkEngine_50Aggregates10Groups(b *testing.B) { benchEngine(b, 50) }
+
+// The server's pace: 10,000 source events per second in batches of 20 per
+// stream (-benchtime 50000x is 5 s).
+func BenchmarkEnginePaced_NoAggregates(b *testing.B)         { benchEngineAt(b, 0, 20, 10_000, 0) }
+func BenchmarkEnginePaced_50Aggregates10Groups(b *testing.B) { benchEngineAt(b, 50, 20, 10_000, 0) }
+
+// And 4 MiB of other memory written between requests.
+func BenchmarkEngineCold_NoAggregates(b *testing.B)         { benchEngineAt(b, 0, 20, 10_000, 4<<20) }
+func BenchmarkEngineCold_50Aggregates10Groups(b *testing.B) { benchEngineAt(b, 50, 20, 10_000, 4<<20) }

@@ -29,7 +29,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.builds.Wait()
 			return e.flush(ctx)
 		case b := <-e.queue:
-			e.apply(ctx, b)
+			e.hold(ctx, b)
 		case r := <-e.built:
 			e.install(ctx, r)
 		case <-e.wake:
@@ -38,6 +38,9 @@ func (e *Engine) Run(ctx context.Context) error {
 			now := e.cfg.Now()
 			e.startBuilds(ctx)
 			e.catchUpStale(ctx)
+			if e.due(now) {
+				e.fold(ctx)
+			}
 			e.emit(ctx, now, false)
 			if now.Sub(lastSize) >= time.Second {
 				lastSize = now
@@ -59,12 +62,13 @@ func (e *Engine) flush(ctx context.Context) error {
 	for {
 		select {
 		case b := <-e.queue:
-			e.apply(wctx, b)
+			e.hold(wctx, b)
 			continue
 		default:
 		}
 		break
 	}
+	e.fold(wctx)
 	e.emit(wctx, e.cfg.Now(), true)
 	return nil
 }
@@ -188,6 +192,7 @@ func (e *Engine) install(ctx context.Context, r built) {
 		return
 	}
 	a.comp, a.epoch, a.seq = r.comp, r.epoch, r.seq
+	a.held = e.holds
 	a.needFull = !r.restored
 	a.nextEmit = time.Time{}
 	a.late = 0
@@ -206,12 +211,99 @@ func (e *Engine) unready(a *aggregate) {
 	a.comp = nil
 }
 
-// apply folds a tapped batch into every built aggregate of its source, and
-// activates the source's definitions that do not run yet.
-func (e *Engine) apply(ctx context.Context, b batch) {
+// hold takes a tapped batch: it activates the source's definitions that do
+// not run yet at once, and keeps the batch for the next fold.
+func (e *Engine) hold(ctx context.Context, b batch) {
+	e.activate(ctx, b)
+	src := srcKey{b.tenant, b.evs[0].Stream}
+	h := e.heldBy[src]
+	if h == nil {
+		h = &heldSrc{src: src}
+		e.heldBy[src] = h
+		e.held = append(e.held, h)
+	}
+	e.holds++
+	b.n = e.holds
+	h.batches = append(h.batches, b)
+	h.n += len(b.evs)
+	e.heldN += len(b.evs)
+	if e.heldN >= maxHeld {
+		e.fold(ctx)
+	}
+}
+
+// heldSrc is one source's tapped batches not folded yet, in order.
+type heldSrc struct {
+	src     srcKey
+	batches []batch
+	n       int // events
+}
+
+// Held batches are folded when an aggregate is due to emit (so that an
+// emit covers every batch tapped before it), past maxHeld events, or
+// foldTicks ticks after the oldest arrived: folding a source's batches of
+// 250 ms together, aggregate by aggregate, touches each state's memory once
+// per fold instead of once per ingest request; between two requests the
+// server's other work (ingest decoding, the hub, the sockets' writes) has
+// pushed it out of the caches, and an Add then cost three times what it
+// costs warm (bench/results/2026-12-06-aggregate.md, 17:40 UTC).
+const (
+	maxHeld   = 8192
+	foldTicks = 25
+)
+
+// due reports whether an aggregate emits at now, or the held batches have
+// waited long enough.
+func (e *Engine) due(now time.Time) bool {
+	if e.heldN == 0 {
+		return false
+	}
+	if e.heldTicks++; e.heldTicks >= foldTicks {
+		return true
+	}
+	for _, a := range e.ready {
+		if !now.Before(a.nextEmit) {
+			return true
+		}
+	}
+	return false
+}
+
+// fold folds the held batches into every built aggregate of their source,
+// aggregate by aggregate, each one's batches in the order they came.
+func (e *Engine) fold(ctx context.Context) {
+	for _, h := range e.held {
+		e.mu.RLock()
+		aggs := e.bySource[h.src]
+		e.mu.RUnlock()
+		// The aggregates of the source share what they read of each row.
+		if cap(e.rows) < h.n {
+			e.rows = make([]rowFields, h.n)
+		}
+		rows := e.rows[:h.n]
+		for _, a := range aggs {
+			off := 0
+			for _, b := range h.batches {
+				if a.comp != nil && !a.stopped.Load() && b.n > a.held {
+					e.feed(ctx, a, b.evs, rows[off:off+len(b.evs)])
+				}
+				off += len(b.evs)
+			}
+		}
+		clear(rows) // nothing of the batches kept past them
+		clear(h.batches)
+		delete(e.heldBy, h.src)
+	}
+	clear(e.held)
+	e.held, e.heldN, e.heldTicks = e.held[:0], 0, 0
+}
+
+// activate activates the definitions of a tapped batch's source that do
+// not run yet.
+func (e *Engine) activate(ctx context.Context, b batch) {
 	src := srcKey{b.tenant, b.evs[0].Stream}
 	e.mu.RLock()
-	aggs, ts := e.bySource[src], e.tenants[b.tenant]
+	ts := e.tenants[b.tenant]
 	idle := ts == nil // every definition of the source runs, or is refused
 	if ts != nil {
 		for _, s := range ts.bySource[src.stream] {
@@ -228,24 +320,12 @@ func (e *Engine) apply(ctx context.Context, b batch) {
 				_ = e.activateLocked(b.tenant, s.Stream(), s, true) // refusals are counted and logged there
 			}
 		}
-		aggs = e.bySource[src]
 		started = len(e.pending) > 0
 		e.mu.Unlock()
 	}
 	if started {
 		e.startBuilds(ctx)
 	}
-	// The aggregates of the source share what they read of each row.
-	if cap(e.rows) < len(b.evs) {
-		e.rows = make([]rowFields, len(b.evs))
-	}
-	rows := e.rows[:len(b.evs)]
-	for _, a := range aggs {
-		if a.comp != nil && !a.stopped.Load() {
-			e.feed(ctx, a, b.evs, rows)
-		}
-	}
-	clear(rows) // nothing of the batch kept past it
 }
 
 // feed folds the events of evs a has not seen; a batch that does not follow
@@ -386,6 +466,11 @@ func (e *Engine) emit(ctx context.Context, now time.Time, force bool) {
 			e.m.late.Add(int64(l - a.late))
 			a.late = l
 		}
+		// The next emit is at the next beat, whether this one had anything
+		// to say or not: an aggregate whose emits say nothing (a min, max
+		// or percentile that a batch did not move) is not computed again at
+		// every tick, and the held batches are folded once a beat.
+		a.nextEmit = nextBeat(now, time.Duration(a.spec.EmitMs)*time.Millisecond)
 		if len(evs) == 0 {
 			continue
 		}
@@ -398,7 +483,6 @@ func (e *Engine) emit(ctx context.Context, now time.Time, force bool) {
 		}
 		out[t][a.key.stream] = evs
 		from[t] = append(from[t], a)
-		a.nextEmit = nextBeat(now, time.Duration(a.spec.EmitMs)*time.Millisecond)
 	}
 	clear(e.ready[len(kept):])
 	e.ready = kept

@@ -26,11 +26,16 @@ type counter struct {
 	n     int
 	dirty bool
 	fulls int
+	emits int          // Emit calls
+	trace func(uint64) // when set, told every seq Add folds
 }
 
 func (c *counter) Add(ev *wire.Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.trace != nil {
+		c.trace(ev.Seq)
+	}
 	c.seen[ev.Seq]++
 	c.n++
 	c.dirty = true
@@ -39,6 +44,7 @@ func (c *counter) Add(ev *wire.Event) {
 func (c *counter) Emit(time.Time) []wire.Event {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.emits++
 	if !c.dirty {
 		return nil
 	}
@@ -770,5 +776,105 @@ func TestNextBeatKeepsTheBeatOfALateEmit(t *testing.T) {
 		if got.Sub(beat)%period != 0 {
 			t.Errorf("next emit %v is not on a beat", got.Sub(beat))
 		}
+	}
+}
+
+// The batches tapped between two folds are folded aggregate by aggregate:
+// each aggregate takes every held batch of its source, in order, before the
+// next one starts (its state's memory touched once per fold, not once per
+// batch), and each event once.
+func TestEngineFoldsHeldBatchesAggregateByAggregate(t *testing.T) {
+	a := spec(t, agg.Def{Source: "orders", Fn: "count", Window: "1m"})
+	b := spec(t, agg.Def{Source: "orders", Fn: "sum", Field: "x", Window: "1m"})
+	r := newRig(t, []*agg.Spec{a, b}, nil)
+	r.track()
+	r.start()
+	r.publish("t", "orders", 1) // activates both
+	wantValue(t, r, "t", a.Stream(), 1)
+	wantValue(t, r, "t", b.Stream(), 1)
+	r.stop() // Run is done: the test drives hold and fold itself
+
+	r.publish("t", "orders", 2)
+	r.publish("t", "orders", 3)
+	ctx := context.Background()
+	r.eng.hold(ctx, <-r.eng.queue)
+	r.eng.hold(ctx, <-r.eng.queue)
+	if r.eng.heldN != 5 {
+		t.Fatalf("held %d events, want 5", r.eng.heldN)
+	}
+	var order []string
+	r.mu.Lock()
+	for _, s := range []*agg.Spec{a, b} {
+		c := r.comps[s.Stream()][len(r.comps[s.Stream()])-1]
+		name := s.Fn
+		c.trace = func(seq uint64) { order = append(order, fmt.Sprintf("%s:%d", name, seq)) }
+	}
+	r.mu.Unlock()
+	r.eng.fold(ctx)
+	want := "[count:2 count:3 count:4 count:5 count:6 sum:2 sum:3 sum:4 sum:5 sum:6]"
+	if got := fmt.Sprint(order); got != want {
+		t.Errorf("folded %s, want %s", got, want)
+	}
+	if r.eng.heldN != 0 || len(r.eng.held) != 0 || len(r.eng.heldBy) != 0 {
+		t.Errorf("after the fold: %d events, %d sources still held", r.eng.heldN, len(r.eng.held))
+	}
+}
+
+// An aggregate whose emit had nothing to say waits for the next beat like
+// one that wrote: it is not computed again at every tick.
+func TestEngineEmptyEmitWaitsForTheNextBeat(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		now   = time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+		calls int
+	)
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		return now
+	}
+	set := func(t time.Time) {
+		mu.Lock()
+		now = t
+		mu.Unlock()
+	}
+	ticks := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return calls
+	}
+	s := spec(t, agg.Def{Source: "orders", Fn: "count", Window: "1m"})
+	r := newRig(t, []*agg.Spec{s}, func(c *EngineConfig) { c.Now = clock })
+	r.track()
+	r.start()
+	r.publish("t", "orders", 1)
+	wantValue(t, r, "t", s.Stream(), 1) // the build's Full, at 12:00:00
+	r.mu.Lock()
+	c := r.comps[s.Stream()][0]
+	r.mu.Unlock()
+	emits := func() int {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.emits
+	}
+	set(now.Add(300 * time.Millisecond)) // past the next beat (12:00:00.250)
+	poll.Until(t, 5*time.Second, func() error {
+		if n := emits(); n != 1 {
+			return fmt.Errorf("%d emits, want 1", n)
+		}
+		return nil
+	})
+	// Twenty ticks later (each reads the clock), still before the beat after
+	// (12:00:00.500): no other Emit.
+	from := ticks()
+	poll.Until(t, 5*time.Second, func() error {
+		if n := ticks() - from; n < 20 {
+			return fmt.Errorf("%d ticks", n)
+		}
+		return nil
+	})
+	if n := emits(); n != 1 {
+		t.Errorf("%d emits before the next beat, want 1", n)
 	}
 }

@@ -27,14 +27,17 @@ type current struct {
 }
 
 type proj struct {
-	group       string
-	g           *curGroup // groups[group]: it lives as long as a row is in it
+	g           *curGroup // its group: it lives as long as a row is in it
 	num         float64
 	has, hasNum bool
 	str         string
 }
 
 type curGroup struct {
+	// name is the group's key in groups: a row's group is compared with it
+	// (memory every row of the group shares, in the cache) rather than with
+	// a copy kept per row (from the row it came with, wherever that was).
+	name      string
 	n, nh, nv int64 // rows; with the field; with a number in it
 	sum       float64
 	vals      map[string]float64 // min, max, percentiles: number by key
@@ -62,9 +65,9 @@ func (c *current) apply(s *State, r *wire.Row, rf *rowFields) {
 	}
 	o, _ := s.rowObs(r.Fields, rf)
 	group := s.group(r.Fields, rf)
-	np := proj{group: group, num: o.num, has: o.has, hasNum: o.hasNum, str: o.str}
+	np := proj{num: o.num, has: o.has, hasNum: o.hasNum, str: o.str}
 	c.changed = true
-	if had && p.group == group {
+	if had && p.g.name == group {
 		c.update(s, r.Key, p, np) // the common update: the row stays in its group
 		return
 	}
@@ -73,11 +76,11 @@ func (c *current) apply(s *State, r *wire.Row, rf *rowFields) {
 	}
 	g := c.groups[group]
 	if g == nil && len(c.groups) >= MaxGroups {
-		np.group, g = otherGroup, c.groups[otherGroup]
+		group, g = otherGroup, c.groups[otherGroup]
 	}
 	if g == nil {
-		g = &curGroup{}
-		c.groups[np.group] = g
+		g = &curGroup{name: group}
+		c.groups[group] = g
 	}
 	if !had {
 		p = &proj{}
@@ -178,7 +181,7 @@ func (c *current) remove(s *State, key string, p *proj) {
 		delete(g.vals, key)
 	}
 	if g.n == 0 {
-		delete(c.groups, p.group)
+		delete(c.groups, g.name)
 	} else if g.nv == 0 {
 		g.sum = 0 // no drift left behind by adding and taking away
 	}

@@ -85,7 +85,7 @@ type config struct {
 	clients, fanRate              int
 	duration                      time.Duration
 	asJSON                        bool
-	profile                       string // the run with aggregates: the server's CPU profile
+	profile                       string // the server's CPU profiles: profilePath names each run's
 	verbose                       bool
 	runs                          int
 	specs                         []*agg.Spec
@@ -107,7 +107,7 @@ func run() error {
 	flag.BoolVar(&c.asJSON, "json", false, "print the result as one JSON object on the last line")
 	flag.IntVar(&c.runs, "runs", 3, "pairs of runs, without and with aggregates alternating (the machine is shared: each figure is the median)")
 	flag.BoolVar(&c.verbose, "v", false, "print each aggregate's update latency on stderr")
-	flag.StringVar(&c.profile, "server-cpuprofile", "", "write the server's CPU profile over the run with aggregates here")
+	flag.StringVar(&c.profile, "server-cpuprofile", "", "write the server's CPU profile over each run here: the name with the run's number and, for the runs without aggregates, -without before its extension (cpu.pprof → cpu-1.pprof, cpu-1-without.pprof, …)")
 	flag.Parse()
 	c.customers, c.keysCount = 1000, 1000
 	var err error
@@ -126,11 +126,11 @@ func run() error {
 
 	var withouts, withs []phaseResult
 	for i := range c.runs {
-		without, err := phase(c, false)
+		without, err := phase(c, i+1, false)
 		if err != nil {
 			return fmt.Errorf("run %d without aggregates: %w", i+1, err)
 		}
-		with, err := phase(c, true)
+		with, err := phase(c, i+1, true)
 		if err != nil {
 			return fmt.Errorf("run %d with aggregates: %w", i+1, err)
 		}
@@ -256,14 +256,14 @@ func (p phaseResult) cpuPct() float64 { return p.cpuS / p.elapsed.Seconds() * 10
 // covers and when it arrived.
 type receipt struct{ covers, hub, at int64 } // Unix ms: source time, the hub's Ingested stamp, arrival at the client
 
-func phase(c config, withAggs bool) (phaseResult, error) {
+func phase(c config, run int, withAggs bool) (phaseResult, error) {
 	var r phaseResult
 	extra := []string{"-conn-rate", "-1", "-max-conns", "50000", "-max-unauth-conns", "50000", "-max-unauth-per-addr", "50000"}
 	if withAggs {
 		extra = append(extra, "-dashboards", c.dashboards)
-		if c.profile != "" {
-			extra = append(extra, "-debug-addr", "127.0.0.1:0")
-		}
+	}
+	if c.profile != "" {
+		extra = append(extra, "-debug-addr", "127.0.0.1:0")
 	}
 	srv, err := benchserver.Start(c.bin, c.web, extra...)
 	if err != nil {
@@ -332,8 +332,9 @@ func phase(c config, withAggs bool) (phaseResult, error) {
 	time.Sleep(2 * time.Second) // the aggregates built, the clients settled
 
 	profiled := make(chan error, 1)
-	if withAggs && c.profile != "" {
-		go func() { profiled <- fetchProfile(srv.DebugAddr, c.duration, c.profile) }()
+	if c.profile != "" {
+		path := profilePath(c.profile, run, withAggs)
+		go func() { profiled <- fetchProfile(srv.DebugAddr, c.duration, path) }()
 	} else {
 		profiled <- nil
 	}
@@ -484,6 +485,19 @@ func (g *generator) publishRows(addr, key string, n, fan int) (int64, error) {
 		return 0, fmt.Errorf("ingest: %s: %s", res.Status, e["error"])
 	}
 	return ms, nil
+}
+
+// profilePath is where a run writes the server's CPU profile: path with the
+// run's number and, without aggregates, -without before its extension
+// (cpu.pprof → cpu-2.pprof, cpu-2-without.pprof), so that runs with and
+// without can be compared function by function (go tool pprof -diff_base).
+func profilePath(path string, run int, withAggs bool) string {
+	ext := filepath.Ext(path)
+	suffix := "-" + strconv.Itoa(run)
+	if !withAggs {
+		suffix += "-without"
+	}
+	return path[:len(path)-len(ext)] + suffix + ext
 }
 
 // fetchProfile saves the server's CPU profile over d.
