@@ -67,7 +67,13 @@ type reload struct {
 	// snap: the changes stream's snapshot arrived; changes are its rows.
 	snap    bool
 	changes []dashboard.Change
-	at      [2]uint64 // the stream's epoch and seq when changes were read
+	// onStream: the ids this page has seen on the changes stream. Only
+	// these can be taken for deleted when their row is gone: the stream's
+	// snapshot may lack a dashboard saved long ago (its announcement
+	// deleted by PostgreSQL's retention, or older than a restart's warm-up
+	// read), which the server's list still has.
+	onStream map[string]bool
+	at       [2]uint64 // the stream's epoch and seq when changes were read
 	merged  []board   // pickerBoards' list; nil: to merge again
 }
 
@@ -123,6 +129,10 @@ func (s *Shell) followChanges(ctx app.Context, streams map[string]*livestate.Str
 		for i := range st.State.Rows {
 			if c, ok := dashboard.ParseChange(&wire.Event{Row: &st.State.Rows[i]}); ok {
 				s.reload.changes = append(s.reload.changes, c)
+				if s.reload.onStream == nil {
+					s.reload.onStream = map[string]bool{}
+				}
+				s.reload.onStream[c.ID] = true
 			}
 		}
 	}
@@ -253,9 +263,11 @@ func remounts(old, next *dashboard.Dashboard) bool {
 // mergeBoards is the picker's list: the server's list (built-in and stored
 // dashboards, fetched once) brought up to date by the changes stream's rows
 // once its snapshot arrived: titles changed, stored dashboards deleted
-// since (listed with a version, no longer on the stream), and new ones
-// (after the listed ones, by title).
-func mergeBoards(listed []board, changes []dashboard.Change, snap bool) []board {
+// since (listed with a version, seen on the stream and no longer on it),
+// and new ones (after the listed ones, by title). A listed dashboard the
+// stream never showed stays: the stream may not hold every dashboard's
+// row (onStream).
+func mergeBoards(listed []board, changes []dashboard.Change, onStream map[string]bool, snap bool) []board {
 	if !snap {
 		return listed
 	}
@@ -270,7 +282,7 @@ func mergeBoards(listed []board, changes []dashboard.Change, snap bool) []board 
 		switch {
 		case ok:
 			b.Title, b.Version = cmp.Or(changes[i].Title, b.Title), changes[i].Version
-		case b.Version > 0:
+		case b.Version > 0 && onStream[b.ID]:
 			continue // stored when listed, deleted since
 		}
 		seen[b.ID] = true
@@ -293,7 +305,7 @@ func mergeBoards(listed []board, changes []dashboard.Change, snap bool) []board 
 // only when the list or the stream changed (every render asks).
 func (s *Shell) pickerBoards() []board {
 	if s.reload.merged == nil {
-		s.reload.merged = mergeBoards(s.boards, s.reload.changes, s.reload.snap)
+		s.reload.merged = mergeBoards(s.boards, s.reload.changes, s.reload.onStream, s.reload.snap)
 	}
 	return s.reload.merged
 }

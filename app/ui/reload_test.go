@@ -152,14 +152,22 @@ func TestRemounts(t *testing.T) {
 func TestMergeBoards(t *testing.T) {
 	listed := []board{{ID: "default", Title: "Demo"}, {ID: "ops", Title: "Ops", Version: 2}, {ID: "gone", Title: "Gone", Version: 1}}
 	changes := []dashboard.Change{{ID: "zeta", Title: "Zeta", Version: 1}, {ID: "ops", Title: "Operations", Version: 3}, {ID: "alpha", Title: "Alpha", Version: 1}}
-	if got := mergeBoards(listed, changes, false); !slices.Equal(got, listed) {
+	onStream := map[string]bool{"zeta": true, "ops": true, "alpha": true, "gone": true}
+	if got := mergeBoards(listed, changes, onStream, false); !slices.Equal(got, listed) {
 		t.Fatalf("before the snapshot: %v, want the list as listed", got)
 	}
 	want := []board{{ID: "default", Title: "Demo"}, {ID: "ops", Title: "Operations", Version: 3}, {ID: "alpha", Title: "Alpha", Version: 1}, {ID: "zeta", Title: "Zeta", Version: 1}}
-	if got := mergeBoards(listed, changes, true); !slices.Equal(got, want) {
+	if got := mergeBoards(listed, changes, onStream, true); !slices.Equal(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
-	if got := mergeBoards(nil, changes[:1], true); len(got) != 1 || got[0].ID != "zeta" {
+	// A stored dashboard the stream never showed (its announcement older
+	// than what the stream keeps) is not taken for deleted.
+	delete(onStream, "gone")
+	want = []board{{ID: "default", Title: "Demo"}, {ID: "ops", Title: "Operations", Version: 3}, {ID: "gone", Title: "Gone", Version: 1}, {ID: "alpha", Title: "Alpha", Version: 1}, {ID: "zeta", Title: "Zeta", Version: 1}}
+	if got := mergeBoards(listed, changes, onStream, true); !slices.Equal(got, want) {
+		t.Fatalf("a dashboard the stream never showed: got %v, want %v", got, want)
+	}
+	if got := mergeBoards(nil, changes[:1], onStream, true); len(got) != 1 || got[0].ID != "zeta" {
 		t.Fatalf("no list (offline): %v, want the stream's", got)
 	}
 }
