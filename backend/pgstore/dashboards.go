@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -197,4 +198,57 @@ func (s *Store) Tenants(ctx context.Context) ([]string, error) {
 		out = []string{}
 	}
 	return out, nil
+}
+
+// reannounce keeps a tenant's changes stream a list of all its dashboards
+// across retention: before a sweep deletes the stream's events up to seq
+// upTo stored before cut, each dashboard whose every announcement is among
+// them is announced again (its current version and title), so the stream
+// still holds a row for every dashboard the tenant has, and a page's
+// snapshot (or a restart's warm-up) lists them all. The rows are locked as
+// a save locks them, so a save in between is either seen (and nothing is
+// re-announced for it) or waits.
+func (s *Store) reannounce(ctx context.Context, tenant string, upTo int64, cut time.Time) (int, error) {
+	var sent committed
+	err := pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
+		const stale = `SELECT d.id FROM telltale.dashboards d WHERE d.tenant = $1 AND d.version > 0
+			AND NOT EXISTS (SELECT FROM telltale.events e WHERE e.tenant = $1 AND e.stream = $2
+				AND e.body->'row'->>'key' = d.id AND (e.seq > $3 OR e.stored >= $4))`
+		rows, err := tx.Query(ctx, stale+` ORDER BY d.id FOR UPDATE OF d`, tenant, dashboard.ChangesStream, upTo, cut)
+		if err != nil {
+			return err
+		}
+		locked, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil || len(locked) == 0 {
+			return err
+		}
+		// Read again now that they are locked: a save that committed
+		// meanwhile announced its own version.
+		rows, err = tx.Query(ctx, `SELECT d.id, d.version, v.title FROM telltale.dashboards d
+			JOIN telltale.dashboard_versions v USING (tenant, id, version)
+			WHERE d.tenant = $1 AND d.id = ANY($5) AND d.id IN (`+stale+`) ORDER BY d.id`, tenant, dashboard.ChangesStream, upTo, cut, locked)
+		if err != nil {
+			return err
+		}
+		var evs []wire.Event
+		for rows.Next() {
+			var c dashboard.Change
+			if err := rows.Scan(&c.ID, &c.Version, &c.Title); err != nil {
+				rows.Close()
+				return err
+			}
+			evs = append(evs, dashboard.ChangeEvent(c))
+		}
+		if rows.Close(); rows.Err() != nil || len(evs) == 0 {
+			return rows.Err()
+		}
+		sent, err = s.appendTo(ctx, tx, tenant, dashboard.ChangesStream, evs)
+		return err
+	})
+	if err != nil {
+		s.dropRecent(sent)
+		return 0, fmt.Errorf("re-announce %s's dashboards: %w", tenant, err)
+	}
+	s.keepRecent(sent)
+	return len(sent.evs), nil
 }

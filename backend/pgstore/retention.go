@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/telltale/telltale/shared/dashboard"
 )
 
 // Retention says how long events are kept: a row is deleted only when it is
@@ -12,7 +14,8 @@ import (
 // old events is never deleted before anyone could read it), so
 // a quiet stream keeps its last KeepEvents however old, and a busy one keeps
 // at least KeepFor of history. Per-stream overrides live in telltale.streams
-// (keep_events, keep_for).
+// (keep_events, keep_for). A tenant's dashboard changes stream keeps a row
+// of every dashboard the tenant has, however old (reannounce).
 type Retention struct {
 	KeepEvents int64         // zero means 100000
 	KeepFor    time.Duration // zero means 24h
@@ -68,6 +71,11 @@ func (s *Store) Sweep(ctx context.Context, r Retention) (int64, error) {
 	}
 	var total int64
 	for _, t := range targets {
+		if t.stream == dashboard.ChangesStream {
+			if _, err := s.reannounce(ctx, t.tenant, t.maxSeq, t.before); err != nil {
+				return total, fmt.Errorf("retention %s/%s: %w", t.tenant, t.stream, err)
+			}
+		}
 		for {
 			// The oldest Batch rows of the stream (a primary-key walk), of
 			// which the prefix stored before the cut-off goes. stored grows
