@@ -74,7 +74,7 @@ type reload struct {
 	// read), which the server's list still has.
 	onStream map[string]bool
 	at       [2]uint64 // the stream's epoch and seq when changes were read
-	merged  []board   // pickerBoards' list; nil: to merge again
+	merged   []board   // pickerBoards' list; nil: to merge again
 }
 
 // observe decides, from the changes stream's rows, what the page showing
