@@ -185,3 +185,30 @@ func TestIngestHoldFlag(t *testing.T) {
 		})
 	}
 }
+
+func TestIngestDecodersFlag(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    int
+		wantErr bool
+	}{
+		{"default", nil, nil, 1, false},
+		{"flag", []string{"-ingest-decoders", "2"}, nil, 2, false},
+		{"env, no bound", nil, map[string]string{"TELLTALE_INGEST_DECODERS": "-1"}, -1, false},
+		{"flag wins", []string{"-ingest-decoders", "3"}, map[string]string{"TELLTALE_INGEST_DECODERS": "-1"}, 3, false},
+		{"zero", []string{"-ingest-decoders", "0"}, nil, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := parse(tt.args, func(k string) string { return tt.env[k] }, io.Discard, io.Discard)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("got error %v, want one: %v", err, tt.wantErr)
+			}
+			if err == nil && c.decoders != tt.want {
+				t.Fatalf("got %v, want %v", c.decoders, tt.want)
+			}
+		})
+	}
+}

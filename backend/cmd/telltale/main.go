@@ -93,6 +93,7 @@ type config struct {
 	ingestRate  float64 // body bytes per second per tenant; negative: none
 	ingestBurst int64
 	ingestHold  time.Duration // longest wait for the rate instead of 429; negative: none
+	decoders    int           // a tenant's ingest bodies decoded at once per node; negative: no bound
 	logLevel    slog.Level
 	dbURL       string
 	retention   pgstore.Retention
@@ -155,6 +156,7 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	c.keys.flags(fs, env)
 	fs.StringVar(&c.tlsCert, "tls-cert", env("TELLTALE_TLS_CERT", ""), "PEM certificate file: serve HTTPS (env TELLTALE_TLS_CERT); needs -tls-key")
 	fs.StringVar(&c.tlsKey, "tls-key", env("TELLTALE_TLS_KEY", ""), "PEM private key file for -tls-cert (env TELLTALE_TLS_KEY)")
+	fs.IntVar(&c.decoders, "ingest-decoders", envInt(env("TELLTALE_INGEST_DECODERS", "1")), "HTTP ingest: how many of one tenant's bodies this server decodes at once, so one tenant's decoding takes at most that many cores; negative: no bound (env TELLTALE_INGEST_DECODERS)")
 	fs.IntVar(&c.points, "points", envInt(env("TELLTALE_POINTS", "3000")), "samples per series a stream's snapshot holds (env TELLTALE_POINTS)")
 	c.caps.flags(fs, env)
 	fs.IntVar(&c.warmBytes, "warm-stream-bytes", envInt(env("TELLTALE_WARM_STREAM_BYTES", "8388608")), "PostgreSQL start: event body bytes one stream may fold into memory before it is served; a stream whose last 5,000 events are larger starts from its newest events that fit (env TELLTALE_WARM_STREAM_BYTES)")
@@ -185,6 +187,9 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	}
 	if strings.TrimSpace(c.appVersion) == "" {
 		return config{}, errors.New("-app-version: want a version, or leave it unset for the build's")
+	}
+	if c.decoders == 0 {
+		return config{}, errors.New("-ingest-decoders must be non-zero (negative: no bound)")
 	}
 	if c.ingestRate == 0 || c.ingestBurst <= 0 || c.ingestHold == 0 {
 		return config{}, errors.New("-ingest-rate and -ingest-hold must be non-zero (negative: off), -ingest-burst positive")
@@ -365,7 +370,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		store, storeTag, health, history, revoked, stored = pg, "postgres", pg.Health, pg, pg, pg
 		eng = newEngine(pg, pg)
 		warming = pg.Warming
-		ingester = ingest.New(ingest.Config{Store: pg, Keys: pg, Logger: log, Metrics: reg, Limits: h, TenantRate: cfg.ingestRate, TenantBurst: cfg.ingestBurst, TenantRates: cfg.tenantRates, TenantHold: cfg.ingestHold})
+		ingester = ingest.New(ingest.Config{Store: pg, Keys: pg, Logger: log, Metrics: reg, Limits: h, TenantRate: cfg.ingestRate, TenantBurst: cfg.ingestBurst, TenantRates: cfg.tenantRates, TenantHold: cfg.ingestHold, TenantDecoders: cfg.decoders})
 		goRun("postgres follower", pg.Run)
 		// Listen once the hub holds every existing stream for warming: a
 		// client reconnecting after a restart waits for its stream's recent
@@ -382,7 +387,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		mem := memstore.New(memstore.Config{Sink: h.Publish, MaxStreamsPerTenant: cfg.maxStreams})
 		store, storeTag, history, revoked, stored = mem, "memory", mem, mem, mem
 		eng = newEngine(mem, mem)
-		ingester = ingest.New(ingest.Config{Store: mem, Keys: cfg.ingestKeys, Logger: log, Metrics: reg, Limits: h, TenantRate: cfg.ingestRate, TenantBurst: cfg.ingestBurst, TenantRates: cfg.tenantRates, TenantHold: cfg.ingestHold})
+		ingester = ingest.New(ingest.Config{Store: mem, Keys: cfg.ingestKeys, Logger: log, Metrics: reg, Limits: h, TenantRate: cfg.ingestRate, TenantBurst: cfg.ingestBurst, TenantRates: cfg.tenantRates, TenantHold: cfg.ingestHold, TenantDecoders: cfg.decoders})
 	}
 
 	if cfg.dashDir != "" { // at start, and on SIGHUP (dashboards.go)
