@@ -217,7 +217,7 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 			c.origins = append(c.origins, o)
 		}
 	}
-	c.dashboards = []dashboard.Dashboard{demo.Dashboard()}
+	c.dashboards = demo.Dashboards()
 	if *dashFile != "" {
 		b, err := os.ReadFile(*dashFile)
 		if err != nil {
