@@ -132,3 +132,63 @@ func TestSQLFeedsFillTheDashboards(t *testing.T) {
 		})
 	}
 }
+
+// The tutorial at the top of docs/DASHBOARDS.md holds: its dashboard
+// validates, and its SQL, on the table schema.sql creates, feeds every panel.
+func TestTutorial(t *testing.T) {
+	b, err := os.ReadFile("../docs/DASHBOARDS.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	doc = doc[:strings.Index(doc, "\n# Dashboards: aggregates")] // the tutorial: up to the next chapter
+	var yamlBlocks, sqlBlocks []string
+	for _, part := range strings.Split(doc, "```")[1:] {
+		lang, body, _ := strings.Cut(part, "\n")
+		switch lang {
+		case "yaml":
+			yamlBlocks = append(yamlBlocks, body)
+		case "sql":
+			if !strings.Contains(body, "CREATE TABLE") { // the abridged schema is shown, not run
+				sqlBlocks = append(sqlBlocks, body)
+			}
+		}
+	}
+	if len(yamlBlocks) != 1 || len(sqlBlocks) != 1 {
+		t.Fatalf("got %d YAML and %d SQL blocks to run in the tutorial, want 1 and 1", len(yamlBlocks), len(sqlBlocks))
+	}
+	ds, err := dashboard.ParseYAML([]byte(yamlBlocks[0]))
+	if err != nil {
+		t.Fatalf("the tutorial's YAML: %v", err)
+	}
+	if err := ds[0].Validate(); err != nil {
+		t.Fatal(err)
+	}
+
+	db := pgtest.New(t)
+	ctx := context.Background()
+	if _, err := pgstore.Migrate(ctx, db.Pool); err != nil {
+		t.Fatal(err)
+	}
+	schema, err := os.ReadFile("warehouse/schema.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sql := range []string{string(schema), sqlBlocks[0]} {
+		if _, err := db.Pool.Exec(ctx, sql); err != nil {
+			t.Fatalf("%v\n%s", err, sql)
+		}
+	}
+	// Step 6 gives one order: the table wants 3 rows to be worth drawing, so
+	// two more come as the feed would give them.
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO orders (tenant_id, region, total) VALUES ('acme', 'south', 10), ('acme', 'east', 20)`); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := pgstore.New(pgstore.Config{Pool: db.Pool}).Read(ctx, "acme", "orders", 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := demo.Draws(ds[0], map[string][]wire.Event{"orders": evs}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+}
