@@ -394,6 +394,14 @@ func (f *feed) order() wire.Event {
 // (examples/warehouse/schema.sql: inserted, then updated at each step),
 // with the day's counters.
 func (f *feed) orderEvent(o *order, op wire.RowOp) wire.Event {
+	// Null until known, as the watched table has them.
+	var line, pickMs any
+	if o.line != "" {
+		line = o.line
+	}
+	if o.pickMs > 0 {
+		pickMs = o.pickMs
+	}
 	return wire.Event{
 		Values: map[string]float64{
 			"orders_today":  f.ordersToday,
@@ -402,7 +410,7 @@ func (f *feed) orderEvent(o *order, op wire.RowOp) wire.Event {
 		},
 		Row: &wire.Row{Key: o.id, Op: op, Fields: map[string]any{
 			"id": o.id, "status": o.status, "region": o.region, "total": o.total,
-			"line": o.line, "pick_ms": o.pickMs,
+			"line": line, "pick_ms": pickMs,
 		}},
 	}
 }
