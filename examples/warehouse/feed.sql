@@ -23,4 +23,4 @@ UPDATE orders SET status = 'shipped'
 UPDATE packing_lines
    SET status = (ARRAY['running', 'running', 'running', 'slow', 'stopped'])[1 + floor(random() * 5)::int],
        per_hour = 120 + floor(random() * 120)::int
- WHERE tenant_id = 'acme' AND id = 'L' || (1 + floor(random() * 6)::int);
+ WHERE tenant_id = 'acme' AND id = (SELECT 'L' || (1 + floor(random() * 6)::int));  -- one line: drawn once
