@@ -2,22 +2,20 @@ package demo
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/telltale/telltale/shared/livestate"
 	"github.com/telltale/telltale/shared/poll"
 	"github.com/telltale/telltale/shared/wire"
 )
 
 type sink struct {
-	mu      sync.Mutex
-	streams map[string]*wire.State
-	counts  map[string]int
+	mu     sync.Mutex
+	events map[string][]wire.Event
 }
 
 func (s *sink) Append(_ context.Context, tenant, stream string, evs []wire.Event) error {
@@ -26,62 +24,37 @@ func (s *sink) Append(_ context.Context, tenant, stream string, evs []wire.Event
 	if tenant != "acme" {
 		panic("wrong tenant " + tenant)
 	}
-	st := s.streams[stream]
-	if st == nil {
-		st = &wire.State{}
-		s.streams[stream] = st
+	now := time.Now().UnixMilli()
+	for _, ev := range evs {
+		ev.Time = now // as a store dates what it appends
+		s.events[stream] = append(s.events[stream], ev)
 	}
-	for i := range evs {
-		livestate.Fold(st, &evs[i], livestate.Limits{})
-	}
-	s.counts[stream] += len(evs)
 	return nil
 }
 
+// Every panel of every built-in dashboard (the demo's and the examples')
+// has something to draw, aggregates computed from their sources as the
+// server computes them.
 func TestFeedFillsTheDashboard(t *testing.T) {
-	d := Dashboard()
-	if err := d.Validate(); err != nil {
-		t.Fatal(err)
+	ds := Dashboards()
+	if len(ds) != 4 || ds[0].ID != Dashboard().ID {
+		t.Fatalf("got %d dashboards, first %q, want the demo's first then the 3 examples", len(ds), ds[0].ID)
 	}
-	s := &sink{streams: map[string]*wire.State{}, counts: map[string]int{}}
+	for i := range ds {
+		if err := ds[i].Validate(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := &sink{events: map[string][]wire.Event{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, s, Config{Tenant: "acme", Seed: 1, Speed: 10}) }()
-	// Wait until every panel of the spec has something to draw.
-	poll.Until(t, 10*time.Second, func() error {
+	poll.Until(t, 15*time.Second, func() error {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		for _, p := range d.Panels {
-			st := s.streams[p.Stream]
-			if st == nil {
-				return errMissing(p.ID)
-			}
-			switch p.Kind {
-			case "kpi":
-				if _, ok := st.Values[p.Field]; !ok {
-					return errMissing(p.ID)
-				}
-			case "timeseries":
-				for _, name := range p.Series {
-					if len(st.Points.Col(name)) < 50 {
-						return errMissing(p.ID)
-					}
-				}
-			case "table":
-				if len(st.Rows) < 3 {
-					return errMissing(p.ID)
-				}
-			case "status":
-				if len(st.Rows) < 3 {
-					return errMissing(p.ID)
-				}
-				for _, r := range st.Rows {
-					if p.Rules().Text(fmt.Sprint(r.Fields[p.Field])) == "" {
-						return fmt.Errorf("panel %s: row %s's %s %v has no level", p.ID, r.Key, p.Field, r.Fields[p.Field])
-					}
-				}
-			default:
-				return fmt.Errorf("panel %s: the test does not know kind %s", p.ID, p.Kind)
+		for _, d := range ds {
+			if err := Draws(d, s.events, time.Now()); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -92,22 +65,37 @@ func TestFeedFillsTheDashboard(t *testing.T) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// Every table column shows something for every row: a field the row
-	// carries, or "key", the row's key.
-	for _, p := range d.Panels {
-		for _, c := range p.Columns {
-			for _, r := range s.streams[p.Stream].Rows {
-				if _, ok := r.Fields[c.Field]; !ok && c.Field != "key" {
-					t.Fatalf("panel %s: column %s is empty for row %s (fields %v)", p.ID, c.Field, r.Key, r.Fields)
+	for _, stream := range []string{StreamMetrics, StreamLatency} {
+		var last int64
+		for _, ev := range s.events[stream] {
+			for _, ts := range ev.Points.TS {
+				if ts <= last {
+					t.Fatalf("%s timestamps not ascending: %d then %d", stream, last, ts)
 				}
+				last = ts
 			}
 		}
 	}
-	ts := s.streams[StreamMetrics].Points.TS
-	for i := 1; i < len(ts); i++ {
-		if ts[i] <= ts[i-1] {
-			t.Fatalf("metrics timestamps not ascending at %d: %d then %d", i, ts[i-1], ts[i])
-		}
+}
+
+// Draws finds the panel a feed leaves empty, and says which.
+func TestDrawsNamesTheEmptyPanel(t *testing.T) {
+	ex := Dashboards()[3] // the fleet
+	if ex.ID != "delivery-fleet" {
+		t.Fatalf("got %s, want delivery-fleet", ex.ID)
+	}
+	row := func(k, status string) wire.Event {
+		return wire.Event{Time: 1, Row: &wire.Row{Key: k, Fields: map[string]any{
+			"vehicle": k, "status": status, "region": "north", "eta": 1.0, "delay_ms": 0.0, "updated": 1.0}}}
+	}
+	evs := map[string][]wire.Event{"fleet": {row("a", "en route"), row("b", "delayed"), row("c", "idle")}}
+	if err := Draws(ex, evs, time.Now()); err != nil {
+		t.Fatalf("got %v, want every panel drawn", err)
+	}
+	evs["fleet"][1] = row("b", "late") // no level, and nothing delayed
+	err := Draws(ex, evs, time.Now())
+	if err == nil || !strings.Contains(err.Error(), "panel delays-by-region:") {
+		t.Fatalf("got %v, want panel delays-by-region named", err)
 	}
 }
 

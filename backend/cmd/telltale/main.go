@@ -145,7 +145,7 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	fs.BoolVar(&c.websocket, "websocket", wsDefault, "accept WebSocket upgrades; false refuses them (503), a test mode for networks that block WebSockets: pages fall back to HTTP long-polling (env TELLTALE_WEBSOCKET)")
 	level := fs.String("log-level", env("TELLTALE_LOG_LEVEL", "info"), "debug, info, warn or error (env TELLTALE_LOG_LEVEL)")
 	fs.StringVar(&c.dashDir, "dashboards-dir", env("TELLTALE_DASHBOARDS_DIR", ""), "`directory` whose DIR/TENANT/*.yaml, *.yml and *.json are applied to each tenant's dashboards at start and on SIGHUP, all or nothing per tenant (env TELLTALE_DASHBOARDS_DIR; docs/DASHBOARDS.md)")
-	dashFile := fs.String("dashboards", env("TELLTALE_DASHBOARDS", ""), "JSON `file` of dashboard specs (one or an array; docs/dashboard.schema.json); the first is the default (env TELLTALE_DASHBOARDS); empty means the demo dashboard")
+	dashFile := fs.String("dashboards", env("TELLTALE_DASHBOARDS", ""), "JSON `file` of dashboard specs (one or an array; docs/dashboard.schema.json); the first is the default (env TELLTALE_DASHBOARDS); empty means the demo's dashboard and the three of examples/")
 	// The back-quoted word of a usage string names the flag's value.
 	fs.Float64Var(&c.ingestRate, "ingest-rate", envFloat(env("TELLTALE_INGEST_RATE", "4194304")), "HTTP ingest: body bytes per second each tenant may send; past it, 429 with Retry-After; negative turns the limit off (env TELLTALE_INGEST_RATE)")
 	fs.Int64Var(&c.ingestBurst, "ingest-burst", int64(envInt(env("TELLTALE_INGEST_BURST", "8388608"))), "HTTP ingest: body bytes a tenant may send at once; at least the 4 MiB a request may hold (env TELLTALE_INGEST_BURST)")
@@ -222,7 +222,7 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 			c.origins = append(c.origins, o)
 		}
 	}
-	c.dashboards = []dashboard.Dashboard{demo.Dashboard()}
+	c.dashboards = demo.Dashboards()
 	if *dashFile != "" {
 		b, err := os.ReadFile(*dashFile)
 		if err != nil {
