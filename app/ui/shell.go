@@ -64,6 +64,11 @@ type Shell struct {
 	// fetchWindow asks the server for a zoomed chart's history (set in
 	// start; tests replace it).
 	fetchWindow func(p dashboard.Panel, r Range, width int)
+	// fetchOpen asks the server for the history a live chart's window
+	// lacks (history.go; set in start, tests replace it).
+	fetchOpen func(p dashboard.Panel, r Range, width int)
+	// later runs f on the UI goroutine after d (history.go's retries).
+	later func(d time.Duration, f func())
 	hooks       map[string]ChartHooks // by panel id, made once
 	arrivals    map[string]*arrival   // by stream: when it last moved, its cadence
 	lkg         lkgState              // the stored last-known-good state (lkg.go)
@@ -402,6 +407,7 @@ func (s *Shell) start(ctx app.Context) {
 		s.requestFrame(ctx)
 	}
 	s.startWindowFetches(ctx)
+	s.startOpenFetches(ctx)
 	s.hooks = map[string]ChartHooks{}
 	for _, p := range s.spec.Panels {
 		s.hooks[p.ID] = s.chartHooks(ctx, p.ID)
@@ -639,6 +645,7 @@ func (s *Shell) panel(p dashboard.Panel) app.UI {
 			app.Div().Class("tt-panel-head").Body(
 				s.panelTitle(p),
 				s.zoomControls(p),
+				s.historyNote(p),
 				s.liteNote(p),
 				s.freshnessLabel(p),
 				s.missingNote(p),
