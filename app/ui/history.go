@@ -284,7 +284,7 @@ func (s *Shell) historyNote(p dashboard.Panel) app.UI {
 	case cs.open.fetching:
 		return app.Span().Class("tt-history").ID("history-" + p.ID).Text("loading history…")
 	case cs.open.err != "":
-		return app.Span().Class("tt-history", "tt-history-error").ID("history-"+p.ID).
+		return app.Span().Class("tt-history", "tt-history-error").ID("history-" + p.ID).
 			Title("The live data is drawn; the history before it is asked again shortly.").
 			Text("could not load " + cs.open.err + " · retrying")
 	}
