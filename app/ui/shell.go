@@ -64,17 +64,18 @@ type Shell struct {
 	// fetchWindow asks the server for a zoomed chart's history (set in
 	// start; tests replace it).
 	fetchWindow func(p dashboard.Panel, r Range, width int)
+	hooks       map[string]ChartHooks // by panel id, made once
+	arrivals    map[string]*arrival   // by stream: when it last moved, its cadence
+	lkg         lkgState              // the stored last-known-good state (lkg.go)
+	missing     missing               // what panels name that their streams lack (missing.go)
+	lite        lite                  // m4 streams for a device that cannot draw every point (lite.go)
+	hist        map[string]*history   // by panel id: a kpi's or stat's values as seen (stat.go)
+
 	// fetchOpen asks the server for the history a live chart's window
-	// lacks (history.go; set in start, tests replace it).
+	// lacks, and later runs f on the UI goroutine after d (its retries);
+	// history.go sets both in start, tests replace them.
 	fetchOpen func(p dashboard.Panel, r Range, width int)
-	// later runs f on the UI goroutine after d (history.go's retries).
-	later    func(d time.Duration, f func())
-	hooks    map[string]ChartHooks // by panel id, made once
-	arrivals map[string]*arrival   // by stream: when it last moved, its cadence
-	lkg      lkgState              // the stored last-known-good state (lkg.go)
-	missing  missing               // what panels name that their streams lack (missing.go)
-	lite     lite                  // m4 streams for a device that cannot draw every point (lite.go)
-	hist     map[string]*history   // by panel id: a kpi's or stat's values as seen (stat.go)
+	later     func(d time.Duration, f func())
 }
 
 // tokenKey is where the page keeps the operator's token between visits.
