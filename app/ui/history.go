@@ -100,16 +100,23 @@ func (h *openHistory) add(r Range, pts *wire.Points, names []string) {
 		h.ts, h.cols, h.from = h.ts[:0], map[string][]float64{}, r.From
 	}
 	for i, t := range pts.TS {
-		if t < r.From || t >= r.To || (len(h.ts) > 0 && t <= h.ts[len(h.ts)-1]) {
-			continue // outside what was asked, or not after the prefix
+		if t < r.From || t >= r.To || (len(h.ts) > 0 && t < h.ts[len(h.ts)-1]) {
+			continue // outside what was asked, or before the prefix's end
 		}
-		h.ts = append(h.ts, t)
+		again := len(h.ts) > 0 && t == h.ts[len(h.ts)-1] // upserted: the later row wins
+		if !again {
+			h.ts = append(h.ts, t)
+		}
 		for _, name := range names {
 			v := math.NaN()
 			if c := pts.Col(name); len(c) == len(pts.TS) {
 				v = c[i]
 			}
 			col := h.cols[name]
+			if again && len(col) == len(h.ts) {
+				col[len(col)-1] = v
+				continue
+			}
 			for len(col) < len(h.ts)-1 {
 				col = append(col, math.NaN()) // a series this answer adds
 			}

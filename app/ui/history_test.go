@@ -266,3 +266,14 @@ func TestWindowThePageHoldsAsksNothing(t *testing.T) {
 		t.Fatalf("asked %v for a window the page holds", r.asked)
 	}
 }
+
+// Rows of the answer at one time (an upserted bucket the server kept
+// twice) are one row of the prefix, at the later value.
+func TestHistoryPrefixUpsertsRowsAtOneTime(t *testing.T) {
+	var h openHistory
+	pts := &wire.Points{TS: []int64{10, 20, 20, 30}, Cols: []wire.Column{{Name: "v", Vals: []float64{1, 2, 3, 4}}}}
+	h.add(Range{0, 100}, pts, []string{"v"})
+	if len(h.ts) != 3 || h.ts[1] != 20 || h.cols["v"][1] != 3 || len(h.cols["v"]) != 3 {
+		t.Fatalf("prefix %v %v, want [10 20 30] [1 3 4]", h.ts, h.cols["v"])
+	}
+}

@@ -646,11 +646,11 @@ func (s *Shell) panel(p dashboard.Panel) app.UI {
 			app.Div().Class("tt-panel-head").Body(
 				s.panelTitle(p),
 				s.zoomControls(p),
-				s.historyNote(p),
 				s.liteNote(p),
 				s.freshnessLabel(p),
 				s.missingNote(p),
 				s.historyError(p),
+				s.historyNote(p), // last: the others keep their places (go-app diffs by position)
 			),
 			body,
 		)
