@@ -43,12 +43,14 @@ type drawKey struct {
 	gen, width int
 	zoom       Range
 	remote     int // the zoom's remote generation
+	history    int // the history prefix's generation (history.go)
 }
 
 // chartState is one chart's drawing state.
 type chartState struct {
 	dec   decimated
 	zoom  zoomState
+	open  openHistory // a live chart's history prefix (history.go)
 	key   drawKey
 	drawn time.Time // when it was last drawn; zero if never
 	// series are the columns a chart that lists none was created with
@@ -106,11 +108,11 @@ func (s *Shell) drawCharts(streams map[string]*livestate.Stream, gen int, frameS
 			continue // drawn when it scrolls into view (changed is called)
 		}
 		cs := s.chartState(id)
-		key := drawKey{st.Epoch, st.Seq, gen, charts.Width(id), cs.zoom.r, cs.zoom.gen}
+		key := drawKey{st.Epoch, st.Seq, gen, charts.Width(id), cs.zoom.r, cs.zoom.gen, cs.open.gen}
 		if key == cs.key && !cs.drawn.IsZero() {
 			continue
 		}
-		if key.width == cs.key.width && key.gen == cs.key.gen && key.zoom == cs.key.zoom && key.remote == cs.key.remote && frameStart.Sub(cs.drawn) < interval(p, key.width) {
+		if key.width == cs.key.width && key.gen == cs.key.gen && key.zoom == cs.key.zoom && key.remote == cs.key.remote && key.history == cs.key.history && frameStart.Sub(cs.drawn) < interval(p, key.width) {
 			waiting = true // only new data, and its column cannot have moved yet
 			continue
 		}
@@ -135,9 +137,11 @@ func (s *Shell) drawCharts(streams map[string]*livestate.Stream, gen int, frameS
 			// pixel column) and upserted too. The incremental columns,
 			// reading only what was appended, would miss both.
 			ts, cols := window(pts, panel)
+			ts, cols = s.withHistory(d.st, panel, pts, d.key.width, ts, cols)
 			charts.SetData(d.id, ts, cols, Range{})
 		case d.key.zoom.IsLive():
 			ts, cols := d.st.dec.update(pts, panel, d.key.width, gen)
+			ts, cols = s.withHistory(d.st, panel, pts, d.key.width, ts, cols)
 			charts.SetData(d.id, ts, cols, Range{})
 		default:
 			if upserted {

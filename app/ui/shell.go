@@ -70,6 +70,12 @@ type Shell struct {
 	missing     missing               // what panels name that their streams lack (missing.go)
 	lite        lite                  // m4 streams for a device that cannot draw every point (lite.go)
 	hist        map[string]*history   // by panel id: a kpi's or stat's values as seen (stat.go)
+
+	// fetchOpen asks the server for the history a live chart's window
+	// lacks, and later runs f on the UI goroutine after d (its retries);
+	// history.go sets both in start, tests replace them.
+	fetchOpen func(p dashboard.Panel, r Range, width int)
+	later     func(d time.Duration, f func())
 }
 
 // tokenKey is where the page keeps the operator's token between visits.
@@ -402,6 +408,7 @@ func (s *Shell) start(ctx app.Context) {
 		s.requestFrame(ctx)
 	}
 	s.startWindowFetches(ctx)
+	s.startOpenFetches(ctx)
 	s.hooks = map[string]ChartHooks{}
 	for _, p := range s.spec.Panels {
 		s.hooks[p.ID] = s.chartHooks(ctx, p.ID)
@@ -643,6 +650,7 @@ func (s *Shell) panel(p dashboard.Panel) app.UI {
 				s.freshnessLabel(p),
 				s.missingNote(p),
 				s.historyError(p),
+				s.historyNote(p), // last: the others keep their places (go-app diffs by position)
 			),
 			body,
 		)

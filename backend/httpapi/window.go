@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/telltale/telltale/shared/agg"
 	"github.com/telltale/telltale/shared/decimate"
 	"github.com/telltale/telltale/shared/wire"
 )
@@ -96,7 +97,10 @@ func (a *api) window(w http.ResponseWriter, r *http.Request) {
 // only the rows the next fold re-reads are kept. With no names, the series
 // are those of the first points event, in its order. Rows out of time order
 // (a producer sending older points later) are dropped: the columns need
-// ascending time.
+// ascending time. A derived stream's rows (an aggregate's buckets, an m4
+// stream's) are upserted as the page's table does: a row at the time of the
+// one before replaces it, so a bucket emitted several times while it was
+// live is drawn at its final value, not at every value it passed through.
 func readWindow(ctx context.Context, rd WindowReader, tenant, stream string, from, to int64, width int, names []string) (wire.Points, error) {
 	span := max(1, (to-from+int64(width)-1)/int64(width))
 	var (
@@ -133,6 +137,7 @@ func readWindow(ctx context.Context, rd WindowReader, tenant, stream string, fro
 			vals[s] = append(vals[s][:0], vals[s][cut:]...)
 		}
 	}
+	upsert := agg.Derived(stream)
 	last := int64(-1 << 63)
 	for read < MaxWindowEvents {
 		evs, err := rd.ReadWindow(ctx, tenant, stream, time.UnixMilli(from).Add(-WindowSlack), time.UnixMilli(to).Add(WindowSlack), after, min(MaxEvents, MaxWindowEvents-read))
@@ -162,6 +167,18 @@ func readWindow(ctx context.Context, rd WindowReader, tenant, stream string, fro
 			}
 			for j, t := range p.TS {
 				if t < from || t > to || t < last {
+					continue
+				}
+				if upsert && t == last && len(ts) > 0 {
+					// A bucket emitted again: its newer value replaces the
+					// older, as the page's table upserts it.
+					for s := range vals {
+						v := math.NaN()
+						if src[s] != nil {
+							v = src[s][j]
+						}
+						vals[s][len(vals[s])-1] = v
+					}
 					continue
 				}
 				last = t
