@@ -304,8 +304,8 @@ func (s *Shell) startWindowFetches(ctx app.Context) {
 }
 
 // fetchHistory is fetchWindow, again while the server answers 503 (it
-// reads two windows at once and asks the others to retry: a few quick pans
-// or charts zoomed together), after 1, 2 then 4 s.
+// reads two windows at once, queues the others a few seconds, then asks
+// them to retry), after 1, 2 then 4 s.
 func fetchHistory(ctx context.Context, url, token string) (*wire.Points, error) {
 	for wait := time.Second; ; wait *= 2 {
 		pts, err := fetchWindow(ctx, url, token)

@@ -113,6 +113,7 @@ func New(cfg Config) *API {
 		closed:       make(chan struct{}),
 		waiting:      make(map[string]int),
 		denied:       cfg.Metrics.Counter("telltale_http_denied_total", "stream API requests refused by the token's permissions"),
+		windowsBusy:  cfg.Metrics.Counter("telltale_http_window_busy_total", "history window requests answered 503 after waiting for a reader"),
 		unauthorized: cfg.Metrics.Counter("telltale_http_unauthorized_total", "API requests without a valid operator token (stream and dashboard API)"),
 		waiters:      cfg.Metrics.Gauge("telltale_http_waiting_polls", "long-polls held now"),
 		busy:         cfg.Metrics.Counter("telltale_http_polls_refused_total", "long-polls refused over the waiting bound"),
@@ -130,6 +131,7 @@ const maxWindowReads = 2
 type api struct {
 	cfg                  Config
 	windows              chan struct{} // semaphore: window requests reading
+	windowsBusy          *metrics.Value
 	closed               chan struct{} // closed by Close: stop holding polls
 	closeOnce            sync.Once
 	denied, unauthorized *metrics.Value

@@ -33,6 +33,9 @@ const (
 	// windowRows is how many table rows are gathered before folding them
 	// into the pixel columns, bounding a request's memory.
 	windowRows = 1 << 16
+	// windowQueue is how long a window request waits for one of the
+	// maxWindowReads readers before it is answered 503 (Retry-After 1).
+	windowQueue = 3 * time.Second
 	// maxWindowSeries bounds the series one request names.
 	maxWindowSeries = 64
 )
@@ -69,10 +72,18 @@ func (a *api) window(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusNotImplemented, "this store cannot read windows")
 		return
 	}
+	// A page opening a dashboard asks a window of each chart at once:
+	// they queue for a reader a while before being asked to retry.
+	wait := time.NewTimer(windowQueue)
 	select {
 	case a.windows <- struct{}{}:
+		wait.Stop()
 		defer func() { <-a.windows }()
-	default:
+	case <-r.Context().Done():
+		wait.Stop()
+		return
+	case <-wait.C:
+		a.windowsBusy.Inc()
 		w.Header().Set("Retry-After", "1")
 		problem(w, http.StatusServiceUnavailable, "too many window requests now; retry")
 		return

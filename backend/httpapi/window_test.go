@@ -6,9 +6,11 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/telltale/telltale/backend/memstore"
 	"github.com/telltale/telltale/shared/wire"
 )
 
@@ -115,4 +117,54 @@ func extremes(ts []int64, vs []float64, from, to, span int64) map[int64][2]float
 		out[c] = m
 	}
 	return out
+}
+
+// gatedStore is a memstore whose window reads wait for gate.
+type gatedStore struct {
+	*memstore.Store
+	reading chan struct{}
+	gate    chan struct{}
+}
+
+func (g gatedStore) ReadWindow(ctx context.Context, tenant, stream string, from, to time.Time, after uint64, limit int) ([]wire.Event, error) {
+	g.reading <- struct{}{}
+	<-g.gate
+	return g.Store.ReadWindow(ctx, tenant, stream, from, to, after, limit)
+}
+
+// TestWindowRequestsQueueForAReader: a page opening a dashboard asks a
+// window of each of its charts at once; past the readers at work the
+// others wait for one (within windowQueue) instead of being answered 503.
+func TestWindowRequestsQueueForAReader(t *testing.T) {
+	f := start(t)
+	g := gatedStore{Store: f.store, reading: make(chan struct{}, 16), gate: make(chan struct{})}
+	api := New(Config{Verify: f.guard.Verify, Hub: f.hub, History: g})
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	t.Cleanup(api.Close)
+	tok, _ := f.keys.Mint("acme", "alice", time.Hour, nil, "")
+	const charts = maxWindowReads + 3
+	codes := make(chan int, charts)
+	for range charts {
+		go func() {
+			req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/api/v1/streams/orders/window?from=0&to=%d&width=100", srv.URL, time.Now().UnixMilli()), nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				codes <- 0
+				return
+			}
+			res.Body.Close()
+			codes <- res.StatusCode
+		}()
+	}
+	for range maxWindowReads {
+		<-g.reading // the readers are busy, the others queue
+	}
+	close(g.gate)
+	for range charts {
+		if code := <-codes; code != http.StatusOK {
+			t.Fatalf("a chart's window: got %d, want 200 after waiting for a reader", code)
+		}
+	}
 }
