@@ -146,6 +146,9 @@ func (t *trace) record(stream string, epoch, seq uint64, snapshot bool) {
 		t.last = map[string][2]uint64{}
 	}
 	if snapshot {
+		if t.snapshots == 0 {
+			startMark("first-snapshot")
+		}
 		t.snapshots++
 	} else if prev := t.last[stream]; prev[0] == epoch && seq != prev[1]+1 {
 		t.breaks++
@@ -207,8 +210,10 @@ func (s *Shell) OnMount(ctx app.Context) {
 	tok := signInToken() // takes a #token= link's token first
 	s.listenSignIn()
 	listenRuleTaps() // thresholds.go
+	startMark("mount")
 	ctx.Async(func() {
 		s.restoreLKG(ctx, identity(tok)) // draws the stored dashboard, if any, before the network
+		startMark("lkg-read")
 		s.loadSpec(ctx)
 	})
 	ctx.Async(func() {
@@ -255,6 +260,7 @@ func (s *Shell) loadSpec(ctx app.Context) {
 			s.loadErr, s.signedOut = "", ""
 			switch {
 			case err == nil:
+				startMark("spec")
 				if !s.specArrived(ctx, spec, version) {
 					s.spec, s.reload.version = spec, version
 					s.start(ctx)
@@ -413,6 +419,7 @@ func (s *Shell) start(ctx app.Context) {
 	}))
 	s.listenNetwork(ctx, c)
 	ctx.Async(func() { _ = c.Run(ctx) })
+	startMark("client-started")
 }
 
 // invalidate is called from the client goroutine on every change. However
