@@ -392,14 +392,15 @@ func (s *Shell) start(ctx app.Context) {
 		ws.Scheme = "ws"
 	}
 	s.client = client.New(client.Config{
-		URL:          ws.JoinPath(PathWS).String(),
-		Token:        signInToken(),
-		Streams:      append(s.spec.Streams(), dashboard.ChangesStream),         // reload.go
-		Limits:       livestate.Limits{Points: 100_000, Rows: rowsKept(s.spec)}, // charts decimate to their width; tables draw only the rows in view
-		StreamLimits: map[string]livestate.Limits{dashboard.ChangesStream: {Rows: changesRows}},
-		OnChange:     func() { s.invalidate(ctx) },
-		Trace:        s.trace.record,
-		Get:          httpGet, // the fallback when WebSockets are blocked
+		URL:           ws.JoinPath(PathWS).String(),
+		Token:         signInToken(),
+		Streams:       append(s.spec.Streams(), dashboard.ChangesStream),         // reload.go
+		Limits:        livestate.Limits{Points: 100_000, Rows: rowsKept(s.spec)}, // charts decimate to their width; tables draw only the rows in view
+		StreamLimits:  map[string]livestate.Limits{dashboard.ChangesStream: {Rows: changesRows}},
+		OnChange:      func() { s.invalidate(ctx) },
+		AfterSnapshot: s.awaitFrame, // the first chart before the other snapshots' decode
+		Trace:         s.trace.record,
+		Get:           httpGet, // the fallback when WebSockets are blocked
 	})
 	c := s.client
 	s.startLKG(ctx, c)
@@ -418,9 +419,42 @@ func (s *Shell) start(ctx app.Context) {
 		return s.trace.json(info, s.renders, int(s.chartDraws.Load()), &s.missing)
 	}))
 	s.listenNetwork(ctx, c)
-	ctx.Async(func() { _ = c.Run(ctx) })
+	ctx.Async(func() {
+		startMark("client-run")
+		_ = c.Run(ctx)
+	})
 	startMark("client-started")
+	if s.bridges.Frames != nil {
+		// Draw the panels at the next frame, not now: mounting them (a
+		// uPlot per chart) takes a second on a throttled phone, and the
+		// client's goroutine runs only once this one yields. Yielding first
+		// lets it open the WebSocket, whose handshake and first snapshots
+		// then travel while the panels mount. The client's first change
+		// (connecting) asks for that frame; invalidate asks in case.
+		ctx.PreventUpdate()
+		s.invalidate(ctx)
+	}
 }
+
+// awaitFrame returns once the page has had a frame to draw what the client
+// just applied: the frame after the next (the next one dispatches the
+// drawing to the UI goroutine, which runs before the browser's following
+// frame), or after awaitFrameMax, as a hidden tab fires no frames.
+func (s *Shell) awaitFrame(ctx context.Context) {
+	if s.bridges.Frames == nil {
+		return
+	}
+	done := make(chan struct{})
+	s.bridges.Frames.Request(func() { s.bridges.Frames.Request(func() { close(done) }) })
+	select {
+	case <-done:
+	case <-ctx.Done():
+	case <-time.After(awaitFrameMax):
+	}
+}
+
+// awaitFrameMax bounds awaitFrame: two frames at 60 Hz are 33 ms.
+const awaitFrameMax = 100 * time.Millisecond
 
 // invalidate is called from the client goroutine on every change. However
 // many events arrive between two animation frames, they cost one render.
@@ -466,6 +500,9 @@ func (s *Shell) chartsWaiting(ctx app.Context, waiting bool) {
 // frame copies what the panels show out of the client state and draws the
 // charts that are due; go-app then re-renders the tree once.
 func (s *Shell) frame(ctx app.Context, start time.Time) {
+	if s.renders == 0 {
+		startMark("first-frame")
+	}
 	s.renders++
 	s.now = time.Now()
 	v := view{values: map[string]map[string]float64{}, rows: map[string][]rowView{}}
