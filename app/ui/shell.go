@@ -212,9 +212,10 @@ func (s *Shell) OnMount(ctx app.Context) {
 	listenRuleTaps() // thresholds.go
 	startMark("mount")
 	ctx.Async(func() {
+		first := s.prefetchSpec(ctx)     // travels while the stored state is read
 		s.restoreLKG(ctx, identity(tok)) // draws the stored dashboard, if any, before the network
 		startMark("lkg-read")
-		s.loadSpec(ctx)
+		s.loadSpec(ctx, first)
 	})
 	ctx.Async(func() {
 		t := time.NewTicker(time.Second)
@@ -244,10 +245,16 @@ func (s *Shell) OnNav(ctx app.Context) {
 // page: keep asking, with backoff, and say why meanwhile. Without a token,
 // or with one the server refuses (401), it asks for one and waits for it;
 // an unknown dashboard (404) is final.
-func (s *Shell) loadSpec(ctx app.Context) {
+func (s *Shell) loadSpec(ctx app.Context, first <-chan specFetch) {
 	for attempt := 0; ; attempt++ {
-		tok := storedToken()
-		spec, version, err := fetchSpec(ctx, s.want, tok)
+		var f specFetch
+		if first != nil {
+			f, first = <-first, nil
+		} else {
+			f.tok = storedToken()
+			f.spec, f.version, f.err = fetchSpec(ctx, s.want, f.tok)
+		}
+		tok, spec, version, err := f.tok, f.spec, f.version, f.err
 		if ctx.Err() != nil {
 			return
 		}
@@ -293,6 +300,28 @@ func (s *Shell) loadSpec(ctx app.Context) {
 		case <-wait:
 		}
 	}
+}
+
+// specFetch is one answer to the spec's request, with the token it was
+// asked with.
+type specFetch struct {
+	tok     string
+	spec    *dashboard.Dashboard
+	version int
+	err     error
+}
+
+// prefetchSpec asks for the spec at once, for loadSpec's first attempt: on
+// a first visit, opening the stored state's database takes a few hundred ms
+// on a phone, which the request no longer waits for.
+func (s *Shell) prefetchSpec(ctx app.Context) <-chan specFetch {
+	ch := make(chan specFetch, 1)
+	f := specFetch{tok: storedToken()}
+	ctx.Async(func() {
+		f.spec, f.version, f.err = fetchSpec(ctx, s.want, f.tok)
+		ch <- f
+	})
+	return ch
 }
 
 func origin() *url.URL {
