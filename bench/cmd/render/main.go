@@ -290,6 +290,7 @@ func run() error {
 			break
 		}
 		if time.Now().After(deadline) {
+			printTimeline(tl.read(page)) // how far the page got
 			return fmt.Errorf("%d of %d charts on screen drawn after 2 minutes (%d panels)", counts.Drawn, counts.OnScreen, counts.Charts)
 		}
 		time.Sleep(200 * time.Millisecond)
