@@ -459,9 +459,12 @@ func (s *Shell) start(ctx app.Context) {
 		// client's goroutine runs only once this one yields. Yielding first
 		// lets it open the WebSocket, whose handshake and first snapshots
 		// then travel while the panels mount. The client's first change
-		// (connecting) asks for that frame; invalidate asks in case.
+		// (connecting) asks for that frame; invalidate asks in case, and a
+		// dispatch queued behind the client's goroutine renders the panels
+		// even if no frame comes.
 		ctx.PreventUpdate()
 		s.invalidate(ctx)
+		ctx.Async(func() { ctx.Dispatch(func(app.Context) {}) })
 	}
 }
 
