@@ -91,7 +91,15 @@ func (p *uplot) Create(id string, spec ui.ChartSpec, hooks ui.ChartHooks) {
 	// without one draws every chart).
 	c := &chart{el: el, spec: spec, hooks: hooks, ys: make([]float64Array, len(spec.Series)), visible: true}
 	p.charts[id] = c
-	c.tryCreate(p)
+	io := js.Global().Get("IntersectionObserver")
+	if !io.Truthy() {
+		c.tryCreate(p)
+	}
+	// Else the uPlot instance is made when the chart first comes into view
+	// (or gets data, SetData): making one costs 50-100 ms on a throttled
+	// phone, and a phone's first screen shows two or three of the charts,
+	// so a cold start no longer makes the others before drawing the first
+	// (bench/results/2026-12-06-coldvisit.md).
 	c.w = c.width()
 	c.onSize = js.FuncOf(func(js.Value, []js.Value) any {
 		w := c.width()
@@ -117,6 +125,9 @@ func (p *uplot) Create(id string, spec ui.ChartSpec, hooks ui.ChartHooks) {
 		}
 		// The last entry is the newest state of this one element.
 		seen := entries.Index(n - 1).Get("isIntersecting").Bool()
+		if seen {
+			c.tryCreate(p)
+		}
 		if seen != c.visible {
 			c.visible = seen
 			if seen {
@@ -125,7 +136,7 @@ func (p *uplot) Create(id string, spec ui.ChartSpec, hooks ui.ChartHooks) {
 		}
 		return nil
 	})
-	if io := js.Global().Get("IntersectionObserver"); io.Truthy() {
+	if io.Truthy() {
 		c.io = io.New(c.onSeen)
 		c.io.Call("observe", el)
 	}

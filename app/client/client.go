@@ -76,9 +76,17 @@ type Config struct {
 	StreamLimits map[string]livestate.Limits
 	// OnChange is called after state or status changed, from the client's
 	// goroutine. It must return quickly (the UI marks itself dirty).
-	OnChange   func()
-	MinBackoff time.Duration // zero means 250ms
-	MaxBackoff time.Duration // zero means 30s
+	OnChange func()
+	// AfterSnapshot, when set, is called on the client's goroutine after
+	// each snapshot is applied (and OnChange told), before the next frame
+	// is read. The browser waits in it for the page to draw: its snapshots
+	// are queued before the page draws anything, and without a wait the
+	// client decodes all of them before the browser gets a frame, so the
+	// first chart waits for the last snapshot. It must return within a
+	// frame or two; nil means no wait.
+	AfterSnapshot func(ctx context.Context)
+	MinBackoff    time.Duration // zero means 250ms
+	MaxBackoff    time.Duration // zero means 30s
 	// MaxFrameBytes bounds one server frame; zero means 16 MiB.
 	MaxFrameBytes int64
 	// Trace, when set, is told every event applied (snapshot false) and every
@@ -632,6 +640,9 @@ func (c *Client) session(ctx context.Context, ws *websocket.Conn) (welcomed bool
 			}
 		case wire.Snapshot:
 			c.applySnapshot(&f)
+			if c.cfg.AfterSnapshot != nil {
+				c.cfg.AfterSnapshot(ctx)
+			}
 		case *wire.Batch:
 			if stream, from, err := c.applyBatch(f); err != nil {
 				// A gap: ask for exactly what is missing, from the cursor.

@@ -220,3 +220,58 @@ func TestRefusedStreamDoesNotBlockLive(t *testing.T) {
 		return err
 	})
 }
+
+// TestAfterSnapshotRunsBetweenSnapshots: the client calls AfterSnapshot once
+// per snapshot, with that snapshot applied and the next one not yet, so the
+// page can draw the first stream before the client decodes the others.
+func TestAfterSnapshotRunsBetweenSnapshots(t *testing.T) {
+	url := fakeServer(t, func(ctx context.Context, ws *websocket.Conn) {
+		if _, err := recv(ctx, ws); err != nil {
+			return
+		}
+		_ = send(ctx, ws, wire.Welcome{Session: "s", Limits: wire.Limits{PingIntervalMs: 10000}})
+		for {
+			f, err := recv(ctx, ws)
+			if err != nil {
+				return
+			}
+			if sub, ok := f.(wire.Sub); ok {
+				_ = send(ctx, ws, wire.Snapshot{Stream: sub.Stream, Epoch: 1, Seq: 1})
+			}
+		}
+	})
+	var (
+		mu   sync.Mutex
+		seen [][]string // the streams held at each call
+	)
+	var c *Client
+	c = New(Config{URL: url, Streams: []string{"a", "b", "c"}, AfterSnapshot: func(context.Context) {
+		var held []string
+		c.Read(func(s map[string]*livestate.Stream, _ Info) {
+			for _, name := range []string{"a", "b", "c"} {
+				if s[name] != nil && s[name].Epoch != 0 {
+					held = append(held, name)
+				}
+			}
+		})
+		mu.Lock()
+		seen = append(seen, held)
+		mu.Unlock()
+	}})
+	runClient(t, c)
+	poll.Until(t, 5*time.Second, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(seen) < 3 {
+			return fmt.Errorf("AfterSnapshot called %d times, want 3", len(seen))
+		}
+		return nil
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for i, held := range seen {
+		if len(held) != i+1 {
+			t.Fatalf("call %d saw streams %v applied, want %d: one more snapshot per call", i+1, held, i+1)
+		}
+	}
+}

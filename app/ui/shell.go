@@ -152,6 +152,9 @@ func (t *trace) record(stream string, epoch, seq uint64, snapshot bool) {
 		t.last = map[string][2]uint64{}
 	}
 	if snapshot {
+		if t.snapshots == 0 {
+			startMark("first-snapshot")
+		}
 		t.snapshots++
 	} else if prev := t.last[stream]; prev[0] == epoch && seq != prev[1]+1 {
 		t.breaks++
@@ -213,9 +216,12 @@ func (s *Shell) OnMount(ctx app.Context) {
 	tok := signInToken() // takes a #token= link's token first
 	s.listenSignIn()
 	listenRuleTaps() // thresholds.go
+	startMark("mount")
 	ctx.Async(func() {
+		first := s.prefetchSpec(ctx)     // travels while the stored state is read
 		s.restoreLKG(ctx, identity(tok)) // draws the stored dashboard, if any, before the network
-		s.loadSpec(ctx)
+		startMark("lkg-read")
+		s.loadSpec(ctx, first)
 	})
 	ctx.Async(func() {
 		t := time.NewTicker(time.Second)
@@ -245,10 +251,16 @@ func (s *Shell) OnNav(ctx app.Context) {
 // page: keep asking, with backoff, and say why meanwhile. Without a token,
 // or with one the server refuses (401), it asks for one and waits for it;
 // an unknown dashboard (404) is final.
-func (s *Shell) loadSpec(ctx app.Context) {
+func (s *Shell) loadSpec(ctx app.Context, first <-chan specFetch) {
 	for attempt := 0; ; attempt++ {
-		tok := storedToken()
-		spec, version, err := fetchSpec(ctx, s.want, tok)
+		var f specFetch
+		if first != nil {
+			f, first = <-first, nil
+		} else {
+			f.tok = storedToken()
+			f.spec, f.version, f.err = fetchSpec(ctx, s.want, f.tok)
+		}
+		tok, spec, version, err := f.tok, f.spec, f.version, f.err
 		if ctx.Err() != nil {
 			return
 		}
@@ -261,6 +273,7 @@ func (s *Shell) loadSpec(ctx app.Context) {
 			s.loadErr, s.signedOut = "", ""
 			switch {
 			case err == nil:
+				startMark("spec")
 				if !s.specArrived(ctx, spec, version) {
 					s.spec, s.reload.version = spec, version
 					s.start(ctx)
@@ -293,6 +306,28 @@ func (s *Shell) loadSpec(ctx app.Context) {
 		case <-wait:
 		}
 	}
+}
+
+// specFetch is one answer to the spec's request, with the token it was
+// asked with.
+type specFetch struct {
+	tok     string
+	spec    *dashboard.Dashboard
+	version int
+	err     error
+}
+
+// prefetchSpec asks for the spec at once, for loadSpec's first attempt: on
+// a first visit, opening the stored state's database takes a few hundred ms
+// on a phone, which the request no longer waits for.
+func (s *Shell) prefetchSpec(ctx app.Context) <-chan specFetch {
+	ch := make(chan specFetch, 1)
+	f := specFetch{tok: storedToken()}
+	ctx.Async(func() {
+		f.spec, f.version, f.err = fetchSpec(ctx, s.want, f.tok)
+		ch <- f
+	})
+	return ch
 }
 
 func origin() *url.URL {
@@ -392,14 +427,15 @@ func (s *Shell) start(ctx app.Context) {
 		ws.Scheme = "ws"
 	}
 	s.client = client.New(client.Config{
-		URL:          ws.JoinPath(PathWS).String(),
-		Token:        signInToken(),
-		Streams:      append(s.spec.Streams(), dashboard.ChangesStream),         // reload.go
-		Limits:       livestate.Limits{Points: 100_000, Rows: rowsKept(s.spec)}, // charts decimate to their width; tables draw only the rows in view
-		StreamLimits: map[string]livestate.Limits{dashboard.ChangesStream: {Rows: changesRows}},
-		OnChange:     func() { s.invalidate(ctx) },
-		Trace:        s.trace.record,
-		Get:          httpGet, // the fallback when WebSockets are blocked
+		URL:           ws.JoinPath(PathWS).String(),
+		Token:         signInToken(),
+		Streams:       append(s.spec.Streams(), dashboard.ChangesStream),         // reload.go
+		Limits:        livestate.Limits{Points: 100_000, Rows: rowsKept(s.spec)}, // charts decimate to their width; tables draw only the rows in view
+		StreamLimits:  map[string]livestate.Limits{dashboard.ChangesStream: {Rows: changesRows}},
+		OnChange:      func() { s.invalidate(ctx) },
+		AfterSnapshot: s.awaitFrame, // the first chart before the other snapshots' decode
+		Trace:         s.trace.record,
+		Get:           httpGet, // the fallback when WebSockets are blocked
 	})
 	c := s.client
 	s.startLKG(ctx, c)
@@ -419,8 +455,45 @@ func (s *Shell) start(ctx app.Context) {
 		return s.trace.json(info, s.renders, int(s.chartDraws.Load()), &s.missing)
 	}))
 	s.listenNetwork(ctx, c)
-	ctx.Async(func() { _ = c.Run(ctx) })
+	ctx.Async(func() {
+		startMark("client-run")
+		_ = c.Run(ctx)
+	})
+	startMark("client-started")
+	if s.bridges.Frames != nil {
+		// Draw the panels at the next frame, not now: mounting them (a
+		// uPlot per chart) takes a second on a throttled phone, and the
+		// client's goroutine runs only once this one yields. Yielding first
+		// lets it open the WebSocket, whose handshake and first snapshots
+		// then travel while the panels mount. The client's first change
+		// (connecting) asks for that frame; invalidate asks in case, and a
+		// dispatch queued behind the client's goroutine renders the panels
+		// even if no frame comes.
+		ctx.PreventUpdate()
+		s.invalidate(ctx)
+		ctx.Async(func() { ctx.Dispatch(func(app.Context) {}) })
+	}
 }
+
+// awaitFrame returns once the page has had a frame to draw what the client
+// just applied: the frame after the next (the next one dispatches the
+// drawing to the UI goroutine, which runs before the browser's following
+// frame), or after awaitFrameMax, as a hidden tab fires no frames.
+func (s *Shell) awaitFrame(ctx context.Context) {
+	if s.bridges.Frames == nil {
+		return
+	}
+	done := make(chan struct{})
+	s.bridges.Frames.Request(func() { s.bridges.Frames.Request(func() { close(done) }) })
+	select {
+	case <-done:
+	case <-ctx.Done():
+	case <-time.After(awaitFrameMax):
+	}
+}
+
+// awaitFrameMax bounds awaitFrame: two frames at 60 Hz are 33 ms.
+const awaitFrameMax = 100 * time.Millisecond
 
 // invalidate is called from the client goroutine on every change. However
 // many events arrive between two animation frames, they cost one render.
@@ -466,6 +539,9 @@ func (s *Shell) chartsWaiting(ctx app.Context, waiting bool) {
 // frame copies what the panels show out of the client state and draws the
 // charts that are due; go-app then re-renders the tree once.
 func (s *Shell) frame(ctx app.Context, start time.Time) {
+	if s.renders == 0 {
+		startMark("first-frame")
+	}
 	s.renders++
 	s.now = time.Now()
 	v := view{values: map[string]map[string]float64{}, rows: map[string][]rowView{}}

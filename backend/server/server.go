@@ -204,7 +204,11 @@ func New(cfg Config) (*Server, error) {
 	})
 	mux.HandleFunc("GET /healthz", s.health)
 	mux.Handle("GET /metrics", cfg.Metrics)
-	mux.Handle("/", pwaHandler(web, cfg.Version))
+	pwa, err := streamingAppJS(pwaHandler(web, cfg.Version))
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle("/", pwa)
 	s.handler = securityHeaders(mux, cfg.TLSCert != "")
 	return s, nil
 }
@@ -226,7 +230,7 @@ func pwaHandler(web *webFiles, version string) *app.Handler {
 		},
 		BackgroundColor: "#0b0f14",
 		ThemeColor:      "#0b0f14",
-		LoadingLabel:    "Telltale {progress}%",
+		LoadingLabel:    "Loading Telltale…", // no {progress}: app.js no longer counts the download (streamingAppJS)
 		Styles:          []string{"/web/uplot/uPlot.min.css", "/web/telltale.css"},
 		Scripts:         []string{"/web/uplot/uPlot.iife.min.js", "/web/lkg.js"},
 		// Styles, Scripts, icons and app.wasm are precached by go-app's
@@ -236,6 +240,7 @@ func pwaHandler(web *webFiles, version string) *app.Handler {
 		Resources:               web,
 		WasmContentLengthHeader: wasmLengthHeader,
 		ServiceWorkerTemplate:   appWorker,
+		RawHeaders:              []string{wasmPreload},
 	}
 }
 

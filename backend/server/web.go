@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"os"
@@ -106,6 +107,15 @@ func (w *webFiles) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	http.ServeContent(rw, r, "", fi.ModTime().Truncate(time.Second), f)
 }
 
+// wasmPreload starts app.wasm's download as the browser reads the page's
+// head. Without it the download waits for go-app's app.js, a deferred script
+// that runs only once the page is parsed and uPlot's script has run: 1 s
+// after navigation on a phone over fast 4G (bench/results/2026-12-06-coldvisit.md).
+// app.js's fetch takes the preloaded response: a preload "as fetch" with
+// crossorigin (anonymous) matches fetch()'s default cors mode and
+// same-origin credentials.
+const wasmPreload = `<link rel="preload" href="/web/app.wasm" as="fetch" type="application/wasm" crossorigin="anonymous">`
+
 // wasmLengthHeader carries app.wasm's uncompressed size to go-app's loader.
 const wasmLengthHeader = "X-Wasm-Content-Length"
 
@@ -131,3 +141,55 @@ func (w *webFiles) pick(acceptEncoding string) wasmVariant {
 	}
 	return w.wasm[len(w.wasm)-1]
 }
+
+// wasmFetchCall is where go-app's app.js fetches app.wasm for
+// WebAssembly.instantiateStreaming: through fetchWithProgress, which copies
+// every chunk of the 9 MB (uncompressed) body through a JavaScript stream to
+// count it for the loading label. On a phone that copying held the main
+// thread for about a second of the download, and it kept the compiler from
+// reading the network's stream directly. streamingAppJS replaces the call
+// with a plain fetch.
+const wasmFetchCall = `fetchWithProgress("/web/app.wasm", showProgress)`
+
+// streamingAppJS serves go-app's app.js with app.wasm fetched straight into
+// the streaming compiler (see wasmFetchCall), and everything else as
+// pwa serves it. It fails if go-app's app.js no longer holds the call, so a
+// go-app update cannot silently undo it.
+func streamingAppJS(pwa http.Handler) (http.Handler, error) {
+	req, err := http.NewRequest(http.MethodGet, "/app.js", nil)
+	if err != nil {
+		return nil, err
+	}
+	rec := &recorder{header: http.Header{}, status: http.StatusOK}
+	pwa.ServeHTTP(rec, req)
+	if rec.status != http.StatusOK || !bytes.Contains(rec.body.Bytes(), []byte(wasmFetchCall)) {
+		return nil, fmt.Errorf("go-app's app.js (status %d) has no %s to replace: check streamingAppJS against the go-app version", rec.status, wasmFetchCall)
+	}
+	body := bytes.Replace(rec.body.Bytes(), []byte(wasmFetchCall), []byte(`fetch("/web/app.wasm")`), 1)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if (r.Method != http.MethodGet && r.Method != http.MethodHead) || (r.URL.Path != "/app.js" && r.URL.Path != "/goapp.js") {
+			pwa.ServeHTTP(w, r)
+			return
+		}
+		h := w.Header()
+		for k, v := range rec.header {
+			h[k] = v
+		}
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(http.StatusOK)
+		if r.Method == http.MethodGet {
+			_, _ = w.Write(body)
+		}
+	}), nil
+}
+
+// recorder keeps one response of go-app's handler.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header         { return r.header }
+func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+func (r *recorder) WriteHeader(status int)      { r.status = status }

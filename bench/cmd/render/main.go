@@ -40,6 +40,9 @@ var networks = map[string]proto.NetworkEmulateNetworkConditions{
 	"":       {},
 	"slow4g": {Latency: 150, DownloadThroughput: 1.6e6 / 8, UploadThroughput: 750e3 / 8},
 	"3g":     {Latency: 562.5, DownloadThroughput: 1.6e6 * 0.9 / 8, UploadThroughput: 750e3 * 0.9 / 8},
+	// Fast 4G as issue 17 sets it: 9 Mbit/s down, 40 ms of latency, and
+	// 1.5 Mbit/s up (DevTools' own Fast 4G uploads at 1.5 Mbit/s too).
+	"4g": {Latency: 40, DownloadThroughput: 9e6 / 8, UploadThroughput: 1.5e6 / 8},
 }
 
 type result struct {
@@ -64,6 +67,10 @@ type result struct {
 	LongTaskMax  float64 `json:"long_task_max_ms"`
 	FirstChartMs float64 `json:"first_chart_ms"`
 	Network      string  `json:"network,omitempty"`
+	Cold         bool    `json:"cold"` // a first visit: fresh profile, no service worker, no stored state
+	// Timeline: what the page did before its first chart, in ms from
+	// navigation (see timeline.go).
+	Timeline []mark `json:"timeline"`
 	HeapStartMB  float64 `json:"heap_start_mb"` // Go (wasm) heap in use
 	HeapEndMB    float64 `json:"heap_end_mb"`
 	JSHeapStart  float64 `json:"js_heap_start_mb"`
@@ -120,9 +127,11 @@ func run() error {
 	device := flag.String("device", "desktop", "desktop or phone (iPhone X viewport, CPU throttled 4x)")
 	asJSON := flag.Bool("json", false, "print the result as one JSON object on the last line")
 	warmWait := flag.Duration("warm-wait", 45*time.Second, "with -warm, how long the first visit stays open before the measured one")
-	warm := flag.Bool("warm", true, "measure a second visit (warm cache, service worker and stored state); -warm=false for a first visit")
-	network := flag.String("network", "", "throttle the page's network: slow4g (Lighthouse's mobile preset: 150 ms RTT, 1.6 Mbit/s down, 750 kbit/s up) or 3g (DevTools' Fast 3G: 562.5 ms, 1.44 Mbit/s down, 675 kbit/s up); empty means none")
+	warm := flag.Bool("warm", true, "measure a second visit (warm cache, service worker and stored state); -warm=false is -cold")
+	cold := flag.Bool("cold", false, "measure a first visit: a fresh browser profile, so no HTTP cache, no service worker, no stored state (the same as -warm=false)")
+	network := flag.String("network", "", "throttle the page's network: 4g (fast 4G: 40 ms latency, 9 Mbit/s down, 1.5 Mbit/s up), slow4g (Lighthouse's mobile preset: 150 ms RTT, 1.6 Mbit/s down, 750 kbit/s up) or 3g (DevTools' Fast 3G: 562.5 ms, 1.44 Mbit/s down, 675 kbit/s up); empty means none")
 	profile := flag.Bool("profile", false, "also take a CPU profile of the page while measuring and print its top functions (self time)")
+	profileStart := flag.Bool("profile-start", false, "take a CPU profile of the page from the measured navigation to its first chart and print its top functions (build app.wasm without -s to see the Go functions' names)")
 	liteFlag := flag.String("lite", "", "the page's lite mode (m4 streams): 1 asks for it, 0 refuses it; empty lets the page decide (a phone is lite)")
 	flag.Parse()
 	if *device != "desktop" && *device != "phone" {
@@ -130,7 +139,15 @@ func run() error {
 	}
 	throttle, ok := networks[*network]
 	if !ok {
-		return errors.New("-network is slow4g, 3g or empty")
+		return errors.New("-network is 4g, slow4g, 3g or empty")
+	}
+	warmSet := false
+	flag.Visit(func(f *flag.Flag) { warmSet = warmSet || f.Name == "warm" })
+	if *cold && warmSet && *warm {
+		return errors.New("-cold and -warm=true contradict each other: a cold visit is the first one")
+	}
+	if *cold {
+		*warm = false
 	}
 	query := ""
 	switch *liteFlag {
@@ -210,10 +227,12 @@ func run() error {
 			return err
 		}
 	}
+	// The network domain is on for every run: the timeline reads its
+	// WebSocket events.
+	if err := (proto.NetworkEnable{}).Call(page); err != nil {
+		return err
+	}
 	if *network != "" {
-		if err := (proto.NetworkEnable{}).Call(page); err != nil {
-			return err
-		}
 		if err := throttle.Call(page); err != nil {
 			return err
 		}
@@ -241,6 +260,15 @@ func run() error {
 		// 100k points take ~40 s.
 		time.Sleep(*warmWait)
 	}
+	tl := watchTimeline(page)
+	if *profileStart {
+		if err := (proto.ProfilerEnable{}).Call(page); err != nil {
+			return err
+		}
+		if err := (proto.ProfilerStart{}).Call(page); err != nil {
+			return err
+		}
+	}
 	if err := page.Navigate(base + "/" + query + "#token=" + tok); err != nil {
 		return err
 	}
@@ -262,12 +290,22 @@ func run() error {
 			break
 		}
 		if time.Now().After(deadline) {
+			printTimeline(tl.read(page)) // how far the page got
 			return fmt.Errorf("%d of %d charts on screen drawn after 2 minutes (%d panels)", counts.Drawn, counts.OnScreen, counts.Charts)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	res := result{Device: *device, Panels: *panels, Series: *series, Points: *points, Rate: *rate, Network: *network}
+	res := result{Device: *device, Panels: *panels, Series: *series, Points: *points, Rate: *rate, Network: *network, Cold: !*warm}
 	res.FirstChartMs = page.MustEval(`() => { const m = performance.getEntriesByName("telltale:first-chart")[0]; return m ? m.startTime : -1 }`).Num()
+	res.Timeline = tl.read(page)
+	if *profileStart {
+		prof, err := proto.ProfilerStop{}.Call(page)
+		if err != nil {
+			return err
+		}
+		fmt.Println("from navigation to the first chart:")
+		printProfile(prof.Profile)
+	}
 	type stats struct {
 		Streams map[string]struct {
 			Seq uint64 `json:"seq"`
@@ -380,6 +418,7 @@ func run() error {
 	fmt.Printf("%s, %s, %d panels × %d series, %d points each, +%d points/s per series: extremes drawn %d of %d; frames p50 %.1f ms, p95 %.1f ms, p99 %.1f ms (%d over 16.7 ms, %d over 20 ms, %d over 50 ms of %d); %d long tasks (%.0f ms, longest %.0f ms); first chart %.0f ms; Go heap %.1f → %.1f MB, JS heap %.1f → %.1f MB; %.0f events/s applied, %d renders, %d charts on screen drawn %.1f times/s each, %d snapshots, %d points drawn per chart\n",
 		res.Device, mode, res.Panels, res.Series, res.Points, res.Rate, res.ExtremesChecked-res.ExtremesMissed, res.ExtremesChecked, res.FrameP50ms, res.FrameP95ms, res.FrameP99ms, res.FramesOver16, res.FramesMissed, res.FramesOver50, res.Frames,
 		res.LongTasks, res.LongTaskMs, res.LongTaskMax, res.FirstChartMs, res.HeapStartMB, res.HeapEndMB, res.JSHeapStart, res.JSHeapEnd, res.EventsPerS, res.Renders, res.OnScreen, res.ChartDrawsPS, res.Snapshots, res.DrawnPoints)
+	printTimeline(res.Timeline)
 	if *asJSON {
 		out, _ := json.Marshal(res)
 		fmt.Println(string(out))
