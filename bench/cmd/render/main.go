@@ -70,7 +70,7 @@ type result struct {
 	Cold         bool    `json:"cold"` // a first visit: fresh profile, no service worker, no stored state
 	// Timeline: what the page did before its first chart, in ms from
 	// navigation (see timeline.go).
-	Timeline []mark `json:"timeline"`
+	Timeline     []mark  `json:"timeline"`
 	HeapStartMB  float64 `json:"heap_start_mb"` // Go (wasm) heap in use
 	HeapEndMB    float64 `json:"heap_end_mb"`
 	JSHeapStart  float64 `json:"js_heap_start_mb"`
