@@ -135,9 +135,6 @@ func readLive(t *testing.T, p *rod.Page) liveView {
 // subscribes the new stream and says the version in the title's tooltip; a
 // page of another tenant never sees it. A DELETE makes the page say so,
 // above its greyed panels, on a phone without horizontal scroll.
-//
-// It needs the dashboards API (PUT/DELETE /api/v1/dashboards/{id}, the
-// dashstore work of issue 17): before that is merged, the first PUT fails.
 func TestDashboardChangeReachesOpenPage(t *testing.T) {
 	srv := startServer(t)
 	dashboardAPI(t, srv.URL, "demo", http.MethodPut, "ops", "application/yaml", opsV1)
