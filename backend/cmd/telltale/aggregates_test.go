@@ -1,14 +1,11 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -39,26 +36,7 @@ func TestServerComputesDerivedStreams(t *testing.T) {
 	if cfg.maxAggs != 1 {
 		t.Fatalf("got -max-aggregates %d, want 1", cfg.maxAggs)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	out := &lockedBuffer{}
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, func(k string) string { return env[k] }, out, io.Discard) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-			t.Error(err)
-		}
-	}()
-	serving := regexp.MustCompile(`serving (http://\S+/)`)
-	var base string
-	poll.Until(t, 10*time.Second, func() error {
-		m := serving.FindStringSubmatch(out.String())
-		if m == nil {
-			return errors.New("not serving yet")
-		}
-		base = m[1]
-		return nil
-	})
+	base := serveUntilDone(t, cfg, func(k string) string { return env[k] }, "not serving yet")
 	ingest := func(body string) (int, string) {
 		req, _ := http.NewRequest(http.MethodPost, base+"api/v1/ingest", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")

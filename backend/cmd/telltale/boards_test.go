@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -126,26 +125,7 @@ func TestServerComputesStoredDashboardsAggregates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	out := &lockedBuffer{}
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, func(k string) string { return env[k] }, out, io.Discard) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-			t.Error(err)
-		}
-	}()
-	serving := regexp.MustCompile(`serving (http://\S+/)`)
-	var base string
-	poll.Until(t, 10*time.Second, func() error {
-		m := serving.FindStringSubmatch(out.String())
-		if m == nil {
-			return errors.New("not serving yet")
-		}
-		base = m[1]
-		return nil
-	})
+	base := serveUntilDone(t, cfg, func(k string) string { return env[k] }, "not serving yet")
 	keys, _ := auth.HS256([]byte(secret))
 	mint := func(tenant, role string) string {
 		tok, err := keys.Mint(tenant, "alice", time.Hour, nil, role)

@@ -2,21 +2,17 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/telltale/telltale/backend/ingest"
 	"github.com/telltale/telltale/shared/livestate"
-	"github.com/telltale/telltale/shared/poll"
 )
 
 func TestCapFlags(t *testing.T) {
@@ -100,26 +96,7 @@ func TestTenantIngestRateFlag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	out := &lockedBuffer{}
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, getenv, out, io.Discard) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-			t.Error(err)
-		}
-	}()
-	serving := regexp.MustCompile(`serving (http://\S+/)`)
-	var base string
-	poll.Until(t, 10*time.Second, func() error {
-		m := serving.FindStringSubmatch(out.String())
-		if m == nil {
-			return errors.New("the server does not listen yet")
-		}
-		base = m[1]
-		return nil
-	})
+	base := serveUntilDone(t, cfg, getenv, "the server does not listen yet")
 	// ~1 MiB: 16 rows of 60 KiB, each under the 64 KiB row cap.
 	var b bytes.Buffer
 	b.WriteString(`{"events":[`)

@@ -42,6 +42,34 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// serveUntilDone runs the server of cfg until the test ends (then it must
+// stop cleanly) and returns the URL it serves on; notYet is the failure
+// while it does not listen yet.
+func serveUntilDone(t *testing.T, cfg config, getenv func(string) string, notYet string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &lockedBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, getenv, out, io.Discard) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Error(err)
+		}
+	})
+	serving := regexp.MustCompile(`serving (http://\S+/)`)
+	var base string
+	poll.Until(t, 10*time.Second, func() error {
+		m := serving.FindStringSubmatch(out.String())
+		if m == nil {
+			return errors.New(notYet)
+		}
+		base = m[1]
+		return nil
+	})
+	return base
+}
+
 // TestServerListensWhileWarming: a server started on a database with a
 // wide stream answers /healthz at once, 503 "warming" while streams are
 // still warming (the events table is locked, so the warm-up cannot read),
@@ -86,28 +114,9 @@ func TestServerListensWhileWarming(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sctx, cancel := context.WithCancel(ctx)
-	out := &lockedBuffer{}
-	done := make(chan error, 1)
-	go func() { done <- serve(sctx, cfg, func(k string) string { return env[k] }, out, io.Discard) }()
-	defer func() {
-		tx.Rollback(ctx)
-		cancel()
-		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-			t.Error(err)
-		}
-	}()
-
-	serving := regexp.MustCompile(`serving (http://\S+/)`)
-	var base string
-	poll.Until(t, 10*time.Second, func() error {
-		m := serving.FindStringSubmatch(out.String())
-		if m == nil {
-			return errors.New("the server does not listen while its streams warm")
-		}
-		base = m[1]
-		return nil
-	})
+	// The deferred rollback runs before the server is stopped (a cleanup),
+	// so its shutdown never waits on the lock.
+	base := serveUntilDone(t, cfg, func(k string) string { return env[k] }, "the server does not listen while its streams warm")
 	health := func() (int, map[string]any, error) {
 		res, err := http.Get(base + "healthz")
 		if err != nil {
