@@ -126,3 +126,31 @@ func Metric(addr, name string) float64 {
 	}
 	return 0
 }
+
+// CPUProfile saves the CPU profile over d of the server whose debug
+// listener is debugAddr (-debug-addr) to path.
+func CPUProfile(debugAddr string, d time.Duration, path string) error {
+	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", debugAddr, max(1, int(d.Seconds())))
+	return fetchTo(url, path, d+30*time.Second)
+}
+
+// FetchTo saves what url answers (a heap or goroutine profile) to path.
+func FetchTo(url, path string) error { return fetchTo(url, path, time.Minute) }
+
+func fetchTo(url, path string, timeout time.Duration) error {
+	c := &http.Client{Timeout: timeout}
+	res, err := c.Get(url)
+	if err != nil {
+		return fmt.Errorf("server profile: %w", err)
+	}
+	defer res.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, res.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -22,7 +22,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -334,7 +333,7 @@ func phase(c config, run int, withAggs bool) (phaseResult, error) {
 	profiled := make(chan error, 1)
 	if c.profile != "" {
 		path := profilePath(c.profile, run, withAggs)
-		go func() { profiled <- fetchProfile(srv.DebugAddr, c.duration, path) }()
+		go func() { profiled <- benchserver.CPUProfile(srv.DebugAddr, c.duration, path) }()
 	} else {
 		profiled <- nil
 	}
@@ -498,25 +497,6 @@ func profilePath(path string, run int, withAggs bool) string {
 		suffix += "-without"
 	}
 	return path[:len(path)-len(ext)] + suffix + ext
-}
-
-// fetchProfile saves the server's CPU profile over d.
-func fetchProfile(debugAddr string, d time.Duration, path string) error {
-	c := &http.Client{Timeout: d + 30*time.Second}
-	res, err := c.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", debugAddr, max(1, int(d.Seconds()))))
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, res.Body); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 var httpClient = &http.Client{Timeout: 10 * time.Second}

@@ -15,7 +15,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -225,10 +224,10 @@ func run() error {
 		res.SettledKBPerConn = float64(serverRSS(server)-rssBefore) / float64(*clients)
 	}
 	if *heapProfile != "" && debugAddr != "" {
-		if err := fetchTo(fmt.Sprintf("http://%s/debug/pprof/heap?gc=1", debugAddr), *heapProfile); err != nil {
+		if err := benchserver.FetchTo(fmt.Sprintf("http://%s/debug/pprof/heap?gc=1", debugAddr), *heapProfile); err != nil {
 			return err
 		}
-		if err := fetchTo(fmt.Sprintf("http://%s/debug/pprof/heap?debug=1", debugAddr), *heapProfile+".memstats.txt"); err != nil {
+		if err := benchserver.FetchTo(fmt.Sprintf("http://%s/debug/pprof/heap?debug=1", debugAddr), *heapProfile+".memstats.txt"); err != nil {
 			return err
 		}
 		if live, err := liveBytes(*heapProfile + ".memstats.txt"); err == nil && *clients > 0 {
@@ -240,7 +239,7 @@ func run() error {
 	framesBefore, eventsBefore := benchserver.Metric(*addr, "telltale_ws_frames_out_total"), benchserver.Metric(*addr, "telltale_ws_events_out_total")
 	profileDone := make(chan error, 1)
 	if *serverProfile != "" {
-		go func() { profileDone <- fetchProfile(debugAddr, *duration, *serverProfile) }()
+		go func() { profileDone <- benchserver.CPUProfile(debugAddr, *duration, *serverProfile) }()
 	} else {
 		profileDone <- nil
 	}
@@ -415,39 +414,6 @@ func publish(addr, key string, names []string, n, payload int) error {
 		return fmt.Errorf("ingest: %s: %s", res.Status, e["error"])
 	}
 	return nil
-}
-
-// fetchProfile saves the server's CPU profile over d.
-func fetchProfile(debugAddr string, d time.Duration, path string) error {
-	c := &http.Client{Timeout: d + 30*time.Second}
-	res, err := c.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", debugAddr, max(1, int(d.Seconds()))))
-	if err != nil {
-		return fmt.Errorf("server profile: %w", err)
-	}
-	return save(res, path)
-}
-
-// fetchTo saves what url answers (a heap or goroutine profile) to path.
-func fetchTo(url, path string) error {
-	c := &http.Client{Timeout: time.Minute}
-	res, err := c.Get(url)
-	if err != nil {
-		return fmt.Errorf("server profile: %w", err)
-	}
-	return save(res, path)
-}
-
-func save(res *http.Response, path string) error {
-	defer res.Body.Close()
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, res.Body); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // raiseFileLimit lifts the soft open-files limit to the hard one; the server,

@@ -33,6 +33,7 @@ import (
 
 	"github.com/telltale/telltale/app/client"
 	"github.com/telltale/telltale/backend/ingest"
+	"github.com/telltale/telltale/bench/benchserver"
 	"github.com/telltale/telltale/bench/latency"
 	"github.com/telltale/telltale/bench/proc"
 	"github.com/telltale/telltale/shared/livestate"
@@ -296,7 +297,7 @@ func runStore(name, bin, admin string, extra, shapes []string, o options) ([]pha
 		}
 		if o.profileDir != "" && shape != "quiet" {
 			go func() {
-				profErr <- cpuProfile(srv.debugAddr, o.duration, filepath.Join(o.profileDir, name+"-"+shape+".pprof"))
+				profErr <- benchserver.CPUProfile(srv.debugAddr, o.duration, filepath.Join(o.profileDir, name+"-"+shape+".pprof"))
 			}()
 		} else {
 			profErr <- nil

@@ -118,24 +118,6 @@ func liveHeap(debugAddr string) int64 {
 	return 0
 }
 
-// cpuProfile saves the server's CPU profile over d to path.
-func cpuProfile(debugAddr string, d time.Duration, path string) error {
-	res, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", debugAddr, int(d.Seconds())))
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, res.Body); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
 // waitSampler counts what the database's busy backends wait on, every 50
 // ms: where B's commit time goes when A's inserts share the database.
 type waitSampler struct {
