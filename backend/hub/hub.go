@@ -224,7 +224,7 @@ func (h *Hub) publish(tenant string, s *stream, evs []wire.Event) {
 // subscribers, who cannot be sent it, resync rather than see a hole. The
 // stream must be locked.
 func (h *Hub) dropUnencodable(s *stream, ev *wire.Event, err error) {
-	bare := wire.Event{Stream: ev.Stream, Epoch: ev.Epoch, Seq: ev.Seq, Time: ev.Time, Created: ev.Created, Ingested: ev.Ingested}
+	bare := wire.Event{Stream: ev.Stream, Epoch: ev.Epoch, Seq: ev.Seq, Time: ev.Time, Created: ev.Created, Stored: ev.Stored, Ingested: ev.Ingested}
 	if applied, _ := s.st.Apply(&bare); !applied {
 		return // a duplicate: what it stands for was taken before
 	}

@@ -12,9 +12,14 @@ type Event struct {
 	Seq    uint64 `msgpack:"seq"`
 	Time   int64  `msgpack:"time"` // event time, Unix milliseconds
 
-	// Latency stamps, Unix nanoseconds: set by the producer and by the backend
-	// when the event entered the hub. Sent is stamped per connection on Batch.
+	// Latency stamps, Unix nanoseconds on the server's clock, one per stage
+	// of the path (package shared/sla names the stages): Created by the
+	// producer (the commit, for SQL and watched tables), Stored when the
+	// store made the event durable, Ingested when it entered the hub. Sent
+	// is stamped per connection on Batch; the page adds received, applied
+	// and painted on its own clock, put on the server's by shared/sla.
 	Created  int64 `msgpack:"created,omitempty"`
+	Stored   int64 `msgpack:"stored,omitempty"`
 	Ingested int64 `msgpack:"ingested,omitempty"`
 
 	Values map[string]float64 `msgpack:"values,omitempty" json:"values,omitempty"`

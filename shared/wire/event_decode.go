@@ -20,6 +20,8 @@ func (r *reader) event(e *Event) {
 			e.Time = r.int64()
 		case "created":
 			e.Created = r.int64()
+		case "stored":
+			e.Stored = r.int64()
 		case "ingested":
 			e.Ingested = r.int64()
 		case "values":

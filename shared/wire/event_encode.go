@@ -12,13 +12,16 @@ const rowDepth = 4
 // appendEvent writes one event with Event's msgpack tags: omitempty fields
 // are left out when they are zero or empty.
 func appendEvent(dst []byte, e *Event) ([]byte, error) {
-	dst = appendMapHeader(dst, true, true, true, true, e.Created != 0, e.Ingested != 0, len(e.Values) > 0, e.Row != nil, e.Points != nil)
+	dst = appendMapHeader(dst, true, true, true, true, e.Created != 0, e.Stored != 0, e.Ingested != 0, len(e.Values) > 0, e.Row != nil, e.Points != nil)
 	dst = appendStr(appendStr(dst, "stream"), e.Stream)
 	dst = appendUint(appendStr(dst, "epoch"), e.Epoch)
 	dst = appendUint(appendStr(dst, "seq"), e.Seq)
 	dst = appendInt(appendStr(dst, "time"), e.Time)
 	if e.Created != 0 {
 		dst = appendInt(appendStr(dst, "created"), e.Created)
+	}
+	if e.Stored != 0 {
+		dst = appendInt(appendStr(dst, "stored"), e.Stored)
 	}
 	if e.Ingested != 0 {
 		dst = appendInt(appendStr(dst, "ingested"), e.Ingested)

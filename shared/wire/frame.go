@@ -15,6 +15,11 @@ const (
 	TypePong  Type = "pong"
 	// TypeRefresh hands the server a new token for the open connection.
 	TypeRefresh Type = "refresh"
+	// TypeSync asks for the server's clock (answered by TypeClock), so the
+	// page can put its own stamps on the server's clock.
+	TypeSync Type = "sync"
+	// TypeReport carries a page's freshness summary (issue 18).
+	TypeReport Type = "report"
 )
 
 // Server → client frames.
@@ -28,6 +33,8 @@ const (
 	// TypeExpiring says when the connection's token expires: ahead of it as
 	// a warning (send refresh), and after a refresh with the new time.
 	TypeExpiring Type = "expiring"
+	// TypeClock answers TypeSync with the server's clock.
+	TypeClock Type = "clock"
 )
 
 // Frame is the body of one WebSocket message. Each frame type is its own struct;
@@ -141,6 +148,79 @@ type Pong struct {
 	Time int64 `msgpack:"time"`
 }
 
+// Sync asks the server for its clock. Client is the page's clock when it
+// sent the frame (Unix nanoseconds), echoed back in Clock.
+type Sync struct {
+	Client int64 `msgpack:"client"`
+}
+
+// Clock answers Sync: the client's stamp echoed, and the server's clock
+// (Unix nanoseconds) when it answered. With the arrival time the page has
+// one NTP-style sample: rtt = arrival − Client, offset = Server − (Client +
+// arrival)/2, with an error of at most rtt/2. shared/sla keeps the sample
+// with the smallest rtt.
+type Clock struct {
+	Client int64 `msgpack:"client"`
+	Server int64 `msgpack:"server"`
+}
+
+// Report is a page's summary of what it painted and how fresh it was, sent
+// every sla.ReportEvery and on pagehide. Every time in it is on the server's
+// clock (the page's clock plus its estimated offset); the server takes the
+// tenant from the connection's token, never from the report, and caps what
+// it takes (sla.Check).
+type Report struct {
+	// Screen identifies the page for its lifetime (random, chosen by the
+	// page), so the server can count screens; Dashboard is the dashboard id
+	// the page shows.
+	Screen    string `msgpack:"screen"`
+	Dashboard string `msgpack:"dashboard"`
+	// From and To bound the period this report covers (Unix nanoseconds,
+	// server clock); consecutive reports of one screen do not overlap.
+	From int64 `msgpack:"from"`
+	To   int64 `msgpack:"to"`
+	// ClockErr is the clock estimate's error bound (nanoseconds, half the
+	// best round trip); 0 when the page has no estimate yet, in which case
+	// the stages that cross the network are left out.
+	ClockErr int64 `msgpack:"clock_err"`
+	// Transport is how the page got its data: sla.TransportSocket or
+	// sla.TransportFallback.
+	Transport string        `msgpack:"transport"`
+	Panels    []PanelReport `msgpack:"panels"`
+}
+
+// PanelReport is one panel's part of a Report.
+type PanelReport struct {
+	Panel string `msgpack:"panel"`
+	// Painted is how many events this panel painted in the period.
+	Painted uint64 `msgpack:"painted"`
+	// FreshMs and StaleMs split the period: time the panel showed data
+	// within its freshness bound, and time it did not.
+	FreshMs int64 `msgpack:"fresh_ms"`
+	StaleMs int64 `msgpack:"stale_ms"`
+	// Stale lists the stale periods that began or ended in the period.
+	Stale []StalePeriod `msgpack:"stale,omitempty"`
+	// Stages holds one latency histogram per stage of the path (sla.Stages),
+	// binned as sla.Bin bins, plus sla.StageTotal (event → paint).
+	Stages []StageHist `msgpack:"stages,omitempty"`
+}
+
+// StalePeriod is a span a panel was stale: Start (Unix nanoseconds, server
+// clock), its length so far, and its cause (sla.Cause*).
+type StalePeriod struct {
+	Start int64  `msgpack:"start"`
+	Ms    int64  `msgpack:"ms"`
+	Cause string `msgpack:"cause"`
+}
+
+// StageHist is a latency histogram of one stage: Counts[i] events fell in bin
+// Index[i] (sla.Bin). Index is ascending; both have the same length.
+type StageHist struct {
+	Stage  string   `msgpack:"stage"`
+	Index  []int32  `msgpack:"index"`
+	Counts []uint32 `msgpack:"counts"`
+}
+
 func (Hello) FrameType() Type    { return TypeHello }
 func (Welcome) FrameType() Type  { return TypeWelcome }
 func (Sub) FrameType() Type      { return TypeSub }
@@ -153,5 +233,8 @@ func (Ping) FrameType() Type     { return TypePing }
 func (Pong) FrameType() Type     { return TypePong }
 func (Expiring) FrameType() Type { return TypeExpiring }
 func (Refresh) FrameType() Type  { return TypeRefresh }
+func (Sync) FrameType() Type     { return TypeSync }
+func (Clock) FrameType() Type    { return TypeClock }
+func (Report) FrameType() Type   { return TypeReport }
 
 func (e *Error) Error() string { return e.Code.String() + ": " + e.Message }
