@@ -171,10 +171,11 @@ func (s *Store) Append(_ context.Context, tenant, stream string, evs []wire.Even
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	stored := s.cfg.Now().UnixNano()
 	for i := range evs {
 		ev := &evs[i]
 		r.last++
-		ev.Stream, ev.Epoch, ev.Seq = stream, s.epoch, r.last
+		ev.Stream, ev.Epoch, ev.Seq, ev.Stored = stream, s.epoch, r.last, stored
 		if ev.Time == 0 {
 			ev.Time = now.UnixMilli()
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/telltale/telltale/shared/wire"
 )
@@ -124,5 +125,35 @@ func TestStreamQuotaPerTenant(t *testing.T) {
 	}
 	if evs, _ := s.Read(ctx, "globex", "a", 0, 10); len(evs) != 0 {
 		t.Fatal("a refused batch stored events")
+	}
+}
+
+// TestAppendStampsStored: the store stamps when it kept each event (issue
+// 18's database stage), after the producer's Created, and a read gives the
+// same stamp back.
+func TestAppendStampsStored(t *testing.T) {
+	var sunk []wire.Event
+	s := New(Config{Sink: func(_ string, evs []wire.Event) { sunk = append(sunk, evs...) }})
+	ctx := context.Background()
+	before := time.Now().UnixNano()
+	evs := []wire.Event{{Created: before - int64(time.Second)}, {}}
+	if err := s.Append(ctx, "t", "m", evs); err != nil {
+		t.Fatal(err)
+	}
+	after := time.Now().UnixNano()
+	read, err := s.Read(ctx, "t", "m", 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sunk) != 2 || len(read) != 2 {
+		t.Fatalf("got %d sunk and %d read, want 2 and 2", len(sunk), len(read))
+	}
+	for i := range 2 {
+		if st := sunk[i].Stored; st < before || st > after || st < sunk[i].Created {
+			t.Fatalf("event %d: got Stored %d, want within [%d, %d] and not before Created %d", i, st, before, after, sunk[i].Created)
+		}
+		if read[i].Stored != sunk[i].Stored {
+			t.Fatalf("event %d: read Stored %d, sink saw %d", i, read[i].Stored, sunk[i].Stored)
+		}
 	}
 }

@@ -371,7 +371,7 @@ func (f *follower) readStep(ctx context.Context, k key, upTo uint64, slot chan s
 			evs[i] = ev
 			continue
 		}
-		evs[i] = f.s.event(k.tenant, k.stream, c.epoch, r.seq, r.ts, r.raw, r.created)
+		evs[i] = f.s.event(k.tenant, k.stream, c.epoch, r.seq, r.ts, r.raw, r.created, r.stored)
 		decoded++
 	}
 	if f.s.cfg.Sink != nil {
@@ -390,6 +390,7 @@ type rawEvent struct {
 	ts      time.Time
 	raw     []byte
 	created *time.Time
+	stored  *time.Time
 }
 
 // readBounded reads seq in (c.seq, upTo] (upTo 0: no bound): at most
@@ -404,8 +405,8 @@ func (f *follower) readBounded(ctx context.Context, k key, c cursor, upTo uint64
 	if upTo == 0 {
 		bound = 1<<63 - 1
 	}
-	rows, err := f.readPool.Query(ctx, `SELECT seq, ts, body, created, before + size >= $6 FROM (
-			SELECT seq, ts, body, created, pg_column_size(body) AS size,
+	rows, err := f.readPool.Query(ctx, `SELECT seq, ts, body, created, stored, before + size >= $6 FROM (
+			SELECT seq, ts, body, created, stored, pg_column_size(body) AS size,
 				coalesce(sum(pg_column_size(body)) OVER (ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
 			FROM telltale.events WHERE tenant = $1 AND stream = $2 AND seq > $3 AND seq <= $4
 				AND EXISTS (SELECT FROM telltale.streams WHERE tenant = $1 AND stream = $2 AND epoch = $7)
@@ -418,7 +419,7 @@ func (f *follower) readBounded(ctx context.Context, k key, c cursor, upTo uint64
 	defer rows.Close()
 	for rows.Next() {
 		var r rawEvent
-		if err := rows.Scan(&r.seq, &r.ts, &r.raw, &r.created, &more); err != nil {
+		if err := rows.Scan(&r.seq, &r.ts, &r.raw, &r.created, &r.stored, &more); err != nil {
 			return nil, false, fmt.Errorf("read %s: %w", k.stream, err)
 		}
 		out = append(out, r)

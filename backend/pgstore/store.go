@@ -281,9 +281,10 @@ func (s *Store) appendTo(ctx context.Context, q querier, tenant, stream string, 
 		}
 	}
 	var epoch, first int64
+	var stored time.Time
 	err := q.QueryRow(ctx,
-		`SELECT epoch, first_seq FROM telltale.publish_batch($1, $2, $3::jsonb[], $4, $5)`,
-		tenant, stream, bodies, times, created).Scan(&epoch, &first)
+		`SELECT epoch, first_seq, stored FROM telltale.publish_batch($1, $2, $3::jsonb[], $4, $5)`,
+		tenant, stream, bodies, times, created).Scan(&epoch, &first, &stored)
 	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "TTQ01" {
 		return committed{}, fmt.Errorf("append to %s: %w: %s", stream, wire.ErrStreamQuota, pgErr.Message)
 	}
@@ -292,10 +293,11 @@ func (s *Store) appendTo(ctx context.Context, q querier, tenant, stream string, 
 	}
 	for i := range evs {
 		evs[i].Stream, evs[i].Epoch, evs[i].Seq = stream, uint64(epoch), uint64(first)+uint64(i)
+		evs[i].Stored = stored.UnixNano()
 	}
 	c := committed{k: key{tenant, stream}, epoch: uint64(epoch), evs: kept, sizes: sizes}
 	for i := range c.evs {
-		c.evs[i].Epoch, c.evs[i].Seq = evs[i].Epoch, evs[i].Seq
+		c.evs[i].Epoch, c.evs[i].Seq, c.evs[i].Stored = evs[i].Epoch, evs[i].Seq, evs[i].Stored
 	}
 	if len(c.evs) > 0 {
 		s.recent.reserve(c.k, c.epoch, c.evs[0].Seq, len(c.evs), time.Now())
@@ -323,7 +325,7 @@ func (s *Store) readRange(ctx context.Context, tenant, stream string, epoch, aft
 	if upTo == 0 {
 		bound = 1<<63 - 1
 	}
-	return s.query(ctx, tenant, stream, epoch, `SELECT seq, ts, body, created FROM telltale.events
+	return s.query(ctx, tenant, stream, epoch, `SELECT seq, ts, body, created, stored FROM telltale.events
 		WHERE tenant = $1 AND stream = $2 AND seq > $3 AND seq <= $4 ORDER BY seq LIMIT $5`,
 		tenant, stream, int64(after), bound, limit)
 }
@@ -340,12 +342,12 @@ func (s *Store) ReadWindow(ctx context.Context, tenant, stream string, from, to 
 	if err != nil {
 		return nil, fmt.Errorf("read window of %s: %w", stream, err)
 	}
-	return s.query(ctx, tenant, stream, uint64(epoch), `SELECT seq, ts, body, created FROM telltale.events
+	return s.query(ctx, tenant, stream, uint64(epoch), `SELECT seq, ts, body, created, stored FROM telltale.events
 		WHERE tenant = $1 AND stream = $2 AND seq > $3 AND ts >= $4 AND ts <= $5 ORDER BY seq LIMIT $6`,
 		tenant, stream, int64(after), from, to, limit)
 }
 
-// query runs a select of (seq, ts, body, created) rows of one stream.
+// query runs a select of (seq, ts, body, created, stored) rows of one stream.
 func (s *Store) query(ctx context.Context, tenant, stream string, epoch uint64, sql string, args ...any) ([]wire.Event, error) {
 	rows, err := s.cfg.Pool.Query(ctx, sql, args...)
 	if err != nil {
@@ -359,11 +361,12 @@ func (s *Store) query(ctx context.Context, tenant, stream string, epoch uint64, 
 			ts      time.Time
 			raw     []byte
 			created *time.Time
+			stored  *time.Time
 		)
-		if err := rows.Scan(&seq, &ts, &raw, &created); err != nil {
+		if err := rows.Scan(&seq, &ts, &raw, &created, &stored); err != nil {
 			return nil, fmt.Errorf("read %s: %w", stream, err)
 		}
-		ev := s.event(tenant, stream, epoch, seq, ts, raw, created)
+		ev := s.event(tenant, stream, epoch, seq, ts, raw, created, stored)
 		out = append(out, ev)
 	}
 	if err := rows.Err(); err != nil {
@@ -375,7 +378,7 @@ func (s *Store) query(ctx context.Context, tenant, stream string, epoch uint64, 
 // event decodes one row of the events table. A body written by SQL that
 // this version cannot read must not stop its stream: it travels empty,
 // keeping seqs contiguous, and is counted and logged.
-func (s *Store) event(tenant, stream string, epoch uint64, seq int64, ts time.Time, raw []byte, created *time.Time) wire.Event {
+func (s *Store) event(tenant, stream string, epoch uint64, seq int64, ts time.Time, raw []byte, created, stored *time.Time) wire.Event {
 	var b body
 	if err := json.Unmarshal(raw, &b); err != nil {
 		s.m.badBodies.Inc()
@@ -385,6 +388,9 @@ func (s *Store) event(tenant, stream string, epoch uint64, seq int64, ts time.Ti
 	ev := wire.Event{Stream: stream, Epoch: epoch, Seq: uint64(seq), Time: ts.UnixMilli(), Values: b.Values, Row: b.Row, Points: b.Points}
 	if created != nil {
 		ev.Created = created.UnixNano()
+	}
+	if stored != nil {
+		ev.Stored = stored.UnixNano()
 	}
 	return ev
 }

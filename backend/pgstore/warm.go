@@ -227,7 +227,7 @@ func (f *follower) warmOne(ctx context.Context, w warmStream, budget int64, dead
 			i = floor - 1
 			whole = false
 		}
-		batch = append(batch, f.s.event(w.k.tenant, w.k.stream, w.c.epoch, tail[i].seq, tail[i].ts, tail[i].raw, tail[i].created))
+		batch = append(batch, f.s.event(w.k.tenant, w.k.stream, w.c.epoch, tail[i].seq, tail[i].ts, tail[i].raw, tail[i].created, tail[i].stored))
 		batchBytes += int64(len(tail[i].raw))
 		tail[i] = rawEvent{}
 		if len(batch) == cap(batch) || batchBytes >= warmFoldBytes || i == 0 {
@@ -251,7 +251,7 @@ func (f *follower) publishWarm(w warmStream, evs []wire.Event) {
 // readNewest reads up to limit events of a stream with seq <= upTo, newest
 // first, bodies as stored (the JSON text).
 func (s *Store) readNewest(ctx context.Context, k key, upTo int64, limit int) ([]rawEvent, error) {
-	rows, err := s.cfg.Pool.Query(ctx, `SELECT seq, ts, body, created FROM telltale.events
+	rows, err := s.cfg.Pool.Query(ctx, `SELECT seq, ts, body, created, stored FROM telltale.events
 		WHERE tenant = $1 AND stream = $2 AND seq <= $3 ORDER BY seq DESC LIMIT $4`,
 		k.tenant, k.stream, upTo, limit)
 	if err != nil {
@@ -261,7 +261,7 @@ func (s *Store) readNewest(ctx context.Context, k key, upTo int64, limit int) ([
 	var out []rawEvent
 	for rows.Next() {
 		var ev rawEvent
-		if err := rows.Scan(&ev.seq, &ev.ts, &ev.raw, &ev.created); err != nil {
+		if err := rows.Scan(&ev.seq, &ev.ts, &ev.raw, &ev.created, &ev.stored); err != nil {
 			return nil, err
 		}
 		out = append(out, ev)
