@@ -1,24 +1,31 @@
-// Package metrics keeps the backend's counters and gauges and serves them in
-// the Prometheus text format. It is deliberately small: named atomic values,
-// labels fixed in the name (Labeled), no allocation on the hot path.
+// Package metrics keeps the backend's counters, gauges and latency
+// histograms and serves them in the Prometheus text format, with Go runtime
+// and process metrics (Handler). Counters and gauges are named atomic
+// values, labels fixed in the name (Labeled); histograms are
+// VictoriaMetrics/metrics' (histogram.go); no allocation on the hot path.
+// Labels take only bounded values: a tenant label goes through TopTenants.
 //
 // It must never block the caller and never record tokens or event bodies.
 package metrics
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	vm "github.com/VictoriaMetrics/metrics"
 )
 
 // Registry holds named counters and gauges.
 type Registry struct {
 	mu     sync.Mutex
 	values map[string]*Value
+	hists  map[string]*histFamily // by family name
 }
 
 // Value is one counter or gauge.
@@ -37,7 +44,22 @@ func (v *Value) Inc() { v.v.Add(1) }
 func (v *Value) Load() int64 { return v.v.Load() }
 
 // New returns an empty registry.
-func New() *Registry { return &Registry{values: make(map[string]*Value)} }
+func New() *Registry {
+	return &Registry{values: make(map[string]*Value), hists: make(map[string]*histFamily)}
+}
+
+// Lookup returns the counter or gauge called name, which must exist: it
+// panics on a name nothing created (a misspelt one), where Counter and
+// Gauge would create it. Tests read values with it.
+func (r *Registry) Lookup(name string) *Value {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v, ok := r.values[name]
+	if !ok {
+		panic(fmt.Sprintf("metrics: no value named %q", name))
+	}
+	return v
+}
 
 // Counter returns the counter called name, creating it once.
 func (r *Registry) Counter(name, help string) *Value { return r.get(name, help, "counter") }
@@ -49,8 +71,12 @@ func (r *Registry) Gauge(name, help string) *Value { return r.get(name, help, "g
 // family{label="value"}. Values of a family share its help and type, given
 // by the first one created.
 func Labeled(family, label, value string) string {
-	return family + "{" + label + "=" + strconv.Quote(value) + "}"
+	return family + "{" + label + "=" + quote(value) + "}"
 }
+
+// quote writes a label value; callers give printable ASCII (tenant and
+// stream names are), which Go's and Prometheus's quoting agree on.
+func quote(v string) string { return strconv.Quote(v) }
 
 // family is a value's name without its labels.
 func family(name string) string {
@@ -71,8 +97,25 @@ func (r *Registry) get(name, help, kind string) *Value {
 	return v
 }
 
-// ServeHTTP writes every value in the Prometheus text format.
+// ServeHTTP writes every value and histogram in the Prometheus text format.
 func (r *Registry) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	r.write(w)
+}
+
+// Handler serves r and the Go runtime and process metrics (go_*,
+// process_*: memory, GC, goroutines, CPU seconds, threads, open files), as
+// a Prometheus exporter does.
+func Handler(r *Registry) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		r.write(w)
+		vm.WriteProcessMetrics(w)
+		vm.WriteFDMetrics(w)
+	})
+}
+
+func (r *Registry) write(w io.Writer) {
 	r.mu.Lock()
 	vals := make([]*Value, 0, len(r.values))
 	for _, v := range r.values {
@@ -82,7 +125,6 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	// Sorted by name, a family's values follow one another ('{' sorts
 	// after every character of a name), under one HELP and TYPE.
 	sort.Slice(vals, func(i, j int) bool { return vals[i].name < vals[j].name })
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 	last := ""
 	for _, v := range vals {
 		if f := family(v.name); f != last {
@@ -91,4 +133,5 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 		}
 		fmt.Fprintf(w, "%s %d\n", v.name, v.Load())
 	}
+	r.writeHistograms(w)
 }

@@ -1,0 +1,109 @@
+package metrics
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// StageFamily is the family of the server's stage latency histograms, one
+// member per stage and tenant label.
+const StageFamily = "telltale_stage_seconds"
+
+// The stages the server measures (issue 18), named by the stamps they lie
+// between (wire.Event's): commit → hub is Created → Ingested (Created is
+// the producer's stamp, or the row's write for SQL and watched tables);
+// stored → hub is Stored → Ingested (the store's follower and the hub);
+// hub → sent is Ingested → the batch frame's Sent (the connection's queue
+// and writer). received → painted is the pages' own (their reports: see
+// Stages.For's ReceivedPainted).
+const (
+	StageCommitHub       = "commit_hub"
+	StageStoredHub       = "stored_hub"
+	StageHubSent         = "hub_sent"
+	StageReceivedPainted = "received_painted"
+)
+
+// TenantStages are one tenant label's stage histograms. A nil field records
+// nothing.
+type TenantStages struct {
+	CommitHub, StoredHub, HubSent *Histogram
+	// ReceivedPainted is for what the pages report (received → painted on
+	// their screens, put on the server's clock): the report handler
+	// observes into it; nothing in the server's path does.
+	ReceivedPainted *Histogram
+
+	dropped atomic.Bool
+}
+
+// Dropped says the tenant left the top N: its histograms are no longer
+// exported, and Stages.For gives the ones to use now.
+func (ts *TenantStages) Dropped() bool { return ts.dropped.Load() }
+
+// Stages hands out the stage histograms by tenant, labelled through
+// TopTenants: the N busiest tenants by events have their own series, the
+// rest share tenant="other". A nil *Stages hands out histograms that record
+// nothing.
+type Stages struct {
+	r   *Registry
+	top *TopTenants
+	mu  sync.RWMutex
+	by  map[string]*TenantStages // by label
+}
+
+// NewStages registers the stage histograms in r with a tenant label for the
+// topN busiest tenants (zero means 20).
+func NewStages(r *Registry, topN int) *Stages {
+	s := &Stages{r: r, by: map[string]*TenantStages{}}
+	s.top = &TopTenants{N: topN, OnDrop: s.drop}
+	s.get(OtherTenant) // the family is exported from the start
+	return s
+}
+
+var none = &TenantStages{}
+
+// For returns the histograms of tenant's label, counting events towards
+// its rank.
+func (s *Stages) For(tenant string, events int) *TenantStages {
+	if s == nil {
+		return none
+	}
+	return s.get(s.top.Label(tenant, events))
+}
+
+func (s *Stages) get(label string) *TenantStages {
+	s.mu.RLock()
+	ts := s.by[label]
+	s.mu.RUnlock()
+	if ts != nil {
+		return ts
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ts = s.by[label]; ts == nil {
+		h := func(stage, help string) *Histogram {
+			return s.r.Histogram(LabeledN(StageFamily, "stage", stage, "tenant", label), help)
+		}
+		const help = "seconds an event spent between two stamps of its path (stage: commit_hub, stored_hub, hub_sent, received_painted), by tenant (the top N by events, the rest other)"
+		ts = &TenantStages{
+			CommitHub:       h(StageCommitHub, help),
+			StoredHub:       h(StageStoredHub, help),
+			HubSent:         h(StageHubSent, help),
+			ReceivedPainted: h(StageReceivedPainted, help),
+		}
+		s.by[label] = ts
+	}
+	return ts
+}
+
+// drop removes the series of a tenant that left the top N.
+func (s *Stages) drop(tenant string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ts := s.by[tenant]; ts != nil {
+		ts.dropped.Store(true)
+	}
+	delete(s.by, tenant)
+	for _, stage := range []string{StageCommitHub, StageStoredHub, StageHubSent, StageReceivedPainted} {
+		s.r.DropHistogram(LabeledN(StageFamily, "stage", stage, "tenant", tenant))
+	}
+}
