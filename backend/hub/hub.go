@@ -38,12 +38,23 @@ type Subscriber interface {
 	Resync(stream, reason string)
 }
 
+// StampedSubscriber is a Subscriber that is also handed the Ingested stamp
+// of the events (one per Publish): the hub calls DeliverStamped instead of
+// Deliver. wsgate measures hub → sent with it without decoding the events.
+// Replays (a resuming subscription's catch-up) come through Deliver.
+type StampedSubscriber interface {
+	DeliverStamped(stream string, first uint64, ingested int64, events [][]byte)
+}
+
 // Config configures a Hub. Zero values are the documented defaults.
 type Config struct {
 	Limits  livestate.Limits // state bounds; see livestate.Limits
 	Logger  *slog.Logger     // nil means discard
 	Metrics *metrics.Registry
-	Now     func() time.Time // nil means time.Now
+	// Stages, when set, records each published event's commit → hub and
+	// stored → hub latencies (Created and Stored to Ingested).
+	Stages *metrics.Stages
+	Now    func() time.Time // nil means time.Now
 	// Ring is how many encoded events per stream are kept for resuming a
 	// client from its cursor without the store; zero means 4096.
 	Ring int
@@ -81,9 +92,9 @@ type key struct{ tenant, stream string }
 type stream struct {
 	mu     sync.Mutex
 	st     livestate.Stream
-	recent recent // newest encoded events, for resuming
-	subs   map[Subscriber]struct{}
-	dead   bool // removed from the hub's map; look the name up again
+	recent recent                           // newest encoded events, for resuming
+	subs   map[Subscriber]StampedSubscriber // its stamped self, or nil
+	dead   bool                             // removed from the hub's map; look the name up again
 }
 
 // New returns an empty hub.
@@ -124,7 +135,7 @@ func (h *Hub) stream(k key, create bool) *stream {
 			// Its rows are the tenant's dashboards: the snapshot lists every one.
 			lim.Rows = max(lim.Rows, dashstore.MaxDashboards)
 		}
-		s = &stream{st: livestate.Stream{Name: k.stream, Limits: lim}, subs: make(map[Subscriber]struct{})}
+		s = &stream{st: livestate.Stream{Name: k.stream, Limits: lim}, subs: make(map[Subscriber]StampedSubscriber)}
 		h.streams[k] = s
 	}
 	return s
@@ -159,14 +170,19 @@ func (h *Hub) Publish(tenant string, evs []wire.Event) {
 // publish is Publish with the stream locked.
 func (h *Hub) publish(tenant string, s *stream, evs []wire.Event) {
 	now := h.cfg.Now().UnixNano()
+	stages := h.cfg.Stages.For(tenant, len(evs))
 	run := make([][]byte, 0, len(evs)) // encoded, not yet delivered
 	var first uint64
 	flush := func() {
 		if len(run) == 0 {
 			return
 		}
-		for sub := range s.subs {
-			sub.Deliver(evs[0].Stream, first, run)
+		for sub, stamped := range s.subs {
+			if stamped != nil {
+				stamped.DeliverStamped(evs[0].Stream, first, now, run)
+			} else {
+				sub.Deliver(evs[0].Stream, first, run)
+			}
 		}
 		h.fanout.Add(int64(len(s.subs) * len(run)))
 		run = run[:0]
@@ -174,6 +190,8 @@ func (h *Hub) publish(tenant string, s *stream, evs []wire.Event) {
 	for i := range evs {
 		ev := &evs[i]
 		ev.Ingested = now
+		stages.CommitHub.ObserveSpan(ev.Created, now)
+		stages.StoredHub.ObserveSpan(ev.Stored, now)
 		if ev.Epoch != s.st.Epoch || ev.Seq > s.st.Seq+1 {
 			flush()
 			h.restart(s, ev)
@@ -295,7 +313,8 @@ func (h *Hub) subscribe(tenant, name string, sub Subscriber, begin func(s *strea
 	if err := begin(s); err != nil {
 		return nil, err
 	}
-	s.subs[sub] = struct{}{}
+	stamped, _ := sub.(StampedSubscriber)
+	s.subs[sub] = stamped
 	var once sync.Once
 	return func() { once.Do(func() { h.unsubscribe(k, s, sub) }) }, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/telltale/telltale/backend/auth"
 	"github.com/telltale/telltale/backend/hub"
+	"github.com/telltale/telltale/backend/metrics"
 	"github.com/telltale/telltale/shared/wire"
 )
 
@@ -34,6 +35,7 @@ const (
 
 type conn struct {
 	g      *Gateway
+	stages atomic.Pointer[metrics.TenantStages] // the tenant's; see hubSent
 	ws     *websocket.Conn
 	id     string
 	tenant string
@@ -745,7 +747,7 @@ func (c *conn) slowPath(items []item, rest []byte, locked bool) {
 func (c *conn) writeItems(items []item) bool {
 	var groups []group
 	return eachFrame(items, &groups,
-		func(g *group) bool { return !c.closing.Load() && c.writeBatches(g.stream, g.evs, g.catchUp) },
+		func(g *group) bool { return !c.closing.Load() && c.writeBatches(g.stream, g.evs, g.ats, g.catchUp) },
 		func(it *item) bool {
 			switch {
 			case c.closing.Load():
@@ -760,19 +762,34 @@ func (c *conn) writeItems(items []item) bool {
 
 // writeBatches writes a stream's queued events as batch frames; deflate
 // says they are catch-up (replayed events), which may be compressed.
-func (c *conn) writeBatches(stream string, evs [][]byte, deflate bool) bool {
+func (c *conn) writeBatches(stream string, evs [][]byte, ats []int64, deflate bool) bool {
 	var frame []byte
+	hubSent := c.hubSent()
 	for len(evs) > 0 {
 		n := batchLen(evs)
-		frame = wire.AppendBatch(frame[:0], stream, time.Now().UnixNano(), evs[:n])
+		sent := time.Now().UnixNano()
+		frame = wire.AppendBatch(frame[:0], stream, sent, evs[:n])
 		if !c.write(frame, deflate) {
 			return false
 		}
+		observeSent(hubSent, ats[:n], sent)
 		c.g.m.batches.Inc()
 		c.g.m.eventsOut.Add(int64(n))
-		evs = evs[n:]
+		evs, ats = evs[n:], ats[n:]
 	}
 	return true
+}
+
+// hubSent is the histogram of the connection's tenant's hub → sent stage:
+// looked up again only when the tenant's label changed (it left or joined
+// the top N), so a write pass takes no lock for it.
+func (c *conn) hubSent() *metrics.Histogram {
+	st := c.stages.Load()
+	if st == nil || st.Dropped() {
+		st = c.g.cfg.Stages.For(c.tenant, 0)
+		c.stages.Store(st)
+	}
+	return st.HubSent
 }
 
 // write writes one frame, waiting for the socket. On a connection that

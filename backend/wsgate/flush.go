@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/telltale/telltale/backend/metrics"
 	"github.com/telltale/telltale/shared/wire"
 )
 
@@ -52,7 +53,16 @@ type flusher struct {
 type group struct {
 	stream  string
 	evs     [][]byte
-	catchUp bool // some are replayed to a resuming subscription
+	ats     []int64 // each event's Ingested stamp, zero for replays
+	catchUp bool    // some are replayed to a resuming subscription
+}
+
+// observeSent records hub → sent for a batch frame's live events, sent at
+// sent.
+func observeSent(h *metrics.Histogram, ats []int64, sent int64) {
+	for _, at := range ats {
+		h.ObserveSpan(at, sent)
+	}
 }
 
 // tally counts what a pass wrote; it reaches the metrics once per pass.
@@ -213,7 +223,7 @@ func (f *flusher) flush(c *conn, now, window int64) {
 		c.slowPath(append([]item(nil), items...), nil, false)
 		return
 	}
-	f.build(items)
+	f.build(c, items)
 	n, err := c.net.tryWrite(f.out)
 	switch {
 	case err == errBusy:
@@ -259,11 +269,12 @@ func (c *conn) fast(items []item) bool {
 const maxFastFrame = 64 << 10
 
 // build puts c's frames into f.out (see eachFrame for their order).
-func (f *flusher) build(items []item) {
+func (f *flusher) build(c *conn, items []item) {
 	f.out = f.out[:0]
 	sent := time.Now().UnixNano()
+	hubSent := c.hubSent()
 	eachFrame(items, &f.groups,
-		func(g *group) bool { f.batches(g, sent); return true },
+		func(g *group) bool { f.batches(g, sent); observeSent(hubSent, g.ats, sent); return true },
 		func(it *item) bool { f.frame(it.b); return true })
 }
 
@@ -286,7 +297,7 @@ func eachFrame(items []item, groups *[]group, batch func(*group) bool, ctrl func
 			return true
 		}
 		ok := batch(g)
-		g.evs, g.catchUp = g.evs[:0], false
+		g.evs, g.ats, g.catchUp = g.evs[:0], g.ats[:0], false
 		return ok
 	}
 	for i := range items {
@@ -294,6 +305,7 @@ func eachFrame(items []item, groups *[]group, batch func(*group) bool, ctrl func
 		if it.event {
 			g := findGroup(groups, it.stream)
 			g.evs = append(g.evs, it.b)
+			g.ats = append(g.ats, it.at)
 			g.catchUp = g.catchUp || it.replay
 			continue
 		}
@@ -327,7 +339,7 @@ func findGroup(groups *[]group, stream string) *group {
 	if len(gs) < cap(gs) {
 		gs = gs[:len(gs)+1]
 		g := &gs[len(gs)-1]
-		g.stream, g.evs, g.catchUp = stream, g.evs[:0], false
+		g.stream, g.evs, g.ats, g.catchUp = stream, g.evs[:0], g.ats[:0], false
 		*groups = gs
 		return g
 	}

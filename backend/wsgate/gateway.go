@@ -40,6 +40,9 @@ type Config struct {
 	Hub     *hub.Hub
 	Logger  *slog.Logger      // nil means discard
 	Metrics *metrics.Registry // nil means a private registry
+	// Stages, when set, records each live event's hub → sent latency
+	// (Ingested to its batch frame's Sent stamp) by the connection's tenant.
+	Stages *metrics.Stages
 	// Authenticate verifies the token of a hello and returns whom it speaks
 	// for; the connection's tenant is the principal's and nothing else. An
 	// error closes the connection with wire.CloseUnauthorized. Nil means

@@ -57,7 +57,10 @@ type item struct {
 	// replay marks an event replayed to a resuming subscription: its batch
 	// is catch-up, which is worth deflating (live batches never are).
 	replay bool
-	b      []byte
+	// at is a live event's Ingested stamp (hub → sent is measured from
+	// it); zero for replays and every other frame.
+	at int64
+	b  []byte
 	// closeCode, when set, closes the connection with b as the reason once
 	// everything queued before it is written.
 	closeCode int
@@ -195,15 +198,21 @@ func (o *outbox) Snapshot(stream string, frame []byte) {
 // Deliver implements hub.Subscriber: the events join the queue together, so
 // the writer sends them in one batch frame.
 func (o *outbox) Deliver(stream string, _ uint64, events [][]byte) {
+	o.DeliverStamped(stream, 0, 0, events)
+}
+
+// DeliverStamped implements hub.StampedSubscriber: Deliver, with the
+// events' Ingested stamp kept for the hub → sent histogram.
+func (o *outbox) DeliverStamped(stream string, _ uint64, ingested int64, events [][]byte) {
 	o.mu.Lock()
 	for _, ev := range events {
-		o.deliverLocked(stream, ev)
+		o.deliverLocked(stream, ev, ingested)
 	}
 	o.mu.Unlock()
 	o.signal()
 }
 
-func (o *outbox) deliverLocked(stream string, ev []byte) {
+func (o *outbox) deliverLocked(stream string, ev []byte, ingested int64) {
 	if h := o.holds[stream]; h != nil {
 		if h.bytes+len(ev) > o.limit {
 			h.overflow = true // released as a resync
@@ -220,7 +229,7 @@ func (o *outbox) deliverLocked(stream string, ev []byte) {
 	case o.eventBytes+len(ev) > o.limit:
 		o.resyncLocked(stream, "slow consumer: backlog over the connection's limit")
 	default:
-		o.items = append(o.items, item{stream: stream, event: true, b: ev})
+		o.items = append(o.items, item{stream: stream, event: true, b: ev, at: ingested})
 		o.eventBytes += len(ev)
 	}
 }
