@@ -97,7 +97,7 @@ func benchEngineAt(b *testing.B, aggs, size, rate, thrash int) {
 				"region": "r" + strconv.Itoa(rand.IntN(10)), "customer": "c" + strconv.Itoa(rand.IntN(1000)), "total": float64(rand.IntN(50000)) / 100}}}
 		}
 	}
-	folded := reg.Counter("telltale_agg_source_events_total", "")
+	folded := reg.Lookup("telltale_agg_source_events_total")
 	// Start every aggregate and let the builds finish.
 	for s := range sources {
 		batch(time.Now().UnixMilli())

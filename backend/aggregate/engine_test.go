@@ -187,7 +187,7 @@ func (r *rig) last(tenant, stream string) (v float64, n int) {
 	return evs[len(evs)-1].Values[agg.Value], len(evs)
 }
 
-func (r *rig) metric(name string) int64 { return r.reg.Counter(name, "").Load() }
+func (r *rig) metric(name string) int64 { return r.reg.Lookup(name).Load() }
 
 func wantValue(t *testing.T, r *rig, tenant, stream string, want float64) {
 	t.Helper()

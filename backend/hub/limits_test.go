@@ -50,7 +50,7 @@ func TestPublishTrimsAndForwardsWhatWasKept(t *testing.T) {
 	}
 	defer cancel()
 	h.Publish("acme", []wire.Event{{Stream: "m", Epoch: 1, Seq: 1, Points: widePoints(2, 1)}, {Stream: "m", Epoch: 1, Seq: 2, Points: widePoints(10, 2)}})
-	if got := reg.Counter("telltale_hub_trimmed_events_total", "").Load(); got != 1 {
+	if got := reg.Lookup("telltale_hub_trimmed_events_total").Load(); got != 1 {
 		t.Fatalf("got %d trimmed events counted, want 1", got)
 	}
 	rec.mu.Lock()

@@ -185,7 +185,7 @@ func TestIngestPastEachCap(t *testing.T) {
 			if rec := s.post("k-globex", seriesBody("wide", "a", 25)); rec.Code != http.StatusUnprocessableEntity || !strings.Contains(rec.Body.String(), `"limit":20`) {
 				t.Fatalf("globex: got %d %s, want 422 at the server's series cap of 20", rec.Code, rec.Body)
 			}
-			if n := s.reg.Counter("telltale_ingest_over_cap_total", "").Load(); n != 6 {
+			if n := s.reg.Lookup("telltale_ingest_over_cap_total").Load(); n != 6 {
 				t.Fatalf("got %d refusals counted, want 6", n)
 			}
 		})
@@ -214,7 +214,7 @@ func TestPublishPastTheCapsIsTrimmed(t *testing.T) {
 	publish(points("a", 100, 1)) // acme's cap is 40
 	publish(points("a", 1, 2))   // a held series
 	s.caughtUp(t, "sql")
-	if n := s.reg.Counter("telltale_hub_trimmed_events_total", "").Load(); n != 1 {
+	if n := s.reg.Lookup("telltale_hub_trimmed_events_total").Load(); n != 1 {
 		t.Fatalf("got %d trimmed events counted, want 1", n)
 	}
 	snap, err := s.h.Snapshot("acme", "sql")

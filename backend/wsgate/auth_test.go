@@ -353,7 +353,7 @@ func TestRevocationClosesWithinFiveSeconds(t *testing.T) {
 		t.Fatalf("revoked token: got %v, want close 4012", err)
 	}
 	open(ts.token(t, "acme"))
-	if n := ts.reg.Counter("telltale_ws_revoked_total", "").Load(); n != 1 {
+	if n := ts.reg.Lookup("telltale_ws_revoked_total").Load(); n != 1 {
 		t.Fatalf("revoked counter %d, want 1", n)
 	}
 }

@@ -48,7 +48,7 @@ func TestForeignOriginIsRefused(t *testing.T) {
 	if _, status, err := dialFrom(t, f.url, "127.0.0.1", http.Header{"Origin": {"https://evil.example"}}); err == nil || status != http.StatusForbidden {
 		t.Fatalf("cross-site upgrade: got status %d, err %v; want 403", status, err)
 	}
-	if got := f.reg.Counter("telltale_ws_bad_origin_total", "").Load(); got != 1 {
+	if got := f.reg.Lookup("telltale_ws_bad_origin_total").Load(); got != 1 {
 		t.Fatalf("bad origin counter %v, want 1", got)
 	}
 	// The page's own origin, and a client that sends none (not a browser),

@@ -274,7 +274,7 @@ func TestHostileFramesGetErrors(t *testing.T) {
 	if e := r.expect(wire.TypeError).(wire.Error); e.Code != wire.CodeTooManySubs {
 		t.Fatalf("got %v, want too_many_subs", e.Code)
 	}
-	if got := f.reg.Counter("telltale_ws_bad_frames_total", "").Load(); got != 6 {
+	if got := f.reg.Lookup("telltale_ws_bad_frames_total").Load(); got != 6 {
 		t.Fatalf("got %d bad frames counted, want 6", got)
 	}
 }
@@ -336,7 +336,7 @@ func TestSlowClientIsResyncedNotWaitedFor(t *testing.T) {
 		return err
 	})
 	poll.Until(t, 10*time.Second, func() error {
-		if n := f.reg.Counter("telltale_ws_resyncs_total", "").Load(); n == 0 {
+		if n := f.reg.Lookup("telltale_ws_resyncs_total").Load(); n == 0 {
 			return errors.New("no resync counted for the stuck client")
 		}
 		return nil

@@ -60,7 +60,7 @@ func TestIdleConnectionsHoldNoGoroutine(t *testing.T) {
 			t.Fatalf("got %+v, want seq 2", b)
 		}
 	}
-	if n := f.reg.Gauge("telltale_ws_connections", "").Load(); n != 20 {
+	if n := f.reg.Lookup("telltale_ws_connections").Load(); n != 20 {
 		t.Fatalf("%d connections open, want 20", n)
 	}
 }
@@ -83,7 +83,7 @@ func TestIdlePeerThatVanishesIsForgotten(t *testing.T) {
 		f.gate.mu.Lock()
 		n := len(f.gate.conns)
 		f.gate.mu.Unlock()
-		if n != 0 || f.reg.Gauge("telltale_ws_connections", "").Load() != 0 {
+		if n != 0 || f.reg.Lookup("telltale_ws_connections").Load() != 0 {
 			return fmt.Errorf("%d connections still known after the peer went", n)
 		}
 		return nil
@@ -121,7 +121,7 @@ func TestWebSocketOverTLS(t *testing.T) {
 			seq = ev.Seq
 		}
 	}
-	if n := f.reg.Counter("telltale_ws_slow_writes_total", "").Load(); n == 0 {
+	if n := f.reg.Lookup("telltale_ws_slow_writes_total").Load(); n == 0 {
 		t.Fatal("no write went through the slow path on a TLS connection")
 	}
 }

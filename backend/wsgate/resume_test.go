@@ -80,7 +80,7 @@ func TestResumeReplaysExactlyTheGap(t *testing.T) {
 		}
 	}
 	<-done
-	if n := reg.Counter("telltale_ws_replayed_from_store_total", "").Load(); n == 0 {
+	if n := reg.Lookup("telltale_ws_replayed_from_store_total").Load(); n == 0 {
 		t.Fatal("nothing was read from the store: the test did not exercise the hold path")
 	}
 }

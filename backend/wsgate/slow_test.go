@@ -105,15 +105,15 @@ func TestSlowConsumerIsCutOffWithoutSlowingOthers(t *testing.T) {
 	slow.send(wire.Hello{})
 	slow.send(wire.Sub{Stream: "orders"})
 	poll.Until(t, 5*time.Second, func() error {
-		if n := f.reg.Gauge("telltale_ws_connections", "").Load(); n != 21 {
+		if n := f.reg.Lookup("telltale_ws_connections").Load(); n != 21 {
 			return fmt.Errorf("%d connections, want 21", n)
 		}
 		return nil
 	})
 	// While it runs: the largest queue of any connection, and when the
 	// resync and the close were first counted.
-	resyncs := f.reg.Counter("telltale_ws_resyncs_total", "")
-	closes := f.reg.Counter("telltale_ws_slow_closes_total", "")
+	resyncs := f.reg.Lookup("telltale_ws_resyncs_total")
+	closes := f.reg.Lookup("telltale_ws_slow_closes_total")
 	var peak atomic.Int64
 	var resyncAt, closeAt atomic.Int64
 	began := time.Now()
@@ -149,7 +149,7 @@ func TestSlowConsumerIsCutOffWithoutSlowingOthers(t *testing.T) {
 		if closes.Load() == 0 {
 			return fmt.Errorf("the client that never reads is not closed as a slow consumer")
 		}
-		if n := f.reg.Gauge("telltale_ws_connections", "").Load(); n != 20 {
+		if n := f.reg.Lookup("telltale_ws_connections").Load(); n != 20 {
 			return fmt.Errorf("%d connections, want the 20 readers", n)
 		}
 		return nil

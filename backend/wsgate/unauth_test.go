@@ -95,7 +95,7 @@ func TestUnauthenticatedSocketsCannotLockOutOperators(t *testing.T) {
 	if total != 6 { // .3: 4 upgraded, 2 past its own budget; .4: 2 upgraded (evicting one of .2 and one of .3), then 4 refused
 		t.Fatalf("two more addresses: %d refused, want 6", total)
 	}
-	if got := f.reg.Gauge("telltale_ws_unauthenticated", "").Load(); got != 8 {
+	if got := f.reg.Lookup("telltale_ws_unauthenticated").Load(); got != 8 {
 		t.Fatalf("%d unauthenticated sockets, want the total budget of 8", got)
 	}
 	// With the total budget full, another operator still gets in.
@@ -115,7 +115,7 @@ func TestUnauthenticatedSocketsCannotLockOutOperators(t *testing.T) {
 		}
 	}
 	poll.Until(t, 10*time.Second, func() error {
-		if got := f.reg.Gauge("telltale_ws_unauthenticated", "").Load(); got != 0 {
+		if got := f.reg.Lookup("telltale_ws_unauthenticated").Load(); got != 0 {
 			return fmt.Errorf("%d unauthenticated sockets still counted", got)
 		}
 		return nil
@@ -127,7 +127,7 @@ func TestUnauthenticatedSocketsCannotLockOutOperators(t *testing.T) {
 		"telltale_ws_full_total":           0,
 		"telltale_ws_authenticated":        2,
 	} {
-		if got := f.reg.Counter(name, "").Load(); got != want {
+		if got := f.reg.Lookup(name).Load(); got != want {
 			t.Errorf("%s = %d, want %d", name, got, want)
 		}
 	}
@@ -147,7 +147,7 @@ func TestAuthenticatedConnectionsLeaveTheUnauthenticatedBudget(t *testing.T) {
 	for range 3 {
 		operator(t, f, "127.0.0.1")
 	}
-	if got := f.reg.Gauge("telltale_ws_authenticated", "").Load(); got != 3 {
+	if got := f.reg.Lookup("telltale_ws_authenticated").Load(); got != 3 {
 		t.Fatalf("%d authenticated, want 3", got)
 	}
 	// The fourth is past MaxConns: told so with the cap's own close code.
