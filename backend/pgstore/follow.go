@@ -432,12 +432,18 @@ func (f *follower) readBounded(ctx context.Context, k key, c cursor, upTo uint64
 
 // listen keeps one LISTEN connection, reconnecting with backoff. Every
 // (re)connect asks for a full scan, which catches up whatever was published
-// while it was down.
+// while it was down. A loss is logged, and so is the recovery, with how
+// long it was down, so that an operator reading the log knows it ended.
 func (f *follower) listen(ctx context.Context) {
 	s := f.s
 	attempt := 0
+	var lost time.Time // when the connection was lost; zero while up
 	for ctx.Err() == nil {
 		err := f.listenOnce(ctx, func() {
+			if !lost.IsZero() {
+				s.log.Info("pg listen connection recovered", "down", time.Since(lost).Round(time.Millisecond), "attempts", attempt)
+				lost = time.Time{}
+			}
 			attempt = 0
 			s.listening.Store(true)
 			f.mu.Lock()
@@ -450,7 +456,12 @@ func (f *follower) listen(ctx context.Context) {
 		}
 		s.listenErr.Store("LISTEN connection lost: " + err.Error())
 		s.listening.Store(false)
-		s.log.Warn("pg listen connection lost", "err", err)
+		if lost.IsZero() {
+			lost = time.Now()
+			s.log.Warn("pg listen connection lost", "err", err)
+		} else {
+			s.log.Warn("pg listen connection: reconnecting failed", "err", err, "attempts", attempt+1, "down", time.Since(lost).Round(time.Millisecond))
+		}
 		wait := min(10*time.Second, 100*time.Millisecond<<min(attempt, 7))
 		attempt++
 		select {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -216,7 +217,8 @@ func TestFollowerSurvivesLostListen(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := &sink{seqs: map[string][]uint64{}}
-	s := runFollower(t, Config{Pool: db.Pool, Sink: rec.publish, ScanInterval: 200 * time.Millisecond})
+	logs := &lockedLog{}
+	s := runFollower(t, Config{Pool: db.Pool, Sink: rec.publish, ScanInterval: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	poll.Until(t, 10*time.Second, func() error { return rec.check("acme/metrics", 5) })
 	publish := func(n int) {
 		for i := 0; i < n; i++ {
@@ -257,6 +259,33 @@ func TestFollowerSurvivesLostListen(t *testing.T) {
 	if n := s.m.reconnects.Load(); n < 1 {
 		t.Fatalf("got %d reconnects, want at least 1", n)
 	}
+	// The log says it was lost and that it recovered, not only the loss.
+	poll.Until(t, 5*time.Second, func() error {
+		got := logs.String()
+		lost, back := strings.Index(got, "pg listen connection lost"), strings.Index(got, "pg listen connection recovered")
+		if lost < 0 || back < lost {
+			return fmt.Errorf("log %q: want the loss, then the recovery", got)
+		}
+		return nil
+	})
+}
+
+// lockedLog is a log destination tests read while the follower writes.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func TestRetentionKeepsCountOrTime(t *testing.T) {
