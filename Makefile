@@ -4,6 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 ADDR       ?= :8080
+METRICS_ADDR ?= 127.0.0.1:9464
 GO         ?= go
 WEB        := static
 BIN        := bin/telltale
@@ -24,8 +25,8 @@ VERSION     = $(shell git describe --always --dirty 2>/dev/null || echo dev)-$(s
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-run: build ## build everything and serve the demo dashboard on ADDR (default :8080)
-	$(BIN) -addr '$(ADDR)' -web $(WEB)
+run: build ## build everything and serve the demo dashboard on ADDR (default :8080), /metrics on METRICS_ADDR (default 127.0.0.1:9464)
+	$(BIN) -addr '$(ADDR)' -web $(WEB) -metrics-addr '$(METRICS_ADDR)'
 
 build: web ## build app.wasm (+ .br/.gz), copy uPlot, build bin/telltale
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./backend/cmd/telltale

@@ -183,7 +183,7 @@ func TestAggregatePanelsDraw(t *testing.T) {
 	// page, so that what the test writes next is the newest and is not
 	// taken for a stale picture.
 	poll.Until(t, 10*time.Second, func() error {
-		active, building := serverMetric(t, srv.URL, "telltale_agg_active"), serverMetric(t, srv.URL, "telltale_agg_building")
+		active, building := serverMetric(t, srv, "telltale_agg_active"), serverMetric(t, srv, "telltale_agg_building")
 		if active != 3 || building != 0 {
 			return fmt.Errorf("server: %v aggregates active, %v building; want 3 built", active, building)
 		}
@@ -397,10 +397,11 @@ func TestAggregatesFollowTheTable(t *testing.T) {
 	t.Logf("stale %v after the last order", time.Since(quiet).Round(100*time.Millisecond))
 }
 
-// serverMetric reads one unlabelled value of the server's /metrics.
-func serverMetric(t *testing.T, base, name string) float64 {
+// serverMetric reads one unlabelled value of the server's /metrics (on its
+// metrics listener); a name it does not have fails the test.
+func serverMetric(t *testing.T, srv *server, name string) float64 {
 	t.Helper()
-	res, err := http.Get(strings.TrimSuffix(base, "/") + "/metrics")
+	res, err := http.Get(srv.MetricsURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,6 +419,6 @@ func serverMetric(t *testing.T, base, name string) float64 {
 			return f
 		}
 	}
-	t.Fatalf("no metric %s at %s/metrics", name, base)
+	t.Fatalf("no metric %s at %s", name, srv.MetricsURL)
 	return 0
 }

@@ -60,8 +60,9 @@ func env(t *testing.T, name string) string {
 }
 
 type server struct {
-	URL    string
-	cmd    *exec.Cmd
+	URL        string
+	MetricsURL string // its /metrics, on the metrics listener (-metrics-addr)
+	cmd        *exec.Cmd
 	stderr *strings.Builder
 	once   sync.Once
 }
@@ -86,9 +87,13 @@ func (s *server) stop(t *testing.T) {
 	})
 }
 
-var servingLine = regexp.MustCompile(`serving (http://\S+?)/? `)
+var (
+	servingLine = regexp.MustCompile(`serving (http://\S+?)/? `)
+	metricsLine = regexp.MustCompile(`metrics at (http://\S+/metrics)`)
+)
 
-// startServer runs the real binary on a free loopback port. At cleanup it
+// startServer runs the real binary on a free loopback port, its /metrics on
+// another (server.MetricsURL). At cleanup it
 // sends SIGTERM and fails the test unless the server exits 0 in time: a
 // graceful shutdown is part of what is tested.
 func startServer(t *testing.T, args ...string) *server {
@@ -107,7 +112,7 @@ func startServerEnv(t *testing.T, extraEnv []string, args ...string) *server {
 func startServerEnvAt(t *testing.T, extraEnv []string, addr string, args ...string) *server {
 	t.Helper()
 	bin, web := env(t, "TELLTALE_BIN"), env(t, "TELLTALE_WEB_DIR")
-	cmd := exec.Command(bin, append([]string{"-addr", addr, "-web", web, "-log-level", "warn"}, args...)...)
+	cmd := exec.Command(bin, append([]string{"-addr", addr, "-web", web, "-log-level", "warn", "-metrics-addr", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(append(os.Environ(), "TELLTALE_JWT_SECRET="+e2eSecret), extraEnv...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -118,17 +123,22 @@ func startServerEnvAt(t *testing.T, extraEnv []string, addr string, args ...stri
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", bin, err)
 	}
-	urls := make(chan string, 1)
+	urls := make(chan [2]string, 1) // the server's, its metrics'
 	go func() {
 		sc := bufio.NewScanner(stdout)
+		metrics := ""
 		for sc.Scan() {
+			if m := metricsLine.FindStringSubmatch(sc.Text()); m != nil {
+				metrics = m[1]
+			}
 			if m := servingLine.FindStringSubmatch(sc.Text()); m != nil {
-				urls <- m[1]
+				urls <- [2]string{m[1], metrics}
 			}
 		}
 	}()
 	select {
-	case s.URL = <-urls:
+	case u := <-urls:
+		s.URL, s.MetricsURL = u[0], u[1]
 	case <-time.After(20 * time.Second):
 		_ = cmd.Process.Kill()
 		t.Fatalf("server did not print its URL within 20s; stderr:\n%s", s.stderr)

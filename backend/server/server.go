@@ -2,9 +2,10 @@
 // precompressed app.wasm and local icons), the WebSocket gateway, the
 // dashboard API, health and metrics.
 //
-// Who may ask what: the app shell (/, /d/{id}, its scripts and assets),
-// /healthz and /metrics (aggregate counters: no tenant, token or body in
-// them) answer anyone; POST /api/v1/ingest takes an ingest key; every other
+// Who may ask what: the app shell (/, /d/{id}, its scripts and assets) and
+// /healthz answer anyone; /metrics answers only with Config.MetricsToken as
+// a bearer token, and not at all without one (main serves it on a listener
+// of its own, -metrics-addr); POST /api/v1/ingest takes an ingest key; every other
 // /api/ path needs a verified operator token (the WebSocket in its hello,
 // the rest in Authorization: Bearer, through Config.Operator).
 //
@@ -13,6 +14,7 @@ package server
 
 import (
 	"context"
+	"crypto/subtle"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -48,7 +50,11 @@ type Config struct {
 	Warming func() (left, total int)
 	Logger  *slog.Logger
 	Metrics *metrics.Registry
-	Gateway *wsgate.Gateway
+	// MetricsToken, when set, serves /metrics (the registry, Go runtime and
+	// process metrics) on this server to requests with it as a bearer
+	// token; empty means /metrics is not served here (404).
+	MetricsToken string
+	Gateway      *wsgate.Gateway
 	// Ingest serves POST /api/v1/ingest; nil leaves the endpoint out.
 	Ingest http.Handler
 	// Revoke serves POST /api/v1/revoke (auth.RevokeHandler); nil leaves it out.
@@ -203,7 +209,13 @@ func New(cfg Config) (*Server, error) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such API endpoint: " + r.Method + " " + r.URL.Path})
 	})
 	mux.HandleFunc("GET /healthz", s.health)
-	mux.Handle("GET /metrics", cfg.Metrics)
+	if cfg.MetricsToken != "" {
+		mux.Handle("GET /metrics", BearerOnly(cfg.MetricsToken, metrics.Handler(cfg.Metrics)))
+	} else {
+		mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "metrics are not served on this port: see -metrics-addr and -metrics-token", http.StatusNotFound)
+		})
+	}
 	pwa, err := streamingAppJS(pwaHandler(web, cfg.Version))
 	if err != nil {
 		return nil, err
@@ -364,5 +376,19 @@ func securityHeaders(next http.Handler, tls bool) http.Handler {
 			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 		}
 		next.ServeHTTP(w, r)
+	})
+}
+
+// BearerOnly serves h only to requests with Authorization: Bearer token
+// (compared in constant time); others get 401.
+func BearerOnly(token string, h http.Handler) http.Handler {
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			http.Error(w, "metrics need the metrics token as a bearer token", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
 	})
 }

@@ -208,14 +208,16 @@ func TestHeldRequestsAndWebSocketsOutliveTheTimeouts(t *testing.T) {
 // TestOpenHTTPConnectionsInMetrics: /metrics counts open HTTP connections by
 // state.
 func TestOpenHTTPConnectionsInMetrics(t *testing.T) {
-	addr := serving(t, Config{})
+	addr := serving(t, Config{MetricsToken: "scrape-token"})
 	kept := rawConn(t, addr, 10*time.Second) // one request, then idle
 	request(t, kept, bufio.NewReader(kept), "/healthz")
 	silent := rawConn(t, addr, 10*time.Second) // no request yet
 
 	scrape := func() map[string]int {
 		c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-		res, err := c.Get("http://" + addr + "/metrics")
+		req, _ := http.NewRequest("GET", "http://"+addr+"/metrics", nil)
+		req.Header.Set("Authorization", "Bearer scrape-token")
+		res, err := c.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

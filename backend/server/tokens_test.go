@@ -201,10 +201,10 @@ func TestOperatorsReadTheDashboards(t *testing.T) {
 
 // TestOpenPaths: what answers without any token: the app shell at / and at
 // every dashboard's URL /d/{id} (the page then asks for a token), its
-// assets, health and metrics.
+// assets and health; not metrics (TestMetricsNeedItsToken).
 func TestOpenPaths(t *testing.T) {
 	f := newTokenFixture(t)
-	for _, path := range []string{"/", "/d/launch", "/d/fleet", "/d/unknown-id", "/web/telltale.css", "/healthz", "/metrics", "/manifest.webmanifest", "/app-worker.js"} {
+	for _, path := range []string{"/", "/d/launch", "/d/fleet", "/d/unknown-id", "/web/telltale.css", "/healthz", "/manifest.webmanifest", "/app-worker.js"} {
 		res, body := get(t, f.srv.Handler(), path)
 		if res.StatusCode != http.StatusOK {
 			t.Errorf("%s: got %d, want 200", path, res.StatusCode)

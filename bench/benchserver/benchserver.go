@@ -1,6 +1,7 @@
 // Package benchserver starts the telltale binary for the benchmarks: on a free
 // loopback port, on the embedded store, without the demo feed, with an ingest
-// key and a token secret of its own, and reports where it listens.
+// key and a token secret of its own, with /metrics on a loopback listener of
+// its own, and reports where it listens.
 package benchserver
 
 import (
@@ -27,7 +28,8 @@ import (
 type Server struct {
 	Cmd       *exec.Cmd
 	Addr      string // host:port
-	DebugAddr string // pprof listener, when started with -debug-addr
+	DebugAddr   string // pprof listener, when started with -debug-addr
+	MetricsAddr string // the /metrics listener (-metrics-addr)
 	Key       string // ingest key of tenant demo
 	keys      *auth.Keys
 }
@@ -35,6 +37,7 @@ type Server struct {
 var (
 	servingLine = regexp.MustCompile(`serving http://(\S+?)/? `)
 	debugLine   = regexp.MustCompile(`profiles at http://(\S+?)/debug/pprof/`)
+	metricsLine = regexp.MustCompile(`metrics at http://(\S+?)/metrics`)
 )
 
 // Start runs bin serving web, with extra flags after the defaults; its
@@ -49,7 +52,7 @@ func Start(bin, web string, extra ...string) (*Server, error) {
 	bin, _ = filepath.Abs(bin)
 	// No ingest rate per tenant: the benchmarks' one producer measures the
 	// engine, not the quota (bench/cmd/neighbours measures the quota).
-	args := append([]string{"-addr", "127.0.0.1:0", "-web", web, "-demo=false", "-log-level", "warn", "-ingest-keys", "demo:" + s.Key, "-ingest-rate", "-1"}, extra...)
+	args := append([]string{"-addr", "127.0.0.1:0", "-web", web, "-demo=false", "-log-level", "warn", "-ingest-keys", "demo:" + s.Key, "-ingest-rate", "-1", "-metrics-addr", "127.0.0.1:0"}, extra...)
 	s.Cmd = exec.Command(bin, args...)
 	s.Cmd.Env = append(os.Environ(), "DATABASE_URL=", "TELLTALE_JWT_SECRET="+secret)
 	s.Cmd.Stderr = os.Stderr
@@ -60,7 +63,7 @@ func Start(bin, web string, extra ...string) (*Server, error) {
 	if err := s.Cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s (run make build first): %w", bin, err)
 	}
-	if s.Addr, s.DebugAddr, err = Listening(out); err == nil {
+	if s.Addr, s.DebugAddr, s.MetricsAddr, err = Listening(out); err == nil {
 		return s, nil
 	}
 	_ = s.Cmd.Process.Kill()
@@ -87,30 +90,34 @@ func RandomHex() string {
 }
 
 // Listening reads a starting telltale's standard output until it says where
-// it serves: its address and, when started with -debug-addr, its pprof
-// listener's. It keeps draining out after that, or the server would block on
+// it serves: its address and, when started with -debug-addr and
+// -metrics-addr, its pprof and metrics listeners'. It keeps draining out after that, or the server would block on
 // a full pipe.
-func Listening(out io.Reader) (addr, debugAddr string, err error) {
+func Listening(out io.Reader) (addr, debugAddr, metricsAddr string, err error) {
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
 		if m := debugLine.FindStringSubmatch(sc.Text()); m != nil {
 			debugAddr = m[1]
+		}
+		if m := metricsLine.FindStringSubmatch(sc.Text()); m != nil {
+			metricsAddr = m[1]
 		}
 		if m := servingLine.FindStringSubmatch(sc.Text()); m != nil {
 			go func() {
 				for sc.Scan() {
 				}
 			}()
-			return m[1], debugAddr, nil
+			return m[1], debugAddr, metricsAddr, nil
 		}
 	}
-	return "", "", errors.New("the server did not print its address")
+	return "", "", "", errors.New("the server did not print its address")
 }
 
 var metricsClient = &http.Client{Timeout: 10 * time.Second}
 
-// Metric reads one unlabelled value of the /metrics of the server at addr
-// (host:port); 0 when it is absent or cannot be read.
+// Metric reads one unlabelled value of the /metrics of the server whose
+// metrics listener (-metrics-addr) is addr (host:port); 0 when it is absent
+// or cannot be read.
 func Metric(addr, name string) float64 {
 	res, err := metricsClient.Get("http://" + addr + "/metrics")
 	if err != nil {

@@ -88,6 +88,9 @@ type config struct {
 	addr        string
 	appVersion  string
 	debugAddr   string
+	metricsAddr string // -metrics-addr: /metrics on a listener of its own
+	metricsTok  string // -metrics-token: /metrics on the main port to this bearer token
+	metricsTop  int    // tenants with a label of their own in the stage histograms
 	webDir      string
 	demo        bool
 	ingestRate  float64 // body bytes per second per tenant; negative: none
@@ -139,6 +142,9 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	showVersion := fs.Bool("version", false, "print the build's version and exit (the same as telltale version)")
 	fs.StringVar(&c.addr, "addr", env("TELLTALE_ADDR", ":8080"), "listen address (env TELLTALE_ADDR); port 0 picks a free port")
 	fs.StringVar(&c.debugAddr, "debug-addr", env("TELLTALE_DEBUG_ADDR", ""), "serve Go's /debug/pprof profiles on this separate address, e.g. 127.0.0.1:6060 (env TELLTALE_DEBUG_ADDR); empty means off")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", env("TELLTALE_METRICS_ADDR", ""), "serve Prometheus /metrics (counters, stage latency histograms, Go runtime and process metrics) on this separate address, e.g. 127.0.0.1:9090 (env TELLTALE_METRICS_ADDR); empty means not on a listener of its own")
+	fs.StringVar(&c.metricsTok, "metrics-token", env("TELLTALE_METRICS_TOKEN", ""), "also serve /metrics on the main port, to requests with Authorization: Bearer and this token (env TELLTALE_METRICS_TOKEN); empty means the main port has no /metrics")
+	fs.IntVar(&c.metricsTop, "metrics-top-tenants", envInt(env("TELLTALE_METRICS_TOP_TENANTS", "20")), "tenants, the busiest by events, whose stage latency histograms carry their name; the rest are tenant=\"other\" (env TELLTALE_METRICS_TOP_TENANTS)")
 	fs.StringVar(&c.appVersion, "app-version", env("TELLTALE_APP_VERSION", version), "the version pages see, their service worker's cache key: installed pages offer a reload when it changes (env TELLTALE_APP_VERSION); defaults to the build's, so set it only when the web folder changes without a new build")
 	fs.StringVar(&c.webDir, "web", env("TELLTALE_WEB_DIR", "static"), "web folder with app.wasm, icons and uPlot (env TELLTALE_WEB_DIR)")
 	fs.BoolVar(&c.demo, "demo", demoDefault, "run the built-in demo feed (env TELLTALE_DEMO)")
@@ -204,6 +210,12 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	c.limits, c.tenantCaps, c.tenantRates = limits, tenants.caps, tenants.rates
 	if c.maxStreams <= 0 {
 		return config{}, errors.New("-max-streams: want a positive number")
+	}
+	if c.metricsTop <= 0 || c.metricsTop > 1000 {
+		return config{}, errors.New("-metrics-top-tenants: want 1 to 1,000")
+	}
+	if c.metricsTok != "" && len(c.metricsTok) < 16 {
+		return config{}, errors.New("-metrics-token: want 16 characters or more")
 	}
 	if c.maxAggs <= 0 {
 		return config{}, errors.New("-max-aggregates: want a positive number")
@@ -303,13 +315,14 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 
 	reg := metrics.New()
+	stages := metrics.NewStages(reg, cfg.metricsTop)
 	// The engine reads source events off the hub's tap; it is made with the
 	// store below, before anything publishes.
 	var (
 		eng    *aggregate.Engine
 		boards *boards // each tenant's dashboards' aggregates, for the engine
 	)
-	h := hub.New(hub.Config{Logger: log, Metrics: reg, Limits: livestate.Limits{Points: cfg.points}.Over(cfg.limits), TenantLimits: cfg.tenantCaps,
+	h := hub.New(hub.Config{Logger: log, Metrics: reg, Stages: stages, Limits: livestate.Limits{Points: cfg.points}.Over(cfg.limits), TenantLimits: cfg.tenantCaps,
 		Tap: func(tenant string, evs []wire.Event) {
 			boards.Tap(tenant, evs)
 			eng.Tap(tenant, evs)
@@ -421,7 +434,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 	if err := guard.Load(ctx); err != nil {
 		return fmt.Errorf("read revocations: %w", err)
 	}
-	gate := wsgate.New(wsgate.Config{Hub: h, Logger: log, Metrics: reg, History: history, OriginPatterns: cfg.origins,
+	gate := wsgate.New(wsgate.Config{Hub: h, Logger: log, Metrics: reg, Stages: stages, History: history, OriginPatterns: cfg.origins,
 		ConnRate: cfg.connRate, ConnBurst: cfg.connBurst, MaxConns: cfg.maxConns,
 		MaxUnauth: cfg.edge.maxUnauth, MaxUnauthPerAddr: cfg.edge.maxUnauthPerAddr, HandshakeTimeout: cfg.edge.helloTimeout,
 		Authenticate: func(_ context.Context, token string) (*auth.Principal, error) { return guard.Verify(token) },
@@ -432,21 +445,22 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 	ui.Register(ui.Bridges{})
 	streams := httpapi.New(httpapi.Config{Verify: guard.Verify, Hub: h, History: history, Logger: log, Metrics: reg, Derived: eng})
 	srv, err := server.New(server.Config{
-		WebDir:      cfg.webDir,
-		Version:     cfg.appVersion,
-		Store:       storeTag,
-		Health:      health,
-		Warming:     warming,
-		Logger:      log,
-		Metrics:     reg,
-		Gateway:     gate,
-		Ingest:      ingester,
-		Revoke:      auth.RevokeHandler(guard, revoked, log),
-		NoWebSocket: !cfg.websocket,
-		Streams:     streams,
-		Operator:    streams.Operator,
-		Dashboards:  cfg.dashboards,
-		Stored:      stored,
+		WebDir:       cfg.webDir,
+		Version:      cfg.appVersion,
+		Store:        storeTag,
+		Health:       health,
+		Warming:      warming,
+		Logger:       log,
+		Metrics:      reg,
+		MetricsToken: cfg.metricsTok,
+		Gateway:      gate,
+		Ingest:       ingester,
+		Revoke:       auth.RevokeHandler(guard, revoked, log),
+		NoWebSocket:  !cfg.websocket,
+		Streams:      streams,
+		Operator:     streams.Operator,
+		Dashboards:   cfg.dashboards,
+		Stored:       stored,
 		DashboardsChanged: func(ctx context.Context, tenant string) {
 			if err := boards.Refresh(ctx, tenant); err != nil {
 				log.Warn("dashboards changed: re-reading them failed; trying again", "tenant", tenant, "err", err)
@@ -473,6 +487,14 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		}
 		fmt.Fprintf(stdout, "telltale: profiles at http://%s/debug/pprof/\n", dln.Addr())
 		goRun("debug listener", func(ctx context.Context) error { return serveDebug(ctx, dln) })
+	}
+	if cfg.metricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.metricsAddr)
+		if err != nil {
+			return fmt.Errorf("-metrics-addr: %w", err)
+		}
+		fmt.Fprintf(stdout, "telltale: metrics at http://%s/metrics\n", mln.Addr())
+		goRun("metrics listener", func(ctx context.Context) error { return serveMetrics(ctx, mln, reg) })
 	}
 	what := map[string]string{"memory": "embedded store", "postgres": "PostgreSQL"}[storeTag]
 	if cfg.demo {
@@ -643,6 +665,15 @@ func browsable(a net.Addr) string {
 	return tcp.String()
 }
 
+// serveMetrics serves /metrics on its own listener, apart from the public
+// one, as Prometheus exporters do: the main port does not answer it
+// (unless -metrics-token).
+func serveMetrics(ctx context.Context, ln net.Listener, reg *metrics.Registry) error {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics.Handler(reg))
+	return serveOn(ctx, ln, mux)
+}
+
 // serveDebug serves net/http/pprof on its own listener, apart from the public
 // one, so profiles are never exposed where dashboards are.
 func serveDebug(ctx context.Context, ln net.Listener) error {
@@ -652,7 +683,12 @@ func serveDebug(ctx context.Context, ln net.Listener) error {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return serveOn(ctx, ln, mux)
+}
+
+// serveOn serves h on ln until ctx ends.
+func serveOn(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		_ = srv.Close()

@@ -47,6 +47,13 @@ func (l *lockedBuffer) String() string {
 // while it does not listen yet.
 func serveUntilDone(t *testing.T, cfg config, getenv func(string) string, notYet string) string {
 	t.Helper()
+	base, _ := serveWithOutput(t, cfg, getenv, notYet)
+	return base
+}
+
+// serveWithOutput is serveUntilDone that also gives what the server prints.
+func serveWithOutput(t *testing.T, cfg config, getenv func(string) string, notYet string) (string, *lockedBuffer) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &lockedBuffer{}
 	done := make(chan error, 1)
@@ -67,7 +74,7 @@ func serveUntilDone(t *testing.T, cfg config, getenv func(string) string, notYet
 		base = m[1]
 		return nil
 	})
-	return base
+	return base, out
 }
 
 // TestServerListensWhileWarming: a server started on a database with a

@@ -368,8 +368,8 @@ func phase(c config, run int, withAggs bool) (phaseResult, error) {
 		return r, err
 	}
 	r.rssKB = proc.RSSKB(srv.Cmd.Process.Pid)
-	r.stateBytes = benchserver.Metric(srv.Addr, "telltale_agg_state_bytes")
-	r.overflows = benchserver.Metric(srv.Addr, "telltale_agg_queue_overflows_total")
+	r.stateBytes = benchserver.Metric(srv.MetricsAddr, "telltale_agg_state_bytes")
+	r.overflows = benchserver.Metric(srv.MetricsAddr, "telltale_agg_queue_overflows_total")
 	fanMu.Lock()
 	r.fan = latency.Summarize(fanLat)
 	fanMu.Unlock()

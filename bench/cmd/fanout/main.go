@@ -106,6 +106,7 @@ func run() error {
 	addr := flag.String("addr", "", "a running server (host:port); empty starts bin/telltale itself")
 	key := flag.String("key", "", "ingest key for -addr (tenant demo)")
 	token := flag.String("token", "", "operator token of tenant demo for -addr (telltale token -tenant demo -sub bench)")
+	metricsAddr := flag.String("metrics-addr", "", "with -addr: the server's metrics listener (its -metrics-addr, host:port), for events per frame; empty leaves that figure out")
 	bin := flag.String("bin", "bin/telltale", "the binary to start when -addr is empty")
 	web := flag.String("web", "static", "its web folder")
 	clients := flag.Int("clients", 1000, "WebSocket clients")
@@ -156,7 +157,7 @@ func run() error {
 		if *token, err = srv.Token("fanout-bench"); err != nil {
 			return err
 		}
-		server, *addr, *key, debugAddr = srv.Cmd, srv.Addr, srv.Key, srv.DebugAddr
+		server, *addr, *key, debugAddr, *metricsAddr = srv.Cmd, srv.Addr, srv.Key, srv.DebugAddr, srv.MetricsAddr
 	} else if *key == "" || *token == "" {
 		return errors.New("-addr needs -key, an ingest key of tenant demo, and -token, an operator token of tenant demo")
 	}
@@ -236,7 +237,7 @@ func run() error {
 	}
 
 	cpuBefore, genBefore := serverTicks(server), proc.CPUTicks(os.Getpid())
-	framesBefore, eventsBefore := benchserver.Metric(*addr, "telltale_ws_frames_out_total"), benchserver.Metric(*addr, "telltale_ws_events_out_total")
+	framesBefore, eventsBefore := benchserver.Metric(*metricsAddr, "telltale_ws_frames_out_total"), benchserver.Metric(*metricsAddr, "telltale_ws_events_out_total")
 	profileDone := make(chan error, 1)
 	if *serverProfile != "" {
 		go func() { profileDone <- benchserver.CPUProfile(debugAddr, *duration, *serverProfile) }()
@@ -266,10 +267,10 @@ func run() error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	res.DurationS = elapsed.Seconds()
-	frames := benchserver.Metric(*addr, "telltale_ws_frames_out_total") - framesBefore
+	frames := benchserver.Metric(*metricsAddr, "telltale_ws_frames_out_total") - framesBefore
 	res.FramesPerS = frames / elapsed.Seconds()
 	if frames > 0 {
-		res.EventsPerFrame = (benchserver.Metric(*addr, "telltale_ws_events_out_total") - eventsBefore) / frames
+		res.EventsPerFrame = (benchserver.Metric(*metricsAddr, "telltale_ws_events_out_total") - eventsBefore) / frames
 	}
 	if err := <-profileDone; err != nil {
 		return err

@@ -103,7 +103,7 @@ func startServer(ctx context.Context, bin, store, admin, cpus string, extra []st
 		s.drop()
 		return nil, fmt.Errorf("start %s (go build -o bin/telltale ./backend/cmd/telltale first): %w", bin, err)
 	}
-	if s.addr, s.debugAddr, err = benchserver.Listening(out); err != nil {
+	if s.addr, s.debugAddr, _, err = benchserver.Listening(out); err != nil {
 		s.stop()
 		return nil, err
 	}
