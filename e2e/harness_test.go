@@ -63,8 +63,8 @@ type server struct {
 	URL        string
 	MetricsURL string // its /metrics, on the metrics listener (-metrics-addr)
 	cmd        *exec.Cmd
-	stderr *strings.Builder
-	once   sync.Once
+	stderr     *strings.Builder
+	once       sync.Once
 }
 
 // stop sends SIGTERM and fails the test unless the server exits 0 in time:

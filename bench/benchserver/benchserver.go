@@ -26,12 +26,12 @@ import (
 
 // Server is a running telltale binary.
 type Server struct {
-	Cmd       *exec.Cmd
-	Addr      string // host:port
+	Cmd         *exec.Cmd
+	Addr        string // host:port
 	DebugAddr   string // pprof listener, when started with -debug-addr
 	MetricsAddr string // the /metrics listener (-metrics-addr)
-	Key       string // ingest key of tenant demo
-	keys      *auth.Keys
+	Key         string // ingest key of tenant demo
+	keys        *auth.Keys
 }
 
 var (
