@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/telltale/telltale/backend/metrics"
+	"github.com/telltale/telltale/shared/sla"
 	"github.com/telltale/telltale/shared/wire"
 )
 
@@ -49,6 +50,10 @@ type Config struct {
 	// screens reporting in one open minute), so one tenant's forged
 	// dashboard ids fill its own share, not the server.
 	MaxPending, MaxPendingPerTenant int
+	// MaxScreens bounds the screens remembered (for MaxReportPeriod and
+	// sla.MaxClockSkewBack after their last report) to refuse one screen's
+	// overlapping reports; zero means 200,000 (about 100 bytes each).
+	MaxScreens int
 }
 
 // DefaultKeep is how long rollups are kept by default.
@@ -71,9 +76,19 @@ type Service struct {
 	pending   map[key]*Rollup // open minutes and closed ones not yet flushed
 	unsaved   []*Rollup       // taken out of pending, their Save failed: retried
 	perTenant map[string]int  // pending rollups by tenant
+	// lastTo is each recent screen's last report's To (by tenant, screen
+	// and dashboard): the next report of the screen may not start before it, so
+	// sending one report many times does not multiply its weight.
+	lastTo map[screenKey]int64
 
 	reports, refused, clamped, busy, staleDropped, saveErrors, lost, pendingGauge *metrics.Value
 }
+
+type screenKey struct{ tenant, screen, dashboard string }
+
+// overlapSlack is how much a screen's report may overlap its last: the
+// page's clock estimate can move between two reports by its error.
+const overlapSlack = time.Second
 
 type key struct {
 	tenant, dashboard, panel string
@@ -106,9 +121,12 @@ func New(cfg Config) *Service {
 	if cfg.MaxPendingPerTenant <= 0 {
 		cfg.MaxPendingPerTenant = 8192
 	}
+	if cfg.MaxScreens <= 0 {
+		cfg.MaxScreens = 200_000
+	}
 	m := cfg.Metrics
 	return &Service{cfg: cfg, log: cfg.Logger, store: cfg.Store,
-		pending: map[key]*Rollup{}, perTenant: map[string]int{},
+		pending: map[key]*Rollup{}, perTenant: map[string]int{}, lastTo: map[screenKey]int64{},
 		reports:      m.Counter("telltale_sla_reports_total", "Freshness reports taken (merged into rollups)."),
 		refused:      m.Counter("telltale_sla_reports_refused_total", "Freshness reports refused: malformed or past a structural cap (sla.Check)."),
 		clamped:      m.Counter("telltale_sla_reports_clamped_total", "Freshness reports with values clamped to what one screen can have done (forged or broken counts and times)."),
@@ -134,8 +152,19 @@ func (s *Service) Take(tenant string, r *wire.Report, now time.Time) error {
 	}
 	minute := time.Unix(0, r.To).UTC().Truncate(time.Minute)
 	screen := screenHash(r.Screen)
+	sk := screenKey{tenant, r.Screen, r.Dashboard}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	last, known := s.lastTo[sk]
+	if known && r.From < last-int64(overlapSlack)-r.ClockErr {
+		s.refused.Inc()
+		return fmt.Errorf("%w: the report starts %v before the end of this screen's last one: reports of a screen may not overlap",
+			ErrRefused, time.Duration(last-r.From).Round(time.Millisecond))
+	}
+	if !known && len(s.lastTo) >= s.cfg.MaxScreens {
+		s.busy.Inc()
+		return ErrBusy
+	}
 	fresh := 0
 	for i := range r.Panels {
 		if s.pending[key{tenant, r.Dashboard, r.Panels[i].Panel, minute.Unix()}] == nil {
@@ -146,6 +175,7 @@ func (s *Service) Take(tenant string, r *wire.Report, now time.Time) error {
 		s.busy.Inc()
 		return ErrBusy
 	}
+	s.lastTo[sk] = max(last, r.To)
 	s.reports.Inc()
 	if clamped > 0 {
 		s.clamped.Inc()
@@ -180,6 +210,13 @@ func (s *Service) Flush(ctx context.Context, now time.Time, all bool) error {
 	s.flushing.Lock()
 	defer s.flushing.Unlock()
 	s.mu.Lock()
+	// A screen whose last report is too old for a new one to overlap it
+	// (Check refuses a To that far back) is forgotten.
+	for sk, to := range s.lastTo {
+		if now.Sub(time.Unix(0, to)) > maxSkewBack+sla.MaxReportPeriod {
+			delete(s.lastTo, sk)
+		}
+	}
 	batch := s.unsaved
 	s.unsaved = nil
 	for k, ru := range s.pending {

@@ -126,14 +126,15 @@ func TestMergedQuantilesAreExactWithinTheStatedAccuracy(t *testing.T) {
 // Two screens that saw the same outage report one stale period, seen by two.
 func TestStalePeriodsMergeByStartAndCause(t *testing.T) {
 	s := New(Config{})
-	for _, screen := range []string{"a", "b", "a"} { // a reports it twice, growing
-		r := report(screen, t0, 10)
+	for i, screen := range []string{"a", "b", "a"} { // a reports it twice, in its next report
+		now := t0.Add(time.Duration(i/2) * 10 * time.Second)
+		r := report(screen, now, 10)
 		r.Panels[0].Stale = []wire.StalePeriod{{Start: t0.Add(-5*time.Second + 300*time.Millisecond).UnixNano(), Ms: 4000, Cause: sla.CauseDisconnect}}
 		if screen == "b" {
 			r.Panels[0].Stale[0].Start -= int64(200 * time.Millisecond) // the same second
 			r.Panels[0].Stale[0].Ms = 4500
 		}
-		take(t, s, "acme", r, t0)
+		take(t, s, "acme", r, now)
 	}
 	got := query(t, s, "acme", "d").Panels[0].Stale
 	want := []sla.StaleSLA{{Start: t0.Add(-5 * time.Second), Ms: 4500, Cause: sla.CauseDisconnect, Screens: 2}}
@@ -205,7 +206,7 @@ func TestOpenRollupsAreCappedPerTenant(t *testing.T) {
 	reg := metrics.New()
 	s := New(Config{Metrics: reg, MaxPendingPerTenant: 3})
 	for i := range 4 {
-		r := report("s", t0, 10)
+		r := report(fmt.Sprint("s", i), t0, 10)
 		r.Dashboard = fmt.Sprintf("forged-%d", i)
 		err := s.Take("acme", r, t0)
 		if i < 3 && err != nil || i == 3 && !errors.Is(err, ErrBusy) {
@@ -213,7 +214,7 @@ func TestOpenRollupsAreCappedPerTenant(t *testing.T) {
 		}
 	}
 	take(t, s, "globex", report("s", t0, 10), t0)
-	again := report("s2", t0, 10)
+	again := report("another", t0, 10)
 	again.Dashboard = "forged-0" // an open rollup: nothing new to hold
 	take(t, s, "acme", again, t0)
 	if got := reg.Counter("telltale_sla_reports_busy_total", "").Load(); got != 1 {
@@ -222,5 +223,36 @@ func TestOpenRollupsAreCappedPerTenant(t *testing.T) {
 	if err := s.Flush(context.Background(), t0, true); err != nil {
 		t.Fatal(err)
 	}
-	take(t, s, "acme", report("s", t0, 10), t0) // saved, the share is free again
+	take(t, s, "acme", report("s9", t0, 10), t0) // saved, the share is free again
+}
+
+// One report sent many times counts once: a screen's reports may not
+// overlap (beyond the clock estimate's error), so no screen weighs more
+// than one busy screen in real time.
+func TestRepeatedReportsAreRefused(t *testing.T) {
+	reg := metrics.New()
+	s := New(Config{Metrics: reg})
+	take(t, s, "acme", report("s", t0, 10), t0)
+	for range 3 {
+		if err := s.Take("acme", report("s", t0, 10), t0); !errors.Is(err, ErrRefused) {
+			t.Fatalf("the same report again: got %v, want a refusal", err)
+		}
+	}
+	take(t, s, "globex", report("s", t0, 10), t0) // another tenant's screen of that id
+	next := report("s", t0.Add(10*time.Second), 10)
+	next.From -= int64(500 * time.Millisecond) // within the slack
+	take(t, s, "acme", next, t0.Add(10*time.Second))
+	if got := query(t, s, "acme", "d").Panels[0].Painted; got != 2 {
+		t.Fatalf("painted: got %d, want 2 (two reports taken)", got)
+	}
+	if got := reg.Counter("telltale_sla_reports_refused_total", "").Load(); got != 3 {
+		t.Fatalf("refused: got %d, want 3", got)
+	}
+	// Once the screen's last report is too old to overlap, it is forgotten.
+	if err := s.Flush(context.Background(), t0.Add(20*time.Minute), false); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.lastTo); n != 0 {
+		t.Fatalf("%d screens remembered, want none", n)
+	}
 }
