@@ -64,8 +64,14 @@ var slaMapping = func() mapping.IndexMapping {
 	return m
 }()
 
+// newSketch is an empty sketch of slaMapping. Its store is the library's
+// dense one: adding a page's bins to it costs an array add each, several
+// times faster than the default paginated store's (BenchmarkTake_10Panels:
+// 587 → 275 µs a report on a loaded machine); memory is bounded by the
+// span of bins (at most MaxBin − MinBin + 1, 8 bytes each) and accounted
+// (Rollup.size, Config.MaxPendingBytes).
 func newSketch() *ddsketch.DDSketch {
-	return ddsketch.NewDDSketchFromStoreProvider(slaMapping, store.DefaultProvider)
+	return ddsketch.NewDDSketchFromStoreProvider(slaMapping, store.DenseStoreConstructor)
 }
 
 func newRollup(tenant, dashboard, panel string, minute time.Time) *Rollup {
@@ -156,6 +162,24 @@ func (r *Rollup) merge(o *Rollup) (dropped int) {
 		}
 	}
 	return dropped
+}
+
+// size estimates r's memory: its stages' bins (a dense window from the
+// lowest bin to the highest, 8 bytes each), its stale periods and screens.
+func (r *Rollup) size() int64 {
+	n := int64(256 + 8*len(r.Screens))
+	for _, sk := range r.Stages {
+		st := sk.GetPositiveValueStore()
+		lo, err1 := st.MinIndex()
+		hi, err2 := st.MaxIndex()
+		if err1 == nil && err2 == nil {
+			n += 128 + 8*int64(hi-lo+1)
+		}
+	}
+	for _, s := range r.Stale {
+		n += 64 + 8*int64(len(s.Screens))
+	}
+	return n
 }
 
 // clone is a deep copy of r.
