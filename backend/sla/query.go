@@ -52,22 +52,20 @@ func (s *Service) Query(ctx context.Context, tenant, dashboard string, from, to 
 	}
 	step := Step(from, to)
 	type panelAgg struct {
-		whole   *Rollup
 		stale   map[staleKey]*Stale
-		buckets map[int64]*Rollup
+		buckets map[int64]*Rollup // counts and stages only
 	}
 	panels := map[[2]string]*panelAgg{}
 	screens := map[uint64]struct{}{}
+	var mergeErr error
 	add := func(ru *Rollup) {
 		pk := [2]string{ru.Dashboard, ru.Panel}
 		a := panels[pk]
 		if a == nil {
-			a = &panelAgg{whole: newRollup(ru.Tenant, ru.Dashboard, ru.Panel, from), stale: map[staleKey]*Stale{}, buckets: map[int64]*Rollup{}}
+			a = &panelAgg{stale: map[staleKey]*Stale{}, buckets: map[int64]*Rollup{}}
 			panels[pk] = a
 		}
-		stale := ru.Stale
-		ru.Stale = nil // merged below, with a larger cap than a minute's
-		for _, st := range stale {
+		for _, st := range ru.Stale { // with a larger cap than a minute's
 			k := staleKey{st.Start, st.Cause}
 			if o := a.stale[k]; o != nil {
 				o.Ms = max(o.Ms, st.Ms)
@@ -78,12 +76,12 @@ func (s *Service) Query(ctx context.Context, tenant, dashboard string, from, to 
 				a.stale[k] = &Stale{Start: st.Start, Ms: st.Ms, Cause: st.Cause, Screens: slices.Clone(st.Screens)}
 			}
 		}
-		a.whole.merge(ru)
 		b := int64(ru.Minute.Sub(from) / step)
 		if a.buckets[b] == nil {
-			a.buckets[b] = ru
-		} else {
-			a.buckets[b].merge(ru)
+			a.buckets[b] = newRollup(ru.Tenant, ru.Dashboard, ru.Panel, from.Add(time.Duration(b)*step))
+		}
+		if err := a.buckets[b].mergeCounts(ru); err != nil && mergeErr == nil {
+			mergeErr = fmt.Errorf("rollup %s/%s at %v: %w", ru.Dashboard, ru.Panel, ru.Minute, err)
 		}
 		for _, h := range ru.Screens {
 			if len(screens) < maxScreensCounted {
@@ -95,13 +93,20 @@ func (s *Service) Query(ctx context.Context, tenant, dashboard string, from, to 
 	s.inMemory(tenant, dashboard, from, to, add)
 	err := s.store.Load(ctx, tenant, dashboard, from, to, add)
 	s.flushing.RUnlock()
+	if err == nil {
+		err = mergeErr
+	}
 	if err != nil {
 		return nil, fmt.Errorf("sla: read rollups: %w", err)
 	}
 
 	ans := &sla.Answer{Dashboard: dashboard, From: from, To: to, Screens: len(screens), RelativeAccuracy: sla.RelativeAccuracy, Panels: []sla.PanelSLA{}}
-	for _, a := range panels {
-		w := a.whole
+	for pk, a := range panels {
+		// The period's whole: its points merged (dense stores: an add a bin).
+		w := newRollup(tenant, pk[0], pk[1], from)
+		for _, ru := range a.buckets {
+			w.mergeCounts(ru) // decoded sketches only: cannot fail
+		}
 		p := sla.PanelSLA{Dashboard: w.Dashboard, Panel: w.Panel, Painted: w.Painted, FreshPct: freshPct(w),
 			Stages: []sla.StageSLA{}, Stale: []sla.StaleSLA{}, Minutes: []sla.MinuteSLA{}}
 		if t := w.Stages[sla.StageTotal]; t != nil {
@@ -118,8 +123,8 @@ func (s *Service) Query(ctx context.Context, tenant, dashboard string, from, to 
 			p.Stale = p.Stale[:MaxAnswerStale]
 		}
 		slices.Reverse(p.Stale) // oldest first, as the series
-		for b, ru := range a.buckets {
-			m := sla.MinuteSLA{Minute: from.Add(time.Duration(b) * step), Painted: ru.Painted, FreshPct: freshPct(ru)}
+		for _, ru := range a.buckets {
+			m := sla.MinuteSLA{Minute: ru.Minute, Painted: ru.Painted, FreshPct: freshPct(ru)}
 			if t := ru.Stages[sla.StageTotal]; t != nil {
 				m.P95Ms, m.P99Ms = quantile(t, 0.95), quantile(t, 0.99)
 			}

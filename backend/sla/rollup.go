@@ -39,7 +39,12 @@ type Rollup struct {
 	// Stages holds a DDSketch per stage (sla.Stages) of the latencies in
 	// milliseconds, with sla.RelativeAccuracy's logarithmic mapping.
 	Stages map[string]*ddsketch.DDSketch
-	Stale  []Stale
+	// encoded holds stages as a store read them (the library's encoding),
+	// not yet decoded: merging decodes them straight into the target's
+	// sketches, without a sketch of their own (a week's query merges
+	// 100,000 rows).
+	encoded map[string][]byte
+	Stale   []Stale
 	// Screens are the hashes (screenHash) of the screens that reported,
 	// sorted, at most MaxScreens.
 	Screens []uint64
@@ -141,6 +146,23 @@ func (r *Rollup) addStale(s Stale) bool {
 // merge adds o into r (o is not changed); it returns how many stale periods
 // it dropped at MaxStale.
 func (r *Rollup) merge(o *Rollup) (dropped int) {
+	if err := r.mergeCounts(o); err != nil {
+		panic(err) // only a store's rollups are encoded, and Load decodes them
+	}
+	for _, h := range o.Screens {
+		r.Screens = addHash(r.Screens, h, MaxScreens)
+	}
+	for _, s := range o.Stale {
+		if !r.addStale(s) {
+			dropped++
+		}
+	}
+	return dropped
+}
+
+// mergeCounts adds o's counts, times and stages into r, not its stale
+// periods or screens; an error says an encoded stage of o is corrupt.
+func (r *Rollup) mergeCounts(o *Rollup) error {
 	r.Painted = satAdd(r.Painted, o.Painted)
 	r.FreshMs += o.FreshMs
 	r.StaleMs += o.StaleMs
@@ -153,15 +175,15 @@ func (r *Rollup) merge(o *Rollup) (dropped int) {
 			panic(err) // one mapping for every sketch: cannot fail
 		}
 	}
-	for _, h := range o.Screens {
-		r.Screens = addHash(r.Screens, h, MaxScreens)
-	}
-	for _, s := range o.Stale {
-		if !r.addStale(s) {
-			dropped++
+	for stage, b := range o.encoded {
+		if r.Stages[stage] == nil {
+			r.Stages[stage] = newSketch()
+		}
+		if err := r.Stages[stage].DecodeAndMergeWith(b); err != nil {
+			return fmt.Errorf("decode the %s sketch: %w", stage, err)
 		}
 	}
-	return dropped
+	return nil
 }
 
 // size estimates r's memory: its stages' bins (a dense window from the
@@ -215,17 +237,4 @@ func encodeStages(stages map[string]*ddsketch.DDSketch) map[string][]byte {
 		out[name] = b
 	}
 	return out
-}
-
-// decodeStages reverses encodeStages.
-func decodeStages(enc map[string][]byte) (map[string]*ddsketch.DDSketch, error) {
-	out := make(map[string]*ddsketch.DDSketch, len(enc))
-	for name, b := range enc {
-		sk, err := ddsketch.DecodeDDSketch(b, store.DefaultProvider, slaMapping)
-		if err != nil {
-			return nil, fmt.Errorf("decode the %s sketch: %w", name, err)
-		}
-		out[name] = sk
-	}
-	return out, nil
 }

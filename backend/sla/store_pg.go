@@ -75,10 +75,8 @@ func (p *PGStore) Load(ctx context.Context, tenant, dashboard string, from, to t
 		if err := msgpack.Unmarshal(body, &b); err != nil {
 			return fmt.Errorf("rollup %s/%s at %v: %w", ru.Dashboard, ru.Panel, ru.Minute, err)
 		}
-		if ru.Stages, err = decodeStages(b.Stages); err != nil {
-			return fmt.Errorf("rollup %s/%s at %v: %w", ru.Dashboard, ru.Panel, ru.Minute, err)
-		}
-		ru.Stale, ru.Screens = b.Stale, b.Screens
+		// Decoded when merged (Rollup.mergeCounts).
+		ru.encoded, ru.Stale, ru.Screens = b.Stages, b.Stale, b.Screens
 		each(ru)
 	}
 	return rows.Err()
