@@ -19,8 +19,10 @@ const (
 	// day more.
 	MaxRange = 31 * 24 * time.Hour
 	// MaxPoints is how many points a panel's series (PanelSLA.Minutes) has
-	// at most: a longer period merges whole minutes into one point each
-	// (a week: 14-minute points), the point's Minute being its first.
+	// at most: a minute each up to 12 h; a longer period has a point per
+	// hour (whole hours, from the hour: minutes older than CompactAfter are
+	// kept by the hour), or per 2 h past 30 days. A point's Minute is its
+	// first.
 	MaxPoints = 720
 	// MaxAnswerStale is how many stale periods a panel's answer lists at
 	// most, the latest.
@@ -33,10 +35,14 @@ const (
 var ErrRange = errors.New("bad period")
 
 // Step is the length of one point of a panel's series over [from, to):
-// whole minutes, at most MaxPoints of them.
+// a minute up to MaxPoints minutes, else whole hours, at most MaxPoints
+// of them.
 func Step(from, to time.Time) time.Duration {
-	minutes := int64(to.Sub(from)+time.Minute-1) / int64(time.Minute)
-	return time.Duration(max(1, (minutes+MaxPoints-1)/MaxPoints)) * time.Minute
+	if to.Sub(from) <= MaxPoints*time.Minute {
+		return time.Minute
+	}
+	hours := int64(to.Sub(from)+time.Hour-1) / int64(time.Hour)
+	return time.Duration(max(1, (hours+MaxPoints-1)/MaxPoints)) * time.Hour
 }
 
 // Query answers tenant's freshness over [from, to) (minutes that start in
@@ -51,6 +57,9 @@ func (s *Service) Query(ctx context.Context, tenant, dashboard string, from, to 
 		return nil, fmt.Errorf("%w: from %v to %v: want from before to, at most %v apart", ErrRange, from, to, MaxRange)
 	}
 	step := Step(from, to)
+	if step >= time.Hour {
+		from = from.Truncate(time.Hour)
+	}
 	type panelAgg struct {
 		stale   map[staleKey]*Stale
 		buckets map[int64]*Rollup // counts and stages only
@@ -59,6 +68,9 @@ func (s *Service) Query(ctx context.Context, tenant, dashboard string, from, to 
 	screens := map[uint64]struct{}{}
 	var mergeErr error
 	add := func(ru *Rollup) {
+		if ru.Minute.Before(from) && !ru.Hour {
+			return // read with the hour that holds from
+		}
 		pk := [2]string{ru.Dashboard, ru.Panel}
 		a := panels[pk]
 		if a == nil {
@@ -76,7 +88,7 @@ func (s *Service) Query(ctx context.Context, tenant, dashboard string, from, to 
 				a.stale[k] = &Stale{Start: st.Start, Ms: st.Ms, Cause: st.Cause, Screens: slices.Clone(st.Screens)}
 			}
 		}
-		b := int64(ru.Minute.Sub(from) / step)
+		b := max(0, int64(ru.Minute.Sub(from)/step))
 		if a.buckets[b] == nil {
 			a.buckets[b] = newRollup(ru.Tenant, ru.Dashboard, ru.Panel, from.Add(time.Duration(b)*step))
 		}
@@ -91,7 +103,9 @@ func (s *Service) Query(ctx context.Context, tenant, dashboard string, from, to 
 	}
 	s.flushing.RLock()
 	s.inMemory(tenant, dashboard, from, to, add)
-	err := s.store.Load(ctx, tenant, dashboard, from, to, add)
+	// From the hour that holds from: an hour's rollup (minutes older than
+	// CompactAfter) counts in the period when from falls in it.
+	err := s.store.Load(ctx, tenant, dashboard, from.Truncate(time.Hour), to, add)
 	s.flushing.RUnlock()
 	if err == nil {
 		err = mergeErr

@@ -33,9 +33,12 @@ const (
 // dashboard: every report whose To falls in the minute.
 type Rollup struct {
 	Tenant, Dashboard, Panel string
-	Minute                   time.Time // UTC, on the minute
-	Painted                  uint64
-	FreshMs, StaleMs         int64
+	Minute                   time.Time // UTC, on the minute (on the hour if Hour)
+	// Hour says the rollup is a whole hour's, from Minute: the minutes of
+	// an hour older than Config.CompactAfter merged (Store.Compact).
+	Hour             bool
+	Painted          uint64
+	FreshMs, StaleMs int64
 	// Stages holds a DDSketch per stage (sla.Stages) of the latencies in
 	// milliseconds, with sla.RelativeAccuracy's logarithmic mapping.
 	Stages map[string]*ddsketch.DDSketch
@@ -146,8 +149,17 @@ func (r *Rollup) addStale(s Stale) bool {
 // merge adds o into r (o is not changed); it returns how many stale periods
 // it dropped at MaxStale.
 func (r *Rollup) merge(o *Rollup) (dropped int) {
+	dropped, err := r.mergeAll(o)
+	if err != nil {
+		panic(err) // only a store's rollups are encoded, and their merges check it
+	}
+	return dropped
+}
+
+// mergeAll is merge, saying whether o's encoded stages were corrupt.
+func (r *Rollup) mergeAll(o *Rollup) (dropped int, err error) {
 	if err := r.mergeCounts(o); err != nil {
-		panic(err) // only a store's rollups are encoded, and Load decodes them
+		return 0, err
 	}
 	for _, h := range o.Screens {
 		r.Screens = addHash(r.Screens, h, MaxScreens)
@@ -157,7 +169,7 @@ func (r *Rollup) merge(o *Rollup) (dropped int) {
 			dropped++
 		}
 	}
-	return dropped
+	return dropped, nil
 }
 
 // mergeCounts adds o's counts, times and stages into r, not its stale
@@ -207,6 +219,7 @@ func (r *Rollup) size() int64 {
 // clone is a deep copy of r.
 func (r *Rollup) clone() *Rollup {
 	c := newRollup(r.Tenant, r.Dashboard, r.Panel, r.Minute)
+	c.Hour = r.Hour
 	c.merge(r)
 	return c
 }

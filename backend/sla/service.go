@@ -24,6 +24,10 @@ type Store interface {
 	Load(ctx context.Context, tenant, dashboard string, from, to time.Time, each func(*Rollup)) error
 	// Prune deletes the rollups of minutes before before.
 	Prune(ctx context.Context, before time.Time) (int64, error)
+	// Compact merges the minute rollups of minutes before before into
+	// one rollup per hour (Rollup.Hour), returning how many it merged. A
+	// rollup is merged once, even with several nodes compacting at once.
+	Compact(ctx context.Context, before time.Time) (int64, error)
 }
 
 // ErrBusy says a report was refused because the rollups not yet flushed
@@ -42,9 +46,13 @@ type Config struct {
 	Keep time.Duration
 	// FlushEvery is how often closed minutes go to the Store; zero means 10s.
 	FlushEvery time.Duration
-	// PruneEvery is how often rollups older than Keep are deleted; zero
-	// means an hour.
+	// PruneEvery is how often rollups older than Keep are deleted, and
+	// minutes older than CompactAfter merged into hours; zero means an hour.
 	PruneEvery time.Duration
+	// CompactAfter is how long minute rollups are kept as minutes; older
+	// ones are merged into one per hour (a week's query then reads 168
+	// rows a panel, not 10,080). Zero means 24h.
+	CompactAfter time.Duration
 	// MaxPending bounds the rollups held in memory, not yet flushed, over
 	// every tenant; zero means 100,000 (each a few KB). MaxPendingPerTenant
 	// bounds one tenant's; zero means 8,192 (64 panels × 128 dashboards'
@@ -108,6 +116,7 @@ const overlapSlack = time.Second
 type key struct {
 	tenant, dashboard, panel string
 	minute                   int64 // Unix seconds
+	hour                     bool  // an hour's rollup (Rollup.Hour)
 }
 
 // New makes a Service; Run flushes and prunes it.
@@ -129,6 +138,9 @@ func New(cfg Config) *Service {
 	}
 	if cfg.PruneEvery <= 0 {
 		cfg.PruneEvery = time.Hour
+	}
+	if cfg.CompactAfter <= 0 {
+		cfg.CompactAfter = 24 * time.Hour
 	}
 	if cfg.MaxPending <= 0 {
 		cfg.MaxPending = 100_000
@@ -191,7 +203,7 @@ func (s *Service) Take(tenant string, r *wire.Report, now time.Time) error {
 	}
 	fresh := 0
 	for i := range r.Panels {
-		if s.pending[key{tenant, r.Dashboard, r.Panels[i].Panel, minute.Unix()}] == nil {
+		if s.pending[key{tenant, r.Dashboard, r.Panels[i].Panel, minute.Unix(), false}] == nil {
 			fresh++
 		}
 	}
@@ -207,7 +219,7 @@ func (s *Service) Take(tenant string, r *wire.Report, now time.Time) error {
 	}
 	for i := range r.Panels {
 		p := &r.Panels[i]
-		k := key{tenant, r.Dashboard, p.Panel, minute.Unix()}
+		k := key{tenant, r.Dashboard, p.Panel, minute.Unix(), false}
 		ru := s.pending[k]
 		var before int64 // a new rollup's whole size is new
 		if ru == nil {
@@ -312,12 +324,20 @@ func (s *Service) Run(ctx context.Context) error {
 }
 
 func (s *Service) prune(ctx context.Context) {
-	n, err := s.store.Prune(ctx, s.cfg.Now().Add(-s.cfg.Keep))
+	now := s.cfg.Now()
+	n, err := s.store.Prune(ctx, now.Add(-s.cfg.Keep))
 	switch {
 	case err != nil && ctx.Err() == nil:
 		s.log.Warn("sla: pruning old rollups failed", "err", err)
 	case n > 0:
 		s.log.Info("sla: pruned old rollups", "deleted", n)
+	}
+	n, err = s.store.Compact(ctx, now.Add(-s.cfg.CompactAfter).Truncate(time.Hour))
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.log.Warn("sla: merging old minutes into hours failed", "err", err)
+	case n > 0:
+		s.log.Debug("sla: merged old minutes into hours", "minutes", n)
 	}
 }
 
