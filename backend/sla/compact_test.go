@@ -43,6 +43,11 @@ func compactKeepsTheAnswer(t *testing.T, st Store) {
 	if Step(from, to) != time.Hour || len(before.Panels) != 3 || len(before.Panels[0].Minutes) != 5 || len(before.Panels[0].Stale) != 34 {
 		t.Fatalf("before: got %d panels, %+v; want 3 panels of 5 hourly points, 34 stale periods", len(before.Panels), before.Panels[0].Minutes)
 	}
+	// Minutes are read from from, not from its hour.
+	if a, err := s.Query(ctx, "acme", "d", t0.Add(90*time.Minute), t0.Add(100*time.Minute).Truncate(time.Minute)); err != nil || len(a.Panels) != 3 ||
+		len(a.Panels[0].Minutes) != 10 || a.Panels[0].Painted != 10*200 {
+		t.Fatalf("ten minutes: got %+v, %v; want ten minutes of 200 events", a, err)
+	}
 	n, err := st.Compact(ctx, t0.Add(24*time.Hour))
 	if err != nil || n != 300*3+300 {
 		t.Fatalf("compact: got %d, %v; want %d minutes merged", n, err, 300*3+300)

@@ -68,9 +68,6 @@ func (s *Service) Query(ctx context.Context, tenant, dashboard string, from, to 
 	screens := map[uint64]struct{}{}
 	var mergeErr error
 	add := func(ru *Rollup) {
-		if ru.Minute.Before(from) && !ru.Hour {
-			return // read with the hour that holds from
-		}
 		pk := [2]string{ru.Dashboard, ru.Panel}
 		a := panels[pk]
 		if a == nil {
@@ -103,9 +100,9 @@ func (s *Service) Query(ctx context.Context, tenant, dashboard string, from, to 
 	}
 	s.flushing.RLock()
 	s.inMemory(tenant, dashboard, from, to, add)
-	// From the hour that holds from: an hour's rollup (minutes older than
-	// CompactAfter) counts in the period when from falls in it.
-	err := s.store.Load(ctx, tenant, dashboard, from.Truncate(time.Hour), to, add)
+	// An hour's rollup (minutes older than CompactAfter) counts in the
+	// period when from falls in it.
+	err := s.store.Load(ctx, tenant, dashboard, from, to, add)
 	s.flushing.RUnlock()
 	if err == nil {
 		err = mergeErr

@@ -216,6 +216,15 @@ func (r *Rollup) size() int64 {
 	return n
 }
 
+// overlaps says whether r's minute (or hour) overlaps [from, to).
+func overlaps(r *Rollup, from, to time.Time) bool {
+	start := from
+	if r.Hour {
+		start = from.Truncate(time.Hour)
+	}
+	return !r.Minute.Before(start) && r.Minute.Before(to)
+}
+
 // clone is a deep copy of r.
 func (r *Rollup) clone() *Rollup {
 	c := newRollup(r.Tenant, r.Dashboard, r.Panel, r.Minute)

@@ -19,8 +19,8 @@ import (
 type Store interface {
 	Save(ctx context.Context, rs []*Rollup) error
 	// Load calls each with every rollup of tenant (of dashboard, or of every
-	// dashboard when it is "") whose minute is in [from, to). Each may keep
-	// what it is given.
+	// dashboard when it is "") whose minute is in [from, to), and every
+	// hour's rollup whose hour overlaps it. Each may keep what it is given.
 	Load(ctx context.Context, tenant, dashboard string, from, to time.Time, each func(*Rollup)) error
 	// Prune deletes the rollups of minutes before before.
 	Prune(ctx context.Context, before time.Time) (int64, error)

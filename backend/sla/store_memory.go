@@ -36,7 +36,7 @@ func (m *MemoryStore) Load(_ context.Context, tenant, dashboard string, from, to
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for k, ru := range m.rollups {
-		if k.tenant == tenant && (dashboard == "" || k.dashboard == dashboard) && !ru.Minute.Before(from) && ru.Minute.Before(to) {
+		if k.tenant == tenant && (dashboard == "" || k.dashboard == dashboard) && overlaps(ru, from, to) {
 			each(ru.clone())
 		}
 	}

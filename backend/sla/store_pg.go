@@ -87,10 +87,13 @@ func (p *PGStore) Load(ctx context.Context, tenant, dashboard string, from, to t
 		rows pgx.Rows
 		err  error
 	)
+	// Minutes from from, hours from the hour that holds it.
+	const period = `minute >= $2 AND minute < $3 AND (minute >= $4 OR hour)`
+	hourFrom, minuteFrom := from.Truncate(time.Hour), from
 	if dashboard == "" {
-		rows, err = p.pool.Query(ctx, cols+`WHERE tenant = $1 AND minute >= $2 AND minute < $3`, tenant, from, to)
+		rows, err = p.pool.Query(ctx, cols+`WHERE tenant = $1 AND `+period, tenant, hourFrom, to, minuteFrom)
 	} else {
-		rows, err = p.pool.Query(ctx, cols+`WHERE tenant = $1 AND dashboard = $4 AND minute >= $2 AND minute < $3`, tenant, from, to, dashboard)
+		rows, err = p.pool.Query(ctx, cols+`WHERE tenant = $1 AND dashboard = $5 AND `+period, tenant, hourFrom, to, minuteFrom, dashboard)
 	}
 	if err != nil {
 		return err
