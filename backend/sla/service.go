@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -248,7 +249,8 @@ func closedBy(minute time.Time) time.Time {
 
 // Flush saves the rollups of the minutes closed at now (all of them with
 // all set, at shutdown) to the store. A failed save is retried at the next
-// Flush; past MaxPending rollups waiting, the oldest are dropped.
+// Flush; past MaxPending rollups or MaxPendingBytes waiting, the oldest
+// minutes are dropped (counted in telltale_sla_rollups_lost_total).
 func (s *Service) Flush(ctx context.Context, now time.Time, all bool) error {
 	s.flushing.Lock()
 	defer s.flushing.Unlock()
@@ -285,10 +287,19 @@ func (s *Service) Flush(ctx context.Context, now time.Time, all bool) error {
 		return nil
 	}
 	s.saveErrors.Inc()
-	if over := len(batch) - s.cfg.MaxPending; over > 0 {
+	// Kept for the next try within the caps of open rollups (count and
+	// bytes), the newest minutes first.
+	slices.SortFunc(batch, func(a, b *Rollup) int { return b.Minute.Compare(a.Minute) })
+	var bytes int64
+	keep := 0
+	for keep < len(batch) && keep < s.cfg.MaxPending && bytes+batch[keep].size() <= s.cfg.MaxPendingBytes {
+		bytes += batch[keep].size()
+		keep++
+	}
+	if over := len(batch) - keep; over > 0 {
 		s.lost.Add(int64(over))
 		s.pendingGauge.Add(-int64(over))
-		batch = batch[over:]
+		batch = batch[:keep]
 	}
 	s.mu.Lock()
 	s.unsaved = batch

@@ -329,3 +329,48 @@ func TestRunSavesClosedMinutesAndTheRestAtTheEnd(t *testing.T) {
 		t.Fatalf("after Run ended: got %+v, want both reports saved", p)
 	}
 }
+
+// failingStore fails Save while down.
+type failingStore struct {
+	*MemoryStore
+	down bool
+}
+
+func (f *failingStore) Save(ctx context.Context, rs []*Rollup) error {
+	if f.down {
+		return errors.New("database down")
+	}
+	return f.MemoryStore.Save(ctx, rs)
+}
+
+// A failed save is retried; while the store is down, closed minutes wait
+// within the caps, the oldest dropped and counted.
+func TestFailedSavesAreRetriedWithinTheCaps(t *testing.T) {
+	reg := metrics.New()
+	st := &failingStore{MemoryStore: NewMemoryStore(), down: true}
+	s := New(Config{Store: st, Metrics: reg, MaxPending: 2})
+	for i := range 3 {
+		now := t0.Add(time.Duration(i) * time.Minute)
+		take(t, s, "acme", report(fmt.Sprint("s", i), now, 10), now)
+		if err := s.Flush(context.Background(), now.Add(2*time.Minute), false); err == nil {
+			t.Fatal("a failed save said nothing")
+		}
+	}
+	if got := reg.Counter("telltale_sla_rollups_lost_total", "").Load(); got != 1 {
+		t.Fatalf("lost: got %d, want 1 (MaxPending 2)", got)
+	}
+	if got := query(t, s, "acme", "d"); len(got.Panels) != 1 || got.Panels[0].Painted != 2 {
+		t.Fatalf("while down: got %+v, want the two newest minutes, from memory", got)
+	}
+	st.down = false
+	if err := s.Flush(context.Background(), t0.Add(5*time.Minute), false); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.unsaved) != 0 || reg.Gauge("telltale_sla_rollups_pending", "").Load() != 0 {
+		t.Fatalf("after the retry: %d unsaved, gauge %d; want none", len(s.unsaved), reg.Gauge("telltale_sla_rollups_pending", "").Load())
+	}
+	if got := query(t, New(Config{Store: st}), "acme", "d"); len(got.Panels[0].Minutes) != 2 ||
+		!got.Panels[0].Minutes[0].Minute.Equal(t0.Truncate(time.Minute).Add(time.Minute)) {
+		t.Fatalf("saved: got %+v, want the two newest minutes", got.Panels[0].Minutes)
+	}
+}
