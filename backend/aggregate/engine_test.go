@@ -276,7 +276,9 @@ func TestEngineOverflowBeforeActivationStillStarts(t *testing.T) {
 	r.eng.mu.Lock()
 	delete(r.eng.tenants, "t") // forget the batches that would start it...
 	r.eng.mu.Unlock()
-	<-r.eng.queue // ...and the queued one: only the stale mark is left
+	if n := len(r.eng.taken()); n != 1 { // ...and the queued one: only the stale mark is left
+		t.Fatalf("got %d batches queued, want 1", n)
+	}
 	r.start()
 	wantValue(t, r, "t", s.Stream(), 2)
 }
@@ -797,8 +799,12 @@ func TestEngineFoldsHeldBatchesAggregateByAggregate(t *testing.T) {
 	r.publish("t", "orders", 2)
 	r.publish("t", "orders", 3)
 	ctx := context.Background()
-	r.eng.hold(ctx, <-r.eng.queue)
-	r.eng.hold(ctx, <-r.eng.queue)
+	bs := r.eng.taken()
+	if len(bs) != 2 {
+		t.Fatalf("got %d batches tapped, want 2", len(bs))
+	}
+	r.eng.hold(ctx, bs[0])
+	r.eng.hold(ctx, bs[1])
 	if r.eng.heldN != 5 {
 		t.Fatalf("held %d events, want 5", r.eng.heldN)
 	}
