@@ -104,8 +104,12 @@ type Engine struct {
 	inMu    sync.Mutex
 	inbox   []batch
 	inSpare []batch // the inbox Run took last, emptied, for the next swap
-	built   chan built
-	wake    chan struct{}
+	// inFree are the event slices of folded batches, emptied, for Tap's
+	// copies (which it must make: the hub's slice is not its to keep):
+	// 88 bytes an event that the GC no longer has to collect.
+	inFree [][]wire.Event
+	built  chan built
+	wake   chan struct{}
 
 	mu        sync.RWMutex
 	tenants   map[string]*tenantSpecs
@@ -252,7 +256,14 @@ func (e *Engine) Tap(tenant string, evs []wire.Event) {
 	e.inMu.Lock()
 	ok := len(e.inbox) < e.cfg.Queue
 	if ok {
-		e.inbox = append(e.inbox, batch{tenant: tenant, evs: append([]wire.Event(nil), evs...)})
+		var buf []wire.Event
+		if n := len(e.inFree); n > 0 {
+			buf, e.inFree = e.inFree[n-1], e.inFree[:n-1]
+		}
+		if cap(buf) < len(evs) {
+			buf = make([]wire.Event, 0, max(len(evs), 32))
+		}
+		e.inbox = append(e.inbox, batch{tenant: tenant, evs: append(buf, evs...)})
 	}
 	e.inMu.Unlock()
 	if !ok {
@@ -260,6 +271,22 @@ func (e *Engine) Tap(tenant string, evs []wire.Event) {
 		e.mu.Lock()
 		e.stale[src] = true
 		e.mu.Unlock()
+	}
+}
+
+// maxFree bounds Engine.inFree: a burst of batches does not stay.
+const maxFree = 512
+
+// free gives the event slices of folded batches back to Tap.
+func (e *Engine) free(bs []batch) {
+	e.inMu.Lock()
+	defer e.inMu.Unlock()
+	for _, b := range bs {
+		if len(e.inFree) == maxFree {
+			return
+		}
+		clear(b.evs) // nothing of the events kept past their fold
+		e.inFree = append(e.inFree, b.evs[:0])
 	}
 }
 

@@ -286,6 +286,7 @@ func (e *Engine) fold(ctx context.Context) {
 			}
 		}
 		clear(rows) // nothing of the batches kept past them
+		e.free(h.batches)
 		clear(h.batches)
 		delete(e.heldBy, h.src)
 	}
