@@ -46,6 +46,16 @@ func benchSpecs(b *testing.B, n, sources int) []*agg.Spec {
 	return nil
 }
 
+// switches is the process's voluntary context switches so far: a thread
+// that blocked (a futex wait: an idle processor's thread parked, to be woken
+// for the next goroutine made ready). Involuntary ones, the machine's other
+// processes taking the core, are left out.
+func switches() int64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Nvcsw
+}
+
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
@@ -122,7 +132,7 @@ func benchEngineAt(b *testing.B, aggs, size, rate, thrash, fan int) {
 	base := folded.Load()
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0, sw0 := cpuTime(), switches()
 	other := make([]byte, thrash)
 	start := time.Now()
 	for n := 0; n < b.N; n += len(rows) {
@@ -150,6 +160,7 @@ func benchEngineAt(b *testing.B, aggs, size, rate, thrash, fan int) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(cpuTime()-cpu0)/1e3/float64(b.N), "cpu-µs/event")
+	b.ReportMetric(float64(switches()-sw0)*1000/float64(b.N), "ctxsw/1000events")
 	if fan > 0 {
 		b.ReportMetric(fo.p99().Seconds()*1e6, "fan-p99-µs")
 	}
