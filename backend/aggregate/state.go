@@ -63,6 +63,10 @@ type State struct {
 	ring    []bucket // tumbling or sliding
 	head    int64    // index of the newest bucket or sub-bucket
 	started bool     // head is set
+	// dirtyIdx are the tumbling buckets dirtied since the last emit, in the
+	// order they were (unless scanAll: Restore dirtied them in place).
+	dirtyIdx []int64
+	scanAll  bool
 
 	period         bucket // calendar
 	pStart, pEnd   int64  // calendar period, Unix ms
