@@ -226,7 +226,7 @@ func (s *State) Capped() bool { return s.capped }
 
 // Size is about how many bytes the state holds.
 func (s *State) Size() int {
-	n := int(unsafe.Sizeof(*s)) + len(s.emitted)*48 + len(s.ring)*int(unsafe.Sizeof(bucket{}))
+	n := int(unsafe.Sizeof(*s)) + len(s.emitted)*48 + len(s.ring)*int(unsafe.Sizeof(bucket{})) + cap(s.dirtyIdx)*8
 	for i := range s.ring {
 		n += s.ring[i].size()
 	}
