@@ -28,13 +28,14 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			e.builds.Wait()
 			return e.flush(ctx)
-		case b := <-e.queue:
-			e.hold(ctx, b)
 		case r := <-e.built:
 			e.install(ctx, r)
 		case <-e.wake:
 			e.startBuilds(ctx)
 		case <-t.C:
+			for _, b := range e.taken() {
+				e.hold(ctx, b)
+			}
 			now := e.cfg.Now()
 			e.startBuilds(ctx)
 			e.catchUpStale(ctx)
@@ -59,14 +60,8 @@ func (e *Engine) Run(ctx context.Context) error {
 func (e *Engine) flush(ctx context.Context) error {
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	for {
-		select {
-		case b := <-e.queue:
-			e.hold(wctx, b)
-			continue
-		default:
-		}
-		break
+	for _, b := range e.taken() {
+		e.hold(wctx, b)
 	}
 	e.fold(wctx)
 	e.emit(wctx, e.cfg.Now(), true)
@@ -291,6 +286,7 @@ func (e *Engine) fold(ctx context.Context) {
 			}
 		}
 		clear(rows) // nothing of the batches kept past them
+		e.free(h.batches)
 		clear(h.batches)
 		delete(e.heldBy, h.src)
 	}

@@ -276,7 +276,9 @@ func TestEngineOverflowBeforeActivationStillStarts(t *testing.T) {
 	r.eng.mu.Lock()
 	delete(r.eng.tenants, "t") // forget the batches that would start it...
 	r.eng.mu.Unlock()
-	<-r.eng.queue // ...and the queued one: only the stale mark is left
+	if n := len(r.eng.taken()); n != 1 { // ...and the queued one: only the stale mark is left
+		t.Fatalf("got %d batches queued, want 1", n)
+	}
 	r.start()
 	wantValue(t, r, "t", s.Stream(), 2)
 }
@@ -797,8 +799,12 @@ func TestEngineFoldsHeldBatchesAggregateByAggregate(t *testing.T) {
 	r.publish("t", "orders", 2)
 	r.publish("t", "orders", 3)
 	ctx := context.Background()
-	r.eng.hold(ctx, <-r.eng.queue)
-	r.eng.hold(ctx, <-r.eng.queue)
+	bs := r.eng.taken()
+	if len(bs) != 2 {
+		t.Fatalf("got %d batches tapped, want 2", len(bs))
+	}
+	r.eng.hold(ctx, bs[0])
+	r.eng.hold(ctx, bs[1])
 	if r.eng.heldN != 5 {
 		t.Fatalf("held %d events, want 5", r.eng.heldN)
 	}
@@ -876,5 +882,36 @@ func TestEngineEmptyEmitWaitsForTheNextBeat(t *testing.T) {
 	})
 	if n := emits(); n != 1 {
 		t.Errorf("%d emits before the next beat, want 1", n)
+	}
+}
+
+// Tap copies a batch (the hub's slice is not its to keep) into the slice of
+// a batch folded before, once there is one: a tapped batch costs the GC no
+// new memory.
+func TestEngineTapReusesFoldedBatches(t *testing.T) {
+	s := spec(t, agg.Def{Source: "orders", Fn: "count", Window: "1m"})
+	e := NewEngine(EngineConfig{Store: memstore.New(memstore.Config{}), Specs: func(string) []*agg.Spec { return []*agg.Spec{s} }})
+	evs := make([]wire.Event, 20)
+	for i := range evs {
+		evs[i] = wire.Event{Stream: "orders", Seq: uint64(i + 1), Row: &wire.Row{Key: "k"}}
+	}
+	e.Tap("t", evs)
+	e.free(e.taken())
+	allocs := testing.AllocsPerRun(100, func() {
+		e.Tap("t", evs)
+		bs := e.taken()
+		if len(bs) != 1 || len(bs[0].evs) != len(evs) || bs[0].evs[19].Seq != 20 {
+			t.Fatalf("got %d batches, want 1 of %d events", len(bs), len(evs))
+		}
+		e.free(bs)
+	})
+	if allocs != 0 {
+		t.Fatalf("got %.0f allocations per tapped batch, want 0", allocs)
+	}
+	e.Tap("t", evs)
+	bs := e.taken()
+	e.free(bs)
+	if bs[0].evs[:1][0].Row != nil {
+		t.Fatal("a freed batch still holds its events")
 	}
 }

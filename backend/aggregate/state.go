@@ -63,6 +63,10 @@ type State struct {
 	ring    []bucket // tumbling or sliding
 	head    int64    // index of the newest bucket or sub-bucket
 	started bool     // head is set
+	// dirtyIdx are the tumbling buckets dirtied since the last emit, in the
+	// order they were (unless scanAll: Restore dirtied them in place).
+	dirtyIdx []int64
+	scanAll  bool
 
 	period         bucket // calendar
 	pStart, pEnd   int64  // calendar period, Unix ms
@@ -222,7 +226,7 @@ func (s *State) Capped() bool { return s.capped }
 
 // Size is about how many bytes the state holds.
 func (s *State) Size() int {
-	n := int(unsafe.Sizeof(*s)) + len(s.emitted)*48 + len(s.ring)*int(unsafe.Sizeof(bucket{}))
+	n := int(unsafe.Sizeof(*s)) + len(s.emitted)*48 + len(s.ring)*int(unsafe.Sizeof(bucket{})) + cap(s.dirtyIdx)*8
 	for i := range s.ring {
 		n += s.ring[i].size()
 	}

@@ -65,6 +65,7 @@ func (s *State) restoreBuckets(p *wire.Points) {
 	}
 	secs := s.spec.Width.Seconds()
 	n := int64(len(s.ring))
+	s.scanAll = true // the buckets are dirtied here, not through place
 	for i := s.head - n + 1; i <= s.head; i++ {
 		b := s.slot(i)
 		if !b.used || b.idx != i {

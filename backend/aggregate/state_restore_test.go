@@ -70,4 +70,19 @@ func TestRestore(t *testing.T) {
 			t.Fatalf("got %s, want %s (only the bucket that changed)", got, want)
 		}
 	})
+	t.Run("buckets after an emit", func(t *testing.T) {
+		// Emit keeps a list of the buckets Add dirtied; Restore dirties
+		// buckets that Add did not touch since, and they are sent too.
+		spec := mustSpec(t, agg.Def{Source: "o", Fn: "count", Window: "1m"})
+		s := NewState(spec)
+		s.Add(row(0, "1", ""))
+		s.Add(row(min1, "2", ""))
+		if got, want := render(s.Emit(time.UnixMilli(min1))), "@0 value=1;@60000 value=1;"; got != want {
+			t.Fatalf("first emit: got %s, want %s", got, want)
+		}
+		s.Restore(&wire.State{Points: wire.Points{TS: []int64{0, min1}, Cols: []wire.Column{{Name: agg.Value, Vals: []float64{1, 5}}}}})
+		if got, want := render(s.Emit(time.UnixMilli(min1))), "@60000 value=1;"; got != want {
+			t.Fatalf("after Restore: got %s, want %s (the bucket the stream holds otherwise)", got, want)
+		}
+	})
 }

@@ -7,8 +7,12 @@
 // source event → the first derived event covering it in the hub, by the
 // hub's Ingested stamp, as a client following every derived stream receives
 // them; and at that client), state bytes per aggregate, and the fan-out
-// stream's publish→receive p99 in both runs. The runs alternate -runs times
-// and each figure is the median: the machine is shared.
+// stream's publish→receive p99 in both runs. It runs -runs pairs (without
+// and with, each pair in the other order than the last) and each figure is
+// the median: the machine is shared. The CPU the aggregates add per source
+// event is the median of the pairs' differences, with its spread; beside it,
+// the CPU the server's profile finds in backend/aggregate's own stacks, a
+// direct figure that the baseline's noise does not reach.
 //
 //	go run ./bench/cmd/aggregate -duration 10s -json
 //
@@ -26,6 +30,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -49,10 +54,25 @@ type result struct {
 	SourceEvents  int64   `json:"source_events"`
 	CPUWithoutPct float64 `json:"server_cpu_pct_without"`
 	CPUWithPct    float64 `json:"server_cpu_pct_with"`
-	CPUUsPerEvent float64 `json:"cpu_us_per_event"`
-	UpdateP50ms   float64 `json:"update_p50_ms"`
-	UpdateP99ms   float64 `json:"update_p99_ms"`
-	UpdateMaxMs   float64 `json:"update_max_ms"`
+	// The CPU the aggregates add per source event: each pair of runs'
+	// difference (with − without, the same load), the median of the
+	// pairs, and their spread.
+	CPUUsPerEvent    float64 `json:"cpu_us_per_event"`
+	CPUUsPerEventMin float64 `json:"cpu_us_per_event_min"`
+	CPUUsPerEventMax float64 `json:"cpu_us_per_event_max"`
+	// The CPU in backend/aggregate's own stacks (the engine's goroutine:
+	// folds, emits and the derived events' writes into the store and the
+	// hub; its builds; the hub's tap), per source event, from the server's
+	// CPU profile of each run with aggregates: the median, and the spread.
+	// Not in it: what the derived events cost downstream (delivery to the
+	// client that follows them) and the GC's background marking of the
+	// aggregates' memory, which the paired difference holds.
+	EngineCPUUsPerEvent    float64 `json:"engine_cpu_us_per_event"`
+	EngineCPUUsPerEventMin float64 `json:"engine_cpu_us_per_event_min"`
+	EngineCPUUsPerEventMax float64 `json:"engine_cpu_us_per_event_max"`
+	UpdateP50ms            float64 `json:"update_p50_ms"`
+	UpdateP99ms            float64 `json:"update_p99_ms"`
+	UpdateMaxMs            float64 `json:"update_max_ms"`
 	// At the client that follows every derived stream, in the load
 	// generator's process: the hub's figure plus delivery and the
 	// generator's own scheduling on the shared cores.
@@ -84,7 +104,7 @@ type config struct {
 	clients, fanRate              int
 	duration                      time.Duration
 	asJSON                        bool
-	profile                       string // the server's CPU profiles: profilePath names each run's
+	profile                       string // the server's CPU profiles: profilePath names each run's (a temporary folder's when not asked for)
 	verbose                       bool
 	runs                          int
 	specs                         []*agg.Spec
@@ -104,9 +124,9 @@ func run() error {
 	flag.IntVar(&c.fanRate, "fan-rate", 100, "events per second of the fan-out stream")
 	flag.DurationVar(&c.duration, "duration", 10*time.Second, "how long each run publishes")
 	flag.BoolVar(&c.asJSON, "json", false, "print the result as one JSON object on the last line")
-	flag.IntVar(&c.runs, "runs", 3, "pairs of runs, without and with aggregates alternating (the machine is shared: each figure is the median)")
+	flag.IntVar(&c.runs, "runs", 5, "pairs of runs, without and with aggregates, each pair in the other order than the last (the machine is shared: each figure is the median, the CPU added per event the median of the pairs' differences)")
 	flag.BoolVar(&c.verbose, "v", false, "print each aggregate's update latency on stderr")
-	flag.StringVar(&c.profile, "server-cpuprofile", "", "write the server's CPU profile over each run here: the name with the run's number and, for the runs without aggregates, -without before its extension (cpu.pprof → cpu-1.pprof, cpu-1-without.pprof, …)")
+	flag.StringVar(&c.profile, "server-cpuprofile", "", "keep the server's CPU profile over each run here (every run is profiled; without this, in a temporary folder): the name with the run's number and, for the runs without aggregates, -without before its extension (cpu.pprof → cpu-1.pprof, cpu-1-without.pprof, …)")
 	flag.Parse()
 	c.customers, c.keysCount = 1000, 1000
 	var err error
@@ -118,24 +138,42 @@ func run() error {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	if c.profile == "" {
+		c.profile = filepath.Join(dir, "cpu.pprof")
+	}
 	c.dashboards = filepath.Join(dir, "dashboards.json")
 	if err := writeDashboards(c.dashboards, c.specs, c.groups); err != nil {
 		return err
 	}
 
 	var withouts, withs []phaseResult
+	perEvent := func(r phaseResult) float64 { return r.cpuS / float64(r.events) * 1e6 }
+	var added, engine []float64
 	for i := range c.runs {
-		without, err := phase(c, i+1, false)
-		if err != nil {
-			return fmt.Errorf("run %d without aggregates: %w", i+1, err)
+		// Each pair in the other order than the last (without first, then
+		// with first, …), so that a drift of the machine's load over the
+		// runs does not always fall on the same side of the difference.
+		order := []bool{false, true}
+		if i%2 == 1 {
+			order = []bool{true, false}
 		}
-		with, err := phase(c, i+1, true)
-		if err != nil {
-			return fmt.Errorf("run %d with aggregates: %w", i+1, err)
+		var without, with phaseResult
+		for _, withAggs := range order {
+			r, err := phase(c, i+1, withAggs)
+			if err != nil {
+				return fmt.Errorf("run %d with aggregates %v: %w", i+1, withAggs, err)
+			}
+			if withAggs {
+				with = r
+			} else {
+				without = r
+			}
 		}
 		withouts, withs = append(withouts, without), append(withs, with)
-		fmt.Fprintf(os.Stderr, "run %d: CPU %.1f → %.1f µs/event (%.2f added), update p50 %.0f p99 %.0f ms (from publish %.0f, client %.0f), fan-out p99 %.1f → %.1f ms, %.0f state bytes/aggregate\n",
-			i+1, without.cpuS/float64(without.events)*1e6, with.cpuS/float64(with.events)*1e6, (with.cpuS/float64(with.events)-without.cpuS/float64(without.events))*1e6,
+		added = append(added, perEvent(with)-perEvent(without))
+		engine = append(engine, with.engineCPUS/float64(with.events)*1e6)
+		fmt.Fprintf(os.Stderr, "run %d: CPU %.1f → %.1f µs/event (%.2f added; %.2f in backend/aggregate's stacks, profile %.2f of %.2f s), update p50 %.0f p99 %.0f ms (from publish %.0f, client %.0f), fan-out p99 %.1f → %.1f ms, %.0f state bytes/aggregate\n",
+			i+1, perEvent(without), perEvent(with), added[i], engine[i], with.engineCPUS, with.profileCPUS,
 			with.update.P50, with.update.P99, with.updateSent.P99, with.updateClient.P99, without.fan.P99, with.fan.P99, with.stateBytes/float64(max(1, len(c.specs))))
 	}
 	med := func(rs []phaseResult, f func(phaseResult) float64) float64 {
@@ -143,10 +181,8 @@ func run() error {
 		for i, r := range rs {
 			v[i] = f(r)
 		}
-		sort.Float64s(v)
-		return v[len(v)/2]
+		return median(v)
 	}
-	perEvent := func(r phaseResult) float64 { return r.cpuS / float64(r.events) * 1e6 }
 	with := withs[len(withs)-1]
 	res := result{Aggregates: len(c.specs), Groups: c.groups, Sources: c.sources, Rate: c.rate, FanClients: c.clients, Runs: c.runs,
 		DurationS: with.elapsed.Seconds(), SourceEvents: with.events,
@@ -164,11 +200,15 @@ func run() error {
 		DerivedPerS:            med(withs, func(r phaseResult) float64 { return float64(r.derived) / r.elapsed.Seconds() }),
 		Overflows:              med(withs, func(r phaseResult) float64 { return r.overflows }),
 	}
-	// The CPU the aggregates add, per source event: each run's server CPU
-	// seconds per event it took, the medians' difference.
-	res.CPUUsPerEvent = med(withs, perEvent) - med(withouts, perEvent)
-	fmt.Printf("%d aggregates × %d groups over %d streams at %d ev/s for %v: server CPU %.0f%% → %.0f%%, %.2f µs per source event; update (source → hub) p50 %.0f ms, p99 %.0f ms, max %.0f ms, from publish p99 %.0f ms, at a client %.0f ms (%d batches uncovered), %.0f derived events/s; %.0f state bytes and %.0f KB RSS per aggregate; fan-out p99 %.1f ms → %.1f ms (%d clients at %d ev/s); queue overflows %.0f\n",
-		res.Aggregates, res.Groups, res.Sources, res.Rate, c.duration, res.CPUWithoutPct, res.CPUWithPct, res.CPUUsPerEvent,
+	// The CPU the aggregates add, per source event: each pair's server CPU
+	// seconds per event it took, with minus without, the median of the
+	// pairs (the paired difference: a pair's two runs are next to each
+	// other in time, so a load that moves between pairs cancels out).
+	res.CPUUsPerEvent, res.CPUUsPerEventMin, res.CPUUsPerEventMax = median(added), slices.Min(added), slices.Max(added)
+	res.EngineCPUUsPerEvent, res.EngineCPUUsPerEventMin, res.EngineCPUUsPerEventMax = median(engine), slices.Min(engine), slices.Max(engine)
+	fmt.Printf("%d aggregates × %d groups over %d streams at %d ev/s for %v, %d pairs of runs: server CPU %.0f%% → %.0f%%, %.2f µs per source event added (pairs %.2f to %.2f), %.2f µs in backend/aggregate's stacks (%.2f to %.2f); update (source → hub) p50 %.0f ms, p99 %.0f ms, max %.0f ms, from publish p99 %.0f ms, at a client %.0f ms (%d batches uncovered), %.0f derived events/s; %.0f state bytes and %.0f KB RSS per aggregate; fan-out p99 %.1f ms → %.1f ms (%d clients at %d ev/s); queue overflows %.0f\n",
+		res.Aggregates, res.Groups, res.Sources, res.Rate, c.duration, c.runs, res.CPUWithoutPct, res.CPUWithPct, res.CPUUsPerEvent, res.CPUUsPerEventMin, res.CPUUsPerEventMax,
+		res.EngineCPUUsPerEvent, res.EngineCPUUsPerEventMin, res.EngineCPUUsPerEventMax,
 		res.UpdateP50ms, res.UpdateP99ms, res.UpdateMaxMs, res.UpdateFromPublishP99ms, res.UpdateClientP99ms, res.Uncovered, res.DerivedPerS, res.BytesPerAgg, res.RSSPerAggKB,
 		res.FanP99Without, res.FanP99With, res.FanClients, c.fanRate, res.Overflows)
 	if c.asJSON {
@@ -176,6 +216,19 @@ func run() error {
 		fmt.Println(string(b))
 	}
 	return nil
+}
+
+// median is the middle of v (of an even count, the mean of the two in the
+// middle); v is sorted in place.
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	sort.Float64s(v)
+	if n := len(v); n%2 == 0 {
+		return (v[n/2-1] + v[n/2]) / 2
+	}
+	return v[len(v)/2]
 }
 
 // specs is n distinct aggregates: every function over every window it has a
@@ -238,6 +291,8 @@ type phaseResult struct {
 	elapsed      time.Duration
 	events       int64
 	cpuS         float64
+	profileCPUS  float64 // the CPU profile's total
+	engineCPUS   float64 // the CPU profile's in backend/aggregate's stacks
 	fan          latency.Summary
 	update       latency.Summary // to the hub
 	updateClient latency.Summary // publish → the client following the derived streams
@@ -261,9 +316,7 @@ func phase(c config, run int, withAggs bool) (phaseResult, error) {
 	if withAggs {
 		extra = append(extra, "-dashboards", c.dashboards)
 	}
-	if c.profile != "" {
-		extra = append(extra, "-debug-addr", "127.0.0.1:0")
-	}
+	extra = append(extra, "-debug-addr", "127.0.0.1:0") // for its CPU profile
 	srv, err := benchserver.Start(c.bin, c.web, extra...)
 	if err != nil {
 		return r, err
@@ -330,13 +383,11 @@ func phase(c config, run int, withAggs bool) (phaseResult, error) {
 	}
 	time.Sleep(2 * time.Second) // the aggregates built, the clients settled
 
+	// Both runs of a pair are profiled (the profiler's own cost, about 1%,
+	// is on both sides of the difference).
 	profiled := make(chan error, 1)
-	if c.profile != "" {
-		path := profilePath(c.profile, run, withAggs)
-		go func() { profiled <- benchserver.CPUProfile(srv.DebugAddr, c.duration, path) }()
-	} else {
-		profiled <- nil
-	}
+	path := profilePath(c.profile, run, withAggs)
+	go func() { profiled <- benchserver.CPUProfile(srv.DebugAddr, c.duration, path) }()
 	cpuBefore := proc.CPUTicks(srv.Cmd.Process.Pid)
 	start := time.Now()
 	tick := 10 * time.Millisecond
@@ -367,6 +418,11 @@ func phase(c config, run int, withAggs bool) (phaseResult, error) {
 	if err := <-profiled; err != nil {
 		return r, err
 	}
+	in, err := profileCPU(path, enginePrefix)
+	if err != nil {
+		return r, err
+	}
+	r.profileCPUS, r.engineCPUS = in.TotalS, in.InS
 	r.rssKB = proc.RSSKB(srv.Cmd.Process.Pid)
 	r.stateBytes = benchserver.Metric(srv.MetricsAddr, "telltale_agg_state_bytes")
 	r.overflows = benchserver.Metric(srv.MetricsAddr, "telltale_agg_queue_overflows_total")
@@ -498,6 +554,9 @@ func profilePath(path string, run int, withAggs bool) string {
 	}
 	return path[:len(path)-len(ext)] + suffix + ext
 }
+
+// enginePrefix is what the names of the aggregates' functions start with.
+const enginePrefix = "github.com/telltale/telltale/backend/aggregate."
 
 var httpClient = &http.Client{Timeout: 10 * time.Second}
 
