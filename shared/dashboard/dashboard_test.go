@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func valid() Dashboard {
@@ -58,6 +59,18 @@ func TestValidate(t *testing.T) {
 		{"label of no series", func(d *Dashboard) { d.Panels[1].Labels = map[string]string{"b": "Beta"} }, `labels names "b"`},
 		{"column without field", func(d *Dashboard) { d.Panels[2].Columns[0].Field = "" }, "column #1 has no field"},
 		{"negative priority", func(d *Dashboard) { d.Panels[2].Columns[0].Priority = -1 }, "priority -1 is negative"},
+		{"dashboard sla", func(d *Dashboard) { d.SLA = &SLA{P95Ms: 1000, FreshWithin: "5s", For: "5m"} }, ""},
+		{"panel sla", func(d *Dashboard) { d.Panels[0].SLA = &SLA{FreshPct: 99.5, For: "30s"} }, ""},
+		{"panel sla only a period under a dashboard target", func(d *Dashboard) { d.SLA, d.Panels[0].SLA = &SLA{P95Ms: 1000}, &SLA{For: "1m"} }, ""},
+		{"panel sla without a target", func(d *Dashboard) { d.Panels[0].SLA = &SLA{For: "1m"} }, "dashboard ops: panel k: sla sets no target: give p95_ms, fresh_pct or fresh_within"},
+		{"dashboard sla without a target", func(d *Dashboard) { d.SLA = &SLA{For: "1m"} }, "dashboard ops: sla sets no target"},
+		{"sla p95 negative", func(d *Dashboard) { d.Panels[1].SLA = &SLA{P95Ms: -1} }, "dashboard ops: panel t: sla: p95_ms -1 is outside 1–3600000"},
+		{"sla p95 past an hour", func(d *Dashboard) { d.SLA = &SLA{P95Ms: MaxSLAP95Ms + 1} }, "dashboard ops: sla: p95_ms 3600001 is outside"},
+		{"sla fresh_pct over 100", func(d *Dashboard) { d.Panels[0].SLA = &SLA{FreshPct: 101} }, "panel k: sla: fresh_pct 101 is outside 0–100"},
+		{"sla fresh_within not a duration", func(d *Dashboard) { d.Panels[0].SLA = &SLA{FreshWithin: "5 sec"} }, `panel k: sla: fresh_within "5 sec" is not a duration: want one such as 5s`},
+		{"sla fresh_within too short", func(d *Dashboard) { d.Panels[0].SLA = &SLA{FreshWithin: "10ms"} }, "panel k: sla: fresh_within 10ms is outside 100ms–24h0m0s"},
+		{"sla for not a duration", func(d *Dashboard) { d.SLA = &SLA{P95Ms: 500, For: "five"} }, `dashboard ops: sla: for "five" is not a duration`},
+		{"sla for past a day", func(d *Dashboard) { d.Panels[4].SLA = &SLA{P95Ms: 500, For: "25h"} }, "panel g: sla: for 25h is outside 1s–24h0m0s"},
 		{"stat without field", func(d *Dashboard) { d.Panels[3].Field = "" }, "dashboard ops: stat panel s has no field"},
 		{"status without field", func(d *Dashboard) { d.Panels[4].Field = "" }, "dashboard ops: status panel g has no field: name the row field its tiles are coloured by"},
 		{"status without rules", func(d *Dashboard) { d.Panels[4].ValueMap = nil }, "dashboard ops: panel g: a status panel colours its tiles: give it thresholds or a value_map"},
@@ -209,5 +222,29 @@ func TestRulesDescribe(t *testing.T) {
 				t.Fatalf("got %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// A panel's sla overrides its dashboard's field by field; a panel of a
+// dashboard without one has none.
+func TestPanelSLA(t *testing.T) {
+	d := valid()
+	if _, ok := d.PanelSLA(&d.Panels[0]); ok {
+		t.Fatal("a panel of a dashboard without sla has a target")
+	}
+	d.SLA = &SLA{P95Ms: 1000, For: "10m"}
+	d.Panels[1].SLA = &SLA{P95Ms: 3000, FreshWithin: "5s"}
+	if got, ok := d.PanelSLA(&d.Panels[0]); !ok || got != (SLA{P95Ms: 1000, For: "10m"}) {
+		t.Errorf("panel without its own sla: got %+v %v, want the dashboard's", got, ok)
+	}
+	got, ok := d.PanelSLA(&d.Panels[1])
+	if want := (SLA{P95Ms: 3000, FreshWithin: "5s", For: "10m"}); !ok || got != want {
+		t.Errorf("panel with its own sla: got %+v %v, want %+v", got, ok, want)
+	}
+	if got.Window() != 10*time.Minute || got.Within() != 5*time.Second {
+		t.Errorf("window %v within %v, want 10m and 5s", got.Window(), got.Within())
+	}
+	if w := (SLA{P95Ms: 1}).Window(); w != DefaultSLAFor {
+		t.Errorf("window without for: %v, want %v", w, DefaultSLAFor)
 	}
 }
