@@ -59,9 +59,9 @@ type Config struct {
 	// MinPainted is how many painted events a panel's period needs before
 	// its p95 is judged; zero means 20.
 	MinPainted uint64
-	Now     func() time.Time // nil means time.Now
-	Logger  *slog.Logger     // nil means discard
-	Metrics *metrics.Registry
+	Now        func() time.Time // nil means time.Now
+	Logger     *slog.Logger     // nil means discard
+	Metrics    *metrics.Registry
 }
 
 // Evaluator fires and resolves alerts. Evaluate and Run are not to be
