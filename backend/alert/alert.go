@@ -155,6 +155,10 @@ type verdict struct {
 }
 
 func (e *Evaluator) tenant(ctx context.Context, tenant string) error {
+	ds, err := e.cfg.Dashboards(ctx, tenant)
+	if err != nil {
+		return fmt.Errorf("dashboards: %w", err)
+	}
 	st := e.tenants[tenant]
 	if st == nil {
 		st = &tenantState{alerts: map[string]*track{}, seen: map[string]time.Time{}}
@@ -171,9 +175,8 @@ func (e *Evaluator) tenant(ctx context.Context, tenant string) error {
 		}
 		e.tenants[tenant] = st
 	}
-	ds, err := e.cfg.Dashboards(ctx, tenant)
-	if err != nil {
-		return fmt.Errorf("dashboards: %w", err)
+	if len(st.alerts) == 0 && !anyTarget(ds) {
+		return nil // nothing to judge, nothing firing
 	}
 	now := e.cfg.Now()
 	verdicts, err := e.judge(ctx, tenant, st, ds, now)
@@ -306,7 +309,7 @@ func (e *Evaluator) judge(ctx context.Context, tenant string, st *tenantState, d
 				v := verdict{alert: dashboard.Alert{ID: id + WhatSilent, Dashboard: d.ID, Panel: p.ID}}
 				if silent := now.Sub(newest); silent > within {
 					v.firing = true
-					v.alert.Message = fmt.Sprintf("%s: stream %s silent for %s (it should speak within %s)", where, stream, duration(silent), duration(within))
+					v.alert.Message = fmt.Sprintf("%s: stream %s silent for %s (it should speak within %s)", where, stream, span(silent), span(within))
 				}
 				out = append(out, v)
 			}
@@ -318,6 +321,18 @@ func (e *Evaluator) judge(ctx context.Context, tenant string, st *tenantState, d
 		}
 	}
 	return out, nil
+}
+
+// anyTarget reports whether a panel of ds has a target.
+func anyTarget(ds []dashboard.Dashboard) bool {
+	for i := range ds {
+		for j := range ds[i].Panels {
+			if _, ok := ds[i].PanelSLA(&ds[i].Panels[j]); ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // reported reports whether screens reported time for the panel at all.

@@ -262,6 +262,18 @@ func TestFiringAlertsGoOnAfterARestart(t *testing.T) {
 	}
 }
 
+// A firing alert kept from before a restart whose target is gone since
+// resolves at once.
+func TestFiringAlertWithoutTargetAfterARestartResolves(t *testing.T) {
+	r := newRig(t)
+	r.boards["acme"] = []dashboard.Dashboard{desk(nil)}
+	r.current["acme"] = []dashboard.Alert{{ID: "orders-desk/latest/p95", State: dashboard.AlertFiring, Dashboard: "orders-desk", Panel: "latest", Message: "slow", Since: r.now.Add(-time.Hour)}}
+	r.eval(0)
+	r.expect("acme orders-desk/latest/p95 resolved")
+	r.eval(15 * time.Second)
+	r.expect()
+}
+
 // A firing alert whose target goes away resolves at once.
 func TestRemovedTargetResolves(t *testing.T) {
 	r := newRig(t)

@@ -78,6 +78,15 @@ func pct(v float64) string {
 	return strconv.FormatFloat(float64(int64(v*10+0.5))/10, 'f', -1, 64) + "%"
 }
 
+// span is a short duration to the tenth of a second ("1.2 s", "850 ms"),
+// a longer one as duration says it.
+func span(d time.Duration) string {
+	if d < time.Minute {
+		return ms(float64(d) / float64(time.Millisecond))
+	}
+	return duration(d)
+}
+
 // duration is a period for a message: "45 s", "5 min", "1 h 30 min".
 func duration(d time.Duration) string {
 	d = d.Round(time.Second)

@@ -115,6 +115,7 @@ type config struct {
 	connBurst   int
 	maxConns    int
 	edge        edgeLimits
+	alerts      alertFlags // alerts.go
 	websocket   bool
 	dashboards  []dashboard.Dashboard
 	dashDir     string // -dashboards-dir: DIR/{tenant}/ files, at start and on SIGHUP
@@ -167,6 +168,7 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	fs.IntVar(&c.connBurst, "conn-burst", envInt(env("TELLTALE_CONN_BURST", "50")), "new WebSocket connections at once per client address (env TELLTALE_CONN_BURST)")
 	fs.IntVar(&c.maxConns, "max-conns", envInt(env("TELLTALE_MAX_CONNS", "20000")), "most open authenticated WebSocket connections (env TELLTALE_MAX_CONNS)")
 	c.edge.flags(fs, env)
+	c.alerts.flags(fs, env)
 	origins := fs.String("allowed-origins", env("TELLTALE_ALLOWED_ORIGINS", ""), "comma-separated extra hosts (patterns like *.example.com) whose pages may open WebSockets; the server's own host is always allowed (env TELLTALE_ALLOWED_ORIGINS)")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return config{}, err
@@ -215,6 +217,9 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		return config{}, errors.New("-conn-rate must be non-zero (negative: off), -conn-burst and -max-conns positive")
 	}
 	if err := c.edge.check(); err != nil {
+		return config{}, err
+	}
+	if err := c.alerts.check(getenv); err != nil {
 		return config{}, err
 	}
 	for _, o := range strings.Split(*origins, ",") {
@@ -409,6 +414,9 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 	}
 	goRun("dashboards", boards.Run)
 	goRun("aggregates", eng.Run)
+	// The dashboards' sla targets (alerts.go). The pages' reports are not
+	// read yet: with no Querier, only silent streams are judged.
+	alerts(cfg.alerts, h, boards, store, nil, log, reg)(ctx, goRun)
 
 	keys, keysFrom, err := cfg.keys.load(getenv)
 	if err != nil {
