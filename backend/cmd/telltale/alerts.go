@@ -77,8 +77,10 @@ func alerts(cfg alertFlags, h *hub.Hub, b *boards, store interface {
 			}
 			return ts, nil
 		},
-		Dashboards: func(_ context.Context, tenant string) ([]dashboard.Dashboard, error) { return b.Dashboards(tenant), nil },
-		Newest:     h.Newest,
+		Dashboards: func(_ context.Context, tenant string) ([]dashboard.Dashboard, error) {
+			return b.Dashboards(tenant), nil
+		},
+		Newest: h.Newest,
 		Current: func(tenant string) ([]dashboard.Alert, error) {
 			st, err := hubState(h, tenant, dashboard.AlertsStream)
 			if err != nil {

@@ -59,7 +59,9 @@ func TestParseAlertFlags(t *testing.T) {
 	}
 	// The secret never shows in the usage, whatever the environment holds.
 	var usage strings.Builder
-	_, _ = parse([]string{"-h"}, func(k string) string { return map[string]string{"TELLTALE_ALERT_WEBHOOK_SECRET": "do-not-print-me-0123"}[k] }, &usage, io.Discard)
+	_, _ = parse([]string{"-h"}, func(k string) string {
+		return map[string]string{"TELLTALE_ALERT_WEBHOOK_SECRET": "do-not-print-me-0123"}[k]
+	}, &usage, io.Discard)
 	if strings.Contains(usage.String(), "do-not-print-me") {
 		t.Fatal("the usage prints the webhook secret")
 	}
