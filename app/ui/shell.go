@@ -143,7 +143,7 @@ type trace struct {
 }
 
 func (t *trace) record(stream string, epoch, seq uint64, snapshot bool) {
-	if stream == dashboard.ChangesStream {
+	if stream == dashboard.ChangesStream || stream == dashboard.AlertsStream {
 		return // the page's own bookkeeping, not a dashboard's data
 	}
 	t.mu.Lock()
@@ -201,6 +201,7 @@ type view struct {
 	info   client.Info
 	values map[string]map[string]float64 // stream → gauge → value
 	rows   map[string][]rowView          // stream → newest-first rows
+	alerts []string                      // the dashboard's firing alerts' messages (alerts.go)
 }
 
 type rowView struct {
@@ -429,9 +430,9 @@ func (s *Shell) start(ctx app.Context) {
 	s.client = client.New(client.Config{
 		URL:           ws.JoinPath(PathWS).String(),
 		Token:         signInToken(),
-		Streams:       append(s.spec.Streams(), dashboard.ChangesStream),         // reload.go
+		Streams:       pageStreams(s.spec),                                      // reload.go, alerts.go
 		Limits:        livestate.Limits{Points: 100_000, Rows: rowsKept(s.spec)}, // charts decimate to their width; tables draw only the rows in view
-		StreamLimits:  map[string]livestate.Limits{dashboard.ChangesStream: {Rows: changesRows}},
+		StreamLimits:  map[string]livestate.Limits{dashboard.ChangesStream: {Rows: changesRows}, dashboard.AlertsStream: {Rows: dashboard.MaxAlerts}},
 		OnChange:      func() { s.invalidate(ctx) },
 		AfterSnapshot: s.awaitFrame, // the first chart before the other snapshots' decode
 		Trace:         s.trace.record,
@@ -565,6 +566,9 @@ func (s *Shell) frame(ctx app.Context, start time.Time) {
 		s.trackArrivals(streams, s.now)
 		s.missing.update(s.spec, streams)
 		s.followChanges(ctx, streams)
+		if s.spec != nil {
+			v.alerts = firing(streams, s.spec.ID)
+		}
 		s.chartsWaiting(ctx, s.drawCharts(streams, info.Snapshots+info.Resumes, start, time.Now))
 	})
 	s.view = v
@@ -584,6 +588,7 @@ func (s *Shell) Render() app.UI {
 		app.If(s.showingLKG(), s.lkgBanner),
 		app.If(s.signInWhy() != "", s.signIn),
 		app.If(s.reload.deleted, s.deletedBanner),
+		app.If(len(s.view.alerts) > 0, s.alertBanner),
 		app.Main().Class("tt-grid").ID("tt-grid").DataSet("deleted", s.reload.deleted).Body(s.panels()...),
 	)
 }
