@@ -430,7 +430,7 @@ func (s *Shell) start(ctx app.Context) {
 	s.client = client.New(client.Config{
 		URL:           ws.JoinPath(PathWS).String(),
 		Token:         signInToken(),
-		Streams:       pageStreams(s.spec),                                      // reload.go, alerts.go
+		Streams:       pageStreams(s.spec),                                       // reload.go, alerts.go
 		Limits:        livestate.Limits{Points: 100_000, Rows: rowsKept(s.spec)}, // charts decimate to their width; tables draw only the rows in view
 		StreamLimits:  map[string]livestate.Limits{dashboard.ChangesStream: {Rows: changesRows}, dashboard.AlertsStream: {Rows: dashboard.MaxAlerts}},
 		OnChange:      func() { s.invalidate(ctx) },
