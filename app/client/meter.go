@@ -34,6 +34,7 @@ type Meter struct {
 	panels  []*panelMeter // in the dashboard's order
 	byID    map[string]*panelMeter
 	from    int64 // the report period's start, local ns
+	lastTo  int64 // the last report's To (server clock): the next starts there
 }
 
 // NewMeter returns a meter on clock now (local Unix nanoseconds, which
@@ -349,6 +350,10 @@ func (m *Meter) Report(r *wire.Report, at int64) bool {
 		offset, errBound = 0, 0
 	}
 	r.From, r.To, r.ClockErr = m.from+offset, at+offset, errBound
+	// A new estimate may have moved the clock back a little since the last
+	// report: reports of a screen never overlap.
+	r.From = max(r.From, m.lastTo)
+	r.To = max(r.To, r.From+1)
 	if errBound == 0 && ok {
 		r.ClockErr = 1 // an estimate, however exact: not "none"
 	}
@@ -376,7 +381,7 @@ func (m *Meter) Report(r *wire.Report, at int64) bool {
 			r.Panels = append(r.Panels, pr)
 		}
 	}
-	m.from = at
+	m.from, m.lastTo = at, r.To
 	return len(r.Panels) > 0
 }
 

@@ -294,3 +294,26 @@ func TestMeterNoAllocationPerEvent(t *testing.T) {
 		t.Fatalf("%v allocations per batch of %d events", n, len(evs))
 	}
 }
+
+// A better clock sample between two reports can move the estimate back:
+// the next report still starts where the last ended (the server refuses a
+// screen's overlapping reports).
+func TestMeterReportsNeverOverlap(t *testing.T) {
+	clk := &fakeClock{t: t0}
+	m := NewMeter(clk.now)
+	m.SetPanels([]PanelStream{{"p", "s"}})
+	m.sync(clk.now(), t0+int64(400*time.Millisecond), clk.add(800*time.Millisecond)) // offset 0, error 400 ms
+	m.Fresh("p", true, false, "", clk.now())
+	var r wire.Report
+	m.Report(&r, clk.add(10*time.Second))
+	first := r.To
+	sent := clk.now()
+	m.sync(sent, sent-int64(300*time.Millisecond)+int64(time.Millisecond), clk.add(2*time.Millisecond)) // the same clock, seen better: offset −300 ms
+	if off, _, _ := m.Clock(); off != -int64(300*time.Millisecond) {
+		t.Fatalf("offset %v, want −300ms", time.Duration(off))
+	}
+	m.Report(&r, clk.add(100*time.Millisecond))
+	if r.From < first || r.To <= r.From {
+		t.Fatalf("second report from %d to %d, the first ended at %d", r.From, r.To, first)
+	}
+}

@@ -19,7 +19,6 @@ package ui
 
 import (
 	"context"
-	"encoding/json"
 	"math/rand/v2"
 	"strconv"
 	"time"
@@ -201,8 +200,8 @@ func (s *Shell) runReports(ctx app.Context, c *client.Client) {
 // even as the page goes. Not net/http (850 KB of app.wasm); the answer is
 // not awaited.
 func (st *slaState) post(r *wire.Report, token string) {
-	body, err := json.Marshal(r)
-	if err != nil || len(body) > sla.MaxReportBytes {
+	body := reportJSON(r)
+	if len(body) > sla.MaxReportBytes {
 		return
 	}
 	if st.ignore == nil {
@@ -215,4 +214,71 @@ func (st *slaState) post(r *wire.Report, token string) {
 	app.Window().Call("fetch", origin().JoinPath(PathSLAReport).String(), map[string]any{
 		"method": "POST", "keepalive": true, "body": string(body), "headers": headers,
 	}).Call("catch", st.ignore)
+}
+
+// reportJSON is r as POST /api/v1/sla/report reads JSON: the frame's
+// msgpack keys. Written by hand: wire.Report has no JSON tags, and
+// encoding/json's reflection over its four types costs app.wasm more.
+// Strings are quoted ASCII-only; ids with control characters, which Go
+// would quote as JSON cannot read, are refused by the server anyway.
+func reportJSON(r *wire.Report) []byte {
+	b := make([]byte, 0, 1024)
+	str := func(k, v string) {
+		b = strconv.AppendQuoteToASCII(append(append(b, '"'), k+`":`...), v)
+		b = append(b, ',')
+	}
+	num := func(k string, v int64) {
+		b = strconv.AppendInt(append(append(b, '"'), k+`":`...), v, 10)
+		b = append(b, ',')
+	}
+	end := func(c byte) { b[len(b)-1] = c } // the last comma closes
+	b = append(b, '{')
+	str("screen", r.Screen)
+	str("dashboard", r.Dashboard)
+	num("from", r.From)
+	num("to", r.To)
+	num("clock_err", r.ClockErr)
+	str("transport", r.Transport)
+	b = append(b, `"panels":[`...)
+	for _, p := range r.Panels {
+		b = append(b, '{')
+		str("panel", p.Panel)
+		b = strconv.AppendUint(append(b, `"painted":`...), p.Painted, 10)
+		b = append(b, ',')
+		num("fresh_ms", p.FreshMs)
+		num("stale_ms", p.StaleMs)
+		b = append(b, `"stale":[`...)
+		for _, sp := range p.Stale {
+			b = append(b, '{')
+			num("start", sp.Start)
+			num("ms", sp.Ms)
+			str("cause", sp.Cause)
+			end('}')
+			b = append(b, ',')
+		}
+		b = append(trimComma(b), `],"stages":[`...)
+		for _, h := range p.Stages {
+			b = append(b, '{')
+			str("stage", h.Stage)
+			b = append(b, `"index":[`...)
+			for _, i := range h.Index {
+				b = append(strconv.AppendInt(b, int64(i), 10), ',')
+			}
+			b = append(trimComma(b), `],"counts":[`...)
+			for _, c := range h.Counts {
+				b = append(strconv.AppendUint(b, uint64(c), 10), ',')
+			}
+			b = append(trimComma(b), "]},"...)
+		}
+		b = append(trimComma(b), "]},"...)
+	}
+	return append(trimComma(b), "]}"...)
+}
+
+// trimComma drops a trailing comma (a list's last item's).
+func trimComma(b []byte) []byte {
+	if len(b) > 0 && b[len(b)-1] == ',' {
+		return b[:len(b)-1]
+	}
+	return b
 }
