@@ -227,6 +227,28 @@ func decode(b []byte, body func(Type, *reader) Frame) (Frame, error) {
 	return f, nil
 }
 
+// TypeOf is the type a frame names, read without decoding its body; "" when
+// b is not a frame. For accounting a frame Decode refused (a report over
+// its caps is counted as a refused report).
+func TypeOf(b []byte) Type {
+	r := reader{b: b}
+	var typ Type
+	if r.peek()&0xf0 != 0x80 && r.peek() != 0xde && r.peek() != 0xdf {
+		return ""
+	}
+	r.fields(func(k []byte) {
+		if string(k) == "t" {
+			typ = typeOf(r.rawString())
+		} else {
+			r.skip()
+		}
+	})
+	if r.err != nil && typ == "" {
+		return ""
+	}
+	return typ
+}
+
 // decodeServerBody decodes the body of a frame a server sends; nil for
 // any other type.
 func decodeServerBody(typ Type, br *reader) Frame {

@@ -97,3 +97,30 @@ func mustEncode(t *testing.T, f Frame) []byte {
 	}
 	return b
 }
+
+// TypeOf names the type of a frame Decode refuses, so that a refused report
+// can be counted as one; anything else is "".
+func TestTypeOf(t *testing.T) {
+	over := sampleReport(1, 1)
+	over.Screen = strings.Repeat("x", sla.MaxNameBytes+1)
+	b := mustEncode(t, over)
+	if _, err := Decode(b); err == nil {
+		t.Fatal("decoded a report over its caps")
+	}
+	for _, tt := range []struct {
+		name string
+		b    []byte
+		want Type
+	}{
+		{"report over its caps", b, TypeReport},
+		{"sync", mustEncode(t, Sync{Client: 1}), TypeSync},
+		{"truncated", b[:len(b)/2], TypeReport},
+		{"not a map", []byte{0x93, 1, 2, 3}, ""},
+		{"garbage", []byte{0xc1}, ""},
+		{"empty", nil, ""},
+	} {
+		if got := TypeOf(tt.b); got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
