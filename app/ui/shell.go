@@ -34,6 +34,7 @@ type Shell struct {
 	client  *client.Client
 	view    view
 	now     time.Time
+	sla     slaState // freshness reports (sla.go)
 
 	// want is the id of the dashboard the page's URL asks for ("": the
 	// default one); set at mount.
@@ -232,7 +233,10 @@ func (s *Shell) OnMount(ctx app.Context) {
 			case <-ctx.Done():
 				return
 			case now := <-t.C:
-				ctx.Dispatch(func(app.Context) { s.now = now })
+				ctx.Dispatch(func(app.Context) {
+					s.now = now
+					s.slaFresh(now)
+				})
 			}
 		}
 	})
@@ -427,6 +431,7 @@ func (s *Shell) start(ctx app.Context) {
 	if ws.Scheme == "" {
 		ws.Scheme = "ws"
 	}
+	meter := s.startSLA() // sla.go
 	s.client = client.New(client.Config{
 		URL:           ws.JoinPath(PathWS).String(),
 		Token:         signInToken(),
@@ -437,6 +442,7 @@ func (s *Shell) start(ctx app.Context) {
 		AfterSnapshot: s.awaitFrame, // the first chart before the other snapshots' decode
 		Trace:         s.trace.record,
 		Get:           httpGet, // the fallback when WebSockets are blocked
+		Meter:         meter,
 	})
 	c := s.client
 	s.startLKG(ctx, c)
@@ -456,6 +462,7 @@ func (s *Shell) start(ctx app.Context) {
 		return s.trace.json(info, s.renders, int(s.chartDraws.Load()), &s.missing)
 	}))
 	s.listenNetwork(ctx, c)
+	s.runReports(ctx, c)
 	ctx.Async(func() {
 		startMark("client-run")
 		_ = c.Run(ctx)
@@ -524,6 +531,7 @@ func (s *Shell) requestFrame(ctx app.Context) {
 				s.client.Read(func(streams map[string]*livestate.Stream, info client.Info) {
 					s.chartsWaiting(ctx, s.drawCharts(streams, info.Snapshots+info.Resumes, start, time.Now))
 				})
+				s.painted()
 			})
 		}
 	})
@@ -570,7 +578,9 @@ func (s *Shell) frame(ctx app.Context, start time.Time) {
 			v.alerts = firing(streams, s.spec.ID)
 		}
 		s.chartsWaiting(ctx, s.drawCharts(streams, info.Snapshots+info.Resumes, start, time.Now))
+		s.drawnPanels(streams)
 	})
+	s.painted()
 	s.view = v
 	s.watchLite(ctx, v.info, time.Since(start))
 }
