@@ -125,6 +125,11 @@ type Config struct {
 	// slog.Logger's methods (Log: logger.Debug) without importing log/slog,
 	// which would add 30 KB brotli to app.wasm.
 	Log func(msg string, args ...any)
+	// Meter, when set, measures what the page paints (meter.go): the
+	// client stamps each event applied and keeps the clock estimate by
+	// sending wire.Sync (syncBurst of them after the welcome, then one per
+	// ping). Nil: no stamps, no Sync.
+	Meter *Meter
 }
 
 // Info summarises the connection for display.
@@ -170,6 +175,10 @@ type Info struct {
 	// RetryAt is when the next WebSocket attempt is due while waiting out
 	// the backoff; zero otherwise. Kick brings it forward to now.
 	RetryAt time.Time
+	// ClockOffset is the server's clock minus the page's, as Sync round
+	// trips estimate it (Config.Meter), within ClockErr; ClockErr is zero
+	// while there is no estimate.
+	ClockOffset, ClockErr time.Duration
 }
 
 // Progress counts events: Done of Total.
@@ -267,6 +276,11 @@ func (c *Client) Read(fn func(streams map[string]*livestate.Stream, info Info)) 
 	c.info.LastFrameAt = time.Time{}
 	if t := c.lastFrame.Load(); t != 0 {
 		c.info.LastFrameAt = time.Unix(0, t)
+	}
+	if c.cfg.Meter != nil {
+		if off, e, ok := c.cfg.Meter.Clock(); ok {
+			c.info.ClockOffset, c.info.ClockErr = time.Duration(off), time.Duration(max(e, 1))
+		}
 	}
 	fn(c.streams, c.info)
 }
@@ -505,6 +519,8 @@ func (c *Client) dial(ctx context.Context) (*websocket.Conn, error) {
 // session runs one connection. welcomed reports whether the server accepted
 // the hello, which resets the backoff.
 func (c *Client) session(ctx context.Context, ws *websocket.Conn) (welcomed bool, err error) {
+	var syncs sync.WaitGroup // the burst of Syncs after the welcome
+	defer syncs.Wait()       // after cancel, below
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer ws.CloseNow()
@@ -600,6 +616,10 @@ func (c *Client) session(ctx context.Context, ws *websocket.Conn) (welcomed bool
 			return welcomed, fmt.Errorf("read: %w", err)
 		}
 		watchdog.frame(time.Now())
+		var recv int64 // the frame's arrival on the meter's clock
+		if c.cfg.Meter != nil {
+			recv = c.cfg.Meter.Now()
+		}
 		if typ != websocket.MessageBinary {
 			continue
 		}
@@ -638,13 +658,24 @@ func (c *Client) session(ctx context.Context, ws *websocket.Conn) (welcomed bool
 					return welcomed, err
 				}
 			}
+			if c.cfg.Meter != nil {
+				syncs.Add(1)
+				go func() {
+					defer syncs.Done()
+					c.syncBurst(ctx, ws)
+				}()
+			}
+		case wire.Clock:
+			if c.cfg.Meter != nil {
+				c.cfg.Meter.sync(f.Client, f.Server, recv)
+			}
 		case wire.Snapshot:
 			c.applySnapshot(&f)
 			if c.cfg.AfterSnapshot != nil {
 				c.cfg.AfterSnapshot(ctx)
 			}
 		case *wire.Batch:
-			if stream, from, err := c.applyBatch(f); err != nil {
+			if stream, from, err := c.applyBatch(f, recv); err != nil {
 				// A gap: ask for exactly what is missing, from the cursor.
 				c.cfg.Log("resubscribing", "stream", stream, "err", err)
 				if err := c.send(ctx, ws, wire.Sub{Stream: stream, From: from}); err != nil {
@@ -661,6 +692,11 @@ func (c *Client) session(ctx context.Context, ws *websocket.Conn) (welcomed bool
 			c.serverClock(f.Time)
 			if err := c.send(ctx, ws, wire.Pong{Time: f.Time}); err != nil {
 				return welcomed, err
+			}
+			if c.cfg.Meter != nil {
+				if err := c.send(ctx, ws, wire.Sync{Client: c.cfg.Meter.Now()}); err != nil {
+					return welcomed, err
+				}
 			}
 		case wire.Expiring:
 			c.expiring(ctx, ws, time.Unix(0, f.At))
@@ -796,7 +832,9 @@ func (c *Client) held(stream string) bool {
 // applyBatch folds a batch. An empty batch acknowledges a resumed stream. A
 // gap stops the batch and returns the stream and cursor to resume from, once:
 // never a silent hole. A foreign epoch returns no cursor (start over).
-func (c *Client) applyBatch(b *wire.Batch) (string, *wire.Cursor, error) {
+//
+// recv is when the batch arrived on the meter's clock (zero without one).
+func (c *Client) applyBatch(b *wire.Batch, recv int64) (string, *wire.Cursor, error) {
 	c.mu.Lock()
 	st, ok := c.streams[b.Stream]
 	if !ok {
@@ -842,6 +880,9 @@ func (c *Client) applyBatch(b *wire.Batch) (string, *wire.Cursor, error) {
 				c.cfg.OnEvent(&b.Events[i])
 			}
 		}
+	}
+	if applied > 0 && c.cfg.Meter != nil {
+		c.cfg.Meter.received(b.Stream, st.Epoch, b.Events, b.Sent, st.Seq, recv, c.cfg.Meter.Now())
 	}
 	if applied > 0 {
 		c.info.LastEventAt = time.Now()
@@ -903,4 +944,19 @@ func (c *Client) markResync(stream string) bool {
 	}
 	c.awaiting[stream] = true
 	return true
+}
+
+// ErrNoSocket: SendReport has no open WebSocket to send on (the fallback
+// polls, or nothing is connected); the page posts the report instead.
+var ErrNoSocket = errors.New("no open websocket")
+
+// SendReport sends the page's freshness report on the open WebSocket.
+func (c *Client) SendReport(ctx context.Context, r *wire.Report) error {
+	c.mu.Lock()
+	ws, ok := c.live, c.welcomed
+	c.mu.Unlock()
+	if ws == nil || !ok {
+		return ErrNoSocket
+	}
+	return c.send(ctx, ws, r)
 }

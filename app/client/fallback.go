@@ -166,6 +166,10 @@ func (c *Client) pollOnce(ctx context.Context, name string, wait time.Duration) 
 		q += "&wait=" + strconv.FormatInt(wait.Milliseconds(), 10) + "ms"
 	}
 	body, err := c.cfg.Get(ctx, c.streamsURL(name, "events")+q, token)
+	var recv int64 // the answer's arrival on the meter's clock
+	if c.cfg.Meter != nil {
+		recv = c.cfg.Meter.Now()
+	}
 	if he := (*HTTPError)(nil); errors.As(err, &he) && he.Status == 409 {
 		return c.pollSnapshot(ctx, name, token) // another epoch, or trimmed: start over
 	}
@@ -180,7 +184,7 @@ func (c *Client) pollOnce(ctx context.Context, name string, wait time.Duration) 
 	if !ok || b.Stream != name {
 		return fmt.Errorf("events of %s: got a %s frame", name, f.FrameType())
 	}
-	if _, _, err := c.applyBatch(&b); err != nil {
+	if _, _, err := c.applyBatch(&b, recv); err != nil {
 		return c.pollSnapshot(ctx, name, token) // a gap: never a silent hole
 	}
 	c.polled(name, true)

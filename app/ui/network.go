@@ -80,7 +80,9 @@ func netJSON(info client.Info, now time.Time) string {
 		`,"lag_ms":` + strconv.FormatInt(info.Lag.Milliseconds(), 10) +
 		`,"catch_up_done":` + strconv.FormatUint(info.CatchUp.Done, 10) +
 		`,"catch_up_total":` + strconv.FormatUint(info.CatchUp.Total, 10) +
-		`,"retry_in_ms":` + strconv.FormatInt(retry, 10) + `}`
+		`,"retry_in_ms":` + strconv.FormatInt(retry, 10) +
+		`,"clock_offset_ms":` + strconv.FormatInt(info.ClockOffset.Milliseconds(), 10) +
+		`,"clock_err_ms":` + strconv.FormatFloat(float64(info.ClockErr)/1e6, 'f', 3, 64) + `}`
 }
 
 // httpGet is the client's Config.Get in the browser: fetchBytes (the

@@ -183,7 +183,7 @@ func (s *Shell) switchTo(ctx app.Context, raw *dashboard.Dashboard, v int) {
 	for _, name := range drop {
 		delete(s.arrivals, name)
 	}
-	s.client.SetStreams(append(next.Streams(), dashboard.ChangesStream))
+	s.client.SetStreams(pageStreams(next))
 	s.reload.blank = remounts(old, next)
 	was := map[string]string{}
 	for _, p := range old.Panels {

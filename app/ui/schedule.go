@@ -151,6 +151,7 @@ func (s *Shell) drawCharts(streams map[string]*livestate.Stream, gen int, frameS
 			charts.SetData(d.id, ts, cols, d.key.zoom)
 		}
 		d.st.key, d.st.drawn = d.key, frameStart
+		s.drawn(d.panel.ID, d.key.epoch, d.key.seq)
 		s.chartDraws.Add(1)
 	}
 	return waiting

@@ -34,6 +34,7 @@ type Shell struct {
 	client  *client.Client
 	view    view
 	now     time.Time
+	sla     slaState // freshness reports (sla.go)
 
 	// want is the id of the dashboard the page's URL asks for ("": the
 	// default one); set at mount.
@@ -143,7 +144,7 @@ type trace struct {
 }
 
 func (t *trace) record(stream string, epoch, seq uint64, snapshot bool) {
-	if stream == dashboard.ChangesStream {
+	if stream == dashboard.ChangesStream || stream == dashboard.AlertsStream {
 		return // the page's own bookkeeping, not a dashboard's data
 	}
 	t.mu.Lock()
@@ -201,6 +202,7 @@ type view struct {
 	info   client.Info
 	values map[string]map[string]float64 // stream → gauge → value
 	rows   map[string][]rowView          // stream → newest-first rows
+	alerts []string                      // the dashboard's firing alerts' messages (alerts.go)
 }
 
 type rowView struct {
@@ -231,7 +233,10 @@ func (s *Shell) OnMount(ctx app.Context) {
 			case <-ctx.Done():
 				return
 			case now := <-t.C:
-				ctx.Dispatch(func(app.Context) { s.now = now })
+				ctx.Dispatch(func(app.Context) {
+					s.now = now
+					s.slaFresh(now)
+				})
 			}
 		}
 	})
@@ -426,16 +431,18 @@ func (s *Shell) start(ctx app.Context) {
 	if ws.Scheme == "" {
 		ws.Scheme = "ws"
 	}
+	meter := s.startSLA() // sla.go
 	s.client = client.New(client.Config{
 		URL:           ws.JoinPath(PathWS).String(),
 		Token:         signInToken(),
-		Streams:       append(s.spec.Streams(), dashboard.ChangesStream),         // reload.go
+		Streams:       pageStreams(s.spec),                                       // reload.go, alerts.go
 		Limits:        livestate.Limits{Points: 100_000, Rows: rowsKept(s.spec)}, // charts decimate to their width; tables draw only the rows in view
-		StreamLimits:  map[string]livestate.Limits{dashboard.ChangesStream: {Rows: changesRows}},
+		StreamLimits:  map[string]livestate.Limits{dashboard.ChangesStream: {Rows: changesRows}, dashboard.AlertsStream: {Rows: dashboard.MaxAlerts}},
 		OnChange:      func() { s.invalidate(ctx) },
 		AfterSnapshot: s.awaitFrame, // the first chart before the other snapshots' decode
 		Trace:         s.trace.record,
 		Get:           httpGet, // the fallback when WebSockets are blocked
+		Meter:         meter,
 	})
 	c := s.client
 	s.startLKG(ctx, c)
@@ -455,6 +462,7 @@ func (s *Shell) start(ctx app.Context) {
 		return s.trace.json(info, s.renders, int(s.chartDraws.Load()), &s.missing)
 	}))
 	s.listenNetwork(ctx, c)
+	s.runReports(ctx, c)
 	ctx.Async(func() {
 		startMark("client-run")
 		_ = c.Run(ctx)
@@ -523,6 +531,7 @@ func (s *Shell) requestFrame(ctx app.Context) {
 				s.client.Read(func(streams map[string]*livestate.Stream, info client.Info) {
 					s.chartsWaiting(ctx, s.drawCharts(streams, info.Snapshots+info.Resumes, start, time.Now))
 				})
+				s.painted()
 			})
 		}
 	})
@@ -565,8 +574,13 @@ func (s *Shell) frame(ctx app.Context, start time.Time) {
 		s.trackArrivals(streams, s.now)
 		s.missing.update(s.spec, streams)
 		s.followChanges(ctx, streams)
+		if s.spec != nil {
+			v.alerts = firing(streams, s.spec.ID)
+		}
 		s.chartsWaiting(ctx, s.drawCharts(streams, info.Snapshots+info.Resumes, start, time.Now))
+		s.drawnPanels(streams)
 	})
+	s.painted()
 	s.view = v
 	s.watchLite(ctx, v.info, time.Since(start))
 }
@@ -584,6 +598,7 @@ func (s *Shell) Render() app.UI {
 		app.If(s.showingLKG(), s.lkgBanner),
 		app.If(s.signInWhy() != "", s.signIn),
 		app.If(s.reload.deleted, s.deletedBanner),
+		app.If(len(s.view.alerts) > 0, s.alertBanner),
 		app.Main().Class("tt-grid").ID("tt-grid").DataSet("deleted", s.reload.deleted).Body(s.panels()...),
 	)
 }

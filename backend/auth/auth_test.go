@@ -162,6 +162,9 @@ func TestAllow(t *testing.T) {
 		{some, "globex", dashboard.ChangesStream, false},
 		{some, "acme", "telltale.other", false},
 		{all, "globex", dashboard.ChangesStream, false},
+		{some, "acme", dashboard.AlertsStream, true},
+		{some, "globex", dashboard.AlertsStream, false},
+		{all, "globex", dashboard.AlertsStream, false},
 	} {
 		err := tc.p.Allow(tc.tenant, tc.stream)
 		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrDenied)) {

@@ -135,6 +135,11 @@ func (h *Hub) stream(k key, create bool) *stream {
 			// Its rows are the tenant's dashboards: the snapshot lists every one.
 			lim.Rows = max(lim.Rows, dashstore.MaxDashboards)
 		}
+		if k.stream == dashboard.AlertsStream {
+			// Its rows are the tenant's alerts: a firing one must not be
+			// trimmed from the snapshot a page starts from.
+			lim.Rows = max(lim.Rows, dashboard.MaxAlerts)
+		}
 		s = &stream{st: livestate.Stream{Name: k.stream, Limits: lim}, subs: make(map[Subscriber]StampedSubscriber)}
 		h.streams[k] = s
 	}

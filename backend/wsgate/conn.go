@@ -72,6 +72,7 @@ type conn struct {
 
 	subs     map[string]func() // stream → cancel; owned by the reader
 	bad      int
+	slaDue   int64          // the sync/report rate limit (report.go); owned by the reader
 	lastRead atomic.Int64   // Unix ns of the last frame read
 	fetches  sync.WaitGroup // history reads for resuming subscriptions
 
@@ -297,6 +298,9 @@ func (c *conn) handle(ctx context.Context, typ websocket.MessageType, b []byte) 
 		if !errors.As(err, &e) {
 			e = &wire.Error{Code: wire.CodeBadFrame, Message: err.Error()}
 		}
+		if wire.TypeOf(b) == wire.TypeReport { // over its caps, most likely
+			c.g.m.reportsRefused.Inc()
+		}
 		c.refuse(e)
 		return true
 	}
@@ -312,6 +316,10 @@ func (c *conn) handle(ctx context.Context, typ websocket.MessageType, b []byte) 
 	case wire.Pong:
 	case wire.Refresh:
 		c.refresh(ctx, f)
+	case wire.Sync:
+		c.sync(f)
+	case wire.Report:
+		c.report(&f)
 	case wire.Hello:
 		c.refuse(&wire.Error{Code: wire.CodeBadFrame, Message: "hello was already received"})
 	default:
@@ -344,6 +352,9 @@ func (c *conn) handshake() error {
 	f, err := wire.Decode(b)
 	hello, ok := f.(wire.Hello)
 	if err != nil || !ok {
+		if wire.TypeOf(b) == wire.TypeReport {
+			c.g.m.reportsRefused.Inc() // reports are taken only after a verified hello
+		}
 		c.close(websocket.StatusPolicyViolation, "the first frame must be hello")
 		return fmt.Errorf("first frame: %T %v", f, err)
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/telltale/telltale/backend/auth"
 	"github.com/telltale/telltale/backend/hub"
 	"github.com/telltale/telltale/backend/metrics"
+	"github.com/telltale/telltale/backend/sla"
 	"github.com/telltale/telltale/shared/wire"
 )
 
@@ -129,6 +130,18 @@ type Config struct {
 	// it and cost no per-connection CPU. Zero means 8 KiB; negative
 	// disables compression.
 	CompressAbove int
+	// Reports takes the pages' freshness reports (issue 18), each with the
+	// tenant of the token of the connection that sent it. Nil means reports
+	// are refused with wire.CodeReportsOff (the connection stays open).
+	Reports sla.Sink
+	// SLARate and SLABurst bound the sync and report frames of one
+	// connection together: SLABurst at once, then SLARate per second. Past
+	// it a frame is refused with wire.CodeRateLimited, and counts toward
+	// the refused frames that close a connection. A page sends a report
+	// every sla.ReportEvery (and on pagehide) and a few syncs a ping
+	// interval. Zero means 1/s and 20; a negative SLARate disables it.
+	SLARate  float64
+	SLABurst int
 }
 
 // Derived is the aggregate engine as the gateway sees it (aggregate.Engine).
@@ -199,6 +212,12 @@ func (c *Config) defaults() {
 	if c.ConnRate == 0 {
 		c.ConnRate = 5
 	}
+	if c.SLARate == 0 {
+		c.SLARate = 1
+	}
+	if c.SLABurst <= 0 {
+		c.SLABurst = 20
+	}
 	if c.ConnBurst <= 0 {
 		c.ConnBurst = 50
 	}
@@ -214,6 +233,7 @@ type gateMetrics struct {
 	rateLimited, full, badOrigin, revokedCloses                 *metrics.Value
 	deflateBusy, panics, slowWrites                             *metrics.Value
 	authed, unauth, unauthRefused, unauthEvicted, helloTimeouts *metrics.Value
+	reportsTaken, reportsRefused, slaLimited                    *metrics.Value
 }
 
 // Gateway is an http.Handler for the WebSocket endpoint.
@@ -259,33 +279,36 @@ func New(cfg Config) *Gateway {
 		deflateSlots: make(chan struct{}, maxDeflates),
 		conns:        make(map[*conn]struct{}),
 		m: gateMetrics{
-			conns:         r.Gauge("telltale_ws_connections", "open WebSocket connections"),
-			accepted:      r.Counter("telltale_ws_accepted_total", "WebSocket connections accepted"),
-			framesOut:     r.Counter("telltale_ws_frames_out_total", "frames written to clients"),
-			bytesOut:      r.Counter("telltale_ws_bytes_out_total", "bytes of frames written to clients, before compression"),
-			batches:       r.Counter("telltale_ws_batches_total", "batch frames written"),
-			eventsOut:     r.Counter("telltale_ws_events_out_total", "events written inside batch frames"),
-			resyncs:       r.Counter("telltale_ws_resyncs_total", "resync frames queued"),
-			dropped:       r.Counter("telltale_ws_events_dropped_total", "events dropped for a resyncing or slow client"),
-			slowCloses:    r.Counter("telltale_ws_slow_closes_total", "connections closed as slow consumers"),
-			idleCloses:    r.Counter("telltale_ws_idle_closes_total", "connections closed for silence"),
-			badFrames:     r.Counter("telltale_ws_bad_frames_total", "client frames refused"),
-			replayedStore: r.Counter("telltale_ws_replayed_from_store_total", "events read from the store to resume clients"),
-			denied:        r.Counter("telltale_ws_denied_total", "subscriptions refused by the token's permissions"),
-			unauthorized:  r.Counter("telltale_ws_unauthorized_total", "connections closed for a missing, invalid or expired token"),
-			expired:       r.Counter("telltale_ws_token_expired_total", "connections closed when their token expired"),
-			rateLimited:   r.Counter("telltale_ws_rate_limited_total", "upgrades refused by the per-address connection rate limit"),
-			full:          r.Counter("telltale_ws_full_total", "connections closed because the server was at MaxConns"),
-			badOrigin:     r.Counter("telltale_ws_bad_origin_total", "upgrades refused for a cross-site Origin"),
-			revokedCloses: r.Counter("telltale_ws_revoked_total", "connections closed because their token or operator was revoked"),
-			deflateBusy:   r.Counter("telltale_ws_deflate_busy_total", "snapshots and catch-up frames sent uncompressed because every deflate slot was busy"),
-			panics:        r.Counter("telltale_ws_panics_total", "connections ended by a panic in their handling (logged with its stack)"),
-			slowWrites:    r.Counter("telltale_ws_slow_writes_total", "writes that waited for a socket on the connection's own goroutine (a full socket, compression, TLS)"),
-			authed:        r.Gauge("telltale_ws_authenticated", "open WebSocket connections whose hello was verified (what MaxConns caps)"),
-			unauth:        r.Gauge("telltale_ws_unauthenticated", "WebSocket sockets upgraded or being upgraded that have not sent a verified hello yet"),
-			unauthRefused: r.Counter("telltale_ws_unauth_refused_total", "upgrades refused with 503: the client address, or every address, had its fill of sockets without a verified hello"),
-			unauthEvicted: r.Counter("telltale_ws_unauth_evicted_total", "sockets without a verified hello closed to make room for another client address's"),
-			helloTimeouts: r.Counter("telltale_ws_hello_timeouts_total", "sockets closed for sending no hello within the handshake timeout"),
+			conns:          r.Gauge("telltale_ws_connections", "open WebSocket connections"),
+			accepted:       r.Counter("telltale_ws_accepted_total", "WebSocket connections accepted"),
+			framesOut:      r.Counter("telltale_ws_frames_out_total", "frames written to clients"),
+			bytesOut:       r.Counter("telltale_ws_bytes_out_total", "bytes of frames written to clients, before compression"),
+			batches:        r.Counter("telltale_ws_batches_total", "batch frames written"),
+			eventsOut:      r.Counter("telltale_ws_events_out_total", "events written inside batch frames"),
+			resyncs:        r.Counter("telltale_ws_resyncs_total", "resync frames queued"),
+			dropped:        r.Counter("telltale_ws_events_dropped_total", "events dropped for a resyncing or slow client"),
+			slowCloses:     r.Counter("telltale_ws_slow_closes_total", "connections closed as slow consumers"),
+			idleCloses:     r.Counter("telltale_ws_idle_closes_total", "connections closed for silence"),
+			badFrames:      r.Counter("telltale_ws_bad_frames_total", "client frames refused"),
+			replayedStore:  r.Counter("telltale_ws_replayed_from_store_total", "events read from the store to resume clients"),
+			denied:         r.Counter("telltale_ws_denied_total", "subscriptions refused by the token's permissions"),
+			unauthorized:   r.Counter("telltale_ws_unauthorized_total", "connections closed for a missing, invalid or expired token"),
+			expired:        r.Counter("telltale_ws_token_expired_total", "connections closed when their token expired"),
+			rateLimited:    r.Counter("telltale_ws_rate_limited_total", "upgrades refused by the per-address connection rate limit"),
+			full:           r.Counter("telltale_ws_full_total", "connections closed because the server was at MaxConns"),
+			badOrigin:      r.Counter("telltale_ws_bad_origin_total", "upgrades refused for a cross-site Origin"),
+			revokedCloses:  r.Counter("telltale_ws_revoked_total", "connections closed because their token or operator was revoked"),
+			deflateBusy:    r.Counter("telltale_ws_deflate_busy_total", "snapshots and catch-up frames sent uncompressed because every deflate slot was busy"),
+			panics:         r.Counter("telltale_ws_panics_total", "connections ended by a panic in their handling (logged with its stack)"),
+			slowWrites:     r.Counter("telltale_ws_slow_writes_total", "writes that waited for a socket on the connection's own goroutine (a full socket, compression, TLS)"),
+			authed:         r.Gauge("telltale_ws_authenticated", "open WebSocket connections whose hello was verified (what MaxConns caps)"),
+			unauth:         r.Gauge("telltale_ws_unauthenticated", "WebSocket sockets upgraded or being upgraded that have not sent a verified hello yet"),
+			unauthRefused:  r.Counter("telltale_ws_unauth_refused_total", "upgrades refused with 503: the client address, or every address, had its fill of sockets without a verified hello"),
+			unauthEvicted:  r.Counter("telltale_ws_unauth_evicted_total", "sockets without a verified hello closed to make room for another client address's"),
+			helloTimeouts:  r.Counter("telltale_ws_hello_timeouts_total", "sockets closed for sending no hello within the handshake timeout"),
+			reportsTaken:   r.Counter(metrics.Labeled("telltale_sla_reports_total", "result", "taken"), "freshness reports from pages over WebSockets, by result: taken by the sink, or refused (over their caps, rate limited, before hello, no sink, refused by the sink)"),
+			reportsRefused: r.Counter(metrics.Labeled("telltale_sla_reports_total", "result", "refused"), ""),
+			slaLimited:     r.Counter("telltale_ws_sla_rate_limited_total", "sync and report frames refused by the per-connection rate limit (Config.SLARate)"),
 		},
 		epoch: time.Now(),
 	}

@@ -37,6 +37,9 @@ type Dashboard struct {
 	ID     string  `json:"id"`
 	Title  string  `json:"title"`
 	Panels []Panel `json:"panels"`
+	// SLA is the target every panel is held to unless it declares its own
+	// (sla.go); nil: none.
+	SLA *SLA `json:"sla,omitempty"`
 }
 
 // Panel is one tile of a dashboard.
@@ -105,6 +108,9 @@ type Panel struct {
 	// row times, then every event it applies), and a stream with too little
 	// history to learn from is stale after 60 s of silence.
 	ExpectedCadenceMs int `json:"expected_cadence_ms,omitempty"`
+	// SLA is the panel's freshness target, its fields over its
+	// dashboard's (sla.go); nil: the dashboard's.
+	SLA *SLA `json:"sla,omitempty"`
 }
 
 // Bounds of Panel.Rows.
@@ -190,6 +196,12 @@ func (d *Dashboard) Validate() error {
 	if len(d.Panels) == 0 {
 		return fmt.Errorf("dashboard %s has no panels", d.ID)
 	}
+	if d.SLA != nil {
+		if err := validSLA(d.SLA); err != nil {
+			return fmt.Errorf("dashboard %s: %w", d.ID, err)
+		}
+	}
+	targets := d.SLA != nil && d.SLA.HasTarget()
 	ids := make(map[string]bool)
 	for i, p := range d.Panels {
 		if p.ID == "" || ids[p.ID] {
@@ -250,6 +262,15 @@ func (d *Dashboard) Validate() error {
 			return at(i, -1, fmt.Errorf("dashboard %s: panel %s width %d is outside 0–12", d.ID, p.ID, p.Width))
 		}
 		where := fmt.Sprintf("dashboard %s: panel %s", d.ID, p.ID)
+		if p.SLA != nil {
+			if err := validSLA(p.SLA); err != nil {
+				return at(i, -1, fmt.Errorf("%s: %w", where, err))
+			}
+			if _, ok := d.PanelSLA(&p); !ok {
+				return at(i, -1, fmt.Errorf("%s: %w", where, errNoTarget))
+			}
+			targets = true
+		}
 		if err := validFormat(p.Format, p.Currency, p.Decimals); err != nil {
 			return at(i, -1, fmt.Errorf("%s: %w", where, err))
 		}
@@ -273,6 +294,9 @@ func (d *Dashboard) Validate() error {
 				return at(i, j, fmt.Errorf("%s: column %s: %w", where, c.Field, err))
 			}
 		}
+	}
+	if d.SLA != nil && !targets {
+		return fmt.Errorf("dashboard %s: %w (here, or on a panel)", d.ID, errNoTarget)
 	}
 	return nil
 }

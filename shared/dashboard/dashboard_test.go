@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func valid() Dashboard {
@@ -58,6 +59,9 @@ func TestValidate(t *testing.T) {
 		{"label of no series", func(d *Dashboard) { d.Panels[1].Labels = map[string]string{"b": "Beta"} }, `labels names "b"`},
 		{"column without field", func(d *Dashboard) { d.Panels[2].Columns[0].Field = "" }, "column #1 has no field"},
 		{"negative priority", func(d *Dashboard) { d.Panels[2].Columns[0].Priority = -1 }, "priority -1 is negative"},
+		{"dashboard sla", func(d *Dashboard) { d.SLA = &SLA{P95Ms: 1000, FreshWithin: "5s", For: "5m"} }, ""},
+		{"panel sla", func(d *Dashboard) { d.Panels[0].SLA = &SLA{FreshPct: 99.5, For: "30s"} }, ""},
+		{"panel sla only a period under a dashboard target", func(d *Dashboard) { d.SLA, d.Panels[0].SLA = &SLA{P95Ms: 1000}, &SLA{For: "1m"} }, ""},
 		{"stat without field", func(d *Dashboard) { d.Panels[3].Field = "" }, "dashboard ops: stat panel s has no field"},
 		{"status without field", func(d *Dashboard) { d.Panels[4].Field = "" }, "dashboard ops: status panel g has no field: name the row field its tiles are coloured by"},
 		{"status without rules", func(d *Dashboard) { d.Panels[4].ValueMap = nil }, "dashboard ops: panel g: a status panel colours its tiles: give it thresholds or a value_map"},
@@ -209,5 +213,29 @@ func TestRulesDescribe(t *testing.T) {
 				t.Fatalf("got %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// A panel's sla overrides its dashboard's field by field; a panel of a
+// dashboard without one has none.
+func TestPanelSLA(t *testing.T) {
+	d := valid()
+	if _, ok := d.PanelSLA(&d.Panels[0]); ok {
+		t.Fatal("a panel of a dashboard without sla has a target")
+	}
+	d.SLA = &SLA{P95Ms: 1000, For: "10m"}
+	d.Panels[1].SLA = &SLA{P95Ms: 3000, FreshWithin: "5s"}
+	if got, ok := d.PanelSLA(&d.Panels[0]); !ok || got != (SLA{P95Ms: 1000, For: "10m"}) {
+		t.Errorf("panel without its own sla: got %+v %v, want the dashboard's", got, ok)
+	}
+	got, ok := d.PanelSLA(&d.Panels[1])
+	if want := (SLA{P95Ms: 3000, FreshWithin: "5s", For: "10m"}); !ok || got != want {
+		t.Errorf("panel with its own sla: got %+v %v, want %+v", got, ok, want)
+	}
+	if got.Window() != 10*time.Minute || got.Within() != 5*time.Second {
+		t.Errorf("window %v within %v, want 10m and 5s", got.Window(), got.Within())
+	}
+	if w := (SLA{P95Ms: 1}).Window(); w != DefaultSLAFor {
+		t.Errorf("window without for: %v, want %v", w, DefaultSLAFor)
 	}
 }

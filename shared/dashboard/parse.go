@@ -129,6 +129,7 @@ var (
 	columnType    = reflect.TypeFor[Column]()
 	aggType       = reflect.TypeFor[agg.Def]()
 	thresholdType = reflect.TypeFor[Threshold]()
+	slaType       = reflect.TypeFor[SLA]()
 )
 
 // walker reads a dashboard file token by token against the spec's Go types,
@@ -315,7 +316,7 @@ func (w *walker) unknownKey(t reflect.Type, keys []string, here place, off int, 
 	if s, ok := spell.Closest(key, keys); ok {
 		return w.mistake(here, off, "unknown key %q (did you mean %q?)", key, s)
 	}
-	what := map[reflect.Type]string{dashboardType: "a dashboard's", panelType: "a panel's", columnType: "a column's", aggType: "an aggregate's", thresholdType: "a threshold's"}[t]
+	what := map[reflect.Type]string{dashboardType: "a dashboard's", panelType: "a panel's", columnType: "a column's", aggType: "an aggregate's", thresholdType: "a threshold's", slaType: "an sla's"}[t]
 	return w.mistake(here, off, "unknown key %q (%s keys are %s)", key, what, strings.Join(keys, ", "))
 }
 

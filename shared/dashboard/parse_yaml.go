@@ -386,7 +386,7 @@ func (y *yamlWalker) mistake(here place, n ast.Node, format string, args ...any)
 }
 
 func (y *yamlWalker) unknownKey(t reflect.Type, keys []string, here place, n ast.Node, key string) error {
-	what := map[reflect.Type]string{dashboardType: "a dashboard's", panelType: "a panel's", columnType: "a column's", aggType: "an aggregate's"}[t]
+	what := map[reflect.Type]string{dashboardType: "a dashboard's", panelType: "a panel's", columnType: "a column's", aggType: "an aggregate's", slaType: "an sla's"}[t]
 	if s, ok := spell.Closest(key, keys); ok {
 		return y.mistake(here, n, "unknown key %q (did you mean %q?)", key, s)
 	}

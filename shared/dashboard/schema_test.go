@@ -50,7 +50,7 @@ func TestSchemaMatchesTheGoTypes(t *testing.T) {
 		t.Fatalf("$schema is %v, want draft 2020-12", got)
 	}
 	defs := schema["$defs"].(map[string]any)
-	for name, typ := range map[string]reflect.Type{"dashboard": dashboardType, "panel": panelType, "column": columnType, "agg": aggType, "threshold": thresholdType} {
+	for name, typ := range map[string]reflect.Type{"dashboard": dashboardType, "panel": panelType, "column": columnType, "agg": aggType, "threshold": thresholdType, "sla": slaType} {
 		props := defs[name].(map[string]any)["properties"].(map[string]any)
 		want := jsonKeys(typ)
 		slices.Sort(want)
@@ -103,6 +103,7 @@ func TestSchemaMatchesTheGoTypes(t *testing.T) {
 		{"panel width maximum", panel["width"].(map[string]any)["maximum"], 12},
 		{"panel compare_seconds maximum", panel["compare_seconds"].(map[string]any)["maximum"], MaxCompareSeconds},
 		{"decimals maximum", defs["decimals"].(map[string]any)["maximum"], MaxDecimals},
+		{"sla p95_ms maximum", defs["sla"].(map[string]any)["properties"].(map[string]any)["p95_ms"].(map[string]any)["maximum"], MaxSLAP95Ms},
 		{"agg top maximum", aggProps["top"].(map[string]any)["maximum"], agg.MaxTop},
 		{"agg emit_ms minimum", emit["minimum"], agg.MinEmitMs},
 		{"agg emit_ms maximum", emit["maximum"], agg.MaxEmitMs},
@@ -152,6 +153,8 @@ var mistakes = []struct{ name, old, new string }{
 	{"status without rules", `"value_map": {"delayed": "critical", "stopped": "warn", "on_time": "ok"},`, ``},
 	{"bar without agg", `"agg": {"source": "fleet", "fn": "count", "filter": "status = delayed", "group_by": "region", "window": "current"},`, `"stream": "fleet",`},
 	{"compare too long", `"compare_seconds": 3600`, `"compare_seconds": 86401`},
+	{"misspelt sla key", `"sla": {"p95_ms": 1000, "for": "5m"}`, `"sla": {"p95": 1000, "for": "5m"}`},
+	{"sla p95 a string", `"sla": {"p95_ms": 1000, "for": "5m"}`, `"sla": {"p95_ms": "1s", "for": "5m"}`},
 }
 
 func TestExampleIsValid(t *testing.T) {

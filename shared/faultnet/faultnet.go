@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // Proxy forwards connections from Addr to a target.
@@ -24,6 +25,7 @@ type Proxy struct {
 	cuts    int
 	wg      sync.WaitGroup
 	down    atomic.Int64 // bytes from the server to clients
+	delay   time.Duration
 }
 
 // New starts a proxy on a free loopback port; it stops at test cleanup.
@@ -94,6 +96,7 @@ func (p *Proxy) accept() {
 		}
 		p.mu.Lock()
 		p.conns[c], p.conns[up] = true, true
+		delay := p.delay
 		p.mu.Unlock()
 		for i, pair := range [][2]net.Conn{{c, up}, {up, c}} {
 			p.wg.Add(1)
@@ -103,7 +106,11 @@ func (p *Proxy) accept() {
 				if i == 0 { // server to client
 					dst = countingWriter{pair[0], &p.down}
 				}
-				_, _ = io.Copy(dst, pair[1])
+				if delay > 0 {
+					p.delayedCopy(dst, pair[1], delay)
+				} else {
+					_, _ = io.Copy(dst, pair[1])
+				}
 				pair[0].Close()
 				pair[1].Close()
 			}()
@@ -147,4 +154,52 @@ func (p *Proxy) cutAll() {
 		p.cuts++
 	}
 	clear(p.conns)
+}
+
+// SetDelay makes every connection opened from now on carry its bytes d
+// late, each way (a round trip is 2d longer): a slow mobile network, with
+// the bandwidth intact. Zero ends it for new connections.
+func (p *Proxy) SetDelay(d time.Duration) {
+	p.mu.Lock()
+	p.delay = d
+	p.mu.Unlock()
+}
+
+// delayedCopy copies src to dst, each chunk d after it was read, in order.
+// A reader goroutine timestamps the chunks; this one writes them when due.
+// It returns when src ends or dst fails (then it drains what was read).
+func (p *Proxy) delayedCopy(dst io.Writer, src io.Reader, d time.Duration) {
+	type chunk struct {
+		b  []byte
+		at time.Time
+	}
+	ch := make(chan chunk, 256)
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		defer close(ch)
+		for {
+			buf := make([]byte, 32<<10)
+			n, err := src.Read(buf)
+			if n > 0 {
+				ch <- chunk{buf[:n], time.Now().Add(d)}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	failed := false
+	for c := range ch {
+		if failed {
+			continue
+		}
+		time.Sleep(time.Until(c.at)) // the fault itself: the bytes are due then
+		if _, err := dst.Write(c.b); err != nil {
+			failed = true
+			if cl, ok := src.(io.Closer); ok {
+				cl.Close() // ends the reader
+			}
+		}
+	}
 }

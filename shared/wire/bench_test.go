@@ -3,6 +3,8 @@ package wire
 import (
 	"fmt"
 	"testing"
+
+	"github.com/telltale/telltale/shared/sla"
 )
 
 // sampleSnapshot is a snapshot the size the UI asks for: a few gauges, rows
@@ -83,4 +85,48 @@ func BenchmarkEncodeControl_3Frames(b *testing.B) { benchEncode(b, controlFrames
 
 func BenchmarkDecodeControl_3Frames(b *testing.B) {
 	benchDecode(b, encodeAll(b, controlFrames...)...)
+}
+
+// sampleReport is a page's report as one sends it every sla.ReportEvery:
+// panels × every stage × bins bins of latencies around 40 ms, and two
+// stale periods per panel.
+func sampleReport(panels, bins int) Report {
+	r := Report{Screen: "9f86d081884c7d65", Dashboard: "orders-desk", From: 1_763_800_000_000_000_000, To: 1_763_800_010_000_000_000,
+		ClockErr: 2_500_000, Transport: sla.TransportSocket, Panels: make([]PanelReport, panels)}
+	first := sla.Bin(40) - int32(bins/2)
+	for i := range r.Panels {
+		p := PanelReport{Panel: fmt.Sprintf("panel-%d", i), Painted: 500, FreshMs: 9_200, StaleMs: 800,
+			Stale: []StalePeriod{{Start: r.From + 1e9, Ms: 500, Cause: sla.CauseSilent}, {Start: r.From + 5e9, Ms: 300, Cause: sla.CauseClientLag}}}
+		for _, st := range sla.Stages {
+			h := StageHist{Stage: st, Index: make([]int32, bins), Counts: make([]uint32, bins)}
+			for k := range bins {
+				h.Index[k], h.Counts[k] = first+int32(k), uint32(1+k%13)
+			}
+			p.Stages = append(p.Stages, h)
+		}
+		r.Panels[i] = p
+	}
+	return r
+}
+
+// The report of BenchmarkDecodeReport_8Panels40Bins is the one the fan-out
+// benchmark's clients send (bench/cmd/fanout -reports): 8 panels × 7 stages
+// × 40 bins, about 6 KB.
+func BenchmarkEncodeReport_8Panels40Bins(b *testing.B) { benchEncode(b, sampleReport(8, 40)) }
+
+func BenchmarkDecodeReport_8Panels40Bins(b *testing.B) {
+	frames := encodeAll(b, sampleReport(8, 40))
+	b.SetBytes(int64(len(frames[0])))
+	benchDecode(b, frames...)
+}
+
+// BenchmarkDecodeReport_MaxCaps is the largest report the decoder takes.
+func BenchmarkDecodeReport_MaxCaps(b *testing.B) {
+	frames := encodeAll(b, maxReport())
+	b.SetBytes(int64(len(frames[0])))
+	benchDecode(b, frames...)
+}
+
+func BenchmarkDecodeSync(b *testing.B) {
+	benchDecode(b, encodeAll(b, Sync{Client: 1_763_800_000_000_000_000})...)
 }

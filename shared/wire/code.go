@@ -29,7 +29,16 @@ const (
 	CodeUnauthorized Code = 4104
 	CodeBadToken     Code = 4105 // a refresh's token was refused; the current one stays
 	CodeQuota        Code = 4106 // the tenant is at its limit of streams
-	CodeInternal     Code = 4500
+	// CodeRateLimited: the connection sent frames of this type faster than
+	// the server takes them (sync and report: see wsgate.Config.SLARate).
+	CodeRateLimited Code = 4107
+	// CodeReportsOff: this server does not take freshness reports; the
+	// page may stop sending them.
+	CodeReportsOff Code = 4108
+	// CodeBadReport: the server refused a report's content (sla.Check);
+	// the connection stays open.
+	CodeBadReport Code = 4109
+	CodeInternal  Code = 4500
 )
 
 // WebSocket close codes the server uses, so a client can tell why it was closed.
@@ -61,6 +70,9 @@ var codeNames = map[Code]string{
 	CodeUnauthorized:  "unauthorized",
 	CodeBadToken:      "bad_token",
 	CodeQuota:         "quota",
+	CodeRateLimited:   "rate_limited",
+	CodeReportsOff:    "reports_off",
+	CodeBadReport:     "bad_report",
 	CodeInternal:      "internal",
 }
 

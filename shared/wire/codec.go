@@ -51,7 +51,8 @@ func Encode(f Frame) ([]byte, error) {
 	return b, nil
 }
 
-// ClientFrame is a frame a client sends: hello, sub, unsub, pong, refresh.
+// ClientFrame is a frame a client sends: hello, sub, unsub, pong, refresh,
+// sync, report.
 type ClientFrame interface {
 	Frame
 	appendClientBody(dst []byte) ([]byte, error)
@@ -62,6 +63,8 @@ func (s Sub) appendClientBody(dst []byte) ([]byte, error)     { return s.appendB
 func (u Unsub) appendClientBody(dst []byte) ([]byte, error)   { return u.appendBody(dst) }
 func (p Pong) appendClientBody(dst []byte) ([]byte, error)    { return p.appendBody(dst) }
 func (r Refresh) appendClientBody(dst []byte) ([]byte, error) { return r.appendBody(dst) }
+func (s Sync) appendClientBody(dst []byte) ([]byte, error)    { return s.appendBody(dst) }
+func (r Report) appendClientBody(dst []byte) ([]byte, error)  { return r.appendBody(dst) }
 
 // EncodeClient is Encode for the frames a client sends. The browser build
 // calls only this, so the linker keeps only these frames' encoders: Encode's
@@ -154,7 +157,7 @@ func EncodeResumeAck(stream string, head uint64) []byte {
 func Decode(b []byte) (Frame, error) { return decode(b, decodeAny) }
 
 // DecodeServer is Decode for the frames a server sends (welcome, snapshot,
-// batch, resync, error, ping, expiring): a client refuses the others, and
+// batch, resync, error, ping, expiring, clock): a client refuses the others, and
 // the browser build links only these decoders.
 func DecodeServer(b []byte) (Frame, error) { return decode(b, decodeServerBody) }
 
@@ -224,6 +227,28 @@ func decode(b []byte, body func(Type, *reader) Frame) (Frame, error) {
 	return f, nil
 }
 
+// TypeOf is the type a frame names, read without decoding its body; "" when
+// b is not a frame. For accounting a frame Decode refused (a report over
+// its caps is counted as a refused report).
+func TypeOf(b []byte) Type {
+	r := reader{b: b}
+	var typ Type
+	if r.peek()&0xf0 != 0x80 && r.peek() != 0xde && r.peek() != 0xdf {
+		return ""
+	}
+	r.fields(func(k []byte) {
+		if string(k) == "t" {
+			typ = typeOf(r.rawString())
+		} else {
+			r.skip()
+		}
+	})
+	if r.err != nil && typ == "" {
+		return ""
+	}
+	return typ
+}
+
 // decodeServerBody decodes the body of a frame a server sends; nil for
 // any other type.
 func decodeServerBody(typ Type, br *reader) Frame {
@@ -242,6 +267,8 @@ func decodeServerBody(typ Type, br *reader) Frame {
 		return Ping{Time: br.int64Field("time")}
 	case TypeExpiring:
 		return Expiring{At: br.int64Field("at")}
+	case TypeClock:
+		return br.clock()
 	}
 	return nil
 }
@@ -259,6 +286,10 @@ func decodeAny(typ Type, br *reader) Frame {
 		return Pong{Time: br.int64Field("time")}
 	case TypeRefresh:
 		return br.refresh()
+	case TypeSync:
+		return Sync{Client: br.int64Field("client")}
+	case TypeReport:
+		return br.report()
 	}
 	return decodeServerBody(typ, br)
 }
@@ -273,4 +304,4 @@ func typeOf(t []byte) Type {
 	return Type(t)
 }
 
-var types = [...]Type{TypeBatch, TypePing, TypePong, TypeSnapshot, TypeResync, TypeSub, TypeUnsub, TypeHello, TypeWelcome, TypeError, TypeExpiring, TypeRefresh}
+var types = [...]Type{TypeBatch, TypePing, TypePong, TypeSnapshot, TypeResync, TypeSub, TypeUnsub, TypeHello, TypeWelcome, TypeError, TypeExpiring, TypeRefresh, TypeSync, TypeClock, TypeReport}

@@ -44,6 +44,10 @@ func TestRoundTrip(t *testing.T) {
 		{"pong", Pong{Time: 78}},
 		{"expiring", Expiring{At: 1795369130805948644}},
 		{"refresh", Refresh{Token: "eyJ.x.y"}},
+		{"sync", Sync{Client: 1795369130805948644}},
+		{"clock", Clock{Client: 1795369130805948644, Server: 1795369130806948644}},
+		{"report", sampleReport(8, 40)},
+		{"empty report", Report{Screen: "s"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -321,6 +325,7 @@ func TestDecodeServer(t *testing.T) {
 		Error{Code: CodeForbidden, Message: "m"},
 		Ping{Time: 5},
 		Expiring{At: 6},
+		Clock{Client: 7, Server: 8},
 	}
 	for _, f := range server {
 		b, err := Encode(f)
@@ -333,7 +338,7 @@ func TestDecodeServer(t *testing.T) {
 			t.Fatalf("%s: DecodeServer %+v (%v), Decode %+v (%v)", f.FrameType(), got, err2, want, err1)
 		}
 	}
-	for _, f := range []Frame{Hello{}, Sub{Stream: "a"}, Unsub{Stream: "a"}, Pong{Time: 1}, Refresh{Token: "t"}} {
+	for _, f := range []Frame{Hello{}, Sub{Stream: "a"}, Unsub{Stream: "a"}, Pong{Time: 1}, Refresh{Token: "t"}, Sync{Client: 1}, sampleReport(1, 1)} {
 		b, err := Encode(f)
 		if err != nil {
 			t.Fatal(err)

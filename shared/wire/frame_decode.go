@@ -200,3 +200,18 @@ func (r *reader) refresh() Refresh {
 	})
 	return f
 }
+
+func (r *reader) clock() Clock {
+	var c Clock
+	r.fields(func(k []byte) {
+		switch string(k) {
+		case "client":
+			c.Client = r.int64()
+		case "server":
+			c.Server = r.int64()
+		default:
+			r.skip()
+		}
+	})
+	return c
+}

@@ -111,3 +111,72 @@ func (e Expiring) appendBody(dst []byte) ([]byte, error) {
 func (r Refresh) appendBody(dst []byte) ([]byte, error) {
 	return appendStr(appendStr(appendMapLen(dst, 1), "token"), r.Token), nil
 }
+
+func (s Sync) appendBody(dst []byte) ([]byte, error) {
+	return appendInt(appendStr(appendMapLen(dst, 1), "client"), s.Client), nil
+}
+
+func (c Clock) appendBody(dst []byte) ([]byte, error) {
+	dst = appendInt(appendStr(appendMapLen(dst, 2), "client"), c.Client)
+	return appendInt(appendStr(dst, "server"), c.Server), nil
+}
+
+func (r Report) appendBody(dst []byte) ([]byte, error) {
+	dst = appendStr(appendStr(appendMapLen(dst, 7), "screen"), r.Screen)
+	dst = appendStr(appendStr(dst, "dashboard"), r.Dashboard)
+	dst = appendInt(appendStr(dst, "from"), r.From)
+	dst = appendInt(appendStr(dst, "to"), r.To)
+	dst = appendInt(appendStr(dst, "clock_err"), r.ClockErr)
+	dst = appendStr(appendStr(dst, "transport"), r.Transport)
+	dst = appendStr(dst, "panels")
+	if r.Panels == nil {
+		return appendNil(dst), nil
+	}
+	dst = appendArrayLen(dst, len(r.Panels))
+	for i := range r.Panels {
+		dst = r.Panels[i].appendTo(dst)
+	}
+	return dst, nil
+}
+
+func (p *PanelReport) appendTo(dst []byte) []byte {
+	dst = appendMapHeader(dst, true, true, true, true, len(p.Stale) > 0, len(p.Stages) > 0)
+	dst = appendStr(appendStr(dst, "panel"), p.Panel)
+	dst = appendUint(appendStr(dst, "painted"), p.Painted)
+	dst = appendInt(appendStr(dst, "fresh_ms"), p.FreshMs)
+	dst = appendInt(appendStr(dst, "stale_ms"), p.StaleMs)
+	if len(p.Stale) > 0 {
+		dst = appendArrayLen(appendStr(dst, "stale"), len(p.Stale))
+		for _, s := range p.Stale {
+			dst = appendInt(appendStr(appendMapLen(dst, 3), "start"), s.Start)
+			dst = appendInt(appendStr(dst, "ms"), s.Ms)
+			dst = appendStr(appendStr(dst, "cause"), s.Cause)
+		}
+	}
+	if len(p.Stages) > 0 {
+		dst = appendArrayLen(appendStr(dst, "stages"), len(p.Stages))
+		for i := range p.Stages {
+			h := &p.Stages[i]
+			dst = appendStr(appendStr(appendMapLen(dst, 3), "stage"), h.Stage)
+			dst = appendStr(dst, "index")
+			if h.Index == nil {
+				dst = appendNil(dst)
+			} else {
+				dst = appendArrayLen(dst, len(h.Index))
+				for _, v := range h.Index {
+					dst = appendInt(dst, int64(v))
+				}
+			}
+			dst = appendStr(dst, "counts")
+			if h.Counts == nil {
+				dst = appendNil(dst)
+			} else {
+				dst = appendArrayLen(dst, len(h.Counts))
+				for _, v := range h.Counts {
+					dst = appendUint(dst, uint64(v))
+				}
+			}
+		}
+	}
+	return dst
+}

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"strings"
+
+	"github.com/telltale/telltale/shared/sla"
 )
 
 // gen makes frames with random and edge values: lengths on both sides of
@@ -187,7 +189,7 @@ func (g gen) points() Points {
 func (g gen) event() Event {
 	ev := Event{Stream: g.str(), Epoch: g.uint64(), Seq: g.uint64(), Time: g.int64(), Values: g.values()}
 	if g.pick(2) == 0 {
-		ev.Created, ev.Ingested = g.int64(), g.int64()
+		ev.Created, ev.Stored, ev.Ingested = g.int64(), g.int64(), g.int64()
 	}
 	if g.pick(2) == 0 {
 		r := g.row()
@@ -246,7 +248,75 @@ func (g gen) frames() []Frame {
 		Pong{Time: g.int64()},
 		Expiring{At: g.int64()},
 		Refresh{Token: g.str()},
+		Sync{Client: g.int64()},
+		Clock{Client: g.int64(), Server: g.int64()},
+		g.report(),
 	}
+}
+
+// label is a string within a report's caps.
+func (g gen) label() string {
+	s := g.str()
+	return s[:min(len(s), sla.MaxNameBytes)]
+}
+
+// report is a report within its caps (sla), which the decoder refuses past
+// and the library does not know.
+func (g gen) report() Report {
+	r := Report{Screen: g.label(), Dashboard: g.label(), From: g.int64(), To: g.int64(), ClockErr: g.int64(), Transport: g.label()}
+	if g.pick(5) == 0 {
+		return r
+	}
+	r.Panels = make([]PanelReport, min(g.len(), sla.MaxPanels))
+	for i := range r.Panels {
+		p := PanelReport{Panel: g.label(), Painted: g.uint64(), FreshMs: g.int64(), StaleMs: g.int64()}
+		if g.pick(3) != 0 {
+			p.Stale = make([]StalePeriod, min(g.len(), sla.MaxStalePeriods))
+			for j := range p.Stale {
+				p.Stale[j] = StalePeriod{Start: g.int64(), Ms: g.int64(), Cause: g.label()}
+			}
+		}
+		if g.pick(3) != 0 {
+			p.Stages = make([]StageHist, g.pick(len(sla.Stages)+1))
+			for j := range p.Stages {
+				h := StageHist{Stage: g.label()}
+				if g.pick(5) != 0 {
+					n := min(g.len(), sla.MaxBins)
+					h.Index, h.Counts = make([]int32, n), make([]uint32, n)
+					for k := range n {
+						h.Index[k], h.Counts[k] = int32(g.int64()), uint32(g.uint64())
+					}
+				}
+				p.Stages[j] = h
+			}
+		}
+		r.Panels[i] = p
+	}
+	return r
+}
+
+// maxReport is a report at every cap of package sla: the most panels, stale
+// periods, stages and bins, names of the longest length.
+func maxReport() Report {
+	name := strings.Repeat("n", sla.MaxNameBytes)
+	r := Report{Screen: name, Dashboard: name, From: 1, To: 2, ClockErr: 3, Transport: name, Panels: make([]PanelReport, sla.MaxPanels)}
+	for i := range r.Panels {
+		p := &r.Panels[i]
+		p.Panel, p.Painted, p.FreshMs, p.StaleMs = name, math.MaxUint64, math.MaxInt64, math.MinInt64
+		p.Stale = make([]StalePeriod, sla.MaxStalePeriods)
+		for j := range p.Stale {
+			p.Stale[j] = StalePeriod{Start: int64(j), Ms: 1000, Cause: name}
+		}
+		p.Stages = make([]StageHist, len(sla.Stages))
+		for j := range p.Stages {
+			h := StageHist{Stage: name, Index: make([]int32, sla.MaxBins), Counts: make([]uint32, sla.MaxBins)}
+			for k := range h.Index {
+				h.Index[k], h.Counts[k] = sla.MinBin+int32(k), math.MaxUint32
+			}
+			p.Stages[j] = h
+		}
+	}
+	return r
 }
 
 // edgeFrames are frames at the sizes where msgpack changes headers, which
@@ -279,5 +349,7 @@ func edgeFrames() []Frame {
 		Snapshot{},
 		Hello{Cursors: []Cursor{}},
 		Error{Code: math.MaxUint16, Message: long},
+		maxReport(),
+		Report{Panels: []PanelReport{}},
 	}
 }

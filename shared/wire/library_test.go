@@ -73,6 +73,12 @@ func libDecode(b []byte) (Frame, error) {
 		return libBody[Expiring](env.B)
 	case TypeRefresh:
 		return libBody[Refresh](env.B)
+	case TypeSync:
+		return libBody[Sync](env.B)
+	case TypeClock:
+		return libBody[Clock](env.B)
+	case TypeReport:
+		return libBody[Report](env.B)
 	}
 	return nil, fmt.Errorf("unknown type %q", env.T)
 }
@@ -311,12 +317,16 @@ func TestDecodeOddEncodingsMatchLibrary(t *testing.T) {
 		TypePong:     {"time"},
 		TypeExpiring: {"at"},
 		TypeRefresh:  {"token"},
+		TypeSync:     {"client"},
+		TypeClock:    {"client", "server"},
+		TypeReport:   {"screen", "dashboard", "from", "to", "clock_err", "transport", "panels"},
 	}
 	nested := map[string][]string{
 		"cursors": {"stream", "epoch", "seq"}, "from": {"stream", "epoch", "seq"},
 		"limits": {"max_frame_bytes", "max_subs", "ping_interval_ms"},
 		"state":  {"values", "rows", "points", "last_time"},
-		"events": {"stream", "epoch", "seq", "time", "created", "ingested", "values", "row", "points"},
+		"events": {"stream", "epoch", "seq", "time", "created", "stored", "ingested", "values", "row", "points"},
+		"panels": {"panel", "painted", "fresh_ms", "stale_ms", "stale", "stages"},
 	}
 	structs := map[string]bool{"from": true, "limits": true, "state": true, "row": true, "points": true, "cols": true}
 	var cases []map[string]any
@@ -354,6 +364,18 @@ func TestDecodeOddEncodingsMatchLibrary(t *testing.T) {
 				add(TypeBatch, map[string]any{"events": []any{map[string]any{k: map[string]any{nk: []any{v}}}}})
 				add(TypeSnapshot, map[string]any{"state": map[string]any{"rows": []any{map[string]any{nk: v}}, "points": map[string]any{nk: []any{map[string]any{"name": v, "vals": []any{v}}}}}})
 			}
+		}
+	}
+	// A report's stale periods and histograms, a level deeper. A histogram's
+	// index and counts get the same value, since arrays of different
+	// lengths are refused (TestDecodeReportCaps), as the library does not.
+	for _, v := range odd {
+		for _, nk := range []string{"start", "ms", "cause"} {
+			add(TypeReport, map[string]any{"panels": []any{map[string]any{"stale": []any{map[string]any{nk: v}}}}})
+		}
+		add(TypeReport, map[string]any{"panels": []any{map[string]any{"stages": []any{map[string]any{"stage": v}}}}})
+		for _, hist := range []map[string]any{{"index": v, "counts": v}, {"index": []any{v}, "counts": []any{v}}} {
+			add(TypeReport, map[string]any{"panels": []any{map[string]any{"stages": []any{hist}}}})
 		}
 	}
 	for _, c := range cases {

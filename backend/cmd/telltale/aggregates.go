@@ -49,14 +49,15 @@ type boards struct {
 	refreshMu sync.Mutex // one Refresh at a time, so the newest read wins
 
 	mu    sync.Mutex
-	specs map[string][]*agg.Spec // tenants with stored dashboards
-	dirty map[string]bool        // tenants Run is to refresh
+	specs map[string][]*agg.Spec           // tenants with stored dashboards
+	dash  map[string][]dashboard.Dashboard // the same tenants' dashboards, built-ins not shadowed included
+	dirty map[string]bool                  // tenants Run is to refresh
 	wake  chan struct{}
 }
 
 func newBoards(store dashstore.Store, builtin []dashboard.Dashboard, reload func(), log *slog.Logger) *boards {
 	return &boards{store: store, builtin: builtin, base: aggregates(builtin), reload: reload, log: log,
-		specs: map[string][]*agg.Spec{}, dirty: map[string]bool{}, wake: make(chan struct{}, 1)}
+		specs: map[string][]*agg.Spec{}, dash: map[string][]dashboard.Dashboard{}, dirty: map[string]bool{}, wake: make(chan struct{}, 1)}
 }
 
 // Specs is the engine's EngineConfig.Specs: no I/O.
@@ -67,6 +68,28 @@ func (b *boards) Specs(tenant string) []*agg.Spec {
 		return s
 	}
 	return b.base
+}
+
+// Dashboards are tenant's dashboards: its stored ones and the built-ins they
+// do not shadow. No I/O; the alert evaluator reads them.
+func (b *boards) Dashboards(tenant string) []dashboard.Dashboard {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if d, ok := b.dash[tenant]; ok {
+		return d
+	}
+	return b.builtin
+}
+
+// Stored lists the tenants with stored dashboards.
+func (b *boards) Stored() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]string, 0, len(b.dash))
+	for t := range b.dash {
+		out = append(out, t)
+	}
+	return out
 }
 
 // Load refreshes every tenant that has stored dashboards: at start, before
@@ -111,8 +134,10 @@ func (b *boards) Refresh(ctx context.Context, tenant string) error {
 	b.mu.Lock()
 	if len(list) == 0 {
 		delete(b.specs, tenant)
+		delete(b.dash, tenant)
 	} else {
 		b.specs[tenant] = aggregates(ds)
+		b.dash[tenant] = ds
 	}
 	b.mu.Unlock()
 	// Outside b.mu: Reload takes the engine's lock, under which it asks

@@ -119,6 +119,7 @@ type config struct {
 	connBurst   int
 	maxConns    int
 	edge        edgeLimits
+	alerts      alertFlags // alerts.go
 	websocket   bool
 	slaKeep     time.Duration
 	dashboards  []dashboard.Dashboard
@@ -175,6 +176,7 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	fs.IntVar(&c.connBurst, "conn-burst", envInt(env("TELLTALE_CONN_BURST", "50")), "new WebSocket connections at once per client address (env TELLTALE_CONN_BURST)")
 	fs.IntVar(&c.maxConns, "max-conns", envInt(env("TELLTALE_MAX_CONNS", "20000")), "most open authenticated WebSocket connections (env TELLTALE_MAX_CONNS)")
 	c.edge.flags(fs, env)
+	c.alerts.flags(fs, env)
 	fs.DurationVar(&c.slaKeep, "sla-keep", envDuration(env("TELLTALE_SLA_KEEP", "720h")), "how long the pages' freshness reports are kept, as minute rollups (GET /api/v1/sla), in PostgreSQL or in memory (env TELLTALE_SLA_KEEP)")
 	origins := fs.String("allowed-origins", env("TELLTALE_ALLOWED_ORIGINS", ""), "comma-separated extra hosts (patterns like *.example.com) whose pages may open WebSockets; the server's own host is always allowed (env TELLTALE_ALLOWED_ORIGINS)")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
@@ -233,6 +235,9 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		return config{}, errors.New("-sla-keep: want a positive duration, e.g. 720h")
 	}
 	if err := c.edge.check(); err != nil {
+		return config{}, err
+	}
+	if err := c.alerts.check(getenv); err != nil {
 		return config{}, err
 	}
 	for _, o := range strings.Split(*origins, ",") {
@@ -435,6 +440,9 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 	// every 10 s, old ones pruned; the open minutes are saved at shutdown.
 	slas := sla.New(sla.Config{Store: slaStore, Logger: log, Metrics: reg, Keep: cfg.slaKeep})
 	goRun("sla", slas.Run)
+	// The dashboards' sla targets (alerts.go), judged from those reports
+	// and the hub's streams.
+	alerts(cfg.alerts, h, boards, store, slas, log, reg)(ctx, goRun)
 
 	keys, keysFrom, err := cfg.keys.load(getenv)
 	if err != nil {
@@ -453,6 +461,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		Authenticate: func(_ context.Context, token string) (*auth.Principal, error) { return guard.Verify(token) },
 		Revoked:      guard.Revoked,
 		Derived:      eng,
+		Reports:      slas, // the pages' freshness reports over the socket
 	})
 	goRun("revocations", func(ctx context.Context) error { return guard.Run(ctx, 2*time.Second, log, gate.Sweep) })
 	ui.Register(ui.Bridges{})

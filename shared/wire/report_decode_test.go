@@ -1,0 +1,126 @@
+package wire
+
+import (
+	"errors"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/telltale/telltale/shared/sla"
+)
+
+// TestDecodeReportCaps: a report at every cap of package sla decodes; one
+// past any of them, or with a histogram whose index and counts differ in
+// length, is refused with CodeBadFrame, and without allocating what it
+// claims.
+func TestDecodeReportCaps(t *testing.T) {
+	if _, err := Decode(mustEncode(t, maxReport())); err != nil {
+		t.Fatalf("a report at every cap: %v", err)
+	}
+	long := strings.Repeat("n", sla.MaxNameBytes+1)
+	bins := func(n int) StageHist {
+		return StageHist{Stage: sla.StageTotal, Index: make([]int32, n), Counts: make([]uint32, n)}
+	}
+	tests := []struct {
+		name string
+		edit func(r *Report)
+	}{
+		{"too many panels", func(r *Report) { r.Panels = make([]PanelReport, sla.MaxPanels+1) }},
+		{"too many stale periods", func(r *Report) { r.Panels[3].Stale = make([]StalePeriod, sla.MaxStalePeriods+1) }},
+		{"too many stages", func(r *Report) { r.Panels[5].Stages = append(r.Panels[5].Stages, StageHist{}) }},
+		{"too many bins", func(r *Report) { r.Panels[6].Stages[2] = bins(sla.MaxBins + 1) }},
+		{"index longer than counts", func(r *Report) { r.Panels[1].Stages[0].Index = make([]int32, 10) }},
+		{"counts longer than index", func(r *Report) {
+			h := &r.Panels[1].Stages[0]
+			h.Index, h.Counts = nil, []uint32{1}
+		}},
+		{"long screen", func(r *Report) { r.Screen = long }},
+		{"long dashboard", func(r *Report) { r.Dashboard = long }},
+		{"long transport", func(r *Report) { r.Transport = long }},
+		{"long panel", func(r *Report) { r.Panels[7].Panel = long }},
+		{"long cause", func(r *Report) { r.Panels[0].Stale[0].Cause = long }},
+		{"long stage", func(r *Report) { r.Panels[0].Stages[6].Stage = long }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := sampleReport(8, 40)
+			tt.edit(&r)
+			b := mustEncode(t, r)
+			f, err := Decode(b)
+			var e *Error
+			if !errors.As(err, &e) || e.Code != CodeBadFrame || !strings.Contains(e.Message, errReportCap.Error()) {
+				t.Fatalf("got %T, %v; want a CodeBadFrame error that says the report is over its caps", f, err)
+			}
+		})
+	}
+}
+
+// TestDecodeReportRefusesBeforeAllocating: what a refused report claims is
+// never allocated. A histogram of 1,000 indexes and 999 counts would cost
+// 8 KB if the decoder read either before comparing their lengths; 64
+// stages past the cap of 7, with bins in each, 4 KB of StageHist and more.
+func TestDecodeReportRefusesBeforeAllocating(t *testing.T) {
+	mismatch := Report{Panels: []PanelReport{{Stages: []StageHist{{Index: make([]int32, 1000), Counts: make([]uint32, 999)}}}}}
+	stages := Report{Panels: []PanelReport{{Stages: make([]StageHist, 64)}}}
+	for i := range stages.Panels[0].Stages {
+		stages.Panels[0].Stages[i] = StageHist{Index: make([]int32, 16), Counts: make([]uint32, 16)}
+	}
+	for _, r := range []Report{mismatch, stages} {
+		b := mustEncode(t, r)
+		if perRun := allocatedBytes(100, func() {
+			if _, err := Decode(b); err == nil {
+				t.Fatal("decoded a report over its caps")
+			}
+		}); perRun > 1024 {
+			t.Errorf("refusing a report of %d bytes allocated %d bytes", len(b), perRun)
+		}
+	}
+}
+
+// allocatedBytes is the average heap bytes one call of f allocates.
+func allocatedBytes(runs int, f func()) uint64 {
+	f() // warm up: pools, interned names
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range runs {
+		f()
+	}
+	runtime.ReadMemStats(&after)
+	return (after.TotalAlloc - before.TotalAlloc) / uint64(runs)
+}
+
+func mustEncode(t *testing.T, f Frame) []byte {
+	t.Helper()
+	b, err := Encode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TypeOf names the type of a frame Decode refuses, so that a refused report
+// can be counted as one; anything else is "".
+func TestTypeOf(t *testing.T) {
+	over := sampleReport(1, 1)
+	over.Screen = strings.Repeat("x", sla.MaxNameBytes+1)
+	b := mustEncode(t, over)
+	if _, err := Decode(b); err == nil {
+		t.Fatal("decoded a report over its caps")
+	}
+	for _, tt := range []struct {
+		name string
+		b    []byte
+		want Type
+	}{
+		{"report over its caps", b, TypeReport},
+		{"sync", mustEncode(t, Sync{Client: 1}), TypeSync},
+		{"truncated", b[:len(b)/2], TypeReport},
+		{"not a map", []byte{0x93, 1, 2, 3}, ""},
+		{"garbage", []byte{0xc1}, ""},
+		{"empty", nil, ""},
+	} {
+		if got := TypeOf(tt.b); got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
