@@ -3,7 +3,6 @@ package wire
 import (
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/telltale/telltale/shared/sla"
 )
@@ -34,6 +33,17 @@ func (r *reader) label() string {
 	}
 	r.i = start
 	return r.name()
+}
+
+// peekArrayLen is the length of the array that comes next (-1 for nil),
+// without reading it.
+func (r *reader) peekArrayLen() int {
+	start := r.i
+	n := r.arrayLen()
+	if r.err == nil {
+		r.i = start
+	}
+	return n
 }
 
 // The report's readers walk their maps in plain loops, not through fields'
@@ -128,57 +138,50 @@ func (r *reader) stalePeriod(s *StalePeriod) {
 	}
 }
 
-// binScratch holds a histogram's bins while it is read, so that its
-// index and counts are allocated only once both are read and found to be of
-// one length, and read only once.
-type binScratch struct {
-	index  [sla.MaxBins]int32
-	counts [sla.MaxBins]uint32
-}
-
-var binScratches = sync.Pool{New: func() any { return new(binScratch) }}
-
-// stageHist reads one histogram. Its index and counts are separate fields:
-// each is read into scratch space (refused past sla.MaxBins from its
-// header), and copied out only when the two are of one length, so a
-// histogram that is refused allocates nothing.
+// stageHist reads one histogram. Its index and counts are separate fields,
+// so their lengths are read first, in a walk that allocates nothing: a
+// histogram whose arrays differ in length, or hold more than sla.MaxBins,
+// is refused before either is allocated.
 func (r *reader) stageHist(h *StageHist) {
-	s := binScratches.Get().(*binScratch)
-	defer binScratches.Put(s)
-	nIndex, nCounts := -1, -1 // nil
+	start := r.i
+	nIndex, nCounts := 0, 0
+	for n := r.mapKeys(); n > 0 && r.err == nil; n-- {
+		switch string(r.key()) {
+		case "index":
+			nIndex = max(r.peekArrayLen(), 0)
+		case "counts":
+			nCounts = max(r.peekArrayLen(), 0)
+		}
+		r.skip()
+	}
+	if r.err != nil || r.capped("bins in a stage", max(nIndex, nCounts), sla.MaxBins) {
+		return
+	}
+	if nIndex != nCounts {
+		r.fail(fmt.Errorf("%w: %d indexes and %d counts in a stage", errReportCap, nIndex, nCounts))
+		return
+	}
+	r.i = start
 	for n := r.mapKeys(); n > 0 && r.err == nil; n-- {
 		switch string(r.key()) {
 		case "stage":
 			h.Stage = r.label()
 		case "index":
-			if nIndex = r.arrayLen(); !r.capped("bins in a stage", nIndex, sla.MaxBins) {
-				for i := range nIndex {
-					s.index[i] = int32(r.int64())
+			if n := r.arrayLen(); n >= 0 {
+				h.Index = make([]int32, n)
+				for i := range h.Index {
+					h.Index[i] = int32(r.int64())
 				}
 			}
 		case "counts":
-			if nCounts = r.arrayLen(); !r.capped("bins in a stage", nCounts, sla.MaxBins) {
-				for i := range nCounts {
-					s.counts[i] = uint32(r.uint64())
+			if n := r.arrayLen(); n >= 0 {
+				h.Counts = make([]uint32, n)
+				for i := range h.Counts {
+					h.Counts[i] = uint32(r.uint64())
 				}
 			}
 		default:
 			r.skip()
 		}
-	}
-	if r.err != nil {
-		return
-	}
-	if max(nIndex, 0) != max(nCounts, 0) {
-		r.fail(fmt.Errorf("%w: %d indexes and %d counts in a stage", errReportCap, max(nIndex, 0), max(nCounts, 0)))
-		return
-	}
-	if nIndex >= 0 {
-		h.Index = make([]int32, nIndex)
-		copy(h.Index, s.index[:nIndex])
-	}
-	if nCounts >= 0 {
-		h.Counts = make([]uint32, nCounts)
-		copy(h.Counts, s.counts[:nCounts])
 	}
 }
