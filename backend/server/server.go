@@ -80,6 +80,10 @@ type Config struct {
 	// own door (httpapi.API.Operator), so one verifier (auth.Guard.Verify)
 	// and one answer hold for every path. Required with Dashboards.
 	Operator func(w http.ResponseWriter, r *http.Request) (*auth.Principal, bool)
+	// SLA serves GET /api/v1/sla and POST /api/v1/sla/report (issue 18's
+	// freshness reports, package backend/sla) to operators (Operator); nil
+	// leaves them out.
+	SLA SLA
 	// ShutdownTimeout bounds graceful shutdown; zero means 10s.
 	ShutdownTimeout time.Duration
 	// The HTTP server's timeouts (http.Server's); zero means the default.
@@ -199,6 +203,10 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("PUT /api/v1/dashboards/{id}", s.putDashboard)
 	mux.HandleFunc("DELETE /api/v1/dashboards/{id}", s.deleteDashboard)
 	mux.HandleFunc("GET /api/v1/dashboards/{id}/versions", s.dashboardVersions)
+	if cfg.SLA != nil {
+		mux.HandleFunc("GET /api/v1/sla", s.getSLA)
+		mux.HandleFunc("POST /api/v1/sla/report", s.postSLAReport)
+	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such API endpoint: " + r.Method + " " + r.URL.Path})
 	})

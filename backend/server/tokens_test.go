@@ -15,6 +15,7 @@ import (
 	"github.com/telltale/telltale/backend/httpapi"
 	"github.com/telltale/telltale/backend/hub"
 	"github.com/telltale/telltale/backend/memstore"
+	"github.com/telltale/telltale/backend/sla"
 	"github.com/telltale/telltale/backend/wsgate"
 	"github.com/telltale/telltale/shared/dashboard"
 )
@@ -33,6 +34,7 @@ type tokenFixture struct {
 	keys  *auth.Keys
 	store *memstore.Store
 	guard *auth.Guard
+	sla   *sla.Service
 
 	mu      sync.Mutex
 	changed []string // tenants DashboardsChanged was called for
@@ -57,7 +59,7 @@ func newTokenFixture(t *testing.T) *tokenFixture {
 		{ID: "launch", Title: secretTitle, Panels: []dashboard.Panel{{ID: "n", Title: secretTitle + " KPI", Kind: dashboard.KindKPI, Stream: "orders", Field: "n"}}},
 		{ID: "fleet", Title: secretTitle + " 2", Panels: []dashboard.Panel{{ID: "v", Title: "Vehicles", Kind: dashboard.KindKPI, Stream: "fleet", Field: "n"}}},
 	}
-	f := &tokenFixture{keys: keys, store: st, guard: guard}
+	f := &tokenFixture{keys: keys, store: st, guard: guard, sla: sla.New(sla.Config{})}
 	s, err := New(Config{
 		WebDir:     webDir(t),
 		Version:    "v1",
@@ -68,6 +70,7 @@ func newTokenFixture(t *testing.T) *tokenFixture {
 		Revoke:     auth.RevokeHandler(guard, st, slog.New(slog.DiscardHandler)),
 		Dashboards: boards,
 		Stored:     st,
+		SLA:        f.sla,
 		DashboardsChanged: func(_ context.Context, tenant string) {
 			f.mu.Lock()
 			defer f.mu.Unlock()
@@ -92,6 +95,8 @@ var apiPaths = []string{
 	"/api/v1/dashboards/launch/versions",
 	"/api/v1/dashboards/nope/versions",
 	"/api/v1/streams/orders/snapshot",
+	"/api/v1/sla?dashboard=launch",
+	"/api/v1/sla",
 }
 
 // writePaths are the operator paths that change something, by method.
@@ -101,6 +106,7 @@ var writePaths = [][2]string{
 	{http.MethodDelete, "/api/v1/dashboards/launch"},
 	{http.MethodDelete, "/api/v1/dashboards/nope"},
 	{http.MethodPost, "/api/v1/revoke"},
+	{http.MethodPost, "/api/v1/sla/report"},
 }
 
 // TestEveryAPIPathNeedsAToken: no API path but ingest (its own key) answers

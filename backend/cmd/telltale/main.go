@@ -51,6 +51,7 @@ import (
 	"github.com/telltale/telltale/backend/metrics"
 	"github.com/telltale/telltale/backend/pgstore"
 	"github.com/telltale/telltale/backend/server"
+	"github.com/telltale/telltale/backend/sla"
 	"github.com/telltale/telltale/backend/wsgate"
 	"github.com/telltale/telltale/shared/dashboard"
 	"github.com/telltale/telltale/shared/livestate"
@@ -116,6 +117,7 @@ type config struct {
 	maxConns    int
 	edge        edgeLimits
 	websocket   bool
+	slaKeep     time.Duration
 	dashboards  []dashboard.Dashboard
 	dashDir     string // -dashboards-dir: DIR/{tenant}/ files, at start and on SIGHUP
 }
@@ -167,6 +169,7 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	fs.IntVar(&c.connBurst, "conn-burst", envInt(env("TELLTALE_CONN_BURST", "50")), "new WebSocket connections at once per client address (env TELLTALE_CONN_BURST)")
 	fs.IntVar(&c.maxConns, "max-conns", envInt(env("TELLTALE_MAX_CONNS", "20000")), "most open authenticated WebSocket connections (env TELLTALE_MAX_CONNS)")
 	c.edge.flags(fs, env)
+	fs.DurationVar(&c.slaKeep, "sla-keep", envDuration(env("TELLTALE_SLA_KEEP", "720h")), "how long the pages' freshness reports are kept, as minute rollups (GET /api/v1/sla), in PostgreSQL or in memory (env TELLTALE_SLA_KEEP)")
 	origins := fs.String("allowed-origins", env("TELLTALE_ALLOWED_ORIGINS", ""), "comma-separated extra hosts (patterns like *.example.com) whose pages may open WebSockets; the server's own host is always allowed (env TELLTALE_ALLOWED_ORIGINS)")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return config{}, err
@@ -213,6 +216,9 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	}
 	if c.connRate == 0 || c.connBurst <= 0 || c.maxConns <= 0 {
 		return config{}, errors.New("-conn-rate must be non-zero (negative: off), -conn-burst and -max-conns positive")
+	}
+	if c.slaKeep <= 0 {
+		return config{}, errors.New("-sla-keep: want a positive duration, e.g. 720h")
 	}
 	if err := c.edge.check(); err != nil {
 		return config{}, err
@@ -338,6 +344,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		history  wsgate.History // where resuming clients' gaps are read
 		revoked  auth.Revocations
 		stored   dashstore.Store // each tenant's own dashboards
+		slaStore sla.Store       // the freshness rollups of closed minutes
 	)
 	// goRun runs a component for the server's lifetime; its failure stops all.
 	goRun := func(name string, fn func(context.Context) error) {
@@ -368,6 +375,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 			return err
 		}
 		store, storeTag, health, history, revoked, stored = pg, "postgres", pg.Health, pg, pg, pg
+		slaStore = sla.NewPGStore(pool)
 		eng = newEngine(pg, pg)
 		warming = pg.Warming
 		ingester = ingest.New(ingest.Config{Store: pg, Keys: pg, Logger: log, Metrics: reg, Limits: h, TenantRate: cfg.ingestRate, TenantBurst: cfg.ingestBurst, TenantRates: cfg.tenantRates, TenantHold: cfg.ingestHold, TenantDecoders: cfg.decoders})
@@ -386,6 +394,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 	} else {
 		mem := memstore.New(memstore.Config{Sink: h.Publish, MaxStreamsPerTenant: cfg.maxStreams})
 		store, storeTag, history, revoked, stored = mem, "memory", mem, mem, mem
+		slaStore = sla.NewMemoryStore()
 		eng = newEngine(mem, mem)
 		ingester = ingest.New(ingest.Config{Store: mem, Keys: cfg.ingestKeys, Logger: log, Metrics: reg, Limits: h, TenantRate: cfg.ingestRate, TenantBurst: cfg.ingestBurst, TenantRates: cfg.tenantRates, TenantHold: cfg.ingestHold, TenantDecoders: cfg.decoders})
 	}
@@ -409,6 +418,10 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 	}
 	goRun("dashboards", boards.Run)
 	goRun("aggregates", eng.Run)
+	// The pages' freshness reports: merged in memory, closed minutes saved
+	// every 10 s, old ones pruned; the open minutes are saved at shutdown.
+	slas := sla.New(sla.Config{Store: slaStore, Logger: log, Metrics: reg, Keep: cfg.slaKeep})
+	goRun("sla", slas.Run)
 
 	keys, keysFrom, err := cfg.keys.load(getenv)
 	if err != nil {
@@ -447,6 +460,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		Operator:    streams.Operator,
 		Dashboards:  cfg.dashboards,
 		Stored:      stored,
+		SLA:         slas,
 		DashboardsChanged: func(ctx context.Context, tenant string) {
 			if err := boards.Refresh(ctx, tenant); err != nil {
 				log.Warn("dashboards changed: re-reading them failed; trying again", "tenant", tenant, "err", err)

@@ -1,0 +1,199 @@
+package sla
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+	"unicode/utf8"
+
+	"github.com/telltale/telltale/shared/sla"
+	"github.com/telltale/telltale/shared/wire"
+)
+
+// ErrRefused wraps every reason Check refuses a report: the sender gets it
+// (400 or an error frame) and nothing of the report is merged.
+var ErrRefused = errors.New("report refused")
+
+// MaxStaleAge is how far before a report's To a stale period it lists may
+// have started; an older start is clamped to it. A screen disconnected
+// longer than a day reports the last day of it.
+const MaxStaleAge = 24 * time.Hour
+
+// Check refuses a report that breaks the shape every page's report has
+// (unknown stage or cause, bins outside [sla.MinBin, sla.MaxBin], unsorted
+// or mismatched bins, a period longer than sla.MaxReportPeriod, a To too far
+// from now, empty or over-long ids, negative numbers, more than the caps
+// allow) and clamps what one screen cannot have done in the report's
+// period: Painted and each stage's count at sla.MaxEventsPerSec × the
+// period, FreshMs + StaleMs at the period, a stale period's length at the
+// time from its start to To. A hostile page thus distorts only its own
+// report, by at most what one honest, very busy screen could report. It
+// changes r in place; every refusal says why and wraps ErrRefused.
+func Check(r *wire.Report, now time.Time) error {
+	_, err := check(r, now)
+	return err
+}
+
+// check is Check, also saying how many values it clamped.
+func check(r *wire.Report, now time.Time) (clamped int, err error) {
+	refuse := func(format string, args ...any) (int, error) {
+		return 0, fmt.Errorf("%w: "+format, append([]any{ErrRefused}, args...)...)
+	}
+	if r == nil {
+		return refuse("no report")
+	}
+	if err := checkName("screen", r.Screen); err != nil {
+		return refuse("%v", err)
+	}
+	if err := checkName("dashboard", r.Dashboard); err != nil {
+		return refuse("%v", err)
+	}
+	switch r.Transport {
+	case "", sla.TransportSocket, sla.TransportFallback:
+	default:
+		return refuse("transport %.32q: want %q or %q", r.Transport, sla.TransportSocket, sla.TransportFallback)
+	}
+	if r.ClockErr < 0 || r.ClockErr > int64(sla.MaxClockErr) {
+		return refuse("clock_err %d ns: want 0 to %v", r.ClockErr, sla.MaxClockErr)
+	}
+	if r.From <= 0 || r.To <= r.From {
+		return refuse("period from %d to %d: want 0 < from < to (Unix ns)", r.From, r.To)
+	}
+	period := time.Duration(r.To - r.From)
+	if period > sla.MaxReportPeriod {
+		return refuse("period of %v: longer than %v", period, sla.MaxReportPeriod)
+	}
+	to := time.Unix(0, r.To)
+	if ahead := to.Sub(now); ahead > time.Duration(r.ClockErr) {
+		return refuse("to is %v ahead of the server's clock, past the clock estimate's error %v", ahead, time.Duration(r.ClockErr))
+	}
+	if behind := now.Sub(to); behind > sla.MaxClockSkewBack {
+		return refuse("to is %v behind the server's clock: more than %v", behind, sla.MaxClockSkewBack)
+	}
+	if len(r.Panels) > sla.MaxPanels {
+		return refuse("%d panels: at most %d", len(r.Panels), sla.MaxPanels)
+	}
+	// The most events one screen can have painted (or measured) per panel in
+	// the period, at least one.
+	maxEvents := uint64(math.Ceil(period.Seconds() * sla.MaxEventsPerSec))
+	periodMs := period.Milliseconds()
+	seen := make(map[string]bool, len(r.Panels))
+	for i := range r.Panels {
+		p := &r.Panels[i]
+		if err := checkName("panel", p.Panel); err != nil {
+			return refuse("panel %d: %v", i, err)
+		}
+		if seen[p.Panel] {
+			return refuse("panel %q: listed twice", p.Panel)
+		}
+		seen[p.Panel] = true
+		if p.FreshMs < 0 || p.StaleMs < 0 {
+			return refuse("panel %q: negative fresh_ms %d or stale_ms %d", p.Panel, p.FreshMs, p.StaleMs)
+		}
+		if len(p.Stale) > sla.MaxStalePeriods {
+			return refuse("panel %q: %d stale periods: at most %d", p.Panel, len(p.Stale), sla.MaxStalePeriods)
+		}
+		if len(p.Stages) > len(sla.Stages) {
+			return refuse("panel %q: %d stages: at most %d", p.Panel, len(p.Stages), len(sla.Stages))
+		}
+		stages := make(map[string]bool, len(p.Stages))
+		for j := range p.Stages {
+			h := &p.Stages[j]
+			if !slices.Contains(sla.Stages, h.Stage) {
+				return refuse("panel %q: unknown stage %.32q", p.Panel, h.Stage)
+			}
+			if stages[h.Stage] {
+				return refuse("panel %q: stage %q listed twice", p.Panel, h.Stage)
+			}
+			stages[h.Stage] = true
+			if len(h.Index) != len(h.Counts) {
+				return refuse("panel %q: stage %q: %d bins but %d counts", p.Panel, h.Stage, len(h.Index), len(h.Counts))
+			}
+			if len(h.Index) > sla.MaxBins {
+				return refuse("panel %q: stage %q: %d bins: at most %d", p.Panel, h.Stage, len(h.Index), sla.MaxBins)
+			}
+			var sum uint64
+			for k, b := range h.Index {
+				if b < sla.MinBin || b > sla.MaxBin {
+					return refuse("panel %q: stage %q: bin %d outside [%d, %d]", p.Panel, h.Stage, b, sla.MinBin, sla.MaxBin)
+				}
+				if k > 0 && b <= h.Index[k-1] {
+					return refuse("panel %q: stage %q: bins not in ascending order at %d", p.Panel, h.Stage, k)
+				}
+				sum += uint64(h.Counts[k])
+			}
+			if sum > maxEvents {
+				// Scaled down, the histogram keeps its shape and weighs what
+				// the busiest honest screen's would.
+				clamped++
+				f := float64(maxEvents) / float64(sum)
+				for k, c := range h.Counts {
+					h.Counts[k] = uint32(float64(c) * f)
+				}
+			}
+		}
+		if p.Painted > maxEvents {
+			clamped++
+			p.Painted = maxEvents
+		}
+		if total := float64(p.FreshMs) + float64(p.StaleMs); total > float64(periodMs) { // in float: the int64 sum can overflow
+			clamped++
+			f := float64(periodMs) / total
+			p.FreshMs = int64(float64(p.FreshMs) * f)
+			p.StaleMs = int64(float64(p.StaleMs) * f)
+			for p.FreshMs+p.StaleMs > periodMs { // rounding
+				if p.FreshMs > 0 {
+					p.FreshMs--
+				} else {
+					p.StaleMs--
+				}
+			}
+		}
+		for j := range p.Stale {
+			s := &p.Stale[j]
+			switch s.Cause {
+			case sla.CauseSilent, sla.CauseDisconnect, sla.CauseFallback, sla.CauseClientLag:
+			default:
+				return refuse("panel %q: stale period %d: unknown cause %.32q", p.Panel, j, s.Cause)
+			}
+			if s.Start <= 0 || s.Ms < 0 {
+				return refuse("panel %q: stale period %d: start %d, %d ms: want both positive", p.Panel, j, s.Start, s.Ms)
+			}
+			if s.Start > r.To {
+				return refuse("panel %q: stale period %d: starts after the report's period", p.Panel, j)
+			}
+			if oldest := r.To - int64(MaxStaleAge); s.Start < oldest {
+				clamped++
+				s.Start = oldest
+			}
+			if most := (r.To - s.Start) / int64(time.Millisecond); s.Ms > most {
+				clamped++
+				s.Ms = most
+			}
+		}
+	}
+	return clamped, nil
+}
+
+func checkName(what, s string) error {
+	switch {
+	case s == "":
+		return fmt.Errorf("empty %s id", what)
+	case len(s) > sla.MaxNameBytes:
+		return fmt.Errorf("%s id of %d bytes: at most %d", what, len(s), sla.MaxNameBytes)
+	case !utf8.ValidString(s):
+		return fmt.Errorf("%s id is not UTF-8", what)
+	}
+	for _, c := range s {
+		if c < 0x20 || c == 0x7f {
+			return fmt.Errorf("%s id %.32q has a control character", what, s)
+		}
+	}
+	return nil
+}
+
+// maxSkewBack is how far behind the server's clock a report's To may be:
+// a minute takes no report after it has ended by that much.
+const maxSkewBack = sla.MaxClockSkewBack
