@@ -146,7 +146,8 @@ func (p *slaPage) drawCharts(app.Context) {
 // that a new answer's charts are the same charts with new data.
 func slaChartID(i int) string { return "sla-chart-" + strconv.Itoa(i) }
 
-var slaChartSpec = ChartSpec{Series: []string{"p95", "p99"}, Labels: []string{"p95 event→paint", "p99 event→paint"}, Unit: "ms", Value: Format{Decimals: -1}}
+// Marks: a period of one reported minute is one dot, not nothing.
+var slaChartSpec = ChartSpec{Series: []string{"p95", "p99"}, Labels: []string{"p95 event→paint", "p99 event→paint"}, Unit: "ms", Value: Format{Decimals: -1}, Marks: true}
 
 // slaError says why the page has no answer, in an operator's words.
 func slaError(err error, q slaQuery) string {
@@ -160,7 +161,7 @@ func slaError(err error, q slaQuery) string {
 		return "Sign in on a dashboard first: this page uses its token."
 	case status == 401:
 		return "The server refused your token (" + herr.Message + "). Sign in again on a dashboard."
-	case status == 403 && q.dashboard == "":
+	case (status == 400 || status == 403) && q.dashboard == "":
 		return "Only an admin sees the whole tenant: choose one of your dashboards above (" + herr.Message + ")."
 	}
 	return "Cannot load freshness (" + err.Error() + "). Retrying every " + strconv.Itoa(int(slaRefresh/time.Second)) + " s."
