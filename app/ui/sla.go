@@ -46,14 +46,12 @@ type slaPage struct {
 	ans     *sla.Answer
 	v       slaView
 	boards  []board
-	hooks   ChartHooks
 }
 
 func (p *slaPage) OnMount(ctx app.Context) {
 	listenFullLoads()
 	p.q = slaQueryOf(app.Window().URL().Query())
 	p.wake = make(chan slaQuery, 1)
-	p.hooks = ChartHooks{Changed: func() { ctx.Dispatch(p.drawCharts) }}.orNoop()
 	tok, q := storedToken(), p.q
 	ctx.Async(func() { p.run(ctx, tok, q) })
 }
@@ -121,10 +119,8 @@ func (p *slaPage) run(ctx app.Context, tok string, q slaQuery) {
 				return
 			case q = <-p.wake:
 				break wait
-			case <-tick.C:
-				if app.Window().Get("document").Get("visibilityState").String() != "hidden" {
-					break wait
-				}
+			case <-tick.C: // a hidden tab's timers are throttled by the browser
+				break wait
 			}
 		}
 	}
@@ -185,10 +181,10 @@ func (p *slaPage) Render() app.UI {
 	}
 	var cards []app.UI
 	if p.ans != nil {
-		head += `<p class="tt-sla-summary" id="tt-sla-summary"><span id="tt-sla-screens">` + e(v.screens) + `</span> ` +
-			e(q.period.since) + ` · ` + e(v.accuracy) + `</p>`
+		head += `<p class="tt-sla-summary" id="tt-sla-summary"><span id="tt-sla-screens">` + v.screens + `</span> ` +
+			q.period().since + ` · ` + v.accuracy + `</p>`
 		if v.empty != "" {
-			head += `<p class="tt-empty tt-sla-empty" id="tt-sla-empty">` + e(v.empty) + `</p>`
+			head += `<p class="tt-empty tt-sla-empty" id="tt-sla-empty">` + v.empty + `</p>`
 		}
 		for i, pv := range v.panels {
 			cards = append(cards, p.card(i, pv))
@@ -221,38 +217,38 @@ func (p *slaPage) selectors() string {
 		return `<a class="tt-pick" href="` + html.EscapeString(q.page()) + `"` + cur + `>` + html.EscapeString(text) + `</a>`
 	}
 	out := `<nav class="tt-sla-periods" id="tt-sla-periods" aria-label="Period">`
-	for _, per := range slaPeriods {
-		out += link(slaQuery{p.q.dashboard, per}, per.label, per == p.q.period)
+	for i, per := range slaPeriods {
+		out += link(slaQuery{p.q.dashboard, i}, per.label, i == p.q.per)
 	}
-	out += `</nav><nav class="tt-sla-boards" id="tt-sla-boards" aria-label="Dashboards">` + link(slaQuery{"", p.q.period}, "All", p.q.dashboard == "")
+	out += `</nav><nav class="tt-sla-boards" id="tt-sla-boards" aria-label="Dashboards">` + link(slaQuery{"", p.q.per}, "All", p.q.dashboard == "")
 	for _, d := range p.boards {
 		title := d.Title
 		if title == "" {
 			title = d.ID
 		}
-		out += link(slaQuery{d.ID, p.q.period}, title, d.ID == p.q.dashboard)
+		out += link(slaQuery{d.ID, p.q.per}, title, d.ID == p.q.dashboard)
 	}
 	return out + `</nav>`
 }
 
-// card is the i-th panel's freshness: its figures, its chart, where the
+// card is the i-th panel's freshness (the view's text is HTML-safe:
+// slaViewOf escapes what the server named): its figures, its chart, where the
 // time went and its stale periods.
 func (p *slaPage) card(i int, v slaPanelView) app.UI {
-	e := html.EscapeString
-	top := `<div class="tt-sla-top"><h2 class="tt-panel-title">` + e(v.title) + `</h2><div class="tt-sla-figures"><div class="tt-sla-fig" data-level="` + v.level +
-		`"><span class="tt-sla-num tt-sla-fresh">` + e(v.fresh) + `</span><span class="tt-sla-what">of the time fresh</span></div>`
+	top := `<div class="tt-sla-top"><h2 class="tt-panel-title">` + v.title + `</h2><div class="tt-sla-figures"><div class="tt-sla-fig" data-level="` + v.level +
+		`"><span class="tt-sla-num tt-sla-fresh">` + v.fresh + `</span><span class="tt-sla-what">of the time fresh</span></div>`
 	for _, f := range [...][2]string{{"p95", v.p95}, {"p99", v.p99}, {"p50", v.p50}} {
-		top += `<div class="tt-sla-fig"><span class="tt-sla-num tt-sla-` + f[0] + `">` + e(f[1]) +
+		top += `<div class="tt-sla-fig"><span class="tt-sla-num tt-sla-` + f[0] + `">` + f[1] +
 			`</span><span class="tt-sla-what">` + f[0] + ` event→paint</span></div>`
 	}
-	top += `</div><p class="tt-sla-painted">` + e(v.painted) + `</p></div>`
+	top += `</div><p class="tt-sla-painted">` + v.painted + `</p></div>`
 	detail := `<div class="tt-sla-detail">`
 	if len(v.stages) > 0 {
 		detail += `<h3 class="tt-sla-h">Where the time went</h3><div class="tt-bars tt-sla-stages" role="list">`
 		for _, s := range v.stages {
-			detail += `<div class="tt-bar-row" role="listitem" data-stage="` + e(s.stage) + `"><span class="tt-bar-name">` + e(s.label) +
+			detail += `<div class="tt-bar-row" role="listitem" data-stage="` + s.stage + `"><span class="tt-bar-name">` + s.label +
 				`</span><span class="tt-bar-track"><span class="tt-bar-fill" style="width:` + strconv.FormatFloat(s.share, 'f', 1, 64) +
-				`%"></span></span><span class="tt-bar-value">` + e(s.text) + `</span></div>`
+				`%"></span></span><span class="tt-bar-value">` + s.text + `</span></div>`
 		}
 		detail += `</div>`
 	}
@@ -262,14 +258,14 @@ func (p *slaPage) card(i int, v slaPanelView) app.UI {
 	} else {
 		detail += `<ul class="tt-sla-stale">`
 		for _, s := range v.stale {
-			detail += `<li><span class="tt-sla-start">` + e(s.start) + `</span> <span class="tt-sla-len">` + e(s.length) +
-				`</span> <span class="tt-sla-cause">` + e(s.cause) + `</span> <span class="tt-sla-screens">` + e(s.screens) + `</span></li>`
+			detail += `<li><span class="tt-sla-start">` + s.start + `</span> <span class="tt-sla-len">` + s.length +
+				`</span> <span class="tt-sla-cause">` + s.cause + `</span> <span class="tt-sla-screens">` + s.screens + `</span></li>`
 		}
 		detail += `</ul>`
 	}
 	var chart app.UI = app.Raw(`<p class="tt-empty">No minute painted anything.</p>`)
 	if v.hasChart {
-		chart = &chartPanel{ID: slaChartID(i), Spec: slaChartSpec, charts: p.bridges.Charts, hooks: p.hooks}
+		chart = &chartPanel{ID: slaChartID(i), Spec: slaChartSpec, charts: p.bridges.Charts}
 	}
 	return app.Section().Class("tt-panel tt-sla-panel").DataSet("panel", v.key).Body(app.Raw(top), chart, app.Raw(detail+`</div>`))
 }
@@ -290,5 +286,5 @@ func listenFullLoads() {
 // screen: a full page load (data-reload), as the page has no client.
 func (s *Shell) slaLink() string {
 	return `<a class="tt-sla-link" id="tt-sla-link" data-reload href="` +
-		html.EscapeString(slaQuery{dashboard: s.current(), period: slaPeriods[0]}.page()) + `">Freshness</a>`
+		html.EscapeString(slaQuery{dashboard: s.current()}.page()) + `">Freshness</a>`
 }

@@ -30,8 +30,8 @@ func TestSLAQuery(t *testing.T) {
 				t.Fatal(err)
 			}
 			q := slaQueryOf(v)
-			if q.dashboard != tt.dashboard || q.period.key != tt.per {
-				t.Fatalf("got dashboard %q period %q, want %q %q", q.dashboard, q.period.key, tt.dashboard, tt.per)
+			if q.dashboard != tt.dashboard || q.period().key != tt.per {
+				t.Fatalf("got dashboard %q period %q, want %q %q", q.dashboard, q.period().key, tt.dashboard, tt.per)
 			}
 			if got := q.page(); got != tt.page {
 				t.Errorf("page: got %q, want %q", got, tt.page)

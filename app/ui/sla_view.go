@@ -6,6 +6,7 @@ package ui
 // that do not add up) are tested natively; sla.go draws it.
 
 import (
+	"html"
 	"math"
 	"net/url"
 	"strconv"
@@ -39,15 +40,18 @@ var slaPeriods = []slaPeriod{
 // slaQuery is what the page's URL asks for.
 type slaQuery struct {
 	dashboard string // "": every dashboard of the tenant
-	period    slaPeriod
+	per       int    // the period: an index in slaPeriods
 }
+
+// period is q's period.
+func (q slaQuery) period() slaPeriod { return slaPeriods[q.per] }
 
 // slaQueryOf reads the page's query; an unknown period is the default.
 func slaQueryOf(q url.Values) slaQuery {
-	out := slaQuery{dashboard: q.Get("dashboard"), period: slaPeriods[0]}
-	for _, p := range slaPeriods {
+	out := slaQuery{dashboard: q.Get("dashboard")}
+	for i, p := range slaPeriods {
 		if p.key == q.Get("period") {
-			out.period = p
+			out.per = i
 		}
 	}
 	return out
@@ -61,8 +65,8 @@ func (q slaQuery) page() string {
 	if q.dashboard != "" {
 		v = "&dashboard=" + url.QueryEscape(q.dashboard)
 	}
-	if q.period.key != slaPeriods[0].key {
-		v += "&period=" + q.period.key
+	if q.per != 0 {
+		v += "&period=" + q.period().key
 	}
 	if v == "" {
 		return PathSLA
@@ -74,14 +78,16 @@ func (q slaQuery) page() string {
 // relative to the server's now), so a phone whose clock is wrong still asks
 // for the last hour.
 func (q slaQuery) api() string {
-	v := APISLA + "?from=-" + q.period.key
+	v := APISLA + "?from=-" + q.period().key
 	if q.dashboard != "" {
 		v += "&dashboard=" + url.QueryEscape(q.dashboard)
 	}
 	return v
 }
 
-// slaView is the page's content for one answer.
+// slaView is the page's content for one answer. Its text is HTML-safe:
+// what the server names (panels, dashboards, an unknown cause) is escaped
+// here, the rest is numbers and the page's own words.
 type slaView struct {
 	// screens is "3 screens reported", accuracy the quantiles' stated error.
 	screens  string
@@ -191,7 +197,7 @@ func slaViewOf(a *sla.Answer, q slaQuery, loc Locale, now time.Time) slaView {
 		v.screens = group(strconv.Itoa(n)) + " screens reported"
 	}
 	if len(v.panels) == 0 {
-		v.empty = "No page has reported for " + what + " " + q.period.since +
+		v.empty = "No page has reported for " + what + " " + q.period().since +
 			": each open page of a dashboard reports every " + strconv.Itoa(int(sla.ReportEvery/time.Second)) +
 			" s and when it closes, so numbers appear once an operator has it on screen."
 	}
@@ -201,7 +207,7 @@ func slaViewOf(a *sla.Answer, q slaQuery, loc Locale, now time.Time) slaView {
 func slaPanelOf(p sla.PanelSLA, several bool, loc Locale, now time.Time) slaPanelView {
 	v := slaPanelView{
 		key:     p.Dashboard + "/" + p.Panel,
-		title:   p.Panel,
+		title:   html.EscapeString(p.Panel),
 		painted: group(strconv.FormatUint(p.Painted, 10)) + " events painted",
 		p50:     msText(p.P50Ms),
 		p95:     msText(p.P95Ms),
@@ -213,7 +219,7 @@ func slaPanelOf(p sla.PanelSLA, several bool, loc Locale, now time.Time) slaPane
 		v.painted = "1 event painted"
 	}
 	if several && p.Dashboard != "" {
-		v.title = p.Dashboard + " · " + p.Panel
+		v.title = html.EscapeString(p.Dashboard + " · " + p.Panel)
 	}
 	switch {
 	case p.FreshPct < slaFreshWarn:
@@ -268,7 +274,7 @@ func staleOf(in []sla.StaleSLA, loc Locale, now time.Time) []slaStaleView {
 	}
 	out := make([]slaStaleView, 0, len(sorted))
 	for _, s := range sorted {
-		cause := causeLabel(s.Cause)
+		cause := html.EscapeString(causeLabel(s.Cause))
 		v := slaStaleView{
 			start:  loc.Time(s.Start.UnixMilli(), !sameDay(s.Start, now)),
 			length: duration(float64(s.Ms)),
@@ -287,18 +293,21 @@ func staleOf(in []sla.StaleSLA, loc Locale, now time.Time) []slaStaleView {
 // line breaks where no screen reported instead of bridging the gap.
 func minutesOf(in []sla.MinuteSLA) (ts []int64, p95, p99 []float64) {
 	const minute = int64(time.Minute / time.Millisecond)
-	ts, p95, p99 = make([]int64, 0, 2*len(in)), make([]float64, 0, 2*len(in)), make([]float64, 0, 2*len(in))
+	ts, p95, p99 = make([]int64, 2*len(in)), make([]float64, 2*len(in)), make([]float64, 2*len(in))
+	n := 0
 	for _, m := range in {
 		if m.Painted == 0 {
 			continue
 		}
 		ms := m.Minute.UnixMilli()
-		if n := len(ts); n > 0 && ms-ts[n-1] > minute {
-			ts, p95, p99 = append(ts, ts[n-1]+minute), append(p95, math.NaN()), append(p99, math.NaN())
+		if n > 0 && ms-ts[n-1] > minute {
+			ts[n], p95[n], p99[n] = ts[n-1]+minute, math.NaN(), math.NaN()
+			n++
 		}
-		ts, p95, p99 = append(ts, ms), append(p95, m.P95Ms), append(p99, m.P99Ms)
+		ts[n], p95[n], p99[n] = ms, m.P95Ms, m.P99Ms
+		n++
 	}
-	return ts, p95, p99
+	return ts[:n], p95[:n], p99[:n]
 }
 
 // msText writes a latency: "—" when none was measured.
