@@ -261,6 +261,9 @@ func (p *slaPage) card(i int, v slaPanelView) app.UI {
 			detail += `<li><span class="tt-sla-start">` + s.start + `</span> <span class="tt-sla-len">` + s.length +
 				`</span> <span class="tt-sla-cause">` + s.cause + `</span> <span class="tt-sla-screens">` + s.screens + `</span></li>`
 		}
+		if v.moreStale > 0 {
+			detail += `<li class="tt-empty">and ` + strconv.Itoa(v.moreStale) + ` earlier</li>`
+		}
 		detail += `</ul>`
 	}
 	var chart app.UI = app.Raw(`<p class="tt-empty">No minute painted anything.</p>`)

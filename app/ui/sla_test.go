@@ -4,6 +4,7 @@ import (
 	"math"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -95,10 +96,10 @@ func TestSLAViewPanel(t *testing.T) {
 				{Stage: sla.StageHub, Count: 0, P95Ms: 0, ShareOfTotalPct: 0}, // not measured
 				{Stage: sla.StagePaint, Count: 10, P95Ms: 30, ShareOfTotalPct: 130},
 			},
-			Stale: []sla.StaleSLA{
+			Stale: []sla.StaleSLA{ // oldest first, as the server sends them
+				{Start: now.Add(-26 * time.Hour), Ms: 900, Cause: "<gremlins>", Screens: 1},
 				{Start: now.Add(-9 * time.Minute), Ms: 4200, Cause: sla.CauseSilent, Screens: 1},
 				{Start: now.Add(-2 * time.Minute), Ms: 65_000, Cause: sla.CauseDisconnect, Screens: 3},
-				{Start: now.Add(-26 * time.Hour), Ms: 900, Cause: "gremlins", Screens: 1},
 			},
 			Minutes: []sla.MinuteSLA{
 				{Minute: min0, Painted: 10, P95Ms: 400, P99Ms: 900},
@@ -161,10 +162,13 @@ func TestSLAViewPanel(t *testing.T) {
 	wantStale := []string{
 		"11:58:00|1m 05s|connection lost|on 3 screens",
 		"11:51:00|4.2 s|stream silent|",
-		now.Add(-26*time.Hour).Format("2006-01-02") + " 10:00:00|900 ms|gremlins|",
+		now.Add(-26*time.Hour).Format("2006-01-02") + " 10:00:00|900 ms|&lt;gremlins&gt;|",
 	}
 	if !slices.Equal(stale, wantStale) {
 		t.Errorf("stale:\n got %q\nwant %q", stale, wantStale)
+	}
+	if p.moreStale != 0 {
+		t.Errorf("moreStale: got %d, want 0", p.moreStale)
 	}
 
 	// The chart: minutes that painted, a NaN breaking the line over the gap.
@@ -201,5 +205,41 @@ func TestSLAFreshLevel(t *testing.T) {
 				t.Fatalf("got painted %q p95 %q chart %v, want one event, no p95, no chart", p.painted, p.p95, p.hasChart)
 			}
 		})
+	}
+}
+
+// A long list of stale periods shows the newest slaStaleShown and counts
+// the rest.
+func TestSLAStaleCapped(t *testing.T) {
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.Local)
+	var in []sla.StaleSLA
+	for i := range 500 {
+		in = append(in, sla.StaleSLA{Start: now.Add(time.Duration(i-500) * time.Minute), Ms: int64(i), Cause: sla.CauseSilent})
+	}
+	out, more := staleOf(in, plainLocale{}, now)
+	if len(out) != slaStaleShown || more != 500-slaStaleShown {
+		t.Fatalf("got %d shown and %d more, want %d and %d", len(out), more, slaStaleShown, 500-slaStaleShown)
+	}
+	if out[0].length != "499 ms" || out[0].start != "11:59:00" {
+		t.Fatalf("first shown: got %+v, want the newest (499 ms at 11:59:00)", out[0])
+	}
+}
+
+// Over a long period a point is several minutes (the server's step): the
+// line breaks only where a step is missing.
+func TestSLAMinutesStep(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
+	var in []sla.MinuteSLA
+	for _, m := range []int{0, 10, 20, 50} {
+		in = append(in, sla.MinuteSLA{Minute: t0.Add(time.Duration(m) * time.Minute), Painted: 1, P95Ms: 1, P99Ms: 2})
+	}
+	ts, p95, _ := minutesOf(in)
+	var got []string
+	for i := range ts {
+		got = append(got, time.UnixMilli(ts[i]).UTC().Format("15:04")+"="+strconv.FormatFloat(p95[i], 'g', -1, 64))
+	}
+	want := []string{"00:00=1", "00:10=1", "00:20=1", "00:30=NaN", "00:50=1"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
 	}
 }

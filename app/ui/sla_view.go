@@ -109,6 +109,8 @@ type slaPanelView struct {
 	level   string // fresh-time level: "ok", "warn", "critical"
 	stages  []slaStageView
 	stale   []slaStaleView
+	// moreStale is how many earlier stale periods stale leaves out.
+	moreStale int
 	// The chart: minutes (Unix ms) and p95, p99 per minute (ms); a NaN
 	// breaks the line where no screen reported.
 	ts       []int64
@@ -228,7 +230,7 @@ func slaPanelOf(p sla.PanelSLA, several bool, loc Locale, now time.Time) slaPane
 		v.level = "warn"
 	}
 	v.stages = stagesOf(p.Stages)
-	v.stale = staleOf(p.Stale, loc, now)
+	v.stale, v.moreStale = staleOf(p.Stale, loc, now)
 	v.ts, v.p95s, v.p99s = minutesOf(p.Minutes)
 	v.hasChart = len(v.ts) > 0
 	return v
@@ -263,45 +265,49 @@ func stagesOf(in []sla.StageSLA) []slaStageView {
 	return out
 }
 
-// staleOf lists the stale periods, newest first (whatever order the
-// server gave them in).
-func staleOf(in []sla.StaleSLA, loc Locale, now time.Time) []slaStaleView {
-	sorted := append([]sla.StaleSLA(nil), in...)
-	for i := 1; i < len(sorted); i++ { // a few periods: insertion sort, stable
-		for j := i; j > 0 && sorted[j].Start.After(sorted[j-1].Start); j-- {
-			sorted[j], sorted[j-1] = sorted[j-1], sorted[j]
-		}
-	}
-	out := make([]slaStaleView, 0, len(sorted))
-	for _, s := range sorted {
-		cause := html.EscapeString(causeLabel(s.Cause))
+// slaStaleShown is how many stale periods a panel lists (the server
+// keeps up to 500): the newest, then how many earlier ones it left out.
+const slaStaleShown = 20
+
+// staleOf lists the stale periods newest first, at most slaStaleShown of
+// them. The server sends them oldest first, as the series.
+func staleOf(in []sla.StaleSLA, loc Locale, now time.Time) (out []slaStaleView, more int) {
+	for i := len(in) - 1; i >= 0 && len(out) < slaStaleShown; i-- {
+		s := in[i]
 		v := slaStaleView{
 			start:  loc.Time(s.Start.UnixMilli(), !sameDay(s.Start, now)),
 			length: duration(float64(s.Ms)),
-			cause:  cause,
+			cause:  html.EscapeString(causeLabel(s.Cause)),
 		}
 		if s.Screens > 1 {
 			v.screens = "on " + strconv.Itoa(s.Screens) + " screens"
 		}
 		out = append(out, v)
 	}
-	return out
+	return out, len(in) - len(out)
 }
 
-// minutesOf is the chart's data: one point per minute that painted
-// something, and a NaN one minute after a minute followed by a gap, so the
-// line breaks where no screen reported instead of bridging the gap.
+// minutesOf is the chart's data: one point per step that painted
+// something, and a NaN one step after a point followed by a gap, so the
+// line breaks where no screen reported instead of bridging the gap. A
+// point is a minute, or several over a long period (the server's step):
+// the step is the shortest distance between two points.
 func minutesOf(in []sla.MinuteSLA) (ts []int64, p95, p99 []float64) {
-	const minute = int64(time.Minute / time.Millisecond)
 	ts, p95, p99 = make([]int64, 2*len(in)), make([]float64, 2*len(in)), make([]float64, 2*len(in))
+	step := int64(0)
+	for i := 1; i < len(in); i++ {
+		if d := in[i].Minute.Sub(in[i-1].Minute).Milliseconds(); d > 0 && (step == 0 || d < step) {
+			step = d
+		}
+	}
 	n := 0
 	for _, m := range in {
 		if m.Painted == 0 {
 			continue
 		}
 		ms := m.Minute.UnixMilli()
-		if n > 0 && ms-ts[n-1] > minute {
-			ts[n], p95[n], p99[n] = ts[n-1]+minute, math.NaN(), math.NaN()
+		if n > 0 && ms-ts[n-1] > step {
+			ts[n], p95[n], p99[n] = ts[n-1]+step, math.NaN(), math.NaN()
 			n++
 		}
 		ts[n], p95[n], p99[n] = ms, m.P95Ms, m.P99Ms
