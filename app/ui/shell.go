@@ -217,7 +217,8 @@ func (s *Shell) OnMount(ctx app.Context) {
 	s.tokens = make(chan struct{}, 1)
 	tok := signInToken() // takes a #token= link's token first
 	s.listenSignIn()
-	listenRuleTaps() // thresholds.go
+	listenRuleTaps()  // thresholds.go
+	listenFullLoads() // the freshness page's link (sla.go)
 	startMark("mount")
 	ctx.Async(func() {
 		first := s.prefetchSpec(ctx)     // travels while the stored state is read
@@ -593,6 +594,7 @@ func (s *Shell) Render() app.UI {
 			app.H1().Class("tt-title").Title(s.versionNote()).Text(s.title()),
 			app.If(len(s.pickerBoards()) > 1, s.picker),
 			s.badge(),
+			app.Raw(s.slaLink()),
 		),
 		&updateBanner{},
 		app.If(s.showingLKG(), s.lkgBanner),

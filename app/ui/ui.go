@@ -121,14 +121,15 @@ const PathDashboard = "/d/"
 // PathWS is the WebSocket endpoint.
 const PathWS = "/api/v1/ws"
 
-// Register installs the routes: "/" (the default dashboard) and /d/{id}
-// (every dashboard, by id). Call it once, before app.RunWhenOnBrowser on
+// Register installs the routes: "/" (the default dashboard), /d/{id}
+// (every dashboard, by id) and /sla (the freshness page, sla.go). Call it once, before app.RunWhenOnBrowser on
 // the client and before serving app.Handler on the server (which serves the
 // app shell only for these paths).
 func Register(b Bridges) {
 	shell := func() app.Composer { return &Shell{bridges: b} }
 	app.Route("/", shell)
 	app.RouteWithRegexp("^"+PathDashboard+"[^/]+$", shell)
+	app.Route(PathSLA, func() app.Composer { return &slaPage{bridges: b} })
 }
 
 // dashboardID is the id of the dashboard a page's path asks for: "" for the
