@@ -175,7 +175,7 @@ func decodeLKG(b []byte) (spec *dashboard.Dashboard, h lkgHeader, snaps []wire.S
 		if n > len(b) {
 			break
 		}
-		if f, err := wire.Decode(b[:n]); err == nil {
+		if f, err := wire.DecodeServer(b[:n]); err == nil {
 			if snap, ok := f.(wire.Snapshot); ok {
 				snaps = append(snaps, snap)
 			}
