@@ -35,6 +35,7 @@ type Meter struct {
 	byID    map[string]*panelMeter
 	from    int64 // the report period's start, local ns
 	lastTo  int64 // the last report's To (server clock): the next starts there
+	hidden  bool  // the page is hidden (SetVisible): nothing is measured
 }
 
 // NewMeter returns a meter on clock now (local Unix nanoseconds, which
@@ -179,8 +180,8 @@ func (m *Meter) received(stream string, epoch uint64, evs []wire.Event, sent int
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ps := m.streams[stream]
-	if ps == nil {
-		return // no panel shows it
+	if ps == nil || m.hidden {
+		return // no panel shows it, or nobody sees it
 	}
 	if epoch != ps.epoch {
 		ps.epoch, ps.stamps = epoch, ps.stamps[:0]
@@ -296,7 +297,7 @@ func (m *Meter) Fresh(panel string, known, stale bool, cause string, at int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	pm := m.byID[panel]
-	if pm == nil {
+	if pm == nil || m.hidden {
 		return
 	}
 	pm.account(at)
@@ -404,4 +405,31 @@ func (m *Meter) Behind(panel string, at int64) bool {
 	}
 	i := sort.Search(len(ps.stamps), func(i int) bool { return ps.stamps[i].seq > pm.seq })
 	return i < len(ps.stamps) && at-ps.stamps[i].received > int64(behindAfter)
+}
+
+// SetVisible says whether the page is visible, at local time at. A hidden
+// page paints nothing (no animation frames), so what arrives meanwhile is
+// not measured (it would count the time nobody looked as latency), and its
+// time is neither fresh nor stale: the stamps waiting are dropped, and the
+// panels' states end at at.
+func (m *Meter) SetVisible(visible bool, at int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.hidden == !visible {
+		return
+	}
+	m.hidden = !visible
+	if visible {
+		return
+	}
+	for _, ps := range m.streams {
+		ps.stamps = ps.stamps[:0]
+	}
+	for _, pm := range m.panels {
+		pm.account(at)
+		if pm.openStale != 0 {
+			pm.closeStale(at)
+		}
+		pm.state = stateUnknown
+	}
 }

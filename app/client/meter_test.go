@@ -317,3 +317,25 @@ func TestMeterReportsNeverOverlap(t *testing.T) {
 		t.Fatalf("second report from %d to %d, the first ended at %d", r.From, r.To, first)
 	}
 }
+
+// A hidden page measures nothing: what arrived while it was hidden is not
+// painted late, and its hidden time is neither fresh nor stale.
+func TestMeterHiddenMeasuresNothing(t *testing.T) {
+	clk := &fakeClock{t: t0}
+	m := NewMeter(clk.now)
+	m.SetPanels([]PanelStream{{"p", "s"}})
+	m.Fresh("p", true, false, "", clk.now())
+	m.received("s", 1, []wire.Event{{Seq: 1}}, 0, 1, clk.now(), clk.now())
+	m.SetVisible(false, clk.add(2*time.Second))
+	m.received("s", 1, []wire.Event{{Seq: 2}}, 0, 2, clk.now(), clk.now())
+	m.Fresh("p", true, true, sla.CauseSilent, clk.add(time.Minute))
+	m.SetVisible(true, clk.add(time.Minute))
+	m.Painted([]Paint{{"p", 1, 2}}, clk.now())
+	m.Fresh("p", true, false, "", clk.now())
+	var r wire.Report
+	m.Report(&r, clk.add(time.Second))
+	pr := r.Panels[0]
+	if pr.Painted != 0 || pr.FreshMs != 3000 || pr.StaleMs != 0 || len(pr.Stale) != 0 {
+		t.Fatalf("painted %d, fresh %d ms, stale %d ms %v: want nothing of the hidden time", pr.Painted, pr.FreshMs, pr.StaleMs, pr.Stale)
+	}
+}
