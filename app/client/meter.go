@@ -101,11 +101,16 @@ const (
 type hist struct {
 	index  []int32
 	counts []uint32
+	last   int // the bin added to last: latencies in a row often share one
 }
 
 func (h *hist) add(ms float64) {
 	b := sla.Bin(ms)
-	i := sort.Search(len(h.index), func(i int) bool { return h.index[i] >= b })
+	i := h.last
+	if i >= len(h.index) || h.index[i] != b {
+		i = sort.Search(len(h.index), func(i int) bool { return h.index[i] >= b })
+		h.last = i
+	}
 	if i < len(h.index) && h.index[i] == b {
 		if h.counts[i] < ^uint32(0) {
 			h.counts[i]++
@@ -119,7 +124,7 @@ func (h *hist) add(ms float64) {
 	h.index[i], h.counts[i] = b, 1
 }
 
-func (h *hist) reset() { h.index, h.counts = h.index[:0], h.counts[:0] }
+func (h *hist) reset() { h.index, h.counts, h.last = h.index[:0], h.counts[:0], 0 }
 
 // PanelStream names a panel and the stream it shows.
 type PanelStream struct{ Panel, Stream string }

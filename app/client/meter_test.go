@@ -339,3 +339,26 @@ func TestMeterHiddenMeasuresNothing(t *testing.T) {
 		t.Fatalf("painted %d, fresh %d ms, stale %d ms %v: want nothing of the hidden time", pr.Painted, pr.FreshMs, pr.StaleMs, pr.Stale)
 	}
 }
+
+// The meter's cost per event: stamped on arrival, measured at paint for two
+// panels of its stream.
+func BenchmarkMeter_50EventBatches_2Panels(b *testing.B) {
+	clk := &fakeClock{t: t0}
+	m := NewMeter(clk.now)
+	m.SetPanels([]PanelStream{{"a", "s"}, {"b", "s"}})
+	m.sync(clk.now(), t0, clk.now())
+	evs := make([]wire.Event, 50)
+	seq := uint64(0)
+	paints := []Paint{{"a", 1, 0}, {"b", 1, 0}}
+	b.ReportAllocs()
+	for b.Loop() {
+		for i := range evs {
+			seq++
+			evs[i] = wire.Event{Seq: seq, Created: clk.now() - int64(i)*1e6, Stored: clk.now(), Ingested: clk.now(), Epoch: 1}
+		}
+		m.received("s", 1, evs, clk.now(), seq, clk.add(time.Millisecond), clk.add(time.Millisecond))
+		paints[0].Seq, paints[1].Seq = seq, seq
+		m.Painted(paints, clk.add(5*time.Millisecond))
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(evs)), "ns/event")
+}
