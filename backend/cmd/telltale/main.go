@@ -440,6 +440,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		Authenticate: func(_ context.Context, token string) (*auth.Principal, error) { return guard.Verify(token) },
 		Revoked:      guard.Revoked,
 		Derived:      eng,
+		Reports:      reportSink(),
 	})
 	goRun("revocations", func(ctx context.Context) error { return guard.Run(ctx, 2*time.Second, log, gate.Sweep) })
 	ui.Register(ui.Bridges{})

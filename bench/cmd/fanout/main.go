@@ -6,6 +6,9 @@
 // idle server memory per connection.
 //
 //	go run ./bench/cmd/fanout -clients 1000 -streams 1 -rate 200 -duration 10s -json
+//
+// With -reports on, each client also reports its freshness as a page does
+// (issue 18); bench/results/2026-12-06-reports.md compares on with idle.
 package main
 
 import (
@@ -69,6 +72,16 @@ type result struct {
 	// publishing; EventsPerFrame shows how much coalescing saved.
 	FramesPerS     float64 `json:"server_frames_per_s"`
 	EventsPerFrame float64 `json:"events_per_frame"`
+	// With -reports: what the companions sent and got over the publishing
+	// phase, and what the server counted (telltale_sla_reports_total).
+	Reports        string  `json:"reports,omitempty"`
+	ReportsSent    int64   `json:"reports_sent,omitempty"`
+	ReportBytes    float64 `json:"report_bytes_avg,omitempty"`
+	SyncsSent      int64   `json:"syncs_sent,omitempty"`
+	ClocksReceived int64   `json:"clocks_received,omitempty"`
+	ReportErrors   int64   `json:"report_errors,omitempty"`
+	ReportsTaken   float64 `json:"server_reports_taken,omitempty"`
+	ReportsRefused float64 `json:"server_reports_refused,omitempty"`
 }
 
 func main() {
@@ -119,6 +132,7 @@ func run() error {
 	idleWait := flag.Duration("idle-wait", 2*time.Second, "how long every client stays connected and idle before the server's memory is read")
 	heapProfile := flag.String("server-heapprofile", "", "write the started server's heap profile (after a GC) with every client connected and idle here, and report live_kb_per_conn")
 	gogc := flag.Int("gogc", 100, "the load generator's GOGC (its own garbage collector, not the server's): its thousands of clients allocate for every event they decode")
+	reports := flag.String("reports", "", `page-like reporting (issue 18): "on" gives each client a companion connection that sends a report every sla.ReportEvery and a sync every ping; "idle" opens the companions but sends only pongs (the baseline for "on"); empty: neither. The server must take reports (a binary built with -tags slabench) or it answers each with reports_off`)
 	settle := flag.Duration("settle", 0, "after the idle reading, wait this long and read the server's RSS again (settled_kb_per_conn): the connection storm's transient memory returned")
 	flag.Parse()
 	debug.SetGCPercent(*gogc)
@@ -235,6 +249,20 @@ func run() error {
 		}
 	}
 
+	var rs reportStats
+	switch *reports {
+	case "":
+	case "on", "idle":
+		res.Reports = *reports
+		if err := startReporters(ctx, *addr, *token, *clients, *reports == "on", &rs, &wg); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("-reports %q: want on, idle or nothing", *reports)
+	}
+	takenBefore := benchserver.Metric(*addr, `telltale_sla_reports_total{result="taken"}`)
+	refusedBefore := benchserver.Metric(*addr, `telltale_sla_reports_total{result="refused"}`)
+
 	cpuBefore, genBefore := serverTicks(server), proc.CPUTicks(os.Getpid())
 	framesBefore, eventsBefore := benchserver.Metric(*addr, "telltale_ws_frames_out_total"), benchserver.Metric(*addr, "telltale_ws_events_out_total")
 	profileDone := make(chan error, 1)
@@ -274,6 +302,15 @@ func run() error {
 	if err := <-profileDone; err != nil {
 		return err
 	}
+	res.ReportsSent, res.SyncsSent, res.ClocksReceived, res.ReportErrors = rs.reports.Load(), rs.syncs.Load(), rs.clocks.Load(), rs.errs.Load()
+	if res.ReportsSent > 0 {
+		res.ReportBytes = float64(rs.bytes.Load()) / float64(res.ReportsSent)
+	}
+	res.ReportsTaken = benchserver.Metric(*addr, `telltale_sla_reports_total{result="taken"}`) - takenBefore
+	res.ReportsRefused = benchserver.Metric(*addr, `telltale_sla_reports_total{result="refused"}`) - refusedBefore
+	if e := rs.lastErr.Load(); e != nil {
+		fmt.Fprintln(os.Stderr, "fanout: a reporter got an error frame:", *e)
+	}
 	res.GeneratorCPU = float64(proc.CPUTicks(os.Getpid())-genBefore) / proc.TicksPerSecond / elapsed.Seconds() * 100
 	if server != nil {
 		res.ServerCPU = float64(serverTicks(server)-cpuBefore) / proc.TicksPerSecond / elapsed.Seconds() * 100
@@ -309,7 +346,12 @@ func run() error {
 	if res.LiveKBPerConn > 0 {
 		fmt.Printf(", live %.1f KB/conn", res.LiveKBPerConn)
 	}
-	fmt.Printf("; %.0f frames/s, %.1f events/frame\n", res.FramesPerS, res.EventsPerFrame)
+	fmt.Printf("; %.0f frames/s, %.1f events/frame", res.FramesPerS, res.EventsPerFrame)
+	if res.Reports != "" {
+		fmt.Printf("; reports %s: %d sent (%.0f B avg), server took %.0f, refused %.0f; %d syncs, %d clocks; %d error frames",
+			res.Reports, res.ReportsSent, res.ReportBytes, res.ReportsTaken, res.ReportsRefused, res.SyncsSent, res.ClocksReceived, res.ReportErrors)
+	}
+	fmt.Println()
 	if *asJSON {
 		b, _ := json.Marshal(res)
 		fmt.Println(string(b))
