@@ -19,8 +19,10 @@ const (
 	// day more.
 	MaxRange = 31 * 24 * time.Hour
 	// MaxPoints is how many points a panel's series (PanelSLA.Minutes) has
-	// at most: a longer period merges whole minutes into one point each
-	// (a week: 14-minute points), the point's Minute being its first.
+	// at most: a minute each up to 12 h; a longer period has a point per
+	// hour (whole hours, from the hour: minutes older than CompactAfter are
+	// kept by the hour), or per 2 h past 30 days. A point's Minute is its
+	// first.
 	MaxPoints = 720
 	// MaxAnswerStale is how many stale periods a panel's answer lists at
 	// most, the latest.
@@ -33,10 +35,14 @@ const (
 var ErrRange = errors.New("bad period")
 
 // Step is the length of one point of a panel's series over [from, to):
-// whole minutes, at most MaxPoints of them.
+// a minute up to MaxPoints minutes, else whole hours, at most MaxPoints
+// of them.
 func Step(from, to time.Time) time.Duration {
-	minutes := int64(to.Sub(from)+time.Minute-1) / int64(time.Minute)
-	return time.Duration(max(1, (minutes+MaxPoints-1)/MaxPoints)) * time.Minute
+	if to.Sub(from) <= MaxPoints*time.Minute {
+		return time.Minute
+	}
+	hours := int64(to.Sub(from)+time.Hour-1) / int64(time.Hour)
+	return time.Duration(max(1, (hours+MaxPoints-1)/MaxPoints)) * time.Hour
 }
 
 // Query answers tenant's freshness over [from, to) (minutes that start in
@@ -51,23 +57,24 @@ func (s *Service) Query(ctx context.Context, tenant, dashboard string, from, to 
 		return nil, fmt.Errorf("%w: from %v to %v: want from before to, at most %v apart", ErrRange, from, to, MaxRange)
 	}
 	step := Step(from, to)
+	if step >= time.Hour {
+		from = from.Truncate(time.Hour)
+	}
 	type panelAgg struct {
-		whole   *Rollup
 		stale   map[staleKey]*Stale
-		buckets map[int64]*Rollup
+		buckets map[int64]*Rollup // counts and stages only
 	}
 	panels := map[[2]string]*panelAgg{}
 	screens := map[uint64]struct{}{}
+	var mergeErr error
 	add := func(ru *Rollup) {
 		pk := [2]string{ru.Dashboard, ru.Panel}
 		a := panels[pk]
 		if a == nil {
-			a = &panelAgg{whole: newRollup(ru.Tenant, ru.Dashboard, ru.Panel, from), stale: map[staleKey]*Stale{}, buckets: map[int64]*Rollup{}}
+			a = &panelAgg{stale: map[staleKey]*Stale{}, buckets: map[int64]*Rollup{}}
 			panels[pk] = a
 		}
-		stale := ru.Stale
-		ru.Stale = nil // merged below, with a larger cap than a minute's
-		for _, st := range stale {
+		for _, st := range ru.Stale { // with a larger cap than a minute's
 			k := staleKey{st.Start, st.Cause}
 			if o := a.stale[k]; o != nil {
 				o.Ms = max(o.Ms, st.Ms)
@@ -78,12 +85,12 @@ func (s *Service) Query(ctx context.Context, tenant, dashboard string, from, to 
 				a.stale[k] = &Stale{Start: st.Start, Ms: st.Ms, Cause: st.Cause, Screens: slices.Clone(st.Screens)}
 			}
 		}
-		a.whole.merge(ru)
-		b := int64(ru.Minute.Sub(from) / step)
+		b := max(0, int64(ru.Minute.Sub(from)/step))
 		if a.buckets[b] == nil {
-			a.buckets[b] = ru
-		} else {
-			a.buckets[b].merge(ru)
+			a.buckets[b] = newRollup(ru.Tenant, ru.Dashboard, ru.Panel, from.Add(time.Duration(b)*step))
+		}
+		if err := a.buckets[b].mergeCounts(ru); err != nil && mergeErr == nil {
+			mergeErr = fmt.Errorf("rollup %s/%s at %v: %w", ru.Dashboard, ru.Panel, ru.Minute, err)
 		}
 		for _, h := range ru.Screens {
 			if len(screens) < maxScreensCounted {
@@ -93,15 +100,24 @@ func (s *Service) Query(ctx context.Context, tenant, dashboard string, from, to 
 	}
 	s.flushing.RLock()
 	s.inMemory(tenant, dashboard, from, to, add)
+	// An hour's rollup (minutes older than CompactAfter) counts in the
+	// period when from falls in it.
 	err := s.store.Load(ctx, tenant, dashboard, from, to, add)
 	s.flushing.RUnlock()
+	if err == nil {
+		err = mergeErr
+	}
 	if err != nil {
 		return nil, fmt.Errorf("sla: read rollups: %w", err)
 	}
 
 	ans := &sla.Answer{Dashboard: dashboard, From: from, To: to, Screens: len(screens), RelativeAccuracy: sla.RelativeAccuracy, Panels: []sla.PanelSLA{}}
-	for _, a := range panels {
-		w := a.whole
+	for pk, a := range panels {
+		// The period's whole: its points merged (dense stores: an add a bin).
+		w := newRollup(tenant, pk[0], pk[1], from)
+		for _, ru := range a.buckets {
+			w.mergeCounts(ru) // decoded sketches only: cannot fail
+		}
 		p := sla.PanelSLA{Dashboard: w.Dashboard, Panel: w.Panel, Painted: w.Painted, FreshPct: freshPct(w),
 			Stages: []sla.StageSLA{}, Stale: []sla.StaleSLA{}, Minutes: []sla.MinuteSLA{}}
 		if t := w.Stages[sla.StageTotal]; t != nil {
@@ -118,8 +134,8 @@ func (s *Service) Query(ctx context.Context, tenant, dashboard string, from, to 
 			p.Stale = p.Stale[:MaxAnswerStale]
 		}
 		slices.Reverse(p.Stale) // oldest first, as the series
-		for b, ru := range a.buckets {
-			m := sla.MinuteSLA{Minute: from.Add(time.Duration(b) * step), Painted: ru.Painted, FreshPct: freshPct(ru)}
+		for _, ru := range a.buckets {
+			m := sla.MinuteSLA{Minute: ru.Minute, Painted: ru.Painted, FreshPct: freshPct(ru)}
 			if t := ru.Stages[sla.StageTotal]; t != nil {
 				m.P95Ms, m.P99Ms = quantile(t, 0.95), quantile(t, 0.99)
 			}

@@ -19,15 +19,20 @@ import (
 type Store interface {
 	Save(ctx context.Context, rs []*Rollup) error
 	// Load calls each with every rollup of tenant (of dashboard, or of every
-	// dashboard when it is "") whose minute is in [from, to). Each may keep
-	// what it is given.
+	// dashboard when it is "") whose minute is in [from, to), and every
+	// hour's rollup whose hour overlaps it. Each may keep what it is given.
 	Load(ctx context.Context, tenant, dashboard string, from, to time.Time, each func(*Rollup)) error
 	// Prune deletes the rollups of minutes before before.
 	Prune(ctx context.Context, before time.Time) (int64, error)
+	// Compact merges the minute rollups of minutes before before into
+	// one rollup per hour (Rollup.Hour), returning how many it merged. A
+	// rollup is merged once, even with several nodes compacting at once.
+	Compact(ctx context.Context, before time.Time) (int64, error)
 }
 
 // ErrBusy says a report was refused because the rollups not yet flushed
-// are at their cap (Config.MaxPending, MaxPendingPerTenant): the page may
+// are at their cap (Config.MaxPending, MaxPendingBytes and their per-tenant
+// caps): the page may
 // send it again later.
 var ErrBusy = errors.New("too many open rollups; try again later")
 
@@ -41,15 +46,29 @@ type Config struct {
 	Keep time.Duration
 	// FlushEvery is how often closed minutes go to the Store; zero means 10s.
 	FlushEvery time.Duration
-	// PruneEvery is how often rollups older than Keep are deleted; zero
-	// means an hour.
+	// PruneEvery is how often rollups older than Keep are deleted, and
+	// minutes older than CompactAfter merged into hours; zero means an hour.
 	PruneEvery time.Duration
+	// CompactAfter is how long minute rollups are kept as minutes; older
+	// ones are merged into one per hour (a week's query then reads 168
+	// rows a panel, not 10,080). Zero means 24h.
+	CompactAfter time.Duration
 	// MaxPending bounds the rollups held in memory, not yet flushed, over
 	// every tenant; zero means 100,000 (each a few KB). MaxPendingPerTenant
 	// bounds one tenant's; zero means 8,192 (64 panels × 128 dashboards'
 	// screens reporting in one open minute), so one tenant's forged
 	// dashboard ids fill its own share, not the server.
 	MaxPending, MaxPendingPerTenant int
+	// MaxPendingBytes bounds the memory of those rollups (Rollup.size:
+	// mostly their stages' bins, 8 bytes each, up to 1,000 bins per stage),
+	// over every tenant; zero means 256 MiB. MaxPendingBytesPerTenant bounds
+	// one tenant's; zero means 32 MiB. A report is refused once its tenant
+	// (or the server) is at the cap, so one report (at most 64 panels) may
+	// pass it by what it adds.
+	MaxPendingBytes, MaxPendingBytesPerTenant int64
+	// Now is Run's clock (which minutes are closed, what is old); nil means
+	// time.Now.
+	Now func() time.Time
 	// MaxScreens bounds the screens remembered (for MaxReportPeriod and
 	// sla.MaxClockSkewBack after their last report) to refuse one screen's
 	// overlapping reports; zero means 200,000 (about 100 bytes each).
@@ -76,6 +95,10 @@ type Service struct {
 	pending   map[key]*Rollup // open minutes and closed ones not yet flushed
 	unsaved   []*Rollup       // taken out of pending, their Save failed: retried
 	perTenant map[string]int  // pending rollups by tenant
+	// pendingBytes and tenantBytes are the pending rollups' sizes, in all
+	// and by tenant.
+	pendingBytes int64
+	tenantBytes  map[string]int64
 	// lastTo is each recent screen's last report's To (by tenant, screen
 	// and dashboard): the next report of the screen may not start before it, so
 	// sending one report many times does not multiply its weight.
@@ -93,6 +116,7 @@ const overlapSlack = time.Second
 type key struct {
 	tenant, dashboard, panel string
 	minute                   int64 // Unix seconds
+	hour                     bool  // an hour's rollup (Rollup.Hour)
 }
 
 // New makes a Service; Run flushes and prunes it.
@@ -115,18 +139,30 @@ func New(cfg Config) *Service {
 	if cfg.PruneEvery <= 0 {
 		cfg.PruneEvery = time.Hour
 	}
+	if cfg.CompactAfter <= 0 {
+		cfg.CompactAfter = 24 * time.Hour
+	}
 	if cfg.MaxPending <= 0 {
 		cfg.MaxPending = 100_000
 	}
 	if cfg.MaxPendingPerTenant <= 0 {
 		cfg.MaxPendingPerTenant = 8192
 	}
+	if cfg.MaxPendingBytes <= 0 {
+		cfg.MaxPendingBytes = 256 << 20
+	}
+	if cfg.MaxPendingBytesPerTenant <= 0 {
+		cfg.MaxPendingBytesPerTenant = 32 << 20
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	if cfg.MaxScreens <= 0 {
 		cfg.MaxScreens = 200_000
 	}
 	m := cfg.Metrics
 	return &Service{cfg: cfg, log: cfg.Logger, store: cfg.Store,
-		pending: map[key]*Rollup{}, perTenant: map[string]int{}, lastTo: map[screenKey]int64{},
+		pending: map[key]*Rollup{}, perTenant: map[string]int{}, tenantBytes: map[string]int64{}, lastTo: map[screenKey]int64{},
 		reports:      m.Counter("telltale_sla_reports_total", "Freshness reports taken (merged into rollups)."),
 		refused:      m.Counter("telltale_sla_reports_refused_total", "Freshness reports refused: malformed or past a structural cap (sla.Check)."),
 		clamped:      m.Counter("telltale_sla_reports_clamped_total", "Freshness reports with values clamped to what one screen can have done (forged or broken counts and times)."),
@@ -167,11 +203,12 @@ func (s *Service) Take(tenant string, r *wire.Report, now time.Time) error {
 	}
 	fresh := 0
 	for i := range r.Panels {
-		if s.pending[key{tenant, r.Dashboard, r.Panels[i].Panel, minute.Unix()}] == nil {
+		if s.pending[key{tenant, r.Dashboard, r.Panels[i].Panel, minute.Unix(), false}] == nil {
 			fresh++
 		}
 	}
-	if fresh > 0 && (s.perTenant[tenant]+fresh > s.cfg.MaxPendingPerTenant || len(s.pending)+fresh > s.cfg.MaxPending) {
+	if fresh > 0 && (s.perTenant[tenant]+fresh > s.cfg.MaxPendingPerTenant || len(s.pending)+fresh > s.cfg.MaxPending) ||
+		s.tenantBytes[tenant] >= s.cfg.MaxPendingBytesPerTenant || s.pendingBytes >= s.cfg.MaxPendingBytes {
 		s.busy.Inc()
 		return ErrBusy
 	}
@@ -182,16 +219,22 @@ func (s *Service) Take(tenant string, r *wire.Report, now time.Time) error {
 	}
 	for i := range r.Panels {
 		p := &r.Panels[i]
-		k := key{tenant, r.Dashboard, p.Panel, minute.Unix()}
+		k := key{tenant, r.Dashboard, p.Panel, minute.Unix(), false}
 		ru := s.pending[k]
+		var before int64 // a new rollup's whole size is new
 		if ru == nil {
 			ru = newRollup(tenant, r.Dashboard, p.Panel, minute)
 			s.pending[k] = ru
 			s.perTenant[tenant]++
+		} else {
+			before = ru.size()
 		}
 		if n := ru.addReport(screen, p); n > 0 {
 			s.staleDropped.Add(int64(n))
 		}
+		grew := ru.size() - before
+		s.pendingBytes += grew
+		s.tenantBytes[tenant] += grew
 	}
 	s.pendingGauge.Add(int64(fresh))
 	return nil
@@ -225,7 +268,11 @@ func (s *Service) Flush(ctx context.Context, now time.Time, all bool) error {
 			delete(s.pending, k)
 			if s.perTenant[k.tenant]--; s.perTenant[k.tenant] <= 0 {
 				delete(s.perTenant, k.tenant)
+				delete(s.tenantBytes, k.tenant)
+			} else {
+				s.tenantBytes[k.tenant] -= ru.size()
 			}
+			s.pendingBytes -= ru.size()
 		}
 	}
 	s.mu.Unlock()
@@ -262,12 +309,12 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			if err := s.Flush(sctx, time.Now(), true); err != nil {
+			if err := s.Flush(sctx, s.cfg.Now(), true); err != nil {
 				s.log.Warn("sla: saving the open minutes at shutdown failed", "err", err)
 			}
 			return nil
 		case <-flush.C:
-			if err := s.Flush(ctx, time.Now(), false); err != nil && ctx.Err() == nil {
+			if err := s.Flush(ctx, s.cfg.Now(), false); err != nil && ctx.Err() == nil {
 				s.log.Warn("sla: saving closed minutes failed; retrying", "err", err)
 			}
 		case <-prune.C:
@@ -277,12 +324,20 @@ func (s *Service) Run(ctx context.Context) error {
 }
 
 func (s *Service) prune(ctx context.Context) {
-	n, err := s.store.Prune(ctx, time.Now().Add(-s.cfg.Keep))
+	now := s.cfg.Now()
+	n, err := s.store.Prune(ctx, now.Add(-s.cfg.Keep))
 	switch {
 	case err != nil && ctx.Err() == nil:
 		s.log.Warn("sla: pruning old rollups failed", "err", err)
 	case n > 0:
 		s.log.Info("sla: pruned old rollups", "deleted", n)
+	}
+	n, err = s.store.Compact(ctx, now.Add(-s.cfg.CompactAfter).Truncate(time.Hour))
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.log.Warn("sla: merging old minutes into hours failed", "err", err)
+	case n > 0:
+		s.log.Debug("sla: merged old minutes into hours", "minutes", n)
 	}
 }
 

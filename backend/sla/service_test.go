@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/telltale/telltale/backend/metrics"
+	"github.com/telltale/telltale/shared/poll"
 	"github.com/telltale/telltale/shared/sla"
 	"github.com/telltale/telltale/shared/wire"
 )
@@ -254,5 +255,77 @@ func TestRepeatedReportsAreRefused(t *testing.T) {
 	}
 	if n := len(s.lastTo); n != 0 {
 		t.Fatalf("%d screens remembered, want none", n)
+	}
+}
+
+// A tenant whose reports span every bin (the most memory a rollup can
+// take) meets its byte cap, and is refused, counted; the bytes are given
+// back when its rollups are saved.
+func TestOpenRollupsAreCappedInBytes(t *testing.T) {
+	reg := metrics.New()
+	s := New(Config{Metrics: reg, MaxPendingBytesPerTenant: 16 << 10})
+	wide := func(screen, dash string) *wire.Report {
+		r := report(screen, t0)
+		r.Dashboard = dash
+		h := &r.Panels[0].Stages[0]
+		h.Index, h.Counts = nil, nil
+		for b := sla.MinBin; b <= sla.MaxBin; b++ {
+			h.Index, h.Counts = append(h.Index, b), append(h.Counts, 1)
+		}
+		return r
+	}
+	var err error
+	n := 0
+	for ; n < 10 && err == nil; n++ {
+		err = s.Take("acme", wide(fmt.Sprint("s", n), fmt.Sprint("d", n)), t0)
+	}
+	if !errors.Is(err, ErrBusy) || n != 3 {
+		t.Fatalf("got %v at report %d, want ErrBusy at the third (each rollup ~8 KiB)", err, n)
+	}
+	if got := reg.Counter("telltale_sla_reports_busy_total", "").Load(); got != 1 {
+		t.Errorf("busy: got %d, want 1", got)
+	}
+	take(t, s, "globex", wide("s", "d"), t0)
+	if err := s.Flush(context.Background(), t0, true); err != nil {
+		t.Fatal(err)
+	}
+	if s.pendingBytes != 0 || len(s.tenantBytes) != 0 {
+		t.Fatalf("after the flush: %d bytes pending, by tenant %v; want none", s.pendingBytes, s.tenantBytes)
+	}
+	take(t, s, "acme", wide("s9", "d9"), t0)
+}
+
+// Run saves closed minutes on its own, the open ones when it ends, and
+// returns when its context ends.
+func TestRunSavesClosedMinutesAndTheRestAtTheEnd(t *testing.T) {
+	st := NewMemoryStore()
+	now := t0
+	// Run's clock is 2 min after the reports: the first's minute (12:00) is
+	// closed, the second's (12:01) not.
+	s := New(Config{Store: st, FlushEvery: 10 * time.Millisecond, Now: func() time.Time { return now.Add(2 * time.Minute) }})
+	take(t, s, "acme", report("old", now, 10), now)
+	take(t, s, "acme", report("new", now.Add(40*time.Second), 10), now.Add(40*time.Second))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	saved := func() (n int) {
+		st.Load(context.Background(), "acme", "d", now.Add(-time.Hour), now.Add(time.Hour), func(*Rollup) { n++ })
+		return n
+	}
+	poll.Until(t, 10*time.Second, func() error {
+		if n := saved(); n == 0 {
+			return errors.New("the closed minute is not saved yet")
+		}
+		return nil
+	})
+	if n := saved(); n != 1 {
+		t.Fatalf("%d minutes saved while running, want the closed one", n)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if p := query(t, New(Config{Store: st}), "acme", "d"); len(p.Panels) != 1 || p.Panels[0].Painted != 2 || p.Screens != 2 {
+		t.Fatalf("after Run ended: got %+v, want both reports saved", p)
 	}
 }

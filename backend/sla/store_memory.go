@@ -21,7 +21,7 @@ func (m *MemoryStore) Save(_ context.Context, rs []*Rollup) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, ru := range rs {
-		k := key{ru.Tenant, ru.Dashboard, ru.Panel, ru.Minute.Unix()}
+		k := key{ru.Tenant, ru.Dashboard, ru.Panel, ru.Minute.Unix(), ru.Hour}
 		if o := m.rollups[k]; o != nil {
 			o.merge(ru)
 		} else {
@@ -36,7 +36,7 @@ func (m *MemoryStore) Load(_ context.Context, tenant, dashboard string, from, to
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for k, ru := range m.rollups {
-		if k.tenant == tenant && (dashboard == "" || k.dashboard == dashboard) && !ru.Minute.Before(from) && ru.Minute.Before(to) {
+		if k.tenant == tenant && (dashboard == "" || k.dashboard == dashboard) && overlaps(ru, from, to) {
 			each(ru.clone())
 		}
 	}
@@ -53,6 +53,30 @@ func (m *MemoryStore) Prune(_ context.Context, before time.Time) (int64, error) 
 			delete(m.rollups, k)
 			n++
 		}
+	}
+	return n, nil
+}
+
+// Compact merges the minute rollups before before into hours.
+func (m *MemoryStore) Compact(_ context.Context, before time.Time) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var n int64
+	for k, ru := range m.rollups {
+		if k.hour || !ru.Minute.Before(before) {
+			continue
+		}
+		hour := ru.Minute.Truncate(time.Hour)
+		hk := key{k.tenant, k.dashboard, k.panel, hour.Unix(), true}
+		h := m.rollups[hk]
+		if h == nil {
+			h = newRollup(k.tenant, k.dashboard, k.panel, hour)
+			h.Hour = true
+			m.rollups[hk] = h
+		}
+		h.merge(ru)
+		delete(m.rollups, k)
+		n++
 	}
 	return n, nil
 }
