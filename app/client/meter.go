@@ -124,6 +124,25 @@ func (h *hist) add(ms float64) {
 	h.index[i], h.counts[i] = b, 1
 }
 
+// copy is the histogram as a report's stage.
+func (h *hist) copy(stage string) wire.StageHist {
+	return wire.StageHist{Stage: stage, Index: append([]int32(nil), h.index...), Counts: append([]uint32(nil), h.counts...)}
+}
+
+// A report's size, estimated high for the msgpack frame and for the JSON
+// the page posts: the server refuses a report over sla.MaxReportBytes, and
+// a page with many busy panels can fill one (64 panels × 7 stages × 100
+// bins is 45,000 bins).
+const (
+	reportBudget = sla.MaxReportBytes - 2*sla.MaxNameBytes - 1024 // the screen and dashboard ids, the other fields
+	panelBytes   = sla.MaxNameBytes + 128
+	staleBytes   = 80
+	stageBytes   = 64
+	binBytes     = 18 // an int32 and a uint32 in JSON, with commas
+)
+
+func histBytes(h *hist) int { return stageBytes + binBytes*len(h.index) }
+
 func (h *hist) reset() { h.index, h.counts, h.last = h.index[:0], h.counts[:0], 0 }
 
 // PanelStream names a panel and the stream it shows.
@@ -363,28 +382,63 @@ func (m *Meter) Report(r *wire.Report, at int64) bool {
 	if errBound == 0 && ok {
 		r.ClockErr = 1 // an estimate, however exact: not "none"
 	}
+	// Within the byte budget, first every panel's counts, then the stale
+	// periods, then the event → paint histograms, then the other stages,
+	// in panel order; what does not fit is dropped (stale time still counts
+	// in StaleMs).
+	budget := reportBudget
 	r.Panels = r.Panels[:0]
+	var from []*panelMeter
+	var stale [][]wire.StalePeriod
 	for _, pm := range m.panels {
 		pm.account(at)
 		pr := wire.PanelReport{Panel: pm.id, Painted: pm.painted, FreshMs: pm.fresh / nsPerMs, StaleMs: pm.staleNs / nsPerMs}
-		for _, sp := range pm.stale {
-			sp.Start += offset
-			pr.Stale = append(pr.Stale, sp)
-		}
+		ps := pm.stale
 		if pm.openStale != 0 {
-			pr.Stale = append(pr.Stale, wire.StalePeriod{Start: pm.openStale + offset, Ms: (at - pm.openStale) / nsPerMs, Cause: pm.openCause})
-		}
-		for i := range pm.stages {
-			h := &pm.stages[i]
-			if len(h.index) == 0 {
-				continue
-			}
-			pr.Stages = append(pr.Stages, wire.StageHist{Stage: sla.Stages[i], Index: append([]int32(nil), h.index...), Counts: append([]uint32(nil), h.counts...)})
-			h.reset()
+			ps = append(ps, wire.StalePeriod{Start: pm.openStale, Ms: (at - pm.openStale) / nsPerMs, Cause: pm.openCause})
 		}
 		pm.painted, pm.fresh, pm.staleNs, pm.stale = 0, 0, 0, pm.stale[:0]
-		if pr.Painted > 0 || pr.FreshMs > 0 || pr.StaleMs > 0 || len(pr.Stale) > 0 {
-			r.Panels = append(r.Panels, pr)
+		if pr.Painted == 0 && pr.FreshMs == 0 && pr.StaleMs == 0 && len(ps) == 0 || budget < panelBytes {
+			continue
+		}
+		budget -= panelBytes
+		r.Panels = append(r.Panels, pr)
+		from, stale = append(from, pm), append(stale, ps)
+	}
+	for k := range r.Panels {
+		for _, sp := range stale[k] {
+			if budget >= staleBytes {
+				budget -= staleBytes
+				sp.Start += offset
+				r.Panels[k].Stale = append(r.Panels[k].Stale, sp)
+			}
+		}
+	}
+	fits := func(h *hist) bool {
+		if len(h.index) == 0 || budget < histBytes(h) {
+			return false
+		}
+		budget -= histBytes(h)
+		return true
+	}
+	totals := make([]bool, len(from))
+	for k, pm := range from {
+		totals[k] = fits(&pm.stages[stageTotal])
+	}
+	for k, pm := range from {
+		pr := &r.Panels[k]
+		for i := range stageTotal {
+			if fits(&pm.stages[i]) {
+				pr.Stages = append(pr.Stages, pm.stages[i].copy(sla.Stages[i]))
+			}
+		}
+		if totals[k] {
+			pr.Stages = append(pr.Stages, pm.stages[stageTotal].copy(sla.StageTotal))
+		}
+	}
+	for _, pm := range m.panels {
+		for i := range pm.stages {
+			pm.stages[i].reset()
 		}
 	}
 	m.from, m.lastTo = at, r.To

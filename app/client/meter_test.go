@@ -231,6 +231,9 @@ func TestMeterReportBounded(t *testing.T) {
 	if len(rep.Panels) != sla.MaxPanels {
 		t.Fatalf("%d panels, want the cap %d", len(rep.Panels), sla.MaxPanels)
 	}
+	if b, err := wire.EncodeClient(&rep); err != nil || len(b) > sla.MaxReportBytes {
+		t.Fatalf("report of %d bytes (%v), over the cap %d", len(b), err, sla.MaxReportBytes)
+	}
 	for _, pr := range rep.Panels {
 		if len(pr.Panel) > sla.MaxNameBytes || len(pr.Stale) > sla.MaxStalePeriods {
 			t.Fatalf("panel %q: %d stale periods", pr.Panel, len(pr.Stale))
@@ -246,6 +249,9 @@ func TestMeterReportBounded(t *testing.T) {
 	}
 	if h := stageOf(&rep.Panels[0], sla.StageTotal); h == nil || len(h.Index) < sla.MaxBins/2 {
 		t.Fatalf("total: %+v: the spread of latencies did not fill the bins", h)
+	}
+	if len(rep.Panels[0].Stale) == 0 {
+		t.Fatal("the stale periods did not fit: they come before the histograms")
 	}
 }
 
