@@ -1,7 +1,6 @@
 package client
 
 import (
-	"sort"
 	"sync"
 	"time"
 
@@ -108,7 +107,14 @@ func (h *hist) add(ms float64) {
 	b := sla.Bin(ms)
 	i := h.last
 	if i >= len(h.index) || h.index[i] != b {
-		i = sort.Search(len(h.index), func(i int) bool { return h.index[i] >= b })
+		i = 0
+		for hi := len(h.index); i < hi; { // the first bin at or past b
+			if m := int(uint(i+hi) >> 1); h.index[m] < b {
+				i = m + 1
+			} else {
+				hi = m
+			}
+		}
 		h.last = i
 	}
 	if i < len(h.index) && h.index[i] == b {
@@ -124,11 +130,6 @@ func (h *hist) add(ms float64) {
 	h.index[i], h.counts[i] = b, 1
 }
 
-// copy is the histogram as a report's stage.
-func (h *hist) copy(stage string) wire.StageHist {
-	return wire.StageHist{Stage: stage, Index: append([]int32(nil), h.index...), Counts: append([]uint32(nil), h.counts...)}
-}
-
 // A report's size, estimated high for the msgpack frame and for the JSON
 // the page posts: the server refuses a report over sla.MaxReportBytes, and
 // a page with many busy panels can fill one (64 panels × 7 stages × 100
@@ -140,10 +141,6 @@ const (
 	stageBytes   = 64
 	binBytes     = 18 // an int32 and a uint32 in JSON, with commas
 )
-
-func histBytes(h *hist) int { return stageBytes + binBytes*len(h.index) }
-
-func (h *hist) reset() { h.index, h.counts, h.last = h.index[:0], h.counts[:0], 0 }
 
 // PanelStream names a panel and the stream it shows.
 type PanelStream struct{ Panel, Stream string }
@@ -254,7 +251,7 @@ func (m *Meter) Painted(paints []Paint, at int64) {
 			pm.seq = max(pm.seq, p.Seq)
 			continue
 		}
-		i := sort.Search(len(ps.stamps), func(i int) bool { return ps.stamps[i].seq > pm.seq })
+		i := past(ps.stamps, pm.seq)
 		for ; i < len(ps.stamps) && ps.stamps[i].seq <= p.Seq; i++ {
 			pm.measure(&ps.stamps[i], at, offset, clockOK)
 		}
@@ -272,7 +269,7 @@ func (ps *pendingStream) trim() {
 		}
 		low = min(low, pm.seq)
 	}
-	i := sort.Search(len(ps.stamps), func(i int) bool { return ps.stamps[i].seq > low })
+	i := past(ps.stamps, low)
 	if i > 0 {
 		n := copy(ps.stamps, ps.stamps[i:])
 		ps.stamps = ps.stamps[:n]
@@ -382,63 +379,42 @@ func (m *Meter) Report(r *wire.Report, at int64) bool {
 	if errBound == 0 && ok {
 		r.ClockErr = 1 // an estimate, however exact: not "none"
 	}
-	// Within the byte budget, first every panel's counts, then the stale
-	// periods, then the event → paint histograms, then the other stages,
-	// in panel order; what does not fit is dropped (stale time still counts
-	// in StaleMs).
-	budget := reportBudget
+	// Within a byte budget: every panel's counts (reserved first), then,
+	// panel by panel, its stale periods, its event → paint histogram and
+	// its other stages; what does not fit is dropped (stale time still
+	// counts in StaleMs).
+	budget := reportBudget - panelBytes*len(m.panels)
 	r.Panels = r.Panels[:0]
-	var from []*panelMeter
-	var stale [][]wire.StalePeriod
 	for _, pm := range m.panels {
 		pm.account(at)
 		pr := wire.PanelReport{Panel: pm.id, Painted: pm.painted, FreshMs: pm.fresh / nsPerMs, StaleMs: pm.staleNs / nsPerMs}
-		ps := pm.stale
 		if pm.openStale != 0 {
-			ps = append(ps, wire.StalePeriod{Start: pm.openStale, Ms: (at - pm.openStale) / nsPerMs, Cause: pm.openCause})
+			pm.stale = append(pm.stale, wire.StalePeriod{Start: pm.openStale, Ms: (at - pm.openStale) / nsPerMs, Cause: pm.openCause})
 		}
-		pm.painted, pm.fresh, pm.staleNs, pm.stale = 0, 0, 0, pm.stale[:0]
-		if pr.Painted == 0 && pr.FreshMs == 0 && pr.StaleMs == 0 && len(ps) == 0 || budget < panelBytes {
-			continue
-		}
-		budget -= panelBytes
-		r.Panels = append(r.Panels, pr)
-		from, stale = append(from, pm), append(stale, ps)
-	}
-	for k := range r.Panels {
-		for _, sp := range stale[k] {
+		for _, sp := range pm.stale {
 			if budget >= staleBytes {
 				budget -= staleBytes
 				sp.Start += offset
-				r.Panels[k].Stale = append(r.Panels[k].Stale, sp)
+				pr.Stale = append(pr.Stale, sp)
 			}
 		}
-	}
-	fits := func(h *hist) bool {
-		if len(h.index) == 0 || budget < histBytes(h) {
-			return false
-		}
-		budget -= histBytes(h)
-		return true
-	}
-	totals := make([]bool, len(from))
-	for k, pm := range from {
-		totals[k] = fits(&pm.stages[stageTotal])
-	}
-	for k, pm := range from {
-		pr := &r.Panels[k]
-		for i := range stageTotal {
-			if fits(&pm.stages[i]) {
-				pr.Stages = append(pr.Stages, pm.stages[i].copy(sla.Stages[i]))
+		total := false
+		for k := range pm.stages {
+			i := (k + stageTotal) % len(pm.stages) // total first
+			h := &pm.stages[i]
+			if n := stageBytes + binBytes*len(h.index); len(h.index) > 0 && budget >= n {
+				budget -= n
+				total = total || i == stageTotal
+				pr.Stages = append(pr.Stages, wire.StageHist{Stage: sla.Stages[i], Index: append([]int32(nil), h.index...), Counts: append([]uint32(nil), h.counts...)})
 			}
+			h.index, h.counts, h.last = h.index[:0], h.counts[:0], 0
 		}
-		if totals[k] {
-			pr.Stages = append(pr.Stages, pm.stages[stageTotal].copy(sla.StageTotal))
+		if total && len(pr.Stages) > 1 { // total back to its place, last
+			pr.Stages = append(pr.Stages[1:], pr.Stages[0])
 		}
-	}
-	for _, pm := range m.panels {
-		for i := range pm.stages {
-			pm.stages[i].reset()
+		pm.painted, pm.fresh, pm.staleNs, pm.stale = 0, 0, 0, pm.stale[:0]
+		if pr.Painted > 0 || pr.FreshMs > 0 || pr.StaleMs > 0 || len(pr.Stale) > 0 {
+			r.Panels = append(r.Panels, pr)
 		}
 	}
 	m.from, m.lastTo = at, r.To
@@ -462,7 +438,7 @@ func (m *Meter) Behind(panel string, at int64) bool {
 	if ps == nil || ps.epoch != pm.epoch && pm.epoch != 0 {
 		return false
 	}
-	i := sort.Search(len(ps.stamps), func(i int) bool { return ps.stamps[i].seq > pm.seq })
+	i := past(ps.stamps, pm.seq)
 	return i < len(ps.stamps) && at-ps.stamps[i].received > int64(behindAfter)
 }
 
@@ -491,4 +467,17 @@ func (m *Meter) SetVisible(visible bool, at int64) {
 		}
 		pm.state = stateUnknown
 	}
+}
+
+// past is the index of the first stamp after seq (stamps are by seq).
+func past(stamps []stamp, seq uint64) int {
+	lo, hi := 0, len(stamps)
+	for lo < hi {
+		if m := int(uint(lo+hi) >> 1); stamps[m].seq <= seq {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
 }

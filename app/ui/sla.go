@@ -18,8 +18,8 @@ package ui
 //     token.
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"math/rand/v2"
 	"strconv"
 	"time"
@@ -201,12 +201,13 @@ func (s *Shell) listenSLA(ctx context.Context) {
 	})
 }
 
-// post posts r as JSON with fetch's keepalive, so that it is sent
-// even as the page goes. Not net/http (850 KB of app.wasm); the answer is
-// not awaited.
+// post posts r with fetch's keepalive, so that it is sent even as the page
+// goes (not net/http: 850 KB of app.wasm); the answer is not awaited. The
+// body is msgpack, which the endpoint reads like JSON: the encoder is the
+// one the WebSocket's reports use already, where JSON would add its own.
 func (st *slaState) post(r *wire.Report, token string) {
-	body := reportJSON(r)
-	if len(body) > sla.MaxReportBytes {
+	body := reportBody(r)
+	if body == nil || len(body) > sla.MaxReportBytes {
 		return
 	}
 	if st.ignore == nil {
@@ -214,57 +215,27 @@ func (st *slaState) post(r *wire.Report, token string) {
 	}
 	// The options as JSON: go-app's conversion of nested Go maps costs
 	// app.wasm more than this.
-	opts := app.Window().Get("JSON").Call("parse", `{"method":"POST","keepalive":true,"headers":{"Content-Type":"application/json","Authorization":`+
+	opts := app.Window().Get("JSON").Call("parse", `{"method":"POST","keepalive":true,"headers":{"Content-Type":"application/msgpack","Authorization":`+
 		strconv.Quote("Bearer "+token)+`}}`)
-	opts.Set("body", string(body))
+	arr := app.Window().Get("Uint8Array").New(len(body))
+	app.CopyBytesToJS(arr, body)
+	opts.Set("body", arr)
 	app.Window().Call("fetch", PathSLAReport, opts).Call("catch", st.ignore)
 }
 
-// reportJSON is r as POST /api/v1/sla/report reads JSON: the frame's
-// msgpack keys (wire.Report has no JSON tags; the server refuses unknown
-// keys). Mirror types with the tags and encoding/json, which app.wasm has
-// already: a hand-written encoder was 19 KB of wasm code, these a few
-// hundred bytes of type data.
-func reportJSON(r *wire.Report) []byte {
-	type (
-		stale struct {
-			Start int64  `json:"start"`
-			Ms    int64  `json:"ms"`
-			Cause string `json:"cause"`
-		}
-		stage struct {
-			Stage  string   `json:"stage"`
-			Index  []int32  `json:"index"`
-			Counts []uint32 `json:"counts"`
-		}
-		panel struct {
-			Panel   string  `json:"panel"`
-			Painted uint64  `json:"painted"`
-			FreshMs int64   `json:"fresh_ms"`
-			StaleMs int64   `json:"stale_ms"`
-			Stale   []stale `json:"stale"`
-			Stages  []stage `json:"stages"`
-		}
-		report struct {
-			Screen    string  `json:"screen"`
-			Dashboard string  `json:"dashboard"`
-			From      int64   `json:"from"`
-			To        int64   `json:"to"`
-			ClockErr  int64   `json:"clock_err"`
-			Transport string  `json:"transport"`
-			Panels    []panel `json:"panels"`
-		}
-	)
-	out := report{r.Screen, r.Dashboard, r.From, r.To, r.ClockErr, r.Transport, make([]panel, len(r.Panels))}
-	for i, p := range r.Panels {
-		out.Panels[i] = panel{Panel: p.Panel, Painted: p.Painted, FreshMs: p.FreshMs, StaleMs: p.StaleMs}
-		for _, sp := range p.Stale {
-			out.Panels[i].Stale = append(out.Panels[i].Stale, stale(sp))
-		}
-		for _, h := range p.Stages {
-			out.Panels[i].Stages = append(out.Panels[i].Stages, stage(h))
-		}
+// reportHead ends a report frame's envelope ({v, t: "report", b: body}):
+// POST /api/v1/sla/report takes the body alone.
+var reportHead = []byte("\xa6report\xa1b")
+
+// reportBody is r encoded as POST /api/v1/sla/report reads msgpack: the
+// report frame's body (nil if r does not encode).
+func reportBody(r *wire.Report) []byte {
+	b, err := wire.EncodeClient(r)
+	if err != nil {
+		return nil
 	}
-	b, _ := json.Marshal(out)
-	return b
+	if i := bytes.Index(b, reportHead); i >= 0 {
+		return b[i+len(reportHead):]
+	}
+	return nil
 }
