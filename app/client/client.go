@@ -128,8 +128,8 @@ type Config struct {
 	// Meter, when set, measures what the page paints (meter.go): the
 	// client stamps each event applied and keeps the clock estimate by
 	// sending wire.Sync (syncBurst of them after the welcome, each after
-	// the answer to the one before, then one per
-	// ping). Nil: no stamps, no Sync.
+	// the answer to the one before, then one per ping). Nil: no stamps,
+	// no Sync.
 	Meter *Meter
 }
 
