@@ -103,14 +103,14 @@ func checkDelayed(t *testing.T, who string, d delayed) {
 
 // clockAhead runs before any script of the page: its wall clock (Date,
 // and so Go's time.Now in app.wasm) is an hour ahead of the server's.
-const clockAhead = `() => {
+const clockAhead = `(() => {
 	const shift = 3600e3, D = Date;
 	class Ahead extends D {
 		constructor(...a) { if (a.length === 0) super(D.now() + shift); else super(...a); }
 		static now() { return D.now() + shift; }
 	}
 	window.Date = Ahead;
-}`
+})()`
 
 // TestSLAReportsFromThePage: pages behind a link that adds 400 ms each way
 // report what they painted, and GET /api/v1/sla shows it: p95 event→paint

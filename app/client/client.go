@@ -127,8 +127,9 @@ type Config struct {
 	Log func(msg string, args ...any)
 	// Meter, when set, measures what the page paints (meter.go): the
 	// client stamps each event applied and keeps the clock estimate by
-	// sending wire.Sync (syncBurst of them after the welcome, then one per
-	// ping). Nil: no stamps, no Sync.
+	// sending wire.Sync (syncBurst of them after the welcome, each after
+	// the answer to the one before, then one per ping). Nil: no stamps,
+	// no Sync.
 	Meter *Meter
 }
 
@@ -519,8 +520,6 @@ func (c *Client) dial(ctx context.Context) (*websocket.Conn, error) {
 // session runs one connection. welcomed reports whether the server accepted
 // the hello, which resets the backoff.
 func (c *Client) session(ctx context.Context, ws *websocket.Conn) (welcomed bool, err error) {
-	var syncs sync.WaitGroup // the burst of Syncs after the welcome
-	defer syncs.Wait()       // after cancel, below
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer ws.CloseNow()
@@ -594,6 +593,7 @@ func (c *Client) session(ctx context.Context, ws *websocket.Conn) (welcomed bool
 	var buf bytes.Buffer       // one frame's bytes, reused: decoding copies what it keeps
 	var dec wire.ServerDecoder // one batch's events, reused: applying copies what it keeps
 	signedOut := ""            // why the server refused the token, from its error frame
+	synced := 0                // Syncs sent of the burst after the welcome
 	for {
 		typ, b, err := readFrame(ws, &buf)
 		if err != nil {
@@ -659,15 +659,20 @@ func (c *Client) session(ctx context.Context, ws *websocket.Conn) (welcomed bool
 				}
 			}
 			if c.cfg.Meter != nil {
-				syncs.Add(1)
-				go func() {
-					defer syncs.Done()
-					c.syncBurst(ctx, ws)
-				}()
+				synced = 1
+				if err := c.send(ctx, ws, wire.Sync{Client: c.cfg.Meter.Now()}); err != nil {
+					return welcomed, err
+				}
 			}
 		case wire.Clock:
 			if c.cfg.Meter != nil {
 				c.cfg.Meter.sync(f.Client, f.Server, recv)
+				if synced < syncBurst { // the next of the burst
+					synced++
+					if err := c.send(ctx, ws, wire.Sync{Client: c.cfg.Meter.Now()}); err != nil {
+						return welcomed, err
+					}
+				}
 			}
 		case wire.Snapshot:
 			c.applySnapshot(&f)

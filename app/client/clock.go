@@ -1,13 +1,9 @@
 package client
 
 import (
-	"context"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/telltale/telltale/shared/sla"
-	"github.com/telltale/telltale/shared/wire"
 )
 
 // clockEstimator puts the page's stamps on the server's clock (issue 18).
@@ -99,28 +95,8 @@ func monoClock() func() int64 {
 	return func() int64 { return base + int64(time.Since(start)) }
 }
 
-// syncBurst, syncSpacing: right after the welcome the client sends
-// syncBurst Syncs syncSpacing apart, so the page has a good estimate within
-// a second (the first round trips of a new connection are often slow);
+// syncBurst is how many Syncs the client sends right after the welcome,
+// each once the one before is answered, so the page has a good estimate
+// within a few round trips (the first of a new connection is often slow);
 // after that one Sync follows each ping.
-const (
-	syncBurst   = 4
-	syncSpacing = 250 * time.Millisecond
-)
-
-// syncBurst sends the Syncs that follow a welcome, until ctx ends or a
-// send fails (the session's read loop then ends too).
-func (c *Client) syncBurst(ctx context.Context, ws *websocket.Conn) {
-	t := time.NewTicker(syncSpacing)
-	defer t.Stop()
-	for i := 0; ; i++ {
-		if err := c.send(ctx, ws, wire.Sync{Client: c.cfg.Meter.Now()}); err != nil || i == syncBurst-1 {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
+const syncBurst = 4

@@ -165,8 +165,11 @@ func (c *Client) pollOnce(ctx context.Context, name string, wait time.Duration) 
 		// "connecting" as soon as it can; later ones wait for events.
 		q += "&wait=" + strconv.FormatInt(wait.Milliseconds(), 10) + "ms"
 	}
+	var asked, recv int64 // the request and its answer on the meter's clock
+	if c.cfg.Meter != nil {
+		asked = c.cfg.Meter.Now()
+	}
 	body, err := c.cfg.Get(ctx, c.streamsURL(name, "events")+q, token)
-	var recv int64 // the answer's arrival on the meter's clock
 	if c.cfg.Meter != nil {
 		recv = c.cfg.Meter.Now()
 	}
@@ -183,6 +186,12 @@ func (c *Client) pollOnce(ctx context.Context, name string, wait time.Duration) 
 	b, ok := f.(wire.Batch)
 	if !ok || b.Stream != name {
 		return fmt.Errorf("events of %s: got a %s frame", name, f.FrameType())
+	}
+	if c.cfg.Meter != nil && b.Sent != 0 {
+		// The server stamped Sent between the request and its answer: a
+		// clock sample as a Sync's, there being no Sync over HTTP (a
+		// held poll's is wide; the smallest round trip is kept).
+		c.cfg.Meter.sync(asked, b.Sent, recv)
 	}
 	if _, _, err := c.applyBatch(&b, recv); err != nil {
 		return c.pollSnapshot(ctx, name, token) // a gap: never a silent hole

@@ -1,7 +1,6 @@
 package client
 
 import (
-	"sort"
 	"sync"
 	"time"
 
@@ -35,6 +34,7 @@ type Meter struct {
 	byID    map[string]*panelMeter
 	from    int64 // the report period's start, local ns
 	lastTo  int64 // the last report's To (server clock): the next starts there
+	hidden  bool  // the page is hidden (SetVisible): nothing is measured
 }
 
 // NewMeter returns a meter on clock now (local Unix nanoseconds, which
@@ -100,11 +100,23 @@ const (
 type hist struct {
 	index  []int32
 	counts []uint32
+	last   int // the bin added to last: latencies in a row often share one
 }
 
 func (h *hist) add(ms float64) {
 	b := sla.Bin(ms)
-	i := sort.Search(len(h.index), func(i int) bool { return h.index[i] >= b })
+	i := h.last
+	if i >= len(h.index) || h.index[i] != b {
+		i = 0
+		for hi := len(h.index); i < hi; { // the first bin at or past b
+			if m := int(uint(i+hi) >> 1); h.index[m] < b {
+				i = m + 1
+			} else {
+				hi = m
+			}
+		}
+		h.last = i
+	}
 	if i < len(h.index) && h.index[i] == b {
 		if h.counts[i] < ^uint32(0) {
 			h.counts[i]++
@@ -118,7 +130,17 @@ func (h *hist) add(ms float64) {
 	h.index[i], h.counts[i] = b, 1
 }
 
-func (h *hist) reset() { h.index, h.counts = h.index[:0], h.counts[:0] }
+// A report's size, estimated high for the msgpack frame and for the JSON
+// the page posts: the server refuses a report over sla.MaxReportBytes, and
+// a page with many busy panels can fill one (64 panels × 7 stages × 100
+// bins is 45,000 bins).
+const (
+	reportBudget = sla.MaxReportBytes - 2*sla.MaxNameBytes - 1024 // the screen and dashboard ids, the other fields
+	panelBytes   = sla.MaxNameBytes + 128
+	staleBytes   = 80
+	stageBytes   = 64
+	binBytes     = 18 // an int32 and a uint32 in JSON, with commas
+)
 
 // PanelStream names a panel and the stream it shows.
 type PanelStream struct{ Panel, Stream string }
@@ -179,8 +201,8 @@ func (m *Meter) received(stream string, epoch uint64, evs []wire.Event, sent int
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ps := m.streams[stream]
-	if ps == nil {
-		return // no panel shows it
+	if ps == nil || m.hidden {
+		return // no panel shows it, or nobody sees it
 	}
 	if epoch != ps.epoch {
 		ps.epoch, ps.stamps = epoch, ps.stamps[:0]
@@ -229,7 +251,7 @@ func (m *Meter) Painted(paints []Paint, at int64) {
 			pm.seq = max(pm.seq, p.Seq)
 			continue
 		}
-		i := sort.Search(len(ps.stamps), func(i int) bool { return ps.stamps[i].seq > pm.seq })
+		i := past(ps.stamps, pm.seq)
 		for ; i < len(ps.stamps) && ps.stamps[i].seq <= p.Seq; i++ {
 			pm.measure(&ps.stamps[i], at, offset, clockOK)
 		}
@@ -247,7 +269,7 @@ func (ps *pendingStream) trim() {
 		}
 		low = min(low, pm.seq)
 	}
-	i := sort.Search(len(ps.stamps), func(i int) bool { return ps.stamps[i].seq > low })
+	i := past(ps.stamps, low)
 	if i > 0 {
 		n := copy(ps.stamps, ps.stamps[i:])
 		ps.stamps = ps.stamps[:n]
@@ -296,7 +318,7 @@ func (m *Meter) Fresh(panel string, known, stale bool, cause string, at int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	pm := m.byID[panel]
-	if pm == nil {
+	if pm == nil || m.hidden {
 		return
 	}
 	pm.account(at)
@@ -357,24 +379,38 @@ func (m *Meter) Report(r *wire.Report, at int64) bool {
 	if errBound == 0 && ok {
 		r.ClockErr = 1 // an estimate, however exact: not "none"
 	}
+	// Within a byte budget: every panel's counts (reserved first), then,
+	// panel by panel, its stale periods, its event → paint histogram and
+	// its other stages; what does not fit is dropped (stale time still
+	// counts in StaleMs).
+	budget := reportBudget - panelBytes*len(m.panels)
 	r.Panels = r.Panels[:0]
 	for _, pm := range m.panels {
 		pm.account(at)
 		pr := wire.PanelReport{Panel: pm.id, Painted: pm.painted, FreshMs: pm.fresh / nsPerMs, StaleMs: pm.staleNs / nsPerMs}
-		for _, sp := range pm.stale {
-			sp.Start += offset
-			pr.Stale = append(pr.Stale, sp)
-		}
 		if pm.openStale != 0 {
-			pr.Stale = append(pr.Stale, wire.StalePeriod{Start: pm.openStale + offset, Ms: (at - pm.openStale) / nsPerMs, Cause: pm.openCause})
+			pm.stale = append(pm.stale, wire.StalePeriod{Start: pm.openStale, Ms: (at - pm.openStale) / nsPerMs, Cause: pm.openCause})
 		}
-		for i := range pm.stages {
-			h := &pm.stages[i]
-			if len(h.index) == 0 {
-				continue
+		for _, sp := range pm.stale {
+			if budget >= staleBytes {
+				budget -= staleBytes
+				sp.Start += offset
+				pr.Stale = append(pr.Stale, sp)
 			}
-			pr.Stages = append(pr.Stages, wire.StageHist{Stage: sla.Stages[i], Index: append([]int32(nil), h.index...), Counts: append([]uint32(nil), h.counts...)})
-			h.reset()
+		}
+		total := false
+		for k := range pm.stages {
+			i := (k + stageTotal) % len(pm.stages) // total first
+			h := &pm.stages[i]
+			if n := stageBytes + binBytes*len(h.index); len(h.index) > 0 && budget >= n {
+				budget -= n
+				total = total || i == stageTotal
+				pr.Stages = append(pr.Stages, wire.StageHist{Stage: sla.Stages[i], Index: append([]int32(nil), h.index...), Counts: append([]uint32(nil), h.counts...)})
+			}
+			h.index, h.counts, h.last = h.index[:0], h.counts[:0], 0
+		}
+		if total && len(pr.Stages) > 1 { // total back to its place, last
+			pr.Stages = append(pr.Stages[1:], pr.Stages[0])
 		}
 		pm.painted, pm.fresh, pm.staleNs, pm.stale = 0, 0, 0, pm.stale[:0]
 		if pr.Painted > 0 || pr.FreshMs > 0 || pr.StaleMs > 0 || len(pr.Stale) > 0 {
@@ -402,6 +438,46 @@ func (m *Meter) Behind(panel string, at int64) bool {
 	if ps == nil || ps.epoch != pm.epoch && pm.epoch != 0 {
 		return false
 	}
-	i := sort.Search(len(ps.stamps), func(i int) bool { return ps.stamps[i].seq > pm.seq })
+	i := past(ps.stamps, pm.seq)
 	return i < len(ps.stamps) && at-ps.stamps[i].received > int64(behindAfter)
+}
+
+// SetVisible says whether the page is visible, at local time at. A hidden
+// page paints nothing (no animation frames), so what arrives meanwhile is
+// not measured (it would count the time nobody looked as latency), and its
+// time is neither fresh nor stale: the stamps waiting are dropped, and the
+// panels' states end at at.
+func (m *Meter) SetVisible(visible bool, at int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.hidden == !visible {
+		return
+	}
+	m.hidden = !visible
+	if visible {
+		return
+	}
+	for _, ps := range m.streams {
+		ps.stamps = ps.stamps[:0]
+	}
+	for _, pm := range m.panels {
+		pm.account(at)
+		if pm.openStale != 0 {
+			pm.closeStale(at)
+		}
+		pm.state = stateUnknown
+	}
+}
+
+// past is the index of the first stamp after seq (stamps are by seq).
+func past(stamps []stamp, seq uint64) int {
+	lo, hi := 0, len(stamps)
+	for lo < hi {
+		if m := int(uint(lo+hi) >> 1); stamps[m].seq <= seq {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
 }

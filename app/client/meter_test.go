@@ -231,6 +231,9 @@ func TestMeterReportBounded(t *testing.T) {
 	if len(rep.Panels) != sla.MaxPanels {
 		t.Fatalf("%d panels, want the cap %d", len(rep.Panels), sla.MaxPanels)
 	}
+	if b, err := wire.EncodeClient(&rep); err != nil || len(b) > sla.MaxReportBytes {
+		t.Fatalf("report of %d bytes (%v), over the cap %d", len(b), err, sla.MaxReportBytes)
+	}
 	for _, pr := range rep.Panels {
 		if len(pr.Panel) > sla.MaxNameBytes || len(pr.Stale) > sla.MaxStalePeriods {
 			t.Fatalf("panel %q: %d stale periods", pr.Panel, len(pr.Stale))
@@ -246,6 +249,9 @@ func TestMeterReportBounded(t *testing.T) {
 	}
 	if h := stageOf(&rep.Panels[0], sla.StageTotal); h == nil || len(h.Index) < sla.MaxBins/2 {
 		t.Fatalf("total: %+v: the spread of latencies did not fill the bins", h)
+	}
+	if len(rep.Panels[0].Stale) == 0 {
+		t.Fatal("the stale periods did not fit: they come before the histograms")
 	}
 }
 
@@ -316,4 +322,49 @@ func TestMeterReportsNeverOverlap(t *testing.T) {
 	if r.From < first || r.To <= r.From {
 		t.Fatalf("second report from %d to %d, the first ended at %d", r.From, r.To, first)
 	}
+}
+
+// A hidden page measures nothing: what arrived while it was hidden is not
+// painted late, and its hidden time is neither fresh nor stale.
+func TestMeterHiddenMeasuresNothing(t *testing.T) {
+	clk := &fakeClock{t: t0}
+	m := NewMeter(clk.now)
+	m.SetPanels([]PanelStream{{"p", "s"}})
+	m.Fresh("p", true, false, "", clk.now())
+	m.received("s", 1, []wire.Event{{Seq: 1}}, 0, 1, clk.now(), clk.now())
+	m.SetVisible(false, clk.add(2*time.Second))
+	m.received("s", 1, []wire.Event{{Seq: 2}}, 0, 2, clk.now(), clk.now())
+	m.Fresh("p", true, true, sla.CauseSilent, clk.add(time.Minute))
+	m.SetVisible(true, clk.add(time.Minute))
+	m.Painted([]Paint{{"p", 1, 2}}, clk.now())
+	m.Fresh("p", true, false, "", clk.now())
+	var r wire.Report
+	m.Report(&r, clk.add(time.Second))
+	pr := r.Panels[0]
+	if pr.Painted != 0 || pr.FreshMs != 3000 || pr.StaleMs != 0 || len(pr.Stale) != 0 {
+		t.Fatalf("painted %d, fresh %d ms, stale %d ms %v: want nothing of the hidden time", pr.Painted, pr.FreshMs, pr.StaleMs, pr.Stale)
+	}
+}
+
+// The meter's cost per event: stamped on arrival, measured at paint for two
+// panels of its stream.
+func BenchmarkMeter_50EventBatches_2Panels(b *testing.B) {
+	clk := &fakeClock{t: t0}
+	m := NewMeter(clk.now)
+	m.SetPanels([]PanelStream{{"a", "s"}, {"b", "s"}})
+	m.sync(clk.now(), t0, clk.now())
+	evs := make([]wire.Event, 50)
+	seq := uint64(0)
+	paints := []Paint{{"a", 1, 0}, {"b", 1, 0}}
+	b.ReportAllocs()
+	for b.Loop() {
+		for i := range evs {
+			seq++
+			evs[i] = wire.Event{Seq: seq, Created: clk.now() - int64(i)*1e6, Stored: clk.now(), Ingested: clk.now(), Epoch: 1}
+		}
+		m.received("s", 1, evs, clk.now(), seq, clk.add(time.Millisecond), clk.add(time.Millisecond))
+		paints[0].Seq, paints[1].Seq = seq, seq
+		m.Painted(paints, clk.add(5*time.Millisecond))
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(evs)), "ns/event")
 }

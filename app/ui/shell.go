@@ -236,7 +236,7 @@ func (s *Shell) OnMount(ctx app.Context) {
 			case now := <-t.C:
 				ctx.Dispatch(func(app.Context) {
 					s.now = now
-					s.slaFresh(now)
+					s.slaTick(ctx, now)
 				})
 			}
 		}
@@ -463,7 +463,7 @@ func (s *Shell) start(ctx app.Context) {
 		return s.trace.json(info, s.renders, int(s.chartDraws.Load()), &s.missing)
 	}))
 	s.listenNetwork(ctx, c)
-	s.runReports(ctx, c)
+	s.listenSLA(ctx)
 	ctx.Async(func() {
 		startMark("client-run")
 		_ = c.Run(ctx)

@@ -18,6 +18,7 @@ package ui
 //     token.
 
 import (
+	"bytes"
 	"context"
 	"math/rand/v2"
 	"strconv"
@@ -42,6 +43,8 @@ type slaState struct {
 	spec   *dashboard.Dashboard // the spec the meter's panels are of
 	paints []client.Paint       // drawn this frame; painted at the next
 	screen string               // random, for this page's life
+	dash   string               // the dashboard's id
+	sent   time.Time            // when the last report was made
 	// ignore drops a failed post's rejection: a report that could not be
 	// posted is lost, as its period is.
 	ignore app.Func
@@ -51,6 +54,10 @@ type slaState struct {
 func (s *Shell) startSLA() *client.Meter {
 	s.sla.meter = client.NewMeter(nil)
 	s.sla.screen = strconv.FormatUint(rand.Uint64(), 36)
+	s.sla.dash, s.sla.sent = s.spec.ID, time.Now()
+	if s.sla.dash == "" {
+		s.sla.dash = s.want
+	}
 	s.slaPanels()
 	return s.sla.meter
 }
@@ -134,151 +141,101 @@ func slaCause(info client.Info, behind bool) string {
 	return sla.CauseSilent
 }
 
-// runReports sends a report every sla.ReportEvery while ctx lives, and a
-// last one on pagehide.
-func (s *Shell) runReports(ctx app.Context, c *client.Client) {
-	if s.sla.meter == nil || s.spec == nil {
+// slaTick runs every second on the UI goroutine (the shell's clock):
+// it samples the panels' freshness and, every sla.ReportEvery, sends a
+// report over the WebSocket, or posts it when there is none.
+func (s *Shell) slaTick(ctx app.Context, now time.Time) {
+	if s.sla.meter == nil || s.client == nil {
 		return
 	}
-	dash := s.spec.ID
-	if dash == "" {
-		dash = s.want
+	s.slaFresh(now)
+	if now.Sub(s.sla.sent) < sla.ReportEvery {
+		return
 	}
-	report := func() *wire.Report {
-		r := &wire.Report{Screen: s.sla.screen, Dashboard: dash, Transport: sla.TransportSocket}
-		var info client.Info
-		c.Read(func(_ map[string]*livestate.Stream, i client.Info) { info = i })
-		if info.Transport == client.TransportPoll {
-			r.Transport = sla.TransportFallback
-		}
-		if !s.sla.meter.Report(r, s.sla.meter.Now()) {
+	s.sla.sent = now
+	if r := s.report(); r != nil {
+		c := s.client
+		ctx.Async(func() {
+			if c.SendReport(ctx, r) != nil {
+				s.sla.post(r, c.Token())
+			}
+		})
+	}
+}
+
+// report empties the meter into a report; nil when it has nothing.
+func (s *Shell) report() *wire.Report {
+	r := &wire.Report{Screen: s.sla.screen, Dashboard: s.sla.dash, Transport: sla.TransportSocket}
+	if s.view.info.Transport == client.TransportPoll {
+		r.Transport = sla.TransportFallback
+	}
+	if !s.sla.meter.Report(r, s.sla.meter.Now()) {
+		return nil
+	}
+	return r
+}
+
+// listenSLA posts a last report on pagehide (the time since the last
+// freshness sample counts as what it said), and tells the meter when the
+// page is hidden: a hidden page draws nothing, and nothing is measured.
+func (s *Shell) listenSLA(ctx context.Context) {
+	m, win := s.sla.meter, app.Window()
+	doc := win.Get("document")
+	on := app.FuncOf(func(_ app.Value, args []app.Value) any {
+		if len(args) > 0 && args[0].Get("type").String() == "pagehide" {
+			if r := s.report(); r != nil {
+				s.sla.post(r, s.client.Token())
+			}
 			return nil
 		}
-		return r
-	}
-	ctx.Async(func() {
-		t := time.NewTicker(sla.ReportEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case now := <-t.C:
-				ctx.Dispatch(func(ctx app.Context) {
-					ctx.PreventUpdate()
-					s.slaFresh(now)
-					r := report()
-					if r == nil {
-						return
-					}
-					ctx.Async(func() {
-						if err := c.SendReport(ctx, r); err != nil {
-							s.sla.post(r, c.Token())
-						}
-					})
-				})
-			}
-		}
-	})
-	// On pagehide the time since the last sample counts as what it said:
-	// no freshness is read here, off the UI goroutine.
-	win := app.Window()
-	onHide := app.FuncOf(func(app.Value, []app.Value) any {
-		if r := report(); r != nil {
-			s.sla.post(r, c.Token())
-		}
+		m.SetVisible(doc.Get("visibilityState").String() != "hidden", m.Now())
 		return nil
 	})
-	win.Call("addEventListener", "pagehide", onHide)
+	on.Invoke() // visible now?
+	win.Call("addEventListener", "pagehide", on)
+	win.Call("addEventListener", "visibilitychange", on) // bubbles from the document
 	context.AfterFunc(ctx, func() {
-		win.Call("removeEventListener", "pagehide", onHide)
-		onHide.Release()
+		win.Call("removeEventListener", "pagehide", on)
+		win.Call("removeEventListener", "visibilitychange", on)
+		on.Release()
 	})
 }
 
-// post posts r as JSON with fetch's keepalive, so that it is sent
-// even as the page goes. Not net/http (850 KB of app.wasm); the answer is
-// not awaited.
+// post posts r with fetch's keepalive, so that it is sent even as the page
+// goes (not net/http: 850 KB of app.wasm); the answer is not awaited. The
+// body is msgpack, which the endpoint reads like JSON: the encoder is the
+// one the WebSocket's reports use already, where JSON would add its own.
 func (st *slaState) post(r *wire.Report, token string) {
-	body := reportJSON(r)
-	if len(body) > sla.MaxReportBytes {
+	body := reportBody(r)
+	if body == nil || len(body) > sla.MaxReportBytes {
 		return
 	}
 	if st.ignore == nil {
 		st.ignore = app.FuncOf(func(app.Value, []app.Value) any { return nil })
 	}
-	headers := map[string]any{"Content-Type": "application/json"}
-	if token != "" {
-		headers["Authorization"] = "Bearer " + token
-	}
-	app.Window().Call("fetch", origin().JoinPath(PathSLAReport).String(), map[string]any{
-		"method": "POST", "keepalive": true, "body": string(body), "headers": headers,
-	}).Call("catch", st.ignore)
+	// The options as JSON: go-app's conversion of nested Go maps costs
+	// app.wasm more than this.
+	opts := app.Window().Get("JSON").Call("parse", `{"method":"POST","keepalive":true,"headers":{"Content-Type":"application/msgpack","Authorization":`+
+		strconv.Quote("Bearer "+token)+`}}`)
+	arr := app.Window().Get("Uint8Array").New(len(body))
+	app.CopyBytesToJS(arr, body)
+	opts.Set("body", arr)
+	app.Window().Call("fetch", PathSLAReport, opts).Call("catch", st.ignore)
 }
 
-// reportJSON is r as POST /api/v1/sla/report reads JSON: the frame's
-// msgpack keys. Written by hand: wire.Report has no JSON tags, and
-// encoding/json's reflection over its four types costs app.wasm more.
-// Strings are quoted ASCII-only; ids with control characters, which Go
-// would quote as JSON cannot read, are refused by the server anyway.
-func reportJSON(r *wire.Report) []byte {
-	b := make([]byte, 0, 1024)
-	str := func(k, v string) {
-		b = strconv.AppendQuoteToASCII(append(append(b, '"'), k+`":`...), v)
-		b = append(b, ',')
-	}
-	num := func(k string, v int64) {
-		b = strconv.AppendInt(append(append(b, '"'), k+`":`...), v, 10)
-		b = append(b, ',')
-	}
-	end := func(c byte) { b[len(b)-1] = c } // the last comma closes
-	b = append(b, '{')
-	str("screen", r.Screen)
-	str("dashboard", r.Dashboard)
-	num("from", r.From)
-	num("to", r.To)
-	num("clock_err", r.ClockErr)
-	str("transport", r.Transport)
-	b = append(b, `"panels":[`...)
-	for _, p := range r.Panels {
-		b = append(b, '{')
-		str("panel", p.Panel)
-		b = strconv.AppendUint(append(b, `"painted":`...), p.Painted, 10)
-		b = append(b, ',')
-		num("fresh_ms", p.FreshMs)
-		num("stale_ms", p.StaleMs)
-		b = append(b, `"stale":[`...)
-		for _, sp := range p.Stale {
-			b = append(b, '{')
-			num("start", sp.Start)
-			num("ms", sp.Ms)
-			str("cause", sp.Cause)
-			end('}')
-			b = append(b, ',')
-		}
-		b = append(trimComma(b), `],"stages":[`...)
-		for _, h := range p.Stages {
-			b = append(b, '{')
-			str("stage", h.Stage)
-			b = append(b, `"index":[`...)
-			for _, i := range h.Index {
-				b = append(strconv.AppendInt(b, int64(i), 10), ',')
-			}
-			b = append(trimComma(b), `],"counts":[`...)
-			for _, c := range h.Counts {
-				b = append(strconv.AppendUint(b, uint64(c), 10), ',')
-			}
-			b = append(trimComma(b), "]},"...)
-		}
-		b = append(trimComma(b), "]},"...)
-	}
-	return append(trimComma(b), "]}"...)
-}
+// reportHead ends a report frame's envelope ({v, t: "report", b: body}):
+// POST /api/v1/sla/report takes the body alone.
+var reportHead = []byte("\xa6report\xa1b")
 
-// trimComma drops a trailing comma (a list's last item's).
-func trimComma(b []byte) []byte {
-	if len(b) > 0 && b[len(b)-1] == ',' {
-		return b[:len(b)-1]
+// reportBody is r encoded as POST /api/v1/sla/report reads msgpack: the
+// report frame's body (nil if r does not encode).
+func reportBody(r *wire.Report) []byte {
+	b, err := wire.EncodeClient(r)
+	if err != nil {
+		return nil
 	}
-	return b
+	if i := bytes.Index(b, reportHead); i >= 0 {
+		return b[i+len(reportHead):]
+	}
+	return nil
 }

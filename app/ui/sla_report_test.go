@@ -10,9 +10,9 @@ import (
 	"github.com/telltale/telltale/shared/wire"
 )
 
-// The page's hand-written JSON is what POST /api/v1/sla/report reads, key
-// for key (the server refuses unknown keys), lists empty or not.
-func TestReportJSONIsWhatTheServerReads(t *testing.T) {
+// The body the page posts is what POST /api/v1/sla/report reads as
+// msgpack, lists empty or not.
+func TestReportBodyIsWhatTheServerReads(t *testing.T) {
 	for _, r := range []*wire.Report{
 		{Screen: "s1", Dashboard: "orders-desk", From: 1, To: 2, ClockErr: 3, Transport: "socket", Panels: []wire.PanelReport{}},
 		{Screen: "zq9", Dashboard: "ops", From: 1_700_000_000_000_000_000, To: 1_700_000_010_000_000_000, ClockErr: 12_000_000, Transport: "fallback",
@@ -23,9 +23,9 @@ func TestReportJSONIsWhatTheServerReads(t *testing.T) {
 				{Panel: "cpu"},
 			}},
 	} {
-		got, err := sla.DecodeReportJSON(reportJSON(r))
+		got, err := sla.DecodeReportMsgpack(reportBody(r))
 		if err != nil {
-			t.Fatalf("%s: %v", reportJSON(r), err)
+			t.Fatalf("%x: %v", reportBody(r), err)
 		}
 		norm := func(r *wire.Report) {
 			for i := range r.Panels {
