@@ -545,18 +545,32 @@ func (c *Client) session(ctx context.Context, ws *websocket.Conn) (welcomed bool
 	c.mu.Unlock()
 
 	// Streams already held resume from their cursors (the server replays
-	// only what was missed); the others subscribe after the welcome.
+	// only what was missed); the others are subscribed right behind the
+	// hello, not after the welcome: the server reads a connection's frames
+	// in order and answers them once the hello is verified, so the first
+	// snapshots come a round trip sooner (a refused hello closes the
+	// socket, and the subs go with it).
 	c.mu.Lock()
 	hello := wire.Hello{Token: c.token, Client: "telltale-go"}
+	var early []string
 	for _, name := range c.names {
 		if st := c.streams[name]; st.Epoch != 0 {
 			hello.Cursors = append(hello.Cursors, st.Cursor())
+		} else {
+			early = append(early, name)
 		}
 	}
 	resuming := len(hello.Cursors)
 	c.mu.Unlock()
 	if err := c.send(ctx, ws, hello); err != nil {
 		return false, err
+	}
+	subbed := make(map[string]bool, len(early)) // before the welcome
+	for _, s := range early {
+		if err := c.send(ctx, ws, wire.Sub{Stream: s}); err != nil {
+			return false, err
+		}
+		subbed[s] = true
 	}
 	// Reads take no context: a context per read costs a timer and a
 	// registration per frame, the biggest cost after the syscall at
@@ -638,10 +652,15 @@ func (c *Client) session(ctx context.Context, ws *websocket.Conn) (welcomed bool
 			c.mu.Lock()
 			c.welcomed = true // from here SetStreams subscribes what it adds
 			names := append([]string(nil), c.names...)
-			var dropped []string // resumed by the hello, then dropped by SetStreams
+			var dropped []string // resumed by the hello or subscribed behind it, then dropped by SetStreams
 			for _, cur := range hello.Cursors {
 				if c.streams[cur.Stream] == nil {
 					dropped = append(dropped, cur.Stream)
+				}
+			}
+			for _, s := range early {
+				if c.streams[s] == nil {
+					dropped = append(dropped, s)
 				}
 			}
 			c.mu.Unlock()
@@ -651,8 +670,8 @@ func (c *Client) session(ctx context.Context, ws *websocket.Conn) (welcomed bool
 				}
 			}
 			for _, s := range names {
-				if resuming > 0 && c.held(s) {
-					continue // resumed by the hello
+				if subbed[s] || resuming > 0 && c.held(s) {
+					continue // subscribed behind the hello, or resumed by it
 				}
 				if err := c.send(ctx, ws, wire.Sub{Stream: s}); err != nil {
 					return welcomed, err

@@ -10,7 +10,6 @@ import (
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 
 	"github.com/telltale/telltale/app/client"
-	"github.com/telltale/telltale/shared/agg"
 	"github.com/telltale/telltale/shared/dashboard"
 )
 
@@ -94,17 +93,8 @@ func liteSpec(spec *dashboard.Dashboard, px int) (*dashboard.Dashboard, map[stri
 	buckets := map[string]time.Duration{}
 	for i := range out.Panels {
 		p := &out.Panels[i]
-		if p.Kind != dashboard.KindTimeSeries || p.Agg != nil ||
-			strings.HasPrefix(p.Stream, agg.Prefix) || strings.HasPrefix(p.Stream, agg.M4Prefix) {
-			continue
-		}
-		secs := p.WindowSeconds
-		if secs <= 0 {
-			secs = 60
-		}
-		bucket := agg.M4Bucket(time.Duration(secs)*time.Second, px)
-		name := agg.M4Name(p.Stream, bucket)
-		if _, err := agg.ParseM4(name); err != nil {
+		name, bucket, ok := dashboard.LiteStream(*p, px)
+		if !ok {
 			continue
 		}
 		p.Stream = name
@@ -169,20 +159,9 @@ func (l *lite) behind(info client.Info, d time.Duration, now time.Time) string {
 // startLite decides, as the page starts, whether it is lite, and if so
 // points s.spec's time-series panels at m4 streams. Browser only.
 func (s *Shell) startLite() {
-	w := app.Window()
-	stored := ""
-	if v := w.Get("sessionStorage").Call("getItem", liteKey); v.Truthy() {
-		stored = v.String()
-	}
-	px := w.Get("innerWidth").Int()
-	if sw := w.Get("screen").Get("width").Int(); sw > 0 && sw < px {
-		px = sw // a page without its viewport yet lays out 980 px wide on a phone
-	}
-	// The primary pointer, not navigator.maxTouchPoints: a laptop with a
-	// touch screen has touch points and a fine pointer.
-	touch := w.Call("matchMedia", "(pointer: coarse)").Get("matches").Bool()
 	l := &s.lite
-	l.on, l.off, l.why = liteHint(w.Get("location").Get("search").String(), stored, touch && px > 0 && px <= liteNarrowPx)
+	var px int
+	l.on, l.off, l.why, px = liteNow()
 	l.started = time.Now()
 	l.raw, l.px = s.spec, px
 	// Which panels would follow m4 streams, lite or not: a page with none
@@ -192,6 +171,27 @@ func (s *Shell) startLite() {
 	if l.on {
 		s.spec = lspec
 	}
+}
+
+// liteNow decides from the page as it is whether it starts lite, and its
+// width in CSS px. It needs no spec: the spec's first request names the
+// width (fetchSpec's m4px), so the server starts the m4 streams ahead.
+// Browser only.
+func liteNow() (on, off bool, why string, px int) {
+	w := app.Window()
+	stored := ""
+	if v := w.Get("sessionStorage").Call("getItem", liteKey); v.Truthy() {
+		stored = v.String()
+	}
+	px = w.Get("innerWidth").Int()
+	if sw := w.Get("screen").Get("width").Int(); sw > 0 && sw < px {
+		px = sw // a page without its viewport yet lays out 980 px wide on a phone
+	}
+	// The primary pointer, not navigator.maxTouchPoints: a laptop with a
+	// touch screen has touch points and a fine pointer.
+	touch := w.Call("matchMedia", "(pointer: coarse)").Get("matches").Bool()
+	on, off, why = liteHint(w.Get("location").Get("search").String(), stored, touch && px > 0 && px <= liteNarrowPx)
+	return on, off, why, px
 }
 
 // watchLite switches a page that cannot keep up to lite: it says why in

@@ -3,6 +3,7 @@ package ui
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -74,7 +75,8 @@ func TestLKGRecordRoundTrip(t *testing.T) {
 	if ts := snaps[1].State.Points.TS; len(ts) == 0 || ts[0] < 10_000 {
 		t.Fatalf("b's points at %v, want only the last 10 s (the chart's window)", ts)
 	}
-	for _, bad := range [][]byte{nil, []byte("{}\n"), []byte(`{"format":99}` + "\n"), []byte("no header")} {
+	for _, bad := range [][]byte{nil, []byte("{}\n"), []byte(`{"format":99}` + "\n"), []byte("no header"),
+		[]byte(fmt.Sprintf(`{"format":%d,"spec":{"id":"d","title":"D"}}`, lkgFormat) + "\n")} { // no panels
 		if spec, _, _ := decodeLKG(bad); spec != nil {
 			t.Errorf("decodeLKG(%q) gave a spec, want none", bad)
 		}

@@ -139,7 +139,7 @@ func (s *Shell) followChanges(ctx app.Context, streams map[string]*livestate.Str
 	id := s.spec.ID
 	if v := s.reload.observe(id, time.Now()); v > 0 {
 		ctx.Async(func() {
-			spec, got, err := fetchSpec(ctx, id, storedToken())
+			spec, got, err := fetchSpec(ctx, id, storedToken(), 0)
 			if ctx.Err() != nil {
 				return
 			}
@@ -335,8 +335,10 @@ func (s *Shell) deletedBanner() app.UI {
 // token, and the version the server says it is (0 when it does not); a
 // refusal or an unknown id is a *client.HTTPError (401, 404). The body is
 // the spec, with a "version" beside its fields, or a stored version
-// ({"version": n, "spec": {...}}).
-func fetchSpec(ctx context.Context, id, token string) (*dashboard.Dashboard, int, error) {
+// ({"version": n, "spec": {...}}). m4px > 0 is a lite page's width: the
+// server starts computing the m4 streams it will follow
+// (dashboard.QueryM4Px).
+func fetchSpec(ctx context.Context, id, token string, m4px int) (*dashboard.Dashboard, int, error) {
 	if token == "" {
 		return nil, 0, errNoToken
 	}
@@ -345,7 +347,11 @@ func fetchSpec(ctx context.Context, id, token string) (*dashboard.Dashboard, int
 	}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	body, err := httpGet(ctx, origin().String()+APIDashboards+"/"+url.PathEscape(id), token)
+	u := origin().String() + APIDashboards + "/" + url.PathEscape(id)
+	if m4px > 0 {
+		u += "?" + dashboard.QueryM4Px + "=" + strconv.Itoa(m4px)
+	}
+	body, err := httpGet(ctx, u, token)
 	if err != nil {
 		return nil, 0, fmt.Errorf("fetch dashboard: %w", err)
 	}

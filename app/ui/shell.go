@@ -264,7 +264,7 @@ func (s *Shell) loadSpec(ctx app.Context, first <-chan specFetch) {
 			f, first = <-first, nil
 		} else {
 			f.tok = storedToken()
-			f.spec, f.version, f.err = fetchSpec(ctx, s.want, f.tok)
+			f.spec, f.version, f.err = fetchSpec(ctx, s.want, f.tok, 0)
 		}
 		tok, spec, version, err := f.tok, f.spec, f.version, f.err
 		if ctx.Err() != nil {
@@ -329,8 +329,12 @@ type specFetch struct {
 func (s *Shell) prefetchSpec(ctx app.Context) <-chan specFetch {
 	ch := make(chan specFetch, 1)
 	f := specFetch{tok: storedToken()}
+	m4px := 0
+	if on, _, _, px := liteNow(); on {
+		m4px = max(px, 1) // the server starts the page's m4 streams now, not at its subscription
+	}
 	ctx.Async(func() {
-		f.spec, f.version, f.err = fetchSpec(ctx, s.want, f.tok)
+		f.spec, f.version, f.err = fetchSpec(ctx, s.want, f.tok, m4px)
 		ch <- f
 	})
 	return ch

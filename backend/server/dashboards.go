@@ -111,6 +111,7 @@ func (s *Server) getDashboard(w http.ResponseWriter, r *http.Request) {
 		st, err := s.cfg.Stored.Get(r.Context(), who.Tenant, id)
 		switch {
 		case err == nil:
+			s.warmLite(r, who, &st.Spec)
 			w.Header().Set("X-Dashboard-Version", strconv.Itoa(st.Version))
 			writeJSON(w, http.StatusOK, st.Spec)
 			return
@@ -120,6 +121,7 @@ func (s *Server) getDashboard(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if d, ok := s.builtin(id); ok {
+		s.warmLite(r, who, &d)
 		writeJSON(w, http.StatusOK, d)
 		return
 	}

@@ -81,6 +81,11 @@ type Config struct {
 	// dashboards declare are recomputed there, so that a page reading the
 	// new spec finds its derived streams. Nil means nothing to do.
 	DashboardsChanged func(ctx context.Context, tenant string)
+	// WarmM4 starts computing a derived stream of tenant (the aggregate
+	// engine's Want): a lite page's spec request names its width
+	// (dashboard.QueryM4Px) and its m4 streams start then, ahead of its
+	// subscription. Nil means they start when the page subscribes.
+	WarmM4 func(tenant, stream string) error
 	// Operator verifies the operator token of the dashboard API's requests
 	// and answers 401 when there is none or it is refused: the stream API's
 	// own door (httpapi.API.Operator), so one verifier (auth.Guard.Verify)

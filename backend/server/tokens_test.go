@@ -38,6 +38,7 @@ type tokenFixture struct {
 
 	mu      sync.Mutex
 	changed []string // tenants DashboardsChanged was called for
+	warmed  []string // tenant/stream WarmM4 was called for
 }
 
 func newTokenFixture(t *testing.T) *tokenFixture {
@@ -75,6 +76,12 @@ func newTokenFixture(t *testing.T) *tokenFixture {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			f.changed = append(f.changed, tenant)
+		},
+		WarmM4: func(tenant, stream string) error {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.warmed = append(f.warmed, tenant+"/"+stream)
+			return nil
 		},
 	})
 	if err != nil {

@@ -484,6 +484,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		Dashboards:   cfg.dashboards,
 		Stored:       stored,
 		SLA:          slas,
+		WarmM4:       eng.Want, // a lite page's m4 streams, from its spec's request
 		DashboardsChanged: func(ctx context.Context, tenant string) {
 			if err := boards.Refresh(ctx, tenant); err != nil {
 				log.Warn("dashboards changed: re-reading them failed; trying again", "tenant", tenant, "err", err)
