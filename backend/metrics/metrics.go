@@ -25,7 +25,8 @@ import (
 type Registry struct {
 	mu     sync.Mutex
 	values map[string]*Value
-	hists  map[string]*histFamily // by family name
+	hists  map[string]*histFamily  // by family name
+	counts map[string]*countFamily // by family name
 }
 
 // Value is one counter or gauge.
@@ -45,7 +46,7 @@ func (v *Value) Load() int64 { return v.v.Load() }
 
 // New returns an empty registry.
 func New() *Registry {
-	return &Registry{values: make(map[string]*Value), hists: make(map[string]*histFamily)}
+	return &Registry{values: make(map[string]*Value), hists: make(map[string]*histFamily), counts: make(map[string]*countFamily)}
 }
 
 // Lookup returns the counter or gauge called name, which must exist: it
@@ -134,4 +135,5 @@ func (r *Registry) write(w io.Writer) {
 		fmt.Fprintf(w, "%s %d\n", v.name, v.Load())
 	}
 	r.writeHistograms(w)
+	r.writeCounts(w)
 }

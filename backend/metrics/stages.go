@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -14,23 +15,24 @@ const StageFamily = "telltale_stage_seconds"
 // the producer's stamp, or the row's write for SQL and watched tables);
 // stored → hub is Stored → Ingested (the store's follower and the hub);
 // hub → sent is Ingested → the batch frame's Sent (the connection's queue
-// and writer). received → painted is the pages' own (their reports: see
-// Stages.For's ReceivedPainted).
+// and writer). What follows the server, the pages measure and report
+// (shared/sla's stages): PageFamily holds them, fed by backend/sla from
+// each report (Stages.Page).
 const (
-	StageCommitHub       = "commit_hub"
-	StageStoredHub       = "stored_hub"
-	StageHubSent         = "hub_sent"
-	StageReceivedPainted = "received_painted"
+	StageCommitHub = "commit_hub"
+	StageStoredHub = "stored_hub"
+	StageHubSent   = "hub_sent"
 )
+
+// PageFamily is the family of the stages the pages report, one member per
+// stage of shared/sla (network is sent → received; apply and paint together
+// are received → painted; total is event → paint) and tenant label.
+const PageFamily = "telltale_page_stage_seconds"
 
 // TenantStages are one tenant label's stage histograms. A nil field records
 // nothing.
 type TenantStages struct {
 	CommitHub, StoredHub, HubSent *Histogram
-	// ReceivedPainted is for what the pages report (received → painted on
-	// their screens, put on the server's clock): the report handler
-	// observes into it; nothing in the server's path does.
-	ReceivedPainted *Histogram
 
 	dropped atomic.Bool
 }
@@ -48,6 +50,8 @@ type Stages struct {
 	top *TopTenants
 	mu  sync.RWMutex
 	by  map[string]*TenantStages // by label
+
+	pageStages map[string][]string // label → the page stages it has series of
 }
 
 // NewStages registers the stage histograms in r with a tenant label for the
@@ -83,12 +87,11 @@ func (s *Stages) get(label string) *TenantStages {
 		h := func(stage, help string) *Histogram {
 			return s.r.Histogram(LabeledN(StageFamily, "stage", stage, "tenant", label), help)
 		}
-		const help = "seconds an event spent between two stamps of its path (stage: commit_hub, stored_hub, hub_sent, received_painted), by tenant (the top N by events, the rest other)"
+		const help = "seconds an event spent between two stamps of its path in the server (stage: commit_hub, stored_hub, hub_sent), by tenant (the top N by events, the rest other)"
 		ts = &TenantStages{
-			CommitHub:       h(StageCommitHub, help),
-			StoredHub:       h(StageStoredHub, help),
-			HubSent:         h(StageHubSent, help),
-			ReceivedPainted: h(StageReceivedPainted, help),
+			CommitHub: h(StageCommitHub, help),
+			StoredHub: h(StageStoredHub, help),
+			HubSent:   h(StageHubSent, help),
 		}
 		s.by[label] = ts
 	}
@@ -103,7 +106,32 @@ func (s *Stages) drop(tenant string) {
 		ts.dropped.Store(true)
 	}
 	delete(s.by, tenant)
-	for _, stage := range []string{StageCommitHub, StageStoredHub, StageHubSent, StageReceivedPainted} {
+	for _, stage := range []string{StageCommitHub, StageStoredHub, StageHubSent} {
 		s.r.DropHistogram(LabeledN(StageFamily, "stage", stage, "tenant", tenant))
 	}
+	for _, stage := range s.pageStages[tenant] {
+		s.r.DropCountHistogram(LabeledN(PageFamily, "stage", stage, "tenant", tenant))
+	}
+	delete(s.pageStages, tenant)
+}
+
+// Page returns the histogram of a stage the pages of tenant reported, under
+// tenant's label (reports do not count towards a tenant's rank: events do).
+// stage must be one of a bounded set (backend/sla passes shared/sla's
+// stages only, after checking the report).
+func (s *Stages) Page(tenant, stage string) *CountHistogram {
+	if s == nil {
+		return nil
+	}
+	label := s.top.Label(tenant, 0)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pageStages == nil {
+		s.pageStages = map[string][]string{}
+	}
+	if !slices.Contains(s.pageStages[label], stage) {
+		s.pageStages[label] = append(s.pageStages[label], stage)
+	}
+	return s.r.CountHistogram(LabeledN(PageFamily, "stage", stage, "tenant", label),
+		"seconds an event spent in a stage of its path after the server, as the tenant's pages reported it (stage: network = sent → received, apply and paint = received → painted, total = event → paint), by tenant (the top N by events, the rest other)")
 }

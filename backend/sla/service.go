@@ -43,6 +43,9 @@ type Config struct {
 	Store   Store
 	Logger  *slog.Logger
 	Metrics *metrics.Registry
+	// Stages, when set, receives every report's histograms by count
+	// (telltale_page_stage_seconds), under the tenant's bounded label.
+	Stages *metrics.Stages
 	// Keep is how long rollups are kept; zero means 30 days.
 	Keep time.Duration
 	// FlushEvery is how often closed minutes go to the Store; zero means 10s.
@@ -232,6 +235,14 @@ func (s *Service) Take(tenant string, r *wire.Report, now time.Time) error {
 		}
 		if n := ru.addReport(screen, p); n > 0 {
 			s.staleDropped.Add(int64(n))
+		}
+		if s.cfg.Stages != nil {
+			for _, st := range p.Stages {
+				h := s.cfg.Stages.Page(tenant, st.Stage)
+				for j, idx := range st.Index {
+					h.ObserveN(sla.BinValue(idx)/1000, uint64(st.Counts[j]))
+				}
+			}
 		}
 		grew := ru.size() - before
 		s.pendingBytes += grew

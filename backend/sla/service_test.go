@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -372,5 +375,33 @@ func TestFailedSavesAreRetriedWithinTheCaps(t *testing.T) {
 	if got := query(t, New(Config{Store: st}), "acme", "d"); len(got.Panels[0].Minutes) != 2 ||
 		!got.Panels[0].Minutes[0].Minute.Equal(t0.Truncate(time.Minute).Add(time.Minute)) {
 		t.Fatalf("saved: got %+v, want the two newest minutes", got.Panels[0].Minutes)
+	}
+}
+
+// Every report's histograms reach /metrics by count, under the tenant's
+// label: telltale_page_stage_seconds.
+func TestReportsFeedThePageStageMetrics(t *testing.T) {
+	reg := metrics.New()
+	s := New(Config{Metrics: reg, Stages: metrics.NewStages(reg, 0)})
+	take(t, s, "acme", report("s1", t0, 3, 4, 30, 3000), t0)
+	take(t, s, "acme", report("s2", t0, 3), t0)
+	rec := httptest.NewRecorder()
+	reg.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	out := rec.Body.String()
+	for _, want := range []string{
+		`telltale_page_stage_seconds_bucket{stage="total",tenant="acme",le="0.0025"} 0`,
+		`telltale_page_stage_seconds_bucket{stage="total",tenant="acme",le="0.005"} 3`,
+		`telltale_page_stage_seconds_bucket{stage="total",tenant="acme",le="0.05"} 4`,
+		`telltale_page_stage_seconds_bucket{stage="total",tenant="acme",le="2.5"} 4`,
+		`telltale_page_stage_seconds_bucket{stage="total",tenant="acme",le="5"} 5`,
+		`telltale_page_stage_seconds_bucket{stage="total",tenant="acme",le="+Inf"} 5`,
+		`telltale_page_stage_seconds_count{stage="total",tenant="acme"} 5`,
+	} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("no line %q in:\n%s", want, out)
+		}
+	}
+	if strings.Count(out, "# TYPE telltale_page_stage_seconds histogram") != 1 {
+		t.Errorf("want one TYPE line for the family:\n%s", out)
 	}
 }

@@ -438,7 +438,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 	goRun("aggregates", eng.Run)
 	// The pages' freshness reports: merged in memory, closed minutes saved
 	// every 10 s, old ones pruned; the open minutes are saved at shutdown.
-	slas := sla.New(sla.Config{Store: slaStore, Logger: log, Metrics: reg, Keep: cfg.slaKeep})
+	slas := sla.New(sla.Config{Store: slaStore, Logger: log, Metrics: reg, Stages: stages, Keep: cfg.slaKeep})
 	goRun("sla", slas.Run)
 	// The dashboards' sla targets (alerts.go), judged from those reports
 	// and the hub's streams.
