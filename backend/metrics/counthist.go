@@ -29,9 +29,35 @@ func (h *CountHistogram) ObserveN(seconds float64, n uint64) {
 		return
 	}
 	seconds = max(seconds, 0)
-	i := sort.SearchFloat64s(LatencyBuckets, seconds) // first bound ≥ seconds
-	h.buckets[i].Add(n)
-	add := seconds * float64(n)
+	h.buckets[Bucket(seconds)].Add(n)
+	h.addSum(seconds * float64(n))
+}
+
+// Bucket is the index of the bucket a latency of seconds falls in, for
+// AddBuckets: 0 to len(LatencyBuckets), the last being +Inf.
+func Bucket(seconds float64) int {
+	return sort.SearchFloat64s(LatencyBuckets, max(seconds, 0))
+}
+
+// AddBuckets adds counts[i] latencies to bucket i (Bucket's index) and sum
+// seconds to the sum: a caller that has many observations at hand (a
+// report's bins) adds them up first, and pays one atomic add per bucket.
+func (h *CountHistogram) AddBuckets(counts []uint64, sum float64) {
+	if h == nil {
+		return
+	}
+	for i, n := range counts[:min(len(counts), len(h.buckets))] {
+		if n > 0 {
+			h.buckets[i].Add(n)
+		}
+	}
+	h.addSum(sum)
+}
+
+func (h *CountHistogram) addSum(add float64) {
+	if add == 0 || math.IsNaN(add) {
+		return
+	}
 	for {
 		old := h.sum.Load()
 		if h.sum.CompareAndSwap(old, math.Float64bits(math.Float64frombits(old)+add)) {

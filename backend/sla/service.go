@@ -237,12 +237,7 @@ func (s *Service) Take(tenant string, r *wire.Report, now time.Time) error {
 			s.staleDropped.Add(int64(n))
 		}
 		if s.cfg.Stages != nil {
-			for _, st := range p.Stages {
-				h := s.cfg.Stages.Page(tenant, st.Stage)
-				for j, idx := range st.Index {
-					h.ObserveN(sla.BinValue(idx)/1000, uint64(st.Counts[j]))
-				}
-			}
+			pageMetrics(s.cfg.Stages, tenant, p)
 		}
 		grew := ru.size() - before
 		s.pendingBytes += grew
@@ -379,5 +374,37 @@ func (s *Service) inMemory(tenant, dashboard string, from, to time.Time, each fu
 	}
 	for _, ru := range s.unsaved {
 		pick(ru)
+	}
+}
+
+// binSeconds and binBucket are, for each bin of shared/sla (from sla.MinBin),
+// the latency it stands for in seconds and its bucket in the metrics'
+// histograms: a report's bins reach /metrics without a math.Exp or a search
+// per bin.
+var binSeconds, binBucket = func() ([]float64, []uint8) {
+	n := int(sla.MaxBin-sla.MinBin) + 1
+	secs, buckets := make([]float64, n), make([]uint8, n)
+	for i := range n {
+		secs[i] = sla.BinValue(sla.MinBin+int32(i)) / 1000
+		buckets[i] = uint8(metrics.Bucket(secs[i]))
+	}
+	return secs, buckets
+}()
+
+// pageMetrics adds a checked panel report's histograms to
+// telltale_page_stage_seconds: per stage, its bins summed per bucket, then
+// one add per bucket.
+func pageMetrics(stages *metrics.Stages, tenant string, p *wire.PanelReport) {
+	var buf [32]uint64 // more than the buckets (TestPageMetricsBuckets)
+	per := buf[:len(metrics.LatencyBuckets)+1]
+	for _, st := range p.Stages {
+		clear(per)
+		sum := 0.0
+		for j, idx := range st.Index {
+			i, c := idx-sla.MinBin, uint64(st.Counts[j])
+			per[binBucket[i]] += c
+			sum += binSeconds[i] * float64(c)
+		}
+		stages.Page(tenant, st.Stage).AddBuckets(per, sum)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/telltale/telltale/backend/metrics"
 	"github.com/telltale/telltale/backend/pgstore"
 	"github.com/telltale/telltale/backend/pgtest"
 	"github.com/telltale/telltale/shared/sla"
@@ -36,7 +37,8 @@ func pageLike(rng *rand.Rand, screen string, now time.Time) *wire.Report {
 // BenchmarkTake_10Panels: one page-like report checked and merged.
 func BenchmarkTake_10Panels(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 1))
-	s := New(Config{})
+	reg := metrics.New()
+	s := New(Config{Metrics: reg, Stages: metrics.NewStages(reg, 0)}) // as main wires it: reports feed /metrics too
 	reports := make([]*wire.Report, 1000)
 	for i := range reports {
 		reports[i] = pageLike(rng, fmt.Sprint("s", i), t0)

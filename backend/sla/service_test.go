@@ -405,3 +405,16 @@ func TestReportsFeedThePageStageMetrics(t *testing.T) {
 		t.Errorf("want one TYPE line for the family:\n%s", out)
 	}
 }
+
+// pageMetrics sums a stage's bins into a fixed array of buckets, and each
+// bin's bucket fits a uint8.
+func TestPageMetricsBuckets(t *testing.T) {
+	if n := len(metrics.LatencyBuckets) + 1; n > 32 {
+		t.Fatalf("%d metric buckets: pageMetrics sums into 32", n)
+	}
+	for i, b := range binBucket {
+		if want := metrics.Bucket(sla.BinValue(sla.MinBin+int32(i)) / 1000); int(b) != want {
+			t.Fatalf("bin %d: bucket %d, want %d", sla.MinBin+int32(i), b, want)
+		}
+	}
+}
