@@ -117,21 +117,9 @@ func TestServerAlertsOnASilentStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := serveUntilDone(t, cfg, func(k string) string { return env[k] }, "not serving yet")
-	ingest := func(key, body string) (int, string) {
-		req, _ := http.NewRequest(http.MethodPost, base+"api/v1/ingest", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+key)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, string(b)
-	}
 	speak := func() {
 		t.Helper()
-		if code, body := ingest("ingest-key-0123456789", `{"events":[{"stream":"quiet","values":{"x":1}}]}`); code != 200 {
+		if code, body := apiCall(t, base, "POST", "api/v1/ingest", "ingest-key-0123456789", `{"events":[{"stream":"quiet","values":{"x":1}}]}`); code != 200 {
 			t.Fatalf("ingest: %d %s", code, body)
 		}
 	}
@@ -151,7 +139,7 @@ func TestServerAlertsOnASilentStream(t *testing.T) {
 				}
 			}
 			for ctx.Err() == nil {
-				ingest(key, `{"events":[{"stream":"quiet","values":{"x":2}}]}`)
+				apiCall(t, base, "POST", "api/v1/ingest", key, `{"events":[{"stream":"quiet","values":{"x":2}}]}`)
 				select {
 				case <-ctx.Done():
 				case <-time.After(100 * time.Millisecond):
@@ -161,7 +149,7 @@ func TestServerAlertsOnASilentStream(t *testing.T) {
 	}
 	defer func() { stop(); speakers.Wait() }()
 	speak()
-	if code, body := ingest("ingest-key-0123456789", `{"events":[{"stream":"telltale.alerts","row":{"key":"x","fields":{"state":"firing"}}}]}`); code != 400 {
+	if code, body := apiCall(t, base, "POST", "api/v1/ingest", "ingest-key-0123456789", `{"events":[{"stream":"telltale.alerts","row":{"key":"x","fields":{"state":"firing"}}}]}`); code != 400 {
 		t.Fatalf("a producer writing the alerts stream: got %d %s, want 400", code, body)
 	}
 	poll.Until(t, 20*time.Second, func() error {

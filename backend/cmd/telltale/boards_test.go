@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -134,38 +133,26 @@ func TestServerComputesStoredDashboardsAggregates(t *testing.T) {
 		}
 		return tok
 	}
-	call := func(method, path, tok, body string) (int, string) {
-		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+tok)
-		req.Header.Set("Content-Type", "application/json")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, string(b)
-	}
 	d := aggBoard(t, "sales", agg.Def{Source: "orders", Fn: "sum", Field: "total", Window: "last 7m"})
 	stream := d.Panels[0].Stream
 	acme, globex := mint("acme", "admin"), mint("globex", "admin")
-	if code, body := call("GET", "api/v1/streams/"+stream+"/snapshot", acme, ""); code != http.StatusNotFound {
+	if code, body := apiCall(t, base, "GET", "api/v1/streams/"+stream+"/snapshot", acme, ""); code != http.StatusNotFound {
 		t.Fatalf("before the PUT: got %d %s, want 404 (no dashboard declares it)", code, body)
 	}
-	if code, body := call("PUT", "api/v1/dashboards/sales", acme, `{"title": "Sales", "panels": [{"id": "p", "kind": "kpi", "title": "p",
+	if code, body := apiCall(t, base, "PUT", "api/v1/dashboards/sales", acme, `{"title": "Sales", "panels": [{"id": "p", "kind": "kpi", "title": "p",
 		"agg": {"source": "orders", "fn": "sum", "field": "total", "window": "last 7m"}}]}`); code != http.StatusCreated {
 		t.Fatalf("PUT: got %d %s, want 201", code, body)
 	}
-	if code, body := call("GET", "api/v1/streams/"+stream+"/snapshot", acme, ""); code != http.StatusOK {
+	if code, body := apiCall(t, base, "GET", "api/v1/streams/"+stream+"/snapshot", acme, ""); code != http.StatusOK {
 		t.Fatalf("right after the PUT: got %d %s, want the derived stream", code, body)
 	}
-	if code, body := call("GET", "api/v1/streams/"+stream+"/snapshot", globex, ""); code != http.StatusNotFound {
+	if code, body := apiCall(t, base, "GET", "api/v1/streams/"+stream+"/snapshot", globex, ""); code != http.StatusNotFound {
 		t.Fatalf("another tenant: got %d %s, want 404", code, body)
 	}
-	if code, body := call("DELETE", "api/v1/dashboards/sales", acme, ""); code != http.StatusNoContent {
+	if code, body := apiCall(t, base, "DELETE", "api/v1/dashboards/sales", acme, ""); code != http.StatusNoContent {
 		t.Fatalf("DELETE: got %d %s, want 204", code, body)
 	}
-	if code, body := call("GET", "api/v1/streams/"+stream+"/snapshot", acme, ""); code != http.StatusNotFound {
+	if code, body := apiCall(t, base, "GET", "api/v1/streams/"+stream+"/snapshot", acme, ""); code != http.StatusNotFound {
 		t.Fatalf("after the DELETE: got %d %s, want 404", code, body)
 	}
 }

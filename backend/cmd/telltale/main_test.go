@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -241,4 +242,26 @@ func TestExampleDashboardsLoad(t *testing.T) {
 	if len(c.dashboards) != 3 || c.dashboards[0].ID != "ops" || c.dashboards[1].ID != "fleet" || c.dashboards[2].ID != "orders" {
 		t.Fatalf("got %d dashboards, want ops, fleet and orders", len(c.dashboards))
 	}
+}
+
+// apiCall sends method path (relative to base, which ends in a slash) with
+// the bearer tok (none when empty) and a JSON body, and returns the answer's
+// status and body.
+func apiCall(t *testing.T, base, method, path, tok, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
 }

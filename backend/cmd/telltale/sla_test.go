@@ -45,21 +45,6 @@ func TestSLAReportsSurviveARestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	call := func(base, method, path, tok, body string) (int, string) {
-		t.Helper()
-		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-		if tok != "" {
-			req.Header.Set("Authorization", "Bearer "+tok)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, string(b)
-	}
 
 	base, stop := startServer(t, cfg, getenv)
 	now := time.Now()
@@ -69,17 +54,17 @@ func TestSLAReportsSurviveARestart(t *testing.T) {
 		now.Add(-10*time.Second).UnixNano(), now.UnixNano(), sla.Bin(100), sla.Bin(900))
 	for _, path := range []string{"api/v1/sla?dashboard=ops", "api/v1/sla/report"} {
 		method := map[bool]string{true: "POST", false: "GET"}[strings.HasSuffix(path, "report")]
-		if code, body := call(base, method, path, "", report); code != http.StatusUnauthorized {
+		if code, body := apiCall(t, base, method, path, "", report); code != http.StatusUnauthorized {
 			t.Fatalf("%s %s without a token: got %d %s, want 401", method, path, code, body)
 		}
 	}
-	if code, body := call(base, "POST", "api/v1/sla/report", tok, report); code != http.StatusNoContent {
+	if code, body := apiCall(t, base, "POST", "api/v1/sla/report", tok, report); code != http.StatusNoContent {
 		t.Fatalf("POST report: got %d %s, want 204", code, body)
 	}
 	stop()
 
 	base, _ = startServer(t, cfg, getenv)
-	code, body := call(base, "GET", "api/v1/sla?dashboard=ops&from=-1h", tok, "")
+	code, body := apiCall(t, base, "GET", "api/v1/sla?dashboard=ops&from=-1h", tok, "")
 	var a sla.Answer
 	if err := json.Unmarshal([]byte(body), &a); code != http.StatusOK || err != nil {
 		t.Fatalf("GET after the restart: got %d %s", code, body)
