@@ -11,8 +11,9 @@ import (
 
 // CountHistogram is a latency histogram fed by counts rather than single
 // observations: a page's report says n events took about this long (one
-// bin of its histogram), and ObserveN adds them at once. Same buckets as
-// Histogram (LatencyBuckets), written in the Prometheus text format.
+// bin of its histogram), and AddBuckets adds a report's bins at once,
+// summed per bucket. Same buckets as Histogram (LatencyBuckets), written in
+// the Prometheus text format.
 // VictoriaMetrics' histograms take one observation per call: feeding them a
 // report's counts would cost a call per event, which a page's report (up to
 // sla.MaxEventsPerSec × its period per bin) must not.
@@ -20,17 +21,6 @@ type CountHistogram struct {
 	name    string
 	buckets []atomic.Uint64 // per bucket, not cumulative; the last is +Inf
 	sum     atomic.Uint64   // float64 bits, seconds
-}
-
-// ObserveN records n latencies of about seconds each. A nil CountHistogram
-// records nothing.
-func (h *CountHistogram) ObserveN(seconds float64, n uint64) {
-	if h == nil || n == 0 || math.IsNaN(seconds) {
-		return
-	}
-	seconds = max(seconds, 0)
-	h.buckets[Bucket(seconds)].Add(n)
-	h.addSum(seconds * float64(n))
 }
 
 // Bucket is the index of the bucket a latency of seconds falls in, for
