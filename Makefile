@@ -84,7 +84,7 @@ vet: ## go vet for linux and js/wasm
 	GOOS=js GOARCH=wasm $(GO) vet ./shared/... ./app/... ./wasm/...
 
 # PostgreSQL tests use DATABASE_URL, else 127.0.0.1:5432 as postgres, else a
-# throwaway cluster they start from the installed binaries (backend/pgtest).
+# throwaway cluster they start from the installed binaries (internal/pgtest).
 unit: ## unit and PostgreSQL tests with the race detector
 	$(GO) test -race -count=1 ./...
 

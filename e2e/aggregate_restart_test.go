@@ -19,10 +19,10 @@ import (
 
 	"github.com/telltale/telltale/app/client"
 	ingestapi "github.com/telltale/telltale/backend/ingest"
-	"github.com/telltale/telltale/backend/pgtest"
+	"github.com/telltale/telltale/internal/pgtest"
+	"github.com/telltale/telltale/internal/poll"
 	"github.com/telltale/telltale/shared/agg"
 	"github.com/telltale/telltale/shared/livestate"
-	"github.com/telltale/telltale/shared/poll"
 	"github.com/telltale/telltale/shared/wire"
 )
 

@@ -19,9 +19,9 @@ import (
 
 	"github.com/go-rod/rod"
 
-	"github.com/telltale/telltale/backend/pgtest"
+	"github.com/telltale/telltale/internal/pgtest"
+	"github.com/telltale/telltale/internal/poll"
 	"github.com/telltale/telltale/shared/dashboard"
-	"github.com/telltale/telltale/shared/poll"
 )
 
 // aggView is what the page shows of a dashboard of aggregates.

@@ -20,8 +20,8 @@ import (
 	"github.com/go-rod/rod"
 
 	"github.com/telltale/telltale/backend/alert"
-	"github.com/telltale/telltale/shared/faultnet"
-	"github.com/telltale/telltale/shared/poll"
+	"github.com/telltale/telltale/internal/faultnet"
+	"github.com/telltale/telltale/internal/poll"
 )
 
 // webhookServer is an alert webhook receiver that checks every body's

@@ -13,7 +13,7 @@ import (
 
 	"github.com/go-rod/rod/lib/devices"
 
-	"github.com/telltale/telltale/shared/poll"
+	"github.com/telltale/telltale/internal/poll"
 )
 
 // TestColdStartOrder: on a first visit the page asks for what its first

@@ -19,8 +19,8 @@ import (
 
 	"github.com/telltale/telltale/app/client"
 	ingestapi "github.com/telltale/telltale/backend/ingest"
+	"github.com/telltale/telltale/internal/poll"
 	"github.com/telltale/telltale/shared/livestate"
-	"github.com/telltale/telltale/shared/poll"
 )
 
 // kill ends the server with SIGKILL: no drain, no goodbye to its clients.

@@ -17,8 +17,8 @@ import (
 
 	"github.com/telltale/telltale/backend/auth"
 	"github.com/telltale/telltale/backend/demo"
+	"github.com/telltale/telltale/internal/poll"
 	"github.com/telltale/telltale/shared/dashboard"
-	"github.com/telltale/telltale/shared/poll"
 )
 
 // twoDashboards writes a -dashboards file with the demo's panels split in

@@ -14,7 +14,7 @@ import (
 	"github.com/go-rod/rod"
 	"github.com/go-rod/rod/lib/proto"
 
-	"github.com/telltale/telltale/shared/poll"
+	"github.com/telltale/telltale/internal/poll"
 )
 
 // phoneSpec is a shop dashboard as an operator would write it: a euro KPI,

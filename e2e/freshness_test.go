@@ -12,7 +12,7 @@ import (
 
 	"github.com/go-rod/rod"
 
-	"github.com/telltale/telltale/shared/poll"
+	"github.com/telltale/telltale/internal/poll"
 )
 
 // TestSilentStreamIsFlaggedStale: a stream that stops speaking is flagged

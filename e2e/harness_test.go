@@ -22,7 +22,7 @@ import (
 	"github.com/ysmood/gson"
 
 	"github.com/telltale/telltale/backend/auth"
-	"github.com/telltale/telltale/shared/poll"
+	"github.com/telltale/telltale/internal/poll"
 )
 
 // e2eSecret signs every test server's tokens, so tests mint their own (and a

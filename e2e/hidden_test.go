@@ -9,7 +9,7 @@ import (
 
 	"github.com/go-rod/rod/lib/launcher"
 
-	"github.com/telltale/telltale/shared/poll"
+	"github.com/telltale/telltale/internal/poll"
 )
 
 // throttled puts back Chromium's throttling of hidden pages, which rod

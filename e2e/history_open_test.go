@@ -11,7 +11,7 @@ import (
 
 	"github.com/go-rod/rod"
 
-	"github.com/telltale/telltale/shared/poll"
+	"github.com/telltale/telltale/internal/poll"
 )
 
 // fastData is the whole of the fast chart's uPlot x and y data.

@@ -15,7 +15,7 @@ import (
 
 	"github.com/go-rod/rod"
 
-	"github.com/telltale/telltale/shared/poll"
+	"github.com/telltale/telltale/internal/poll"
 )
 
 // historyGate is a reverse proxy in front of a server that counts the

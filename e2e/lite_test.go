@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/telltale/telltale/shared/poll"
+	"github.com/telltale/telltale/internal/poll"
 )
 
 // TestLitePageFollowsM4Streams opens a page with ?lite=1 and a token that

@@ -6,7 +6,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/telltale/telltale/backend/pgtest"
+	"github.com/telltale/telltale/internal/pgtest"
 )
 
 // TestMain stops a throwaway PostgreSQL cluster if pgtest had to start one.

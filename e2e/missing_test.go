@@ -14,7 +14,7 @@ import (
 
 	"github.com/go-rod/rod"
 
-	"github.com/telltale/telltale/shared/poll"
+	"github.com/telltale/telltale/internal/poll"
 )
 
 // missingSpec names, next to what its streams have, a series, gauges, a row

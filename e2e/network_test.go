@@ -15,8 +15,8 @@ import (
 	"github.com/go-rod/rod"
 	"github.com/go-rod/rod/lib/proto"
 
-	"github.com/telltale/telltale/shared/faultnet"
-	"github.com/telltale/telltale/shared/poll"
+	"github.com/telltale/telltale/internal/faultnet"
+	"github.com/telltale/telltale/internal/poll"
 )
 
 type pageStats struct {

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/telltale/telltale/backend/pgtest"
-	"github.com/telltale/telltale/shared/poll"
+	"github.com/telltale/telltale/internal/pgtest"
+	"github.com/telltale/telltale/internal/poll"
 )
 
 const shopDashboard = `{"id": "shop", "title": "Shop floor", "panels": [

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/telltale/telltale/backend/auth"
-	"github.com/telltale/telltale/backend/pgtest"
-	"github.com/telltale/telltale/shared/poll"
+	"github.com/telltale/telltale/internal/pgtest"
+	"github.com/telltale/telltale/internal/poll"
 	"github.com/telltale/telltale/shared/wire"
 )
 

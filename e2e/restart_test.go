@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/telltale/telltale/app/client"
-	"github.com/telltale/telltale/backend/pgtest"
+	"github.com/telltale/telltale/internal/pgtest"
+	"github.com/telltale/telltale/internal/poll"
 	"github.com/telltale/telltale/shared/livestate"
-	"github.com/telltale/telltale/shared/poll"
 )
 
 // restartable is a free loopback address and a fresh PostgreSQL database

@@ -15,7 +15,7 @@ import (
 
 	"github.com/go-rod/rod/lib/proto"
 
-	"github.com/telltale/telltale/shared/poll"
+	"github.com/telltale/telltale/internal/poll"
 	"github.com/telltale/telltale/shared/sla"
 )
 

@@ -18,9 +18,9 @@ import (
 
 	"github.com/telltale/telltale/app/client"
 	"github.com/telltale/telltale/backend/demo"
-	"github.com/telltale/telltale/shared/faultnet"
+	"github.com/telltale/telltale/internal/faultnet"
+	"github.com/telltale/telltale/internal/poll"
 	"github.com/telltale/telltale/shared/livestate"
-	"github.com/telltale/telltale/shared/poll"
 	"github.com/telltale/telltale/shared/sla"
 	"github.com/telltale/telltale/shared/wire"
 )

@@ -13,8 +13,8 @@ import (
 
 	"github.com/telltale/telltale/backend/auth"
 	"github.com/telltale/telltale/backend/demo"
+	"github.com/telltale/telltale/internal/poll"
 	"github.com/telltale/telltale/shared/dashboard"
-	"github.com/telltale/telltale/shared/poll"
 )
 
 // adminToken is an e2e token of role admin, which may write its tenant's

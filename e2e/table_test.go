@@ -12,7 +12,7 @@ import (
 
 	"github.com/go-rod/rod"
 
-	"github.com/telltale/telltale/shared/poll"
+	"github.com/telltale/telltale/internal/poll"
 )
 
 // feedSpec is one table panel keeping 1,000 rows of stream feed.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/telltale/telltale/shared/poll"
+	"github.com/telltale/telltale/internal/poll"
 )
 
 // TestNewVersionOffersReload: a deploy (the server back with another

@@ -12,8 +12,8 @@ import (
 
 	"github.com/telltale/telltale/backend/demo"
 	"github.com/telltale/telltale/backend/pgstore"
-	"github.com/telltale/telltale/backend/pgtest"
 	"github.com/telltale/telltale/examples"
+	"github.com/telltale/telltale/internal/pgtest"
 	"github.com/telltale/telltale/shared/dashboard"
 	"github.com/telltale/telltale/shared/wire"
 )

@@ -18,8 +18,8 @@ import (
 	"github.com/telltale/telltale/backend/hub"
 	"github.com/telltale/telltale/backend/memstore"
 	"github.com/telltale/telltale/backend/wsgate"
+	"github.com/telltale/telltale/internal/poll"
 	"github.com/telltale/telltale/shared/livestate"
-	"github.com/telltale/telltale/shared/poll"
 	"github.com/telltale/telltale/shared/wire"
 )
 

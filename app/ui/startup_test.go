@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/telltale/telltale/shared/poll"
+	"github.com/telltale/telltale/internal/poll"
 )
 
 // manualFrames is a Frames whose frames fire when the test says.

@@ -12,8 +12,8 @@ import (
 	"github.com/telltale/telltale/backend/hub"
 	"github.com/telltale/telltale/backend/memstore"
 	"github.com/telltale/telltale/backend/metrics"
+	"github.com/telltale/telltale/internal/poll"
 	"github.com/telltale/telltale/shared/agg"
-	"github.com/telltale/telltale/shared/poll"
 	"github.com/telltale/telltale/shared/wire"
 )
 

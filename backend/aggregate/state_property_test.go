@@ -16,7 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/telltale/telltale/backend/pgtest"
+	"github.com/telltale/telltale/internal/pgtest"
 	"github.com/telltale/telltale/shared/agg"
 	"github.com/telltale/telltale/shared/wire"
 )

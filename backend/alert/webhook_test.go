@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/telltale/telltale/backend/metrics"
+	"github.com/telltale/telltale/internal/poll"
 	"github.com/telltale/telltale/shared/dashboard"
-	"github.com/telltale/telltale/shared/poll"
 )
 
 // receiver is a webhook endpoint that answers each call with the next of

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/telltale/telltale/backend/memstore"
-	"github.com/telltale/telltale/shared/poll"
+	"github.com/telltale/telltale/internal/poll"
 )
 
 // TestOneBodyOfATenantDecodesAtATime: while one of tenant A's bodies is

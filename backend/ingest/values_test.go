@@ -11,7 +11,7 @@ import (
 
 	"github.com/telltale/telltale/backend/memstore"
 	"github.com/telltale/telltale/backend/pgstore"
-	"github.com/telltale/telltale/backend/pgtest"
+	"github.com/telltale/telltale/internal/pgtest"
 	"github.com/telltale/telltale/shared/wire"
 )
 

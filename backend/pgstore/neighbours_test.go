@@ -18,7 +18,7 @@ import (
 	"github.com/telltale/telltale/backend/ingest"
 	"github.com/telltale/telltale/backend/memstore"
 	"github.com/telltale/telltale/bench/latency"
-	"github.com/telltale/telltale/shared/poll"
+	"github.com/telltale/telltale/internal/poll"
 )
 
 // TestNoisyNeighbour: tenant A posts wide points and big rows at its caps

@@ -13,8 +13,8 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/telltale/telltale/internal/poll"
 	"github.com/telltale/telltale/shared/dashboard"
-	"github.com/telltale/telltale/shared/poll"
 	"github.com/telltale/telltale/shared/wire"
 )
 

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/telltale/telltale/backend/hub"
-	"github.com/telltale/telltale/shared/poll"
+	"github.com/telltale/telltale/internal/poll"
 	"github.com/telltale/telltale/shared/wire"
 )
 

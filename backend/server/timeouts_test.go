@@ -20,7 +20,7 @@ import (
 	"github.com/telltale/telltale/backend/hub"
 	"github.com/telltale/telltale/backend/metrics"
 	"github.com/telltale/telltale/backend/wsgate"
-	"github.com/telltale/telltale/shared/poll"
+	"github.com/telltale/telltale/internal/poll"
 	"github.com/telltale/telltale/shared/wire"
 )
 

@@ -10,7 +10,7 @@ import (
 
 	"github.com/telltale/telltale/backend/metrics"
 	"github.com/telltale/telltale/backend/pgstore"
-	"github.com/telltale/telltale/backend/pgtest"
+	"github.com/telltale/telltale/internal/pgtest"
 	"github.com/telltale/telltale/shared/sla"
 	"github.com/telltale/telltale/shared/wire"
 )

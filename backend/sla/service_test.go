@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/telltale/telltale/backend/metrics"
-	"github.com/telltale/telltale/shared/poll"
+	"github.com/telltale/telltale/internal/poll"
 	"github.com/telltale/telltale/shared/sla"
 	"github.com/telltale/telltale/shared/wire"
 )

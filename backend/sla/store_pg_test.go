@@ -9,7 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/telltale/telltale/backend/pgstore"
-	"github.com/telltale/telltale/backend/pgtest"
+	"github.com/telltale/telltale/internal/pgtest"
 )
 
 // Rollups saved to PostgreSQL answer the same after a restart (a new

@@ -15,8 +15,8 @@ import (
 
 	"github.com/telltale/telltale/app/client"
 	"github.com/telltale/telltale/backend/auth"
+	"github.com/telltale/telltale/internal/poll"
 	"github.com/telltale/telltale/shared/livestate"
-	"github.com/telltale/telltale/shared/poll"
 	"github.com/telltale/telltale/shared/wire"
 )
 

@@ -17,8 +17,8 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/telltale/telltale/shared/faultnet"
-	"github.com/telltale/telltale/shared/poll"
+	"github.com/telltale/telltale/internal/faultnet"
+	"github.com/telltale/telltale/internal/poll"
 	"github.com/telltale/telltale/shared/wire"
 )
 

@@ -15,10 +15,10 @@ import (
 	"github.com/telltale/telltale/backend/memstore"
 	"github.com/telltale/telltale/backend/metrics"
 	"github.com/telltale/telltale/backend/pgstore"
-	"github.com/telltale/telltale/backend/pgtest"
-	"github.com/telltale/telltale/shared/faultnet"
+	"github.com/telltale/telltale/internal/faultnet"
+	"github.com/telltale/telltale/internal/pgtest"
+	"github.com/telltale/telltale/internal/poll"
 	"github.com/telltale/telltale/shared/livestate"
-	"github.com/telltale/telltale/shared/poll"
 	"github.com/telltale/telltale/shared/wire"
 )
 

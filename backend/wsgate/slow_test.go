@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/telltale/telltale/app/client"
+	"github.com/telltale/telltale/internal/poll"
 	"github.com/telltale/telltale/shared/livestate"
-	"github.com/telltale/telltale/shared/poll"
 	"github.com/telltale/telltale/shared/wire"
 )
 

@@ -16,8 +16,8 @@ import (
 
 	"github.com/telltale/telltale/backend/alert"
 	"github.com/telltale/telltale/backend/auth"
+	"github.com/telltale/telltale/internal/poll"
 	"github.com/telltale/telltale/shared/dashboard"
-	"github.com/telltale/telltale/shared/poll"
 	"github.com/telltale/telltale/shared/wire"
 )
 

@@ -15,9 +15,9 @@ import (
 
 	"github.com/telltale/telltale/backend/auth"
 	"github.com/telltale/telltale/backend/memstore"
+	"github.com/telltale/telltale/internal/poll"
 	"github.com/telltale/telltale/shared/agg"
 	"github.com/telltale/telltale/shared/dashboard"
-	"github.com/telltale/telltale/shared/poll"
 	"github.com/telltale/telltale/shared/wire"
 )
 

@@ -18,9 +18,9 @@ import (
 
 	"github.com/telltale/telltale/backend/dashstore"
 	"github.com/telltale/telltale/backend/pgstore"
-	"github.com/telltale/telltale/backend/pgtest"
+	"github.com/telltale/telltale/internal/pgtest"
+	"github.com/telltale/telltale/internal/poll"
 	"github.com/telltale/telltale/shared/dashboard"
-	"github.com/telltale/telltale/shared/poll"
 )
 
 // fakeDashboards is a dashstore.Store in a map, for the provisioning tests;

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/telltale/telltale/shared/poll"
+	"github.com/telltale/telltale/internal/poll"
 )
 
 // TestMetricsListener: with -metrics-addr, /metrics is served on that

@@ -18,8 +18,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/telltale/telltale/backend/pgstore"
-	"github.com/telltale/telltale/backend/pgtest"
-	"github.com/telltale/telltale/shared/poll"
+	"github.com/telltale/telltale/internal/pgtest"
+	"github.com/telltale/telltale/internal/poll"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
