@@ -37,6 +37,7 @@ import (
 	"github.com/telltale/telltale/bench/latency"
 	"github.com/telltale/telltale/bench/proc"
 	"github.com/telltale/telltale/shared/livestate"
+	"github.com/telltale/telltale/shared/sla"
 	"github.com/telltale/telltale/shared/wire"
 )
 
@@ -84,6 +85,12 @@ type phase struct {
 	PGCommits   int64   `json:"pg_commits,omitempty"`
 	PGWalSyncs  int64   `json:"pg_wal_syncs,omitempty"`
 	PGWalMB     float64 `json:"pg_wal_mb,omitempty"`
+	// -browser: what B's page measured and reported over the phase's
+	// minute (GET /api/v1/sla): event→paint, where the event's first stamp
+	// is its store's (for HTTP ingest the commit's start), so the issue's
+	// commit→screen. Stages is each stage's p99.
+	Page      *pageSLA `json:"page,omitempty"`
+	PageRatio float64  `json:"page_p99_ratio,omitempty"`
 }
 
 func main() {
@@ -107,6 +114,8 @@ type options struct {
 	hostile                  bool
 	aCPU, serverCPU          string
 	profileDir               string
+	browser                  bool
+	chromium, webDir         string
 }
 
 // defaultWidth is A's event at its default caps: a request of 1,000 new
@@ -132,8 +141,14 @@ func run() error {
 	flag.StringVar(&o.aCPU, "a-cpu", "", "pin A's producer to these CPUs (taskset -c list)")
 	flag.StringVar(&o.serverCPU, "server-cpu", "", "pin the server to these CPUs (taskset -c list)")
 	flag.StringVar(&o.profileDir, "profile-dir", "", "save the server's CPU profile of each A phase here (store-shape.pprof)")
+	flag.BoolVar(&o.browser, "browser", false, "also measure B's commit→paint on a real page (headless Chromium, the built app of -web-dir) from the page's own reports; each phase is then one whole clock minute (-duration is ignored)")
+	flag.StringVar(&o.chromium, "chromium", "/usr/bin/chromium", "Chromium for -browser")
+	flag.StringVar(&o.webDir, "web-dir", "static", "the built app for -browser (make build)")
 	asJSON := flag.Bool("json", false, "print the results as one JSON array on the last line")
 	flag.Parse()
+	if o.browser {
+		o.duration = time.Minute
+	}
 
 	var all []phase
 	for _, st := range strings.Split(*stores, ",") {
@@ -147,6 +162,14 @@ func run() error {
 				return fmt.Errorf("%s: %w", name, err)
 			}
 			all = append(all, res...)
+		}
+	}
+	if o.browser {
+		fmt.Printf("%-9s %-7s %8s %11s %11s %7s  %s\n", "store", "A shape", "painted", "paint p50", "paint p99", "ratio", "stage p99s (ms)")
+		for _, p := range all {
+			if p.Page != nil {
+				fmt.Printf("%-9s %-7s %8d %9.1fms %9.1fms %6.1fx  %s\n", p.Store, p.Shape, p.Page.Painted, p.Page.P50ms, p.Page.P99ms, p.PageRatio, p.Page.Stages)
+			}
 		}
 	}
 	fmt.Printf("%-9s %-7s %6s %11s %11s %7s %11s %7s %9s %8s %7s %6s %7s %6s %6s %6s %6s %6s %8s\n", "store", "A shape", "B n", "commit p50", "commit p99", "ratio", "post p99", "ratio", "ingest99", "A MB/s", "A 429", "srv%", "srvp95%", "pg%", "A%", "other%", "cpuwt%", "heapMB", "settle s")
@@ -183,7 +206,11 @@ func (b *bClient) seen(i int) bool {
 func runStore(name, bin, admin string, extra, shapes []string, o options) ([]phase, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv, err := startServer(ctx, bin, name, admin, o.serverCPU, extra)
+	webDir := ""
+	if o.browser {
+		webDir = o.webDir
+	}
+	srv, err := startServer(ctx, bin, name, admin, o.serverCPU, webDir, extra)
 	if err != nil {
 		return nil, err
 	}
@@ -240,6 +267,13 @@ func runStore(name, bin, admin string, extra, shapes []string, o options) ([]pha
 	if err := waitUntil(30*time.Second, func() bool { return bc.seen(next - 1) }); err != nil {
 		return nil, fmt.Errorf("B's client: %w", err)
 	}
+	var pg *page
+	if o.browser {
+		if pg, err = openPage(o.chromium, "http://"+srv.addr, srv.token); err != nil {
+			return nil, err
+		}
+		defer pg.close()
+	}
 
 	// A quiet phase before each of A's: the machine's other load moves
 	// from minute to minute, so each of A's phases is compared with the
@@ -273,6 +307,17 @@ func runStore(name, bin, admin string, extra, shapes []string, o options) ([]pha
 				return nil, err
 			}
 		}
+		// -browser: the phase is the minute from start; A starts a
+		// report's length before it (lead).
+		start := time.Now()
+		var lead time.Duration
+		if o.browser {
+			margin := sla.ReportEvery + 2*time.Second
+			start = nextMinute(time.Now().Add(margin))
+			if shape != "quiet" {
+				lead = time.Until(start)
+			}
+		}
 		if shape != "quiet" {
 			self, err := os.Executable()
 			if err != nil {
@@ -284,7 +329,7 @@ func runStore(name, bin, admin string, extra, shapes []string, o options) ([]pha
 			}
 			args := []string{"-role", "producer", "-url", url, "-key", srv.keyA, "-stream", st.stream, "-shape", shape,
 				"-width", fmt.Sprint(width), "-points", fmt.Sprint(o.points), "-workers", fmt.Sprint(o.aWorkers),
-				"-duration", o.duration.String(), fmt.Sprintf("-hostile=%v", o.hostile)}
+				"-duration", (lead + o.duration).String(), fmt.Sprintf("-hostile=%v", o.hostile)}
 			if o.aCPU != "" {
 				aCmd = exec.Command("taskset", append([]string{"-c", o.aCPU, self}, args...)...)
 			} else {
@@ -295,6 +340,7 @@ func runStore(name, bin, admin string, extra, shapes []string, o options) ([]pha
 				return nil, err
 			}
 		}
+		time.Sleep(time.Until(start))
 		if o.profileDir != "" && shape != "quiet" {
 			go func() {
 				profErr <- benchserver.CPUProfile(srv.debugAddr, o.duration, filepath.Join(o.profileDir, name+"-"+shape+".pprof"))
@@ -304,7 +350,7 @@ func runStore(name, bin, admin string, extra, shapes []string, o options) ([]pha
 		}
 		peak := sampleCPU(srv.cmd.Process.Pid, 200*time.Millisecond)
 		srv0, pg0, me0, m0, w0 := proc.CPUTicks(srv.cmd.Process.Pid), postgresTicks(), proc.CPUTicks(os.Getpid()), machineTicks(), cpuStall()
-		start := time.Now()
+		start = time.Now()
 		first := next
 		var sent, acked []time.Time
 		due := time.Now()
@@ -376,7 +422,17 @@ func runStore(name, bin, admin string, extra, shapes []string, o options) ([]pha
 		p.BEvents = len(commit)
 		p.CommitP50ms, p.CommitP99ms, p.CommitMaxms = cl.P50, cl.P99, cl.Max
 		p.PostP50ms, p.PostP99ms, p.IngestP99ms = pl.P50, pl.P99, il.P99
-		p.AMBps = float64(p.A.Bytes) / (1 << 20) / o.duration.Seconds()
+		p.AMBps = float64(p.A.Bytes) / (1 << 20) / (lead + o.duration).Seconds()
+		if pg != nil {
+			// The minute's last report is sent when it ends.
+			from := start.Truncate(time.Minute)
+			time.Sleep(time.Until(from.Add(time.Minute + 3*time.Second)))
+			ps, err := querySLA("http://"+srv.addr, srv.token, from, from.Add(time.Minute))
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", shape, err)
+			}
+			p.Page = &ps
+		}
 		p.HeapGrowth = liveHeap(srv.debugAddr) - heap0
 		if p.A.Bytes > 0 {
 			p.HeapPerByte = float64(p.HeapGrowth) / float64(p.A.Bytes)
@@ -384,10 +440,16 @@ func runStore(name, bin, admin string, extra, shapes []string, o options) ([]pha
 		fmt.Fprintf(os.Stderr, "%s %s: B commit→receive p50 %.1f ms p99 %.1f ms max %.1f ms (post→receive p99 %.1f, ingest p99 %.1f) over %d events; A %d requests (%d ok, %d 429, %d 422) %.2f MB/s, CPU server %.0f%% postgres %.0f%% A %.0f%% bench %.0f%% other %.0f%%; settled in %.1fs; heap %+.1f MB %s\n",
 			name, shape, p.CommitP50ms, p.CommitP99ms, p.CommitMaxms, p.PostP99ms, p.IngestP99ms, p.BEvents, p.A.Requests, p.A.Accepted, p.A.Throttled, p.A.OverCap, p.AMBps,
 			p.ServerCPU, p.PostgresCPU, p.ACPU, p.BenchCPU, p.OtherCPU, p.SettleS, float64(p.HeapGrowth)/(1<<20), p.PGWaits)
+		if p.Page != nil {
+			fmt.Fprintf(os.Stderr, "%s %s: B's page commit→paint p50 %.1f ms p99 %.1f ms over %d painted; stage p99s %s\n", name, shape, p.Page.P50ms, p.Page.P99ms, p.Page.Painted, p.Page.Stages)
+		}
 		if shape == "quiet" {
 			quiet = p
 		} else if quiet.CommitP99ms > 0 && quiet.PostP99ms > 0 {
 			p.CommitRatio, p.PostRatio = p.CommitP99ms/quiet.CommitP99ms, p.PostP99ms/quiet.PostP99ms
+		}
+		if shape != "quiet" && p.Page != nil && quiet.Page != nil && quiet.Page.P99ms > 0 {
+			p.PageRatio = p.Page.P99ms / quiet.Page.P99ms
 		}
 		out = append(out, p)
 	}

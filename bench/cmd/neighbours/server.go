@@ -30,8 +30,9 @@ type server struct {
 
 // startServer runs bin on store (embedded or postgres, then on a database of
 // its own), pinned to cpus with taskset when cpus is not empty, with extra
-// flags after the defaults.
-func startServer(ctx context.Context, bin, store, admin, cpus string, extra []string) (*server, error) {
+// flags after the defaults. With webDir (the built app, for -browser) it
+// serves that and B's dashboard; otherwise a stand-in app.wasm.
+func startServer(ctx context.Context, bin, store, admin, cpus, webDir string, extra []string) (*server, error) {
 	s := &server{drop: func() {}}
 	secret := benchserver.RandomHex() + benchserver.RandomHex()
 	keys, err := auth.HS256([]byte(secret))
@@ -50,6 +51,13 @@ func startServer(ctx context.Context, bin, store, admin, cpus string, extra []st
 	}
 	env := append(os.Environ(), "TELLTALE_JWT_SECRET="+secret, "XDG_CACHE_HOME="+web)
 	args := []string{"-addr", "127.0.0.1:0", "-web", web, "-demo=false", "-log-level", "warn", "-debug-addr", "127.0.0.1:0"}
+	if webDir != "" {
+		dash, err := writeDashboards(web)
+		if err != nil {
+			return nil, err
+		}
+		args = []string{"-addr", "127.0.0.1:0", "-web", webDir, "-dashboards", dash, "-demo=false", "-log-level", "warn", "-debug-addr", "127.0.0.1:0"}
+	}
 	switch store {
 	case "embedded":
 		s.keyA, s.keyB = benchserver.RandomHex(), benchserver.RandomHex()
