@@ -10,10 +10,13 @@
 // 429 and stops inventing names after a 422; -a-hostile ignores both. It
 // also reports the server's heap growth per byte A got accepted, the CPU of
 // the server, PostgreSQL and A, and on PostgreSQL what the database's
-// backends waited on.
+// backends waited on. With -browser, B's stream is also drawn by the built
+// app in headless Chromium, and B's commit→paint p50/p99 and stages come from
+// the page's own reports (browser.go); each phase is then a clock minute.
 //
 //	go build -o bin/telltale ./backend/cmd/telltale
 //	go run ./bench/cmd/neighbours -store both -json
+//	make build && go run ./bench/cmd/neighbours -browser -store both -json
 package main
 
 import (
