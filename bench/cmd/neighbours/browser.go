@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/go-rod/rod/lib/launcher"
 	"github.com/go-rod/rod/lib/proto"
 
+	"github.com/telltale/telltale/bench/proc"
 	"github.com/telltale/telltale/shared/sla"
 )
 
@@ -161,4 +164,45 @@ func nextMinute(t time.Time) time.Time {
 		m = m.Add(time.Minute)
 	}
 	return m
+}
+
+// cpuTicks is the CPU time, in clock ticks, of the page's Chromium: the
+// browser process and every live descendant (renderer, GPU, utility).
+func (pg *page) cpuTicks() int64 { return treeTicks(pg.l.PID()) }
+
+// treeTicks is the CPU time, in clock ticks, of root and its live
+// descendants.
+func treeTicks(root int) int64 {
+	dirs, _ := os.ReadDir("/proc")
+	parent := map[int]int{}
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// After the command name (in parentheses): state, then ppid.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 2 {
+			continue
+		}
+		parent[pid], _ = strconv.Atoi(f[1])
+	}
+	var sum int64
+	for pid := range parent {
+		for p, n := pid, 0; p > 1 && n < 64; p, n = parent[p], n+1 {
+			if p == root {
+				sum += proc.CPUTicks(pid)
+				break
+			}
+		}
+	}
+	return sum
 }

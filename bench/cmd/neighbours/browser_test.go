@@ -2,11 +2,16 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"testing"
 	"time"
 
+	"github.com/telltale/telltale/bench/proc"
+	"github.com/telltale/telltale/internal/poll"
 	"github.com/telltale/telltale/shared/sla"
 )
 
@@ -53,5 +58,28 @@ func TestQuerySLA(t *testing.T) {
 	painted = 0
 	if _, err := querySLA(srv.URL, "tok", from, from.Add(time.Minute)); err == nil {
 		t.Errorf("a minute with nothing painted: want an error")
+	}
+}
+
+// TestTreeTicks: a busy child's CPU counts for its parent's tree.
+func TestTreeTicks(t *testing.T) {
+	cmd := exec.Command("sh", "-c", "while :; do :; done")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}()
+	poll.Until(t, 30*time.Second, func() error {
+		if child := proc.CPUTicks(cmd.Process.Pid); child < 5 {
+			return fmt.Errorf("the child has %d ticks", child)
+		}
+		return nil
+	})
+	// Ticks only grow: both read before the tree are at most what it has.
+	self, child := proc.CPUTicks(os.Getpid()), proc.CPUTicks(cmd.Process.Pid)
+	if tree := treeTicks(os.Getpid()); tree < self+child {
+		t.Errorf("tree %d ticks, want at least this process's %d and its child's %d", tree, self, child)
 	}
 }

@@ -92,8 +92,12 @@ type phase struct {
 	// minute (GET /api/v1/sla): event→paint, where the event's first stamp
 	// is its store's (for HTTP ingest the commit's start), so the issue's
 	// commit→screen. Stages is each stage's p99.
-	Page      *pageSLA `json:"page,omitempty"`
-	PageRatio float64  `json:"page_p99_ratio,omitempty"`
+	Page *pageSLA `json:"page,omitempty"`
+	// PageCPU is B's Chromium (every process of it), % of a core: on one
+	// machine the page shares the cores with the server and A, which a
+	// real operator's browser does not.
+	PageCPU   float64 `json:"page_cpu_pct,omitempty"`
+	PageRatio float64 `json:"page_p99_ratio,omitempty"`
 }
 
 func main() {
@@ -168,10 +172,10 @@ func run() error {
 		}
 	}
 	if o.browser {
-		fmt.Printf("%-9s %-7s %8s %11s %11s %7s  %s\n", "store", "A shape", "painted", "paint p50", "paint p99", "ratio", "stage p99s (ms)")
+		fmt.Printf("%-9s %-7s %8s %11s %11s %7s %6s  %s\n", "store", "A shape", "painted", "paint p50", "paint p99", "ratio", "page%", "stage p99s (ms)")
 		for _, p := range all {
 			if p.Page != nil {
-				fmt.Printf("%-9s %-7s %8d %9.1fms %9.1fms %6.1fx  %s\n", p.Store, p.Shape, p.Page.Painted, p.Page.P50ms, p.Page.P99ms, p.PageRatio, p.Page.Stages)
+				fmt.Printf("%-9s %-7s %8d %9.1fms %9.1fms %6.1fx %6.0f  %s\n", p.Store, p.Shape, p.Page.Painted, p.Page.P50ms, p.Page.P99ms, p.PageRatio, p.PageCPU, p.Page.Stages)
 			}
 		}
 	}
@@ -353,6 +357,10 @@ func runStore(name, bin, admin string, extra, shapes []string, o options) ([]pha
 		}
 		peak := sampleCPU(srv.cmd.Process.Pid, 200*time.Millisecond)
 		srv0, pg0, me0, m0, w0 := proc.CPUTicks(srv.cmd.Process.Pid), postgresTicks(), proc.CPUTicks(os.Getpid()), machineTicks(), cpuStall()
+		var page0 int64
+		if pg != nil {
+			page0 = pg.cpuTicks()
+		}
 		start = time.Now()
 		first := next
 		var sent, acked []time.Time
@@ -386,7 +394,10 @@ func runStore(name, bin, admin string, extra, shapes []string, o options) ([]pha
 		p.ServerPeakCPU = peak()
 		p.MachineCPU = ticks(machineTicks() - m0)
 		p.CPUWait = float64(cpuStall()-w0) / 1e4 / elapsed
-		p.OtherCPU = max(0, p.MachineCPU-p.ServerCPU-p.PostgresCPU-p.ACPU-p.BenchCPU)
+		if pg != nil {
+			p.PageCPU = ticks(pg.cpuTicks() - page0)
+		}
+		p.OtherCPU = max(0, p.MachineCPU-p.ServerCPU-p.PostgresCPU-p.ACPU-p.BenchCPU-p.PageCPU)
 		if waits != nil {
 			w := waits()
 			p.PGWaits, p.PGCommits, p.PGWalSyncs, p.PGWalMB = w.top(6), w.commits, w.walSync, w.walMB
@@ -444,7 +455,7 @@ func runStore(name, bin, admin string, extra, shapes []string, o options) ([]pha
 			name, shape, p.CommitP50ms, p.CommitP99ms, p.CommitMaxms, p.PostP99ms, p.IngestP99ms, p.BEvents, p.A.Requests, p.A.Accepted, p.A.Throttled, p.A.OverCap, p.AMBps,
 			p.ServerCPU, p.PostgresCPU, p.ACPU, p.BenchCPU, p.OtherCPU, p.SettleS, float64(p.HeapGrowth)/(1<<20), p.PGWaits)
 		if p.Page != nil {
-			fmt.Fprintf(os.Stderr, "%s %s: B's page commit→paint p50 %.1f ms p99 %.1f ms over %d painted; stage p99s %s\n", name, shape, p.Page.P50ms, p.Page.P99ms, p.Page.Painted, p.Page.Stages)
+			fmt.Fprintf(os.Stderr, "%s %s: B's page commit→paint p50 %.1f ms p99 %.1f ms over %d painted; stage p99s %s; page CPU %.0f%%\n", name, shape, p.Page.P50ms, p.Page.P99ms, p.Page.Painted, p.Page.Stages, p.PageCPU)
 		}
 		if shape == "quiet" {
 			quiet = p
