@@ -172,8 +172,8 @@ Commands:
 		}
 		fmt.Fprintf(w, "  %-12s %s\n", "help", "print this help")
 		fmt.Fprint(w, `
-"telltale <command> -h" (or "telltale help <command>") lists a command's flags. Every server flag can also be
-set by the environment variable its help names; a flag wins over it.
+"telltale <command> -h" (or "telltale help <command>") lists a command's flags. Every server flag but -version
+can also be set by the environment variable its help names; a flag wins over it, and it over the default.
 
 Server flags:
 `)

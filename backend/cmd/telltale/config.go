@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -62,118 +61,100 @@ type config struct {
 	dashDir     string // -dashboards-dir: DIR/{tenant}/ files, at start and on SIGHUP
 }
 
-// parse reads the server's flags and environment. Asked for help, it prints
-// the usage on stdout and returns flag.ErrHelp.
+// parse reads the server's flags and environment: each flag's value is the
+// command line's, else its environment variable's (envName), else the
+// default. Asked for help, it prints the usage on stdout and returns
+// flag.ErrHelp.
 func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) (config, error) {
-	env := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
-	}
-	// A bad boolean in the environment is reported after the flags are
-	// parsed, so that -h still works and a flag can override it.
-	demoDefault, demoErr := strconv.ParseBool(env("TELLTALE_DEMO", "true"))
-	wsDefault, wsErr := strconv.ParseBool(env("TELLTALE_WEBSOCKET", "true"))
 	fs := flag.NewFlagSet("telltale", flag.ContinueOnError)
 	fs.Usage = serverUsage(fs)
 	var c config
 	showVersion := fs.Bool("version", false, "print the build's version and exit (the same as telltale version)")
-	fs.StringVar(&c.addr, "addr", env("TELLTALE_ADDR", ":8080"), "listen address (env TELLTALE_ADDR); port 0 picks a free port")
-	fs.StringVar(&c.debugAddr, "debug-addr", env("TELLTALE_DEBUG_ADDR", ""), "serve Go's /debug/pprof profiles on this separate address, e.g. 127.0.0.1:6060 (env TELLTALE_DEBUG_ADDR); empty means off")
-	fs.StringVar(&c.metricsAddr, "metrics-addr", env("TELLTALE_METRICS_ADDR", ""), "serve Prometheus /metrics (counters, stage latency histograms, Go runtime and process metrics) on this separate address, e.g. 127.0.0.1:9090 (env TELLTALE_METRICS_ADDR); empty means not on a listener of its own")
-	fs.StringVar(&c.metricsTok, "metrics-token", env("TELLTALE_METRICS_TOKEN", ""), "also serve /metrics on the main port, to requests with Authorization: Bearer and this token (env TELLTALE_METRICS_TOKEN); empty means the main port has no /metrics")
-	fs.IntVar(&c.metricsTop, "metrics-top-tenants", envInt(env("TELLTALE_METRICS_TOP_TENANTS", "20")), "tenants, the busiest by events, whose stage latency histograms carry their name; the rest are tenant=\"other\" (env TELLTALE_METRICS_TOP_TENANTS)")
-	fs.StringVar(&c.appVersion, "app-version", env("TELLTALE_APP_VERSION", version), "the version pages see, their service worker's cache key: installed pages offer a reload when it changes (env TELLTALE_APP_VERSION); defaults to the build's, so set it only when the web folder changes without a new build")
-	fs.StringVar(&c.webDir, "web", env("TELLTALE_WEB_DIR", "static"), "web folder with app.wasm, icons and uPlot (env TELLTALE_WEB_DIR)")
-	fs.BoolVar(&c.demo, "demo", demoDefault, "run the built-in demo feed (env TELLTALE_DEMO)")
-	fs.BoolVar(&c.websocket, "websocket", wsDefault, "accept WebSocket upgrades; false refuses them (503), a test mode for networks that block WebSockets: pages fall back to HTTP long-polling (env TELLTALE_WEBSOCKET)")
-	level := fs.String("log-level", env("TELLTALE_LOG_LEVEL", "info"), "debug, info, warn or error (env TELLTALE_LOG_LEVEL)")
-	fs.StringVar(&c.dashDir, "dashboards-dir", env("TELLTALE_DASHBOARDS_DIR", ""), "`directory` whose DIR/TENANT/*.yaml, *.yml and *.json are applied to each tenant's dashboards at start and on SIGHUP, all or nothing per tenant (env TELLTALE_DASHBOARDS_DIR; docs/DASHBOARDS.md)")
-	dashFile := fs.String("dashboards", env("TELLTALE_DASHBOARDS", ""), "JSON `file` of dashboard specs (one or an array; docs/dashboard.schema.json); the first is the default (env TELLTALE_DASHBOARDS); empty means the demo's dashboard and the three of examples/")
+	fs.StringVar(&c.addr, "addr", ":8080", "listen address; port 0 picks a free port")
+	fs.StringVar(&c.debugAddr, "debug-addr", "", "serve Go's /debug/pprof profiles on this separate address, e.g. 127.0.0.1:6060; empty means off")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics (counters, stage latency histograms, Go runtime and process metrics) on this separate address, e.g. 127.0.0.1:9090; empty means not on a listener of its own")
+	fs.StringVar(&c.metricsTok, "metrics-token", "", "also serve /metrics on the main port, to requests with Authorization: Bearer and this token; empty means the main port has no /metrics")
+	fs.IntVar(&c.metricsTop, "metrics-top-tenants", 20, "tenants, the busiest by events, whose stage latency histograms carry their name; the rest are tenant=\"other\"")
+	fs.StringVar(&c.appVersion, "app-version", version, "the version pages see, their service worker's cache key: installed pages offer a reload when it changes; defaults to the build's, so set it only when the web folder changes without a new build")
+	fs.StringVar(&c.webDir, "web", "static", "web folder with app.wasm, icons and uPlot")
+	fs.BoolVar(&c.demo, "demo", true, "run the built-in demo feed")
+	fs.BoolVar(&c.websocket, "websocket", true, "accept WebSocket upgrades; false refuses them (503), a test mode for networks that block WebSockets: pages fall back to HTTP long-polling")
+	level := fs.String("log-level", "info", "debug, info, warn or error")
 	// The back-quoted word of a usage string names the flag's value.
-	fs.Float64Var(&c.ingestRate, "ingest-rate", envFloat(env("TELLTALE_INGEST_RATE", "4194304")), "HTTP ingest: body bytes per second each tenant may send; past it, 429 with Retry-After; negative turns the limit off (env TELLTALE_INGEST_RATE)")
-	fs.Int64Var(&c.ingestBurst, "ingest-burst", int64(envInt(env("TELLTALE_INGEST_BURST", "8388608"))), "HTTP ingest: body bytes a tenant may send at once; at least the 4 MiB a request may hold (env TELLTALE_INGEST_BURST)")
-	fs.DurationVar(&c.ingestHold, "ingest-hold", envDuration(env("TELLTALE_INGEST_HOLD", "1s")), "HTTP ingest: how long a request past its tenant's rate waits for it, unread, before 429 (at most 4 of a tenant's at once), so producers are paced evenly; negative: 429 at once (env TELLTALE_INGEST_HOLD)")
-	keys := fs.String("ingest-keys", env("TELLTALE_INGEST_KEYS", ""), "embedded store: ingest keys as `tenant:key,…` (env TELLTALE_INGEST_KEYS); with PostgreSQL, mint keys with the ingest-key command")
-	keepEvents := fs.Int64("keep-events", 0, "PostgreSQL retention: keep at least this many events per stream; 0 means 100000 (env TELLTALE_KEEP_EVENTS)")
-	keepFor := fs.Duration("keep-for", 0, "PostgreSQL retention: keep at least this much history per stream; 0 means 24h (env TELLTALE_KEEP_FOR)")
-	c.keys.flags(fs, env)
-	fs.StringVar(&c.tlsCert, "tls-cert", env("TELLTALE_TLS_CERT", ""), "PEM certificate file: serve HTTPS (env TELLTALE_TLS_CERT); needs -tls-key")
-	fs.StringVar(&c.tlsKey, "tls-key", env("TELLTALE_TLS_KEY", ""), "PEM private key file for -tls-cert (env TELLTALE_TLS_KEY)")
-	fs.IntVar(&c.decoders, "ingest-decoders", envInt(env("TELLTALE_INGEST_DECODERS", "1")), "HTTP ingest: how many of one tenant's bodies this server decodes at once, so one tenant's decoding takes at most that many cores; negative: no bound (env TELLTALE_INGEST_DECODERS)")
-	fs.IntVar(&c.points, "points", envInt(env("TELLTALE_POINTS", "3000")), "samples per series a stream's snapshot holds (env TELLTALE_POINTS)")
-	c.caps.flags(fs, env)
-	fs.IntVar(&c.warmBytes, "warm-stream-bytes", envInt(env("TELLTALE_WARM_STREAM_BYTES", "8388608")), "PostgreSQL start: event body bytes one stream may fold into memory before it is served; a stream whose last 5,000 events are larger starts from its newest events that fit (env TELLTALE_WARM_STREAM_BYTES)")
-	fs.DurationVar(&c.warmTime, "warm-time", envDuration(env("TELLTALE_WARM_TIME", "10s")), "PostgreSQL start: time for warming every stream; streams left after it fold at most 64 KiB each (env TELLTALE_WARM_TIME)")
-	fs.IntVar(&c.maxAggs, "max-aggregates", envInt(env("TELLTALE_MAX_AGGREGATES", "100")), "most aggregates (dashboard aggregates and m4 series pages ask for) one tenant computes at once; past it a page asking for another gets an error frame or a 403 (env TELLTALE_MAX_AGGREGATES)")
-	fs.IntVar(&c.maxStreams, "max-streams", envInt(env("TELLTALE_MAX_STREAMS", "1000")), "most streams one tenant may create (env TELLTALE_MAX_STREAMS)")
-	fs.Float64Var(&c.connRate, "conn-rate", envFloat(env("TELLTALE_CONN_RATE", "5")), "new WebSocket connections per second per client address after the burst; negative turns the limit off (env TELLTALE_CONN_RATE)")
-	fs.IntVar(&c.connBurst, "conn-burst", envInt(env("TELLTALE_CONN_BURST", "50")), "new WebSocket connections at once per client address (env TELLTALE_CONN_BURST)")
-	fs.IntVar(&c.maxConns, "max-conns", envInt(env("TELLTALE_MAX_CONNS", "20000")), "most open authenticated WebSocket connections (env TELLTALE_MAX_CONNS)")
-	c.edge.flags(fs, env)
-	c.alerts.flags(fs, env)
-	fs.DurationVar(&c.slaKeep, "sla-keep", envDuration(env("TELLTALE_SLA_KEEP", "720h")), "how long the pages' freshness reports are kept, as minute rollups (GET /api/v1/sla), in PostgreSQL or in memory (env TELLTALE_SLA_KEEP)")
-	origins := fs.String("allowed-origins", env("TELLTALE_ALLOWED_ORIGINS", ""), "comma-separated extra hosts (patterns like *.example.com) whose pages may open WebSockets; the server's own host is always allowed (env TELLTALE_ALLOWED_ORIGINS)")
+	fs.StringVar(&c.dashDir, "dashboards-dir", "", "`directory` whose DIR/TENANT/*.yaml, *.yml and *.json are applied to each tenant's dashboards at start and on SIGHUP, all or nothing per tenant (docs/DASHBOARDS.md)")
+	dashFile := fs.String("dashboards", "", "JSON `file` of dashboard specs (one or an array; docs/dashboard.schema.json); the first is the default; empty means the demo's dashboard and the three of examples/")
+	fs.Float64Var(&c.ingestRate, "ingest-rate", 4194304, "HTTP ingest: body bytes per second each tenant may send; past it, 429 with Retry-After; negative turns the limit off")
+	fs.Int64Var(&c.ingestBurst, "ingest-burst", 8388608, "HTTP ingest: body bytes a tenant may send at once; at least the 4 MiB a request may hold")
+	fs.DurationVar(&c.ingestHold, "ingest-hold", time.Second, "HTTP ingest: how long a request past its tenant's rate waits for it, unread, before 429 (at most 4 of a tenant's at once), so producers are paced evenly; negative: 429 at once")
+	keys := fs.String("ingest-keys", "", "embedded store: ingest keys as `tenant:key,…`; with PostgreSQL, mint keys with the ingest-key command")
+	fs.Int64Var(&c.retention.KeepEvents, "keep-events", 0, "PostgreSQL retention: keep at least this many events per stream; 0 means 100000")
+	fs.DurationVar(&c.retention.KeepFor, "keep-for", 0, "PostgreSQL retention: keep at least this much history per stream; 0 means 24h")
+	c.keys.flags(fs)
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM certificate file: serve HTTPS; needs -tls-key")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM private key file for -tls-cert")
+	fs.IntVar(&c.decoders, "ingest-decoders", 1, "HTTP ingest: how many of one tenant's bodies this server decodes at once, so one tenant's decoding takes at most that many cores; negative: no bound")
+	fs.IntVar(&c.points, "points", 3000, "samples per series a stream's snapshot holds")
+	c.caps.flags(fs)
+	fs.IntVar(&c.warmBytes, "warm-stream-bytes", 8388608, "PostgreSQL start: event body bytes one stream may fold into memory before it is served; a stream whose last 5,000 events are larger starts from its newest events that fit")
+	fs.DurationVar(&c.warmTime, "warm-time", 10*time.Second, "PostgreSQL start: time for warming every stream; streams left after it fold at most 64 KiB each")
+	fs.IntVar(&c.maxAggs, "max-aggregates", 100, "most aggregates (dashboard aggregates and m4 series pages ask for) one tenant computes at once; past it a page asking for another gets an error frame or a 403")
+	fs.IntVar(&c.maxStreams, "max-streams", 1000, "most streams one tenant may create")
+	fs.Float64Var(&c.connRate, "conn-rate", 5, "new WebSocket connections per second per client address after the burst; negative turns the limit off")
+	fs.IntVar(&c.connBurst, "conn-burst", 50, "new WebSocket connections at once per client address")
+	fs.IntVar(&c.maxConns, "max-conns", 20000, "most open authenticated WebSocket connections")
+	c.edge.flags(fs)
+	c.alerts.flags(fs)
+	fs.DurationVar(&c.slaKeep, "sla-keep", 720*time.Hour, "how long the pages' freshness reports are kept, as minute rollups (GET /api/v1/sla), in PostgreSQL or in memory")
+	origins := fs.String("allowed-origins", "", "comma-separated extra hosts (patterns like *.example.com) whose pages may open WebSockets; the server's own host is always allowed")
+	env := bindEnv(fs, getenv, func(name string) bool { return name != "version" })
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return config{}, err
 	}
 	if *showVersion {
 		return config{showVersion: true}, nil
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if demoErr != nil && !set["demo"] {
-		return config{}, fmt.Errorf("TELLTALE_DEMO: %w", demoErr)
+	if err := env.err(); err != nil {
+		return config{}, err
 	}
-	if wsErr != nil && !set["websocket"] {
-		return config{}, fmt.Errorf("TELLTALE_WEBSOCKET: %w", wsErr)
-	}
+	name := env.name
 	if err := c.logLevel.UnmarshalText([]byte(*level)); err != nil {
-		return config{}, fmt.Errorf("-log-level: %w", err)
+		return config{}, fmt.Errorf("%s: %w", name("log-level"), err)
 	}
-	if strings.TrimSpace(c.appVersion) == "" {
-		return config{}, errors.New("-app-version: want a version, or leave it unset for the build's")
+	checks := []struct {
+		ok         bool
+		flag, want string
+	}{
+		{strings.TrimSpace(c.appVersion) != "", "app-version", "want a version, or leave it unset for the build's"},
+		{c.decoders != 0, "ingest-decoders", "want a non-zero number (negative: no bound)"},
+		{c.ingestRate != 0, "ingest-rate", "want a non-zero rate (negative: off)"},
+		{c.ingestHold != 0, "ingest-hold", "want a non-zero duration (negative: off)"},
+		{c.ingestBurst > 0, "ingest-burst", "want a positive number"},
+		{c.points > 0 && c.points <= 1_000_000, "points", "want 1 to 1,000,000"},
+		{c.maxStreams > 0, "max-streams", "want a positive number"},
+		{c.metricsTop > 0 && c.metricsTop <= 1000, "metrics-top-tenants", "want 1 to 1,000"},
+		{c.metricsTok == "" || len(c.metricsTok) >= 16, "metrics-token", "want 16 characters or more"},
+		{c.maxAggs > 0, "max-aggregates", "want a positive number"},
+		{c.warmBytes > 0, "warm-stream-bytes", "want a positive number"},
+		{c.warmTime > 0, "warm-time", "want a positive duration"},
+		{c.connRate != 0, "conn-rate", "want a non-zero rate (negative: off)"},
+		{c.connBurst > 0, "conn-burst", "want a positive number"},
+		{c.maxConns > 0, "max-conns", "want a positive number"},
+		{c.slaKeep > 0, "sla-keep", "want a positive duration, e.g. 720h"},
 	}
-	if c.decoders == 0 {
-		return config{}, errors.New("-ingest-decoders must be non-zero (negative: no bound)")
+	for _, ch := range checks {
+		if !ch.ok {
+			return config{}, fmt.Errorf("%s: %s", name(ch.flag), ch.want)
+		}
 	}
-	if c.ingestRate == 0 || c.ingestBurst <= 0 || c.ingestHold == 0 {
-		return config{}, errors.New("-ingest-rate and -ingest-hold must be non-zero (negative: off), -ingest-burst positive")
-	}
-	if c.points <= 0 || c.points > 1_000_000 {
-		return config{}, errors.New("-points: want 1 to 1,000,000")
-	}
-	limits, tenants, err := c.caps.resolve()
+	limits, tenants, err := c.caps.resolve(name)
 	if err != nil {
 		return config{}, err
 	}
 	c.limits, c.tenantCaps, c.tenantRates = limits, tenants.caps, tenants.rates
-	if c.maxStreams <= 0 {
-		return config{}, errors.New("-max-streams: want a positive number")
-	}
-	if c.metricsTop <= 0 || c.metricsTop > 1000 {
-		return config{}, errors.New("-metrics-top-tenants: want 1 to 1,000")
-	}
-	if c.metricsTok != "" && len(c.metricsTok) < 16 {
-		return config{}, errors.New("-metrics-token: want 16 characters or more")
-	}
-	if c.maxAggs <= 0 {
-		return config{}, errors.New("-max-aggregates: want a positive number")
-	}
-	if c.warmBytes <= 0 || c.warmTime <= 0 {
-		return config{}, errors.New("-warm-stream-bytes and -warm-time: want positive values")
-	}
-	if c.connRate == 0 || c.connBurst <= 0 || c.maxConns <= 0 {
-		return config{}, errors.New("-conn-rate must be non-zero (negative: off), -conn-burst and -max-conns positive")
-	}
-	if c.slaKeep <= 0 {
-		return config{}, errors.New("-sla-keep: want a positive duration, e.g. 720h")
-	}
-	if err := c.edge.check(); err != nil {
+	if err := c.edge.check(name); err != nil {
 		return config{}, err
 	}
-	if err := c.alerts.check(getenv); err != nil {
+	if err := c.alerts.check(name); err != nil {
 		return config{}, err
 	}
 	for _, o := range strings.Split(*origins, ",") {
@@ -185,17 +166,16 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	if *dashFile != "" {
 		b, err := os.ReadFile(*dashFile)
 		if err != nil {
-			return config{}, fmt.Errorf("-dashboards: %w", err)
+			return config{}, fmt.Errorf("%s: %w", name("dashboards"), err)
 		}
 		if c.dashboards, err = dashboard.Parse(b); err != nil {
 			var at *dashboard.Error
 			if errors.As(err, &at) && at.Line > 0 { // file:line:col: what, as compilers say it
-				return config{}, fmt.Errorf("-dashboards %s:%w", *dashFile, err)
+				return config{}, fmt.Errorf("%s %s:%w", name("dashboards"), *dashFile, err)
 			}
-			return config{}, fmt.Errorf("-dashboards %s: %w", *dashFile, err)
+			return config{}, fmt.Errorf("%s %s: %w", name("dashboards"), *dashFile, err)
 		}
 	}
-	c.retention = pgstore.Retention{KeepEvents: *keepEvents, KeepFor: *keepFor}
 	c.ingestKeys = ingest.StaticKeys{}
 	for _, pair := range strings.Split(*keys, ",") {
 		if pair = strings.TrimSpace(pair); pair == "" {
@@ -203,39 +183,92 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		}
 		tenant, key, ok := strings.Cut(pair, ":")
 		if !ok || wire.ValidStream(tenant) != nil || len(key) < 16 {
-			return config{}, errors.New("-ingest-keys: want tenant:key pairs, tenant names like stream names, keys of 16 characters or more")
+			return config{}, fmt.Errorf("%s: want tenant:key pairs, tenant names like stream names, keys of 16 characters or more", name("ingest-keys"))
 		}
 		c.ingestKeys[key] = tenant
-	}
-	if c.retention.KeepEvents == 0 && getenv("TELLTALE_KEEP_EVENTS") != "" {
-		if c.retention.KeepEvents, err = strconv.ParseInt(getenv("TELLTALE_KEEP_EVENTS"), 10, 64); err != nil {
-			return config{}, fmt.Errorf("TELLTALE_KEEP_EVENTS: %w", err)
-		}
-	}
-	if c.retention.KeepFor == 0 && getenv("TELLTALE_KEEP_FOR") != "" {
-		if c.retention.KeepFor, err = time.ParseDuration(getenv("TELLTALE_KEEP_FOR")); err != nil {
-			return config{}, fmt.Errorf("TELLTALE_KEEP_FOR: %w", err)
-		}
 	}
 	c.dbURL = getenv("DATABASE_URL")
 	return c, nil
 }
 
-// envInt reads an integer default for a flag; a bad value becomes 0, which
-// the flag's check refuses.
-func envInt(s string) int {
-	n, _ := strconv.Atoi(s)
-	return n
+// envAliases are the environment variables that set a flag under another
+// name than envName's rule gives, kept because deployments use them. The
+// README's configuration table lists every flag's variable.
+var envAliases = map[string]string{
+	"web": "TELLTALE_WEB_DIR", // not TELLTALE_WEB
 }
 
-// envDuration reads a duration default for a flag; a bad value becomes 0,
-// which the flag's check refuses.
-func envDuration(s string) time.Duration {
-	d, _ := time.ParseDuration(s)
-	return d
+// envName is the environment variable that sets the flag name:
+// TELLTALE_ and the name upper-cased with '-' as '_' (-conn-burst:
+// TELLTALE_CONN_BURST), unless envAliases names another.
+func envName(flag string) string {
+	if v, ok := envAliases[flag]; ok {
+		return v
+	}
+	return "TELLTALE_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
-func envFloat(s string) float64 {
-	f, _ := strconv.ParseFloat(s, 64)
-	return f
+// envFlags are the flags an environment variable set, found by bindEnv.
+type envFlags struct {
+	fs   *flag.FlagSet
+	from map[string]string // flag name → the variable that set it
+	bad  map[string]error  // flag name → its variable's bad value
+}
+
+// bindEnv sets each flag of fs that bound accepts from its environment
+// variable, in one pass after the flags are defined and before they are
+// parsed, so that the command line wins over the environment and the
+// environment over the defaults; an empty variable counts as unset. Each
+// such flag's help names its variable. The help's defaults stay the
+// built-in ones: the environment never shows in it (it holds secrets).
+//
+// A bad value is kept for envFlags.err, which reports it after parsing
+// unless the command line set the flag: -h works whatever the environment
+// holds, and a flag mends a bad variable.
+func bindEnv(fs *flag.FlagSet, getenv func(string) string, bound func(flag string) bool) *envFlags {
+	e := &envFlags{fs: fs, from: map[string]string{}, bad: map[string]error{}}
+	fs.VisitAll(func(f *flag.Flag) {
+		if !bound(f.Name) {
+			return
+		}
+		name := envName(f.Name)
+		f.Usage += " (env " + name + ")"
+		v := getenv(name)
+		if v == "" {
+			return
+		}
+		if err := f.Value.Set(v); err != nil {
+			e.bad[f.Name] = fmt.Errorf("%s: invalid value %q: %w", name, v, err)
+			return
+		}
+		e.from[f.Name] = name
+	})
+	return e
+}
+
+// err is the first bad variable, in the flags' order, whose flag the
+// command line did not set. Call it after parsing.
+func (e *envFlags) err() error {
+	set := map[string]bool{}
+	e.fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var first error
+	e.fs.VisitAll(func(f *flag.Flag) {
+		if err := e.bad[f.Name]; err != nil && !set[f.Name] && first == nil {
+			first = err
+		}
+	})
+	return first
+}
+
+// name is how a mistake in the flag's value names it: the variable when the
+// value came from the environment, else -flag. Call it after parsing.
+func (e *envFlags) name(fname string) string {
+	if v, ok := e.from[fname]; ok {
+		set := false
+		e.fs.Visit(func(f *flag.Flag) { set = set || f.Name == fname })
+		if !set {
+			return v
+		}
+	}
+	return "-" + fname
 }
