@@ -10,10 +10,10 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/telltale/telltale/app/ui"
 	"github.com/telltale/telltale/backend/aggregate"
@@ -63,12 +63,17 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 			Watched: h.Watched})
 	}
 
+	// The server's components run in one group for its lifetime: the first
+	// to fail stops them all (ctx is the group's), and stop ends and waits
+	// for every one started, whichever way serve returns.
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	g, ctx := errgroup.WithContext(ctx)
+	stop := func() error {
+		cancel()
+		return g.Wait()
+	}
+	defer stop() // on an early return, that return's error says why
 	var (
-		wg       sync.WaitGroup
-		errMu    sync.Mutex
-		errs     []error
 		store    demo.Publisher
 		storeTag string
 		health   func() (bool, string)
@@ -79,25 +84,25 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		stored   dashstore.Store // each tenant's own dashboards
 		slaStore sla.Store       // the freshness rollups of closed minutes
 	)
-	// goRun runs a component for the server's lifetime; its failure stops all.
+	// goRun runs a component in the group; its failure, named, stops all.
 	goRun := func(name string, fn func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() error {
 			if err := fn(ctx); err != nil {
-				errMu.Lock()
-				errs = append(errs, fmt.Errorf("%s: %w", name, err))
-				errMu.Unlock()
-				cancel()
+				return fmt.Errorf("%s: %w", name, err)
 			}
-		}()
+			return nil
+		})
 	}
 	if cfg.dbURL != "" {
 		pool, err := pgxpool.New(ctx, cfg.dbURL)
 		if err != nil {
 			return fmt.Errorf("DATABASE_URL: %w", err)
 		}
-		defer pool.Close()
+		// Closed once the components that use it have stopped.
+		defer func() {
+			_ = stop()
+			pool.Close()
+		}()
 		if _, err := pgstore.Migrate(ctx, pool); err != nil {
 			return err
 		}
@@ -120,8 +125,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		select {
 		case <-pg.Held():
 		case <-ctx.Done():
-			wg.Wait()
-			return errors.Join(append([]error{ctx.Err()}, errs...)...)
+			return errors.Join(ctx.Err(), stop())
 		}
 		goRun("retention", func(ctx context.Context) error { return pg.RunRetention(ctx, cfg.retention) })
 	} else {
@@ -145,9 +149,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 	// time).
 	// The tenants' stored dashboards' aggregates are known before serving.
 	if err := boards.Load(ctx); err != nil {
-		cancel()
-		wg.Wait()
-		return err
+		return err // the deferred stop waits for what started
 	}
 	goRun("dashboards", boards.Run)
 	goRun("aggregates", eng.Run)
@@ -263,12 +265,9 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 	}
 
 	err = srv.Serve(ctx, ln)
-	cancel()
-	wg.Wait()
+	werr := stop()
 	log.Info("stopped")
-	errMu.Lock()
-	defer errMu.Unlock()
-	return errors.Join(append([]error{err}, errs...)...)
+	return errors.Join(err, werr)
 }
 
 // browsable turns a listen address into one a browser can open: ":8080"
