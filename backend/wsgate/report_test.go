@@ -59,7 +59,7 @@ func (s *sink) waitTaken(t *testing.T, n int) []taken {
 }
 
 func reportsCounted(f *fixture, result string) int64 {
-	return f.reg.Lookup(`telltale_sla_reports_total{result="`+result+`"}`).Load()
+	return f.reg.Lookup(`telltale_sla_reports_total{result="` + result + `"}`).Load()
 }
 
 func smallReport(dashboard string) wire.Report {
