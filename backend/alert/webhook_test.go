@@ -72,6 +72,7 @@ var firing = dashboard.Alert{ID: "orders-desk/latest/p95", State: dashboard.Aler
 // The body is the alert as JSON, signed with the secret: the receiver's
 // HMAC of the raw body matches the header, and a wrong secret does not.
 func TestWebhookSignsTheBody(t *testing.T) {
+	t.Parallel()
 	rc := &receiver{statuses: []int{200}}
 	secret := []byte("s3cret")
 	w, _ := startWebhook(t, rc, WebhookConfig{Secret: secret})
@@ -106,6 +107,7 @@ func TestWebhookSignsTheBody(t *testing.T) {
 // A failing receiver is tried again with backoff until it takes the
 // message; it gets it once.
 func TestWebhookRetries(t *testing.T) {
+	t.Parallel()
 	rc := &receiver{statuses: []int{500, 503, 429, 200}}
 	w, reg := startWebhook(t, rc, WebhookConfig{})
 	w.Send("acme", firing, firing.Since)
@@ -123,6 +125,7 @@ func TestWebhookRetries(t *testing.T) {
 // Retries are bounded; a refusal (4xx) is not retried; the next message
 // is delivered after either.
 func TestWebhookGivesUp(t *testing.T) {
+	t.Parallel()
 	rc := &receiver{statuses: []int{503}}
 	w, reg := startWebhook(t, rc, WebhookConfig{Attempts: 3})
 	w.Send("acme", firing, firing.Since)
@@ -156,6 +159,7 @@ func TestWebhookGivesUp(t *testing.T) {
 // One firing message per episode and one resolve: the same alert, state
 // and episode sent again is dropped; a new episode is sent.
 func TestWebhookDeduplicates(t *testing.T) {
+	t.Parallel()
 	rc := &receiver{statuses: []int{200}}
 	w, reg := startWebhook(t, rc, WebhookConfig{})
 	resolved := firing
@@ -180,6 +184,7 @@ func TestWebhookDeduplicates(t *testing.T) {
 // Send never blocks: with nobody delivering and the queue full, messages
 // are dropped and counted.
 func TestWebhookSendNeverBlocks(t *testing.T) {
+	t.Parallel()
 	reg := metrics.New()
 	w := NewWebhook(WebhookConfig{URL: "http://127.0.0.1:0/", Queue: 2, Metrics: reg})
 	for i := range 5 {

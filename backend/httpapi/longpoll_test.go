@@ -68,6 +68,7 @@ func batchOf(t *testing.T, a answer) wire.Batch {
 // the next event, answered with it and the stream's head, and another
 // tenant's publish on the same name does not wake it.
 func TestLongPollWakesOnPublish(t *testing.T) {
+	t.Parallel()
 	f := start(t)
 	tok, _ := f.keys.Mint("acme", "alice", time.Hour, nil, "")
 	cur, _ := f.hub.Cursor("acme", "orders")
@@ -97,6 +98,7 @@ func TestLongPollWakesOnPublish(t *testing.T) {
 // when the client goes away, and at once when the API closes; polls past
 // the tenant's bound are refused with 429 instead of held.
 func TestLongPollEnds(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		end  func(f *fixture, cancel context.CancelFunc)
@@ -148,6 +150,7 @@ func TestLongPollEnds(t *testing.T) {
 // and Retry-After; the other tenant still waits; an unknown stream at (0, 0)
 // is held, not refused, and wakes when its first event arrives.
 func TestLongPollBounds(t *testing.T) {
+	t.Parallel()
 	f := startWith(t, Config{MaxWaitersPerTenant: 1, MaxWaiters: 10})
 	acme, _ := f.keys.Mint("acme", "alice", time.Hour, nil, "")
 	globex, _ := f.keys.Mint("globex", "gus", time.Hour, nil, "")
@@ -187,6 +190,7 @@ func TestLongPollBounds(t *testing.T) {
 // TestLongPollRevokedWhileHeld: a token revoked while its poll is held gets
 // 401 and none of the events that woke it.
 func TestLongPollRevokedWhileHeld(t *testing.T) {
+	t.Parallel()
 	f := start(t)
 	tok, _ := f.keys.Mint("acme", "alice", time.Hour, nil, "")
 	cur, _ := f.hub.Cursor("acme", "orders")

@@ -50,6 +50,7 @@ func within(got, want float64) bool {
 // some still in memory, merge into the quantiles of all their samples
 // within the stated relative accuracy, per stage and in total.
 func TestMergedQuantilesAreExactWithinTheStatedAccuracy(t *testing.T) {
+	t.Parallel()
 	s := New(Config{})
 	rng := rand.New(rand.NewPCG(3, 4))
 	var all, hubAll []float64
@@ -129,6 +130,7 @@ func TestMergedQuantilesAreExactWithinTheStatedAccuracy(t *testing.T) {
 
 // Two screens that saw the same outage report one stale period, seen by two.
 func TestStalePeriodsMergeByStartAndCause(t *testing.T) {
+	t.Parallel()
 	s := New(Config{})
 	for i, screen := range []string{"a", "b", "a"} { // a reports it twice, in its next report
 		now := t0.Add(time.Duration(i/2) * 10 * time.Second)
@@ -151,6 +153,7 @@ func TestStalePeriodsMergeByStartAndCause(t *testing.T) {
 // answer, even naming the other's dashboard id; an operator of one tenant
 // asking for the other's dashboard gets nothing.
 func TestTenantsNeverSeeEachOther(t *testing.T) {
+	t.Parallel()
 	s := New(Config{})
 	take(t, s, "globex", report("g1", t0, 10, 20, 30), t0)
 	before := query(t, s, "globex", "d")
@@ -178,6 +181,7 @@ func TestTenantsNeverSeeEachOther(t *testing.T) {
 
 // Forged summaries are refused or clamped, and counted.
 func TestForgedReportsAreCountedAndCapped(t *testing.T) {
+	t.Parallel()
 	reg := metrics.New()
 	s := New(Config{Metrics: reg})
 	huge := report("x", t0, 10)
@@ -207,6 +211,7 @@ func TestForgedReportsAreCountedAndCapped(t *testing.T) {
 // A tenant that fills its share of open rollups (forging dashboard ids) is
 // refused more, and counted; another tenant is not.
 func TestOpenRollupsAreCappedPerTenant(t *testing.T) {
+	t.Parallel()
 	reg := metrics.New()
 	s := New(Config{Metrics: reg, MaxPendingPerTenant: 3})
 	for i := range 4 {
@@ -234,6 +239,7 @@ func TestOpenRollupsAreCappedPerTenant(t *testing.T) {
 // overlap (beyond the clock estimate's error), so no screen weighs more
 // than one busy screen in real time.
 func TestRepeatedReportsAreRefused(t *testing.T) {
+	t.Parallel()
 	reg := metrics.New()
 	s := New(Config{Metrics: reg})
 	take(t, s, "acme", report("s", t0, 10), t0)
@@ -265,6 +271,7 @@ func TestRepeatedReportsAreRefused(t *testing.T) {
 // take) meets its byte cap, and is refused, counted; the bytes are given
 // back when its rollups are saved.
 func TestOpenRollupsAreCappedInBytes(t *testing.T) {
+	t.Parallel()
 	reg := metrics.New()
 	s := New(Config{Metrics: reg, MaxPendingBytesPerTenant: 16 << 10})
 	wide := func(screen, dash string) *wire.Report {
@@ -301,6 +308,7 @@ func TestOpenRollupsAreCappedInBytes(t *testing.T) {
 // Run saves closed minutes on its own, the open ones when it ends, and
 // returns when its context ends.
 func TestRunSavesClosedMinutesAndTheRestAtTheEnd(t *testing.T) {
+	t.Parallel()
 	st := NewMemoryStore()
 	now := t0
 	// Run's clock is 2 min after the reports: the first's minute (12:00) is
@@ -349,6 +357,7 @@ func (f *failingStore) Save(ctx context.Context, rs []*Rollup) error {
 // A failed save is retried; while the store is down, closed minutes wait
 // within the caps, the oldest dropped and counted.
 func TestFailedSavesAreRetriedWithinTheCaps(t *testing.T) {
+	t.Parallel()
 	reg := metrics.New()
 	st := &failingStore{MemoryStore: NewMemoryStore(), down: true}
 	s := New(Config{Store: st, Metrics: reg, MaxPending: 2})
@@ -381,6 +390,7 @@ func TestFailedSavesAreRetriedWithinTheCaps(t *testing.T) {
 // Every report's histograms reach /metrics by count, under the tenant's
 // label: telltale_page_stage_seconds.
 func TestReportsFeedThePageStageMetrics(t *testing.T) {
+	t.Parallel()
 	reg := metrics.New()
 	s := New(Config{Metrics: reg, Stages: metrics.NewStages(reg, 0)})
 	take(t, s, "acme", report("s1", t0, 3, 4, 30, 3000), t0)
@@ -409,6 +419,7 @@ func TestReportsFeedThePageStageMetrics(t *testing.T) {
 // pageMetrics sums a stage's bins into a fixed array of buckets, and each
 // bin's bucket fits a uint8.
 func TestPageMetricsBuckets(t *testing.T) {
+	t.Parallel()
 	if n := len(metrics.LatencyBuckets) + 1; n > 32 {
 		t.Fatalf("%d metric buckets: pageMetrics sums into 32", n)
 	}

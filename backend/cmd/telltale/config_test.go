@@ -13,6 +13,7 @@ import (
 // TELLTALE_ variable's, else the default; a mistake names where the value
 // came from: the variable, not the flag, when the environment set it.
 func TestConfigPrecedence(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		args    []string

@@ -11,6 +11,7 @@ import (
 // their documented defaults, follow TELLTALE_* and flags, and refuse
 // nonsense naming the flag, or the variable that set it.
 func TestParseEdgeLimits(t *testing.T) {
+	t.Parallel()
 	parseWith := func(args []string, env map[string]string) (config, error) {
 		return parse(args, func(k string) string { return env[k] }, io.Discard, io.Discard)
 	}
