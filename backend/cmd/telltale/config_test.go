@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -112,5 +113,34 @@ func TestTokenCommandReadsOnlyTheKeysFromEnv(t *testing.T) {
 	}
 	if !strings.Contains(help.String(), "(env TELLTALE_JWT_SECRET)") || strings.Contains(help.String(), "0123456789abcdef") {
 		t.Fatalf("token -h names TELLTALE_JWT_SECRET and hides its value? got:\n%s", &help)
+	}
+}
+
+// TestREADMEListsEveryFlag: the README's configuration table names every
+// server flag (but -version) with its variable, so it stays the reference.
+func TestREADMEListsEveryFlag(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(b), "\n## Configuration\n")
+	section, _, _ = strings.Cut(section, "\n## ")
+	if !strings.Contains(section, "Flags win over environment variables") {
+		t.Error("the README's configuration section no longer says flags win")
+	}
+	var help bytes.Buffer
+	if _, err := parse([]string{"-h"}, func(string) string { return "" }, &help, io.Discard); err != flag.ErrHelp {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(help.String(), "\n") {
+		name, ok := strings.CutPrefix(line, "  -")
+		if !ok || name == "version" || strings.HasPrefix(name, "version ") {
+			continue
+		}
+		name, _, _ = strings.Cut(name, " ")
+		if !strings.Contains(section, "`-"+name+"`") || !strings.Contains(section, "`"+envName(name)+"`") {
+			t.Errorf("the README's configuration table lacks -%s or %s", name, envName(name))
+		}
 	}
 }
