@@ -117,6 +117,7 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		return config{}, err
 	}
 	name := env.name
+	c.keys.source = name
 	if err := c.logLevel.UnmarshalText([]byte(*level)); err != nil {
 		return config{}, fmt.Errorf("%s: %w", name("log-level"), err)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -46,6 +47,14 @@ func TestConfigPrecedence(t *testing.T) {
 		{"secret flag over env", []string{"-alert-webhook-secret", "from-flag-0123456"}, map[string]string{"TELLTALE_ALERT_WEBHOOK_SECRET": "from-env-0123456789"}, func(c config) any { return c.alerts.secret }, "from-flag-0123456", ""},
 		{"tenant limits env names the variable", nil, map[string]string{"TELLTALE_TENANT_LIMITS": "acme:rows=5"}, nil, nil, "TELLTALE_TENANT_LIMITS: "},
 		{"edge check names the variable", nil, map[string]string{"TELLTALE_HELLO_TIMEOUT": "0s"}, nil, nil, "TELLTALE_HELLO_TIMEOUT: want a positive duration"},
+		{"key check names the variable", nil, map[string]string{"TELLTALE_JWT_SECRET": "0123456789abcdef0123456789abcdef", "TELLTALE_JWT_PUBLIC_KEY": "k.pem"}, func(c config) any {
+			_, _, err := c.keys.load(func(string) string { return "" })
+			return fmt.Sprint(err)
+		}, "set one of TELLTALE_JWT_SECRET and TELLTALE_JWT_PUBLIC_KEY, not both", ""},
+		{"key check names the flag", []string{"-jwt-public-key", "k.pem"}, map[string]string{"TELLTALE_JWT_SECRET": "0123456789abcdef0123456789abcdef"}, func(c config) any {
+			_, _, err := c.keys.load(func(string) string { return "" })
+			return fmt.Sprint(err)
+		}, "set one of TELLTALE_JWT_SECRET and -jwt-public-key, not both", ""},
 		{"alert check names the variable", nil, map[string]string{"TELLTALE_ALERT_EVERY": "-1s"}, nil, nil, "TELLTALE_ALERT_EVERY: want a positive duration"},
 	}
 	for _, tt := range tests {

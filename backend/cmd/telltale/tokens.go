@@ -22,6 +22,17 @@ import (
 // cache folder so that tokens survive a restart.
 type keySource struct {
 	secret, publicKey string
+	// source names where a flag's value came from in errors (envFlags.name);
+	// nil means the flag.
+	source func(flag string) string
+}
+
+// named is how an error names the flag's value: its variable or -flag.
+func (k keySource) named(flag string) string {
+	if k.source != nil {
+		return k.source(flag)
+	}
+	return "-" + flag
 }
 
 // dev reports whether tokens are signed with the development secret.
@@ -30,17 +41,21 @@ func (k keySource) dev() bool { return k.secret == "" && k.publicKey == "" }
 func (k keySource) load(getenv func(string) string) (keys *auth.Keys, where string, err error) {
 	switch {
 	case k.secret != "" && k.publicKey != "":
-		return nil, "", errors.New("set one of -jwt-secret and -jwt-public-key, not both")
+		return nil, "", fmt.Errorf("set one of %s and %s, not both", k.named("jwt-secret"), k.named("jwt-public-key"))
 	case k.secret != "":
-		keys, err = auth.HS256([]byte(k.secret))
-		return keys, "TELLTALE_JWT_SECRET", err
+		if keys, err = auth.HS256([]byte(k.secret)); err != nil {
+			return nil, "", fmt.Errorf("%s: %w", k.named("jwt-secret"), err)
+		}
+		return keys, k.named("jwt-secret"), nil
 	case k.publicKey != "":
 		b, err := os.ReadFile(k.publicKey)
 		if err != nil {
-			return nil, "", fmt.Errorf("-jwt-public-key: %w", err)
+			return nil, "", fmt.Errorf("%s: %w", k.named("jwt-public-key"), err)
 		}
-		keys, err = auth.PublicKey(b)
-		return keys, k.publicKey, err
+		if keys, err = auth.PublicKey(b); err != nil {
+			return nil, "", fmt.Errorf("%s %s: %w", k.named("jwt-public-key"), k.publicKey, err)
+		}
+		return keys, k.publicKey, nil
 	}
 	path, secret, err := devSecret(getenv)
 	if err != nil {
@@ -103,6 +118,7 @@ func tokenCmd(args []string, getenv func(string) string, stdout, stderr io.Write
 	if err := env.err(); err != nil {
 		return err
 	}
+	ks.source = env.name
 	keys, where, err := ks.load(getenv)
 	if err != nil {
 		return err
