@@ -128,6 +128,7 @@ func slow(p95 float64, painted uint64) *shared.Answer {
 // while it stays, and resolves only after it was clear at two evaluations
 // in a row (a clear evaluation followed by a miss keeps it firing).
 func TestP95FiresHoldsAndResolvesWithHysteresis(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	d := desk(nil)
 	d.Panels[0].SLA = &dashboard.SLA{P95Ms: 1000, For: "5m"}
@@ -178,6 +179,7 @@ func TestP95FiresHoldsAndResolvesWithHysteresis(t *testing.T) {
 
 // Too few painted events say nothing about a p95: no alert.
 func TestP95NeedsEnoughPaintedEvents(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	r.boards["acme"] = []dashboard.Dashboard{desk(&dashboard.SLA{P95Ms: 1000})}
 	r.q.set("acme", "orders-desk", slow(9000, 5))
@@ -190,6 +192,7 @@ func TestP95NeedsEnoughPaintedEvents(t *testing.T) {
 
 // The fresh share under its target fires, naming the main stale cause.
 func TestFreshShareFires(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	r.boards["acme"] = []dashboard.Dashboard{desk(&dashboard.SLA{FreshPct: 99, For: "10m"})}
 	a := slow(100, 500)
@@ -208,6 +211,7 @@ func TestFreshShareFires(t *testing.T) {
 // time), and resolves once it has spoken for a whole evaluation; a panel's
 // sla overrides its dashboard's.
 func TestSilentStream(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	d := desk(&dashboard.SLA{P95Ms: 1000})
 	d.Panels[1].SLA = &dashboard.SLA{FreshWithin: "5s"}
@@ -231,6 +235,7 @@ func TestSilentStream(t *testing.T) {
 // A stream the hub holds nothing of is silent from the evaluator's first
 // look at it.
 func TestNeverSeenStreamIsSilentFromTheFirstLook(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	r.boards["acme"] = []dashboard.Dashboard{desk(&dashboard.SLA{FreshWithin: "1m"})}
 	r.eval(0)
@@ -243,6 +248,7 @@ func TestNeverSeenStreamIsSilentFromTheFirstLook(t *testing.T) {
 // After a restart the alerts stream's firing rows go on: no second firing
 // message, and a resolve when they clear.
 func TestFiringAlertsGoOnAfterARestart(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	r.boards["acme"] = []dashboard.Dashboard{desk(&dashboard.SLA{P95Ms: 1000})}
 	before := r.now.Add(-time.Hour)
@@ -265,6 +271,7 @@ func TestFiringAlertsGoOnAfterARestart(t *testing.T) {
 // A firing alert kept from before a restart whose target is gone since
 // resolves at once.
 func TestFiringAlertWithoutTargetAfterARestartResolves(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	r.boards["acme"] = []dashboard.Dashboard{desk(nil)}
 	r.current["acme"] = []dashboard.Alert{{ID: "orders-desk/latest/p95", State: dashboard.AlertFiring, Dashboard: "orders-desk", Panel: "latest", Message: "slow", Since: r.now.Add(-time.Hour)}}
@@ -276,6 +283,7 @@ func TestFiringAlertWithoutTargetAfterARestartResolves(t *testing.T) {
 
 // A firing alert whose target goes away resolves at once.
 func TestRemovedTargetResolves(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	r.boards["acme"] = []dashboard.Dashboard{desk(&dashboard.SLA{P95Ms: 1000})}
 	r.q.set("acme", "orders-desk", slow(3100, 500))
@@ -292,6 +300,7 @@ func TestRemovedTargetResolves(t *testing.T) {
 // Each tenant's alerts go to its own stream: a tenant whose numbers are
 // fine gets nothing however bad another's are.
 func TestTenantsAreApart(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	r.boards["acme"] = []dashboard.Dashboard{desk(&dashboard.SLA{P95Ms: 1000})}
 	r.boards["globex"] = []dashboard.Dashboard{desk(&dashboard.SLA{P95Ms: 1000})}
@@ -307,6 +316,7 @@ func TestTenantsAreApart(t *testing.T) {
 // A row that could not be written is neither notified nor taken as
 // firing: the next evaluation tries again.
 func TestPublishFailureIsTriedAgain(t *testing.T) {
+	t.Parallel()
 	r := newRig(t)
 	r.boards["acme"] = []dashboard.Dashboard{desk(&dashboard.SLA{P95Ms: 1000})}
 	r.q.set("acme", "orders-desk", slow(3100, 500))
@@ -319,6 +329,7 @@ func TestPublishFailureIsTriedAgain(t *testing.T) {
 }
 
 func TestMessageNumbers(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ got, want string }{
 		{ms(850.4), "850 ms"}, {ms(1000), "1 s"}, {ms(3140), "3.1 s"}, {ms(12_000), "12 s"},
 		{pct(82.04), "82%"}, {pct(99.5), "99.5%"},

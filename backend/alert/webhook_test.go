@@ -72,6 +72,7 @@ var firing = dashboard.Alert{ID: "orders-desk/latest/p95", State: dashboard.Aler
 // The body is the alert as JSON, signed with the secret: the receiver's
 // HMAC of the raw body matches the header, and a wrong secret does not.
 func TestWebhookSignsTheBody(t *testing.T) {
+	t.Parallel()
 	rc := &receiver{statuses: []int{200}}
 	secret := []byte("s3cret")
 	w, _ := startWebhook(t, rc, WebhookConfig{Secret: secret})
@@ -106,6 +107,7 @@ func TestWebhookSignsTheBody(t *testing.T) {
 // A failing receiver is tried again with backoff until it takes the
 // message; it gets it once.
 func TestWebhookRetries(t *testing.T) {
+	t.Parallel()
 	rc := &receiver{statuses: []int{500, 503, 429, 200}}
 	w, reg := startWebhook(t, rc, WebhookConfig{})
 	w.Send("acme", firing, firing.Since)
@@ -115,7 +117,7 @@ func TestWebhookRetries(t *testing.T) {
 		}
 		return nil
 	})
-	if got := reg.Counter("telltale_alert_webhook_retries_total", "").Load(); got != 3 {
+	if got := reg.Lookup("telltale_alert_webhook_retries_total").Load(); got != 3 {
 		t.Fatalf("%d retries counted, want 3", got)
 	}
 }
@@ -123,10 +125,11 @@ func TestWebhookRetries(t *testing.T) {
 // Retries are bounded; a refusal (4xx) is not retried; the next message
 // is delivered after either.
 func TestWebhookGivesUp(t *testing.T) {
+	t.Parallel()
 	rc := &receiver{statuses: []int{503}}
 	w, reg := startWebhook(t, rc, WebhookConfig{Attempts: 3})
 	w.Send("acme", firing, firing.Since)
-	failed := reg.Counter("telltale_alert_webhooks_failed_total", "")
+	failed := reg.Lookup("telltale_alert_webhooks_failed_total")
 	poll.Until(t, 10*time.Second, func() error {
 		if failed.Load() != 1 {
 			return fmt.Errorf("%d failed", failed.Load())
@@ -156,6 +159,7 @@ func TestWebhookGivesUp(t *testing.T) {
 // One firing message per episode and one resolve: the same alert, state
 // and episode sent again is dropped; a new episode is sent.
 func TestWebhookDeduplicates(t *testing.T) {
+	t.Parallel()
 	rc := &receiver{statuses: []int{200}}
 	w, reg := startWebhook(t, rc, WebhookConfig{})
 	resolved := firing
@@ -172,7 +176,7 @@ func TestWebhookDeduplicates(t *testing.T) {
 		}
 		return nil
 	})
-	if got := reg.Counter("telltale_alert_webhook_duplicates_total", "").Load(); got != 3 {
+	if got := reg.Lookup("telltale_alert_webhook_duplicates_total").Load(); got != 3 {
 		t.Fatalf("%d duplicates counted, want 3", got)
 	}
 }
@@ -180,6 +184,7 @@ func TestWebhookDeduplicates(t *testing.T) {
 // Send never blocks: with nobody delivering and the queue full, messages
 // are dropped and counted.
 func TestWebhookSendNeverBlocks(t *testing.T) {
+	t.Parallel()
 	reg := metrics.New()
 	w := NewWebhook(WebhookConfig{URL: "http://127.0.0.1:0/", Queue: 2, Metrics: reg})
 	for i := range 5 {
@@ -187,7 +192,7 @@ func TestWebhookSendNeverBlocks(t *testing.T) {
 		a.ID = fmt.Sprintf("d/p%d/p95", i)
 		w.Send("acme", a, a.Since) // no Run: nothing takes them
 	}
-	if got := reg.Counter("telltale_alert_webhooks_dropped_total", "").Load(); got != 3 {
+	if got := reg.Lookup("telltale_alert_webhooks_dropped_total").Load(); got != 3 {
 		t.Fatalf("%d dropped, want 3", got)
 	}
 }

@@ -40,6 +40,7 @@ func sign(t *testing.T, method jwt.SigningMethod, key any, c jwt.Claims) string 
 }
 
 func TestMintVerify(t *testing.T) {
+	t.Parallel()
 	k := mustHS(t)
 	tok, err := k.Mint("acme", "alice", time.Hour, []string{"fleet.*", "orders"}, "viewer")
 	if err != nil {
@@ -58,6 +59,7 @@ func TestMintVerify(t *testing.T) {
 }
 
 func TestVerifyRefuses(t *testing.T) {
+	t.Parallel()
 	k := mustHS(t)
 	now := time.Now()
 	good := func() Claims {
@@ -134,6 +136,7 @@ func TestVerifyRefuses(t *testing.T) {
 }
 
 func TestAllow(t *testing.T) {
+	t.Parallel()
 	all := &Principal{Subject: "a", Tenant: "acme"}
 	some := &Principal{Subject: "a", Tenant: "acme", Streams: []string{"fleet.*", "orders"}}
 	for _, tc := range []struct {
@@ -174,6 +177,7 @@ func TestAllow(t *testing.T) {
 }
 
 func TestMintRefusesBadInput(t *testing.T) {
+	t.Parallel()
 	k := mustHS(t)
 	for _, tc := range []struct {
 		tenant, sub string
@@ -196,6 +200,7 @@ func TestMintRefusesBadInput(t *testing.T) {
 }
 
 func TestRevokedSet(t *testing.T) {
+	t.Parallel()
 	at := time.Unix(1000, 0)
 	set := NewRevokedSet([]Revocation{
 		{Tenant: "acme", Subject: "alice", At: at},
@@ -232,6 +237,7 @@ func (m *memRevocations) Revoke(_ context.Context, r Revocation) error {
 func (m *memRevocations) Revocations(context.Context) ([]Revocation, error) { return m.list, nil }
 
 func TestRevokeHandler(t *testing.T) {
+	t.Parallel()
 	k := mustHS(t)
 	store := &memRevocations{}
 	guard := NewGuard(k, store)

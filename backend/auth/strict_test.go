@@ -19,6 +19,7 @@ import (
 // strings holding a number is refused; jwt.NumericDate alone reads those
 // through json.Number and accepted them.
 func TestVerifyRefusesTimesThatAreNotNumbers(t *testing.T) {
+	t.Parallel()
 	k := mustHS(t)
 	now := time.Now()
 	exp, iat := now.Add(time.Hour).Unix(), now.Add(-time.Minute).Unix()
@@ -58,6 +59,7 @@ func TestVerifyRefusesTimesThatAreNotNumbers(t *testing.T) {
 // gets 404, the same answer whether or not that token exists, and nothing is
 // stored; its own tenant's ids are revoked as before.
 func TestRevokeAnotherTenantsToken(t *testing.T) {
+	t.Parallel()
 	k := mustHS(t)
 	store := &memRevocations{}
 	guard := NewGuard(k, store)

@@ -36,6 +36,7 @@ func (s *sink) Append(_ context.Context, tenant, stream string, evs []wire.Event
 // has something to draw, aggregates computed from their sources as the
 // server computes them.
 func TestFeedFillsTheDashboard(t *testing.T) {
+	t.Parallel()
 	ds := Dashboards()
 	if len(ds) != 4 || ds[0].ID != Dashboard().ID {
 		t.Fatalf("got %d dashboards, first %q, want the demo's first then the 3 examples", len(ds), ds[0].ID)
@@ -80,6 +81,7 @@ func TestFeedFillsTheDashboard(t *testing.T) {
 
 // Draws finds the panel a feed leaves empty, and says which.
 func TestDrawsNamesTheEmptyPanel(t *testing.T) {
+	t.Parallel()
 	ex := Dashboards()[3] // the fleet
 	if ex.ID != "delivery-fleet" {
 		t.Fatalf("got %s, want delivery-fleet", ex.ID)
@@ -106,6 +108,7 @@ func (e errMissing) Error() string { return "panel " + string(e) + " has nothing
 // TestFeedStaysPlausible simulates an hour: the demo must look like a steady
 // warehouse, not drift into absurd queues or backlogs.
 func TestFeedStaysPlausible(t *testing.T) {
+	t.Parallel()
 	start := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
 	f := newFeed(rand.New(rand.NewPCG(7, 8)), start)
 	maxQueue, maxOpen := 0.0, 0

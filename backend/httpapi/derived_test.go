@@ -48,6 +48,7 @@ func (d *fakeDerived) Want(tenant, stream string) error {
 // A derived stream follows its source's access rule, is asked of the
 // engine for the token's own tenant, and says why when it cannot be had.
 func TestDerivedStreamRule(t *testing.T) {
+	t.Parallel()
 	d := &fakeDerived{}
 	f := startWith(t, Config{Derived: d})
 	ordersOnly, _ := f.keys.Mint("acme", "alice", time.Hour, []string{"orders"}, "")
@@ -84,6 +85,7 @@ func TestDerivedStreamRule(t *testing.T) {
 // history on open) serves the derived stream by its source's rule and draws
 // each bucket at its final value, never at one it passed through.
 func TestWindowOfADerivedStreamIsItsFinalBuckets(t *testing.T) {
+	t.Parallel()
 	f := startWith(t, Config{Derived: &fakeDerived{}})
 	tok, _ := f.keys.Mint("acme", "alice", time.Hour, []string{"orders"}, "")
 	base := time.Now().Add(-15 * time.Minute).Truncate(time.Minute).UnixMilli()

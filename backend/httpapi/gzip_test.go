@@ -16,6 +16,7 @@ import (
 // a client that accepts gzip and inflates to the same frame; a client that
 // does not, or refuses it with q=0, and a small answer get it as it is.
 func TestLargeAnswersAreGzipped(t *testing.T) {
+	t.Parallel()
 	f := start(t)
 	pts := &wire.Points{TS: make([]int64, 2000), Cols: []wire.Column{{Name: "depth", Vals: make([]float64, 2000)}}}
 	for i := range pts.TS {

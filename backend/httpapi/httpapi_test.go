@@ -86,6 +86,7 @@ func (f *fixture) get(t *testing.T, path, token string) (int, []byte) {
 }
 
 func TestSnapshotAndEvents(t *testing.T) {
+	t.Parallel()
 	f := start(t)
 	tok, _ := f.keys.Mint("acme", "alice", time.Hour, nil, "")
 	status, b := f.get(t, "/api/v1/streams/orders/snapshot", tok)
@@ -126,6 +127,7 @@ func TestSnapshotAndEvents(t *testing.T) {
 // TestCrossTenantHTTP: the HTTP snapshot and history of another tenant are
 // out of reach whatever the path says, and no byte of it is ever answered.
 func TestCrossTenantHTTP(t *testing.T) {
+	t.Parallel()
 	f := start(t)
 	acme, _ := f.keys.Mint("acme", "alice", time.Hour, nil, "")
 	fleetOnly, _ := f.keys.Mint("acme", "alice", time.Hour, []string{"fleet.*"}, "")
@@ -168,6 +170,7 @@ func TestCrossTenantHTTP(t *testing.T) {
 // TestRevokedAndExpiredTokensHTTP: the stream API refuses a revoked or
 // expired token as the WebSocket does.
 func TestRevokedAndExpiredTokensHTTP(t *testing.T) {
+	t.Parallel()
 	f := start(t)
 	tok, _ := f.keys.Mint("acme", "alice", time.Hour, nil, "")
 	if status, b := f.get(t, "/api/v1/streams/orders/snapshot", tok); status != http.StatusOK {

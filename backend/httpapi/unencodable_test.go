@@ -16,6 +16,7 @@ import (
 // answers, a cursor from before the event is told to start over from it
 // (409) rather than 500 for ever, and events after it are served.
 func TestStreamServesPastAnEventThatDoesNotEncode(t *testing.T) {
+	t.Parallel()
 	f := start(t)
 	tok, _ := f.keys.Mint("acme", "alice", time.Hour, nil, "")
 	bad := wire.Event{Row: &wire.Row{Key: "k", Fields: map[string]any{"at": time.Unix(1, 0)}}}

@@ -18,6 +18,7 @@ import (
 // decimated to the asked width, with every pixel column's min and max of
 // every series, only points inside the window, in time order.
 func TestWindowIsDecimatedHistory(t *testing.T) {
+	t.Parallel()
 	f := start(t)
 	tok, _ := f.keys.Mint("acme", "alice", time.Hour, nil, "")
 	// 2,000 events of 50 points (100,000 points per series, 10 ms apart),
@@ -136,6 +137,7 @@ func (g gatedStore) ReadWindow(ctx context.Context, tenant, stream string, from,
 // window of each of its charts at once; past the readers at work the
 // others wait for one (within windowQueue) instead of being answered 503.
 func TestWindowRequestsQueueForAReader(t *testing.T) {
+	t.Parallel()
 	f := start(t)
 	g := gatedStore{Store: f.store, reading: make(chan struct{}, 16), gate: make(chan struct{})}
 	api := New(Config{Verify: f.guard.Verify, Hub: f.hub, History: g})

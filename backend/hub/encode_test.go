@@ -39,6 +39,7 @@ func (o *orderLog) Hold(string) uint64 { o.add("hold"); return 1 }
 // the state: every later snapshot failed to encode and subscribers skipped
 // from seq 1 to 3 without a word.
 func TestUnencodableEventResyncsAndTheStreamGoesOn(t *testing.T) {
+	t.Parallel()
 	h := New(Config{})
 	sub := &orderLog{}
 	if _, err := h.Subscribe("t", "m", sub); err != nil {

@@ -62,6 +62,7 @@ func snapshotOf(t *testing.T, b []byte) wire.Snapshot {
 }
 
 func TestEncodeOnceShareBytes(t *testing.T) {
+	t.Parallel()
 	h := New(Config{})
 	h.Publish("t", events("m", 1, 1, 1))
 	a, b := &recorder{}, &recorder{}
@@ -82,6 +83,7 @@ func TestEncodeOnceShareBytes(t *testing.T) {
 // TestSnapshotHandOver subscribes while another goroutine publishes: every
 // subscriber must see exactly the seqs after its snapshot, with no gap.
 func TestSnapshotHandOver(t *testing.T) {
+	t.Parallel()
 	h := New(Config{})
 	const total = 2000
 	done := make(chan struct{})
@@ -122,6 +124,7 @@ func TestSnapshotHandOver(t *testing.T) {
 }
 
 func TestEpochChangeResyncs(t *testing.T) {
+	t.Parallel()
 	h := New(Config{})
 	h.Publish("t", events("m", 1, 1, 3))
 	r := &recorder{}
@@ -141,6 +144,7 @@ func TestEpochChangeResyncs(t *testing.T) {
 }
 
 func TestTenantsAreSeparate(t *testing.T) {
+	t.Parallel()
 	h := New(Config{})
 	h.Publish("a", events("m", 1, 1, 1))
 	r := &recorder{}
@@ -154,6 +158,7 @@ func TestTenantsAreSeparate(t *testing.T) {
 }
 
 func TestCancelForgetsUnusedName(t *testing.T) {
+	t.Parallel()
 	h := New(Config{})
 	cancel, err := h.Subscribe("t", "nobody-publishes", &recorder{})
 	if err != nil {
@@ -209,6 +214,7 @@ func (b *blocker) Snapshot(string, []byte) {}
 // TestUnsubscribeDoesNotStallOtherStreams: a client leaving stream A while A
 // is mid-fan-out must not hold up publishing on stream B.
 func TestUnsubscribeDoesNotStallOtherStreams(t *testing.T) {
+	t.Parallel()
 	h := New(Config{})
 	h.Publish("t", events("a", 1, 1, 1))
 	h.Publish("t", events("b", 1, 1, 1))
@@ -246,6 +252,7 @@ func TestUnsubscribeDoesNotStallOtherStreams(t *testing.T) {
 // TestWatchWakesOnPublish: a watcher learns of the next publish (and only
 // then), and a cancelled watch of a made-up name does not grow the hub.
 func TestWatchWakesOnPublish(t *testing.T) {
+	t.Parallel()
 	h := New(Config{})
 	h.Publish("acme", []wire.Event{{Stream: "orders", Epoch: 1, Seq: 1}})
 	woke := make(chan struct{}, 4)
@@ -287,6 +294,7 @@ func TestWatchWakesOnPublish(t *testing.T) {
 // as many rows as a tenant may have dashboards, where another stream keeps
 // its 50.
 func TestChangesStreamKeepsEveryDashboard(t *testing.T) {
+	t.Parallel()
 	h := New(Config{})
 	const n = 120
 	for _, stream := range []string{dashboard.ChangesStream, "orders"} {

@@ -19,6 +19,7 @@ func widePoints(n int, ts int64) *wire.Points {
 }
 
 func TestCheckUsesTheTenantsCaps(t *testing.T) {
+	t.Parallel()
 	h := New(Config{Limits: livestate.Limits{Series: 8}, TenantLimits: map[string]livestate.Limits{"acme": {Series: 4}}})
 	h.Publish("acme", []wire.Event{{Stream: "m", Epoch: 1, Seq: 1, Points: widePoints(3, 1)}})
 	var le *livestate.LimitError
@@ -41,6 +42,7 @@ func TestCheckUsesTheTenantsCaps(t *testing.T) {
 // publish()) is folded trimmed, counted, and forwarded as it was kept: the
 // subscriber gets every seq, and what it folds equals the hub's snapshot.
 func TestPublishTrimsAndForwardsWhatWasKept(t *testing.T) {
+	t.Parallel()
 	reg := metrics.New()
 	h := New(Config{Metrics: reg, TenantLimits: map[string]livestate.Limits{"acme": {Series: 4}}})
 	rec := &recorder{}

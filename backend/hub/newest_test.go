@@ -13,6 +13,7 @@ import (
 // Newest is the newest event time of a stream the hub holds, per tenant,
 // and asking about another name creates nothing.
 func TestNewestAndTenants(t *testing.T) {
+	t.Parallel()
 	h := New(Config{})
 	if _, ok := h.Newest("a", "orders"); ok {
 		t.Fatal("Newest of a stream never published: ok")
@@ -47,6 +48,7 @@ func TestNewestAndTenants(t *testing.T) {
 // another stream, so that a firing alert is in the snapshot a page starts
 // from.
 func TestAlertsStreamKeepsEveryAlert(t *testing.T) {
+	t.Parallel()
 	h := New(Config{})
 	const n = 300
 	evs := make([]wire.Event, n)

@@ -43,6 +43,7 @@ func mustBatch(ev []byte) []byte {
 // another goroutine publishes: each must see exactly the seqs after its
 // cursor, replay then live, with no gap and no duplicate at the seam.
 func TestResumeFromRing(t *testing.T) {
+	t.Parallel()
 	h := New(Config{Ring: 1000})
 	h.Publish("t", events("m", 5, 1, 500))
 	const total = 3000
@@ -85,6 +86,7 @@ func TestResumeFromRing(t *testing.T) {
 }
 
 func TestResumeThatCannotContinue(t *testing.T) {
+	t.Parallel()
 	h := New(Config{Ring: 10})
 	h.Publish("t", events("m", 5, 1, 100))
 	tests := []struct {

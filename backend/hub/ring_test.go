@@ -8,6 +8,7 @@ import (
 // ring, newest first, and what is kept still comes out in seq order, through
 // drops, wrapping and growth.
 func TestRingIsBoundedInBytes(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		sizes     []int // encoded size of events 1, 2, …

@@ -9,6 +9,7 @@ import (
 
 // The tap sees every published batch after its subscribers, in stream order.
 func TestTapSeesBatchesAfterDelivery(t *testing.T) {
+	t.Parallel()
 	var (
 		mu   sync.Mutex
 		got  []uint64
@@ -46,6 +47,7 @@ func TestTapSeesBatchesAfterDelivery(t *testing.T) {
 }
 
 func TestWatched(t *testing.T) {
+	t.Parallel()
 	h := New(Config{})
 	if h.Watched("t", "s") {
 		t.Fatal("a stream nobody holds is watched")

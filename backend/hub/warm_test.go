@@ -9,6 +9,7 @@ import (
 // only after Release, with the state as warmed (the tail's first event is
 // the start), then gets the deltas after it.
 func TestHeldStreamWaitsForRelease(t *testing.T) {
+	t.Parallel()
 	h := New(Config{})
 	held := h.Hold("t", "m")
 	r := &recorder{}

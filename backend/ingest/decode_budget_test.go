@@ -18,6 +18,7 @@ import (
 // decoded and stored at once; a request that gives up while waiting stores
 // nothing; the table of slots empties when no body is decoding.
 func TestOneBodyOfATenantDecodesAtATime(t *testing.T) {
+	t.Parallel()
 	st := memstore.New(memstore.Config{})
 	h := New(Config{Store: st, Keys: StaticKeys{"key-a": "tenant-a", "key-b": "tenant-b"}})
 	post := func(ctx context.Context, key string) *httptest.ResponseRecorder {
@@ -81,6 +82,7 @@ func TestOneBodyOfATenantDecodesAtATime(t *testing.T) {
 // TestDecodersUnbounded: a negative TenantDecoders lets a tenant's bodies
 // decode at once.
 func TestDecodersUnbounded(t *testing.T) {
+	t.Parallel()
 	h := New(Config{Store: memstore.New(memstore.Config{}), Keys: StaticKeys{}, TenantDecoders: -1})
 	for range 3 {
 		if _, ok := h.decoders.acquire(t.Context(), "tenant-a"); !ok || h.decoders.waits.Load() != 0 {

@@ -37,6 +37,7 @@ func post(h http.Handler, contentType, key string, body []byte) *httptest.Respon
 }
 
 func TestIngestAccepts(t *testing.T) {
+	t.Parallel()
 	h, st := setup(t)
 	body := `{"events":[
 		{"stream":"orders","values":{"orders_today":5}},
@@ -66,6 +67,7 @@ func TestIngestAccepts(t *testing.T) {
 }
 
 func TestIngestMsgpack(t *testing.T) {
+	t.Parallel()
 	h, _ := setup(t)
 	b, err := msgpack.Marshal(Request{Events: []Event{{Stream: "orders", Values: map[string]float64{"x": 1}}}})
 	if err != nil {
@@ -81,6 +83,7 @@ func TestIngestMsgpack(t *testing.T) {
 }
 
 func TestIngestRejects(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name        string
 		contentType string
@@ -123,6 +126,7 @@ func TestIngestRejects(t *testing.T) {
 
 // TestRejectedBatchStoresNothing: one bad event rejects the whole batch.
 func TestRejectedBatchStoresNothing(t *testing.T) {
+	t.Parallel()
 	h, st := setup(t)
 	body := `{"events":[{"stream":"orders","values":{"x":1}},{"stream":"metrics","values":{"x":1}},{"stream":"orders","row":{"key":""}}]}`
 	if rec := post(h, "application/json", "k-acme", []byte(body)); rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "events[2]") {
@@ -160,6 +164,7 @@ func (failingKeys) Tenant(context.Context, string) (string, bool, error) {
 }
 
 func TestKeyLookupFailureIsNotUnauthorized(t *testing.T) {
+	t.Parallel()
 	h := New(Config{Store: memstore.New(memstore.Config{}), Keys: failingKeys{}})
 	rec := post(h, "application/json", "k", []byte(`{"events":[{"stream":"a","values":{"x":1}}]}`))
 	if rec.Code != http.StatusServiceUnavailable {
@@ -168,6 +173,7 @@ func TestKeyLookupFailureIsNotUnauthorized(t *testing.T) {
 }
 
 func TestNonFiniteFieldInMsgpackIsRefused(t *testing.T) {
+	t.Parallel()
 	h, _ := setup(t)
 	b, err := msgpack.Marshal(map[string]any{"events": []any{map[string]any{"stream": "a", "row": map[string]any{"key": "k", "fields": map[string]any{"x": math.Inf(1)}}}}})
 	if err != nil {
@@ -181,6 +187,7 @@ func TestNonFiniteFieldInMsgpackIsRefused(t *testing.T) {
 // TestIngestCannotReachAnotherTenant: one tenant's key cannot put a byte
 // into another tenant's stream, whatever the stream name says.
 func TestIngestCannotReachAnotherTenant(t *testing.T) {
+	t.Parallel()
 	st := memstore.New(memstore.Config{})
 	h := New(Config{Store: st, Keys: StaticKeys{"k-acme": "acme", "k-globex": "globex"}})
 	for _, stream := range []string{"globex/orders", "../globex/orders", "globex:orders", "GLOBEX", "orders\x00globex"} {
@@ -252,6 +259,7 @@ func FuzzIngestMsgpack(f *testing.F) {
 }
 
 func TestIngestOverTheStreamQuota(t *testing.T) {
+	t.Parallel()
 	st := memstore.New(memstore.Config{MaxStreamsPerTenant: 2})
 	h := New(Config{Store: st, Keys: StaticKeys{"k-acme": "acme"}})
 	body := `{"events":[{"stream":"a","values":{"x":1}},{"stream":"b","values":{"x":1}},{"stream":"c","values":{"x":1}}]}`

@@ -133,6 +133,7 @@ func rowBody(stream string, fields int, pad int) string {
 // and the limit, and nothing of it may be stored. acme's overrides apply to
 // acme only.
 func TestIngestPastEachCap(t *testing.T) {
+	t.Parallel()
 	for _, store := range []struct {
 		name string
 		open func(*testing.T) *server
@@ -196,6 +197,7 @@ func TestIngestPastEachCap(t *testing.T) {
 // not see: the fold keeps the stream at its cap, counts the trim, and the
 // stream keeps working.
 func TestPublishPastTheCapsIsTrimmed(t *testing.T) {
+	t.Parallel()
 	s := postgres(t)
 	ctx := context.Background()
 	publish := func(body string) {

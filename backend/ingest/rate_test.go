@@ -19,6 +19,7 @@ import (
 // another tenant's batches go on; the budget refills with time. (Holding is
 // off here: TestOverRateIsHeldThenRefused covers it.)
 func TestTenantOverItsRateIsRefused(t *testing.T) {
+	t.Parallel()
 	st := memstore.New(memstore.Config{})
 	h := New(Config{Store: st, Keys: StaticKeys{"key-a": "tenant-a", "key-b": "tenant-b"}, MaxBytes: 64 << 10, TenantRate: 32 << 10, TenantBurst: 64 << 10, TenantHold: -1})
 	now := time.Unix(1000, 0)
@@ -74,6 +75,7 @@ func TestTenantOverItsRateIsRefused(t *testing.T) {
 // the server's; a tenant's own rate holds even with the server's rate off,
 // and a burst below the largest body is raised to it.
 func TestTenantRateOverride(t *testing.T) {
+	t.Parallel()
 	body := func(n int) []byte {
 		return []byte(fmt.Sprintf(`{"events":[{"stream":"s","row":{"key":"k","fields":{"pad":%q}}}]}`, bytes.Repeat([]byte("x"), n)))
 	}
@@ -145,6 +147,7 @@ func TestTenantRateOverride(t *testing.T) {
 // that would wait longer, counting what held requests spent ahead, gets 429;
 // and no more than holdPerTenant of a tenant's requests wait at once.
 func TestOverRateIsHeldThenRefused(t *testing.T) {
+	t.Parallel()
 	st := memstore.New(memstore.Config{})
 	h := New(Config{Store: st, Keys: StaticKeys{"key-a": "tenant-a"}, MaxBytes: 64 << 10, TenantRate: 32 << 10, TenantBurst: 64 << 10})
 	now := time.Unix(1000, 0)

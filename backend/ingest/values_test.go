@@ -54,6 +54,7 @@ func rowBody(t testing.TB, fields map[string]any) []byte {
 // and the field, and nothing of the batch is stored, on either store. Before,
 // a timestamp was accepted and then broke the stream in the hub.
 func TestIngestRefusesValuesTheWireCannotCarry(t *testing.T) {
+	t.Parallel()
 	when := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name    string
@@ -94,6 +95,7 @@ func TestIngestRefusesValuesTheWireCannotCarry(t *testing.T) {
 // either store as something the wire encodes, so what was accepted can always
 // be sent.
 func TestIngestedValuesEncode(t *testing.T) {
+	t.Parallel()
 	fields := map[string]any{
 		"nil": nil, "t": true, "i": -3, "u": uint64(1 << 40), "f32": float32(1.5), "f": 2.25,
 		"s": "text", "l": []any{1, "x", []any{false}}, "m": map[string]any{"deep": map[string]any{"n": 1}},

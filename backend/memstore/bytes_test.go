@@ -12,6 +12,7 @@ import (
 // as fit its byte bound, newest first; reads see contiguous seqs from the
 // oldest kept, and an older cursor is told the events are trimmed.
 func TestWideEventsAreBoundedInBytes(t *testing.T) {
+	t.Parallel()
 	wide := func() wire.Event {
 		p := &wire.Points{TS: make([]int64, 100)}
 		for range 10 {

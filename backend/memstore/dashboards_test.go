@@ -12,12 +12,14 @@ import (
 )
 
 func TestDashboards(t *testing.T) {
+	t.Parallel()
 	dashstoretest.Run(t, func(*testing.T) dashstoretest.Subject { return New(Config{}) })
 }
 
 // TestDashboardAnnouncedThroughTheSink: the announcement reaches the sink
 // (the hub), as any appended event does.
 func TestDashboardAnnouncedThroughTheSink(t *testing.T) {
+	t.Parallel()
 	var got []dashboard.Change
 	s := New(Config{Sink: func(tenant string, evs []wire.Event) {
 		for i := range evs {
@@ -38,6 +40,7 @@ func TestDashboardAnnouncedThroughTheSink(t *testing.T) {
 // get the changes stream, so nothing is saved (a page would never learn of
 // it).
 func TestDashboardNotSavedWhenNotAnnounced(t *testing.T) {
+	t.Parallel()
 	s := New(Config{MaxStreamsPerTenant: 1})
 	ctx := context.Background()
 	if err := s.Append(ctx, "acme", "orders", make([]wire.Event, 1)); err != nil {

@@ -11,6 +11,7 @@ import (
 )
 
 func TestAppendAssignsContiguousSeqs(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	got := map[string][]uint64{}
 	s := New(Config{Capacity: 5, Sink: func(tenant string, evs []wire.Event) {
@@ -52,6 +53,7 @@ func TestAppendAssignsContiguousSeqs(t *testing.T) {
 }
 
 func TestReadWindow(t *testing.T) {
+	t.Parallel()
 	s := New(Config{Capacity: 5})
 	ctx := context.Background()
 	for i := 0; i < 8; i++ {
@@ -95,6 +97,7 @@ func TestReadWindow(t *testing.T) {
 }
 
 func TestAppendRejectsBadStream(t *testing.T) {
+	t.Parallel()
 	s := New(Config{})
 	if err := s.Append(context.Background(), "t", "../x", make([]wire.Event, 1)); err == nil {
 		t.Fatal("got nil, want an error for an invalid stream name")
@@ -102,6 +105,7 @@ func TestAppendRejectsBadStream(t *testing.T) {
 }
 
 func TestStreamQuotaPerTenant(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := New(Config{MaxStreamsPerTenant: 3})
 	ev := func() []wire.Event { return []wire.Event{{Values: map[string]float64{"x": 1}}} }
@@ -132,6 +136,7 @@ func TestStreamQuotaPerTenant(t *testing.T) {
 // 18's database stage), after the producer's Created, and a read gives the
 // same stamp back.
 func TestAppendStampsStored(t *testing.T) {
+	t.Parallel()
 	var sunk []wire.Event
 	s := New(Config{Sink: func(_ string, evs []wire.Event) { sunk = append(sunk, evs...) }})
 	ctx := context.Background()

@@ -11,6 +11,7 @@ import (
 // TestReadWindow: events by event time, after a seq, at most limit, and
 // never another tenant's.
 func TestReadWindowByEventTime(t *testing.T) {
+	t.Parallel()
 	s := New(Config{})
 	ctx := context.Background()
 	base := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)

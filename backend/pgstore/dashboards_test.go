@@ -16,6 +16,7 @@ import (
 )
 
 func TestDashboards(t *testing.T) {
+	t.Parallel()
 	dashstoretest.Run(t, func(t *testing.T) dashstoretest.Subject {
 		return New(Config{Pool: migrated(t).Pool})
 	})
@@ -25,6 +26,7 @@ func TestDashboards(t *testing.T) {
 // one included, get versions 1, 2, 3… with none lost or repeated, and are
 // announced in version order (the row lock is held through publish_batch).
 func TestDashboardPutsTakeTurns(t *testing.T) {
+	t.Parallel()
 	s := New(Config{Pool: migrated(t).Pool})
 	ctx := context.Background()
 	const workers, each = 4, 5
@@ -65,6 +67,7 @@ func TestDashboardPutsTakeTurns(t *testing.T) {
 // get the changes stream; the transaction saves nothing (a page would
 // never learn of the dashboard).
 func TestDashboardNotSavedWhenNotAnnounced(t *testing.T) {
+	t.Parallel()
 	s := New(Config{Pool: migrated(t).Pool})
 	ctx := context.Background()
 	if err := s.SetStreamQuota(ctx, 1); err != nil {
@@ -91,6 +94,7 @@ func TestDashboardNotSavedWhenNotAnnounced(t *testing.T) {
 // dashboard, at its current version and title; a deleted dashboard is not
 // brought back, and another tenant's stream is not touched.
 func TestRetentionKeepsEveryDashboardOnItsStream(t *testing.T) {
+	t.Parallel()
 	db := migrated(t)
 	s := New(Config{Pool: db.Pool})
 	ctx := context.Background()

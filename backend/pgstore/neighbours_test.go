@@ -29,6 +29,7 @@ import (
 // round-robin reads, A's folding held the single follower and B's p99 on
 // PostgreSQL was 5–7 s.
 func TestNoisyNeighbour(t *testing.T) {
+	// Not parallel: it measures B's latency and the heap.
 	for _, store := range []string{"embedded", "postgres"} {
 		t.Run(store, func(t *testing.T) {
 			h := hub.New(hub.Config{})

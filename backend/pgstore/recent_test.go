@@ -169,6 +169,7 @@ func same(a, b wire.Event) error {
 // exactly (reflect.DeepEqual) what it would have read and decoded from the
 // events table, whatever the caller does to its events afterwards.
 func TestRecentIsWhatPostgreSQLGivesBack(t *testing.T) {
+	t.Parallel()
 	db := migrated(t)
 	s := New(Config{Pool: db.Pool})
 	s.following.Store(true) // as Run does
@@ -229,6 +230,7 @@ func TestRecentIsWhatPostgreSQLGivesBack(t *testing.T) {
 // rewritten by encoding/json, so that event and those after it in its batch
 // are left to the read; those before it are kept.
 func TestRecentKeepsOnlyWhatItCanVouchFor(t *testing.T) {
+	t.Parallel()
 	db := migrated(t)
 	s := New(Config{Pool: db.Pool})
 	s.following.Store(true) // as Run does
@@ -253,6 +255,7 @@ func TestRecentKeepsOnlyWhatItCanVouchFor(t *testing.T) {
 
 // TestRolledBackAppendAllKeepsNothing: the cache holds only committed events.
 func TestRolledBackAppendAllKeepsNothing(t *testing.T) {
+	t.Parallel()
 	db := migrated(t)
 	s := New(Config{Pool: db.Pool})
 	s.following.Store(true) // as Run does
@@ -285,6 +288,7 @@ func TestRolledBackAppendAllKeepsNothing(t *testing.T) {
 // new epoch; the old epoch's cached events are never taken for it, and are
 // dropped once the new epoch is seen.
 func TestRecentNeverServesAnotherEpoch(t *testing.T) {
+	t.Parallel()
 	db := migrated(t)
 	s := New(Config{Pool: db.Pool})
 	s.following.Store(true) // as Run does
@@ -321,6 +325,7 @@ func TestRecentNeverServesAnotherEpoch(t *testing.T) {
 }
 
 func TestRecentBoundsBytesAndAge(t *testing.T) {
+	t.Parallel()
 	r := newRecent(10*(recentOverhead+100), time.Second, nil)
 	k := key{"t", "s"}
 	now := time.Now()
@@ -357,6 +362,7 @@ func TestRecentBoundsBytesAndAge(t *testing.T) {
 // in order, with this node's from the cache and the rest from the table, and
 // /metrics counts both.
 func TestFollowerTakesRecentCommits(t *testing.T) {
+	t.Parallel()
 	db := migrated(t)
 	ctx := context.Background()
 	var mu sync.Mutex
@@ -424,6 +430,7 @@ func TestFollowerTakesRecentCommits(t *testing.T) {
 }
 
 func TestRecentReservations(t *testing.T) {
+	t.Parallel()
 	r := newRecent(1<<20, time.Second, nil)
 	k := key{"t", "s"}
 	now := time.Now()
@@ -455,6 +462,7 @@ func TestRecentReservations(t *testing.T) {
 // read back the other's (reserved before its commit), so every event
 // reaches the sink from the cache, once and in order.
 func TestConcurrentWritersAreTakenFromTheCache(t *testing.T) {
+	t.Parallel()
 	db := migrated(t)
 	ctx := context.Background()
 	rec := &sink{seqs: map[string][]uint64{}}
@@ -492,6 +500,7 @@ func TestConcurrentWritersAreTakenFromTheCache(t *testing.T) {
 // follower hands the announcements on from memory at once, in order,
 // instead of waiting on a reservation and reading them back.
 func TestDashboardAnnouncementsAreTakenFromTheCache(t *testing.T) {
+	t.Parallel()
 	db := migrated(t)
 	ctx := context.Background()
 	var mu sync.Mutex

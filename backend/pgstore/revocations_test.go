@@ -11,6 +11,7 @@ import (
 )
 
 func TestRevocationsRoundTripAndExpire(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := New(Config{Pool: migrated(t).Pool})
 	now := time.Now().Truncate(time.Microsecond) // timestamptz precision
@@ -46,6 +47,7 @@ func TestRevocationsRoundTripAndExpire(t *testing.T) {
 // past the configured limit on every path, and the store maps it to
 // wire.ErrStreamQuota.
 func TestStreamQuota(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := migrated(t)
 	s := New(Config{Pool: db.Pool})

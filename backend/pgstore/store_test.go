@@ -30,6 +30,7 @@ func migrated(t *testing.T) *pgtest.DB {
 }
 
 func TestMigrateIsIdempotent(t *testing.T) {
+	t.Parallel()
 	db := pgtest.New(t)
 	ctx := context.Background()
 	first, err := Migrate(ctx, db.Pool)
@@ -47,6 +48,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 }
 
 func TestAppendAndRead(t *testing.T) {
+	t.Parallel()
 	db := migrated(t)
 	s := New(Config{Pool: db.Pool})
 	ctx := context.Background()
@@ -84,6 +86,7 @@ func TestAppendAndRead(t *testing.T) {
 // polls. The reader must never see seq n+1 before n, and at the end the
 // committed seqs must be exactly 1..N.
 func TestSeqContiguousInCommitOrder(t *testing.T) {
+	t.Parallel()
 	db := migrated(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -209,6 +212,7 @@ func (s *sink) check(k string, want int) error {
 // and checks the hub side saw every event exactly once, in order, and that
 // health said degraded meanwhile.
 func TestFollowerSurvivesLostListen(t *testing.T) {
+	t.Parallel()
 	db := migrated(t)
 	ctx := context.Background()
 	// A pre-existing stream: Run must warm it before following.
@@ -289,6 +293,7 @@ func (l *lockedLog) String() string {
 }
 
 func TestRetentionKeepsCountOrTime(t *testing.T) {
+	t.Parallel()
 	db := migrated(t)
 	s := New(Config{Pool: db.Pool})
 	ctx := context.Background()
@@ -345,6 +350,7 @@ func TestRetentionKeepsCountOrTime(t *testing.T) {
 }
 
 func TestIngestKeysAndAppendAll(t *testing.T) {
+	t.Parallel()
 	db := migrated(t)
 	s := New(Config{Pool: db.Pool})
 	ctx := context.Background()
@@ -391,6 +397,7 @@ func TestIngestKeysAndAppendAll(t *testing.T) {
 }
 
 func TestWatchedTable(t *testing.T) {
+	t.Parallel()
 	db := migrated(t)
 	ctx := context.Background()
 	exec := func(sql string) {
@@ -474,6 +481,7 @@ func TestWatchedTable(t *testing.T) {
 // wake-up; with the scan effectively off, the follower's linger must still
 // deliver every event at once.
 func TestThrottledWakeUpsLoseNothing(t *testing.T) {
+	t.Parallel()
 	db := migrated(t)
 	ctx := context.Background()
 	rec := &sink{seqs: map[string][]uint64{}}
@@ -505,6 +513,7 @@ func TestThrottledWakeUpsLoseNothing(t *testing.T) {
 // and already past WarmEvents when first seen must still reach the hub from
 // seq 1 (the ingest benchmark at full speed found this losing a head).
 func TestNewStreamIsReadFromItsStart(t *testing.T) {
+	t.Parallel()
 	db := migrated(t)
 	ctx := context.Background()
 	rec := &sink{seqs: map[string][]uint64{}}
@@ -521,6 +530,7 @@ func TestNewStreamIsReadFromItsStart(t *testing.T) {
 // follower: it must report degraded, reconnect, and deliver what was
 // published before and after, each event once and in order.
 func TestFollowerSurvivesPostgresRestart(t *testing.T) {
+	t.Parallel()
 	cl := pgtest.NewCluster(t)
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, cl.DSN)
@@ -611,6 +621,7 @@ func follow(t *testing.T, db *pgtest.DB) (*Store, *sink) {
 // The second waits for the first's row lock; it must still wake the
 // follower itself rather than wait for the scan (review finding).
 func TestQueuedPublisherIsNotStranded(t *testing.T) {
+	t.Parallel()
 	db := migrated(t)
 	s, rec := follow(t, db)
 	ctx := context.Background()
@@ -631,6 +642,7 @@ func TestQueuedPublisherIsNotStranded(t *testing.T) {
 }
 
 func TestHostileSQLPublishes(t *testing.T) {
+	t.Parallel()
 	db := migrated(t)
 	s, rec := follow(t, db)
 	ctx := context.Background()
@@ -660,6 +672,7 @@ func TestHostileSQLPublishes(t *testing.T) {
 // TestRecreatedStreamIsANewEpoch: a stream deleted and recreated gets a new
 // epoch; its wake-ups must not be read as the old stream's continuation.
 func TestRecreatedStreamIsANewEpoch(t *testing.T) {
+	t.Parallel()
 	db := migrated(t)
 	var mu sync.Mutex
 	var got []wire.Event
@@ -703,6 +716,7 @@ func TestRecreatedStreamIsANewEpoch(t *testing.T) {
 }
 
 func TestCompositeKeysDoNotCollide(t *testing.T) {
+	t.Parallel()
 	db := migrated(t)
 	ctx := context.Background()
 	for _, sql := range []string{
@@ -729,6 +743,7 @@ func TestCompositeKeysDoNotCollide(t *testing.T) {
 // TestSilentListenIsProbedNotDropped: long silences are probed with a ping;
 // a live connection survives them and still delivers.
 func TestSilentListenIsProbedNotDropped(t *testing.T) {
+	t.Parallel()
 	db := migrated(t)
 	ctx := context.Background()
 	rec := &sink{seqs: map[string][]uint64{}}

@@ -19,6 +19,7 @@ import (
 // new one), and the rows written before it read back their stored stamp
 // (the column's default since migration 5).
 func TestStoredMigrationDoesNotRewrite(t *testing.T) {
+	t.Parallel()
 	db := pgtest.New(t)
 	ctx := context.Background()
 	all, err := Migrations()
@@ -76,6 +77,7 @@ func TestStoredMigrationDoesNotRewrite(t *testing.T) {
 // SQL's telltale.publish and a watched table, which also get Created (they
 // have no producer's stamp) so the commit → hub stage can be measured.
 func TestStoredStamp(t *testing.T) {
+	t.Parallel()
 	db := migrated(t)
 	ctx := context.Background()
 	var mu sync.Mutex

@@ -120,6 +120,7 @@ func heapInUse() uint64 {
 // warming wait for its whole state, and continue every stream with deltas
 // and no gap.
 func TestWarmUpIsBoundedAndServesAsWarmed(t *testing.T) {
+	// Not parallel: it measures the heap.
 	db := migrated(t)
 	ctx := context.Background()
 	const bigEvents, rowBytes = 2000, 24 << 10
@@ -262,6 +263,7 @@ func TestWarmUpIsBoundedAndServesAsWarmed(t *testing.T) {
 // TestWarmOrderTakesTenantsInTurn: one tenant's many streams do not all
 // warm before another tenant's first.
 func TestWarmOrderTakesTenantsInTurn(t *testing.T) {
+	t.Parallel()
 	streams := map[key]cursor{
 		{"a", "1"}: {}, {"a", "2"}: {}, {"a", "3"}: {},
 		{"b", "1"}: {}, {"c", "1"}: {}, {"c", "2"}: {},
@@ -276,6 +278,7 @@ func TestWarmOrderTakesTenantsInTurn(t *testing.T) {
 // TestWarmTimeSpentLeavesSmallTails: once the warm-up's time is spent,
 // each stream left folds at most 64 KiB, and at least its newest event.
 func TestWarmTimeSpentLeavesSmallTails(t *testing.T) {
+	t.Parallel()
 	db := migrated(t)
 	ctx := context.Background()
 	if _, err := db.Pool.Exec(ctx, `SELECT telltale.publish_batch('big', 'wide',
@@ -307,6 +310,8 @@ func TestWarmTimeSpentLeavesSmallTails(t *testing.T) {
 // warm-up's time, the fold jumps to the stream's newest events, which the
 // hub takes as a restart, and the stream is followed on from its end.
 func TestSlowFoldSkipsToNewest(t *testing.T) {
+	// Not parallel: it assumes reading 2 MB takes far less than its 2 s
+	// warm-up time, measured from before the follower starts.
 	db := migrated(t)
 	ctx := context.Background()
 	if _, err := db.Pool.Exec(ctx, `SELECT telltale.publish_batch('t', 'rows',

@@ -11,6 +11,7 @@ import (
 // TestReadWindow: events by event time, after a seq, at most limit, and
 // never another tenant's.
 func TestReadWindowByEventTime(t *testing.T) {
+	t.Parallel()
 	db := migrated(t)
 	s := New(Config{Pool: db.Pool})
 	ctx := context.Background()

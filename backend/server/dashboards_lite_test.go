@@ -11,6 +11,7 @@ import (
 // time-series panel, named as the page names them; without the width, or
 // for a stream the token may not read, nothing starts.
 func TestSpecRequestWarmsLiteStreams(t *testing.T) {
+	t.Parallel()
 	f := newTokenFixture(t)
 	admin := f.client(t, "acme", "admin")
 	spec := `{"id": "cpu", "title": "CPU", "panels": [

@@ -91,6 +91,7 @@ func meta(t *testing.T, body string) dashstore.Meta {
 // of its id, which shows again once it is deleted; built-ins cannot be
 // deleted; every change is reported to DashboardsChanged.
 func TestDashboardAPI(t *testing.T) {
+	t.Parallel()
 	f := newTokenFixture(t)
 	admin := f.client(t, "acme", "admin")
 
@@ -174,6 +175,7 @@ func TestDashboardAPI(t *testing.T) {
 // TestDashboardAPIRefuses: what a PUT or DELETE is refused for, and that
 // the answer names what is wrong; nothing is saved.
 func TestDashboardAPIRefuses(t *testing.T) {
+	t.Parallel()
 	f := newTokenFixture(t)
 	admin := f.client(t, "acme", "admin")
 	viewer := f.client(t, "acme", "viewer")
@@ -225,6 +227,7 @@ func TestDashboardAPIRefuses(t *testing.T) {
 }
 
 func TestWithID(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ name, in, want string }{
 		{"missing", `{"title": "x"}`, `{"id":"ops","title": "x"}`},
 		{"missing, on its own line", "{\n  \"title\": \"x\"\n}", "{\"id\":\"ops\",\n  \"title\": \"x\"\n}"},
@@ -284,6 +287,7 @@ func FuzzWithID(f *testing.F) {
 // TestDashboardPutYAML: a YAML body is read as strictly as a file, and saves
 // the same spec its JSON would; its mistakes say line:col in the YAML.
 func TestDashboardPutYAML(t *testing.T) {
+	t.Parallel()
 	f := newTokenFixture(t)
 	admin := f.client(t, "acme", "admin")
 	yaml := "id: ops\ntitle: Ops\npanels:\n  - id: n\n    kind: kpi\n    title: Orders\n    stream: orders\n    field: n\n"
@@ -308,6 +312,7 @@ func TestDashboardPutYAML(t *testing.T) {
 // TestDashboardAPICapsATenant: past dashstore.MaxDashboards a new
 // dashboard is refused with 409 and a message that says what to do.
 func TestDashboardAPICapsATenant(t *testing.T) {
+	t.Parallel()
 	f := newTokenFixture(t)
 	admin := f.client(t, "acme", "admin")
 	for i := range dashstore.MaxDashboards {

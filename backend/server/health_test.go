@@ -14,6 +14,7 @@ import (
 // 503 "warming" with the count, so a load balancer sends the node no new
 // clients; then 200 without it.
 func TestHealthWarming(t *testing.T) {
+	t.Parallel()
 	var left atomic.Int64
 	left.Store(2)
 	s, err := New(Config{

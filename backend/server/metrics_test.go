@@ -16,6 +16,7 @@ import (
 // with one it answers only that bearer token, and then holds the registry
 // and the Go runtime and process metrics.
 func TestMetricsNeedItsToken(t *testing.T) {
+	t.Parallel()
 	registerOnce.Do(func() { ui.Register(ui.Bridges{}) })
 	reg := metrics.New()
 	reg.Counter("telltale_test_total", "a test counter").Inc()

@@ -80,6 +80,7 @@ func do(t *testing.T, h http.Handler, method, path string, body io.Reader, heade
 }
 
 func TestWasmNegotiation(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, webDir(t, "br", "gz"))
 	tests := []struct {
 		name, accept, wantEncoding, wantBody string
@@ -113,6 +114,7 @@ func TestWasmNegotiation(t *testing.T) {
 }
 
 func TestStaleCompressedCopyIsRefused(t *testing.T) {
+	t.Parallel()
 	dir := webDir(t)
 	br := filepath.Join(dir, "app.wasm.br")
 	if err := os.WriteFile(br, []byte("old"), 0o644); err != nil {
@@ -129,6 +131,7 @@ func TestStaleCompressedCopyIsRefused(t *testing.T) {
 }
 
 func TestMissingWasmIsAClearError(t *testing.T) {
+	t.Parallel()
 	_, err := New(Config{WebDir: t.TempDir(), Version: "v", Gateway: wsgate.New(wsgate.Config{Hub: hub.New(hub.Config{})})})
 	if err == nil || !strings.Contains(err.Error(), "make build") {
 		t.Fatalf("got %v, want an error that says to run make build", err)
@@ -136,6 +139,7 @@ func TestMissingWasmIsAClearError(t *testing.T) {
 }
 
 func TestAPI(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, webDir(t))
 	res, body := get(t, s.Handler(), "/healthz")
 	var health map[string]any
@@ -165,6 +169,7 @@ func TestAPI(t *testing.T) {
 }
 
 func TestHealthDegraded(t *testing.T) {
+	t.Parallel()
 	s, err := New(Config{
 		WebDir:  webDir(t),
 		Version: "v1",
@@ -184,6 +189,7 @@ func TestHealthDegraded(t *testing.T) {
 // TestNoWebSocketRefusesUpgrades: the test mode answers an upgrade with 503
 // and a reason, as a proxy that blocks WebSockets would refuse it.
 func TestNoWebSocketRefusesUpgrades(t *testing.T) {
+	t.Parallel()
 	s, err := New(Config{
 		WebDir:      webDir(t),
 		Version:     "v1",

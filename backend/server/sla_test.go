@@ -65,6 +65,7 @@ func (c client) sla(query string) (int, sla.Answer, string) {
 // show in its answer, never in another tenant's, whatever dashboard id they
 // name.
 func TestSLAReportsAndAnswersByTenant(t *testing.T) {
+	t.Parallel()
 	f := newTokenFixture(t)
 	acme, globex := f.client(t, "acme", ""), f.client(t, "globex", "")
 	for i, asJSON := range []bool{false, true} {
@@ -90,6 +91,7 @@ func TestSLAReportsAndAnswersByTenant(t *testing.T) {
 
 // An operator names a dashboard; an admin may ask for the whole tenant.
 func TestSLAWholeTenantIsForAdmins(t *testing.T) {
+	t.Parallel()
 	f := newTokenFixture(t)
 	admin, viewer := f.client(t, "acme", AdminRole), f.client(t, "acme", "viewer")
 	for _, d := range []string{"launch", "fleet"} {
@@ -109,6 +111,7 @@ func TestSLAWholeTenantIsForAdmins(t *testing.T) {
 }
 
 func TestSLARefusals(t *testing.T) {
+	t.Parallel()
 	f := newTokenFixture(t)
 	c := f.client(t, "acme", AdminRole)
 	rfc := func(t time.Time) string { return url.QueryEscape(t.Format(time.RFC3339)) }

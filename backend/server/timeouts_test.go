@@ -95,6 +95,7 @@ func closedBy(t *testing.T, nc net.Conn, br io.Reader, since time.Time, what str
 // TestIdleKeepAliveConnectionIsClosed: a connection that made one request
 // and went quiet is closed after IdleTimeout.
 func TestIdleKeepAliveConnectionIsClosed(t *testing.T) {
+	t.Parallel()
 	const idle = 300 * time.Millisecond
 	addr := serving(t, Config{IdleTimeout: idle})
 	nc := rawConn(t, addr, 5*time.Second)
@@ -110,6 +111,7 @@ func TestIdleKeepAliveConnectionIsClosed(t *testing.T) {
 // never finishing (slowloris), is cut at HeaderTimeout however busy it
 // looks.
 func TestSlowHeadersAreCut(t *testing.T) {
+	t.Parallel()
 	const header = 300 * time.Millisecond
 	addr := serving(t, Config{HeaderTimeout: header})
 	nc := rawConn(t, addr, 5*time.Second)
@@ -147,6 +149,7 @@ func TestSlowHeadersAreCut(t *testing.T) {
 // context stays alive and its answer arrives) nor a WebSocket, which keeps
 // exchanging frames past both.
 func TestHeldRequestsAndWebSocketsOutliveTheTimeouts(t *testing.T) {
+	t.Parallel()
 	const timeout = 100 * time.Millisecond
 	held := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select { // a long-poll with nothing new
@@ -208,6 +211,7 @@ func TestHeldRequestsAndWebSocketsOutliveTheTimeouts(t *testing.T) {
 // TestOpenHTTPConnectionsInMetrics: /metrics counts open HTTP connections by
 // state.
 func TestOpenHTTPConnectionsInMetrics(t *testing.T) {
+	t.Parallel()
 	addr := serving(t, Config{MetricsToken: "scrape-token"})
 	kept := rawConn(t, addr, 10*time.Second) // one request, then idle
 	request(t, kept, bufio.NewReader(kept), "/healthz")

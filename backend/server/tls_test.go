@@ -67,6 +67,7 @@ func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
 // HTTPS and sends HSTS; every response carries a CSP that allows the app's
 // WebAssembly and nothing from elsewhere.
 func TestHTTPSAndSecurityHeaders(t *testing.T) {
+	t.Parallel()
 	certFile, keyFile, pool := selfSigned(t)
 	s, err := New(Config{
 		WebDir: webDir(t), Version: "v1", Store: "memory",

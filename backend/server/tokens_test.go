@@ -122,6 +122,7 @@ var writePaths = [][2]string{
 // holds none of the dashboards' titles, on the dashboard API exactly as on
 // the stream API.
 func TestEveryAPIPathNeedsAToken(t *testing.T) {
+	t.Parallel()
 	f := newTokenFixture(t)
 	other, _ := auth.HS256([]byte("another-secret-another-secret-00"))
 	forged, _ := other.Mint("globex", "mallory", time.Hour, nil, "")
@@ -182,6 +183,7 @@ func TestEveryAPIPathNeedsAToken(t *testing.T) {
 // server reads its dashboards (the file is the server's), by id or as the
 // default, and an unknown id is a 404 that names it.
 func TestOperatorsReadTheDashboards(t *testing.T) {
+	t.Parallel()
 	f := newTokenFixture(t)
 	for _, tenant := range []string{"acme", "globex"} {
 		tok, _ := f.keys.Mint(tenant, "alice", time.Hour, nil, "")
@@ -216,6 +218,7 @@ func TestOperatorsReadTheDashboards(t *testing.T) {
 // every dashboard's URL /d/{id} (the page then asks for a token), its
 // assets and health; not metrics (TestMetricsNeedItsToken).
 func TestOpenPaths(t *testing.T) {
+	t.Parallel()
 	f := newTokenFixture(t)
 	for _, path := range []string{"/", "/d/launch", "/d/fleet", "/d/unknown-id", "/web/telltale.css", "/healthz", "/manifest.webmanifest", "/app-worker.js"} {
 		res, body := get(t, f.srv.Handler(), path)
@@ -241,6 +244,7 @@ func post(t *testing.T, h http.Handler, path, body string, header ...string) (*h
 // TestWorkerServesDashboardPagesFromCache: the service worker answers a
 // dashboard's page with the cached app shell, so /d/{id} opens offline.
 func TestWorkerServesDashboardPagesFromCache(t *testing.T) {
+	t.Parallel()
 	f := newTokenFixture(t)
 	res, body := get(t, f.srv.Handler(), "/app-worker.js")
 	if res.StatusCode != http.StatusOK || strings.Contains(body, workerCacheMatch) || !strings.Contains(body, `pathname.startsWith("/d/") ? await caches.match("/")`) {
@@ -254,6 +258,7 @@ func TestWorkerServesDashboardPagesFromCache(t *testing.T) {
 // what globex writes is its own; and acme's announcements are on acme's
 // telltale.dashboards only.
 func TestCrossTenantDashboards(t *testing.T) {
+	t.Parallel()
 	f := newTokenFixture(t)
 	ctx := context.Background()
 	acme := f.client(t, "acme", "admin")

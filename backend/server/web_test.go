@@ -11,6 +11,7 @@ import (
 // through go-app's counting stream, whose call it must find to replace
 // (bench/results/2026-12-06-coldvisit.md).
 func TestPageStartsTheWasmEarly(t *testing.T) {
+	t.Parallel()
 	f := newTokenFixture(t)
 	res, page := get(t, f.srv.Handler(), "/")
 	if res.StatusCode != http.StatusOK || !strings.Contains(page, wasmPreload) {

@@ -42,6 +42,7 @@ func hist(stage string, ms ...float64) wire.StageHist {
 }
 
 func TestCheckRefuses(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("x", sla.MaxNameBytes+1)
 	tests := []struct {
 		name   string
@@ -131,6 +132,7 @@ func TestCheckRefuses(t *testing.T) {
 // Values no screen can have had are clamped to what one very busy screen
 // could: the report stays, its weight is bounded.
 func TestCheckClamps(t *testing.T) {
+	t.Parallel()
 	period := 10 * time.Second
 	maxEvents := uint64(period.Seconds() * sla.MaxEventsPerSec)
 	r := report("s", t0, 5, 10, 20)

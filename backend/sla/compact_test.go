@@ -71,6 +71,7 @@ func compactKeepsTheAnswer(t *testing.T, st Store) {
 func TestMemoryCompactKeepsTheAnswer(t *testing.T) { compactKeepsTheAnswer(t, NewMemoryStore()) }
 
 func TestPGCompactKeepsTheAnswer(t *testing.T) {
+	t.Parallel()
 	db := pgtest.New(t)
 	if _, err := pgstore.Migrate(context.Background(), db.Pool); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 )
 
 func TestDecodeReportMsgpackAndJSON(t *testing.T) {
+	t.Parallel()
 	want := report("s", t0, 5, 10, 20)
 	b, err := msgpack.Marshal(want)
 	if err != nil {
@@ -40,6 +41,7 @@ func TestDecodeReportMsgpackAndJSON(t *testing.T) {
 // A few bytes claiming billions of elements are refused before the library
 // allocates them.
 func TestDecodeReportMsgpackRefusesLyingLengths(t *testing.T) {
+	t.Parallel()
 	for name, b := range map[string][]byte{
 		"array32 of panels": append([]byte{0x81, 0xa6, 'p', 'a', 'n', 'e', 'l', 's', 0xdd}, 0x7f, 0xff, 0xff, 0xff),
 		"map32":             {0xdf, 0x7f, 0xff, 0xff, 0xff},

@@ -50,6 +50,7 @@ func within(got, want float64) bool {
 // some still in memory, merge into the quantiles of all their samples
 // within the stated relative accuracy, per stage and in total.
 func TestMergedQuantilesAreExactWithinTheStatedAccuracy(t *testing.T) {
+	t.Parallel()
 	s := New(Config{})
 	rng := rand.New(rand.NewPCG(3, 4))
 	var all, hubAll []float64
@@ -129,6 +130,7 @@ func TestMergedQuantilesAreExactWithinTheStatedAccuracy(t *testing.T) {
 
 // Two screens that saw the same outage report one stale period, seen by two.
 func TestStalePeriodsMergeByStartAndCause(t *testing.T) {
+	t.Parallel()
 	s := New(Config{})
 	for i, screen := range []string{"a", "b", "a"} { // a reports it twice, in its next report
 		now := t0.Add(time.Duration(i/2) * 10 * time.Second)
@@ -151,6 +153,7 @@ func TestStalePeriodsMergeByStartAndCause(t *testing.T) {
 // answer, even naming the other's dashboard id; an operator of one tenant
 // asking for the other's dashboard gets nothing.
 func TestTenantsNeverSeeEachOther(t *testing.T) {
+	t.Parallel()
 	s := New(Config{})
 	take(t, s, "globex", report("g1", t0, 10, 20, 30), t0)
 	before := query(t, s, "globex", "d")
@@ -178,6 +181,7 @@ func TestTenantsNeverSeeEachOther(t *testing.T) {
 
 // Forged summaries are refused or clamped, and counted.
 func TestForgedReportsAreCountedAndCapped(t *testing.T) {
+	t.Parallel()
 	reg := metrics.New()
 	s := New(Config{Metrics: reg})
 	huge := report("x", t0, 10)
@@ -192,10 +196,10 @@ func TestForgedReportsAreCountedAndCapped(t *testing.T) {
 	if err := s.Take("", report("z", t0, 10), t0); err == nil {
 		t.Fatal("a report without a tenant was taken")
 	}
-	if got := reg.Counter("telltale_sla_reports_clamped_total", "").Load(); got != 1 {
+	if got := reg.Lookup("telltale_sla_reports_clamped_total").Load(); got != 1 {
 		t.Errorf("clamped: got %d, want 1", got)
 	}
-	if got := reg.Counter("telltale_sla_reports_refused_total", "").Load(); got != 1 {
+	if got := reg.Lookup("telltale_sla_reports_refused_total").Load(); got != 1 {
 		t.Errorf("refused: got %d, want 1", got)
 	}
 	p := query(t, s, "acme", "d").Panels[0]
@@ -207,6 +211,7 @@ func TestForgedReportsAreCountedAndCapped(t *testing.T) {
 // A tenant that fills its share of open rollups (forging dashboard ids) is
 // refused more, and counted; another tenant is not.
 func TestOpenRollupsAreCappedPerTenant(t *testing.T) {
+	t.Parallel()
 	reg := metrics.New()
 	s := New(Config{Metrics: reg, MaxPendingPerTenant: 3})
 	for i := range 4 {
@@ -221,7 +226,7 @@ func TestOpenRollupsAreCappedPerTenant(t *testing.T) {
 	again := report("another", t0, 10)
 	again.Dashboard = "forged-0" // an open rollup: nothing new to hold
 	take(t, s, "acme", again, t0)
-	if got := reg.Counter("telltale_sla_reports_busy_total", "").Load(); got != 1 {
+	if got := reg.Lookup("telltale_sla_reports_busy_total").Load(); got != 1 {
 		t.Errorf("busy: got %d, want 1", got)
 	}
 	if err := s.Flush(context.Background(), t0, true); err != nil {
@@ -234,6 +239,7 @@ func TestOpenRollupsAreCappedPerTenant(t *testing.T) {
 // overlap (beyond the clock estimate's error), so no screen weighs more
 // than one busy screen in real time.
 func TestRepeatedReportsAreRefused(t *testing.T) {
+	t.Parallel()
 	reg := metrics.New()
 	s := New(Config{Metrics: reg})
 	take(t, s, "acme", report("s", t0, 10), t0)
@@ -249,7 +255,7 @@ func TestRepeatedReportsAreRefused(t *testing.T) {
 	if got := query(t, s, "acme", "d").Panels[0].Painted; got != 2 {
 		t.Fatalf("painted: got %d, want 2 (two reports taken)", got)
 	}
-	if got := reg.Counter("telltale_sla_reports_refused_total", "").Load(); got != 3 {
+	if got := reg.Lookup("telltale_sla_reports_refused_total").Load(); got != 3 {
 		t.Fatalf("refused: got %d, want 3", got)
 	}
 	// Once the screen's last report is too old to overlap, it is forgotten.
@@ -265,6 +271,7 @@ func TestRepeatedReportsAreRefused(t *testing.T) {
 // take) meets its byte cap, and is refused, counted; the bytes are given
 // back when its rollups are saved.
 func TestOpenRollupsAreCappedInBytes(t *testing.T) {
+	t.Parallel()
 	reg := metrics.New()
 	s := New(Config{Metrics: reg, MaxPendingBytesPerTenant: 16 << 10})
 	wide := func(screen, dash string) *wire.Report {
@@ -285,7 +292,7 @@ func TestOpenRollupsAreCappedInBytes(t *testing.T) {
 	if !errors.Is(err, ErrBusy) || n != 3 {
 		t.Fatalf("got %v at report %d, want ErrBusy at the third (each rollup ~8 KiB)", err, n)
 	}
-	if got := reg.Counter("telltale_sla_reports_busy_total", "").Load(); got != 1 {
+	if got := reg.Lookup("telltale_sla_reports_busy_total").Load(); got != 1 {
 		t.Errorf("busy: got %d, want 1", got)
 	}
 	take(t, s, "globex", wide("s", "d"), t0)
@@ -301,6 +308,7 @@ func TestOpenRollupsAreCappedInBytes(t *testing.T) {
 // Run saves closed minutes on its own, the open ones when it ends, and
 // returns when its context ends.
 func TestRunSavesClosedMinutesAndTheRestAtTheEnd(t *testing.T) {
+	t.Parallel()
 	st := NewMemoryStore()
 	now := t0
 	// Run's clock is 2 min after the reports: the first's minute (12:00) is
@@ -349,6 +357,7 @@ func (f *failingStore) Save(ctx context.Context, rs []*Rollup) error {
 // A failed save is retried; while the store is down, closed minutes wait
 // within the caps, the oldest dropped and counted.
 func TestFailedSavesAreRetriedWithinTheCaps(t *testing.T) {
+	t.Parallel()
 	reg := metrics.New()
 	st := &failingStore{MemoryStore: NewMemoryStore(), down: true}
 	s := New(Config{Store: st, Metrics: reg, MaxPending: 2})
@@ -359,7 +368,7 @@ func TestFailedSavesAreRetriedWithinTheCaps(t *testing.T) {
 			t.Fatal("a failed save said nothing")
 		}
 	}
-	if got := reg.Counter("telltale_sla_rollups_lost_total", "").Load(); got != 1 {
+	if got := reg.Lookup("telltale_sla_rollups_lost_total").Load(); got != 1 {
 		t.Fatalf("lost: got %d, want 1 (MaxPending 2)", got)
 	}
 	if got := query(t, s, "acme", "d"); len(got.Panels) != 1 || got.Panels[0].Painted != 2 {
@@ -369,8 +378,8 @@ func TestFailedSavesAreRetriedWithinTheCaps(t *testing.T) {
 	if err := s.Flush(context.Background(), t0.Add(5*time.Minute), false); err != nil {
 		t.Fatal(err)
 	}
-	if len(s.unsaved) != 0 || reg.Gauge("telltale_sla_rollups_pending", "").Load() != 0 {
-		t.Fatalf("after the retry: %d unsaved, gauge %d; want none", len(s.unsaved), reg.Gauge("telltale_sla_rollups_pending", "").Load())
+	if len(s.unsaved) != 0 || reg.Lookup("telltale_sla_rollups_pending").Load() != 0 {
+		t.Fatalf("after the retry: %d unsaved, gauge %d; want none", len(s.unsaved), reg.Lookup("telltale_sla_rollups_pending").Load())
 	}
 	if got := query(t, New(Config{Store: st}), "acme", "d"); len(got.Panels[0].Minutes) != 2 ||
 		!got.Panels[0].Minutes[0].Minute.Equal(t0.Truncate(time.Minute).Add(time.Minute)) {
@@ -381,6 +390,7 @@ func TestFailedSavesAreRetriedWithinTheCaps(t *testing.T) {
 // Every report's histograms reach /metrics by count, under the tenant's
 // label: telltale_page_stage_seconds.
 func TestReportsFeedThePageStageMetrics(t *testing.T) {
+	t.Parallel()
 	reg := metrics.New()
 	s := New(Config{Metrics: reg, Stages: metrics.NewStages(reg, 0)})
 	take(t, s, "acme", report("s1", t0, 3, 4, 30, 3000), t0)
@@ -409,6 +419,7 @@ func TestReportsFeedThePageStageMetrics(t *testing.T) {
 // pageMetrics sums a stage's bins into a fixed array of buckets, and each
 // bin's bucket fits a uint8.
 func TestPageMetricsBuckets(t *testing.T) {
+	t.Parallel()
 	if n := len(metrics.LatencyBuckets) + 1; n > 32 {
 		t.Fatalf("%d metric buckets: pageMetrics sums into 32", n)
 	}

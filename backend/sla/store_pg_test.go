@@ -16,6 +16,7 @@ import (
 // Service and pool on the same database), open minutes included (saved at
 // shutdown), and merge with a minute saved twice; Prune deletes old ones.
 func TestPGRollupsSurviveARestart(t *testing.T) {
+	t.Parallel()
 	db := pgtest.New(t)
 	ctx := context.Background()
 	if _, err := pgstore.Migrate(ctx, db.Pool); err != nil {

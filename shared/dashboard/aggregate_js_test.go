@@ -11,6 +11,7 @@ import (
 // TestValidateTakesTheServersAggregates: the browser validates a spec it
 // kept (last known good) without compiling its aggregates again.
 func TestValidateTakesTheServersAggregates(t *testing.T) {
+	t.Parallel()
 	d := Dashboard{ID: "x", Panels: []Panel{{ID: "k", Kind: KindKPI, Stream: "agg.76b8977f68f544ee", Field: agg.Value,
 		Agg: &agg.Def{Source: "orders", Fn: "count", GroupBy: "region", Window: "1m"}}}}
 	if err := d.Validate(); err != nil {

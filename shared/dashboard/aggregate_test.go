@@ -11,6 +11,7 @@ import (
 )
 
 func TestParseResolvesAggregates(t *testing.T) {
+	t.Parallel()
 	ds, err := Parse([]byte(aggFile))
 	if err != nil {
 		t.Fatal(err)
@@ -50,6 +51,7 @@ func TestParseResolvesAggregates(t *testing.T) {
 }
 
 func TestParseAggMistakes(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, old, new, wantErr string
 	}{
@@ -104,6 +106,7 @@ func TestParseAggMistakes(t *testing.T) {
 
 // TestValidateAggregates: specs built in Go go through Resolve too.
 func TestValidateAggregates(t *testing.T) {
+	t.Parallel()
 	d := Dashboard{ID: "x", Panels: []Panel{{ID: "k", Kind: KindKPI, Agg: &agg.Def{Source: "orders", Fn: "count", Window: "last 5m"}}}}
 	if err := d.Validate(); err == nil || !strings.Contains(err.Error(), "Resolve sets it") {
 		t.Fatalf("unresolved: got %v, want an error saying Resolve sets the stream", err)
@@ -128,6 +131,7 @@ func TestValidateAggregates(t *testing.T) {
 // lists its groups ranked) and a grouped time series without series (the
 // page plots every group) are valid; a raw time series still needs series.
 func TestGroupedPanelsThePageDraws(t *testing.T) {
+	t.Parallel()
 	d := Dashboard{ID: "x", Panels: []Panel{
 		{ID: "open", Kind: KindKPI, Agg: &agg.Def{Source: "orders", Fn: "count", GroupBy: "status", Window: "current"}},
 		{ID: "per-min", Kind: KindTimeSeries, Agg: &agg.Def{Source: "orders", Fn: "count", GroupBy: "region", Window: "1m"}},
@@ -159,6 +163,7 @@ func TestGroupedPanelsThePageDraws(t *testing.T) {
 // TestAggregatesOfTheNewKinds: what a stat, status or bar panel over an
 // aggregate may show, and what it says when it cannot.
 func TestAggregatesOfTheNewKinds(t *testing.T) {
+	t.Parallel()
 	panel := func(kind, def, extra string) string {
 		return `{"id": "d", "panels": [{"id": "p", "kind": "` + kind + `", "agg": ` + def + extra + `}]}`
 	}

@@ -10,6 +10,7 @@ import (
 // An alert's row reads back as the alert, also after the trip through a
 // snapshot frame (msgpack), as the page gets it.
 func TestAlertEventRoundTrips(t *testing.T) {
+	t.Parallel()
 	since := time.UnixMilli(time.Now().UnixMilli())
 	for _, a := range []Alert{
 		{ID: "ops/orders/p95", State: AlertFiring, Dashboard: "ops", Panel: "orders", Message: "ops · Orders: p95 event→paint 3.1 s", Since: since},

@@ -3,6 +3,7 @@ package dashboard
 import "testing"
 
 func TestChangeEventRoundTrips(t *testing.T) {
+	t.Parallel()
 	for _, c := range []Change{{ID: "ops", Version: 3, Title: "Ops"}, {ID: "ops", Deleted: true}} {
 		ev := ChangeEvent(c)
 		got, ok := ParseChange(&ev)

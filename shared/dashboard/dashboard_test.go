@@ -28,6 +28,7 @@ func ladder(vs ...float64) []Threshold {
 }
 
 func TestValidate(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		mutate  func(*Dashboard)
@@ -111,6 +112,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestKeepRows(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		rows int
@@ -133,6 +135,7 @@ func TestKeepRows(t *testing.T) {
 }
 
 func TestStreams(t *testing.T) {
+	t.Parallel()
 	d := valid()
 	got := strings.Join(d.Streams(), ",")
 	if want := "orders,metrics,fleet"; got != want {
@@ -141,6 +144,7 @@ func TestStreams(t *testing.T) {
 }
 
 func TestParse(t *testing.T) {
+	t.Parallel()
 	one := `{"id":"x","panels":[{"id":"k","kind":"kpi","stream":"s","field":"row.total"}]}`
 	if ds, err := Parse([]byte(one)); err != nil || len(ds) != 1 || ds[0].Panels[0].Field != "row.total" {
 		t.Fatalf("one: got %+v %v", ds, err)
@@ -156,6 +160,7 @@ func TestParse(t *testing.T) {
 }
 
 func TestRulesLevel(t *testing.T) {
+	t.Parallel()
 	above := Rules{Thresholds: []Threshold{{50, LevelWarn}, {90, LevelCritical}}}
 	below := Rules{Thresholds: []Threshold{{5, LevelCritical}, {20, LevelWarn}, {100, LevelOK}}, Direction: DirectionBelow}
 	nan := 0.0
@@ -197,6 +202,7 @@ func TestRulesLevel(t *testing.T) {
 }
 
 func TestRulesDescribe(t *testing.T) {
+	t.Parallel()
 	num := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	tests := []struct {
 		name  string
@@ -219,6 +225,7 @@ func TestRulesDescribe(t *testing.T) {
 // A panel's sla overrides its dashboard's field by field; a panel of a
 // dashboard without one has none.
 func TestPanelSLA(t *testing.T) {
+	t.Parallel()
 	d := valid()
 	if _, ok := d.PanelSLA(&d.Panels[0]); ok {
 		t.Fatal("a panel of a dashboard without sla has a target")

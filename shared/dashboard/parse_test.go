@@ -46,6 +46,7 @@ const aggFile = `{
 }`
 
 func TestParseMistakes(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name         string
 		old, new     string // opsFile with old replaced by new
@@ -129,6 +130,7 @@ func TestParseMistakes(t *testing.T) {
 // TestParseRefusesADashboardDefinedTwice: the second of two dashboards with
 // one id would be unreachable at /d/{id}.
 func TestParseRefusesADashboardDefinedTwice(t *testing.T) {
+	t.Parallel()
 	one := strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(opsFile), "["), "]")
 	_, err := Parse([]byte("[" + one + ",\n" + one + "]"))
 	const want = "21:3: dashboard ops is defined twice" // the second one's opening brace
@@ -138,6 +140,7 @@ func TestParseRefusesADashboardDefinedTwice(t *testing.T) {
 }
 
 func TestParseAcceptsTheOpsFile(t *testing.T) {
+	t.Parallel()
 	ds, err := Parse([]byte(opsFile))
 	if err != nil {
 		t.Fatal(err)
@@ -148,6 +151,7 @@ func TestParseAcceptsTheOpsFile(t *testing.T) {
 }
 
 func TestParseOneObject(t *testing.T) {
+	t.Parallel()
 	_, err := Parse([]byte(`{"id": "x", "panels": [{"id": "k", "kind": "kpi", "stream": "s", "field": "f", "decimals": null, "labels": {}}],
  "panel": 1}`))
 	if want := `2:2: dashboard x: unknown key "panel" (did you mean "panels"?)`; err == nil || err.Error() != want {

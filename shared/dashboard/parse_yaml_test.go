@@ -13,6 +13,8 @@ import (
 	"time"
 
 	yaml "github.com/goccy/go-yaml"
+
+	"github.com/telltale/telltale/internal/timing"
 )
 
 // opsYAML is opsFile in YAML; each case of TestParseYAMLMistakes changes one
@@ -36,6 +38,7 @@ const opsYAML = `# the operations floor
 `
 
 func TestParseYAMLGivesWhatParseGives(t *testing.T) {
+	t.Parallel()
 	fromJSON, err := Parse([]byte(opsFile))
 	if err != nil {
 		t.Fatal(err)
@@ -53,6 +56,7 @@ func TestParseYAMLGivesWhatParseGives(t *testing.T) {
 // from YAML as from JSON: the JSON files read by ParseYAML (JSON is YAML)
 // and turned into YAML, the YAML files turned into JSON and read by Parse.
 func TestExamplesInYAMLAndJSON(t *testing.T) {
+	t.Parallel()
 	files, _ := filepath.Glob("../../examples/*.json")
 	yamls, _ := filepath.Glob("../../examples/*.y*ml")
 	if len(files) == 0 || len(yamls) == 0 {
@@ -106,6 +110,7 @@ func TestExamplesInYAMLAndJSON(t *testing.T) {
 // TestParseYAMLForms: documents, lists of dashboards, flow style, block
 // scalars, anchors and !!str all give the dashboards the JSON gives.
 func TestParseYAMLForms(t *testing.T) {
+	t.Parallel()
 	const want = `[
   {"id": "a", "title": "Line one\nline two\n", "panels": [
     {"id": "k", "kind": "kpi", "stream": "s", "field": "f", "unit": "8", "decimals": null, "width": 6},
@@ -150,6 +155,7 @@ panels:
 }
 
 func TestParseYAMLMistakes(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		old, new string // opsYAML with old replaced by new
@@ -240,6 +246,7 @@ func TestParseYAMLMistakes(t *testing.T) {
 }
 
 func TestParseYAMLWholeFile(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct{ name, in, want string }{
 		{"empty", "", "no dashboards"},
 		{"only comments", "# nothing yet\n", "no dashboards"},
@@ -274,6 +281,7 @@ func TestParseYAMLWholeFile(t *testing.T) {
 // dashboard is refused quickly, before the parser (whose time grows with the
 // square of the nesting) sees it, and aliases cannot expand it without end.
 func TestParseYAMLBounds(t *testing.T) {
+	t.Parallel()
 	// 100 dashboards of 100 panels of 100 columns, in 2 kB.
 	laughs := "- &d {id: d, panels: [&p {id: k, kind: table, stream: s, columns: [&c {field: f}" + strings.Repeat(", *c", 99) + "]}" +
 		strings.Repeat(", *p", 99) + "]}\n" + strings.Repeat("- *d\n", 99)
@@ -289,7 +297,7 @@ func TestParseYAMLBounds(t *testing.T) {
 			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
 				t.Fatalf("got %.300v, want %s", err, tt.want)
 			}
-			if d := time.Since(start); d > 10*time.Second {
+			if d := time.Since(start); timing.Over(t, d, 10*time.Second) {
 				t.Fatalf("took %v", d)
 			}
 		})
@@ -356,6 +364,7 @@ func BenchmarkParse_OrdersExample(b *testing.B) {
 // TestParseYAMLThresholds: rules (a list of objects, a map of levels) read
 // from YAML as from JSON, and a mistake inside one says where it is.
 func TestParseYAMLThresholds(t *testing.T) {
+	t.Parallel()
 	const y = `id: fleet
 panels:
   - id: trucks

@@ -45,6 +45,7 @@ func sortedKeys(m map[string]any) []string {
 // types: a field added to one and not the other, a new kind or format, or a
 // changed bound fails here.
 func TestSchemaMatchesTheGoTypes(t *testing.T) {
+	t.Parallel()
 	schema := readJSON(t, schemaPath).(map[string]any)
 	if got := schema["$schema"]; got != "https://json-schema.org/draft/2020-12/schema" {
 		t.Fatalf("$schema is %v, want draft 2020-12", got)
@@ -158,6 +159,7 @@ var mistakes = []struct{ name, old, new string }{
 }
 
 func TestExampleIsValid(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile(examplePath)
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 // TestValidateSLA: a bad sla is refused with the dashboard, panel and key
 // in the message. Only the server's build checks it (sla_js.go).
 func TestValidateSLA(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		mutate  func(*Dashboard)
@@ -40,6 +41,7 @@ func TestValidateSLA(t *testing.T) {
 // A duration Parse refuses is placed at its panel, and the schema refuses
 // what Validate does.
 func TestParseSLAMistakes(t *testing.T) {
+	t.Parallel()
 	b := []byte(`{"id": "ops", "panels": [
   {"id": "today", "kind": "kpi", "stream": "orders", "field": "n", "sla": {"p95_ms": 900, "for": "5 min"}}]}`)
 	_, err := Parse(b)

@@ -23,6 +23,7 @@ func sameFloats(a, b []float64) bool {
 // table gives; every column keeps each series' extremes and gaps, at most
 // 2+3k rows, in time order.
 func TestColumnsIncrementalEqualsFull(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(21, 22))
 	for trial := range 50 {
 		k := 1 + rng.IntN(4)
@@ -157,6 +158,7 @@ func BenchmarkColumnsFrame(b *testing.B) {
 // other series do, so the drawn line goes up then down (or down then up) as
 // the data did.
 func TestColumnsKeepTheOrderOfEachSeriesExtremes(t *testing.T) {
+	t.Parallel()
 	// One column of 100 rows: series 0 peaks then dips, series 1 dips then
 	// peaks, series 2 has a gap.
 	ts := make([]int64, 100)

@@ -42,6 +42,7 @@ func checkUPlot(t *testing.T, xs, ys []float64) {
 // and NaN, each pixel column's output holds its min and max (and a NaN when
 // it had one), never more than 4 points, as a valid uPlot series.
 func TestM4KeepsEveryColumnsExtremes(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(7, 8))
 	for trial := range 200 {
 		n := 1 + rng.IntN(5000)
@@ -116,6 +117,7 @@ func TestM4KeepsEveryColumnsExtremes(t *testing.T) {
 }
 
 func TestM4EdgeCases(t *testing.T) {
+	t.Parallel()
 	// Unsorted input is an error, not a chart.
 	m := NewM4(0, 100, 10, nil, nil)
 	if err := m.Add([]int64{1, 5, 3}, []float64{1, 2, 3}); !errors.Is(err, ErrUnsorted) {
@@ -194,6 +196,7 @@ func TestM4ReuseDoesNotAllocate(t *testing.T) {
 }
 
 func TestLTTB(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(3, 4))
 	ts, vs := randomSeries(rng, 10_000)
 	for _, n := range []int{2, 3, 10, 500, 9_999, 10_000, 20_000} {
@@ -274,6 +277,7 @@ func itoa(n int) string {
 // indices hold, per column and series, the min, the max and a gap if there
 // was one, ascending and within the per-column bound.
 func TestM4IndicesKeepsEachSeriesExtremes(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(11, 12))
 	for trial := range 100 {
 		n := 1 + rng.IntN(3000)
@@ -370,6 +374,7 @@ func BenchmarkM4Indices_4Series(b *testing.B) {
 // must be exactly that of feeding the same points piece by piece, and a
 // decrease anywhere, the seam included, must still be refused.
 func TestM4SplitEqualsSequential(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, n := range []int{parallelMin, 3 * parallelMin / 2, 1_000_000} {
 		ts, vs := randomSeries(rng, n)

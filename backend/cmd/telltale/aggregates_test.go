@@ -21,6 +21,7 @@ import (
 // not allowed the source is refused; producers cannot write derived
 // streams.
 func TestServerComputesDerivedStreams(t *testing.T) {
+	t.Parallel()
 	const secret = "0123456789abcdef0123456789abcdef"
 	web := t.TempDir()
 	if err := os.WriteFile(filepath.Join(web, "app.wasm"), []byte("\x00asm"), 0o644); err != nil {

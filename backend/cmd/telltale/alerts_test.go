@@ -25,6 +25,7 @@ import (
 // characters or more, read from TELLTALE_ALERT_WEBHOOK_SECRET unless the
 // flag gives one; the evaluation period defaults to 15 s.
 func TestParseAlertFlags(t *testing.T) {
+	t.Parallel()
 	parseWith := func(args []string, env map[string]string) (config, error) {
 		return parse(args, func(k string) string { return env[k] }, io.Discard, io.Discard)
 	}
@@ -73,6 +74,7 @@ func TestParseAlertFlags(t *testing.T) {
 // alerts stream (which another tenant does not see and producers cannot
 // write); when the stream speaks again, one resolve follows.
 func TestServerAlertsOnASilentStream(t *testing.T) {
+	t.Parallel()
 	const secret = "0123456789abcdef0123456789abcdef"
 	const hookSecret = "hook-secret-0123456789"
 	var mu sync.Mutex

@@ -47,6 +47,7 @@ func streams(specs []*agg.Spec) []string {
 // provisioning or another server makes it) reaches the engine through the
 // changes stream (Tap, Run), with a reload each time.
 func TestBoardsSpecs(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	builtin := aggBoard(t, "main", agg.Def{Source: "orders", Fn: "count", Window: "last 5m"})
 	shadow := aggBoard(t, "main", agg.Def{Source: "orders", Fn: "sum", Field: "total", Window: "last 5m"})
@@ -113,6 +114,7 @@ func TestBoardsSpecs(t *testing.T) {
 // the tenant may read as soon as the PUT has answered; another tenant does
 // not have it; once deleted, the tenant does not either.
 func TestServerComputesStoredDashboardsAggregates(t *testing.T) {
+	t.Parallel()
 	const secret = "0123456789abcdef0123456789abcdef"
 	web := t.TempDir()
 	if err := os.WriteFile(filepath.Join(web, "app.wasm"), []byte("\x00asm"), 0o644); err != nil {

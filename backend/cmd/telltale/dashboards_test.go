@@ -162,6 +162,7 @@ func apply(store dashstore.Store, args ...string) (string, error) {
 }
 
 func TestApplyDirectory(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{
 		"b-orders.yaml":     kpiYAML("orders", "Orders"),
@@ -215,6 +216,7 @@ e-also-json.JSON: upper: created v1
 // from a directory with one bad file applies nothing, and the error names
 // the file, line:col, dashboard, panel and field.
 func TestApplyOneBadFileChangesNothing(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{
 		"a.yaml": kpiYAML("orders", "Orders"),
@@ -233,6 +235,7 @@ func TestApplyOneBadFileChangesNothing(t *testing.T) {
 }
 
 func TestApplyMistakes(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{
 		"twice/a.yaml": kpiYAML("orders", "Orders"),
@@ -277,6 +280,7 @@ func TestApplyMistakes(t *testing.T) {
 }
 
 func TestApplyStoreFailure(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"a.yaml": kpiYAML("a", "A"), "b.yaml": kpiYAML("b", "B"), "c.yaml": kpiYAML("c", "C")})
 	store := newFakeDashboards()
@@ -292,6 +296,7 @@ func TestApplyStoreFailure(t *testing.T) {
 }
 
 func TestApplyDryRunWithoutADatabaseOnlyValidates(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"a.yaml": kpiYAML("a", "A") + "---\n" + kpiYAML("b", "B")})
 	var out bytes.Buffer
@@ -310,6 +315,7 @@ func TestApplyDryRunWithoutADatabaseOnlyValidates(t *testing.T) {
 // TestApplyNeedsADatabase: without DATABASE_URL the real command says what
 // to set, before opening anything.
 func TestApplyNeedsADatabase(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"a.yaml": kpiYAML("a", "A")})
 	err := run(context.Background(), []string{"dashboards", "apply", "-tenant", "acme", "-f", dir}, func(string) string { return "" }, io.Discard, io.Discard)
@@ -319,6 +325,7 @@ func TestApplyNeedsADatabase(t *testing.T) {
 }
 
 func TestProvisionPerTenantAllOrNothing(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{
 		"acme/orders.yaml": kpiYAML("orders", "Orders"),
@@ -348,6 +355,7 @@ func TestProvisionPerTenantAllOrNothing(t *testing.T) {
 }
 
 func TestProvisionRefusesAFolderThatIsNoTenant(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"Acme Corp/a.yaml": kpiYAML("a", "A")})
 	err := provision(context.Background(), newFakeDashboards(), dir, slog.New(slog.DiscardHandler))
@@ -360,6 +368,7 @@ func TestProvisionRefusesAFolderThatIsNoTenant(t *testing.T) {
 // once started, each SIGHUP (a real one, to this process) re-reads the
 // directory, and a bad file then is logged and changes nothing.
 func TestStartProvisioningAndSIGHUP(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"acme/orders.yaml": "id: orders\npanels: 3\n"})
 	store := newFakeDashboards()
@@ -433,6 +442,7 @@ func (s *syncBuffer) String() string {
 }
 
 func TestDashboardsDirFlag(t *testing.T) {
+	t.Parallel()
 	c, err := parse(nil, func(k string) string {
 		return map[string]string{"TELLTALE_DASHBOARDS_DIR": "/etc/telltale/dashboards"}[k]
 	}, io.Discard, io.Discard)
@@ -447,6 +457,7 @@ func TestDashboardsDirFlag(t *testing.T) {
 // TestServerWithABadDashboardsDirDoesNotStart: a mistake at start ends the
 // server before it listens.
 func TestServerWithABadDashboardsDirDoesNotStart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"acme/orders.yaml": "id: orders\npanels: 3\n"})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -467,6 +478,7 @@ func TestServerWithABadDashboardsDirDoesNotStart(t *testing.T) {
 // tenant's dashboards (and only that tenant's), and announces each on the
 // tenant's changes stream.
 func TestApplyToPostgreSQL(t *testing.T) {
+	t.Parallel()
 	db := pgtest.New(t)
 	ctx := context.Background()
 	if _, err := pgstore.Migrate(ctx, db.Pool); err != nil {

@@ -16,6 +16,7 @@ import (
 )
 
 func TestCapFlags(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name        string
 		args        []string
@@ -83,6 +84,7 @@ func TestCapFlags(t *testing.T) {
 // burst is spent, while another tenant, on the server's rate, sends the
 // same batches on.
 func TestTenantIngestRateFlag(t *testing.T) {
+	t.Parallel()
 	web := t.TempDir()
 	if err := os.WriteFile(filepath.Join(web, "app.wasm"), []byte("\x00asm"), 0o644); err != nil {
 		t.Fatal(err)
@@ -138,6 +140,7 @@ func TestTenantIngestRateFlag(t *testing.T) {
 }
 
 func TestIngestHoldFlag(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		args    []string
@@ -164,6 +167,7 @@ func TestIngestHoldFlag(t *testing.T) {
 }
 
 func TestIngestDecodersFlag(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		args    []string

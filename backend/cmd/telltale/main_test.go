@@ -15,6 +15,7 @@ import (
 )
 
 func TestParse(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		args     []string
@@ -50,6 +51,7 @@ func TestParse(t *testing.T) {
 }
 
 func TestBadDatabaseURLIsAClearError(t *testing.T) {
+	t.Parallel()
 	env := map[string]string{"DATABASE_URL": "not a url at all ::"}
 	err := run(context.Background(), nil, func(k string) string { return env[k] }, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "DATABASE_URL") {
@@ -58,6 +60,7 @@ func TestBadDatabaseURLIsAClearError(t *testing.T) {
 }
 
 func TestMigrateNeedsDatabaseURL(t *testing.T) {
+	t.Parallel()
 	err := run(context.Background(), []string{"migrate"}, func(string) string { return "" }, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "DATABASE_URL") {
 		t.Fatalf("got %v, want an error naming DATABASE_URL", err)
@@ -65,6 +68,7 @@ func TestMigrateNeedsDatabaseURL(t *testing.T) {
 }
 
 func TestTokenCommandMintsVerifiableTokens(t *testing.T) {
+	t.Parallel()
 	secret := "0123456789abcdef0123456789abcdef"
 	env := map[string]string{"TELLTALE_JWT_SECRET": secret}
 	var out bytes.Buffer
@@ -93,6 +97,7 @@ func TestTokenCommandMintsVerifiableTokens(t *testing.T) {
 }
 
 func TestDevSecretSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	env := map[string]string{"XDG_CACHE_HOME": t.TempDir()}
 	getenv := func(k string) string { return env[k] }
 	k1, _, err := keySource{}.load(getenv)
@@ -117,6 +122,7 @@ func TestDevSecretSurvivesRestart(t *testing.T) {
 }
 
 func TestParseWebSocketSwitch(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name string
 		args []string
@@ -147,6 +153,7 @@ func cmdEnv(k string) string {
 }
 
 func TestCommandLine(t *testing.T) {
+	t.Parallel()
 	commands := []string{"token", "ingest-key", "migrate", "revoke", "version"}
 	tests := []struct {
 		name       string
@@ -199,6 +206,7 @@ func TestCommandLine(t *testing.T) {
 }
 
 func TestUsageHasNoGarbledFlagNames(t *testing.T) {
+	t.Parallel()
 	var stdout bytes.Buffer
 	if err := run(context.Background(), []string{"-h"}, cmdEnv, &stdout, io.Discard); err != nil {
 		t.Fatal(err)
@@ -211,6 +219,7 @@ func TestUsageHasNoGarbledFlagNames(t *testing.T) {
 }
 
 func TestDashboardFileMistakesSayWhere(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for _, tt := range []struct {
 		name, body, want string
@@ -235,6 +244,7 @@ func TestDashboardFileMistakesSayWhere(t *testing.T) {
 }
 
 func TestExampleDashboardsLoad(t *testing.T) {
+	t.Parallel()
 	c, err := parse([]string{"-dashboards", "../../../examples/dashboards.json"}, func(string) string { return "" }, io.Discard, io.Discard)
 	if err != nil {
 		t.Fatal(err)

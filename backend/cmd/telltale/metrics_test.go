@@ -19,6 +19,7 @@ import (
 // listener (the demo feed's events in the stage histograms under tenant
 // demo, and the Go runtime and process metrics), and not on the main port.
 func TestMetricsListener(t *testing.T) {
+	t.Parallel()
 	web := t.TempDir()
 	if err := os.WriteFile(filepath.Join(web, "app.wasm"), []byte("\x00asm"), 0o644); err != nil {
 		t.Fatal(err)

@@ -25,6 +25,7 @@ import (
 // answer of the next server on the same database: the first saved its open
 // minutes at shutdown. Without a token, both endpoints answer 401.
 func TestSLAReportsSurviveARestart(t *testing.T) {
+	t.Parallel()
 	const secret = "0123456789abcdef0123456789abcdef"
 	db := pgtest.New(t)
 	web := t.TempDir()

@@ -22,6 +22,17 @@ import (
 // cache folder so that tokens survive a restart.
 type keySource struct {
 	secret, publicKey string
+	// source names where a flag's value came from in errors (envFlags.name);
+	// nil means the flag.
+	source func(flag string) string
+}
+
+// named is how an error names the flag's value: its variable or -flag.
+func (k keySource) named(flag string) string {
+	if k.source != nil {
+		return k.source(flag)
+	}
+	return "-" + flag
 }
 
 // dev reports whether tokens are signed with the development secret.
@@ -30,17 +41,21 @@ func (k keySource) dev() bool { return k.secret == "" && k.publicKey == "" }
 func (k keySource) load(getenv func(string) string) (keys *auth.Keys, where string, err error) {
 	switch {
 	case k.secret != "" && k.publicKey != "":
-		return nil, "", errors.New("set one of -jwt-secret and -jwt-public-key, not both")
+		return nil, "", fmt.Errorf("set one of %s and %s, not both", k.named("jwt-secret"), k.named("jwt-public-key"))
 	case k.secret != "":
-		keys, err = auth.HS256([]byte(k.secret))
-		return keys, "TELLTALE_JWT_SECRET", err
+		if keys, err = auth.HS256([]byte(k.secret)); err != nil {
+			return nil, "", fmt.Errorf("%s: %w", k.named("jwt-secret"), err)
+		}
+		return keys, k.named("jwt-secret"), nil
 	case k.publicKey != "":
 		b, err := os.ReadFile(k.publicKey)
 		if err != nil {
-			return nil, "", fmt.Errorf("-jwt-public-key: %w", err)
+			return nil, "", fmt.Errorf("%s: %w", k.named("jwt-public-key"), err)
 		}
-		keys, err = auth.PublicKey(b)
-		return keys, k.publicKey, err
+		if keys, err = auth.PublicKey(b); err != nil {
+			return nil, "", fmt.Errorf("%s %s: %w", k.named("jwt-public-key"), k.publicKey, err)
+		}
+		return keys, k.publicKey, nil
 	}
 	path, secret, err := devSecret(getenv)
 	if err != nil {
@@ -76,30 +91,34 @@ func devSecret(getenv func(string) string) (string, []byte, error) {
 	return path, []byte(secret), nil
 }
 
-func (k *keySource) flags(fs *flag.FlagSet, env func(name, def string) string) {
-	fs.StringVar(&k.secret, "jwt-secret", env("TELLTALE_JWT_SECRET", ""), "HS256 secret (32+ bytes) that signs operators' tokens (env TELLTALE_JWT_SECRET); empty with no public key means a development secret in ~/.cache/telltale")
-	fs.StringVar(&k.publicKey, "jwt-public-key", env("TELLTALE_JWT_PUBLIC_KEY", ""), "PEM file of an Ed25519 or RSA public key that verifies tokens another service mints (env TELLTALE_JWT_PUBLIC_KEY)")
+// flags defines -jwt-secret and -jwt-public-key, which bindEnv binds to
+// TELLTALE_JWT_SECRET and TELLTALE_JWT_PUBLIC_KEY.
+func (k *keySource) flags(fs *flag.FlagSet) {
+	fs.StringVar(&k.secret, "jwt-secret", "", "HS256 secret (32+ bytes) that signs operators' tokens; empty with no public key means a development secret in ~/.cache/telltale")
+	fs.StringVar(&k.publicKey, "jwt-public-key", "", "PEM file of an Ed25519 or RSA public key that verifies tokens another service mints")
 }
 
 // tokenCmd mints an operator token: telltale token -tenant acme -sub alice -ttl 8h.
 func tokenCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("token", "-tenant T -sub S [-ttl 8h] [-streams a,b.*] [-role R] [-url U]", "Mints an operator's sign-in token, signed with -jwt-secret (TELLTALE_JWT_SECRET) or\nthe development secret, and prints it (or, with -url, a URL that signs in with it).")
 	var ks keySource
-	ks.flags(fs, func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
-	})
+	ks.flags(fs)
 	tenant := fs.String("tenant", "", "tenant the operator belongs to (required)")
 	sub := fs.String("sub", "", "the operator, e.g. an email (required)")
 	ttl := fs.Duration("ttl", 8*time.Hour, "how long the token is valid")
 	streams := fs.String("streams", "", "comma-separated stream patterns the token may read (orders, fleet.*); empty means all of the tenant's")
 	role := fs.String("role", "", "the operator's role: admin may revoke operators of its tenant (POST /api/v1/revoke) and change its stored dashboards (PUT, DELETE /api/v1/dashboards/{id})")
 	url := fs.String("url", "", "print a URL that signs in with the token, e.g. http://localhost:8080/")
+	// The token's own flags have no variables: only the keys are the
+	// server's.
+	env := bindEnv(fs, getenv, func(name string) bool { return name == "jwt-secret" || name == "jwt-public-key" })
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
+	if err := env.err(); err != nil {
+		return err
+	}
+	ks.source = env.name
 	keys, where, err := ks.load(getenv)
 	if err != nil {
 		return err

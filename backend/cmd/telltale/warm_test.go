@@ -83,6 +83,7 @@ func serveWithOutput(t *testing.T, cfg config, getenv func(string) string, notYe
 // and 200 once they are warm. Before, it listened only after the whole
 // warm-up, so nothing answered at all meanwhile.
 func TestServerListensWhileWarming(t *testing.T) {
+	t.Parallel()
 	db := pgtest.New(t)
 	ctx := context.Background()
 	if _, err := pgstore.Migrate(ctx, db.Pool); err != nil {
