@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/telltale/telltale/backend/store"
 	"github.com/telltale/telltale/shared/wire"
 )
 
@@ -70,7 +71,7 @@ func TestReadWindow(t *testing.T) {
 		{"limited", 3, 2, []uint64{4, 5}, nil},
 		{"oldest kept", 3, 10, []uint64{4, 5, 6, 7, 8}, nil},
 		{"caught up", 8, 10, nil, nil},
-		{"trimmed", 2, 10, nil, ErrTrimmed},
+		{"trimmed", 2, 10, nil, store.ErrTrimmed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,7 +111,7 @@ func TestStreamQuotaPerTenant(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.Append(ctx, "acme", "d", ev()); !errors.Is(err, wire.ErrStreamQuota) {
+	if err := s.Append(ctx, "acme", "d", ev()); !errors.Is(err, store.ErrStreamQuota) {
 		t.Fatalf("a fourth stream: got %v, want ErrStreamQuota", err)
 	}
 	if err := s.Append(ctx, "acme", "a", ev()); err != nil {
@@ -120,7 +121,7 @@ func TestStreamQuotaPerTenant(t *testing.T) {
 		t.Fatalf("another tenant: %v", err)
 	}
 	// A batch that would pass the quota stores nothing at all.
-	if err := s.AppendAll(ctx, "globex", map[string][]wire.Event{"a": ev(), "e": ev(), "f": ev()}); !errors.Is(err, wire.ErrStreamQuota) {
+	if err := s.AppendAll(ctx, "globex", map[string][]wire.Event{"a": ev(), "e": ev(), "f": ev()}); !errors.Is(err, store.ErrStreamQuota) {
 		t.Fatalf("batch over the quota: got %v", err)
 	}
 	if evs, _ := s.Read(ctx, "globex", "a", 0, 10); len(evs) != 0 {
