@@ -53,6 +53,10 @@ type Store struct {
 	dash   dashboards
 }
 
+// The embedded store keeps the whole store contract; its appends reach the
+// hub through Config.Sink, so it is no store.Follower.
+var _ store.Store = (*Store)(nil)
+
 type key struct{ tenant, stream string }
 
 type ring struct {

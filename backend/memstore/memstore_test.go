@@ -95,40 +95,6 @@ func TestReadWindow(t *testing.T) {
 	}
 }
 
-func TestAppendRejectsBadStream(t *testing.T) {
-	s := New(Config{})
-	if err := s.Append(context.Background(), "t", "../x", make([]wire.Event, 1)); err == nil {
-		t.Fatal("got nil, want an error for an invalid stream name")
-	}
-}
-
-func TestStreamQuotaPerTenant(t *testing.T) {
-	ctx := context.Background()
-	s := New(Config{MaxStreamsPerTenant: 3})
-	ev := func() []wire.Event { return []wire.Event{{Values: map[string]float64{"x": 1}}} }
-	for _, name := range []string{"a", "b", "c"} {
-		if err := s.Append(ctx, "acme", name, ev()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.Append(ctx, "acme", "d", ev()); !errors.Is(err, store.ErrStreamQuota) {
-		t.Fatalf("a fourth stream: got %v, want ErrStreamQuota", err)
-	}
-	if err := s.Append(ctx, "acme", "a", ev()); err != nil {
-		t.Fatalf("an existing stream: %v", err)
-	}
-	if err := s.Append(ctx, "globex", "d", ev()); err != nil {
-		t.Fatalf("another tenant: %v", err)
-	}
-	// A batch that would pass the quota stores nothing at all.
-	if err := s.AppendAll(ctx, "globex", map[string][]wire.Event{"a": ev(), "e": ev(), "f": ev()}); !errors.Is(err, store.ErrStreamQuota) {
-		t.Fatalf("batch over the quota: got %v", err)
-	}
-	if evs, _ := s.Read(ctx, "globex", "a", 0, 10); len(evs) != 0 {
-		t.Fatal("a refused batch stored events")
-	}
-}
-
 // TestAppendStampsStored: the store stamps when it kept each event (issue
 // 18's database stage), after the producer's Created, and a read gives the
 // same stamp back.

@@ -87,6 +87,13 @@ type Store struct {
 	wake      atomic.Pointer[follower]
 }
 
+// PostgreSQL keeps the whole store contract, and other writers share it, so
+// it is followed (Run) into the hub.
+var (
+	_ store.Store    = (*Store)(nil)
+	_ store.Follower = (*Store)(nil)
+)
+
 // New returns a store; call Run to follow the table into the sink.
 func New(cfg Config) *Store {
 	if cfg.Logger == nil {

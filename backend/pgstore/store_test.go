@@ -46,39 +46,6 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	}
 }
 
-func TestAppendAndRead(t *testing.T) {
-	db := migrated(t)
-	s := New(Config{Pool: db.Pool})
-	ctx := context.Background()
-	evs := []wire.Event{
-		{Values: map[string]float64{"orders_today": 7}},
-		{Row: &wire.Row{Key: "o-1", Fields: map[string]any{"status": "new", "total": 12.5}}},
-		{Points: &wire.Points{TS: []int64{1, 2}, Cols: []wire.Column{{Name: "a", Vals: []float64{1, 2}}}}},
-	}
-	if err := s.Append(ctx, "acme", "orders", evs); err != nil {
-		t.Fatal(err)
-	}
-	if evs[0].Seq != 1 || evs[2].Seq != 3 || evs[0].Epoch == 0 {
-		t.Fatalf("got seqs %d..%d epoch %d, want 1..3 and an epoch", evs[0].Seq, evs[2].Seq, evs[0].Epoch)
-	}
-	got, err := s.Read(ctx, "acme", "orders", 1, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 2 || got[0].Seq != 2 || got[0].Row.Fields["status"] != "new" || got[1].Points.Col("a")[1] != 2 {
-		t.Fatalf("got %+v, want events 2 and 3 with their bodies", got)
-	}
-	if got[0].Epoch != evs[0].Epoch || got[0].Created == 0 || got[0].Time != evs[1].Time {
-		t.Fatalf("got epoch %d created %d time %d, want them as published", got[0].Epoch, got[0].Created, got[0].Time)
-	}
-	if other, err := s.Read(ctx, "other", "orders", 0, 10); err != nil || len(other) != 0 {
-		t.Fatalf("another tenant read %d events (err %v), want none", len(other), err)
-	}
-	if err := s.Append(ctx, "acme", "Bad Name", evs[:1]); err == nil {
-		t.Fatal("got nil, want an error for a bad stream name")
-	}
-}
-
 // TestSeqContiguousInCommitOrder is the ordering rule: many connections
 // publish in interleaved transactions, some rolled back, while a reader
 // polls. The reader must never see seq n+1 before n, and at the end the
