@@ -19,6 +19,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/telltale/telltale/internal/poll"
+	"github.com/telltale/telltale/internal/timing"
 	"github.com/telltale/telltale/shared/livestate"
 	"github.com/telltale/telltale/shared/wire"
 )
@@ -157,7 +158,7 @@ func TestReconnectsWithBackoff(t *testing.T) {
 		return nil
 	})
 	// Five attempts with waits capped at 40ms cannot take seconds.
-	if d := time.Since(start); d > 3*time.Second {
+	if d := time.Since(start); timing.Over(t, d, 3*time.Second) {
 		t.Fatalf("5 reconnects took %v", d)
 	}
 	var info Info

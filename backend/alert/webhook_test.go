@@ -115,7 +115,7 @@ func TestWebhookRetries(t *testing.T) {
 		}
 		return nil
 	})
-	if got := reg.Counter("telltale_alert_webhook_retries_total", "").Load(); got != 3 {
+	if got := reg.Lookup("telltale_alert_webhook_retries_total").Load(); got != 3 {
 		t.Fatalf("%d retries counted, want 3", got)
 	}
 }
@@ -126,7 +126,7 @@ func TestWebhookGivesUp(t *testing.T) {
 	rc := &receiver{statuses: []int{503}}
 	w, reg := startWebhook(t, rc, WebhookConfig{Attempts: 3})
 	w.Send("acme", firing, firing.Since)
-	failed := reg.Counter("telltale_alert_webhooks_failed_total", "")
+	failed := reg.Lookup("telltale_alert_webhooks_failed_total")
 	poll.Until(t, 10*time.Second, func() error {
 		if failed.Load() != 1 {
 			return fmt.Errorf("%d failed", failed.Load())
@@ -172,7 +172,7 @@ func TestWebhookDeduplicates(t *testing.T) {
 		}
 		return nil
 	})
-	if got := reg.Counter("telltale_alert_webhook_duplicates_total", "").Load(); got != 3 {
+	if got := reg.Lookup("telltale_alert_webhook_duplicates_total").Load(); got != 3 {
 		t.Fatalf("%d duplicates counted, want 3", got)
 	}
 }
@@ -187,7 +187,7 @@ func TestWebhookSendNeverBlocks(t *testing.T) {
 		a.ID = fmt.Sprintf("d/p%d/p95", i)
 		w.Send("acme", a, a.Since) // no Run: nothing takes them
 	}
-	if got := reg.Counter("telltale_alert_webhooks_dropped_total", "").Load(); got != 3 {
+	if got := reg.Lookup("telltale_alert_webhooks_dropped_total").Load(); got != 3 {
 		t.Fatalf("%d dropped, want 3", got)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/telltale/telltale/internal/poll"
+	"github.com/telltale/telltale/internal/timing"
 	"github.com/telltale/telltale/shared/wire"
 )
 
@@ -84,7 +85,7 @@ func TestLongPollWakesOnPublish(t *testing.T) {
 	if len(b.Events) != 1 || b.Events[0].Seq != cur.Seq+1 || b.Head != cur.Seq+1 || b.Sent == 0 {
 		t.Fatalf("got %+v, want seq %d with head %d and a sent stamp", b, cur.Seq+1, cur.Seq+1)
 	}
-	if a.took > 10*time.Second {
+	if timing.Over(t, a.took, 10*time.Second) {
 		t.Fatalf("the poll took %v: it was not woken by the publish", a.took)
 	}
 	if n := f.waiting(); n != 0 {
@@ -123,7 +124,7 @@ func TestLongPollEnds(t *testing.T) {
 			})
 			tc.end(f, cancel)
 			a := <-got
-			if a.took > 10*time.Second || a.took < tc.atLeast {
+			if timing.Over(t, a.took, 10*time.Second) || a.took < tc.atLeast {
 				t.Fatalf("took %v, want between %v and 10s", a.took, tc.atLeast)
 			}
 			if tc.want == 0 {

@@ -192,10 +192,10 @@ func TestForgedReportsAreCountedAndCapped(t *testing.T) {
 	if err := s.Take("", report("z", t0, 10), t0); err == nil {
 		t.Fatal("a report without a tenant was taken")
 	}
-	if got := reg.Counter("telltale_sla_reports_clamped_total", "").Load(); got != 1 {
+	if got := reg.Lookup("telltale_sla_reports_clamped_total").Load(); got != 1 {
 		t.Errorf("clamped: got %d, want 1", got)
 	}
-	if got := reg.Counter("telltale_sla_reports_refused_total", "").Load(); got != 1 {
+	if got := reg.Lookup("telltale_sla_reports_refused_total").Load(); got != 1 {
 		t.Errorf("refused: got %d, want 1", got)
 	}
 	p := query(t, s, "acme", "d").Panels[0]
@@ -221,7 +221,7 @@ func TestOpenRollupsAreCappedPerTenant(t *testing.T) {
 	again := report("another", t0, 10)
 	again.Dashboard = "forged-0" // an open rollup: nothing new to hold
 	take(t, s, "acme", again, t0)
-	if got := reg.Counter("telltale_sla_reports_busy_total", "").Load(); got != 1 {
+	if got := reg.Lookup("telltale_sla_reports_busy_total").Load(); got != 1 {
 		t.Errorf("busy: got %d, want 1", got)
 	}
 	if err := s.Flush(context.Background(), t0, true); err != nil {
@@ -249,7 +249,7 @@ func TestRepeatedReportsAreRefused(t *testing.T) {
 	if got := query(t, s, "acme", "d").Panels[0].Painted; got != 2 {
 		t.Fatalf("painted: got %d, want 2 (two reports taken)", got)
 	}
-	if got := reg.Counter("telltale_sla_reports_refused_total", "").Load(); got != 3 {
+	if got := reg.Lookup("telltale_sla_reports_refused_total").Load(); got != 3 {
 		t.Fatalf("refused: got %d, want 3", got)
 	}
 	// Once the screen's last report is too old to overlap, it is forgotten.
@@ -285,7 +285,7 @@ func TestOpenRollupsAreCappedInBytes(t *testing.T) {
 	if !errors.Is(err, ErrBusy) || n != 3 {
 		t.Fatalf("got %v at report %d, want ErrBusy at the third (each rollup ~8 KiB)", err, n)
 	}
-	if got := reg.Counter("telltale_sla_reports_busy_total", "").Load(); got != 1 {
+	if got := reg.Lookup("telltale_sla_reports_busy_total").Load(); got != 1 {
 		t.Errorf("busy: got %d, want 1", got)
 	}
 	take(t, s, "globex", wide("s", "d"), t0)
@@ -359,7 +359,7 @@ func TestFailedSavesAreRetriedWithinTheCaps(t *testing.T) {
 			t.Fatal("a failed save said nothing")
 		}
 	}
-	if got := reg.Counter("telltale_sla_rollups_lost_total", "").Load(); got != 1 {
+	if got := reg.Lookup("telltale_sla_rollups_lost_total").Load(); got != 1 {
 		t.Fatalf("lost: got %d, want 1 (MaxPending 2)", got)
 	}
 	if got := query(t, s, "acme", "d"); len(got.Panels) != 1 || got.Panels[0].Painted != 2 {
@@ -369,8 +369,8 @@ func TestFailedSavesAreRetriedWithinTheCaps(t *testing.T) {
 	if err := s.Flush(context.Background(), t0.Add(5*time.Minute), false); err != nil {
 		t.Fatal(err)
 	}
-	if len(s.unsaved) != 0 || reg.Gauge("telltale_sla_rollups_pending", "").Load() != 0 {
-		t.Fatalf("after the retry: %d unsaved, gauge %d; want none", len(s.unsaved), reg.Gauge("telltale_sla_rollups_pending", "").Load())
+	if len(s.unsaved) != 0 || reg.Lookup("telltale_sla_rollups_pending").Load() != 0 {
+		t.Fatalf("after the retry: %d unsaved, gauge %d; want none", len(s.unsaved), reg.Lookup("telltale_sla_rollups_pending").Load())
 	}
 	if got := query(t, New(Config{Store: st}), "acme", "d"); len(got.Panels[0].Minutes) != 2 ||
 		!got.Panels[0].Minutes[0].Minute.Equal(t0.Truncate(time.Minute).Add(time.Minute)) {

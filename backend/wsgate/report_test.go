@@ -59,7 +59,7 @@ func (s *sink) waitTaken(t *testing.T, n int) []taken {
 }
 
 func reportsCounted(f *fixture, result string) int64 {
-	return f.reg.Counter(`telltale_sla_reports_total{result="`+result+`"}`, "").Load()
+	return f.reg.Lookup(`telltale_sla_reports_total{result="` + result + `"}`).Load()
 }
 
 func smallReport(dashboard string) wire.Report {
@@ -244,7 +244,7 @@ func TestSyncAndReportRateLimit(t *testing.T) {
 	if len(s.got()) != 1 || reportsCounted(f, "refused") != 1 {
 		t.Fatalf("got %d taken and %d counted refused, want 1 and 1", len(s.got()), reportsCounted(f, "refused"))
 	}
-	if n := f.reg.Counter("telltale_ws_sla_rate_limited_total", "").Load(); n < maxBadFrames {
+	if n := f.reg.Lookup("telltale_ws_sla_rate_limited_total").Load(); n < maxBadFrames {
 		t.Fatalf("got %d frames counted rate limited, want at least %d", n, maxBadFrames)
 	}
 }

@@ -27,26 +27,24 @@ type alertFlags struct {
 	every   time.Duration
 }
 
-func (a *alertFlags) flags(fs *flag.FlagSet, env func(name, def string) string) {
-	fs.StringVar(&a.webhook, "alert-webhook", env("TELLTALE_ALERT_WEBHOOK", ""), "`URL` that every alert (a panel missing its sla) and its resolve are POSTed to as signed JSON (env TELLTALE_ALERT_WEBHOOK); empty: alerts show only on the tenant's pages")
-	// No environment default here: -h prints defaults, and this one is a secret.
-	fs.StringVar(&a.secret, "alert-webhook-secret", "", "the `secret` webhook bodies are signed with (HMAC-SHA256, header X-Telltale-Signature); prefer env TELLTALE_ALERT_WEBHOOK_SECRET, which this flag overrides")
-	fs.DurationVar(&a.every, "alert-every", envDuration(env("TELLTALE_ALERT_EVERY", "15s")), "time between two evaluations of the dashboards' sla targets (env TELLTALE_ALERT_EVERY)")
+func (a *alertFlags) flags(fs *flag.FlagSet) {
+	fs.StringVar(&a.webhook, "alert-webhook", "", "`URL` that every alert (a panel missing its sla) and its resolve are POSTed to as signed JSON; empty: alerts show only on the tenant's pages")
+	fs.StringVar(&a.secret, "alert-webhook-secret", "", "the `secret` webhook bodies are signed with (HMAC-SHA256, header X-Telltale-Signature); prefer the environment variable: a command line shows in the process list")
+	fs.DurationVar(&a.every, "alert-every", 15*time.Second, "time between two evaluations of the dashboards' sla targets")
 }
 
-func (a *alertFlags) check(getenv func(string) string) error {
+// check refuses nonsense; name says where a flag's value came from
+// (envFlags.name).
+func (a *alertFlags) check(name func(flag string) string) error {
 	if a.every <= 0 {
-		return errors.New("-alert-every: want a positive duration like 15s")
-	}
-	if a.secret == "" {
-		a.secret = getenv("TELLTALE_ALERT_WEBHOOK_SECRET")
+		return fmt.Errorf("%s: want a positive duration like 15s", name("alert-every"))
 	}
 	if a.webhook == "" {
 		return nil
 	}
 	u, err := url.Parse(a.webhook)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("-alert-webhook %.100q: want an http or https URL", a.webhook)
+		return fmt.Errorf("%s %.100q: want an http or https URL", name("alert-webhook"), a.webhook)
 	}
 	if len(a.secret) < 16 {
 		return errors.New("-alert-webhook needs a secret of 16 characters or more in TELLTALE_ALERT_WEBHOOK_SECRET (or -alert-webhook-secret): receivers check the signature with it")

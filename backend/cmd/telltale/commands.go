@@ -8,8 +8,14 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/telltale/telltale/backend/auth"
+	"github.com/telltale/telltale/backend/pgstore"
 	"github.com/telltale/telltale/shared/spell"
+	"github.com/telltale/telltale/shared/wire"
 )
 
 // command is one subcommand of the binary: telltale NAME [flags].
@@ -166,11 +172,109 @@ Commands:
 		}
 		fmt.Fprintf(w, "  %-12s %s\n", "help", "print this help")
 		fmt.Fprint(w, `
-"telltale <command> -h" (or "telltale help <command>") lists a command's flags. Every server flag can also be
-set by the environment variable its help names; a flag wins over it.
+"telltale <command> -h" (or "telltale help <command>") lists a command's flags. Every server flag but -version
+can also be set by the environment variable its help names; a flag wins over it, and it over the default.
 
 Server flags:
 `)
 		fs.PrintDefaults()
 	}
+}
+
+// ingestKey mints an ingest key for a tenant in PostgreSQL and prints it once.
+func ingestKey(ctx context.Context, args []string, dbURL string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("ingest-key", "-tenant T [-label L]", "Mints an ingest key for a tenant in DATABASE_URL and prints it once; clients send it\nas Authorization: Bearer <key> to /api/v1/ingest.")
+	tenant := fs.String("tenant", "", "tenant the key publishes for (required)")
+	label := fs.String("label", "", "a note on who uses the key")
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
+		return err
+	}
+	if err := wire.ValidStream(*tenant); err != nil {
+		return fmt.Errorf("ingest-key: -tenant: %w", err)
+	}
+	st, done, err := adminStore(ctx, dbURL, "ingest-key", "pass keys with -ingest-keys")
+	if err != nil {
+		return err
+	}
+	defer done()
+	key, err := st.NewIngestKey(ctx, *tenant, *label)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, key)
+	fmt.Fprintf(stderr, "ingest key for tenant %s: shown once, keep it secret; send it as Authorization: Bearer <key>\n", *tenant)
+	return nil
+}
+
+// adminStore opens DATABASE_URL, migrated, for a subcommand that writes to
+// it; embedded says what to do instead with the embedded store.
+func adminStore(ctx context.Context, dbURL, cmd, embedded string) (*pgstore.Store, func(), error) {
+	if dbURL == "" {
+		return nil, nil, fmt.Errorf("%s: set DATABASE_URL (with the embedded store, %s)", cmd, embedded)
+	}
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	if _, err := pgstore.Migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	return pgstore.New(pgstore.Config{Pool: pool}), pool.Close, nil
+}
+
+// revokeCmd revokes an operator's tokens or one token in PostgreSQL; every
+// server closes the connections it covers within seconds.
+func revokeCmd(ctx context.Context, args []string, dbURL string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("revoke", "-tenant T [-sub S] [-token-id J]", "Revokes an operator's tokens, or one token, in DATABASE_URL; every server closes\nthe connections they cover within seconds.")
+	tenant := fs.String("tenant", "", "tenant (required)")
+	sub := fs.String("sub", "", "revoke every token of this operator issued until now")
+	jti := fs.String("token-id", "", "revoke the token with this jti")
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
+		return err
+	}
+	if err := wire.ValidStream(*tenant); err != nil {
+		return fmt.Errorf("revoke: -tenant: %w", err)
+	}
+	if *sub == "" && *jti == "" {
+		return errors.New("revoke: give -sub, -token-id or both")
+	}
+	st, done, err := adminStore(ctx, dbURL, "revoke", "POST /api/v1/revoke with an admin token")
+	if err != nil {
+		return err
+	}
+	defer done()
+	now := time.Now()
+	r := auth.Revocation{Tenant: *tenant, Subject: *sub, TokenID: *jti, At: now, Until: now.Add(auth.MaxTTL)}
+	if err := st.Revoke(ctx, r); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "revoked in tenant %s: sub %q token %q; open connections close within seconds\n", *tenant, *sub, *jti)
+	return nil
+}
+
+// migrate applies the schema migrations and says what it did.
+func migrate(ctx context.Context, args []string, dbURL string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("migrate", "", "Creates or upgrades the telltale schema in the database DATABASE_URL names, then\nexits. The server does the same at start.")
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
+		return err
+	}
+	if dbURL == "" {
+		return errors.New("migrate: set DATABASE_URL to the database to migrate")
+	}
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	defer pool.Close()
+	applied, err := pgstore.Migrate(ctx, pool)
+	if err != nil {
+		return err
+	}
+	if len(applied) == 0 {
+		fmt.Fprintln(stdout, "telltale migrate: schema is up to date")
+		return nil
+	}
+	fmt.Fprintf(stdout, "telltale migrate: applied %v\n", applied)
+	return nil
 }

@@ -1,8 +1,8 @@
 package main
 
 import (
-	"errors"
 	"flag"
+	"fmt"
 	"time"
 )
 
@@ -16,24 +16,32 @@ type edgeLimits struct {
 	maxUnauth, maxUnauthPerAddr                           int
 }
 
-func (l *edgeLimits) flags(fs *flag.FlagSet, env func(name, def string) string) {
-	fs.DurationVar(&l.headerTimeout, "http-header-timeout", envDuration(env("TELLTALE_HTTP_HEADER_TIMEOUT", "10s")), "time a client has to send a request's headers, and a TLS handshake (env TELLTALE_HTTP_HEADER_TIMEOUT)")
-	fs.DurationVar(&l.readTimeout, "http-read-timeout", envDuration(env("TELLTALE_HTTP_READ_TIMEOUT", "60s")), "time a client has to send a whole request, body included (env TELLTALE_HTTP_READ_TIMEOUT)")
-	fs.DurationVar(&l.writeTimeout, "http-write-timeout", envDuration(env("TELLTALE_HTTP_WRITE_TIMEOUT", "60s")), "time to handle and answer a request after its headers; long-polls get their 30 s on top, WebSockets are not cut (env TELLTALE_HTTP_WRITE_TIMEOUT)")
-	fs.DurationVar(&l.idleTimeout, "http-idle-timeout", envDuration(env("TELLTALE_HTTP_IDLE_TIMEOUT", "75s")), "close a keep-alive HTTP connection idle this long (env TELLTALE_HTTP_IDLE_TIMEOUT)")
-	fs.DurationVar(&l.helloTimeout, "hello-timeout", envDuration(env("TELLTALE_HELLO_TIMEOUT", "5s")), "time a new WebSocket has to send a valid hello (env TELLTALE_HELLO_TIMEOUT)")
-	fs.IntVar(&l.maxUnauth, "max-unauth-conns", envInt(env("TELLTALE_MAX_UNAUTH_CONNS", "1024")), "most WebSockets open without a verified hello yet, apart from -max-conns (env TELLTALE_MAX_UNAUTH_CONNS)")
-	fs.IntVar(&l.maxUnauthPerAddr, "max-unauth-per-addr", envInt(env("TELLTALE_MAX_UNAUTH_PER_ADDR", "64")), "most WebSockets one client address holds open without a verified hello (env TELLTALE_MAX_UNAUTH_PER_ADDR)")
+func (l *edgeLimits) flags(fs *flag.FlagSet) {
+	fs.DurationVar(&l.headerTimeout, "http-header-timeout", 10*time.Second, "time a client has to send a request's headers, and a TLS handshake")
+	fs.DurationVar(&l.readTimeout, "http-read-timeout", 60*time.Second, "time a client has to send a whole request, body included")
+	fs.DurationVar(&l.writeTimeout, "http-write-timeout", 60*time.Second, "time to handle and answer a request after its headers; long-polls get their 30 s on top, WebSockets are not cut")
+	fs.DurationVar(&l.idleTimeout, "http-idle-timeout", 75*time.Second, "close a keep-alive HTTP connection idle this long")
+	fs.DurationVar(&l.helloTimeout, "hello-timeout", 5*time.Second, "time a new WebSocket has to send a valid hello")
+	fs.IntVar(&l.maxUnauth, "max-unauth-conns", 1024, "most WebSockets open without a verified hello yet, apart from -max-conns")
+	fs.IntVar(&l.maxUnauthPerAddr, "max-unauth-per-addr", 64, "most WebSockets one client address holds open without a verified hello")
 }
 
-func (l *edgeLimits) check() error {
-	for _, d := range []time.Duration{l.headerTimeout, l.readTimeout, l.writeTimeout, l.idleTimeout, l.helloTimeout} {
-		if d <= 0 {
-			return errors.New("-http-header-timeout, -http-read-timeout, -http-write-timeout, -http-idle-timeout and -hello-timeout want positive durations like 10s")
+// check refuses nonsense; name says where a flag's value came from
+// (envFlags.name).
+func (l *edgeLimits) check(name func(flag string) string) error {
+	for _, d := range []struct {
+		flag string
+		d    time.Duration
+	}{{"http-header-timeout", l.headerTimeout}, {"http-read-timeout", l.readTimeout}, {"http-write-timeout", l.writeTimeout}, {"http-idle-timeout", l.idleTimeout}, {"hello-timeout", l.helloTimeout}} {
+		if d.d <= 0 {
+			return fmt.Errorf("%s: want a positive duration like 10s", name(d.flag))
 		}
 	}
-	if l.maxUnauth <= 0 || l.maxUnauthPerAddr <= 0 {
-		return errors.New("-max-unauth-conns and -max-unauth-per-addr want positive numbers")
+	if l.maxUnauth <= 0 {
+		return fmt.Errorf("%s: want a positive number", name("max-unauth-conns"))
+	}
+	if l.maxUnauthPerAddr <= 0 {
+		return fmt.Errorf("%s: want a positive number", name("max-unauth-per-addr"))
 	}
 	return nil
 }

@@ -9,7 +9,7 @@ import (
 
 // TestParseEdgeLimits: the door's timeouts and unauthenticated budget have
 // their documented defaults, follow TELLTALE_* and flags, and refuse
-// nonsense with the flag's name.
+// nonsense naming the flag, or the variable that set it.
 func TestParseEdgeLimits(t *testing.T) {
 	parseWith := func(args []string, env map[string]string) (config, error) {
 		return parse(args, func(k string) string { return env[k] }, io.Discard, io.Discard)
@@ -35,7 +35,7 @@ func TestParseEdgeLimits(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{nil, map[string]string{"TELLTALE_HTTP_HEADER_TIMEOUT": "soon"}, "-http-header-timeout"},
+		{nil, map[string]string{"TELLTALE_HTTP_HEADER_TIMEOUT": "soon"}, "TELLTALE_HTTP_HEADER_TIMEOUT"}, // the variable, not the flag (config.go)
 		{[]string{"-http-write-timeout", "0s"}, nil, "-http-write-timeout"},
 		{[]string{"-max-unauth-conns", "0"}, nil, "-max-unauth-conns"},
 	} {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"strconv"
@@ -19,12 +18,12 @@ type capFlags struct {
 	tenants                           string
 }
 
-func (f *capFlags) flags(fs *flag.FlagSet, env func(name, def string) string) {
-	fs.IntVar(&f.series, "max-series", envInt(env("TELLTALE_MAX_SERIES", strconv.Itoa(livestate.DefaultSeries))), "most series (point columns) one stream holds; ingest past it answers 422 (env TELLTALE_MAX_SERIES)")
-	fs.IntVar(&f.keys, "max-keys", envInt(env("TELLTALE_MAX_KEYS", strconv.Itoa(livestate.DefaultKeys))), "most gauge names (values keys) one stream holds; ingest past it answers 422 (env TELLTALE_MAX_KEYS)")
-	fs.IntVar(&f.rowFields, "max-row-fields", envInt(env("TELLTALE_MAX_ROW_FIELDS", strconv.Itoa(livestate.DefaultRowFields))), "most top-level fields of one row; ingest past it answers 422 (env TELLTALE_MAX_ROW_FIELDS)")
-	fs.IntVar(&f.rowBytes, "max-row-bytes", envInt(env("TELLTALE_MAX_ROW_BYTES", strconv.Itoa(livestate.DefaultRowBytes))), "largest row in bytes (key, field names and values); ingest past it answers 422 (env TELLTALE_MAX_ROW_BYTES)")
-	fs.StringVar(&f.tenants, "tenant-limits", env("TELLTALE_TENANT_LIMITS", ""), "per-tenant overrides as `tenant:cap=n,…;tenant:…` with caps series, keys, row_fields, row_bytes, points, ingest_rate (body bytes/s), ingest_burst (bytes), e.g. acme:series=5000,row_bytes=131072;bulk:ingest_rate=1048576 (env TELLTALE_TENANT_LIMITS)")
+func (f *capFlags) flags(fs *flag.FlagSet) {
+	fs.IntVar(&f.series, "max-series", livestate.DefaultSeries, "most series (point columns) one stream holds; ingest past it answers 422")
+	fs.IntVar(&f.keys, "max-keys", livestate.DefaultKeys, "most gauge names (values keys) one stream holds; ingest past it answers 422")
+	fs.IntVar(&f.rowFields, "max-row-fields", livestate.DefaultRowFields, "most top-level fields of one row; ingest past it answers 422")
+	fs.IntVar(&f.rowBytes, "max-row-bytes", livestate.DefaultRowBytes, "largest row in bytes (key, field names and values); ingest past it answers 422")
+	fs.StringVar(&f.tenants, "tenant-limits", "", "per-tenant overrides as `tenant:cap=n,…;tenant:…` with caps series, keys, row_fields, row_bytes, points, ingest_rate (body bytes/s), ingest_burst (bytes), e.g. acme:series=5000,row_bytes=131072;bulk:ingest_rate=1048576")
 }
 
 // tenantLimits are -tenant-limits: the tenants' own state caps (for the
@@ -36,15 +35,20 @@ type tenantLimits struct {
 }
 
 // resolve checks the flags and returns the server's caps and the tenants'
-// overrides.
-func (f *capFlags) resolve() (livestate.Limits, tenantLimits, error) {
-	if f.series <= 0 || f.keys <= 0 || f.rowFields <= 0 || f.rowBytes <= 0 {
-		return livestate.Limits{}, tenantLimits{}, errors.New("-max-series, -max-keys, -max-row-fields and -max-row-bytes must be positive")
+// overrides; name says where a flag's value came from (envFlags.name).
+func (f *capFlags) resolve(name func(flag string) string) (livestate.Limits, tenantLimits, error) {
+	for _, c := range []struct {
+		flag string
+		n    int
+	}{{"max-series", f.series}, {"max-keys", f.keys}, {"max-row-fields", f.rowFields}, {"max-row-bytes", f.rowBytes}} {
+		if c.n <= 0 {
+			return livestate.Limits{}, tenantLimits{}, fmt.Errorf("%s: want a positive number", name(c.flag))
+		}
 	}
 	base := livestate.Limits{Series: f.series, Keys: f.keys, RowFields: f.rowFields, RowBytes: f.rowBytes}
 	tenants, err := parseTenantLimits(f.tenants)
 	if err != nil {
-		return livestate.Limits{}, tenantLimits{}, fmt.Errorf("-tenant-limits: %w", err)
+		return livestate.Limits{}, tenantLimits{}, fmt.Errorf("%s: %w", name("tenant-limits"), err)
 	}
 	return base, tenants, nil
 }

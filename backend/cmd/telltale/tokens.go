@@ -76,28 +76,31 @@ func devSecret(getenv func(string) string) (string, []byte, error) {
 	return path, []byte(secret), nil
 }
 
-func (k *keySource) flags(fs *flag.FlagSet, env func(name, def string) string) {
-	fs.StringVar(&k.secret, "jwt-secret", env("TELLTALE_JWT_SECRET", ""), "HS256 secret (32+ bytes) that signs operators' tokens (env TELLTALE_JWT_SECRET); empty with no public key means a development secret in ~/.cache/telltale")
-	fs.StringVar(&k.publicKey, "jwt-public-key", env("TELLTALE_JWT_PUBLIC_KEY", ""), "PEM file of an Ed25519 or RSA public key that verifies tokens another service mints (env TELLTALE_JWT_PUBLIC_KEY)")
+// flags defines -jwt-secret and -jwt-public-key, which bindEnv binds to
+// TELLTALE_JWT_SECRET and TELLTALE_JWT_PUBLIC_KEY.
+func (k *keySource) flags(fs *flag.FlagSet) {
+	fs.StringVar(&k.secret, "jwt-secret", "", "HS256 secret (32+ bytes) that signs operators' tokens; empty with no public key means a development secret in ~/.cache/telltale")
+	fs.StringVar(&k.publicKey, "jwt-public-key", "", "PEM file of an Ed25519 or RSA public key that verifies tokens another service mints")
 }
 
 // tokenCmd mints an operator token: telltale token -tenant acme -sub alice -ttl 8h.
 func tokenCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("token", "-tenant T -sub S [-ttl 8h] [-streams a,b.*] [-role R] [-url U]", "Mints an operator's sign-in token, signed with -jwt-secret (TELLTALE_JWT_SECRET) or\nthe development secret, and prints it (or, with -url, a URL that signs in with it).")
 	var ks keySource
-	ks.flags(fs, func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
-	})
+	ks.flags(fs)
 	tenant := fs.String("tenant", "", "tenant the operator belongs to (required)")
 	sub := fs.String("sub", "", "the operator, e.g. an email (required)")
 	ttl := fs.Duration("ttl", 8*time.Hour, "how long the token is valid")
 	streams := fs.String("streams", "", "comma-separated stream patterns the token may read (orders, fleet.*); empty means all of the tenant's")
 	role := fs.String("role", "", "the operator's role: admin may revoke operators of its tenant (POST /api/v1/revoke) and change its stored dashboards (PUT, DELETE /api/v1/dashboards/{id})")
 	url := fs.String("url", "", "print a URL that signs in with the token, e.g. http://localhost:8080/")
+	// The token's own flags have no variables: only the keys are the
+	// server's.
+	env := bindEnv(fs, getenv, func(name string) bool { return name == "jwt-secret" || name == "jwt-public-key" })
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
+		return err
+	}
+	if err := env.err(); err != nil {
 		return err
 	}
 	keys, where, err := ks.load(getenv)
