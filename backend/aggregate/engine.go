@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/telltale/telltale/backend/metrics"
+	"github.com/telltale/telltale/backend/store"
 	"github.com/telltale/telltale/shared/agg"
 	"github.com/telltale/telltale/shared/wire"
 )
@@ -75,8 +76,8 @@ type EngineConfig struct {
 var ErrUnknown = errors.New("no such derived stream")
 
 // ErrTooMany is refusing an aggregate over the tenant's cap. It is a stream
-// quota error (wire.ErrStreamQuota): the gateway answers it with CodeQuota.
-var ErrTooMany = fmt.Errorf("%w: aggregates", wire.ErrStreamQuota)
+// quota error (store.ErrStreamQuota): the gateway answers it with CodeQuota.
+var ErrTooMany = fmt.Errorf("%w: aggregates", store.ErrStreamQuota)
 
 // Derived reports whether a stream name is a derived stream's, which only
 // the engine writes.

@@ -12,6 +12,7 @@ import (
 	"github.com/telltale/telltale/backend/hub"
 	"github.com/telltale/telltale/backend/memstore"
 	"github.com/telltale/telltale/backend/metrics"
+	"github.com/telltale/telltale/backend/store"
 	"github.com/telltale/telltale/internal/poll"
 	"github.com/telltale/telltale/shared/agg"
 	"github.com/telltale/telltale/shared/wire"
@@ -376,7 +377,7 @@ func TestEngineWantAndCap(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := r.eng.Want("t", s3.Stream())
-	if !errors.Is(err, ErrTooMany) || !errors.Is(err, wire.ErrStreamQuota) {
+	if !errors.Is(err, ErrTooMany) || !errors.Is(err, store.ErrStreamQuota) {
 		t.Fatalf("third aggregate: got %v, want ErrTooMany (a stream quota error)", err)
 	}
 	// trucks' events would start s3: the cap still holds, and the

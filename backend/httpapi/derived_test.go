@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/telltale/telltale/backend/store"
 	"github.com/telltale/telltale/shared/wire"
 )
 
@@ -37,7 +38,7 @@ func (d *fakeDerived) Source(tenant, stream string) (string, bool, error) {
 
 func (d *fakeDerived) Want(tenant, stream string) error {
 	if stream == aggOver {
-		return fmt.Errorf("tenant %s computes its most aggregates: %w", tenant, wire.ErrStreamQuota)
+		return fmt.Errorf("tenant %s computes its most aggregates: %w", tenant, store.ErrStreamQuota)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()

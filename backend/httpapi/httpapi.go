@@ -26,7 +26,6 @@ package httpapi
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -40,19 +39,15 @@ import (
 	"github.com/telltale/telltale/backend/auth"
 	"github.com/telltale/telltale/backend/hub"
 	"github.com/telltale/telltale/backend/metrics"
+	"github.com/telltale/telltale/backend/store"
 	"github.com/telltale/telltale/shared/wire"
 )
-
-// History reads stored events (the embedded store or PostgreSQL).
-type History interface {
-	Read(ctx context.Context, tenant, stream string, after uint64, limit int) ([]wire.Event, error)
-}
 
 // Config configures the API; every field but Logger and Metrics is required.
 type Config struct {
 	Verify  func(token string) (*auth.Principal, error)
 	Hub     *hub.Hub
-	History History
+	History store.History // stored events: the embedded store or PostgreSQL
 	Logger  *slog.Logger
 	Metrics *metrics.Registry
 	// Derived resolves derived streams (aggregates: agg.*, m4.*), which
@@ -72,7 +67,7 @@ type Derived interface {
 	// defines nothing for.
 	Source(tenant, stream string) (source string, derived bool, err error)
 	// Want starts computing a derived stream; an error wrapping
-	// wire.ErrStreamQuota is the tenant's cap of aggregates.
+	// store.ErrStreamQuota is the tenant's cap of aggregates.
 	Want(tenant, stream string) error
 }
 
@@ -193,7 +188,7 @@ func (a *api) allow(w http.ResponseWriter, r *http.Request) (*auth.Principal, st
 	if derived {
 		if err := a.cfg.Derived.Want(who.Tenant, stream); err != nil {
 			status := http.StatusInternalServerError
-			if errors.Is(err, wire.ErrStreamQuota) {
+			if errors.Is(err, store.ErrStreamQuota) {
 				status = http.StatusForbidden
 			}
 			problem(w, status, err.Error())

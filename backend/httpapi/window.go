@@ -9,17 +9,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/telltale/telltale/backend/store"
 	"github.com/telltale/telltale/shared/agg"
 	"github.com/telltale/telltale/shared/decimate"
 	"github.com/telltale/telltale/shared/wire"
 )
-
-// WindowReader reads the stored events of a stream whose event time is in
-// [from, to], oldest first, seq > after, at most limit: the source for
-// chart windows older than the client holds. Both stores implement it.
-type WindowReader interface {
-	ReadWindow(ctx context.Context, tenant, stream string, from, to time.Time, after uint64, limit int) ([]wire.Event, error)
-}
 
 const (
 	// WindowSlack widens the event-time filter: a points event carries
@@ -67,11 +61,6 @@ func (a *api) window(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	reader, ok := a.cfg.History.(WindowReader)
-	if !ok {
-		problem(w, http.StatusNotImplemented, "this store cannot read windows")
-		return
-	}
 	// A page opening a dashboard asks a window of each chart at once:
 	// they queue for a reader a while before being asked to retry.
 	wait := time.NewTimer(windowQueue)
@@ -89,7 +78,7 @@ func (a *api) window(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cur, _ := a.cfg.Hub.Cursor(who.Tenant, stream)
-	pts, err := readWindow(r.Context(), reader, who.Tenant, stream, from, to, width, names)
+	pts, err := readWindow(r.Context(), a.cfg.History, who.Tenant, stream, from, to, width, names)
 	if err != nil {
 		a.cfg.Logger.Error("stream API: window", "tenant", who.Tenant, "stream", stream, "err", err)
 		problem(w, http.StatusServiceUnavailable, "history is not readable now; retry")
@@ -112,7 +101,7 @@ func (a *api) window(w http.ResponseWriter, r *http.Request) {
 // stream's) are upserted as the page's table does: a row at the time of the
 // one before replaces it, so a bucket emitted several times while it was
 // live is drawn at its final value, not at every value it passed through.
-func readWindow(ctx context.Context, rd WindowReader, tenant, stream string, from, to int64, width int, names []string) (wire.Points, error) {
+func readWindow(ctx context.Context, rd store.History, tenant, stream string, from, to int64, width int, names []string) (wire.Points, error) {
 	span := max(1, (to-from+int64(width)-1)/int64(width))
 	var (
 		cols  decimate.Columns

@@ -26,6 +26,7 @@ import (
 	"github.com/telltale/telltale/backend/aggregate"
 	"github.com/telltale/telltale/backend/auth"
 	"github.com/telltale/telltale/backend/metrics"
+	"github.com/telltale/telltale/backend/store"
 	"github.com/telltale/telltale/shared/dashboard"
 	"github.com/telltale/telltale/shared/wire"
 )
@@ -199,7 +200,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// turn a stored batch into an unknown one. The store's own bound applies.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 30*time.Second)
 	defer cancel()
-	if err := h.cfg.Store.AppendAll(ctx, tenant, streams); errors.Is(err, wire.ErrStreamQuota) {
+	if err := h.cfg.Store.AppendAll(ctx, tenant, streams); errors.Is(err, store.ErrStreamQuota) {
 		h.rejected.Inc()
 		h.cfg.Logger.Warn("ingest over the stream quota", "tenant", tenant, "err", err)
 		writeError(w, http.StatusForbidden, err.Error()+"; nothing of the batch was stored")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/telltale/telltale/backend/store"
 	"github.com/telltale/telltale/shared/wire"
 )
 
@@ -50,7 +51,7 @@ func TestWideEventsAreBoundedInBytes(t *testing.T) {
 	if got[len(got)-1].Seq != 26 {
 		t.Fatalf("newest read is %d, want 26", got[len(got)-1].Seq)
 	}
-	if _, err := s.Read(ctx, "t", "w", oldest-2, 100); !errors.Is(err, ErrTrimmed) {
+	if _, err := s.Read(ctx, "t", "w", oldest-2, 100); !errors.Is(err, store.ErrTrimmed) {
 		t.Fatalf("read from before the oldest kept: err %v, want ErrTrimmed", err)
 	}
 	// One event larger than the bound is still kept: the newest always is.

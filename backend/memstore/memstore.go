@@ -9,12 +9,12 @@ package memstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/telltale/telltale/backend/auth"
+	"github.com/telltale/telltale/backend/store"
 	"github.com/telltale/telltale/shared/livestate"
 	"github.com/telltale/telltale/shared/wire"
 )
@@ -33,7 +33,7 @@ type Config struct {
 	// Now stamps events; zero means time.Now.
 	Now func() time.Time
 	// MaxStreamsPerTenant bounds the streams one tenant may create; past it
-	// appends to new streams fail with wire.ErrStreamQuota. Zero means 1000.
+	// appends to new streams fail with store.ErrStreamQuota. Zero means 1000.
 	MaxStreamsPerTenant int
 }
 
@@ -52,6 +52,10 @@ type Store struct {
 	dashMu sync.Mutex
 	dash   dashboards
 }
+
+// The embedded store keeps the whole store contract; its appends reach the
+// hub through Config.Sink, so it is no store.Follower.
+var _ store.Store = (*Store)(nil)
 
 type key struct{ tenant, stream string }
 
@@ -115,9 +119,6 @@ func EventSize(ev *wire.Event) int {
 	return n
 }
 
-// ErrTrimmed means the requested events are older than the ring keeps.
-var ErrTrimmed = errors.New("events no longer kept")
-
 // New returns an empty store whose epoch is its start time, so that a restart
 // is visible to every client cursor.
 func New(cfg Config) *Store {
@@ -145,7 +146,7 @@ func (s *Store) ring(k key) (*ring, error) {
 	r, ok := s.streams[k]
 	if !ok {
 		if s.perTenant[k.tenant] >= s.cfg.MaxStreamsPerTenant {
-			return nil, fmt.Errorf("append to %q: %w (%d)", k.stream, wire.ErrStreamQuota, s.cfg.MaxStreamsPerTenant)
+			return nil, fmt.Errorf("append to %q: %w (%d)", k.stream, store.ErrStreamQuota, s.cfg.MaxStreamsPerTenant)
 		}
 		r = &ring{}
 		s.streams[k] = r
@@ -191,7 +192,7 @@ func (s *Store) Append(_ context.Context, tenant, stream string, evs []wire.Even
 }
 
 // Read returns up to limit events of the stream with seq > after, oldest
-// first. It returns ErrTrimmed when seq after+1 is no longer kept.
+// first. It returns store.ErrTrimmed when seq after+1 is no longer kept.
 func (s *Store) Read(_ context.Context, tenant, stream string, after uint64, limit int) ([]wire.Event, error) {
 	s.mu.Lock()
 	r, ok := s.streams[key{tenant, stream}]
@@ -207,7 +208,7 @@ func (s *Store) Read(_ context.Context, tenant, stream string, after uint64, lim
 	}
 	oldest := r.last - n + 1
 	if after+1 < oldest {
-		return nil, fmt.Errorf("read %s after %d: oldest kept is %d: %w", stream, after, oldest, ErrTrimmed)
+		return nil, fmt.Errorf("read %s after %d: oldest kept is %d: %w", stream, after, oldest, store.ErrTrimmed)
 	}
 	count := min(r.last-after, uint64(limit))
 	out := make([]wire.Event, 0, count)
@@ -218,7 +219,7 @@ func (s *Store) Read(_ context.Context, tenant, stream string, after uint64, lim
 }
 
 // ReadWindow returns up to limit kept events of the stream with seq > after
-// and event time in [from, to], oldest first (httpapi.WindowReader).
+// and event time in [from, to], oldest first (store.History).
 func (s *Store) ReadWindow(_ context.Context, tenant, stream string, from, to time.Time, after uint64, limit int) ([]wire.Event, error) {
 	s.mu.Lock()
 	r, ok := s.streams[key{tenant, stream}]
@@ -261,7 +262,7 @@ func (s *Store) AppendAll(ctx context.Context, tenant string, streams map[string
 	over := s.perTenant[tenant]+fresh > s.cfg.MaxStreamsPerTenant
 	s.mu.Unlock()
 	if over {
-		return fmt.Errorf("%w (%d)", wire.ErrStreamQuota, s.cfg.MaxStreamsPerTenant)
+		return fmt.Errorf("%w (%d)", store.ErrStreamQuota, s.cfg.MaxStreamsPerTenant)
 	}
 	for name, evs := range streams {
 		if err := s.Append(ctx, tenant, name, evs); err != nil {

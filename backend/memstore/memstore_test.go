@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/telltale/telltale/backend/store"
 	"github.com/telltale/telltale/shared/wire"
 )
 
 func TestAppendAssignsContiguousSeqs(t *testing.T) {
-	t.Parallel()
 	var mu sync.Mutex
 	got := map[string][]uint64{}
 	s := New(Config{Capacity: 5, Sink: func(tenant string, evs []wire.Event) {
@@ -53,7 +53,6 @@ func TestAppendAssignsContiguousSeqs(t *testing.T) {
 }
 
 func TestReadWindow(t *testing.T) {
-	t.Parallel()
 	s := New(Config{Capacity: 5})
 	ctx := context.Background()
 	for i := 0; i < 8; i++ {
@@ -72,7 +71,7 @@ func TestReadWindow(t *testing.T) {
 		{"limited", 3, 2, []uint64{4, 5}, nil},
 		{"oldest kept", 3, 10, []uint64{4, 5, 6, 7, 8}, nil},
 		{"caught up", 8, 10, nil, nil},
-		{"trimmed", 2, 10, nil, ErrTrimmed},
+		{"trimmed", 2, 10, nil, store.ErrTrimmed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -96,47 +95,10 @@ func TestReadWindow(t *testing.T) {
 	}
 }
 
-func TestAppendRejectsBadStream(t *testing.T) {
-	t.Parallel()
-	s := New(Config{})
-	if err := s.Append(context.Background(), "t", "../x", make([]wire.Event, 1)); err == nil {
-		t.Fatal("got nil, want an error for an invalid stream name")
-	}
-}
-
-func TestStreamQuotaPerTenant(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	s := New(Config{MaxStreamsPerTenant: 3})
-	ev := func() []wire.Event { return []wire.Event{{Values: map[string]float64{"x": 1}}} }
-	for _, name := range []string{"a", "b", "c"} {
-		if err := s.Append(ctx, "acme", name, ev()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.Append(ctx, "acme", "d", ev()); !errors.Is(err, wire.ErrStreamQuota) {
-		t.Fatalf("a fourth stream: got %v, want ErrStreamQuota", err)
-	}
-	if err := s.Append(ctx, "acme", "a", ev()); err != nil {
-		t.Fatalf("an existing stream: %v", err)
-	}
-	if err := s.Append(ctx, "globex", "d", ev()); err != nil {
-		t.Fatalf("another tenant: %v", err)
-	}
-	// A batch that would pass the quota stores nothing at all.
-	if err := s.AppendAll(ctx, "globex", map[string][]wire.Event{"a": ev(), "e": ev(), "f": ev()}); !errors.Is(err, wire.ErrStreamQuota) {
-		t.Fatalf("batch over the quota: got %v", err)
-	}
-	if evs, _ := s.Read(ctx, "globex", "a", 0, 10); len(evs) != 0 {
-		t.Fatal("a refused batch stored events")
-	}
-}
-
 // TestAppendStampsStored: the store stamps when it kept each event (issue
 // 18's database stage), after the producer's Created, and a read gives the
 // same stamp back.
 func TestAppendStampsStored(t *testing.T) {
-	t.Parallel()
 	var sunk []wire.Event
 	s := New(Config{Sink: func(_ string, evs []wire.Event) { sunk = append(sunk, evs...) }})
 	ctx := context.Background()

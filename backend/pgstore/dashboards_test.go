@@ -11,6 +11,7 @@ import (
 
 	"github.com/telltale/telltale/backend/dashstore"
 	"github.com/telltale/telltale/backend/dashstore/dashstoretest"
+	"github.com/telltale/telltale/backend/store"
 	"github.com/telltale/telltale/shared/dashboard"
 	"github.com/telltale/telltale/shared/wire"
 )
@@ -76,7 +77,7 @@ func TestDashboardNotSavedWhenNotAnnounced(t *testing.T) {
 	if err := s.Append(ctx, "acme", "orders", make([]wire.Event, 1)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Put(ctx, "acme", dashstoretest.Board("ops", "Ops"), "alice"); !errors.Is(err, wire.ErrStreamQuota) {
+	if _, err := s.Put(ctx, "acme", dashstoretest.Board("ops", "Ops"), "alice"); !errors.Is(err, store.ErrStreamQuota) {
 		t.Fatalf("Put past the quota: got %v, want ErrStreamQuota", err)
 	}
 	if _, err := s.Get(ctx, "acme", "ops"); !errors.Is(err, dashstore.ErrNotFound) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/telltale/telltale/backend/auth"
+	"github.com/telltale/telltale/backend/store"
 	"github.com/telltale/telltale/shared/wire"
 )
 
@@ -45,7 +46,7 @@ func TestRevocationsRoundTripAndExpire(t *testing.T) {
 
 // TestStreamQuota: the trigger of migration 0007 refuses a tenant's stream
 // past the configured limit on every path, and the store maps it to
-// wire.ErrStreamQuota.
+// store.ErrStreamQuota.
 func TestStreamQuota(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -60,10 +61,10 @@ func TestStreamQuota(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.Append(ctx, "acme", "c", ev()); !errors.Is(err, wire.ErrStreamQuota) {
+	if err := s.Append(ctx, "acme", "c", ev()); !errors.Is(err, store.ErrStreamQuota) {
 		t.Fatalf("a third stream: got %v, want ErrStreamQuota", err)
 	}
-	if err := s.AppendAll(ctx, "acme", map[string][]wire.Event{"a": ev(), "c": ev()}); !errors.Is(err, wire.ErrStreamQuota) {
+	if err := s.AppendAll(ctx, "acme", map[string][]wire.Event{"a": ev(), "c": ev()}); !errors.Is(err, store.ErrStreamQuota) {
 		t.Fatalf("a batch creating a third stream: got %v", err)
 	}
 	var n int

@@ -25,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/telltale/telltale/backend/metrics"
+	"github.com/telltale/telltale/backend/store"
 	"github.com/telltale/telltale/shared/wire"
 )
 
@@ -85,6 +86,13 @@ type Store struct {
 	following atomic.Bool // Run is following: recent is read
 	wake      atomic.Pointer[follower]
 }
+
+// PostgreSQL keeps the whole store contract, and other writers share it, so
+// it is followed (Run) into the hub.
+var (
+	_ store.Store    = (*Store)(nil)
+	_ store.Follower = (*Store)(nil)
+)
 
 // New returns a store; call Run to follow the table into the sink.
 func New(cfg Config) *Store {
@@ -286,7 +294,7 @@ func (s *Store) appendTo(ctx context.Context, q querier, tenant, stream string, 
 		`SELECT epoch, first_seq, stored FROM telltale.publish_batch($1, $2, $3::jsonb[], $4, $5)`,
 		tenant, stream, bodies, times, created).Scan(&epoch, &first, &stored)
 	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "TTQ01" {
-		return committed{}, fmt.Errorf("append to %s: %w: %s", stream, wire.ErrStreamQuota, pgErr.Message)
+		return committed{}, fmt.Errorf("append to %s: %w: %s", stream, store.ErrStreamQuota, pgErr.Message)
 	}
 	if err != nil {
 		return committed{}, fmt.Errorf("append %d events to %s: %w", len(evs), stream, err)
@@ -331,7 +339,7 @@ func (s *Store) readRange(ctx context.Context, tenant, stream string, epoch, aft
 }
 
 // ReadWindow returns up to limit events of the stream with seq > after and
-// event time in [from, to], oldest first (httpapi.WindowReader). It walks
+// event time in [from, to], oldest first (store.History). It walks
 // the primary key from after and filters by time.
 func (s *Store) ReadWindow(ctx context.Context, tenant, stream string, from, to time.Time, after uint64, limit int) ([]wire.Event, error) {
 	var epoch int64

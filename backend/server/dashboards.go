@@ -13,8 +13,8 @@ import (
 
 	"github.com/telltale/telltale/backend/auth"
 	"github.com/telltale/telltale/backend/dashstore"
+	"github.com/telltale/telltale/backend/store"
 	"github.com/telltale/telltale/shared/dashboard"
-	"github.com/telltale/telltale/shared/wire"
 )
 
 // MaxDashboardBody bounds a PUT's body: a spec of a few hundred panels is
@@ -291,7 +291,7 @@ func (s *Server) storeFailed(w http.ResponseWriter, who *auth.Principal, what, i
 	case errors.Is(err, dashstore.ErrTooMany):
 		writeJSON(w, http.StatusConflict, map[string]string{"error": fmt.Sprintf("could not %s dashboard %.64q: %v", what, id, dashstore.ErrTooMany)})
 		return
-	case errors.Is(err, wire.ErrStreamQuota):
+	case errors.Is(err, store.ErrStreamQuota):
 		writeJSON(w, http.StatusConflict, map[string]string{"error": fmt.Sprintf("could not %s dashboard %.64q: the tenant is at its stream quota, and the change could not be announced on %s", what, id, dashboard.ChangesStream)})
 		return
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/telltale/telltale/backend/auth"
 	"github.com/telltale/telltale/backend/hub"
 	"github.com/telltale/telltale/backend/metrics"
+	"github.com/telltale/telltale/backend/store"
 	"github.com/telltale/telltale/shared/wire"
 )
 
@@ -458,7 +459,7 @@ func (c *conn) subscribe(ctx context.Context, s wire.Sub) {
 	if derived {
 		if err := c.g.cfg.Derived.Want(c.tenant, s.Stream); err != nil {
 			code := wire.CodeInternal
-			if errors.Is(err, wire.ErrStreamQuota) {
+			if errors.Is(err, store.ErrStreamQuota) {
 				code = wire.CodeQuota
 			}
 			c.refuse(&wire.Error{Code: code, Message: err.Error(), Stream: s.Stream})

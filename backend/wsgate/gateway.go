@@ -33,6 +33,7 @@ import (
 	"github.com/telltale/telltale/backend/hub"
 	"github.com/telltale/telltale/backend/metrics"
 	"github.com/telltale/telltale/backend/sla"
+	"github.com/telltale/telltale/backend/store"
 	"github.com/telltale/telltale/shared/wire"
 )
 
@@ -151,14 +152,13 @@ type Derived interface {
 	// defines nothing for.
 	Source(tenant, stream string) (source string, derived bool, err error)
 	// Want starts computing a derived stream; an error wrapping
-	// wire.ErrStreamQuota is the tenant's cap of aggregates.
+	// store.ErrStreamQuota is the tenant's cap of aggregates.
 	Want(tenant, stream string) error
 }
 
-// History is where resumes read events the hub no longer holds.
-type History interface {
-	Read(ctx context.Context, tenant, stream string, after uint64, limit int) ([]wire.Event, error)
-}
+// History is where resumes read events the hub no longer holds: the
+// store's reading side (store.History), the same one the stream API takes.
+type History = store.History
 
 func (c *Config) defaults() {
 	if c.Logger == nil {

@@ -1,7 +1,6 @@
 package wire
 
 import (
-	"errors"
 	"strconv"
 )
 
@@ -54,10 +53,6 @@ const (
 	CloseTokenExpired = 4013 // the token expired while connected: sign in again
 	CloseFull         = 4014 // the server is at its connection cap: retry later
 )
-
-// ErrStreamQuota is what a store returns when appending would create a
-// stream past the tenant's limit; nothing of the batch is stored.
-var ErrStreamQuota = errors.New("the tenant is at its limit of streams")
 
 var codeNames = map[Code]string{
 	CodeBadFrame:      "bad_frame",

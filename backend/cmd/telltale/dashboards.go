@@ -189,21 +189,7 @@ func openDashboards(ctx context.Context, dbURL string) (dashstore.Store, func(),
 	if err != nil {
 		return nil, nil, err
 	}
-	ds, err := asDashboardStore(st)
-	if err != nil {
-		done()
-		return nil, nil, err
-	}
-	return ds, done, nil
-}
-
-// asDashboardStore is the dashboard store of the server's store (PostgreSQL
-// or embedded), which implements dashstore.Store.
-func asDashboardStore(st any) (dashstore.Store, error) {
-	if ds, ok := st.(dashstore.Store); ok {
-		return ds, nil
-	}
-	return nil, fmt.Errorf("the %T store keeps no dashboards", st)
+	return st, done, nil
 }
 
 // dashboardsCmd is `telltale dashboards SUBCOMMAND`: only apply, today.
@@ -335,11 +321,7 @@ func provisionTenant(ctx context.Context, store dashstore.Store, tenant, dir str
 // returns what re-applies it on each SIGHUP until its ctx ends. A mistake at
 // start is returned, and the server does not start; one at SIGHUP is logged,
 // and the server goes on with what it had.
-func startProvisioning(ctx context.Context, st any, dir string, log *slog.Logger) (func(context.Context) error, error) {
-	store, err := asDashboardStore(st)
-	if err != nil {
-		return nil, fmt.Errorf("-dashboards-dir: %w", err)
-	}
+func startProvisioning(ctx context.Context, store dashstore.Store, dir string, log *slog.Logger) (func(context.Context) error, error) {
 	// Caught from now on: SIGHUP's default is to end the process.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

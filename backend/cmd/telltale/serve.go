@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/telltale/telltale/app/ui"
@@ -23,9 +22,7 @@ import (
 	"github.com/telltale/telltale/backend/httpapi"
 	"github.com/telltale/telltale/backend/hub"
 	"github.com/telltale/telltale/backend/ingest"
-	"github.com/telltale/telltale/backend/memstore"
 	"github.com/telltale/telltale/backend/metrics"
-	"github.com/telltale/telltale/backend/pgstore"
 	"github.com/telltale/telltale/backend/server"
 	"github.com/telltale/telltale/backend/sla"
 	"github.com/telltale/telltale/backend/wsgate"
@@ -74,15 +71,8 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 	}
 	defer stop() // on an early return, that return's error says why
 	var (
-		store    demo.Publisher
-		storeTag string
-		health   func() (bool, string)
-		warming  func() (int, int)
-		ingester *ingest.Handler
-		history  wsgate.History // where resuming clients' gaps are read
-		revoked  auth.Revocations
-		stored   dashstore.Store // each tenant's own dashboards
-		slaStore sla.Store       // the freshness rollups of closed minutes
+		health  func() (bool, string)
+		warming func() (int, int)
 	)
 	// goRun runs a component in the group; its failure, named, stops all.
 	goRun := func(name string, fn func(context.Context) error) {
@@ -93,51 +83,37 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 			return nil
 		})
 	}
-	if cfg.dbURL != "" {
-		pool, err := pgxpool.New(ctx, cfg.dbURL)
-		if err != nil {
-			return fmt.Errorf("DATABASE_URL: %w", err)
-		}
-		// Closed once the components that use it have stopped.
-		defer func() {
-			_ = stop()
-			pool.Close()
-		}()
-		if _, err := pgstore.Migrate(ctx, pool); err != nil {
-			return err
-		}
-		pg := pgstore.New(pgstore.Config{Pool: pool, Sink: h.Publish, Logger: log, Metrics: reg,
-			WarmBytes: cfg.warmBytes, WarmTime: cfg.warmTime,
-			Hold: func(tenant, stream string) pgstore.Held { return h.Hold(tenant, stream) }})
-		if err := pg.SetStreamQuota(ctx, cfg.maxStreams); err != nil {
-			return err
-		}
-		store, storeTag, health, history, revoked, stored = pg, "postgres", pg.Health, pg, pg, pg
-		slaStore = sla.NewPGStore(pool)
-		eng = newEngine(pg, pg)
-		warming = pg.Warming
-		ingester = ingest.New(ingest.Config{Store: pg, Keys: pg, Logger: log, Metrics: reg, Limits: h, TenantRate: cfg.ingestRate, TenantBurst: cfg.ingestBurst, TenantRates: cfg.tenantRates, TenantHold: cfg.ingestHold, TenantDecoders: cfg.decoders})
-		goRun("postgres follower", pg.Run)
+	// One store (store.go): PostgreSQL or the embedded one.
+	st, err := openStore(ctx, cfg, h, log, reg)
+	if err != nil {
+		return err
+	}
+	// Closed once the components that use it have stopped.
+	defer func() {
+		_ = stop()
+		st.close()
+	}()
+	eng = newEngine(st, st)
+	ingester := ingest.New(ingest.Config{Store: st, Keys: st.keys, Logger: log, Metrics: reg, Limits: h, TenantRate: cfg.ingestRate, TenantBurst: cfg.ingestBurst, TenantRates: cfg.tenantRates, TenantHold: cfg.ingestHold, TenantDecoders: cfg.decoders})
+	if st.follow != nil {
+		health, warming = st.follow.Health, st.follow.Warming
+		goRun(st.kind+" follower", st.follow.Run)
 		// Listen once the hub holds every existing stream for warming: a
 		// client reconnecting after a restart waits for its stream's recent
 		// events and resumes instead of resyncing, while warm streams are
 		// served at once (/healthz says warming until all are).
 		select {
-		case <-pg.Held():
+		case <-st.follow.Held():
 		case <-ctx.Done():
 			return errors.Join(ctx.Err(), stop())
 		}
-		goRun("retention", func(ctx context.Context) error { return pg.RunRetention(ctx, cfg.retention) })
-	} else {
-		mem := memstore.New(memstore.Config{Sink: h.Publish, MaxStreamsPerTenant: cfg.maxStreams})
-		store, storeTag, history, revoked, stored = mem, "memory", mem, mem, mem
-		slaStore = sla.NewMemoryStore()
-		eng = newEngine(mem, mem)
-		ingester = ingest.New(ingest.Config{Store: mem, Keys: cfg.ingestKeys, Logger: log, Metrics: reg, Limits: h, TenantRate: cfg.ingestRate, TenantBurst: cfg.ingestBurst, TenantRates: cfg.tenantRates, TenantHold: cfg.ingestHold, TenantDecoders: cfg.decoders})
+	}
+	if st.retain != nil {
+		goRun("retention", st.retain)
 	}
 
 	if cfg.dashDir != "" { // at start, and on SIGHUP (dashboards.go)
-		reload, err := startProvisioning(ctx, store, cfg.dashDir, log)
+		reload, err := startProvisioning(ctx, st, cfg.dashDir, log)
 		if err != nil {
 			return err
 		}
@@ -155,11 +131,11 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 	goRun("aggregates", eng.Run)
 	// The pages' freshness reports: merged in memory, closed minutes saved
 	// every 10 s, old ones pruned; the open minutes are saved at shutdown.
-	slas := sla.New(sla.Config{Store: slaStore, Logger: log, Metrics: reg, Stages: stages, Keep: cfg.slaKeep})
+	slas := sla.New(sla.Config{Store: st.sla, Logger: log, Metrics: reg, Stages: stages, Keep: cfg.slaKeep})
 	goRun("sla", slas.Run)
 	// The dashboards' sla targets (alerts.go), judged from those reports
 	// and the hub's streams.
-	alerts(cfg.alerts, h, boards, store, slas, log, reg)(ctx, goRun)
+	alerts(cfg.alerts, h, boards, st, slas, log, reg)(ctx, goRun)
 
 	keys, keysFrom, err := cfg.keys.load(getenv)
 	if err != nil {
@@ -168,11 +144,11 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 	// One guard verifies every operator token (WebSocket hello and refresh,
 	// stream API, revoke API) against the keys and the revocation list, read
 	// once before serving and every 2 s after.
-	guard := auth.NewGuard(keys, revoked)
+	guard := auth.NewGuard(keys, st)
 	if err := guard.Load(ctx); err != nil {
 		return fmt.Errorf("read revocations: %w", err)
 	}
-	gate := wsgate.New(wsgate.Config{Hub: h, Logger: log, Metrics: reg, Stages: stages, History: history, OriginPatterns: cfg.origins,
+	gate := wsgate.New(wsgate.Config{Hub: h, Logger: log, Metrics: reg, Stages: stages, History: st, OriginPatterns: cfg.origins,
 		ConnRate: cfg.connRate, ConnBurst: cfg.connBurst, MaxConns: cfg.maxConns,
 		MaxUnauth: cfg.edge.maxUnauth, MaxUnauthPerAddr: cfg.edge.maxUnauthPerAddr, HandshakeTimeout: cfg.edge.helloTimeout,
 		Authenticate: func(_ context.Context, token string) (*auth.Principal, error) { return guard.Verify(token) },
@@ -182,11 +158,11 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 	})
 	goRun("revocations", func(ctx context.Context) error { return guard.Run(ctx, 2*time.Second, log, gate.Sweep) })
 	ui.Register(ui.Bridges{})
-	streams := httpapi.New(httpapi.Config{Verify: guard.Verify, Hub: h, History: history, Logger: log, Metrics: reg, Derived: eng})
+	streams := httpapi.New(httpapi.Config{Verify: guard.Verify, Hub: h, History: st, Logger: log, Metrics: reg, Derived: eng})
 	srv, err := server.New(server.Config{
 		WebDir:       cfg.webDir,
 		Version:      cfg.appVersion,
-		Store:        storeTag,
+		Store:        st.kind,
 		Health:       health,
 		Warming:      warming,
 		Logger:       log,
@@ -194,12 +170,12 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		MetricsToken: cfg.metricsTok,
 		Gateway:      gate,
 		Ingest:       ingester,
-		Revoke:       auth.RevokeHandler(guard, revoked, log),
+		Revoke:       auth.RevokeHandler(guard, st, log),
 		NoWebSocket:  !cfg.websocket,
 		Streams:      streams,
 		Operator:     streams.Operator,
 		Dashboards:   cfg.dashboards,
-		Stored:       stored,
+		Stored:       st,
 		SLA:          slas,
 		WarmM4:       eng.Want, // a lite page's m4 streams, from its spec's request
 		DashboardsChanged: func(ctx context.Context, tenant string) {
@@ -237,13 +213,13 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		fmt.Fprintf(stdout, "telltale: metrics at http://%s/metrics\n", mln.Addr())
 		goRun("metrics listener", func(ctx context.Context) error { return serveMetrics(ctx, mln, reg) })
 	}
-	what := map[string]string{"memory": "embedded store", "postgres": "PostgreSQL"}[storeTag]
+	what := map[string]string{"memory": "embedded store", "postgres": "PostgreSQL"}[st.kind]
 	if cfg.demo {
 		what += ", demo feed"
 		// Two demo tenants, so that isolation can be seen: each sign-in URL
 		// shows only its tenant's data.
 		for _, tenant := range demoTenants {
-			goRun("demo feed "+tenant, func(ctx context.Context) error { return demo.Run(ctx, store, demo.Config{Tenant: tenant}) })
+			goRun("demo feed "+tenant, func(ctx context.Context) error { return demo.Run(ctx, st, demo.Config{Tenant: tenant}) })
 		}
 	}
 	base := "http://" + browsable(ln.Addr()) + "/"
