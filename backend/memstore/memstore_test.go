@@ -12,6 +12,7 @@ import (
 )
 
 func TestAppendAssignsContiguousSeqs(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	got := map[string][]uint64{}
 	s := New(Config{Capacity: 5, Sink: func(tenant string, evs []wire.Event) {
@@ -53,6 +54,7 @@ func TestAppendAssignsContiguousSeqs(t *testing.T) {
 }
 
 func TestReadWindow(t *testing.T) {
+	t.Parallel()
 	s := New(Config{Capacity: 5})
 	ctx := context.Background()
 	for i := 0; i < 8; i++ {
@@ -99,6 +101,7 @@ func TestReadWindow(t *testing.T) {
 // 18's database stage), after the producer's Created, and a read gives the
 // same stamp back.
 func TestAppendStampsStored(t *testing.T) {
+	t.Parallel()
 	var sunk []wire.Event
 	s := New(Config{Sink: func(_ string, evs []wire.Event) { sunk = append(sunk, evs...) }})
 	ctx := context.Background()

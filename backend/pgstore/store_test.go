@@ -30,6 +30,7 @@ func migrated(t *testing.T) *pgtest.DB {
 }
 
 func TestMigrateIsIdempotent(t *testing.T) {
+	t.Parallel()
 	db := pgtest.New(t)
 	ctx := context.Background()
 	first, err := Migrate(ctx, db.Pool)
@@ -51,6 +52,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 // polls. The reader must never see seq n+1 before n, and at the end the
 // committed seqs must be exactly 1..N.
 func TestSeqContiguousInCommitOrder(t *testing.T) {
+	t.Parallel()
 	db := migrated(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -176,6 +178,7 @@ func (s *sink) check(k string, want int) error {
 // and checks the hub side saw every event exactly once, in order, and that
 // health said degraded meanwhile.
 func TestFollowerSurvivesLostListen(t *testing.T) {
+	t.Parallel()
 	db := migrated(t)
 	ctx := context.Background()
 	// A pre-existing stream: Run must warm it before following.
@@ -256,6 +259,7 @@ func (l *lockedLog) String() string {
 }
 
 func TestRetentionKeepsCountOrTime(t *testing.T) {
+	t.Parallel()
 	db := migrated(t)
 	s := New(Config{Pool: db.Pool})
 	ctx := context.Background()
@@ -312,6 +316,7 @@ func TestRetentionKeepsCountOrTime(t *testing.T) {
 }
 
 func TestIngestKeysAndAppendAll(t *testing.T) {
+	t.Parallel()
 	db := migrated(t)
 	s := New(Config{Pool: db.Pool})
 	ctx := context.Background()
@@ -358,6 +363,7 @@ func TestIngestKeysAndAppendAll(t *testing.T) {
 }
 
 func TestWatchedTable(t *testing.T) {
+	t.Parallel()
 	db := migrated(t)
 	ctx := context.Background()
 	exec := func(sql string) {
@@ -441,6 +447,7 @@ func TestWatchedTable(t *testing.T) {
 // wake-up; with the scan effectively off, the follower's linger must still
 // deliver every event at once.
 func TestThrottledWakeUpsLoseNothing(t *testing.T) {
+	t.Parallel()
 	db := migrated(t)
 	ctx := context.Background()
 	rec := &sink{seqs: map[string][]uint64{}}
@@ -472,6 +479,7 @@ func TestThrottledWakeUpsLoseNothing(t *testing.T) {
 // and already past WarmEvents when first seen must still reach the hub from
 // seq 1 (the ingest benchmark at full speed found this losing a head).
 func TestNewStreamIsReadFromItsStart(t *testing.T) {
+	t.Parallel()
 	db := migrated(t)
 	ctx := context.Background()
 	rec := &sink{seqs: map[string][]uint64{}}
@@ -488,6 +496,7 @@ func TestNewStreamIsReadFromItsStart(t *testing.T) {
 // follower: it must report degraded, reconnect, and deliver what was
 // published before and after, each event once and in order.
 func TestFollowerSurvivesPostgresRestart(t *testing.T) {
+	t.Parallel()
 	cl := pgtest.NewCluster(t)
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, cl.DSN)
@@ -578,6 +587,7 @@ func follow(t *testing.T, db *pgtest.DB) (*Store, *sink) {
 // The second waits for the first's row lock; it must still wake the
 // follower itself rather than wait for the scan (review finding).
 func TestQueuedPublisherIsNotStranded(t *testing.T) {
+	t.Parallel()
 	db := migrated(t)
 	s, rec := follow(t, db)
 	ctx := context.Background()
@@ -598,6 +608,7 @@ func TestQueuedPublisherIsNotStranded(t *testing.T) {
 }
 
 func TestHostileSQLPublishes(t *testing.T) {
+	t.Parallel()
 	db := migrated(t)
 	s, rec := follow(t, db)
 	ctx := context.Background()
@@ -627,6 +638,7 @@ func TestHostileSQLPublishes(t *testing.T) {
 // TestRecreatedStreamIsANewEpoch: a stream deleted and recreated gets a new
 // epoch; its wake-ups must not be read as the old stream's continuation.
 func TestRecreatedStreamIsANewEpoch(t *testing.T) {
+	t.Parallel()
 	db := migrated(t)
 	var mu sync.Mutex
 	var got []wire.Event
@@ -670,6 +682,7 @@ func TestRecreatedStreamIsANewEpoch(t *testing.T) {
 }
 
 func TestCompositeKeysDoNotCollide(t *testing.T) {
+	t.Parallel()
 	db := migrated(t)
 	ctx := context.Background()
 	for _, sql := range []string{
@@ -696,6 +709,7 @@ func TestCompositeKeysDoNotCollide(t *testing.T) {
 // TestSilentListenIsProbedNotDropped: long silences are probed with a ping;
 // a live connection survives them and still delivers.
 func TestSilentListenIsProbedNotDropped(t *testing.T) {
+	t.Parallel()
 	db := migrated(t)
 	ctx := context.Background()
 	rec := &sink{seqs: map[string][]uint64{}}
