@@ -115,7 +115,7 @@ func New(cfg Config) (*Handler, error) {
 	case cfg.TenantClaim == "":
 		return nil, errors.New("sso: a tenant claim is required")
 	case cfg.Keys == nil || !cfg.Keys.CanMint():
-		return nil, errors.New("sso: keys that mint tokens are required")
+		return nil, errors.New("sso: keys that mint tokens are required: set TELLTALE_JWT_SECRET, not a public key (Telltale mints the tokens of a sign-in)")
 	case cfg.Guard == nil || cfg.Revocations == nil:
 		return nil, errors.New("sso: a guard and a revocation store are required")
 	}

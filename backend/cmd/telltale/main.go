@@ -123,7 +123,8 @@ type config struct {
 	websocket   bool
 	slaKeep     time.Duration
 	dashboards  []dashboard.Dashboard
-	dashDir     string // -dashboards-dir: DIR/{tenant}/ files, at start and on SIGHUP
+	dashDir     string    // -dashboards-dir: DIR/{tenant}/ files, at start and on SIGHUP
+	oidc        oidcFlags // oidc.go
 }
 
 // parse reads the server's flags and environment. Asked for help, it prints
@@ -177,6 +178,7 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	fs.IntVar(&c.maxConns, "max-conns", envInt(env("TELLTALE_MAX_CONNS", "20000")), "most open authenticated WebSocket connections (env TELLTALE_MAX_CONNS)")
 	c.edge.flags(fs, env)
 	c.alerts.flags(fs, env)
+	c.oidc.flags(fs, env)
 	fs.DurationVar(&c.slaKeep, "sla-keep", envDuration(env("TELLTALE_SLA_KEEP", "720h")), "how long the pages' freshness reports are kept, as minute rollups (GET /api/v1/sla), in PostgreSQL or in memory (env TELLTALE_SLA_KEEP)")
 	origins := fs.String("allowed-origins", env("TELLTALE_ALLOWED_ORIGINS", ""), "comma-separated extra hosts (patterns like *.example.com) whose pages may open WebSockets; the server's own host is always allowed (env TELLTALE_ALLOWED_ORIGINS)")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
@@ -464,6 +466,10 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		Reports:      slas, // the pages' freshness reports over the socket
 	})
 	goRun("revocations", func(ctx context.Context) error { return guard.Run(ctx, 2*time.Second, log, gate.Sweep) })
+	signIn, err := cfg.oidc.handler(keys, guard, revoked, log) // oidc.go
+	if err != nil {
+		return err
+	}
 	ui.Register(ui.Bridges{})
 	streams := httpapi.New(httpapi.Config{Verify: guard.Verify, Hub: h, History: history, Logger: log, Metrics: reg, Derived: eng})
 	srv, err := server.New(server.Config{
@@ -478,6 +484,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		Gateway:      gate,
 		Ingest:       ingester,
 		Revoke:       auth.RevokeHandler(guard, revoked, log),
+		Auth:         signIn,
 		NoWebSocket:  !cfg.websocket,
 		Streams:      streams,
 		Operator:     streams.Operator,
