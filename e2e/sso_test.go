@@ -77,6 +77,12 @@ func TestSignInWithIdentityProvider(t *testing.T) {
 		t.Fatalf("after sign-in: token %q, hash %q; want a kept token and a clean address bar", first, eval(t, p, `() => location.hash`).Str())
 	}
 	reconnects := eval(t, p, `() => JSON.parse(window.telltaleStats()).reconnects`).Int()
+	poll.Until(t, 5*time.Second, func() error { // from the first paint: the session's hint cookie
+		if !eval(t, p, `() => !!document.querySelector("a.tt-signout")`).Bool() {
+			return fmt.Errorf("a signed-in page shows no Sign out")
+		}
+		return nil
+	})
 	// The ID token's tenant is the page's: demo2's vehicle shows, demo's never.
 	markVehicle(t, srv.URL, keys["demo"], marker("demo"))
 	markVehicle(t, srv.URL, keys["demo2"], marker("demo2"))

@@ -217,6 +217,9 @@ func (s *Shell) OnMount(ctx app.Context) {
 	s.want = dashboardID(app.Window().URL().EscapedPath())
 	s.tokens = make(chan struct{}, 1)
 	tok := signInToken() // takes a #token= link's token first
+	if hasSession() {    // signin.go: the session renews the token, Sign out is offered
+		s.sso.renews.Store(true)
+	}
 	s.listenSignIn()
 	listenRuleTaps()  // thresholds.go
 	listenFullLoads() // the freshness page's link (sla.go)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"html"
 	"net/url"
+	"strings"
 	"sync/atomic"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -57,6 +58,12 @@ func renewToken(ctx context.Context) (tok string, offered bool, err error) {
 	return r.Token, true, nil
 }
 
+// hasSession reads the server's hint that this browser has a sign-in
+// session (backend/sso's HintCookie; the session itself is HttpOnly).
+func hasSession() bool {
+	return strings.Contains("; "+app.Window().Get("document").Get("cookie").String(), "; telltale_signed_in=1")
+}
+
 // sessionToken is a token from the session, only of the operator already
 // signed in: a session of someone else is not switched to silently (its
 // link asks, as a minted link of someone else does).
@@ -99,6 +106,9 @@ func (s *Shell) ssoTick(ctx app.Context) {
 		ctx.Dispatch(func(app.Context) {
 			s.sso.offered = offered
 			if err != nil {
+				if offered { // no session (ended, signed out) or another operator's
+					s.sso.renews.Store(false)
+				}
 				return
 			}
 			s.sso.renews.Store(true)

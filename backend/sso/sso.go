@@ -99,6 +99,10 @@ const (
 	flowPurpose    = "telltale oidc flow"
 	sessionPurpose = "telltale oidc session"
 	sessionCookie  = "telltale_session"
+	// HintCookie tells the page's script, which cannot read the HttpOnly
+	// session, that it has one (it holds "1", nothing secret): the page
+	// shows Sign out and does not ask for a token before its expiry.
+	HintCookie = "telltale_signed_in"
 	flowPrefix     = "telltale_flow_" // + the state's first 12 characters: parallel sign-ins in several tabs
 	flowTTL        = 10 * time.Minute
 	// LoginPath is where a page sends an operator to sign in.
@@ -307,6 +311,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 		var v string
 		if v, err = h.seal.seal(sessionPurpose, s); err == nil {
 			http.SetCookie(w, cookie(sessionCookie, v, int(h.cfg.SessionTTL/time.Second), h.secure))
+			h.hint(w, int(h.cfg.SessionTTL/time.Second))
 		}
 	}
 	if err != nil {
@@ -331,6 +336,16 @@ func (h *Handler) mint(s session, now time.Time) (string, error) {
 }
 
 var errEnded = errors.New("the session has ended")
+
+// hint sets (maxAge > 0) or clears HintCookie, on the whole site for the
+// page's script.
+func (h *Handler) hint(w http.ResponseWriter, maxAge int) {
+	v := "1"
+	if maxAge < 0 {
+		v = ""
+	}
+	http.SetCookie(w, &http.Cookie{Name: HintCookie, Value: v, Path: "/", MaxAge: maxAge, Secure: h.secure, SameSite: http.SameSiteLaxMode})
+}
 
 // Renewal is POST /auth/renew's answer.
 type Renewal struct {
@@ -357,6 +372,9 @@ func (h *Handler) renew(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if c, _ := r.Cookie(sessionCookie); c != nil {
 			http.SetCookie(w, cookie(sessionCookie, "", -1, h.secure))
+		}
+		if c, _ := r.Cookie(HintCookie); c != nil {
+			h.hint(w, -1)
 		}
 		writeJSON(w, http.StatusUnauthorized, Renewal{Error: err.Error() + ": sign in again", Login: LoginPath})
 		return
@@ -402,6 +420,7 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	s, err := h.session(r)
 	http.SetCookie(w, cookie(sessionCookie, "", -1, h.secure))
+	h.hint(w, -1)
 	if err == nil {
 		now := h.cfg.Now()
 		rev := auth.Revocation{Tenant: s.Tenant, TokenID: s.ID, At: now, Until: now.Add(auth.MaxTTL)}

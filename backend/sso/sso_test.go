@@ -198,10 +198,15 @@ func TestSignInIssuesATokenOfTheClaimedTenantAndRenewsIt(t *testing.T) {
 	if left := p.Expires.Sub(r.clock()); left > 15*time.Minute || left < 14*time.Minute {
 		t.Fatalf("token lives %v, want the 15m token TTL", left)
 	}
+	hinted := false
 	for _, c := range res.Cookies() {
 		if c.Name == sessionCookie && (!c.HttpOnly || c.Path != "/auth/") {
 			t.Fatalf("session cookie %+v: want HttpOnly, path /auth/", c)
 		}
+		hinted = hinted || (c.Name == HintCookie && c.Value == "1" && c.Path == "/")
+	}
+	if !hinted {
+		t.Fatalf("no %s=1 cookie for the page's script: %v", HintCookie, res.Cookies())
 	}
 
 	r.advance(14 * time.Minute) // the page renews a minute before expiry
