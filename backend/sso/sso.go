@@ -103,8 +103,8 @@ const (
 	// session, that it has one (it holds "1", nothing secret): the page
 	// shows Sign out and does not ask for a token before its expiry.
 	HintCookie = "telltale_signed_in"
-	flowPrefix     = "telltale_flow_" // + the state's first 12 characters: parallel sign-ins in several tabs
-	flowTTL        = 10 * time.Minute
+	flowPrefix = "telltale_flow_" // + the state's first 12 characters: parallel sign-ins in several tabs
+	flowTTL    = 10 * time.Minute
 	// LoginPath is where a page sends an operator to sign in.
 	LoginPath = "/auth/login"
 )
