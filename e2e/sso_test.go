@@ -98,6 +98,10 @@ func TestSignInWithIdentityProvider(t *testing.T) {
 	if strings.Contains(fleet(), marker("demo")) {
 		t.Fatalf("a demo2 operator's page shows demo's vehicle %s", marker("demo"))
 	}
+	// Minted tokens keep working beside sign-in (scripts, kiosks).
+	if seq := headOf(t, srv.URL, token(t, "demo"), "fleet"); seq == 0 {
+		t.Fatalf("a minted token's snapshot of demo's fleet is empty")
+	}
 
 	// Past the first token's expiry the page is still live on the same
 	// connection, with a renewed token.
