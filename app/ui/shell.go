@@ -35,6 +35,7 @@ type Shell struct {
 	view    view
 	now     time.Time
 	sla     slaState // freshness reports (sla.go)
+	sso     ssoState // sign-in with the organisation's identity provider (signin.go)
 
 	// want is the id of the dashboard the page's URL asks for ("": the
 	// default one); set at mount.
@@ -216,6 +217,9 @@ func (s *Shell) OnMount(ctx app.Context) {
 	s.want = dashboardID(app.Window().URL().EscapedPath())
 	s.tokens = make(chan struct{}, 1)
 	tok := signInToken() // takes a #token= link's token first
+	if hasSession() {    // signin.go: the session renews the token, Sign out is offered
+		s.sso.renews.Store(true)
+	}
 	s.listenSignIn()
 	listenRuleTaps()  // thresholds.go
 	listenFullLoads() // the freshness page's link (sla.go)
@@ -237,6 +241,7 @@ func (s *Shell) OnMount(ctx app.Context) {
 				ctx.Dispatch(func(app.Context) {
 					s.now = now
 					s.slaTick(ctx, now)
+					s.ssoTick(ctx)
 				})
 			}
 		}
@@ -355,6 +360,11 @@ var errNoToken = errors.New("no token")
 // The callbacks are released in the chain's finally, and ctx aborts the
 // request, so the chain always settles and nothing leaks however it ends.
 func fetchBytes(ctx context.Context, url, token string) ([]byte, error) {
+	return fetchRequest(ctx, "GET", url, token)
+}
+
+// fetchRequest is fetchBytes with another method (signin.go's POST).
+func fetchRequest(ctx context.Context, method, url, token string) ([]byte, error) {
 	type result struct {
 		body []byte
 		err  error
@@ -399,7 +409,7 @@ func fetchBytes(ctx context.Context, url, token string) ([]byte, error) {
 		return nil
 	})
 	abort := app.Window().Get("AbortController").New()
-	opts := map[string]any{"signal": abort.Get("signal"), "cache": "no-store"}
+	opts := map[string]any{"method": method, "signal": abort.Get("signal"), "cache": "no-store"}
 	if token != "" {
 		opts["headers"] = map[string]any{"Authorization": "Bearer " + token}
 	}
@@ -446,7 +456,8 @@ func (s *Shell) start(ctx app.Context) {
 		OnChange:      func() { s.invalidate(ctx) },
 		AfterSnapshot: s.awaitFrame, // the first chart before the other snapshots' decode
 		Trace:         s.trace.record,
-		Get:           httpGet, // the fallback when WebSockets are blocked
+		Get:           httpGet,        // the fallback when WebSockets are blocked
+		Refresh:       s.refreshToken, // the sign-in session's next token (signin.go)
 		Meter:         meter,
 	})
 	c := s.client
@@ -599,6 +610,7 @@ func (s *Shell) Render() app.UI {
 			app.If(len(s.pickerBoards()) > 1, s.picker),
 			s.badge(),
 			app.Raw(s.slaLink()),
+			app.If(s.sso.renews.Load(), func() app.UI { return app.Raw(s.ssoSignOut()) }),
 		),
 		&updateBanner{},
 		app.If(s.showingLKG(), s.lkgBanner),
@@ -617,7 +629,7 @@ func (s *Shell) Render() app.UI {
 func (s *Shell) signIn() app.UI {
 	return app.Raw(`<form class="tt-signin" id="tt-signin"><p class="tt-signin-why">` +
 		html.EscapeString(s.signInWhy()) +
-		`</p><label for="tt-token">Paste your Telltale token</label>` +
+		`</p>` + s.ssoLink() + `<label for="tt-token">Paste your Telltale token</label>` +
 		`<input id="tt-token" name="token" type="password" autocomplete="off">` +
 		`<button type="submit">Sign in</button></form>`)
 }
@@ -634,7 +646,7 @@ func (s *Shell) signInWhy() string {
 		return ""
 	case info.Status == client.SignedOut:
 		return info.LastError
-	case !info.TokenExpires.IsZero() && info.TokenExpires.Sub(s.now) < 5*time.Minute:
+	case !info.TokenExpires.IsZero() && info.TokenExpires.Sub(s.now) < 5*time.Minute && !s.sso.renews.Load():
 		return "Your session ends at " + s.clock(info.TokenExpires) + ": paste a new token to stay connected."
 	}
 	return ""

@@ -28,8 +28,10 @@ package auth
 import (
 	"crypto"
 	"crypto/ed25519"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
@@ -231,6 +233,17 @@ func (k *Keys) CanMint() bool { return k.sign != nil }
 
 // Mint signs a token for sub in tenant, valid for ttl.
 func (k *Keys) Mint(tenant, sub string, ttl time.Duration, streams []string, role string) (string, error) {
+	return k.MintID(tenant, sub, ttl, streams, role, tenant+"/"+newID())
+}
+
+// NewID returns a fresh token id for tenant, in Mint's "<tenant>/<24 hex
+// digits>" form.
+func NewID(tenant string) string { return tenant + "/" + newID() }
+
+// MintID is Mint with the token id given: the tokens an identity provider's
+// sign-in session issues one after another share the session's id, so that
+// revoking that id (sign-out) withdraws all of them at once.
+func (k *Keys) MintID(tenant, sub string, ttl time.Duration, streams []string, role, jti string) (string, error) {
 	if k.sign == nil {
 		return "", errors.New("these keys only verify: mint with the private key's owner")
 	}
@@ -239,6 +252,9 @@ func (k *Keys) Mint(tenant, sub string, ttl time.Duration, streams []string, rol
 	}
 	if sub == "" {
 		return "", errors.New("subject: empty")
+	}
+	if idTenant(jti) != tenant {
+		return "", fmt.Errorf("token id %q: want %s/…, naming its tenant", jti, tenant)
 	}
 	if ttl <= 0 || ttl > MaxTTL {
 		return "", fmt.Errorf("ttl: must be positive and at most %v", MaxTTL)
@@ -254,7 +270,7 @@ func (k *Keys) Mint(tenant, sub string, ttl time.Duration, streams []string, rol
 			Subject:   sub,
 			IssuedAt:  jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
-			ID:        tenant + "/" + newID(),
+			ID:        jti,
 		},
 		Tenant:  tenant,
 		Streams: streams,
@@ -307,6 +323,20 @@ func (k *Keys) Verify(token string) (*Principal, error) {
 		}
 	}
 	return &Principal{Subject: c.Subject, Tenant: c.Tenant, Role: c.Role, Streams: c.Streams, Expires: c.ExpiresAt.Time, Issued: c.IssuedAt.Time, ID: c.ID}, nil
+}
+
+// Derive returns a key of its own for label, derived from the shared
+// secret (HMAC-SHA256(secret, label)), for what the server signs besides
+// tokens (the sign-in flow's cookies): a value signed with it can never pass
+// for a token. Only HS256 keys hold a secret to derive from.
+func (k *Keys) Derive(label string) ([]byte, error) {
+	secret, ok := k.sign.([]byte)
+	if !ok {
+		return nil, errors.New("only a shared secret (HS256) derives keys")
+	}
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(label))
+	return m.Sum(nil), nil
 }
 
 // idTenant returns the tenant a token id minted by Mint names, "" for an id

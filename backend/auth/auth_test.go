@@ -279,3 +279,27 @@ func TestRevokeHandler(t *testing.T) {
 		t.Fatalf("stored %+v, want mallory's and then one revocation of acme/alice kept for MaxTTL", store.list)
 	}
 }
+
+func TestMintIDKeepsTheIDAndItsTenant(t *testing.T) {
+	keys, err := HS256([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := NewID("acme")
+	tok, err := keys.MintID("acme", "alice", time.Minute, nil, "", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := keys.Verify(tok)
+	if err != nil || p.ID != id {
+		t.Fatalf("got %+v %v, want jti %s", p, err, id)
+	}
+	if _, err := keys.MintID("acme", "alice", time.Minute, nil, "", NewID("globex")); err == nil {
+		t.Fatal("minted a token of acme with an id naming globex")
+	}
+	a, _ := keys.Derive("x")
+	b, _ := keys.Derive("y")
+	if len(a) != 32 || string(a) == string(b) {
+		t.Fatalf("derived keys: %x %x, want two different 32-byte keys", a, b)
+	}
+}

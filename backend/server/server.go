@@ -59,6 +59,10 @@ type Config struct {
 	Ingest http.Handler
 	// Revoke serves POST /api/v1/revoke (auth.RevokeHandler); nil leaves it out.
 	Revoke http.Handler
+	// Auth serves /auth/ (package sso: sign-in with the organisation's
+	// identity provider); nil answers it 404 in JSON, which tells the page
+	// there is no sign-in to offer.
+	Auth http.Handler
 	// Streams serves /api/v1/streams/ (package httpapi); nil leaves it out.
 	// If it has a Close method, shutdown calls it first, so that held
 	// long-polls answer at once instead of holding up the shutdown.
@@ -208,6 +212,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Streams != nil {
 		mux.Handle("/api/v1/streams/", s.held(cfg.Streams))
+	}
+	if cfg.Auth != nil {
+		mux.Handle("/auth/", cfg.Auth)
+	} else {
+		mux.HandleFunc("/auth/", func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "this server has no identity provider sign-in (see -oidc-issuer)"})
+		})
 	}
 	mux.HandleFunc("GET /api/v1/dashboards", s.listDashboards)
 	mux.HandleFunc("GET /api/v1/dashboards/{id}", s.getDashboard)

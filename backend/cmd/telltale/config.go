@@ -58,7 +58,8 @@ type config struct {
 	websocket   bool
 	slaKeep     time.Duration
 	dashboards  []dashboard.Dashboard
-	dashDir     string // -dashboards-dir: DIR/{tenant}/ files, at start and on SIGHUP
+	dashDir     string    // -dashboards-dir: DIR/{tenant}/ files, at start and on SIGHUP
+	oidc        oidcFlags // oidc.go
 }
 
 // parse reads the server's flags and environment: each flag's value is the
@@ -104,6 +105,7 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	fs.IntVar(&c.maxConns, "max-conns", 20000, "most open authenticated WebSocket connections")
 	c.edge.flags(fs)
 	c.alerts.flags(fs)
+	c.oidc.flags(fs)
 	fs.DurationVar(&c.slaKeep, "sla-keep", 720*time.Hour, "how long the pages' freshness reports are kept, as minute rollups (GET /api/v1/sla), in PostgreSQL or in memory")
 	origins := fs.String("allowed-origins", "", "comma-separated extra hosts (patterns like *.example.com) whose pages may open WebSockets; the server's own host is always allowed")
 	env := bindEnv(fs, getenv, func(name string) bool { return name != "version" })

@@ -157,6 +157,10 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		Reports:      slas, // the pages' freshness reports over the socket
 	})
 	goRun("revocations", func(ctx context.Context) error { return guard.Run(ctx, 2*time.Second, log, gate.Sweep) })
+	signIn, err := cfg.oidc.handler(keys, guard, st, log) // oidc.go
+	if err != nil {
+		return err
+	}
 	ui.Register(ui.Bridges{})
 	streams := httpapi.New(httpapi.Config{Verify: guard.Verify, Hub: h, History: st, Logger: log, Metrics: reg, Derived: eng})
 	srv, err := server.New(server.Config{
@@ -171,6 +175,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		Gateway:      gate,
 		Ingest:       ingester,
 		Revoke:       auth.RevokeHandler(guard, st, log),
+		Auth:         signIn,
 		NoWebSocket:  !cfg.websocket,
 		Streams:      streams,
 		Operator:     streams.Operator,
