@@ -79,7 +79,7 @@ else
 fi
 
 echo "check.sh: building the WebSocket check"
-go build -o "$TMP/wscheck" "$HERE/wscheck"
+go build -o "$TMP/wscheck" github.com/telltale/telltale/examples/deploy/wscheck
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
 	-subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
@@ -93,6 +93,15 @@ TELLTALE_PID=$!
 PIDS="$PIDS $TELLTALE_PID"
 wait_http "http://127.0.0.1:$UP/healthz"
 TOKEN=$(TELLTALE_JWT_SECRET=$SECRET "$BIN" token -tenant demo -sub deploy-check -ttl 10m)
+
+# rewritten FILE: the example's address lines were all rewritten (an example
+# changed without this script would otherwise be checked on the wrong ports).
+rewritten() {
+	if ! grep -q "127.0.0.1:$port" "$1" || ! grep -q "127.0.0.1:$UP" "$1"; then
+		echo "check.sh: $1 was not rewritten to ports $port and $UP: update check.sh with the example" >&2
+		exit 1
+	fi
+}
 
 fail=0
 # check NAME BASE-URL [curl/wscheck CA option]: the page, /healthz and the WebSocket through BASE-URL.
@@ -129,13 +138,14 @@ for p in $PROXIES; do
 			echo "http { access_log off;"
 			# The site as it is, on a loopback port with the throwaway certificate,
 			# without the redirect from port 80.
-			sed -e "s|listen 443 ssl;|listen 127.0.0.1:$port ssl;|" \
+			sed -e "s|listen 443 ssl http2;|listen 127.0.0.1:$port ssl http2;|" \
 				-e "s|server 127.0.0.1:8080;|server 127.0.0.1:$UP;|" \
 				-e "s|/etc/ssl/telltale/fullchain.pem|$TMP/cert.pem|" \
 				-e "s|/etc/ssl/telltale/privkey.pem|$TMP/key.pem|" \
 				-e '/^# Redirect plain HTTP/,$d' "$HERE/nginx.conf"
 			echo "}"
 		} >"$TMP/nginx/nginx.conf"
+		rewritten "$TMP/nginx/nginx.conf"
 		nginx -t -q -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf"
 		nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -g 'daemon off;' &
 		PIDS="$PIDS $!"
@@ -145,6 +155,7 @@ for p in $PROXIES; do
 		sed -e "s|bind :443 ssl crt /etc/ssl/telltale/telltale.pem|bind 127.0.0.1:$port ssl crt $TMP/haproxy.pem|" \
 			-e '/bind :80/d' -e '/redirect scheme https/d' \
 			-e "s|127.0.0.1:8080|127.0.0.1:$UP|" "$HERE/haproxy.cfg" >"$TMP/haproxy.cfg"
+		rewritten "$TMP/haproxy.cfg"
 		haproxy -q -c -f "$TMP/haproxy.cfg"
 		haproxy -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.log" 2>&1 &
 		PIDS="$PIDS $!"
@@ -159,6 +170,8 @@ for p in $PROXIES; do
 			sed -e "s|^telltale.example.com {|http://localhost:$port {|" \
 				-e "s|reverse_proxy 127.0.0.1:8080|reverse_proxy 127.0.0.1:$UP|" "$HERE/Caddyfile"
 		} >"$TMP/Caddyfile"
+		grep -q "localhost:$port" "$TMP/Caddyfile" && grep -q "127.0.0.1:$UP" "$TMP/Caddyfile" ||
+			{ echo "check.sh: the Caddyfile was not rewritten: update check.sh with the example" >&2; exit 1; }
 		XDG_DATA_HOME=$TMP/caddy XDG_CONFIG_HOME=$TMP/caddy caddy validate --config "$TMP/Caddyfile" --adapter caddyfile >/dev/null 2>&1 ||
 			{ caddy validate --config "$TMP/Caddyfile" --adapter caddyfile; exit 1; }
 		XDG_DATA_HOME=$TMP/caddy XDG_CONFIG_HOME=$TMP/caddy caddy run --config "$TMP/Caddyfile" --adapter caddyfile >"$TMP/caddy.log" 2>&1 &
