@@ -3,7 +3,8 @@
 # Caddyfile) on loopback ports in front of bin/telltale, and checks through
 # each that the page, /healthz and the live WebSocket pass: the upgrade, the
 # origin check (the Host header), the welcome, and the server's first ping
-# 15 s later (a proxy timing out idle tunnels fails it). nginx and HAProxy
+# 15 s later (a proxy timing out idle tunnels fails it), and, at the same
+# time, a long-poll held 25 s (a proxy timing it out fails). nginx and HAProxy
 # run with TLS (a throwaway self-signed certificate), Caddy over plain HTTP.
 # It also runs systemd-analyze verify on telltale.service when installed.
 #
@@ -119,11 +120,29 @@ check() {
 	case $page in "200 text/html"*) ;; *) echo "FAIL $name: / answered $page"; fail=1; return ;; esac
 	echo "$name: /healthz $health"
 	echo "$name: / $page"
+	# A long-poll held 25 s (a stream nobody writes), alongside the WebSocket:
+	# a proxy with a shorter read timeout answers 504 before the server's 200.
+	# shellcheck disable=SC2086
+	curl -sS -o /dev/null -w '%{http_code} %{time_total}' $cacurl -H "Authorization: Bearer $TOKEN" \
+		"$base/api/v1/streams/deploy-check-quiet/events?epoch=0&after=0&wait=25s" >"$TMP/poll-$name" 2>&1 &
+	poll=$!
 	# shellcheck disable=SC2086
 	if "$TMP/wscheck" -url "$base" -token "$TOKEN" $caws; then
+		ws=ok
+	else
+		ws=failed
+	fi
+	wait $poll || true
+	read -r code secs <"$TMP/poll-$name" || true
+	echo "$name: long-poll (wait=25s): HTTP $code after ${secs}s"
+	case $code:$secs in
+	200:2[4-9].* | 200:3[0-9].*) polled=ok ;;
+	*) polled=failed ;;
+	esac
+	if [ $ws = ok ] && [ $polled = ok ]; then
 		echo "PASS $name"
 	else
-		echo "FAIL $name: the WebSocket did not pass (logs in the lines above)"
+		echo "FAIL $name: WebSocket $ws, long-poll $polled (logs in the lines above)"
 		fail=1
 	fi
 }
