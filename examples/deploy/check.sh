@@ -56,7 +56,7 @@ wait_http() {
 	i=0
 	until curl -s -o /dev/null "$@" "$url"; do
 		i=$((i + 1))
-		if [ $i -ge 200 ] || ! kill -0 "$TELLTALE_PID" 2>/dev/null; then
+		if [ $i -ge 200 ] || ! kill -0 "$SERVER_PID" 2>/dev/null; then
 			echo "check.sh: $url never answered; telltale's log:" >&2
 			cat "$TMP/telltale.log" >&2
 			return 1
@@ -90,8 +90,8 @@ cat "$TMP/cert.pem" "$TMP/key.pem" >"$TMP/haproxy.pem"
 SECRET=$(openssl rand -hex 32)
 UP=$(free_port)
 TELLTALE_JWT_SECRET=$SECRET "$BIN" -addr 127.0.0.1:$UP -web "$WEB" -log-level warn >"$TMP/telltale.log" 2>&1 &
-TELLTALE_PID=$!
-PIDS="$PIDS $TELLTALE_PID"
+SERVER_PID=$!
+PIDS="$PIDS $SERVER_PID"
 wait_http "http://127.0.0.1:$UP/healthz"
 TOKEN=$(TELLTALE_JWT_SECRET=$SECRET "$BIN" token -tenant demo -sub deploy-check -ttl 10m)
 
