@@ -6,7 +6,9 @@
 # 15 s later (a proxy timing out idle tunnels fails it), and, at the same
 # time, a long-poll held 25 s (a proxy timing it out fails). nginx and HAProxy
 # run with TLS (a throwaway self-signed certificate), Caddy over plain HTTP.
-# It also runs systemd-analyze verify on telltale.service when installed.
+# Through nginx and HAProxy, a burst of requests for /api/v1/ws must meet
+# the per-address limit the example sets (429). It also runs
+# systemd-analyze verify on telltale.service when installed.
 #
 #   make build   # or: go build -o bin/telltale ./backend/cmd/telltale
 #   examples/deploy/check.sh [nginx] [haproxy] [caddy]   # default: all three
@@ -24,6 +26,20 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 PROXIES=${*:-nginx haproxy caddy}
 
 [ -x "$BIN" ] || { echo "check.sh: no $BIN: run make build first (or set TELLTALE_BIN)" >&2; exit 2; }
+# limited NAME BASE-URL [CA]: 120 requests for /api/v1/ws at once from one
+# address meet the proxy's limit on new WebSockets (429) past its burst.
+limited() {
+	name=$1 base=$2 cacurl=""
+	[ -z "${3:-}" ] || cacurl="--cacert $3"
+	# shellcheck disable=SC2086
+	codes=$(seq 120 | sed "s|.*|url = \"$base/api/v1/ws\"\noutput = \"/dev/null\"|" |
+		curl -s -w '%{http_code}\n' $cacurl --parallel --parallel-max 20 -K - | sort | uniq -c | tr -s ' \n' ' ')
+	case $codes in
+	*" 429"*) echo "PASS $name: per-address limit on new WebSockets (status counts:$codes)" ;;
+	*) echo "FAIL $name: 120 requests for /api/v1/ws at once were never refused with 429 (status counts:$codes)"; fail=1 ;;
+	esac
+}
+
 for p in $PROXIES; do
 	case $p in
 	nginx) want=nginx pkg=nginx-light ;;
@@ -169,6 +185,7 @@ for p in $PROXIES; do
 		nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -g 'daemon off;' &
 		PIDS="$PIDS $!"
 		check nginx "https://localhost:$port" "$TMP/cert.pem"
+		limited nginx "https://localhost:$port" "$TMP/cert.pem"
 		;;
 	haproxy)
 		sed -e "s|bind :443 ssl crt /etc/ssl/telltale/telltale.pem|bind 127.0.0.1:$port ssl crt $TMP/haproxy.pem|" \
@@ -179,6 +196,7 @@ for p in $PROXIES; do
 		haproxy -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.log" 2>&1 &
 		PIDS="$PIDS $!"
 		check haproxy "https://localhost:$port" "$TMP/cert.pem"
+		limited haproxy "https://localhost:$port" "$TMP/cert.pem"
 		;;
 	caddy)
 		{
