@@ -30,6 +30,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -128,22 +129,38 @@ func (s *Shell) restoreLKG(ctx app.Context, who string) {
 	if s.bridges.Store == nil {
 		return
 	}
-	ch := make(chan []byte, 1)
+	type loaded struct {
+		b   []byte
+		why string // why there is nothing, for the marks below
+	}
+	ch := make(chan loaded, 1)
 	s.bridges.Store.Load(func(b []byte, err error) {
+		l := loaded{b: b}
 		if err != nil {
+			l.why = ": " + err.Error()
 			app.Log("last-known-good state:", err)
 		}
-		ch <- b
+		ch <- l
 	})
-	var b []byte
+	var l loaded
 	select {
-	case b = <-ch:
+	case l = <-ch:
 	case <-time.After(lkgLoadWait):
+		l.why = ": not read within " + lkgLoadWait.String()
 	}
-	spec, h, snaps := decodeLKG(b)
-	if spec == nil || h.Who != who || !restorable(h, spec, s.want) {
+	// The marks say what a start drew from (bench/cmd/render's timeline):
+	// "lkg-restored N streams, B bytes", "lkg-none B bytes[: why]" or
+	// "lkg-other" (another operator's or dashboard's record).
+	spec, h, snaps := decodeLKG(l.b)
+	switch {
+	case spec == nil:
+		startMark("lkg-none " + strconv.Itoa(len(l.b)) + " bytes" + l.why)
+		return
+	case h.Who != who || !restorable(h, spec, s.want):
+		startMark("lkg-other")
 		return
 	}
+	startMark("lkg-restored " + strconv.Itoa(len(snaps)) + " streams, " + strconv.Itoa(len(l.b)) + " bytes")
 	ctx.Dispatch(func(ctx app.Context) {
 		if s.spec == nil {
 			s.spec, s.lkg.seed, s.lkg.who = spec, snaps, h.Who

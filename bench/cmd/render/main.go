@@ -66,8 +66,20 @@ type result struct {
 	LongTaskMs   float64 `json:"long_task_ms"`
 	LongTaskMax  float64 `json:"long_task_max_ms"`
 	FirstChartMs float64 `json:"first_chart_ms"`
-	Network      string  `json:"network,omitempty"`
-	Cold         bool    `json:"cold"` // a first visit: fresh profile, no service worker, no stored state
+	// StoredBytes: with -warm, the size of the page's stored
+	// last-known-good record (IndexedDB, static/lkg.js) when the measured
+	// navigation starts, and its error if reading it failed: a warm visit
+	// draws its first chart from it. 0 means the visit starts from nothing.
+	StoredBytes int    `json:"stored_bytes,omitempty"`
+	StoredErr   string `json:"stored_err,omitempty"`
+	// StoredAfter: the record's size as the measured page reads it once
+	// its charts are drawn (-1: none).
+	StoredAfter int `json:"stored_after,omitempty"`
+	// StoredLog: what the measured page logged about its stored state
+	// (a failed read or save), up to its first chart.
+	StoredLog []string `json:"stored_log,omitempty"`
+	Network   string   `json:"network,omitempty"`
+	Cold      bool     `json:"cold"` // a first visit: fresh profile, no service worker, no stored state
 	// Timeline: what the page did before its first chart, in ms from
 	// navigation (see timeline.go).
 	Timeline     []mark  `json:"timeline"`
@@ -232,6 +244,11 @@ func run() error {
 	if err := (proto.NetworkEnable{}).Call(page); err != nil {
 		return err
 	}
+	// And the runtime domain: the timeline keeps the page's console lines
+	// about its stored state.
+	if err := (proto.RuntimeEnable{}).Call(page); err != nil {
+		return err
+	}
 	if *network != "" {
 		if err := throttle.Call(page); err != nil {
 			return err
@@ -240,6 +257,8 @@ func run() error {
 	if _, err := page.EvalOnNewDocument("(" + probe + ")()"); err != nil {
 		return err
 	}
+	var storedBytes int
+	var storedErr string
 	if *warm {
 		// A returning operator: the page was opened before, so the HTTP
 		// cache, the service worker, the compiled wasm and the stored
@@ -259,6 +278,14 @@ func run() error {
 		// pass folds 5,000 rows every 250 ms (app/ui/lkg.go), so 8 streams of
 		// 100k points take ~40 s.
 		time.Sleep(*warmWait)
+		var st struct {
+			N   int    `json:"n"`
+			Err string `json:"err"`
+		}
+		if err := page.MustEval(`() => new Promise(r => telltaleStore.load((b, e) => r({n: b ? b.length : 0, err: e || ""})))`).Unmarshal(&st); err != nil {
+			return err
+		}
+		storedBytes, storedErr = st.N, st.Err
 	}
 	tl := watchTimeline(page)
 	if *profileStart {
@@ -296,8 +323,18 @@ func run() error {
 		time.Sleep(200 * time.Millisecond)
 	}
 	res := result{Device: *device, Panels: *panels, Series: *series, Points: *points, Rate: *rate, Network: *network, Cold: !*warm}
+	res.StoredBytes, res.StoredErr = storedBytes, storedErr
+	if *warm {
+		res.StoredAfter = page.MustEval(`() => new Promise(r => telltaleStore.load((b, e) => r(b ? b.length : -1)))`).Int()
+	}
 	res.FirstChartMs = page.MustEval(`() => { const m = performance.getEntriesByName("telltale:first-chart")[0]; return m ? m.startTime : -1 }`).Num()
 	res.Timeline = tl.read(page)
+	tl.mu.Lock()
+	res.StoredLog = append([]string(nil), tl.console...)
+	tl.mu.Unlock()
+	for _, l := range res.StoredLog {
+		fmt.Println("page:", l)
+	}
 	if *profileStart {
 		prof, err := proto.ProfilerStop{}.Call(page)
 		if err != nil {
