@@ -75,6 +75,9 @@ type result struct {
 	// StoredAfter: the record's size as the measured page reads it once
 	// its charts are drawn (-1: none).
 	StoredAfter int `json:"stored_after,omitempty"`
+	// StoredEarly: the record as read straight from IndexedDB when the
+	// measured document starts (ms from navigation, bytes, type or error).
+	StoredEarly string `json:"stored_early,omitempty"`
 	// StoredLog: what the measured page logged about its stored state
 	// (a failed read or save), up to its first chart.
 	StoredLog []string `json:"stored_log,omitempty"`
@@ -105,6 +108,23 @@ type result struct {
 	ExtremesChecked int `json:"extremes_checked"`
 	ExtremesMissed  int `json:"extremes_missed"`
 }
+
+// earlyRead reads the stored record from IndexedDB as a document starts,
+// before the app does, into window.__ttEarly.
+const earlyRead = `() => {
+	window.__ttEarly = {started: performance.now(), origin: location.origin};
+	let r;
+	try { r = indexedDB.open("telltale"); } catch (e) { window.__ttEarly.err = String(e); return; }
+	r.onblocked = () => { window.__ttEarly.blocked = performance.now(); };
+	r.onerror = () => { window.__ttEarly = {ms: performance.now(), err: String(r.error)}; };
+	r.onsuccess = () => {
+		try {
+			const q = r.result.transaction("lkg").objectStore("lkg").get("lkg");
+			q.onsuccess = () => { window.__ttEarly = {ms: performance.now(), n: q.result ? q.result.length : 0, type: Object.prototype.toString.call(q.result)}; r.result.close(); };
+			q.onerror = () => { window.__ttEarly = {ms: performance.now(), err: String(q.error)}; };
+		} catch (e) { window.__ttEarly = {ms: performance.now(), err: String(e)}; }
+	};
+}`
 
 func main() {
 	if err := run(); err != nil {
@@ -286,6 +306,11 @@ func run() error {
 			return err
 		}
 		storedBytes, storedErr = st.N, st.Err
+		// And as the measured page reads it first, from its document's
+		// start, without the app (stored_early).
+		if _, err := page.EvalOnNewDocument("(" + earlyRead + ")()"); err != nil {
+			return err
+		}
 	}
 	tl := watchTimeline(page)
 	if *profileStart {
@@ -296,7 +321,19 @@ func run() error {
 			return err
 		}
 	}
-	if err := page.Navigate(base + "/" + query + "#token=" + tok); err != nil {
+	// The measured navigation. Warm, it opens the page's address as a
+	// returning operator does, without the #token= link: the first visit
+	// kept the token and took the link's hash out of the address, so
+	// navigating to the link again would only change the fragment, a
+	// same-document navigation that loads nothing (the old page's marks
+	// were measured then). A mark on the old document proves a new one.
+	target := base + "/" + query
+	if !*warm {
+		target += "#token=" + tok
+	} else {
+		page.MustEval(`() => { window.__ttOld = true }`)
+	}
+	if err := page.Navigate(target); err != nil {
 		return err
 	}
 	// Live, every chart on screen drawn with its pre-filled points (the page
@@ -323,8 +360,12 @@ func run() error {
 		time.Sleep(200 * time.Millisecond)
 	}
 	res := result{Device: *device, Panels: *panels, Series: *series, Points: *points, Rate: *rate, Network: *network, Cold: !*warm}
+	if *warm && page.MustEval(`() => window.__ttOld === true`).Bool() {
+		return errors.New("the measured navigation did not load a new document")
+	}
 	res.StoredBytes, res.StoredErr = storedBytes, storedErr
 	if *warm {
+		res.StoredEarly = page.MustEval(`() => JSON.stringify(window.__ttEarly || null)`).Str()
 		res.StoredAfter = page.MustEval(`() => new Promise(r => telltaleStore.load((b, e) => r(b ? b.length : -1)))`).Int()
 	}
 	res.FirstChartMs = page.MustEval(`() => { const m = performance.getEntriesByName("telltale:first-chart")[0]; return m ? m.startTime : -1 }`).Num()
