@@ -355,6 +355,8 @@ func run() error {
 		}
 		if time.Now().After(deadline) {
 			printTimeline(tl.read(page)) // how far the page got
+			fmt.Println("page stats:", page.MustEval(`() => window.telltaleStats ? telltaleStats() : ""`).Str())
+			fmt.Println("charts (points, on screen):", page.MustEval(`() => JSON.stringify([...document.querySelectorAll(".tt-chart")].map(e => { const r = e.getBoundingClientRect(); return [e.id, e._uplot ? e._uplot.data[0].length : -1, r.bottom > 0 && r.top < innerHeight]; }))`).Str())
 			return fmt.Errorf("%d of %d charts on screen drawn after 2 minutes (%d panels)", counts.Drawn, counts.OnScreen, counts.Charts)
 		}
 		time.Sleep(200 * time.Millisecond)
