@@ -30,6 +30,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -128,22 +129,38 @@ func (s *Shell) restoreLKG(ctx app.Context, who string) {
 	if s.bridges.Store == nil {
 		return
 	}
-	ch := make(chan []byte, 1)
+	type loaded struct {
+		b   []byte
+		why string // why there is nothing, for the marks below
+	}
+	ch := make(chan loaded, 1)
 	s.bridges.Store.Load(func(b []byte, err error) {
+		l := loaded{b: b}
 		if err != nil {
+			l.why = ": " + err.Error()
 			app.Log("last-known-good state:", err)
 		}
-		ch <- b
+		ch <- l
 	})
-	var b []byte
+	var l loaded
 	select {
-	case b = <-ch:
+	case l = <-ch:
 	case <-time.After(lkgLoadWait):
+		l.why = ": not read within " + lkgLoadWait.String()
 	}
-	spec, h, snaps := decodeLKG(b)
-	if spec == nil || h.Who != who || !restorable(h, spec, s.want) {
+	// The marks say what a start drew from (bench/cmd/render's timeline):
+	// "lkg-restored N streams, B bytes", "lkg-none B bytes[: why]" or
+	// "lkg-other" (another operator's or dashboard's record).
+	spec, h, snaps := decodeLKG(l.b)
+	switch {
+	case spec == nil:
+		startMark("lkg-none " + strconv.Itoa(len(l.b)) + " bytes" + l.why)
+		return
+	case h.Who != who || !restorable(h, spec, s.want):
+		startMark("lkg-other")
 		return
 	}
+	startMark("lkg-restored " + strconv.Itoa(len(snaps)) + " streams, " + strconv.Itoa(len(l.b)) + " bytes")
 	ctx.Dispatch(func(ctx app.Context) {
 		if s.spec == nil {
 			s.spec, s.lkg.seed, s.lkg.who = spec, snaps, h.Who
@@ -277,8 +294,8 @@ func (s *Shell) saveLKG(c *client.Client, all bool) {
 }
 
 // foldLKG folds at most lkgFoldRows new rows of one stream's points into
-// its stored columns (the stream with the most rows waiting), so that the
-// work of decimating a long table is spread thinly between saves.
+// its stored columns (nextFold's choice), so that the work of decimating a
+// long table is spread thinly between saves.
 func (s *Shell) foldLKG(c *client.Client) {
 	s.lkg.mu.Lock()
 	defer s.lkg.mu.Unlock()
@@ -288,21 +305,36 @@ func (s *Shell) foldLKG(c *client.Client) {
 		}
 		names := s.spec.Streams()
 		share := (lkgMaxBytes - len(s.lkg.spec) - 1024) / max(1, len(names))
-		best, most := "", 0
-		for _, name := range names {
-			st := streams[name]
-			if st == nil || st.Epoch == 0 {
-				continue
-			}
-			if n := waitingRows(st, windowMs(s.spec, name), s.lkg.frames[name]); n > most {
-				best, most = name, n
-			}
-		}
-		if best != "" {
+		if best := nextFold(s.spec, names, streams, s.lkg.frames); best != "" {
 			f := s.lkg.frames[best]
 			s.lkg.frames[best] = foldLKG(streams[best], windowMs(s.spec, best), share, f)
 		}
 	})
+}
+
+// nextFold is the stream whose rows to fold next: the first of names (the
+// spec's order, the panels' order on screen) that a save cannot store yet
+// (more than lkgFoldRows rows waiting), else the one with the most rows
+// waiting. In that order the streams are stored one after another, the
+// first panel's in seconds, instead of all at once when every pass ends
+// (8 streams of 100k points: ~40 s); a warm visit draws the streams stored
+// and gets snapshots for the others. "" when none waits.
+func nextFold(spec *dashboard.Dashboard, names []string, streams map[string]*livestate.Stream, frames map[string]lkgFrame) string {
+	best, most := "", 0
+	for _, name := range names {
+		st := streams[name]
+		if st == nil || st.Epoch == 0 {
+			continue
+		}
+		n := waitingRows(st, windowMs(spec, name), frames[name])
+		if n > lkgFoldRows {
+			return name
+		}
+		if n > most {
+			best, most = name, n
+		}
+	}
+	return best
 }
 
 // lkgRecord encodes the record: h (its Sizes filled in here), then the

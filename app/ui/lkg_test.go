@@ -172,3 +172,50 @@ func TestLKGFoldsALongTableOverSeveralSaves(t *testing.T) {
 		t.Fatalf("folded over %d saves the stored snapshot differs from one pass (%d vs %d bytes, %v)", saves, len(frames["m"].b), len(one), err)
 	}
 }
+
+// TestLKGFoldsStreamsInPanelOrder: the first pass over long tables folds
+// the first panel's stream to the end before the next one starts, so the
+// first panel's stream is stored after its own pass (a warm visit draws it
+// from the stored state) rather than every stream at the end of all passes.
+func TestLKGFoldsStreamsInPanelOrder(t *testing.T) {
+	spec := &dashboard.Dashboard{ID: "d"}
+	streams := map[string]*livestate.Stream{}
+	n := 2*lkgFoldRows + 10
+	for _, name := range []string{"b", "a", "c"} { // panel order, not name order
+		spec.Panels = append(spec.Panels, dashboard.Panel{ID: "p" + name, Kind: dashboard.KindTimeSeries, Stream: name, Series: []string{"v"}, WindowSeconds: 3600})
+		p := wire.Points{TS: make([]int64, n), Cols: []wire.Column{{Name: "v", Vals: make([]float64, n)}}}
+		for i := range n {
+			p.TS[i] = int64(i) * 10
+		}
+		streams[name] = &livestate.Stream{Name: name, Epoch: 1, Seq: 9, State: wire.State{Points: p}}
+	}
+	names := spec.Streams()
+	frames := map[string]lkgFrame{}
+	var order []string
+	for range 6 {
+		name := nextFold(spec, names, streams, frames)
+		order = append(order, name)
+		frames[name] = foldLKG(streams[name], 3_600_000, 64<<10, frames[name])
+	}
+	// A stream is storable once at most lkgFoldRows rows wait: after its
+	// second fold here.
+	want := "b b a a c c"
+	if got := fmt.Sprint(order); got != "["+want+"]" {
+		t.Fatalf("folded %v, want [%s]: the panels' order, each stream storable before the next starts", got, want)
+	}
+	// Storable in that order: b after 2 folds, a after 4, c after 6.
+	frames = map[string]lkgFrame{}
+	stored := map[string]int{}
+	for i := 1; i <= 6; i++ {
+		name := nextFold(spec, names, streams, frames)
+		frames[name] = foldLKG(streams[name], 3_600_000, 64<<10, frames[name])
+		for _, s := range names {
+			if _, ok := stored[s]; !ok && waitingRows(streams[s], 3_600_000, frames[s]) <= lkgFoldRows {
+				stored[s] = i
+			}
+		}
+	}
+	if stored["b"] != 2 || stored["a"] != 4 || stored["c"] != 6 {
+		t.Fatalf("storable after folds %v, want b 2, a 4, c 6", stored)
+	}
+}

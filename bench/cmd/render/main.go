@@ -66,8 +66,23 @@ type result struct {
 	LongTaskMs   float64 `json:"long_task_ms"`
 	LongTaskMax  float64 `json:"long_task_max_ms"`
 	FirstChartMs float64 `json:"first_chart_ms"`
-	Network      string  `json:"network,omitempty"`
-	Cold         bool    `json:"cold"` // a first visit: fresh profile, no service worker, no stored state
+	// StoredBytes: with -warm, the size of the page's stored
+	// last-known-good record (IndexedDB, static/lkg.js) when the measured
+	// navigation starts, and its error if reading it failed: a warm visit
+	// draws its first chart from it. 0 means the visit starts from nothing.
+	StoredBytes int    `json:"stored_bytes,omitempty"`
+	StoredErr   string `json:"stored_err,omitempty"`
+	// StoredAfter: the record's size as the measured page reads it once
+	// its charts are drawn (-1: none).
+	StoredAfter int `json:"stored_after,omitempty"`
+	// StoredEarly: the record as read straight from IndexedDB when the
+	// measured document starts (ms from navigation, bytes, type or error).
+	StoredEarly string `json:"stored_early,omitempty"`
+	// StoredLog: what the measured page logged about its stored state
+	// (a failed read or save), up to its first chart.
+	StoredLog []string `json:"stored_log,omitempty"`
+	Network   string   `json:"network,omitempty"`
+	Cold      bool     `json:"cold"` // a first visit: fresh profile, no service worker, no stored state
 	// Timeline: what the page did before its first chart, in ms from
 	// navigation (see timeline.go).
 	Timeline     []mark  `json:"timeline"`
@@ -93,6 +108,23 @@ type result struct {
 	ExtremesChecked int `json:"extremes_checked"`
 	ExtremesMissed  int `json:"extremes_missed"`
 }
+
+// earlyRead reads the stored record from IndexedDB as a document starts,
+// before the app does, into window.__ttEarly.
+const earlyRead = `() => {
+	window.__ttEarly = {started: performance.now(), origin: location.origin};
+	let r;
+	try { r = indexedDB.open("telltale"); } catch (e) { window.__ttEarly.err = String(e); return; }
+	r.onblocked = () => { window.__ttEarly.blocked = performance.now(); };
+	r.onerror = () => { window.__ttEarly = {ms: performance.now(), err: String(r.error)}; };
+	r.onsuccess = () => {
+		try {
+			const q = r.result.transaction("lkg").objectStore("lkg").get("lkg");
+			q.onsuccess = () => { window.__ttEarly = {ms: performance.now(), n: q.result ? q.result.length : 0, type: Object.prototype.toString.call(q.result)}; r.result.close(); };
+			q.onerror = () => { window.__ttEarly = {ms: performance.now(), err: String(q.error)}; };
+		} catch (e) { window.__ttEarly = {ms: performance.now(), err: String(e)}; }
+	};
+}`
 
 func main() {
 	if err := run(); err != nil {
@@ -232,6 +264,11 @@ func run() error {
 	if err := (proto.NetworkEnable{}).Call(page); err != nil {
 		return err
 	}
+	// And the runtime domain: the timeline keeps the page's console lines
+	// about its stored state.
+	if err := (proto.RuntimeEnable{}).Call(page); err != nil {
+		return err
+	}
 	if *network != "" {
 		if err := throttle.Call(page); err != nil {
 			return err
@@ -240,6 +277,8 @@ func run() error {
 	if _, err := page.EvalOnNewDocument("(" + probe + ")()"); err != nil {
 		return err
 	}
+	var storedBytes int
+	var storedErr string
 	if *warm {
 		// A returning operator: the page was opened before, so the HTTP
 		// cache, the service worker, the compiled wasm and the stored
@@ -259,6 +298,19 @@ func run() error {
 		// pass folds 5,000 rows every 250 ms (app/ui/lkg.go), so 8 streams of
 		// 100k points take ~40 s.
 		time.Sleep(*warmWait)
+		var st struct {
+			N   int    `json:"n"`
+			Err string `json:"err"`
+		}
+		if err := page.MustEval(`() => new Promise(r => telltaleStore.load((b, e) => r({n: b ? b.length : 0, err: e || ""})))`).Unmarshal(&st); err != nil {
+			return err
+		}
+		storedBytes, storedErr = st.N, st.Err
+		// And as the measured page reads it first, from its document's
+		// start, without the app (stored_early).
+		if _, err := page.EvalOnNewDocument("(" + earlyRead + ")()"); err != nil {
+			return err
+		}
 	}
 	tl := watchTimeline(page)
 	if *profileStart {
@@ -269,7 +321,19 @@ func run() error {
 			return err
 		}
 	}
-	if err := page.Navigate(base + "/" + query + "#token=" + tok); err != nil {
+	// The measured navigation. Warm, it opens the page's address as a
+	// returning operator does, without the #token= link: the first visit
+	// kept the token and took the link's hash out of the address, so
+	// navigating to the link again would only change the fragment, a
+	// same-document navigation that loads nothing (the old page's marks
+	// were measured then). A mark on the old document proves a new one.
+	target := base + "/" + query
+	if !*warm {
+		target += "#token=" + tok
+	} else {
+		page.MustEval(`() => { window.__ttOld = true }`)
+	}
+	if err := page.Navigate(target); err != nil {
 		return err
 	}
 	// Live, every chart on screen drawn with its pre-filled points (the page
@@ -291,13 +355,29 @@ func run() error {
 		}
 		if time.Now().After(deadline) {
 			printTimeline(tl.read(page)) // how far the page got
+			fmt.Println("page stats:", page.MustEval(`() => window.telltaleStats ? telltaleStats() : ""`).Str())
+			fmt.Println("charts (points, on screen):", page.MustEval(`() => JSON.stringify([...document.querySelectorAll(".tt-chart")].map(e => { const r = e.getBoundingClientRect(); return [e.id, e._uplot ? e._uplot.data[0].length : -1, r.bottom > 0 && r.top < innerHeight]; }))`).Str())
 			return fmt.Errorf("%d of %d charts on screen drawn after 2 minutes (%d panels)", counts.Drawn, counts.OnScreen, counts.Charts)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	res := result{Device: *device, Panels: *panels, Series: *series, Points: *points, Rate: *rate, Network: *network, Cold: !*warm}
+	if *warm && page.MustEval(`() => window.__ttOld === true`).Bool() {
+		return errors.New("the measured navigation did not load a new document")
+	}
+	res.StoredBytes, res.StoredErr = storedBytes, storedErr
+	if *warm {
+		res.StoredEarly = page.MustEval(`() => JSON.stringify(window.__ttEarly || null)`).Str()
+		res.StoredAfter = page.MustEval(`() => new Promise(r => telltaleStore.load((b, e) => r(b ? b.length : -1)))`).Int()
+	}
 	res.FirstChartMs = page.MustEval(`() => { const m = performance.getEntriesByName("telltale:first-chart")[0]; return m ? m.startTime : -1 }`).Num()
 	res.Timeline = tl.read(page)
+	tl.mu.Lock()
+	res.StoredLog = append([]string(nil), tl.console...)
+	tl.mu.Unlock()
+	for _, l := range res.StoredLog {
+		fmt.Println("page:", l)
+	}
 	if *profileStart {
 		prof, err := proto.ProfilerStop{}.Call(page)
 		if err != nil {

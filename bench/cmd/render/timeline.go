@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/go-rod/rod"
@@ -32,6 +33,7 @@ type timeline struct {
 	wsUp     float64 // handshake answered
 	frames   []float64
 	frameLen []int
+	console  []string // the page's console lines about its stored state
 }
 
 func watchTimeline(page *rod.Page) *timeline {
@@ -45,14 +47,26 @@ func watchTimeline(page *rod.Page) *timeline {
 	}, func(e *proto.NetworkWebSocketWillSendHandshakeRequest) {
 		t.mu.Lock()
 		defer t.mu.Unlock()
-		if t.wsOpen == 0 {
+		if t.wsOpen == 0 && t.docTS > 0 { // not the page before the measured one
 			t.wsOpen = float64(e.Timestamp)
 		}
 	}, func(e *proto.NetworkWebSocketHandshakeResponseReceived) {
 		t.mu.Lock()
 		defer t.mu.Unlock()
-		if t.wsUp == 0 {
+		if t.wsUp == 0 && t.wsOpen > 0 {
 			t.wsUp = float64(e.Timestamp)
+		}
+	}, func(e *proto.RuntimeConsoleAPICalled) {
+		// The page's own account of its stored state (app/ui/lkg.go logs
+		// why it could not read or save it).
+		var parts []string
+		for _, a := range e.Args {
+			parts = append(parts, a.Value.String()+a.Description)
+		}
+		if msg := strings.Join(parts, " "); strings.Contains(msg, "last-known-good") {
+			t.mu.Lock()
+			t.console = append(t.console, msg)
+			t.mu.Unlock()
 		}
 	}, func(e *proto.NetworkWebSocketFrameReceived) {
 		t.mu.Lock()
@@ -118,6 +132,9 @@ func (t *timeline) read(page *rod.Page) []mark {
 		n, bytes, firstFrame, last := 0, 0, -1.0, 0.0
 		for i, ts := range t.frames {
 			at := ms(ts)
+			if ts < t.docTS {
+				continue // the page before the measured one
+			}
 			if first >= 0 && at > first {
 				break
 			}
