@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vmihailenco/msgpack/v5"
+
 	"github.com/telltale/telltale/shared/sla"
 )
 
@@ -138,8 +140,19 @@ func TestDecodeReportReuses(t *testing.T) {
 	small.Panels[1].Stale, small.Panels[2].Stages = nil, nil
 	small.Panels[3].Stages[4].Index, small.Panels[3].Stages[4].Counts = nil, nil
 	small.Panels[4].Painted = 0
+	// A frame of other encoders, which leave out fields: none may keep
+	// what the report before held.
+	sparse, err := msgpack.Marshal(map[string]any{"v": Version, "t": "report", "b": map[string]any{
+		"panels": []any{map[string]any{"panel": "p"}, map[string]any{"stages": []any{map[string]any{"stage": "total"}}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var frames [][]byte
 	for _, r := range []Report{big, small, maxReport(), small, {Panels: []PanelReport{}}, big} {
-		b := mustEncode(t, r)
+		frames = append(frames, mustEncode(t, r), sparse)
+	}
+	for _, b := range frames {
 		want, err := Decode(b)
 		if err != nil {
 			t.Fatal(err)
