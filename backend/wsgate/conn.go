@@ -292,7 +292,7 @@ func (c *conn) handle(ctx context.Context, typ websocket.MessageType, b []byte) 
 		c.refuse(&wire.Error{Code: wire.CodeBadFrame, Message: "frames are binary msgpack"})
 		return true
 	}
-	f, err := wire.Decode(b)
+	f, err := decodeClient(b) // reports into pooled structures (report.go)
 	if err != nil {
 		var e *wire.Error
 		if !errors.As(err, &e) {
@@ -318,8 +318,8 @@ func (c *conn) handle(ctx context.Context, typ websocket.MessageType, b []byte) 
 		c.refresh(ctx, f)
 	case wire.Sync:
 		c.sync(f)
-	case wire.Report:
-		c.report(&f)
+	case *wire.Report:
+		c.report(f)
 	case wire.Hello:
 		c.refuse(&wire.Error{Code: wire.CodeBadFrame, Message: "hello was already received"})
 	default:
