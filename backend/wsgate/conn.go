@@ -199,7 +199,9 @@ func (c *conn) buffered() bool {
 func (c *conn) readOne(shortStack bool) bool {
 	// No context: one would cost a registration per read, and closing the
 	// connection fails a pending read anyway.
-	typ, b, err := c.ws.Read(context.Background())
+	typ, fb, err := readFrame(c.ws) // into a pooled buffer (report.go)
+	defer fb.free()
+	b := fb.b
 	if err != nil {
 		c.g.cfg.Logger.Debug("read", "conn", c.id, "remote", c.remote, "err", err)
 		c.close(websocket.StatusNormalClosure, "")
