@@ -143,7 +143,7 @@ func putReport(r *wire.Report) {
 
 // framePool holds the buffers client frames are read into. The library's
 // Read reads a frame through io.ReadAll, which starts at 512 bytes and
-// grows by copying: an 8 KB report cost nine allocations and twice its
+// grows by copying: an 8 KB report cost ten allocations and twice its
 // size in copies before it was decoded. Nothing a frame's handling keeps
 // points into its bytes (every string is copied out, reports go back to
 // reportPool), so the buffer is reused once the frame is handled.
