@@ -79,16 +79,18 @@ func check(r *wire.Report, now time.Time) (clamped int, err error) {
 	// the period, at least one.
 	maxEvents := uint64(math.Ceil(period.Seconds() * sla.MaxEventsPerSec))
 	periodMs := period.Milliseconds()
-	seen := make(map[string]bool, len(r.Panels))
 	for i := range r.Panels {
 		p := &r.Panels[i]
 		if err := checkName("panel", p.Panel); err != nil {
 			return refuse("panel %d: %v", i, err)
 		}
-		if seen[p.Panel] {
-			return refuse("panel %q: listed twice", p.Panel)
+		// At most sla.MaxPanels: comparing with those before costs less
+		// than a map's hashing.
+		for j := range i {
+			if r.Panels[j].Panel == p.Panel {
+				return refuse("panel %q: listed twice", p.Panel)
+			}
 		}
-		seen[p.Panel] = true
 		if p.FreshMs < 0 || p.StaleMs < 0 {
 			return refuse("panel %q: negative fresh_ms %d or stale_ms %d", p.Panel, p.FreshMs, p.StaleMs)
 		}
@@ -98,16 +100,17 @@ func check(r *wire.Report, now time.Time) (clamped int, err error) {
 		if len(p.Stages) > len(sla.Stages) {
 			return refuse("panel %q: %d stages: at most %d", p.Panel, len(p.Stages), len(sla.Stages))
 		}
-		stages := make(map[string]bool, len(p.Stages))
+		var stages uint32 // bit i: sla.Stages[i] is listed
 		for j := range p.Stages {
 			h := &p.Stages[j]
-			if !slices.Contains(sla.Stages, h.Stage) {
+			si := slices.Index(sla.Stages, h.Stage)
+			if si < 0 {
 				return refuse("panel %q: unknown stage %.32q", p.Panel, h.Stage)
 			}
-			if stages[h.Stage] {
+			if stages&(1<<si) != 0 {
 				return refuse("panel %q: stage %q listed twice", p.Panel, h.Stage)
 			}
-			stages[h.Stage] = true
+			stages |= 1 << si
 			if len(h.Index) != len(h.Counts) {
 				return refuse("panel %q: stage %q: %d bins but %d counts", p.Panel, h.Stage, len(h.Index), len(h.Counts))
 			}

@@ -190,6 +190,20 @@ func (s *Service) Take(tenant string, r *wire.Report, now time.Time) error {
 		s.refused.Inc()
 		return err
 	}
+	if err := s.merge(tenant, r, clamped); err != nil {
+		return err
+	}
+	// The metrics have locks of their own: the report is taken.
+	if s.cfg.Stages != nil {
+		pageMetrics(s.cfg.Stages, tenant, r)
+	}
+	return nil
+}
+
+// merge is Take's part under s.mu: a checked report, unless it overlaps
+// its screen's last or its tenant is at its caps, goes into its minute's
+// rollups.
+func (s *Service) merge(tenant string, r *wire.Report, clamped int) error {
 	minute := time.Unix(0, r.To).UTC().Truncate(time.Minute)
 	screen := screenHash(r.Screen)
 	sk := screenKey{tenant, r.Screen, r.Dashboard}
@@ -205,9 +219,12 @@ func (s *Service) Take(tenant string, r *wire.Report, now time.Time) error {
 		s.busy.Inc()
 		return ErrBusy
 	}
+	// One lookup a panel: the rollups found are kept for the merge below
+	// (check allows at most sla.MaxPanels panels).
+	var found [sla.MaxPanels]*Rollup
 	fresh := 0
 	for i := range r.Panels {
-		if s.pending[key{tenant, r.Dashboard, r.Panels[i].Panel, minute.Unix(), false}] == nil {
+		if found[i] = s.pending[key{tenant, r.Dashboard, r.Panels[i].Panel, minute.Unix(), false}]; found[i] == nil {
 			fresh++
 		}
 	}
@@ -221,14 +238,14 @@ func (s *Service) Take(tenant string, r *wire.Report, now time.Time) error {
 	if clamped > 0 {
 		s.clamped.Inc()
 	}
+	var grew int64
 	for i := range r.Panels {
 		p := &r.Panels[i]
-		k := key{tenant, r.Dashboard, p.Panel, minute.Unix(), false}
-		ru := s.pending[k]
+		ru := found[i]
 		var before int64 // a new rollup's whole size is new
 		if ru == nil {
 			ru = newRollup(tenant, r.Dashboard, p.Panel, minute)
-			s.pending[k] = ru
+			s.pending[key{tenant, r.Dashboard, p.Panel, minute.Unix(), false}] = ru
 			s.perTenant[tenant]++
 		} else {
 			before = ru.size()
@@ -236,13 +253,10 @@ func (s *Service) Take(tenant string, r *wire.Report, now time.Time) error {
 		if n := ru.addReport(screen, p); n > 0 {
 			s.staleDropped.Add(int64(n))
 		}
-		if s.cfg.Stages != nil {
-			pageMetrics(s.cfg.Stages, tenant, p)
-		}
-		grew := ru.size() - before
-		s.pendingBytes += grew
-		s.tenantBytes[tenant] += grew
+		grew += ru.size() - before
 	}
+	s.pendingBytes += grew
+	s.tenantBytes[tenant] += grew
 	s.pendingGauge.Add(int64(fresh))
 	return nil
 }
@@ -391,20 +405,28 @@ var binSeconds, binBucket = func() ([]float64, []uint8) {
 	return secs, buckets
 }()
 
-// pageMetrics adds a checked panel report's histograms to
+// pageMetrics adds a checked report's histograms to
 // telltale_page_stage_seconds: per stage, its bins summed per bucket, then
-// one add per bucket.
-func pageMetrics(stages *metrics.Stages, tenant string, p *wire.PanelReport) {
-	var buf [32]uint64 // more than the buckets (TestPageMetricsBuckets)
+// one add per bucket. Each stage's histogram is looked up once a report,
+// not once a panel.
+func pageMetrics(stages *metrics.Stages, tenant string, r *wire.Report) {
+	var hs [8]*metrics.CountHistogram // one a stage (TestPageMetricsBuckets holds len(sla.Stages) under it)
+	var buf [32]uint64                // more than the buckets (TestPageMetricsBuckets)
 	per := buf[:len(metrics.LatencyBuckets)+1]
-	for _, st := range p.Stages {
-		clear(per)
-		sum := 0.0
-		for j, idx := range st.Index {
-			i, c := idx-sla.MinBin, uint64(st.Counts[j])
-			per[binBucket[i]] += c
-			sum += binSeconds[i] * float64(c)
+	for i := range r.Panels {
+		for _, st := range r.Panels[i].Stages {
+			clear(per)
+			sum := 0.0
+			for j, idx := range st.Index {
+				i, c := idx-sla.MinBin, uint64(st.Counts[j])
+				per[binBucket[i]] += c
+				sum += binSeconds[i] * float64(c)
+			}
+			si := slices.Index(sla.Stages, st.Stage) // check refused any other
+			if hs[si] == nil {
+				hs[si] = stages.Page(tenant, st.Stage)
+			}
+			hs[si].AddBuckets(per, sum)
 		}
-		stages.Page(tenant, st.Stage).AddBuckets(per, sum)
 	}
 }

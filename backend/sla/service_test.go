@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -423,9 +424,24 @@ func TestPageMetricsBuckets(t *testing.T) {
 	if n := len(metrics.LatencyBuckets) + 1; n > 32 {
 		t.Fatalf("%d metric buckets: pageMetrics sums into 32", n)
 	}
+	if n := len(sla.Stages); n > 8 {
+		t.Fatalf("%d stages: pageMetrics keeps 8 histograms", n)
+	}
 	for i, b := range binBucket {
 		if want := metrics.Bucket(sla.BinValue(sla.MinBin+int32(i)) / 1000); int(b) != want {
 			t.Fatalf("bin %d: bucket %d, want %d", sla.MinBin+int32(i), b, want)
+		}
+	}
+}
+
+// screenHash is hash/fnv's FNV-1a: rollups kept before it was written out
+// name their screens by the library's hash.
+func TestScreenHashIsFNV1a(t *testing.T) {
+	for _, s := range []string{"", "9f86d081884c7d65", "écran", strings.Repeat("x", 200)} {
+		h := fnv.New64a()
+		h.Write([]byte(s))
+		if got, want := screenHash(s), h.Sum64(); got != want {
+			t.Errorf("screenHash(%q) = %x, want %x", s, got, want)
 		}
 	}
 }

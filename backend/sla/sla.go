@@ -20,7 +20,9 @@ import (
 // (POST /api/v1/sla/report, the fallback and pagehide). tenant comes from the
 // sender's token; now is the server's clock on arrival. An error says the
 // report was refused (the caller counts it and answers 4xx or an error frame);
-// Take never blocks on storage.
+// Take never blocks on storage. Take must not keep r or anything r holds
+// (its slices) after it returns: the gateway decodes the next report into
+// the same arrays. Strings are immutable and may be kept.
 type Sink interface {
 	Take(tenant string, r *wire.Report, now time.Time) error
 }

@@ -200,7 +200,9 @@ func (c *conn) buffered() bool {
 func (c *conn) readOne(shortStack bool) bool {
 	// No context: one would cost a registration per read, and closing the
 	// connection fails a pending read anyway.
-	typ, b, err := c.ws.Read(context.Background())
+	typ, fb, err := readFrame(c.ws) // into a pooled buffer (report.go)
+	defer fb.free()
+	b := fb.b
 	if err != nil {
 		c.g.cfg.Logger.Debug("read", "conn", c.id, "remote", c.remote, "err", err)
 		c.close(websocket.StatusNormalClosure, "")
@@ -293,7 +295,7 @@ func (c *conn) handle(ctx context.Context, typ websocket.MessageType, b []byte) 
 		c.refuse(&wire.Error{Code: wire.CodeBadFrame, Message: "frames are binary msgpack"})
 		return true
 	}
-	f, err := wire.Decode(b)
+	f, err := decodeClient(b) // reports into pooled structures (report.go)
 	if err != nil {
 		var e *wire.Error
 		if !errors.As(err, &e) {
@@ -319,8 +321,8 @@ func (c *conn) handle(ctx context.Context, typ websocket.MessageType, b []byte) 
 		c.refresh(ctx, f)
 	case wire.Sync:
 		c.sync(f)
-	case wire.Report:
-		c.report(&f)
+	case *wire.Report:
+		c.report(f)
 	case wire.Hello:
 		c.refuse(&wire.Error{Code: wire.CodeBadFrame, Message: "hello was already received"})
 	default:

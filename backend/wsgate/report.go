@@ -1,7 +1,12 @@
 package wsgate
 
 import (
+	"context"
+	"io"
+	"sync"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/telltale/telltale/shared/wire"
 )
@@ -52,7 +57,11 @@ func (c *conn) sync(f wire.Sync) {
 // limit is answered with an error frame that does not count toward closing
 // the connection: an honest page on a server without a sink, or one whose
 // clock estimate went wrong, must keep its data flowing.
+//
+// f is from reportPool (decodeClient): it goes back there once the sink
+// has taken it, so the sink must not keep f or its slices (sla.Sink says so).
 func (c *conn) report(f *wire.Report) {
+	defer putReport(f)
 	if !c.slaAllow(wire.TypeReport) {
 		c.g.m.reportsRefused.Inc()
 		return
@@ -77,4 +86,109 @@ func (c *conn) tell(e wire.Error) {
 	if b, err := wire.Encode(e); err == nil {
 		c.out.push(b)
 	}
+}
+
+// reportPool holds decoded reports for reuse: a report decoded into one
+// that held another allocates nothing (wire.DecodeReport), where Decode
+// allocates 131 times for the fan-out benchmark's 8-panel report, most of
+// reporting's share of the server's GC. A pool, not a report per
+// connection: a page reports every 10 s, and an idle connection keeps no
+// 20 KB of bins between its reports.
+var reportPool = sync.Pool{New: func() any { return new(wire.Report) }}
+
+// maxPooledBins bounds the bins a pooled report may keep (4 bytes each in
+// Index and in Counts): a report at every cap of package sla holds 458,752
+// (3.6 MB), which must not stay in the pool after its one frame.
+const maxPooledBins = 16 << 10
+
+// decodeClient is wire.Decode for the reader: a report is decoded into a
+// pooled *wire.Report, which conn.report puts back.
+//
+// Not inlined: inlined into conn.handle (a larger frame on the reader's
+// short stack), TestStuckClientsDoNotHoldUpCompression failed every time
+// under -race (3 of 3; none blocked writes seen in 20 s) and passes with it
+// kept apart (3 of 3) and without -race either way. The cause was not
+// found: see bench/results/2026-12-07-report-cpu.md.
+//
+//go:noinline
+func decodeClient(b []byte) (wire.Frame, error) {
+	if wire.TypeOf(b) != wire.TypeReport {
+		f, err := wire.Decode(b)
+		if r, ok := f.(wire.Report); ok { // not met: TypeOf reads the type Decode reads
+			return &r, err
+		}
+		return f, err
+	}
+	r := reportPool.Get().(*wire.Report)
+	if err := wire.DecodeReport(b, r); err != nil {
+		putReport(r)
+		return nil, err
+	}
+	return r, nil
+}
+
+// putReport returns r to reportPool unless it holds more bins than
+// maxPooledBins.
+func putReport(r *wire.Report) {
+	bins := 0
+	for _, p := range r.Panels[:cap(r.Panels)] {
+		for _, h := range p.Stages[:cap(p.Stages)] {
+			bins += max(cap(h.Index), cap(h.Counts))
+		}
+	}
+	if bins <= maxPooledBins {
+		reportPool.Put(r)
+	}
+}
+
+// framePool holds the buffers client frames are read into. The library's
+// Read reads a frame through io.ReadAll, which starts at 512 bytes and
+// grows by copying: an 8 KB report cost ten allocations and twice its
+// size in copies before it was decoded. Nothing a frame's handling keeps
+// points into its bytes (every string is copied out, reports go back to
+// reportPool), so the buffer is reused once the frame is handled.
+var framePool = sync.Pool{New: func() any { return &frameBuf{b: make([]byte, 0, 1024)} }}
+
+// frameBuf is a client frame's bytes, read into a buffer of framePool.
+type frameBuf struct{ b []byte }
+
+// maxPooledFrame is the largest buffer framePool keeps: a page's report
+// is about 8 KB; a rare larger frame is not worth the memory held.
+const maxPooledFrame = 64 << 10
+
+// readFrame is ws.Read into a buffer from framePool; free returns it once
+// the frame is handled. On an error the frame is nil.
+func readFrame(ws *websocket.Conn) (websocket.MessageType, *frameBuf, error) {
+	// No context: see conn.readOne.
+	typ, r, err := ws.Reader(context.Background())
+	if err != nil {
+		return 0, &frameBuf{}, err
+	}
+	f := framePool.Get().(*frameBuf)
+	b := f.b[:0]
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			f.b = b
+			return typ, f, nil
+		}
+		if err != nil {
+			f.b = b
+			f.free()
+			return 0, &frameBuf{}, err
+		}
+	}
+}
+
+// free returns f's buffer to framePool; f's bytes may not be used after.
+func (f *frameBuf) free() {
+	if cap(f.b) == 0 || cap(f.b) > maxPooledFrame {
+		return
+	}
+	f.b = f.b[:0]
+	framePool.Put(f)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -36,8 +38,33 @@ func (s *sink) Take(tenant string, r *wire.Report, _ time.Time) error {
 	if s.err != nil {
 		return s.err
 	}
-	s.taken = append(s.taken, taken{tenant, *r})
+	s.taken = append(s.taken, taken{tenant, cloneReport(r)})
 	return nil
+}
+
+// cloneReport is a deep copy of r, empty slices as nil: a sink may not
+// keep the report it is given (the gateway decodes the next one into the
+// same arrays).
+func cloneReport(r *wire.Report) wire.Report {
+	c := *r
+	c.Panels = cloneOrNil(r.Panels)
+	for i := range c.Panels {
+		p := &c.Panels[i]
+		p.Stale = cloneOrNil(p.Stale)
+		p.Stages = cloneOrNil(p.Stages)
+		for j := range p.Stages {
+			h := &p.Stages[j]
+			h.Index, h.Counts = cloneOrNil(h.Index), cloneOrNil(h.Counts)
+		}
+	}
+	return c
+}
+
+func cloneOrNil[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	return slices.Clone(s)
 }
 
 func (s *sink) got() []taken {
@@ -246,5 +273,54 @@ func TestSyncAndReportRateLimit(t *testing.T) {
 	}
 	if n := f.reg.Lookup("telltale_ws_sla_rate_limited_total").Load(); n < maxBadFrames {
 		t.Fatalf("got %d frames counted rate limited, want at least %d", n, maxBadFrames)
+	}
+}
+
+// Reports are decoded into reused structures (reportPool): each report a
+// connection sends reaches the sink as it was sent, whatever the one
+// before it held, from one connection and from several at once.
+func TestReportsReachTheSinkAsSent(t *testing.T) {
+	s := &sink{}
+	f := start(t, Config{Reports: s, SLARate: -1})
+	big := func(screen string) wire.Report {
+		r := smallReport("big-board")
+		r.Screen, r.ClockErr = screen, 5
+		r.Panels = nil
+		for i := range 6 {
+			p := wire.PanelReport{Panel: fmt.Sprint("panel-", i), Painted: uint64(i), FreshMs: 7, StaleMs: 3,
+				Stale: []wire.StalePeriod{{Start: 1, Ms: 2, Cause: sla.CauseSilent}}}
+			for k, st := range sla.Stages {
+				p.Stages = append(p.Stages, wire.StageHist{Stage: st, Index: []int32{sla.Bin(1), sla.Bin(float64(10 * (k + 1)))}, Counts: []uint32{uint32(i), 9}})
+			}
+			r.Panels = append(r.Panels, p)
+		}
+		return r
+	}
+	small := smallReport("small-board") // fewer panels, stages and bins; no stale periods; no clock error
+	var want []wire.Report
+	var conns []*raw
+	for i := range 3 {
+		r := dial(t, f.url)
+		r.send(wire.Hello{})
+		r.expect(wire.TypeWelcome)
+		conns = append(conns, r)
+		want = append(want, big(fmt.Sprint("screen-", i)), small)
+	}
+	for k := range 2 {
+		for i, r := range conns {
+			r.send(want[2*i+k])
+		}
+	}
+	got := s.waitTaken(t, len(want))
+	for _, w := range want {
+		found := false
+		for _, g := range got {
+			if reflect.DeepEqual(g.report, w) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("the sink never got %+v", w)
+		}
 	}
 }

@@ -130,3 +130,17 @@ func BenchmarkDecodeReport_MaxCaps(b *testing.B) {
 func BenchmarkDecodeSync(b *testing.B) {
 	benchDecode(b, encodeAll(b, Sync{Client: 1_763_800_000_000_000_000})...)
 }
+
+// BenchmarkDecodeReportReused_8Panels40Bins is BenchmarkDecodeReport_8Panels40Bins
+// through DecodeReport into one report, as the gateway decodes them.
+func BenchmarkDecodeReportReused_8Panels40Bins(b *testing.B) {
+	frame := encodeAll(b, sampleReport(8, 40))[0]
+	b.SetBytes(int64(len(frame)))
+	b.ReportAllocs()
+	var rep Report
+	for b.Loop() {
+		if err := DecodeReport(frame, &rep); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

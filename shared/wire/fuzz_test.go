@@ -37,8 +37,23 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add([]byte{0x83, 0xa1, 'b', 0xdd, 0xff, 0xff, 0xff, 0xff})
 	f.Add([]byte{0xc1})
+	// DecodeReport must agree with Decode on every input, into a report
+	// that held another: it reuses its arrays.
+	var reused Report
+	if b, err := Encode(sampleReport(12, 60)); err != nil || DecodeReport(b, &reused) != nil {
+		f.Fatal("a sample report does not decode")
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fr, err := Decode(b)
+		if TypeOf(b) == TypeReport || err == nil {
+			if rerr := DecodeReport(b, &reused); (rerr == nil) != (err == nil && fr.FrameType() == TypeReport) {
+				t.Fatalf("Decode: %v; DecodeReport: %v", err, rerr)
+			} else if rerr == nil {
+				if d := diff(reused, fr.(Report), true); d != "" {
+					t.Fatalf("DecodeReport differs from Decode at %s", d)
+				}
+			}
+		}
 		if err != nil {
 			if _, ok := err.(*Error); !ok {
 				t.Fatalf("got error %T, want *Error", err)

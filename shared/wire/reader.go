@@ -28,6 +28,9 @@ type reader struct {
 	b   []byte
 	i   int
 	err error
+	// reuse says the value is read into arrays kept from an earlier one
+	// (DecodeReport), which it overwrites.
+	reuse bool
 }
 
 var errCode = errors.New("unexpected msgpack type")

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vmihailenco/msgpack/v5"
+
 	"github.com/telltale/telltale/shared/sla"
 )
 
@@ -122,5 +124,110 @@ func TestTypeOf(t *testing.T) {
 		if got := TypeOf(tt.b); got != tt.want {
 			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
 		}
+	}
+}
+
+// TestDecodeReportReuses: DecodeReport into a report that held another,
+// larger one (more panels, stale periods, stages and bins, every field
+// set) reads what Decode reads, leaving nothing of the first behind; once
+// warm it allocates nothing for the fan-out benchmark's report.
+func TestDecodeReportReuses(t *testing.T) {
+	var rep Report
+	big := sampleReport(12, 60)
+	big.Panels[0].Stale = append(big.Panels[0].Stale, StalePeriod{Start: 9, Ms: 9, Cause: sla.CauseFallback})
+	small := sampleReport(5, 20)
+	small.Transport, small.ClockErr = "", 0 // left out, so the decoder must reset them
+	small.Panels[1].Stale, small.Panels[2].Stages = nil, nil
+	small.Panels[3].Stages[4].Index, small.Panels[3].Stages[4].Counts = nil, nil
+	small.Panels[4].Painted = 0
+	// A frame of other encoders, which leave out fields: none may keep
+	// what the report before held.
+	sparse, err := msgpack.Marshal(map[string]any{"v": Version, "t": "report", "b": map[string]any{
+		"panels": []any{map[string]any{"panel": "p"}, map[string]any{"stages": []any{map[string]any{"stage": "total"}}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var frames [][]byte
+	for _, r := range []Report{big, small, maxReport(), small, {Panels: []PanelReport{}}, big} {
+		frames = append(frames, mustEncode(t, r), sparse)
+	}
+	for _, b := range frames {
+		want, err := Decode(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := DecodeReport(b, &rep); err != nil {
+			t.Fatal(err)
+		}
+		if d := diff(rep, want.(Report), true); d != "" {
+			t.Fatalf("a reused report differs from Decode's at %s", d)
+		}
+	}
+	b := mustEncode(t, sampleReport(8, 40))
+	if err := DecodeReport(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		if err := DecodeReport(b, &rep); err != nil {
+			t.Fatal(err)
+		}
+	}); n > 1 {
+		t.Errorf("a warm DecodeReport allocated %v times a report, want at most 1", n)
+	}
+	if err := DecodeReport(mustEncode(t, Sync{Client: 1}), &rep); err == nil {
+		t.Error("DecodeReport took a sync frame")
+	} else if e, ok := err.(*Error); !ok || e.Code != CodeUnknownType {
+		t.Errorf("DecodeReport of a sync: %v, want CodeUnknownType", err)
+	}
+}
+
+// TestDecodeReportReusedCaps: DecodeReport refuses every report Decode
+// refuses over its caps (TestDecodeReportCaps's), into a fresh report or
+// one that held a report at every cap; and a refused histogram costs it at
+// most its two capped arrays.
+func TestDecodeReportReusedCaps(t *testing.T) {
+	long := strings.Repeat("n", sla.MaxNameBytes+1)
+	edits := []func(r *Report){
+		func(r *Report) { r.Panels = make([]PanelReport, sla.MaxPanels+1) },
+		func(r *Report) { r.Panels[3].Stale = make([]StalePeriod, sla.MaxStalePeriods+1) },
+		func(r *Report) { r.Panels[5].Stages = append(r.Panels[5].Stages, StageHist{}) },
+		func(r *Report) {
+			r.Panels[6].Stages[2] = StageHist{Stage: sla.StageTotal, Index: make([]int32, sla.MaxBins+1), Counts: make([]uint32, sla.MaxBins+1)}
+		},
+		func(r *Report) { r.Panels[1].Stages[0].Index = make([]int32, 10) },
+		func(r *Report) { h := &r.Panels[1].Stages[0]; h.Index, h.Counts = nil, []uint32{1} },
+		func(r *Report) { r.Screen = long },
+		func(r *Report) { r.Panels[7].Panel = long },
+		func(r *Report) { r.Panels[0].Stale[0].Cause = long },
+		func(r *Report) { r.Panels[0].Stages[6].Stage = long },
+	}
+	warm := mustEncode(t, maxReport())
+	for i, edit := range edits {
+		r := sampleReport(8, 40)
+		edit(&r)
+		b := mustEncode(t, r)
+		for _, fresh := range []bool{true, false} {
+			var rep Report
+			if !fresh {
+				if err := DecodeReport(warm, &rep); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := DecodeReport(b, &rep)
+			var e *Error
+			if !errors.As(err, &e) || e.Code != CodeBadFrame || !strings.Contains(e.Message, errReportCap.Error()) {
+				t.Fatalf("edit %d (fresh %v): got %v; want a CodeBadFrame error that says the report is over its caps", i, fresh, err)
+			}
+		}
+	}
+	mismatch := mustEncode(t, Report{Panels: []PanelReport{{Stages: []StageHist{{Index: make([]int32, 1000), Counts: make([]uint32, 999)}}}}})
+	if perRun := allocatedBytes(100, func() {
+		var rep Report
+		if DecodeReport(mismatch, &rep) == nil {
+			t.Fatal("decoded a report over its caps")
+		}
+	}); perRun > 2*4*sla.MaxBins+1024 {
+		t.Errorf("refusing a mismatched histogram allocated %d bytes, want at most its two capped arrays", perRun)
 	}
 }
