@@ -68,36 +68,8 @@ func observeSent(h *metrics.Histogram, ats []int64, sent int64) {
 // tally counts what a pass wrote; it reaches the metrics once per pass.
 type tally struct{ frames, bytes, batches, events int64 }
 
-// Connection scheduling states (conn.state).
-const (
-	idle int32 = iota // nothing queued, or the outbox has not kicked yet
-	busy              // in a flusher's lists, being written, or on its slow path
-)
-
 func newFlusher(g *Gateway) *flusher {
 	return &flusher{g: g, wake: make(chan struct{}, 1)}
-}
-
-// kick schedules the connection's queued frames; called after anything is
-// queued, on the publish path: it never waits.
-func (c *conn) kick() {
-	if !c.closing.Load() && c.state.CompareAndSwap(idle, busy) {
-		c.fl.enqueue(c)
-	}
-}
-
-// wrote paces the connection after a write at now (GCRA): it may write again
-// at due - window, so on average once per window, two writes in a row after
-// a quiet spell.
-func (c *conn) wrote(now, window int64) { c.due = max(c.due, now) + window }
-
-// settle ends a write of the connection: it may be kicked again, and is at
-// once when something was queued meanwhile.
-func (c *conn) settle() {
-	c.state.Store(idle)
-	if !c.out.empty() {
-		c.kick()
-	}
 }
 
 func (f *flusher) enqueue(c *conn) {
@@ -243,30 +215,6 @@ func (f *flusher) flush(c *conn, now, window int64) {
 		f.out = nil // one huge write: do not keep its buffer
 	}
 }
-
-// fast reports whether the flusher may write items itself: frames of the
-// gateway's own making, none for the library to compress, no close, on a
-// socket that takes writes without waiting.
-func (c *conn) fast(items []item) bool {
-	if c.net.raw == nil {
-		return false
-	}
-	for i := range items {
-		it := &items[i]
-		switch {
-		case it.closeCode != 0:
-			return false
-		case len(it.b) > maxFastFrame:
-			return false // a big snapshot: written from its own bytes, not copied
-		case c.deflate && (it.replay || (!it.event && len(it.b) >= c.g.cfg.CompressAbove)):
-			return false // catch-up or a snapshot: compressed by the library
-		}
-	}
-	return true
-}
-
-// maxFastFrame is the largest frame a flusher copies into its buffer.
-const maxFastFrame = 64 << 10
 
 // build puts c's frames into f.out (see eachFrame for their order).
 func (f *flusher) build(c *conn, items []item) {
