@@ -14,86 +14,129 @@ import (
 	"github.com/telltale/telltale/backend/metrics"
 )
 
+// Connection lifecycle (conn.life). A connection only moves forward:
+//
+//	handshake → open → closing → closed
+//
+// handshake: upgraded, the hello not verified yet; open: verified
+// (Gateway.promote); closing: close began, so nothing more is read, queued
+// for writing or written but the close handshake; closed: torn down
+// (teardown), so no reader, slow path or timer starts again. Readers, the
+// flushers, the slow path and the timer all consult it; it is the one
+// answer to "is this connection ending".
+const (
+	handshake int32 = iota
+	open
+	closing
+	closed
+)
+
+// conn is one client connection. Its fields are grouped by the side that
+// owns them, as nats-server groups a client's outbound state: the
+// connection's own (lifecycle), its read side (connRead), its protocol
+// session (connSession) and its write side (connWrite). The groups are
+// embedded, so each field keeps its short name.
 type conn struct {
 	g      *Gateway
-	stages atomic.Pointer[metrics.TenantStages] // the tenant's; see hubSent
 	ws     *websocket.Conn
 	id     string
-	tenant string
-	who    *auth.Principal // set by the handshake; read under whoMu elsewhere
-	whoMu  sync.Mutex
-	expiry *time.Timer // closes the connection when the token expires; under whoMu
-	warn   *time.Timer // sends expiring ahead of that; under whoMu
-	out    *outbox
 	remote string
+	life   atomic.Int32 // handshake, open, closing or closed; see above
 	// place is the connection's in the unauthenticated budget until its
 	// hello is verified; then authed is set (Gateway.promote).
 	place  *pending
 	authed atomic.Bool
-	// ctx is the connection's life, from accept to finish: kept here
+	// ctx is the connection's life, from accept to teardown: kept here
 	// because no goroutine lives as long (reads run on goroutines the
 	// poller starts).
 	ctx    context.Context
 	cancel context.CancelFunc
-	net    *heldWriter   // every write to the socket goes through it
-	in     *bufio.Reader // what the library reads through
-	inMu   sync.Mutex    // held by the close handshake, which reads in
-	// deflate: permessage-deflate was negotiated, so frames of
-	// Config.CompressAbove bytes or more are compressed.
-	deflate bool
+	// timer drives the connection's next due operation: ping, expiry
+	// warning, expiry or the write watchdog (timer.go).
+	timer deadlines
 
-	// Reading: one reader at a time (the first goroutine, then those the
-	// poller starts), each ordered after the last by rmu.
+	connRead
+	connSession
+	connWrite
+}
+
+// connRead is the read side (read.go): one reader at a time (the first
+// goroutine, then those the poller starts), each ordered after the last by
+// rmu.
+type connRead struct {
+	in      *bufio.Reader // what the library reads through
+	inMu    sync.Mutex    // held by the close handshake, which reads in
 	rmu     sync.Mutex
-	reading bool // a reader the poller started runs
-	ended   bool // finish began: start no reader
+	reading bool // a reader the poller started runs; under rmu
 	readers sync.WaitGroup
 	pollID  uint64 // the poller's number for the connection; 0 when not registered
 	pollFD  int    // the epoll instance it is registered with
 
-	subs     map[string]func() // stream → cancel; owned by the reader
-	bad      int
-	slaDue   int64          // the sync/report rate limit (report.go); owned by the reader
-	lastRead atomic.Int64   // Unix ns of the last frame read
-	fetches  sync.WaitGroup // history reads for resuming subscriptions
-
-	closeOnce sync.Once
-	closing   atomic.Bool // close was called: write nothing more
-
-	// Writing (flush.go): the connection's flusher writes what it queues;
-	// the slow path, a goroutine of the connection's own, writes what must
-	// wait for the socket. At most one of them writes at a time (state).
-	fl    *flusher
-	state atomic.Int32 // idle or busy
-	due   int64        // GCRA: theoretical time of the next write (Gateway.now)
-	at    int64        // when it may write, while in its flusher's queue
-
-	wmu      sync.Mutex
-	stopped  bool // the connection is over: start no slow path
-	writers  sync.WaitGroup
-	pinger   *time.Timer
-	stuck    *time.Timer // closes the socket when a slow-path write takes too long
-	timedOut atomic.Bool // the stuck timer fired
+	lastRead atomic.Int64 // Unix ns of the last frame read
 }
 
-// close ends the connection with a code the client can act on. Safe to call
-// from any goroutine, any number of times. The connection is torn down
-// (finish) once the close handshake is over.
-func (c *conn) close(code websocket.StatusCode, reason string) {
-	c.closeOnce.Do(func() {
-		c.closing.Store(true)
-		// Not c.cancel() first: cancelling a pending Read's context makes the
-		// websocket library drop the TCP connection without a close frame,
-		// and the client would never see the code.
-		go func() {
-			c.net.shutdown() // no frame of ours after the close frame
-			c.inMu.Lock()    // the close handshake reads c.in
-			_ = c.ws.Close(code, reason)
-			c.inMu.Unlock()
-			c.cancel()
-			c.finish()
-		}()
-	})
+// connSession is the protocol state (session.go), owned by the reader but
+// for the principal, which timers and Sweep read under whoMu.
+type connSession struct {
+	tenant  string
+	who     *auth.Principal // set by the handshake; read under whoMu elsewhere
+	whoMu   sync.Mutex
+	subs    map[string]func() // stream → cancel; owned by the reader
+	bad     int
+	slaDue  int64          // the sync/report rate limit (report.go); owned by the reader
+	fetches sync.WaitGroup // history reads for resuming subscriptions
+}
+
+// connWrite is the write side (write.go, flush.go): the connection's
+// flusher writes what its outbox queues; the slow path, a goroutine of the
+// connection's own, writes what must wait for the socket. At most one of
+// them writes at a time (sched).
+type connWrite struct {
+	out    *outbox
+	net    *heldWriter                          // every write to the socket goes through it
+	stages atomic.Pointer[metrics.TenantStages] // the tenant's; see hubSent
+	// deflate: permessage-deflate was negotiated, so frames of
+	// Config.CompressAbove bytes or more are compressed.
+	deflate bool
+	fl      *flusher
+	sched   atomic.Int32 // idle or busy
+	due     int64        // GCRA: theoretical time of the next write (Gateway.now)
+	at      int64        // when it may write, while in its flusher's queue
+
+	wmu      sync.Mutex // orders starting a slow path before teardown's wait
+	writers  sync.WaitGroup
+	timedOut atomic.Bool // the watchdog closed the socket
+}
+
+// ending reports whether close began: write and read nothing more.
+func (c *conn) ending() bool { return c.life.Load() >= closing }
+
+// close ends the connection with a code the client can act on: the one
+// step from handshake or open to closing. Safe to call from any goroutine,
+// any number of times; the first close wins. The connection is torn down
+// (teardown) once the close handshake is over.
+func (c *conn) close(cl Close) {
+	for {
+		s := c.life.Load()
+		if s >= closing {
+			return
+		}
+		if c.life.CompareAndSwap(s, closing) {
+			break
+		}
+	}
+	c.g.cfg.Logger.Debug("websocket close", "conn", c.id, "code", int(cl.Code), "reason", cl.Reason, "reconnect", cl.Reconnect)
+	// Not c.cancel() first: cancelling a pending Read's context makes the
+	// websocket library drop the TCP connection without a close frame, and
+	// the client would never see the code.
+	go func() {
+		c.net.shutdown() // no frame of ours after the close frame
+		c.inMu.Lock()    // the close handshake reads c.in
+		_ = c.ws.Close(cl.Code, cl.Reason)
+		c.inMu.Unlock()
+		c.cancel()
+		c.teardown()
+	}()
 }
 
 // start runs on the connection's first goroutine: the handshake, the frames
@@ -104,7 +147,7 @@ func (c *conn) start() (loop bool) {
 	defer c.recovered()
 	if err := c.handshake(); err != nil {
 		c.g.cfg.Logger.Debug("handshake", "conn", c.id, "remote", c.remote, "err", err)
-		c.close(websocket.StatusNormalClosure, "")
+		c.close(closeGone)
 		return false
 	}
 	if !c.drain() {
@@ -113,22 +156,22 @@ func (c *conn) start() (loop bool) {
 	return !c.g.poll.add(c)
 }
 
-// finish tears the connection down once its socket is closed: after the
-// last reader, subscriptions, timers, the slow path and history reads end,
-// and the gateway forgets the connection.
-func (c *conn) finish() {
-	c.rmu.Lock()
-	c.ended = true
+// teardown takes the connection apart once its socket is closed: after the
+// last reader, subscriptions, the slow path, the timer and history reads
+// end, and the gateway forgets the connection. closed is set first: no
+// reader or slow path starts after it (each checks it under the mutex that
+// orders it before the wait here), and the timer does not fire again.
+func (c *conn) teardown() {
+	c.life.Store(closed)
+	c.rmu.Lock() // a reader starting now sees closed
 	c.rmu.Unlock()
 	c.readers.Wait()
 	c.g.poll.remove(c)
 	for _, cancel := range c.subs {
 		cancel()
 	}
-	c.whoMu.Lock()
-	stopTimers(c.expiry, c.warn)
-	c.whoMu.Unlock()
 	c.stopWriting()
+	c.stopTimer()
 	c.fetches.Wait()
 	c.g.forget(c)
 }
@@ -147,14 +190,20 @@ func (c *conn) recovered() {
 	}
 	c.g.m.panics.Inc()
 	c.g.cfg.Logger.Error("websocket connection panicked", "conn", c.id, "remote", c.remote, "panic", v, "stack", string(stack))
-	c.close(websocket.StatusInternalError, "internal error")
+	c.close(closeInternal)
 }
 
 // closeAfterQueued closes the connection once what is queued (the error
 // frames that explain it) is written, and waits for that or the write
 // timeout.
-func (c *conn) closeAfterQueued(ctx context.Context, code int, reason string) {
-	c.out.pushClose(code, reason)
+func (c *conn) closeAfterQueued(ctx context.Context, cl Close) {
+	c.out.pushClose(cl)
+	c.awaitClose(ctx)
+}
+
+// awaitClose waits for the close the write side was asked for (pushClose,
+// pushSignOut) to begin, or for the write timeout.
+func (c *conn) awaitClose(ctx context.Context) {
 	t := time.NewTimer(c.g.cfg.WriteTimeout)
 	defer t.Stop()
 	select {

@@ -76,7 +76,7 @@ func (f *flusher) enqueue(c *conn) {
 	f.mu.Lock()
 	if f.closed {
 		f.mu.Unlock()
-		c.state.Store(idle)
+		c.sched.Store(idle)
 		return
 	}
 	f.ready = append(f.ready, c)
@@ -180,13 +180,13 @@ func (f *flusher) flush(c *conn, now, window int64) {
 	f.items = items
 	defer clear(items)
 	switch {
-	case c.closing.Load():
-		c.state.Store(idle)
+	case c.ending():
+		c.sched.Store(idle)
 		return
 	case slow:
 		c.g.m.slowCloses.Inc()
-		c.close(wire.CloseSlowConsumer, "slow consumer: control frames over the connection's limit")
-		c.state.Store(idle)
+		c.close(closeSlowControl)
+		c.sched.Store(idle)
 		return
 	case len(items) == 0:
 		c.settle()
@@ -203,8 +203,8 @@ func (f *flusher) flush(c *conn, now, window int64) {
 		// sign-out): the slow path waits for it.
 		c.slowPath(nil, append([]byte(nil), f.out...), false)
 	case err != nil:
-		c.close(wire.CloseSlowConsumer, "write failed")
-		c.state.Store(idle)
+		c.close(closeWriteFailed)
+		c.sched.Store(idle)
 	case n < len(f.out):
 		c.slowPath(nil, append([]byte(nil), f.out[n:]...), true)
 	default:

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"net"
 	"runtime/debug"
-
-	"github.com/coder/websocket"
 )
 
 // readLoop reads until the connection ends, for a connection the poller
@@ -21,7 +19,7 @@ func (c *conn) readLoop() {
 // it, handles it, and hands the socket back. At most one reads at a time.
 func (c *conn) readable() {
 	c.rmu.Lock()
-	if c.ended || c.reading {
+	if c.life.Load() == closed || c.reading {
 		c.rmu.Unlock()
 		return
 	}
@@ -42,9 +40,9 @@ func (c *conn) readable() {
 		c.rmu.Unlock()
 		// A socket closed meanwhile (the write watchdog) is its closer's
 		// to report.
-		if err := c.g.poll.arm(c); err != nil && !c.closing.Load() && !errors.Is(err, net.ErrClosed) {
+		if err := c.g.poll.arm(c); err != nil && !c.ending() && !errors.Is(err, net.ErrClosed) {
 			c.g.cfg.Logger.Warn("epoll re-arm failed", "conn", c.id, "err", err)
-			c.close(websocket.StatusInternalError, "internal error")
+			c.close(closeInternal)
 		}
 	}()
 }
@@ -58,7 +56,7 @@ func (c *conn) drain() bool {
 			return false
 		}
 	}
-	return !c.closing.Load()
+	return !c.ending()
 }
 
 // buffered reports whether the read buffer holds the start of a frame.
@@ -67,7 +65,7 @@ func (c *conn) drain() bool {
 func (c *conn) buffered() bool {
 	c.inMu.Lock()
 	defer c.inMu.Unlock()
-	return !c.closing.Load() && c.in.Buffered() > 0
+	return !c.ending() && c.in.Buffered() > 0
 }
 
 // readOne reads and handles one frame; shortStack handles it on a goroutine
@@ -79,7 +77,7 @@ func (c *conn) readOne(shortStack bool) bool {
 	typ, b, err := c.ws.Read(context.Background())
 	if err != nil {
 		c.g.cfg.Logger.Debug("read", "conn", c.id, "remote", c.remote, "err", err)
-		c.close(websocket.StatusNormalClosure, "")
+		c.close(closeGone)
 		return false
 	}
 	if !shortStack {

@@ -61,7 +61,7 @@ func (c *conn) handle(ctx context.Context, typ websocket.MessageType, b []byte) 
 	if c.bad > maxBadFrames {
 		// The writer closes after the error frames already queued, so the
 		// client learns why.
-		c.closeAfterQueued(ctx, wire.CloseProtocol, "too many refused frames")
+		c.closeAfterQueued(ctx, closeRefused)
 		return false
 	}
 	return true
@@ -78,7 +78,7 @@ func (c *conn) handshake() error {
 		if hctx.Err() != nil {
 			c.g.m.helloTimeouts.Inc()
 		}
-		c.close(websocket.StatusPolicyViolation, "no hello in time")
+		c.close(closeNoHello)
 		return fmt.Errorf("read hello: %w", err)
 	}
 	c.lastRead.Store(time.Now().UnixNano())
@@ -88,7 +88,7 @@ func (c *conn) handshake() error {
 		if wire.TypeOf(b) == wire.TypeReport {
 			c.g.m.reportsRefused.Inc() // reports are taken only after a verified hello
 		}
-		c.close(websocket.StatusPolicyViolation, "the first frame must be hello")
+		c.close(closeNotHello)
 		return fmt.Errorf("first frame: %T %v", f, err)
 	}
 	who := &auth.Principal{Subject: "anonymous", Tenant: c.g.cfg.DefaultTenant}
@@ -105,7 +105,8 @@ func (c *conn) handshake() error {
 				reason = "access revoked: sign in again"
 			}
 			c.g.cfg.Logger.Info("websocket refused", "conn", c.id, "err", err)
-			c.signOut(wire.CloseUnauthorized, reason)
+			c.signOut(signedOut(wire.CloseUnauthorized, reason))
+			c.awaitClose(ctx) // start's own close must not come first
 			return fmt.Errorf("authenticate: %w", err)
 		}
 	}
@@ -129,7 +130,7 @@ func (c *conn) handshake() error {
 	c.out.push(welcome)
 	if len(hello.Cursors) > c.g.cfg.MaxSubs {
 		c.refuse(&wire.Error{Code: wire.CodeTooManySubs, Message: fmt.Sprintf("a hello may carry at most %d cursors", c.g.cfg.MaxSubs)})
-		c.closeAfterQueued(ctx, wire.CloseProtocol, "too many cursors")
+		c.closeAfterQueued(ctx, closeTooManyCursor)
 		return errors.New("too many cursors")
 	}
 	// Each cursor of the hello resumes its stream, as a sub from it would.
@@ -138,7 +139,7 @@ func (c *conn) handshake() error {
 		c.subscribe(ctx, wire.Sub{Stream: cur.Stream, From: &cur})
 	}
 	if c.bad > maxBadFrames {
-		c.closeAfterQueued(ctx, wire.CloseProtocol, "too many refused frames")
+		c.closeAfterQueued(ctx, closeRefused)
 		return errors.New("too many refused cursors")
 	}
 	return nil
@@ -256,40 +257,13 @@ func (c *conn) fetchHistory(ctx context.Context, stream string, after, upTo uint
 	return out, true
 }
 
-// setPrincipal makes who the connection's principal and arms its expiry:
-// an expiring frame ahead of exp (a minute, or half the token's remaining
-// life if shorter), then the close at exp unless a refresh came first.
+// setPrincipal makes who the connection's principal and schedules its
+// expiry (expireAt).
 func (c *conn) setPrincipal(who *auth.Principal) {
 	c.whoMu.Lock()
-	defer c.whoMu.Unlock()
 	c.who = who
-	stopTimers(c.expiry, c.warn)
-	c.expiry, c.warn = nil, nil
-	if who.Expires.IsZero() {
-		return
-	}
-	left := time.Until(who.Expires)
-	exp := who.Expires
-	c.warn = time.AfterFunc(left-min(c.g.cfg.ExpiryWarning, left/2), func() {
-		if b, err := wire.Encode(wire.Expiring{At: exp.UnixNano()}); err == nil {
-			c.out.push(b)
-		}
-	})
-	c.expiry = time.AfterFunc(left, func() {
-		if p := c.principal(); p != nil && p.Expires.After(exp) {
-			return // refreshed while this timer fired
-		}
-		c.g.m.expired.Inc()
-		c.signOut(wire.CloseTokenExpired, "token expired: sign in again")
-	})
-}
-
-func stopTimers(ts ...*time.Timer) {
-	for _, t := range ts {
-		if t != nil {
-			t.Stop()
-		}
-	}
+	c.whoMu.Unlock()
+	c.expireAt(who.Expires)
 }
 
 // refresh swaps the connection's token for a new one of the same tenant and
@@ -359,16 +333,14 @@ func (c *conn) principal() *auth.Principal {
 
 // signOut ends the connection over its token: an unauthorized error frame
 // (which a browser client can read, unlike the close code), then the close.
-func (c *conn) signOut(code websocket.StatusCode, reason string) {
-	if b, err := wire.Encode(wire.Error{Code: wire.CodeUnauthorized, Message: reason}); err == nil {
-		// Straight to the socket, not the outbox: it must go before the
-		// close frame. A client that does not take it within a second is
-		// closed without it.
-		t := time.AfterFunc(time.Second, func() { c.ws.CloseNow() })
-		_ = c.net.writeFrame(b)
-		t.Stop()
+// Both go through the write side, ahead of whatever else is queued (see
+// outbox.pushSignOut); it never waits, so any goroutine may call it.
+func (c *conn) signOut(cl Close) {
+	b, err := wire.Encode(wire.Error{Code: wire.CodeUnauthorized, Message: cl.Reason})
+	if err != nil {
+		b = nil // a fixed struct of a code and a string: cannot fail
 	}
-	c.close(code, reason)
+	c.out.pushSignOut(b, cl)
 }
 
 func (c *conn) refuse(e *wire.Error) {

@@ -29,7 +29,7 @@ const (
 // kick schedules the connection's queued frames; called after anything is
 // queued, on the publish path: it never waits.
 func (c *conn) kick() {
-	if !c.closing.Load() && c.state.CompareAndSwap(idle, busy) {
+	if !c.ending() && c.sched.CompareAndSwap(idle, busy) {
 		c.fl.enqueue(c)
 	}
 }
@@ -42,7 +42,7 @@ func (c *conn) wrote(now, window int64) { c.due = max(c.due, now) + window }
 // settle ends a write of the connection: it may be kicked again, and is at
 // once when something was queued meanwhile.
 func (c *conn) settle() {
-	c.state.Store(idle)
+	c.sched.Store(idle)
 	if !c.out.empty() {
 		c.kick()
 	}
@@ -58,7 +58,7 @@ func (c *conn) fast(items []item) bool {
 	for i := range items {
 		it := &items[i]
 		switch {
-		case it.closeCode != 0:
+		case it.end != nil:
 			return false
 		case len(it.b) > maxFastFrame:
 			return false // a big snapshot: written from its own bytes, not copied
@@ -73,47 +73,19 @@ func (c *conn) fast(items []item) bool {
 const maxFastFrame = 64 << 10
 
 // startWriting sets up the connection's writing: the outbox kicks the
-// connection's flusher when something is queued, and a timer queues pings
-// and closes a silent connection.
+// connection's flusher when something is queued.
 func (c *conn) startWriting() {
 	c.due = c.g.now()
 	c.out.kick = c.kick
-	interval := c.g.cfg.PingInterval
-	// Assigned under wmu, which the callback takes before it reads c.pinger:
-	// the timer could otherwise fire before the assignment is visible to it.
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	c.pinger = time.AfterFunc(interval, func() {
-		now := time.Now()
-		if now.UnixNano()-c.lastRead.Load() > 2*int64(interval) {
-			c.g.m.idleCloses.Inc()
-			c.close(wire.CloseIdle, "no frame for two ping intervals")
-			return
-		}
-		if b, err := wire.Encode(wire.Ping{Time: now.UnixNano()}); err == nil {
-			c.out.push(b)
-		}
-		c.wmu.Lock()
-		if !c.stopped {
-			c.pinger.Reset(interval)
-		}
-		c.wmu.Unlock()
-	})
 }
 
 // stopWriting waits for the slow path to end; the connection must be closed
-// (c.close), which fails a write that waits.
+// (c.close), which fails a write that waits, and closed (teardown), so that
+// no slow path starts again.
 func (c *conn) stopWriting() {
-	c.wmu.Lock()
-	c.stopped = true
-	if c.pinger != nil {
-		c.pinger.Stop()
-	}
+	c.wmu.Lock() // a slow path starting now sees closed
 	c.wmu.Unlock()
 	c.writers.Wait()
-	if c.stuck != nil {
-		c.stuck.Stop()
-	}
 }
 
 // slowPath writes on a goroutine of the connection's own, which may wait for
@@ -123,12 +95,12 @@ func (c *conn) stopWriting() {
 // busy, so no flusher writes it meanwhile.
 func (c *conn) slowPath(items []item, rest []byte, locked bool) {
 	c.wmu.Lock()
-	if c.stopped {
+	if c.life.Load() == closed {
 		c.wmu.Unlock()
 		if locked {
 			c.net.mu.Unlock()
 		}
-		c.state.Store(idle)
+		c.sched.Store(idle)
 		return
 	}
 	c.writers.Add(1)
@@ -138,7 +110,7 @@ func (c *conn) slowPath(items []item, rest []byte, locked bool) {
 		defer c.writers.Done()
 		ok := true
 		if len(rest) > 0 {
-			c.watch()
+			c.watch(c.g.cfg.WriteTimeout)
 			var err error
 			if locked {
 				err = c.net.finish(rest)
@@ -151,7 +123,7 @@ func (c *conn) slowPath(items []item, rest []byte, locked bool) {
 			ok = c.writeItems(items)
 		}
 		if !ok {
-			c.state.Store(idle)
+			c.sched.Store(idle)
 			return
 		}
 		c.wrote(c.g.now(), int64(c.g.window()))
@@ -164,17 +136,33 @@ func (c *conn) slowPath(items []item, rest []byte, locked bool) {
 func (c *conn) writeItems(items []item) bool {
 	var groups []group
 	return eachFrame(items, &groups,
-		func(g *group) bool { return !c.closing.Load() && c.writeBatches(g.stream, g.evs, g.ats, g.catchUp) },
+		func(g *group) bool { return !c.ending() && c.writeBatches(g.stream, g.evs, g.ats, g.catchUp) },
 		func(it *item) bool {
 			switch {
-			case c.closing.Load():
+			case c.ending():
 				return false
-			case it.closeCode != 0:
-				c.close(websocket.StatusCode(it.closeCode), string(it.b))
+			case it.end != nil:
+				if len(it.b) > 0 {
+					c.writeLast(it.b)
+				}
+				c.close(*it.end)
 				return false
 			}
 			return c.write(it.b, true)
 		})
+}
+
+// signOutWait is how long a sign-out's last frame may take: a client that
+// does not take it in time is closed without it.
+const signOutWait = time.Second
+
+// writeLast writes the frame that explains a close, waiting at most
+// signOutWait (or the write timeout, if shorter); the close follows either
+// way.
+func (c *conn) writeLast(b []byte) {
+	c.watch(min(signOutWait, c.g.cfg.WriteTimeout))
+	_ = c.net.writeFrame(b)
+	c.endWatch()
 }
 
 // writeBatches writes a stream's queued events as batch frames; deflate
@@ -222,7 +210,7 @@ func (c *conn) hubSent() *metrics.Histogram {
 // so the socket write, to a slow client or not, happens after the slot is
 // free again.
 func (c *conn) write(b []byte, deflate bool) bool {
-	c.watch()
+	c.watch(c.g.cfg.WriteTimeout)
 	var err error
 	switch {
 	case !deflate || !c.deflate || len(b) < c.g.cfg.CompressAbove:
@@ -252,33 +240,4 @@ func (c *conn) write(b []byte, deflate bool) bool {
 	c.g.m.framesOut.Inc()
 	c.g.m.bytesOut.Add(int64(len(b)))
 	return true
-}
-
-// watch starts the watchdog of a slow-path write: writes take no context (one
-// per write would cost a timer and a registration per frame), and the
-// watchdog closes the socket when a write takes longer than WriteTimeout,
-// which fails the write.
-func (c *conn) watch() {
-	if c.stuck == nil {
-		c.stuck = time.AfterFunc(c.g.cfg.WriteTimeout, func() {
-			c.timedOut.Store(true)
-			c.ws.CloseNow()
-		})
-		return
-	}
-	c.stuck.Reset(c.g.cfg.WriteTimeout)
-}
-
-// unwatch stops the watchdog after a write; false (the write failed or timed
-// out) closes the connection.
-func (c *conn) unwatch(err error) bool {
-	c.stuck.Stop()
-	if err == nil {
-		return true
-	}
-	if c.timedOut.Load() {
-		c.g.m.slowCloses.Inc()
-	}
-	c.close(wire.CloseSlowConsumer, "write failed or timed out")
-	return false
 }
