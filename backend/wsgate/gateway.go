@@ -26,6 +26,7 @@ import (
 	"github.com/telltale/telltale/backend/hub"
 	"github.com/telltale/telltale/backend/metrics"
 	"github.com/telltale/telltale/backend/sla"
+	"github.com/telltale/telltale/backend/wsgate/internal/iplimit"
 	"github.com/telltale/telltale/shared/wire"
 )
 
@@ -237,7 +238,7 @@ type Gateway struct {
 	open    atomic.Int64 // connections, for the coalescing window
 	authed  atomic.Int64 // authenticated connections, for MaxConns
 	unauth  *unauthBudget
-	limiter *limiter
+	limiter *iplimit.Limiter
 	// fetchSlots bounds the history reads of resuming subscriptions in
 	// flight across all connections (each holds a store connection).
 	fetchSlots chan struct{}
@@ -267,7 +268,7 @@ func New(cfg Config) *Gateway {
 	r := cfg.Metrics
 	g := &Gateway{
 		cfg:          cfg,
-		limiter:      newLimiter(cfg.ConnRate, cfg.ConnBurst, time.Now),
+		limiter:      iplimit.New(cfg.ConnRate, cfg.ConnBurst, time.Now),
 		fetchSlots:   make(chan struct{}, maxFetches),
 		deflateSlots: make(chan struct{}, maxDeflates),
 		conns:        make(map[*conn]struct{}),
@@ -335,7 +336,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
-	if ok, wait := g.limiter.allow(clientIP(r.RemoteAddr)); !ok {
+	if ok, wait := g.limiter.Allow(iplimit.ClientIP(r.RemoteAddr)); !ok {
 		g.m.rateLimited.Inc()
 		g.cfg.Logger.Info("websocket rate limited", "remote", r.RemoteAddr)
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
@@ -351,7 +352,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	// A place among the sockets that have not authenticated yet, given up
 	// when the hello is verified (promote) or the connection ends (forget).
-	place, victim, ok := g.unauth.admit(clientIP(r.RemoteAddr))
+	place, victim, ok := g.unauth.admit(iplimit.ClientIP(r.RemoteAddr))
 	if !ok {
 		g.m.unauthRefused.Inc()
 		g.cfg.Logger.Info("websocket refused: too many sockets without a hello", "remote", r.RemoteAddr)
