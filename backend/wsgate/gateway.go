@@ -1,10 +1,3 @@
-// Package wsgate is the WebSocket gateway: it accepts client connections,
-// speaks the wire protocol, subscribes connections to hub streams and writes
-// their frames through one bounded writer per connection.
-//
-// It must never let one connection slow another: the hub only ever appends to
-// a connection's outbox, and everything that can wait (socket writes) happens
-// on that connection's own writer goroutine.
 package wsgate
 
 import (
@@ -33,6 +26,7 @@ import (
 	"github.com/telltale/telltale/backend/hub"
 	"github.com/telltale/telltale/backend/metrics"
 	"github.com/telltale/telltale/backend/sla"
+	"github.com/telltale/telltale/backend/wsgate/internal/iplimit"
 	"github.com/telltale/telltale/shared/wire"
 )
 
@@ -244,7 +238,7 @@ type Gateway struct {
 	open    atomic.Int64 // connections, for the coalescing window
 	authed  atomic.Int64 // authenticated connections, for MaxConns
 	unauth  *unauthBudget
-	limiter *limiter
+	limiter *iplimit.Limiter
 	// fetchSlots bounds the history reads of resuming subscriptions in
 	// flight across all connections (each holds a store connection).
 	fetchSlots chan struct{}
@@ -274,7 +268,7 @@ func New(cfg Config) *Gateway {
 	r := cfg.Metrics
 	g := &Gateway{
 		cfg:          cfg,
-		limiter:      newLimiter(cfg.ConnRate, cfg.ConnBurst, time.Now),
+		limiter:      iplimit.New(cfg.ConnRate, cfg.ConnBurst, time.Now),
 		fetchSlots:   make(chan struct{}, maxFetches),
 		deflateSlots: make(chan struct{}, maxDeflates),
 		conns:        make(map[*conn]struct{}),
@@ -342,7 +336,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
-	if ok, wait := g.limiter.allow(clientIP(r.RemoteAddr)); !ok {
+	if ok, wait := g.limiter.Allow(iplimit.ClientIP(r.RemoteAddr)); !ok {
 		g.m.rateLimited.Inc()
 		g.cfg.Logger.Info("websocket rate limited", "remote", r.RemoteAddr)
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
@@ -358,7 +352,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	// A place among the sockets that have not authenticated yet, given up
 	// when the hello is verified (promote) or the connection ends (forget).
-	place, victim, ok := g.unauth.admit(clientIP(r.RemoteAddr))
+	place, victim, ok := g.unauth.admit(iplimit.ClientIP(r.RemoteAddr))
 	if !ok {
 		g.m.unauthRefused.Inc()
 		g.cfg.Logger.Info("websocket refused: too many sockets without a hello", "remote", r.RemoteAddr)
@@ -395,13 +389,16 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if g.authed.Load() >= int64(g.cfg.MaxConns) {
 		g.unauth.leave(place)
 		g.refuseFull(r.RemoteAddr)
-		ws.Close(wire.CloseFull, "server at capacity: retry later")
+		ws.Close(closeFull.Code, closeFull.Reason)
 		return
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &conn{g: g, ws: ws, id: newID(), out: newOutbox(g.cfg.QueueBytes, &g.m), subs: make(map[string]func()), remote: r.RemoteAddr,
-		ctx: ctx, cancel: cancel, net: sr.out, in: sr.in, fl: g.flushers[g.nextFlusher.Add(1)%uint32(len(g.flushers))], place: place}
+	c := &conn{g: g, ws: ws, id: newID(), remote: r.RemoteAddr, ctx: ctx, cancel: cancel, place: place}
+	c.in = sr.in
+	c.subs = make(map[string]func())
+	c.out, c.net = newOutbox(g.cfg.QueueBytes, &g.m), sr.out
+	c.fl = g.flushers[g.nextFlusher.Add(1)%uint32(len(g.flushers))]
 	if !g.unauth.attach(place, c) { // evicted while upgrading
 		cancel()
 		ws.CloseNow()
@@ -411,11 +408,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.open.Add(1)
 	c.deflate = strings.Contains(w.Header().Get("Sec-WebSocket-Extensions"), "permessage-deflate")
 	c.lastRead.Store(time.Now().UnixNano())
-	// Everything finish undoes is in place before the connection can be
-	// closed, by Shutdown or a peer already gone: its ping timer, and the
-	// first goroutine counted among its readers, so that finish waits for
-	// it. From here on finish releases g.handlers.
+	// Everything teardown undoes is in place before the connection can be
+	// closed, by Shutdown or a peer already gone: its timer, and the first
+	// goroutine counted among its readers, so that teardown waits for it.
+	// From here on teardown releases g.handlers.
 	c.startWriting()
+	c.startTimer()
 	c.readers.Add(1)
 	handed = true
 	g.m.accepted.Inc()
@@ -423,7 +421,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.mu.Lock()
 	g.conns[c] = struct{}{}
 	if g.closing { // Shutdown ran while this connection was being accepted
-		c.close(wire.CloseRestart, "server restarting")
+		c.close(closeRestart)
 	}
 	g.mu.Unlock()
 	// The connection starts on a goroutine of its own and this handler
@@ -439,7 +437,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 }
 
-// forget is a connection's last step (conn.finish).
+// forget is a connection's last step (conn.teardown).
 func (g *Gateway) forget(c *conn) {
 	g.mu.Lock()
 	delete(g.conns, c)
@@ -468,10 +466,11 @@ func (g *Gateway) promote(c *conn) bool {
 	if g.authed.Add(1) > int64(g.cfg.MaxConns) {
 		g.authed.Add(-1)
 		g.refuseFull(c.remote)
-		c.close(wire.CloseFull, "server at capacity: retry later")
+		c.close(closeFull)
 		return false
 	}
 	c.authed.Store(true)
+	c.life.CompareAndSwap(handshake, open)
 	g.m.authed.Inc()
 	return true
 }
@@ -551,7 +550,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.mu.Lock()
 	g.closing = true
 	for c := range g.conns {
-		c.close(wire.CloseRestart, "server restarting")
+		c.close(closeRestart)
 	}
 	g.mu.Unlock()
 	done := make(chan struct{})
@@ -580,7 +579,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 const maxFetches = 4
 
 // Sweep closes the connections whose principal Config.Revoked now covers:
-// an unauthorized error frame, then close 4012.
+// an unauthorized error frame, then close 4012, both written by each
+// connection's write side; Sweep starts no goroutine and waits for no
+// socket.
 func (g *Gateway) Sweep() {
 	if g.cfg.Revoked == nil {
 		return
@@ -591,7 +592,7 @@ func (g *Gateway) Sweep() {
 		if who := c.principal(); who != nil && g.cfg.Revoked(who) {
 			g.m.revokedCloses.Inc()
 			g.cfg.Logger.Info("revoked connection closed", "conn", c.id, "tenant", who.Tenant, "sub", who.Subject)
-			go c.signOut(wire.CloseUnauthorized, "access revoked: sign in again")
+			c.signOut(closeRevoked)
 		}
 	}
 }

@@ -61,9 +61,10 @@ type item struct {
 	// it); zero for replays and every other frame.
 	at int64
 	b  []byte
-	// closeCode, when set, closes the connection with b as the reason once
-	// everything queued before it is written.
-	closeCode int
+	// end, when set, closes the connection once everything queued before
+	// it is written; b, if any, is a last frame written just before the
+	// close, given at most signOutWait (a sign-out's reason).
+	end *Close
 }
 
 func newOutbox(limit int, m *gateMetrics) *outbox {
@@ -101,9 +102,21 @@ func (o *outbox) ctrlLocked(stream string, frame []byte) {
 
 // pushClose queues the connection's end after what is already queued, so
 // that the error frames explaining it reach the client first.
-func (o *outbox) pushClose(code int, reason string) {
+func (o *outbox) pushClose(cl Close) {
 	o.mu.Lock()
-	o.items = append(o.items, item{closeCode: code, b: []byte(reason)})
+	o.items = append(o.items, item{end: &cl})
+	o.mu.Unlock()
+	o.signal()
+}
+
+// pushSignOut queues a sign-out's last frame and the close after it, in
+// place of everything queued: the connection ends, and the client must read
+// why before anything else.
+func (o *outbox) pushSignOut(last []byte, cl Close) {
+	o.mu.Lock()
+	clear(o.items)
+	o.items = append(o.items[:0], item{end: &cl, b: last})
+	o.eventBytes, o.ctrlBytes, o.slow = 0, 0, false
 	o.mu.Unlock()
 	o.signal()
 }

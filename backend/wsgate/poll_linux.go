@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"sync"
 	"syscall"
-
-	"github.com/telltale/telltale/shared/wire"
 )
 
 // poller lets idle connections wait for their next client frame without a
@@ -146,7 +144,7 @@ func (p *poller) run(epfd, stop int) {
 			}
 			for _, c := range p.conns {
 				if c.pollFD == epfd {
-					c.close(wire.CloseRestart, "server error: reconnect")
+					c.close(closePollFailed)
 				}
 			}
 			p.mu.Unlock()
