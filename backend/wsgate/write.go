@@ -1,12 +1,10 @@
 package wsgate
 
 import (
-	"context"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/telltale/telltale/backend/metrics"
+	"github.com/telltale/telltale/backend/wsgate/internal/wsframe"
 	"github.com/telltale/telltale/shared/wire"
 )
 
@@ -216,22 +214,20 @@ func (c *conn) write(b []byte, deflate bool) bool {
 	case !deflate || !c.deflate || len(b) < c.g.cfg.CompressAbove:
 		err = c.net.writeFrame(b)
 	default:
-		// Held before a slot is taken: taking the socket may wait for a
-		// control frame the library is writing, and no slot may be held
-		// while a socket write waits.
-		c.net.hold()
+		// The slot covers the compression only: the frame is built whole
+		// in a buffer of its own, and written after the slot is free.
 		select {
 		case c.g.deflateSlots <- struct{}{}:
-			err = c.ws.Write(context.Background(), websocket.MessageBinary, b)
+			buf := heldBuffers.Get().(*[]byte)
+			*buf = wsframe.AppendCompressed((*buf)[:0], b)
 			<-c.g.deflateSlots
-			if rerr := c.net.release(); err == nil {
-				err = rerr
+			err = c.net.writeAll(*buf)
+			if cap(*buf) <= maxPooledBuffer {
+				heldBuffers.Put(buf)
 			}
 		default:
 			c.g.m.deflateBusy.Inc()
-			if err = c.net.release(); err == nil {
-				err = c.net.writeFrame(b)
-			}
+			err = c.net.writeFrame(b)
 		}
 	}
 	if !c.unwatch(err) {
