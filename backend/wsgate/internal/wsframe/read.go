@@ -27,6 +27,9 @@ type Reader struct {
 	op         Opcode
 	compressed bool
 	msg        []byte
+	// scratch holds a header as it is read: a field, not a local, which
+	// io.ReadFull would move to the heap on every frame.
+	scratch [8]byte
 }
 
 // Message is what Next returns: a whole data message (OpText, OpBinary,
@@ -114,8 +117,8 @@ type header struct {
 
 // header reads and checks one frame header.
 func (r *Reader) header() (h header, err error) {
-	var b [2]byte
-	if _, err := io.ReadFull(r.R, b[:]); err != nil {
+	b := r.scratch[:2]
+	if _, err := io.ReadFull(r.R, b); err != nil {
 		return h, err
 	}
 	h.fin = b[0]&0x80 != 0
@@ -137,17 +140,17 @@ func (r *Reader) header() (h header, err error) {
 	}
 	switch n {
 	case 126:
-		var e [2]byte
-		if _, err := io.ReadFull(r.R, e[:]); err != nil {
+		e := r.scratch[:2]
+		if _, err := io.ReadFull(r.R, e); err != nil {
 			return h, unexpected(err)
 		}
-		n = uint64(binary.BigEndian.Uint16(e[:]))
+		n = uint64(binary.BigEndian.Uint16(e))
 	case 127:
-		var e [8]byte
-		if _, err := io.ReadFull(r.R, e[:]); err != nil {
+		e := r.scratch[:8]
+		if _, err := io.ReadFull(r.R, e); err != nil {
 			return h, unexpected(err)
 		}
-		n = binary.BigEndian.Uint64(e[:])
+		n = binary.BigEndian.Uint64(e)
 		if n>>63 != 0 {
 			return h, &ProtocolError{StatusProtocolError, "frame length with its top bit set"}
 		}
@@ -156,9 +159,10 @@ func (r *Reader) header() (h header, err error) {
 		return h, &ProtocolError{StatusTooBig, fmt.Sprintf("message over %d bytes", r.MaxMessage)}
 	}
 	h.n = int(n)
-	if _, err := io.ReadFull(r.R, h.mask[:]); err != nil {
+	if _, err := io.ReadFull(r.R, r.scratch[:4]); err != nil {
 		return h, unexpected(err)
 	}
+	copy(h.mask[:], r.scratch[:4])
 	return h, nil
 }
 
