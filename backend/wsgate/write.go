@@ -47,7 +47,7 @@ func (c *conn) settle() {
 }
 
 // fast reports whether the flusher may write items itself: frames of the
-// gateway's own making, none for the library to compress, no close, on a
+// gateway's own making, none to compress, no close, on a
 // socket that takes writes without waiting.
 func (c *conn) fast(items []item) bool {
 	if c.net.raw == nil {
@@ -61,7 +61,7 @@ func (c *conn) fast(items []item) bool {
 		case len(it.b) > maxFastFrame:
 			return false // a big snapshot: written from its own bytes, not copied
 		case c.deflate && (it.replay || (!it.event && len(it.b) >= c.g.cfg.CompressAbove)):
-			return false // catch-up or a snapshot: compressed by the library
+			return false // catch-up or a snapshot: compressed on the slow path
 		}
 	}
 	return true
@@ -196,15 +196,15 @@ func (c *conn) hubSent() *metrics.Histogram {
 }
 
 // write writes one frame, waiting for the socket. On a connection that
-// negotiated deflate, a frame over Config.CompressAbove is compressed by the
-// library when deflate allows it (snapshots and catch-up); every other frame
-// goes as the gateway builds it: a live batch was encoded once for every
-// subscriber, and compressing each copy would cost the fan-out its CPU.
+// negotiated deflate, a frame over Config.CompressAbove is compressed
+// (wsframe.AppendCompressed) when deflate allows it (snapshots and catch-up);
+// every other frame goes as the gateway builds it: a live batch was encoded
+// once for every subscriber, and compressing each copy would cost the
+// fan-out its CPU.
 //
 // Compression takes one of the gateway's deflate slots, never waiting for
 // one: with all of them busy the frame goes uncompressed. A slot covers only
-// the compression (the library hands its deflate writer back before the
-// frame is written, and the held writer keeps the whole compressed frame),
+// the compression (the whole compressed frame is built in a pooled buffer),
 // so the socket write, to a slow client or not, happens after the slot is
 // free again.
 func (c *conn) write(b []byte, deflate bool) bool {
