@@ -11,6 +11,7 @@ import (
 
 	"github.com/telltale/telltale/backend/auth"
 	"github.com/telltale/telltale/backend/metrics"
+	"github.com/telltale/telltale/backend/wsgate/internal/epoll"
 	"github.com/telltale/telltale/backend/wsgate/internal/wsframe"
 )
 
@@ -69,8 +70,7 @@ type connRead struct {
 	rmu     sync.Mutex
 	reading bool // a reader the poller started runs; under rmu
 	readers sync.WaitGroup
-	pollID  uint64 // the poller's number for the connection; 0 when not registered
-	pollFD  int    // the epoll instance it is registered with
+	pollReg epoll.Reg // the socket's registration with the poller, if any
 
 	lastRead atomic.Int64 // Unix ns of the last frame read
 
@@ -169,7 +169,7 @@ func (c *conn) start() (loop bool) {
 	if !c.drain() {
 		return false
 	}
-	return !c.g.poll.add(c)
+	return !c.pollAdd()
 }
 
 // teardown takes the connection apart once its socket is closed: after the
@@ -182,7 +182,7 @@ func (c *conn) teardown() {
 	c.rmu.Lock() // a reader starting now sees closed
 	c.rmu.Unlock()
 	c.readers.Wait()
-	c.g.poll.remove(c)
+	c.g.poll.Remove(&c.pollReg)
 	for _, cancel := range c.subs {
 		cancel()
 	}

@@ -7,7 +7,7 @@
 // with writes that never wait (flush.go), and whatever must wait for a
 // socket happens on that connection's own slow path, watched by its timer.
 // No connection has a writer goroutine of its own, and an idle one has no
-// goroutine at all: its socket waits in the epoll poller (poll_linux.go)
+// goroutine at all: its socket waits in the epoll poller (internal/epoll)
 // until a client frame comes.
 //
 // # Files by owner

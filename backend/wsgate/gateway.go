@@ -21,6 +21,7 @@ import (
 	"github.com/telltale/telltale/backend/hub"
 	"github.com/telltale/telltale/backend/metrics"
 	"github.com/telltale/telltale/backend/sla"
+	"github.com/telltale/telltale/backend/wsgate/internal/epoll"
 	"github.com/telltale/telltale/backend/wsgate/internal/iplimit"
 	"github.com/telltale/telltale/backend/wsgate/internal/wsframe"
 	"github.com/telltale/telltale/shared/wire"
@@ -243,8 +244,7 @@ type Gateway struct {
 	deflateSlots chan struct{}
 
 	// Reading: idle connections wait in the poller, without a goroutine.
-	poll    *poller
-	polling sync.WaitGroup // the poller's goroutine
+	poll *epoll.Poller // nil without epoll
 
 	// Writing: one flusher per CPU, each connection assigned to one.
 	flushers    []*flusher
@@ -307,7 +307,7 @@ func New(cfg Config) *Gateway {
 	for range runtime.GOMAXPROCS(0) {
 		g.flushers = append(g.flushers, newFlusher(g))
 	}
-	g.poll = newPoller(g)
+	g.poll = epoll.New(cfg.Logger)
 	return g
 }
 
@@ -535,7 +535,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		f.stop()
 	}
 	g.flushing.Wait()
-	g.polling.Wait() // the last connection out stopped it
+	g.poll.Wait() // the last connection out stopped it
 	return nil
 }
 

@@ -19,9 +19,10 @@ func (c *conn) readLoop() {
 	}
 }
 
-// readable is the poller saying the socket has something: a goroutine reads
-// it, handles it, and hands the socket back. At most one reads at a time.
-func (c *conn) readable() {
+// Readable is the poller saying the socket has something (epoll.Handler):
+// a goroutine reads it, handles it, and hands the socket back. At most one
+// reads at a time.
+func (c *conn) Readable() {
 	c.rmu.Lock()
 	if c.life.Load() == closed || c.reading {
 		c.rmu.Unlock()
@@ -44,7 +45,7 @@ func (c *conn) readable() {
 		c.rmu.Unlock()
 		// A socket closed meanwhile (the write watchdog) is its closer's
 		// to report.
-		if err := c.g.poll.arm(c); err != nil && !c.ending() && !errors.Is(err, net.ErrClosed) {
+		if err := c.g.poll.Arm(&c.pollReg); err != nil && !c.ending() && !errors.Is(err, net.ErrClosed) {
 			c.g.cfg.Logger.Warn("epoll re-arm failed", "conn", c.id, "err", err)
 			c.close(closeInternal)
 		}

@@ -341,6 +341,9 @@ func (c *conn) signOut(cl Close) {
 		b = nil // a fixed struct of a code and a string: cannot fail
 	}
 	c.out.pushSignOut(b, cl)
+	// A write already waiting for the socket gets what the sign-out gets:
+	// a client that takes nothing is cut off within signOutWait.
+	c.hurry(signOutWait)
 }
 
 func (c *conn) refuse(e *wire.Error) {

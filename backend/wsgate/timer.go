@@ -157,6 +157,18 @@ func (c *conn) watch(limit time.Duration) {
 	d.mu.Unlock()
 }
 
+// hurry brings a running watchdog forward to at most limit from now; with
+// no write waiting, there is nothing to hurry.
+func (c *conn) hurry(limit time.Duration) {
+	d := &c.timer
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if at := time.Now().Add(limit); !d.watchdog.IsZero() && at.Before(d.watchdog) {
+		d.watchdog = at
+		c.armLocked()
+	}
+}
+
 // unwatch stops the watchdog after a write; false (the write failed or timed
 // out) closes the connection.
 func (c *conn) unwatch(err error) bool {
