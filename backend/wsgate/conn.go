@@ -3,16 +3,16 @@ package wsgate
 import (
 	"bufio"
 	"context"
+	"net"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/telltale/telltale/backend/auth"
 	"github.com/telltale/telltale/backend/metrics"
 	"github.com/telltale/telltale/backend/wsgate/internal/epoll"
+	"github.com/telltale/telltale/backend/wsgate/internal/wsframe"
 )
 
 // Connection lifecycle (conn.life). A connection only moves forward:
@@ -39,7 +39,7 @@ const (
 // embedded, so each field keeps its short name.
 type conn struct {
 	g      *Gateway
-	ws     *websocket.Conn
+	nc     net.Conn // the socket; written only through the write side (net)
 	id     string
 	remote string
 	life   atomic.Int32 // handshake, open, closing or closed; see above
@@ -65,14 +65,19 @@ type conn struct {
 // goroutine, then those the poller starts), each ordered after the last by
 // rmu.
 type connRead struct {
-	in      *bufio.Reader // what the library reads through
-	inMu    sync.Mutex    // held by the close handshake, which reads in
+	in      *bufio.Reader   // what rd reads through
+	rd      *wsframe.Reader // client frames from in
 	rmu     sync.Mutex
 	reading bool // a reader the poller started runs; under rmu
 	readers sync.WaitGroup
 	pollReg epoll.Reg // the socket's registration with the poller, if any
 
 	lastRead atomic.Int64 // Unix ns of the last frame read
+
+	// readOver is closed when the read side is over: the peer's close
+	// frame was read, or reading failed. The close handshake waits for it.
+	readOver     chan struct{}
+	readOverOnce sync.Once
 }
 
 // connSession is the protocol state (session.go), owned by the reader but
@@ -126,18 +131,29 @@ func (c *conn) close(cl Close) {
 		}
 	}
 	c.g.cfg.Logger.Debug("websocket close", "conn", c.id, "code", int(cl.Code), "reason", cl.Reason, "reconnect", cl.Reconnect)
-	// Not c.cancel() first: cancelling a pending Read's context makes the
-	// websocket library drop the TCP connection without a close frame, and
-	// the client would never see the code.
+	// The close handshake (RFC 6455 §7.1.2): the close frame through the
+	// write side, after any frame being written and before none; then the
+	// reader, which goes on reading, sees the peer's (or the socket fail),
+	// or closeWait passes. Then the socket is closed.
 	go func() {
 		c.net.shutdown() // no frame of ours after the close frame
-		c.inMu.Lock()    // the close handshake reads c.in
-		_ = c.ws.Close(cl.Code, cl.Reason)
-		c.inMu.Unlock()
+		if sent, err := c.net.writeClose(int(cl.Code), cl.Reason, closeWait); sent && err == nil {
+			t := time.NewTimer(closeWait)
+			select {
+			case <-c.readOver:
+			case <-t.C:
+			}
+			t.Stop()
+		}
+		c.nc.Close() // fails a read still waiting
 		c.cancel()
 		c.teardown()
 	}()
 }
+
+// closeWait is how long the close handshake waits for the socket to take
+// the close frame and for the peer's answer.
+const closeWait = 5 * time.Second
 
 // start runs on the connection's first goroutine: the handshake, the frames
 // that came with the hello, then the poller takes over the socket. loop
@@ -148,7 +164,7 @@ func (c *conn) start() (loop bool) {
 	if err := c.handshake(); err != nil {
 		c.g.cfg.Logger.Debug("handshake", "conn", c.id, "remote", c.remote, "err", err)
 		c.close(closeGone)
-		return false
+		// The reader goes on until the peer answers the close.
 	}
 	if !c.drain() {
 		return false

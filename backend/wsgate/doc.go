@@ -30,9 +30,11 @@
 // its code win); it runs the close handshake on a goroutine of its own and
 // then teardown, which sets closed and waits for the readers, the slow path,
 // the timer and history reads before the gateway forgets the connection.
-// Every frame reaches the socket through the write side, sign-outs
-// included; the close frame itself is the WebSocket library's, written after
-// the write side has let go of the socket (heldWriter.shutdown).
+// Every frame reaches the socket through the write side, sign-outs, pongs
+// and the close frame included (heldWriter.writeClose, after which nothing
+// is written); the framing is the package's own (internal/wsframe). The
+// close handshake's goroutine writes the close frame and waits for the
+// reader, which reads on while closing, to see the peer's (readOver).
 //
 // # Lock order
 //
@@ -43,7 +45,6 @@
 //	hub stream lock → flusher.mu       (the outbox kicks after releasing its mu)
 //	Gateway.mu → whoMu, deadlines.mu, outbox.mu → flusher.mu   (Sweep)
 //	heldWriter.mu → wmu, deadlines.mu  (a partial write handed to the slow path)
-//	inMu → heldWriter.mu               (the close handshake)
 //
 // outbox.mu, flusher.mu, whoMu, rmu, wmu, deadlines.mu, the unauthenticated
 // budget's mu and the poller's mu are leaves: nothing is taken under them.

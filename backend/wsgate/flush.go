@@ -22,7 +22,7 @@ import (
 // subscriber) into one buffer, and handing that buffer to the socket in one
 // write(2) that never waits. What the socket does not take goes to the
 // connection's slow path, a goroutine of its own that may wait; so do frames
-// the WebSocket library must write (compressed ones, the close), and every
+// that may wait (compressed ones, the close), and every
 // frame of a connection without a plain socket (TLS).
 //
 // A flusher therefore never waits for a client, and a busy connection costs
@@ -199,7 +199,7 @@ func (f *flusher) flush(c *conn, now, window int64) {
 	n, err := c.net.tryWrite(f.out)
 	switch {
 	case err == errBusy:
-		// Another writer has the socket (the library's close or pong, a
+		// Another writer has the socket (the close frame or a pong, a
 		// sign-out): the slow path waits for it.
 		c.slowPath(nil, append([]byte(nil), f.out...), false)
 	case err != nil:

@@ -1,13 +1,10 @@
 package wsgate
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -20,14 +17,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/telltale/telltale/backend/auth"
 	"github.com/telltale/telltale/backend/hub"
 	"github.com/telltale/telltale/backend/metrics"
 	"github.com/telltale/telltale/backend/sla"
 	"github.com/telltale/telltale/backend/wsgate/internal/epoll"
 	"github.com/telltale/telltale/backend/wsgate/internal/iplimit"
+	"github.com/telltale/telltale/backend/wsgate/internal/wsframe"
 	"github.com/telltale/telltale/shared/wire"
 )
 
@@ -368,45 +364,41 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
-	opts := &websocket.AcceptOptions{OriginPatterns: g.cfg.OriginPatterns}
-	if g.cfg.CompressAbove > 0 {
-		// Without context takeover a connection holds no deflate state
-		// between frames (a pooled writer per compressed frame), so idle
-		// connections cost nothing more. Live batches are encoded once for
-		// every subscriber and sent under the threshold as they are.
-		opts.CompressionMode = websocket.CompressionNoContextTakeover
-		opts.CompressionThreshold = g.cfg.CompressAbove
-	}
-	sr := &smallReads{ResponseWriter: w}
-	ws, err := websocket.Accept(sr, r, opts)
+	// With deflate, no context takeover either way: a connection holds no
+	// deflate state between frames (a pooled writer per compressed frame),
+	// so idle connections cost nothing more. Live batches are encoded once
+	// for every subscriber and sent under the threshold as they are. The
+	// origin was checked above.
+	a, err := wsframe.Accept(w, r, wsframe.AcceptOptions{Deflate: g.cfg.CompressAbove > 0, ReadBuffer: readBuffer})
 	if err != nil {
 		g.cfg.Logger.Debug("websocket accept", "remote", r.RemoteAddr, "err", err)
 		return // Accept has written the HTTP error
 	}
-	ws.SetReadLimit(int64(g.cfg.MaxFrameBytes))
+	hw := newHeldWriter(a.Conn)
+	rd := &wsframe.Reader{R: a.R, MaxMessage: g.cfg.MaxFrameBytes, Deflate: a.Deflate}
 	// Already full of authenticated connections: say so at once rather
 	// than after the hello (promote checks again, exactly).
 	if g.authed.Load() >= int64(g.cfg.MaxConns) {
 		g.unauth.leave(place)
 		g.refuseFull(r.RemoteAddr)
-		ws.Close(closeFull.Code, closeFull.Reason)
+		closeAtOnce(a.Conn, hw, rd, closeFull)
 		return
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &conn{g: g, ws: ws, id: newID(), remote: r.RemoteAddr, ctx: ctx, cancel: cancel, place: place}
-	c.in = sr.in
+	c := &conn{g: g, nc: a.Conn, id: newID(), remote: r.RemoteAddr, ctx: ctx, cancel: cancel, place: place}
+	c.in, c.rd, c.readOver = a.R, rd, make(chan struct{})
 	c.subs = make(map[string]func())
-	c.out, c.net = newOutbox(g.cfg.QueueBytes, &g.m), sr.out
+	c.out, c.net = newOutbox(g.cfg.QueueBytes, &g.m), hw
 	c.fl = g.flushers[g.nextFlusher.Add(1)%uint32(len(g.flushers))]
 	if !g.unauth.attach(place, c) { // evicted while upgrading
 		cancel()
-		ws.CloseNow()
+		a.Conn.Close()
 		return
 	}
 	owned = true
 	g.open.Add(1)
-	c.deflate = strings.Contains(w.Header().Get("Sec-WebSocket-Extensions"), "permessage-deflate")
+	c.deflate = a.Deflate
 	c.lastRead.Store(time.Now().UnixNano())
 	// Everything teardown undoes is in place before the connection can be
 	// closed, by Shutdown or a peer already gone: its timer, and the first
@@ -491,57 +483,31 @@ func (g *Gateway) evict(p *pending) {
 	g.m.unauthEvicted.Inc()
 	if c := g.unauth.holder(p); c != nil {
 		g.cfg.Logger.Info("websocket without a hello evicted for another address's", "conn", c.id, "remote", c.remote)
-		c.ws.CloseNow()
+		c.nc.Close()
 	}
 }
 
-// smallReads hands the WebSocket library the hijacked connection with
-// buffers of its own: a 256-byte read buffer instead of net/http's 4 KB one
-// (clients send only small frames, and an idle connection keeps its read
-// buffer for as long as it is open), and a write buffer of one control
-// frame over the heldWriter every write goes through (see heldWriter).
-// net/http's two 4 KB buffers become garbage together. Whatever net/http
-// had read ahead is kept in front of the connection.
-type smallReads struct {
-	http.ResponseWriter
-	out *heldWriter   // set by Hijack
-	in  *bufio.Reader // set by Hijack
+// closeAtOnce is the close handshake of a connection refused on its
+// handler's goroutine, before it is a conn: the close frame, then the
+// client's frames read until its close frame (or closeWait), so that what
+// it sent meanwhile cannot reset the connection before it reads ours.
+func closeAtOnce(nc net.Conn, hw *heldWriter, rd *wsframe.Reader, cl Close) {
+	defer nc.Close()
+	if _, err := hw.writeClose(int(cl.Code), cl.Reason, closeWait); err != nil {
+		return
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(closeWait))
+	for {
+		if m, err := rd.Next(); err != nil || m.Op == wsframe.OpClose {
+			return
+		}
+	}
 }
 
+// readBuffer is a connection's read buffer: clients send only small frames,
+// and an idle connection keeps it for as long as it is open (net/http's two
+// 4 KB buffers become garbage at the upgrade).
 const readBuffer = 256
-
-func (s *smallReads) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	h, ok := s.ResponseWriter.(http.Hijacker)
-	if !ok {
-		return nil, nil, errors.New("the response cannot be hijacked")
-	}
-	nc, brw, err := h.Hijack()
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := brw.Writer.Flush(); err != nil { // net/http has flushed the 101 already
-		nc.Close()
-		return nil, nil, err
-	}
-	s.out = newHeldWriter(nc)
-	bw := bufio.NewWriterSize(s.out, frameBuffer)
-	n := brw.Reader.Buffered()
-	if n == 0 {
-		s.in = bufio.NewReaderSize(nc, readBuffer)
-		return nc, bufio.NewReadWriter(s.in, bw), nil
-	}
-	// The library keeps what the reader holds buffered (Peek(Buffered()))
-	// and reads the connection after it: pull the read-ahead into the new
-	// buffer, which reads nothing from the connection itself.
-	ahead, _ := brw.Reader.Peek(n)
-	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(ahead)), nc), max(readBuffer, n))
-	if _, err := br.Peek(n); err != nil {
-		nc.Close()
-		return nil, nil, err
-	}
-	s.in = br
-	return nc, bufio.NewReadWriter(br, bw), nil
-}
 
 // Shutdown tells every client the server is restarting (close code
 // wire.CloseRestart: reconnect with jitter), refuses new connections and waits

@@ -1,10 +1,14 @@
 package wsgate
 
 import (
-	"context"
 	"errors"
+	"io"
 	"net"
 	"runtime/debug"
+
+	"github.com/coder/websocket"
+
+	"github.com/telltale/telltale/backend/wsgate/internal/wsframe"
 )
 
 // readLoop reads until the connection ends, for a connection the poller
@@ -48,38 +52,101 @@ func (c *conn) Readable() {
 	}()
 }
 
-// drain handles the frames already in the read buffer (the library reads
-// ahead into it; the poller only sees the socket). false: the connection is
-// over.
+// drain handles the frames already in the read buffer (the reader reads
+// ahead into it; the poller only sees the socket). false: the read side is
+// over. A closing connection reads on until the peer's close frame, which
+// the close handshake waits for.
 func (c *conn) drain() bool {
 	for c.buffered() {
 		if !c.readOne(false) {
 			return false
 		}
 	}
-	return !c.ending()
+	return !c.readEnded()
 }
 
 // buffered reports whether the read buffer holds the start of a frame.
-// Between two reads the library's close handshake may be reading it, under
-// inMu.
 func (c *conn) buffered() bool {
-	c.inMu.Lock()
-	defer c.inMu.Unlock()
-	return !c.ending() && c.in.Buffered() > 0
+	return !c.readEnded() && c.in.Buffered() > 0
+}
+
+// endRead marks the read side over (readOver).
+func (c *conn) endRead() {
+	c.readOverOnce.Do(func() { close(c.readOver) })
+}
+
+// readEnded reports whether the read side is over (readOver).
+func (c *conn) readEnded() bool {
+	select {
+	case <-c.readOver:
+		return true
+	default:
+		return false
+	}
+}
+
+// next reads the client's next data message, answering pings on the way (a
+// pong through the write side) and taking a close frame as the end: it is
+// answered with the peer's code, and the connection closes. false: the read
+// side is over, and the connection closing.
+func (c *conn) next() (wsframe.Opcode, []byte, bool) {
+	for {
+		m, err := c.rd.Next()
+		if err != nil {
+			var pe *wsframe.ProtocolError
+			if errors.As(err, &pe) {
+				c.g.cfg.Logger.Debug("read", "conn", c.id, "remote", c.remote, "err", err)
+				c.close(Close{websocket.StatusCode(pe.Code), pe.Reason, false})
+				// The frames can no longer be told apart: what the peer
+				// sends until it closes (or closeWait closes the socket) is
+				// read and dropped, so that no unread byte resets the
+				// socket before the peer has read the close frame.
+				_, _ = io.Copy(io.Discard, c.in)
+				c.endRead()
+				return 0, nil, false
+			}
+			c.endRead()
+			if !c.ending() {
+				c.g.cfg.Logger.Debug("read", "conn", c.id, "remote", c.remote, "err", err)
+			}
+			c.close(closeGone)
+			return 0, nil, false
+		}
+		switch m.Op {
+		case wsframe.OpPing:
+			// A pong the socket does not take within WriteTimeout fails
+			// the socket, and with it the next read.
+			_ = c.net.writeControl(wsframe.AppendControl(nil, wsframe.OpPong, m.Payload), c.g.cfg.WriteTimeout)
+		case wsframe.OpPong:
+		case wsframe.OpClose:
+			c.endRead()
+			code, reason, err := wsframe.ParseClose(m.Payload)
+			var pe *wsframe.ProtocolError
+			if errors.As(err, &pe) {
+				code, reason = pe.Code, pe.Reason
+			}
+			// The echo, unless the close handshake began on our side (then
+			// this is the answer to our close frame).
+			_, _ = c.net.writeClose(code, reason, closeWait)
+			c.close(closeGone)
+			return 0, nil, false
+		default:
+			return m.Op, m.Payload, true
+		}
+	}
 }
 
 // readOne reads and handles one frame; shortStack handles it on a goroutine
 // of its own (see onShortStack), for a reader that stays parked in between.
 // false: the connection is over.
 func (c *conn) readOne(shortStack bool) bool {
-	// No context: one would cost a registration per read, and closing the
-	// connection fails a pending read anyway.
-	typ, b, err := c.ws.Read(context.Background())
-	if err != nil {
-		c.g.cfg.Logger.Debug("read", "conn", c.id, "remote", c.remote, "err", err)
-		c.close(closeGone)
+	// No deadline: closing the connection fails a pending read.
+	typ, b, ok := c.next()
+	if !ok {
 		return false
+	}
+	if c.ending() {
+		return true // the close handshake is under way: read on, act on nothing
 	}
 	if !shortStack {
 		return c.handle(c.ctx, typ, b)
@@ -90,7 +157,7 @@ func (c *conn) readOne(shortStack bool) bool {
 }
 
 // onShortStack runs f to completion on a goroutine of its own. The reader
-// goroutine of an idle connection spends its life parked in ws.Read; the
+// goroutine of an idle connection spends its life parked in a read; the
 // frames it handles need a deep stack for a moment (JWT checks grow one to
 // ~16 KB, a snapshot encode too), and the runtime never shrinks a parked
 // stack below twice what the read path uses. Handled here, they leave the

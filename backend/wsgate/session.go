@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
-
-	"github.com/coder/websocket"
 
 	"github.com/telltale/telltale/backend/auth"
 	"github.com/telltale/telltale/backend/hub"
+	"github.com/telltale/telltale/backend/wsgate/internal/wsframe"
 	"github.com/telltale/telltale/shared/wire"
 )
 
@@ -19,9 +19,9 @@ const maxBadFrames = 16
 
 // handle acts on one client frame (on a short stack: onShortStack); false
 // ends the connection.
-func (c *conn) handle(ctx context.Context, typ websocket.MessageType, b []byte) bool {
+func (c *conn) handle(ctx context.Context, typ wsframe.Opcode, b []byte) bool {
 	c.lastRead.Store(time.Now().UnixNano())
-	if typ != websocket.MessageBinary {
+	if typ != wsframe.OpBinary {
 		c.refuse(&wire.Error{Code: wire.CodeBadFrame, Message: "frames are binary msgpack"})
 		return true
 	}
@@ -69,17 +69,17 @@ func (c *conn) handle(ctx context.Context, typ websocket.MessageType, b []byte) 
 
 func (c *conn) handshake() error {
 	ctx := c.ctx
-	// Not derived from the connection's context, which would keep the map
-	// of children it grew for this one for the connection's life.
-	hctx, cancel := context.WithTimeout(context.Background(), c.g.cfg.HandshakeTimeout)
-	defer cancel()
-	_, b, err := c.ws.Read(hctx)
-	if err != nil {
-		if hctx.Err() != nil {
-			c.g.m.helloTimeouts.Inc()
-		}
+	// A timer of the handshake's own, not a read deadline: a deadline is
+	// the socket's, and would fail a pong written meanwhile.
+	var late atomic.Bool
+	t := time.AfterFunc(c.g.cfg.HandshakeTimeout, func() {
+		late.Store(true)
+		c.g.m.helloTimeouts.Inc()
 		c.close(closeNoHello)
-		return fmt.Errorf("read hello: %w", err)
+	})
+	_, b, ok := c.next()
+	if !t.Stop() || late.Load() || !ok {
+		return errors.New("no hello")
 	}
 	c.lastRead.Store(time.Now().UnixNano())
 	f, err := wire.Decode(b)

@@ -100,7 +100,7 @@ func (c *conn) fire() {
 		// Writes take no context (one per write would cost a timer and a
 		// registration per frame): closing the socket fails the write.
 		c.timedOut.Store(true)
-		c.ws.CloseNow()
+		c.nc.Close()
 	}
 	if c.ending() {
 		return // only the watchdog matters to a connection that is closing

@@ -1,12 +1,10 @@
 package wsgate
 
 import (
-	"context"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/telltale/telltale/backend/metrics"
+	"github.com/telltale/telltale/backend/wsgate/internal/wsframe"
 	"github.com/telltale/telltale/shared/wire"
 )
 
@@ -49,7 +47,7 @@ func (c *conn) settle() {
 }
 
 // fast reports whether the flusher may write items itself: frames of the
-// gateway's own making, none for the library to compress, no close, on a
+// gateway's own making, none to compress, no close, on a
 // socket that takes writes without waiting.
 func (c *conn) fast(items []item) bool {
 	if c.net.raw == nil {
@@ -63,7 +61,7 @@ func (c *conn) fast(items []item) bool {
 		case len(it.b) > maxFastFrame:
 			return false // a big snapshot: written from its own bytes, not copied
 		case c.deflate && (it.replay || (!it.event && len(it.b) >= c.g.cfg.CompressAbove)):
-			return false // catch-up or a snapshot: compressed by the library
+			return false // catch-up or a snapshot: compressed on the slow path
 		}
 	}
 	return true
@@ -198,15 +196,15 @@ func (c *conn) hubSent() *metrics.Histogram {
 }
 
 // write writes one frame, waiting for the socket. On a connection that
-// negotiated deflate, a frame over Config.CompressAbove is compressed by the
-// library when deflate allows it (snapshots and catch-up); every other frame
-// goes as the gateway builds it: a live batch was encoded once for every
-// subscriber, and compressing each copy would cost the fan-out its CPU.
+// negotiated deflate, a frame over Config.CompressAbove is compressed
+// (wsframe.AppendCompressed) when deflate allows it (snapshots and catch-up);
+// every other frame goes as the gateway builds it: a live batch was encoded
+// once for every subscriber, and compressing each copy would cost the
+// fan-out its CPU.
 //
 // Compression takes one of the gateway's deflate slots, never waiting for
 // one: with all of them busy the frame goes uncompressed. A slot covers only
-// the compression (the library hands its deflate writer back before the
-// frame is written, and the held writer keeps the whole compressed frame),
+// the compression (the whole compressed frame is built in a pooled buffer),
 // so the socket write, to a slow client or not, happens after the slot is
 // free again.
 func (c *conn) write(b []byte, deflate bool) bool {
@@ -216,22 +214,20 @@ func (c *conn) write(b []byte, deflate bool) bool {
 	case !deflate || !c.deflate || len(b) < c.g.cfg.CompressAbove:
 		err = c.net.writeFrame(b)
 	default:
-		// Held before a slot is taken: taking the socket may wait for a
-		// control frame the library is writing, and no slot may be held
-		// while a socket write waits.
-		c.net.hold()
+		// The slot covers the compression only: the frame is built whole
+		// in a buffer of its own, and written after the slot is free.
 		select {
 		case c.g.deflateSlots <- struct{}{}:
-			err = c.ws.Write(context.Background(), websocket.MessageBinary, b)
+			buf := heldBuffers.Get().(*[]byte)
+			*buf = wsframe.AppendCompressed((*buf)[:0], b)
 			<-c.g.deflateSlots
-			if rerr := c.net.release(); err == nil {
-				err = rerr
+			err = c.net.writeAll(*buf)
+			if cap(*buf) <= maxPooledBuffer {
+				heldBuffers.Put(buf)
 			}
 		default:
 			c.g.m.deflateBusy.Inc()
-			if err = c.net.release(); err == nil {
-				err = c.net.writeFrame(b)
-			}
+			err = c.net.writeFrame(b)
 		}
 	}
 	if !c.unwatch(err) {
