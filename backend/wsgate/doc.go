@@ -43,10 +43,12 @@
 //
 //	hub stream lock → outbox.mu        (Deliver, Snapshot, Hold, Replay)
 //	hub stream lock → flusher.mu       (the outbox kicks after releasing its mu)
-//	Gateway.mu → whoMu, outbox.mu → flusher.mu   (Shutdown, Sweep)
+//	Gateway.mu → whoMu, deadlines.mu, outbox.mu → flusher.mu   (Sweep)
 //	heldWriter.mu → wmu, deadlines.mu  (a partial write handed to the slow path)
 //
-// outbox.mu, flusher.mu, whoMu, rmu, wmu, deadlines.mu and the poller's mu
-// are leaves: nothing is taken under them, and no callback runs under them
-// (the timer's operations and the poller's readers run after unlocking).
+// outbox.mu, flusher.mu, whoMu, rmu, wmu, deadlines.mu, the unauthenticated
+// budget's mu and the poller's mu are leaves: nothing is taken under them.
+// The timer's operations and the poller's readers run after unlocking; a
+// close (PollFailed, Shutdown) takes no lock, it only starts the closing
+// goroutine.
 package wsgate

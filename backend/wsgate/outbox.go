@@ -6,9 +6,13 @@ import (
 	"github.com/telltale/telltale/shared/wire"
 )
 
-// outbox is one connection's queue between the hub and the writer goroutine.
-// It is the hub's Subscriber for every stream of the connection, so its
-// methods run on the publish path and never block: they append and signal.
+// outbox is one connection's queue between the hub and the connection's
+// write side: its flusher, which takes everything queued in a write that
+// never waits, and its slow path, for what must wait for the socket (see
+// flush.go; no connection has a writer goroutine of its own). It is the
+// hub's Subscriber for every stream of the connection, so its methods run
+// on the publish path and never block: they append and kick the connection
+// (signal).
 //
 // Memory is bounded without ever waiting:
 //   - queued events are bounded in bytes; when a stream's event would pass the
@@ -21,9 +25,10 @@ import (
 //   - control frames (snapshots, resyncs, errors, pings) are bounded in bytes
 //     too, at four times the event bound and never below 16 MiB so that
 //     legitimately large snapshots fit: past it the connection is marked slow
-//     and the writer closes it with CloseSlowConsumer.
+//     and its flusher closes it with CloseSlowConsumer.
 //
-// A client that stops reading altogether is closed by the writer's timeout.
+// A client that stops reading altogether is closed by the slow path's write
+// watchdog (Config.WriteTimeout).
 type outbox struct {
 	limit     int // queued event bytes
 	ctrlLimit int // queued control-frame bytes
@@ -209,7 +214,7 @@ func (o *outbox) Snapshot(stream string, frame []byte) {
 }
 
 // Deliver implements hub.Subscriber: the events join the queue together, so
-// the writer sends them in one batch frame.
+// the write side sends them in one batch frame.
 func (o *outbox) Deliver(stream string, _ uint64, events [][]byte) {
 	o.DeliverStamped(stream, 0, 0, events)
 }

@@ -59,8 +59,8 @@ func (c *conn) handle(ctx context.Context, typ wsframe.Opcode, b []byte) bool {
 		c.refuse(&wire.Error{Code: wire.CodeUnknownType, Message: fmt.Sprintf("%s is not a client frame", f.FrameType())})
 	}
 	if c.bad > maxBadFrames {
-		// The writer closes after the error frames already queued, so the
-		// client learns why.
+		// The write side closes after the error frames already queued, so
+		// the client learns why.
 		c.closeAfterQueued(ctx, closeRefused)
 		return false
 	}
