@@ -20,8 +20,9 @@ import (
 //	handshake → open → closing → closed
 //
 // handshake: upgraded, the hello not verified yet; open: verified
-// (Gateway.promote); closing: close began, so nothing more is read, queued
-// for writing or written but the close handshake; closed: torn down
+// (Gateway.promote); closing: close began, so no client frame is acted on
+// (the reader reads on only to see the peer's close) and nothing is queued
+// or written but the close handshake's frame; closed: torn down
 // (teardown), so no reader, slow path or timer starts again. Readers, the
 // flushers, the slow path and the timer all consult it; it is the one
 // answer to "is this connection ending".
