@@ -22,7 +22,7 @@ import (
 // subscriber) into one buffer, and handing that buffer to the socket in one
 // write(2) that never waits. What the socket does not take goes to the
 // connection's slow path, a goroutine of its own that may wait; so do frames
-// the WebSocket library must write (compressed ones, the close), and every
+// that may wait (compressed ones, the close), and every
 // frame of a connection without a plain socket (TLS).
 //
 // A flusher therefore never waits for a client, and a busy connection costs
@@ -68,43 +68,15 @@ func observeSent(h *metrics.Histogram, ats []int64, sent int64) {
 // tally counts what a pass wrote; it reaches the metrics once per pass.
 type tally struct{ frames, bytes, batches, events int64 }
 
-// Connection scheduling states (conn.state).
-const (
-	idle int32 = iota // nothing queued, or the outbox has not kicked yet
-	busy              // in a flusher's lists, being written, or on its slow path
-)
-
 func newFlusher(g *Gateway) *flusher {
 	return &flusher{g: g, wake: make(chan struct{}, 1)}
-}
-
-// kick schedules the connection's queued frames; called after anything is
-// queued, on the publish path: it never waits.
-func (c *conn) kick() {
-	if !c.closing.Load() && c.state.CompareAndSwap(idle, busy) {
-		c.fl.enqueue(c)
-	}
-}
-
-// wrote paces the connection after a write at now (GCRA): it may write again
-// at due - window, so on average once per window, two writes in a row after
-// a quiet spell.
-func (c *conn) wrote(now, window int64) { c.due = max(c.due, now) + window }
-
-// settle ends a write of the connection: it may be kicked again, and is at
-// once when something was queued meanwhile.
-func (c *conn) settle() {
-	c.state.Store(idle)
-	if !c.out.empty() {
-		c.kick()
-	}
 }
 
 func (f *flusher) enqueue(c *conn) {
 	f.mu.Lock()
 	if f.closed {
 		f.mu.Unlock()
-		c.state.Store(idle)
+		c.sched.Store(idle)
 		return
 	}
 	f.ready = append(f.ready, c)
@@ -208,13 +180,13 @@ func (f *flusher) flush(c *conn, now, window int64) {
 	f.items = items
 	defer clear(items)
 	switch {
-	case c.closing.Load():
-		c.state.Store(idle)
+	case c.ending():
+		c.sched.Store(idle)
 		return
 	case slow:
 		c.g.m.slowCloses.Inc()
-		c.close(wire.CloseSlowConsumer, "slow consumer: control frames over the connection's limit")
-		c.state.Store(idle)
+		c.close(closeSlowControl)
+		c.sched.Store(idle)
 		return
 	case len(items) == 0:
 		c.settle()
@@ -227,12 +199,12 @@ func (f *flusher) flush(c *conn, now, window int64) {
 	n, err := c.net.tryWrite(f.out)
 	switch {
 	case err == errBusy:
-		// Another writer has the socket (the library's close or pong, a
+		// Another writer has the socket (the close frame or a pong, a
 		// sign-out): the slow path waits for it.
 		c.slowPath(nil, append([]byte(nil), f.out...), false)
 	case err != nil:
-		c.close(wire.CloseSlowConsumer, "write failed")
-		c.state.Store(idle)
+		c.close(closeWriteFailed)
+		c.sched.Store(idle)
 	case n < len(f.out):
 		c.slowPath(nil, append([]byte(nil), f.out[n:]...), true)
 	default:
@@ -243,30 +215,6 @@ func (f *flusher) flush(c *conn, now, window int64) {
 		f.out = nil // one huge write: do not keep its buffer
 	}
 }
-
-// fast reports whether the flusher may write items itself: frames of the
-// gateway's own making, none for the library to compress, no close, on a
-// socket that takes writes without waiting.
-func (c *conn) fast(items []item) bool {
-	if c.net.raw == nil {
-		return false
-	}
-	for i := range items {
-		it := &items[i]
-		switch {
-		case it.closeCode != 0:
-			return false
-		case len(it.b) > maxFastFrame:
-			return false // a big snapshot: written from its own bytes, not copied
-		case c.deflate && (it.replay || (!it.event && len(it.b) >= c.g.cfg.CompressAbove)):
-			return false // catch-up or a snapshot: compressed by the library
-		}
-	}
-	return true
-}
-
-// maxFastFrame is the largest frame a flusher copies into its buffer.
-const maxFastFrame = 64 << 10
 
 // build puts c's frames into f.out (see eachFrame for their order).
 func (f *flusher) build(c *conn, items []item) {

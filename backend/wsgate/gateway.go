@@ -1,20 +1,10 @@
-// Package wsgate is the WebSocket gateway: it accepts client connections,
-// speaks the wire protocol, subscribes connections to hub streams and writes
-// their frames through one bounded writer per connection.
-//
-// It must never let one connection slow another: the hub only ever appends to
-// a connection's outbox, and everything that can wait (socket writes) happens
-// on that connection's own writer goroutine.
 package wsgate
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -27,14 +17,14 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/telltale/telltale/backend/auth"
 	"github.com/telltale/telltale/backend/hub"
 	"github.com/telltale/telltale/backend/metrics"
 	"github.com/telltale/telltale/backend/sla"
 	"github.com/telltale/telltale/backend/store"
-	"github.com/telltale/telltale/shared/wire"
+	"github.com/telltale/telltale/backend/wsgate/internal/epoll"
+	"github.com/telltale/telltale/backend/wsgate/internal/iplimit"
+	"github.com/telltale/telltale/backend/wsgate/internal/wsframe"
 )
 
 // Config configures a Gateway. Zero values are the documented defaults.
@@ -244,7 +234,7 @@ type Gateway struct {
 	open    atomic.Int64 // connections, for the coalescing window
 	authed  atomic.Int64 // authenticated connections, for MaxConns
 	unauth  *unauthBudget
-	limiter *limiter
+	limiter *iplimit.Limiter
 	// fetchSlots bounds the history reads of resuming subscriptions in
 	// flight across all connections (each holds a store connection).
 	fetchSlots chan struct{}
@@ -253,8 +243,7 @@ type Gateway struct {
 	deflateSlots chan struct{}
 
 	// Reading: idle connections wait in the poller, without a goroutine.
-	poll    *poller
-	polling sync.WaitGroup // the poller's goroutine
+	poll *epoll.Poller // nil without epoll
 
 	// Writing: one flusher per CPU, each connection assigned to one.
 	flushers    []*flusher
@@ -274,7 +263,7 @@ func New(cfg Config) *Gateway {
 	r := cfg.Metrics
 	g := &Gateway{
 		cfg:          cfg,
-		limiter:      newLimiter(cfg.ConnRate, cfg.ConnBurst, time.Now),
+		limiter:      iplimit.New(cfg.ConnRate, cfg.ConnBurst, time.Now),
 		fetchSlots:   make(chan struct{}, maxFetches),
 		deflateSlots: make(chan struct{}, maxDeflates),
 		conns:        make(map[*conn]struct{}),
@@ -317,7 +306,7 @@ func New(cfg Config) *Gateway {
 	for range runtime.GOMAXPROCS(0) {
 		g.flushers = append(g.flushers, newFlusher(g))
 	}
-	g.poll = newPoller(g)
+	g.poll = epoll.New(cfg.Logger)
 	return g
 }
 
@@ -342,7 +331,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
-	if ok, wait := g.limiter.allow(clientIP(r.RemoteAddr)); !ok {
+	if ok, wait := g.limiter.Allow(iplimit.ClientIP(r.RemoteAddr)); !ok {
 		g.m.rateLimited.Inc()
 		g.cfg.Logger.Info("websocket rate limited", "remote", r.RemoteAddr)
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
@@ -358,7 +347,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	// A place among the sockets that have not authenticated yet, given up
 	// when the hello is verified (promote) or the connection ends (forget).
-	place, victim, ok := g.unauth.admit(clientIP(r.RemoteAddr))
+	place, victim, ok := g.unauth.admit(iplimit.ClientIP(r.RemoteAddr))
 	if !ok {
 		g.m.unauthRefused.Inc()
 		g.cfg.Logger.Info("websocket refused: too many sockets without a hello", "remote", r.RemoteAddr)
@@ -374,48 +363,48 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
-	opts := &websocket.AcceptOptions{OriginPatterns: g.cfg.OriginPatterns}
-	if g.cfg.CompressAbove > 0 {
-		// Without context takeover a connection holds no deflate state
-		// between frames (a pooled writer per compressed frame), so idle
-		// connections cost nothing more. Live batches are encoded once for
-		// every subscriber and sent under the threshold as they are.
-		opts.CompressionMode = websocket.CompressionNoContextTakeover
-		opts.CompressionThreshold = g.cfg.CompressAbove
-	}
-	sr := &smallReads{ResponseWriter: w}
-	ws, err := websocket.Accept(sr, r, opts)
+	// With deflate, no context takeover either way: a connection holds no
+	// deflate state between frames (a pooled writer per compressed frame),
+	// so idle connections cost nothing more. Live batches are encoded once
+	// for every subscriber and sent under the threshold as they are. The
+	// origin was checked above.
+	a, err := wsframe.Accept(w, r, wsframe.AcceptOptions{Deflate: g.cfg.CompressAbove > 0, ReadBuffer: readBuffer})
 	if err != nil {
 		g.cfg.Logger.Debug("websocket accept", "remote", r.RemoteAddr, "err", err)
 		return // Accept has written the HTTP error
 	}
-	ws.SetReadLimit(int64(g.cfg.MaxFrameBytes))
+	hw := newHeldWriter(a.Conn)
+	rd := &wsframe.Reader{R: a.R, MaxMessage: g.cfg.MaxFrameBytes, Deflate: a.Deflate}
 	// Already full of authenticated connections: say so at once rather
 	// than after the hello (promote checks again, exactly).
 	if g.authed.Load() >= int64(g.cfg.MaxConns) {
 		g.unauth.leave(place)
 		g.refuseFull(r.RemoteAddr)
-		ws.Close(wire.CloseFull, "server at capacity: retry later")
+		closeAtOnce(a.Conn, hw, rd, closeFull)
 		return
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &conn{g: g, ws: ws, id: newID(), out: newOutbox(g.cfg.QueueBytes, &g.m), subs: make(map[string]func()), remote: r.RemoteAddr,
-		ctx: ctx, cancel: cancel, net: sr.out, in: sr.in, fl: g.flushers[g.nextFlusher.Add(1)%uint32(len(g.flushers))], place: place}
+	c := &conn{g: g, nc: a.Conn, id: newID(), remote: r.RemoteAddr, ctx: ctx, cancel: cancel, place: place}
+	c.in, c.rd, c.readOver = a.R, rd, make(chan struct{})
+	c.subs = make(map[string]func())
+	c.out, c.net = newOutbox(g.cfg.QueueBytes, &g.m), hw
+	c.fl = g.flushers[g.nextFlusher.Add(1)%uint32(len(g.flushers))]
 	if !g.unauth.attach(place, c) { // evicted while upgrading
 		cancel()
-		ws.CloseNow()
+		a.Conn.Close()
 		return
 	}
 	owned = true
 	g.open.Add(1)
-	c.deflate = strings.Contains(w.Header().Get("Sec-WebSocket-Extensions"), "permessage-deflate")
+	c.deflate = a.Deflate
 	c.lastRead.Store(time.Now().UnixNano())
-	// Everything finish undoes is in place before the connection can be
-	// closed, by Shutdown or a peer already gone: its ping timer, and the
-	// first goroutine counted among its readers, so that finish waits for
-	// it. From here on finish releases g.handlers.
+	// Everything teardown undoes is in place before the connection can be
+	// closed, by Shutdown or a peer already gone: its timer, and the first
+	// goroutine counted among its readers, so that teardown waits for it.
+	// From here on teardown releases g.handlers.
 	c.startWriting()
+	c.startTimer()
 	c.readers.Add(1)
 	handed = true
 	g.m.accepted.Inc()
@@ -423,7 +412,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.mu.Lock()
 	g.conns[c] = struct{}{}
 	if g.closing { // Shutdown ran while this connection was being accepted
-		c.close(wire.CloseRestart, "server restarting")
+		c.close(closeRestart)
 	}
 	g.mu.Unlock()
 	// The connection starts on a goroutine of its own and this handler
@@ -439,7 +428,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 }
 
-// forget is a connection's last step (conn.finish).
+// forget is a connection's last step (conn.teardown).
 func (g *Gateway) forget(c *conn) {
 	g.mu.Lock()
 	delete(g.conns, c)
@@ -468,10 +457,11 @@ func (g *Gateway) promote(c *conn) bool {
 	if g.authed.Add(1) > int64(g.cfg.MaxConns) {
 		g.authed.Add(-1)
 		g.refuseFull(c.remote)
-		c.close(wire.CloseFull, "server at capacity: retry later")
+		c.close(closeFull)
 		return false
 	}
 	c.authed.Store(true)
+	c.life.CompareAndSwap(handshake, open)
 	g.m.authed.Inc()
 	return true
 }
@@ -492,57 +482,31 @@ func (g *Gateway) evict(p *pending) {
 	g.m.unauthEvicted.Inc()
 	if c := g.unauth.holder(p); c != nil {
 		g.cfg.Logger.Info("websocket without a hello evicted for another address's", "conn", c.id, "remote", c.remote)
-		c.ws.CloseNow()
+		c.nc.Close()
 	}
 }
 
-// smallReads hands the WebSocket library the hijacked connection with
-// buffers of its own: a 256-byte read buffer instead of net/http's 4 KB one
-// (clients send only small frames, and an idle connection keeps its read
-// buffer for as long as it is open), and a write buffer of one control
-// frame over the heldWriter every write goes through (see heldWriter).
-// net/http's two 4 KB buffers become garbage together. Whatever net/http
-// had read ahead is kept in front of the connection.
-type smallReads struct {
-	http.ResponseWriter
-	out *heldWriter   // set by Hijack
-	in  *bufio.Reader // set by Hijack
+// closeAtOnce is the close handshake of a connection refused on its
+// handler's goroutine, before it is a conn: the close frame, then the
+// client's frames read until its close frame (or closeWait), so that what
+// it sent meanwhile cannot reset the connection before it reads ours.
+func closeAtOnce(nc net.Conn, hw *heldWriter, rd *wsframe.Reader, cl Close) {
+	defer nc.Close()
+	if _, err := hw.writeClose(int(cl.Code), cl.Reason, closeWait); err != nil {
+		return
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(closeWait))
+	for {
+		if m, err := rd.Next(); err != nil || m.Op == wsframe.OpClose {
+			return
+		}
+	}
 }
 
+// readBuffer is a connection's read buffer: clients send only small frames,
+// and an idle connection keeps it for as long as it is open (net/http's two
+// 4 KB buffers become garbage at the upgrade).
 const readBuffer = 256
-
-func (s *smallReads) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	h, ok := s.ResponseWriter.(http.Hijacker)
-	if !ok {
-		return nil, nil, errors.New("the response cannot be hijacked")
-	}
-	nc, brw, err := h.Hijack()
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := brw.Writer.Flush(); err != nil { // net/http has flushed the 101 already
-		nc.Close()
-		return nil, nil, err
-	}
-	s.out = newHeldWriter(nc)
-	bw := bufio.NewWriterSize(s.out, frameBuffer)
-	n := brw.Reader.Buffered()
-	if n == 0 {
-		s.in = bufio.NewReaderSize(nc, readBuffer)
-		return nc, bufio.NewReadWriter(s.in, bw), nil
-	}
-	// The library keeps what the reader holds buffered (Peek(Buffered()))
-	// and reads the connection after it: pull the read-ahead into the new
-	// buffer, which reads nothing from the connection itself.
-	ahead, _ := brw.Reader.Peek(n)
-	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(ahead)), nc), max(readBuffer, n))
-	if _, err := br.Peek(n); err != nil {
-		nc.Close()
-		return nil, nil, err
-	}
-	s.in = br
-	return nc, bufio.NewReadWriter(br, bw), nil
-}
 
 // Shutdown tells every client the server is restarting (close code
 // wire.CloseRestart: reconnect with jitter), refuses new connections and waits
@@ -551,7 +515,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.mu.Lock()
 	g.closing = true
 	for c := range g.conns {
-		c.close(wire.CloseRestart, "server restarting")
+		c.close(closeRestart)
 	}
 	g.mu.Unlock()
 	done := make(chan struct{})
@@ -570,7 +534,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		f.stop()
 	}
 	g.flushing.Wait()
-	g.polling.Wait() // the last connection out stopped it
+	g.poll.Wait() // the last connection out stopped it
 	return nil
 }
 
@@ -580,7 +544,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 const maxFetches = 4
 
 // Sweep closes the connections whose principal Config.Revoked now covers:
-// an unauthorized error frame, then close 4012.
+// an unauthorized error frame, then close 4012, both written by each
+// connection's write side; Sweep starts no goroutine and waits for no
+// socket.
 func (g *Gateway) Sweep() {
 	if g.cfg.Revoked == nil {
 		return
@@ -591,7 +557,7 @@ func (g *Gateway) Sweep() {
 		if who := c.principal(); who != nil && g.cfg.Revoked(who) {
 			g.m.revokedCloses.Inc()
 			g.cfg.Logger.Info("revoked connection closed", "conn", c.id, "tenant", who.Tenant, "sub", who.Subject)
-			go c.signOut(wire.CloseUnauthorized, "access revoked: sign in again")
+			c.signOut(closeRevoked)
 		}
 	}
 }

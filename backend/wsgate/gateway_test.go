@@ -390,7 +390,7 @@ func (f *fixture) writers() int {
 	f.gate.mu.Lock()
 	defer f.gate.mu.Unlock()
 	for c := range f.gate.conns {
-		if c.state.Load() == busy {
+		if c.sched.Load() == busy {
 			n++
 		}
 	}

@@ -1,27 +1,22 @@
 package wsgate
 
 import (
-	"encoding/binary"
 	"errors"
 	"net"
 	"sync"
 	"syscall"
+	"time"
+
+	"github.com/telltale/telltale/backend/wsgate/internal/wsframe"
 )
 
-// heldWriter is the one way bytes reach a connection's socket. Three kinds of
-// writer use it, and its mutex makes each frame reach the socket whole:
-//
-//   - the gateway's own frames (batches, control frames), built with their
-//     WebSocket header by the gateway: tryWrite from a flusher, which never
-//     waits, and writeFrame from the connection's slow path, which may;
-//   - the WebSocket library, through a small bufio.Writer (frameBuffer) in
-//     front of Write: only control frames (close, pong) and, between hold
-//     and release, the compressed frames the gateway asks it for;
-//   - nothing else: an idle connection holds no write buffer at all.
-//
-// Outside a hold, each library control frame arrives in one Write (it fits
-// frameBuffer, which is empty at the start of every frame the library writes
-// outside a hold), so it cannot land inside one of the gateway's frames.
+// heldWriter is the one way bytes reach a connection's socket: every frame
+// the server sends, built whole by the gateway with wsframe (batches,
+// compressed catch-up, pings' answers, the close frame), and its mutex makes
+// each reach the socket whole. tryWrite is a flusher's, which never waits;
+// writeFrame and writeAll the connection's slow path, which may; writeControl
+// and writeClose the reader's and the closer's, bounded by a deadline. An
+// idle connection holds no write buffer at all.
 type heldWriter struct {
 	conn net.Conn
 	// raw is the socket for writes that must not wait (a flusher's); nil
@@ -29,15 +24,14 @@ type heldWriter struct {
 	// connection's slow path.
 	raw syscall.RawConn
 
-	mu      sync.Mutex // held for each write that reaches the socket
-	holding bool
-	buf     *[]byte // from heldBuffers while holding
-	// shut: the library's close frame goes next, and no frame of the
-	// gateway's may follow it (RFC 6455 §5.5.1).
-	shut bool
+	mu sync.Mutex // held for each write that reaches the socket
+	// shut: the close frame went, or goes next, and no frame may follow it
+	// (RFC 6455 §5.5.1).
+	shut   bool
+	closed bool // the close frame was written
 }
 
-// shutdown lets no frame of the gateway's reach the socket any more; it
+// shutdown lets no frame but the close frame reach the socket any more; it
 // waits for one being written to end, so the close frame comes after it.
 func (h *heldWriter) shutdown() {
 	h.mu.Lock()
@@ -45,14 +39,11 @@ func (h *heldWriter) shutdown() {
 	h.mu.Unlock()
 }
 
-// frameBuffer is the library's bufio size in front of a heldWriter: a whole
-// control frame (2-byte header, at most 125 bytes of payload) fits, so the
-// library writes each one in a single Write.
-const frameBuffer = 128
-
 // maxPooledBuffer is the largest buffer put back in the pool.
 const maxPooledBuffer = 64 << 10
 
+// heldBuffers hold compressed frames between the deflate slot and the
+// socket write.
 var heldBuffers = sync.Pool{New: func() any {
 	b := make([]byte, 0, 8<<10)
 	return &b
@@ -62,41 +53,35 @@ func newHeldWriter(nc net.Conn) *heldWriter {
 	return &heldWriter{conn: nc, raw: rawSocket(nc)}
 }
 
-// Write is the library's: gathered during a hold, else straight to the socket.
-func (h *heldWriter) Write(p []byte) (int, error) {
+// writeControl writes a control frame the peer asked for (a pong), waiting
+// for the socket at most timeout; nothing after the close frame.
+func (h *heldWriter) writeControl(frame []byte, timeout time.Duration) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if !h.holding {
-		return h.conn.Write(p)
+	if h.shut {
+		return net.ErrClosed
 	}
-	*h.buf = append(*h.buf, p...)
-	return len(p), nil
+	return h.writeBefore(frame, timeout)
 }
 
-// hold starts gathering the library's writes: a compressed frame is written
-// while a deflate slot is held, and gathered whole, so that the slot is never
-// held while the socket write waits for a slow client.
-func (h *heldWriter) hold() {
-	h.mu.Lock()
-	h.holding = true
-	h.buf = heldBuffers.Get().(*[]byte)
-	h.mu.Unlock()
-}
-
-// release writes what was gathered in one write and stops gathering.
-func (h *heldWriter) release() error {
+// writeClose writes the close frame, once: false when it was written
+// already (or is being). Nothing is written after it.
+func (h *heldWriter) writeClose(code int, reason string, timeout time.Duration) (bool, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.holding = false
-	var err error
-	if len(*h.buf) > 0 {
-		_, err = h.conn.Write(*h.buf)
+	if h.closed {
+		return false, nil
 	}
-	if cap(*h.buf) <= maxPooledBuffer {
-		*h.buf = (*h.buf)[:0]
-		heldBuffers.Put(h.buf)
-	}
-	h.buf = nil
+	h.shut, h.closed = true, true
+	return true, h.writeBefore(wsframe.AppendClose(nil, code, reason), timeout)
+}
+
+// writeBefore writes b under h.mu, failing it after timeout: the mutex is
+// held, so no other write meets the deadline.
+func (h *heldWriter) writeBefore(b []byte, timeout time.Duration) error {
+	_ = h.conn.SetWriteDeadline(time.Now().Add(timeout))
+	_, err := h.conn.Write(b)
+	_ = h.conn.SetWriteDeadline(time.Time{})
 	return err
 }
 
@@ -110,10 +95,6 @@ var errBusy = errors.New("socket busy")
 // another writer holds the socket and nothing was written.
 func (h *heldWriter) tryWrite(b []byte) (n int, err error) {
 	if !h.mu.TryLock() {
-		return 0, errBusy
-	}
-	if h.holding { // cannot happen: holds are the slow path's, which excludes flushers
-		h.mu.Unlock()
 		return 0, errBusy
 	}
 	if h.shut {
@@ -168,23 +149,15 @@ func (h *heldWriter) writeFrame(payload []byte) error {
 }
 
 // maxFrameHeader is the longest header of a server frame (unmasked).
-const maxFrameHeader = 10
+const maxFrameHeader = wsframe.MaxHeader
 
 // appendFrameHeader appends the header of a final, uncompressed, unmasked
 // binary frame of n payload bytes (RFC 6455 §5.2).
 func appendFrameHeader(dst []byte, n int) []byte {
-	const finBinary = 0x80 | 0x2
-	switch {
-	case n < 126:
-		return append(dst, finBinary, byte(n))
-	case n <= 0xffff:
-		return binary.BigEndian.AppendUint16(append(dst, finBinary, 126), uint16(n))
-	default:
-		return binary.BigEndian.AppendUint64(append(dst, finBinary, 127), uint64(n))
-	}
+	return wsframe.AppendHeader(dst, true, wsframe.OpBinary, false, n)
 }
 
 // appendFrame appends payload as one frame, header first.
 func appendFrame(dst, payload []byte) []byte {
-	return append(appendFrameHeader(dst, len(payload)), payload...)
+	return wsframe.AppendBinary(dst, payload)
 }

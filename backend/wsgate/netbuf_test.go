@@ -24,69 +24,29 @@ func (w *writes) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// TestHeldWriterGathersAFrame: during a hold, the library's writes (header,
-// payload, a control frame in between) reach the socket as one write, in
-// order, at release; outside a hold they go straight through.
-func TestHeldWriterGathersAFrame(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		held   bool
-		chunks []string
-		want   []string
-	}{
-		{"held frame", true, []string{"\x82\x05", "hello", "\x8a\x00"}, []string{"\x82\x05hello\x8a\x00"}},
-		{"nothing written during the hold", true, nil, nil},
-		{"not held", false, []string{"\x82\x05", "hello"}, []string{"\x82\x05", "hello"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			rec := &writes{}
-			h := &heldWriter{conn: rec}
-			if tc.held {
-				h.hold()
-			}
-			for _, c := range tc.chunks {
-				if n, err := h.Write([]byte(c)); n != len(c) || err != nil {
-					t.Fatalf("Write: %d, %v", n, err)
-				}
-			}
-			if tc.held {
-				if len(rec.calls) != 0 {
-					t.Fatalf("%d writes reached the socket during the hold", len(rec.calls))
-				}
-				if err := h.release(); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if len(rec.calls) != len(tc.want) {
-				t.Fatalf("socket got %q, want %q", rec.calls, tc.want)
-			}
-			for i := range tc.want {
-				if string(rec.calls[i]) != tc.want[i] {
-					t.Fatalf("socket got %q, want %q", rec.calls, tc.want)
-				}
-			}
-		})
-	}
+func (w *writes) SetWriteDeadline(time.Time) error { return nil }
 
-	// A large compressed frame is kept whole until the release, and a
-	// buffer that grew past maxPooledBuffer does not go back to the pool.
+// TestControlFramesGoWhole: the frames the reader and the closer write (a
+// pong, the close frame) reach the socket each in one write; the close frame
+// goes once, and nothing after it.
+func TestControlFramesGoWhole(t *testing.T) {
 	rec := &writes{}
 	h := &heldWriter{conn: rec}
-	h.hold()
-	h.Write([]byte("\xc2\x7f"))
-	huge := bytes.Repeat([]byte{9}, maxPooledBuffer+1)
-	h.Write(huge)
-	if len(rec.calls) != 0 {
-		t.Fatalf("%d writes reached the socket before the release", len(rec.calls))
+	if err := h.writeControl([]byte("\x8a\x01p"), time.Second); err != nil {
+		t.Fatal(err)
 	}
-	buf := h.buf
-	if err := h.release(); err != nil || len(rec.calls) != 1 || len(rec.calls[0]) != 2+len(huge) {
-		t.Fatalf("release: %d writes, err %v; want the frame in one", len(rec.calls), err)
+	if sent, err := h.writeClose(4010, "bye", time.Second); !sent || err != nil {
+		t.Fatalf("writeClose: %v, %v", sent, err)
 	}
-	for range 8 { // whatever the pool hands out, never that buffer
-		if b := heldBuffers.Get().(*[]byte); b == buf {
-			t.Fatalf("a %d-byte buffer went back to the pool", cap(*buf))
-		}
+	if sent, _ := h.writeClose(1000, "", time.Second); sent {
+		t.Fatal("a second close frame was written")
+	}
+	if err := h.writeControl([]byte("\x8a\x00"), time.Second); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("pong after the close: %v, want net.ErrClosed", err)
+	}
+	want := []string{"\x8a\x01p", "\x88\x05\x0f\xaabye"}
+	if fmt.Sprintf("%q", rec.calls) != fmt.Sprintf("%q", want) {
+		t.Fatalf("socket got %q, want %q", rec.calls, want)
 	}
 }
 
@@ -203,8 +163,7 @@ func TestTryWriteNeverWaits(t *testing.T) {
 }
 
 // TestNoFrameOfOursAfterShutdown: once the close frame is next, the
-// gateway's own frames are refused, while the library's close frame still
-// goes out.
+// gateway's other frames are refused, while the close frame still goes out.
 func TestNoFrameOfOursAfterShutdown(t *testing.T) {
 	rec := &writes{}
 	h := &heldWriter{conn: rec}
@@ -215,7 +174,7 @@ func TestNoFrameOfOursAfterShutdown(t *testing.T) {
 	if err := h.writeAll(appendFrame(nil, []byte("late"))); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("writeAll after shutdown: %v, want net.ErrClosed", err)
 	}
-	if _, err := h.Write([]byte("\x88\x02\x03\xe8")); err != nil {
+	if _, err := h.writeClose(1000, "", time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if len(rec.calls) != 1 || string(rec.calls[0]) != "\x88\x02\x03\xe8" {

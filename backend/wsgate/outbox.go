@@ -6,9 +6,13 @@ import (
 	"github.com/telltale/telltale/shared/wire"
 )
 
-// outbox is one connection's queue between the hub and the writer goroutine.
-// It is the hub's Subscriber for every stream of the connection, so its
-// methods run on the publish path and never block: they append and signal.
+// outbox is one connection's queue between the hub and the connection's
+// write side: its flusher, which takes everything queued in a write that
+// never waits, and its slow path, for what must wait for the socket (see
+// flush.go; no connection has a writer goroutine of its own). It is the
+// hub's Subscriber for every stream of the connection, so its methods run
+// on the publish path and never block: they append and kick the connection
+// (signal).
 //
 // Memory is bounded without ever waiting:
 //   - queued events are bounded in bytes; when a stream's event would pass the
@@ -21,9 +25,10 @@ import (
 //   - control frames (snapshots, resyncs, errors, pings) are bounded in bytes
 //     too, at four times the event bound and never below 16 MiB so that
 //     legitimately large snapshots fit: past it the connection is marked slow
-//     and the writer closes it with CloseSlowConsumer.
+//     and its flusher closes it with CloseSlowConsumer.
 //
-// A client that stops reading altogether is closed by the writer's timeout.
+// A client that stops reading altogether is closed by the slow path's write
+// watchdog (Config.WriteTimeout).
 type outbox struct {
 	limit     int // queued event bytes
 	ctrlLimit int // queued control-frame bytes
@@ -61,9 +66,10 @@ type item struct {
 	// it); zero for replays and every other frame.
 	at int64
 	b  []byte
-	// closeCode, when set, closes the connection with b as the reason once
-	// everything queued before it is written.
-	closeCode int
+	// end, when set, closes the connection once everything queued before
+	// it is written; b, if any, is a last frame written just before the
+	// close, given at most signOutWait (a sign-out's reason).
+	end *Close
 }
 
 func newOutbox(limit int, m *gateMetrics) *outbox {
@@ -101,9 +107,21 @@ func (o *outbox) ctrlLocked(stream string, frame []byte) {
 
 // pushClose queues the connection's end after what is already queued, so
 // that the error frames explaining it reach the client first.
-func (o *outbox) pushClose(code int, reason string) {
+func (o *outbox) pushClose(cl Close) {
 	o.mu.Lock()
-	o.items = append(o.items, item{closeCode: code, b: []byte(reason)})
+	o.items = append(o.items, item{end: &cl})
+	o.mu.Unlock()
+	o.signal()
+}
+
+// pushSignOut queues a sign-out's last frame and the close after it, in
+// place of everything queued: the connection ends, and the client must read
+// why before anything else.
+func (o *outbox) pushSignOut(last []byte, cl Close) {
+	o.mu.Lock()
+	clear(o.items)
+	o.items = append(o.items[:0], item{end: &cl, b: last})
+	o.eventBytes, o.ctrlBytes, o.slow = 0, 0, false
 	o.mu.Unlock()
 	o.signal()
 }
@@ -196,7 +214,7 @@ func (o *outbox) Snapshot(stream string, frame []byte) {
 }
 
 // Deliver implements hub.Subscriber: the events join the queue together, so
-// the writer sends them in one batch frame.
+// the write side sends them in one batch frame.
 func (o *outbox) Deliver(stream string, _ uint64, events [][]byte) {
 	o.DeliverStamped(stream, 0, 0, events)
 }

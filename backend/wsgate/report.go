@@ -1,12 +1,8 @@
 package wsgate
 
 import (
-	"context"
-	"io"
 	"sync"
 	"time"
-
-	"github.com/coder/websocket"
 
 	"github.com/telltale/telltale/shared/wire"
 )
@@ -139,56 +135,4 @@ func putReport(r *wire.Report) {
 	if bins <= maxPooledBins {
 		reportPool.Put(r)
 	}
-}
-
-// framePool holds the buffers client frames are read into. The library's
-// Read reads a frame through io.ReadAll, which starts at 512 bytes and
-// grows by copying: an 8 KB report cost ten allocations and twice its
-// size in copies before it was decoded. Nothing a frame's handling keeps
-// points into its bytes (every string is copied out, reports go back to
-// reportPool), so the buffer is reused once the frame is handled.
-var framePool = sync.Pool{New: func() any { return &frameBuf{b: make([]byte, 0, 1024)} }}
-
-// frameBuf is a client frame's bytes, read into a buffer of framePool.
-type frameBuf struct{ b []byte }
-
-// maxPooledFrame is the largest buffer framePool keeps: a page's report
-// is about 8 KB; a rare larger frame is not worth the memory held.
-const maxPooledFrame = 64 << 10
-
-// readFrame is ws.Read into a buffer from framePool; free returns it once
-// the frame is handled. On an error the frame is nil.
-func readFrame(ws *websocket.Conn) (websocket.MessageType, *frameBuf, error) {
-	// No context: see conn.readOne.
-	typ, r, err := ws.Reader(context.Background())
-	if err != nil {
-		return 0, &frameBuf{}, err
-	}
-	f := framePool.Get().(*frameBuf)
-	b := f.b[:0]
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			f.b = b
-			return typ, f, nil
-		}
-		if err != nil {
-			f.b = b
-			f.free()
-			return 0, &frameBuf{}, err
-		}
-	}
-}
-
-// free returns f's buffer to framePool; f's bytes may not be used after.
-func (f *frameBuf) free() {
-	if cap(f.b) == 0 || cap(f.b) > maxPooledFrame {
-		return
-	}
-	f.b = f.b[:0]
-	framePool.Put(f)
 }

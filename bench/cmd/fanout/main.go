@@ -72,6 +72,14 @@ type result struct {
 	// publishing; EventsPerFrame shows how much coalescing saved.
 	FramesPerS     float64 `json:"server_frames_per_s"`
 	EventsPerFrame float64 `json:"events_per_frame"`
+	// ServerUsPerDelivery is the server's CPU time (user + system, from
+	// /proc, over the publishing phase and the drain) per event delivered:
+	// what the server spends for one delivery, whatever the generator costs
+	// and however loaded the machine is. MsgsPerFrame is deliveries per
+	// WebSocket frame the server wrote over the same span (1.0: one event
+	// per frame, no coalescing).
+	ServerUsPerDelivery float64 `json:"server_us_per_delivery,omitempty"`
+	MsgsPerFrame        float64 `json:"msgs_per_frame,omitempty"`
 	// With -reports: what the companions sent and got over the publishing
 	// phase, and what the server counted (telltale_sla_reports_total).
 	Reports        string  `json:"reports,omitempty"`
@@ -313,8 +321,10 @@ func run() error {
 		fmt.Fprintln(os.Stderr, "fanout: a reporter got an error frame:", *e)
 	}
 	res.GeneratorCPU = float64(proc.CPUTicks(os.Getpid())-genBefore) / proc.TicksPerSecond / elapsed.Seconds() * 100
+	var serverCPUSeconds float64
 	if server != nil {
-		res.ServerCPU = float64(serverTicks(server)-cpuBefore) / proc.TicksPerSecond / elapsed.Seconds() * 100
+		serverCPUSeconds = float64(serverTicks(server)-cpuBefore) / proc.TicksPerSecond
+		res.ServerCPU = serverCPUSeconds / elapsed.Seconds() * 100
 		res.ServerRSSMB = float64(serverRSS(server)) / 1024
 	}
 	cancel()
@@ -337,6 +347,12 @@ func run() error {
 		}
 	}
 	res.DeliveriesPerS = float64(res.Deliveries) / elapsed.Seconds()
+	if res.Deliveries > 0 {
+		res.ServerUsPerDelivery = serverCPUSeconds / float64(res.Deliveries) * 1e6
+	}
+	if frames > 0 {
+		res.MsgsPerFrame = float64(res.Deliveries) / frames
+	}
 	l := latency.Summarize(lat)
 	res.P50ms, res.P95ms, res.P99ms, res.MaxMs = l.P50, l.P95, l.P99, l.Max
 	fmt.Printf("%d clients × %d streams at %d ev/s: %.0f deliveries/s; publish→receive p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, max %.1f ms; lost %d, dup %d, reordered %d, resyncs %d; server CPU %.0f%% (generator %.0f%%), RSS %.0f MB, idle %.1f KB/conn",
@@ -347,7 +363,10 @@ func run() error {
 	if res.LiveKBPerConn > 0 {
 		fmt.Printf(", live %.1f KB/conn", res.LiveKBPerConn)
 	}
-	fmt.Printf("; %.0f frames/s, %.1f events/frame", res.FramesPerS, res.EventsPerFrame)
+	fmt.Printf("; %.0f frames/s, %.1f events/frame, %.2f deliveries/frame", res.FramesPerS, res.EventsPerFrame, res.MsgsPerFrame)
+	if res.ServerUsPerDelivery > 0 {
+		fmt.Printf(", server %.2f µs CPU/delivery", res.ServerUsPerDelivery)
+	}
 	if res.Reports != "" {
 		fmt.Printf("; reports %s: %d sent (%.0f B avg), server took %.0f, refused %.0f; %d syncs, %d clocks; %d error frames",
 			res.Reports, res.ReportsSent, res.ReportBytes, res.ReportsTaken, res.ReportsRefused, res.SyncsSent, res.ClocksReceived, res.ReportErrors)

@@ -1,4 +1,6 @@
-package wsgate
+// Package iplimit limits new connections per client address with a token
+// bucket each, bounded in the addresses it tracks.
+package iplimit
 
 import (
 	"net"
@@ -6,11 +8,11 @@ import (
 	"time"
 )
 
-// limiter is a per-address token bucket for new connections: each address
+// Limiter is a per-address token bucket for new connections: each address
 // may open burst connections at once and rate per second after that. It
 // forgets addresses idle for a minute and never holds more than maxAddrs of
 // them (a flood of spoofed sources resets it rather than growing it).
-type limiter struct {
+type Limiter struct {
 	rate  float64
 	burst float64
 	now   func() time.Time
@@ -27,12 +29,15 @@ type bucket struct {
 
 const maxAddrs = 100_000
 
-func newLimiter(rate float64, burst int, now func() time.Time) *limiter {
-	return &limiter{rate: rate, burst: float64(burst), now: now, buckets: make(map[string]*bucket)}
+// New returns a Limiter of rate connections per second after burst at
+// once, on the clock now; a rate of zero or less allows everything.
+func New(rate float64, burst int, now func() time.Time) *Limiter {
+	return &Limiter{rate: rate, burst: float64(burst), now: now, buckets: make(map[string]*bucket)}
 }
 
-// allow takes a token for addr, or says how long until one is there.
-func (l *limiter) allow(addr string) (bool, time.Duration) {
+// Allow takes a token for addr, or says how long until one is there. A nil
+// Limiter allows everything.
+func (l *Limiter) Allow(addr string) (bool, time.Duration) {
 	if l == nil || l.rate <= 0 {
 		return true, 0
 	}
@@ -59,7 +64,7 @@ func (l *limiter) allow(addr string) (bool, time.Duration) {
 // sweep forgets addresses idle for a minute; if the table is still full (a
 // flood of sources), it drops a random tenth of it, so that a full table
 // costs one sweep per tenth of its size, not one per connection.
-func (l *limiter) sweep(now time.Time) {
+func (l *Limiter) sweep(now time.Time) {
 	for a, b := range l.buckets {
 		if now.Sub(b.last) > time.Minute {
 			delete(l.buckets, a)
@@ -78,11 +83,11 @@ func (l *limiter) sweep(now time.Time) {
 	l.swept = now
 }
 
-// clientIP is the address a request came from: the TCP peer, with IPv6
+// ClientIP is the address a request came from: the TCP peer, with IPv6
 // addresses cut to their /64 (one host usually holds a whole /64, and would
 // otherwise get a fresh budget per address). Headers such as X-Forwarded-For
 // are not trusted (anyone can send them); behind a proxy, limit at the proxy.
-func clientIP(remote string) string {
+func ClientIP(remote string) string {
 	host, _, err := net.SplitHostPort(remote)
 	if err != nil {
 		host = remote
