@@ -20,6 +20,10 @@ type deadlines struct {
 	// When each operation is due; zero: not scheduled.
 	ping, warn, expiry, watchdog time.Time
 	exp                          time.Time // the token expiry warn and expiry are for
+	// hurried, once set (hurry), is the latest any write's watchdog may
+	// fire from then on: a sign-out's deadline holds for the write under
+	// way and for every write after it.
+	hurried time.Time
 }
 
 // startTimer schedules the connection's first ping; called before the
@@ -153,17 +157,27 @@ func (c *conn) watch(limit time.Duration) {
 	d := &c.timer
 	d.mu.Lock()
 	d.watchdog = time.Now().Add(limit)
+	if !d.hurried.IsZero() && d.hurried.Before(d.watchdog) {
+		d.watchdog = d.hurried
+	}
 	c.armLocked()
 	d.mu.Unlock()
 }
 
-// hurry brings a running watchdog forward to at most limit from now; with
-// no write waiting, there is nothing to hurry.
+// hurry bounds every write from now on, the one under way and those after
+// it, to end at most limit from now: a sign-out queued behind a large
+// write, on a socket whose reader stopped, must not wait for the write
+// timeout. A write that starts between two others (no watchdog running at
+// the moment of the call) is bounded too.
 func (c *conn) hurry(limit time.Duration) {
 	d := &c.timer
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if at := time.Now().Add(limit); !d.watchdog.IsZero() && at.Before(d.watchdog) {
+	at := time.Now().Add(limit)
+	if d.hurried.IsZero() || at.Before(d.hurried) {
+		d.hurried = at
+	}
+	if !d.watchdog.IsZero() && at.Before(d.watchdog) {
 		d.watchdog = at
 		c.armLocked()
 	}
