@@ -736,7 +736,7 @@ func (s *Shell) panel(p dashboard.Panel) app.UI {
 	case dashboard.KindKPI:
 		body = s.kpi(p)
 	case dashboard.KindTimeSeries:
-		body = &chartPanel{ID: chartID(p.ID), Spec: chartSpec(p), charts: s.bridges.Charts, hooks: s.hooks[p.ID]}
+		body = &chartPanel{ID: chartID(p.ID), Spec: chartSpec(p), charts: s.bridges.Charts, hooks: s.hooks[p.ID], mounted: s.chartMounted}
 	case dashboard.KindTable:
 		body = s.table(p)
 	case dashboard.KindStat:
