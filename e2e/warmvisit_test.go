@@ -134,12 +134,25 @@ func TestWarmVisitLargeStreams(t *testing.T) {
 	// The operator comes back: the page's address, a new document (the
 	// token is kept; the first visit took the link's hash out).
 	eval(t, page, `() => { window.__ttOld = true }`)
+	// And counts the charts whose element goes (re-created by go-app: an
+	// uPlot made again, and the chart empty until its stream moved).
+	if _, err := page.EvalOnNewDocument(`(() => {
+		window.__ttChartsRemoved = 0;
+		new MutationObserver(ms => { for (const m of ms) for (const n of m.removedNodes)
+			if (n.nodeType === 1) window.__ttChartsRemoved += (n.matches(".tt-chart") ? 1 : 0) + n.querySelectorAll(".tt-chart").length;
+		}).observe(document, {childList: true, subtree: true});
+	})()`); err != nil {
+		t.Fatal(err)
+	}
 	if err := page.Navigate(srv.URL + "/"); err != nil {
 		t.Fatal(err)
 	}
 	settled("warm visit")
 	if eval(t, page, `() => window.__ttOld === true`).Bool() {
 		t.Fatal("the warm visit did not load a new document")
+	}
+	if n := eval(t, page, `() => window.__ttChartsRemoved`).Int(); n != 0 {
+		t.Fatalf("the warm visit re-created %d chart elements: want each made once", n)
 	}
 	restored := eval(t, page, `() => performance.getEntries().filter(e => e.name.startsWith("telltale:lkg-")).map(e => e.name).join(", ")`).Str()
 	if !strings.Contains(restored, "lkg-restored") || strings.Contains(restored, "lkg-restored 0 streams") {
