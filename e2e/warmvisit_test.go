@@ -23,8 +23,10 @@ import (
 // 16 MiB control-frame bound: the page used to be closed as a slow consumer
 // (4008) as soon as it subscribed, and reconnected again and again, getting
 // a few snapshots each time (bench/results/2026-12-07-warmvisit.md, finding
-// 3, with charts left empty). Now every chart ends with its stream's data,
-// on the first visit and the warm one, without a reconnect.
+// 3, with charts left empty: go-app re-created every chart when the stored
+// state's banner went, and the shell did not draw them again). Now every
+// chart ends with its stream's data, on the first visit and the warm one,
+// without a reconnect, and no chart element is made twice.
 func TestWarmVisitLargeStreams(t *testing.T) {
 	const (
 		key     = "demo-ingest-key-warm"
