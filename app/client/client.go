@@ -959,11 +959,15 @@ func (c *Client) serverClock(at int64) {
 
 // markResync stops applying deltas to the stream until its next snapshot
 // (the old state stays on screen meanwhile). It reports whether a
-// resubscribe is due: false when one is already under way.
+// resubscribe is due: false for a stream the client no longer follows. A
+// resync while one is under way is due too: the server sends no second
+// resync of a stream before it has read the sub, so it is the sub's answer
+// (wsgate answers with a resync when the snapshot would pass its queue's
+// bound), and waiting would wait for a snapshot that never comes.
 func (c *Client) markResync(stream string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.streams[stream]; !ok || c.awaiting[stream] {
+	if _, ok := c.streams[stream]; !ok {
 		return false
 	}
 	c.awaiting[stream] = true

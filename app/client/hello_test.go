@@ -98,3 +98,47 @@ func TestSubsRideBehindTheHello(t *testing.T) {
 		return nil
 	})
 }
+
+// TestResyncAnswerToASubIsFollowed: a server whose queue is full answers a
+// sub with a resync again (wsgate defers a snapshot that would pass its
+// control bound): the client subscribes again, until the snapshot comes,
+// instead of waiting for a snapshot that will never come.
+func TestResyncAnswerToASubIsFollowed(t *testing.T) {
+	subs := make(chan int, 10)
+	url := fakeServer(t, func(ctx context.Context, ws *websocket.Conn) {
+		if _, err := recv(ctx, ws); err != nil { // hello
+			return
+		}
+		if _, err := recv(ctx, ws); err != nil { // sub a, behind it
+			return
+		}
+		_ = send(ctx, ws, wire.Welcome{Limits: wire.Limits{PingIntervalMs: 10000}})
+		_ = send(ctx, ws, wire.Resync{Stream: "a", Reason: "snapshot deferred"})
+		n := 0
+		for {
+			f, err := recv(ctx, ws)
+			if err != nil {
+				return
+			}
+			if s, ok := f.(wire.Sub); ok && s.Stream == "a" {
+				n++
+				subs <- n
+				if n == 1 {
+					_ = send(ctx, ws, wire.Resync{Stream: "a", Reason: "snapshot deferred"}) // the answer to it
+				} else {
+					_ = send(ctx, ws, wire.Snapshot{Stream: "a", Epoch: 1, Seq: 5})
+				}
+			}
+		}
+	})
+	c := New(Config{URL: url, Streams: []string{"a"}})
+	runClient(t, c)
+	poll.Until(t, 5*time.Second, func() error {
+		var seq uint64
+		c.Read(func(s map[string]*livestate.Stream, _ Info) { seq = s["a"].Seq })
+		if seq != 5 {
+			return fmt.Errorf("a at seq %d after %d resubscriptions, want 5 (its snapshot after two)", seq, len(subs))
+		}
+		return nil
+	})
+}

@@ -18,11 +18,16 @@ type chartPanel struct {
 	Spec   ChartSpec
 	charts Charts
 	hooks  ChartHooks
+	// mounted is told that the chart was created, empty (Shell.chartMounted).
+	mounted func(id string)
 }
 
 func (c *chartPanel) OnMount(app.Context) {
 	if c.charts != nil {
 		c.charts.Create(c.ID, c.Spec, c.hooks.orNoop())
+	}
+	if c.mounted != nil {
+		c.mounted(c.ID)
 	}
 }
 

@@ -77,6 +77,22 @@ func interval(p dashboard.Panel, width int) time.Duration {
 	return max(0, min(col, maxChartInterval)-frameSlack)
 }
 
+// chartMounted: the chart's element was mounted and its chart created,
+// empty. Whatever the shell drew before went with the old element (go-app
+// re-creates a panel's elements when the tree before it changes shape, as
+// when the stored state's banner goes away once live, or a new spec's panels
+// mount afresh), so the chart is drawn at the next frame even if its stream
+// has not moved since: a warm visit's charts that got their data before the
+// remount stayed empty until their stream moved.
+func (s *Shell) chartMounted(id string) {
+	if cs := s.charts[id]; cs != nil {
+		cs.key, cs.drawn = drawKey{}, time.Time{}
+	}
+	if s.redraw != nil {
+		s.redraw()
+	}
+}
+
 // chartDue is one chart that has something new to show.
 type chartDue struct {
 	panel dashboard.Panel

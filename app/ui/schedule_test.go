@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/maxence-charriere/go-app/v10/pkg/app"
+
 	"github.com/telltale/telltale/shared/dashboard"
 	"github.com/telltale/telltale/shared/livestate"
 	"github.com/telltale/telltale/shared/wire"
@@ -146,6 +148,31 @@ func TestDrawChartsWaitsForTheNextColumn(t *testing.T) {
 	}
 	if n := r.charts.lengths["chart-p0"]; n > 5*(300+1) {
 		t.Fatalf("after the resize it drew %d points for 300 pixels", n)
+	}
+}
+
+// TestDrawChartsRedrawsARemountedChart: a chart whose element go-app
+// re-created (its chart is new and empty) is drawn again at the next frame,
+// though its stream has not moved (a warm visit left charts empty).
+func TestDrawChartsRedrawsARemountedChart(t *testing.T) {
+	r := newChartRig(2)
+	t0 := time.Unix(1000, 0)
+	if drawn, _ := r.frame(t0, 0); len(drawn) != 2 {
+		t.Fatalf("first frame drew %v, want both", drawn)
+	}
+	redraws := 0
+	r.shell.redraw = func() { redraws++ }
+	panel := &chartPanel{ID: "chart-p1", charts: r.charts, mounted: r.shell.chartMounted}
+	panel.OnDismount()
+	panel.OnMount(app.Context{})
+	if redraws != 1 {
+		t.Fatalf("a mounted chart asked for %d frames, want 1", redraws)
+	}
+	if drawn, _ := r.frame(t0.Add(time.Second), 0); len(drawn) != 1 || drawn[0] != "chart-p1" || r.charts.lengths["chart-p1"] == 0 {
+		t.Fatalf("after chart-p1's remount the next frame drew %v (%d points), want chart-p1 with its data", drawn, r.charts.lengths["chart-p1"])
+	}
+	if drawn, _ := r.frame(t0.Add(2*time.Second), 0); len(drawn) != 0 {
+		t.Fatalf("then an idle frame drew %v", drawn)
 	}
 }
 

@@ -613,10 +613,16 @@ func (s *Shell) Render() app.UI {
 			app.If(s.sso.renews.Load(), func() app.UI { return app.Raw(s.ssoSignOut()) }),
 		),
 		&updateBanner{},
-		app.If(s.showingLKG(), s.lkgBanner),
-		app.If(s.signInWhy() != "", s.signIn),
-		app.If(s.reload.deleted, s.deletedBanner),
-		app.If(len(s.view.alerts) > 0, s.alertBanner),
+		// The banners that come and go share one element, so the grid stays
+		// the third child: go-app diffs children by position, and a banner
+		// going away (the stored state's, once live) made it re-create the
+		// grid and every chart in it.
+		app.Div().Class("tt-banners").Body(
+			app.If(s.showingLKG(), s.lkgBanner),
+			app.If(s.signInWhy() != "", s.signIn),
+			app.If(s.reload.deleted, s.deletedBanner),
+			app.If(len(s.view.alerts) > 0, s.alertBanner),
+		),
 		app.Main().Class("tt-grid").ID("tt-grid").DataSet("deleted", s.reload.deleted).Body(s.panels()...),
 	)
 }
@@ -736,7 +742,7 @@ func (s *Shell) panel(p dashboard.Panel) app.UI {
 	case dashboard.KindKPI:
 		body = s.kpi(p)
 	case dashboard.KindTimeSeries:
-		body = &chartPanel{ID: chartID(p.ID), Spec: chartSpec(p), charts: s.bridges.Charts, hooks: s.hooks[p.ID]}
+		body = &chartPanel{ID: chartID(p.ID), Spec: chartSpec(p), charts: s.bridges.Charts, hooks: s.hooks[p.ID], mounted: s.chartMounted}
 	case dashboard.KindTable:
 		body = s.table(p)
 	case dashboard.KindStat:

@@ -24,8 +24,11 @@ import (
 //     subscribed stream is queued;
 //   - control frames (snapshots, resyncs, errors, pings) are bounded in bytes
 //     too, at four times the event bound and never below 16 MiB so that
-//     legitimately large snapshots fit: past it the connection is marked slow
-//     and its flusher closes it with CloseSlowConsumer.
+//     legitimately large snapshots fit: a snapshot that would pass it while
+//     other control frames are queued is replaced by a resync (the client
+//     asks again once the queue has gone), and past it otherwise the
+//     connection is marked slow and its flusher closes it with
+//     CloseSlowConsumer.
 //
 // A client that stops reading altogether is closed by the slow path's write
 // watchdog (Config.WriteTimeout).
@@ -205,10 +208,28 @@ func (o *outbox) release(stream string, token uint64, history [][]byte, upTo uin
 
 // Snapshot implements hub.Subscriber. A new snapshot supersedes whatever is
 // still queued for its stream and ends any resync of it.
+//
+// A snapshot that would pass the control bound while other control frames
+// are queued is not queued: the stream resyncs instead (a small frame), and
+// the client subscribes again, by when the writer has taken the queue. A
+// page that subscribes to several large streams at once (8 snapshots of
+// 100k points × 10 series are ~80 MB) thus gets them one bound's worth at
+// a time, instead of being closed as a slow consumer, reconnecting, and
+// getting a few more each time; a client that does not read still holds
+// at most the bound (and the resync frames, one per stream).
 func (o *outbox) Snapshot(stream string, frame []byte) {
 	o.mu.Lock()
 	o.restartLocked(stream)
-	o.ctrlLocked(stream, frame)
+	if o.ctrlBytes > 0 && o.ctrlBytes+len(frame) > o.ctrlLimit {
+		// One small frame per stream in place of its snapshot (the next
+		// restart drops it): bounded by the subscriptions, and no sign of
+		// a slow reader.
+		slow := o.slow
+		o.resyncLocked(stream, "snapshot deferred: the connection's queue is full")
+		o.slow = slow
+	} else {
+		o.ctrlLocked(stream, frame)
+	}
 	o.mu.Unlock()
 	o.signal()
 }

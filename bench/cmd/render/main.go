@@ -96,6 +96,7 @@ type result struct {
 	OnScreen     int     `json:"charts_on_screen"`  // the page draws only these
 	ChartDrawsPS float64 `json:"chart_draws_per_s"` // per chart on screen: how often each chart's picture moves
 	Snapshots    int     `json:"snapshots"`         // taken while measuring: a resync would show here
+	Reconnects   int     `json:"reconnects"`        // the page's WebSocket reconnects, from its start to the end
 	DrawnPoints  int     `json:"drawn_points"`      // x values uPlot holds per chart (mean), after decimation
 	// Lite: the charts on screen follow the server's m4 streams (the page's
 	// lite mode, app/ui/lite.go), of BucketMs buckets.
@@ -393,6 +394,7 @@ func run() error {
 		Renders    int     `json:"renders"`
 		ChartDraws int     `json:"chart_draws"`
 		Snapshots  int     `json:"snapshots"`
+		Reconnects int     `json:"reconnects"`
 		GoHeapMB   float64 `json:"go_heap_mb"`
 	}
 	readStats := func() stats {
@@ -453,6 +455,7 @@ func run() error {
 	res.Renders = after.Renders - before.Renders
 	res.ChartDrawsPS = float64(after.ChartDraws-before.ChartDraws) / float64(max(onScreen, 1)) / elapsed.Seconds()
 	res.Snapshots = after.Snapshots - before.Snapshots
+	res.Reconnects = after.Reconnects
 	res.OnScreen = onScreen
 	// Every series' extremes, once what was published has reached the
 	// charts (an m4 bucket is emitted at most every 250 ms).
@@ -495,9 +498,9 @@ func run() error {
 	if res.Lite {
 		mode = fmt.Sprintf("lite (m4 streams of %d ms buckets)", res.BucketMs)
 	}
-	fmt.Printf("%s, %s, %d panels × %d series, %d points each, +%d points/s per series: extremes drawn %d of %d; frames p50 %.1f ms, p95 %.1f ms, p99 %.1f ms (%d over 16.7 ms, %d over 20 ms, %d over 50 ms of %d); %d long tasks (%.0f ms, longest %.0f ms); first chart %.0f ms; Go heap %.1f → %.1f MB, JS heap %.1f → %.1f MB; %.0f events/s applied, %d renders, %d charts on screen drawn %.1f times/s each, %d snapshots, %d points drawn per chart\n",
+	fmt.Printf("%s, %s, %d panels × %d series, %d points each, +%d points/s per series: extremes drawn %d of %d; frames p50 %.1f ms, p95 %.1f ms, p99 %.1f ms (%d over 16.7 ms, %d over 20 ms, %d over 50 ms of %d); %d long tasks (%.0f ms, longest %.0f ms); first chart %.0f ms; Go heap %.1f → %.1f MB, JS heap %.1f → %.1f MB; %.0f events/s applied, %d renders, %d charts on screen drawn %.1f times/s each, %d snapshots, %d points drawn per chart, %d reconnects\n",
 		res.Device, mode, res.Panels, res.Series, res.Points, res.Rate, res.ExtremesChecked-res.ExtremesMissed, res.ExtremesChecked, res.FrameP50ms, res.FrameP95ms, res.FrameP99ms, res.FramesOver16, res.FramesMissed, res.FramesOver50, res.Frames,
-		res.LongTasks, res.LongTaskMs, res.LongTaskMax, res.FirstChartMs, res.HeapStartMB, res.HeapEndMB, res.JSHeapStart, res.JSHeapEnd, res.EventsPerS, res.Renders, res.OnScreen, res.ChartDrawsPS, res.Snapshots, res.DrawnPoints)
+		res.LongTasks, res.LongTaskMs, res.LongTaskMax, res.FirstChartMs, res.HeapStartMB, res.HeapEndMB, res.JSHeapStart, res.JSHeapEnd, res.EventsPerS, res.Renders, res.OnScreen, res.ChartDrawsPS, res.Snapshots, res.DrawnPoints, res.Reconnects)
 	printTimeline(res.Timeline)
 	if *asJSON {
 		out, _ := json.Marshal(res)
