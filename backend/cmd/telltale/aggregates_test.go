@@ -39,16 +39,7 @@ func TestServerComputesDerivedStreams(t *testing.T) {
 	}
 	base := serveUntilDone(t, cfg, func(k string) string { return env[k] }, "not serving yet")
 	ingest := func(body string) (int, string) {
-		req, _ := http.NewRequest(http.MethodPost, base+"api/v1/ingest", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer ingest-key-0123456789")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, string(b)
+		return apiCall(t, base, http.MethodPost, "api/v1/ingest", "ingest-key-0123456789", body)
 	}
 	if code, body := ingest(`{"events":[{"stream":"cpu","points":{"ts":[1000,1100,1200],"cols":[{"name":"a","vals":[1,5,2]}]}}]}`); code != 200 {
 		t.Fatalf("ingest: %d %s", code, body)
