@@ -220,6 +220,16 @@ func (f *fleet) holds(want map[string]uint64) bool {
 	return true
 }
 
+// extraSnapshots is the snapshots the clients took beyond their first.
+func (f *fleet) extraSnapshots() int64 {
+	var n int64
+	for i, c := range f.cs {
+		tl := f.tallies[i]
+		c.Read(func(map[string]*livestate.Stream, client.Info) { n += int64(max(0, tl.snapshots-1)) })
+	}
+	return n
+}
+
 // measure turns latency keeping on or off for every client.
 func (f *fleet) measure(on bool) {
 	for _, tl := range f.tallies {

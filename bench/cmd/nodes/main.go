@@ -125,7 +125,15 @@ type run struct {
 	Dup            int64 `json:"dup"`
 	Reordered      int64 `json:"reordered"`
 	ExtraSnapshots int64 `json:"extra_snapshots"`
-	PublishErrors  int64 `json:"publish_errors"`
+	// ExtraBeforeKill is the extra snapshots taken before the kill;
+	// Resyncs counts the clients' last resync reasons ("stream: reason").
+	ExtraBeforeKill int64          `json:"extra_snapshots_before_kill"`
+	Resyncs         map[string]int `json:"resync_reasons,omitempty"`
+	// Amplification is rows the followers read / events published from
+	// the load's start to the drain (the phases' own figure moves with
+	// the followers' backlog at their edges).
+	Amplification float64 `json:"read_amplification"`
+	PublishErrors int64   `json:"publish_errors"`
 }
 
 // phaseResult is one phase of one run.
@@ -411,6 +419,11 @@ func runNodes(ctx context.Context, c *cluster, n int, o options) (run, error) {
 	r.Phases = append(r.Phases, idle)
 
 	// Load.
+	before, err := c.snapshot(ctx, obs, db.name)
+	if err != nil {
+		return r, err
+	}
+	published0 := pub.events.Load()
 	pctx, pcancel := context.WithCancel(ctx)
 	pdone := make(chan struct{})
 	go func() {
@@ -431,6 +444,7 @@ func runNodes(ctx context.Context, c *cluster, n int, o options) (run, error) {
 	}
 	r.Phases = append(r.Phases, load)
 
+	r.ExtraBeforeKill = fl.extraSnapshots()
 	if o.kill {
 		k, err := killOne(env, nodes, rt, fl, o.resumeTimeout)
 		if err != nil {
@@ -444,6 +458,17 @@ func runNodes(ctx context.Context, c *cluster, n int, o options) (run, error) {
 	deadline := time.Now().Add(60 * time.Second)
 	for !fl.holds(want) && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
+	}
+	after, err := c.snapshot(ctx, obs, db.name)
+	if err != nil {
+		return r, err
+	}
+	if n := pub.events.Load() - published0; n > 0 {
+		var rows int64
+		for _, role := range nodeRoles {
+			rows += classDelta(before, after)[role][classRead].Rows
+		}
+		r.Amplification = float64(rows) / float64(n)
 	}
 	fl.stop()
 	r.PublishErrors = pub.errs.Load()
@@ -460,8 +485,15 @@ func (r *run) tally(fl *fleet, want map[string]uint64) {
 	for i, c := range fl.cs {
 		tl := fl.tallies[i]
 		var dup int64
-		c.Read(func(_ map[string]*livestate.Stream, info client.Info) { dup = info.Duplicates })
+		var resync string
+		c.Read(func(_ map[string]*livestate.Stream, info client.Info) { dup, resync = info.Duplicates, info.LastResync })
 		r.Dup += dup
+		if resync != "" {
+			if r.Resyncs == nil {
+				r.Resyncs = map[string]int{}
+			}
+			r.Resyncs[resync]++
+		}
 		r.Deliveries += tl.applied
 		r.Reordered += tl.breaks
 		if tl.snapshots > 1 {
@@ -561,6 +593,6 @@ func printRun(r run) {
 		fmt.Printf("%d node(s) kill -9 of node %d: %d clients affected, %d resumed; resume p50 %.0f ms p99 %.0f ms, all %.0f ms; clients per node after %v (restarted: %v)\n",
 			r.Nodes, k.Killed, k.Affected, k.Resumed, k.P50ms, k.P99ms, k.AllMs, k.After, k.Restarted)
 	}
-	fmt.Printf("%d node(s) run: %d deliveries, lost %d, dup %d, reordered %d, extra snapshots %d, publish errors %d\n",
-		r.Nodes, r.Deliveries, r.Lost, r.Dup, r.Reordered, r.ExtraSnapshots, r.PublishErrors)
+	fmt.Printf("%d node(s) run: %d deliveries, lost %d, dup %d, reordered %d, extra snapshots %d (%d before the kill; last reasons %v), publish errors %d; read amplification %.2f\n",
+		r.Nodes, r.Deliveries, r.Lost, r.Dup, r.Reordered, r.ExtraSnapshots, r.ExtraBeforeKill, r.Resyncs, r.PublishErrors, r.Amplification)
 }
