@@ -215,7 +215,7 @@ func main() {
 
 func runMain() error {
 	var o options
-	nodes := flag.String("nodes", "1,3", "node counts to compare, comma-separated; each is a run of its own on a fresh database")
+	nodes := flag.String("nodes", "1,3", "node counts to compare, comma-separated; each is a run of its own on a fresh database; none: only -notify-cost")
 	flag.StringVar(&o.bin, "bin", "bin/telltale", "the server binary (go build -o bin/telltale ./backend/cmd/telltale)")
 	flag.IntVar(&o.clients, "clients", 1500, "clients in total, spread over the nodes (client i on node i mod N)")
 	flag.IntVar(&o.streams, "streams", 5, "client streams; client i follows stream i mod -streams")
@@ -254,7 +254,7 @@ func runMain() error {
 	raiseFileLimit()
 	ctx := context.Background()
 
-	maxNodes := slices.Max(o.nodeCounts)
+	maxNodes := slices.Max(append([]int{1}, o.nodeCounts...))
 	var c *cluster
 	if *pgAdmin != "" {
 		if c, err = useCluster(ctx, *pgAdmin); err != nil {
@@ -302,6 +302,9 @@ func runMain() error {
 // parseCounts reads -nodes: positive counts, comma-separated.
 func parseCounts(s string) ([]int, error) {
 	var out []int
+	if s == "none" {
+		return nil, nil
+	}
 	for _, f := range strings.Split(s, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 {

@@ -153,6 +153,9 @@ func TestParseCountsAndMedians(t *testing.T) {
 	if got, err := parseCounts("1, 3"); err != nil || len(got) != 2 || got[0] != 1 || got[1] != 3 {
 		t.Errorf("parseCounts = %v, %v", got, err)
 	}
+	if got, err := parseCounts("none"); err != nil || len(got) != 0 {
+		t.Errorf("parseCounts(none) = %v, %v; want no runs", got, err)
+	}
 	for _, bad := range []string{"", "0", "1,x", "-2"} {
 		if _, err := parseCounts(bad); err == nil {
 			t.Errorf("parseCounts(%q): no error", bad)
