@@ -129,10 +129,6 @@ type run struct {
 	// Resyncs counts the clients' last resync reasons ("stream: reason").
 	ExtraBeforeKill int64          `json:"extra_snapshots_before_kill"`
 	Resyncs         map[string]int `json:"resync_reasons,omitempty"`
-	// Amplification is rows the followers read / events published from
-	// the load's start to the drain (the phases' own figure moves with
-	// the followers' backlog at their edges).
-	Amplification float64 `json:"read_amplification"`
 	PublishErrors int64   `json:"publish_errors"`
 }
 
@@ -422,11 +418,6 @@ func runNodes(ctx context.Context, c *cluster, n int, o options) (run, error) {
 	r.Phases = append(r.Phases, idle)
 
 	// Load.
-	before, err := c.snapshot(ctx, obs, db.name)
-	if err != nil {
-		return r, err
-	}
-	published0 := pub.events.Load()
 	pctx, pcancel := context.WithCancel(ctx)
 	pdone := make(chan struct{})
 	go func() {
@@ -461,17 +452,6 @@ func runNodes(ctx context.Context, c *cluster, n int, o options) (run, error) {
 	deadline := time.Now().Add(60 * time.Second)
 	for !fl.holds(want) && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
-	}
-	after, err := c.snapshot(ctx, obs, db.name)
-	if err != nil {
-		return r, err
-	}
-	if n := pub.events.Load() - published0; n > 0 {
-		var rows int64
-		for _, role := range nodeRoles {
-			rows += classDelta(before, after)[role][classRead].Rows
-		}
-		r.Amplification = float64(rows) / float64(n)
 	}
 	fl.stop()
 	r.PublishErrors = pub.errs.Load()
@@ -596,6 +576,6 @@ func printRun(r run) {
 		fmt.Printf("%d node(s) kill -9 of node %d: %d clients affected, %d resumed; resume p50 %.0f ms p99 %.0f ms, all %.0f ms; clients per node after %v (restarted: %v)\n",
 			r.Nodes, k.Killed, k.Affected, k.Resumed, k.P50ms, k.P99ms, k.AllMs, k.After, k.Restarted)
 	}
-	fmt.Printf("%d node(s) run: %d deliveries, lost %d, dup %d, reordered %d, extra snapshots %d (%d before the kill; last reasons %v), publish errors %d; read amplification %.2f\n",
-		r.Nodes, r.Deliveries, r.Lost, r.Dup, r.Reordered, r.ExtraSnapshots, r.ExtraBeforeKill, r.Resyncs, r.PublishErrors, r.Amplification)
+	fmt.Printf("%d node(s) run: %d deliveries, lost %d, dup %d, reordered %d, extra snapshots %d (%d before the kill; last reasons %v), publish errors %d\n",
+		r.Nodes, r.Deliveries, r.Lost, r.Dup, r.Reordered, r.ExtraSnapshots, r.ExtraBeforeKill, r.Resyncs, r.PublishErrors)
 }
