@@ -129,7 +129,7 @@ type run struct {
 	// Resyncs counts the clients' last resync reasons ("stream: reason").
 	ExtraBeforeKill int64          `json:"extra_snapshots_before_kill"`
 	Resyncs         map[string]int `json:"resync_reasons,omitempty"`
-	PublishErrors int64   `json:"publish_errors"`
+	PublishErrors   int64          `json:"publish_errors"`
 }
 
 // phaseResult is one phase of one run.
