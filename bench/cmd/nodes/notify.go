@@ -119,7 +119,7 @@ func measureNotify(ctx context.Context, c *cluster, workers, listeners, pairs in
 		r := notifyCost{Notify: on, Workers: workers, Listeners: listeners, Seconds: secs, Commits: commits.Load()}
 		r.TPS = float64(r.Commits) / secs
 		if r.Commits > 0 {
-			r.PGCPUUsPerCommit = float64(clusterTicks(c)-t0) * 1e6 / ticksPerSecond / float64(r.Commits)
+			r.PGCPUUsPerCommit = float64(ticksDelta(t0, clusterTicks(c))) * 1e6 / ticksPerSecond / float64(r.Commits)
 		}
 		// The listeners drain what was sent before the next measurement.
 		time.Sleep(500 * time.Millisecond)
@@ -131,7 +131,7 @@ func measureNotify(ctx context.Context, c *cluster, workers, listeners, pairs in
 
 // clusterTicks is PostgreSQL's CPU: the own cluster's processes, or every
 // postgres process of the machine.
-func clusterTicks(c *cluster) int64 {
+func clusterTicks(c *cluster) map[int]int64 {
 	if c.postmaster != 0 {
 		return treeTicks(c.postmaster)
 	}

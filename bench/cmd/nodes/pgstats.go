@@ -66,7 +66,7 @@ type pgSnap struct {
 	returned int64                // tup_returned
 	fetched  int64                // tup_fetched
 	backends map[int]backend      // by pid
-	ticks    int64                // the cluster's processes (own) or every postgres process
+	ticks    map[int]int64        // the cluster's processes (own) or every postgres process, by pid
 }
 
 // snapshot reads the counters through conn (a connection to the run's
@@ -176,10 +176,10 @@ func connections(s pgSnap, role string) (all, listen int) {
 	return all, listen
 }
 
-// treeTicks is the CPU ticks of pid and every process whose parent it is
-// (a postmaster and its backends and workers).
-func treeTicks(pid int) int64 {
-	sum := proc.CPUTicks(pid)
+// treeTicks is the CPU ticks of pid and of every process whose parent it
+// is (a postmaster and its backends and workers), by pid.
+func treeTicks(pid int) map[int]int64 {
+	out := map[int]int64{pid: proc.CPUTicks(pid)}
 	dirs, _ := os.ReadDir("/proc")
 	for _, d := range dirs {
 		p, err := strconv.Atoi(d.Name())
@@ -187,8 +187,22 @@ func treeTicks(pid int) int64 {
 			continue
 		}
 		if ppid(p) == pid {
-			sum += proc.CPUTicks(p)
+			out[p] = proc.CPUTicks(p)
 		}
+	}
+	return out
+}
+
+// ticksDelta is the CPU the processes of b spent since a: a process in
+// both counts its difference, one new in b all of its time; one gone by b
+// (an autovacuum worker, a closed backend) is lost rather than subtracted.
+func ticksDelta(a, b map[int]int64) int64 {
+	var sum int64
+	for pid, t := range b {
+		if prev, ok := a[pid]; ok && prev <= t {
+			t -= prev
+		}
+		sum += t
 	}
 	return sum
 }
@@ -211,20 +225,20 @@ func ppid(pid int) int {
 	return n
 }
 
-// commTicks is the CPU ticks of every process named comm.
-func commTicks(comm string) int64 {
+// commTicks is the CPU ticks of every process named comm, by pid.
+func commTicks(comm string) map[int]int64 {
 	dirs, _ := os.ReadDir("/proc")
-	var sum int64
+	out := map[int]int64{}
 	for _, d := range dirs {
 		pid, err := strconv.Atoi(d.Name())
 		if err != nil {
 			continue
 		}
 		if c, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err == nil && strings.TrimSpace(string(c)) == comm {
-			sum += proc.CPUTicks(pid)
+			out[pid] = proc.CPUTicks(pid)
 		}
 	}
-	return sum
+	return out
 }
 
 // machineTicks is every CPU's busy time (all but idle and iowait).

@@ -135,7 +135,7 @@ func pgFigures(a, b pgSnap, roles []string, pubRole string, secs float64, publis
 	t.XactsPerS = perS(b.xacts - a.xacts)
 	t.RowsReadPerS = perS(rows)
 	t.TupReturnedPS = perS(b.returned - a.returned)
-	t.CPU = float64(b.ticks-a.ticks) / ticksPerSecond / secs * 100
+	t.CPU = float64(ticksDelta(a.ticks, b.ticks)) / ticksPerSecond / secs * 100
 	if published > 0 {
 		amplification = float64(rows) / float64(published)
 	}

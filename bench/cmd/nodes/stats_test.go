@@ -87,8 +87,8 @@ func TestBackendTicks(t *testing.T) {
 // over 2 s: the amplification is 3, and each node's figures are per second.
 func TestPGFigures(t *testing.T) {
 	roles := []string{"n1", "n2", "n3"}
-	a := pgSnap{stmts: map[stmtKey]stmtStat{}, backends: map[int]backend{}, xacts: 1000, returned: 5, ticks: 100}
-	b := pgSnap{stmts: map[stmtKey]stmtStat{}, backends: map[int]backend{}, xacts: 1600, returned: 6005, ticks: 300}
+	a := pgSnap{stmts: map[stmtKey]stmtStat{}, backends: map[int]backend{}, xacts: 1000, returned: 5, ticks: map[int]int64{1: 100, 2: 500}}
+	b := pgSnap{stmts: map[stmtKey]stmtStat{}, backends: map[int]backend{}, xacts: 1600, returned: 6005, ticks: map[int]int64{1: 250, 3: 50}}
 	for i, r := range roles {
 		b.stmts[stmtKey{r, 1}] = stmtStat{classRead, 400, 2000}
 		b.stmts[stmtKey{r, 2}] = stmtStat{classScan, 2, 10}
@@ -113,6 +113,17 @@ func TestPGFigures(t *testing.T) {
 	}
 	if n.BackendCPU != 10 || math.Abs(n.BackendUsPerRow-100) > 1e-9 || n.Conns != 2 || n.ListenConns != 1 {
 		t.Errorf("node 2 = %+v, want backends 10%% CPU, 100 µs/row, 2 connections, 1 LISTEN", n)
+	}
+}
+
+// TestTicksDelta: a process that ended between the snapshots (pid 2 in
+// TestPGFigures, an autovacuum worker) is not subtracted.
+func TestTicksDelta(t *testing.T) {
+	if got := ticksDelta(map[int]int64{1: 100, 2: 500}, map[int]int64{1: 250, 3: 50}); got != 200 {
+		t.Errorf("ticksDelta = %d, want 150 + 50", got)
+	}
+	if got := ticksDelta(map[int]int64{1: 100}, map[int]int64{1: 30}); got != 30 {
+		t.Errorf("a pid reused: ticksDelta = %d, want 30", got)
 	}
 }
 
