@@ -44,11 +44,12 @@
 //	go build -o bin/telltale ./backend/cmd/telltale
 //	go run ./bench/cmd/nodes -nodes 1,3 -clients 1500 -json
 //
-// Flags: -bin, -nodes, -clients, -streams, -rate, -bulk-streams,
-// -bulk-rate, -payload, -idle, -duration, -kill, -resume-timeout,
-// -publish-conns, -pg-admin, -notify-cost, -notify-workers,
-// -notify-listeners, -notify-pairs, -json (one JSON object on the last
-// line).
+// Flags: -bin, -nodes (none: only the NOTIFY cost), -clients, -streams,
+// -rate, -bulk-streams, -bulk-rate, -payload, -idle, -duration, -kill,
+// -resume-timeout, -publish-conns, -tick (the publisher's period),
+// -server-flags (extra flags for every node), -pg-admin, -notify-cost,
+// -notify-workers, -notify-listeners, -notify-pairs, -json (one JSON
+// object on the last line); `go run ./bench/cmd/nodes -h` describes each.
 package main
 
 import (
