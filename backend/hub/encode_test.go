@@ -80,12 +80,12 @@ func TestUnencodableEventResyncsAndTheStreamGoesOn(t *testing.T) {
 	// Resuming from before the bad event cannot be answered from the ring
 	// (that would skip it): a snapshot. From after it, the ring serves.
 	before := &orderLog{}
-	res, _, err := h.SubscribeFrom("t", "m", before, wire.Cursor{Epoch: 7, Seq: 1}, false)
+	res, _, err := h.SubscribeFrom("t", "m", before, wire.Cursor{Epoch: 7, Seq: 1}, false, 0)
 	if err != nil || res.Replayed || res.Reason == "" || !slices.Equal(before.log, []string{"snapshot"}) {
 		t.Fatalf("resume from seq 1: got %+v %q %v, want a snapshot with a reason", res, before.log, err)
 	}
 	after := &orderLog{}
-	res, _, err = h.SubscribeFrom("t", "m", after, wire.Cursor{Epoch: 7, Seq: 3}, false)
+	res, _, err = h.SubscribeFrom("t", "m", after, wire.Cursor{Epoch: 7, Seq: 3}, false, 0)
 	if err != nil || !res.Replayed || !slices.Equal(after.log, []string{"replay 2"}) {
 		t.Fatalf("resume from seq 3: got %+v %q %v, want events 4 and 5 replayed", res, after.log, err)
 	}

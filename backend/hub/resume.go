@@ -24,7 +24,14 @@ type Resume struct {
 	Replayed bool
 	// Fetch: events (After, UpTo] must be read from the store and handed to
 	// the subscriber, followed by what it held meanwhile.
-	Fetch       bool
+	Fetch bool
+	// Ahead: the cursor (UpTo) is ahead of the stream here (After), as
+	// when another node that follows the same store served the client
+	// further than this one has followed yet. The subscriber holds live
+	// deliveries; once it holds UpTo−After of them (the hub has reached
+	// the cursor) the caller releases it without those, which the client
+	// has.
+	Ahead       bool
 	After, UpTo uint64
 	Token       uint64
 	// Reason is set when the cursor could not be continued and a snapshot
@@ -102,15 +109,23 @@ func (r *recent) since(after, last uint64) ([][]byte, bool) {
 // cursor when it can: the events after it come from the ring (Replayed), or
 // the subscriber holds live deliveries while the caller fetches the older
 // ones from the store (Fetch; canFetch says whether a store is there). A
-// cursor of another epoch, ahead of the stream, or older than anything kept
-// gets a snapshot with the reason in it. Either way no event is lost or sent
-// twice at the seam: all of it happens under the stream lock.
-func (h *Hub) SubscribeFrom(tenant, name string, sub Resumer, from wire.Cursor, canFetch bool) (Resume, func(), error) {
+// cursor ahead of the stream by at most maxAhead events holds live
+// deliveries until the hub reaches it (Ahead): with a store other nodes
+// follow too, such a cursor names committed events this hub has not read
+// yet. A cursor of another epoch, ahead of the stream otherwise (maxAhead
+// 0: one node, where such a cursor comes from nowhere), or older than
+// anything kept gets a snapshot with the reason in it. Either way no event
+// is lost or sent twice at the seam: all of it happens under the stream
+// lock.
+func (h *Hub) SubscribeFrom(tenant, name string, sub Resumer, from wire.Cursor, canFetch bool, maxAhead uint64) (Resume, func(), error) {
 	var res Resume
 	cancel, err := h.subscribe(tenant, name, sub, func(s *stream) error {
 		switch {
 		case from.Epoch != s.st.Epoch:
 			res.Reason = "the stream restarted (new epoch): starting from a fresh snapshot"
+		case from.Seq > s.st.Seq && from.Seq-s.st.Seq <= maxAhead:
+			res = Resume{Ahead: true, After: s.st.Seq, UpTo: from.Seq, Token: sub.Hold(name)}
+			return nil
 		case from.Seq > s.st.Seq:
 			res.Reason = "the cursor is ahead of the stream: starting from a fresh snapshot"
 		default:

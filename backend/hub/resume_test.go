@@ -60,7 +60,7 @@ func TestResumeFromRing(t *testing.T) {
 		r := &resumer{}
 		c, _ := h.Cursor("t", "m")
 		from := c.Seq - uint64(i*10)%c.Seq
-		res, _, err := h.SubscribeFrom("t", "m", r, wire.Cursor{Stream: "m", Epoch: 5, Seq: from}, false)
+		res, _, err := h.SubscribeFrom("t", "m", r, wire.Cursor{Stream: "m", Epoch: 5, Seq: from}, false, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -93,25 +93,32 @@ func TestResumeThatCannotContinue(t *testing.T) {
 		name     string
 		from     wire.Cursor
 		canFetch bool
+		maxAhead uint64
 		fetch    bool
+		ahead    bool
 		reason   string
 	}{
-		{"other epoch", wire.Cursor{Epoch: 4, Seq: 50}, true, false, "new epoch"},
-		{"ahead of the stream", wire.Cursor{Epoch: 5, Seq: 101}, true, false, "ahead"},
-		{"older than the ring, no store", wire.Cursor{Epoch: 5, Seq: 50}, false, false, "no longer kept"},
-		{"older than the ring, store", wire.Cursor{Epoch: 5, Seq: 50}, true, true, ""},
-		{"at the head", wire.Cursor{Epoch: 5, Seq: 100}, false, false, ""},
+		{"other epoch", wire.Cursor{Epoch: 4, Seq: 50}, true, 100, false, false, "new epoch"},
+		{"ahead of the stream, one node", wire.Cursor{Epoch: 5, Seq: 101}, true, 0, false, false, "ahead"},
+		{"ahead of the stream, a shared store", wire.Cursor{Epoch: 5, Seq: 130}, true, 30, false, true, ""},
+		{"too far ahead of the stream, a shared store", wire.Cursor{Epoch: 5, Seq: 131}, true, 30, false, false, "ahead"},
+		{"older than the ring, no store", wire.Cursor{Epoch: 5, Seq: 50}, false, 0, false, false, "no longer kept"},
+		{"older than the ring, store", wire.Cursor{Epoch: 5, Seq: 50}, true, 0, true, false, ""},
+		{"at the head", wire.Cursor{Epoch: 5, Seq: 100}, false, 0, false, false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := &resumer{}
-			res, cancel, err := h.SubscribeFrom("t", "m", r, tt.from, tt.canFetch)
+			res, cancel, err := h.SubscribeFrom("t", "m", r, tt.from, tt.canFetch, tt.maxAhead)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer cancel()
 			if res.Fetch != tt.fetch || (tt.fetch && (res.After != 50 || res.UpTo != 100)) {
 				t.Fatalf("got %+v, want fetch=%v of (50, 100]", res, tt.fetch)
+			}
+			if res.Ahead != tt.ahead || (tt.ahead && (res.After != 100 || res.UpTo != 130 || r.holds != 1 || res.Token != 1)) {
+				t.Fatalf("got %+v after %d holds, want ahead=%v: a hold from 100 to the cursor 130", res, r.holds, tt.ahead)
 			}
 			if tt.reason == "" {
 				if len(r.snaps) != 0 {

@@ -114,6 +114,15 @@ type Config struct {
 	// MaxReplay is the most events replayed to one resuming subscription;
 	// a longer gap gets a snapshot. Zero means 100000.
 	MaxReplay int
+	// AheadWait, when positive, is how long a resume whose cursor is
+	// ahead of this hub (by at most MaxReplay events) waits for the hub to
+	// reach it, its live events held, before it continues without a
+	// snapshot: with a store several nodes follow (PostgreSQL), a client
+	// that moves from a node to one whose follower is behind holds seqs
+	// this hub has not read yet. A wait that runs out ends in a resync.
+	// Zero means such a cursor gets a snapshot at once (one node: it comes
+	// from nowhere).
+	AheadWait time.Duration
 	// CompressAbove is the smallest frame sent deflated (permessage-deflate,
 	// without context takeover, when the peer offers it as every browser
 	// does): snapshots and catch-up replays, which msgpack's repeated keys
@@ -224,6 +233,7 @@ type gateMetrics struct {
 	deflateBusy, panics, slowWrites                             *metrics.Value
 	authed, unauth, unauthRefused, unauthEvicted, helloTimeouts *metrics.Value
 	reportsTaken, reportsRefused, slaLimited                    *metrics.Value
+	aheadWaits, aheadTimeouts                                   *metrics.Value
 }
 
 // Gateway is an http.Handler for the WebSocket endpoint.
@@ -280,6 +290,8 @@ func New(cfg Config) *Gateway {
 			idleCloses:     r.Counter("telltale_ws_idle_closes_total", "connections closed for silence"),
 			badFrames:      r.Counter("telltale_ws_bad_frames_total", "client frames refused"),
 			replayedStore:  r.Counter("telltale_ws_replayed_from_store_total", "events read from the store to resume clients"),
+			aheadWaits:     r.Counter("telltale_ws_resume_ahead_waits_total", "resumes whose cursor was ahead of this node's stream, waited for (AheadWait)"),
+			aheadTimeouts:  r.Counter("telltale_ws_resume_ahead_timeouts_total", "of those, waits that ran out (a resync)"),
 			denied:         r.Counter("telltale_ws_denied_total", "subscriptions refused by the token's permissions"),
 			unauthorized:   r.Counter("telltale_ws_unauthorized_total", "connections closed for a missing, invalid or expired token"),
 			expired:        r.Counter("telltale_ws_token_expired_total", "connections closed when their token expired"),

@@ -57,6 +57,10 @@ type hold struct {
 	events   [][]byte
 	bytes    int
 	overflow bool
+	// need and reached: awaitHeld's signal, closed once the hold has need
+	// events (or overflowed).
+	need    int
+	reached chan struct{}
 }
 
 type item struct {
@@ -206,6 +210,51 @@ func (o *outbox) release(stream string, token uint64, history [][]byte, upTo uin
 	o.signal()
 }
 
+// awaitHeld returns a channel closed once the hold token of stream holds n
+// events or overflowed (at once when it already does or is gone): a cursor
+// that was ahead of the hub has been reached.
+func (o *outbox) awaitHeld(stream string, token uint64, n int) <-chan struct{} {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	ch := make(chan struct{})
+	h := o.holds[stream]
+	if h == nil || h.token != token || h.overflow || len(h.events) >= n {
+		close(ch)
+		return ch
+	}
+	h.need, h.reached = n, ch
+	return ch
+}
+
+// releaseAhead ends the hold of a cursor that was ahead of the hub (hub
+// Resume.Ahead), after: its first skip events are the client's already and
+// are dropped, the rest follow an acknowledgement. A hold that has not
+// reached the cursor (the wait ran out: the cursor was from nowhere, or this
+// node is too far behind) or overflowed turns into a resync. A release for
+// a hold that was replaced is ignored.
+func (o *outbox) releaseAhead(stream string, token, after uint64, skip int) {
+	o.mu.Lock()
+	h := o.holds[stream]
+	if h == nil || h.token != token {
+		o.mu.Unlock()
+		return
+	}
+	delete(o.holds, stream)
+	if h.overflow || len(h.events) < skip {
+		o.resyncLocked(stream, "the cursor is ahead of this server's stream: starting from a fresh snapshot")
+		o.mu.Unlock()
+		o.signal()
+		return
+	}
+	o.ctrlLocked(stream, wire.EncodeResumeAck(stream, after+uint64(len(h.events))))
+	for _, ev := range h.events[skip:] {
+		o.items = append(o.items, item{stream: stream, event: true, replay: true, b: ev})
+		o.eventBytes += len(ev)
+	}
+	o.mu.Unlock()
+	o.signal()
+}
+
 // Snapshot implements hub.Subscriber. A new snapshot supersedes whatever is
 // still queued for its stream and ends any resync of it.
 //
@@ -259,6 +308,10 @@ func (o *outbox) deliverLocked(stream string, ev []byte, ingested int64) {
 		} else if !h.overflow {
 			h.events = append(h.events, ev)
 			h.bytes += len(ev)
+		}
+		if h.reached != nil && (h.overflow || len(h.events) >= h.need) {
+			close(h.reached)
+			h.reached = nil
 		}
 		return
 	}

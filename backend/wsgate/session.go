@@ -192,7 +192,11 @@ func (c *conn) subscribe(ctx context.Context, s wire.Sub) {
 		res    hub.Resume
 	)
 	if s.From != nil {
-		res, cancel, err = c.g.cfg.Hub.SubscribeFrom(c.tenant, s.Stream, c.out, *s.From, c.g.cfg.History != nil)
+		var maxAhead uint64
+		if c.g.cfg.AheadWait > 0 {
+			maxAhead = uint64(c.g.cfg.MaxReplay)
+		}
+		res, cancel, err = c.g.cfg.Hub.SubscribeFrom(c.tenant, s.Stream, c.out, *s.From, c.g.cfg.History != nil, maxAhead)
 	} else {
 		cancel, err = c.g.cfg.Hub.Subscribe(c.tenant, s.Stream, c.out)
 	}
@@ -202,6 +206,32 @@ func (c *conn) subscribe(ctx context.Context, s wire.Sub) {
 		return
 	}
 	c.subs[s.Stream] = cancel
+	if res.Ahead {
+		// Another node served this client further than this hub has
+		// followed the shared store yet: wait for the hub to get there
+		// (its deliveries held), then continue without what the client
+		// has. Ended with the subscription, like a fetch.
+		actx, acancel := context.WithCancel(ctx)
+		c.subs[s.Stream] = func() { acancel(); cancel() }
+		skip := int(res.UpTo - res.After) // at most MaxReplay
+		reached := c.out.awaitHeld(s.Stream, res.Token, skip)
+		c.g.m.aheadWaits.Inc()
+		c.fetches.Add(1)
+		go func() {
+			defer c.fetches.Done()
+			defer acancel()
+			t := time.NewTimer(c.g.cfg.AheadWait)
+			defer t.Stop()
+			select {
+			case <-reached:
+			case <-t.C:
+				c.g.m.aheadTimeouts.Inc()
+			case <-actx.Done():
+				return
+			}
+			c.out.releaseAhead(s.Stream, res.Token, res.After, skip)
+		}()
+	}
 	if res.Fetch {
 		// One fetch per subscription, ended with it: a client that sends the
 		// same stale cursor again and again replaces its fetch rather than

@@ -148,7 +148,14 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 	if err := guard.Load(ctx); err != nil {
 		return fmt.Errorf("read revocations: %w", err)
 	}
-	gate := wsgate.New(wsgate.Config{Hub: h, Logger: log, Metrics: reg, Stages: stages, History: st, OriginPatterns: cfg.origins,
+	// Other nodes may follow the same store (PostgreSQL) and have served a
+	// client further than this node's follower has read: its resume waits
+	// for the follower rather than starting over from a snapshot.
+	var aheadWait time.Duration
+	if st.follow != nil {
+		aheadWait = aheadWaitShared
+	}
+	gate := wsgate.New(wsgate.Config{Hub: h, Logger: log, Metrics: reg, Stages: stages, History: st, OriginPatterns: cfg.origins, AheadWait: aheadWait,
 		ConnRate: cfg.connRate, ConnBurst: cfg.connBurst, MaxConns: cfg.maxConns,
 		MaxUnauth: cfg.edge.maxUnauth, MaxUnauthPerAddr: cfg.edge.maxUnauthPerAddr, HandshakeTimeout: cfg.edge.helloTimeout,
 		Authenticate: func(_ context.Context, token string) (*auth.Principal, error) { return guard.Verify(token) },
@@ -297,3 +304,9 @@ func serveOn(ctx context.Context, ln net.Listener, h http.Handler) error {
 	}
 	return nil
 }
+
+// aheadWaitShared is how long a resume whose cursor is ahead of this node's
+// stream waits for the follower to reach it. Nodes follow the table a few
+// to a few hundred milliseconds apart (bench/results/2026-12-07-nodes.md);
+// past it, the client gets a snapshot.
+const aheadWaitShared = 5 * time.Second
