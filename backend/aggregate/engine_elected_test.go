@@ -17,8 +17,8 @@ import (
 // several (Elected) ignores the tap and forwards a page's want while it
 // does not lead (Run not running); a term starts with what pages on other
 // nodes want (Wanted) and takes wants off WantsStream as they come; the
-// term's end stops every aggregate, and the next term rebuilds from the
-// store.
+// term's end stops every aggregate and hands the pages' m4 streams to the
+// next leader, and the next term rebuilds from the store.
 func TestElectedEngineComputesOnlyWhileLeading(t *testing.T) {
 	s := spec(t, agg.Def{Source: "orders", Fn: "count", Window: "1m"})
 	var (
@@ -103,6 +103,13 @@ func TestElectedEngineComputesOnlyWhileLeading(t *testing.T) {
 	}
 	r.publish("t", "orders", 5)
 	inboxEmpty()
+	// The pages' m4 streams it computed are handed to the next leader.
+	mu.Lock()
+	slices.Sort(forwarded)
+	if want := []string{"t/m4.1000.orders", "t/m4.200.orders", "t/m4.2000.orders", "t/m4.500.orders"}; !slices.Equal(forwarded, want) {
+		t.Fatalf("forwarded %v by the end of the term, want %v", forwarded, want)
+	}
+	mu.Unlock()
 
 	// The next term rebuilds from the store (once Run runs: a batch tapped
 	// before is dropped, and read from the store by the rebuild).

@@ -3,6 +3,7 @@ package aggregate
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/telltale/telltale/shared/agg"
@@ -84,11 +85,18 @@ func (e *Engine) flush(ctx context.Context) error {
 
 // standDown ends a term (EngineConfig.Elected): every aggregate stops and
 // what the term held is dropped, so that nothing of it outlives the lock
-// (another node computes now) and the next term starts from the store.
+// (another node computes now) and the next term starts from the store. The
+// m4 streams pages asked for are handed to the next leader (Forward): this
+// node's pages may still watch them (it lost the lock, not its clients),
+// and only a definition's aggregates start again by themselves.
 func (e *Engine) standDown() {
 	e.running.Store(false)
+	var asked []Want
 	e.mu.Lock()
-	for _, a := range e.active {
+	for k, a := range e.active {
+		if strings.HasPrefix(k.stream, agg.M4Prefix) {
+			asked = append(asked, Want{Tenant: k.tenant, Stream: k.stream})
+		}
 		e.stopLocked(a)
 	}
 	e.pending = nil
@@ -112,6 +120,11 @@ func (e *Engine) standDown() {
 	e.held, e.heldN, e.heldTicks = e.held[:0], 0, 0
 	e.backoff = time.Time{}
 	e.m.bytes.Add(-e.m.bytes.Load())
+	if e.cfg.Forward != nil {
+		for _, w := range asked {
+			_ = e.cfg.Forward(w.Tenant, w.Stream)
+		}
+	}
 }
 
 // startBuilds starts a build for every aggregate activated since.
