@@ -10,6 +10,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/telltale/telltale/app/client"
+	"github.com/telltale/telltale/backend/alert"
 	"github.com/telltale/telltale/backend/auth"
 	"github.com/telltale/telltale/backend/pgstore"
 	"github.com/telltale/telltale/internal/pgtest"
@@ -44,23 +46,24 @@ type clusterNode struct {
 }
 
 // startNodes starts n servers on db, one after another, retrying the
-// leader lock every 100ms.
-func startNodes(t *testing.T, db *pgtest.DB, n int) []*clusterNode {
+// leader lock every 100ms, with dashboards (a JSON spec file's content) as
+// their built-in dashboards and extra flags.
+func startNodes(t *testing.T, db *pgtest.DB, n int, dashboards string, extra ...string) []*clusterNode {
 	t.Helper()
 	web := t.TempDir()
 	if err := os.WriteFile(filepath.Join(web, "app.wasm"), []byte("\x00asm"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	file := filepath.Join(t.TempDir(), "dashboards.json")
-	if err := os.WriteFile(file, []byte(clusterDashJSON), 0o644); err != nil {
+	if err := os.WriteFile(file, []byte(dashboards), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	env := map[string]string{"DATABASE_URL": db.DSN, "XDG_CACHE_HOME": t.TempDir(), "TELLTALE_JWT_SECRET": clusterSecret}
 	getenv := func(k string) string { return env[k] }
 	var out []*clusterNode
 	for range n {
-		cfg, err := parse([]string{"-addr", "127.0.0.1:0", "-web", web, "-demo=false", "-log-level", "error",
-			"-leader-retry", "100ms", "-metrics-token", clusterMetrics, "-dashboards", file}, getenv, io.Discard, io.Discard)
+		cfg, err := parse(append([]string{"-addr", "127.0.0.1:0", "-web", web, "-demo=false", "-log-level", "error",
+			"-leader-retry", "100ms", "-metrics-token", clusterMetrics, "-dashboards", file}, extra...), getenv, io.Discard, io.Discard)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -261,7 +264,7 @@ func TestClusterComputesDerivedStreamsOnce(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)
 	ctx := context.Background()
-	nodes := startNodes(t, db, 2)
+	nodes := startNodes(t, db, 2, clusterDashJSON)
 	first := theLeader(t, nodes)
 	second := nodes[0]
 	if second == first {
@@ -472,7 +475,7 @@ func TestClusterComputesDerivedStreamsOnce(t *testing.T) {
 func TestClusterSharesDashboardsAndRevocations(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)
-	nodes := startNodes(t, db, 2)
+	nodes := startNodes(t, db, 2, clusterDashJSON)
 	a, b := nodes[0], nodes[1]
 	keys, _ := auth.HS256([]byte(clusterSecret))
 	mint := func(sub, role string) string {
@@ -537,5 +540,75 @@ func TestClusterSharesDashboardsAndRevocations(t *testing.T) {
 	t.Logf("an operator revoked on one node was signed out of the other %v later", took)
 	if timing.Over(t, took, 5*time.Second) {
 		t.Fatalf("signed out %v after the revocation, want within 5s", took)
+	}
+}
+
+// TestClusterAlertsOnce: two servers on one database, both configured with
+// the same webhook; a panel's stream goes silent past its sla, then speaks
+// again. The receiver gets one firing and one resolve, not one per node:
+// only the leader judges the targets and sends.
+func TestClusterAlertsOnce(t *testing.T) {
+	t.Parallel()
+	const hookSecret = "hook-secret-0123456789"
+	var mu sync.Mutex
+	var got []alert.Message
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m alert.Message
+		if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
+			t.Errorf("webhook body: %v", err)
+		}
+		mu.Lock()
+		got = append(got, m)
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	messages := func() []alert.Message {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]alert.Message(nil), got...)
+	}
+	db := pgtest.New(t)
+	nodes := startNodes(t, db, 2, `{"id":"desk","title":"Desk","panels":[{"id":"quiet","kind":"kpi","title":"Quiet one","stream":"quiet","field":"x","sla":{"fresh_within":"1s"}}]}`,
+		"-alert-every", "200ms", "-alert-webhook", hook.URL, "-alert-webhook-secret", hookSecret)
+	theLeader(t, nodes)
+	pub := pgstore.New(pgstore.Config{Pool: db.Pool})
+	speak := func() {
+		t.Helper()
+		if err := pub.Append(context.Background(), "acme", "quiet", []wire.Event{{Values: map[string]float64{"x": 1}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	speak()
+	poll.Until(t, 20*time.Second, func() error {
+		if m := messages(); len(m) == 0 {
+			return errors.New("no webhook message yet")
+		}
+		return nil
+	})
+	// Speaking again, and on: one resolve, two evaluations later.
+	ctx, stop := context.WithCancel(context.Background())
+	spoke := make(chan struct{})
+	go func() {
+		defer close(spoke)
+		for ctx.Err() == nil {
+			speak()
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	defer func() { stop(); <-spoke }()
+	poll.Until(t, 20*time.Second, func() error {
+		for _, m := range messages() {
+			if m.State == "resolved" {
+				return nil
+			}
+		}
+		return errors.New("no resolve yet")
+	})
+	ms := messages()
+	if len(ms) != 2 || ms[0].State != "firing" || ms[1].State != "resolved" || ms[0].ID != "desk/quiet/silent" || ms[1].ID != ms[0].ID {
+		t.Fatalf("webhook messages %+v, want one firing and one resolve of desk/quiet/silent (not one per node)", ms)
 	}
 }
