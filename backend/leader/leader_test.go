@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -28,11 +29,18 @@ type node struct {
 	stop   func()
 }
 
-func startNode(t *testing.T, dsn string, retry time.Duration) *node {
+// startNode starts an elector whose connections are named name
+// (application_name).
+func startNode(t *testing.T, dsn, name string, retry time.Duration) *node {
 	t.Helper()
 	n := &node{}
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.RuntimeParams["application_name"] = name
 	n.el = leader.New(leader.Config{Retry: retry,
-		Connect: func(ctx context.Context) (*pgx.Conn, error) { return pgx.Connect(ctx, dsn) }})
+		Connect: func(ctx context.Context) (*pgx.Conn, error) { return pgx.ConnectConfig(ctx, cfg) }})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -98,7 +106,7 @@ func TestOneLeaderAndTakeOver(t *testing.T) {
 	db := pgtest.New(t)
 	ctx := context.Background()
 	const retry = 50 * time.Millisecond
-	nodes := []*node{startNode(t, db.DSN, retry), startNode(t, db.DSN, retry), startNode(t, db.DSN, retry)}
+	nodes := []*node{startNode(t, db.DSN, "a", retry), startNode(t, db.DSN, "b", retry), startNode(t, db.DSN, "c", retry)}
 	first := oneLeader(t, nodes)
 	// A few retries later still one, in one term.
 	time.Sleep(4 * retry)
@@ -186,4 +194,34 @@ func TestOneLeaderAndTakeOver(t *testing.T) {
 		}
 	}
 	oneLeader(t, rest)
+}
+
+// TestSteppingDownHandsOverAtOnce: a leader that shuts down unlocks and
+// notifies, so another node leads at once, long before its next retry.
+func TestSteppingDownHandsOverAtOnce(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	const retry = 10 * time.Second
+	a := startNode(t, db.DSN, "a", retry)
+	oneLeader(t, []*node{a}) // the first try is at once
+	b := startNode(t, db.DSN, "b", retry)
+	// b tried and waits: a retry away, or a notification.
+	poll.Until(t, 5*time.Second, func() error {
+		var q string
+		err := db.Pool.QueryRow(context.Background(), `SELECT coalesce(max(query), '') FROM pg_stat_activity
+			WHERE datname = current_database() AND application_name = 'b'`).Scan(&q)
+		if err != nil || !strings.Contains(q, "pg_try_advisory_lock") {
+			return fmt.Errorf("the second node has not tried yet (last query %q, %v)", q, err)
+		}
+		return nil
+	})
+	stopped := time.Now()
+	a.stop()
+	poll.Until(t, retry/2, func() error {
+		if !b.el.Leading() {
+			return errors.New("the other node does not lead yet")
+		}
+		return nil
+	})
+	t.Logf("the other node led %v after the leader stopped (retry %v)", time.Since(stopped), retry)
 }

@@ -39,8 +39,16 @@ func newCluster(st *openedStore, dbURL string, retry time.Duration, log *slog.Lo
 		return &cluster{}
 	}
 	return &cluster{pg: st.pg, el: leader.New(leader.Config{
-		Connect: func(ctx context.Context) (*pgx.Conn, error) { return pgx.Connect(ctx, dbURL) },
-		Retry:   retry, Logger: log, Metrics: reg})}
+		Connect: func(ctx context.Context) (*pgx.Conn, error) {
+			cfg, err := pgx.ParseConfig(dbURL)
+			if err != nil {
+				return nil, err
+			}
+			// What a DBA sees in pg_stat_activity and pg_locks.
+			cfg.RuntimeParams["application_name"] = "telltale-leader"
+			return pgx.ConnectConfig(ctx, cfg)
+		},
+		Retry: retry, Logger: log, Metrics: reg})}
 }
 
 // Leading reports whether this node does the once-per-cluster jobs now.
