@@ -217,10 +217,13 @@ func (w *wants) write(ctx context.Context) {
 	w.mu.Unlock()
 }
 
-// wanted is the engine's EngineConfig.Wanted: what pages on every node
-// asked for in the last idle period, from the hub's state of each tenant's
-// aggregate.WantsStream.
-func wanted(h *hub.Hub, idle time.Duration, log *slog.Logger) func() []aggregate.Want {
+// wanted is the engine's EngineConfig.Wanted, read when a term starts:
+// what pages on every node asked for in the last idle period (the hub's
+// state of each tenant's aggregate.WantsStream), and the defined aggregates
+// whose derived stream the hub holds, which an earlier leader computed: the
+// new term goes on with them at once, since a sliding or calendar window
+// moves with time, not only with its source's events.
+func wanted(h *hub.Hub, b *boards, idle time.Duration, log *slog.Logger) func() []aggregate.Want {
 	return func() []aggregate.Want {
 		var out []aggregate.Want
 		since := time.Now().Add(-idle)
@@ -228,10 +231,15 @@ func wanted(h *hub.Hub, idle time.Duration, log *slog.Logger) func() []aggregate
 			st, err := hubState(h, tenant, aggregate.WantsStream)
 			if err != nil {
 				log.Warn("reading the pages' wanted derived streams failed", "tenant", tenant, "err", err)
-				continue
+			} else {
+				for _, s := range aggregate.Wanted(st, since) {
+					out = append(out, aggregate.Want{Tenant: tenant, Stream: s})
+				}
 			}
-			for _, s := range aggregate.Wanted(st, since) {
-				out = append(out, aggregate.Want{Tenant: tenant, Stream: s})
+			for _, spec := range b.Specs(tenant) {
+				if c, ok := h.Cursor(tenant, spec.Stream()); ok && c.Seq > 0 {
+					out = append(out, aggregate.Want{Tenant: tenant, Stream: spec.Stream()})
+				}
 			}
 		}
 		return out

@@ -612,3 +612,56 @@ func TestClusterAlertsOnce(t *testing.T) {
 		t.Fatalf("webhook messages %+v, want one firing and one resolve of desk/quiet/silent (not one per node)", ms)
 	}
 }
+
+// TestClusterNewLeaderGoesOnWithDefinedAggregates: a dashboard's aggregate
+// computed by one leader is computed by the next as soon as it leads, not
+// at its source's next event (a sliding or calendar window moves with time
+// alone). The source speaks once; the leader stops (a rolling restart).
+func TestClusterNewLeaderGoesOnWithDefinedAggregates(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	nodes := startNodes(t, db, 2, clusterDashJSON)
+	first := theLeader(t, nodes)
+	other := nodes[0]
+	if other == first {
+		other = nodes[1]
+	}
+	pub := pgstore.New(pgstore.Config{Pool: db.Pool})
+	if err := pub.Append(context.Background(), "acme", "orders", []wire.Event{{Row: &wire.Row{Key: "o1", Fields: map[string]any{"region": "eu"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	perSecond, err := agg.Compile(agg.Def{Source: "orders", Fn: "count", GroupBy: "region", Window: "1s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The other node holds the derived stream the leader wrote: it has read
+	// every event of the table. (Asking it for the stream would forward a
+	// want to the leader: that is not what this test is about.)
+	poll.Until(t, 10*time.Second, func() error {
+		var all, derived int
+		if err := db.Pool.QueryRow(context.Background(), `SELECT count(*), count(*) FILTER (WHERE stream = $1) FROM telltale.events`,
+			perSecond.Stream()).Scan(&all, &derived); err != nil {
+			return err
+		}
+		if derived == 0 {
+			return errors.New("no derived event yet")
+		}
+		if read := other.metric(t, "telltale_pg_events_read_total"); read < float64(all) {
+			return fmt.Errorf("the other node read %v of the table's %d events", read, all)
+		}
+		return nil
+	})
+	if n := other.metric(t, "telltale_agg_active"); n != 0 {
+		t.Fatalf("the follower computes %v aggregates, want 0", n)
+	}
+	first.stop()
+	poll.Until(t, 10*time.Second, func() error {
+		if !other.leads(t) {
+			return errors.New("the other node does not lead yet")
+		}
+		if n := other.metric(t, "telltale_agg_active"); n < 1 {
+			return fmt.Errorf("the new leader computes %v aggregates, want the dashboard's", n)
+		}
+		return nil
+	})
+}

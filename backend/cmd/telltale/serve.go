@@ -63,7 +63,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 			Watched:   h.Watched,
 			IdleAfter: aggIdleAfter}
 		if cl.elected() {
-			ecfg.Elected, ecfg.Forward, ecfg.Wanted = true, fw.Forward, wanted(h, aggIdleAfter, log)
+			ecfg.Elected, ecfg.Forward, ecfg.Wanted = true, fw.Forward, wanted(h, boards, aggIdleAfter, log)
 		}
 		return aggregate.NewEngine(ecfg)
 	}
