@@ -66,9 +66,26 @@ type EngineConfig struct {
 	Tick time.Duration
 	// ReadBatch is how many events one store read fetches; zero means 1000.
 	ReadBatch int
-	Logger    *slog.Logger      // nil means discard
-	Metrics   *metrics.Registry // nil means a private registry
-	Now       func() time.Time  // nil means time.Now
+	// Elected makes the engine one node's of several on one database
+	// (issue 20): it computes only while Run runs, which the node does
+	// while it leads (backend/leader). Otherwise Tap ignores batches and
+	// Want hands the request to the leader through Forward. The end of Run
+	// (of the term) stops every aggregate; the next Run starts from the
+	// store, as after a restart. False: the engine is the only one (the
+	// embedded store) and computes from NewEngine on.
+	Elected bool
+	// Forward asks the leader to compute a derived stream a page on this
+	// node wants (Elected, not leading): cmd/telltale appends a row to the
+	// tenant's WantsStream, which the leader's Tap reads. It must not
+	// block. Nil means such wants are dropped.
+	Forward func(tenant, stream string) error
+	// Wanted lists what pages on other nodes want now (WantsStream rows
+	// younger than IdleAfter), read when a term starts (Elected). Nil means
+	// none.
+	Wanted  func() []Want
+	Logger  *slog.Logger      // nil means discard
+	Metrics *metrics.Registry // nil means a private registry
+	Now     func() time.Time  // nil means time.Now
 }
 
 // ErrUnknown is a derived stream name (agg.*, m4.*) that no definition of
@@ -131,6 +148,9 @@ type Engine struct {
 	holds            uint64    // batches held so far
 	backoff          time.Time // Run: no builds or catch-ups before, after a store error
 	builds           sync.WaitGroup
+	// running: Run runs. With cfg.Elected, this node leads: Tap keeps
+	// batches and Want computes here only then.
+	running atomic.Bool
 
 	m struct {
 		active, sourceEvents, emitted, late, overflows, catchups, bytes,
@@ -139,6 +159,9 @@ type Engine struct {
 }
 
 type aggKey struct{ tenant, stream string } // stream: the derived stream
+
+// Want is a derived stream of a tenant that a page wants.
+type Want struct{ Tenant, Stream string }
 type srcKey struct{ tenant, stream string }
 
 type batch struct {
@@ -249,6 +272,19 @@ func NewEngine(cfg EngineConfig) *Engine {
 func (e *Engine) Tap(tenant string, evs []wire.Event) {
 	if len(evs) == 0 || Derived(evs[0].Stream) {
 		return
+	}
+	if e.cfg.Elected {
+		if !e.running.Load() {
+			return // another node computes: it reads what this one would
+		}
+		if evs[0].Stream == WantsStream {
+			for i := range evs {
+				if evs[i].Row != nil && evs[i].Row.Op != wire.RowDelete {
+					e.wanted(tenant, evs[i].Row.Key)
+				}
+			}
+			return
+		}
 	}
 	src := srcKey{tenant, evs[0].Stream}
 	if !e.watches(src) {
@@ -378,16 +414,42 @@ func (e *Engine) Source(tenant, stream string) (source string, derived bool, err
 // Want starts computing a derived stream of tenant, if it is not computed
 // yet: a page subscribes to it or fetches it. It returns ErrUnknown or
 // ErrTooMany when it cannot.
+//
+// On a node that does not lead (EngineConfig.Elected), the stream is known
+// (ErrUnknown otherwise) but computed by the leader: the request goes to
+// Forward, and the page gets the derived stream's events as the leader
+// writes them. The tenant's cap is then the leader's to apply.
 func (e *Engine) Want(tenant, stream string) error {
 	s, err := e.resolve(tenant, stream)
 	if err != nil {
 		return err
+	}
+	if e.cfg.Elected && !e.running.Load() {
+		if e.cfg.Forward == nil {
+			return nil
+		}
+		return e.cfg.Forward(tenant, stream)
 	}
 	e.mu.Lock()
 	err = e.activateLocked(tenant, stream, s, false)
 	e.mu.Unlock()
 	e.poke()
 	return err
+}
+
+// wanted starts computing a derived stream a page on another node wants
+// (its Forward, read off WantsStream), on the leader. A name this node
+// cannot resolve (a definition removed since) is ignored; a refusal over
+// the cap is counted and logged as a page's here would be.
+func (e *Engine) wanted(tenant, stream string) {
+	s, err := e.resolve(tenant, stream)
+	if err != nil {
+		return
+	}
+	e.mu.Lock()
+	_ = e.activateLocked(tenant, stream, s, false)
+	e.mu.Unlock()
+	e.poke()
 }
 
 func (e *Engine) poke() {

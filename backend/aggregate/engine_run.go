@@ -3,6 +3,7 @@ package aggregate
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/telltale/telltale/shared/agg"
@@ -19,7 +20,21 @@ var far = time.UnixMilli(1 << 43)
 // Run computes until ctx ends, then folds what is queued and writes every
 // aggregate's pending changes (with a few seconds of its own) before it
 // returns. It is the only goroutine that touches a built computer.
+//
+// With EngineConfig.Elected, Run is one leadership term: it may be called
+// again after it returned. It starts with what pages on other nodes want
+// (Wanted) and ends by stopping every aggregate (standDown), so the next
+// term rebuilds each from the store.
 func (e *Engine) Run(ctx context.Context) error {
+	e.running.Store(true)
+	if e.cfg.Elected {
+		defer e.standDown()
+		if e.cfg.Wanted != nil {
+			for _, w := range e.cfg.Wanted() {
+				e.wanted(w.Tenant, w.Stream)
+			}
+		}
+	}
 	t := time.NewTicker(e.cfg.Tick)
 	defer t.Stop()
 	lastSize, lastExpire := time.Time{}, e.cfg.Now()
@@ -66,6 +81,50 @@ func (e *Engine) flush(ctx context.Context) error {
 	e.fold(wctx)
 	e.emit(wctx, e.cfg.Now(), true)
 	return nil
+}
+
+// standDown ends a term (EngineConfig.Elected): every aggregate stops and
+// what the term held is dropped, so that nothing of it outlives the lock
+// (another node computes now) and the next term starts from the store. The
+// m4 streams pages asked for are handed to the next leader (Forward): this
+// node's pages may still watch them (it lost the lock, not its clients),
+// and only a definition's aggregates start again by themselves.
+func (e *Engine) standDown() {
+	e.running.Store(false)
+	var asked []Want
+	e.mu.Lock()
+	for k, a := range e.active {
+		if strings.HasPrefix(k.stream, agg.M4Prefix) {
+			asked = append(asked, Want{Tenant: k.tenant, Stream: k.stream})
+		}
+		e.stopLocked(a)
+	}
+	e.pending = nil
+	clear(e.stale)
+	clear(e.refused)
+	e.mu.Unlock()
+	for _, a := range e.ready {
+		a.comp = nil
+	}
+	clear(e.ready)
+	e.ready = e.ready[:0]
+	e.inMu.Lock()
+	clear(e.inbox)
+	e.inbox = e.inbox[:0]
+	e.inMu.Unlock()
+	for _, h := range e.held {
+		clear(h.batches)
+	}
+	clear(e.held)
+	clear(e.heldBy)
+	e.held, e.heldN, e.heldTicks = e.held[:0], 0, 0
+	e.backoff = time.Time{}
+	e.m.bytes.Add(-e.m.bytes.Load())
+	if e.cfg.Forward != nil {
+		for _, w := range asked {
+			_ = e.cfg.Forward(w.Tenant, w.Stream)
+		}
+	}
 }
 
 // startBuilds starts a build for every aggregate activated since.

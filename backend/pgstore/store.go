@@ -170,13 +170,26 @@ func (s *Store) Append(ctx context.Context, tenant, stream string, evs []wire.Ev
 // stored or none. Streams are locked in name order, so two concurrent calls
 // cannot deadlock on each other's stream rows.
 func (s *Store) AppendAll(ctx context.Context, tenant string, streams map[string][]wire.Event) error {
+	return s.AppendAllOn(ctx, s.cfg.Pool, tenant, streams)
+}
+
+// Beginner starts transactions: the pool, a connection, or a leader's lock
+// connection (leader.Elector).
+type Beginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// AppendAllOn is AppendAll in a transaction db begins: the cluster's
+// leader writes derived streams on the connection that holds its lock
+// (leader.Elector), so that a node that lost the lock cannot write.
+func (s *Store) AppendAllOn(ctx context.Context, db Beginner, tenant string, streams map[string][]wire.Event) error {
 	names := make([]string, 0, len(streams))
 	for name := range streams {
 		names = append(names, name)
 	}
 	sort.Strings(names)
 	var kept []committed
-	err := pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		kept = kept[:0]
 		for _, name := range names {
 			c, err := s.appendTo(ctx, tx, tenant, name, streams[name])

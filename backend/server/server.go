@@ -43,6 +43,10 @@ type Config struct {
 	// Health reports whether the store is current; nil means always. When it
 	// is not, /healthz answers 503 "degraded" with the reason.
 	Health func() (ok bool, reason string)
+	// Leader reports whether this node leads its cluster (does what is
+	// done once: derived streams, alerts, retention), as /healthz's
+	// "leader" says; nil leaves it out.
+	Leader func() bool
 	// Warming reports how many streams the store is still folding into the
 	// hub after a start, of how many; nil means none. While left > 0,
 	// /healthz answers 503 "warming" (a load balancer sends the node no new
@@ -354,6 +358,9 @@ func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
 		"version":  s.cfg.Version,
 		"store":    s.cfg.Store,
 		"uptime_s": int64(time.Since(s.started).Seconds()),
+	}
+	if s.cfg.Leader != nil {
+		body["leader"] = s.cfg.Leader()
 	}
 	status := http.StatusOK
 	if s.cfg.Health != nil {

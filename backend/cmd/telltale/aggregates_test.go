@@ -19,7 +19,7 @@ import (
 // store. Ingested points reach the engine through the hub's tap; a page
 // asking for an m4 stream over HTTP starts it and gets the buckets; a token
 // not allowed the source is refused; producers cannot write derived
-// streams.
+// streams. Its one node leads (/healthz).
 func TestServerComputesDerivedStreams(t *testing.T) {
 	t.Parallel()
 	const secret = "0123456789abcdef0123456789abcdef"
@@ -38,6 +38,10 @@ func TestServerComputesDerivedStreams(t *testing.T) {
 		t.Fatalf("got -max-aggregates %d, want 1", cfg.maxAggs)
 	}
 	base := serveUntilDone(t, cfg, func(k string) string { return env[k] }, "not serving yet")
+	// The embedded store's one node always leads: it computes.
+	if code, body := apiCall(t, base, http.MethodGet, "healthz", "", ""); code != 200 || !strings.Contains(body, `"leader":true`) {
+		t.Fatalf("/healthz: got %d %s, want 200 with leader true", code, body)
+	}
 	ingest := func(body string) (int, string) {
 		return apiCall(t, base, http.MethodPost, "api/v1/ingest", "ingest-key-0123456789", body)
 	}

@@ -35,6 +35,7 @@ type config struct {
 	decoders    int           // a tenant's ingest bodies decoded at once per node; negative: no bound
 	logLevel    slog.Level
 	dbURL       string
+	leaderRetry time.Duration // PostgreSQL: how often a node tries the leader lock (cluster.go)
 	retention   pgstore.Retention
 	ingestKeys  ingest.StaticKeys // embedded store only
 	keys        keySource
@@ -88,6 +89,7 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	fs.Int64Var(&c.ingestBurst, "ingest-burst", 8388608, "HTTP ingest: body bytes a tenant may send at once; at least the 4 MiB a request may hold")
 	fs.DurationVar(&c.ingestHold, "ingest-hold", time.Second, "HTTP ingest: how long a request past its tenant's rate waits for it, unread, before 429 (at most 4 of a tenant's at once), so producers are paced evenly; negative: 429 at once")
 	keys := fs.String("ingest-keys", "", "embedded store: ingest keys as `tenant:key,…`; with PostgreSQL, mint keys with the ingest-key command")
+	fs.DurationVar(&c.leaderRetry, "leader-retry", 2*time.Second, "PostgreSQL, several nodes: how often a node that does not lead tries the leader lock, and the leader checks its lock connection; a dead leader is replaced within about this (the leader computes derived streams, judges alerts, sends webhooks, trims old events and runs the demo feed)")
 	fs.Int64Var(&c.retention.KeepEvents, "keep-events", 0, "PostgreSQL retention: keep at least this many events per stream; 0 means 100000")
 	fs.DurationVar(&c.retention.KeepFor, "keep-for", 0, "PostgreSQL retention: keep at least this much history per stream; 0 means 24h")
 	c.keys.flags(fs)
@@ -143,6 +145,7 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		{c.connBurst > 0, "conn-burst", "want a positive number"},
 		{c.maxConns > 0, "max-conns", "want a positive number"},
 		{c.slaKeep > 0, "sla-keep", "want a positive duration, e.g. 720h"},
+		{c.leaderRetry > 0, "leader-retry", "want a positive duration, e.g. 2s"},
 	}
 	for _, ch := range checks {
 		if !ch.ok {

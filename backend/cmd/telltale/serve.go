@@ -52,12 +52,20 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		}})
 	// The engine and boards are made with the store below, before anything
 	// publishes.
-	newEngine := func(st aggregate.Store, ds dashstore.Store) *aggregate.Engine {
+	// With several nodes on one PostgreSQL (cluster.go) the engine
+	// computes while its node leads, writing on the leader's lock
+	// connection; the others forward their pages' wants to it.
+	newEngine := func(st aggregate.Store, ds dashstore.Store, cl *cluster, fw *wants) *aggregate.Engine {
 		boards = newBoards(ds, cfg.dashboards, func() { eng.Reload() }, log)
-		return aggregate.NewEngine(aggregate.EngineConfig{Store: st, Logger: log, Metrics: reg, MaxPerTenant: cfg.maxAggs,
-			Specs:   boards.Specs,
-			Current: func(tenant, stream string) (*wire.State, error) { return hubState(h, tenant, stream) },
-			Watched: h.Watched})
+		ecfg := aggregate.EngineConfig{Store: leaderStore{Store: st, write: cl.appendAll(st)}, Logger: log, Metrics: reg, MaxPerTenant: cfg.maxAggs,
+			Specs:     boards.Specs,
+			Current:   func(tenant, stream string) (*wire.State, error) { return hubState(h, tenant, stream) },
+			Watched:   h.Watched,
+			IdleAfter: aggIdleAfter}
+		if cl.elected() {
+			ecfg.Elected, ecfg.Forward, ecfg.Wanted = true, fw.Forward, wanted(h, boards, aggIdleAfter, log)
+		}
+		return aggregate.NewEngine(ecfg)
 	}
 
 	// The server's components run in one group for its lifetime: the first
@@ -93,7 +101,10 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		_ = stop()
 		st.close()
 	}()
-	eng = newEngine(st, st)
+	// What must be done once per cluster runs on the leader (cluster.go).
+	cl := newCluster(st, cfg.dbURL, cfg.leaderRetry, log, reg)
+	fw := newWants(st.Append, h, cl.Leading, log)
+	eng = newEngine(st, st, cl, fw)
 	ingester := ingest.New(ingest.Config{Store: st, Keys: st.keys, Logger: log, Metrics: reg, Limits: h, TenantRate: cfg.ingestRate, TenantBurst: cfg.ingestBurst, TenantRates: cfg.tenantRates, TenantHold: cfg.ingestHold, TenantDecoders: cfg.decoders})
 	if st.follow != nil {
 		health, warming = st.follow.Health, st.follow.Warming
@@ -107,9 +118,6 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		case <-ctx.Done():
 			return errors.Join(ctx.Err(), stop())
 		}
-	}
-	if st.retain != nil {
-		goRun("retention", st.retain)
 	}
 
 	if cfg.dashDir != "" { // at start, and on SIGHUP (dashboards.go)
@@ -128,14 +136,34 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		return err // the deferred stop waits for what started
 	}
 	goRun("dashboards", boards.Run)
-	goRun("aggregates", eng.Run)
 	// The pages' freshness reports: merged in memory, closed minutes saved
 	// every 10 s, old ones pruned; the open minutes are saved at shutdown.
+	// Every node saves its own pages' (rows of one minute add up when read;
+	// compaction and pruning are safe on several nodes at once).
 	slas := sla.New(sla.Config{Store: st.sla, Logger: log, Metrics: reg, Stages: stages, Keep: cfg.slaKeep})
 	goRun("sla", slas.Run)
-	// The dashboards' sla targets (alerts.go), judged from those reports
-	// and the hub's streams.
-	alerts(cfg.alerts, h, boards, st, slas, log, reg)(ctx, goRun)
+	if cl.elected() {
+		goRun("wants", fw.Run) // this node's pages' derived streams, asked of the leader
+	}
+	// Once per cluster, on the leader (docs/ARCHITECTURE.md, "Several
+	// nodes: what runs once"); each term starts them afresh from the
+	// store.
+	cl.run(ctx, goRun, func(ctx context.Context, goRun func(string, func(context.Context) error)) {
+		goRun("aggregates", eng.Run)
+		// The dashboards' sla targets (alerts.go), judged from the pages'
+		// reports and the hub's streams; alerts are written as the leader.
+		alerts(cfg.alerts, h, boards, cl.appender(st), slas, log, reg)(ctx, goRun)
+		if st.retain != nil {
+			goRun("retention", st.retain)
+		}
+		if cfg.demo {
+			// Two demo tenants, so that isolation can be seen: each
+			// sign-in URL shows only its tenant's data.
+			for _, tenant := range demoTenants {
+				goRun("demo feed "+tenant, func(ctx context.Context) error { return demo.Run(ctx, st, demo.Config{Tenant: tenant}) })
+			}
+		}
+	})
 
 	keys, keysFrom, err := cfg.keys.load(getenv)
 	if err != nil {
@@ -175,6 +203,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		Version:      cfg.appVersion,
 		Store:        st.kind,
 		Health:       health,
+		Leader:       cl.Leading,
 		Warming:      warming,
 		Logger:       log,
 		Metrics:      reg,
@@ -228,10 +257,8 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 	what := map[string]string{"memory": "embedded store", "postgres": "PostgreSQL"}[st.kind]
 	if cfg.demo {
 		what += ", demo feed"
-		// Two demo tenants, so that isolation can be seen: each sign-in URL
-		// shows only its tenant's data.
-		for _, tenant := range demoTenants {
-			goRun("demo feed "+tenant, func(ctx context.Context) error { return demo.Run(ctx, st, demo.Config{Tenant: tenant}) })
+		if cl.elected() {
+			what += " on the leader"
 		}
 	}
 	base := "http://" + browsable(ln.Addr()) + "/"

@@ -31,8 +31,12 @@ type openedStore struct {
 	// nil for a store that bounds itself (the embedded ring).
 	retain func(context.Context) error
 	keys   ingest.Keys // who may ingest: the keys table, or -ingest-keys
-	sla    sla.Store   // the freshness rollups of closed minutes
-	close  func()
+	// pg is PostgreSQL's store, which several nodes may share (their
+	// leader writes on its lock connection, cluster.go); nil for the
+	// embedded store.
+	pg    *pgstore.Store
+	sla   sla.Store // the freshness rollups of closed minutes
+	close func()
 }
 
 // openStore opens PostgreSQL (DATABASE_URL, migrated, with the stream
@@ -58,7 +62,7 @@ func openStore(ctx context.Context, cfg config, h *hub.Hub, log *slog.Logger, re
 		pool.Close()
 		return nil, err
 	}
-	return &openedStore{Store: pg, kind: "postgres", follow: pg,
+	return &openedStore{Store: pg, kind: "postgres", follow: pg, pg: pg,
 		retain: func(ctx context.Context) error { return pg.RunRetention(ctx, cfg.retention) },
 		keys:   pg, sla: sla.NewPGStore(pool), close: pool.Close}, nil
 }
