@@ -99,13 +99,17 @@ END
 $$;
 
 -- At the writer's commit (a deferred trigger): wake the sequencers unless a
--- wake-up went out in the last 10 ms.
+-- wake-up went out in the last 10 ms, or another committing writer is
+-- sending one (the advisory lock, held to its commit: writers that read the
+-- clock at the same moment would otherwise all notify, and queue on the
+-- notify lock).
 CREATE FUNCTION telltale.staged_wake() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
     v_now bigint := (extract(epoch FROM clock_timestamp()) * 1000)::bigint;
 BEGIN
-    IF (SELECT last_value FROM telltale.staged_woken) <= v_now - 10 THEN
+    IF (SELECT last_value FROM telltale.staged_woken) <= v_now - 10
+       AND pg_try_advisory_xact_lock(hashtext('telltale.staged_wake')) THEN
         PERFORM setval('telltale.staged_woken', v_now);
         PERFORM pg_notify('telltale_staged', '');
     END IF;
