@@ -19,7 +19,9 @@ import (
 // Run follows the events table into the sink until ctx ends: it holds
 // every existing stream (Held), warms each with its recent events within the
 // warm-up budgets (see warm.go) and follows it from there as soon as it is
-// warm, while it listens for wake-ups and scans every ScanInterval. While
+// warm, while it listens for wake-ups and scans every ScanInterval. It also
+// runs the sequencer (sequence.go), which gives watched tables' staged
+// events their seqs. While
 // the LISTEN connection is down it reports itself degraded, keeps scanning,
 // and on reconnect catches up by seq.
 func (s *Store) Run(ctx context.Context) error {
@@ -50,15 +52,30 @@ func (s *Store) Run(ctx context.Context) error {
 	f.readPool = rpool
 	f.lanes = newLanes(f, laneConns)
 	defer f.lanes.close()
+	// The sequencer moves on a connection of its own, so that its short
+	// moves never queue behind producers or reads.
+	qcfg := s.cfg.Pool.Config().Copy()
+	qcfg.MaxConns, qcfg.MinConns = 1, 0
+	qcfg.ConnConfig.RuntimeParams["application_name"] = "telltale-sequence"
+	qpool, err := pgxpool.NewWithConfig(ctx, qcfg)
+	if err != nil {
+		return fmt.Errorf("sequencer pool: %w", err)
+	}
+	defer qpool.Close()
+	f.seq = &sequencer{s: s, f: f, pool: qpool, wake: make(chan struct{}, 1)}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	warmErr := make(chan error, 1)
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		f.listen(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		f.seq.run(ctx)
 	}()
 	go func() {
 		defer wg.Done()
@@ -450,6 +467,7 @@ func (f *follower) listen(ctx context.Context) {
 			f.scan = true
 			f.mu.Unlock()
 			f.signal()
+			f.seq.signal() // what was staged while it was down
 		})
 		if ctx.Err() != nil {
 			return
@@ -484,6 +502,9 @@ func (f *follower) listenOnce(ctx context.Context, connected func()) error {
 	if _, err := conn.Exec(ctx, "LISTEN telltale"); err != nil {
 		return err
 	}
+	if _, err := conn.Exec(ctx, "LISTEN telltale_staged"); err != nil {
+		return err
+	}
 	connected()
 	for {
 		// A half-open socket (no RST after a network failure) would block
@@ -505,6 +526,12 @@ func (f *follower) listenOnce(ctx context.Context, connected func()) error {
 			return err
 		}
 		f.s.m.notifications.Inc()
+		if n.Channel == "telltale_staged" {
+			// Watched tables staged events: the sequencer moves them, and
+			// each move wakes the streams it wrote.
+			f.seq.signal()
+			continue
+		}
 		k, w, err := parseWake(n.Payload)
 		if err != nil {
 			f.s.log.Warn("pg notification", "payload", n.Payload, "err", err)

@@ -77,10 +77,12 @@ type Store struct {
 	listening atomic.Bool   // the LISTEN connection is up
 	listenErr atomic.Value  // string: why it is not
 	catchErr  atomic.Value  // string: the last catch-up's failure, "" when it worked
+	seqErr    atomic.Value  // string: the sequencer's last pass's failure, "" when it worked
 
 	m struct {
 		notifications, read, scans, reconnects, badBodies, warming *metrics.Value
 		cached, uncached, waits, recentBytes                       *metrics.Value
+		seqPasses, sequenced, seqErrors                            *metrics.Value
 	}
 	recent    *recent     // events this node just committed, for the follower
 	following atomic.Bool // Run is following: recent is read
@@ -126,6 +128,7 @@ func New(cfg Config) *Store {
 	s := &Store{cfg: cfg, log: cfg.Logger, held: make(chan struct{}), ready: make(chan struct{})}
 	s.listenErr.Store("not started")
 	s.catchErr.Store("")
+	s.seqErr.Store("")
 	r := cfg.Metrics
 	s.m.notifications = r.Counter("telltale_pg_notifications_total", "LISTEN wake-ups received")
 	s.m.read = r.Counter("telltale_pg_events_read_total", "events read from the events table into the hub")
@@ -137,6 +140,9 @@ func New(cfg Config) *Store {
 	s.m.waits = r.Counter("telltale_pg_follow_pending_total", "follower reads that stopped at a seq this node was committing, to take it from the cache once put")
 	s.m.recentBytes = r.Gauge("telltale_pg_recent_bytes", "bytes of recently committed events kept for the follower (bound 16 MiB)")
 	s.recent = newRecent(recentBytes, recentTTL, s.m.recentBytes)
+	s.m.seqPasses = r.Counter("telltale_pg_sequence_passes_total", "passes of this node's sequencer over watched tables' staged events")
+	s.m.sequenced = r.Counter("telltale_pg_sequenced_total", "staged events (watched tables, telltale.stage) this node's sequencer moved into the events table")
+	s.m.seqErrors = r.Counter("telltale_pg_sequence_errors_total", "streams whose staged events a pass could not move (logged; they stay staged)")
 	s.m.badBodies = r.Counter("telltale_pg_bad_bodies_total", "event bodies that did not decode and were delivered empty")
 	return s
 }
@@ -328,7 +334,9 @@ func (s *Store) appendTo(ctx context.Context, q querier, tenant, stream string, 
 
 // Read returns up to limit events of the stream with seq > after, oldest
 // first: the replay source for gaps older than the hub keeps in memory.
+// What watched tables committed before it is sequenced first, so it is read.
 func (s *Store) Read(ctx context.Context, tenant, stream string, after uint64, limit int) ([]wire.Event, error) {
+	s.flushStaged(ctx, tenant, stream)
 	var epoch int64
 	err := s.cfg.Pool.QueryRow(ctx, `SELECT epoch FROM telltale.streams WHERE tenant = $1 AND stream = $2`, tenant, stream).Scan(&epoch)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -353,8 +361,10 @@ func (s *Store) readRange(ctx context.Context, tenant, stream string, epoch, aft
 
 // ReadWindow returns up to limit events of the stream with seq > after and
 // event time in [from, to], oldest first (store.History). It walks
-// the primary key from after and filters by time.
+// the primary key from after and filters by time. Like Read, it sequences
+// what is staged for the stream first.
 func (s *Store) ReadWindow(ctx context.Context, tenant, stream string, from, to time.Time, after uint64, limit int) ([]wire.Event, error) {
+	s.flushStaged(ctx, tenant, stream)
 	var epoch int64
 	err := s.cfg.Pool.QueryRow(ctx, `SELECT epoch FROM telltale.streams WHERE tenant = $1 AND stream = $2`, tenant, stream).Scan(&epoch)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -425,6 +435,9 @@ func (s *Store) Health() (ok bool, reason string) {
 	if e := s.catchErr.Load().(string); e != "" {
 		return false, e
 	}
+	if e := s.seqErr.Load().(string); e != "" {
+		return false, e
+	}
 	return true, ""
 }
 
@@ -439,6 +452,7 @@ type follower struct {
 	cursors   map[key]cursor
 	lingering map[key]lingerState // streams to look at again, and when
 	lanes     *lanes              // read and fold each tenant's streams
+	seq       *sequencer          // moves watched tables' staged events into events
 	readPool  *pgxpool.Pool       // the lanes' connections
 	cmu       sync.Mutex          // guards cursors once the lanes run
 

@@ -1,5 +1,6 @@
 // Command ingest measures PostgreSQL ingest: it publishes through one path
-// (batched Go publisher, or single-event telltale.publish calls) for a while,
+// (batched Go publisher, single-event telltale.publish calls, or one-row
+// inserts into a watched table) for a while,
 // follows the table into a real hub exactly as the server does, and reports
 // sustained committed events/s, commit-to-hub latency percentiles, and any
 // event lost or reordered on the way.
@@ -15,6 +16,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,7 +56,7 @@ func main() {
 
 func run() error {
 	dsn := flag.String("dsn", os.Getenv("DATABASE_URL"), "PostgreSQL to publish into (migrated if needed); default $DATABASE_URL")
-	path := flag.String("path", "batch", "batch: Go publisher, one publish_batch round trip per batch; single: one telltale.publish call per event")
+	path := flag.String("path", "batch", "batch: Go publisher, one publish_batch round trip per batch; single: one telltale.publish call per event; watch: one-row inserts into a watched table (one per stream), sequenced by the follower's sequencer")
 	streams := flag.Int("streams", 4, "streams published to in parallel")
 	workers := flag.Int("workers", 0, "publishing goroutines; 0 means one per stream (batch) or 8 (single)")
 	rate := flag.Int("rate", 0, "target events/s over all streams; 0 with -max means as fast as possible")
@@ -71,12 +73,12 @@ func run() error {
 	}
 	if *workers == 0 {
 		*workers = *streams
-		if *path == "single" {
+		if *path == "single" || *path == "watch" {
 			*workers = 8
 		}
 	}
-	if *path != "batch" && *path != "single" {
-		return fmt.Errorf("-path %q: want batch or single", *path)
+	if *path != "batch" && *path != "single" && *path != "watch" {
+		return fmt.Errorf("-path %q: want batch, single or watch", *path)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -99,7 +101,8 @@ func run() error {
 	var (
 		mu        sync.Mutex
 		committed = map[string]map[uint64]time.Time{}
-		arrived   = map[string]uint64{} // last seq seen per stream
+		byKey     = map[string]time.Time{} // watch: a row's commit, or its arrival if first
+		arrived   = map[string]uint64{}    // last seq seen per stream
 		lat       []time.Duration
 		res       = result{Path: *path, Streams: *streams, Batch: *batch, Workers: *workers}
 		seen      atomic.Int64
@@ -124,10 +127,39 @@ func run() error {
 			}
 			arrived[ev.Stream] = ev.Seq
 			seen.Add(1)
+			if ev.Row != nil {
+				// A watched row: its seq is given after its commit, so it
+				// is matched by key.
+				k := ev.Stream + "/" + ev.Row.Key
+				if c, ok := byKey[k]; ok {
+					lat = append(lat, max(0, now.Sub(c)))
+					delete(byKey, k)
+				} else {
+					byKey[k] = time.Time{} // arrived before its writer saw the commit
+				}
+				continue
+			}
 			if c, ok := committed[ev.Stream][ev.Seq]; ok {
 				lat = append(lat, max(0, now.Sub(c)))
 				delete(committed[ev.Stream], ev.Seq)
 			}
+		}
+	}
+	if *path == "watch" {
+		// One watched table per stream, the tenant in a column, as a user's
+		// own table would be.
+		for i := 0; i < *streams; i++ {
+			tbl := fmt.Sprintf("bench_watch_%d", i)
+			for _, sql := range []string{
+				`DROP TABLE IF EXISTS ` + tbl,
+				`CREATE TABLE ` + tbl + ` (id bigint PRIMARY KEY, tenant text NOT NULL, v double precision)`,
+				fmt.Sprintf(`SELECT telltale.watch('%s', 's%d', 'tenant')`, tbl, i),
+			} {
+				if _, err := pool.Exec(ctx, sql); err != nil {
+					return fmt.Errorf("%s: %w", sql, err)
+				}
+			}
+			defer pool.Exec(context.Background(), `DROP TABLE `+tbl)
 		}
 	}
 	store := pgstore.New(pgstore.Config{Pool: pool, Sink: sink, ScanInterval: time.Second})
@@ -153,6 +185,20 @@ func run() error {
 		}
 		res.Committed += int64(n)
 	}
+
+	recordKey := func(stream, key string, at time.Time) {
+		mu.Lock()
+		defer mu.Unlock()
+		k := stream + "/" + key
+		if c, ok := byKey[k]; ok && c.IsZero() {
+			lat = append(lat, 0)
+			delete(byKey, k)
+		} else {
+			byKey[k] = at
+		}
+		res.Committed++
+	}
+	var nextID atomic.Int64
 
 	// Pacing: each worker gets an equal share of -rate.
 	var perWorker time.Duration
@@ -208,6 +254,16 @@ func run() error {
 						continue
 					}
 					record(stream, uint64(seq), 1, time.Now())
+				case "watch":
+					id := nextID.Add(1)
+					_, err := pool.Exec(pctx, `INSERT INTO bench_watch_`+stream[1:]+` VALUES ($1, $2, $3)`, id, tenant, rng.Float64())
+					if err != nil {
+						if pctx.Err() == nil {
+							errs.Add(1)
+						}
+						continue
+					}
+					recordKey(stream, strconv.FormatInt(id, 10), time.Now())
 				}
 			}
 		}()
