@@ -71,6 +71,13 @@ type Config struct {
 	// must not keep evs (the slice) nor change the events. The aggregate
 	// engine reads source events here, off the subscribers' path.
 	Tap func(tenant string, evs []wire.Event)
+	// SharedLog says other nodes follow the same log (PostgreSQL): a
+	// client's cursor of the stream's epoch but ahead of this node's seq
+	// came from a node that had read further, so it is resumed as it is
+	// (nothing to replay; the events this node reads next up to the cursor
+	// reach the client as duplicates, which it skips) instead of being sent
+	// a snapshot. False: such a cursor gets a snapshot.
+	SharedLog bool
 }
 
 // Hub is safe for concurrent use.

@@ -22,6 +22,9 @@ type Resumer interface {
 type Resume struct {
 	// Replayed: the missing events came from the ring (or none were missing).
 	Replayed bool
+	// Ahead is how far the client's cursor was ahead of this node's seq
+	// (Config.SharedLog): it was resumed anyway, nothing replayed.
+	Ahead uint64
 	// Fetch: events (After, UpTo] must be read from the store and handed to
 	// the subscriber, followed by what it held meanwhile.
 	Fetch       bool
@@ -111,6 +114,14 @@ func (h *Hub) SubscribeFrom(tenant, name string, sub Resumer, from wire.Cursor, 
 		switch {
 		case from.Epoch != s.st.Epoch:
 			res.Reason = "the stream restarted (new epoch): starting from a fresh snapshot"
+		case from.Seq > s.st.Seq && h.cfg.SharedLog:
+			// Another node read further than this one: the client already
+			// holds what this node has, and what it reads next continues
+			// the client's state (the seqs up to the cursor are skipped by
+			// the client as duplicates).
+			sub.Replay(name, s.st.Seq, nil)
+			res.Replayed, res.Ahead = true, from.Seq-s.st.Seq
+			return nil
 		case from.Seq > s.st.Seq:
 			res.Reason = "the cursor is ahead of the stream: starting from a fresh snapshot"
 		default:

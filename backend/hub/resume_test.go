@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -127,5 +128,41 @@ func TestResumeThatCannotContinue(t *testing.T) {
 				t.Fatalf("got snapshot at %d with reason %q, want 100 and the reason", s.Seq, s.Reason)
 			}
 		})
+	}
+}
+
+// TestResumeAheadOnASharedLog: on a log other nodes follow too (SharedLog), a
+// cursor of the stream's epoch ahead of this node's seq came from a node
+// that read further: it is resumed, not answered with a snapshot, and this
+// node's next events reach the subscriber in order (the client skips those
+// it holds). Without SharedLog the same cursor gets a snapshot.
+func TestResumeAheadOnASharedLog(t *testing.T) {
+	t.Parallel()
+	for _, shared := range []bool{true, false} {
+		h := New(Config{Ring: 10, SharedLog: shared})
+		h.Publish("t", events("m", 5, 1, 100))
+		r := &resumer{}
+		res, cancel, err := h.SubscribeFrom("t", "m", r, wire.Cursor{Epoch: 5, Seq: 103}, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !shared {
+			if len(r.snaps) != 1 || !strings.Contains(res.Reason, "ahead") {
+				t.Fatalf("not shared: got %+v and %d snapshots, want one snapshot saying ahead", res, len(r.snaps))
+			}
+			cancel()
+			continue
+		}
+		if !res.Replayed || res.Fetch || res.Ahead != 3 || len(r.snaps) != 0 || len(r.replayed) != 0 {
+			t.Fatalf("shared: got %+v, %d snapshots, replayed %v; want resumed 3 ahead, nothing replayed, no snapshot", res, len(r.snaps), r.replayed)
+		}
+		h.Publish("t", events("m", 5, 101, 5))
+		r.mu.Lock()
+		got := fmt.Sprint(r.seqs)
+		r.mu.Unlock()
+		if got != "[101 102 103 104 105]" {
+			t.Fatalf("shared: delivered %s after the resume, want 101 to 105 in order", got)
+		}
+		cancel()
 	}
 }
