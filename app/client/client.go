@@ -626,6 +626,7 @@ func (c *Client) session(ctx context.Context, ws *websocket.Conn) (welcomed bool
 	var buf bytes.Buffer       // one frame's bytes, reused: decoding copies what it keeps
 	var dec wire.ServerDecoder // one batch's events, reused: applying copies what it keeps
 	signedOut := ""            // why the server refused the token, from its error frame
+	restarting := false        // the server said it is stopping (CodeRestarting)
 	synced := 0                // Syncs sent of the burst after the welcome
 	for {
 		typ, b, err := readFrame(ws, &buf)
@@ -635,6 +636,8 @@ func (c *Client) session(ctx context.Context, ws *websocket.Conn) (welcomed bool
 				return welcomed, ctx.Err()
 			case signedOut != "":
 				return welcomed, fmt.Errorf("%w: %s", errSignedOut, signedOut)
+			case restarting:
+				return welcomed, fmt.Errorf("%w: closed by server: %d", errRestarting, wire.CloseRestart)
 			case dead.Load():
 				return welcomed, errors.New("no frame for two ping intervals: connection presumed dead")
 			case kicked.Load() != nil:
@@ -751,6 +754,10 @@ func (c *Client) session(ctx context.Context, ws *websocket.Conn) (welcomed bool
 			if f.Code == wire.CodeUnauthorized {
 				// The close follows; in a browser its code does not reach us.
 				signedOut = f.Message
+				continue
+			}
+			if f.Code == wire.CodeRestarting {
+				restarting = true // the close (4010) follows
 				continue
 			}
 			c.refused(&f)

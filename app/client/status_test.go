@@ -195,8 +195,9 @@ func TestKickDropsASilentSocket(t *testing.T) {
 }
 
 // TestRestartCloseIsAHandover: a server that closes a live session with
-// 4010 (restarting: a node drained out of its load balancer) hands the
-// client over to the next connection: its status goes from live to
+// 4010 (restarting: a node drained out of its load balancer), or says so
+// in a restarting error frame (what a browser sees), hands the client over
+// to the next connection: its status goes from live to
 // catching up, never offline or connecting, until the next session has
 // resumed its streams; a connection that then fails is offline as usual.
 func TestRestartCloseIsAHandover(t *testing.T) {
@@ -226,7 +227,10 @@ func TestRestartCloseIsAHandover(t *testing.T) {
 		}
 		_ = send(ctx, ws, wire.Batch{Stream: "m", Events: []wire.Event{}, Head: 5})
 		time.Sleep(100 * time.Millisecond)
-		ws.Close(wire.CloseRestart, "server restarting")
+		// As a browser sees it: the restarting error frame, and a close
+		// whose code does not reach Go in wasm.
+		_ = send(ctx, ws, wire.Error{Code: wire.CodeRestarting, Message: "server restarting"})
+		ws.Close(websocket.StatusGoingAway, "")
 	})
 	var (
 		mu   sync.Mutex
