@@ -366,7 +366,10 @@ func clusterRestarts(t *testing.T, c *cluster, b *rod.Browser) {
 		}
 		return evs
 	}
-	if !c.ingestAt(hc, c.lb.URL, one(0)...) { // the streams exist before anyone follows them
+	// The streams exist before anyone follows them (the page's marker too,
+	// when this subtest runs alone: a stream that does not exist is sent a
+	// fresh, empty snapshot at each connection).
+	if !c.ingestAt(hc, c.lb.URL, append(one(0), ingestapi.Event{Stream: "marker", Values: map[string]float64{"v": 0}})...) {
 		t.Fatal("first ingest through HAProxy refused")
 	}
 	tok := token(t, "demo")
