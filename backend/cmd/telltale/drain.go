@@ -31,7 +31,7 @@ const defaultDrainDelay = 7 * time.Second
 
 // drainFlag declares -drain-delay.
 func drainFlag(fs *flag.FlagSet, d *time.Duration) {
-	fs.DurationVar(d, "drain-delay", defaultDrainDelay, "on SIGTERM, how long the server keeps serving with /healthz at 503 \"draining\" before it closes its connections (4010: reconnect with jitter) and exits; at least a load balancer's fall × check interval plus one interval; 0 stops at once. SIGINT never drains")
+	fs.DurationVar(d, "drain-delay", defaultDrainDelay, "on SIGTERM, how long /healthz answers 503 \"draining\" while the server still serves, before it closes its connections (4010: reconnect with jitter) and exits; at least a load balancer's fall × check interval plus one interval; 0 stops at once. SIGINT never drains")
 }
 
 // signals is main's context: it ends at the first SIGTERM or SIGINT, with
