@@ -56,6 +56,7 @@ define need
 	@missing=""; for p in $(1); do \
 	  case $$p in chromium) test -x "$(CHROMIUM)" || missing="$$missing chromium";; \
 	              npm) command -v npm >/dev/null || missing="$$missing npm";; \
+	              haproxy) test -x /usr/sbin/haproxy || missing="$$missing haproxy";; \
 	              postgresql) { command -v pg_ctl || ls /usr/lib/postgresql/*/bin/pg_ctl; } >/dev/null 2>&1 || missing="$$missing postgresql";; esac; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -73,8 +74,8 @@ endef
 deps-run:
 	$(call need,npm)
 
-deps: ## install what the tests need (Chromium, npm, PostgreSQL) when root, else print the command
-	$(call need,npm chromium postgresql)
+deps: ## install what the tests need (Chromium, npm, PostgreSQL, HAProxy) when root, else print the command
+	$(call need,npm chromium postgresql haproxy)
 
 test: deps build size vet unit wasm-test e2e ## app.wasm within its budget, vet (linux + js/wasm), unit and PostgreSQL tests with -race, wasm tests under Node, rod end-to-end tests
 

@@ -112,7 +112,9 @@ func startServerEnv(t *testing.T, extraEnv []string, args ...string) *server {
 func startServerEnvAt(t *testing.T, extraEnv []string, addr string, args ...string) *server {
 	t.Helper()
 	bin, web := env(t, "TELLTALE_BIN"), env(t, "TELLTALE_WEB_DIR")
-	cmd := exec.Command(bin, append([]string{"-addr", addr, "-web", web, "-log-level", "warn", "-metrics-addr", "127.0.0.1:0"}, args...)...)
+	// No drain by default (each stop would wait its delay): the cluster
+	// tests, which test draining, set -drain-delay in args, which win.
+	cmd := exec.Command(bin, append([]string{"-addr", addr, "-web", web, "-log-level", "warn", "-metrics-addr", "127.0.0.1:0", "-drain-delay", "0"}, args...)...)
 	cmd.Env = append(append(os.Environ(), "TELLTALE_JWT_SECRET="+e2eSecret), extraEnv...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -207,6 +207,7 @@ type Client struct {
 	probe    func(reason string) // checks the open connection at once; nil between sessions
 	silent   bool                // no frame for silentAfter ping intervals on the open socket
 	netDown  bool                // SetOnline(false): the browser says there is no network
+	handover bool                // the last session ended with CloseRestart: Connecting reads CatchingUp
 	// lastFrame is when the session's newest frame arrived (Unix
 	// nanoseconds; zero between sessions): an atomic, so the read loop
 	// stamps it without the lock, and Read copies it into Info.
@@ -311,6 +312,9 @@ func (c *Client) refreshLocked() {
 	c.info.Lag = c.lag.lag
 	c.info.NetworkDown, c.info.Silent = c.netDown, c.silent
 	s := c.phase
+	if s == Connecting && c.handover {
+		s = CatchingUp // moving to another node (errRestarting)
+	}
 	if s == Live {
 		switch {
 		case len(c.catchUp) > 0:
@@ -410,6 +414,12 @@ func (c *Client) SetToken(token string) {
 // errSignedOut is a session the server ended over the token.
 var errSignedOut = errors.New("signed out")
 
+// errRestarting is a session the server ended with wire.CloseRestart: it is
+// stopping (a rolling restart, a node drained out of its load balancer),
+// and the next connection, after a short jittered wait, reaches a node that
+// resumes the streams from their cursors.
+var errRestarting = errors.New("server restarting")
+
 // Run connects and follows the streams until ctx ends, reconnecting with
 // exponential backoff and full jitter (a random wait between zero and the
 // current ceiling, so a restarted server is not hit by every client at once).
@@ -442,6 +452,13 @@ func (c *Client) Run(ctx context.Context) error {
 			}
 			welcomed, err = c.session(ctx, ws)
 		}
+		// A welcomed session the server ended to restart is handed over
+		// to the next one: the operator reads "catching up", not
+		// "offline", until it resumes (or a connection fails: offline).
+		handover := welcomed && errors.Is(err, errRestarting)
+		c.mu.Lock()
+		c.handover = handover
+		c.mu.Unlock()
 		if ctx.Err() != nil {
 			c.setStatus(Offline, "")
 			return ctx.Err()
@@ -469,7 +486,9 @@ func (c *Client) Run(ctx context.Context) error {
 			c.cfg.Log("websocket failed repeatedly: polling over HTTP", "failures", failures, "err", err)
 			fb = c.startFallback(ctx)
 		}
-		if fb == nil {
+		if fb == nil && handover {
+			c.setStatus(Connecting, err.Error())
+		} else if fb == nil {
 			c.setStatus(Offline, err.Error())
 		}
 		c.cfg.Log("session ended", "err", err)
@@ -607,6 +626,7 @@ func (c *Client) session(ctx context.Context, ws *websocket.Conn) (welcomed bool
 	var buf bytes.Buffer       // one frame's bytes, reused: decoding copies what it keeps
 	var dec wire.ServerDecoder // one batch's events, reused: applying copies what it keeps
 	signedOut := ""            // why the server refused the token, from its error frame
+	restarting := false        // the server said it is stopping (CodeRestarting)
 	synced := 0                // Syncs sent of the burst after the welcome
 	for {
 		typ, b, err := readFrame(ws, &buf)
@@ -616,6 +636,8 @@ func (c *Client) session(ctx context.Context, ws *websocket.Conn) (welcomed bool
 				return welcomed, ctx.Err()
 			case signedOut != "":
 				return welcomed, fmt.Errorf("%w: %s", errSignedOut, signedOut)
+			case restarting:
+				return welcomed, fmt.Errorf("%w: closed by server: %d", errRestarting, wire.CloseRestart)
 			case dead.Load():
 				return welcomed, errors.New("no frame for two ping intervals: connection presumed dead")
 			case kicked.Load() != nil:
@@ -624,6 +646,9 @@ func (c *Client) session(ctx context.Context, ws *websocket.Conn) (welcomed bool
 			if code := websocket.CloseStatus(err); code != -1 {
 				if code == wire.CloseUnauthorized || code == wire.CloseTokenExpired {
 					return welcomed, fmt.Errorf("%w: %s", errSignedOut, closeReason(err))
+				}
+				if code == wire.CloseRestart {
+					return welcomed, fmt.Errorf("%w: closed by server: %d", errRestarting, code)
 				}
 				return welcomed, fmt.Errorf("closed by server: %d", code)
 			}
@@ -729,6 +754,10 @@ func (c *Client) session(ctx context.Context, ws *websocket.Conn) (welcomed bool
 			if f.Code == wire.CodeUnauthorized {
 				// The close follows; in a browser its code does not reach us.
 				signedOut = f.Message
+				continue
+			}
+			if f.Code == wire.CodeRestarting {
+				restarting = true // the close (4010) follows
 				continue
 			}
 			c.refused(&f)

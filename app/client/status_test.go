@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -190,5 +191,84 @@ func TestKickDropsASilentSocket(t *testing.T) {
 	}
 	if e := infoOf(c).LastError; !strings.Contains(e, "woken") {
 		t.Fatalf("last error %q, want the kick's reason", e)
+	}
+}
+
+// TestRestartCloseIsAHandover: a server that closes a live session with
+// 4010 (restarting: a node drained out of its load balancer), or says so
+// in a restarting error frame (what a browser sees), hands the client over
+// to the next connection: its status goes from live to
+// catching up, never offline or connecting, until the next session has
+// resumed its streams; a connection that then fails is offline as usual.
+func TestRestartCloseIsAHandover(t *testing.T) {
+	var conns atomic.Int32
+	resume := make(chan struct{})
+	url := fakeServer(t, func(ctx context.Context, ws *websocket.Conn) {
+		if _, err := recv(ctx, ws); err != nil {
+			return
+		}
+		n := conns.Add(1)
+		if n >= 3 {
+			ws.Close(websocket.StatusInternalError, "not welcomed")
+			return
+		}
+		_ = send(ctx, ws, wire.Welcome{Limits: wire.Limits{PingIntervalMs: 10000}})
+		if n == 1 {
+			_, _ = recv(ctx, ws) // the sub (later, the cursor rides in the hello)
+			_ = send(ctx, ws, wire.Snapshot{Stream: "m", Epoch: 1, Seq: 5})
+			time.Sleep(100 * time.Millisecond) // let the client settle live
+			ws.Close(wire.CloseRestart, "server restarting")
+			return
+		}
+		select { // the second node resumes once the test has looked
+		case <-resume:
+		case <-ctx.Done():
+			return
+		}
+		_ = send(ctx, ws, wire.Batch{Stream: "m", Events: []wire.Event{}, Head: 5})
+		time.Sleep(100 * time.Millisecond)
+		// As a browser sees it: the restarting error frame, and a close
+		// whose code does not reach Go in wasm.
+		_ = send(ctx, ws, wire.Error{Code: wire.CodeRestarting, Message: "server restarting"})
+		ws.Close(websocket.StatusGoingAway, "")
+	})
+	var (
+		mu   sync.Mutex
+		seen []Status
+		c    *Client
+	)
+	c = New(Config{URL: url, Streams: []string{"m"}, MinBackoff: 20 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
+		OnChange: func() {
+			st := infoOf(c).Status
+			mu.Lock()
+			if len(seen) == 0 || seen[len(seen)-1] != st {
+				seen = append(seen, st)
+			}
+			mu.Unlock()
+		}})
+	runClient(t, c)
+	statuses := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return fmt.Sprint(seen)
+	}
+	poll.Until(t, 5*time.Second, func() error {
+		if conns.Load() < 2 || infoOf(c).Status != CatchingUp {
+			return fmt.Errorf("connections %d, statuses %s; want the second, catching up", conns.Load(), statuses())
+		}
+		return nil
+	})
+	close(resume)
+	// Live again on the second connection, then that one closes 4010 too
+	// and the third refuses the hello: offline.
+	const want = "[connecting live catching up live catching up offline"
+	poll.Until(t, 5*time.Second, func() error {
+		if got := statuses(); !strings.Contains(got, "offline") {
+			return fmt.Errorf("statuses %s; want them to end offline once a connection fails", got)
+		}
+		return nil
+	})
+	if got := statuses(); !strings.HasPrefix(got, want) {
+		t.Fatalf("statuses %s; want %s…: live and catching up only, until a connection failed", got, want)
 	}
 }

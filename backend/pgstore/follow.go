@@ -26,7 +26,7 @@ import (
 // and on reconnect catches up by seq.
 func (s *Store) Run(ctx context.Context) error {
 	f := &follower{s: s, cursors: make(map[key]cursor), pending: make(map[key]wakeAt), lingering: make(map[key]lingerState), wake: make(chan struct{}, 1),
-		warming: make(map[key]struct{}), warmed: make(map[key]cursor)}
+		warming: make(map[key]struct{}), warmed: make(map[key]cursor), behind: make(map[key]mark)}
 	// From here on this node's commits are kept for the lanes (before the
 	// streams are held: what commits meanwhile is read after its warm-up).
 	s.wake.Store(f)
@@ -208,6 +208,9 @@ func (f *follower) catchUp(ctx context.Context) error {
 			// To the committed end, not just the announced seq: wake-ups
 			// are throttled, later commits may have none of their own.
 			f.lanes.owe(ctx, k, work{woken: true})
+			if w.seq != ^uint64(0) { // not a hand-over's "to the end"
+				f.mark(k, w.seq, now)
+			}
 		}
 	}
 	for k, l := range f.lingering {
@@ -223,6 +226,7 @@ func (f *follower) catchUp(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("scan: %w", err)
 		}
+		f.unmarkGone(streams)
 		for k, last := range streams {
 			if f.warmingStream(k) {
 				continue
@@ -238,6 +242,11 @@ func (f *follower) catchUp(ctx context.Context) error {
 			}
 			if last.seq > c.seq {
 				f.lanes.owe(ctx, k, work{upTo: last.seq})
+				f.mark(k, last.seq, now)
+			} else {
+				// Read to what is committed: a mark past it was a
+				// rollback's wake-up, or a hand-over's "to the end".
+				f.unmark(k)
 			}
 		}
 	}
@@ -321,7 +330,57 @@ func (f *follower) advance(k key, from, to cursor) {
 	defer f.cmu.Unlock()
 	if f.cursors[k] == from {
 		f.cursors[k] = to
+		if m, ok := f.behind[k]; ok && to.seq >= m.seq {
+			delete(f.behind, k)
+		}
 	}
+}
+
+// mark is a commit known (woken or scanned) and not read yet: its seq, and
+// when it was first known.
+type mark struct {
+	seq uint64
+	at  time.Time
+}
+
+// mark notes that k has committed up to seq, past this node's cursor, as of
+// now; a stream keeps its oldest unread mark until the cursor passes it.
+func (f *follower) mark(k key, seq uint64, now time.Time) {
+	f.cmu.Lock()
+	defer f.cmu.Unlock()
+	if _, ok := f.behind[k]; !ok {
+		f.behind[k] = mark{seq, now}
+	}
+}
+
+func (f *follower) unmark(k key) {
+	f.cmu.Lock()
+	defer f.cmu.Unlock()
+	delete(f.behind, k)
+}
+
+// unmarkGone forgets the marks of streams a scan no longer finds (deleted).
+func (f *follower) unmarkGone(streams map[key]cursor) {
+	f.cmu.Lock()
+	defer f.cmu.Unlock()
+	for k := range f.behind {
+		if _, ok := streams[k]; !ok {
+			delete(f.behind, k)
+		}
+	}
+}
+
+// lag is how long the oldest commit this node knows of and has not read
+// has waited: how far behind the events table it is (Store.Health). Zero
+// when it has read everything it knows of.
+func (f *follower) lag(now time.Time) time.Duration {
+	f.cmu.Lock()
+	defer f.cmu.Unlock()
+	var most time.Duration
+	for _, m := range f.behind {
+		most = max(most, now.Sub(m.at))
+	}
+	return most
 }
 
 // readBytes bounds one steady-state read of a stream by its stored bodies'
@@ -342,6 +401,9 @@ const laneConns = 4
 // given it but without reading and decoding it back. Only at the first seq
 // not among them does it read PostgreSQL.
 func (f *follower) readStep(ctx context.Context, k key, upTo uint64, slot chan struct{}) (n int, done bool, err error) {
+	if f.s.beforeRead != nil {
+		f.s.beforeRead(ctx) // tests: a slow read
+	}
 	c, _ := f.cursor(k)
 	evs, pending := f.s.recent.take(k, c.epoch, c.seq, upTo, f.s.cfg.ReadBatch, readBytes, time.Now())
 	if len(evs) > 0 {

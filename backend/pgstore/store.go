@@ -63,6 +63,11 @@ type Config struct {
 	// it is pinged (a half-open socket would otherwise block until TCP
 	// keepalive gives up); zero means 20s.
 	ListenProbe time.Duration
+	// BehindAfter is how long a commit the follower knows of (a wake-up, a
+	// scan) may stay unread before Health says the node is catching up (a
+	// load balancer then takes it out): its reads are behind the events
+	// table (a burst, a slow PostgreSQL, a lane stuck). Zero means 5s.
+	BehindAfter time.Duration
 }
 
 // Store publishes to and follows PostgreSQL. It is safe for concurrent use.
@@ -87,6 +92,9 @@ type Store struct {
 	recent    *recent     // events this node just committed, for the follower
 	following atomic.Bool // Run is following: recent is read
 	wake      atomic.Pointer[follower]
+	// beforeRead, when set (tests), runs before each of the follower's
+	// reads of a stream.
+	beforeRead func(ctx context.Context)
 }
 
 // PostgreSQL keeps the whole store contract, and other writers share it, so
@@ -124,6 +132,9 @@ func New(cfg Config) *Store {
 	}
 	if cfg.ListenProbe <= 0 {
 		cfg.ListenProbe = 20 * time.Second
+	}
+	if cfg.BehindAfter <= 0 {
+		cfg.BehindAfter = 5 * time.Second
 	}
 	s := &Store{cfg: cfg, log: cfg.Logger, held: make(chan struct{}), ready: make(chan struct{})}
 	s.listenErr.Store("not started")
@@ -438,6 +449,11 @@ func (s *Store) Health() (ok bool, reason string) {
 	if e := s.seqErr.Load().(string); e != "" {
 		return false, e
 	}
+	if f := s.wake.Load(); f != nil {
+		if lag := f.lag(time.Now()); lag > s.cfg.BehindAfter {
+			return false, fmt.Sprintf("catching up: reads %v behind the events table", lag.Round(100*time.Millisecond))
+		}
+	}
 	return true, ""
 }
 
@@ -455,6 +471,9 @@ type follower struct {
 	seq       *sequencer          // moves watched tables' staged events into events
 	readPool  *pgxpool.Pool       // the lanes' connections
 	cmu       sync.Mutex          // guards cursors once the lanes run
+	// behind holds, per stream, the oldest commit known and not read yet
+	// (guarded by cmu): lag, for Health.
+	behind map[key]mark
 
 	mu      sync.Mutex
 	pending map[key]wakeAt   // newest announced position

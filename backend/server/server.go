@@ -23,6 +23,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -141,6 +142,25 @@ type Server struct {
 	handler http.Handler
 	started time.Time
 	conns   *connStates
+	// draining is set by Drain: /healthz answers 503 "draining" from then
+	// on, and HTTP keep-alive ends with each answer.
+	draining atomic.Bool
+	httpSrv  atomic.Pointer[http.Server] // Serve's, for Drain
+}
+
+// Drain takes the node out of its load balancer's rotation before it stops:
+// /healthz answers 503 "draining" at once (the balancer's health check
+// marks the node down and sends it no new clients) and keep-alive HTTP
+// connections close after their next answer, so that a balancer's pooled
+// connections move to other nodes. Everything else is still served as
+// before: live connections stay open until Serve's context ends, when the
+// gateway closes them with 4010 (reconnect with jitter), by which time the
+// balancer sends their reconnects elsewhere.
+func (s *Server) Drain() {
+	s.draining.Store(true)
+	if srv := s.httpSrv.Load(); srv != nil {
+		srv.SetKeepAlivesEnabled(false)
+	}
 }
 
 // New checks the configuration and builds the routes.
@@ -313,6 +333,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ConnState:         s.conns.track,
 		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug),
 	}
+	s.httpSrv.Store(srv)
+	if s.draining.Load() {
+		srv.SetKeepAlivesEnabled(false)
+	}
 	errc := make(chan error, 1)
 	if s.cfg.TLSCert != "" {
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
@@ -378,6 +402,11 @@ func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
 				body["reason"] = fmt.Sprintf("warming: %d of %d streams", left, total)
 			}
 		}
+	}
+	if s.draining.Load() {
+		// Whatever else is wrong, the node is on its way out.
+		status = http.StatusServiceUnavailable
+		body["status"], body["reason"] = "draining", "draining: the node is stopping; its clients reconnect elsewhere"
 	}
 	writeJSON(w, status, body)
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/telltale/telltale/backend/wsgate/internal/epoll"
 	"github.com/telltale/telltale/backend/wsgate/internal/iplimit"
 	"github.com/telltale/telltale/backend/wsgate/internal/wsframe"
+	"github.com/telltale/telltale/shared/wire"
 )
 
 // Config configures a Gateway. Zero values are the documented defaults.
@@ -527,7 +528,13 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.mu.Lock()
 	g.closing = true
 	for c := range g.conns {
-		c.close(closeRestart)
+		if c.principal() != nil {
+			// Welcomed: a restarting error frame first, which a page
+			// reads as a hand-over to another node (no "offline").
+			c.leave(wire.CodeRestarting, closeRestart)
+		} else {
+			c.close(closeRestart)
+		}
 	}
 	g.mu.Unlock()
 	done := make(chan struct{})

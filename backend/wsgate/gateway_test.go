@@ -352,12 +352,24 @@ func TestShutdownTellsClientsToReconnect(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	go f.gate.Shutdown(ctx)
-	var err error
+	var (
+		err   error
+		frame wire.Frame
+		said  bool // a restarting error frame came before the close
+	)
 	for err == nil {
-		_, err = r.read()
+		if frame, err = r.read(); err == nil {
+			if e, ok := frame.(wire.Error); ok && e.Code == wire.CodeRestarting {
+				said = true
+			}
+		}
 	}
 	if got := websocket.CloseStatus(err); got != wire.CloseRestart {
 		t.Fatalf("got close %v (%v), want %d", got, err, wire.CloseRestart)
+	}
+	// A browser's Go client does not see close codes: the frame says it.
+	if !said {
+		t.Fatal("no restarting error frame before the close")
 	}
 }
 

@@ -366,8 +366,15 @@ func (c *conn) principal() *auth.Principal {
 // (which a browser client can read, unlike the close code), then the close.
 // Both go through the write side, ahead of whatever else is queued (see
 // outbox.pushSignOut); it never waits, so any goroutine may call it.
-func (c *conn) signOut(cl Close) {
-	b, err := wire.Encode(wire.Error{Code: wire.CodeUnauthorized, Message: cl.Reason})
+func (c *conn) signOut(cl Close) { c.leave(wire.CodeUnauthorized, cl) }
+
+// leave ends a welcomed connection through its write side: an error frame
+// of code with cl's reason (what a browser's client reads: the close code
+// does not reach Go in wasm), then cl. What was queued is dropped: the
+// client's cursor is where it resumes. Like signOut, it starts no goroutine
+// and waits for no socket.
+func (c *conn) leave(code wire.Code, cl Close) {
+	b, err := wire.Encode(wire.Error{Code: code, Message: cl.Reason})
 	if err != nil {
 		b = nil // a fixed struct of a code and a string: cannot fail
 	}

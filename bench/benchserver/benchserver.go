@@ -52,7 +52,7 @@ func Start(bin, web string, extra ...string) (*Server, error) {
 	bin, _ = filepath.Abs(bin)
 	// No ingest rate per tenant: the benchmarks' one producer measures the
 	// engine, not the quota (bench/cmd/neighbours measures the quota).
-	args := append([]string{"-addr", "127.0.0.1:0", "-web", web, "-demo=false", "-log-level", "warn", "-ingest-keys", "demo:" + s.Key, "-ingest-rate", "-1", "-metrics-addr", "127.0.0.1:0"}, extra...)
+	args := append([]string{"-addr", "127.0.0.1:0", "-web", web, "-demo=false", "-log-level", "warn", "-ingest-keys", "demo:" + s.Key, "-ingest-rate", "-1", "-metrics-addr", "127.0.0.1:0", "-drain-delay", "0"}, extra...)
 	s.Cmd = exec.Command(bin, args...)
 	s.Cmd.Env = append(os.Environ(), "DATABASE_URL=", "TELLTALE_JWT_SECRET="+secret)
 	s.Cmd.Stderr = os.Stderr

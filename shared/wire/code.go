@@ -38,6 +38,11 @@ const (
 	// the connection stays open.
 	CodeBadReport Code = 4109
 	CodeInternal  Code = 4500
+	// CodeRestarting comes just before a CloseRestart close, for the same
+	// reason as CodeUnauthorized: the server is stopping (a restart, a
+	// node drained out of its load balancer); reconnect with jitter and
+	// resume from the cursors.
+	CodeRestarting Code = 4501
 )
 
 // WebSocket close codes the server uses, so a client can tell why it was closed.
@@ -69,6 +74,7 @@ var codeNames = map[Code]string{
 	CodeReportsOff:    "reports_off",
 	CodeBadReport:     "bad_report",
 	CodeInternal:      "internal",
+	CodeRestarting:    "restarting",
 }
 
 func (c Code) String() string {

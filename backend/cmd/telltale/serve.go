@@ -71,8 +71,13 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 	// The server's components run in one group for its lifetime: the first
 	// to fail stops them all (ctx is the group's), and stop ends and waits
 	// for every one started, whichever way serve returns.
-	ctx, cancel := context.WithCancel(ctx)
+	// They outlive the caller's ctx by the drain (drain.go): SIGTERM leaves
+	// them running for -drain-delay with /healthz at 503, then stops them.
+	outer := ctx
+	ctx, cancel := context.WithCancel(context.WithoutCancel(outer))
 	g, ctx := errgroup.WithContext(ctx)
+	drain := newDrainer(cfg.drainDelay, log)
+	g.Go(func() error { return drain.run(ctx, outer, cancel) })
 	stop := func() error {
 		cancel()
 		return g.Wait()
@@ -279,6 +284,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		}
 	}
 
+	drain.serving(srv)
 	err = srv.Serve(ctx, ln)
 	werr := stop()
 	log.Info("stopped")
