@@ -12,7 +12,8 @@
 # (-trusted-proxies), two clients from their own loopback addresses
 # (127.0.N.2, 127.0.N.3) must each get the server's per-address budget, and
 # a forged X-Forwarded-For none. It also runs
-# systemd-analyze verify on telltale.service when installed.
+# systemd-analyze verify on telltale.service when installed, and haproxy -c
+# on compose-haproxy.cfg.
 #
 #   make build   # or: go build -o bin/telltale ./backend/cmd/telltale
 #   examples/deploy/check.sh [nginx] [haproxy] [caddy]   # default: all three
@@ -99,6 +100,19 @@ else
 	echo "NOT CHECKED telltale.service: systemd-analyze is not installed"
 fi
 
+# compose.yaml's load balancer config (its node names resolve only in
+# compose: HAProxy starts without them, init-addr none).
+case " $PROXIES " in
+*" haproxy "*)
+	if haproxy -q -c -f "$HERE/compose-haproxy.cfg"; then
+		echo "PASS compose-haproxy.cfg (haproxy -c)"
+	else
+		echo "FAIL compose-haproxy.cfg (haproxy -c)"
+		exit 1
+	fi
+	;;
+esac
+
 echo "check.sh: building the WebSocket check"
 go build -o "$TMP/wscheck" github.com/telltale/telltale/examples/deploy/wscheck
 
@@ -148,8 +162,10 @@ budgets() {
 		set -- $req
 		url=$base
 		[ -z "${3:-}" ] || url=http://127.0.0.1:$UP2
+		# HTTP/1.1: over HTTP/2, nginx's relay of the server's 426 is a
+		# stream error to curl.
 		# shellcheck disable=SC2086
-		got="$got $(curl -4 -s -o /dev/null -w '%{http_code}' $cacurl --interface "$1" ${2:+-H "X-Forwarded-For: $2"} "$url/api/v1/ws")"
+		got="$got $(curl -4 --http1.1 -s -o /dev/null -w '%{http_code}' $cacurl --interface "$1" ${2:+-H "X-Forwarded-For: $2"} "$url/api/v1/ws")"
 	done
 	want=" 426 426 426 429 429 426 426 426 429"
 	if [ "$got" = "$want" ]; then
