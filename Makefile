@@ -23,7 +23,9 @@ WASM_GCFLAGS := -gcflags='crypto/...=-l' -gcflags='math/big=-l' -gcflags='regexp
 	-gcflags='fmt=-l' -gcflags='time=-l' -gcflags='encoding/json=-l' -gcflags='github.com/maxence-charriere/go-app/v10/pkg/app=-l'
 # The version is go-app's cache key: the commit plus a hash of what the browser
 # loads, so a rebuilt client updates installed PWAs and a restart does not.
-VERSION     = $(shell git describe --always --dirty 2>/dev/null || echo dev)-$(shell cat $(WEB)/app.wasm $(WEB)/telltale.css $(WEB)/lkg.js 2>/dev/null | sha256sum | cut -c1-10)
+# GIT_DESCRIBE is given where there is no .git (the Dockerfile's build).
+GIT_DESCRIBE ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+VERSION     = $(GIT_DESCRIBE)-$(shell cat $(WEB)/app.wasm $(WEB)/telltale.css $(WEB)/lkg.js 2>/dev/null | sha256sum | cut -c1-10)
 
 .PHONY: help run build web test deps deps-run vet unit wasm-test e2e size fuzz bench clean
 

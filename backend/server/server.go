@@ -32,6 +32,7 @@ import (
 	"github.com/telltale/telltale/backend/dashstore"
 	"github.com/telltale/telltale/backend/httpapi"
 	"github.com/telltale/telltale/backend/metrics"
+	"github.com/telltale/telltale/backend/realip"
 	"github.com/telltale/telltale/backend/wsgate"
 	"github.com/telltale/telltale/shared/dashboard"
 )
@@ -134,6 +135,12 @@ type Config struct {
 	// PWA's service worker and WebSockets need it beyond localhost) and
 	// responses carry HSTS.
 	TLSCert, TLSKey string
+	// TrustedProxies are the reverse proxies in front (-trusted-proxies):
+	// a request from one of them is handled as coming from the client its
+	// X-Forwarded-For names (RemoteAddr is the client's address), so that
+	// the gateway's per-address limits and every log see each client. Nil
+	// trusts none: RemoteAddr stays the TCP peer.
+	TrustedProxies *realip.Proxies
 }
 
 // Server serves HTTP until its context ends.
@@ -269,7 +276,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	mux.Handle("/", pwa)
-	s.handler = securityHeaders(mux, cfg.TLSCert != "")
+	s.handler = securityHeaders(cfg.TrustedProxies.Handler(mux), cfg.TLSCert != "")
 	return s, nil
 }
 

@@ -7,8 +7,13 @@
 # time, a long-poll held 25 s (a proxy timing it out fails). nginx and HAProxy
 # run with TLS (a throwaway self-signed certificate), Caddy over plain HTTP.
 # Through nginx and HAProxy, a burst of requests for /api/v1/ws must meet
-# the per-address limit the example sets (429). It also runs
-# systemd-analyze verify on telltale.service when installed.
+# the per-address limit the example sets (429). Through a second copy of
+# each proxy, in front of a second server that trusts it
+# (-trusted-proxies), two clients from their own loopback addresses
+# (127.0.N.2, 127.0.N.3) must each get the server's per-address budget, and
+# a forged X-Forwarded-For none. It also runs
+# systemd-analyze verify on telltale.service when installed, and haproxy -c
+# on compose-haproxy.cfg.
 #
 #   make build   # or: go build -o bin/telltale ./backend/cmd/telltale
 #   examples/deploy/check.sh [nginx] [haproxy] [caddy]   # default: all three
@@ -95,6 +100,19 @@ else
 	echo "NOT CHECKED telltale.service: systemd-analyze is not installed"
 fi
 
+# compose.yaml's load balancer config (its node names resolve only in
+# compose: HAProxy starts without them, init-addr none).
+case " $PROXIES " in
+*" haproxy "*)
+	if haproxy -q -c -f "$HERE/compose-haproxy.cfg"; then
+		echo "PASS compose-haproxy.cfg (haproxy -c)"
+	else
+		echo "FAIL compose-haproxy.cfg (haproxy -c)"
+		exit 1
+	fi
+	;;
+esac
+
 echo "check.sh: building the WebSocket check"
 go build -o "$TMP/wscheck" github.com/telltale/telltale/examples/deploy/wscheck
 
@@ -111,12 +129,50 @@ PIDS="$PIDS $SERVER_PID"
 wait_http "http://127.0.0.1:$UP/healthz"
 TOKEN=$(TELLTALE_JWT_SECRET=$SECRET "$BIN" token -tenant demo -sub deploy-check -ttl 10m)
 
-# rewritten FILE: the example's address lines were all rewritten (an example
-# changed without this script would otherwise be checked on the wrong ports).
+# rewritten FILE PORT UPSTREAM: the example's address lines were all
+# rewritten (an example changed without this script would otherwise be
+# checked on the wrong ports).
 rewritten() {
-	if ! grep -q "127.0.0.1:$port" "$1" || ! grep -q "127.0.0.1:$UP" "$1"; then
-		echo "check.sh: $1 was not rewritten to ports $port and $UP: update check.sh with the example" >&2
+	if ! grep -q "localhost:$2\|127.0.0.1:$2" "$1" || ! grep -q "127.0.0.1:$3" "$1"; then
+		echo "check.sh: $1 was not rewritten to ports $2 and $3: update check.sh with the example" >&2
 		exit 1
+	fi
+}
+
+# A second server, for the client addresses' check: it trusts the proxies
+# on 127.0.0.1 (as telltale.env does) and gives each client address a burst
+# of 3 new WebSockets, refilled one per 100 s.
+UP2=$(free_port)
+TELLTALE_JWT_SECRET=$SECRET "$BIN" -addr 127.0.0.1:$UP2 -web "$WEB" -log-level warn -demo=false \
+	-trusted-proxies 127.0.0.1 -conn-burst 3 -conn-rate 0.01 >"$TMP/telltale2.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_http "http://127.0.0.1:$UP2/healthz"
+
+# budgets NAME BASE-URL NET [CA]: through the proxy at BASE-URL, in front of
+# the second server, client NET.2 (a source address on loopback) gets its
+# burst of 3 and then 429, also when it forges an X-Forwarded-For, while
+# client NET.3 behind the same proxy still gets its own 3; and NET.2 asking
+# the server straight (a peer it does not trust) with a forged header is
+# keyed on its own address, spent: 429.
+budgets() {
+	name=$1 base=$2 a=$3.2 b=$3.3 cacurl=""
+	[ -z "${4:-}" ] || cacurl="--cacert $4"
+	got=""
+	for req in "$a" "$a" "$a" "$a" "$a 127.0.0.9" "$b" "$b" "$b" "$a 127.0.0.8 direct"; do
+		set -- $req
+		url=$base
+		[ -z "${3:-}" ] || url=http://127.0.0.1:$UP2
+		# HTTP/1.1: over HTTP/2, nginx's relay of the server's 426 is a
+		# stream error to curl.
+		# shellcheck disable=SC2086
+		got="$got $(curl -4 --http1.1 -s -o /dev/null -w '%{http_code}' $cacurl --interface "$1" ${2:+-H "X-Forwarded-For: $2"} "$url/api/v1/ws")"
+	done
+	want=" 426 426 426 429 429 426 426 426 429"
+	if [ "$got" = "$want" ]; then
+		echo "PASS $name: a budget per client behind the proxy, none for a forged X-Forwarded-For (statuses:$got)"
+	else
+		echo "FAIL $name: client addresses: statuses$got, want$want (426: within the client's budget, 429: past it)"
+		fail=1
 	fi
 }
 
@@ -163,59 +219,77 @@ check() {
 	fi
 }
 
-for p in $PROXIES; do
-	port=$(free_port)
-	case $p in
+# start_proxy NAME PORT UPSTREAM: runs proxy NAME's example on loopback
+# PORT in front of the server on loopback port UPSTREAM, its files in
+# $TMP/NAME-PORT, and prints the base URL to reach it at (any CA option
+# after it).
+start_proxy() {
+	name=$1 port=$2 up=$3 dir=$TMP/$1-$2
+	mkdir -p "$dir"
+	case $name in
 	nginx)
-		mkdir -p "$TMP/nginx"
 		{
-			echo "pid $TMP/nginx/nginx.pid; error_log $TMP/nginx/error.log; events {}"
+			echo "pid $dir/nginx.pid; error_log $dir/error.log; events {}"
 			echo "http { access_log off;"
 			# The site as it is, on a loopback port with the throwaway certificate,
 			# without the redirect from port 80.
 			sed -e "s|listen 443 ssl http2;|listen 127.0.0.1:$port ssl http2;|" \
-				-e "s|server 127.0.0.1:8080;|server 127.0.0.1:$UP;|" \
+				-e "s|server 127.0.0.1:8080;|server 127.0.0.1:$up;|" \
 				-e "s|/etc/ssl/telltale/fullchain.pem|$TMP/cert.pem|" \
 				-e "s|/etc/ssl/telltale/privkey.pem|$TMP/key.pem|" \
 				-e '/^# Redirect plain HTTP/,$d' "$HERE/nginx.conf"
 			echo "}"
-		} >"$TMP/nginx/nginx.conf"
-		rewritten "$TMP/nginx/nginx.conf"
-		nginx -t -q -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf"
-		nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -g 'daemon off;' &
+		} >"$dir/nginx.conf"
+		rewritten "$dir/nginx.conf" "$port" "$up"
+		nginx -t -q -p "$dir" -c "$dir/nginx.conf" >&2
+		nginx -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;' >&2 &
 		PIDS="$PIDS $!"
-		check nginx "https://localhost:$port" "$TMP/cert.pem"
-		limited nginx "https://localhost:$port" "$TMP/cert.pem"
+		echo "https://localhost:$port $TMP/cert.pem"
 		;;
 	haproxy)
 		sed -e "s|bind :443 ssl crt /etc/ssl/telltale/telltale.pem|bind 127.0.0.1:$port ssl crt $TMP/haproxy.pem|" \
 			-e '/bind :80/d' -e '/redirect scheme https/d' \
-			-e "s|127.0.0.1:8080|127.0.0.1:$UP|" "$HERE/haproxy.cfg" >"$TMP/haproxy.cfg"
-		rewritten "$TMP/haproxy.cfg"
-		haproxy -q -c -f "$TMP/haproxy.cfg"
-		haproxy -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.log" 2>&1 &
+			-e "s|127.0.0.1:8080|127.0.0.1:$up|" "$HERE/haproxy.cfg" >"$dir/haproxy.cfg"
+		rewritten "$dir/haproxy.cfg" "$port" "$up"
+		haproxy -q -c -f "$dir/haproxy.cfg" >&2
+		haproxy -db -f "$dir/haproxy.cfg" >"$dir/haproxy.log" 2>&1 &
 		PIDS="$PIDS $!"
-		check haproxy "https://localhost:$port" "$TMP/cert.pem"
-		limited haproxy "https://localhost:$port" "$TMP/cert.pem"
+		echo "https://localhost:$port $TMP/cert.pem"
 		;;
 	caddy)
 		{
 			echo "{"
 			echo "	admin off"
-			echo "	storage file_system $TMP/caddy"
+			echo "	storage file_system $dir/data"
 			echo "}"
 			sed -e "s|^telltale.example.com {|http://localhost:$port {|" \
-				-e "s|reverse_proxy 127.0.0.1:8080|reverse_proxy 127.0.0.1:$UP|" "$HERE/Caddyfile"
-		} >"$TMP/Caddyfile"
-		grep -q "localhost:$port" "$TMP/Caddyfile" && grep -q "127.0.0.1:$UP" "$TMP/Caddyfile" ||
-			{ echo "check.sh: the Caddyfile was not rewritten: update check.sh with the example" >&2; exit 1; }
-		XDG_DATA_HOME=$TMP/caddy XDG_CONFIG_HOME=$TMP/caddy caddy validate --config "$TMP/Caddyfile" --adapter caddyfile >/dev/null 2>&1 ||
-			{ caddy validate --config "$TMP/Caddyfile" --adapter caddyfile; exit 1; }
-		XDG_DATA_HOME=$TMP/caddy XDG_CONFIG_HOME=$TMP/caddy caddy run --config "$TMP/Caddyfile" --adapter caddyfile >"$TMP/caddy.log" 2>&1 &
+				-e "s|reverse_proxy 127.0.0.1:8080|reverse_proxy 127.0.0.1:$up|" "$HERE/Caddyfile"
+		} >"$dir/Caddyfile"
+		rewritten "$dir/Caddyfile" "$port" "$up"
+		XDG_DATA_HOME=$dir XDG_CONFIG_HOME=$dir caddy validate --config "$dir/Caddyfile" --adapter caddyfile >/dev/null 2>&1 ||
+			{ caddy validate --config "$dir/Caddyfile" --adapter caddyfile >&2; exit 1; }
+		XDG_DATA_HOME=$dir XDG_CONFIG_HOME=$dir caddy run --config "$dir/Caddyfile" --adapter caddyfile >"$dir/caddy.log" 2>&1 &
 		PIDS="$PIDS $!"
-		check caddy "http://localhost:$port"
+		echo "http://localhost:$port"
 		;;
 	esac
+}
+
+n=0
+for p in $PROXIES; do
+	# Not base=$(start_proxy …): its subshell would keep the proxy's PID
+	# from cleanup.
+	start_proxy "$p" "$(free_port)" "$UP" >"$TMP/url"
+	read -r base ca <"$TMP/url"
+	check "$p" "$base" "$ca"
+	case $p in nginx | haproxy) limited "$p" "$base" "$ca" ;; esac
+	# The client addresses' check, through a second copy of the proxy in
+	# front of the second server, from client addresses of its own.
+	n=$((n + 1))
+	start_proxy "$p" "$(free_port)" "$UP2" >"$TMP/url"
+	read -r base ca <"$TMP/url"
+	wait_http "$base/healthz" ${ca:+--cacert "$ca"}
+	budgets "$p" "$base" "127.0.$n" "$ca"
 done
 
 if [ $fail -ne 0 ]; then

@@ -46,6 +46,7 @@ func commands() []command {
 		{"revoke", "revoke an operator's tokens or one token in DATABASE_URL", func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 			return revokeCmd(ctx, args, getenv("DATABASE_URL"), stdout, stderr)
 		}},
+		{"healthcheck", "ask this node's /healthz and exit 0 if it serves (a container's HEALTHCHECK)", healthcheck},
 		{"version", "print the build's version", func(_ context.Context, args []string, _ func(string) string, stdout, stderr io.Writer) error {
 			fs := newFlagSet("version", "", "Prints the build's version.")
 			if err := parseFlags(fs, args, stdout, stderr); err != nil {

@@ -4,6 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"time"
+
+	"github.com/telltale/telltale/backend/realip"
 )
 
 // edgeLimits are the limits at the server's door that no credential is
@@ -14,6 +16,9 @@ type edgeLimits struct {
 	headerTimeout, readTimeout, writeTimeout, idleTimeout time.Duration
 	helloTimeout                                          time.Duration
 	maxUnauth, maxUnauthPerAddr                           int
+	// trustedList is -trusted-proxies as given; check parses it into proxies.
+	trustedList string
+	proxies     *realip.Proxies
 }
 
 func (l *edgeLimits) flags(fs *flag.FlagSet) {
@@ -24,6 +29,7 @@ func (l *edgeLimits) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&l.helloTimeout, "hello-timeout", 5*time.Second, "time a new WebSocket has to send a valid hello")
 	fs.IntVar(&l.maxUnauth, "max-unauth-conns", 1024, "most WebSockets open without a verified hello yet, apart from -max-conns")
 	fs.IntVar(&l.maxUnauthPerAddr, "max-unauth-per-addr", 64, "most WebSockets one client address holds open without a verified hello")
+	fs.StringVar(&l.trustedList, "trusted-proxies", "", "`addresses` or CIDR ranges of the reverse proxies in front, comma-separated: from their requests only, the client's address (for the per-address limits and logs) is read from X-Forwarded-For, its rightmost address that is not one of them; empty trusts none, and the TCP peer is the client")
 }
 
 // check refuses nonsense; name says where a flag's value came from
@@ -43,5 +49,10 @@ func (l *edgeLimits) check(name func(flag string) string) error {
 	if l.maxUnauthPerAddr <= 0 {
 		return fmt.Errorf("%s: want a positive number", name("max-unauth-per-addr"))
 	}
+	p, err := realip.Parse(l.trustedList)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name("trusted-proxies"), err)
+	}
+	l.proxies = p
 	return nil
 }

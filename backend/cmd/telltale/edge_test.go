@@ -31,6 +31,13 @@ func TestParseEdgeLimits(t *testing.T) {
 	if c.edge.idleTimeout != 30*time.Second || c.edge.helloTimeout != 2*time.Second || c.edge.maxUnauthPerAddr != 8 {
 		t.Fatalf("env and flags: %+v", c.edge)
 	}
+	c, err = parseWith(nil, map[string]string{"TELLTALE_TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.edge.proxies.String(), "10.0.0.0/8,127.0.0.1/32"; got != want {
+		t.Fatalf("TELLTALE_TRUSTED_PROXIES: got %q, want %q", got, want)
+	}
 	for _, bad := range []struct {
 		args []string
 		env  map[string]string
@@ -39,6 +46,8 @@ func TestParseEdgeLimits(t *testing.T) {
 		{nil, map[string]string{"TELLTALE_HTTP_HEADER_TIMEOUT": "soon"}, "TELLTALE_HTTP_HEADER_TIMEOUT"}, // the variable, not the flag (config.go)
 		{[]string{"-http-write-timeout", "0s"}, nil, "-http-write-timeout"},
 		{[]string{"-max-unauth-conns", "0"}, nil, "-max-unauth-conns"},
+		{nil, map[string]string{"TELLTALE_TRUSTED_PROXIES": "10.0.0.0/8,proxy.internal"}, "TELLTALE_TRUSTED_PROXIES"},
+		{[]string{"-trusted-proxies", "10.0.0.0/33"}, nil, "-trusted-proxies"},
 	} {
 		if _, err := parseWith(bad.args, bad.env); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("%v %v: got %v, want an error naming %s", bad.args, bad.env, err, bad.want)

@@ -14,13 +14,16 @@
 //	                        revoke an operator or a token in DATABASE_URL
 //	telltale dashboards apply -tenant T -f FILE|DIR [-dry-run]
 //	                        save dashboard files (YAML, JSON) into T in DATABASE_URL
+//	telltale healthcheck [-url U]
+//	                        exit 0 if this node's /healthz answers 200
 //
 // Flags and TELLTALE_* environment variables are read in this package and
 // nowhere else. Its files: main.go starts the binary and picks the command;
 // config.go turns the server's flags and environment into a config;
 // serve.go builds the server's pieces from it and runs them; commands.go
 // holds the commands' table, flag parsing and usage, and the PostgreSQL
-// admin commands (migrate, ingest-key, revoke); tokens.go the token keys and
+// admin commands (migrate, ingest-key, revoke); healthcheck.go the
+// container's health check; tokens.go the token keys and
 // command; dashboards.go the dashboard files; aggregates.go, alerts.go,
 // limits.go and edge.go the wiring and flags of one part each.
 package main

@@ -154,7 +154,7 @@ func cmdEnv(k string) string {
 
 func TestCommandLine(t *testing.T) {
 	t.Parallel()
-	commands := []string{"token", "ingest-key", "migrate", "revoke", "version"}
+	commands := []string{"token", "ingest-key", "migrate", "revoke", "healthcheck", "version"}
 	tests := []struct {
 		name       string
 		args       []string

@@ -235,6 +235,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		// The door's timeouts (edge.go).
 		HeaderTimeout: cfg.edge.headerTimeout, ReadTimeout: cfg.edge.readTimeout,
 		WriteTimeout: cfg.edge.writeTimeout, IdleTimeout: cfg.edge.idleTimeout,
+		TrustedProxies: cfg.edge.proxies,
 	})
 	if err != nil {
 		return err

@@ -85,8 +85,10 @@ func (l *Limiter) sweep(now time.Time) {
 
 // ClientIP is the address a request came from: the TCP peer, with IPv6
 // addresses cut to their /64 (one host usually holds a whole /64, and would
-// otherwise get a fresh budget per address). Headers such as X-Forwarded-For
-// are not trusted (anyone can send them); behind a proxy, limit at the proxy.
+// otherwise get a fresh budget per address). remote is the request's
+// RemoteAddr, which the server (package realip) has already set to the
+// client's address when the request came through a trusted proxy; headers
+// are never read here.
 func ClientIP(remote string) string {
 	host, _, err := net.SplitHostPort(remote)
 	if err != nil {
