@@ -24,6 +24,10 @@ import (
 // stopped.
 func BenchmarkFlush_1000Conns(b *testing.B) { benchFlush(b, 1000) }
 
+// BenchmarkFlush_5000Conns: a flusher pass then takes longer than the
+// scheduler lets a goroutine run (10 ms) before it preempts it.
+func BenchmarkFlush_5000Conns(b *testing.B) { benchFlush(b, 5000) }
+
 func benchFlush(b *testing.B, n int) {
 	reg := metrics.New()
 	// Pacing off: every connection writes each event at once, one frame
