@@ -26,7 +26,7 @@ func rawSocket(nc net.Conn) syscall.RawConn {
 // takes now: n < len(b) with a nil error means it is full (EAGAIN).
 func writeSome(fd uintptr, b []byte) (n int, err error) {
 	for n < len(b) {
-		m, e := syscall.Write(int(fd), b[n:])
+		m, e := write(fd, b[n:])
 		if m > 0 {
 			n += m
 		}
