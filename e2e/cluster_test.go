@@ -7,10 +7,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,15 +29,28 @@ import (
 	"github.com/telltale/telltale/internal/pgtest"
 	"github.com/telltale/telltale/internal/poll"
 	"github.com/telltale/telltale/internal/timing"
+	"github.com/telltale/telltale/shared/agg"
 	"github.com/telltale/telltale/shared/livestate"
+	"github.com/telltale/telltale/shared/wire"
 )
 
-// clusterDashboard is the pages' dashboard: KPIs of raw streams only (an
-// aggregate's derived stream is computed per node until issue 20's leader
-// lands, so its seqs differ between nodes).
+// clusterDashboard is the pages' dashboard: KPIs of raw streams and of an
+// aggregate (revenue today over the sales rows), which the leader computes
+// into its derived stream and every node serves with the same seqs.
 const clusterDashboard = `{"id": "cluster", "title": "Cluster", "panels": [
 	{"id": "rate", "kind": "kpi", "title": "Rate", "stream": "metrics", "field": "n", "width": 4},
-	{"id": "marker", "kind": "kpi", "title": "Marker", "stream": "marker", "field": "v", "width": 4}]}`
+	{"id": "marker", "kind": "kpi", "title": "Marker", "stream": "marker", "field": "v", "width": 4},
+	{"id": "rev", "kind": "kpi", "title": "Revenue today", "width": 4,
+	 "agg": {"source": "sales", "fn": "sum", "field": "total", "window": "today"}}]}`
+
+// clusterRevenue is the definition of the dashboard's aggregate;
+// clusterM4 the m4 series (1 s buckets) of the cpu points the clients ask for.
+var clusterRevenue = agg.Def{Source: "sales", Fn: "sum", Field: "total", Window: "today"}
+
+const (
+	clusterM4      = "m4.1000.cpu"
+	clusterM4Width = 1000
+)
 
 // clusterDrain is the nodes' -drain-delay: HAProxy (checks every 100 ms,
 // down after 2 failures) takes a draining node out within ~300 ms.
@@ -63,7 +78,9 @@ func newCluster(t *testing.T, n int) *cluster {
 	c := &cluster{db: db, env: []string{"DATABASE_URL=" + db.DSN},
 		// Every client reaches the nodes from HAProxy's one address: no
 		// per-address connection rate here.
-		args: []string{"-demo=false", "-dashboards", dash, "-drain-delay", clusterDrain.String(), "-conn-rate", "-1", "-max-unauth-per-addr", "1024"}}
+		args: []string{"-demo=false", "-dashboards", dash, "-drain-delay", clusterDrain.String(), "-conn-rate", "-1", "-max-unauth-per-addr", "1024",
+			// A lost leader's lock is taken over within 200 ms.
+			"-leader-retry", "200ms"}}
 	var servers []haproxy.Server
 	for i := range n {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -90,6 +107,43 @@ func newCluster(t *testing.T, n int) *cluster {
 }
 
 func (c *cluster) name(i int) string { return fmt.Sprintf("n%d", i+1) }
+
+// leader waits until exactly one running node's /healthz says it leads
+// and returns it; skip lists nodes not running.
+func (c *cluster) leader(t *testing.T, skip ...int) int {
+	t.Helper()
+	hc := &http.Client{Timeout: 2 * time.Second}
+	who := -1
+	poll.Until(t, 15*time.Second, func() error {
+		var leaders []int
+		for i, s := range c.nodes {
+			if slices.Contains(skip, i) {
+				continue
+			}
+			res, err := hc.Get(s.URL + "/healthz")
+			if err != nil {
+				return fmt.Errorf("%s: %v", c.name(i), err)
+			}
+			var h struct {
+				Leader *bool `json:"leader"`
+			}
+			err = json.NewDecoder(res.Body).Decode(&h)
+			res.Body.Close()
+			if err != nil || h.Leader == nil {
+				return fmt.Errorf("%s: /healthz has no leader field (%v)", c.name(i), err)
+			}
+			if *h.Leader {
+				leaders = append(leaders, i)
+			}
+		}
+		if len(leaders) != 1 {
+			return fmt.Errorf("nodes leading: %v, want exactly one", leaders)
+		}
+		who = leaders[0]
+		return nil
+	})
+	return who
+}
 
 // waitUp waits for HAProxy to have node i in rotation.
 func (c *cluster) waitUp(t *testing.T, i int) {
@@ -240,7 +294,7 @@ type follower struct {
 
 func follow(t *testing.T, url, tok string, streams ...string) *follower {
 	f := &follower{last: map[string]uint64{}, snaps: map[string]int{}, done: make(chan struct{})}
-	f.c = client.New(client.Config{URL: url, Token: tok, Streams: streams,
+	f.c = client.New(client.Config{URL: url, Token: tok, Streams: streams, Limits: livestate.Limits{Points: 100_000},
 		Trace: func(stream string, _, seq uint64, snapshot bool) {
 			f.mu.Lock()
 			defer f.mu.Unlock()
@@ -351,33 +405,54 @@ func clusterPaint(t *testing.T, c *cluster, b *rod.Browser) {
 	}
 }
 
-// clusterRestarts: 50 native clients through HAProxy, on four streams two
-// each, and a page, while a producer publishes through HAProxy; a rolling
-// restart of the three nodes (SIGTERM: drained, then started again), then
-// kill -9 of one. HAProxy marks each draining node down before it stops;
+// clusterRestarts: 50 native clients through HAProxy, each on two of four
+// raw streams, the dashboard's aggregate (revenue today) and an m4 series,
+// and a page with an aggregate panel, while a producer publishes through
+// HAProxy; a rolling restart of the three nodes (SIGTERM: drained, then
+// started again; the leader among them), then kill -9 of the node leading
+// at that moment. HAProxy marks each draining node down before it stops;
 // the page's badge never shows worse than "catching up"; every client ends
 // with every seq of its streams exactly once, in order, with no snapshot
-// after its first.
+// after its first, and holds the aggregate values the events table makes.
 func clusterRestarts(t *testing.T, c *cluster, b *rod.Browser) {
 	streams := []string{"metrics", "orders", "fleet", "load"}
+	revenue := compile(t, clusterRevenue)
+	derived := []string{revenue, clusterM4}
 	hc := &http.Client{Timeout: 2 * time.Second}
 	one := func(n int) []ingestapi.Event {
-		evs := make([]ingestapi.Event, len(streams))
+		evs := make([]ingestapi.Event, len(streams), len(streams)+2)
 		for i, s := range streams {
 			evs[i] = ingestapi.Event{Stream: s, Values: map[string]float64{"n": float64(n)}}
 		}
-		return evs
+		// A sale (revenue today) and a cpu point (its m4 series), values
+		// that vary so the sums and the buckets' min and max mean something.
+		return append(evs,
+			ingestapi.Event{Stream: "sales", Row: &wire.Row{Key: fmt.Sprint("s", n), Fields: map[string]any{"total": n%7 + 1}}},
+			ingestapi.Event{Stream: "cpu", Points: &wire.Points{TS: []int64{time.Now().UnixMilli()}, Cols: []wire.Column{{Name: "a", Vals: []float64{float64(n * 37 % 101)}}}}})
 	}
 	// The streams exist before anyone follows them (the page's marker too,
 	// when this subtest runs alone: a stream that does not exist is sent a
-	// fresh, empty snapshot at each connection).
+	// fresh, empty snapshot at each connection). The derived ones too: the
+	// leader computes revenue once sales has an event; the m4 series once
+	// someone asks for it (one client, through HAProxy, whichever node).
 	if !c.ingestAt(hc, c.lb.URL, append(one(0), ingestapi.Event{Stream: "marker", Values: map[string]float64{"v": 0}})...) {
 		t.Fatal("first ingest through HAProxy refused")
 	}
 	tok := token(t, "demo")
+	asker := follow(t, "ws://"+c.lb.Addr+"/api/v1/ws", tok, clusterM4)
+	poll.Until(t, 20*time.Second, func() error {
+		last := c.lastSeqs(t)
+		for _, s := range derived {
+			if last[s] == 0 {
+				return fmt.Errorf("derived stream %s not written yet", s)
+			}
+		}
+		return nil
+	})
+	asker.stop()
 	var fs []*follower
 	for k := range 50 {
-		fs = append(fs, follow(t, "ws://"+c.lb.Addr+"/api/v1/ws", tok, streams[k%4], streams[(k+1)%4]))
+		fs = append(fs, follow(t, "ws://"+c.lb.Addr+"/api/v1/ws", tok, streams[k%4], streams[(k+1)%4], revenue, clusterM4))
 	}
 	p := b.MustIncognito().MustPage("")
 	openLive(t, p, c.lb.URL)
@@ -447,9 +522,18 @@ func clusterRestarts(t *testing.T, c *cluster, b *rod.Browser) {
 		})
 	}
 	flowing(10) // events flowing before the first restart
+	ledDrained := 0
 	for i := range c.nodes {
+		l := c.leader(t)
+		t.Logf("draining %s; %s leads", c.name(i), c.name(l))
+		if l == i {
+			ledDrained++
+		}
 		c.drain(t, i)
 		c.restart(t, i)
+	}
+	if ledDrained == 0 {
+		t.Errorf("no node was leading when it was drained: the rolling restart never moved the lock")
 	}
 	sstop()
 	<-sdone
@@ -460,14 +544,62 @@ func clusterRestarts(t *testing.T, c *cluster, b *rod.Browser) {
 		}
 	}
 
-	// kill -9 of one node: its clients reconnect through HAProxy, which
-	// retries another node until its check marks the dead one down.
-	c.nodes[1].kill(t)
+	// kill -9 of the leader: its clients reconnect through HAProxy, which
+	// retries another node until its check marks the dead one down; another
+	// node takes the lock and goes on with the derived streams.
+	dead := c.leader(t)
+	killed := time.Now()
+	c.nodes[dead].kill(t)
+	next := c.leader(t, dead)
+	t.Logf("killed %s (the leader) with -9; %s led %v later", c.name(dead), c.name(next), time.Since(killed).Round(time.Millisecond))
 	flowing(20) // and after it
 	pstop()
 	<-pdone
+
+	// What the events table makes of the aggregates (the producer has
+	// stopped: the table is final), and what every client must end with.
+	wantM4 := m4Reference(t, c.db, "demo", "cpu", clusterM4Width)
+	var wantRevenue float64
+	if err := c.db.Pool.QueryRow(context.Background(), `SELECT coalesce(sum((body->'row'->'fields'->>'total')::float8), 0) FROM telltale.events
+		WHERE tenant = 'demo' AND stream = 'sales' AND ts >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`).Scan(&wantRevenue); err != nil {
+		t.Fatal(err)
+	}
+	for k, f := range fs {
+		poll.Until(t, 30*time.Second, func() error {
+			var err error
+			f.c.Read(func(sts map[string]*livestate.Stream, _ client.Info) {
+				rev, m4 := sts[revenue], sts[clusterM4]
+				if rev == nil || m4 == nil {
+					err = fmt.Errorf("client %d lacks a derived stream", k)
+					return
+				}
+				if v := rev.State.Values[agg.Value]; v != wantRevenue {
+					err = fmt.Errorf("client %d: revenue today %v, the table sums %v", k, v, wantRevenue)
+					return
+				}
+				var got map[int64]m4Bucket
+				if got, err = m4Held(m4, clusterM4Width); err != nil {
+					err = fmt.Errorf("client %d: %s: %v", k, clusterM4, err)
+					return
+				}
+				if len(got) != len(wantM4) {
+					err = fmt.Errorf("client %d: %d m4 buckets, the table makes %d", k, len(got), len(wantM4))
+					return
+				}
+				for b, w := range wantM4 {
+					if got[b] != w {
+						err = fmt.Errorf("client %d: m4 bucket %d is %+v, the table makes %+v", k, b, got[b], w)
+						return
+					}
+				}
+			})
+			return err
+		})
+	}
+	// The derived streams' last emits are in: every stream's head is final.
 	final := c.lastSeqs(t)
-	t.Logf("producer: %d posts acknowledged, %d refused or failed; streams end at %v", acked.Load(), failed.Load(), final)
+	t.Logf("producer: %d posts acknowledged, %d refused or failed; streams end at %v; revenue today %v and %d m4 buckets as the table makes them",
+		acked.Load(), failed.Load(), final, wantRevenue, len(wantM4))
 	for k, f := range fs {
 		poll.Until(t, 30*time.Second, func() error {
 			f.mu.Lock()
@@ -483,13 +615,14 @@ func clusterRestarts(t *testing.T, c *cluster, b *rod.Browser) {
 			return nil
 		})
 		f.mu.Lock()
-		err, snaps := f.err, fmt.Sprint(f.snaps)
+		err, snaps := f.err, maps.Clone(f.snaps)
 		f.mu.Unlock()
 		if err != nil {
 			t.Fatalf("client %d: %v", k, err)
 		}
-		if want := fmt.Sprintf("map[%s:1 %s:1]", min(streams[k%4], streams[(k+1)%4]), max(streams[k%4], streams[(k+1)%4])); snaps != want {
-			t.Fatalf("client %d: snapshots %s, want %s: one each at the start, none after", k, snaps, want)
+		want := map[string]int{streams[k%4]: 1, streams[(k+1)%4]: 1, revenue: 1, clusterM4: 1}
+		if !maps.Equal(snaps, want) {
+			t.Fatalf("client %d: snapshots %v, want %v: one each at the start, none after", k, snaps, want)
 		}
 	}
 	var resumes, reconnects int
@@ -500,8 +633,14 @@ func clusterRestarts(t *testing.T, c *cluster, b *rod.Browser) {
 	}
 	t.Logf("50 clients: %d reconnects, %d streams resumed, every seq once and in order, no second snapshot", reconnects, resumes)
 	poll.Until(t, 30*time.Second, func() error {
-		if s := stats(t, p); s.Streams["metrics"].Seq != final["metrics"] {
-			return fmt.Errorf("page: metrics at %d, want %d", s.Streams["metrics"].Seq, final["metrics"])
+		s := stats(t, p)
+		for _, st := range []string{"metrics", revenue} {
+			if s.Streams[st].Seq != final[st] {
+				return fmt.Errorf("page: %s at %d, want %d", st, s.Streams[st].Seq, final[st])
+			}
+		}
+		if kpi := eval(t, p, `() => { const e = document.getElementById("kpi-rev"); return e ? e.textContent : "" }`).Str(); !strings.Contains(strings.ReplaceAll(kpi, ",", ""), fmt.Sprint(wantRevenue)) {
+			return fmt.Errorf("page: the revenue panel shows %q, the table sums %v", kpi, wantRevenue)
 		}
 		return nil
 	})
@@ -509,6 +648,6 @@ func clusterRestarts(t *testing.T, c *cluster, b *rod.Browser) {
 	if after.Breaks != 0 || after.Snapshots != before.Snapshots {
 		t.Fatalf("page: %d breaks, snapshots %d → %d: a gap in its store", after.Breaks, before.Snapshots, after.Snapshots)
 	}
-	t.Logf("page: %d reconnects, %d resumes, no break, no second snapshot", after.Reconnects, after.Resumes)
+	t.Logf("page: %d reconnects, %d resumes, no break, no second snapshot; its revenue panel live to seq %d", after.Reconnects, after.Resumes, final[revenue])
 	c.stopAll(t)
 }
