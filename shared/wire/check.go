@@ -27,40 +27,50 @@ var (
 // value of n bytes can never make a decoder allocate more than about n
 // elements.
 func CheckStructure(b []byte) error {
+	end, err := checkedEnd(b, 0, 0)
+	if err == nil && end != len(b) {
+		return errTrailing
+	}
+	return err
+}
+
+// checkedEnd is CheckStructure for the one value at b[i], read at nesting
+// level (the frame itself is at 0, its fields at 1): it returns the index
+// just past the value, or the error CheckStructure would find in it. A
+// decoder that reads a frame in one pass without CheckStructure
+// (DecodeReport) skips what it does not read with it, so that the frames
+// it takes are the ones Decode takes.
+func checkedEnd(b []byte, i, level int) (int, error) {
 	var stack [maxDepth + 1]int // values still to read at each open level
-	depth := 0
-	stack[0] = 1
-	i := 0
+	depth := level
+	stack[depth] = 1
 	for {
 		for stack[depth] == 0 {
-			if depth == 0 {
-				if i != len(b) {
-					return errTrailing
-				}
-				return nil
+			if depth == level {
+				return i, nil
 			}
 			depth--
 		}
 		stack[depth]--
 		if i >= len(b) {
-			return errTruncated
+			return 0, errTruncated
 		}
 		var skip, count int
 		var err error
 		if i, skip, count, err = valueHeader(b, i); err != nil {
-			return err
+			return 0, err
 		}
 		if skip > len(b)-i {
-			return errClaim
+			return 0, errClaim
 		}
 		i += skip
 		if count > 0 {
 			// Every value takes at least one byte.
 			if count > len(b)-i {
-				return errClaim
+				return 0, errClaim
 			}
 			if depth == maxDepth {
-				return errDepth
+				return 0, errDepth
 			}
 			depth++
 			stack[depth] = count
