@@ -307,14 +307,14 @@ func (r *reader) stageHist(h *StageHist) {
 			if n := r.cappedArray("bins in a stage", sla.MaxBins); n >= 0 {
 				h.Index = resize(h.Index[:0], n)
 				for i := range h.Index {
-					h.Index[i] = int32(r.int64())
+					h.Index[i] = int32(r.binInt())
 				}
 			}
 		case "counts":
 			if n := r.cappedArray("bins in a stage", sla.MaxBins); n >= 0 {
 				h.Counts = resize(h.Counts[:0], n)
 				for i := range h.Counts {
-					h.Counts[i] = uint32(r.uint64())
+					h.Counts[i] = uint32(r.binInt())
 				}
 			}
 		default:
@@ -350,6 +350,23 @@ func (r *reader) binsAgree() bool {
 	}
 	r.i = start
 	return true
+}
+
+// binInt is int64 for a histogram's index or count: a fixint or a uint8
+// (most of them: the bins of 0.5 to 170 ms, counts under 256) read in
+// place, anything else as int64 reads it.
+func (r *reader) binInt() int64 {
+	if i := r.i; i < len(r.b) {
+		switch c := r.b[i]; {
+		case c <= 0x7f || c >= 0xe0:
+			r.i++
+			return int64(int8(c))
+		case c == 0xcc && i+1 < len(r.b):
+			r.i += 2
+			return int64(r.b[i+1])
+		}
+	}
+	return r.int64()
 }
 
 func (r *reader) binsDiffer(nIndex, nCounts int) {
