@@ -306,14 +306,14 @@ func (r *reader) stageHist(h *StageHist) {
 		case "index":
 			if n := r.cappedArray("bins in a stage", sla.MaxBins); n >= 0 {
 				h.Index = resize(h.Index[:0], n)
-				for i := range h.Index {
+				for i := 0; i < n && r.err == nil; i++ { // past an error each read would build one
 					h.Index[i] = int32(r.binInt())
 				}
 			}
 		case "counts":
 			if n := r.cappedArray("bins in a stage", sla.MaxBins); n >= 0 {
 				h.Counts = resize(h.Counts[:0], n)
-				for i := range h.Counts {
+				for i := 0; i < n && r.err == nil; i++ {
 					h.Counts[i] = uint32(r.binInt())
 				}
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"strings"
 	"testing"
@@ -258,12 +259,12 @@ func reportFrame(body []byte, keys ...string) []byte {
 	return b
 }
 
-// stageBody is a report's body of one panel with one stage whose fields
-// are fields (keys and values, msgpack).
+// stageBody is a report's body of one panel with one stage, whose fields
+// are the stage's name and fields (each a key and its value, msgpack).
 func stageBody(fields ...[]byte) []byte {
 	b := appendArrayLen(appendStr(appendMapLen(nil, 1), "panels"), 1)
 	b = appendArrayLen(appendStr(appendMapLen(b, 1), "stages"), 1)
-	b = appendStr(appendStr(appendMapLen(b, 1+len(fields)/2), "stage"), sla.StageTotal)
+	b = appendStr(appendStr(appendMapLen(b, 1+len(fields)), "stage"), sla.StageTotal)
 	for _, f := range fields {
 		b = append(b, f...)
 	}
@@ -339,6 +340,22 @@ func TestDecodeReportAbsurdClaims(t *testing.T) {
 	}
 }
 
+// TestDecodeReportBadBinsStopEarly: a histogram of 1,000 bins that are
+// not integers is refused at the first; the reads after it build no error
+// each (about 80 bytes apiece).
+func TestDecodeReportBadBinsStopEarly(t *testing.T) {
+	bins := append(appendStr(nil, "index"), 0xdc, 1000>>8, 1000&0xff)
+	b := reportFrame(stageBody(append(bins, bytes.Repeat([]byte{0x80}, 1000)...)))
+	if perRun := allocatedBytes(20, func() {
+		var rep Report
+		if DecodeReport(b, &rep) == nil {
+			t.Fatal("DecodeReport took maps for bins")
+		}
+	}); perRun > 4*1000+1024 {
+		t.Errorf("refusing 1,000 bad bins allocated %d bytes, want at most their array and 1 KB", perRun)
+	}
+}
+
 // TestDecodeReportOnePassAgrees: the one pass takes the frames Decode takes
 // and refuses the others where its walk differs from Decode's: fields in
 // any order, repeated fields (the last counts), unknown fields nested up
@@ -404,5 +421,53 @@ func TestDecodeReportOnePassAgrees(t *testing.T) {
 	// Each kind is met: the test is not vacuous.
 	if took < 5 || refused < 5 {
 		t.Errorf("%d frames taken, %d refused; want both kinds", took, refused)
+	}
+}
+
+// TestCheckedEndIsCheckStructure: checkedEnd, CheckStructure's walk kept
+// apart for the one-pass report decoder, finds what CheckStructure finds in
+// a whole frame: the same error, or the frame's end. Frames of every type,
+// cut short and with bytes changed at random.
+func TestCheckedEndIsCheckStructure(t *testing.T) {
+	g := gen{rand.New(rand.NewPCG(18, 1))}
+	var inputs [][]byte
+	for range 20 {
+		for _, f := range append(g.frames(), g.report()) {
+			if b, err := Encode(f); err == nil {
+				inputs = append(inputs, b)
+			}
+		}
+	}
+	for _, a := range absurdReports() {
+		inputs = append(inputs, a.frame)
+	}
+	rng := rand.New(rand.NewPCG(18, 2))
+	for _, b := range inputs[:len(inputs):len(inputs)] {
+		inputs = append(inputs, b[:rng.IntN(len(b))], append(b, 0xc0))
+		for range 5 {
+			m := bytes.Clone(b)
+			m[rng.IntN(len(m))] = byte(rng.Uint32())
+			inputs = append(inputs, m)
+		}
+	}
+	for d := range 40 { // nesting up to the limit and past it
+		inputs = append(inputs, append(bytes.Repeat([]byte{0x91}, d), 0xc0))
+	}
+	errs := 0
+	for _, b := range inputs {
+		want := CheckStructure(b)
+		end, err := checkedEnd(b, 0, 0)
+		if err == nil && end != len(b) {
+			err = errTrailing
+		}
+		if err != want {
+			t.Fatalf("% x: checkedEnd %v, CheckStructure %v", b[:min(len(b), 32)], err, want)
+		}
+		if err != nil {
+			errs++
+		}
+	}
+	if errs == 0 || errs == len(inputs) {
+		t.Fatalf("%d of %d inputs refused: want both kinds", errs, len(inputs))
 	}
 }
