@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -137,7 +138,7 @@ func DecodeReport(b []byte, rep *Report) error {
 // is decoded into rep as DecodeReport decodes it, and returned as rep;
 // any other frame as Decode returns it.
 func DecodeClient(b []byte, rep *Report) (Frame, error) {
-	if decodeReportOnePass(b, rep) {
+	if bytes.HasPrefix(b, reportHead) && decodeReportOnePass(b, rep) {
 		return rep, nil
 	}
 	f, err := Decode(b)
@@ -147,6 +148,13 @@ func DecodeClient(b []byte, rep *Report) (Frame, error) {
 	}
 	return f, err
 }
+
+// reportHead is how this package's encoder begins a report frame ({"v": 1,
+// "t": "report", ...}): DecodeClient tries the one pass on those alone, and
+// hands every other frame (a hello, a sub, a pong) to Decode as it is, as
+// the gateway did before; a report encoded otherwise is still taken, by
+// Decode.
+var reportHead = appendStr([]byte{0x83, 0xa1, 'v', Version, 0xa1, 't'}, string(TypeReport))
 
 // decodeReportOnePass reads a report frame into rep in one pass over its
 // bytes, as Decode would read it; false when Decode would refuse it or it

@@ -471,3 +471,31 @@ func TestCheckedEndIsCheckStructure(t *testing.T) {
 		t.Fatalf("%d of %d inputs refused: want both kinds", errs, len(inputs))
 	}
 }
+
+// TestDecodeClient: a report comes back as the report given, whatever the
+// order of its envelope; any other frame as Decode returns it.
+func TestDecodeClient(t *testing.T) {
+	b := mustEncode(t, sampleReport(2, 3))
+	if !bytes.HasPrefix(b, reportHead) {
+		t.Fatalf("the encoder's report begins % x, want reportHead % x", b[:len(reportHead)], reportHead)
+	}
+	body := b[bytes.Index(b, []byte("\xa1b"))+2:]
+	want, _ := Decode(b)
+	for _, frame := range [][]byte{b, reportFrame(body, "b", "t", "v")} {
+		var rep Report
+		f, err := DecodeClient(frame, &rep)
+		if err != nil || f != Frame(&rep) {
+			t.Fatalf("got %T, %v; want the report given", f, err)
+		}
+		if d := diff(rep, want.(Report), true); d != "" {
+			t.Fatalf("differs from Decode at %s", d)
+		}
+	}
+	var rep Report
+	if f, err := DecodeClient(mustEncode(t, Sync{Client: 7}), &rep); err != nil || f != (Sync{Client: 7}) {
+		t.Fatalf("a sync: got %#v, %v", f, err)
+	}
+	if _, err := DecodeClient([]byte{0xc1}, &rep); err == nil {
+		t.Fatal("took garbage")
+	}
+}
