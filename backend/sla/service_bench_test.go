@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"syscall"
 	"testing"
 	"time"
 
@@ -106,4 +107,93 @@ func BenchmarkQueryWeek_PG_10Panels(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Run("hours", query)
+}
+
+// fanoutLike is the report bench/cmd/fanout -reports sends: 8 panels ×
+// every stage × 35–45 bins around the stage's median, and a stale period
+// or two on some panels (about 8 KB as a frame).
+func fanoutLike(rng *rand.Rand, screen string, from, to time.Time) wire.Report {
+	medians := map[string]float64{sla.StageDatabase: 2, sla.StageHub: 0.5, sla.StageSocket: 4, sla.StageNetwork: 20,
+		sla.StageApply: 0.8, sla.StagePaint: 8, sla.StageTotal: 40}
+	r := wire.Report{Screen: screen, Dashboard: "fanout-board", From: from.UnixNano(), To: to.UnixNano(),
+		ClockErr: int64(500 * time.Microsecond), Transport: sla.TransportSocket, Panels: make([]wire.PanelReport, 8)}
+	period := to.Sub(from).Milliseconds()
+	for i := range r.Panels {
+		p := wire.PanelReport{Panel: fmt.Sprintf("panel-%d", i)}
+		for range rng.IntN(3) {
+			ms := rng.Int64N(period / 4)
+			p.Stale = append(p.Stale, wire.StalePeriod{Start: from.UnixNano() + rng.Int64N(int64(to.Sub(from))), Ms: ms, Cause: sla.CauseSilent})
+			p.StaleMs += ms
+		}
+		p.FreshMs = period - p.StaleMs
+		for _, stage := range sla.Stages {
+			n := 35 + rng.IntN(11)
+			h := wire.StageHist{Stage: stage, Index: make([]int32, n), Counts: make([]uint32, n)}
+			first := sla.Bin(medians[stage]) - int32(n/2)
+			for k := range n {
+				h.Index[k], h.Counts[k] = first+int32(k), uint32(1+rng.IntN(20))
+				if stage == sla.StageTotal {
+					p.Painted += uint64(h.Counts[k])
+				}
+			}
+			p.Stages = append(p.Stages, h)
+		}
+		r.Panels[i] = p
+	}
+	return r
+}
+
+// BenchmarkDecodeTake_8Panels40Bins is the server's whole path for one
+// page's report once the frame is read: decoded into a reused report (as
+// the gateway decodes it), checked and merged (Take, with /metrics fed as
+// main wires it), for 1,000 screens in turn; "decode" is the decode alone.
+// Besides wall time each reports cpu-ns/op, the process's CPU time (GC
+// included) per report: on a machine shared with other work it moves far
+// less than ns/op.
+func BenchmarkDecodeTake_8Panels40Bins(b *testing.B) {
+	rng := rand.New(rand.NewPCG(18, 18))
+	frames := make([][]byte, 1000)
+	size := 0
+	for i := range frames {
+		f, err := wire.Encode(fanoutLike(rng, fmt.Sprintf("screen-%06d", i), t0, t0.Add(10*time.Second)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		frames[i], size = f, size+len(f)
+	}
+	run := func(b *testing.B, take bool) {
+		reg := metrics.New()
+		s := New(Config{Metrics: reg, Stages: metrics.NewStages(reg, 0)})
+		var rep wire.Report
+		b.SetBytes(int64(size / len(frames)))
+		b.ReportAllocs()
+		b.ResetTimer()
+		start := cpuTime()
+		for i := range b.N {
+			if err := wire.DecodeReport(frames[i%len(frames)], &rep); err != nil {
+				b.Fatal(err)
+			}
+			if !take {
+				continue
+			}
+			// Each screen's next report follows its last.
+			round := time.Duration(i / len(frames))
+			rep.From, rep.To = t0.Add(round*10*time.Second).UnixNano(), t0.Add((round+1)*10*time.Second).UnixNano()
+			if err := s.Take("acme", &rep, time.Unix(0, rep.To)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
+	}
+	b.Run("decode", func(b *testing.B) { run(b, false) })
+	b.Run("decode+take", func(b *testing.B) { run(b, true) })
+}
+
+// cpuTime is the process's CPU time so far, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -98,7 +98,8 @@ var reportPool = sync.Pool{New: func() any { return new(wire.Report) }}
 const maxPooledBins = 16 << 10
 
 // decodeClient is wire.Decode for the reader: a report is decoded into a
-// pooled *wire.Report, which conn.report puts back.
+// pooled *wire.Report (wire.DecodeClient: in one pass over the frame),
+// which conn.report puts back.
 //
 // Not inlined: inlined into conn.handle (a larger frame on the reader's
 // short stack), TestStuckClientsDoNotHoldUpCompression failed every time
@@ -108,19 +109,15 @@ const maxPooledBins = 16 << 10
 //
 //go:noinline
 func decodeClient(b []byte) (wire.Frame, error) {
-	if wire.TypeOf(b) != wire.TypeReport {
-		f, err := wire.Decode(b)
-		if r, ok := f.(wire.Report); ok { // not met: TypeOf reads the type Decode reads
-			return &r, err
-		}
-		return f, err
-	}
 	r := reportPool.Get().(*wire.Report)
-	if err := wire.DecodeReport(b, r); err != nil {
+	f, err := wire.DecodeClient(b, r)
+	if _, ok := f.(*wire.Report); !ok || err != nil {
 		putReport(r)
+	}
+	if err != nil {
 		return nil, err
 	}
-	return r, nil
+	return f, nil
 }
 
 // putReport returns r to reportPool unless it holds more bins than

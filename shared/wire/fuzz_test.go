@@ -81,3 +81,64 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeReportOnePass holds DecodeReport's one pass to Decode: it takes
+// exactly the report frames Decode takes (into a fresh report or one that
+// held another), reads them as Decode does, and, where CheckStructure does
+// not run before it, allocates no array longer than the frame has bytes,
+// whatever the frame claims.
+func FuzzDecodeReportOnePass(f *testing.F) {
+	for _, r := range []Report{sampleReport(2, 3), sampleReport(1, 1), {}, {Panels: []PanelReport{{}}}} {
+		b, err := Encode(r)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	g := gen{rand.New(rand.NewPCG(18, 18))}
+	for range 8 {
+		if b, err := Encode(g.report()); err == nil && len(b) < 4096 {
+			f.Add(b)
+		}
+	}
+	for _, b := range absurdReports() {
+		f.Add(b.frame)
+	}
+	var reused Report
+	if b, err := Encode(sampleReport(12, 60)); err != nil || !decodeReportOnePass(b, &reused) {
+		f.Fatal("a sample report does not decode in one pass")
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fr, err := Decode(b)
+		want := err == nil && fr.FrameType() == TypeReport
+		var fresh Report
+		if got := decodeReportOnePass(b, &fresh); got != want {
+			t.Fatalf("one pass took it: %v; Decode: %v", got, err)
+		}
+		if ceil := len(b); cap(fresh.Panels) > ceil {
+			t.Fatalf("%d panels allocated for a frame of %d bytes", cap(fresh.Panels), ceil)
+		} else {
+			for _, p := range fresh.Panels[:cap(fresh.Panels)] {
+				if cap(p.Stale) > ceil || cap(p.Stages) > ceil {
+					t.Fatalf("%d stale periods, %d stages allocated for a frame of %d bytes", cap(p.Stale), cap(p.Stages), ceil)
+				}
+				for _, h := range p.Stages[:cap(p.Stages)] {
+					if cap(h.Index) > ceil || cap(h.Counts) > ceil {
+						t.Fatalf("%d indexes, %d counts allocated for a frame of %d bytes", cap(h.Index), cap(h.Counts), ceil)
+					}
+				}
+			}
+		}
+		if got := decodeReportOnePass(b, &reused); got != want {
+			t.Fatalf("one pass into a reused report took it: %v; Decode: %v", got, err)
+		}
+		if !want {
+			return
+		}
+		for _, got := range []Report{fresh, reused} {
+			if d := diff(got, fr.(Report), true); d != "" {
+				t.Fatalf("the one pass differs from Decode at %s", d)
+			}
+		}
+	})
+}

@@ -24,13 +24,21 @@ import (
 //
 // A reader trusts CheckStructure to have passed on the whole frame: array
 // lengths it allocates for and nesting it recurses into are bounded by that.
+// A guarded reader (DecodeReport's one pass) does not: it checks the claims
+// it reads and skips what it does not read as CheckStructure walks it.
 type reader struct {
 	b   []byte
 	i   int
 	err error
-	// reuse says the value is read into arrays kept from an earlier one
-	// (DecodeReport), which it overwrites.
+	// reuse says a report is read into arrays kept from an earlier one
+	// (DecodeReport's one pass), which it overwrites: a histogram's index
+	// and counts are then read without binsAgree's walk before them.
 	reuse bool
+	// guard says CheckStructure has not run on the frame (DecodeReport's
+	// one pass): skipAt walks what it skips as CheckStructure would, and
+	// the report's readers refuse an array that claims more elements than
+	// bytes are left before they allocate for it.
+	guard bool
 }
 
 var errCode = errors.New("unexpected msgpack type")
@@ -239,6 +247,22 @@ func (r *reader) isNil() bool {
 // skip steps over one value of any type.
 func (r *reader) skip() {
 	end, err := valueEnd(r.b, r.i)
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	r.i = end
+}
+
+// skipAt is skip for a value at nesting level (the frame is at 0, its
+// fields at 1; see checkedEnd): a guarded reader checks the value's
+// structure as CheckStructure would, where skip trusts that it has.
+func (r *reader) skipAt(level int) {
+	if !r.guard {
+		r.skip()
+		return
+	}
+	end, err := checkedEnd(r.b, r.i, level)
 	if err != nil {
 		r.fail(err)
 		return

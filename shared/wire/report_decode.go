@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -33,6 +34,24 @@ func (r *reader) label() string {
 	}
 	r.i = start
 	return r.name()
+}
+
+// cappedArray reads the header of an array of at most max elements (what
+// names them): -1 for nil, or for an array refused over max or, on a
+// guarded reader, over the bytes left (each element takes one at least),
+// before anything is allocated for it.
+func (r *reader) cappedArray(what string, max int) int {
+	n := r.arrayLen()
+	switch {
+	case n < 0 || r.err != nil:
+		return -1
+	case r.guard && n > len(r.b)-r.i:
+		r.fail(errClaim)
+		return -1
+	case r.capped(what, n, max):
+		return -1
+	}
+	return n
 }
 
 // peekArrayLen is the length of the array that comes next (-1 for nil),
@@ -76,24 +95,33 @@ func (r *reader) report() Report {
 // allocations through Decode. Any other frame type is refused with
 // CodeUnknownType.
 //
-// It checks what Decode checks and refuses what Decode refuses, with the
-// same caps (FuzzDecode holds the two equal), and what it returns equals
-// Decode's report but for empty and absent arrays, which may read as nil
-// or as empty whatever was sent. A histogram's index and counts are read
-// in one pass, each capped at sla.MaxBins before it grows, and their
-// lengths compared after: a refused histogram costs at most its two capped
-// arrays, where Decode allocates nothing for it.
+// It takes what Decode takes and refuses what Decode refuses, with the
+// same caps (FuzzDecode holds the two equal, FuzzDecodeReportOnePass its
+// one pass and Decode), and what it returns equals Decode's report but
+// for empty and absent arrays, which may read as nil or as empty whatever
+// was sent.
+//
+// It reads a frame in one pass (decodeReportOnePass), without Decode's
+// walks before it (CheckStructure, then the body's bytes found again),
+// which cost as much as the decode itself: each array is capped at its
+// sla cap and at the bytes left before it grows, and what is skipped is
+// checked as CheckStructure checks it. A frame that pass refuses is read
+// again as Decode reads it, for Decode's exact error: a refused report
+// costs at most its arrays as capped (a histogram's index and counts are
+// compared after both are read), where Decode allocates nothing for it.
 //
 // After an error rep holds a partial report. Whoever keeps rep for reuse
 // must not let anyone keep its slices: the next decode overwrites them.
 func DecodeReport(b []byte, rep *Report) error {
+	if decodeReportOnePass(b, rep) {
+		return nil
+	}
 	found := false
 	_, err := decode(b, func(typ Type, br *reader) Frame {
 		if typ != TypeReport {
 			return nil
 		}
 		found = true
-		br.reuse = true
 		br.reportInto(rep)
 		return rep
 	})
@@ -104,6 +132,73 @@ func DecodeReport(b []byte, rep *Report) error {
 		}
 	}
 	return err
+}
+
+// DecodeClient is Decode for a server reading a client's frames: a report
+// is decoded into rep as DecodeReport decodes it, and returned as rep;
+// any other frame as Decode returns it.
+func DecodeClient(b []byte, rep *Report) (Frame, error) {
+	if bytes.HasPrefix(b, reportHead) && decodeReportOnePass(b, rep) {
+		return rep, nil
+	}
+	f, err := Decode(b)
+	if r, ok := f.(Report); ok { // not met: the one pass takes every report Decode takes
+		*rep = r
+		return rep, nil
+	}
+	return f, err
+}
+
+// reportHead is how this package's encoder begins a report frame ({"v": 1,
+// "t": "report", ...}): DecodeClient tries the one pass on those alone, and
+// hands every other frame (a hello, a sub, a pong) to Decode as it is, as
+// the gateway did before; a report encoded otherwise is still taken, by
+// Decode.
+var reportHead = appendStr([]byte{0x83, 0xa1, 'v', Version, 0xa1, 't'}, string(TypeReport))
+
+// decodeReportOnePass reads a report frame into rep in one pass over its
+// bytes, as Decode would read it; false when Decode would refuse it or it
+// is not a report (then rep holds anything). The frame's envelope is
+// walked once: the body is read where it stands when it is the last field
+// (every encoder of this package writes v, t, b), else skipped and read
+// after, so that the last of several "t" or "b" fields counts, as in
+// Decode.
+func decodeReportOnePass(b []byte, rep *Report) bool {
+	r := reader{b: b, reuse: true, guard: true}
+	if c := r.peek(); c&0xf0 != 0x80 && c != 0xde && c != 0xdf {
+		return false
+	}
+	version, typ := -1, Type("")
+	body, bodyEnd, read := -1, 0, false
+	for n := r.mapKeys(); n > 0 && r.err == nil; n-- {
+		switch string(r.key()) {
+		case "v":
+			version = int(r.int64())
+		case "t":
+			typ = typeOf(r.rawString())
+		case "b":
+			body, read = r.i, n == 1 && typ == TypeReport
+			if read {
+				r.reportInto(rep)
+			} else {
+				r.skipAt(1)
+			}
+			bodyEnd = r.i
+		default:
+			r.skipAt(1)
+		}
+	}
+	if r.err != nil || r.i != len(b) || version != Version || typ != TypeReport || body < 0 {
+		return false
+	}
+	if !read {
+		br := reader{b: b, i: body, reuse: true, guard: true}
+		br.reportInto(rep)
+		if br.err != nil || br.i != bodyEnd {
+			return false
+		}
+	}
+	return true
 }
 
 // resize returns s with n elements, reusing its array (and the elements
@@ -141,14 +236,14 @@ func (r *reader) reportInto(rep *Report) {
 		case "transport":
 			rep.Transport = r.label()
 		case "panels":
-			if n := r.arrayLen(); n >= 0 && !r.capped("panels", n, sla.MaxPanels) {
+			if n := r.cappedArray("panels", sla.MaxPanels); n >= 0 {
 				rep.Panels = resize(rep.Panels[:0], n)
 				for i := 0; i < n && r.err == nil; i++ {
 					r.panelReport(&rep.Panels[i])
 				}
 			}
 		default:
-			r.skip()
+			r.skipAt(2) // the body is at 1, its fields at 2
 		}
 	}
 }
@@ -166,21 +261,21 @@ func (r *reader) panelReport(p *PanelReport) {
 		case "stale_ms":
 			p.StaleMs = r.int64()
 		case "stale":
-			if n := r.arrayLen(); n >= 0 && !r.capped("stale periods", n, sla.MaxStalePeriods) {
+			if n := r.cappedArray("stale periods", sla.MaxStalePeriods); n >= 0 {
 				p.Stale = resize(p.Stale[:0], n)
 				for i := 0; i < n && r.err == nil; i++ {
 					r.stalePeriod(&p.Stale[i])
 				}
 			}
 		case "stages":
-			if n := r.arrayLen(); n >= 0 && !r.capped("stages", n, len(sla.Stages)) {
+			if n := r.cappedArray("stages", len(sla.Stages)); n >= 0 {
 				p.Stages = resize(p.Stages[:0], n)
 				for i := 0; i < n && r.err == nil; i++ {
 					r.stageHist(&p.Stages[i])
 				}
 			}
 		default:
-			r.skip()
+			r.skipAt(4) // panels at 2, a panel at 3, its fields at 4
 		}
 	}
 }
@@ -196,7 +291,7 @@ func (r *reader) stalePeriod(s *StalePeriod) {
 		case "cause":
 			s.Cause = r.label()
 		default:
-			r.skip()
+			r.skipAt(6) // stale at 4, a period at 5, its fields at 6
 		}
 	}
 }
@@ -217,21 +312,21 @@ func (r *reader) stageHist(h *StageHist) {
 		case "stage":
 			h.Stage = r.label()
 		case "index":
-			if n := r.arrayLen(); n >= 0 && !r.capped("bins in a stage", n, sla.MaxBins) {
+			if n := r.cappedArray("bins in a stage", sla.MaxBins); n >= 0 {
 				h.Index = resize(h.Index[:0], n)
-				for i := range h.Index {
-					h.Index[i] = int32(r.int64())
+				for i := 0; i < n && r.err == nil; i++ { // past an error each read would build one
+					h.Index[i] = int32(r.binInt())
 				}
 			}
 		case "counts":
-			if n := r.arrayLen(); n >= 0 && !r.capped("bins in a stage", n, sla.MaxBins) {
+			if n := r.cappedArray("bins in a stage", sla.MaxBins); n >= 0 {
 				h.Counts = resize(h.Counts[:0], n)
-				for i := range h.Counts {
-					h.Counts[i] = uint32(r.uint64())
+				for i := 0; i < n && r.err == nil; i++ {
+					h.Counts[i] = uint32(r.binInt())
 				}
 			}
 		default:
-			r.skip()
+			r.skipAt(6) // stages at 4, a stage at 5, its fields at 6
 		}
 	}
 	if r.err == nil && len(h.Index) != len(h.Counts) {
@@ -263,6 +358,23 @@ func (r *reader) binsAgree() bool {
 	}
 	r.i = start
 	return true
+}
+
+// binInt is int64 for a histogram's index or count: a fixint or a uint8
+// (most of them: the bins of 0.5 to 170 ms, counts under 256) read in
+// place, anything else as int64 reads it.
+func (r *reader) binInt() int64 {
+	if i := r.i; i < len(r.b) {
+		switch c := r.b[i]; {
+		case c <= 0x7f || c >= 0xe0:
+			r.i++
+			return int64(int8(c))
+		case c == 0xcc && i+1 < len(r.b):
+			r.i += 2
+			return int64(r.b[i+1])
+		}
+	}
+	return r.int64()
 }
 
 func (r *reader) binsDiffer(nIndex, nCounts int) {

@@ -1,7 +1,10 @@
 package wire
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"strings"
 	"testing"
@@ -229,5 +232,270 @@ func TestDecodeReportReusedCaps(t *testing.T) {
 		}
 	}); perRun > 2*4*sla.MaxBins+1024 {
 		t.Errorf("refusing a mismatched histogram allocated %d bytes, want at most its two capped arrays", perRun)
+	}
+}
+
+// reportFrame is a report frame around body, a report's msgpack, with the
+// envelope's fields in the order given ("v", "t", "b"; others are unknown
+// fields holding nil).
+func reportFrame(body []byte, keys ...string) []byte {
+	if len(keys) == 0 {
+		keys = []string{"v", "t", "b"}
+	}
+	b := appendMapLen(nil, len(keys))
+	for _, k := range keys {
+		b = appendStr(b, k)
+		switch k {
+		case "v":
+			b = appendInt(b, Version)
+		case "t":
+			b = appendStr(b, string(TypeReport))
+		case "b":
+			b = append(b, body...)
+		default:
+			b = appendNil(b)
+		}
+	}
+	return b
+}
+
+// stageBody is a report's body of one panel with one stage, whose fields
+// are the stage's name and fields (each a key and its value, msgpack).
+func stageBody(fields ...[]byte) []byte {
+	b := appendArrayLen(appendStr(appendMapLen(nil, 1), "panels"), 1)
+	b = appendArrayLen(appendStr(appendMapLen(b, 1), "stages"), 1)
+	b = appendStr(appendStr(appendMapLen(b, 1+len(fields)), "stage"), sla.StageTotal)
+	for _, f := range fields {
+		b = append(b, f...)
+	}
+	return b
+}
+
+// absurdReports are report frames whose headers claim far more than they
+// hold, or nest deeper than a frame may: each must be refused at the cost
+// of a few small allocations.
+func absurdReports() []struct {
+	name  string
+	frame []byte
+} {
+	huge32 := []byte{0xff, 0xff, 0xff, 0xff}
+	key := func(k string, v ...byte) []byte { return append(appendStr(nil, k), v...) }
+	body := func(k string, v ...byte) []byte { return append(appendMapLen(nil, 1), key(k, v...)...) }
+	deep := appendStr(appendMapLen(nil, 1), "x")
+	for range 40 {
+		deep = append(deep, 0x91) // an array of one
+	}
+	deep = append(deep, 0xc0)
+	return []struct {
+		name  string
+		frame []byte
+	}{
+		{"envelope of 2^32 fields", append([]byte{0xdf}, huge32...)},
+		{"body of 2^32 fields", reportFrame(append([]byte{0xdf}, huge32...))},
+		{"2^32 panels", reportFrame(body("panels", append([]byte{0xdd}, huge32...)...))},
+		{"64 panels in 3 bytes", reportFrame(body("panels", 0xdc, 0, sla.MaxPanels))},
+		{"16 stale periods in none", reportFrame(append(appendArrayLen(appendStr(appendMapLen(nil, 1), "panels"), 1),
+			body("stale", 0xdc, 0, sla.MaxStalePeriods)...))},
+		{"2^32 indexes", reportFrame(stageBody(key("index", append([]byte{0xdd}, huge32...)...)))},
+		{"1,024 indexes in none", reportFrame(stageBody(key("index", 0xdc, sla.MaxBins>>8, sla.MaxBins&0xff)))},
+		{"1,024 counts in none", reportFrame(stageBody(key("counts", 0xdc, sla.MaxBins>>8, sla.MaxBins&0xff)))},
+		{"a screen id of 4 GB", reportFrame(body("screen", append([]byte{0xdb}, huge32...)...))},
+		{"an unknown field of 4 GB", reportFrame(body("x", append([]byte{0xc6}, huge32...)...))},
+		{"an unknown stage field of 2^32 elements", reportFrame(stageBody(key("x", append([]byte{0xdd}, huge32...)...)))},
+		{"an unknown field nested 40 deep", reportFrame(deep)},
+	}
+}
+
+// TestDecodeReportAbsurdClaims: DecodeReport reads a report in one pass,
+// without CheckStructure before it, yet refuses every frame whose lengths
+// or counts claim more than it holds, or that nests too deep, as Decode
+// does, and without allocating what they claim (1,024 bins claimed at the
+// cap would be 8 KB; 64 panels 5.6 KB).
+func TestDecodeReportAbsurdClaims(t *testing.T) {
+	var warm Report
+	if err := DecodeReport(mustEncode(t, sampleReport(8, 40)), &warm); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range absurdReports() {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := Decode(tt.frame); err == nil {
+				t.Fatal("Decode took it")
+			}
+			var rep Report
+			if decodeReportOnePass(tt.frame, &rep) {
+				t.Fatal("the one pass took it")
+			}
+			if DecodeReport(tt.frame, &warm) == nil {
+				t.Fatal("DecodeReport took it into a reused report")
+			}
+			if perRun := allocatedBytes(20, func() {
+				var rep Report
+				if DecodeReport(tt.frame, &rep) == nil {
+					t.Fatal("DecodeReport took it")
+				}
+			}); perRun > 1024 {
+				t.Errorf("refusing a frame of %d bytes allocated %d bytes, want at most 1,024", len(tt.frame), perRun)
+			}
+		})
+	}
+}
+
+// TestDecodeReportBadBinsStopEarly: a histogram of 1,000 bins that are
+// not integers is refused at the first; the reads after it build no error
+// each (about 80 bytes apiece).
+func TestDecodeReportBadBinsStopEarly(t *testing.T) {
+	bins := append(appendStr(nil, "index"), 0xdc, 1000>>8, 1000&0xff)
+	b := reportFrame(stageBody(append(bins, bytes.Repeat([]byte{0x80}, 1000)...)))
+	if perRun := allocatedBytes(20, func() {
+		var rep Report
+		if DecodeReport(b, &rep) == nil {
+			t.Fatal("DecodeReport took maps for bins")
+		}
+	}); perRun > 4*1000+2048 { // 2 KB: the panel, the stage, an error; more under -race
+		t.Errorf("refusing 1,000 bad bins allocated %d bytes, want at most their array and 2 KB (80 KB if each bad bin builds an error)", perRun)
+	}
+}
+
+// TestDecodeReportOnePassAgrees: the one pass takes the frames Decode takes
+// and refuses the others where its walk differs from Decode's: fields in
+// any order, repeated fields (the last counts), unknown fields nested up
+// to the depth Decode allows and past it, trailing bytes.
+func TestDecodeReportOnePassAgrees(t *testing.T) {
+	body := mustEncode(t, sampleReport(2, 3))
+	body = body[bytes.Index(body, []byte("\xa1b"))+2:]
+	other := mustEncode(t, sampleReport(1, 1))
+	other = other[bytes.Index(other, []byte("\xa1b"))+2:]
+	nested := func(depth int) []byte { // an unknown stage field of arrays depth deep
+		v := []byte{}
+		for range depth {
+			v = append(v, 0x91)
+		}
+		return reportFrame(stageBody(append(appendStr(nil, "x"), append(v, 0xc0)...)))
+	}
+	frames := map[string][]byte{
+		"v t b":            reportFrame(body),
+		"b t v":            reportFrame(body, "b", "t", "v"),
+		"t b v x":          reportFrame(body, "t", "b", "v", "x"),
+		"no version":       reportFrame(body, "t", "b"),
+		"no body":          reportFrame(body, "v", "t"),
+		"trailing byte":    append(reportFrame(body), 0xc0),
+		"truncated":        reportFrame(body)[:len(reportFrame(body))-1],
+		"not a map":        append([]byte{0x91}, reportFrame(body)...),
+		"body not a map":   reportFrame([]byte{0x91, 0xc0}),
+		"body nil":         reportFrame([]byte{0xc0}),
+		"reserved in skip": reportFrame(append(appendMapLen(nil, 1), append(appendStr(nil, "x"), 0xc1)...)),
+	}
+	// Two bodies, the last counts; the first may be anything Decode walks.
+	twoBodies := func(first []byte) []byte {
+		b := append(appendStr(appendMapLen(nil, 4), "b"), first...)
+		b = appendStr(appendStr(b, "t"), string(TypeReport))
+		b = appendInt(appendStr(b, "v"), Version)
+		return append(appendStr(b, "b"), body...)
+	}
+	frames["two bodies"] = twoBodies(other)
+	frames["two bodies, the first no report"] = twoBodies([]byte{0x92, 0x01, 0x02})
+	frames["two bodies, the first truncated"] = twoBodies([]byte{0x93, 0x01, 0x02})
+	twoTypes := append(appendStr(appendStr(appendMapLen(nil, 4), "t"), "sync"), reportFrame(body)[1:]...)
+	frames["sync, then report"] = twoTypes
+	for d := 20; d <= 30; d++ {
+		frames[fmt.Sprint("unknown field ", d, " deep")] = nested(d)
+	}
+	took, refused := 0, 0
+	for name, b := range frames {
+		fr, err := Decode(b)
+		want := err == nil && fr.FrameType() == TypeReport
+		var rep Report
+		if got := decodeReportOnePass(b, &rep); got != want {
+			t.Errorf("%s: the one pass took it: %v; Decode: %v", name, got, err)
+			continue
+		}
+		if !want {
+			refused++
+			continue
+		}
+		took++
+		if d := diff(rep, fr.(Report), true); d != "" {
+			t.Errorf("%s: the one pass differs from Decode at %s", name, d)
+		}
+	}
+	// Each kind is met: the test is not vacuous.
+	if took < 5 || refused < 5 {
+		t.Errorf("%d frames taken, %d refused; want both kinds", took, refused)
+	}
+}
+
+// TestCheckedEndIsCheckStructure: checkedEnd, CheckStructure's walk kept
+// apart for the one-pass report decoder, finds what CheckStructure finds in
+// a whole frame: the same error, or the frame's end. Frames of every type,
+// cut short and with bytes changed at random.
+func TestCheckedEndIsCheckStructure(t *testing.T) {
+	g := gen{rand.New(rand.NewPCG(18, 1))}
+	var inputs [][]byte
+	for range 20 {
+		for _, f := range append(g.frames(), g.report()) {
+			if b, err := Encode(f); err == nil {
+				inputs = append(inputs, b)
+			}
+		}
+	}
+	for _, a := range absurdReports() {
+		inputs = append(inputs, a.frame)
+	}
+	rng := rand.New(rand.NewPCG(18, 2))
+	for _, b := range inputs[:len(inputs):len(inputs)] {
+		inputs = append(inputs, b[:rng.IntN(len(b))], append(b, 0xc0))
+		for range 5 {
+			m := bytes.Clone(b)
+			m[rng.IntN(len(m))] = byte(rng.Uint32())
+			inputs = append(inputs, m)
+		}
+	}
+	for d := range 40 { // nesting up to the limit and past it
+		inputs = append(inputs, append(bytes.Repeat([]byte{0x91}, d), 0xc0))
+	}
+	errs := 0
+	for _, b := range inputs {
+		want := CheckStructure(b)
+		end, err := checkedEnd(b, 0, 0)
+		if err == nil && end != len(b) {
+			err = errTrailing
+		}
+		if err != want {
+			t.Fatalf("% x: checkedEnd %v, CheckStructure %v", b[:min(len(b), 32)], err, want)
+		}
+		if err != nil {
+			errs++
+		}
+	}
+	if errs == 0 || errs == len(inputs) {
+		t.Fatalf("%d of %d inputs refused: want both kinds", errs, len(inputs))
+	}
+}
+
+// TestDecodeClient: a report comes back as the report given, whatever the
+// order of its envelope; any other frame as Decode returns it.
+func TestDecodeClient(t *testing.T) {
+	b := mustEncode(t, sampleReport(2, 3))
+	if !bytes.HasPrefix(b, reportHead) {
+		t.Fatalf("the encoder's report begins % x, want reportHead % x", b[:len(reportHead)], reportHead)
+	}
+	body := b[bytes.Index(b, []byte("\xa1b"))+2:]
+	want, _ := Decode(b)
+	for _, frame := range [][]byte{b, reportFrame(body, "b", "t", "v")} {
+		var rep Report
+		f, err := DecodeClient(frame, &rep)
+		if err != nil || f != Frame(&rep) {
+			t.Fatalf("got %T, %v; want the report given", f, err)
+		}
+		if d := diff(rep, want.(Report), true); d != "" {
+			t.Fatalf("differs from Decode at %s", d)
+		}
+	}
+	var rep Report
+	if f, err := DecodeClient(mustEncode(t, Sync{Client: 7}), &rep); err != nil || f != (Sync{Client: 7}) {
+		t.Fatalf("a sync: got %#v, %v", f, err)
+	}
+	if _, err := DecodeClient([]byte{0xc1}, &rep); err == nil {
+		t.Fatal("took garbage")
 	}
 }
