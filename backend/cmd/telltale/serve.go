@@ -197,7 +197,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		return err
 	}
 	ui.Register(ui.Bridges{})
-	streams := httpapi.New(httpapi.Config{Verify: guard.Verify, Hub: h, History: st, Logger: log, Metrics: reg, Derived: eng})
+	streams := httpapi.New(httpapi.Config{Verify: guard.Verify, Hub: h, History: st, Logger: log, Metrics: reg, Derived: eng, AheadWait: aheadWait})
 	srv, err := server.New(server.Config{
 		WebDir:       cfg.webDir,
 		Version:      cfg.appVersion,
