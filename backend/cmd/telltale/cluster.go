@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -40,15 +41,58 @@ func newCluster(st *openedStore, dbURL string, retry time.Duration, log *slog.Lo
 	}
 	return &cluster{pg: st.pg, el: leader.New(leader.Config{
 		Connect: func(ctx context.Context) (*pgx.Conn, error) {
-			cfg, err := pgx.ParseConfig(dbURL)
+			cfg, err := leaderConnConfig(dbURL)
 			if err != nil {
 				return nil, err
 			}
-			// What a DBA sees in pg_stat_activity and pg_locks.
-			cfg.RuntimeParams["application_name"] = "telltale-leader"
 			return pgx.ConnectConfig(ctx, cfg)
 		},
 		Retry: retry, Logger: log, Metrics: reg})}
+}
+
+// Dead-peer detection on the lock's connection. On a network partition
+// between the leader and PostgreSQL, the server keeps the leader's session,
+// and so the advisory lock, until its socket is found dead: with the
+// kernel's defaults (2 h idle before the first keepalive) derived streams
+// would stall that long. These session settings make the server give up on
+// a silent leader after about leaderDeadAfter (keepalives from 2 s idle, 1 s
+// apart, 3 unanswered; tcp_user_timeout bounds unacknowledged data the
+// same); its backend ends, the lock is released and another node leads at
+// its next -leader-retry. The node's own side: the same keepalives on its
+// socket, and the ping every -leader-retry with its timeout. A value the
+// DSN sets as a parameter (?tcp_user_timeout=10000) wins. Over a Unix
+// socket they do not apply.
+const leaderDeadAfter = 5 * time.Second
+
+var leaderKeepalive = map[string]string{
+	"tcp_keepalives_idle":     "2",
+	"tcp_keepalives_interval": "1",
+	"tcp_keepalives_count":    "3",
+	"tcp_user_timeout":        fmt.Sprint(leaderDeadAfter.Milliseconds()),
+}
+
+// leaderConnConfig is the lock connection's configuration: dbURL, named
+// telltale-leader, with the keepalive settings above on both ends.
+func leaderConnConfig(dbURL string) (*pgx.ConnConfig, error) {
+	cfg, err := pgx.ParseConfig(dbURL)
+	if err != nil {
+		return nil, err
+	}
+	// What a DBA sees in pg_stat_activity and pg_locks.
+	cfg.RuntimeParams["application_name"] = "telltale-leader"
+	for k, v := range leaderKeepalive {
+		if _, set := cfg.RuntimeParams[k]; !set {
+			cfg.RuntimeParams[k] = v
+		}
+	}
+	d := &net.Dialer{
+		Timeout: cfg.ConnectTimeout,
+		KeepAliveConfig: net.KeepAliveConfig{
+			Enable: true, Idle: 2 * time.Second, Interval: time.Second, Count: 3,
+		},
+	}
+	cfg.DialFunc = d.DialContext
+	return cfg, nil
 }
 
 // Leading reports whether this node does the once-per-cluster jobs now.
