@@ -159,10 +159,11 @@ const wantsEvery = time.Minute
 // aggregate.WantsStream: at once the first time, at most once a wantsEvery
 // after, and every wantsEvery while a page here watches the stream, from
 // one goroutine (Run), so a page's subscription never waits for the write.
+// The leader writes its own pages' wants too (not for itself: the other
+// nodes count them against the tenant's cap, EngineConfig.Live).
 type wants struct {
 	publish func(ctx context.Context, tenant, stream string, evs []wire.Event) error
 	watched func(tenant, stream string) bool
-	leading func() bool
 	log     *slog.Logger
 
 	mu   sync.Mutex
@@ -171,8 +172,8 @@ type wants struct {
 	wake chan struct{}
 }
 
-func newWants(publish func(ctx context.Context, tenant, stream string, evs []wire.Event) error, h *hub.Hub, leading func() bool, log *slog.Logger) *wants {
-	return &wants{publish: publish, watched: h.Watched, leading: leading, log: log,
+func newWants(publish func(ctx context.Context, tenant, stream string, evs []wire.Event) error, h *hub.Hub, log *slog.Logger) *wants {
+	return &wants{publish: publish, watched: h.Watched, log: log,
 		sent: map[aggregate.Want]time.Time{}, due: map[aggregate.Want]bool{}, wake: make(chan struct{}, 1)}
 }
 
@@ -214,8 +215,6 @@ func (w *wants) refresh(now time.Time) {
 	defer w.mu.Unlock()
 	for k, at := range w.sent {
 		switch {
-		case w.leading():
-			delete(w.sent, k) // this node computes: its own pages keep the stream
 		case w.watched(k.Tenant, k.Stream):
 			if now.Sub(at) >= wantsEvery/2 {
 				w.due[k] = true
@@ -284,6 +283,30 @@ func wanted(h *hub.Hub, b *boards, idle time.Duration, log *slog.Logger) func() 
 				if c, ok := h.Cursor(tenant, spec.Stream()); ok && c.Seq > 0 {
 					out = append(out, aggregate.Want{Tenant: tenant, Stream: spec.Stream()})
 				}
+			}
+		}
+		return out
+	}
+}
+
+// live is the engine's EngineConfig.Live on a node that does not lead: the
+// tenant's derived streams the leader computes, as the store says: those
+// the pages of any node asked for within idle (the hub's state of its
+// aggregate.WantsStream; the leader's pages write rows too), and its
+// defined aggregates whose derived stream has events.
+func live(h *hub.Hub, b *boards, idle time.Duration, log *slog.Logger) func(tenant string) map[string]bool {
+	return func(tenant string) map[string]bool {
+		out := map[string]bool{}
+		st, err := hubState(h, tenant, aggregate.WantsStream)
+		if err != nil {
+			log.Warn("reading the pages' wanted derived streams failed", "tenant", tenant, "err", err)
+		}
+		for _, s := range aggregate.Wanted(st, time.Now().Add(-idle)) {
+			out[s] = true
+		}
+		for _, spec := range b.Specs(tenant) {
+			if c, ok := h.Cursor(tenant, spec.Stream()); ok && c.Seq > 0 {
+				out[spec.Stream()] = true
 			}
 		}
 		return out
