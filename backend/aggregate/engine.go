@@ -86,6 +86,11 @@ type EngineConfig struct {
 	// page is told (the leader's own refusal only reaches its log). Nil
 	// means such wants are always forwarded.
 	Live func(tenant string) map[string]bool
+	// Record notes a derived stream a page on the leader wants and this
+	// engine computes (Elected, leading), for the other nodes' Live:
+	// cmd/telltale writes the same WantsStream row as Forward. It must not
+	// block. Nil means nothing is noted.
+	Record func(tenant, stream string) error
 	// Wanted lists what pages on other nodes want now (WantsStream rows
 	// younger than IdleAfter), read when a term starts (Elected). Nil means
 	// none.
@@ -447,10 +452,10 @@ func (e *Engine) Want(tenant, stream string) error {
 	err = e.activateLocked(tenant, stream, s, false)
 	e.mu.Unlock()
 	e.poke()
-	if err == nil && e.cfg.Elected && e.cfg.Forward != nil {
+	if err == nil && e.cfg.Elected && e.cfg.Record != nil {
 		// The leader's pages' wants are written too, so that the other
 		// nodes' Live counts them.
-		err = e.cfg.Forward(tenant, stream)
+		err = e.cfg.Record(tenant, stream)
 	}
 	return err
 }

@@ -64,7 +64,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 			IdleAfter: aggIdleAfter}
 		if cl.elected() {
 			ecfg.Elected, ecfg.Forward, ecfg.Wanted = true, fw.Forward, wanted(h, boards, aggIdleAfter, log)
-			ecfg.Live = live(h, boards, aggIdleAfter, log)
+			ecfg.Live, ecfg.Record = live(h, boards, aggIdleAfter, log), fw.Forward
 		}
 		return aggregate.NewEngine(ecfg)
 	}
