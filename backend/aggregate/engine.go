@@ -79,6 +79,18 @@ type EngineConfig struct {
 	// tenant's WantsStream, which the leader's Tap reads. It must not
 	// block. Nil means such wants are dropped.
 	Forward func(tenant, stream string) error
+	// Live returns the derived streams of a tenant the leader computes, as
+	// this node sees them through the store (Elected): a node that does
+	// not lead refuses a page's Want of a stream not among them with
+	// ErrTooMany once they reach MaxPerTenant, as the leader would, so the
+	// page is told (the leader's own refusal only reaches its log). Nil
+	// means such wants are always forwarded.
+	Live func(tenant string) map[string]bool
+	// Record notes a derived stream a page on the leader wants and this
+	// engine computes (Elected, leading), for the other nodes' Live:
+	// cmd/telltale writes the same WantsStream row as Forward. It must not
+	// block. Nil means nothing is noted.
+	Record func(tenant, stream string) error
 	// Wanted lists what pages on other nodes want now (WantsStream rows
 	// younger than IdleAfter), read when a term starts (Elected). Nil means
 	// none.
@@ -428,12 +440,23 @@ func (e *Engine) Want(tenant, stream string) error {
 		if e.cfg.Forward == nil {
 			return nil
 		}
+		if e.cfg.Live != nil {
+			if live := e.cfg.Live(tenant); !live[stream] && len(live) >= e.cfg.MaxPerTenant {
+				e.m.refused.Inc()
+				return fmt.Errorf("tenant %s computes its most aggregates (%d), not %s: %w", tenant, e.cfg.MaxPerTenant, stream, ErrTooMany)
+			}
+		}
 		return e.cfg.Forward(tenant, stream)
 	}
 	e.mu.Lock()
 	err = e.activateLocked(tenant, stream, s, false)
 	e.mu.Unlock()
 	e.poke()
+	if err == nil && e.cfg.Elected && e.cfg.Record != nil {
+		// The leader's pages' wants are written too, so that the other
+		// nodes' Live counts them.
+		err = e.cfg.Record(tenant, stream)
+	}
 	return err
 }
 

@@ -20,7 +20,9 @@
 // A long-poll (wait) sleeps on a hub.Watch wake-up, never reading the store in
 // a loop; waiting requests are bounded per tenant and in all (429 past it),
 // end with the request, answer at once at Close, and verify the token again
-// before answering, so a revocation is not outrun by a held request.
+// before answering, so a revocation is not outrun by a held request. With
+// several nodes on one store, a cursor ahead of this node's stream is held
+// (Config.AheadWait) until the node's follower reaches it.
 package httpapi
 
 import (
@@ -58,6 +60,14 @@ type Config struct {
 	MaxWaiters int
 	// MaxWaitersPerTenant bounds one tenant's held long-polls; zero means 1,000.
 	MaxWaitersPerTenant int
+	// AheadWait, when positive, is how long an events request whose cursor
+	// is ahead of this node's stream (several nodes on one PostgreSQL:
+	// another node served the client further than this node's follower has
+	// read) is held for the hub to reach the cursor, then answered with
+	// exactly the events after it. Past it, or when zero (one node), such a
+	// cursor gets the 409 that sends the client to the snapshot. The wait
+	// counts as a held long-poll (the same bounds) and ends with the request.
+	AheadWait time.Duration
 }
 
 // Derived is the aggregate engine as the API sees it (aggregate.Engine).
@@ -111,6 +121,7 @@ func New(cfg Config) *API {
 		windowsBusy:  cfg.Metrics.Counter("telltale_http_window_busy_total", "history window requests answered 503 after waiting for a reader"),
 		unauthorized: cfg.Metrics.Counter("telltale_http_unauthorized_total", "API requests without a valid operator token (stream and dashboard API)"),
 		waiters:      cfg.Metrics.Gauge("telltale_http_waiting_polls", "long-polls held now"),
+		aheadWaits:   cfg.Metrics.Counter("telltale_http_ahead_waits_total", "events requests whose cursor was ahead of this node's stream, held for it (AheadWait)"),
 		busy:         cfg.Metrics.Counter("telltale_http_polls_refused_total", "long-polls refused over the waiting bound"),
 	}
 	mux := http.NewServeMux()
@@ -131,6 +142,7 @@ type api struct {
 	closeOnce            sync.Once
 	denied, unauthorized *metrics.Value
 	waiters, busy        *metrics.Value
+	aheadWaits           *metrics.Value
 
 	mu         sync.Mutex
 	waitingAll int
@@ -243,8 +255,25 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 		wait = min(d, MaxWait)
 	}
 	cur, held := a.cfg.Hub.Cursor(who.Tenant, stream)
+	if a.cfg.AheadWait > 0 && epoch != 0 && (!held || (cur.Epoch == epoch && after > cur.Seq)) {
+		// Ahead of this node: wait for its follower to reach the cursor
+		// (or to show the stream in another epoch, which the answer below
+		// turns into a 409), at most AheadWait.
+		a.aheadWaits.Inc()
+		if !a.hold(w, r, who.Tenant, stream, a.cfg.AheadWait, func(c wire.Cursor) bool {
+			return c.Epoch != 0 && (c.Epoch != epoch || c.Seq >= after)
+		}, false) {
+			return
+		}
+		if who, stream, ok = a.allow(w, r); !ok {
+			return
+		}
+		cur, held = a.cfg.Hub.Cursor(who.Tenant, stream)
+	}
 	if wait > 0 && (!held || (cur.Epoch == epoch && after == cur.Seq)) {
-		if !a.hold(w, r, who.Tenant, stream, epoch, after, wait) {
+		if !a.hold(w, r, who.Tenant, stream, wait, func(c wire.Cursor) bool {
+			return c.Epoch != epoch || c.Seq != after
+		}, true) {
 			return
 		}
 		// The token may have been revoked or expired while held.
@@ -289,10 +318,10 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 	frame(w, r, wire.EncodeBatchHead(stream, time.Now().UnixNano(), cur.Seq, raw))
 }
 
-// hold waits until the stream has moved from (epoch, after), the wait is
-// over, the request ends or the API closes. false means it answered (the
-// waiting bound was reached).
-func (a *api) hold(w http.ResponseWriter, r *http.Request, tenant, stream string, epoch, after uint64, wait time.Duration) bool {
+// hold waits until the stream's cursor is done (a move from the request's
+// cursor, or reaching it; with anyWake, any wake-up of the stream), the wait is over, the request ends or the API
+// closes. false means it answered (the waiting bound was reached).
+func (a *api) hold(w http.ResponseWriter, r *http.Request, tenant, stream string, wait time.Duration, done func(wire.Cursor) bool, anyWake bool) bool {
 	a.mu.Lock()
 	if a.waitingAll >= a.cfg.MaxWaiters || a.waiting[tenant] >= a.cfg.MaxWaitersPerTenant {
 		a.mu.Unlock()
@@ -325,18 +354,25 @@ func (a *api) hold(w http.ResponseWriter, r *http.Request, tenant, stream string
 		return true // a bad name: the answer that follows says so
 	}
 	defer cancel()
-	if cur.Epoch != epoch || cur.Seq != after {
+	if done(cur) {
 		return true // moved between the first look and the watch
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
-	select {
-	case <-moved:
-	case <-t.C:
-	case <-r.Context().Done():
-	case <-a.closed:
+	for {
+		select {
+		case <-moved:
+			if c, _ := a.cfg.Hub.Cursor(tenant, stream); anyWake || done(c) {
+				return true
+			}
+		case <-t.C:
+			return true
+		case <-r.Context().Done():
+			return true
+		case <-a.closed:
+			return true
+		}
 	}
-	return true
 }
 
 // gzipAbove is the smallest answer sent gzipped to a client that accepts

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -40,15 +41,58 @@ func newCluster(st *openedStore, dbURL string, retry time.Duration, log *slog.Lo
 	}
 	return &cluster{pg: st.pg, el: leader.New(leader.Config{
 		Connect: func(ctx context.Context) (*pgx.Conn, error) {
-			cfg, err := pgx.ParseConfig(dbURL)
+			cfg, err := leaderConnConfig(dbURL)
 			if err != nil {
 				return nil, err
 			}
-			// What a DBA sees in pg_stat_activity and pg_locks.
-			cfg.RuntimeParams["application_name"] = "telltale-leader"
 			return pgx.ConnectConfig(ctx, cfg)
 		},
 		Retry: retry, Logger: log, Metrics: reg})}
+}
+
+// Dead-peer detection on the lock's connection. On a network partition
+// between the leader and PostgreSQL, the server keeps the leader's session,
+// and so the advisory lock, until its socket is found dead: with the
+// kernel's defaults (2 h idle before the first keepalive) derived streams
+// would stall that long. These session settings make the server give up on
+// a silent leader after about leaderDeadAfter (keepalives from 2 s idle, 1 s
+// apart, 3 unanswered; tcp_user_timeout bounds unacknowledged data the
+// same); its backend ends, the lock is released and another node leads at
+// its next -leader-retry. The node's own side: the same keepalives on its
+// socket, and the ping every -leader-retry with its timeout. A value the
+// DSN sets as a parameter (?tcp_user_timeout=10000) wins. Over a Unix
+// socket they do not apply.
+const leaderDeadAfter = 5 * time.Second
+
+var leaderKeepalive = map[string]string{
+	"tcp_keepalives_idle":     "2",
+	"tcp_keepalives_interval": "1",
+	"tcp_keepalives_count":    "3",
+	"tcp_user_timeout":        fmt.Sprint(leaderDeadAfter.Milliseconds()),
+}
+
+// leaderConnConfig is the lock connection's configuration: dbURL, named
+// telltale-leader, with the keepalive settings above on both ends.
+func leaderConnConfig(dbURL string) (*pgx.ConnConfig, error) {
+	cfg, err := pgx.ParseConfig(dbURL)
+	if err != nil {
+		return nil, err
+	}
+	// What a DBA sees in pg_stat_activity and pg_locks.
+	cfg.RuntimeParams["application_name"] = "telltale-leader"
+	for k, v := range leaderKeepalive {
+		if _, set := cfg.RuntimeParams[k]; !set {
+			cfg.RuntimeParams[k] = v
+		}
+	}
+	d := &net.Dialer{
+		Timeout: cfg.ConnectTimeout,
+		KeepAliveConfig: net.KeepAliveConfig{
+			Enable: true, Idle: 2 * time.Second, Interval: time.Second, Count: 3,
+		},
+	}
+	cfg.DialFunc = d.DialContext
+	return cfg, nil
 }
 
 // Leading reports whether this node does the once-per-cluster jobs now.
@@ -115,10 +159,11 @@ const wantsEvery = time.Minute
 // aggregate.WantsStream: at once the first time, at most once a wantsEvery
 // after, and every wantsEvery while a page here watches the stream, from
 // one goroutine (Run), so a page's subscription never waits for the write.
+// The leader writes its own pages' wants too (not for itself: the other
+// nodes count them against the tenant's cap, EngineConfig.Live).
 type wants struct {
 	publish func(ctx context.Context, tenant, stream string, evs []wire.Event) error
 	watched func(tenant, stream string) bool
-	leading func() bool
 	log     *slog.Logger
 
 	mu   sync.Mutex
@@ -127,8 +172,8 @@ type wants struct {
 	wake chan struct{}
 }
 
-func newWants(publish func(ctx context.Context, tenant, stream string, evs []wire.Event) error, h *hub.Hub, leading func() bool, log *slog.Logger) *wants {
-	return &wants{publish: publish, watched: h.Watched, leading: leading, log: log,
+func newWants(publish func(ctx context.Context, tenant, stream string, evs []wire.Event) error, h *hub.Hub, log *slog.Logger) *wants {
+	return &wants{publish: publish, watched: h.Watched, log: log,
 		sent: map[aggregate.Want]time.Time{}, due: map[aggregate.Want]bool{}, wake: make(chan struct{}, 1)}
 }
 
@@ -170,8 +215,6 @@ func (w *wants) refresh(now time.Time) {
 	defer w.mu.Unlock()
 	for k, at := range w.sent {
 		switch {
-		case w.leading():
-			delete(w.sent, k) // this node computes: its own pages keep the stream
 		case w.watched(k.Tenant, k.Stream):
 			if now.Sub(at) >= wantsEvery/2 {
 				w.due[k] = true
@@ -240,6 +283,30 @@ func wanted(h *hub.Hub, b *boards, idle time.Duration, log *slog.Logger) func() 
 				if c, ok := h.Cursor(tenant, spec.Stream()); ok && c.Seq > 0 {
 					out = append(out, aggregate.Want{Tenant: tenant, Stream: spec.Stream()})
 				}
+			}
+		}
+		return out
+	}
+}
+
+// live is the engine's EngineConfig.Live on a node that does not lead: the
+// tenant's derived streams the leader computes, as the store says: those
+// the pages of any node asked for within idle (the hub's state of its
+// aggregate.WantsStream; the leader's pages write rows too), and its
+// defined aggregates whose derived stream has events.
+func live(h *hub.Hub, b *boards, idle time.Duration, log *slog.Logger) func(tenant string) map[string]bool {
+	return func(tenant string) map[string]bool {
+		out := map[string]bool{}
+		st, err := hubState(h, tenant, aggregate.WantsStream)
+		if err != nil {
+			log.Warn("reading the pages' wanted derived streams failed", "tenant", tenant, "err", err)
+		}
+		for _, s := range aggregate.Wanted(st, time.Now().Add(-idle)) {
+			out[s] = true
+		}
+		for _, spec := range b.Specs(tenant) {
+			if c, ok := h.Cursor(tenant, spec.Stream()); ok && c.Seq > 0 {
+				out[spec.Stream()] = true
 			}
 		}
 		return out

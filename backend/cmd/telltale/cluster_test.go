@@ -665,3 +665,53 @@ func TestClusterNewLeaderGoesOnWithDefinedAggregates(t *testing.T) {
 		return nil
 	})
 }
+
+// TestClusterRefusesAggregatesPastTheCapOnEveryNode: a page on a node that
+// does not lead, asking for an aggregate past the tenant's -max-aggregates,
+// used to get an empty stream (only the leader logged its refusal). The
+// node counts what the leader computes, through the store, and refuses it
+// as the leader does (403 here; CodeQuota over the WebSocket, the same
+// Engine.Want); a stream the leader computes is still served there.
+func TestClusterRefusesAggregatesPastTheCapOnEveryNode(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	nodes := startNodes(t, db, 2, clusterDashJSON, "-max-aggregates", "1") // no orders: its aggregate never starts
+	leader := theLeader(t, nodes)
+	other := nodes[0]
+	if other == leader {
+		other = nodes[1]
+	}
+	keys, _ := auth.HS256([]byte(clusterSecret))
+	tok, err := keys.Mint("acme", "alice", time.Hour, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	snapshot := func(n *clusterNode, stream string) (int, string) {
+		return apiCall(t, n.base, http.MethodGet, "api/v1/streams/"+stream+"/snapshot", tok, "")
+	}
+	// The leader's page takes the tenant's one aggregate.
+	if code, body := snapshot(leader, "m4.1000.cpu"); code != http.StatusOK {
+		t.Fatalf("leader: m4.1000.cpu: %d %s, want 200", code, body)
+	}
+	if code, body := snapshot(leader, "m4.1000.mem"); code != http.StatusForbidden {
+		t.Fatalf("leader: m4.1000.mem past the cap: %d %s, want 403", code, body)
+	}
+	// The other node learns it through the store (a row of telltale.wants,
+	// milliseconds): each try names a new stream, as a refused one is not
+	// forwarded and an early accepted one becomes one the leader was asked.
+	i := 0
+	poll.Until(t, 10*time.Second, func() error {
+		i++
+		stream := fmt.Sprintf("m4.1000.disk%d", i)
+		if code, body := snapshot(other, stream); code != http.StatusForbidden {
+			return fmt.Errorf("other node: %s past the cap: %d %s, want 403", stream, code, body)
+		}
+		return nil
+	})
+	poll.Until(t, 10*time.Second, func() error {
+		if code, body := snapshot(other, "m4.1000.cpu"); code != http.StatusOK {
+			return fmt.Errorf("other node: m4.1000.cpu, which the leader computes: %d %s, want 200", code, body)
+		}
+		return nil
+	})
+}

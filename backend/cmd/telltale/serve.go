@@ -64,6 +64,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 			IdleAfter: aggIdleAfter}
 		if cl.elected() {
 			ecfg.Elected, ecfg.Forward, ecfg.Wanted = true, fw.Forward, wanted(h, boards, aggIdleAfter, log)
+			ecfg.Live, ecfg.Record = live(h, boards, aggIdleAfter, log), fw.Forward
 		}
 		return aggregate.NewEngine(ecfg)
 	}
@@ -108,7 +109,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 	}()
 	// What must be done once per cluster runs on the leader (cluster.go).
 	cl := newCluster(st, cfg.dbURL, cfg.leaderRetry, log, reg)
-	fw := newWants(st.Append, h, cl.Leading, log)
+	fw := newWants(st.Append, h, log)
 	eng = newEngine(st, st, cl, fw)
 	ingester := ingest.New(ingest.Config{Store: st, Keys: st.keys, Logger: log, Metrics: reg, Limits: h, TenantRate: cfg.ingestRate, TenantBurst: cfg.ingestBurst, TenantRates: cfg.tenantRates, TenantHold: cfg.ingestHold, TenantDecoders: cfg.decoders})
 	if st.follow != nil {
@@ -202,7 +203,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		return err
 	}
 	ui.Register(ui.Bridges{})
-	streams := httpapi.New(httpapi.Config{Verify: guard.Verify, Hub: h, History: st, Logger: log, Metrics: reg, Derived: eng})
+	streams := httpapi.New(httpapi.Config{Verify: guard.Verify, Hub: h, History: st, Logger: log, Metrics: reg, Derived: eng, AheadWait: aheadWait})
 	srv, err := server.New(server.Config{
 		WebDir:       cfg.webDir,
 		Version:      cfg.appVersion,
