@@ -94,7 +94,7 @@ wasm-test: ## shared/, app/ and wasm/ tests compiled to wasm, run under Node
 # The end-to-end tests mostly wait (for a page, a feed, an outage): their
 # processes used 294 s of CPU in a 776 s serial run. Each owns its server,
 # Chromium and database, so E2E_PARALLEL of them run at once (t.Parallel);
-# the dozen that assert a latency or a rate run first, alone (e2e/doc.go).
+# the 13 that assert a latency or a rate run first, alone (e2e/doc.go).
 # bench/results/2026-12-07-e2e-parallel.md has the runs behind the default.
 E2E_PARALLEL ?= 4
 

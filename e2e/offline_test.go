@@ -397,7 +397,10 @@ func missed(a, b pageStats) uint64 {
 // snapshots. Then it reloads: the page starts from its stored state and
 // resumes every stream from the stored cursors, again without a snapshot.
 func TestResumeNotRefetch(t *testing.T) {
-	t.Parallel()
+	// No t.Parallel: the catch-up's bytes include the live events that
+	// arrive until the page has caught up, so its bound (under 75% of the
+	// full snapshots deflated; 60-68% alone) is a rate: a parallel run on a
+	// loaded machine caught up in 1.6 s instead of 0.6 s, for 97% (doc.go).
 	srv := startServer(t)
 	proxy := faultnet.New(t, strings.TrimPrefix(srv.URL, "http://"))
 	p := newBrowser(t).MustPage("")
