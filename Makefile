@@ -94,9 +94,16 @@ unit: ## unit and PostgreSQL tests with the race detector
 wasm-test: ## shared/, app/ and wasm/ tests compiled to wasm, run under Node
 	GOOS=js GOARCH=wasm $(GO) test -count=1 -exec="$(WASM_EXEC)" ./shared/... ./app/... ./wasm/...
 
-e2e: build ## rod end-to-end tests: the real binary in real Chromium
+# The end-to-end tests mostly wait (for a page, a feed, an outage): their
+# processes used 294 s of CPU in a 776 s serial run. Each owns its server,
+# Chromium and database, so E2E_PARALLEL of them run at once (t.Parallel);
+# the 13 that assert a latency or a rate run first, alone (e2e/doc.go).
+# bench/results/2026-12-07-e2e-parallel.md has the runs behind the default.
+E2E_PARALLEL ?= 4
+
+e2e: build ## rod end-to-end tests: the real binary in real Chromium, E2E_PARALLEL (default 4) at once
 	TELLTALE_BIN=$(abspath $(BIN)) TELLTALE_WEB_DIR=$(abspath $(WEB)) CHROMIUM=$(CHROMIUM) \
-		$(GO) test -tags e2e -count=1 -v -timeout 15m ./e2e/ 2>&1 | tee e2e/out.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|\s+\w+_test.go)'; exit $${PIPESTATUS[0]}
+		$(GO) test -tags e2e -count=1 -v -parallel $(E2E_PARALLEL) -timeout 15m ./e2e/ 2>&1 | tee e2e/out.log | grep -E '^(=== (RUN|CONT)|--- |PASS|FAIL|ok|\s+\w+_test.go)'; exit $${PIPESTATUS[0]}
 
 size: web ## app.wasm raw, gzip and brotli bytes
 	@printf "app.wasm raw:    %9d bytes\n" $$(stat -c%s $(WEB)/app.wasm)

@@ -157,6 +157,9 @@ func compile(t *testing.T, d agg.Def) string {
 // and the client resumes the derived streams across the crash: no second
 // snapshot, no break in their seqs.
 func TestKilledServerAggregatesContinue(t *testing.T) {
+	// No t.Parallel: 200 events acknowledged within 20 s of the restart is
+	// ten ingest round trips a second, each a PostgreSQL commit; a parallel
+	// run on a loaded machine managed six (doc.go).
 	const (
 		width   = 1000
 		derived = "m4.1000.cpu"

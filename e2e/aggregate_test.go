@@ -137,6 +137,7 @@ const aggShapes = `{"id": "agg-shapes", "title": "Aggregate shapes", "panels": [
 // says what is computed on hover, and no panel says "no data" for an
 // aggregate that has not emitted.
 func TestAggregatePanelsDraw(t *testing.T) {
+	t.Parallel()
 	db := pgtest.New(t)
 	path, d := writeSpec(t, aggShapes)
 	srv := startServerEnv(t, []string{"DATABASE_URL=" + db.DSN}, "-demo=false", "-dashboards", path)
@@ -291,6 +292,8 @@ func panelsOf(v aggView) map[string]string {
 // that inserts and updates orders. Each statement changes exactly the
 // panels it should, within a second of its commit, and the others not.
 func TestAggregatesFollowTheTable(t *testing.T) {
+	// No t.Parallel: it holds each commit to the screen within 1 s, a
+	// latency, measured with the CPU to itself (doc.go).
 	db := pgtest.New(t)
 	path, _ := writeSpec(t, ordersDesk)
 	srv := startServerEnv(t, []string{"DATABASE_URL=" + db.DSN}, "-demo=false", "-dashboards", path)

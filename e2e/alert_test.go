@@ -72,6 +72,7 @@ func alertBanner(t *testing.T, p *rod.Page) string {
 //
 // TestAlertOnAMissedP95 drives the p95 target from the pages' reports.
 func TestAlertOnASilentStream(t *testing.T) {
+	t.Parallel()
 	const hookSecret = "e2e-webhook-secret-0123456789"
 	hook, hookURL := startWebhookServer(t, hookSecret)
 	received := hook.received
@@ -197,6 +198,7 @@ func TestAlertOnASilentStream(t *testing.T) {
 // it) and the period holds no delayed paint, one resolve arrives and the
 // banner clears.
 func TestAlertOnAMissedP95(t *testing.T) {
+	t.Parallel()
 	const hookSecret = "e2e-webhook-secret-0123456789"
 	hook, hookURL := startWebhookServer(t, hookSecret)
 	spec := filepath.Join(t.TempDir(), "p95.json")

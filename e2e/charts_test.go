@@ -126,6 +126,7 @@ func drag(t *testing.T, p *rod.Page, s uplotState, a, b float64) {
 // points, while both spikes are on the chart; then that a drag zooms to the
 // selection, re-decimated at full resolution, and Live returns to the head.
 func TestChartIsDecimatedWithItsExtremes(t *testing.T) {
+	t.Parallel()
 	const key = "demo-ingest-key-charts"
 	srv := startServer(t, "-demo=false", "-dashboards", fastSpec(t, 60), "-ingest-keys", "demo:"+key)
 	p := newBrowser(t).MustPage("")
@@ -207,6 +208,7 @@ func TestChartIsDecimatedWithItsExtremes(t *testing.T) {
 // 2,000 newest points; panning a zoomed chart back past them asks the
 // server, whose decimated history brings back a spike the page never had.
 func TestZoomPastThePageReadsServerHistory(t *testing.T) {
+	t.Parallel()
 	const key = "demo-ingest-key-history"
 	// The panel's window (2 s) is the page's points: its live chart asks
 	// the server for nothing older (history.go), so the spike comes only

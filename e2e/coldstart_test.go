@@ -23,6 +23,7 @@ import (
 // state has been read; a chart below the fold gets its uPlot only when it
 // scrolls into view.
 func TestColdStartOrder(t *testing.T) {
+	t.Parallel()
 	// Five charts of the demo's metrics, one under the other: a phone's
 	// first screen shows two.
 	var panels []string

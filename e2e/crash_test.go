@@ -37,6 +37,8 @@ func (s *server) kill(t *testing.T) {
 // address and database. Every page must return to live within its backoff
 // bound, by resuming from its cursors: no second snapshot, no break.
 func TestKilledServerPagesComeBack(t *testing.T) {
+	// No t.Parallel: every page back within its backoff bound (10 s), a
+	// latency, measured with the CPU to itself (doc.go).
 	addr, env, _ := restartable(t)
 	srv := startServerEnvAt(t, env, addr)
 	b := newBrowser(t)
@@ -113,6 +115,9 @@ func ingestKey(t *testing.T, env []string, tenant string) string {
 // every seq of the stream once, in order, having resumed across the crash
 // without a snapshot.
 func TestKilledServerLosesNothingAcknowledged(t *testing.T) {
+	// No t.Parallel: 200 events acknowledged within 20 s of the restart is
+	// ten ingest round trips a second, each a PostgreSQL commit, as in
+	// TestKilledServerAggregatesContinue (doc.go).
 	addr, env, db := restartable(t)
 	srv := startServerEnvAt(t, env, addr, "-demo=false")
 	key := ingestKey(t, env, "demo")

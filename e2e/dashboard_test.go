@@ -55,6 +55,7 @@ func waitLive(t *testing.T, p *rod.Page) {
 }
 
 func TestDashboardGoesLive(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t)
 	b := newBrowser(t)
 	p := b.MustPage("")
@@ -117,6 +118,9 @@ func TestDashboardGoesLive(t *testing.T) {
 }
 
 func TestPhoneViewportHasNoHorizontalScroll(t *testing.T) {
+	// No t.Parallel: its phone is this machine's CPU slowed 4x; sharing the
+	// CPU slows it past any phone (a parallel run left its page degraded,
+	// not live, after 30 s), so it has the CPU to itself (doc.go).
 	srv := startServer(t)
 	b := newBrowser(t)
 	for _, d := range []struct {
@@ -189,6 +193,7 @@ func TestPhoneViewportHasNoHorizontalScroll(t *testing.T) {
 // follow the server's m4 streams, TestLitePageFollowsM4Streams); ?lite=0
 // keeps this one on the raw streams, decimated by the page.
 func TestRotationRedecimatesCharts(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t)
 	p := newBrowser(t).MustPage("")
 	p.MustEmulate(devices.IPhoneX)

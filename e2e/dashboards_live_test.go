@@ -136,6 +136,7 @@ func readLive(t *testing.T, p *rod.Page) liveView {
 // page of another tenant never sees it. A DELETE makes the page say so,
 // above its greyed panels, on a phone without horizontal scroll.
 func TestDashboardChangeReachesOpenPage(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t)
 	dashboardAPI(t, srv.URL, "demo", http.MethodPut, "ops", "application/yaml", opsV1)
 	b := newBrowser(t)
@@ -217,6 +218,7 @@ func TestDashboardChangeReachesOpenPage(t *testing.T) {
 // new version in place, without a second reload, and draws the new
 // version's panels (the stream it adds subscribed on the open connection).
 func TestRedefinedDashboardSwitchesInPlace(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "dashboards.json")
 	write := func(spec string) {
@@ -228,7 +230,9 @@ func TestRedefinedDashboardSwitchesInPlace(t *testing.T) {
 		`{"id": "orders", "kind": "table", "title": "Orders", "stream": "orders", "columns": [{"field": "key", "title": "Order"}, {"field": "status", "title": "Status"}]}`,
 		`{"id": "fleet", "kind": "table", "title": "Fleet", "stream": "fleet", "columns": [{"field": "vehicle", "title": "Vehicle"}, {"field": "status", "title": "Status"}]}`, 1)
 	write(v1)
-	srv := startServer(t, "-dashboards", file)
+	// Restarted below where the page expects it: an address no other
+	// test's socket can take meanwhile.
+	srv := startServerEnvAt(t, []string{"DATABASE_URL="}, freeAddr(t), "-dashboards", file)
 	p := newBrowser(t).MustPage("")
 	p.MustEvalOnNewDocument(`sessionStorage.setItem("loads", String(Number(sessionStorage.getItem("loads") || 0) + 1))`)
 	if err := p.Navigate(srv.URL + "/d/ops#token=" + token(t, "demo")); err != nil {
@@ -272,6 +276,7 @@ func TestRedefinedDashboardSwitchesInPlace(t *testing.T) {
 // TestPickerAndMissingOnPhone: on a phone, the picker and the page of an
 // unknown (or deleted) id fit the viewport: no horizontal scroll.
 func TestPickerAndMissingOnPhone(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t, "-dashboards", twoDashboards(t))
 	p := newBrowser(t).MustPage("")
 	p.MustEmulate(devices.IPhoneX)

@@ -84,6 +84,7 @@ func viewOf(t *testing.T, p *rod.Page) pageView {
 // two, the header's picker lists both and marks the one on screen, and
 // following its link opens the other; "/" opens the first.
 func TestDashboardByURL(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t, "-dashboards", twoDashboards(t))
 	p := newBrowser(t).MustPage("")
 	if err := p.Navigate(srv.URL + "/d/second#token=" + token(t, "demo")); err != nil {
@@ -145,6 +146,7 @@ func TestDashboardByURL(t *testing.T) {
 // TestUnknownDashboardSaysSo: an id the server does not have says so, with
 // links to the ones it has, and is not asked for again (a 404 is final).
 func TestUnknownDashboardSaysSo(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t, "-dashboards", twoDashboards(t))
 	proxy := newCountingProxy(t, srv.URL)
 	p := newBrowser(t).MustPage("")
@@ -193,6 +195,7 @@ func TestUnknownDashboardSaysSo(t *testing.T) {
 // dashboard (no title, no panel); the server answered no spec. Signing in
 // then opens the dashboard the URL names.
 func TestSignedOutVisitorSeesNoDashboard(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t, "-dashboards", twoDashboards(t))
 	b := newBrowser(t)
 	other, err := auth.HS256([]byte("not-this-servers-secret-00000000"))
@@ -247,6 +250,7 @@ func TestSignedOutVisitorSeesNoDashboard(t *testing.T) {
 // cache with its stored data, and /d/first (never stored) is not drawn
 // with the second's picture.
 func TestOfflineDashboardIsItsOwn(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t, "-dashboards", twoDashboards(t))
 	b := newBrowser(t)
 	p := b.MustPage("")

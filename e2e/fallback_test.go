@@ -63,6 +63,7 @@ func headOf(t *testing.T, base, tok, stream string) uint64 {
 // upgrades refused: the page must fall back to HTTP long-polls, say
 // "degraded", and still apply every event of every stream once and in order.
 func TestWebSocketBlockedFallsBackToPolling(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t, "-websocket=false")
 	tok := token(t, "demo")
 	p := newBrowser(t).MustPage("")
@@ -123,6 +124,8 @@ func TestWebSocketBlockedFallsBackToPolling(t *testing.T) {
 // Chromium's offline emulation fires offline/online but leaves an open
 // WebSocket alone, so a proxy cuts the connection for real meanwhile.
 func TestOnlineReconnectsAtOnce(t *testing.T) {
+	// No t.Parallel: it tells the online kick from the backoff by when the
+	// page is live again (2 s or more apart), with the CPU to itself (doc.go).
 	srv := startServer(t)
 	proxy := faultnet.New(t, strings.TrimPrefix(srv.URL, "http://"))
 	p := newBrowser(t).MustPage("")

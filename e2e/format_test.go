@@ -44,6 +44,7 @@ var hideOrder = []string{"Note", "Status", "Total", "Placed"}
 // a row's key shows in a "key" column, and the chart shows its unit on the
 // value axis and its series' display name in the legend.
 func TestPhoneShowsValuesWhole(t *testing.T) {
+	t.Parallel()
 	const key = "demo-ingest-key-0001"
 	berlin, err := time.LoadLocation("Europe/Berlin")
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 // stays live, and the badge leaves green (it follows the data); when the
 // stream speaks again the warning goes and the badge is live.
 func TestSilentStreamIsFlaggedStale(t *testing.T) {
+	t.Parallel()
 	const key = "demo-ingest-key-stale"
 	spec := filepath.Join(t.TempDir(), "stale.json")
 	if err := os.WriteFile(spec, []byte(`{"id":"s","title":"Stale","panels":[{"id":"quiet","kind":"kpi","title":"Quiet","stream":"quiet","field":"x","width":3,"expected_cadence_ms":500}]}`), 0o644); err != nil {
@@ -97,6 +98,7 @@ func panelAge(t *testing.T, p *rod.Page, panel string) (string, bool) {
 // default. The badge is not green over them: it says there is no new data,
 // with the age of the newest. When they speak again, both recover.
 func TestQuietStreamWithoutCadenceIsStale(t *testing.T) {
+	t.Parallel()
 	const key = "demo-ingest-key-quiet"
 	spec := filepath.Join(t.TempDir(), "quiet.json")
 	if err := os.WriteFile(spec, []byte(`{"id":"q","title":"Quiet","panels":[`+

@@ -24,6 +24,8 @@ func throttled(l *launcher.Launcher) {
 // applying events (its socket stays live) but renders nothing; shown
 // again, it draws the current state at once.
 func TestHiddenPageRendersNothing(t *testing.T) {
+	// No t.Parallel: a hidden page under Chromium's throttling, which
+	// depends on the CPU, with the CPU to itself (doc.go).
 	srv := startServer(t)
 	b := newBrowser(t, throttled)
 	p := b.MustPage("")

@@ -60,6 +60,7 @@ func (d fastData) ascending() int {
 // with no duplicate timestamp; then live points continue the chart, still
 // with none.
 func TestTimeSeriesOpensWithItsHistory(t *testing.T) {
+	t.Parallel()
 	const key = "demo-ingest-key-history-open"
 	srv := startServer(t, "-demo=false", "-dashboards", fastSpec(t, 900), "-ingest-keys", "demo:"+key, "-points", "60")
 	const n = 900

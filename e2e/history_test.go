@@ -184,6 +184,7 @@ func zoomThenPanBefore(t *testing.T, p *rod.Page, gate *historyGate, s uplotStat
 // the page's oldest point asks the server for that range, says "loading
 // history…" while the answer is on its way, and then draws it.
 func TestPanPastThePageLoadsHistory(t *testing.T) {
+	t.Parallel()
 	p, gate, s, _ := openPageOfRecentPoints(t, "demo-ingest-key-pan")
 	to := zoomThenPanBefore(t, p, gate, s, gate.holdAll)
 	poll.Until(t, 10*time.Second, func() error {
@@ -225,6 +226,7 @@ func TestPanPastThePageLoadsHistory(t *testing.T) {
 // it behind "loading history…") until the operator asks again, which
 // then draws the history.
 func TestHistoryFailureIsShown(t *testing.T) {
+	t.Parallel()
 	const key = "demo-ingest-key-history-fails"
 	p, gate, s, srv := openPageOfRecentPoints(t, key)
 	gate.failing(true)

@@ -18,6 +18,7 @@ import (
 // spike (the newest bucket updated in place) and a late one (a closed
 // bucket updated).
 func TestLitePageFollowsM4Streams(t *testing.T) {
+	t.Parallel()
 	const key = "demo-ingest-key-lite"
 	srv := startServer(t, "-demo=false", "-dashboards", fastSpec(t, 60), "-ingest-keys", "demo:"+key)
 	const n = 40_000
@@ -102,6 +103,7 @@ func TestLitePageFollowsM4Streams(t *testing.T) {
 // session, then reloads), it follows the m4 stream and says why; ?lite=0
 // refuses it.
 func TestPageSwitchedToLiteStaysLite(t *testing.T) {
+	t.Parallel()
 	const key = "demo-ingest-key-lite-switch"
 	srv := startServer(t, "-demo=false", "-dashboards", fastSpec(t, 60), "-ingest-keys", "demo:"+key)
 	ts, vs := series(5_000, 100, 4_000)

@@ -106,6 +106,7 @@ func readMissingStats(t *testing.T, p *rod.Page) missingStats {
 // nothing: the absent series, all gaps, made uPlot's y scale NaN), and every
 // panel naming something its stream lacks says so, and the page counts it.
 func TestMissingNamesAreShownAndTheRestDraws(t *testing.T) {
+	t.Parallel()
 	const key = "demo-ingest-key-missing"
 	path := filepath.Join(t.TempDir(), "missing.json")
 	if err := os.WriteFile(path, []byte(missingSpec), 0o644); err != nil {

@@ -49,6 +49,7 @@ func stats(t *testing.T, p *rod.Page) pageStats {
 // resuming from its cursors, with every seq applied once and in order (no
 // break, no second snapshot), and catch up past what was published meanwhile.
 func TestNetworkDropLosesNothing(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t)
 	proxy := faultnet.New(t, strings.TrimPrefix(srv.URL, "http://"))
 	p := newBrowser(t).MustPage("")
@@ -97,6 +98,8 @@ func TestNetworkDropLosesNothing(t *testing.T) {
 // could be declared dead (two ping intervals, 30 s); when the network
 // returns it is live again.
 func TestBadgeLeavesLiveAtOnceOffline(t *testing.T) {
+	// No t.Parallel: its 3 s bound (timing.Over) is a latency, measured
+	// with the CPU to itself (doc.go).
 	srv := startServer(t)
 	p := newBrowser(t).MustPage("")
 	openLive(t, p, srv.URL)
@@ -155,6 +158,9 @@ var ageText = regexp.MustCompile(` · (now|\d+ s ago|\d+ min ago|\d+ h ago)$`)
 // long before the socket could be declared dead; when bytes flow again it
 // is live.
 func TestBadgeFollowsTheDataWhenNothingArrives(t *testing.T) {
+	// No t.Parallel: its 6 s bound (timing.Over), and the badge speaking
+	// before the socket is declared dead, are latencies, measured with the
+	// CPU to itself (doc.go).
 	srv := startServer(t)
 	proxy := newStallProxy(t, strings.TrimPrefix(srv.URL, "http://"))
 	p := newBrowser(t).MustPage("")

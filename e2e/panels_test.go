@@ -46,6 +46,7 @@ func truck(key, name, region, state string, delay int) string {
 // re-sorts live when the groups' order changes, and a table sorts on a
 // header click (aria-sort) and filters its rows.
 func TestPanelsSayWhatNeedsAction(t *testing.T) {
+	t.Parallel()
 	const key = "demo-ingest-key-0001"
 	spec := filepath.Join(t.TempDir(), "fleet.json")
 	if err := os.WriteFile(spec, []byte(panelsSpec), 0o644); err != nil {

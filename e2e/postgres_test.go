@@ -23,6 +23,7 @@ const shopDashboard = `{"id": "shop", "title": "Shop floor", "panels": [
 // table, watched by telltale.watch, shows up in the browser's feed table and
 // KPI, and later changes to it follow.
 func TestWatchedTableReachesTheBrowser(t *testing.T) {
+	t.Parallel()
 	db := pgtest.New(t)
 	dash := filepath.Join(t.TempDir(), "shop.json")
 	if err := os.WriteFile(dash, []byte(shopDashboard), 0o644); err != nil {

@@ -68,6 +68,7 @@ func readmeBlocks(t *testing.T) []readmeBlock {
 // commands and their flags exist. A block no check recognises fails the
 // test, so a new command in the README needs one here.
 func TestReadmeCommands(t *testing.T) {
+	t.Parallel()
 	db := pgtest.New(t)
 	cache := t.TempDir()
 	srv := startServerEnv(t, []string{"DATABASE_URL=" + db.DSN, "TELLTALE_JWT_SECRET=", "XDG_CACHE_HOME=" + cache}, "-demo=false")

@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"testing"
@@ -21,13 +22,29 @@ import (
 func restartable(t *testing.T) (addr string, env []string, db *pgtest.DB) {
 	t.Helper()
 	db = pgtest.New(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	return freeAddr(t), []string{"DATABASE_URL=" + db.DSN}, db
+}
+
+// freeAddr is a loopback address whose port is free now and that a server
+// can be started on, stopped and started on again: its port lies below the
+// kernel's ephemeral range (net.ipv4.ip_local_port_range, 32768–60999 by
+// default), so no other test's listener on port 0, and none of the many
+// outgoing connections of the tests running in parallel, can take it
+// while the server is down.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	for range 100 {
+		port := 20000 + rand.IntN(12000)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue // taken: another
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		return addr
 	}
-	addr = ln.Addr().String()
-	ln.Close()
-	return addr, []string{"DATABASE_URL=" + db.DSN}, db
+	t.Fatal("no free port in 20000–31999 after 100 tries")
+	return ""
 }
 
 // TestGracefulRestartResumes runs the real binary on PostgreSQL with the demo
@@ -36,6 +53,7 @@ func restartable(t *testing.T) (addr string, env []string, db *pgtest.DB) {
 // client came back by resuming from its cursors: every seq applied once and
 // in order, no second snapshot.
 func TestGracefulRestartResumes(t *testing.T) {
+	t.Parallel()
 	addr, env, _ := restartable(t)
 	srv := startServerEnvAt(t, env, addr)
 

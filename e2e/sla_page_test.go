@@ -72,6 +72,7 @@ const slaDOM = `() => {
 // page; a dashboard no screen reported on says why it is empty; and an
 // operator (not an admin) asking for the whole tenant is told to choose.
 func TestSLAPageOnAPhone(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t)
 	tok := token(t, "demo")
 	now := time.Now()

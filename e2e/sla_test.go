@@ -118,6 +118,7 @@ const clockAhead = `(() => {
 // clock is an hour ahead, reports the same latencies within its clock
 // estimate's error.
 func TestSLAReportsFromThePage(t *testing.T) {
+	t.Parallel()
 	type run struct {
 		srv   *server
 		proxy *faultnet.Proxy
@@ -185,6 +186,7 @@ func TestSLAReportsFromThePage(t *testing.T) {
 // Syncs estimate the offset, its reports go over the WebSocket, and the
 // server's answer shows the link's delay in the network stage.
 func TestSLAReportsFromTheClientRuntime(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t)
 	proxy := faultnet.New(t, strings.TrimPrefix(srv.URL, "http://"))
 	proxy.SetDelay(linkDelay)

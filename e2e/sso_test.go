@@ -5,7 +5,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -44,12 +43,7 @@ func startWithIdP(t *testing.T, user idpUser, ttl, session time.Duration, keys m
 	t.Cleanup(func() { _ = idp.Shutdown() })
 	idp.QueueUser(user)
 	// The callback's URL is registered before the server starts: a free port.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeAddr(t)
 	cfg := idp.Config()
 	return startServerEnvAt(t, []string{"DATABASE_URL=", "TELLTALE_OIDC_CLIENT_SECRET=" + cfg.ClientSecret}, addr,
 		"-oidc-issuer", cfg.Issuer, "-oidc-client-id", cfg.ClientID, "-oidc-redirect-url", "http://"+addr+"/auth/callback",
@@ -62,6 +56,8 @@ func startWithIdP(t *testing.T, user idpUser, ttl, session time.Duration, keys m
 // not demo's, renews its short-lived token silently on the open connection,
 // and signing out closes it within 5 s and offers sign-in again.
 func TestSignInWithIdentityProvider(t *testing.T) {
+	// No t.Parallel: the page renews its 8 s token before it expires, and
+	// sign-out closes within 5 s: latencies, with the CPU to itself (doc.go).
 	const ttl = 8 * time.Second
 	keys := map[string]string{"demo": "demo-ingest-key-0001", "demo2": "demo2-ingest-key-0002"}
 	srv := startWithIdP(t, idpUser{sub: "e2e-sso", tenant: "demo2"}, ttl, time.Hour, keys)
@@ -148,6 +144,8 @@ func TestSignInWithIdentityProvider(t *testing.T) {
 // token is not renewed, the connection closes at its expiry, and the page
 // asks to sign in with the provider again.
 func TestIdentityProviderSessionEnds(t *testing.T) {
+	// No t.Parallel: the page renews its 8 s tokens before they expire, a
+	// latency, with the CPU to itself (doc.go).
 	// Tokens of 8 s (a shorter one can expire before a loaded machine's page
 	// is live and renews it), sessions of 20 s.
 	srv := startWithIdP(t, idpUser{sub: "e2e-sso", tenant: "demo"}, 8*time.Second, 20*time.Second, map[string]string{"demo": "demo-ingest-key-0001", "demo2": "demo2-ingest-key-0002"})

@@ -37,6 +37,7 @@ func adminToken(t *testing.T, tenant string) string {
 // built-ins, while a page of tenant demo2 at the same URL says there is no
 // such dashboard.
 func TestStoredDashboardOpensByURL(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t)
 	d := demo.Dashboard()
 	mine := dashboard.Dashboard{ID: "mine", Title: "Demo's own board", Panels: d.Panels[:2]}

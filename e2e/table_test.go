@@ -92,6 +92,7 @@ func scrollFeed(t *testing.T, p *rod.Page, top int) {
 // all, that scrolling draws later rows, that rows published while the reader
 // is scrolled down do not move what they read, and that a new row flashes.
 func TestFeedTableDrawsOnlyRowsInView(t *testing.T) {
+	t.Parallel()
 	const key = "demo-ingest-key-0001"
 	const rowH = 28 // app/ui rowHeight, static/telltale.css
 	spec := filepath.Join(t.TempDir(), "feeds.json")

@@ -27,6 +27,7 @@ func markVehicle(t *testing.T, base, key, name string) {
 // shows its own and never the other's; neither page keeps its token in the
 // address bar.
 func TestTwoTenantsSeeOnlyTheirOwn(t *testing.T) {
+	t.Parallel()
 	keys := map[string]string{"demo": "demo-ingest-key-0001", "demo2": "demo2-ingest-key-0002"}
 	srv := startServer(t, "-ingest-keys", "demo:"+keys["demo"]+",demo2:"+keys["demo2"])
 	b := newBrowser(t)
@@ -74,6 +75,7 @@ func other(tenant string) string {
 // TestSignInForm: a page with no token says it is signed out and asks for
 // one; pasting a token brings it live.
 func TestSignInForm(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t)
 	p := newBrowser(t).MustPage("")
 	if err := p.Navigate(srv.URL + "/"); err != nil {

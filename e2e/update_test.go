@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -17,12 +16,8 @@ import (
 // "new version — reload" banner; the page does not reload under the
 // operator. The banner's reload serves the new version, signed in and live.
 func TestNewVersionOffersReload(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	t.Parallel()
+	addr := freeAddr(t)
 	old := startServerEnvAt(t, []string{"DATABASE_URL=", "TELLTALE_APP_VERSION=e2e-old"}, addr)
 	b := newBrowser(t, throttled)
 	p := b.MustPage("")

@@ -28,6 +28,7 @@ import (
 // chart ends with its stream's data, on the first visit and the warm one,
 // without a reconnect, and no chart element is made twice.
 func TestWarmVisitLargeStreams(t *testing.T) {
+	t.Parallel()
 	const (
 		key     = "demo-ingest-key-warm"
 		panels  = 6
