@@ -314,8 +314,14 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	// Sent lets the client measure lag as over the WebSocket; the head lets
-	// it show how far a catch-up has come.
-	frame(w, r, wire.EncodeBatchHead(stream, time.Now().UnixNano(), cur.Seq, raw))
+	// it show how far a catch-up has come. The store may hold more than this
+	// node's hub has taken yet (a follower mid-batch): the head is never
+	// behind the last event sent.
+	head := cur.Seq
+	if n := len(evs); n > 0 {
+		head = max(head, evs[n-1].Seq)
+	}
+	frame(w, r, wire.EncodeBatchHead(stream, time.Now().UnixNano(), head, raw))
 }
 
 // hold waits until the stream's cursor is done (a move from the request's
