@@ -189,8 +189,10 @@ func checkName(what, s string) error {
 	case !utf8.ValidString(s):
 		return fmt.Errorf("%s id is not UTF-8", what)
 	}
-	for _, c := range s {
-		if c < 0x20 || c == 0x7f {
+	// Byte by byte: the string is valid UTF-8, and every control character
+	// this refuses is one byte, which no multi-byte sequence contains.
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f {
 			return fmt.Errorf("%s id %.32q has a control character", what, s)
 		}
 	}

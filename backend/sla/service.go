@@ -248,12 +248,13 @@ func (s *Service) merge(tenant string, r *wire.Report, clamped int) error {
 			s.pending[key{tenant, r.Dashboard, p.Panel, minute.Unix(), false}] = ru
 			s.perTenant[tenant]++
 		} else {
-			before = ru.size()
+			before = ru.merged
 		}
 		if n := ru.addReport(screen, p); n > 0 {
 			s.staleDropped.Add(int64(n))
 		}
-		grew += ru.size() - before
+		ru.merged = ru.size()
+		grew += ru.merged - before
 	}
 	s.pendingBytes += grew
 	s.tenantBytes[tenant] += grew
