@@ -307,12 +307,20 @@ func (r *reader) stageHist(h *StageHist) {
 	if !r.reuse && !r.binsAgree() {
 		return
 	}
+	// The second of the two arrays is refused before it is allocated when
+	// its length differs from the first's.
+	seenIndex, seenCounts := false, false
 	for n := r.mapKeys(); n > 0 && r.err == nil; n-- {
 		switch string(r.key()) {
 		case "stage":
 			h.Stage = r.label()
 		case "index":
 			if n := r.cappedArray("bins in a stage", sla.MaxBins); n >= 0 {
+				if seenCounts && n != len(h.Counts) {
+					r.binsDiffer(n, len(h.Counts))
+					break
+				}
+				seenIndex = true
 				h.Index = resize(h.Index[:0], n)
 				for i := 0; i < n && r.err == nil; i++ { // past an error each read would build one
 					h.Index[i] = int32(r.binInt())
@@ -320,6 +328,11 @@ func (r *reader) stageHist(h *StageHist) {
 			}
 		case "counts":
 			if n := r.cappedArray("bins in a stage", sla.MaxBins); n >= 0 {
+				if seenIndex && n != len(h.Index) {
+					r.binsDiffer(len(h.Index), n)
+					break
+				}
+				seenCounts = true
 				h.Counts = resize(h.Counts[:0], n)
 				for i := 0; i < n && r.err == nil; i++ {
 					h.Counts[i] = uint32(r.binInt())
