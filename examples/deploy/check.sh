@@ -123,7 +123,7 @@ cat "$TMP/cert.pem" "$TMP/key.pem" >"$TMP/haproxy.pem"
 
 SECRET=$(openssl rand -hex 32)
 UP=$(free_port)
-TELLTALE_JWT_SECRET=$SECRET "$BIN" -addr 127.0.0.1:$UP -web "$WEB" -log-level warn >"$TMP/telltale.log" 2>&1 &
+TELLTALE_JWT_SECRET=$SECRET "$BIN" -addr 127.0.0.1:$UP -web "$WEB" -log-level warn -drain-delay 0 >"$TMP/telltale.log" 2>&1 &
 SERVER_PID=$!
 PIDS="$PIDS $SERVER_PID"
 wait_http "http://127.0.0.1:$UP/healthz"
@@ -143,7 +143,7 @@ rewritten() {
 # on 127.0.0.1 (as telltale.env does) and gives each client address a burst
 # of 3 new WebSockets, refilled one per 100 s.
 UP2=$(free_port)
-TELLTALE_JWT_SECRET=$SECRET "$BIN" -addr 127.0.0.1:$UP2 -web "$WEB" -log-level warn -demo=false \
+TELLTALE_JWT_SECRET=$SECRET "$BIN" -addr 127.0.0.1:$UP2 -web "$WEB" -log-level warn -drain-delay 0 -demo=false \
 	-trusted-proxies 127.0.0.1 -conn-burst 3 -conn-rate 0.01 >"$TMP/telltale2.log" 2>&1 &
 PIDS="$PIDS $!"
 wait_http "http://127.0.0.1:$UP2/healthz"

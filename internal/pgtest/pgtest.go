@@ -148,7 +148,7 @@ type throwaway struct {
 // startThrowaway runs initdb and pg_ctl (as the postgres user when root, as
 // PostgreSQL refuses to run as root) on a free loopback port.
 func startThrowaway() (*throwaway, error) {
-	bin, err := findBin()
+	bin, err := FindBin()
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +205,9 @@ func (c *throwaway) stop() {
 	_ = os.RemoveAll(c.dir)
 }
 
-func findBin() (string, error) {
+// FindBin is the folder of the installed PostgreSQL's initdb and pg_ctl:
+// from PATH, else the newest /usr/lib/postgresql/*/bin (Debian's packages).
+func FindBin() (string, error) {
 	if p, err := exec.LookPath("initdb"); err == nil {
 		if _, err := exec.LookPath("pg_ctl"); err == nil {
 			return filepath.Dir(p), nil

@@ -50,13 +50,13 @@ func startServer(ctx context.Context, bin, store, admin, cpus, webDir string, ex
 		return nil, err
 	}
 	env := append(os.Environ(), "TELLTALE_JWT_SECRET="+secret, "XDG_CACHE_HOME="+web)
-	args := []string{"-addr", "127.0.0.1:0", "-web", web, "-demo=false", "-log-level", "warn", "-debug-addr", "127.0.0.1:0"}
+	args := []string{"-addr", "127.0.0.1:0", "-web", web, "-demo=false", "-log-level", "warn", "-debug-addr", "127.0.0.1:0", "-drain-delay", "0"}
 	if webDir != "" {
 		dash, err := writeDashboards(web)
 		if err != nil {
 			return nil, err
 		}
-		args = []string{"-addr", "127.0.0.1:0", "-web", webDir, "-dashboards", dash, "-demo=false", "-log-level", "warn", "-debug-addr", "127.0.0.1:0"}
+		args = []string{"-addr", "127.0.0.1:0", "-web", webDir, "-dashboards", dash, "-demo=false", "-log-level", "warn", "-debug-addr", "127.0.0.1:0", "-drain-delay", "0"}
 	}
 	switch store {
 	case "embedded":

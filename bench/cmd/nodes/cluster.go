@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/telltale/telltale/internal/pgtest"
 )
 
 // cluster is the PostgreSQL server the run uses: one of its own (initdb and
@@ -37,9 +39,9 @@ type cluster struct {
 // startCluster starts a PostgreSQL cluster of the run's own on a free
 // loopback port.
 func startCluster(maxConns int) (*cluster, error) {
-	bin, err := pgBin()
+	bin, err := pgtest.FindBin()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w, or give -pg-admin", err)
 	}
 	c := &cluster{pgCtl: filepath.Join(bin, "pg_ctl")}
 	if os.Geteuid() == 0 {
@@ -115,19 +117,6 @@ func (c *cluster) stop() {
 	}
 	_ = c.run(c.pgCtl, "-D", filepath.Join(c.dir, "data"), "-m", "immediate", "stop")
 	_ = os.RemoveAll(c.dir)
-}
-
-func pgBin() (string, error) {
-	if p, err := exec.LookPath("initdb"); err == nil {
-		if _, err := exec.LookPath("pg_ctl"); err == nil {
-			return filepath.Dir(p), nil
-		}
-	}
-	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
-	if len(matches) > 0 {
-		return filepath.Dir(matches[len(matches)-1]), nil
-	}
-	return "", errors.New("no initdb/pg_ctl found (install postgresql, or give -pg-admin)")
 }
 
 // database is one run's database on the cluster and a login role per node,

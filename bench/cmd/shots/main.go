@@ -67,7 +67,7 @@ func run() error {
 	const secret = "shots-secret-shots-secret-shots-secret"
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, *bin, "-addr", "127.0.0.1:0", "-web", *web, "-log-level", "warn")
+	cmd := exec.CommandContext(ctx, *bin, "-addr", "127.0.0.1:0", "-web", *web, "-log-level", "warn", "-drain-delay", "0")
 	cmd.Env = append(os.Environ(), "TELLTALE_JWT_SECRET="+secret, "DATABASE_URL=")
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
