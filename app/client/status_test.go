@@ -203,6 +203,7 @@ func TestKickDropsASilentSocket(t *testing.T) {
 func TestRestartCloseIsAHandover(t *testing.T) {
 	var conns atomic.Int32
 	resume := make(chan struct{})
+	live := make(chan struct{}, 2) // the client reported live (each connection's once)
 	url := fakeServer(t, func(ctx context.Context, ws *websocket.Conn) {
 		if _, err := recv(ctx, ws); err != nil {
 			return
@@ -216,7 +217,11 @@ func TestRestartCloseIsAHandover(t *testing.T) {
 		if n == 1 {
 			_, _ = recv(ctx, ws) // the sub (later, the cursor rides in the hello)
 			_ = send(ctx, ws, wire.Snapshot{Stream: "m", Epoch: 1, Seq: 5})
-			time.Sleep(100 * time.Millisecond) // let the client settle live
+			select { // the client is live before the node restarts
+			case <-live:
+			case <-ctx.Done():
+				return
+			}
 			ws.Close(wire.CloseRestart, "server restarting")
 			return
 		}
@@ -226,7 +231,11 @@ func TestRestartCloseIsAHandover(t *testing.T) {
 			return
 		}
 		_ = send(ctx, ws, wire.Batch{Stream: "m", Events: []wire.Event{}, Head: 5})
-		time.Sleep(100 * time.Millisecond)
+		select { // live again on this connection before it goes
+		case <-live:
+		case <-ctx.Done():
+			return
+		}
 		// As a browser sees it: the restarting error frame, and a close
 		// whose code does not reach Go in wasm.
 		_ = send(ctx, ws, wire.Error{Code: wire.CodeRestarting, Message: "server restarting"})
@@ -243,6 +252,12 @@ func TestRestartCloseIsAHandover(t *testing.T) {
 			mu.Lock()
 			if len(seen) == 0 || seen[len(seen)-1] != st {
 				seen = append(seen, st)
+				if st == Live {
+					select {
+					case live <- struct{}{}:
+					default:
+					}
+				}
 			}
 			mu.Unlock()
 		}})

@@ -108,25 +108,31 @@ func readOneFrame(c net.Conn) ([]byte, error) {
 	return b, err
 }
 
-// TestTryWriteNeverWaits: to a socket nobody reads, tryWrite writes what the
-// kernel takes and returns at once, holding the socket for the rest, which
-// finish writes once the peer reads; meanwhile no other write gets in.
-func TestTryWriteNeverWaits(t *testing.T) {
+// tcpPair is a connected loopback TCP pair: the server's side and the
+// peer's, both closed when the test ends.
+func tcpPair(t *testing.T) (nc, peer net.Conn) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	peer, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
+	if peer, err = net.Dial("tcp", ln.Addr().String()); err != nil {
 		t.Fatal(err)
 	}
-	defer peer.Close()
-	nc, err := ln.Accept()
-	if err != nil {
+	t.Cleanup(func() { peer.Close() })
+	if nc, err = ln.Accept(); err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
+	t.Cleanup(func() { nc.Close() })
+	return nc, peer
+}
+
+// TestTryWriteNeverWaits: to a socket nobody reads, tryWrite writes what the
+// kernel takes and returns at once, holding the socket for the rest, which
+// finish writes once the peer reads; meanwhile no other write gets in.
+func TestTryWriteNeverWaits(t *testing.T) {
+	nc, peer := tcpPair(t)
 	nc.(*net.TCPConn).SetWriteBuffer(4096)
 	h := newHeldWriter(nc)
 	if h.raw == nil {
@@ -186,21 +192,7 @@ func TestNoFrameOfOursAfterShutdown(t *testing.T) {
 // event per frame, costs the garbage collector nothing (a closure made per
 // write escaped through syscall.RawConn: three allocations each).
 func TestTryWriteAllocatesNothing(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peer, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	nc, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc, _ := tcpPair(t) // the peer stays open until the test ends
 	h := newHeldWriter(nc)
 	if h.raw == nil {
 		t.Fatal("a TCP connection has no raw socket")
