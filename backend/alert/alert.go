@@ -52,8 +52,13 @@ type Config struct {
 	// store's Append, which the hub then serves).
 	Publish func(ctx context.Context, tenant string, evs []wire.Event) error
 	// Notify is told every firing and resolve once its row is written (the
-	// Webhook's Send); it must not block. Nil: none.
+	// Outbox's, which then delivers the row; or the Webhook's Send); it must
+	// not block. Nil: none.
 	Notify func(tenant string, a dashboard.Alert, at time.Time)
+	// Silence keeps when the silence of a stream the hub holds no event of
+	// counts from, where the next leader reads it; nil: this Evaluator's
+	// memory (its silence clock starts again with it).
+	Silence SilenceClock
 	// Every is the time between evaluations; zero means 15 s.
 	Every time.Duration
 	// MinPainted is how many painted events a panel's period needs before
@@ -62,6 +67,17 @@ type Config struct {
 	Now        func() time.Time // nil means time.Now
 	Logger     *slog.Logger     // nil means discard
 	Metrics    *metrics.Registry
+}
+
+// SilenceClock keeps when the evaluator began to count a stream's silence
+// (pgstore's, in PostgreSQL: SilentSince, ForgetSilence).
+type SilenceClock interface {
+	// SilentSince is when the stream's silence counts from: its newest
+	// stored event's time, else the time kept for it, else now (kept).
+	SilentSince(ctx context.Context, tenant, stream string, now time.Time) (time.Time, error)
+	// ForgetSilence drops the time kept for the stream: no target judges
+	// it any more.
+	ForgetSilence(ctx context.Context, tenant, stream string) error
 }
 
 // Evaluator fires and resolves alerts. Evaluate and Run are not to be
@@ -76,8 +92,9 @@ type Evaluator struct {
 
 type tenantState struct {
 	alerts map[string]*track // by alert id: the firing ones
-	// seen is when the evaluator first looked for a stream the hub held
-	// no event of: its silence counts from then.
+	// seen is when the silence of a stream the hub held no event of counts
+	// from: when the evaluator first looked for it, or what
+	// Config.Silence keeps.
 	seen map[string]time.Time
 }
 
@@ -197,7 +214,7 @@ func (e *Evaluator) tenant(ctx context.Context, tenant string) error {
 			}
 			a := v.alert
 			a.State, a.Since = dashboard.AlertFiring, now
-			evs, notes = append(evs, dashboard.AlertEvent(a)), append(notes, a)
+			evs, notes = append(evs, alertEvent(a, now)), append(notes, a)
 			apply = append(apply, func() { st.alerts[a.ID] = &track{alert: a}; e.fired.Inc() })
 		case v.firing:
 			tr.clear = 0
@@ -238,7 +255,15 @@ func (e *Evaluator) resolve(tr *track, now time.Time, why string, evs []wire.Eve
 	a := tr.alert
 	a.State = dashboard.AlertResolved
 	a.Message = "resolved after " + duration(now.Sub(a.Since)) + why + ": " + a.Message
-	return append(evs, dashboard.AlertEvent(a)), append(notes, a), append(apply, func() { delete(st.alerts, a.ID); e.resolved.Inc() })
+	return append(evs, alertEvent(a, now)), append(notes, a), append(apply, func() { delete(st.alerts, a.ID); e.resolved.Inc() })
+}
+
+// alertEvent is a's row, its event time the evaluation's: the webhook's
+// "at", read back from the stream (Outbox).
+func alertEvent(a dashboard.Alert, now time.Time) wire.Event {
+	ev := dashboard.AlertEvent(a)
+	ev.Time = now.UnixMilli()
+	return ev
 }
 
 // judge is every target's verdict for the tenant's dashboards now.
@@ -303,7 +328,13 @@ func (e *Evaluator) judge(ctx context.Context, tenant string, st *tenantState, d
 				if !ok {
 					if newest, ok = st.seen[stream]; !ok {
 						newest = now
-						st.seen[stream] = now
+						if e.cfg.Silence != nil {
+							var err error
+							if newest, err = e.cfg.Silence.SilentSince(ctx, tenant, stream, now); err != nil {
+								return nil, err
+							}
+						}
+						st.seen[stream] = newest
 					}
 				}
 				v := verdict{alert: dashboard.Alert{ID: id + WhatSilent, Dashboard: d.ID, Panel: p.ID}}
@@ -318,6 +349,11 @@ func (e *Evaluator) judge(ctx context.Context, tenant string, st *tenantState, d
 	for s := range st.seen {
 		if !streams[s] {
 			delete(st.seen, s)
+			if e.cfg.Silence != nil {
+				if err := e.cfg.Silence.ForgetSilence(ctx, tenant, s); err != nil {
+					e.log.Warn("alerts: forgetting a silence failed", "tenant", tenant, "stream", s, "err", err)
+				}
+			}
 		}
 	}
 	return out, nil

@@ -26,9 +26,10 @@ import (
 // body and compares in constant time (Sign).
 const SignatureHeader = "X-Telltale-Signature"
 
-// DeliveryHeader names one message, the same on every retry of it
-// ("tenant/id/state/since-ms"), so that a receiver can drop a retry of a
-// message it took.
+// DeliveryHeader names one message, the same on every retry of it and
+// whichever node sends it ("tenant/id/state/since-ms", all from the alert's
+// row), so that a receiver can drop a repeat of a message it took: delivery
+// is at least once (Outbox).
 const DeliveryHeader = "X-Telltale-Delivery"
 
 // Message is the JSON body of a webhook call.
@@ -121,16 +122,32 @@ func NewWebhook(cfg WebhookConfig) *Webhook {
 	}
 }
 
-// Send queues a's message; it never blocks. It is Evaluator's Notify.
+// Send queues a's message; it never blocks. It is Evaluator's Notify for a
+// Webhook fed from memory; the server feeds it from the alerts stream
+// instead (Outbox), which a new leader reads.
 func (w *Webhook) Send(tenant string, a dashboard.Alert, at time.Time) {
+	if !w.take(tenant, a) {
+		return
+	}
+	m := message(tenant, a, at)
+	select {
+	case w.queue <- m:
+	default:
+		w.dropped.Inc()
+		w.log.Warn("alert webhook: queue full, message dropped", "tenant", tenant, "id", a.ID, "state", a.State)
+	}
+}
+
+// take reports whether a's message is one to send: false (counted) for the
+// same message again, or the firing of an episode already resolved.
+func (w *Webhook) take(tenant string, a dashboard.Alert) bool {
 	since := strconv.FormatInt(a.Since.UnixMilli(), 10)
 	k, v := tenant+"/"+a.ID, a.State+"/"+since
 	w.mu.Lock()
-	// The same message again, or the firing of an episode already resolved.
+	defer w.mu.Unlock()
 	if last := w.last[k]; last == v || last == dashboard.AlertResolved+"/"+since {
-		w.mu.Unlock()
 		w.dupes.Inc()
-		return
+		return false
 	}
 	if len(w.last) >= maxDedupe {
 		for key, s := range w.last {
@@ -140,14 +157,11 @@ func (w *Webhook) Send(tenant string, a dashboard.Alert, at time.Time) {
 		}
 	}
 	w.last[k] = v
-	w.mu.Unlock()
-	m := Message{Tenant: tenant, ID: a.ID, State: a.State, Dashboard: a.Dashboard, Panel: a.Panel, Message: a.Message, Since: a.Since.UTC(), At: at.UTC()}
-	select {
-	case w.queue <- m:
-	default:
-		w.dropped.Inc()
-		w.log.Warn("alert webhook: queue full, message dropped", "tenant", tenant, "id", a.ID, "state", a.State)
-	}
+	return true
+}
+
+func message(tenant string, a dashboard.Alert, at time.Time) Message {
+	return Message{Tenant: tenant, ID: a.ID, State: a.State, Dashboard: a.Dashboard, Panel: a.Panel, Message: a.Message, Since: a.Since.UTC(), At: at.UTC()}
 }
 
 // Run delivers queued messages until ctx ends.
@@ -157,7 +171,7 @@ func (w *Webhook) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case m := <-w.queue:
-			w.deliver(ctx, m)
+			_ = w.deliver(ctx, m)
 		}
 	}
 }
@@ -165,11 +179,13 @@ func (w *Webhook) Run(ctx context.Context) error {
 // errPermanent: the receiver refused the message; trying again will not help.
 var errPermanent = errors.New("refused")
 
-func (w *Webhook) deliver(ctx context.Context, m Message) {
+// deliver posts m until the receiver takes it, refuses it or every
+// attempt failed (true), or ctx ends first (false: not settled).
+func (w *Webhook) deliver(ctx context.Context, m Message) bool {
 	body, err := json.Marshal(m)
 	if err != nil { // a Message always marshals
 		w.failed.Inc()
-		return
+		return true
 	}
 	delivery := m.Tenant + "/" + m.ID + "/" + m.State + "/" + strconv.FormatInt(m.Since.UnixMilli(), 10)
 	wait := w.cfg.Backoff
@@ -177,22 +193,22 @@ func (w *Webhook) deliver(ctx context.Context, m Message) {
 		err := w.post(ctx, body, delivery)
 		if err == nil {
 			w.sent.Inc()
-			return
+			return true
 		}
 		if ctx.Err() != nil {
-			return
+			return false
 		}
 		if errors.Is(err, errPermanent) || attempt >= w.cfg.Attempts {
 			w.failed.Inc()
 			w.log.Warn("alert webhook: message not delivered", "tenant", m.Tenant, "id", m.ID, "state", m.State, "attempts", attempt, "err", err)
-			return
+			return true
 		}
 		w.retried.Inc()
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return
+			return false
 		case <-t.C:
 		}
 		wait = min(2*wait, w.cfg.MaxBackoff)

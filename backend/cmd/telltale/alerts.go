@@ -14,6 +14,7 @@ import (
 	"github.com/telltale/telltale/backend/hub"
 	"github.com/telltale/telltale/backend/metrics"
 	"github.com/telltale/telltale/backend/sla"
+	"github.com/telltale/telltale/backend/store"
 	"github.com/telltale/telltale/shared/dashboard"
 	"github.com/telltale/telltale/shared/wire"
 )
@@ -53,12 +54,17 @@ func (a *alertFlags) check(name func(flag string) string) error {
 }
 
 // alerts builds the sla evaluator over the hub and the store, and the
-// webhook when one is configured; run runs them both. querier answers the
-// pages' reports (nil: only silent streams are judged).
+// webhook's outbox when one is configured; run runs them both. querier
+// answers the pages' reports (nil: only silent streams are judged). The
+// webhook delivers the rows of the tenants' alerts streams from cursors
+// kept by the cluster (cluster.go), so a new leader delivers what the last
+// one wrote and did not deliver; silence that the hub cannot date counts
+// from a time the cluster keeps.
 func alerts(cfg alertFlags, h *hub.Hub, b *boards, store interface {
 	Append(ctx context.Context, tenant, stream string, evs []wire.Event) error
-}, querier sla.Querier, log *slog.Logger, reg *metrics.Registry) (run func(ctx context.Context, goRun func(string, func(context.Context) error))) {
-	var wh *alert.Webhook
+	Read(ctx context.Context, tenant, stream string, after uint64, limit int) ([]wire.Event, error)
+}, cl *cluster, querier sla.Querier, log *slog.Logger, reg *metrics.Registry) (run func(ctx context.Context, goRun func(string, func(context.Context) error))) {
+	var out *alert.Outbox
 	acfg := alert.Config{
 		Querier: querier,
 		Every:   cfg.every,
@@ -95,16 +101,31 @@ func alerts(cfg alertFlags, h *hub.Hub, b *boards, store interface {
 		Publish: func(ctx context.Context, tenant string, evs []wire.Event) error {
 			return store.Append(ctx, tenant, dashboard.AlertsStream, evs)
 		},
+		Silence: cl.silence(),
 	}
 	if cfg.webhook != "" {
-		wh = alert.NewWebhook(alert.WebhookConfig{URL: cfg.webhook, Secret: []byte(cfg.secret), Logger: log, Metrics: reg})
-		acfg.Notify = wh.Send
+		wh := alert.NewWebhook(alert.WebhookConfig{URL: cfg.webhook, Secret: []byte(cfg.secret), Logger: log, Metrics: reg})
+		out = alert.NewOutbox(alert.OutboxConfig{Webhook: wh, Cursors: cl.alertCursors(), Logger: log, Metrics: reg,
+			Read: func(ctx context.Context, tenant string, after uint64, limit int) ([]wire.Event, error) {
+				return store.Read(ctx, tenant, dashboard.AlertsStream, after, limit)
+			},
+			Head:    func(tenant string) (wire.Cursor, bool) { return h.Cursor(tenant, dashboard.AlertsStream) },
+			Tenants: h.Tenants,
+		})
+		acfg.Notify = out.Notify
 	}
 	ev := alert.New(acfg)
 	return func(ctx context.Context, goRun func(string, func(context.Context) error)) {
-		if wh != nil {
-			goRun("alert webhook", wh.Run)
+		if out != nil {
+			goRun("alert webhook", out.Run)
 		}
 		goRun("alerts", ev.Run)
 	}
+}
+
+// alertStore writes alert rows as the leader and reads them back from the
+// store.
+type alertStore struct {
+	appendFunc
+	store.History
 }

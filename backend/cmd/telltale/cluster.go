@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/telltale/telltale/backend/aggregate"
+	"github.com/telltale/telltale/backend/alert"
 	"github.com/telltale/telltale/backend/hub"
 	"github.com/telltale/telltale/backend/leader"
 	"github.com/telltale/telltale/backend/metrics"
@@ -30,6 +31,9 @@ import (
 type cluster struct {
 	el *leader.Elector // nil: the embedded store, which always leads
 	pg *pgstore.Store  // nil with the embedded store
+	// cursors are the alert webhook's delivery cursors with the embedded
+	// store (one node; its alerts streams live as long as the process).
+	cursors *alert.MemoryCursors
 }
 
 // newCluster returns the embedded store's cluster of one, or PostgreSQL's
@@ -37,7 +41,7 @@ type cluster struct {
 func newCluster(st *openedStore, dbURL string, retry time.Duration, log *slog.Logger, reg *metrics.Registry) *cluster {
 	if st.pg == nil {
 		reg.Gauge("telltale_leader", "1 while this node leads (holds the cluster's advisory lock: derived streams, alerts, retention, demo feed), 0 otherwise").Add(1)
-		return &cluster{}
+		return &cluster{cursors: &alert.MemoryCursors{}}
 	}
 	return &cluster{pg: st.pg, el: leader.New(leader.Config{
 		Connect: func(ctx context.Context) (*pgx.Conn, error) {
@@ -136,6 +140,41 @@ func (c *cluster) appendAll(st aggregate.Store) func(ctx context.Context, tenant
 	return func(ctx context.Context, tenant string, streams map[string][]wire.Event) error {
 		return c.pg.AppendAllOn(ctx, c.el, tenant, streams)
 	}
+}
+
+// alertCursors are the alert webhook's delivery cursors (alert.Outbox): in
+// PostgreSQL, moved on the leader's lock connection, so that the next
+// leader starts where this one's receiver stopped taking messages and a
+// node that lost the lock cannot move them; in memory with the embedded
+// store.
+func (c *cluster) alertCursors() alert.Cursors {
+	if c.el == nil {
+		return c.cursors
+	}
+	return pgCursors{pg: c.pg, el: c.el}
+}
+
+type pgCursors struct {
+	pg *pgstore.Store
+	el *leader.Elector
+}
+
+func (p pgCursors) Cursor(ctx context.Context, tenant string) (wire.Cursor, bool, error) {
+	return p.pg.AlertCursor(ctx, tenant)
+}
+
+func (p pgCursors) SetCursor(ctx context.Context, tenant string, c wire.Cursor) error {
+	return p.pg.SetAlertCursor(ctx, p.el, tenant, c)
+}
+
+// silence is where the alert evaluator keeps when a stream's silence
+// counts from (alert.Config.Silence): PostgreSQL, which the next leader
+// reads; nil (the evaluator's memory) with the embedded store.
+func (c *cluster) silence() alert.SilenceClock {
+	if c.pg == nil {
+		return nil
+	}
+	return c.pg
 }
 
 // leaderStore is the engine's store: reads anywhere, writes as the leader.

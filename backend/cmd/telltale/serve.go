@@ -158,7 +158,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		goRun("aggregates", eng.Run)
 		// The dashboards' sla targets (alerts.go), judged from the pages'
 		// reports and the hub's streams; alerts are written as the leader.
-		alerts(cfg.alerts, h, boards, cl.appender(st), slas, log, reg)(ctx, goRun)
+		alerts(cfg.alerts, h, boards, alertStore{cl.appender(st), st}, cl, slas, log, reg)(ctx, goRun)
 		if st.retain != nil {
 			goRun("retention", st.retain)
 		}
