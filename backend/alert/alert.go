@@ -4,12 +4,14 @@
 // target's period (backend/sla's Querier) and the hub's newest event time of
 // each panel's stream, fires an alert when a panel misses its target and
 // resolves it once it has been clear for a whole evaluation. Alerts are rows
-// of the tenant's dashboard.AlertsStream (pages show a banner) and, through
-// a Webhook, signed HTTP messages.
+// of the tenant's dashboard.AlertsStream (pages show a banner) and signed
+// HTTP messages: an Outbox delivers those rows through a Webhook from a
+// cursor kept in the store, so that the next leader delivers what the last
+// one wrote and could not.
 //
 // It must never take a tenant from anything but its own list (each tenant's
 // alerts are written to that tenant's stream only), and never block on the
-// webhook: delivery is queued, retried and deduplicated apart.
+// webhook: delivery is read, retried and deduplicated apart.
 package alert
 
 import (

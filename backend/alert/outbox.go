@@ -29,8 +29,10 @@ type Cursors interface {
 // OutboxConfig configures an Outbox. Zero values are the documented
 // defaults.
 type OutboxConfig struct {
-	// Webhook signs, posts, retries and deduplicates. Required; its Run is
-	// not used (the Outbox delivers).
+	// Webhook signs, posts, retries and deduplicates; its Run is not used
+	// (the Outbox delivers). Nil: no webhook is configured, and the
+	// cursors follow the heads, so that rows written meanwhile are not
+	// sent when one is.
 	Webhook *Webhook
 	// Read returns up to limit rows of the tenant's alerts stream with seq
 	// > after, oldest first (the store's Read of dashboard.AlertsStream).
@@ -147,6 +149,9 @@ func (o *Outbox) tenant(ctx context.Context, tenant string) error {
 	}
 	if cur.Epoch == head.Epoch && cur.Seq >= head.Seq {
 		return nil
+	}
+	if o.cfg.Webhook == nil {
+		return o.move(ctx, tenant, head)
 	}
 	for {
 		after := cur.Seq

@@ -258,6 +258,9 @@ func TestOutboxNewEpochAndTrimmedRows(t *testing.T) {
 		if _, ids, _ := rc.state(); len(ids) != 1 || ids[0] != deliveryID(firing) {
 			return fmt.Errorf("taken %q, want the new epoch's firing", ids)
 		}
+		if c, _, _ := cursors.Cursor(context.Background(), "acme"); c.Epoch != 2 || c.Seq != 1 {
+			return fmt.Errorf("cursor at %+v, want epoch 2 seq 1", c)
+		}
 		return nil
 	})
 	stop()
@@ -284,4 +287,42 @@ func TestOutboxNewEpochAndTrimmedRows(t *testing.T) {
 	if len(ids) != 3 || ids[1] != "acme/d/q3/p95/firing/"+fmt.Sprint(firing.Since.UnixMilli()) {
 		t.Fatalf("taken %q, want the first firing and the two kept rows (seqs 5 and 6)", ids)
 	}
+}
+
+// Without a webhook the cursors follow the heads: a webhook configured
+// later sends the rows written from then on, not every alert since.
+func TestOutboxWithoutWebhookFollowsTheHeads(t *testing.T) {
+	t.Parallel()
+	log := &alertLog{epoch: 3}
+	log.add(firing, firing.Since)
+	cursors := &MemoryCursors{}
+	o := NewOutbox(OutboxConfig{Read: func(context.Context, string, uint64, int) ([]wire.Event, error) {
+		t.Error("read without a webhook")
+		return nil, nil
+	}, Head: log.head, Tenants: func() []string { return []string{"acme"} }, Cursors: cursors, Every: 10 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = o.Run(ctx) }()
+	poll.Until(t, 10*time.Second, func() error {
+		if c, _, _ := cursors.Cursor(ctx, "acme"); c != (wire.Cursor{Stream: dashboard.AlertsStream, Epoch: 3, Seq: 1}) {
+			return fmt.Errorf("cursor at %+v, want the head", c)
+		}
+		return nil
+	})
+	cancel()
+	<-done
+
+	rc := &dedupingReceiver{taken: map[string]bool{}}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	runOutbox(t, log, cursors, srv.URL)
+	resolved := firing
+	resolved.State = dashboard.AlertResolved
+	log.add(resolved, firing.Since.Add(time.Minute))
+	poll.Until(t, 10*time.Second, func() error {
+		if _, ids, _ := rc.state(); len(ids) != 1 || ids[0] != deliveryID(resolved) {
+			return fmt.Errorf("taken %q, want the resolve only", ids)
+		}
+		return nil
+	})
 }

@@ -54,7 +54,7 @@ func (a *alertFlags) check(name func(flag string) string) error {
 }
 
 // alerts builds the sla evaluator over the hub and the store, and the
-// webhook's outbox when one is configured; run runs them both. querier
+// webhook's outbox; run runs them both. querier
 // answers the pages' reports (nil: only silent streams are judged). The
 // webhook delivers the rows of the tenants' alerts streams from cursors
 // kept by the cluster (cluster.go), so a new leader delivers what the last
@@ -64,7 +64,6 @@ func alerts(cfg alertFlags, h *hub.Hub, b *boards, store interface {
 	Append(ctx context.Context, tenant, stream string, evs []wire.Event) error
 	Read(ctx context.Context, tenant, stream string, after uint64, limit int) ([]wire.Event, error)
 }, cl *cluster, querier sla.Querier, log *slog.Logger, reg *metrics.Registry) (run func(ctx context.Context, goRun func(string, func(context.Context) error))) {
-	var out *alert.Outbox
 	acfg := alert.Config{
 		Querier: querier,
 		Every:   cfg.every,
@@ -103,22 +102,23 @@ func alerts(cfg alertFlags, h *hub.Hub, b *boards, store interface {
 		},
 		Silence: cl.silence(),
 	}
+	// Without a webhook the outbox only moves the cursors along, so that
+	// configuring one later does not send every alert since.
+	var wh *alert.Webhook
 	if cfg.webhook != "" {
-		wh := alert.NewWebhook(alert.WebhookConfig{URL: cfg.webhook, Secret: []byte(cfg.secret), Logger: log, Metrics: reg})
-		out = alert.NewOutbox(alert.OutboxConfig{Webhook: wh, Cursors: cl.alertCursors(), Logger: log, Metrics: reg,
-			Read: func(ctx context.Context, tenant string, after uint64, limit int) ([]wire.Event, error) {
-				return store.Read(ctx, tenant, dashboard.AlertsStream, after, limit)
-			},
-			Head:    func(tenant string) (wire.Cursor, bool) { return h.Cursor(tenant, dashboard.AlertsStream) },
-			Tenants: h.Tenants,
-		})
-		acfg.Notify = out.Notify
+		wh = alert.NewWebhook(alert.WebhookConfig{URL: cfg.webhook, Secret: []byte(cfg.secret), Logger: log, Metrics: reg})
 	}
+	out := alert.NewOutbox(alert.OutboxConfig{Webhook: wh, Cursors: cl.alertCursors(), Logger: log, Metrics: reg,
+		Read: func(ctx context.Context, tenant string, after uint64, limit int) ([]wire.Event, error) {
+			return store.Read(ctx, tenant, dashboard.AlertsStream, after, limit)
+		},
+		Head:    func(tenant string) (wire.Cursor, bool) { return h.Cursor(tenant, dashboard.AlertsStream) },
+		Tenants: h.Tenants,
+	})
+	acfg.Notify = out.Notify
 	ev := alert.New(acfg)
 	return func(ctx context.Context, goRun func(string, func(context.Context) error)) {
-		if out != nil {
-			goRun("alert webhook", out.Run)
-		}
+		goRun("alert webhook", out.Run)
 		goRun("alerts", ev.Run)
 	}
 }
