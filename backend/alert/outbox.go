@@ -41,12 +41,15 @@ type OutboxConfig struct {
 	// hub's); false when it holds none. A tenant whose head is its cursor
 	// is not read.
 	Head func(tenant string) (wire.Cursor, bool)
-	// Tenants lists the tenants whose alerts streams may hold rows.
+	// Tenants lists the tenants whose alerts streams may hold rows (the
+	// hub's): looked at when the Outbox starts and every Every.
 	Tenants func() []string
 	// Cursors keeps the delivery cursors. Required.
 	Cursors Cursors
-	// Every is how often the heads are looked at besides Wake; zero means
-	// 1 s. Rows a former leader wrote are found at the first look.
+	// Every is how often every tenant's head is looked at, besides the
+	// tenants Notify names; zero means 10 s. Rows a former leader wrote are
+	// found at the first look (or, when this node's hub had not read them
+	// yet, at the next).
 	Every   time.Duration
 	Logger  *slog.Logger // nil means discard
 	Metrics *metrics.Registry
@@ -67,6 +70,7 @@ type Outbox struct {
 
 	mu   sync.Mutex
 	held map[string]wire.Cursor // the cursors this Outbox read or moved
+	due  map[string]bool        // tenants Notify named since the last look
 
 	skipped *metrics.Value
 }
@@ -77,7 +81,7 @@ const readBatch = 100
 // NewOutbox returns an Outbox; Run delivers.
 func NewOutbox(cfg OutboxConfig) *Outbox {
 	if cfg.Every <= 0 {
-		cfg.Every = time.Second
+		cfg.Every = 10 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -85,39 +89,56 @@ func NewOutbox(cfg OutboxConfig) *Outbox {
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.New()
 	}
-	return &Outbox{cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1), held: map[string]wire.Cursor{},
+	return &Outbox{cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1), held: map[string]wire.Cursor{}, due: map[string]bool{},
 		skipped: cfg.Metrics.Counter("telltale_alert_webhook_rows_skipped_total", "alert rows never delivered: the store no longer kept them when the webhook came to them"),
 	}
 }
 
-// Notify is the Evaluator's Notify: a row was written, look now. It never
-// blocks.
-func (o *Outbox) Notify(string, dashboard.Alert, time.Time) {
+// Notify is the Evaluator's Notify: a row of the tenant's was written, look
+// now. It never blocks.
+func (o *Outbox) Notify(tenant string, _ dashboard.Alert, _ time.Time) {
+	o.mu.Lock()
+	o.due[tenant] = true
+	o.mu.Unlock()
 	select {
 	case o.wake <- struct{}{}:
 	default:
 	}
 }
 
-// Run delivers until ctx ends: at once (what a former term left), then on
-// Notify and every Every.
+// Run delivers until ctx ends: every tenant's rows at once (what a former
+// term left) and every Every, the tenants Notify names when it does.
 func (o *Outbox) Run(ctx context.Context) error {
 	t := time.NewTicker(o.cfg.Every)
 	defer t.Stop()
+	all := true
 	for {
-		o.pass(ctx)
+		if all {
+			o.pass(ctx, o.cfg.Tenants())
+		} else {
+			o.mu.Lock()
+			due := make([]string, 0, len(o.due))
+			for tenant := range o.due {
+				due = append(due, tenant)
+			}
+			clear(o.due)
+			o.mu.Unlock()
+			o.pass(ctx, due)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-o.wake:
+			all = false
 		case <-t.C:
+			all = true
 		}
 	}
 }
 
-// pass delivers what every tenant's stream holds past its cursor.
-func (o *Outbox) pass(ctx context.Context) {
-	for _, tenant := range o.cfg.Tenants() {
+// pass delivers what the tenants' streams hold past their cursors.
+func (o *Outbox) pass(ctx context.Context, tenants []string) {
+	for _, tenant := range tenants {
 		if ctx.Err() != nil {
 			return
 		}

@@ -326,3 +326,31 @@ func TestOutboxWithoutWebhookFollowsTheHeads(t *testing.T) {
 		return nil
 	})
 }
+
+// The Outbox's look at every tenant (every 10 s) when nothing is new: one
+// hub head per tenant against the cursor it holds, no store read.
+func BenchmarkOutboxIdlePass_1000Tenants(b *testing.B) {
+	b.ReportAllocs()
+	tenants := make([]string, 1000)
+	for i := range tenants {
+		tenants[i] = fmt.Sprintf("tenant-%d", i)
+	}
+	head := wire.Cursor{Stream: dashboard.AlertsStream, Epoch: 1, Seq: 42}
+	cursors := &MemoryCursors{}
+	for _, t := range tenants {
+		_ = cursors.SetCursor(context.Background(), t, head)
+	}
+	o := NewOutbox(OutboxConfig{Webhook: NewWebhook(WebhookConfig{URL: "http://127.0.0.1:0/"}), Cursors: cursors,
+		Read: func(context.Context, string, uint64, int) ([]wire.Event, error) {
+			b.Fatal("read with nothing new")
+			return nil, nil
+		},
+		Head:    func(string) (wire.Cursor, bool) { return head, true },
+		Tenants: func() []string { return tenants }})
+	ctx := context.Background()
+	o.pass(ctx, tenants) // the cursors, read once per term
+	b.ResetTimer()
+	for b.Loop() {
+		o.pass(ctx, tenants)
+	}
+}
