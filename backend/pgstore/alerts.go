@@ -80,3 +80,17 @@ func (s *Store) ForgetSilence(ctx context.Context, tenant, stream string) error 
 	}
 	return nil
 }
+
+// Head is the stream's epoch and last seq as the table has them; false
+// for a stream the tenant does not have.
+func (s *Store) Head(ctx context.Context, tenant, stream string) (wire.Cursor, bool, error) {
+	var epoch, last int64
+	err := s.cfg.Pool.QueryRow(ctx, `SELECT epoch, last_seq FROM telltale.streams WHERE tenant = $1 AND stream = $2`, tenant, stream).Scan(&epoch, &last)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return wire.Cursor{}, false, nil
+	}
+	if err != nil {
+		return wire.Cursor{}, false, fmt.Errorf("read the head of %s: %w", stream, err)
+	}
+	return wire.Cursor{Stream: stream, Epoch: uint64(epoch), Seq: uint64(last)}, true, nil
+}

@@ -83,20 +83,8 @@ func alerts(cfg alertFlags, h *hub.Hub, b *boards, store interface {
 		Dashboards: func(_ context.Context, tenant string) ([]dashboard.Dashboard, error) {
 			return b.Dashboards(tenant), nil
 		},
-		Newest: h.Newest,
-		Current: func(tenant string) ([]dashboard.Alert, error) {
-			st, err := hubState(h, tenant, dashboard.AlertsStream)
-			if err != nil {
-				return nil, err
-			}
-			var out []dashboard.Alert
-			for i := range st.Rows {
-				if a, ok := dashboard.ParseAlert(&st.Rows[i]); ok {
-					out = append(out, a)
-				}
-			}
-			return out, nil
-		},
+		Newest:  h.Newest,
+		Current: currentAlerts(h, cl.storeHead()),
 		Publish: func(ctx context.Context, tenant string, evs []wire.Event) error {
 			return store.Append(ctx, tenant, dashboard.AlertsStream, evs)
 		},
@@ -128,4 +116,37 @@ func alerts(cfg alertFlags, h *hub.Hub, b *boards, store interface {
 type alertStore struct {
 	appendFunc
 	store.History
+}
+
+// currentAlerts is the evaluator's Config.Current: the alerts the tenant's
+// stream holds in the hub, once the hub has read it as far as the store
+// holds it (head; nil with the embedded store, whose hub is the store). A
+// new leader whose follower has not yet read the rows the last one wrote
+// just before it died would otherwise adopt too few firing alerts and fire
+// those again, as new episodes.
+func currentAlerts(h *hub.Hub, head func(ctx context.Context, tenant, stream string) (wire.Cursor, bool, error)) func(tenant string) ([]dashboard.Alert, error) {
+	return func(tenant string) ([]dashboard.Alert, error) {
+		if head != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			want, ok, err := head(ctx, tenant, dashboard.AlertsStream)
+			cancel()
+			if err != nil {
+				return nil, err
+			}
+			if got, _ := h.Cursor(tenant, dashboard.AlertsStream); ok && (got.Epoch != want.Epoch || got.Seq < want.Seq) {
+				return nil, fmt.Errorf("this node has read %s up to seq %d, the store holds %d: judged again at the next evaluation", dashboard.AlertsStream, got.Seq, want.Seq)
+			}
+		}
+		st, err := hubState(h, tenant, dashboard.AlertsStream)
+		if err != nil {
+			return nil, err
+		}
+		var out []dashboard.Alert
+		for i := range st.Rows {
+			if a, ok := dashboard.ParseAlert(&st.Rows[i]); ok {
+				out = append(out, a)
+			}
+		}
+		return out, nil
+	}
 }

@@ -177,6 +177,16 @@ func (c *cluster) silence() alert.SilenceClock {
 	return c.pg
 }
 
+// storeHead is the store's head of a stream, for what a new leader must
+// not read from its hub before the hub has caught up (currentAlerts); nil
+// with the embedded store, whose hub is never behind it.
+func (c *cluster) storeHead() func(ctx context.Context, tenant, stream string) (wire.Cursor, bool, error) {
+	if c.pg == nil {
+		return nil
+	}
+	return c.pg.Head
+}
+
 // leaderStore is the engine's store: reads anywhere, writes as the leader.
 type leaderStore struct {
 	aggregate.Store
