@@ -11,7 +11,6 @@ package haproxy
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -26,6 +25,8 @@ import (
 	"sync"
 	"text/template"
 	"time"
+
+	"github.com/telltale/telltale/internal/child"
 )
 
 // DefaultBin is Debian's HAProxy (apt-get install haproxy).
@@ -55,13 +56,10 @@ type Proxy struct {
 	Addr string // host:port it listens on
 	URL  string // http://Addr
 
-	dir    string
-	sock   string
-	cmd    *exec.Cmd
-	stderr *lockedBuffer
-	done   chan struct{}
-	err    error // cmd.Wait's, once done is closed
-	once   sync.Once
+	dir  string
+	sock string
+	proc *child.Proc
+	once sync.Once
 }
 
 // Conf is the configuration Start writes for cfg (defaults applied),
@@ -141,59 +139,32 @@ func Start(ctx context.Context, cfg Config) (*Proxy, error) {
 	}
 	addr := cfg.Addr
 	if addr == "" {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
+		var err error
+		if addr, err = child.FreeAddr(); err != nil {
 			return nil, err
 		}
-		addr = ln.Addr().String()
-		ln.Close()
 	}
 	// A short path of its own: a unix socket's path is limited to 107 bytes.
 	dir, err := os.MkdirTemp("", "haproxy")
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{Addr: addr, URL: "http://" + addr, dir: dir, sock: filepath.Join(dir, "admin.sock"),
-		stderr: &lockedBuffer{}, done: make(chan struct{})}
+	p := &Proxy{Addr: addr, URL: "http://" + addr, dir: dir, sock: filepath.Join(dir, "admin.sock")}
 	conf := filepath.Join(dir, "haproxy.cfg")
 	if err := os.WriteFile(conf, []byte(Conf(cfg, addr, p.sock)), 0o600); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
 	// -db: foreground, no daemon; -q: quiet unless something is wrong.
-	p.cmd = exec.Command(cfg.Bin, "-db", "-q", "-f", conf)
-	p.cmd.Stdout, p.cmd.Stderr = p.stderr, p.stderr
-	if err := p.cmd.Start(); err != nil {
+	if p.proc, err = child.Start("haproxy", exec.Command(cfg.Bin, "-db", "-q", "-f", conf)); err != nil {
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("haproxy: %w", err)
+		return nil, err
 	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			if _, err := p.Stats(); err == nil {
-				return p, nil
-			}
-		}
-		select {
-		case <-p.done:
-			p.Close()
-			return nil, fmt.Errorf("haproxy exited at start (%v): %s", p.err, p.stderr)
-		case <-ctx.Done():
-			p.Close()
-			return nil, ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			p.Close()
-			return nil, fmt.Errorf("haproxy not accepting on %s after 10 s: %s", addr, p.stderr)
-		}
+	if err := p.proc.WaitAccepting(ctx, addr, func() error { _, err := p.Stats(); return err }); err != nil {
+		p.Close()
+		return nil, err
 	}
+	return p, nil
 }
 
 // Stat is one server's line of HAProxy's statistics.
@@ -269,41 +240,14 @@ func (p *Proxy) Command(cmd string) (string, error) {
 }
 
 // Stderr is what HAProxy has written so far (alerts, warnings).
-func (p *Proxy) Stderr() string { return p.stderr.String() }
+func (p *Proxy) Stderr() string { return p.proc.Output() }
 
-// Close stops HAProxy (SIGTERM, then SIGKILL after 5 s) and removes its
+// Close stops HAProxy (SIGINT, then SIGKILL after 5 s) and removes its
 // files. Later calls do nothing.
 func (p *Proxy) Close() error {
 	p.once.Do(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = p.cmd.Process.Signal(os.Interrupt)
-			select {
-			case <-p.done:
-			case <-time.After(5 * time.Second):
-				_ = p.cmd.Process.Kill()
-				<-p.done
-			}
-		}
+		p.proc.Close()
 		os.RemoveAll(p.dir)
 	})
 	return nil
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
