@@ -78,7 +78,9 @@ func Conf(cfg Config, addr, sock string) string {
 // tunnels a WebSocket once upgraded, under timeout tunnel), every node
 // checked with GET /healthz (200 in rotation; 503 warming, catching up or
 // draining out), a connection to a node that refuses it retried on another
-// (redispatch), and new connections spread by leastconn: long-lived
+// (redispatch), a GET answered 503 too (a draining node refuses new
+// WebSockets so, in the checks' time before it is marked down; a POST is
+// never sent twice), and new connections spread by leastconn: long-lived
 // WebSockets make round-robin uneven after a restart.
 var confTemplate = template.Must(template.New("haproxy.cfg").Parse(`global
     maxconn 4096
@@ -88,6 +90,7 @@ defaults
     mode http
     option redispatch 1
     retries 3
+    retry-on conn-failure empty-response response-timeout 503
     timeout connect 1s
     timeout client 75s
     timeout server 75s
@@ -96,6 +99,7 @@ defaults
 
 frontend telltale
     bind {{.Addr}}
+    http-request disable-l7-retry unless METH_GET
     default_backend nodes
 
 backend nodes
