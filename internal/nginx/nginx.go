@@ -1,17 +1,21 @@
 // Package nginx runs nginx (Debian's /usr/sbin/nginx, apt-get install
 // nginx-light) in front of Telltale nodes on loopback, for the multi-node
 // tests: a generated configuration (an upstream of the nodes, WebSocket
-// upgrade headers, timeouts longer than an idle socket's pings, passive
-// health with max_fails/fail_timeout, and proxy_next_upstream so that a
-// refused connect or a draining node's 503 is retried on another node) and
-// its access log, read to see which node answered each request and what.
+// upgrade headers, timeouts longer than an idle socket's pings, and
+// proxy_next_upstream so that a refused connect or a draining node's 503 is
+// retried on another node) and its access log, read to see which node
+// answered each request and what.
 //
 // Open-source nginx has no active health checks: it never asks /healthz.
-// It takes a node out only when a request to it fails (a refused connect,
-// a timeout, or one of the statuses proxy_next_upstream names), for
-// fail_timeout. A draining Telltale node therefore refuses new WebSocket
-// upgrades with 503 (wsgate.Gateway.Drain): nginx retries each on another
-// node and marks the draining one failed, which is the drain nginx can see.
+// A draining Telltale node therefore refuses new WebSocket upgrades with
+// 503 (wsgate.Gateway.Drain), which nginx retries on another node: that is
+// the drain nginx can see. Its passive health (max_fails) is off by
+// default here, because it starves WebSocket nodes: a node marked failed
+// gets one new request per fail_timeout, and is marked live again only when
+// such a request ends, which for a WebSocket is when it closes; meanwhile
+// each probe renews the mark. With max_fails=1 the rolling restart of
+// TestClusterBehindNginx left all three nodes marked failed at once and
+// nginx answered 186 requests "no live upstreams" (502).
 //
 // It is for tests only: the server never imports it.
 package nginx
@@ -41,11 +45,11 @@ const DefaultBin = "/usr/sbin/nginx"
 type Config struct {
 	Bin     string   // zero means $NGINX, else DefaultBin
 	Servers []string // the nodes' host:port; required
-	// FailTimeout is how long nginx leaves a node out after MaxFails failed
-	// requests to it (and the window in which they count), in whole seconds
-	// (rounded up: nginx takes no less). Zero means 1s,
-	// short for tests: a restarted node is tried again soon. MaxFails zero
-	// means 1: the first refused connect or 503 takes the node out.
+	// MaxFails failed requests within FailTimeout take a node out for
+	// FailTimeout (whole seconds, rounded up: nginx takes no less). Zero
+	// MaxFails means 0, no accounting (see the package doc): every request
+	// goes to the node least_conn picks and is retried on another when
+	// refused. Zero FailTimeout means 1s.
 	FailTimeout time.Duration
 	MaxFails    int
 	// Addr is where the proxy listens; zero means a free loopback port.
@@ -80,9 +84,8 @@ func Conf(cfg Config, addr, dir string) string {
 // The configuration as docs/DEPLOY.md explains it. least_conn: long-lived
 // WebSockets make round-robin uneven after a restart. proxy_next_upstream:
 // a refused connect (error), a timeout, a 502 and a 503 are retried on the
-// next node, at most 3 tries within 5 s; listing http_503 also makes a 503
-// count toward max_fails, so a draining node, which answers new upgrades
-// 503, is left out for fail_timeout after its first. A POST (ingest) is
+// next node, at most 3 tries within 5 s (with max_fails set, listing
+// http_503 also makes a 503 count toward it). A POST (ingest) is
 // retried only when it never reached a node (nginx's default for
 // non-idempotent requests). The access log's line for each request names
 // every node tried and what each answered ($upstream_addr,
@@ -90,14 +93,14 @@ func Conf(cfg Config, addr, dir string) string {
 var confTemplate = template.Must(template.New("nginx.conf").Parse(`daemon off;
 worker_processes 1;
 pid {{.Dir}}/nginx.pid;
-error_log stderr error;
+error_log stderr warn;
 
 events {
     worker_connections 4096;
 }
 
 http {
-    log_format upstreams '$request_method $uri $status "$upstream_addr" "$upstream_status"';
+    log_format upstreams '$msec $request_time $request_method $uri $status "$upstream_addr" "$upstream_status"';
     access_log {{.Dir}}/access.log upstreams;
     client_body_temp_path {{.Dir}}/body;
     proxy_temp_path {{.Dir}}/proxy;
@@ -151,9 +154,6 @@ func (cfg Config) defaults() Config {
 	}
 	if cfg.FailTimeout <= 0 {
 		cfg.FailTimeout = time.Second
-	}
-	if cfg.MaxFails <= 0 {
-		cfg.MaxFails = 1
 	}
 	return cfg
 }
@@ -209,6 +209,7 @@ func Start(ctx context.Context, cfg Config) (*Proxy, error) {
 // order with what each answered ("502" for a refused connect, as nginx
 // logs it).
 type Entry struct {
+	Start, At   time.Time // when it came and when it ended ($msec less $request_time, $msec)
 	Method, URI string
 	Status      int
 	Upstreams   []string // host:port of each node tried
@@ -238,15 +239,22 @@ func (p *Proxy) Log() ([]Entry, error) {
 }
 
 // parseEntry reads a line of the "upstreams" log_format:
-// GET /api/v1/ws 101 "127.0.0.1:1, 127.0.0.1:2" "503, 101".
+// 1765080000.123 0.100 GET /api/v1/ws 101 "127.0.0.1:1, 127.0.0.1:2" "503, 101".
 // nginx separates nodes tried within one upstream with ", " (and groups
 // of upstreams with " : ", which one upstream never logs).
 func parseEntry(line string) (Entry, error) {
 	var e Entry
-	f := strings.SplitN(line, " ", 4)
-	if len(f) != 4 {
+	f := strings.SplitN(line, " ", 6)
+	if len(f) != 6 {
 		return e, fmt.Errorf("nginx access log: %q", line)
 	}
+	at, err1 := millis(f[0])
+	took, err2 := millis(f[1])
+	if err1 != nil || err2 != nil {
+		return e, fmt.Errorf("nginx access log: times in %q", line)
+	}
+	e.At, e.Start = time.UnixMilli(at), time.UnixMilli(at-took)
+	f = f[2:]
 	e.Method, e.URI = f[0], f[1]
 	status, err := strconv.Atoi(f[2])
 	if err != nil {
@@ -266,6 +274,21 @@ func parseEntry(line string) (Entry, error) {
 	}
 	e.Upstreams, e.Statuses = split(addrs), split(statuses)
 	return e, nil
+}
+
+// millis reads nginx's seconds with 3 decimals ("1765080000.123") as
+// milliseconds.
+func millis(s string) (int64, error) {
+	sec, ms, ok := strings.Cut(s, ".")
+	if !ok || len(ms) != 3 {
+		return 0, fmt.Errorf("not seconds.milliseconds: %q", s)
+	}
+	a, err := strconv.ParseInt(sec, 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	b, err := strconv.ParseInt(ms, 10, 64)
+	return a*1000 + b, err
 }
 
 // Stderr is what nginx has written to its error log so far.
