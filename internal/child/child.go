@@ -10,7 +10,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"sync"
@@ -119,4 +121,46 @@ func FreeAddr() (string, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().String(), nil
+}
+
+// Setup is what a load balancer's start needs before it writes its
+// configuration: at least one server, its binary (installed from Debian's
+// package pkg), an address to listen on (addr, else a free loopback one)
+// and a folder of its own, with a short path (a unix socket's path is
+// limited to 107 bytes), for the caller to remove.
+func Setup(name, bin, pkg, addr string, servers int) (listen, dir string, err error) {
+	if servers == 0 {
+		return "", "", fmt.Errorf("%s: no servers", name)
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return "", "", fmt.Errorf("%s: %w (install it: apt-get install %s)", name, err, pkg)
+	}
+	if listen = addr; listen == "" {
+		if listen, err = FreeAddr(); err != nil {
+			return "", "", err
+		}
+	}
+	if dir, err = os.MkdirTemp("", name); err != nil {
+		return "", "", err
+	}
+	return listen, dir, nil
+}
+
+// Served GETs url n times and counts the answers by body: the tests'
+// stand-in nodes answer their name, so it says how a balancer spread them.
+func Served(url string, n int) (map[string]int, error) {
+	got := map[string]int{}
+	for range n {
+		res, err := http.Get(url)
+		if err != nil {
+			return got, err
+		}
+		body, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil {
+			return got, err
+		}
+		got[string(body)]++
+	}
+	return got, nil
 }

@@ -13,7 +13,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -135,21 +134,7 @@ func (cfg Config) defaults() Config {
 // Close; it returns once the proxy accepts connections.
 func Start(ctx context.Context, cfg Config) (*Proxy, error) {
 	cfg = cfg.defaults()
-	if len(cfg.Servers) == 0 {
-		return nil, errors.New("haproxy: no servers")
-	}
-	if _, err := os.Stat(cfg.Bin); err != nil {
-		return nil, fmt.Errorf("haproxy: %w (install it: apt-get install haproxy)", err)
-	}
-	addr := cfg.Addr
-	if addr == "" {
-		var err error
-		if addr, err = child.FreeAddr(); err != nil {
-			return nil, err
-		}
-	}
-	// A short path of its own: a unix socket's path is limited to 107 bytes.
-	dir, err := os.MkdirTemp("", "haproxy")
+	addr, dir, err := child.Setup("haproxy", cfg.Bin, "haproxy", cfg.Addr, len(cfg.Servers))
 	if err != nil {
 		return nil, err
 	}

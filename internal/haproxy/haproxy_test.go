@@ -13,6 +13,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/telltale/telltale/internal/child"
 	"github.com/telltale/telltale/internal/poll"
 )
 
@@ -91,15 +92,9 @@ func TestProxyTakesOutAnUnhealthyNode(t *testing.T) {
 	})
 	served := func(n int) map[string]int {
 		t.Helper()
-		got := map[string]int{}
-		for range n {
-			res, err := http.Get(p.URL + "/")
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(res.Body)
-			res.Body.Close()
-			got[string(body)]++
+		got, err := child.Served(p.URL+"/", n)
+		if err != nil {
+			t.Fatal(err)
 		}
 		return got
 	}

@@ -24,7 +24,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -162,20 +161,7 @@ func (cfg Config) defaults() Config {
 // off) until Close; it returns once the proxy accepts connections.
 func Start(ctx context.Context, cfg Config) (*Proxy, error) {
 	cfg = cfg.defaults()
-	if len(cfg.Servers) == 0 {
-		return nil, errors.New("nginx: no servers")
-	}
-	if _, err := os.Stat(cfg.Bin); err != nil {
-		return nil, fmt.Errorf("nginx: %w (install it: apt-get install nginx-light)", err)
-	}
-	addr := cfg.Addr
-	if addr == "" {
-		var err error
-		if addr, err = child.FreeAddr(); err != nil {
-			return nil, err
-		}
-	}
-	dir, err := os.MkdirTemp("", "nginx")
+	addr, dir, err := child.Setup("nginx", cfg.Bin, "nginx-light", cfg.Addr, len(cfg.Servers))
 	if err != nil {
 		return nil, err
 	}

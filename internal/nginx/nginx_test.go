@@ -14,6 +14,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/telltale/telltale/internal/child"
 	"github.com/telltale/telltale/internal/poll"
 )
 
@@ -67,15 +68,9 @@ func TestProxyRetriesADrainingNode(t *testing.T) {
 	defer p.Close()
 	served := func(n int) map[string]int {
 		t.Helper()
-		got := map[string]int{}
-		for range n {
-			res, err := http.Get(p.URL + "/")
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(res.Body)
-			res.Body.Close()
-			got[string(body)]++
+		got, err := child.Served(p.URL+"/", n)
+		if err != nil {
+			t.Fatal(err)
 		}
 		return got
 	}
