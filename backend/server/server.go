@@ -166,8 +166,9 @@ type Server struct {
 // ends, when the gateway closes them with 4010 (reconnect with jitter), by
 // which time the balancer sends their reconnects elsewhere.
 func (s *Server) Drain() {
-	s.draining.Store(true)
+	// Upgrades refused first: a /healthz that says draining means it.
 	s.cfg.Gateway.Drain()
+	s.draining.Store(true)
 	if srv := s.httpSrv.Load(); srv != nil {
 		srv.SetKeepAlivesEnabled(false)
 	}
