@@ -59,6 +59,7 @@ define need
 	  case $$p in chromium) test -x "$(CHROMIUM)" || missing="$$missing chromium";; \
 	              npm) command -v npm >/dev/null || missing="$$missing npm";; \
 	              haproxy) test -x /usr/sbin/haproxy || missing="$$missing haproxy";; \
+	              nginx) test -x /usr/sbin/nginx || missing="$$missing nginx-light";; \
 	              postgresql) { command -v pg_ctl || ls /usr/lib/postgresql/*/bin/pg_ctl; } >/dev/null 2>&1 || missing="$$missing postgresql";; esac; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -76,8 +77,8 @@ endef
 deps-run:
 	$(call need,npm)
 
-deps: ## install what the tests need (Chromium, npm, PostgreSQL, HAProxy) when root, else print the command
-	$(call need,npm chromium postgresql haproxy)
+deps: ## install what the tests need (Chromium, npm, PostgreSQL, HAProxy, nginx) when root, else print the command
+	$(call need,npm chromium postgresql haproxy nginx)
 
 test: deps build size vet unit wasm-test e2e ## app.wasm within its budget, vet (linux + js/wasm), unit and PostgreSQL tests with -race, wasm tests under Node, rod end-to-end tests
 

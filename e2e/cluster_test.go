@@ -25,7 +25,6 @@ import (
 	"github.com/telltale/telltale/app/client"
 	"github.com/telltale/telltale/backend/auth"
 	ingestapi "github.com/telltale/telltale/backend/ingest"
-	"github.com/telltale/telltale/internal/haproxy"
 	"github.com/telltale/telltale/internal/pgtest"
 	"github.com/telltale/telltale/internal/poll"
 	"github.com/telltale/telltale/internal/timing"
@@ -56,19 +55,29 @@ const (
 // down after 2 failures) takes a draining node out within ~300 ms.
 const clusterDrain = 1500 * time.Millisecond
 
-// cluster is three nodes of the real binary on one PostgreSQL database
-// behind a real HAProxy.
+// cluster is nodes of the real binary on one PostgreSQL database behind a
+// real load balancer (balancer_test.go: HAProxy or nginx).
 type cluster struct {
 	env   []string
 	db    *pgtest.DB
 	args  []string
 	addrs []string
 	nodes []*server
-	lb    *haproxy.Proxy
+	lb    balancer
 	key   string // ingest key of tenant demo
+	// stopping is when stopAll stopped every node: clients reconnecting
+	// from then on find none.
+	stopping time.Time
+	// whileDraining, when set, runs as drain's node i has just been sent
+	// SIGTERM.
+	whileDraining func(t *testing.T, i int)
 }
 
-func newCluster(t *testing.T, n int) *cluster {
+// newCluster is n nodes behind HAProxy.
+func newCluster(t *testing.T, n int) *cluster { return newClusterBehind(t, n, startHAProxy) }
+
+// newClusterBehind is n nodes behind the balancer start starts.
+func newClusterBehind(t *testing.T, n int, start func(t *testing.T, addrs []string) balancer) *cluster {
 	t.Helper()
 	db := pgtest.New(t)
 	dash := filepath.Join(t.TempDir(), "cluster.json")
@@ -81,7 +90,6 @@ func newCluster(t *testing.T, n int) *cluster {
 		args: []string{"-demo=false", "-dashboards", dash, "-drain-delay", clusterDrain.String(), "-conn-rate", "-1", "-max-unauth-per-addr", "1024",
 			// A lost leader's lock is taken over within 200 ms.
 			"-leader-retry", "200ms"}}
-	var servers []haproxy.Server
 	for i := range n {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -91,14 +99,8 @@ func newCluster(t *testing.T, n int) *cluster {
 		ln.Close()
 		// One after the other: the first migrates the database.
 		c.nodes = append(c.nodes, startServerEnvAt(t, c.env, c.addrs[i], c.args...))
-		servers = append(servers, haproxy.Server{Name: c.name(i), Addr: c.addrs[i]})
 	}
-	lb, err := haproxy.Start(context.Background(), haproxy.Config{Servers: servers, Inter: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { lb.Close() })
-	c.lb = lb
+	c.lb = start(t, c.addrs)
 	for i := range n {
 		c.waitUp(t, i)
 	}
@@ -145,23 +147,15 @@ func (c *cluster) leader(t *testing.T, skip ...int) int {
 	return who
 }
 
-// waitUp waits for HAProxy to have node i in rotation.
+// waitUp waits for the balancer to have node i in rotation.
 func (c *cluster) waitUp(t *testing.T, i int) {
 	t.Helper()
-	poll.Until(t, 15*time.Second, func() error {
-		st, err := c.lb.Stats()
-		if err != nil {
-			return err
-		}
-		if s := st[c.name(i)]; s.Status != "UP" {
-			return fmt.Errorf("%s is %q (check %s), want UP", c.name(i), s.Status, s.Check)
-		}
-		return nil
-	})
+	poll.Until(t, 15*time.Second, func() error { return c.lb.up(c, i) })
 }
 
-// drain stops node i with SIGTERM and fails the test unless HAProxy marked
-// it down while it still ran (its /healthz said draining) and it exited 0.
+// drain stops node i with SIGTERM and fails the test unless it exited 0
+// and, behind a balancer that checks /healthz (HAProxy), the balancer
+// marked it down while it still ran (its /healthz said draining).
 func (c *cluster) drain(t *testing.T, i int) {
 	t.Helper()
 	s := c.nodes[i]
@@ -170,7 +164,11 @@ func (c *cluster) drain(t *testing.T, i int) {
 		_ = s.cmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan error, 1)
 		go func() { done <- s.cmd.Wait() }()
+		if c.whileDraining != nil {
+			c.whileDraining(t, i)
+		}
 		down := time.Duration(-1)
+		checks := c.lb.checks()
 		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()
 		limit := time.NewTimer(20 * time.Second)
@@ -179,14 +177,16 @@ func (c *cluster) drain(t *testing.T, i int) {
 			select {
 			case err := <-done:
 				exited := time.Since(sent)
-				if down < 0 {
+				if !checks {
+					t.Logf("%s exited %v after SIGTERM (%s does not check /healthz)", c.name(i), exited.Round(time.Millisecond), c.lb)
+				} else if down < 0 {
 					t.Errorf("%s exited %v after SIGTERM before HAProxy marked it down: its clients were sent back to it", c.name(i), exited)
 				}
 				if err != nil {
 					t.Errorf("%s exited with %v after SIGTERM; stderr:\n%s", c.name(i), err, s.stderr)
 				}
 				if down >= 0 {
-					t.Logf("%s: HAProxy marked it down %v after SIGTERM; it exited after %v", c.name(i), down.Round(time.Millisecond), exited.Round(time.Millisecond))
+					t.Logf("%s: %s marked it down %v after SIGTERM; it exited after %v", c.name(i), c.lb, down.Round(time.Millisecond), exited.Round(time.Millisecond))
 				}
 				return
 			case <-tick.C:
@@ -194,10 +194,8 @@ func (c *cluster) drain(t *testing.T, i int) {
 				_ = s.cmd.Process.Kill()
 				t.Fatalf("%s still running 20 s after SIGTERM", c.name(i))
 			}
-			if down < 0 {
-				if st, err := c.lb.Stats(); err == nil && st[c.name(i)].Down() {
-					down = time.Since(sent)
-				}
+			if checks && down < 0 && c.lb.out(c, i) {
+				down = time.Since(sent)
 			}
 		}
 	})
@@ -207,6 +205,7 @@ func (c *cluster) drain(t *testing.T, i int) {
 // the test is over), each required to exit 0.
 func (c *cluster) stopAll(t *testing.T) {
 	t.Helper()
+	c.stopping = time.Now()
 	var wg sync.WaitGroup
 	for i, s := range c.nodes {
 		wg.Add(1)
@@ -405,15 +404,16 @@ func clusterPaint(t *testing.T, c *cluster, b *rod.Browser) {
 	}
 }
 
-// clusterRestarts: 50 native clients through HAProxy, each on two of four
-// raw streams, the dashboard's aggregate (revenue today) and an m4 series,
-// and a page with an aggregate panel, while a producer publishes through
-// HAProxy; a rolling restart of the three nodes (SIGTERM: drained, then
-// started again; the leader among them), then kill -9 of the node leading
-// at that moment. HAProxy marks each draining node down before it stops;
-// the page's badge never shows worse than "catching up"; every client ends
-// with every seq of its streams exactly once, in order, with no snapshot
-// after its first, and holds the aggregate values the events table makes.
+// clusterRestarts: 50 native clients through the balancer, each on two of
+// four raw streams, the dashboard's aggregate (revenue today) and an m4
+// series, and (b not nil) a page with an aggregate panel, while a producer
+// publishes through the balancer; a rolling restart of the nodes (SIGTERM:
+// drained, then started again; the leader among them), then kill -9 of the
+// node leading at that moment. HAProxy marks each draining node down
+// before it stops; the page's badge never shows worse than "catching up";
+// every client ends with every seq of its streams exactly once, in order,
+// with no snapshot after its first, and holds the aggregate values the
+// events table makes.
 func clusterRestarts(t *testing.T, c *cluster, b *rod.Browser) {
 	streams := []string{"metrics", "orders", "fleet", "load"}
 	revenue := compile(t, clusterRevenue)
@@ -435,11 +435,11 @@ func clusterRestarts(t *testing.T, c *cluster, b *rod.Browser) {
 	// fresh, empty snapshot at each connection). The derived ones too: the
 	// leader computes revenue once sales has an event; the m4 series once
 	// someone asks for it (one client, through HAProxy, whichever node).
-	if !c.ingestAt(hc, c.lb.URL, append(one(0), ingestapi.Event{Stream: "marker", Values: map[string]float64{"v": 0}})...) {
+	if !c.ingestAt(hc, c.lb.url(), append(one(0), ingestapi.Event{Stream: "marker", Values: map[string]float64{"v": 0}})...) {
 		t.Fatal("first ingest through HAProxy refused")
 	}
 	tok := token(t, "demo")
-	asker := follow(t, "ws://"+c.lb.Addr+"/api/v1/ws", tok, clusterM4)
+	asker := follow(t, "ws://"+c.lb.addr()+"/api/v1/ws", tok, clusterM4)
 	poll.Until(t, 20*time.Second, func() error {
 		last := c.lastSeqs(t)
 		for _, s := range derived {
@@ -452,10 +452,13 @@ func clusterRestarts(t *testing.T, c *cluster, b *rod.Browser) {
 	asker.stop()
 	var fs []*follower
 	for k := range 50 {
-		fs = append(fs, follow(t, "ws://"+c.lb.Addr+"/api/v1/ws", tok, streams[k%4], streams[(k+1)%4], revenue, clusterM4))
+		fs = append(fs, follow(t, "ws://"+c.lb.addr()+"/api/v1/ws", tok, streams[k%4], streams[(k+1)%4], revenue, clusterM4))
 	}
-	p := b.MustIncognito().MustPage("")
-	openLive(t, p, c.lb.URL)
+	var p *rod.Page // b nil: no page
+	if b != nil {
+		p = b.MustIncognito().MustPage("")
+		openLive(t, p, c.lb.url())
+	}
 	for k, f := range fs {
 		poll.Until(t, 20*time.Second, func() error {
 			if st := f.info().Status; st != client.Live {
@@ -464,9 +467,12 @@ func clusterRestarts(t *testing.T, c *cluster, b *rod.Browser) {
 			return nil
 		})
 	}
-	before := stats(t, p)
+	var before pageStats
+	if p != nil {
+		before = stats(t, p)
+	}
 
-	// The producer: through HAProxy, every 20 ms, one event per stream; a
+	// The producer: through the balancer, every 20 ms, one event per stream; a
 	// refused or failed post is simply not acknowledged.
 	var acked, failed atomic.Int64
 	pctx, pstop := context.WithCancel(context.Background())
@@ -481,7 +487,7 @@ func clusterRestarts(t *testing.T, c *cluster, b *rod.Browser) {
 				return
 			case <-tick.C:
 			}
-			if c.ingestAt(hc, c.lb.URL, one(n)...) {
+			if c.ingestAt(hc, c.lb.url(), one(n)...) {
 				acked.Add(1)
 			} else {
 				failed.Add(1)
@@ -499,7 +505,7 @@ func clusterRestarts(t *testing.T, c *cluster, b *rod.Browser) {
 	sdone := make(chan struct{})
 	go func() {
 		defer close(sdone)
-		for sctx.Err() == nil {
+		for p != nil && sctx.Err() == nil {
 			if v, err := p.Eval(`() => window.telltaleStats ? JSON.parse(window.telltaleStats()).status : ""`); err == nil {
 				smu.Lock()
 				seen[v.Value.Str()]++
@@ -537,7 +543,9 @@ func clusterRestarts(t *testing.T, c *cluster, b *rod.Browser) {
 	}
 	sstop()
 	<-sdone
-	t.Logf("the page's status during the rolling restart (samples): %v", seen)
+	if p != nil {
+		t.Logf("the page's status during the rolling restart (samples): %v", seen)
+	}
 	for st := range seen {
 		if st != "live" && st != "catching up" {
 			t.Errorf("the page showed %q during the rolling restart; want live or catching up only", st)
@@ -632,6 +640,10 @@ func clusterRestarts(t *testing.T, c *cluster, b *rod.Browser) {
 		reconnects += i.Reconnects
 	}
 	t.Logf("50 clients: %d reconnects, %d streams resumed, every seq once and in order, no second snapshot", reconnects, resumes)
+	if p == nil {
+		c.stopAll(t)
+		return
+	}
 	poll.Until(t, 30*time.Second, func() error {
 		s := stats(t, p)
 		for _, st := range []string{"metrics", revenue} {

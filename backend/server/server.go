@@ -157,17 +157,30 @@ type Server struct {
 
 // Drain takes the node out of its load balancer's rotation before it stops:
 // /healthz answers 503 "draining" at once (the balancer's health check
-// marks the node down and sends it no new clients) and keep-alive HTTP
+// marks the node down and sends it no new clients), new WebSocket upgrades
+// are refused with 503 (a balancer without health checks, nginx, retries
+// them on another node: wsgate.Gateway.Drain), and keep-alive HTTP
 // connections close after their next answer, so that a balancer's pooled
 // connections move to other nodes. Everything else is still served as
-// before: live connections stay open until Serve's context ends, when the
-// gateway closes them with 4010 (reconnect with jitter), by which time the
-// balancer sends their reconnects elsewhere.
+// before: live connections stay open until CloseSpread or Serve's context
+// ends, when the gateway closes them with 4010 (reconnect with jitter), by
+// which time the balancer sends their reconnects elsewhere.
 func (s *Server) Drain() {
+	// Upgrades refused first: a /healthz that says draining means it.
+	s.cfg.Gateway.Drain()
 	s.draining.Store(true)
 	if srv := s.httpSrv.Load(); srv != nil {
 		srv.SetKeepAlivesEnabled(false)
 	}
+}
+
+// CloseSpread closes the live connections with 4010, spread evenly over
+// wsgate.SpreadWindow of their count and max, and returns how many it
+// closed and over what window, once the last close has started (or ctx
+// ended).
+func (s *Server) CloseSpread(ctx context.Context, max time.Duration) (int, time.Duration) {
+	w := wsgate.SpreadWindow(s.cfg.Gateway.Conns(), max)
+	return s.cfg.Gateway.CloseSpread(ctx, w), w
 }
 
 // New checks the configuration and builds the routes.

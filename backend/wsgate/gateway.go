@@ -25,7 +25,6 @@ import (
 	"github.com/telltale/telltale/backend/wsgate/internal/epoll"
 	"github.com/telltale/telltale/backend/wsgate/internal/iplimit"
 	"github.com/telltale/telltale/backend/wsgate/internal/wsframe"
-	"github.com/telltale/telltale/shared/wire"
 )
 
 // Config configures a Gateway. Zero values are the documented defaults.
@@ -230,7 +229,7 @@ type gateMetrics struct {
 	conns, accepted, framesOut, bytesOut, batches, eventsOut    *metrics.Value
 	resyncs, dropped, slowCloses, idleCloses, badFrames         *metrics.Value
 	replayedStore, denied, unauthorized, expired                *metrics.Value
-	rateLimited, full, badOrigin, revokedCloses                 *metrics.Value
+	rateLimited, full, badOrigin, revokedCloses, drainRefused   *metrics.Value
 	deflateBusy, panics, slowWrites                             *metrics.Value
 	authed, unauth, unauthRefused, unauthEvicted, helloTimeouts *metrics.Value
 	reportsTaken, reportsRefused, slaLimited                    *metrics.Value
@@ -265,6 +264,7 @@ type Gateway struct {
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
 	closing  bool
+	draining bool // Drain: new upgrades are refused with 503
 	handlers sync.WaitGroup
 }
 
@@ -297,6 +297,7 @@ func New(cfg Config) *Gateway {
 			unauthorized:   r.Counter("telltale_ws_unauthorized_total", "connections closed for a missing, invalid or expired token"),
 			expired:        r.Counter("telltale_ws_token_expired_total", "connections closed when their token expired"),
 			rateLimited:    r.Counter("telltale_ws_rate_limited_total", "upgrades refused by the per-address connection rate limit"),
+			drainRefused:   r.Counter("telltale_ws_drain_refused_total", "upgrades refused with 503 while the node drains (a load balancer retries them on another node)"),
 			full:           r.Counter("telltale_ws_full_total", "connections closed because the server was at MaxConns"),
 			badOrigin:      r.Counter("telltale_ws_bad_origin_total", "upgrades refused for a cross-site Origin"),
 			revokedCloses:  r.Counter("telltale_ws_revoked_total", "connections closed because their token or operator was revoked"),
@@ -333,6 +334,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if g.closing {
 		g.mu.Unlock()
 		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	if g.draining {
+		g.mu.Unlock()
+		g.refuseDraining(w)
 		return
 	}
 	g.handlers.Add(1)
@@ -528,13 +534,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.mu.Lock()
 	g.closing = true
 	for c := range g.conns {
-		if c.principal() != nil {
-			// Welcomed: a restarting error frame first, which a page
-			// reads as a hand-over to another node (no "offline").
-			c.leave(wire.CodeRestarting, closeRestart)
-		} else {
-			c.close(closeRestart)
-		}
+		g.restart(c)
 	}
 	g.mu.Unlock()
 	done := make(chan struct{})

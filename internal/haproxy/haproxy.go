@@ -11,10 +11,8 @@ package haproxy
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -26,6 +24,8 @@ import (
 	"sync"
 	"text/template"
 	"time"
+
+	"github.com/telltale/telltale/internal/child"
 )
 
 // DefaultBin is Debian's HAProxy (apt-get install haproxy).
@@ -55,13 +55,10 @@ type Proxy struct {
 	Addr string // host:port it listens on
 	URL  string // http://Addr
 
-	dir    string
-	sock   string
-	cmd    *exec.Cmd
-	stderr *lockedBuffer
-	done   chan struct{}
-	err    error // cmd.Wait's, once done is closed
-	once   sync.Once
+	dir  string
+	sock string
+	proc *child.Proc
+	once sync.Once
 }
 
 // Conf is the configuration Start writes for cfg (defaults applied),
@@ -80,7 +77,9 @@ func Conf(cfg Config, addr, sock string) string {
 // tunnels a WebSocket once upgraded, under timeout tunnel), every node
 // checked with GET /healthz (200 in rotation; 503 warming, catching up or
 // draining out), a connection to a node that refuses it retried on another
-// (redispatch), and new connections spread by leastconn: long-lived
+// (redispatch), a GET answered 503 too (a draining node refuses new
+// WebSockets so, in the checks' time before it is marked down; a POST is
+// never sent twice), and new connections spread by leastconn: long-lived
 // WebSockets make round-robin uneven after a restart.
 var confTemplate = template.Must(template.New("haproxy.cfg").Parse(`global
     maxconn 4096
@@ -90,6 +89,7 @@ defaults
     mode http
     option redispatch 1
     retries 3
+    retry-on conn-failure empty-response response-timeout 503
     timeout connect 1s
     timeout client 75s
     timeout server 75s
@@ -98,6 +98,7 @@ defaults
 
 frontend telltale
     bind {{.Addr}}
+    http-request disable-l7-retry unless METH_GET
     default_backend nodes
 
 backend nodes
@@ -133,67 +134,26 @@ func (cfg Config) defaults() Config {
 // Close; it returns once the proxy accepts connections.
 func Start(ctx context.Context, cfg Config) (*Proxy, error) {
 	cfg = cfg.defaults()
-	if len(cfg.Servers) == 0 {
-		return nil, errors.New("haproxy: no servers")
-	}
-	if _, err := os.Stat(cfg.Bin); err != nil {
-		return nil, fmt.Errorf("haproxy: %w (install it: apt-get install haproxy)", err)
-	}
-	addr := cfg.Addr
-	if addr == "" {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		addr = ln.Addr().String()
-		ln.Close()
-	}
-	// A short path of its own: a unix socket's path is limited to 107 bytes.
-	dir, err := os.MkdirTemp("", "haproxy")
+	addr, dir, err := child.Setup("haproxy", cfg.Bin, "haproxy", cfg.Addr, len(cfg.Servers))
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{Addr: addr, URL: "http://" + addr, dir: dir, sock: filepath.Join(dir, "admin.sock"),
-		stderr: &lockedBuffer{}, done: make(chan struct{})}
+	p := &Proxy{Addr: addr, URL: "http://" + addr, dir: dir, sock: filepath.Join(dir, "admin.sock")}
 	conf := filepath.Join(dir, "haproxy.cfg")
 	if err := os.WriteFile(conf, []byte(Conf(cfg, addr, p.sock)), 0o600); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
 	// -db: foreground, no daemon; -q: quiet unless something is wrong.
-	p.cmd = exec.Command(cfg.Bin, "-db", "-q", "-f", conf)
-	p.cmd.Stdout, p.cmd.Stderr = p.stderr, p.stderr
-	if err := p.cmd.Start(); err != nil {
+	if p.proc, err = child.Start("haproxy", exec.Command(cfg.Bin, "-db", "-q", "-f", conf)); err != nil {
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("haproxy: %w", err)
+		return nil, err
 	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			if _, err := p.Stats(); err == nil {
-				return p, nil
-			}
-		}
-		select {
-		case <-p.done:
-			p.Close()
-			return nil, fmt.Errorf("haproxy exited at start (%v): %s", p.err, p.stderr)
-		case <-ctx.Done():
-			p.Close()
-			return nil, ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			p.Close()
-			return nil, fmt.Errorf("haproxy not accepting on %s after 10 s: %s", addr, p.stderr)
-		}
+	if err := p.proc.WaitAccepting(ctx, addr, func() error { _, err := p.Stats(); return err }); err != nil {
+		p.Close()
+		return nil, err
 	}
+	return p, nil
 }
 
 // Stat is one server's line of HAProxy's statistics.
@@ -269,41 +229,14 @@ func (p *Proxy) Command(cmd string) (string, error) {
 }
 
 // Stderr is what HAProxy has written so far (alerts, warnings).
-func (p *Proxy) Stderr() string { return p.stderr.String() }
+func (p *Proxy) Stderr() string { return p.proc.Output() }
 
-// Close stops HAProxy (SIGTERM, then SIGKILL after 5 s) and removes its
+// Close stops HAProxy (SIGINT, then SIGKILL after 5 s) and removes its
 // files. Later calls do nothing.
 func (p *Proxy) Close() error {
 	p.once.Do(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = p.cmd.Process.Signal(os.Interrupt)
-			select {
-			case <-p.done:
-			case <-time.After(5 * time.Second):
-				_ = p.cmd.Process.Kill()
-				<-p.done
-			}
-		}
+		p.proc.Close()
 		os.RemoveAll(p.dir)
 	})
 	return nil
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

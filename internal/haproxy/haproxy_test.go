@@ -13,15 +13,17 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/telltale/telltale/internal/child"
 	"github.com/telltale/telltale/internal/poll"
 )
 
 // node is a stand-in backend: /healthz answers 200 or 503 as told, / says
 // its name, /ws echoes one WebSocket message.
 type node struct {
-	name string
-	sick atomic.Bool
-	srv  *httptest.Server
+	name     string
+	sick     atomic.Bool
+	draining atomic.Bool // /ws answers 503, as a draining node does
+	srv      *httptest.Server
 }
 
 func newNode(t *testing.T, name string) *node {
@@ -35,6 +37,10 @@ func newNode(t *testing.T, name string) *node {
 		io.WriteString(w, `{"status":"ok"}`)
 	})
 	mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
+		if n.draining.Load() {
+			http.Error(w, "draining", http.StatusServiceUnavailable)
+			return
+		}
 		c, err := websocket.Accept(w, r, nil)
 		if err != nil {
 			return
@@ -55,7 +61,8 @@ func newNode(t *testing.T, name string) *node {
 
 // TestProxyTakesOutAnUnhealthyNode: HAProxy from the generated
 // configuration spreads requests over both nodes, carries a WebSocket,
-// marks a node whose /healthz answers 503 DOWN (Stats) within a few check
+// retries on the other node a WebSocket upgrade answered 503, marks a node
+// whose /healthz answers 503 DOWN (Stats) within a few check
 // intervals and sends it nothing more, and takes it back once healthy.
 func TestProxyTakesOutAnUnhealthyNode(t *testing.T) {
 	t.Parallel()
@@ -85,32 +92,41 @@ func TestProxyTakesOutAnUnhealthyNode(t *testing.T) {
 	})
 	served := func(n int) map[string]int {
 		t.Helper()
-		got := map[string]int{}
-		for range n {
-			res, err := http.Get(p.URL + "/")
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(res.Body)
-			res.Body.Close()
-			got[string(body)]++
+		got, err := child.Served(p.URL+"/", n)
+		if err != nil {
+			t.Fatal(err)
 		}
 		return got
 	}
 	if got := served(10); got["a"] == 0 || got["b"] == 0 {
 		t.Fatalf("served %v, want both nodes", got)
 	}
-	ws, _, err := websocket.Dial(ctx, "ws://"+p.Addr+"/ws", nil)
-	if err != nil {
-		t.Fatalf("websocket through haproxy: %v", err)
+	echo := func() string {
+		t.Helper()
+		ws, _, err := websocket.Dial(ctx, "ws://"+p.Addr+"/ws", nil)
+		if err != nil {
+			t.Fatalf("websocket through haproxy: %v", err)
+		}
+		defer ws.CloseNow()
+		if err := ws.Write(ctx, websocket.MessageText, []byte("hi")); err != nil {
+			t.Fatal(err)
+		}
+		_, msg, err := ws.Read(ctx)
+		if err != nil || !strings.HasSuffix(string(msg), ":hi") {
+			t.Fatalf("websocket echo %q, %v; want NODE:hi", msg, err)
+		}
+		return strings.TrimSuffix(string(msg), ":hi")
 	}
-	if err := ws.Write(ctx, websocket.MessageText, []byte("hi")); err != nil {
-		t.Fatal(err)
+	echo()
+	// A node that refuses new WebSockets with 503 (draining, before the
+	// checks mark it down): each upgrade is retried on the other.
+	a.draining.Store(true)
+	for i := range 6 {
+		if got := echo(); got != "b" {
+			t.Fatalf("upgrade %d with a refusing upgrades: served by %q, want b", i, got)
+		}
 	}
-	if _, msg, err := ws.Read(ctx); err != nil || !strings.HasSuffix(string(msg), ":hi") {
-		t.Fatalf("websocket echo %q, %v; want NODE:hi", msg, err)
-	}
-	ws.CloseNow()
+	a.draining.Store(false)
 
 	a.sick.Store(true)
 	poll.Until(t, 5*time.Second, func() error {

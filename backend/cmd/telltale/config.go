@@ -62,6 +62,7 @@ type config struct {
 	dashDir     string        // -dashboards-dir: DIR/{tenant}/ files, at start and on SIGHUP
 	oidc        oidcFlags     // oidc.go
 	drainDelay  time.Duration // drain.go: SIGTERM's time with /healthz at 503 before closing
+	drainSpread time.Duration // drain.go: the most a drain spreads its closes over
 }
 
 // parse reads the server's flags and environment: each flag's value is the
@@ -109,7 +110,7 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	c.edge.flags(fs)
 	c.alerts.flags(fs)
 	c.oidc.flags(fs)
-	drainFlag(fs, &c.drainDelay)
+	drainFlag(fs, &c.drainDelay, &c.drainSpread)
 	fs.DurationVar(&c.slaKeep, "sla-keep", 720*time.Hour, "how long the pages' freshness reports are kept, as minute rollups (GET /api/v1/sla), in PostgreSQL or in memory")
 	origins := fs.String("allowed-origins", "", "comma-separated extra hosts (patterns like *.example.com) whose pages may open WebSockets; the server's own host is always allowed")
 	env := bindEnv(fs, getenv, func(name string) bool { return name != "version" })
@@ -149,6 +150,7 @@ func parse(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		{c.slaKeep > 0, "sla-keep", "want a positive duration, e.g. 720h"},
 		{c.leaderRetry > 0, "leader-retry", "want a positive duration, e.g. 2s"},
 		{c.drainDelay >= 0, "drain-delay", "want a duration of 0 or more, e.g. 7s"},
+		{c.drainSpread >= 0, "drain-spread", "want a duration of 0 or more, e.g. 2s"},
 	}
 	for _, ch := range checks {
 		if !ch.ok {

@@ -25,13 +25,19 @@ var (
 
 // defaultDrainDelay covers HAProxy's default health check (3 failed checks
 // 2 s apart mark a server down: 4-6 s after the first 503) with a second to
-// spare, and leaves the close and shutdown inside the 10 s a container
-// runtime waits after SIGTERM (docker stop) before it kills.
+// spare; with defaultDrainSpread after it, the close and shutdown stay
+// inside the 10 s a container runtime waits after SIGTERM (docker stop)
+// before it kills.
 const defaultDrainDelay = 7 * time.Second
 
-// drainFlag declares -drain-delay.
-func drainFlag(fs *flag.FlagSet, d *time.Duration) {
-	fs.DurationVar(d, "drain-delay", defaultDrainDelay, "on SIGTERM, how long /healthz answers 503 \"draining\" while the server still serves, before it closes its connections (4010: reconnect with jitter) and exits; at least a load balancer's fall × check interval plus one interval; 0 stops at once. SIGINT never drains")
+// defaultDrainSpread caps the spreading of a drain's closes: 2,000
+// connections or more take 2 s (wsgate.DrainPace each).
+const defaultDrainSpread = 2 * time.Second
+
+// drainFlag declares -drain-delay and -drain-spread.
+func drainFlag(fs *flag.FlagSet, d, spread *time.Duration) {
+	fs.DurationVar(d, "drain-delay", defaultDrainDelay, "on SIGTERM, how long /healthz answers 503 \"draining\" (and new WebSockets are refused with 503) while the server still serves its connections, before it closes them (4010: reconnect with jitter) and exits; at least a load balancer's fall × check interval plus one interval; 0 stops at once. SIGINT never drains")
+	fs.DurationVar(spread, "drain-spread", defaultDrainSpread, "after -drain-delay, the live connections' closes are spread evenly over 1 ms per connection, at most this long, so that their reconnects reach the other nodes at a steady rate; 0 closes them all at once")
 }
 
 // signals is main's context: it ends at the first SIGTERM or SIGINT, with
@@ -62,13 +68,14 @@ func signals() (context.Context, context.CancelFunc) {
 // first (server.Drain, then delay). The components' context is a child of
 // context.WithoutCancel(outer) that stop ends.
 type drainer struct {
-	delay time.Duration
-	log   *slog.Logger
-	srv   chan *server.Server // the server once it serves; buffered, one
+	delay  time.Duration
+	spread time.Duration // after delay, the live connections' closes are spread over up to this
+	log    *slog.Logger
+	srv    chan *server.Server // the server once it serves; buffered, one
 }
 
-func newDrainer(delay time.Duration, log *slog.Logger) *drainer {
-	return &drainer{delay: delay, log: log, srv: make(chan *server.Server, 1)}
+func newDrainer(delay, spread time.Duration, log *slog.Logger) *drainer {
+	return &drainer{delay: delay, spread: spread, log: log, srv: make(chan *server.Server, 1)}
 }
 
 // serving tells the drainer the server to drain from now on.
@@ -97,10 +104,14 @@ func (d *drainer) run(ctx, outer context.Context, stop func()) error {
 	}
 	if srv != nil && d.delay > 0 && errors.Is(context.Cause(outer), errTerminated) {
 		srv.Drain()
-		d.log.Info("draining: /healthz answers 503; closing connections after the drain delay", "delay", d.delay)
+		d.log.Info("draining: /healthz answers 503; closing connections after the drain delay", "delay", d.delay, "spread", d.spread)
 		t := time.NewTimer(d.delay)
 		select {
 		case <-t.C:
+			if d.spread > 0 {
+				n, w := srv.CloseSpread(ctx, d.spread)
+				d.log.Info("drained: connections closed", "conns", n, "over", w)
+			}
 		case <-ctx.Done():
 			t.Stop()
 		}

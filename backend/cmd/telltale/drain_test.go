@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/telltale/telltale/app/client"
 	"github.com/telltale/telltale/backend/auth"
 	"github.com/telltale/telltale/internal/poll"
@@ -106,8 +108,8 @@ func healthz(t *testing.T, base string) (int, string) {
 }
 
 // TestSIGTERMDrains: SIGTERM (the cause errTerminated) turns /healthz to 503
-// "draining" at once, while the node keeps serving its live connections and
-// HTTP for -drain-delay; then it closes the connections with 4010 (server
+// "draining" at once and refuses new WebSockets with 503, while the node
+// keeps serving its live connections and HTTP for -drain-delay; then it closes the connections with 4010 (server
 // restarting: reconnect with jitter) and serve returns nil (exit 0).
 func TestSIGTERMDrains(t *testing.T) {
 	t.Parallel()
@@ -124,6 +126,18 @@ func TestSIGTERMDrains(t *testing.T) {
 		}
 		return nil
 	})
+	// A new WebSocket is refused with 503, for a balancer to retry
+	// elsewhere (nginx: proxy_next_upstream http_503).
+	dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ws, res, err := websocket.Dial(dctx, "ws"+strings.TrimPrefix(base, "http")+"api/v1/ws", nil)
+	dcancel()
+	if err == nil {
+		ws.CloseNow()
+		t.Fatal("draining: a new WebSocket was accepted, want 503")
+	}
+	if res == nil || res.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("draining: a new WebSocket got %v (%v), want 503", res, err)
+	}
 	// Still serving: the live connection is open, and HTTP answers.
 	for time.Since(sent) < delay-500*time.Millisecond {
 		if st := clientStatus(c); st != client.Live {

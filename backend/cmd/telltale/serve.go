@@ -77,7 +77,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 	outer := ctx
 	ctx, cancel := context.WithCancel(context.WithoutCancel(outer))
 	g, ctx := errgroup.WithContext(ctx)
-	drain := newDrainer(cfg.drainDelay, log)
+	drain := newDrainer(cfg.drainDelay, cfg.drainSpread, log)
 	g.Go(func() error { return drain.run(ctx, outer, cancel) })
 	stop := func() error {
 		cancel()
