@@ -42,7 +42,7 @@ func (s *Store) Run(ctx context.Context) error {
 	// shared pool (one tenant posting big batches) must not make every
 	// tenant's reads wait for a connection.
 	rcfg := s.cfg.Pool.Config().Copy()
-	rcfg.MaxConns, rcfg.MinConns = laneConns, 0
+	rcfg.MaxConns, rcfg.MinConns = laneConns+1, 0 // and one for the looks
 	rcfg.ConnConfig.RuntimeParams["application_name"] = "telltale-follow"
 	rpool, err := pgxpool.NewWithConfig(ctx, rcfg)
 	if err != nil {
@@ -128,12 +128,20 @@ func (s *Store) Run(ctx context.Context) error {
 	}
 }
 
-// lingerFor is how long after reading a woken stream the follower looks at it
-// again. Publishers notify at most every 10 ms per stream (migrations 0004 and
-// 0005), so a look 12 ms later finds what committed without a wake-up of its
-// own. Looks that find nothing back off (12, 24, 48, 96 ms) before stopping,
-// to catch a publisher whose transaction ran on a little after it published;
-// beyond that the next wake-up or the scan finds it.
+// lingerFor is how long after reading a woken stream the follower looks at
+// it again. Publishers notify at most every 10 ms per stream (migrations 0004
+// and 0005), so a look 12 ms later finds what committed without a wake-up of
+// its own. Looks that find nothing back off (12, 24, 48, 96 ms) before
+// stopping, to catch a publisher whose transaction ran on a little after it
+// published; beyond that the next wake-up or the scan finds it.
+//
+// A look does not read the stream: one query (look) asks which of all the
+// streams due have a last_seq past this node's cursor, and only those are
+// read. Each look was a read of its own before, which mostly found nothing:
+// 4 queries per wake-up when a stream commits every 100 ms, 1,500 reads/s
+// on one node for 105 such streams (bench/results/2026-12-07-follower-reads.md).
+// So that looks share a query, one due is taken with the others due within
+// its slack (lingerSlack) of now, a little early, never late.
 const (
 	lingerFor   = 12 * time.Millisecond
 	lingerSteps = 4
@@ -142,6 +150,17 @@ const (
 type lingerState struct {
 	at   time.Time
 	step int
+}
+
+// lingerSlack is how early a look may be taken with another one: the first
+// look only 2 ms early (it is the one that catches a commit throttled out of
+// its wake-up, by lingerFor after the notifying commit), the backed-off
+// ones a quarter of their wait (6, 12, 24 ms).
+func lingerSlack(step int) time.Duration {
+	if step == 0 {
+		return 2 * time.Millisecond
+	}
+	return (lingerFor << step) / 4
 }
 
 func (f *follower) nextLinger() (time.Time, bool) {
@@ -213,12 +232,14 @@ func (f *follower) catchUp(ctx context.Context) error {
 			}
 		}
 	}
-	for k, l := range f.lingering {
-		if l.at.After(now) {
-			continue
+	if due := f.dueLooks(now); len(due) > 0 {
+		moved, err := f.look(ctx, due, now)
+		if err != nil {
+			// The scan this failure asks for (Run) reads every stream from
+			// its cursor, so the looks are not needed any more.
+			return fmt.Errorf("look: %w", err)
 		}
-		delete(f.lingering, k)
-		f.lanes.owe(ctx, k, work{look: &l})
+		scan = scan || moved
 	}
 	if scan {
 		f.s.m.scans.Inc()
@@ -253,6 +274,107 @@ func (f *follower) catchUp(ctx context.Context) error {
 	// A lane's failed read is reported like a failed catch-up; the scan it
 	// asked for reads the stream again from its cursor.
 	return laneErr
+}
+
+// dueLooks takes the lingering streams whose look is due by now, with
+// those due within their slack.
+func (f *follower) dueLooks(now time.Time) map[key]lingerState {
+	var due map[key]lingerState
+	first := false
+	for _, l := range f.lingering {
+		if !l.at.After(now) {
+			first = true
+			break
+		}
+	}
+	if !first {
+		return nil
+	}
+	for k, l := range f.lingering {
+		if l.at.After(now.Add(lingerSlack(l.step))) {
+			continue
+		}
+		if due == nil {
+			due = make(map[key]lingerState)
+		}
+		due[k] = l
+		delete(f.lingering, k)
+	}
+	return due
+}
+
+// look asks PostgreSQL, in one query, which of the streams due have
+// committed past this node's cursor (a commit moves its stream's last_seq
+// in the same transaction as its events), and owes a read of only those to
+// their lanes; the others wait for their next look, or stop lingering.
+// moved says a stream is at another epoch than its cursor (deleted and
+// recreated): the scan, which learns epochs, reads it.
+func (f *follower) look(ctx context.Context, due map[key]lingerState, now time.Time) (moved bool, err error) {
+	tenants := make([]string, 0, len(due))
+	names := make([]string, 0, len(due))
+	epochs := make([]int64, 0, len(due))
+	seqs := make([]int64, 0, len(due))
+	for k := range due {
+		c, _ := f.cursor(k)
+		tenants, names = append(tenants, k.tenant), append(names, k.stream)
+		epochs, seqs = append(epochs, int64(c.epoch)), append(seqs, int64(c.seq))
+	}
+	f.s.m.looks.Inc()
+	f.s.m.looked.Add(int64(len(due)))
+	// On the follower's own pool, which keeps a connection beyond the
+	// lanes' (their slots), so a look never waits for a read to finish.
+	rows, err := f.readPool.Query(ctx, `SELECT s.tenant, s.stream, s.epoch, s.last_seq
+		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS c(tenant, stream, epoch, seq)
+		JOIN telltale.streams s ON s.tenant = c.tenant AND s.stream = c.stream
+		WHERE s.epoch <> c.epoch OR s.last_seq > c.seq`, tenants, names, epochs, seqs)
+	if err != nil {
+		return false, err
+	}
+	type found struct {
+		k    key
+		last cursor
+	}
+	var advanced []found
+	for rows.Next() {
+		var k key
+		var epoch, last int64
+		if err := rows.Scan(&k.tenant, &k.stream, &epoch, &last); err != nil {
+			rows.Close()
+			return false, err
+		}
+		advanced = append(advanced, found{k, cursor{uint64(epoch), uint64(last)}})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return false, err
+	}
+	for _, a := range advanced {
+		l := due[a.k]
+		delete(due, a.k)
+		c, _ := f.cursor(a.k)
+		if a.last.epoch != c.epoch {
+			moved = true
+			continue
+		}
+		f.lanes.owe(ctx, a.k, work{look: &l})
+		f.mark(a.k, a.last.seq, now)
+	}
+	// Found nothing: the next look waits twice as long, counted from when
+	// this one was due (taken early, it keeps the same cadence).
+	for k, l := range due {
+		if l.step+1 >= lingerSteps {
+			continue
+		}
+		f.lingering[k] = lingerState{at: later(l.at, now).Add(lingerFor << (l.step + 1)), step: l.step + 1}
+	}
+	return moved, nil
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // work is what a lane owes one stream: read it up to upTo (0: to its
@@ -484,6 +606,7 @@ func (f *follower) readBounded(ctx context.Context, k key, c cursor, upTo uint64
 	if upTo == 0 {
 		bound = 1<<63 - 1
 	}
+	f.s.m.reads.Inc()
 	rows, err := f.readPool.Query(ctx, `SELECT seq, ts, body, created, stored, before + size >= $6 FROM (
 			SELECT seq, ts, body, created, stored, pg_column_size(body) AS size,
 				coalesce(sum(pg_column_size(body)) OVER (ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
