@@ -17,6 +17,7 @@ import (
 const (
 	classRead    = "read"    // the follower's read of one stream by seq (pgstore readBounded)
 	classScan    = "scan"    // the follower's scan of every stream's last_seq
+	classLook    = "look"    // the follower's lingering look at many streams' last_seq (pgstore look)
 	classPublish = "publish" // publish_batch / publish
 	classListen  = "listen"  // LISTEN
 	classOther   = "other"   // revocations, dashboards, SLA rollups, alerts, pool pings, …
@@ -30,6 +31,8 @@ func classify(query string) string {
 		return classRead
 	case strings.HasPrefix(q, "SELECT tenant, stream, epoch, last_seq FROM telltale.streams") && !strings.Contains(q, "WHERE"):
 		return classScan
+	case strings.HasPrefix(q, "SELECT s.tenant, s.stream, s.epoch, s.last_seq FROM unnest("):
+		return classLook
 	case strings.Contains(q, "telltale.publish_batch(") || strings.Contains(q, "telltale.publish("):
 		return classPublish
 	case strings.HasPrefix(strings.ToUpper(q), "LISTEN "):

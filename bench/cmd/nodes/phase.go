@@ -88,6 +88,7 @@ func (m *meter) phase(ctx context.Context, name string, d time.Duration) (phaseR
 		nr.WakesPerS = (b.nodes[i].wakes - a.nodes[i].wakes) / secs
 		if w := b.nodes[i].wakes - a.nodes[i].wakes; w > 0 {
 			nr.ReadsPerWake = nr.ReadsPerS * secs / w
+			nr.QueriesPerWake = (nr.ReadsPerS + nr.LooksPerS) * secs / w
 		}
 		nr.EventsReadPerS = (b.nodes[i].read - a.nodes[i].read) / secs
 		nr.UncachedPerS = (b.nodes[i].uncached - a.nodes[i].uncached) / secs
@@ -116,7 +117,8 @@ func pgFigures(a, b pgSnap, roles []string, pubRole string, secs float64, publis
 		nr.QueriesPerS = perS(all)
 		nr.ReadsPerS, nr.RowsPerS = perS(cl[classRead].Calls), perS(cl[classRead].Rows)
 		nr.ScansPerS = perS(cl[classScan].Calls)
-		nr.OtherPerS = perS(all - cl[classRead].Calls - cl[classScan].Calls)
+		nr.LooksPerS = perS(cl[classLook].Calls)
+		nr.OtherPerS = perS(all - cl[classRead].Calls - cl[classScan].Calls - cl[classLook].Calls)
 		nr.BackendCPU = float64(ticks[role]) / ticksPerSecond / secs * 100
 		if r := cl[classRead].Rows; r > 0 {
 			nr.BackendUsPerRow = float64(ticks[role]) / ticksPerSecond * 1e6 / float64(r)
