@@ -226,7 +226,15 @@ func (f *follower) catchUp(ctx context.Context) error {
 		if w.seq > c.seq {
 			// To the committed end, not just the announced seq: wake-ups
 			// are throttled, later commits may have none of their own.
-			f.lanes.owe(ctx, k, work{woken: true})
+			// Unless the cache (this node's own commits) gives the stream
+			// up to the announced seq (stopAt): what follows it is then
+			// another writer's, with a wake-up or a lingering look of its
+			// own, and a read of PostgreSQL would find nothing.
+			ask := work{woken: true}
+			if w.seq != ^uint64(0) { // not a hand-over's "to the end"
+				ask.stopAt = w.seq
+			}
+			f.lanes.owe(ctx, k, ask)
 			if w.seq != ^uint64(0) { // not a hand-over's "to the end"
 				f.mark(k, w.seq, now)
 			}
@@ -262,7 +270,7 @@ func (f *follower) catchUp(ctx context.Context) error {
 				f.s.recent.epochSeen(k, last.epoch)
 			}
 			if last.seq > c.seq {
-				f.lanes.owe(ctx, k, work{upTo: last.seq})
+				f.lanes.owe(ctx, k, work{upTo: last.seq, stopAt: last.seq})
 				f.mark(k, last.seq, now)
 			} else {
 				// Read to what is committed: a mark past it was a
@@ -356,7 +364,7 @@ func (f *follower) look(ctx context.Context, due map[key]lingerState, now time.T
 			moved = true
 			continue
 		}
-		f.lanes.owe(ctx, a.k, work{look: &l})
+		f.lanes.owe(ctx, a.k, work{look: &l, stopAt: a.last.seq})
 		f.mark(a.k, a.last.seq, now)
 	}
 	// Found nothing: the next look waits twice as long, counted from when
@@ -380,17 +388,29 @@ func later(a, b time.Time) time.Time {
 // work is what a lane owes one stream: read it up to upTo (0: to its
 // committed end).
 type work struct {
-	upTo  uint64
-	read  int          // events read since it was owed
-	woken bool         // a wake-up asked for it
-	look  *lingerState // a lingering look asked for it
-	gen   int          // bumped by every owe, so a lane never drops a newer ask
+	upTo uint64
+	// stopAt is the newest commit the ask knows of (0: none, as a
+	// hand-over's): once the cache, which holds this node's own commits,
+	// has given the stream up to it, the stream is read, with no read of
+	// PostgreSQL after them (what another writer commits after it has a
+	// wake-up or a lingering look of its own). Unlike upTo it never skips
+	// a seq, and a read of PostgreSQL still reads on to the end.
+	stopAt uint64
+	read   int          // events read since it was owed
+	woken  bool         // a wake-up asked for it
+	look   *lingerState // a lingering look asked for it
+	gen    int          // bumped by every owe, so a lane never drops a newer ask
 }
 
 // merge adds a newer ask to w.
 func (w *work) merge(o work) {
 	if w.upTo != 0 && (o.upTo == 0 || o.upTo > w.upTo) {
 		w.upTo = o.upTo
+	}
+	if w.stopAt == 0 || o.stopAt == 0 {
+		w.stopAt = 0
+	} else {
+		w.stopAt = max(w.stopAt, o.stopAt)
 	}
 	w.woken = w.woken || o.woken
 	if w.look == nil {
@@ -522,23 +542,32 @@ const laneConns = 4
 // (recent): the contiguous run from the cursor, as PostgreSQL would have
 // given it but without reading and decoding it back. Only at the first seq
 // not among them does it read PostgreSQL.
-func (f *follower) readStep(ctx context.Context, k key, upTo uint64, slot chan struct{}) (n int, done bool, err error) {
+func (f *follower) readStep(ctx context.Context, k key, upTo, stopAt uint64, slot chan struct{}) (n int, done bool, err error) {
 	if f.s.beforeRead != nil {
 		f.s.beforeRead(ctx) // tests: a slow read
 	}
 	c, _ := f.cursor(k)
+	if (stopAt != 0 && c.seq >= stopAt) || (upTo != 0 && c.seq >= upTo) {
+		// Read already, by a step that ran while this ask came (a wake-up
+		// for a commit the step read, or its echo).
+		return 0, true, nil
+	}
 	evs, pending := f.s.recent.take(k, c.epoch, c.seq, upTo, f.s.cfg.ReadBatch, readBytes, time.Now())
 	if len(evs) > 0 {
+		// The cursor moves before the sink has them (only this lane reads
+		// the stream): the echo of this node's commit, arriving meanwhile,
+		// then finds them read rather than owing a read that finds nothing.
+		next := cursor{c.epoch, evs[len(evs)-1].Seq}
+		f.advance(k, c, next)
 		if f.s.cfg.Sink != nil {
 			f.s.cfg.Sink(k.tenant, evs)
 		}
 		f.s.m.read.Add(int64(len(evs)))
 		f.s.m.cached.Add(int64(len(evs)))
-		next := cursor{c.epoch, evs[len(evs)-1].Seq}
-		f.advance(k, c, next)
 		// To the committed end (upTo 0) is not known here: another writer
-		// may have committed after these, so the next step reads on.
-		return len(evs), upTo != 0 && next.seq >= upTo, nil
+		// may have committed after these, so the next step reads on,
+		// unless these reach the newest commit the ask knew of (stopAt).
+		return len(evs), (upTo != 0 && next.seq >= upTo) || (stopAt != 0 && next.seq >= stopAt), nil
 	}
 	if pending {
 		// The next seq is this node's, its transaction not yet put in the
@@ -556,6 +585,7 @@ func (f *follower) readStep(ctx context.Context, k key, upTo uint64, slot chan s
 		return 0, false, err
 	}
 	if len(rows) == 0 {
+		f.s.m.emptyReads.Inc()
 		if upTo != 0 && c.seq < upTo {
 			// Committed seqs are contiguous, so only retention can leave
 			// nothing below a committed last_seq: skip ahead.
@@ -575,14 +605,14 @@ func (f *follower) readStep(ctx context.Context, k key, upTo uint64, slot chan s
 		evs[i] = f.s.event(k.tenant, k.stream, c.epoch, r.seq, r.ts, r.raw, r.created, r.stored)
 		decoded++
 	}
+	next := cursor{c.epoch, evs[len(evs)-1].Seq}
+	f.advance(k, c, next) // before the sink, as above
 	if f.s.cfg.Sink != nil {
 		f.s.cfg.Sink(k.tenant, evs)
 	}
 	f.s.m.read.Add(int64(len(evs)))
 	f.s.m.cached.Add(int64(len(evs) - decoded))
 	f.s.m.uncached.Add(int64(decoded))
-	next := cursor{c.epoch, evs[len(evs)-1].Seq}
-	f.advance(k, c, next)
 	return len(evs), !more || (upTo != 0 && next.seq >= upTo), nil
 }
 
