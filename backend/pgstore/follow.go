@@ -141,15 +141,19 @@ func (s *Store) Run(ctx context.Context) error {
 // 4 queries per wake-up when a stream commits every 100 ms, 1,500 reads/s
 // on one node for 105 such streams (bench/results/2026-12-07-follower-reads.md).
 // So that looks share a query, one due is taken with the others due within
-// its slack (lingerSlack) of now, a little early, never late.
+// its slack (lingerSlack) of now, a little early, never late. A look at a
+// stream whose last look found a commit (a burst of commits inside the
+// notify window) is a read as before: it takes what it finds in one round
+// trip, not two.
 const (
 	lingerFor   = 12 * time.Millisecond
 	lingerSteps = 4
 )
 
 type lingerState struct {
-	at   time.Time
-	step int
+	at     time.Time
+	step   int
+	direct bool // read rather than looked at (see settle)
 }
 
 // lingerSlack is how early a look may be taken with another one: the first
@@ -240,7 +244,17 @@ func (f *follower) catchUp(ctx context.Context) error {
 			}
 		}
 	}
-	if due := f.dueLooks(now); len(due) > 0 {
+	due := f.dueLooks(now)
+	for k, l := range due {
+		if l.direct {
+			// At a stream whose last look found a commit: a read of its
+			// own, which takes what it finds in the same round trip.
+			delete(due, k)
+			f.s.m.looked.Inc()
+			f.lanes.owe(ctx, k, work{look: &l})
+		}
+	}
+	if len(due) > 0 {
 		moved, err := f.look(ctx, due, now)
 		if err != nil {
 			// The scan this failure asks for (Run) reads every stream from
@@ -395,11 +409,12 @@ type work struct {
 	// PostgreSQL after them (what another writer commits after it has a
 	// wake-up or a lingering look of its own). Unlike upTo it never skips
 	// a seq, and a read of PostgreSQL still reads on to the end.
-	stopAt uint64
-	read   int          // events read since it was owed
-	woken  bool         // a wake-up asked for it
-	look   *lingerState // a lingering look asked for it
-	gen    int          // bumped by every owe, so a lane never drops a newer ask
+	stopAt  uint64
+	read    int          // events read since it was owed
+	fetched bool         // some of them not in the cache: another writer's
+	woken   bool         // a wake-up asked for it
+	look    *lingerState // a lingering look asked for it
+	gen     int          // bumped by every owe, so a lane never drops a newer ask
 }
 
 // merge adds a newer ask to w.
@@ -445,8 +460,10 @@ func (f *follower) settle(k key, w work) {
 	switch {
 	case w.read > 0 || w.woken:
 		// A publisher queued behind the one that woke us may commit
-		// without a wake-up of its own.
-		f.lingering[k] = lingerState{at: now.Add(lingerFor)}
+		// without a wake-up of its own. A look that found such a commit
+		// (another writer's: this node's own are woken) says the stream
+		// has them: its next look reads it at once.
+		f.lingering[k] = lingerState{at: now.Add(lingerFor), direct: w.look != nil && w.fetched}
 	case w.look != nil && w.look.step+1 < lingerSteps:
 		f.lingering[k] = lingerState{at: now.Add(lingerFor << (w.look.step + 1)), step: w.look.step + 1}
 	}
@@ -536,13 +553,15 @@ const laneConns = 4
 
 // readStep reads one bounded batch of the stream from its cursor towards
 // upTo (0: its committed end) and hands it to the sink. done says the stream
-// is read to upTo (or to its end). Only the stream's tenant lane calls it.
+// is read to upTo (or to its end, or to stopAt from the cache); fetched,
+// that some of the n events were not this node's own (decoded from
+// PostgreSQL). Only the stream's tenant lane calls it.
 //
 // It first takes what it can from the events this node has just committed
 // (recent): the contiguous run from the cursor, as PostgreSQL would have
 // given it but without reading and decoding it back. Only at the first seq
 // not among them does it read PostgreSQL.
-func (f *follower) readStep(ctx context.Context, k key, upTo, stopAt uint64, slot chan struct{}) (n int, done bool, err error) {
+func (f *follower) readStep(ctx context.Context, k key, upTo, stopAt uint64, slot chan struct{}) (n int, fetched bool, done bool, err error) {
 	if f.s.beforeRead != nil {
 		f.s.beforeRead(ctx) // tests: a slow read
 	}
@@ -550,7 +569,7 @@ func (f *follower) readStep(ctx context.Context, k key, upTo, stopAt uint64, slo
 	if (stopAt != 0 && c.seq >= stopAt) || (upTo != 0 && c.seq >= upTo) {
 		// Read already, by a step that ran while this ask came (a wake-up
 		// for a commit the step read, or its echo).
-		return 0, true, nil
+		return 0, false, true, nil
 	}
 	evs, pending := f.s.recent.take(k, c.epoch, c.seq, upTo, f.s.cfg.ReadBatch, readBytes, time.Now())
 	if len(evs) > 0 {
@@ -567,7 +586,7 @@ func (f *follower) readStep(ctx context.Context, k key, upTo, stopAt uint64, slo
 		// To the committed end (upTo 0) is not known here: another writer
 		// may have committed after these, so the next step reads on,
 		// unless these reach the newest commit the ask knew of (stopAt).
-		return len(evs), (upTo != 0 && next.seq >= upTo) || (stopAt != 0 && next.seq >= stopAt), nil
+		return len(evs), false, (upTo != 0 && next.seq >= upTo) || (stopAt != 0 && next.seq >= stopAt), nil
 	}
 	if pending {
 		// The next seq is this node's, its transaction not yet put in the
@@ -576,13 +595,13 @@ func (f *follower) readStep(ctx context.Context, k key, upTo, stopAt uint64, slo
 		// or rollback wakes the stream. Reading now would at best find it
 		// and decode it a second time.
 		f.s.m.waits.Inc()
-		return 0, true, nil
+		return 0, false, true, nil
 	}
 	slot <- struct{}{}
 	rows, more, err := f.readBounded(ctx, k, c, upTo)
 	<-slot
 	if err != nil {
-		return 0, false, err
+		return 0, false, false, err
 	}
 	if len(rows) == 0 {
 		f.s.m.emptyReads.Inc()
@@ -591,7 +610,7 @@ func (f *follower) readStep(ctx context.Context, k key, upTo, stopAt uint64, slo
 			// nothing below a committed last_seq: skip ahead.
 			f.advance(k, c, cursor{c.epoch, upTo})
 		}
-		return 0, true, nil
+		return 0, false, true, nil
 	}
 	evs = make([]wire.Event, len(rows))
 	now, decoded := time.Now(), 0
@@ -613,7 +632,7 @@ func (f *follower) readStep(ctx context.Context, k key, upTo, stopAt uint64, slo
 	f.s.m.read.Add(int64(len(evs)))
 	f.s.m.cached.Add(int64(len(evs) - decoded))
 	f.s.m.uncached.Add(int64(decoded))
-	return len(evs), !more || (upTo != 0 && next.seq >= upTo), nil
+	return len(evs), decoded > 0, !more || (upTo != 0 && next.seq >= upTo), nil
 }
 
 type rawEvent struct {
