@@ -474,7 +474,7 @@ type follower struct {
 	lingering map[key]lingerState // streams to look at again, and when
 	lanes     *lanes              // read and fold each tenant's streams
 	seq       *sequencer          // moves watched tables' staged events into events
-	readPool  *pgxpool.Pool       // the lanes' connections
+	readPool  *pgxpool.Pool       // the lanes' connections, and one for the looks
 	cmu       sync.Mutex          // guards cursors once the lanes run
 	// behind holds, per stream, the oldest commit known and not read yet
 	// (guarded by cmu): lag, for Health.
