@@ -136,6 +136,20 @@ func TestPGFiguresLooks(t *testing.T) {
 	}
 }
 
+// TestClassExec: execution time per role and class between two snapshots;
+// a statement first seen in b counts from zero.
+func TestClassExec(t *testing.T) {
+	a := pgSnap{stmts: map[stmtKey]stmtStat{{"n1", 1}: {classRead, 10, 10}}, execMs: map[stmtKey]float64{{"n1", 1}: 5}}
+	b := pgSnap{stmts: map[stmtKey]stmtStat{
+		{"n1", 1}: {classRead, 20, 20},
+		{"n1", 2}: {classLook, 4, 1},
+	}, execMs: map[stmtKey]float64{{"n1", 1}: 8, {"n1", 2}: 0.5}}
+	got := classExec(a, b)
+	if r, l := got["n1"][classRead], got["n1"][classLook]; math.Abs(r-3) > 1e-9 || math.Abs(l-0.5) > 1e-9 {
+		t.Errorf("n1 exec = read %v ms, look %v ms, want 3 and 0.5", r, l)
+	}
+}
+
 // TestTicksDelta: a process that ended between the snapshots (pid 2 in
 // TestPGFigures, an autovacuum worker) is not subtracted.
 func TestTicksDelta(t *testing.T) {
