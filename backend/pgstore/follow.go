@@ -42,7 +42,7 @@ func (s *Store) Run(ctx context.Context) error {
 	// shared pool (one tenant posting big batches) must not make every
 	// tenant's reads wait for a connection.
 	rcfg := s.cfg.Pool.Config().Copy()
-	rcfg.MaxConns, rcfg.MinConns = laneConns, 0
+	rcfg.MaxConns, rcfg.MinConns = laneConns+1, 0 // and one for the looks
 	rcfg.ConnConfig.RuntimeParams["application_name"] = "telltale-follow"
 	rpool, err := pgxpool.NewWithConfig(ctx, rcfg)
 	if err != nil {
@@ -128,20 +128,43 @@ func (s *Store) Run(ctx context.Context) error {
 	}
 }
 
-// lingerFor is how long after reading a woken stream the follower looks at it
-// again. Publishers notify at most every 10 ms per stream (migrations 0004 and
-// 0005), so a look 12 ms later finds what committed without a wake-up of its
-// own. Looks that find nothing back off (12, 24, 48, 96 ms) before stopping,
-// to catch a publisher whose transaction ran on a little after it published;
-// beyond that the next wake-up or the scan finds it.
+// lingerFor is how long after reading a woken stream the follower looks at
+// it again. Publishers notify at most every 10 ms per stream (migrations 0004
+// and 0005), so a look 12 ms later finds what committed without a wake-up of
+// its own. Looks that find nothing back off (12, 24, 48, 96 ms) before
+// stopping, to catch a publisher whose transaction ran on a little after it
+// published; beyond that the next wake-up or the scan finds it.
+//
+// A look does not read the stream: one query (look) asks which of all the
+// streams due have a last_seq past this node's cursor, and only those are
+// read. Each look was a read of its own before, which mostly found nothing:
+// 4 queries per wake-up when a stream commits every 100 ms, 1,500 reads/s
+// on one node for 105 such streams (bench/results/2026-12-07-follower-reads.md).
+// So that looks share a query, one due is taken with the others due within
+// its slack (lingerSlack) of now, a little early, never late. A look at a
+// stream whose last look found a commit (a burst of commits inside the
+// notify window) is a read as before: it takes what it finds in one round
+// trip, not two.
 const (
 	lingerFor   = 12 * time.Millisecond
 	lingerSteps = 4
 )
 
 type lingerState struct {
-	at   time.Time
-	step int
+	at     time.Time
+	step   int
+	direct bool // read rather than looked at (see settle)
+}
+
+// lingerSlack is how early a look may be taken with another one: the first
+// look only 2 ms early (it is the one that catches a commit throttled out of
+// its wake-up, by lingerFor after the notifying commit), the backed-off
+// ones a quarter of their wait (6, 12, 24 ms).
+func lingerSlack(step int) time.Duration {
+	if step == 0 {
+		return 2 * time.Millisecond
+	}
+	return (lingerFor << step) / 4
 }
 
 func (f *follower) nextLinger() (time.Time, bool) {
@@ -207,18 +230,38 @@ func (f *follower) catchUp(ctx context.Context) error {
 		if w.seq > c.seq {
 			// To the committed end, not just the announced seq: wake-ups
 			// are throttled, later commits may have none of their own.
-			f.lanes.owe(ctx, k, work{woken: true})
+			// Unless the cache (this node's own commits) gives the stream
+			// up to the announced seq (stopAt): what follows it is then
+			// another writer's, with a wake-up or a lingering look of its
+			// own, and a read of PostgreSQL would find nothing.
+			ask := work{woken: true}
+			if w.seq != ^uint64(0) { // not a hand-over's "to the end"
+				ask.stopAt = w.seq
+			}
+			f.lanes.owe(ctx, k, ask)
 			if w.seq != ^uint64(0) { // not a hand-over's "to the end"
 				f.mark(k, w.seq, now)
 			}
 		}
 	}
-	for k, l := range f.lingering {
-		if l.at.After(now) {
-			continue
+	due := f.dueLooks(now)
+	for k, l := range due {
+		if l.direct {
+			// At a stream whose last look found a commit: a read of its
+			// own, which takes what it finds in the same round trip.
+			delete(due, k)
+			f.s.m.looked.Inc()
+			f.lanes.owe(ctx, k, work{look: &l})
 		}
-		delete(f.lingering, k)
-		f.lanes.owe(ctx, k, work{look: &l})
+	}
+	if len(due) > 0 {
+		moved, err := f.look(ctx, due, now)
+		if err != nil {
+			// The scan this failure asks for (Run) reads every stream from
+			// its cursor, so the looks are not needed any more.
+			return fmt.Errorf("look: %w", err)
+		}
+		scan = scan || moved
 	}
 	if scan {
 		f.s.m.scans.Inc()
@@ -241,7 +284,7 @@ func (f *follower) catchUp(ctx context.Context) error {
 				f.s.recent.epochSeen(k, last.epoch)
 			}
 			if last.seq > c.seq {
-				f.lanes.owe(ctx, k, work{upTo: last.seq})
+				f.lanes.owe(ctx, k, work{upTo: last.seq, stopAt: last.seq})
 				f.mark(k, last.seq, now)
 			} else {
 				// Read to what is committed: a mark past it was a
@@ -255,20 +298,134 @@ func (f *follower) catchUp(ctx context.Context) error {
 	return laneErr
 }
 
+// dueLooks takes the lingering streams whose look is due by now, with
+// those due within their slack.
+func (f *follower) dueLooks(now time.Time) map[key]lingerState {
+	var due map[key]lingerState
+	first := false
+	for _, l := range f.lingering {
+		if !l.at.After(now) {
+			first = true
+			break
+		}
+	}
+	if !first {
+		return nil
+	}
+	for k, l := range f.lingering {
+		if l.at.After(now.Add(lingerSlack(l.step))) {
+			continue
+		}
+		if due == nil {
+			due = make(map[key]lingerState)
+		}
+		due[k] = l
+		delete(f.lingering, k)
+	}
+	return due
+}
+
+// look asks PostgreSQL, in one query, which of the streams due have
+// committed past this node's cursor (a commit moves its stream's last_seq
+// in the same transaction as its events), and owes a read of only those to
+// their lanes; the others wait for their next look, or stop lingering.
+// moved says a stream is at another epoch than its cursor (deleted and
+// recreated): the scan, which learns epochs, reads it.
+func (f *follower) look(ctx context.Context, due map[key]lingerState, now time.Time) (moved bool, err error) {
+	tenants := make([]string, 0, len(due))
+	names := make([]string, 0, len(due))
+	epochs := make([]int64, 0, len(due))
+	seqs := make([]int64, 0, len(due))
+	for k := range due {
+		c, _ := f.cursor(k)
+		tenants, names = append(tenants, k.tenant), append(names, k.stream)
+		epochs, seqs = append(epochs, int64(c.epoch)), append(seqs, int64(c.seq))
+	}
+	f.s.m.looks.Inc()
+	f.s.m.looked.Add(int64(len(due)))
+	// On the follower's own pool, which keeps a connection beyond the
+	// lanes' (their slots), so a look never waits for a read to finish.
+	rows, err := f.readPool.Query(ctx, `SELECT s.tenant, s.stream, s.epoch, s.last_seq
+		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS c(tenant, stream, epoch, seq)
+		JOIN telltale.streams s ON s.tenant = c.tenant AND s.stream = c.stream
+		WHERE s.epoch <> c.epoch OR s.last_seq > c.seq`, tenants, names, epochs, seqs)
+	if err != nil {
+		return false, err
+	}
+	type found struct {
+		k    key
+		last cursor
+	}
+	var advanced []found
+	for rows.Next() {
+		var k key
+		var epoch, last int64
+		if err := rows.Scan(&k.tenant, &k.stream, &epoch, &last); err != nil {
+			rows.Close()
+			return false, err
+		}
+		advanced = append(advanced, found{k, cursor{uint64(epoch), uint64(last)}})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return false, err
+	}
+	for _, a := range advanced {
+		l := due[a.k]
+		delete(due, a.k)
+		c, _ := f.cursor(a.k)
+		if a.last.epoch != c.epoch {
+			moved = true
+			continue
+		}
+		f.lanes.owe(ctx, a.k, work{look: &l, stopAt: a.last.seq})
+		f.mark(a.k, a.last.seq, now)
+	}
+	// Found nothing: the next look waits twice as long, counted from when
+	// this one was due (taken early, it keeps the same cadence).
+	for k, l := range due {
+		if l.step+1 >= lingerSteps {
+			continue
+		}
+		f.lingering[k] = lingerState{at: later(l.at, now).Add(lingerFor << (l.step + 1)), step: l.step + 1}
+	}
+	return moved, nil
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
 // work is what a lane owes one stream: read it up to upTo (0: to its
 // committed end).
 type work struct {
-	upTo  uint64
-	read  int          // events read since it was owed
-	woken bool         // a wake-up asked for it
-	look  *lingerState // a lingering look asked for it
-	gen   int          // bumped by every owe, so a lane never drops a newer ask
+	upTo uint64
+	// stopAt is the newest commit the ask knows of (0: none, as a
+	// hand-over's): once the cache, which holds this node's own commits,
+	// has given the stream up to it, the stream is read, with no read of
+	// PostgreSQL after them (what another writer commits after it has a
+	// wake-up or a lingering look of its own). Unlike upTo it never skips
+	// a seq, and a read of PostgreSQL still reads on to the end.
+	stopAt  uint64
+	read    int          // events read since it was owed
+	fetched bool         // some of them not in the cache: another writer's
+	woken   bool         // a wake-up asked for it
+	look    *lingerState // a lingering look asked for it
+	gen     int          // bumped by every owe, so a lane never drops a newer ask
 }
 
 // merge adds a newer ask to w.
 func (w *work) merge(o work) {
 	if w.upTo != 0 && (o.upTo == 0 || o.upTo > w.upTo) {
 		w.upTo = o.upTo
+	}
+	if w.stopAt == 0 || o.stopAt == 0 {
+		w.stopAt = 0
+	} else {
+		w.stopAt = max(w.stopAt, o.stopAt)
 	}
 	w.woken = w.woken || o.woken
 	if w.look == nil {
@@ -303,8 +460,10 @@ func (f *follower) settle(k key, w work) {
 	switch {
 	case w.read > 0 || w.woken:
 		// A publisher queued behind the one that woke us may commit
-		// without a wake-up of its own.
-		f.lingering[k] = lingerState{at: now.Add(lingerFor)}
+		// without a wake-up of its own. A look that found such a commit
+		// (another writer's: this node's own are woken) says the stream
+		// has them: its next look reads it at once.
+		f.lingering[k] = lingerState{at: now.Add(lingerFor), direct: w.look != nil && w.fetched}
 	case w.look != nil && w.look.step+1 < lingerSteps:
 		f.lingering[k] = lingerState{at: now.Add(lingerFor << (w.look.step + 1)), step: w.look.step + 1}
 	}
@@ -394,29 +553,40 @@ const laneConns = 4
 
 // readStep reads one bounded batch of the stream from its cursor towards
 // upTo (0: its committed end) and hands it to the sink. done says the stream
-// is read to upTo (or to its end). Only the stream's tenant lane calls it.
+// is read to upTo (or to its end, or to stopAt from the cache); fetched,
+// that some of the n events were not this node's own (decoded from
+// PostgreSQL). Only the stream's tenant lane calls it.
 //
 // It first takes what it can from the events this node has just committed
 // (recent): the contiguous run from the cursor, as PostgreSQL would have
 // given it but without reading and decoding it back. Only at the first seq
 // not among them does it read PostgreSQL.
-func (f *follower) readStep(ctx context.Context, k key, upTo uint64, slot chan struct{}) (n int, done bool, err error) {
+func (f *follower) readStep(ctx context.Context, k key, upTo, stopAt uint64, slot chan struct{}) (n int, fetched bool, done bool, err error) {
 	if f.s.beforeRead != nil {
 		f.s.beforeRead(ctx) // tests: a slow read
 	}
 	c, _ := f.cursor(k)
+	if (stopAt != 0 && c.seq >= stopAt) || (upTo != 0 && c.seq >= upTo) {
+		// Read already, by a step that ran while this ask came (a wake-up
+		// for a commit the step read, or its echo).
+		return 0, false, true, nil
+	}
 	evs, pending := f.s.recent.take(k, c.epoch, c.seq, upTo, f.s.cfg.ReadBatch, readBytes, time.Now())
 	if len(evs) > 0 {
+		// The cursor moves before the sink has them (only this lane reads
+		// the stream): the echo of this node's commit, arriving meanwhile,
+		// then finds them read rather than owing a read that finds nothing.
+		next := cursor{c.epoch, evs[len(evs)-1].Seq}
+		f.advance(k, c, next)
 		if f.s.cfg.Sink != nil {
 			f.s.cfg.Sink(k.tenant, evs)
 		}
 		f.s.m.read.Add(int64(len(evs)))
 		f.s.m.cached.Add(int64(len(evs)))
-		next := cursor{c.epoch, evs[len(evs)-1].Seq}
-		f.advance(k, c, next)
 		// To the committed end (upTo 0) is not known here: another writer
-		// may have committed after these, so the next step reads on.
-		return len(evs), upTo != 0 && next.seq >= upTo, nil
+		// may have committed after these, so the next step reads on,
+		// unless these reach the newest commit the ask knew of (stopAt).
+		return len(evs), false, (upTo != 0 && next.seq >= upTo) || (stopAt != 0 && next.seq >= stopAt), nil
 	}
 	if pending {
 		// The next seq is this node's, its transaction not yet put in the
@@ -425,21 +595,22 @@ func (f *follower) readStep(ctx context.Context, k key, upTo uint64, slot chan s
 		// or rollback wakes the stream. Reading now would at best find it
 		// and decode it a second time.
 		f.s.m.waits.Inc()
-		return 0, true, nil
+		return 0, false, true, nil
 	}
 	slot <- struct{}{}
 	rows, more, err := f.readBounded(ctx, k, c, upTo)
 	<-slot
 	if err != nil {
-		return 0, false, err
+		return 0, false, false, err
 	}
 	if len(rows) == 0 {
+		f.s.m.emptyReads.Inc()
 		if upTo != 0 && c.seq < upTo {
 			// Committed seqs are contiguous, so only retention can leave
 			// nothing below a committed last_seq: skip ahead.
 			f.advance(k, c, cursor{c.epoch, upTo})
 		}
-		return 0, true, nil
+		return 0, false, true, nil
 	}
 	evs = make([]wire.Event, len(rows))
 	now, decoded := time.Now(), 0
@@ -453,15 +624,15 @@ func (f *follower) readStep(ctx context.Context, k key, upTo uint64, slot chan s
 		evs[i] = f.s.event(k.tenant, k.stream, c.epoch, r.seq, r.ts, r.raw, r.created, r.stored)
 		decoded++
 	}
+	next := cursor{c.epoch, evs[len(evs)-1].Seq}
+	f.advance(k, c, next) // before the sink, as above
 	if f.s.cfg.Sink != nil {
 		f.s.cfg.Sink(k.tenant, evs)
 	}
 	f.s.m.read.Add(int64(len(evs)))
 	f.s.m.cached.Add(int64(len(evs) - decoded))
 	f.s.m.uncached.Add(int64(decoded))
-	next := cursor{c.epoch, evs[len(evs)-1].Seq}
-	f.advance(k, c, next)
-	return len(evs), !more || (upTo != 0 && next.seq >= upTo), nil
+	return len(evs), decoded > 0, !more || (upTo != 0 && next.seq >= upTo), nil
 }
 
 type rawEvent struct {
@@ -484,6 +655,7 @@ func (f *follower) readBounded(ctx context.Context, k key, c cursor, upTo uint64
 	if upTo == 0 {
 		bound = 1<<63 - 1
 	}
+	f.s.m.reads.Inc()
 	rows, err := f.readPool.Query(ctx, `SELECT seq, ts, body, created, stored, before + size >= $6 FROM (
 			SELECT seq, ts, body, created, stored, pg_column_size(body) AS size,
 				coalesce(sum(pg_column_size(body)) OVER (ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before

@@ -83,12 +83,13 @@ func (l *lanes) run(ctx context.Context, ln *lane) {
 		for _, stream := range round {
 			l.mu.Lock()
 			w := ln.due[stream]
-			upTo, gen := w.upTo, w.gen
+			upTo, stopAt, gen := w.upTo, w.stopAt, w.gen
 			l.mu.Unlock()
 			k := key{ln.tenant, stream}
-			n, done, err := l.f.readStep(ctx, k, upTo, l.slots)
+			n, fetched, done, err := l.f.readStep(ctx, k, upTo, stopAt, l.slots)
 			l.mu.Lock()
 			w.read += n
+			w.fetched = w.fetched || fetched
 			finished := err != nil || (done && w.gen == gen)
 			if finished {
 				delete(ln.due, stream)

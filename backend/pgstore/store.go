@@ -88,6 +88,7 @@ type Store struct {
 		notifications, read, scans, reconnects, badBodies, warming *metrics.Value
 		cached, uncached, waits, recentBytes                       *metrics.Value
 		seqPasses, sequenced, seqErrors                            *metrics.Value
+		reads, emptyReads, looks, looked                           *metrics.Value
 	}
 	recent    *recent     // events this node just committed, for the follower
 	following atomic.Bool // Run is following: recent is read
@@ -154,6 +155,10 @@ func New(cfg Config) *Store {
 	s.m.seqPasses = r.Counter("telltale_pg_sequence_passes_total", "passes of this node's sequencer over watched tables' staged events")
 	s.m.sequenced = r.Counter("telltale_pg_sequenced_total", "staged events (watched tables, telltale.stage) this node's sequencer moved into the events table")
 	s.m.seqErrors = r.Counter("telltale_pg_sequence_errors_total", "streams whose staged events a pass could not move (logged; they stay staged)")
+	s.m.reads = r.Counter("telltale_pg_follow_reads_total", "queries the follower sent to read a stream by seq")
+	s.m.emptyReads = r.Counter("telltale_pg_follow_empty_reads_total", "follower reads of a stream that found nothing")
+	s.m.looks = r.Counter("telltale_pg_follow_looks_total", "queries the follower sent to look at its lingering streams' last seqs, one for every stream due")
+	s.m.looked = r.Counter("telltale_pg_follow_looked_total", "lingering looks at a stream after a read, for commits that had no wake-up of their own")
 	s.m.badBodies = r.Counter("telltale_pg_bad_bodies_total", "event bodies that did not decode and were delivered empty")
 	return s
 }
@@ -469,7 +474,7 @@ type follower struct {
 	lingering map[key]lingerState // streams to look at again, and when
 	lanes     *lanes              // read and fold each tenant's streams
 	seq       *sequencer          // moves watched tables' staged events into events
-	readPool  *pgxpool.Pool       // the lanes' connections
+	readPool  *pgxpool.Pool       // the lanes' connections, and one for the looks
 	cmu       sync.Mutex          // guards cursors once the lanes run
 	// behind holds, per stream, the oldest commit known and not read yet
 	// (guarded by cmu): lag, for Health.

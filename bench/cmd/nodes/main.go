@@ -175,6 +175,11 @@ type nodeResult struct {
 	ReadsPerS   float64 `json:"pg_reads_per_s"`
 	RowsPerS    float64 `json:"pg_rows_read_per_s"`
 	ScansPerS   float64 `json:"pg_scans_per_s"`
+	LooksPerS   float64 `json:"pg_looks_per_s"` // lingering looks, each at every stream due
+	// ReadExecUs and LookExecUs are the mean execution time of one
+	// follower read and one look (pg_stat_statements' total_exec_time).
+	ReadExecUs  float64 `json:"pg_read_exec_us,omitempty"`
+	LookExecUs  float64 `json:"pg_look_exec_us,omitempty"`
 	OtherPerS   float64 `json:"pg_other_per_s"`
 	BackendCPU  float64 `json:"pg_backend_cpu_pct"`
 	Conns       int     `json:"pg_connections"`
@@ -183,7 +188,10 @@ type nodeResult struct {
 	// ReadsPerWake is the follower's reads per wake-up received: about
 	// one per stream woken plus its lingering looks, whatever the number
 	// of subscribers.
-	ReadsPerWake    float64 `json:"reads_per_wakeup,omitempty"`
+	ReadsPerWake float64 `json:"reads_per_wakeup,omitempty"`
+	// QueriesPerWake adds the lingering looks: the follower's queries
+	// per wake-up.
+	QueriesPerWake  float64 `json:"follower_queries_per_wakeup,omitempty"`
 	EventsReadPerS  float64 `json:"events_followed_per_s"` // telltale_pg_events_read_total
 	UncachedPerS    float64 `json:"events_decoded_per_s"`  // telltale_pg_follow_uncached_total
 	BackendUsPerRow float64 `json:"pg_backend_us_per_row,omitempty"`
@@ -569,8 +577,8 @@ func printRun(r run) {
 		fmt.Printf("%d node(s) %-4s: %6.0f ev/s published; publish→receive p50 %.1f ms p99 %.1f ms (%d); PostgreSQL %.0f queries/s, %.0f xacts/s, %.0f rows read/s by followers (amplification %.2f), CPU %.0f%%; servers %.0f%%, machine %.0f%%, generator %.0f%%\n",
 			r.Nodes, p.Phase, p.PublishedPerS, p.P50ms, p.P99ms, p.DeliveriesN, p.QueriesPerS, p.XactsPerS, p.RowsReadPerS, p.ReadAmplification, p.CPU, p.ServerCPU, p.MachineCPU, p.GeneratorCPU)
 		for _, nr := range p.PerNode {
-			fmt.Printf("    node %d: %4d clients p50 %.1f p99 %.1f ms; CPU %.0f%% RSS %.0f MB; PostgreSQL %.1f queries/s (%.1f reads, %.2f scans, %.1f other), %.0f rows/s, backends %.1f%% CPU (%.1f µs/row); %d connections, %d LISTEN; %.1f wake-ups/s, %.2f reads/wake-up; %.0f events followed/s (%.0f decoded)\n",
-				nr.Node, nr.Clients, nr.P50ms, nr.P99ms, nr.ServerCPU, nr.RSSMB, nr.QueriesPerS, nr.ReadsPerS, nr.ScansPerS, nr.OtherPerS, nr.RowsPerS, nr.BackendCPU, nr.BackendUsPerRow, nr.Conns, nr.ListenConns, nr.WakesPerS, nr.ReadsPerWake, nr.EventsReadPerS, nr.UncachedPerS)
+			fmt.Printf("    node %d: %4d clients p50 %.1f p99 %.1f ms; CPU %.0f%% RSS %.0f MB; PostgreSQL %.1f queries/s (%.1f reads of %.0f µs, %.1f looks of %.0f µs, %.2f scans, %.1f other), %.0f rows/s, backends %.1f%% CPU (%.1f µs/row); %d connections, %d LISTEN; %.1f wake-ups/s, %.2f reads and %.2f follower queries/wake-up; %.0f events followed/s (%.0f decoded)\n",
+				nr.Node, nr.Clients, nr.P50ms, nr.P99ms, nr.ServerCPU, nr.RSSMB, nr.QueriesPerS, nr.ReadsPerS, nr.ReadExecUs, nr.LooksPerS, nr.LookExecUs, nr.ScansPerS, nr.OtherPerS, nr.RowsPerS, nr.BackendCPU, nr.BackendUsPerRow, nr.Conns, nr.ListenConns, nr.WakesPerS, nr.ReadsPerWake, nr.QueriesPerWake, nr.EventsReadPerS, nr.UncachedPerS)
 		}
 	}
 	if k := r.Kill; k != nil {

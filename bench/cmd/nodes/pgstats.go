@@ -17,6 +17,7 @@ import (
 const (
 	classRead    = "read"    // the follower's read of one stream by seq (pgstore readBounded)
 	classScan    = "scan"    // the follower's scan of every stream's last_seq
+	classLook    = "look"    // the follower's lingering look at many streams' last_seq (pgstore look)
 	classPublish = "publish" // publish_batch / publish
 	classListen  = "listen"  // LISTEN
 	classOther   = "other"   // revocations, dashboards, SLA rollups, alerts, pool pings, …
@@ -30,6 +31,8 @@ func classify(query string) string {
 		return classRead
 	case strings.HasPrefix(q, "SELECT tenant, stream, epoch, last_seq FROM telltale.streams") && !strings.Contains(q, "WHERE"):
 		return classScan
+	case strings.HasPrefix(q, "SELECT s.tenant, s.stream, s.epoch, s.last_seq FROM unnest("):
+		return classLook
 	case strings.Contains(q, "telltale.publish_batch(") || strings.Contains(q, "telltale.publish("):
 		return classPublish
 	case strings.HasPrefix(strings.ToUpper(q), "LISTEN "):
@@ -62,6 +65,7 @@ type backend struct {
 type pgSnap struct {
 	at       time.Time
 	stmts    map[stmtKey]stmtStat // nil without pg_stat_statements
+	execMs   map[stmtKey]float64  // pg_stat_statements' total_exec_time
 	xacts    int64                // xact_commit + xact_rollback of the database
 	returned int64                // tup_returned
 	fetched  int64                // tup_fetched
@@ -74,8 +78,8 @@ type pgSnap struct {
 func (c *cluster) snapshot(ctx context.Context, conn *pgx.Conn, db string) (pgSnap, error) {
 	s := pgSnap{at: time.Now(), backends: map[int]backend{}}
 	if c.statements {
-		s.stmts = map[stmtKey]stmtStat{}
-		rows, err := conn.Query(ctx, `SELECT r.rolname, coalesce(s.queryid, 0), s.query, s.calls, s.rows FROM pg_stat_statements s
+		s.stmts, s.execMs = map[stmtKey]stmtStat{}, map[stmtKey]float64{}
+		rows, err := conn.Query(ctx, `SELECT r.rolname, coalesce(s.queryid, 0), s.query, s.calls, s.rows, s.total_exec_time FROM pg_stat_statements s
 			JOIN pg_roles r ON r.oid = s.userid WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = $1)`, db)
 		if err != nil {
 			return s, fmt.Errorf("pg_stat_statements: %w", err)
@@ -84,12 +88,14 @@ func (c *cluster) snapshot(ctx context.Context, conn *pgx.Conn, db string) (pgSn
 			var k stmtKey
 			var q string
 			var st stmtStat
-			if err := rows.Scan(&k.role, &k.queryID, &q, &st.calls, &st.rows); err != nil {
+			var ms float64
+			if err := rows.Scan(&k.role, &k.queryID, &q, &st.calls, &st.rows, &ms); err != nil {
 				rows.Close()
 				return s, err
 			}
 			st.class = classify(q)
 			s.stmts[k] = st
+			s.execMs[k] = ms
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -142,6 +148,25 @@ func classDelta(a, b pgSnap) map[string]map[string]counts {
 		c.Calls += d.Calls
 		c.Rows += d.Rows
 		m[st.class] = c
+	}
+	return out
+}
+
+// classExec is each role's execution time (ms, pg_stat_statements'
+// total_exec_time) per class between two snapshots.
+func classExec(a, b pgSnap) map[string]map[string]float64 {
+	out := map[string]map[string]float64{}
+	for k, ms := range b.execMs {
+		d := ms - a.execMs[k]
+		if d <= 0 {
+			continue
+		}
+		m := out[k.role]
+		if m == nil {
+			m = map[string]float64{}
+			out[k.role] = m
+		}
+		m[b.stmts[k].class] += d
 	}
 	return out
 }

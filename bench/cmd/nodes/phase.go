@@ -88,6 +88,7 @@ func (m *meter) phase(ctx context.Context, name string, d time.Duration) (phaseR
 		nr.WakesPerS = (b.nodes[i].wakes - a.nodes[i].wakes) / secs
 		if w := b.nodes[i].wakes - a.nodes[i].wakes; w > 0 {
 			nr.ReadsPerWake = nr.ReadsPerS * secs / w
+			nr.QueriesPerWake = (nr.ReadsPerS + nr.LooksPerS) * secs / w
 		}
 		nr.EventsReadPerS = (b.nodes[i].read - a.nodes[i].read) / secs
 		nr.UncachedPerS = (b.nodes[i].uncached - a.nodes[i].uncached) / secs
@@ -104,6 +105,7 @@ func (m *meter) phase(ctx context.Context, name string, d time.Duration) (phaseR
 func pgFigures(a, b pgSnap, roles []string, pubRole string, secs float64, published int64) (t pgTotals, nodes []nodeResult, pubPerS, amplification float64) {
 	perS := func(n int64) float64 { return float64(n) / secs }
 	classes := classDelta(a, b)
+	exec := classExec(a, b)
 	ticks := backendTicks(a, b)
 	var rows int64
 	for i, role := range roles {
@@ -116,7 +118,14 @@ func pgFigures(a, b pgSnap, roles []string, pubRole string, secs float64, publis
 		nr.QueriesPerS = perS(all)
 		nr.ReadsPerS, nr.RowsPerS = perS(cl[classRead].Calls), perS(cl[classRead].Rows)
 		nr.ScansPerS = perS(cl[classScan].Calls)
-		nr.OtherPerS = perS(all - cl[classRead].Calls - cl[classScan].Calls)
+		nr.LooksPerS = perS(cl[classLook].Calls)
+		if n := cl[classRead].Calls; n > 0 {
+			nr.ReadExecUs = exec[role][classRead] * 1000 / float64(n)
+		}
+		if n := cl[classLook].Calls; n > 0 {
+			nr.LookExecUs = exec[role][classLook] * 1000 / float64(n)
+		}
+		nr.OtherPerS = perS(all - cl[classRead].Calls - cl[classScan].Calls - cl[classLook].Calls)
 		nr.BackendCPU = float64(ticks[role]) / ticksPerSecond / secs * 100
 		if r := cl[classRead].Rows; r > 0 {
 			nr.BackendUsPerRow = float64(ticks[role]) / ticksPerSecond * 1e6 / float64(r)

@@ -16,6 +16,10 @@ const (
 			ORDER BY seq LIMIT $5) e
 		WHERE before < $6 ORDER BY seq`
 	followScan = `SELECT tenant, stream, epoch, last_seq FROM telltale.streams`
+	followLook = `SELECT s.tenant, s.stream, s.epoch, s.last_seq
+		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS c(tenant, stream, epoch, seq)
+		JOIN telltale.streams s ON s.tenant = c.tenant AND s.stream = c.stream
+		WHERE s.epoch <> c.epoch OR s.last_seq > c.seq`
 )
 
 func TestClassify(t *testing.T) {
@@ -24,6 +28,7 @@ func TestClassify(t *testing.T) {
 	}{
 		{"follower read", followRead, classRead},
 		{"scan", followScan, classScan},
+		{"lingering look", followLook, classLook},
 		{"one stream's row is not a scan", `SELECT tenant, stream, epoch, last_seq FROM telltale.streams WHERE tenant = $1`, classOther},
 		{"publish_batch", `SELECT last_seq FROM telltale.publish_batch($1, $2, $3::jsonb[])`, classPublish},
 		{"publish", `SELECT telltale.publish($1, $2, $3)`, classPublish},
@@ -113,6 +118,35 @@ func TestPGFigures(t *testing.T) {
 	}
 	if n.BackendCPU != 10 || math.Abs(n.BackendUsPerRow-100) > 1e-9 || n.Conns != 2 || n.ListenConns != 1 {
 		t.Errorf("node 2 = %+v, want backends 10%% CPU, 100 µs/row, 2 connections, 1 LISTEN", n)
+	}
+}
+
+// TestPGFiguresLooks: the follower's lingering looks are counted apart
+// from its reads and from other queries.
+func TestPGFiguresLooks(t *testing.T) {
+	a := pgSnap{stmts: map[stmtKey]stmtStat{}, backends: map[int]backend{}, ticks: map[int]int64{}}
+	b := pgSnap{stmts: map[stmtKey]stmtStat{
+		{"n1", 1}: {classRead, 100, 500},
+		{"n1", 2}: {classLook, 40, 10},
+		{"n1", 3}: {classOther, 6, 6},
+	}, backends: map[int]backend{}, ticks: map[int]int64{}}
+	_, nodes, _, _ := pgFigures(a, b, []string{"n1"}, "pub", 2, 500)
+	if n := nodes[0]; n.QueriesPerS != 73 || n.ReadsPerS != 50 || n.LooksPerS != 20 || n.OtherPerS != 3 || n.RowsPerS != 250 {
+		t.Errorf("node 1 = %+v, want 73 queries/s: 50 reads (250 rows), 20 looks, 3 other", n)
+	}
+}
+
+// TestClassExec: execution time per role and class between two snapshots;
+// a statement first seen in b counts from zero.
+func TestClassExec(t *testing.T) {
+	a := pgSnap{stmts: map[stmtKey]stmtStat{{"n1", 1}: {classRead, 10, 10}}, execMs: map[stmtKey]float64{{"n1", 1}: 5}}
+	b := pgSnap{stmts: map[stmtKey]stmtStat{
+		{"n1", 1}: {classRead, 20, 20},
+		{"n1", 2}: {classLook, 4, 1},
+	}, execMs: map[stmtKey]float64{{"n1", 1}: 8, {"n1", 2}: 0.5}}
+	got := classExec(a, b)
+	if r, l := got["n1"][classRead], got["n1"][classLook]; math.Abs(r-3) > 1e-9 || math.Abs(l-0.5) > 1e-9 {
+		t.Errorf("n1 exec = read %v ms, look %v ms, want 3 and 0.5", r, l)
 	}
 }
 
