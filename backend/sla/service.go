@@ -302,6 +302,11 @@ func (s *Service) Flush(ctx context.Context, now time.Time, all bool) error {
 	if len(batch) == 0 {
 		return nil
 	}
+	// Out of pending, these are Flush's alone (and Query waits on
+	// s.flushing): their bins become sketches, as a store keeps them.
+	for _, ru := range batch {
+		ru.seal()
+	}
 	err := s.store.Save(ctx, batch)
 	if err == nil {
 		s.pendingGauge.Add(-int64(len(batch)))
