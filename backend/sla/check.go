@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -103,7 +102,7 @@ func check(r *wire.Report, now time.Time) (clamped int, err error) {
 		var stages uint32 // bit i: sla.Stages[i] is listed
 		for j := range p.Stages {
 			h := &p.Stages[j]
-			si := slices.Index(sla.Stages, h.Stage)
+			si := stageIndex(h.Stage)
 			if si < 0 {
 				return refuse("panel %q: unknown stage %.32q", p.Panel, h.Stage)
 			}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -113,4 +114,13 @@ func binDiff(got, want *ddsketch.DDSketch) string {
 		return fmt.Sprintf("count %v (zero %v), want %v (%v)", got.GetCount(), got.GetZeroCount(), want.GetCount(), want.GetZeroCount())
 	}
 	return ""
+}
+
+// TestStageIndex: stageIndex is slices.Index over sla.Stages.
+func TestStageIndex(t *testing.T) {
+	for _, name := range append(slices.Clone(sla.Stages), "", "teleport", "Total", sla.StageTotal+" ") {
+		if got, want := stageIndex(name), slices.Index(sla.Stages, name); got != want {
+			t.Errorf("stageIndex(%q) = %d, want %d", name, got, want)
+		}
+	}
 }
