@@ -125,9 +125,10 @@ func (r *Rollup) addReport(screen uint64, p *wire.PanelReport) (dropped int) {
 		r.bins[stageIndex(h.Stage)].add(h.Index, h.Counts)
 	}
 	r.Screens = addHash(r.Screens, screen, MaxScreens)
+	one := [1]uint64{screen}
 	for _, s := range p.Stale {
 		start := time.Unix(0, s.Start).Truncate(time.Second).UnixMilli()
-		if !r.addStale(Stale{Start: start, Ms: s.Ms, Cause: s.Cause, Screens: []uint64{screen}}) {
+		if !r.addStaleOf(start, s.Ms, s.Cause, one[:]) {
 			dropped++
 		}
 	}
@@ -227,11 +228,18 @@ func (r *Rollup) seal() {
 // addStale merges s into r's stale periods; false if it was new and r had
 // MaxStale already.
 func (r *Rollup) addStale(s Stale) bool {
+	return r.addStaleOf(s.Start, s.Ms, s.Cause, s.Screens)
+}
+
+// addStaleOf is addStale with the period's fields apart: screens is only
+// read (a Stale's Cause is kept, and escape analysis would move its
+// Screens to the heap with it: an allocation a stale period a report).
+func (r *Rollup) addStaleOf(start, ms int64, cause string, screens []uint64) bool {
 	for i := range r.Stale {
 		o := &r.Stale[i]
-		if o.Start == s.Start && o.Cause == s.Cause {
-			o.Ms = max(o.Ms, s.Ms)
-			for _, h := range s.Screens {
+		if o.Start == start && o.Cause == cause {
+			o.Ms = max(o.Ms, ms)
+			for _, h := range screens {
 				o.Screens = addHash(o.Screens, h, MaxStaleScreens)
 			}
 			return true
@@ -240,7 +248,7 @@ func (r *Rollup) addStale(s Stale) bool {
 	if len(r.Stale) >= MaxStale {
 		return false
 	}
-	r.Stale = append(r.Stale, Stale{Start: s.Start, Ms: s.Ms, Cause: s.Cause, Screens: slices.Clone(s.Screens)})
+	r.Stale = append(r.Stale, Stale{Start: start, Ms: ms, Cause: cause, Screens: slices.Clone(screens)})
 	return true
 }
 

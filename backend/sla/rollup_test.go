@@ -10,6 +10,7 @@ import (
 
 	"github.com/DataDog/sketches-go/ddsketch"
 
+	"github.com/telltale/telltale/backend/metrics"
 	"github.com/telltale/telltale/shared/sla"
 	"github.com/telltale/telltale/shared/wire"
 )
@@ -122,5 +123,37 @@ func TestStageIndex(t *testing.T) {
 		if got, want := stageIndex(name), slices.Index(sla.Stages, name); got != want {
 			t.Errorf("stageIndex(%q) = %d, want %d", name, got, want)
 		}
+	}
+}
+
+// TestTakeAllocatesNothingOnceOpen: a screen's next report into rollups
+// already open (a stale period merged into one the screen reported, bins
+// inside the window) allocates nothing; each stale period cost one before
+// (its screen's slice, moved to the heap with the period's cause).
+func TestTakeAllocatesNothingOnceOpen(t *testing.T) {
+	reg := metrics.New()
+	s := New(Config{Metrics: reg, Stages: metrics.NewStages(reg, 0)})
+	r := report("screen-1", t0, 20, 30, 40, 50)
+	r.Panels = append(r.Panels, r.Panels[0])
+	r.Panels[1].Panel = "q"
+	step := 100 * time.Millisecond
+	at := t0
+	take := func() {
+		r.From, r.To = at.UnixNano(), at.Add(step).UnixNano()
+		for i := range r.Panels {
+			r.Panels[i].FreshMs, r.Panels[i].StaleMs = 50, 50
+			r.Panels[i].Stale[0].Start = t0.UnixNano()
+		}
+		at = at.Add(step)
+		if err := s.Take("acme", r, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	take() // opens the rollups
+	if n := testing.AllocsPerRun(100, take); n != 0 {
+		t.Errorf("%v allocations a report, want 0", n)
+	}
+	if got := reg.Lookup("telltale_sla_reports_total").Load(); got != 102 {
+		t.Errorf("%d reports taken, want 102", got)
 	}
 }
