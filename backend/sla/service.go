@@ -302,6 +302,11 @@ func (s *Service) Flush(ctx context.Context, now time.Time, all bool) error {
 	if len(batch) == 0 {
 		return nil
 	}
+	// Out of pending, these are Flush's alone (and Query waits on
+	// s.flushing): their bins become sketches, as a store keeps them.
+	for _, ru := range batch {
+		ru.seal()
+	}
 	err := s.store.Save(ctx, batch)
 	if err == nil {
 		s.pendingGauge.Add(-int64(len(batch)))
@@ -418,12 +423,23 @@ func pageMetrics(stages *metrics.Stages, tenant string, r *wire.Report) {
 		for _, st := range r.Panels[i].Stages {
 			clear(per)
 			sum := 0.0
-			for j, idx := range st.Index {
-				i, c := idx-sla.MinBin, uint64(st.Counts[j])
-				per[binBucket[i]] += c
-				sum += binSeconds[i] * float64(c)
+			if len(st.Index) > 0 {
+				// The bins ascend (check): a bucket's are consecutive, and
+				// summed in a register, added to per once a run.
+				counts := st.Counts[:len(st.Index)]
+				cur, run := binBucket[st.Index[0]-sla.MinBin], uint64(0)
+				for j, idx := range st.Index {
+					k, c := idx-sla.MinBin, counts[j]
+					sum += binSeconds[k] * float64(c)
+					if b := binBucket[k]; b != cur {
+						per[cur] += run
+						cur, run = b, 0
+					}
+					run += uint64(c)
+				}
+				per[cur] += run
 			}
-			si := slices.Index(sla.Stages, st.Stage) // check refused any other
+			si := stageIndex(st.Stage) // check refused any other
 			if hs[si] == nil {
 				hs[si] = stages.Page(tenant, st.Stage)
 			}

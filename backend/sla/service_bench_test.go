@@ -187,6 +187,34 @@ func BenchmarkDecodeTake_8Panels40Bins(b *testing.B) {
 	}
 	b.Run("decode", func(b *testing.B) { run(b, false) })
 	b.Run("decode+take", func(b *testing.B) { run(b, true) })
+	// As the gateway's poller runs it: each report on a goroutine of its
+	// own (wsgate's conn.Readable), whose stack starts small and grows
+	// (copied) when the path outgrows it.
+	b.Run("decode+take-goroutine", func(b *testing.B) {
+		reg := metrics.New()
+		s := New(Config{Metrics: reg, Stages: metrics.NewStages(reg, 0)})
+		var rep wire.Report
+		b.SetBytes(int64(size / len(frames)))
+		b.ReportAllocs()
+		b.ResetTimer()
+		start := cpuTime()
+		done := make(chan error)
+		for i := range b.N {
+			go func() {
+				if err := wire.DecodeReport(frames[i%len(frames)], &rep); err != nil {
+					done <- err
+					return
+				}
+				round := time.Duration(i / len(frames))
+				rep.From, rep.To = t0.Add(round*10*time.Second).UnixNano(), t0.Add((round+1)*10*time.Second).UnixNano()
+				done <- s.Take("acme", &rep, time.Unix(0, rep.To))
+			}()
+			if err := <-done; err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
+	})
 }
 
 // cpuTime is the process's CPU time so far, user and system.

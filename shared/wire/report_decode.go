@@ -322,9 +322,7 @@ func (r *reader) stageHist(h *StageHist) {
 				}
 				seenIndex = true
 				h.Index = resize(h.Index[:0], n)
-				for i := 0; i < n && r.err == nil; i++ { // past an error each read would build one
-					h.Index[i] = int32(r.binInt())
-				}
+				binInts(r, h.Index)
 			}
 		case "counts":
 			if n := r.cappedArray("bins in a stage", sla.MaxBins); n >= 0 {
@@ -334,9 +332,7 @@ func (r *reader) stageHist(h *StageHist) {
 				}
 				seenCounts = true
 				h.Counts = resize(h.Counts[:0], n)
-				for i := 0; i < n && r.err == nil; i++ {
-					h.Counts[i] = uint32(r.binInt())
-				}
+				binInts(r, h.Counts)
 			}
 		default:
 			r.skipAt(6) // stages at 4, a stage at 5, its fields at 6
@@ -373,21 +369,46 @@ func (r *reader) binsAgree() bool {
 	return true
 }
 
-// binInt is int64 for a histogram's index or count: a fixint or a uint8
-// (most of them: the bins of 0.5 to 170 ms, counts under 256) read in
-// place, anything else as int64 reads it.
-func (r *reader) binInt() int64 {
-	if i := r.i; i < len(r.b) {
-		switch c := r.b[i]; {
-		case c <= 0x7f || c >= 0xe0:
-			r.i++
-			return int64(int8(c))
-		case c == 0xcc && i+1 < len(r.b):
-			r.i += 2
-			return int64(r.b[i+1])
+// binInts reads len(dst) integers, a histogram's index or counts, into
+// dst, each converted as T(r.int64()) converts it. The encodings of nearly
+// every bin (fixints, uint8, int8 and uint16: the bins of 0.05 ms to 10 min,
+// counts under 65,536) are read in place in one loop over the bytes, without
+// a call or an error check per integer; any other goes through r.int64(),
+// which reads and refuses it as before. A report's 2,240 integers
+// (8 panels × 7 stages × 40 bins × 2) went from about 8 to 2 ns each
+// (BenchmarkDecodeTake_8Panels40Bins/decode).
+func binInts[T int32 | uint32](r *reader, dst []T) {
+	b, i := r.b, r.i
+	for k := range dst {
+		if i < len(b) {
+			switch c := b[i]; {
+			case c <= 0x7f || c >= 0xe0:
+				dst[k] = T(int8(c))
+				i++
+				continue
+			case c == 0xcc && i+1 < len(b):
+				dst[k] = T(b[i+1])
+				i += 2
+				continue
+			case c == 0xd0 && i+1 < len(b):
+				dst[k] = T(int8(b[i+1]))
+				i += 2
+				continue
+			case c == 0xcd && i+2 < len(b):
+				dst[k] = T(uint16(b[i+1])<<8 | uint16(b[i+2]))
+				i += 3
+				continue
+			}
 		}
+		r.i = i
+		v := r.int64()
+		if r.err != nil { // r.i is past the end: the frame is refused
+			return
+		}
+		dst[k] = T(v)
+		i = r.i
 	}
-	return r.int64()
+	r.i = i
 }
 
 func (r *reader) binsDiffer(nIndex, nCounts int) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -497,5 +498,91 @@ func TestDecodeClient(t *testing.T) {
 	}
 	if _, err := DecodeClient([]byte{0xc1}, &rep); err == nil {
 		t.Fatal("took garbage")
+	}
+}
+
+// TestDecodeReportBinWidthsMatchLibrary gives a histogram's index and
+// counts every msgpack integer encoding (binInts reads the narrow ones in
+// place, the rest through int64), at the edges of each width and past
+// int32 and uint32: Decode and DecodeReport read what the library reads,
+// and every frame cut short inside the bins is refused by both.
+func TestDecodeReportBinWidthsMatchLibrary(t *testing.T) {
+	values := []int64{0, 1, -1, -32, -33, 127, 128, 255, 256, -128, -129, 65535, 65536, -32768, -32769,
+		1<<31 - 1, 1 << 31, -1 << 31, -1<<31 - 1, 1<<32 - 1, 1 << 32, 1 << 40, -1 << 40}
+	// Each value in each width that holds it, as the library writes the
+	// width of a typed value when it does not compact.
+	typed := func(v int64) []any {
+		out := []any{v, uint64(v)}
+		if v == int64(int8(v)) {
+			out = append(out, int8(v))
+		}
+		if v == int64(uint8(v)) {
+			out = append(out, uint8(v))
+		}
+		if v == int64(int16(v)) {
+			out = append(out, int16(v))
+		}
+		if v == int64(uint16(v)) {
+			out = append(out, uint16(v))
+		}
+		if v == int64(int32(v)) {
+			out = append(out, int32(v))
+		}
+		if v == int64(uint32(v)) {
+			out = append(out, uint32(v))
+		}
+		return out
+	}
+	var ints []any
+	for _, v := range values {
+		ints = append(ints, typed(v)...)
+	}
+	frame := func(compact bool, index, counts []any) []byte {
+		t.Helper()
+		var buf bytes.Buffer
+		enc := msgpack.NewEncoder(&buf)
+		enc.UseCompactInts(compact)
+		body := map[string]any{"panels": []any{map[string]any{"stages": []any{map[string]any{"stage": "total", "index": index, "counts": counts}}}}}
+		if err := enc.Encode(map[string]any{"v": Version, "t": string(TypeReport), "b": body}); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	reversed := slices.Clone(ints)
+	slices.Reverse(reversed)
+	frames := [][]byte{frame(false, ints, reversed), frame(true, ints, reversed)}
+	for _, v := range ints {
+		frames = append(frames, frame(false, []any{v}, []any{v}))
+	}
+	var rep Report
+	for i, b := range frames {
+		want, err := libDecode(b)
+		if err != nil {
+			t.Fatalf("frame %d: library: %v", i, err)
+		}
+		got, err := Decode(b)
+		if err != nil {
+			t.Fatalf("frame %d: Decode: %v", i, err)
+		}
+		if d := diff(got, want, false); d != "" {
+			t.Fatalf("frame %d: Decode and the library differ at %s", i, d)
+		}
+		if err := DecodeReport(b, &rep); err != nil {
+			t.Fatalf("frame %d: DecodeReport: %v", i, err)
+		}
+		if d := diff(rep, want, false); d != "" {
+			t.Fatalf("frame %d: DecodeReport and the library differ at %s", i, d)
+		}
+	}
+	// Cut inside the bins of the first frame (the body's map is the
+	// frame's last field, the bins its last bytes): every prefix is refused.
+	b := frames[0]
+	for n := len(b) - 3*len(ints); n < len(b); n++ {
+		if _, err := Decode(b[:n]); err == nil {
+			t.Fatalf("Decode took the frame cut at %d of %d bytes", n, len(b))
+		}
+		if err := DecodeReport(b[:n], &rep); err == nil {
+			t.Fatalf("DecodeReport took the frame cut at %d of %d bytes", n, len(b))
+		}
 	}
 }

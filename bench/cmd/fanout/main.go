@@ -141,6 +141,7 @@ func run() error {
 	idleWait := flag.Duration("idle-wait", 2*time.Second, "how long every client stays connected and idle before the server's memory is read")
 	heapProfile := flag.String("server-heapprofile", "", "write the started server's heap profile (after a GC) with every client connected and idle here, and report live_kb_per_conn")
 	gogc := flag.Int("gogc", 100, "the load generator's GOGC (its own garbage collector, not the server's): its thousands of clients allocate for every event they decode")
+	reportDeflate := flag.Bool("report-deflate", false, `with -reports: the companions negotiate permessage-deflate and compress every report, as Chromium does on a page's socket (the server then inflates each, ~35 µs CPU for the 8 KB report); off, reports go uncompressed, as in every run before this flag`)
 	reports := flag.String("reports", "", `page-like reporting (issue 18): "on" gives each client a companion connection that sends a report every sla.ReportEvery and a sync every ping; "idle" opens the companions but sends only pongs (the baseline for "on"); empty: neither. The server must take reports (a binary built with -tags slabench) or it answers each with reports_off`)
 	settle := flag.Duration("settle", 0, "after the idle reading, wait this long and read the server's RSS again (settled_kb_per_conn): the connection storm's transient memory returned")
 	flag.Parse()
@@ -263,7 +264,7 @@ func run() error {
 	case "":
 	case "on", "idle":
 		res.Reports = *reports
-		if err := startReporters(ctx, *addr, *token, *clients, *reports == "on", &rs, &wg); err != nil {
+		if err := startReporters(ctx, *addr, *token, *clients, *reports == "on", *reportDeflate, &rs, &wg); err != nil {
 			return err
 		}
 	default:

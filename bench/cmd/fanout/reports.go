@@ -29,10 +29,15 @@ type reportStats struct {
 }
 
 // startReporters connects n companions and runs them until ctx ends; wg
-// waits for them.
-func startReporters(ctx context.Context, addr, token string, n int, send bool, st *reportStats, wg *sync.WaitGroup) error {
+// waits for them. deflate has them negotiate permessage-deflate and
+// compress every report (and nothing under 128 bytes: pongs, syncs).
+func startReporters(ctx context.Context, addr, token string, n int, send, deflate bool, st *reportStats, wg *sync.WaitGroup) error {
+	var opts *websocket.DialOptions
+	if deflate {
+		opts = &websocket.DialOptions{CompressionMode: websocket.CompressionNoContextTakeover}
+	}
 	for i := range n {
-		ws, _, err := websocket.Dial(ctx, "ws://"+addr+"/api/v1/ws", nil)
+		ws, _, err := websocket.Dial(ctx, "ws://"+addr+"/api/v1/ws", opts)
 		if err != nil {
 			return fmt.Errorf("reporter %d: %w", i, err)
 		}

@@ -18,8 +18,26 @@ var (
 		w, _ := flate.NewWriter(nil, flate.BestSpeed)
 		return w
 	}}
-	flateReaders sync.Pool
+	inflaters sync.Pool // of *inflater
 )
+
+// inflater is inflate's pooled state: a flate reader, the compressed bytes
+// with the tail put back, read through a bytes.Reader (an io.ByteReader,
+// which flate reads directly: through the io.MultiReader it was, flate
+// wrapped it in a bufio.Reader and read it a byte at a time through that),
+// and an output buffer that keeps its size between messages, so that the
+// message gets one exact copy (a bytes.Buffer grew from 512 bytes by
+// doubling: 31 KB allocated and cleared for an 8 KB report). A page's
+// report deflated by Chromium, 8.7 KB in 2.1 KB: 45 µs CPU, 34.7 KB in 50
+// allocations, before.
+type inflater struct {
+	fr      io.ReadCloser
+	rd      bytes.Reader
+	in, out []byte
+}
+
+// maxPooledInflate bounds the buffers an inflater keeps in the pool.
+const maxPooledInflate = 64 << 10
 
 // AppendCompressed appends payload as one final binary frame compressed
 // with permessage-deflate, for a connection that negotiated it. It is
@@ -42,24 +60,47 @@ func AppendCompressed(dst, payload []byte) []byte {
 
 // inflate decompresses one message's payload, refusing more than max bytes.
 func inflate(b []byte, max int) ([]byte, error) {
-	src := io.MultiReader(bytes.NewReader(b), bytes.NewReader([]byte(tail)))
-	fr, _ := flateReaders.Get().(io.ReadCloser)
-	if fr == nil {
-		fr = flate.NewReader(src)
-	} else if err := fr.(flate.Resetter).Reset(src, nil); err != nil {
+	z, _ := inflaters.Get().(*inflater)
+	if z == nil {
+		z = new(inflater)
+	}
+	defer func() {
+		if cap(z.in) > maxPooledInflate || cap(z.out) > maxPooledInflate {
+			z.in, z.out = nil, nil // a big message's buffers are not kept
+		}
+		z.rd.Reset(nil)
+		inflaters.Put(z)
+	}()
+	z.in = append(append(z.in[:0], b...), tail...)
+	z.rd.Reset(z.in)
+	if z.fr == nil {
+		z.fr = flate.NewReader(&z.rd)
+	} else if err := z.fr.(flate.Resetter).Reset(&z.rd, nil); err != nil {
 		return nil, err
 	}
-	defer flateReaders.Put(fr)
-	var out bytes.Buffer
-	n, err := out.ReadFrom(io.LimitReader(fr, int64(max)+1))
-	switch {
-	case err == io.ErrUnexpectedEOF:
-		// The stream ended after the tail, as a sync-flushed one does.
-	case err != nil:
-		return nil, &ProtocolError{StatusInvalidData, "bad deflate data: " + err.Error()}
+	out := z.out[:0]
+	for {
+		if len(out) == cap(out) {
+			out = append(out, 0)[:len(out)]
+		}
+		n, err := z.fr.Read(out[len(out):cap(out)])
+		out = out[:len(out)+n]
+		if len(out) > max {
+			z.out = out
+			return nil, &ProtocolError{StatusTooBig, "inflated message too big"}
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			// ErrUnexpectedEOF: the stream ended after the tail, as a
+			// sync-flushed one does.
+			break
+		}
+		if err != nil {
+			z.out = out
+			return nil, &ProtocolError{StatusInvalidData, "bad deflate data: " + err.Error()}
+		}
 	}
-	if n > int64(max) {
-		return nil, &ProtocolError{StatusTooBig, "inflated message too big"}
-	}
-	return out.Bytes(), nil
+	z.out = out
+	msg := make([]byte, len(out))
+	copy(msg, out)
+	return msg, nil
 }
