@@ -180,8 +180,9 @@ func slowSeries(n int) *wire.Points {
 func TestStuckClientsDoNotHoldUpCompression(t *testing.T) {
 	// Stuck writes never time out during the test: a slot they held would
 	// keep the new client's snapshot from being compressed, or from coming
-	// at all.
-	f := start(t, Config{WriteTimeout: time.Hour})
+	// at all. Nor is a socket closed for silence (two ping intervals)
+	// while the new client waits for its snapshot.
+	f := start(t, Config{WriteTimeout: time.Hour, PingInterval: time.Minute})
 	small, blocked := smallSendBuffers(t, f.gate)
 	// 1,000 samples of 20 noisy series, ~180 KB: it deflates poorly, so
 	// each compressed snapshot is far more than a stuck socket takes.
@@ -252,6 +253,7 @@ func TestStuckClientsDoNotHoldUpCompression(t *testing.T) {
 		case wire.Snapshot:
 			snap = fr
 		case wire.Ping:
+			fresh.send(wire.Pong{Time: fr.Time})
 		default:
 			t.Fatalf("got %T %+v, want a snapshot", fr, fr)
 		}
