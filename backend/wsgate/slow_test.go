@@ -167,12 +167,15 @@ func TestSlowConsumerIsCutOffWithoutSlowingOthers(t *testing.T) {
 	// bound: what its write side has to write once its timer is released
 	// is far more than its socket can take, so the write waits until the
 	// write timeout cuts it off.
-	for {
+	for i := 0; ; i++ {
 		stuck.out.mu.Lock()
 		n := stuck.out.eventBytes
 		stuck.out.mu.Unlock()
 		if n >= queue/2 {
 			break
+		}
+		if i == 1000 {
+			t.Fatalf("%d events published for the held client hold %d bytes in its queue: want them queued while its write side is stuck", i, n)
 		}
 		ev := wire.Event{Row: &wire.Row{Key: "k", Fields: map[string]any{"pad": pad}}}
 		if err := f.store.Append(context.Background(), "demo", "backlog", []wire.Event{ev}); err != nil {
