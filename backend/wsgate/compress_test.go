@@ -266,7 +266,7 @@ func TestStuckClientsDoNotHoldUpCompression(t *testing.T) {
 	if n := busy.Load() - busyBefore; n != 0 {
 		t.Fatalf("%d frames sent uncompressed for want of a deflate slot behind %d stuck clients: want the new snapshot compressed", n, stuck)
 	}
-	// ...and came while every stuck write was still blocked.
+	// ...and came while the stuck writes were still blocked.
 	if n := blocked(); n < maxDeflates || f.reg.Lookup("telltale_ws_slow_closes_total").Load() != 0 {
 		t.Fatalf("%d stuck writes still blocked when the new snapshot came: want ≥ %d (it waited for none)", n, maxDeflates)
 	}
