@@ -284,35 +284,78 @@ func TestEngineOverflowBeforeActivationStillStarts(t *testing.T) {
 	wantValue(t, r, "t", s.Stream(), 2)
 }
 
+// TestEngineCoalescesEmits: events published faster than EmitMs are
+// written at most once a beat, and at every beat while they come. The
+// engine reads the test's clock, which moves 1 ms an event, so the count
+// does not depend on how fast a loaded machine publishes or ticks.
 func TestEngineCoalescesEmits(t *testing.T) {
+	clock := newFakeClock(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC))
 	s := spec(t, agg.Def{Source: "orders", Fn: "count", Window: "1m", EmitMs: 100})
-	r := newRig(t, []*agg.Spec{s}, nil)
+	r := newRig(t, []*agg.Spec{s}, func(c *EngineConfig) { c.Now = clock.Now })
 	r.start()
 	r.publish("t", "orders", 1)
-	wantValue(t, r, "t", s.Stream(), 1)
-	start := time.Now()
+	wantValue(t, r, "t", s.Stream(), 1) // the build's Full, at 12:00:00
+	const beats = 6
 	published := 1
-	for ; time.Since(start) < 600*time.Millisecond; published++ {
-		r.publish("t", "orders", 1)
-		time.Sleep(time.Millisecond) // a producer's pace, not a wait
+	for range beats {
+		for range 10 {
+			for range 10 {
+				r.publish("t", "orders", 1)
+				published++
+				clock.Add(time.Millisecond)
+			}
+			clock.waitReads(t, 3) // the engine ticks between the events
+		}
+		// Updating live: the beat's emit counts every event so far.
+		wantValue(t, r, "t", s.Stream(), float64(published))
 	}
-	elapsed := time.Since(start)
-	// The tail: the last emit counts every event published.
-	var n int
+	_, n := r.last("t", s.Stream())
+	// One for the first event, one per 100ms after, one for the tail.
+	if max := 2 + beats + 1; n > max {
+		t.Fatalf("got %d derived events in %d beats, want at most %d (one per 100ms)", n, beats, max)
+	}
+	if n < 3 {
+		t.Fatalf("got %d derived events in %d beats: not updating live", n, beats)
+	}
+}
+
+// fakeClock is an engine clock (EngineConfig.Now) that the test moves;
+// it counts the engine's readings, one a tick at least.
+type fakeClock struct {
+	mu    sync.Mutex
+	now   time.Time
+	reads int
+}
+
+func newFakeClock(at time.Time) *fakeClock { return &fakeClock{now: at} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reads++
+	return c.now
+}
+
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// waitReads waits until the engine has read the clock n more times.
+func (c *fakeClock) waitReads(t *testing.T, n int) {
+	t.Helper()
+	c.mu.Lock()
+	from := c.reads
+	c.mu.Unlock()
 	poll.Until(t, 5*time.Second, func() error {
-		var v float64
-		if v, n = r.last("t", s.Stream()); int(v) != published {
-			return fmt.Errorf("newest count %v, want %d", v, published)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if got := c.reads - from; got < n {
+			return fmt.Errorf("the engine read the clock %d times, want %d", got, n)
 		}
 		return nil
 	})
-	// One for the first event, one per 100ms after, one for the tail.
-	if max := 2 + int(elapsed/(100*time.Millisecond)) + 1; n > max {
-		t.Fatalf("got %d derived events in %v, want at most %d (one per 100ms)", n, elapsed, max)
-	}
-	if n < 3 {
-		t.Fatalf("got %d derived events in %v: not updating live", n, elapsed)
-	}
 }
 
 func TestEngineShutdownFlushesPendingEmits(t *testing.T) {
@@ -573,7 +616,10 @@ func TestEngineAggregatesWriteTogether(t *testing.T) {
 	for i := range 4 {
 		specs = append(specs, spec(t, agg.Def{Source: fmt.Sprint("orders", i), Fn: "count", Window: "1m", EmitMs: 100}))
 	}
-	r := newRig(t, specs, nil)
+	// The engine reads the test's clock: how far apart they started, and
+	// how many beats pass, do not depend on the machine's load.
+	clock := newFakeClock(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC))
+	r := newRig(t, specs, func(c *EngineConfig) { c.Now = clock.Now })
 	c := &counting{Store: r.store}
 	r.eng.cfg.Store = c
 	r.start()
@@ -581,18 +627,22 @@ func TestEngineAggregatesWriteTogether(t *testing.T) {
 		r.publish("t", s.Source, 1)
 		wantValue(t, r, "t", s.Stream(), 1)
 		if i < 3 {
-			time.Sleep(30 * time.Millisecond)
+			clock.Add(30 * time.Millisecond)
 		}
 	}
 	c.mu.Lock()
 	c.writes, c.streams = 0, 0
 	c.mu.Unlock()
-	start := time.Now()
-	for time.Since(start) < 600*time.Millisecond {
+	// 600 ms, each aggregate's source getting an event every 2 ms.
+	const span = 600 * time.Millisecond
+	for at := time.Duration(0); at < span; at += 2 * time.Millisecond {
 		for _, s := range specs {
 			r.publish("t", s.Source, 1)
 		}
-		time.Sleep(2 * time.Millisecond)
+		clock.Add(2 * time.Millisecond)
+		if at%(10*time.Millisecond) == 0 {
+			clock.waitReads(t, 3) // the engine ticks between the events
+		}
 	}
 	r.stop()
 	c.mu.Lock()
@@ -600,7 +650,7 @@ func TestEngineAggregatesWriteTogether(t *testing.T) {
 	// Four aggregates each emitting about every 100 ms: together, about
 	// one write per 100 ms carrying all four; apart, four times as many.
 	if max := 6 + 3; c.writes > max {
-		t.Fatalf("%d writes of %d derived streams in %v: want at most %d (aligned beats)", c.writes, c.streams, time.Since(start), max)
+		t.Fatalf("%d writes of %d derived streams in %v: want at most %d (aligned beats)", c.writes, c.streams, span, max)
 	}
 }
 

@@ -365,7 +365,10 @@ func TestRevocationClosesWithinFiveSeconds(t *testing.T) {
 // operator is refused and changes nothing.
 func TestRefreshKeepsTheConnection(t *testing.T) {
 	ts := startTenants(t)
-	short, err := ts.keys.Mint("acme", "alice", 2*time.Second, nil, "")
+	// exp has whole seconds, and the warning comes half the token's life
+	// ahead: at least 1.5 s for the expiring frame and the refresh's
+	// round trip, which once took over half a second on a loaded machine.
+	short, err := ts.keys.Mint("acme", "alice", 4*time.Second, nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -450,7 +453,9 @@ func TestRefreshKeepsTheConnection(t *testing.T) {
 // session outlives its first token.
 func TestClientRefreshesBeforeExpiry(t *testing.T) {
 	ts := startTenants(t)
-	first, err := ts.keys.Mint("acme", "alice", 2*time.Second, nil, "")
+	// At least 1.5 s between the expiring frame and exp (see
+	// TestRefreshKeepsTheConnection).
+	first, err := ts.keys.Mint("acme", "alice", 4*time.Second, nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -172,17 +172,22 @@ func slowSeries(n int) *wire.Points {
 
 // TestStuckClientsDoNotHoldUpCompression: clients that stopped reading,
 // with large compressed snapshots stuck in their sockets, hold no deflate
-// slot: a new client's snapshot is sent at once, not after their writes
-// time out.
+// slot: a new client's snapshot takes a free slot and is sent while their
+// writes are still blocked, not after their writes time out.
+// The stuck writes never time out here, so the test waits for events (all
+// of them blocked, the new snapshot read), never on the clock: a loaded
+// machine only makes it slower.
 func TestStuckClientsDoNotHoldUpCompression(t *testing.T) {
-	// Stuck writes time out after 10 s: a slot they held would make the new
-	// client wait about that long.
-	f := start(t, Config{WriteTimeout: 10 * time.Second})
+	// Stuck writes never time out during the test: a slot they held would
+	// keep the new client's snapshot from being compressed, or from coming
+	// at all. Nor is a socket closed for silence (two ping intervals)
+	// while the new client waits for its snapshot.
+	f := start(t, Config{WriteTimeout: time.Hour, PingInterval: time.Minute})
 	small, blocked := smallSendBuffers(t, f.gate)
-	// 3,000 samples of 20 noisy series, ~500 KB: it deflates poorly, so
+	// 1,000 samples of 20 noisy series, ~180 KB: it deflates poorly, so
 	// each compressed snapshot is far more than a stuck socket takes.
 	rng := rand.New(rand.NewPCG(1, 2))
-	pts := &wire.Points{TS: make([]int64, 3000)}
+	pts := &wire.Points{TS: make([]int64, 1000)}
 	for i := range pts.TS {
 		pts.TS[i] = 1_790_000_000_000 + int64(i)*20
 	}
@@ -206,13 +211,16 @@ func TestStuckClientsDoNotHoldUpCompression(t *testing.T) {
 	}
 	// At least as many stuck writers as there are deflate slots have
 	// compressed a snapshot and are blocked writing it to a socket nobody
-	// reads.
-	poll.Until(t, 20*time.Second, func() error {
+	// reads; at most stuck-maxDeflates may still be compressing, so if
+	// the blocked ones hold no slot, most slots are free.
+	poll.Until(t, 2*time.Minute, func() error {
 		if n := blocked(); n < maxDeflates {
 			return fmt.Errorf("%d large writes blocked, want ≥ %d", n, maxDeflates)
 		}
 		return nil
 	})
+	busy := f.reg.Lookup("telltale_ws_deflate_busy_total")
+	busyBefore := busy.Load()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -227,14 +235,45 @@ func TestStuckClientsDoNotHoldUpCompression(t *testing.T) {
 	fresh.expect(wire.TypeWelcome)
 	began := time.Now()
 	fresh.send(wire.Sub{Stream: "noise"})
-	snap := fresh.expect(wire.TypeSnapshot).(wire.Snapshot)
-	if took := time.Since(began); timing.Over(t, took, 4*time.Second) {
-		t.Fatalf("a new client's snapshot took %v behind %d stuck clients: want it at once", took, stuck)
+	// Its snapshot comes whatever the load: behind a held slot it would
+	// never come, so the read may wait long.
+	rctx, rcancel := context.WithTimeout(context.Background(), time.Minute)
+	defer rcancel()
+	var snap wire.Snapshot
+	for snap.Stream == "" {
+		_, b, err := ws.Read(rctx)
+		if err != nil {
+			t.Fatalf("waiting for the new client's snapshot behind %d stuck clients: %v", stuck, err)
+		}
+		fr, err := wire.Decode(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch fr := fr.(type) {
+		case wire.Snapshot:
+			snap = fr
+		case wire.Ping:
+			fresh.send(wire.Pong{Time: fr.Time})
+		default:
+			t.Fatalf("got %T %+v, want a snapshot", fr, fr)
+		}
 	}
+	took := time.Since(began)
 	if len(snap.State.Points.Cols) != len(pts.Cols) {
 		t.Fatalf("snapshot with %d series, want %d", len(snap.State.Points.Cols), len(pts.Cols))
 	}
-	t.Logf("a new client's snapshot behind %d stuck clients: %v", stuck, time.Since(began).Round(time.Millisecond))
+	// It took a free slot (compressed, not sent plain for want of one)...
+	if n := busy.Load() - busyBefore; n != 0 {
+		t.Fatalf("%d frames sent uncompressed for want of a deflate slot behind %d stuck clients: want the new snapshot compressed", n, stuck)
+	}
+	// ...and came while the stuck writes were still blocked.
+	if n := blocked(); n < maxDeflates || f.reg.Lookup("telltale_ws_slow_closes_total").Load() != 0 {
+		t.Fatalf("%d stuck writes still blocked when the new snapshot came: want ≥ %d (it waited for none)", n, maxDeflates)
+	}
+	t.Logf("a new client's snapshot behind %d stuck clients: %v", stuck, took.Round(time.Millisecond))
+	if timing.Over(t, took, 4*time.Second) {
+		t.Fatalf("a new client's snapshot took %v behind %d stuck clients: want it at once", took, stuck)
+	}
 }
 
 // smallSendBuffers serves g on another address whose accepted sockets send
