@@ -111,6 +111,8 @@ func (f *flusher) send(window int64) {
 	}
 	b.i = 0
 	b.next()
+	// Every socket is let go first (but those whose send stopped short,
+	// kept for their slow path), then each connection is told.
 	for i, w := range b.writes {
 		buf := b.bufs[i]
 		n, err := 0, b.errs[i]
@@ -126,8 +128,11 @@ func (f *flusher) send(window int64) {
 			}
 		}
 		w.c.net.sent(n, len(buf), err)
-		f.done(w.c, buf, n, err, w.now, window)
-		b.bufs[i] = nil
+		b.res[i], b.errs[i] = int32(n), err
+	}
+	for i, w := range b.writes {
+		f.done(w.c, b.bufs[i], int(b.res[i]), b.errs[i], w.now, window)
+		b.bufs[i], b.errs[i] = nil, nil
 		b.writes[i] = batchWrite{}
 	}
 	b.writes = b.writes[:0]

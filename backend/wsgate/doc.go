@@ -46,6 +46,10 @@
 //	Gateway.mu → whoMu, deadlines.mu, outbox.mu → flusher.mu   (Sweep)
 //	heldWriter.mu → wmu, deadlines.mu  (a partial write handed to the slow path)
 //
+// A flusher holds the heldWriter.mu of up to 64 connections at once, for
+// one io_uring batch (batch.go): each is taken with TryLock, never waited
+// for, so they need no order among themselves.
+//
 // outbox.mu, flusher.mu, whoMu, rmu, wmu, deadlines.mu, the unauthenticated
 // budget's mu and the poller's mu are leaves: nothing is taken under them.
 // The timer's operations and the poller's readers run after unlocking; a

@@ -20,7 +20,8 @@ import (
 // everything its outbox holds, building the frames (a stream's events
 // coalesced into batch frames, each event's bytes encoded once for every
 // subscriber) into one buffer, and handing that buffer to the socket in one
-// write(2) that never waits. What the socket does not take goes to the
+// write(2) that never waits, or, on Linux with io_uring, one send in a batch
+// of up to 64 connections' sends made in one system call (batch.go). What the socket does not take goes to the
 // connection's slow path, a goroutine of its own that may wait; so do frames
 // that may wait (compressed ones, the close), and every
 // frame of a connection without a plain socket (TLS).
