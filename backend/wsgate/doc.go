@@ -17,8 +17,9 @@
 // (the poller's readers); session.go the protocol (hello, subscribe,
 // refresh, sign-out, refusals) and report.go its freshness reports;
 // write.go the connection's write side (the hand-over from the outbox, the
-// slow path, the watchdog) over outbox.go and flush.go; timer.go its one
-// timer; close.go the closes it can end with.
+// slow path, the watchdog) over outbox.go and flush.go (batch.go: its
+// io_uring batches); timer.go its one timer; close.go the closes it can end
+// with.
 //
 // # Lifecycle
 //
