@@ -17,8 +17,9 @@
 // (the poller's readers); session.go the protocol (hello, subscribe,
 // refresh, sign-out, refusals) and report.go its freshness reports;
 // write.go the connection's write side (the hand-over from the outbox, the
-// slow path, the watchdog) over outbox.go and flush.go; timer.go its one
-// timer; close.go the closes it can end with.
+// slow path, the watchdog) over outbox.go and flush.go (batch.go: its
+// io_uring batches); timer.go its one timer; close.go the closes it can end
+// with.
 //
 // # Lifecycle
 //
@@ -45,6 +46,10 @@
 //	hub stream lock → flusher.mu       (the outbox kicks after releasing its mu)
 //	Gateway.mu → whoMu, deadlines.mu, outbox.mu → flusher.mu   (Sweep)
 //	heldWriter.mu → wmu, deadlines.mu  (a partial write handed to the slow path)
+//
+// A flusher holds the heldWriter.mu of up to 64 connections at once, for
+// one io_uring batch (batch.go): each is taken with TryLock, never waited
+// for, so they need no order among themselves.
 //
 // outbox.mu, flusher.mu, whoMu, rmu, wmu, deadlines.mu, the unauthenticated
 // budget's mu and the poller's mu are leaves: nothing is taken under them.

@@ -62,6 +62,10 @@ type Config struct {
 	FrameBudget int
 	// MaxWriteDelay caps the coalescing window; zero means 50ms.
 	MaxWriteDelay time.Duration
+	// NoIOURing makes each flusher write its connections with a write(2)
+	// each rather than in io_uring batches (batch.go); without io_uring in
+	// the kernel, or with it refused, that is what happens anyway.
+	NoIOURing bool
 	// MaxConns caps authenticated connections (a verified hello); past it
 	// a new one is accepted and closed with wire.CloseFull and a reason.
 	// Zero means 20000 (the open-files limit of a default Linux service is

@@ -110,13 +110,40 @@ var errBusy = errors.New("socket busy")
 // and the caller must hand b[n:] to finish, which may wait. errBusy means
 // another writer holds the socket and nothing was written.
 func (h *heldWriter) tryWrite(b []byte) (n int, err error) {
+	if err := h.begin(); err != nil {
+		return 0, err
+	}
+	n, err = h.writeHeld(b)
+	h.sent(n, len(b), err)
+	return n, err
+}
+
+// begin takes the socket for a write that never waits, without waiting
+// for it: errBusy when another writer has it, net.ErrClosed after the close
+// frame. On nil the caller writes (writeHeld, or a flusher's batch) and
+// then calls sent.
+func (h *heldWriter) begin() error {
 	if !h.mu.TryLock() {
-		return 0, errBusy
+		return errBusy
 	}
 	if h.shut {
 		h.mu.Unlock()
-		return 0, net.ErrClosed
+		return net.ErrClosed
 	}
+	return nil
+}
+
+// sent ends what begin began, of which n of size bytes were written: the
+// socket is let go unless the write stopped short without an error, for
+// then the rest goes to finish.
+func (h *heldWriter) sent(n, size int, err error) {
+	if err != nil || n == size {
+		h.mu.Unlock()
+	}
+}
+
+// writeHeld writes as much of b as the socket takes now, h.mu held.
+func (h *heldWriter) writeHeld(b []byte) (n int, err error) {
 	w := &h.try
 	if w.fn == nil {
 		w.fn = w.write // once per connection
@@ -132,9 +159,6 @@ func (h *heldWriter) tryWrite(b []byte) (n int, err error) {
 	w.b, w.err = nil, nil
 	if err == nil {
 		err = cerr
-	}
-	if err != nil || n == len(b) {
-		h.mu.Unlock()
 	}
 	return n, err
 }

@@ -190,7 +190,7 @@ func serve(ctx context.Context, cfg config, getenv func(string) string, stdout, 
 		aheadWait = aheadWaitShared
 	}
 	gate := wsgate.New(wsgate.Config{Hub: h, Logger: log, Metrics: reg, Stages: stages, History: st, OriginPatterns: cfg.origins, AheadWait: aheadWait,
-		ConnRate: cfg.connRate, ConnBurst: cfg.connBurst, MaxConns: cfg.maxConns,
+		ConnRate: cfg.connRate, ConnBurst: cfg.connBurst, MaxConns: cfg.maxConns, NoIOURing: !cfg.ioURing,
 		MaxUnauth: cfg.edge.maxUnauth, MaxUnauthPerAddr: cfg.edge.maxUnauthPerAddr, HandshakeTimeout: cfg.edge.helloTimeout,
 		Authenticate: func(_ context.Context, token string) (*auth.Principal, error) { return guard.Verify(token) },
 		Revoked:      guard.Revoked,
