@@ -62,6 +62,9 @@ type group struct {
 // observeSent records hub → sent for a batch frame's live events, sent at
 // sent.
 func observeSent(h *metrics.Histogram, ats []int64, sent int64) {
+	if h == nil {
+		return // before the hello: no tenant, and no live event
+	}
 	for _, at := range ats {
 		h.ObserveSpan(at, sent)
 	}

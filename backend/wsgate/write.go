@@ -186,10 +186,21 @@ func (c *conn) writeBatches(stream string, evs [][]byte, ats []int64, deflate bo
 // hubSent is the histogram of the connection's tenant's hub → sent stage:
 // looked up again only when the tenant's label changed (it left or joined
 // the top N), so a write pass takes no lock for it.
+//
+// The tenant is read under whoMu, not from c.tenant: a frame queued before
+// the hello is answered (a ping of a slow handshake) is written by a
+// flusher while the handshake may still be setting the tenant. Before the
+// hello there is no tenant and no live event to observe: nil.
 func (c *conn) hubSent() *metrics.Histogram {
 	st := c.stages.Load()
 	if st == nil || st.Dropped() {
-		st = c.g.cfg.Stages.For(c.tenant, 0)
+		c.whoMu.Lock()
+		who := c.who
+		c.whoMu.Unlock()
+		if who == nil {
+			return nil
+		}
+		st = c.g.cfg.Stages.For(who.Tenant, 0)
 		c.stages.Store(st)
 	}
 	return st.HubSent
