@@ -8,7 +8,7 @@
 #   BASES=local examples/deploy/image-check.sh # no image registry reachable
 #
 # With BASES=local the two build stages' base images (GO_IMAGE, NODE_IMAGE)
-# are made here from Debian's packages instead of pulled: Debian 12 (minbase,
+# are made from Debian's packages instead of pulled (local-bases.sh): Debian 12 (minbase,
 # with git, make and CA certificates) plus this machine's Go toolchain
 # (go env GOROOT) for golang:1.26-bookworm, and Debian's npm for the Node
 # image. That is how the image was built on machines that reach Debian, the
@@ -33,37 +33,11 @@ trap cleanup EXIT INT TERM
 
 $DOCKER version >/dev/null || { echo "image-check.sh: no Docker engine answers ($DOCKER version)" >&2; exit 2; }
 
-# with_host_ca IMAGE: this machine's CA bundle into a base image, so that
-# npm and the Go command inside the build trust what the host trusts (a
-# network that inspects TLS with its own CA, as these machines' does; for
-# Node, NODE_EXTRA_CA_CERTS, as it keeps its own roots).
-with_host_ca() {
-	c=$($DOCKER create "$1" /bin/true)
-	$DOCKER cp /etc/ssl/certs/ca-certificates.crt "$c:/etc/ssl/certs/ca-certificates.crt"
-	$DOCKER commit --change "ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt" "$c" "$1" >/dev/null
-	$DOCKER rm "$c" >/dev/null
-}
-
+# shellcheck source=examples/deploy/local-bases.sh
+. "$(dirname "$0")/local-bases.sh"
 args=""
 if [ "${BASES:-}" = local ]; then
-	command -v mmdebstrap >/dev/null || { echo "image-check.sh: BASES=local needs mmdebstrap (apt-get install mmdebstrap)" >&2; exit 2; }
-	goroot=$(go env GOROOT)
-	path=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-	if ! $DOCKER image inspect telltale-base/golang >/dev/null 2>&1; then
-		echo "image-check.sh: making telltale-base/golang (Debian 12 + $(go version | cut -d' ' -f3))"
-		mmdebstrap --quiet --variant=minbase --include=ca-certificates,git,make \
-			--customize-hook="copy-in $goroot /usr/local" bookworm "$TMP/go.tar" http://deb.debian.org/debian
-		$DOCKER import --change "ENV PATH=$path" --change "ENV GOPATH=/go" "$TMP/go.tar" telltale-base/golang >/dev/null
-		rm "$TMP/go.tar"
-		with_host_ca telltale-base/golang
-	fi
-	if ! $DOCKER image inspect telltale-base/node >/dev/null 2>&1; then
-		echo "image-check.sh: making telltale-base/node (Debian 12 + npm)"
-		mmdebstrap --quiet --variant=minbase --include=ca-certificates,npm bookworm "$TMP/node.tar" http://deb.debian.org/debian
-		$DOCKER import --change "ENV PATH=$path" "$TMP/node.tar" telltale-base/node >/dev/null
-		rm "$TMP/node.tar"
-		with_host_ca telltale-base/node
-	fi
+	build_bases
 	args="--build-arg GO_IMAGE=telltale-base/golang --build-arg NODE_IMAGE=telltale-base/node"
 fi
 
