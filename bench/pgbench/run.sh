@@ -4,6 +4,8 @@
 # and the staged trigger with a sequencer running beside the writers.
 #
 #   bench/pgbench/run.sh [rounds] [seconds] [clients]
+#   UPTO=11 bench/pgbench/run.sh …   only migrations 1..11 (to compare a
+#                                    migration's staged path with the one before)
 #
 # Each round runs the three shapes once, in a rotated order (the machine is
 # shared: interleaving spreads its noise over all three). Tables and events
@@ -21,7 +23,10 @@ root=$(cd "$here/../.." && pwd)
 dropdb --if-exists "$db"
 createdb "$db"
 psql -qX -v ON_ERROR_STOP=1 -d "$db" -c 'CREATE SCHEMA telltale'
+upto=${UPTO:-9999}
 for m in "$root"/backend/pgstore/migrations/*.sql; do
+	v=$(basename "$m" | sed 's/_.*//; s/^0*//')
+	[ "$v" -le "$upto" ] || continue
 	psql -qX -v ON_ERROR_STOP=1 -d "$db" -f "$m" >/dev/null
 done
 psql -qX -v ON_ERROR_STOP=1 -d "$db" -f "$here/setup.sql" >/dev/null
@@ -56,7 +61,7 @@ one() {
 	echo "$shape tps=$tps latency_ms=$lat$extra"
 }
 
-echo "# $(date -u +%FT%TZ) $(nproc) cores, $(uptime | sed 's/.*load average/load average/'), rounds=$rounds secs=$secs clients=$clients"
+echo "# $(date -u +%FT%TZ) $(nproc) cores, $(uptime | sed 's/.*load average/load average/'), rounds=$rounds secs=$secs clients=$clients migrations<=$upto"
 i=0
 while [ $i -lt "$rounds" ]; do
 	case $((i % 3)) in
