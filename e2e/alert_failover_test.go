@@ -4,79 +4,23 @@ package e2e
 
 import (
 	"context"
-	"crypto/hmac"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/telltale/telltale/backend/alert"
 	"github.com/telltale/telltale/backend/pgstore"
+	"github.com/telltale/telltale/internal/hooktest"
 	"github.com/telltale/telltale/internal/pgtest"
 	"github.com/telltale/telltale/internal/poll"
 	"github.com/telltale/telltale/shared/wire"
 )
 
 const failoverHookSecret = "e2e-failover-secret-0123456789"
-
-// dedupingHook is an alert webhook receiver as docs/DASHBOARDS.md asks for:
-// it checks the signature and takes each X-Telltale-Delivery id once,
-// answering 2xx to a repeat. While failing it answers 503.
-type dedupingHook struct {
-	t       *testing.T
-	mu      sync.Mutex
-	failing bool
-	calls   int
-	ids     map[string]bool
-	taken   []alert.Message
-	repeats int
-}
-
-func startDedupingHook(t *testing.T, failing bool) (*dedupingHook, string) {
-	t.Helper()
-	h := &dedupingHook{t: t, failing: failing, ids: map[string]bool{}}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return h, srv.URL
-}
-
-func (h *dedupingHook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	b, _ := io.ReadAll(r.Body)
-	if sig := r.Header.Get(alert.SignatureHeader); !hmac.Equal([]byte(sig), []byte(alert.Sign([]byte(failoverHookSecret), b))) {
-		h.t.Errorf("webhook signature %q does not match the body %s", sig, b)
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.calls++
-	if h.failing {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		return
-	}
-	id := r.Header.Get(alert.DeliveryHeader)
-	if h.ids[id] {
-		h.repeats++
-		return
-	}
-	var m alert.Message
-	if err := json.Unmarshal(b, &m); err != nil {
-		h.t.Errorf("webhook body %s: %v", b, err)
-	}
-	h.ids[id] = true
-	h.taken = append(h.taken, m)
-}
-
-func (h *dedupingHook) state() (calls int, taken []alert.Message, repeats int) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.calls, append([]alert.Message(nil), h.taken...), h.repeats
-}
 
 // alertNodes starts two nodes of the binary on db with spec as their
 // dashboard and the webhook at hookURL, and returns them with the index of
@@ -141,7 +85,7 @@ func leaderOf(t *testing.T, nodes []*server, skip int) int {
 // the resolve when the stream speaks again.
 func TestAlertWebhookAfterLeaderKilled(t *testing.T) {
 	t.Parallel()
-	hook, hookURL := startDedupingHook(t, true)
+	hook, hookURL := hooktest.Start(t, failoverHookSecret, hooktest.Fail)
 	db := pgtest.New(t)
 	nodes, first := alertNodes(t, db, `{"id":"desk","title":"Desk","panels":[{"id":"quiet","kind":"kpi","title":"Quiet one","stream":"quiet","field":"x","sla":{"fresh_within":"1s"}}]}`, hookURL)
 	pub := pgstore.New(pgstore.Config{Pool: db.Pool})
@@ -152,54 +96,25 @@ func TestAlertWebhookAfterLeaderKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	poll.Until(t, 20*time.Second, func() error {
-		if calls, _, _ := hook.state(); calls < 2 {
+		if calls, _, _ := hook.State(); calls < 2 {
 			return fmt.Errorf("%d webhook calls, want the firing tried twice", calls)
 		}
 		return nil
 	})
 	nodes[first].kill(t)
 	killed := time.Now()
-	hook.mu.Lock()
-	hook.failing = false
-	hook.mu.Unlock()
+	hook.SetMode(hooktest.Take)
 	next := leaderOf(t, nodes, first)
 	t.Logf("node %d leads %v after node %d was killed", next, time.Since(killed).Round(time.Millisecond), first)
 	poll.Until(t, 20*time.Second, func() error {
-		if _, taken, _ := hook.state(); len(taken) == 0 {
+		if _, taken, _ := hook.State(); len(taken) == 0 {
 			return errors.New("the next leader has not delivered the firing")
 		}
 		return nil
 	})
 	t.Logf("the firing was delivered %v after the kill", time.Since(killed).Round(time.Millisecond))
 
-	ctx, stop := context.WithCancel(context.Background())
-	spoke := make(chan struct{})
-	go func() {
-		defer close(spoke)
-		for ctx.Err() == nil {
-			if err := speak(); err != nil {
-				t.Error(err)
-				return
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
-	}()
-	defer func() { stop(); <-spoke }()
-	poll.Until(t, 20*time.Second, func() error {
-		if _, taken, _ := hook.state(); len(taken) < 2 {
-			return errors.New("no resolve yet")
-		}
-		return nil
-	})
-	calls, taken, repeats := hook.state()
-	t.Logf("%d webhook calls, %d repeats dropped by the receiver", calls, repeats)
-	if len(taken) != 2 || taken[0].State != "firing" || taken[1].State != "resolved" || taken[0].ID != "desk/quiet/silent" ||
-		taken[1].ID != taken[0].ID || !taken[1].Since.Equal(taken[0].Since) {
-		t.Fatalf("receiver took %+v, want the firing of desk/quiet/silent and its resolve", taken)
-	}
+	hook.FiringThenResolve(t, "desk/quiet/silent", speak)
 }
 
 // TestAlertSilenceAcrossLeaderKill: a panel's stream has never spoken; its
@@ -210,7 +125,7 @@ func TestAlertWebhookAfterLeaderKilled(t *testing.T) {
 func TestAlertSilenceAcrossLeaderKill(t *testing.T) {
 	t.Parallel()
 	const within = 5 * time.Second
-	hook, hookURL := startDedupingHook(t, false)
+	hook, hookURL := hooktest.Start(t, failoverHookSecret, hooktest.Take)
 	db := pgtest.New(t)
 	nodes, first := alertNodes(t, db, `{"id":"desk","title":"Desk","panels":[{"id":"never","kind":"kpi","title":"Never speaks","stream":"never","field":"x","sla":{"fresh_within":"5s"}}]}`, hookURL)
 	// The tenant's first event (another stream): the leader judges its
@@ -227,12 +142,12 @@ func TestAlertSilenceAcrossLeaderKill(t *testing.T) {
 	killed := time.Now()
 	leaderOf(t, nodes, first)
 	poll.Until(t, 20*time.Second, func() error {
-		if _, taken, _ := hook.state(); len(taken) == 0 {
+		if _, taken, _ := hook.State(); len(taken) == 0 {
 			return errors.New("no firing yet")
 		}
 		return nil
 	})
-	_, taken, _ := hook.state()
+	_, taken, _ := hook.State()
 	m := taken[0]
 	if m.State != "firing" || m.ID != "desk/never/silent" {
 		t.Fatalf("took %+v, want the firing of desk/never/silent", m)

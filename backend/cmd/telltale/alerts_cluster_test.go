@@ -2,73 +2,19 @@ package main
 
 import (
 	"context"
-	"crypto/hmac"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/telltale/telltale/backend/alert"
 	"github.com/telltale/telltale/backend/hub"
 	"github.com/telltale/telltale/backend/pgstore"
+	"github.com/telltale/telltale/internal/hooktest"
 	"github.com/telltale/telltale/internal/pgtest"
 	"github.com/telltale/telltale/internal/poll"
 	"github.com/telltale/telltale/shared/dashboard"
 	"github.com/telltale/telltale/shared/wire"
 )
-
-// hookReceiver is an alert webhook endpoint that checks signatures, hangs
-// every call while hanging is set (until the caller gives up), and takes
-// each delivery id once, as docs/DASHBOARDS.md asks receivers to.
-type hookReceiver struct {
-	t       *testing.T
-	secret  string
-	mu      sync.Mutex
-	hanging bool
-	calls   int
-	taken   []alert.Message
-	ids     map[string]bool
-	repeats int
-}
-
-func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	b, _ := io.ReadAll(r.Body)
-	if sig := r.Header.Get(alert.SignatureHeader); !hmac.Equal([]byte(sig), []byte(alert.Sign([]byte(h.secret), b))) {
-		h.t.Errorf("webhook signature %q does not match the body %s", sig, b)
-	}
-	h.mu.Lock()
-	h.calls++
-	hanging := h.hanging
-	h.mu.Unlock()
-	if hanging {
-		<-r.Context().Done() // the sender gives up (its term ended)
-		return
-	}
-	id := r.Header.Get(alert.DeliveryHeader)
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.ids[id] {
-		h.repeats++
-		return
-	}
-	var m alert.Message
-	if err := json.Unmarshal(b, &m); err != nil {
-		h.t.Errorf("webhook body %s: %v", b, err)
-	}
-	h.ids[id] = true
-	h.taken = append(h.taken, m)
-}
-
-func (h *hookReceiver) state() (calls int, taken []alert.Message, repeats int) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.calls, append([]alert.Message(nil), h.taken...), h.repeats
-}
 
 // TestClusterAlertWebhookSurvivesADrainedLeader: two servers on one
 // database; a panel's stream goes silent past its sla while the webhook's
@@ -80,12 +26,10 @@ func (h *hookReceiver) state() (calls int, taken []alert.Message, repeats int) {
 func TestClusterAlertWebhookSurvivesADrainedLeader(t *testing.T) {
 	t.Parallel()
 	const hookSecret = "hook-secret-0123456789"
-	rc := &hookReceiver{t: t, secret: hookSecret, hanging: true, ids: map[string]bool{}}
-	hook := httptest.NewServer(rc)
-	defer hook.Close()
+	rc, hookURL := hooktest.Start(t, hookSecret, hooktest.Hang)
 	db := pgtest.New(t)
 	nodes := startNodes(t, db, 2, `{"id":"desk","title":"Desk","panels":[{"id":"quiet","kind":"kpi","title":"Quiet one","stream":"quiet","field":"x","sla":{"fresh_within":"1s"}}]}`,
-		"-alert-every", "200ms", "-alert-webhook", hook.URL, "-alert-webhook-secret", hookSecret, "-drain-delay", "100ms")
+		"-alert-every", "200ms", "-alert-webhook", hookURL, "-alert-webhook-secret", hookSecret, "-drain-delay", "100ms")
 	first := theLeader(t, nodes)
 	other := nodes[0]
 	if other == first {
@@ -99,7 +43,7 @@ func TestClusterAlertWebhookSurvivesADrainedLeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	poll.Until(t, 20*time.Second, func() error {
-		if calls, _, _ := rc.state(); calls == 0 {
+		if calls, _, _ := rc.State(); calls == 0 {
 			return errors.New("the leader has not called the webhook yet")
 		}
 		return nil
@@ -114,49 +58,14 @@ func TestClusterAlertWebhookSurvivesADrainedLeader(t *testing.T) {
 	}
 
 	first.stop() // drained while its call hangs
-	rc.mu.Lock()
-	rc.hanging = false
-	rc.mu.Unlock()
+	rc.SetMode(hooktest.Take)
 	poll.Until(t, 10*time.Second, func() error {
 		if !other.leads(t) {
 			return errors.New("the other node does not lead yet")
 		}
 		return nil
 	})
-	poll.Until(t, 20*time.Second, func() error {
-		if _, taken, _ := rc.state(); len(taken) == 0 {
-			return errors.New("the next leader has not delivered the firing")
-		}
-		return nil
-	})
-	ctx, stop := context.WithCancel(context.Background())
-	spoke := make(chan struct{})
-	go func() {
-		defer close(spoke)
-		for ctx.Err() == nil {
-			if err := speak(); err != nil {
-				t.Error(err)
-				return
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
-	}()
-	defer func() { stop(); <-spoke }()
-	poll.Until(t, 20*time.Second, func() error {
-		if _, taken, _ := rc.state(); len(taken) < 2 {
-			return errors.New("no resolve yet")
-		}
-		return nil
-	})
-	calls, taken, repeats := rc.state()
-	t.Logf("%d webhook calls (hung, taken, repeats): %d repeats dropped by the receiver", calls, repeats)
-	if len(taken) != 2 || taken[0].State != "firing" || taken[1].State != "resolved" || taken[0].ID != "desk/quiet/silent" ||
-		taken[1].ID != taken[0].ID || !taken[1].Since.Equal(taken[0].Since) {
-		t.Fatalf("receiver took %+v, want the firing of desk/quiet/silent and its resolve", taken)
-	}
+	rc.FiringThenResolve(t, "desk/quiet/silent", speak)
 	var cur int64
 	poll.Until(t, 10*time.Second, func() error {
 		if err := db.Pool.QueryRow(context.Background(), `SELECT seq FROM telltale.alert_deliveries WHERE tenant = 'acme'`).Scan(&cur); err != nil {
