@@ -24,12 +24,15 @@ const MaxStaleAge = 24 * time.Hour
 // (unknown stage or cause, bins outside [sla.MinBin, sla.MaxBin], unsorted
 // or mismatched bins, a period longer than sla.MaxReportPeriod, a To too far
 // from now, empty or over-long ids, negative numbers, more than the caps
-// allow) and clamps what one screen cannot have done in the report's
-// period: Painted and each stage's count at sla.MaxEventsPerSec × the
+// allow, a histogram sent in both shapes or neither, packed bytes that are
+// not uvarints: wire.StageHist.Unpack) and clamps what one screen cannot
+// have done in the report's period: Painted and each stage's count at sla.MaxEventsPerSec × the
 // period, FreshMs + StaleMs at the period, a stale period's length at the
 // time from its start to To. A hostile page thus distorts only its own
 // report, by at most what one honest, very busy screen could report. It
-// changes r in place; every refusal says why and wraps ErrRefused.
+// changes r in place (a packed histogram is unpacked into Index and
+// Counts, which is what everything after Check reads); every refusal says
+// why and wraps ErrRefused.
 func Check(r *wire.Report, now time.Time) error {
 	_, err := check(r, now)
 	return err
@@ -107,6 +110,9 @@ func check(r *wire.Report, now time.Time) (clamped int, err error) {
 				return refused("panel %q: stage %q listed twice", p.Panel, h.Stage)
 			}
 			stages |= 1 << si
+			if err := h.Unpack(); err != nil { // a packed histogram as Index and Counts, checked as those are
+				return refused("panel %q: stage %q: %v", p.Panel, h.Stage, err)
+			}
 			if len(h.Index) != len(h.Counts) {
 				return refused("panel %q: stage %q: %d bins but %d counts", p.Panel, h.Stage, len(h.Index), len(h.Counts))
 			}
