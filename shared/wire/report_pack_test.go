@@ -21,7 +21,7 @@ func TestPackBinsRoundTrip(t *testing.T) {
 		{[]int32{40}, []uint32{1}, 1},
 		{[]int32{-3, -2, -1, 0, 1}, []uint32{1, 127, 128, 16383, 16384}, 1 + 1 + 2 + 2 + 3},
 		{[]int32{sla.MinBin, sla.MaxBin}, []uint32{math.MaxUint32, 2}, 5 + 3 + 1}, // a run of ~985 empty bins: 0 and a 2-byte length
-		{[]int32{10, 11, 13, 14}, []uint32{0, 5, 0, 6}, 1 + 2 + 1},                 // zero counts pack as empty bins
+		{[]int32{10, 11, 13, 14}, []uint32{0, 5, 0, 6}, 1 + 2 + 1},                // zero counts pack as empty bins
 	} {
 		first, packed := PackBins(nil, c.index, c.counts)
 		if len(packed) != c.bytes {
