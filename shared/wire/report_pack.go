@@ -77,38 +77,58 @@ func (h *StageHist) Unpack() error {
 		return fmt.Errorf("first bin %d outside [%d, %d]", h.First, sla.MinBin, sla.MaxBin)
 	}
 	p := h.Packed
+	// Each bin with a count takes a byte at least: at most len(p) of them,
+	// and at most sla.MaxBins (a longer walk is refused below).
+	n := min(len(p), sla.MaxBins)
 	index, counts := h.Index[:0], h.Counts[:0]
-	bin, span := int64(h.First), 0 // span: bins walked, empty ones included
+	if cap(index) < n {
+		index = make([]int32, 0, n)
+	}
+	if cap(counts) < n {
+		counts = make([]uint32, 0, n)
+	}
+	index, counts = index[:n], counts[:n]
+	// bin is the next bin's; a count lands in it when bin <= last, and the
+	// walk (empty bins included) spans bin - First bins.
+	first := int64(h.First)
+	last := min(int64(sla.MaxBin), first+sla.MaxBins-1)
+	bin, k := first, 0
 	for i := 0; i < len(p); {
-		c, n := uvarint32(p[i:])
-		if n <= 0 {
-			return fmt.Errorf("packed bins: byte %d: %s", i, uvarintErr[-n])
-		}
-		i += n
-		if c == 0 { // a run of empty bins
-			run, m := uvarint32(p[i:])
-			if m <= 0 {
+		c := uint32(p[i])
+		if c-1 < 0x7f { // 1 to 127: one byte, nearly every count of a page
+			i++
+		} else {
+			var m int
+			if c, m = uvarint32(p[i:]); m <= 0 {
 				return fmt.Errorf("packed bins: byte %d: %s", i, uvarintErr[-m])
 			}
-			if run == 0 {
-				return fmt.Errorf("packed bins: byte %d: a run of 0 empty bins", i)
-			}
 			i += m
-			bin += int64(run)
-			span += int(min(run, sla.MaxBins+1))
-		} else {
+			if c == 0 { // a run of empty bins
+				run, m := uvarint32(p[i:])
+				if m <= 0 {
+					return fmt.Errorf("packed bins: byte %d: %s", i, uvarintErr[-m])
+				}
+				if run == 0 {
+					return fmt.Errorf("packed bins: byte %d: a run of 0 empty bins", i)
+				}
+				i += m
+				if bin += int64(run); bin-first > sla.MaxBins {
+					return fmt.Errorf("packed bins: more than %d bins", sla.MaxBins)
+				}
+				continue
+			}
+		}
+		if bin > last {
 			if bin > int64(sla.MaxBin) {
 				return fmt.Errorf("packed bins: bin %d past %d", bin, sla.MaxBin)
 			}
-			index, counts = append(index, int32(bin)), append(counts, c)
-			bin++
-			span++
-		}
-		if span > sla.MaxBins {
 			return fmt.Errorf("packed bins: more than %d bins", sla.MaxBins)
 		}
+		index[k], counts[k] = int32(bin), c // k < n: a bin a byte at least, at most sla.MaxBins of them
+		k++
+		bin++
 	}
-	h.Index, h.Counts, h.First, h.Packed = index, counts, 0, h.Packed[:0]
+	h.Index, h.Counts, h.First, h.Packed = index[:k], counts[:k], 0, h.Packed[:0]
 	return nil
 }
 
