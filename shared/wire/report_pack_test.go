@@ -166,3 +166,34 @@ func TestPackedReportSize(t *testing.T) {
 		t.Fatalf("packed %d bytes, over 55%% of %d", len(packed), len(old))
 	}
 }
+
+// FuzzUnpack: whatever the bytes, Unpack refuses them or gives at most
+// sla.MaxBins ascending bins of sla's with a count each, no more than the
+// bytes, which pack and unpack again to themselves.
+func FuzzUnpack(f *testing.F) {
+	f.Add(int32(40), []byte{1, 2, 0, 3, 4})
+	f.Add(sla.MinBin, []byte{0x80, 0x01, 0, 0x81, 0x01, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Add(int32(0), []byte{})
+	f.Fuzz(func(t *testing.T, first int32, packed []byte) {
+		h := StageHist{First: first, Packed: packed}
+		if h.Unpack() != nil {
+			return
+		}
+		if len(h.Index) != len(h.Counts) || len(h.Index) > sla.MaxBins || len(h.Index) > len(packed) || cap(h.Index) > sla.MaxBins {
+			t.Fatalf("%d bins, %d counts (cap %d) from %d bytes", len(h.Index), len(h.Counts), cap(h.Index), len(packed))
+		}
+		for k, b := range h.Index {
+			if b < sla.MinBin || b > sla.MaxBin || (k > 0 && b <= h.Index[k-1]) || h.Counts[k] == 0 {
+				t.Fatalf("bin %d at %d (count %d): not ascending in [%d, %d] with a count", b, k, h.Counts[k], sla.MinBin, sla.MaxBin)
+			}
+		}
+		again := StageHist{}
+		again.First, again.Packed = PackBins(nil, h.Index, h.Counts)
+		if len(h.Index) == 0 {
+			return
+		}
+		if err := again.Unpack(); err != nil || !slices.Equal(again.Index, h.Index) || !slices.Equal(again.Counts, h.Counts) {
+			t.Fatalf("packed again: %v, %v %v; want %v %v", err, again.Index, again.Counts, h.Index, h.Counts)
+		}
+	})
+}
