@@ -110,8 +110,9 @@ func check(r *wire.Report, now time.Time) (clamped int, err error) {
 				return refused("panel %q: stage %q listed twice", p.Panel, h.Stage)
 			}
 			stages |= 1 << si
-			if err := h.Unpack(); err != nil { // a packed histogram as Index and Counts, checked as those are
-				return refused("panel %q: stage %q: %v", p.Panel, h.Stage, err)
+			sum, packed, uerr := h.UnpackSum() // a packed histogram as Index and Counts, its bins checked as it is read
+			if uerr != nil {
+				return refused("panel %q: stage %q: %v", p.Panel, h.Stage, uerr)
 			}
 			if len(h.Index) != len(h.Counts) {
 				return refused("panel %q: stage %q: %d bins but %d counts", p.Panel, h.Stage, len(h.Index), len(h.Counts))
@@ -119,15 +120,16 @@ func check(r *wire.Report, now time.Time) (clamped int, err error) {
 			if len(h.Index) > sla.MaxBins {
 				return refused("panel %q: stage %q: %d bins: at most %d", p.Panel, h.Stage, len(h.Index), sla.MaxBins)
 			}
-			var sum uint64
-			for k, b := range h.Index {
-				if b < sla.MinBin || b > sla.MaxBin {
-					return refused("panel %q: stage %q: bin %d outside [%d, %d]", p.Panel, h.Stage, b, sla.MinBin, sla.MaxBin)
+			if !packed { // a packed histogram's bins were checked and summed as they were read
+				for k, b := range h.Index {
+					if b < sla.MinBin || b > sla.MaxBin {
+						return refused("panel %q: stage %q: bin %d outside [%d, %d]", p.Panel, h.Stage, b, sla.MinBin, sla.MaxBin)
+					}
+					if k > 0 && b <= h.Index[k-1] {
+						return refused("panel %q: stage %q: bins not in ascending order at %d", p.Panel, h.Stage, k)
+					}
+					sum += uint64(h.Counts[k])
 				}
-				if k > 0 && b <= h.Index[k-1] {
-					return refused("panel %q: stage %q: bins not in ascending order at %d", p.Panel, h.Stage, k)
-				}
-				sum += uint64(h.Counts[k])
 			}
 			if sum > maxEvents {
 				// Scaled down, the histogram keeps its shape and weighs what

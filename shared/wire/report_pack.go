@@ -65,16 +65,25 @@ var ErrHistShape = errors.New("a stage's histogram must be sent as first and pac
 // uint32, a run of 0 bins, a bin outside [sla.MinBin, sla.MaxBin] or more
 // than sla.MaxBins of them. What it appends is at most sla.MaxBins bins.
 func (h *StageHist) Unpack() error {
-	packed := len(h.Packed) > 0 || h.First != 0
+	_, _, err := h.UnpackSum()
+	return err
+}
+
+// UnpackSum is Unpack, also saying whether the histogram came packed and,
+// if so, the sum of its counts: its bins, unpacked, are then known to
+// ascend within [sla.MinBin, sla.MaxBin], at most sla.MaxBins of them, so
+// that a caller checks only what came as index and counts.
+func (h *StageHist) UnpackSum() (sum uint64, packed bool, err error) {
+	packed = len(h.Packed) > 0 || h.First != 0
 	old := len(h.Index) > 0 || len(h.Counts) > 0
 	if packed == old {
-		return ErrHistShape
+		return 0, false, ErrHistShape
 	}
 	if old {
-		return nil
+		return 0, false, nil
 	}
 	if h.First < sla.MinBin || h.First > sla.MaxBin {
-		return fmt.Errorf("first bin %d outside [%d, %d]", h.First, sla.MinBin, sla.MaxBin)
+		return 0, true, fmt.Errorf("first bin %d outside [%d, %d]", h.First, sla.MinBin, sla.MaxBin)
 	}
 	p := h.Packed
 	// Each bin with a count takes a byte at least: at most len(p) of them,
@@ -100,36 +109,37 @@ func (h *StageHist) Unpack() error {
 		} else {
 			var m int
 			if c, m = uvarint32(p[i:]); m <= 0 {
-				return fmt.Errorf("packed bins: byte %d: %s", i, uvarintErr[-m])
+				return 0, true, fmt.Errorf("packed bins: byte %d: %s", i, uvarintErr[-m])
 			}
 			i += m
 			if c == 0 { // a run of empty bins
 				run, m := uvarint32(p[i:])
 				if m <= 0 {
-					return fmt.Errorf("packed bins: byte %d: %s", i, uvarintErr[-m])
+					return 0, true, fmt.Errorf("packed bins: byte %d: %s", i, uvarintErr[-m])
 				}
 				if run == 0 {
-					return fmt.Errorf("packed bins: byte %d: a run of 0 empty bins", i)
+					return 0, true, fmt.Errorf("packed bins: byte %d: a run of 0 empty bins", i)
 				}
 				i += m
 				if bin += int64(run); bin-first > sla.MaxBins {
-					return fmt.Errorf("packed bins: more than %d bins", sla.MaxBins)
+					return 0, true, fmt.Errorf("packed bins: more than %d bins", sla.MaxBins)
 				}
 				continue
 			}
 		}
 		if bin > last {
 			if bin > int64(sla.MaxBin) {
-				return fmt.Errorf("packed bins: bin %d past %d", bin, sla.MaxBin)
+				return 0, true, fmt.Errorf("packed bins: bin %d past %d", bin, sla.MaxBin)
 			}
-			return fmt.Errorf("packed bins: more than %d bins", sla.MaxBins)
+			return 0, true, fmt.Errorf("packed bins: more than %d bins", sla.MaxBins)
 		}
 		index[k], counts[k] = int32(bin), c // k < n: a bin a byte at least, at most sla.MaxBins of them
+		sum += uint64(c)
 		k++
 		bin++
 	}
 	h.Index, h.Counts, h.First, h.Packed = index[:k], counts[:k], 0, h.Packed[:0]
-	return nil
+	return sum, true, nil
 }
 
 var uvarintErr = [...]string{0: "", 1: "a uvarint cut short", 2: "a uvarint written in more bytes than it takes", 3: "a uvarint over a uint32"}

@@ -176,8 +176,16 @@ func FuzzUnpack(f *testing.F) {
 	f.Add(int32(0), []byte{})
 	f.Fuzz(func(t *testing.T, first int32, packed []byte) {
 		h := StageHist{First: first, Packed: packed}
-		if h.Unpack() != nil {
+		sum, wasPacked, err := h.UnpackSum()
+		if err != nil {
 			return
+		}
+		var want uint64
+		for _, c := range h.Counts {
+			want += uint64(c)
+		}
+		if sum != want || wasPacked != (len(packed) > 0 || first != 0) {
+			t.Fatalf("sum %d, packed %v: want %d, %v", sum, wasPacked, want, len(packed) > 0 || first != 0)
 		}
 		if len(h.Index) != len(h.Counts) || len(h.Index) > sla.MaxBins || len(h.Index) > len(packed) || cap(h.Index) > sla.MaxBins {
 			t.Fatalf("%d bins, %d counts (cap %d) from %d bytes", len(h.Index), len(h.Counts), cap(h.Index), len(packed))
