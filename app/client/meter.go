@@ -405,7 +405,8 @@ func (m *Meter) Report(r *wire.Report, at int64) bool {
 			if n := stageBytes + binBytes*len(h.index); len(h.index) > 0 && budget >= n {
 				budget -= n
 				total = total || i == stageTotal
-				pr.Stages = append(pr.Stages, wire.StageHist{Stage: sla.Stages[i], Index: append([]int32(nil), h.index...), Counts: append([]uint32(nil), h.counts...)})
+				first, packed := wire.PackBins(nil, h.index, h.counts) // the packed shape (wire.StageHist): a byte a bin, mostly
+				pr.Stages = append(pr.Stages, wire.StageHist{Stage: sla.Stages[i], First: first, Packed: packed})
 			}
 			h.index, h.counts, h.last = h.index[:0], h.counts[:0], 0
 		}

@@ -19,14 +19,53 @@ func (c *fakeClock) add(d time.Duration) int64 { c.t += int64(d); return c.t }
 
 var t0 = time.Date(2026, 12, 6, 20, 0, 0, 0, time.UTC).UnixNano()
 
-// stageOf finds a stage's histogram in a panel's report.
+// stageOf finds a stage's histogram in a panel's report, unpacked (a copy,
+// its bins in Index and Counts as the server reads them).
 func stageOf(pr *wire.PanelReport, stage string) *wire.StageHist {
 	for i := range pr.Stages {
 		if pr.Stages[i].Stage == stage {
-			return &pr.Stages[i]
+			h := pr.Stages[i]
+			h.Index, h.Counts, h.Packed = nil, nil, append([]byte(nil), h.Packed...)
+			if h.Unpack() != nil {
+				return &pr.Stages[i] // as sent, for the test's message
+			}
+			return &h
 		}
 	}
 	return nil
+}
+
+// A page sends its histograms packed (wire.StageHist: First and Packed),
+// the shape that costs a server least, and they unpack to the bins it
+// measured, empty bins between left out.
+func TestMeterSendsPackedHistograms(t *testing.T) {
+	clk := &fakeClock{t: t0}
+	m := NewMeter(clk.now)
+	m.SetPanels([]PanelStream{{"kpi", "orders"}})
+	sent := clk.now()
+	m.sync(sent, sent+int64(time.Millisecond), clk.add(2*time.Millisecond))
+	var evs []wire.Event
+	for seq, ms := range []int64{5, 5, 6, 400} { // 5 ms twice, the next bins empty up to 6 ms, then a run to 400 ms
+		created := clk.now() - int64(time.Second) // the database stage: created → stored
+		evs = append(evs, wire.Event{Stream: "orders", Epoch: 1, Seq: uint64(seq + 1), Created: created, Stored: created + ms*int64(time.Millisecond), Ingested: created + ms*int64(time.Millisecond)})
+	}
+	now := clk.now()
+	m.received("orders", 1, evs, now, uint64(len(evs)), now, now)
+	m.Painted([]Paint{{"kpi", 1, 4}}, now)
+	var r wire.Report
+	if !m.Report(&r, clk.add(time.Second)) || len(r.Panels) != 1 {
+		t.Fatalf("no report: %+v", r)
+	}
+	for _, h := range r.Panels[0].Stages {
+		if h.Index != nil || h.Counts != nil || len(h.Packed) == 0 || h.First == 0 {
+			t.Fatalf("stage %s sent as index %v counts %v, first %d packed %x: want it packed", h.Stage, h.Index, h.Counts, h.First, h.Packed)
+		}
+	}
+	db := stageOf(&r.Panels[0], sla.StageDatabase)
+	want := []int32{sla.Bin(5), sla.Bin(6), sla.Bin(400)}
+	if db == nil || !slices.Equal(db.Index, want) || !slices.Equal(db.Counts, []uint32{2, 1, 1}) {
+		t.Fatalf("database stage unpacks to %+v, want bins %v counts [2 1 1]", db, want)
+	}
 }
 
 // single checks that a stage holds exactly n events, all in ms's bin.
@@ -238,7 +277,8 @@ func TestMeterReportBounded(t *testing.T) {
 		if len(pr.Panel) > sla.MaxNameBytes || len(pr.Stale) > sla.MaxStalePeriods {
 			t.Fatalf("panel %q: %d stale periods", pr.Panel, len(pr.Stale))
 		}
-		for _, h := range pr.Stages {
+		for _, st := range pr.Stages {
+			h := stageOf(&pr, st.Stage) // unpacked, as the server reads it
 			if len(h.Index) > sla.MaxBins || len(h.Index) != len(h.Counts) || !slices.IsSorted(h.Index) {
 				t.Fatalf("stage %s: %d bins, sorted %v", h.Stage, len(h.Index), slices.IsSorted(h.Index))
 			}

@@ -146,3 +146,35 @@ func TestSLARefusals(t *testing.T) {
 		t.Fatalf("big: got %d %s, want 413", res.StatusCode, body)
 	}
 }
+
+// The page posts its histograms packed on pagehide (wire.StageHist): taken
+// in msgpack and JSON, alongside a cached page's index and counts, and a
+// stage in both shapes is refused with a 400 that says so.
+func TestSLAReportsTakePackedHistograms(t *testing.T) {
+	t.Parallel()
+	f := newTokenFixture(t)
+	acme := f.client(t, "acme", "")
+	packed := func(r *wire.Report) *wire.Report {
+		h := &r.Panels[0].Stages[0]
+		h.First, h.Packed = wire.PackBins(nil, h.Index, h.Counts)
+		h.Index, h.Counts = nil, nil
+		return r
+	}
+	for i, asJSON := range []bool{false, true} {
+		if res, body := acme.report(packed(pageReport(fmt.Sprint("screen-", i), "launch", 100, 200, 400)), asJSON); res.StatusCode != http.StatusNoContent {
+			t.Fatalf("post packed (JSON %v): got %d %s, want 204", asJSON, res.StatusCode, body)
+		}
+	}
+	if res, body := acme.report(pageReport("screen-2", "launch", 100, 200, 400), false); res.StatusCode != http.StatusNoContent {
+		t.Fatalf("post index and counts: got %d %s, want 204", res.StatusCode, body)
+	}
+	code, a, body := acme.sla("?dashboard=launch")
+	if code != http.StatusOK || len(a.Panels) != 1 || a.Panels[0].Painted != 9 || a.Screens != 3 || a.Panels[0].P99Ms < 396 || a.Panels[0].P50Ms < 196 {
+		t.Fatalf("got %d %s, want launch's panel n, 9 painted by 3 screens", code, body)
+	}
+	both := pageReport("screen-3", "launch", 100)
+	both.Panels[0].Stages[0].First, both.Panels[0].Stages[0].Packed = wire.PackBins(nil, both.Panels[0].Stages[0].Index, both.Panels[0].Stages[0].Counts)
+	if res, body := acme.report(both, false); res.StatusCode != http.StatusBadRequest || !strings.Contains(body, "not both nor neither") {
+		t.Fatalf("both shapes: got %d %s, want 400 that says not both", res.StatusCode, body)
+	}
+}

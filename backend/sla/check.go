@@ -24,12 +24,15 @@ const MaxStaleAge = 24 * time.Hour
 // (unknown stage or cause, bins outside [sla.MinBin, sla.MaxBin], unsorted
 // or mismatched bins, a period longer than sla.MaxReportPeriod, a To too far
 // from now, empty or over-long ids, negative numbers, more than the caps
-// allow) and clamps what one screen cannot have done in the report's
-// period: Painted and each stage's count at sla.MaxEventsPerSec × the
+// allow, a histogram sent in both shapes or neither, packed bytes that are
+// not uvarints: wire.StageHist.Unpack) and clamps what one screen cannot
+// have done in the report's period: Painted and each stage's count at sla.MaxEventsPerSec × the
 // period, FreshMs + StaleMs at the period, a stale period's length at the
 // time from its start to To. A hostile page thus distorts only its own
 // report, by at most what one honest, very busy screen could report. It
-// changes r in place; every refusal says why and wraps ErrRefused.
+// changes r in place (a packed histogram is unpacked into Index and
+// Counts, which is what everything after Check reads); every refusal says
+// why and wraps ErrRefused.
 func Check(r *wire.Report, now time.Time) error {
 	_, err := check(r, now)
 	return err
@@ -107,21 +110,26 @@ func check(r *wire.Report, now time.Time) (clamped int, err error) {
 				return refused("panel %q: stage %q listed twice", p.Panel, h.Stage)
 			}
 			stages |= 1 << si
+			sum, packed, uerr := h.UnpackSum() // a packed histogram as Index and Counts, its bins checked as it is read
+			if uerr != nil {
+				return refused("panel %q: stage %q: %v", p.Panel, h.Stage, uerr)
+			}
 			if len(h.Index) != len(h.Counts) {
 				return refused("panel %q: stage %q: %d bins but %d counts", p.Panel, h.Stage, len(h.Index), len(h.Counts))
 			}
 			if len(h.Index) > sla.MaxBins {
 				return refused("panel %q: stage %q: %d bins: at most %d", p.Panel, h.Stage, len(h.Index), sla.MaxBins)
 			}
-			var sum uint64
-			for k, b := range h.Index {
-				if b < sla.MinBin || b > sla.MaxBin {
-					return refused("panel %q: stage %q: bin %d outside [%d, %d]", p.Panel, h.Stage, b, sla.MinBin, sla.MaxBin)
+			if !packed { // a packed histogram's bins were checked and summed as they were read
+				for k, b := range h.Index {
+					if b < sla.MinBin || b > sla.MaxBin {
+						return refused("panel %q: stage %q: bin %d outside [%d, %d]", p.Panel, h.Stage, b, sla.MinBin, sla.MaxBin)
+					}
+					if k > 0 && b <= h.Index[k-1] {
+						return refused("panel %q: stage %q: bins not in ascending order at %d", p.Panel, h.Stage, k)
+					}
+					sum += uint64(h.Counts[k])
 				}
-				if k > 0 && b <= h.Index[k-1] {
-					return refused("panel %q: stage %q: bins not in ascending order at %d", p.Panel, h.Stage, k)
-				}
-				sum += uint64(h.Counts[k])
 			}
 			if sum > maxEvents {
 				// Scaled down, the histogram keeps its shape and weighs what

@@ -135,5 +135,7 @@ type (
 		Stage  string   `json:"stage"`
 		Index  []int32  `json:"index"`
 		Counts []uint32 `json:"counts"`
+		First  int32    `json:"first"`
+		Packed []byte   `json:"packed"` // base64, as encoding/json writes a []byte
 	}
 )

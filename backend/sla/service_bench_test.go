@@ -1,7 +1,10 @@
 package sla
 
 import (
+	"bytes"
+	"compress/flate"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -152,15 +155,23 @@ func fanoutLike(rng *rand.Rand, screen string, from, to time.Time) wire.Report {
 // less than ns/op.
 func BenchmarkDecodeTake_8Panels40Bins(b *testing.B) {
 	rng := rand.New(rand.NewPCG(18, 18))
-	frames := make([][]byte, 1000)
-	size := 0
-	for i := range frames {
-		f, err := wire.Encode(fanoutLike(rng, fmt.Sprintf("screen-%06d", i), t0, t0.Add(10*time.Second)))
+	// The same reports as index and counts (the names without a suffix, as
+	// before the packed shape) and packed, as a page sends them.
+	indexFrames, packedFrames := make([][]byte, 1000), make([][]byte, 1000)
+	indexSize, packedSize := 0, 0
+	for i := range indexFrames {
+		r := fanoutLike(rng, fmt.Sprintf("screen-%06d", i), t0, t0.Add(10*time.Second))
+		f, err := wire.Encode(r)
 		if err != nil {
 			b.Fatal(err)
 		}
-		frames[i], size = f, size+len(f)
+		indexFrames[i], indexSize = f, indexSize+len(f)
+		if f, err = wire.Encode(packed(&r)); err != nil {
+			b.Fatal(err)
+		}
+		packedFrames[i], packedSize = f, packedSize+len(f)
 	}
+	frames, size := indexFrames, indexSize
 	run := func(b *testing.B, take bool) {
 		reg := metrics.New()
 		s := New(Config{Metrics: reg, Stages: metrics.NewStages(reg, 0)})
@@ -187,34 +198,110 @@ func BenchmarkDecodeTake_8Panels40Bins(b *testing.B) {
 	}
 	b.Run("decode", func(b *testing.B) { run(b, false) })
 	b.Run("decode+take", func(b *testing.B) { run(b, true) })
-	// As the gateway's poller runs it: each report on a goroutine of its
-	// own (wsgate's conn.Readable), whose stack starts small and grows
-	// (copied) when the path outgrows it.
-	b.Run("decode+take-goroutine", func(b *testing.B) {
-		reg := metrics.New()
-		s := New(Config{Metrics: reg, Stages: metrics.NewStages(reg, 0)})
-		var rep wire.Report
-		b.SetBytes(int64(size / len(frames)))
-		b.ReportAllocs()
-		b.ResetTimer()
-		start := cpuTime()
-		done := make(chan error)
-		for i := range b.N {
-			go func() {
-				if err := wire.DecodeReport(frames[i%len(frames)], &rep); err != nil {
-					done <- err
-					return
-				}
-				round := time.Duration(i / len(frames))
-				rep.From, rep.To = t0.Add(round*10*time.Second).UnixNano(), t0.Add((round+1)*10*time.Second).UnixNano()
-				done <- s.Take("acme", &rep, time.Unix(0, rep.To))
-			}()
-			if err := <-done; err != nil {
-				b.Fatal(err)
+	b.Run("decode+take-goroutine", func(b *testing.B) { goroutines(b, frames, size) })
+	frames, size = packedFrames, packedSize
+	b.Run("decode-packed", func(b *testing.B) { run(b, false) }) // the bytes only: Take's check unpacks them
+	b.Run("decode+take-packed", func(b *testing.B) { run(b, true) })
+	b.Run("decode+take-goroutine-packed", func(b *testing.B) { goroutines(b, frames, size) })
+}
+
+// goroutines is BenchmarkDecodeTake_8Panels40Bins as the gateway's poller
+// runs it: each report on a goroutine of its own (wsgate's conn.Readable),
+// whose stack starts small and grows (copied) when the path outgrows it.
+func goroutines(b *testing.B, frames [][]byte, size int) {
+	reg := metrics.New()
+	s := New(Config{Metrics: reg, Stages: metrics.NewStages(reg, 0)})
+	var rep wire.Report
+	b.SetBytes(int64(size / len(frames)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := cpuTime()
+	done := make(chan error)
+	for i := range b.N {
+		go func() {
+			if err := wire.DecodeReport(frames[i%len(frames)], &rep); err != nil {
+				done <- err
+				return
 			}
+			round := time.Duration(i / len(frames))
+			rep.From, rep.To = t0.Add(round*10*time.Second).UnixNano(), t0.Add((round+1)*10*time.Second).UnixNano()
+			done <- s.Take("acme", &rep, time.Unix(0, rep.To))
+		}()
+		if err := <-done; err != nil {
+			b.Fatal(err)
 		}
-		b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
-	})
+	}
+	b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
+}
+
+// BenchmarkReportBytes measures the report a page sends, raw and deflated
+// as Chromium's permessage-deflate sends it (no context takeover: each
+// message on its own), in each shape: the fan-out's (8 panels × 7 stages ×
+// 35–45 contiguous bins) and pageLike's (10 panels, latencies spread over a
+// few hundred bins, runs of empty bins between). "packed-zeros" packs the
+// empty bins as zeros, one byte each, instead of a 0 and the run's length:
+// the choice the packed shape made by these numbers.
+func BenchmarkReportBytes(b *testing.B) {
+	rng := rand.New(rand.NewPCG(18, 18))
+	for _, kind := range []string{"fanout", "pagelike"} {
+		for _, shape := range []string{"index", "packed", "packed-zeros"} {
+			b.Run(kind+"/"+shape, func(b *testing.B) {
+				raw, deflated, n := 0, 0, 0
+				for range b.N {
+					var r wire.Report
+					if kind == "fanout" {
+						r = fanoutLike(rng, "screen-000001", t0, t0.Add(10*time.Second))
+					} else {
+						r = *pageLike(rng, "screen-000001", t0)
+					}
+					switch shape {
+					case "packed":
+						packed(&r)
+					case "packed-zeros":
+						packedZeros(&r)
+					}
+					f, err := wire.Encode(r)
+					if err != nil {
+						b.Fatal(err)
+					}
+					raw, deflated, n = raw+len(f), deflated+deflatedLen(b, f), n+1
+				}
+				b.ReportMetric(float64(raw)/float64(n), "raw-B")
+				b.ReportMetric(float64(deflated)/float64(n), "deflated-B")
+			})
+		}
+	}
+}
+
+// packedZeros packs r's histograms with every empty bin between two counts
+// written as a 0 (what the packed shape does not do: see BenchmarkReportBytes).
+func packedZeros(r *wire.Report) {
+	for i := range r.Panels {
+		for j := range r.Panels[i].Stages {
+			h := &r.Panels[i].Stages[j]
+			var p []byte
+			for k, bin := range h.Index {
+				if k > 0 {
+					for range bin - h.Index[k-1] - 1 {
+						p = append(p, 0)
+					}
+				}
+				p = binary.AppendUvarint(p, uint64(h.Counts[k]))
+			}
+			h.First, h.Packed, h.Index, h.Counts = h.Index[0], p, nil, nil
+		}
+	}
+}
+
+func deflatedLen(b *testing.B, msg []byte) int {
+	var z bytes.Buffer
+	w, err := flate.NewWriter(&z, flate.DefaultCompression)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, _ = w.Write(msg)
+	_ = w.Flush()
+	return z.Len() - 4 // permessage-deflate drops the flush's 00 00 ff ff
 }
 
 // cpuTime is the process's CPU time so far, user and system.

@@ -126,7 +126,7 @@ func putReport(r *wire.Report) {
 	bins := 0
 	for _, p := range r.Panels[:cap(r.Panels)] {
 		for _, h := range p.Stages[:cap(p.Stages)] {
-			bins += max(cap(h.Index), cap(h.Counts))
+			bins += max(cap(h.Index), cap(h.Counts)) + cap(h.Packed)/8 // a bin's index and count take 8 bytes
 		}
 	}
 	if bins <= maxPooledBins {

@@ -54,7 +54,7 @@ func cloneReport(r *wire.Report) wire.Report {
 		p.Stages = cloneOrNil(p.Stages)
 		for j := range p.Stages {
 			h := &p.Stages[j]
-			h.Index, h.Counts = cloneOrNil(h.Index), cloneOrNil(h.Counts)
+			h.Index, h.Counts, h.Packed = cloneOrNil(h.Index), cloneOrNil(h.Counts), cloneOrNil(h.Packed)
 		}
 	}
 	return c
@@ -321,6 +321,35 @@ func TestReportsReachTheSinkAsSent(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("the sink never got %+v", w)
+		}
+	}
+}
+
+// A page sends its histograms packed, a page cached from before as index
+// and counts: reports of both shapes, in turn on one socket (decoded into
+// one pooled report), reach the sink as they were sent.
+func TestReportsOfBothShapesReachTheSink(t *testing.T) {
+	s := &sink{}
+	f := start(t, Config{Reports: s})
+	r := dial(t, f.url)
+	r.send(wire.Hello{})
+	r.expect(wire.TypeWelcome)
+	var sent []wire.Report
+	for i := range 4 {
+		rep := smallReport(fmt.Sprint("board-", i))
+		h := &rep.Panels[0].Stages[0]
+		h.Index, h.Counts = []int32{sla.Bin(40), sla.Bin(50), sla.Bin(400)}, []uint32{3, uint32(200 + i), 1}
+		if i%2 == 1 {
+			h.First, h.Packed = wire.PackBins(nil, h.Index, h.Counts)
+			h.Index, h.Counts = nil, nil
+		}
+		r.send(rep)
+		sent = append(sent, rep)
+	}
+	got := s.waitTaken(t, len(sent))
+	for i := range sent {
+		if !reflect.DeepEqual(got[i].report, sent[i]) {
+			t.Errorf("report %d: got %+v, want %+v", i, got[i].report.Panels[0].Stages, sent[i].Panels[0].Stages)
 		}
 	}
 }

@@ -64,8 +64,9 @@ const ReportEvery = 10 * time.Second
 const (
 	MaxPanels        = 64
 	MaxStalePeriods  = 16
-	MaxBins          = 1024 // per stage; Bin spans MinMs..MaxMs in about 1,000 bins
-	MaxNameBytes     = 128  // screen, dashboard, panel ids
+	MaxBins          = 1024        // per stage; Bin spans MinMs..MaxMs in about 1,000 bins
+	MaxPackedBytes   = 5 * MaxBins // a packed histogram's bytes (wire.StageHist): a uint32 count takes at most 5
+	MaxNameBytes     = 128         // screen, dashboard, panel ids
 	MaxReportPeriod  = 5 * time.Minute
 	MaxEventsPerSec  = 100_000 // per panel: Painted and bin counts are capped at this times the period
 	MaxReportBytes   = 64 << 10

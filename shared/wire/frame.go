@@ -213,12 +213,18 @@ type StalePeriod struct {
 	Cause string `msgpack:"cause"`
 }
 
-// StageHist is a latency histogram of one stage: Counts[i] events fell in bin
-// Index[i] (sla.Bin). Index is ascending; both have the same length.
+// StageHist is a latency histogram of one stage, in one of two shapes (not
+// both): packed, as a page sends it, First the lowest bin with a count and
+// Packed the counts of the bins from First on (report_pack.go: PackBins,
+// Unpack); or Counts[i] events in bin Index[i] (sla.Bin), Index ascending,
+// both of the same length, as pages sent it before (a page cached by the
+// service worker still does). A server reads a histogram through Unpack.
 type StageHist struct {
 	Stage  string   `msgpack:"stage"`
-	Index  []int32  `msgpack:"index"`
-	Counts []uint32 `msgpack:"counts"`
+	Index  []int32  `msgpack:"index,omitempty"`
+	Counts []uint32 `msgpack:"counts,omitempty"`
+	First  int32    `msgpack:"first,omitempty"`
+	Packed []byte   `msgpack:"packed,omitempty"`
 }
 
 func (Hello) FrameType() Type    { return TypeHello }

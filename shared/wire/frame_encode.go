@@ -157,24 +157,24 @@ func (p *PanelReport) appendTo(dst []byte) []byte {
 		dst = appendArrayLen(appendStr(dst, "stages"), len(p.Stages))
 		for i := range p.Stages {
 			h := &p.Stages[i]
-			dst = appendStr(appendStr(appendMapLen(dst, 3), "stage"), h.Stage)
-			dst = appendStr(dst, "index")
-			if h.Index == nil {
-				dst = appendNil(dst)
-			} else {
-				dst = appendArrayLen(dst, len(h.Index))
+			dst = appendStr(appendStr(appendMapHeader(dst, true, len(h.Index) > 0, len(h.Counts) > 0, h.First != 0, len(h.Packed) > 0), "stage"), h.Stage)
+			if len(h.Index) > 0 {
+				dst = appendArrayLen(appendStr(dst, "index"), len(h.Index))
 				for _, v := range h.Index {
 					dst = appendInt(dst, int64(v))
 				}
 			}
-			dst = appendStr(dst, "counts")
-			if h.Counts == nil {
-				dst = appendNil(dst)
-			} else {
-				dst = appendArrayLen(dst, len(h.Counts))
+			if len(h.Counts) > 0 {
+				dst = appendArrayLen(appendStr(dst, "counts"), len(h.Counts))
 				for _, v := range h.Counts {
 					dst = appendUint(dst, uint64(v))
 				}
+			}
+			if h.First != 0 {
+				dst = appendInt(appendStr(dst, "first"), int64(h.First))
+			}
+			if len(h.Packed) > 0 {
+				dst = appendBin(appendStr(dst, "packed"), h.Packed)
 			}
 		}
 	}

@@ -280,7 +280,12 @@ func (g gen) report() Report {
 			p.Stages = make([]StageHist, g.pick(len(sla.Stages)+1))
 			for j := range p.Stages {
 				h := StageHist{Stage: g.label()}
-				if g.pick(5) != 0 {
+				switch g.pick(5) {
+				case 0:
+				case 1, 2: // packed: any bytes, within the cap (Unpack reads them later)
+					b := []byte(g.str())
+					h.First, h.Packed = int32(g.int64()), b[:min(len(b), sla.MaxPackedBytes)]
+				default:
 					n := min(g.len(), sla.MaxBins)
 					h.Index, h.Counts = make([]int32, n), make([]uint32, n)
 					for k := range n {

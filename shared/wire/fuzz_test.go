@@ -88,7 +88,11 @@ func FuzzDecode(f *testing.F) {
 // not run before it, allocates no array longer than the frame has bytes,
 // whatever the frame claims.
 func FuzzDecodeReportOnePass(f *testing.F) {
-	for _, r := range []Report{sampleReport(2, 3), sampleReport(1, 1), {}, {Panels: []PanelReport{{}}}} {
+	packed := sampleReport(2, 3) // the shape a page sends
+	for i := range packed.Panels {
+		packed.Panels[i].Stages = packAll(packed.Panels[i].Stages)
+	}
+	for _, r := range []Report{sampleReport(2, 3), sampleReport(1, 1), {}, {Panels: []PanelReport{{}}}, packed} {
 		b, err := Encode(r)
 		if err != nil {
 			f.Fatal(err)
@@ -123,8 +127,8 @@ func FuzzDecodeReportOnePass(f *testing.F) {
 					t.Fatalf("%d stale periods, %d stages allocated for a frame of %d bytes", cap(p.Stale), cap(p.Stages), ceil)
 				}
 				for _, h := range p.Stages[:cap(p.Stages)] {
-					if cap(h.Index) > ceil || cap(h.Counts) > ceil {
-						t.Fatalf("%d indexes, %d counts allocated for a frame of %d bytes", cap(h.Index), cap(h.Counts), ceil)
+					if cap(h.Index) > ceil || cap(h.Counts) > ceil || cap(h.Packed) > ceil {
+						t.Fatalf("%d indexes, %d counts, %d packed bytes allocated for a frame of %d bytes", cap(h.Index), cap(h.Counts), cap(h.Packed), ceil)
 					}
 				}
 			}

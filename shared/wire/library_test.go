@@ -374,7 +374,7 @@ func TestDecodeOddEncodingsMatchLibrary(t *testing.T) {
 			add(TypeReport, map[string]any{"panels": []any{map[string]any{"stale": []any{map[string]any{nk: v}}}}})
 		}
 		add(TypeReport, map[string]any{"panels": []any{map[string]any{"stages": []any{map[string]any{"stage": v}}}}})
-		for _, hist := range []map[string]any{{"index": v, "counts": v}, {"index": []any{v}, "counts": []any{v}}} {
+		for _, hist := range []map[string]any{{"index": v, "counts": v}, {"index": []any{v}, "counts": []any{v}}, {"first": v}, {"packed": v}, {"first": v, "packed": v}} {
 			add(TypeReport, map[string]any{"panels": []any{map[string]any{"stages": []any{hist}}}})
 		}
 	}

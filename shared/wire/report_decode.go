@@ -303,7 +303,7 @@ func (r *reader) stalePeriod(s *StalePeriod) {
 // pass into the arrays it reuses, each capped before it is read, and
 // compares their lengths after.
 func (r *reader) stageHist(h *StageHist) {
-	*h = StageHist{Index: h.Index[:0], Counts: h.Counts[:0]}
+	*h = StageHist{Index: h.Index[:0], Counts: h.Counts[:0], Packed: h.Packed[:0]}
 	if !r.reuse && !r.binsAgree() {
 		return
 	}
@@ -334,6 +334,10 @@ func (r *reader) stageHist(h *StageHist) {
 				h.Counts = resize(h.Counts[:0], n)
 				binInts(r, h.Counts)
 			}
+		case "first":
+			h.First = int32(r.int64())
+		case "packed":
+			h.Packed = r.packedBins(h.Packed)
 		default:
 			r.skipAt(6) // stages at 4, a stage at 5, its fields at 6
 		}
@@ -409,6 +413,32 @@ func binInts[T int32 | uint32](r *reader, dst []T) {
 		i = r.i
 	}
 	r.i = i
+}
+
+// packedBins reads a packed histogram's bytes (a bin, or a str, as the
+// library reads a []byte), refused past sla.MaxPackedBytes before it is
+// copied: into dst's array on a reader that reuses, else into a new slice
+// (nil for nil, as the library decodes). Its uvarints are read later, by
+// StageHist.Unpack.
+func (r *reader) packedBins(dst []byte) []byte {
+	n := r.bytesLen()
+	if r.err != nil || r.capped("bytes in a packed histogram", n, sla.MaxPackedBytes) {
+		return dst[:0]
+	}
+	if n < 0 {
+		if r.reuse {
+			return dst[:0]
+		}
+		return nil
+	}
+	b := r.next(n)
+	if r.err != nil {
+		return dst[:0]
+	}
+	if !r.reuse {
+		return append([]byte{}, b...)
+	}
+	return append(dst[:0], b...)
 }
 
 func (r *reader) binsDiffer(nIndex, nCounts int) {

@@ -83,6 +83,7 @@ type result struct {
 	// With -reports: what the companions sent and got over the publishing
 	// phase, and what the server counted (telltale_sla_reports_total).
 	Reports        string  `json:"reports,omitempty"`
+	ReportShape    string  `json:"report_shape,omitempty"`
 	ReportsSent    int64   `json:"reports_sent,omitempty"`
 	ReportBytes    float64 `json:"report_bytes_avg,omitempty"`
 	SyncsSent      int64   `json:"syncs_sent,omitempty"`
@@ -142,6 +143,7 @@ func run() error {
 	heapProfile := flag.String("server-heapprofile", "", "write the started server's heap profile (after a GC) with every client connected and idle here, and report live_kb_per_conn")
 	gogc := flag.Int("gogc", 100, "the load generator's GOGC (its own garbage collector, not the server's): its thousands of clients allocate for every event they decode")
 	reportDeflate := flag.Bool("report-deflate", false, `with -reports: the companions negotiate permessage-deflate and compress every report, as Chromium does on a page's socket (the server then inflates each, ~35 µs CPU for the 8 KB report); off, reports go uncompressed, as in every run before this flag`)
+	reportShape := flag.String("report-shape", "packed", `with -reports on: "packed" sends each histogram as a page does (first bin and uvarint counts, wire.StageHist); "index" as index and counts arrays, as pages did before, and every run before this flag`)
 	reports := flag.String("reports", "", `page-like reporting (issue 18): "on" gives each client a companion connection that sends a report every sla.ReportEvery and a sync every ping; "idle" opens the companions but sends only pongs (the baseline for "on"); empty: neither. The server must take reports (a binary built with -tags slabench) or it answers each with reports_off`)
 	settle := flag.Duration("settle", 0, "after the idle reading, wait this long and read the server's RSS again (settled_kb_per_conn): the connection storm's transient memory returned")
 	flag.Parse()
@@ -264,7 +266,11 @@ func run() error {
 	case "":
 	case "on", "idle":
 		res.Reports = *reports
-		if err := startReporters(ctx, *addr, *token, *clients, *reports == "on", *reportDeflate, &rs, &wg); err != nil {
+		res.ReportShape = *reportShape
+		if *reportShape != "packed" && *reportShape != "index" {
+			return fmt.Errorf("-report-shape %q: want packed or index", *reportShape)
+		}
+		if err := startReporters(ctx, *addr, *token, *clients, *reports == "on", *reportDeflate, *reportShape == "index", &rs, &wg); err != nil {
 			return err
 		}
 	default:

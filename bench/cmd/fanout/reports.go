@@ -29,9 +29,11 @@ type reportStats struct {
 }
 
 // startReporters connects n companions and runs them until ctx ends; wg
-// waits for them. deflate has them negotiate permessage-deflate and
+// waits for them. indexShape has them send each histogram as index and
+// counts, as pages did before the packed shape (wire.StageHist): the runs
+// before it sent that. deflate has them negotiate permessage-deflate and
 // compress every report (and nothing under 128 bytes: pongs, syncs).
-func startReporters(ctx context.Context, addr, token string, n int, send, deflate bool, st *reportStats, wg *sync.WaitGroup) error {
+func startReporters(ctx context.Context, addr, token string, n int, send, deflate, indexShape bool, st *reportStats, wg *sync.WaitGroup) error {
 	var opts *websocket.DialOptions
 	if deflate {
 		opts = &websocket.DialOptions{CompressionMode: websocket.CompressionNoContextTakeover}
@@ -41,7 +43,7 @@ func startReporters(ctx context.Context, addr, token string, n int, send, deflat
 		if err != nil {
 			return fmt.Errorf("reporter %d: %w", i, err)
 		}
-		rep := &reporter{ws: ws, st: st, send: send, rng: rand.New(rand.NewPCG(uint64(i), 18)), screen: fmt.Sprintf("screen-%06d", i)}
+		rep := &reporter{ws: ws, st: st, send: send, indexShape: indexShape, rng: rand.New(rand.NewPCG(uint64(i), 18)), screen: fmt.Sprintf("screen-%06d", i)}
 		if err := rep.write(ctx, wire.Hello{Token: token}); err != nil {
 			return err
 		}
@@ -56,11 +58,12 @@ func startReporters(ctx context.Context, addr, token string, n int, send, deflat
 }
 
 type reporter struct {
-	ws     *websocket.Conn
-	st     *reportStats
-	send   bool
-	rng    *rand.Rand
-	screen string
+	ws         *websocket.Conn
+	st         *reportStats
+	send       bool
+	indexShape bool // send index and counts, not packed (-report-shape index)
+	rng        *rand.Rand
+	screen     string
 }
 
 func (r *reporter) write(ctx context.Context, f wire.ClientFrame) error {
@@ -163,6 +166,10 @@ func (r *reporter) report(from, to time.Time) wire.Report {
 				if stage == sla.StageTotal {
 					p.Painted += uint64(h.Counts[k])
 				}
+			}
+			if !r.indexShape { // as a page sends it (app/client/meter.go)
+				h.First, h.Packed = wire.PackBins(nil, h.Index, h.Counts)
+				h.Index, h.Counts = nil, nil
 			}
 			p.Stages = append(p.Stages, h)
 		}
