@@ -27,6 +27,7 @@ import (
 func (s *Store) Run(ctx context.Context) error {
 	f := &follower{s: s, cursors: make(map[key]cursor), pending: make(map[key]wakeAt), lingering: make(map[key]lingerState), wake: make(chan struct{}, 1),
 		warming: make(map[key]struct{}), warmed: make(map[key]cursor), behind: make(map[key]mark)}
+	f.lanes = newLanes(f, laneConns) // before Health can see f (lag)
 	// From here on this node's commits are kept for the lanes (before the
 	// streams are held: what commits meanwhile is read after its warm-up).
 	s.wake.Store(f)
@@ -50,7 +51,6 @@ func (s *Store) Run(ctx context.Context) error {
 	}
 	defer rpool.Close()
 	f.readPool = rpool
-	f.lanes = newLanes(f, laneConns)
 	defer f.lanes.close()
 	// The sequencer moves on a connection of its own, so that its short
 	// moves never queue behind producers or reads.
@@ -415,6 +415,10 @@ type work struct {
 	woken   bool         // a wake-up asked for it
 	look    *lingerState // a lingering look asked for it
 	gen     int          // bumped by every owe, so a lane never drops a newer ask
+	// since is when the stream was owed, or when its lane last read it to
+	// the end it asked for while newer asks kept it owed: the oldest moment
+	// it may have had a commit this node has not read (lag).
+	since time.Time
 }
 
 // merge adds a newer ask to w.
@@ -534,10 +538,17 @@ func (f *follower) unmarkGone(streams map[key]cursor) {
 // when it has read everything it knows of.
 func (f *follower) lag(now time.Time) time.Duration {
 	f.cmu.Lock()
-	defer f.cmu.Unlock()
 	var most time.Duration
 	for _, m := range f.behind {
 		most = max(most, now.Sub(m.at))
+	}
+	f.cmu.Unlock()
+	// A stream owed a read that has not ended is behind too, whatever
+	// asked for it: a look's read at a stream whose last look found a
+	// commit (no mark: it does not know the seq), or a read held up by
+	// PostgreSQL.
+	if at, ok := f.lanes.oldestOwed(); ok {
+		most = max(most, now.Sub(at))
 	}
 	return most
 }

@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // lanes read, decode and fold each tenant's streams on a goroutine of that
@@ -58,7 +59,24 @@ func (l *lanes) owe(ctx context.Context, k key, w work) {
 		d.merge(w)
 		return
 	}
+	w.since = time.Now()
 	ln.due[k.stream] = &w
+}
+
+// oldestOwed is the earliest since of every stream owed; false when none
+// is.
+func (l *lanes) oldestOwed() (time.Time, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var oldest time.Time
+	for _, ln := range l.byTenant {
+		for _, w := range ln.due {
+			if oldest.IsZero() || w.since.Before(oldest) {
+				oldest = w.since
+			}
+		}
+	}
+	return oldest, !oldest.IsZero()
 }
 
 // run goes round the lane's streams, one bounded read each per round, and
@@ -86,11 +104,17 @@ func (l *lanes) run(ctx context.Context, ln *lane) {
 			upTo, stopAt, gen := w.upTo, w.stopAt, w.gen
 			l.mu.Unlock()
 			k := key{ln.tenant, stream}
+			began := time.Now()
 			n, fetched, done, err := l.f.readStep(ctx, k, upTo, stopAt, l.slots)
 			l.mu.Lock()
 			w.read += n
 			w.fetched = w.fetched || fetched
 			finished := err != nil || (done && w.gen == gen)
+			if done && !finished {
+				// Read to the end it asked for; what is owed now was
+				// committed after the read began.
+				w.since = began
+			}
 			if finished {
 				delete(ln.due, stream)
 			}
