@@ -3,7 +3,7 @@ package wsgate
 import (
 	"syscall"
 
-	"github.com/telltale/telltale/backend/wsgate/internal/uring"
+	"github.com/telltale/telltale/internal/uring"
 )
 
 // A flusher's writes go to the kernel in batches where it can: one

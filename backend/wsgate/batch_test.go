@@ -10,7 +10,7 @@ import (
 
 	"github.com/telltale/telltale/backend/hub"
 	"github.com/telltale/telltale/backend/metrics"
-	"github.com/telltale/telltale/backend/wsgate/internal/uring"
+	"github.com/telltale/telltale/internal/uring"
 	"github.com/telltale/telltale/shared/wire"
 )
 
