@@ -72,6 +72,10 @@ type result struct {
 	// publishing; EventsPerFrame shows how much coalescing saved.
 	FramesPerS     float64 `json:"server_frames_per_s"`
 	EventsPerFrame float64 `json:"events_per_frame"`
+	// BytesPerFrame is the server's bytes written per frame over the same
+	// span (before compression): the frame size bench/cmd/sendfloor sends
+	// to measure what the kernel alone costs per delivery here.
+	BytesPerFrame float64 `json:"bytes_per_frame"`
 	// ServerUsPerDelivery is the server's CPU time (user + system, from
 	// /proc, over the publishing phase and the drain) per event delivered:
 	// what the server spends for one delivery, whatever the generator costs
@@ -144,7 +148,7 @@ func run() error {
 	gogc := flag.Int("gogc", 100, "the load generator's GOGC (its own garbage collector, not the server's): its thousands of clients allocate for every event they decode")
 	reportDeflate := flag.Bool("report-deflate", false, `with -reports: the companions negotiate permessage-deflate and compress every report, as Chromium does on a page's socket (the server then inflates each, ~35 µs CPU for the 8 KB report); off, reports go uncompressed, as in every run before this flag`)
 	reportShape := flag.String("report-shape", "packed", `with -reports on: "packed" sends each histogram as a page does (first bin and uvarint counts, wire.StageHist); "index" as index and counts arrays, as pages did before, and every run before this flag`)
-	reports := flag.String("reports", "", `page-like reporting (issue 18): "on" gives each client a companion connection that sends a report every sla.ReportEvery and a sync every ping; "idle" opens the companions but sends only pongs (the baseline for "on"); empty: neither. The server must take reports (a binary built with -tags slabench) or it answers each with reports_off`)
+	reports := flag.String("reports", "", `page-like reporting (issue 18): "on" gives each client a companion connection that sends a report every sla.ReportEvery and a sync every ping; "idle" opens the companions but sends only pongs (the baseline for "on"); empty: neither. (telltale takes them: issue 18; a server that does not answers each with reports_off)`)
 	settle := flag.Duration("settle", 0, "after the idle reading, wait this long and read the server's RSS again (settled_kb_per_conn): the connection storm's transient memory returned")
 	flag.Parse()
 	debug.SetGCPercent(*gogc)
@@ -281,6 +285,7 @@ func run() error {
 
 	cpuBefore, genBefore := serverTicks(server), proc.CPUTicks(os.Getpid())
 	framesBefore, eventsBefore := benchserver.Metric(*metricsAddr, "telltale_ws_frames_out_total"), benchserver.Metric(*metricsAddr, "telltale_ws_events_out_total")
+	bytesBefore := benchserver.Metric(*metricsAddr, "telltale_ws_bytes_out_total")
 	profileDone := make(chan error, 1)
 	if *serverProfile != "" {
 		go func() { profileDone <- benchserver.CPUProfile(debugAddr, *duration, *serverProfile) }()
@@ -314,6 +319,7 @@ func run() error {
 	res.FramesPerS = frames / elapsed.Seconds()
 	if frames > 0 {
 		res.EventsPerFrame = (benchserver.Metric(*metricsAddr, "telltale_ws_events_out_total") - eventsBefore) / frames
+		res.BytesPerFrame = (benchserver.Metric(*metricsAddr, "telltale_ws_bytes_out_total") - bytesBefore) / frames
 	}
 	if err := <-profileDone; err != nil {
 		return err
@@ -370,7 +376,7 @@ func run() error {
 	if res.LiveKBPerConn > 0 {
 		fmt.Printf(", live %.1f KB/conn", res.LiveKBPerConn)
 	}
-	fmt.Printf("; %.0f frames/s, %.1f events/frame, %.2f deliveries/frame", res.FramesPerS, res.EventsPerFrame, res.MsgsPerFrame)
+	fmt.Printf("; %.0f frames/s, %.1f events/frame, %.0f bytes/frame, %.2f deliveries/frame", res.FramesPerS, res.EventsPerFrame, res.BytesPerFrame, res.MsgsPerFrame)
 	if res.ServerUsPerDelivery > 0 {
 		fmt.Printf(", server %.2f µs CPU/delivery", res.ServerUsPerDelivery)
 	}
