@@ -18,6 +18,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -31,6 +32,7 @@ import (
 
 	"github.com/telltale/telltale/app/client"
 	"github.com/telltale/telltale/bench/benchserver"
+	"github.com/telltale/telltale/bench/floor"
 	"github.com/telltale/telltale/bench/latency"
 	"github.com/telltale/telltale/bench/proc"
 	"github.com/telltale/telltale/shared/livestate"
@@ -84,6 +86,11 @@ type result struct {
 	// per frame, no coalescing).
 	ServerUsPerDelivery float64 `json:"server_us_per_delivery,omitempty"`
 	MsgsPerFrame        float64 `json:"msgs_per_frame,omitempty"`
+	// With -floor: what a bare send of the same frame costs this machine at
+	// the same shape (bench/floor), and the server's figure over it.
+	FloorMode          string  `json:"floor_mode,omitempty"`
+	FloorUsPerDelivery float64 `json:"floor_us_per_delivery,omitempty"`
+	OverFloor          float64 `json:"over_floor,omitempty"`
 	// With -reports: what the companions sent and got over the publishing
 	// phase, and what the server counted (telltale_sla_reports_total).
 	Reports        string  `json:"reports,omitempty"`
@@ -129,6 +136,7 @@ func (tl *tally) seq(stream string) *uint64 {
 }
 
 func run() error {
+	floor.Reader()
 	addr := flag.String("addr", "", "a running server (host:port); empty starts bin/telltale itself")
 	key := flag.String("key", "", "ingest key for -addr (tenant demo)")
 	token := flag.String("token", "", "operator token of tenant demo for -addr (telltale token -tenant demo -sub bench)")
@@ -149,6 +157,7 @@ func run() error {
 	reportDeflate := flag.Bool("report-deflate", false, `with -reports: the companions negotiate permessage-deflate and compress every report, as Chromium does on a page's socket (the server then inflates each, ~35 µs CPU for the 8 KB report); off, reports go uncompressed, as in every run before this flag`)
 	reportShape := flag.String("report-shape", "packed", `with -reports on: "packed" sends each histogram as a page does (first bin and uvarint counts, wire.StageHist); "index" as index and counts arrays, as pages did before, and every run before this flag`)
 	reports := flag.String("reports", "", `page-like reporting (issue 18): "on" gives each client a companion connection that sends a report every sla.ReportEvery and a sync every ping; "idle" opens the companions but sends only pongs (the baseline for "on"); empty: neither. (telltale takes them: issue 18; a server that does not answers each with reports_off)`)
+	floorMode := flag.String("floor", "", `after the run, stop the server and measure the floor under server_us_per_delivery (bench/floor): a bare send of a bytes_per_frame frame to each of -clients loopback connections at the run's frames per connection per second, "uring" (as the flushers send) or "write" (a write(2) each); reports floor_us_per_delivery and over_floor, the server's figure over it`)
 	settle := flag.Duration("settle", 0, "after the idle reading, wait this long and read the server's RSS again (settled_kb_per_conn): the connection storm's transient memory returned")
 	flag.Parse()
 	debug.SetGCPercent(*gogc)
@@ -167,8 +176,9 @@ func run() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var (
-		server    *exec.Cmd // nil with -addr: no CPU or RSS to read
-		debugAddr string
+		server     *exec.Cmd // nil with -addr: no CPU or RSS to read
+		debugAddr  string
+		stopServer = func() {}
 	)
 	if *addr == "" {
 		// All clients come from one address, and connect at once: the
@@ -183,6 +193,7 @@ func run() error {
 			return err
 		}
 		defer srv.Stop()
+		stopServer = srv.Stop
 		if *token, err = srv.Token("fanout-bench"); err != nil {
 			return err
 		}
@@ -385,10 +396,42 @@ func run() error {
 			res.Reports, res.ReportsSent, res.ReportBytes, res.ReportsTaken, res.ReportsRefused, res.SyncsSent, res.ClocksReceived, res.ReportErrors)
 	}
 	fmt.Println()
+	if *floorMode != "" {
+		if err := measureFloor(&res, *floorMode, *duration, stopServer); err != nil {
+			return err
+		}
+		fmt.Printf("floor (%s): %.2f µs CPU/send; the server %.2fx it\n", res.FloorMode, res.FloorUsPerDelivery, res.OverFloor)
+	}
 	if *asJSON {
 		b, _ := json.Marshal(res)
 		fmt.Println(string(b))
 	}
+	return nil
+}
+
+// measureFloor stops the server and measures what a bare send costs this
+// machine at the run's shape: as many connections, as many frames a second
+// each, frames as large.
+func measureFloor(res *result, mode string, d time.Duration, stopServer func()) error {
+	if res.BytesPerFrame == 0 || res.FramesPerS == 0 {
+		return errors.New("-floor needs the server's frame counts (-metrics-addr with -addr)")
+	}
+	if res.ServerUsPerDelivery == 0 {
+		return errors.New("-floor needs the server's CPU: it compares with a server fanout started itself")
+	}
+	stopServer()
+	f, err := floor.Run(floor.Config{
+		Conns:    res.Clients,
+		Rate:     max(1, int(math.Round(res.FramesPerS/float64(res.Clients)))),
+		Duration: d,
+		Size:     int(math.Round(res.BytesPerFrame)),
+		Mode:     mode,
+	})
+	if err != nil {
+		return err
+	}
+	res.FloorMode, res.FloorUsPerDelivery = mode, f.UsPerSend
+	res.OverFloor = res.ServerUsPerDelivery / f.UsPerSend
 	return nil
 }
 
