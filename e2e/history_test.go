@@ -104,6 +104,12 @@ func zoomLabel(t *testing.T, p *rod.Page) string {
 	return eval(t, p, `() => { const e = document.querySelector(".tt-zoom-range"); return e ? e.textContent : "" }`).Str()
 }
 
+// backButtonX is the left edge of the zoomed panel's ◀, in CSS pixels.
+func backButtonX(t *testing.T, p *rod.Page) float64 {
+	t.Helper()
+	return eval(t, p, `() => { const e = document.querySelector(".tt-zoom-back"); return e ? e.getBoundingClientRect().left : -1 }`).Num()
+}
+
 // historyError is the panel's history error ("" when none).
 func historyError(t *testing.T, p *rod.Page) string {
 	t.Helper()
@@ -186,11 +192,19 @@ func zoomThenPanBefore(t *testing.T, p *rod.Page, gate *historyGate, s uplotStat
 func TestPanPastThePageLoadsHistory(t *testing.T) {
 	t.Parallel()
 	p, gate, s, _ := openPageOfRecentPoints(t, "demo-ingest-key-pan")
-	to := zoomThenPanBefore(t, p, gate, s, gate.holdAll)
+	var backX float64
+	to := zoomThenPanBefore(t, p, gate, s, func() {
+		gate.holdAll()
+		backX = backButtonX(t, p)
+	})
 	poll.Until(t, 10*time.Second, func() error {
 		if n, label := gate.requests(), zoomLabel(t, p); n == 0 || !strings.Contains(label, "loading history…") {
 			return fmt.Errorf("panned to before the page's oldest point (range ends %.0f < %.0f): %d history requests, label %q; want a request and \"loading history…\"",
 				to, s.First, n, label)
+		}
+		// The label grew; the arrows stay under the operator's finger.
+		if x := backButtonX(t, p); x != backX {
+			t.Fatalf("◀ moved from x=%.1f to %.1f when the label became %q", backX, x, zoomLabel(t, p))
 		}
 		// Meanwhile the chart shows its range, empty, on a grid.
 		if ink, err := readInk(p, "chart-fast"); err != nil || ink.YMin == "NaN" || ink.YMin == "null" {

@@ -225,10 +225,11 @@ func (s *Shell) zoomControls(p dashboard.Panel) app.UI {
 	if z.fetching {
 		label += " · loading history…"
 	}
-	// The buttons come first: the range's label changes on every pan (and
-	// gains "loading history…"), and the arrows must not move under the
-	// operator's finger (e2e TestHistoryFailureIsShown once missed a ◀
-	// click that way).
+	// The buttons come first, on a row of their own (telltale.css): the
+	// range's label changes on every pan (and gains "loading history…"),
+	// and the arrows must not move under the operator's finger (e2e
+	// TestHistoryFailureIsShown once missed a ◀ click that way;
+	// TestPanPastThePageLoadsHistory checks they stay put).
 	return app.Div().Class("tt-zoom").Body(
 		app.Button().Class("tt-zoom-back").Title("Earlier").Text("◀").OnClick(func(ctx app.Context, _ app.Event) {
 			s.pan(p.ID, -1, time.Now())
