@@ -165,8 +165,8 @@ const vacuumAfter = 20000
 // needs an ACCESS EXCLUSIVE lock, which VACUUM asks for every 50 ms for up
 // to 5 s while any writer of a watched table holds its ROW EXCLUSIVE (at
 // the writers' maximum, nearly always), and this connection makes no pass
-// meanwhile: a 2 s stall of every watched stream, commit→hub p99 1.7 s
-// (migration 0014, which also turns it off for autovacuum;
+// meanwhile: a 2–5 s stall of every watched stream, commit→hub p99 up to
+// 5 s (migration 0014, which also turns it off for autovacuum;
 // TestStagedVacuumWaitsForNoWriter).
 const vacuumStaged = `VACUUM (SKIP_LOCKED, TRUNCATE false) telltale.staged`
 
