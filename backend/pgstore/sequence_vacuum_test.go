@@ -160,8 +160,15 @@ func passReadsNoEmptyPages(t *testing.T, vacuum bool) {
 		t.Fatalf("a pass moved %d events of %d streams, want 30 of 3", moved, streams)
 	}
 	scans1, blocks1 := reads()
-	if scans1 != scans0 || blocks1-blocks0 > pages/4 {
-		t.Fatalf("a pass over 3 streams made %d sequential scans of the staging table and read %d of its %d pages, want none and a few",
-			scans1-scans0, blocks1-blocks0, pages)
+	if scans1 != scans0 {
+		t.Fatalf("a pass over 3 streams made %d sequential scans of the staging table (%d pages), want none", scans1-scans0, pages)
+	}
+	// Vacuumed, the index holds only the 30 rows: a few pages are all a
+	// pass may read. (Before the vacuum, the pass's moves may still visit
+	// dead rows' pages, once, while a transaction anywhere in the database
+	// keeps the index from learning they are dead, as the moves did
+	// before 0014.)
+	if vacuum && blocks1-blocks0 > pages/4 {
+		t.Fatalf("a pass over 3 streams read %d of the staging table's %d pages, want a few", blocks1-blocks0, pages)
 	}
 }
