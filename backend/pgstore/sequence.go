@@ -158,11 +158,20 @@ func (q *sequencer) pass(ctx context.Context) (moved int, full, busy bool, err e
 // vacuumAfter is how many moved events make the sequencer vacuum the
 // staging table (at most once a second). Autovacuum visits a database about
 // once a minute: at 5,000 events/s that is 300,000 dead rows, which every
-// pass's scan of the staging table would wade through.
+// move's index scan of the staging table would wade through.
 const vacuumAfter = 20000
 
+// vacuumStaged never truncates: giving the table's empty last pages back
+// needs an ACCESS EXCLUSIVE lock, which VACUUM asks for every 50 ms for up
+// to 5 s while any writer of a watched table holds its ROW EXCLUSIVE (at
+// the writers' maximum, nearly always), and this connection makes no pass
+// meanwhile: a 2–5 s stall of every watched stream, commit→hub p99 up to
+// 5 s (migration 0014, which also turns it off for autovacuum;
+// TestStagedVacuumWaitsForNoWriter).
+const vacuumStaged = `VACUUM (SKIP_LOCKED, TRUNCATE false) telltale.staged`
+
 func (q *sequencer) vacuum(ctx context.Context) {
-	if _, err := q.pool.Exec(ctx, `VACUUM (SKIP_LOCKED) telltale.staged`); err != nil && ctx.Err() == nil {
+	if _, err := q.pool.Exec(ctx, vacuumStaged); err != nil && ctx.Err() == nil {
 		q.s.log.Warn("pg sequence: vacuum of the staging table", "err", err)
 	}
 }
