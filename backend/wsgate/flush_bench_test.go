@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/telltale/telltale/backend/auth"
 	"github.com/telltale/telltale/backend/hub"
 	"github.com/telltale/telltale/backend/metrics"
 	"github.com/telltale/telltale/shared/wire"
@@ -56,6 +57,7 @@ func benchFlushVia(b *testing.B, n int, viaHub bool) {
 	defer ln.Close()
 	conns := make([]*conn, n)
 	peers := make([]syscall.RawConn, n)
+	who := &auth.Principal{Subject: "bench", Tenant: "demo"}
 	for i := range conns {
 		peer, err := net.Dial("tcp", ln.Addr().String())
 		if err != nil {
@@ -72,6 +74,9 @@ func benchFlushVia(b *testing.B, n int, viaHub bool) {
 		defer nc.Close()
 		c := &conn{g: g, nc: nc, id: "bench"}
 		c.tenant = "demo"
+		if viaHub {
+			c.who = who // its live events are observed in the tenant's hub → sent histogram, as the server's are
+		}
 		c.out, c.net = newOutbox(g.cfg.QueueBytes, &g.m), newHeldWriter(nc)
 		c.fl = g.flushers[i%len(g.flushers)]
 		c.life.Store(open)
