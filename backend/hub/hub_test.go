@@ -319,3 +319,38 @@ func TestChangesStreamKeepsEveryDashboard(t *testing.T) {
 		t.Fatalf("another stream: snapshot has %d rows, want its 50", got)
 	}
 }
+
+// TestSubscribersAddRemove: the list a publish walks holds each subscriber
+// once, whatever order they come and go in, and each one's place stays
+// right after the last one fills a hole.
+func TestSubscribersAddRemove(t *testing.T) {
+	t.Parallel()
+	subs := make([]*nopSub, 6)
+	for i := range subs {
+		subs[i] = &nopSub{}
+	}
+	var ss subscribers
+	for _, s := range subs {
+		ss.add(s)
+	}
+	ss.add(subs[2]) // again: still once
+	for _, i := range []int{0, 3, 5, 0} {
+		ss.remove(subs[i]) // the first, a middle one, the last; then one not there
+	}
+	want := map[Subscriber]bool{subs[1]: true, subs[2]: true, subs[4]: true}
+	if ss.len() != len(want) {
+		t.Fatalf("got %d subscribers, want %d", ss.len(), len(want))
+	}
+	for i, s := range ss.list {
+		if !want[s.sub] {
+			t.Errorf("got %p at %d, want it removed", s.sub, i)
+		}
+		if ss.at[s.sub] != i {
+			t.Errorf("got place %d for the subscriber at %d, want %d", ss.at[s.sub], i, i)
+		}
+		delete(want, s.sub)
+	}
+	if len(want) > 0 {
+		t.Errorf("got %d subscribers missing", len(want))
+	}
+}

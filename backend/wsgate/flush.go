@@ -49,6 +49,11 @@ type flusher struct {
 	out    []byte // one connection's frames, back to back; a batch's connections', one after another
 	body   []byte // one frame's payload
 	n      tally
+
+	// The clock, read once per connection written (see now and stamp).
+	clock      int64 // Gateway.now at the last reading
+	stale      bool  // a write or a wait came since: read again
+	wall, base int64 // a wall-clock reading (Unix ns) and Gateway.now at it
 }
 
 // group is one stream's events in one write, in seq order.
@@ -131,14 +136,18 @@ func (f *flusher) run() {
 		f.mu.Unlock()
 
 		window := int64(f.g.window())
+		f.stale = true
 		for _, c := range ready {
-			now := f.g.now()
+			now := f.now()
 			if at := c.due - window; at > now {
 				c.at = at
 				f.later.push(c)
 				continue
 			}
 			f.flush(c, now, window)
+			if len(f.batch.writes) == 0 {
+				f.stale = true // written (a batch's send, a write(2)) or handed on
+			}
 		}
 		clear(ready)
 		f.spare = ready[:0]
@@ -173,6 +182,34 @@ func (f *flusher) run() {
 		case <-f.timer.C:
 		}
 	}
+}
+
+// now is Gateway.now for deciding whether a connection may write: the
+// reading stamp made for the connection written before it, unless a system
+// call (a batch's send, a write(2)) or the next pass came in between. Each
+// reading was a vDSO clock_gettime; a delivery made three (this, and the
+// two of time.Now for the Sent stamp), now one.
+func (f *flusher) now() int64 {
+	if f.stale {
+		f.clock, f.stale = f.g.now(), false
+	}
+	return f.clock
+}
+
+// stamp reads the clock for a connection's frames, after its outbox was
+// taken (so no event in them was ingested after it): their Sent stamp, wall
+// clock. It is a wall-clock reading at most a millisecond old plus the
+// monotonic time since, so a step of the wall clock shows within a
+// millisecond; both parts of the reading come from one time.Now.
+func (f *flusher) stamp() int64 {
+	now := f.g.now()
+	if f.wall == 0 || now-f.base > int64(time.Millisecond) {
+		t := time.Now()
+		f.wall, f.base = t.UnixNano(), int64(t.Sub(f.g.epoch))
+		now = f.base
+	}
+	f.clock, f.stale = now, false
+	return f.wall + now - f.base
 }
 
 // drop lets go of what an idle flusher need not keep.
@@ -243,7 +280,7 @@ func (f *flusher) done(c *conn, buf []byte, n int, err error, now, window int64)
 
 // build appends c's frames to f.out (see eachFrame for their order).
 func (f *flusher) build(c *conn, items []item) {
-	sent := time.Now().UnixNano()
+	sent := f.stamp()
 	hubSent := c.hubSent()
 	eachFrame(items, &f.groups,
 		func(g *group) bool { f.batches(g, sent); observeSent(hubSent, g.ats, sent); return true },

@@ -45,9 +45,11 @@ type outbox struct {
 	resyncing  map[string]bool  // made when first needed: most connections never resync
 	holds      map[string]*hold // streams whose older history is being fetched; made when first needed
 	tokens     uint64
-	// kick, when set, is called after anything is queued (the connection
-	// is scheduled with its flusher); it is called without o.mu held.
-	kick func()
+	// owner, when set, is kicked after anything is queued (the connection
+	// is scheduled with its flusher), without o.mu held. A pointer, not a
+	// func: the method value c.kick was an object of its own (16 bytes per
+	// connection) that each delivery went through.
+	owner *conn
 }
 
 // hold buffers a stream's live deliveries while its older events are read
@@ -84,8 +86,8 @@ func newOutbox(limit int, m *gateMetrics) *outbox {
 }
 
 func (o *outbox) signal() {
-	if o.kick != nil {
-		o.kick()
+	if o.owner != nil {
+		o.owner.kick()
 	}
 }
 

@@ -74,7 +74,7 @@ const maxFastFrame = 64 << 10
 // connection's flusher when something is queued.
 func (c *conn) startWriting() {
 	c.due = c.g.now()
-	c.out.kick = c.kick
+	c.out.owner = c
 }
 
 // stopWriting waits for the slow path to end; the connection must be closed
