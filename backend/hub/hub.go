@@ -417,6 +417,7 @@ func (s *stream) snapshot(name, reason string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("snapshot %s: %w", name, err)
 	}
+	b = b[:len(b):len(b)] // shared: an append by anyone copies
 	s.snap = snapCache{epoch: s.st.Epoch, seq: s.st.Seq, reason: reason, first: weak.Make(&b[0]), n: len(b)}
 	return b, nil
 }
