@@ -3,10 +3,10 @@ package wsgate
 import (
 	"bytes"
 	"compress/flate"
-	"encoding/binary"
-	"io"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"io"
 	"reflect"
 	"runtime"
 	"strings"
