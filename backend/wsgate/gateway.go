@@ -234,7 +234,7 @@ type gateMetrics struct {
 	resyncs, dropped, slowCloses, idleCloses, badFrames         *metrics.Value
 	replayedStore, denied, unauthorized, expired                *metrics.Value
 	rateLimited, full, badOrigin, revokedCloses, drainRefused   *metrics.Value
-	deflateBusy, panics, slowWrites                             *metrics.Value
+	deflateBusy, deflateShared, panics, slowWrites              *metrics.Value
 	authed, unauth, unauthRefused, unauthEvicted, helloTimeouts *metrics.Value
 	reportsTaken, reportsRefused, slaLimited                    *metrics.Value
 	aheadWaits, aheadTimeouts                                   *metrics.Value
@@ -255,6 +255,7 @@ type Gateway struct {
 	// deflateSlots bounds the frames being compressed at once: each holds
 	// a pooled 1.2 MB deflate writer while it compresses. See conn.write.
 	deflateSlots chan struct{}
+	deflated     sharedDeflate // a frame sent to many connections, compressed once
 
 	// Reading: idle connections wait in the poller, without a goroutine.
 	poll *epoll.Poller // nil without epoll
@@ -281,6 +282,7 @@ func New(cfg Config) *Gateway {
 		limiter:      iplimit.New(cfg.ConnRate, cfg.ConnBurst, time.Now),
 		fetchSlots:   make(chan struct{}, maxFetches),
 		deflateSlots: make(chan struct{}, maxDeflates),
+		deflated:     sharedDeflate{now: time.Now},
 		conns:        make(map[*conn]struct{}),
 		m: gateMetrics{
 			conns:          r.Gauge("telltale_ws_connections", "open WebSocket connections"),
@@ -306,6 +308,7 @@ func New(cfg Config) *Gateway {
 			badOrigin:      r.Counter("telltale_ws_bad_origin_total", "upgrades refused for a cross-site Origin"),
 			revokedCloses:  r.Counter("telltale_ws_revoked_total", "connections closed because their token or operator was revoked"),
 			deflateBusy:    r.Counter("telltale_ws_deflate_busy_total", "snapshots and catch-up frames sent uncompressed because every deflate slot was busy"),
+			deflateShared:  r.Counter("telltale_ws_deflate_shared_total", "snapshots sent compressed by another connection's compression of the same frame"),
 			panics:         r.Counter("telltale_ws_panics_total", "connections ended by a panic in their handling (logged with its stack)"),
 			slowWrites:     r.Counter("telltale_ws_slow_writes_total", "writes that waited for a socket on the connection's own goroutine (a full socket, compression, TLS)"),
 			authed:         r.Gauge("telltale_ws_authenticated", "open WebSocket connections whose hello was verified (what MaxConns caps)"),

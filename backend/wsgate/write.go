@@ -146,7 +146,7 @@ func (c *conn) writeItems(items []item) bool {
 				c.close(*it.end)
 				return false
 			}
-			return c.write(it.b, true)
+			return c.write(it.b, shared)
 		})
 }
 
@@ -172,7 +172,11 @@ func (c *conn) writeBatches(stream string, evs [][]byte, ats []int64, deflate bo
 		n := batchLen(evs)
 		sent := time.Now().UnixNano()
 		frame = wire.AppendBatch(frame[:0], stream, sent, evs[:n])
-		if !c.write(frame, deflate) {
+		how := plain
+		if deflate {
+			how = own
+		}
+		if !c.write(frame, how) {
 			return false
 		}
 		observeSent(hubSent, ats[:n], sent)
@@ -206,27 +210,41 @@ func (c *conn) hubSent() *metrics.Histogram {
 	return st.HubSent
 }
 
+// How a frame may be compressed (conn.write).
+type compression int8
+
+const (
+	plain  compression = iota // never: a live batch, encoded once for every subscriber
+	own                       // for this connection alone: a catch-up batch built for it
+	shared                    // handed to many connections as it is (a snapshot): compressed once for all (sharedDeflate)
+)
+
 // write writes one frame, waiting for the socket. On a connection that
 // negotiated deflate, a frame over Config.CompressAbove is compressed
-// (wsframe.AppendCompressed) when deflate allows it (snapshots and catch-up);
-// every other frame goes as the gateway builds it: a live batch was encoded
+// (wsframe.AppendCompressed) unless how is plain: snapshots and catch-up
+// are; a live batch goes as the gateway builds it, because it was encoded
 // once for every subscriber, and compressing each copy would cost the
 // fan-out its CPU.
 //
 // Compression takes one of the gateway's deflate slots, never waiting for
 // one: with all of them busy the frame goes uncompressed. A slot covers only
-// the compression (the whole compressed frame is built in a pooled buffer),
-// so the socket write, to a slow client or not, happens after the slot is
-// free again.
-func (c *conn) write(b []byte, deflate bool) bool {
+// the compression (the whole compressed frame is built in a buffer of its
+// own), so the socket write, to a slow client or not, happens after the slot
+// is free again. A shared frame is compressed once for every connection it
+// is written to (sharedDeflate).
+func (c *conn) write(b []byte, how compression) bool {
 	c.watch(c.g.cfg.WriteTimeout)
 	var err error
 	switch {
-	case !deflate || !c.deflate || len(b) < c.g.cfg.CompressAbove:
+	case how == plain || !c.deflate || len(b) < c.g.cfg.CompressAbove:
 		err = c.net.writeFrame(b)
+	case how == shared:
+		if z, ok := c.g.deflated.frame(c.g, b); ok {
+			err = c.net.writeAll(z)
+		} else {
+			err = c.net.writeFrame(b)
+		}
 	default:
-		// The slot covers the compression only: the frame is built whole
-		// in a buffer of its own, and written after the slot is free.
 		select {
 		case c.g.deflateSlots <- struct{}{}:
 			buf := heldBuffers.Get().(*[]byte)
