@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/telltale/telltale/backend/hub"
-	"github.com/telltale/telltale/backend/metrics"
 	"github.com/telltale/telltale/internal/uring"
 	"github.com/telltale/telltale/shared/wire"
 )
@@ -27,45 +25,13 @@ func TestFlushersWriteEveryFrameInOrder(t *testing.T) {
 
 func testFlushersInOrder(t *testing.T, noRing bool) {
 	const n, rounds = 150, 40
-	reg := metrics.New()
-	g := New(Config{Hub: hub.New(hub.Config{Metrics: reg}), Metrics: reg, Stages: metrics.NewStages(reg, 0),
-		FrameBudget: -1, NoIOURing: noRing})
-	defer func() {
-		for _, f := range g.flushers {
-			f.stop()
-		}
-		g.flushing.Wait()
-	}()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	conns := make([]*conn, n)
-	peers := make([]net.Conn, n)
-	for i := range conns {
-		peer, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer peer.Close()
-		nc, err := ln.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nc.Close()
+	g := flushGateway(t, Config{NoIOURing: noRing})
+	conns, peers := loopbackConns(t, g, n, func(i int, c *conn, peer net.Conn) {
 		if i%3 == 0 {
-			_ = nc.(*net.TCPConn).SetWriteBuffer(4096)
+			_ = c.nc.(*net.TCPConn).SetWriteBuffer(4096)
 			_ = peer.(*net.TCPConn).SetReadBuffer(4096)
 		}
-		c := &conn{g: g, nc: nc, id: fmt.Sprint("c", i)}
-		c.tenant = "demo"
-		c.out, c.net = newOutbox(g.cfg.QueueBytes, &g.m), newHeldWriter(nc)
-		c.fl = g.flushers[i%len(g.flushers)]
-		c.life.Store(open)
-		c.startWriting()
-		conns[i], peers[i] = c, peer
-	}
+	})
 	conns[1].net.mu.Lock() // another writer has conn 1's socket
 
 	errs := make(chan error, n)

@@ -39,49 +39,20 @@ func BenchmarkFlushViaHub_5000Conns(b *testing.B) { benchFlushVia(b, 5000, true)
 func benchFlush(b *testing.B, n int) { benchFlushVia(b, n, false) }
 
 func benchFlushVia(b *testing.B, n int, viaHub bool) {
-	reg := metrics.New()
-	h := hub.New(hub.Config{Metrics: reg})
-	// Pacing off: every connection writes each event at once, one frame
-	// per event, as a connection kicked once per window does.
-	g := New(Config{Hub: h, Metrics: reg, Stages: metrics.NewStages(reg, 0), FrameBudget: -1})
-	defer func() {
-		for _, f := range g.flushers {
-			f.stop()
-		}
-		g.flushing.Wait()
-	}()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	conns := make([]*conn, n)
-	peers := make([]syscall.RawConn, n)
+	g := flushGateway(b, Config{})
+	h := g.cfg.Hub
 	who := &auth.Principal{Subject: "bench", Tenant: "demo"}
-	for i := range conns {
-		peer, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer peer.Close()
-		if peers[i], err = peer.(*net.TCPConn).SyscallConn(); err != nil {
-			b.Fatal(err)
-		}
-		nc, err := ln.Accept()
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer nc.Close()
-		c := &conn{g: g, nc: nc, id: "bench"}
-		c.tenant = "demo"
+	conns, nets := loopbackConns(b, g, n, func(_ int, c *conn, _ net.Conn) {
 		if viaHub {
 			c.who = who // its live events are observed in the tenant's hub → sent histogram, as the server's are
 		}
-		c.out, c.net = newOutbox(g.cfg.QueueBytes, &g.m), newHeldWriter(nc)
-		c.fl = g.flushers[i%len(g.flushers)]
-		c.life.Store(open)
-		c.startWriting()
-		conns[i] = c
+	})
+	peers := make([]syscall.RawConn, n)
+	for i, p := range nets {
+		var err error
+		if peers[i], err = p.(*net.TCPConn).SyscallConn(); err != nil {
+			b.Fatal(err)
+		}
 	}
 	ev, err := wire.EncodeEvent(&wire.Event{Stream: "fan0", Epoch: 1, Seq: 1, Time: time.Now().UnixMilli(),
 		Values: map[string]float64{"pub_us": float64(time.Now().UnixMicro()), "v": 42}})

@@ -24,7 +24,7 @@ import (
 type Proc struct {
 	name string
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *Buffer
 	done chan struct{}
 	err  error // cmd.Wait's, once done is closed
 	once sync.Once
@@ -34,7 +34,7 @@ type Proc struct {
 // Output), in a process group of its own so that Close also reaches the
 // workers it forks.
 func Start(name string, cmd *exec.Cmd) (*Proc, error) {
-	p := &Proc{name: name, cmd: cmd, out: &lockedBuffer{}, done: make(chan struct{})}
+	p := &Proc{name: name, cmd: cmd, out: &Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -95,18 +95,20 @@ func (p *Proc) Close() {
 	})
 }
 
-type lockedBuffer struct {
+// Buffer is a bytes.Buffer that one writer (a process's output, a server's
+// log) may write while a test reads it.
+type Buffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *Buffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *Buffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()

@@ -18,6 +18,7 @@ import (
 
 	"github.com/telltale/telltale/app/client"
 	"github.com/telltale/telltale/backend/auth"
+	"github.com/telltale/telltale/internal/child"
 	"github.com/telltale/telltale/internal/poll"
 	"github.com/telltale/telltale/shared/livestate"
 )
@@ -40,7 +41,7 @@ func drainServer(t *testing.T, delay time.Duration) (base string, stop context.C
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
-	out := &lockedBuffer{}
+	out := &child.Buffer{}
 	errc, finished := make(chan error, 1), make(chan struct{})
 	go func() {
 		defer close(finished)

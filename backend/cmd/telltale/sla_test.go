@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/telltale/telltale/backend/auth"
+	"github.com/telltale/telltale/internal/child"
 	"github.com/telltale/telltale/internal/pgtest"
 	"github.com/telltale/telltale/internal/poll"
 	"github.com/telltale/telltale/shared/sla"
@@ -81,7 +82,7 @@ func TestSLAReportsSurviveARestart(t *testing.T) {
 func startServer(t *testing.T, cfg config, getenv func(string) string) (base string, stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &lockedBuffer{}
+	out := &child.Buffer{}
 	done := make(chan error, 1)
 	go func() { done <- serve(ctx, cfg, getenv, out, io.Discard) }()
 	stopped := false

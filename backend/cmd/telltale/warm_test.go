@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,36 +10,18 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/telltale/telltale/backend/pgstore"
+	"github.com/telltale/telltale/internal/child"
 	"github.com/telltale/telltale/internal/pgtest"
 	"github.com/telltale/telltale/internal/poll"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
-
-// lockedBuffer is a bytes.Buffer that serve may write while the test reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // serveUntilDone runs the server of cfg until the test ends (then it must
 // stop cleanly) and returns the URL it serves on; notYet is the failure
@@ -52,10 +33,10 @@ func serveUntilDone(t *testing.T, cfg config, getenv func(string) string, notYet
 }
 
 // serveWithOutput is serveUntilDone that also gives what the server prints.
-func serveWithOutput(t *testing.T, cfg config, getenv func(string) string, notYet string) (string, *lockedBuffer) {
+func serveWithOutput(t *testing.T, cfg config, getenv func(string) string, notYet string) (string, *child.Buffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &lockedBuffer{}
+	out := &child.Buffer{}
 	done := make(chan error, 1)
 	go func() { done <- serve(ctx, cfg, getenv, out, io.Discard) }()
 	t.Cleanup(func() {
