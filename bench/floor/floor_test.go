@@ -18,7 +18,7 @@ func TestMain(m *testing.M) {
 }
 
 // TestRunSendsEveryFrame: both modes send every burst to every connection,
-// whole, and the reader gets every byte, with short and long frame headers.
+// whole, and the reader gets every byte, small frames and large.
 func TestRunSendsEveryFrame(t *testing.T) {
 	for _, c := range []struct {
 		mode string
